@@ -1,0 +1,240 @@
+// Package config holds the server's configuration: one typed struct with
+// defaults in code, filled from a YAML file, HERALD_* environment variables
+// and command-line flags, in that order of increasing precedence. Every
+// option has one name: flag --heartbeat-interval, env
+// HERALD_HEARTBEAT_INTERVAL, file key heartbeat_interval.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the server's configuration. Zero values are not meaningful: use
+// Default and then Bind/Load.
+type Config struct {
+	// Addr is the HTTP listen address (WebSocket at /v1/ws, /healthz, /readyz,
+	// /metrics). Default 127.0.0.1:8080: local only until exposed on purpose.
+	Addr string
+	// DataDir holds the embedded database and the development app's
+	// credentials. Default ./herald-data.
+	DataDir string
+	// Durability is "process" (default: an acknowledged message survives the
+	// server process being killed) or "power" (it also survives power loss:
+	// every commit is synced to disk; group commit shares one sync among many
+	// messages).
+	Durability string
+	// HeartbeatInterval is how often clients send a heartbeat, told to them at
+	// login. Default 10 s, as the seed's SDK beats.
+	HeartbeatInterval time.Duration
+	// OfflineAfter ends a session from which nothing was heard for this long.
+	// Default 35 s: three beats of 10 s plus 5 s of slack, so two lost beats
+	// and a slow network do not drop a live client, while a frozen or killed
+	// app is offline (and gets pushes) within about half a minute.
+	OfflineAfter time.Duration
+	// LoginTimeout closes a connection that has not logged in by then.
+	// Default 10 s.
+	LoginTimeout time.Duration
+	// TokenWarnBefore is how long before its token expires a session gets the
+	// tokenWillExpire event. Default 30 s, as the seed's SDK warns.
+	TokenWarnBefore time.Duration
+	// MultiLogin is the kick policy: "platform" (default: one session per user
+	// and platform; a new login kicks the old one), "single" (one session per
+	// user) or "multi" (no kicks). Sessions of platform "server" (backends,
+	// scripts) are never kicked and never kick.
+	MultiLogin string
+	// SendQueue is the number of frames a session may have waiting to be
+	// written before lower priorities are shed and, failing that, the
+	// session is closed as slow. Default 1024.
+	SendQueue int
+	// WriteTimeout closes a session as slow when one frame cannot be written
+	// within it. Default 10 s.
+	WriteTimeout time.Duration
+	// CommitBatch is the most messages committed in one transaction. Default
+	// 512: large enough to amortise a commit, small enough to bound latency.
+	CommitBatch int
+	// ShutdownGrace is how long a shutdown waits for sessions to be told to
+	// reconnect and for in-flight commits to finish. Default 10 s.
+	ShutdownGrace time.Duration
+	// NodeID distinguishes nodes in message IDs (0-1023). Default 0.
+	NodeID int
+	// LogLevel is debug, info (default), warn or error.
+	LogLevel string
+	// LogFormat is text (default) or json.
+	LogFormat string
+}
+
+// Default returns the configuration with every default filled in.
+func Default() Config {
+	return Config{
+		Addr:              "127.0.0.1:8080",
+		DataDir:           "./herald-data",
+		Durability:        "process",
+		HeartbeatInterval: 10 * time.Second,
+		OfflineAfter:      35 * time.Second,
+		LoginTimeout:      10 * time.Second,
+		TokenWarnBefore:   30 * time.Second,
+		MultiLogin:        "platform",
+		SendQueue:         1024,
+		WriteTimeout:      10 * time.Second,
+		CommitBatch:       512,
+		ShutdownGrace:     10 * time.Second,
+		NodeID:            0,
+		LogLevel:          "info",
+		LogFormat:         "text",
+	}
+}
+
+// Bind defines one flag per option on fs, with c's values as defaults, and
+// a --config flag for the YAML file. After fs is parsed, call Load.
+func (c *Config) Bind(fs *pflag.FlagSet) {
+	fs.String("config", "", "YAML configuration file (keys as flag names with _ for -)")
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address for WebSocket and HTTP")
+	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory (embedded database, dev app credentials)")
+	fs.StringVar(&c.Durability, "durability", c.Durability, `"process": commits survive a killed process; "power": also power loss (fsync per group commit)`)
+	fs.DurationVar(&c.HeartbeatInterval, "heartbeat-interval", c.HeartbeatInterval, "client heartbeat interval")
+	fs.DurationVar(&c.OfflineAfter, "offline-after", c.OfflineAfter, "end a session silent for this long")
+	fs.DurationVar(&c.LoginTimeout, "login-timeout", c.LoginTimeout, "close connections that do not log in within this")
+	fs.DurationVar(&c.TokenWarnBefore, "token-warn-before", c.TokenWarnBefore, "send tokenWillExpire this long before expiry")
+	fs.StringVar(&c.MultiLogin, "multi-login", c.MultiLogin, `kick policy: "platform", "single" or "multi"`)
+	fs.IntVar(&c.SendQueue, "send-queue", c.SendQueue, "frames queued per session before shedding / slow close")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "close a session whose frame cannot be written within this")
+	fs.IntVar(&c.CommitBatch, "commit-batch", c.CommitBatch, "most messages per commit transaction")
+	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "time given to a graceful shutdown")
+	fs.IntVar(&c.NodeID, "node-id", c.NodeID, "node number in message IDs (0-1023)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
+}
+
+// Load fills every option that was not given as a flag from the environment
+// (HERALD_NAME) or else from the YAML file named by --config or
+// HERALD_CONFIG, then validates the result. lookupEnv is os.LookupEnv in
+// production and a map in tests.
+func (c *Config) Load(fs *pflag.FlagSet, lookupEnv func(string) (string, bool)) error {
+	file := map[string]string{}
+	path, _ := fs.GetString("config")
+	if path == "" {
+		path, _ = lookupEnv("HERALD_CONFIG")
+	}
+	if path != "" {
+		var err error
+		if file, err = readFile(path); err != nil {
+			return err
+		}
+	}
+	known := map[string]bool{}
+	var errs []error
+	fs.VisitAll(func(f *pflag.Flag) {
+		key := strings.ReplaceAll(f.Name, "-", "_")
+		known[key] = true
+		if f.Name == "config" || f.Changed {
+			return
+		}
+		env := "HERALD_" + strings.ToUpper(key)
+		if v, ok := lookupEnv(env); ok {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", env, err))
+			}
+			return
+		}
+		if v, ok := file[key]; ok {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %s: %w", path, key, err))
+			}
+		}
+	})
+	for k := range file {
+		if !known[k] {
+			errs = append(errs, fmt.Errorf("%s: unknown option %q", path, k))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("config: %w", errors.Join(errs...))
+	}
+	return c.Validate()
+}
+
+func readFile(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	var raw map[string]any
+	if err := yaml.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	out := make(map[string]string, len(raw))
+	for k, v := range raw {
+		switch v.(type) {
+		case map[string]any, []any:
+			return nil, fmt.Errorf("config: %s: option %q must be a scalar", path, k)
+		}
+		out[strings.ReplaceAll(k, "-", "_")] = fmt.Sprint(v)
+	}
+	return out, nil
+}
+
+// Validate checks every option's range and the relations between them.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Addr == "" {
+		bad("addr must not be empty")
+	}
+	if c.DataDir == "" {
+		bad("data must not be empty")
+	}
+	if c.Durability != "process" && c.Durability != "power" {
+		bad(`durability must be "process" or "power", not %q`, c.Durability)
+	}
+	if c.HeartbeatInterval < time.Second {
+		bad("heartbeat-interval must be at least 1s")
+	}
+	if c.OfflineAfter < 2*c.HeartbeatInterval {
+		bad("offline-after (%s) must be at least twice heartbeat-interval (%s)", c.OfflineAfter, c.HeartbeatInterval)
+	}
+	if c.LoginTimeout <= 0 {
+		bad("login-timeout must be positive")
+	}
+	if c.TokenWarnBefore < 0 {
+		bad("token-warn-before must not be negative")
+	}
+	switch c.MultiLogin {
+	case "platform", "single", "multi":
+	default:
+		bad(`multi-login must be "platform", "single" or "multi", not %q`, c.MultiLogin)
+	}
+	if c.SendQueue < 16 {
+		bad("send-queue must be at least 16")
+	}
+	if c.WriteTimeout <= 0 {
+		bad("write-timeout must be positive")
+	}
+	if c.CommitBatch < 1 || c.CommitBatch > 10000 {
+		bad("commit-batch must be 1 to 10000")
+	}
+	if c.ShutdownGrace <= 0 {
+		bad("shutdown-grace must be positive")
+	}
+	if c.NodeID < 0 || c.NodeID > 1023 {
+		bad("node-id must be 0 to 1023")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log-level must be debug, info, warn or error")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("log-format must be text or json")
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("config: %w", errors.Join(errs...))
+	}
+	return nil
+}

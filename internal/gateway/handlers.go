@@ -1,0 +1,236 @@
+package gateway
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/heraldim/herald/internal/im"
+	"github.com/heraldim/herald/internal/protocol"
+)
+
+// readLoop reads and handles frames until the connection ends. Requests are
+// handled in order; anything slow (store reads) only delays this session.
+func (s *Session) readLoop() {
+	for {
+		typ, b, err := s.conn.Read(s.ctx)
+		if err != nil {
+			if websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
+				s.g.metrics.badFrames.Inc()
+			}
+			return
+		}
+		s.seen()
+		if typ != websocket.MessageText {
+			s.g.metrics.badFrames.Inc()
+			s.replyErr("", protocol.Errorf(protocol.CodeBadFrame, "frames are JSON text messages"))
+			continue
+		}
+		f, perr := protocol.Decode(b)
+		if perr != nil {
+			s.g.metrics.badFrames.Inc()
+			s.replyErr(f.ID, perr)
+			continue
+		}
+		s.g.metrics.frames.WithLabelValues(f.Type).Inc()
+		if f.Type == protocol.TypeLogout && s.handleLogout(f) {
+			return
+		}
+		s.handle(f)
+	}
+}
+
+func (s *Session) handle(f protocol.Frame) {
+	if f.Type == protocol.TypeLogin {
+		s.handleLogin(f)
+		return
+	}
+	if !s.loggedIn.Load() {
+		s.replyErr(f.ID, protocol.Errorf(protocol.CodeNotLoggedIn, ""))
+		return
+	}
+	switch f.Type {
+	case protocol.TypePing:
+		s.reply(f.ID, protocol.PingReply{ServerTime: time.Now().UnixMilli()})
+	case protocol.TypeRenewToken:
+		s.handleRenew(f)
+	case protocol.TypeSend:
+		s.handleSend(f)
+	case protocol.TypeAck:
+		var req protocol.AckRequest
+		if perr := protocol.DecodeData(f, &req); perr != nil {
+			s.replyErr(f.ID, perr)
+			return
+		}
+		if err := s.g.svc.Ack(s.appID, s.userID, s.deviceID, req.Acks); err != nil {
+			s.replyErr(f.ID, err)
+		} else if f.ID != "" {
+			s.reply(f.ID, struct{}{})
+		}
+	case protocol.TypeSync:
+		var req protocol.SyncRequest
+		if perr := protocol.DecodeData(f, &req); perr != nil {
+			s.replyErr(f.ID, perr)
+			return
+		}
+		for _, p := range req.Positions {
+			if _, err := s.g.svc.PeerConvFor(s.userID, p.ConversationID, p.ConversationType); err != nil {
+				s.replyErr(f.ID, err)
+				return
+			}
+			if p.Seq < 0 {
+				s.replyErr(f.ID, protocol.Errorf(protocol.CodeInvalidArgument, "seq must not be negative"))
+				return
+			}
+		}
+		if !s.q.push(item{kind: kindSync, prio: prioControl, positions: req.Positions, replyID: f.ID}) {
+			s.abort(protocol.CloseSlow, "slow consumer: reconnect and sync")
+		}
+	case protocol.TypeHistory:
+		var req protocol.HistoryRequest
+		if perr := protocol.DecodeData(f, &req); perr != nil {
+			s.replyErr(f.ID, perr)
+			return
+		}
+		r, err := s.g.svc.History(s.ctx, s.appID, s.userID, req)
+		s.answer(f.ID, r, err)
+	case protocol.TypeConversationList:
+		var req protocol.ConversationListRequest
+		if perr := protocol.DecodeData(f, &req); perr != nil {
+			s.replyErr(f.ID, perr)
+			return
+		}
+		r, err := s.g.svc.Conversations(s.ctx, s.appID, s.userID, req)
+		s.answer(f.ID, r, err)
+	case protocol.TypeMarkRead:
+		var req protocol.MarkReadRequest
+		if perr := protocol.DecodeData(f, &req); perr != nil {
+			s.replyErr(f.ID, perr)
+			return
+		}
+		r, err := s.g.svc.MarkRead(s.ctx, s.appID, s.userID, req)
+		s.answer(f.ID, r, err)
+	}
+}
+
+func (s *Session) answer(id string, v any, err error) {
+	if err != nil {
+		s.replyErr(id, err)
+		return
+	}
+	s.reply(id, v)
+}
+
+func (s *Session) handleLogin(f protocol.Frame) {
+	if s.loggedIn.Load() {
+		s.replyErr(f.ID, protocol.Errorf(protocol.CodeAlreadyLoggedIn, ""))
+		return
+	}
+	var req protocol.LoginRequest
+	if perr := protocol.DecodeData(f, &req); perr != nil {
+		s.replyErr(f.ID, perr)
+		return
+	}
+	switch {
+	case !protocol.ValidPlatform(req.Platform):
+		s.replyErr(f.ID, protocol.Errorf(protocol.CodeInvalidArgument, "platform must be one of ios, android, web, windows, macos, linux, ipados, harmonyos, server"))
+		return
+	case !protocol.ValidDeviceID(req.DeviceID):
+		s.replyErr(f.ID, protocol.Errorf(protocol.CodeInvalidArgument, "deviceID must be 1 to %d characters of A-Z a-z 0-9 _-.@+=", protocol.MaxDeviceIDLen))
+		return
+	}
+	claims, err := s.g.svc.Authenticate(s.ctx, req.AppID, req.UserID, req.Token)
+	if err != nil {
+		s.g.metrics.loginFailures.WithLabelValues(protocol.AsError(err).Code.Name()).Inc()
+		s.replyErr(f.ID, err)
+		return
+	}
+	s.appID, s.userID, s.deviceID, s.platform = req.AppID, req.UserID, req.DeviceID, req.Platform
+	s.tokenExp.Store(claims.Expires.UnixMilli())
+	s.loggedIn.Store(true)
+
+	// Reply first, then register: messages routed from now on queue behind
+	// the reply and the login sync, which deduplicates them by sequence.
+	s.reply(f.ID, protocol.LoginReply{
+		SessionID:         s.id,
+		UserID:            s.userID,
+		ServerTime:        time.Now().UnixMilli(),
+		HeartbeatInterval: s.g.cfg.HeartbeatInterval.Milliseconds(),
+		OfflineAfter:      s.g.cfg.OfflineAfter.Milliseconds(),
+		TokenExpiresAt:    claims.Expires.UnixMilli(),
+	})
+	for _, old := range s.g.hub.register(s, s.g.cfg.MultiLogin) {
+		reason := protocol.KickSamePlatform
+		if s.g.cfg.MultiLogin == PolicySingle {
+			reason = protocol.KickSingleLogin
+		}
+		old.event(protocol.EventKicked, protocol.Kicked{Reason: reason, Message: "logged in on another device"})
+		old.closeWith(protocol.CloseKicked, "kicked: logged in elsewhere")
+		s.g.metrics.kicks.Inc()
+	}
+	if !s.q.push(item{kind: kindSync, prio: prioControl, login: true}) {
+		s.abort(protocol.CloseSlow, "slow consumer: reconnect and sync")
+	}
+}
+
+func (s *Session) handleRenew(f protocol.Frame) {
+	var req protocol.RenewTokenRequest
+	if perr := protocol.DecodeData(f, &req); perr != nil {
+		s.replyErr(f.ID, perr)
+		return
+	}
+	claims, err := s.g.svc.Authenticate(s.ctx, s.appID, s.userID, req.Token)
+	if err != nil {
+		s.replyErr(f.ID, err)
+		return
+	}
+	s.tokenExp.Store(claims.Expires.UnixMilli())
+	s.warned.Store(false)
+	s.reply(f.ID, protocol.RenewTokenReply{TokenExpiresAt: claims.Expires.UnixMilli()})
+}
+
+func (s *Session) handleSend(f protocol.Frame) {
+	var req protocol.SendRequest
+	if perr := protocol.DecodeData(f, &req); perr != nil {
+		s.replyErr(f.ID, perr)
+		return
+	}
+	id := f.ID
+	err := s.g.svc.Send(im.Sender{AppID: s.appID, UserID: s.userID}, &req, s, func(r im.SendResult, err error) {
+		switch {
+		case err != nil:
+			s.replyErr(id, err)
+		case r.Duplicate:
+			s.reply(id, protocol.SendReply{
+				MessageID:       formatID(r.Msg.ID),
+				ConversationSeq: r.Msg.Seq,
+				Timestamp:       r.Msg.CreatedAt.UnixMilli(),
+				Duplicate:       true,
+			})
+		default:
+			if !s.q.push(item{kind: kindSent, prio: prioControl, msg: r.Msg, replyID: id}) {
+				s.abort(protocol.CloseSlow, "slow consumer: reconnect and sync")
+			}
+		}
+	})
+	if err != nil {
+		s.replyErr(id, err)
+	}
+}
+
+// handleLogout reports whether the session ended.
+func (s *Session) handleLogout(f protocol.Frame) bool {
+	if !s.loggedIn.Load() {
+		s.replyErr(f.ID, protocol.Errorf(protocol.CodeNotLoggedIn, ""))
+		return false
+	}
+	s.g.hub.unregister(s)
+	s.reply(f.ID, struct{}{})
+	s.closeWith(protocol.CloseLoggedOut, "logged out")
+	// Wait for the writer to send the reply and the close frame.
+	<-s.ctx.Done()
+	return true
+}
+
+func formatID(id int64) string { return strconv.FormatInt(id, 10) }

@@ -1,0 +1,151 @@
+package gateway
+
+import (
+	"hash/maphash"
+	"sync"
+
+	"github.com/heraldim/herald/internal/im"
+)
+
+// Kick policies (config multi-login).
+const (
+	PolicyPlatform = "platform" // one session per user and platform
+	PolicySingle   = "single"   // one session per user
+	PolicyMulti    = "multi"    // no kicks
+)
+
+// PlatformServer is exempt from kicks: backends and scripts may hold any
+// number of sessions of a user without disturbing its devices.
+const PlatformServer = "server"
+
+const hubShards = 64
+
+type userKey struct{ app, user string }
+
+// Hub is the registry of logged-in sessions by app and user. It implements
+// im.Router for one node. The registry is sharded so that routing from the
+// commit goroutine rarely waits on logins.
+type Hub struct {
+	seed   maphash.Seed
+	shards [hubShards]hubShard
+}
+
+type hubShard struct {
+	mu    sync.RWMutex
+	users map[userKey][]*Session
+}
+
+var _ im.Router = (*Hub)(nil)
+
+// NewHub returns an empty registry.
+func NewHub() *Hub {
+	h := &Hub{seed: maphash.MakeSeed()}
+	for i := range h.shards {
+		h.shards[i].users = map[userKey][]*Session{}
+	}
+	return h
+}
+
+func (h *Hub) shard(k userKey) *hubShard {
+	var mh maphash.Hash
+	mh.SetSeed(h.seed)
+	mh.WriteString(k.app)
+	mh.WriteByte(0)
+	mh.WriteString(k.user)
+	return &h.shards[mh.Sum64()%hubShards]
+}
+
+// register adds s under policy and returns the sessions it displaces.
+func (h *Hub) register(s *Session, policy string) (kicked []*Session) {
+	k := userKey{s.appID, s.userID}
+	sh := h.shard(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	list := sh.users[k]
+	keep := make([]*Session, 0, len(list)+1)
+	for _, o := range list {
+		if displaces(policy, s.platform, o.platform) {
+			kicked = append(kicked, o)
+			continue
+		}
+		keep = append(keep, o)
+	}
+	sh.users[k] = append(keep, s)
+	return kicked
+}
+
+func displaces(policy, newPlatform, oldPlatform string) bool {
+	if newPlatform == PlatformServer || oldPlatform == PlatformServer {
+		return false
+	}
+	switch policy {
+	case PolicySingle:
+		return true
+	case PolicyPlatform:
+		return newPlatform == oldPlatform
+	}
+	return false
+}
+
+// unregister removes s if it is registered.
+func (h *Hub) unregister(s *Session) {
+	k := userKey{s.appID, s.userID}
+	sh := h.shard(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	list := sh.users[k]
+	for i, o := range list {
+		if o == s {
+			list = append(list[:i:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(sh.users, k)
+	} else {
+		sh.users[k] = list
+	}
+}
+
+// Online reports whether the user has a live session on this node.
+func (h *Hub) Online(appID, userID string) bool {
+	k := userKey{appID, userID}
+	sh := h.shard(k)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	return len(sh.users[k]) > 0
+}
+
+// Sessions returns the number of logged-in sessions.
+func (h *Hub) Sessions() int {
+	n := 0
+	for i := range h.shards {
+		sh := &h.shards[i]
+		sh.mu.RLock()
+		for _, l := range sh.users {
+			n += len(l)
+		}
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
+// Route hands m to the live sessions of its sender and recipient, except
+// origin. It never blocks: each session's queue decides what to shed.
+func (h *Hub) Route(m *im.Message, origin any) {
+	h.routeTo(userKey{m.AppID, m.Recipient}, m, origin)
+	h.routeTo(userKey{m.AppID, m.Sender}, m, origin)
+}
+
+func (h *Hub) routeTo(k userKey, m *im.Message, origin any) {
+	sh := h.shard(k)
+	sh.mu.RLock()
+	list := sh.users[k]
+	for _, s := range list {
+		if s == origin {
+			continue
+		}
+		s.enqueueMessage(m)
+	}
+	sh.mu.RUnlock()
+}

@@ -1,0 +1,59 @@
+package gateway
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	connections       prometheus.Gauge
+	frames            *prometheus.CounterVec
+	badFrames         prometheus.Counter
+	loginFailures     *prometheus.CounterVec
+	delivered         prometheus.Counter
+	kicks             prometheus.Counter
+	slow              prometheus.Counter
+	heartbeatTimeouts prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, hub *Hub) (*metrics, error) {
+	m := &metrics{
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "herald_connections", Help: "Open WebSocket connections, logged in or not.",
+		}),
+		frames: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_frames_received_total", Help: "Client frames received, by type.",
+		}, []string{"type"}),
+		badFrames: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_frames_rejected_total", Help: "Client frames rejected as malformed, unknown or oversized.",
+		}),
+		loginFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_login_failures_total", Help: "Failed logins, by error code name.",
+		}, []string{"code"}),
+		delivered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_messages_delivered_total", Help: "Message frames written to sessions (live and sync).",
+		}),
+		kicks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_sessions_kicked_total", Help: "Sessions closed because the user logged in elsewhere.",
+		}),
+		slow: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_sessions_slow_total", Help: "Sessions closed because they could not keep up.",
+		}),
+		heartbeatTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_sessions_heartbeat_timeout_total", Help: "Sessions ended after the offline window passed in silence.",
+		}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	online := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "herald_sessions", Help: "Logged-in sessions.",
+	}, func() float64 { return float64(hub.Sessions()) })
+	for _, c := range []prometheus.Collector{m.connections, m.frames, m.badFrames, m.loginFailures, m.delivered, m.kicks, m.slow, m.heartbeatTimeouts, online} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("gateway: metrics: %w", err)
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,141 @@
+package gateway
+
+import (
+	"sync"
+
+	"github.com/heraldim/herald/internal/im"
+	"github.com/heraldim/herald/internal/protocol"
+)
+
+type itemKind uint8
+
+const (
+	kindFrame   itemKind = iota // an encoded frame: reply or event
+	kindMessage                 // a message to deliver in conversation order
+	kindSent                    // the sender's own message: advance, then reply
+	kindSync                    // deliver what is not acknowledged, then reply or syncDone
+	kindClose                   // close the connection after what came before
+)
+
+// prioControl ranks items that are never shed (replies, events, the
+// sender's own message). Messages rank by their priority, 1 to 3.
+const prioControl = 4
+
+type item struct {
+	kind  itemKind
+	prio  int
+	frame []byte
+	msg   *im.Message
+	// kindSync: positions given by the client, the reply's request ID, and
+	// whether this is the sync that follows login (answered with syncDone).
+	positions []protocol.AckPosition
+	replyID   string
+	login     bool
+	// kindClose
+	code   int
+	reason string
+}
+
+// queue is a session's bounded outbound queue. When it is full, the lowest
+// priority message below high is shed (its conversation is marked dirty so
+// the writer fetches it from the store later); when nothing can be shed the
+// session is too slow and overflow reports it.
+type queue struct {
+	mu     sync.Mutex
+	items  []item
+	max    int
+	dirty  map[string]int64 // conversation -> seq before the first shed message
+	wake   chan struct{}
+	closed bool
+	shed   int
+}
+
+func newQueue(max int) *queue {
+	return &queue{max: max, wake: make(chan struct{}, 1)}
+}
+
+// push adds it; it returns false when the session must be closed as slow.
+func (q *queue) push(it item) bool {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return true
+	}
+	ok := true
+	switch {
+	case len(q.items) < q.max:
+		q.items = append(q.items, it)
+	case it.prio == prioControl:
+		// Replies and events are bounded by the client's own requests; allow
+		// them past the limit, up to twice it, before calling the client slow.
+		if len(q.items) < 2*q.max {
+			q.items = append(q.items, it)
+		} else {
+			ok = false
+		}
+	default:
+		ok = q.shedFor(it)
+	}
+	q.mu.Unlock()
+	if ok {
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
+	return ok
+}
+
+// shedFor makes room for message it by dropping the lowest-priority message
+// below high (it itself included, oldest first among equals).
+func (q *queue) shedFor(it item) bool {
+	low, at := it.prio, -1
+	for i := range q.items {
+		if q.items[i].kind == kindMessage && q.items[i].prio < low {
+			low, at = q.items[i].prio, i
+		}
+	}
+	if low >= protocol.PriorityHigh {
+		return false
+	}
+	if at < 0 {
+		q.markDirty(it.msg)
+		return true
+	}
+	q.markDirty(q.items[at].msg)
+	copy(q.items[at:], q.items[at+1:])
+	q.items[len(q.items)-1] = it
+	return true
+}
+
+func (q *queue) markDirty(m *im.Message) {
+	q.shed++
+	if q.dirty == nil {
+		q.dirty = map[string]int64{}
+	}
+	if prev, ok := q.dirty[m.ConvID]; !ok || m.Seq-1 < prev {
+		q.dirty[m.ConvID] = m.Seq - 1
+	}
+}
+
+// pop takes everything queued, or the dirty set when nothing is queued.
+func (q *queue) pop(buf []item) ([]item, map[string]int64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) > 0 {
+		buf = append(buf[:0], q.items...)
+		clear(q.items)
+		q.items = q.items[:0]
+		return buf, nil
+	}
+	d := q.dirty
+	q.dirty = nil
+	return buf[:0], d
+}
+
+func (q *queue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.items = nil
+	q.mu.Unlock()
+}

@@ -1,0 +1,338 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/heraldim/herald/internal/im"
+	"github.com/heraldim/herald/internal/protocol"
+)
+
+// syncPage is how many stored messages one store read fetches while a
+// session catches up.
+const syncPage = 500
+
+// Session is one WebSocket connection. Its reader goroutine handles requests;
+// its writer goroutine owns everything written, so that per conversation the
+// client sees messages in sequence order without gaps: a message whose
+// sequence is ahead of what the session delivered makes the writer fetch the
+// missing ones from the store first, and one already delivered is dropped.
+type Session struct {
+	g      *Gateway
+	conn   *websocket.Conn
+	id     string
+	ctx    context.Context
+	cancel context.CancelFunc
+	q      *queue
+	start  time.Time
+
+	// Set once by login, before the session is registered; read-only after.
+	appID, userID, deviceID, platform string
+	loggedIn                          atomic.Bool
+
+	lastSeen  atomic.Int64 // unix nanoseconds of the last frame or pong
+	tokenExp  atomic.Int64 // unix milliseconds
+	warned    atomic.Bool
+	pinging   atomic.Bool
+	closeOnce sync.Once
+
+	// Owned by the writer goroutine.
+	sent map[string]int64 // conversation -> last seq delivered
+}
+
+func (s *Session) seen() { s.lastSeen.Store(time.Now().UnixNano()) }
+
+// closeWith closes the connection with code after whatever is queued before
+// it has been written.
+func (s *Session) closeWith(code int, reason string) {
+	s.q.push(item{kind: kindClose, prio: prioControl, code: code, reason: reason})
+}
+
+// abort closes the connection at once with code, dropping what is queued.
+// Safe from any goroutine, including while a hub lock is held.
+func (s *Session) abort(code int, reason string) {
+	s.closeOnce.Do(func() {
+		s.q.close()
+		go func() {
+			// Close waits for the client's close frame; bound it.
+			done := make(chan struct{})
+			go func() { _ = s.conn.Close(websocket.StatusCode(code), reason); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(2 * time.Second):
+				_ = s.conn.CloseNow()
+			}
+			s.cancel()
+		}()
+	})
+}
+
+// enqueueMessage queues a routed message; a session that cannot keep up is
+// closed as slow.
+func (s *Session) enqueueMessage(m *im.Message) {
+	if !s.q.push(item{kind: kindMessage, prio: m.Priority, msg: m}) {
+		s.g.metrics.slow.Inc()
+		s.abort(protocol.CloseSlow, "slow consumer: reconnect and sync")
+	}
+}
+
+func (s *Session) enqueueFrame(b []byte) {
+	if !s.q.push(item{kind: kindFrame, prio: prioControl, frame: b}) {
+		s.g.metrics.slow.Inc()
+		s.abort(protocol.CloseSlow, "slow consumer: reconnect and sync")
+	}
+}
+
+func (s *Session) reply(id string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		s.g.log.Error("encoding reply", "err", err)
+		s.replyErr(id, protocol.Errorf(protocol.CodeInternal, ""))
+		return
+	}
+	s.enqueueFrame(encodeFrame(protocol.TypeReply, id, b))
+}
+
+func (s *Session) replyErr(id string, err error) {
+	pe := protocol.AsError(err)
+	if pe.Code == protocol.CodeInternal {
+		s.g.log.Error("request failed", "session", s.id, "user", s.userID, "err", err)
+	}
+	b, _ := json.Marshal(protocol.Frame{Type: protocol.TypeReply, ID: id, Error: pe})
+	s.enqueueFrame(b)
+}
+
+func (s *Session) event(typ string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		s.g.log.Error("encoding event", "err", err)
+		return
+	}
+	s.enqueueFrame(encodeFrame(typ, "", b))
+}
+
+// encodeFrame builds a frame around an already encoded payload.
+func encodeFrame(typ, id string, data []byte) []byte {
+	b := make([]byte, 0, len(data)+48+len(id))
+	b = append(b, `{"type":`...)
+	b = strconv.AppendQuote(b, typ)
+	if id != "" {
+		b = append(b, `,"id":`...)
+		idq, _ := json.Marshal(id)
+		b = append(b, idq...)
+	}
+	b = append(b, `,"data":`...)
+	b = append(b, data...)
+	return append(b, '}')
+}
+
+// writeLoop is the session's writer goroutine.
+func (s *Session) writeLoop() {
+	defer s.cancel()
+	s.sent = map[string]int64{}
+	var buf []item
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.q.wake:
+		}
+		for {
+			var dirty map[string]int64
+			buf, dirty = s.q.pop(buf)
+			if len(buf) == 0 && len(dirty) == 0 {
+				break
+			}
+			for i := range buf {
+				if err := s.handleItem(&buf[i]); err != nil {
+					if !errors.Is(err, errClosed) {
+						s.g.log.Debug("session write failed", "session", s.id, "err", err)
+					}
+					return
+				}
+				buf[i] = item{}
+			}
+			for conv, before := range dirty {
+				if _, ok := s.sent[conv]; !ok {
+					s.sent[conv] = before
+				}
+				if _, err := s.catchUp(conv, -1, false); err != nil {
+					return
+				}
+			}
+		}
+	}
+}
+
+var errClosed = errors.New("session closed")
+
+func (s *Session) handleItem(it *item) error {
+	switch it.kind {
+	case kindFrame:
+		return s.write(it.frame)
+	case kindMessage:
+		return s.deliver(it.msg, "")
+	case kindSent:
+		return s.deliver(it.msg, it.replyID)
+	case kindSync:
+		return s.sync(it)
+	case kindClose:
+		_ = s.conn.Close(websocket.StatusCode(it.code), it.reason)
+		return errClosed
+	}
+	return nil
+}
+
+func (s *Session) write(b []byte) error {
+	ctx, cancel := context.WithTimeout(s.ctx, s.g.cfg.WriteTimeout)
+	defer cancel()
+	if err := s.conn.Write(ctx, websocket.MessageText, b); err != nil {
+		if ctx.Err() != nil && s.ctx.Err() == nil {
+			s.g.metrics.slow.Inc()
+		}
+		return err
+	}
+	return nil
+}
+
+// deliver writes m in conversation order. With replyID, m is the session's
+// own message: it is not written back, the send reply is, after every
+// earlier message of the conversation.
+func (s *Session) deliver(m *im.Message, replyID string) error {
+	if m.Type == protocol.MessageCommand {
+		if replyID != "" {
+			return s.writeSendReply(m, replyID)
+		}
+		return s.writeMessage(m, false)
+	}
+	last, known := s.sent[m.ConvID]
+	if !known {
+		// The first message of a conversation that had nothing pending at
+		// login: everything before it was acknowledged (or is this very
+		// message, committed while the session registered).
+		last = m.Seq - 1
+		s.sent[m.ConvID] = last
+	}
+	if m.Seq > last+1 {
+		if _, err := s.catchUp(m.ConvID, m.Seq-1, false); err != nil {
+			return err
+		}
+		last = s.sent[m.ConvID]
+	}
+	if m.Seq <= last {
+		if replyID != "" {
+			return s.writeSendReply(m, replyID)
+		}
+		return nil
+	}
+	s.sent[m.ConvID] = m.Seq
+	if replyID != "" {
+		return s.writeSendReply(m, replyID)
+	}
+	return s.writeMessage(m, false)
+}
+
+func (s *Session) writeSendReply(m *im.Message, id string) error {
+	b, _ := json.Marshal(protocol.SendReply{
+		MessageID:       strconv.FormatInt(m.ID, 10),
+		ConversationSeq: m.Seq,
+		Timestamp:       m.CreatedAt.UnixMilli(),
+	})
+	return s.write(encodeFrame(protocol.TypeReply, id, b))
+}
+
+func (s *Session) writeMessage(m *im.Message, offline bool) error {
+	b, err := json.Marshal(im.ToWire(m, s.userID, offline))
+	if err != nil {
+		return err
+	}
+	s.g.metrics.delivered.Inc()
+	return s.write(encodeFrame(protocol.EventMessage, "", b))
+}
+
+// catchUp writes the stored messages of conv after what the session
+// delivered, up to upTo (-1: to the end), and returns how many it wrote.
+func (s *Session) catchUp(conv string, upTo int64, offline bool) (int, error) {
+	n := 0
+	for {
+		after := s.sent[conv]
+		if upTo >= 0 && after >= upTo {
+			return n, nil
+		}
+		ms, err := s.g.svc.MessagesAfter(s.ctx, s.appID, conv, after, syncPage)
+		if err != nil {
+			s.g.log.Warn("catching up failed; closing so the client resyncs", "session", s.id, "err", err)
+			s.abort(protocol.CloseInternal, "sync failed")
+			return n, err
+		}
+		for i := range ms {
+			m := &ms[i]
+			if upTo >= 0 && m.Seq > upTo {
+				return n, nil
+			}
+			if m.Seq <= s.sent[conv] {
+				continue
+			}
+			s.sent[conv] = m.Seq
+			if err := s.writeMessage(m, offline); err != nil {
+				return n, err
+			}
+			n++
+		}
+		if len(ms) < syncPage {
+			return n, nil
+		}
+	}
+}
+
+// sync delivers every message the device has not acknowledged, then answers
+// (syncDone after login, a reply for a sync request).
+func (s *Session) sync(it *item) error {
+	pending, err := s.g.svc.Pending(s.ctx, s.appID, s.userID, s.deviceID)
+	if err != nil {
+		s.g.log.Warn("reading pending conversations failed", "session", s.id, "err", err)
+		if it.login {
+			s.abort(protocol.CloseInternal, "sync failed")
+			return errClosed
+		}
+		b, _ := json.Marshal(protocol.Frame{Type: protocol.TypeReply, ID: it.replyID, Error: protocol.Errorf(protocol.CodeInternal, "")})
+		return s.write(b)
+	}
+	for _, p := range pending {
+		if cur, ok := s.sent[p.ConvID]; !ok || p.Cursor > cur {
+			s.sent[p.ConvID] = p.Cursor
+		}
+	}
+	convs := make([]string, 0, len(pending)+len(it.positions))
+	for _, p := range pending {
+		convs = append(convs, p.ConvID)
+	}
+	for _, pos := range it.positions {
+		c := im.PeerConvID(s.userID, pos.ConversationID)
+		if _, ok := s.sent[c]; !ok {
+			convs = append(convs, c)
+		}
+		s.sent[c] = pos.Seq
+	}
+	total := 0
+	for _, c := range convs {
+		n, err := s.catchUp(c, -1, true)
+		total += n
+		if err != nil {
+			return err
+		}
+	}
+	if it.login {
+		b, _ := json.Marshal(protocol.SyncDone{Count: total})
+		return s.write(encodeFrame(protocol.EventSyncDone, "", b))
+	}
+	b, _ := json.Marshal(protocol.SyncReply{Count: total})
+	return s.write(encodeFrame(protocol.TypeReply, it.replyID, b))
+}

@@ -1,0 +1,49 @@
+package im
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Registerer is where the service registers its metrics; nil registers none.
+type Registerer = prometheus.Registerer
+
+type metrics struct {
+	messages      prometheus.Counter
+	duplicates    prometheus.Counter
+	commands      prometheus.Counter
+	commitSeconds prometheus.Histogram
+	batchSize     prometheus.Histogram
+}
+
+func newMetrics(reg Registerer) (*metrics, error) {
+	m := &metrics{
+		messages: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_messages_committed_total", Help: "Messages stored.",
+		}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_messages_duplicate_total", Help: "Sends recognised as retries of a stored message.",
+		}),
+		commands: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_commands_routed_total", Help: "Command messages routed to live sessions (never stored).",
+		}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "herald_commit_seconds", Help: "Time to commit one batch of messages.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "herald_commit_batch_messages", Help: "Messages per commit batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 11),
+		}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.messages, m.duplicates, m.commands, m.commitSeconds, m.batchSize} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("im: metrics: %w", err)
+		}
+	}
+	return m, nil
+}

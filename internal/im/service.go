@@ -1,0 +1,576 @@
+// Package im is Herald's messaging core: authentication of logins, sending
+// with group commit, acknowledgement positions, sync, history, conversation
+// lists and read marks. It knows nothing of WebSockets: the gateway calls it
+// and implements its Router to reach live sessions.
+package im
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/heraldim/herald/internal/protocol"
+	"github.com/heraldim/herald/internal/token"
+)
+
+// Router hands messages to live sessions. The gateway implements it.
+type Router interface {
+	// Route delivers m to every live session of its participants except
+	// origin (the sending session, which gets its reply instead). It is called
+	// in commit order and must not block.
+	Route(m *Message, origin any)
+}
+
+// Config tunes the service.
+type Config struct {
+	// CommitBatch is the most messages committed in one transaction.
+	CommitBatch int
+	// NodeID is this node's number in message IDs.
+	NodeID int
+	// AckFlush is how often acknowledged positions are written. Default
+	// (zero) 100 ms: a crash forgets at most this much of acks, which only
+	// means a few messages are delivered again (clients deduplicate by seq).
+	AckFlush time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Sender identifies who sends: the logged-in user of a session.
+type Sender struct {
+	AppID  string
+	UserID string
+}
+
+// SendResult is what a send resulted in, given to its done callback.
+type SendResult struct {
+	Msg       *Message
+	Duplicate bool
+}
+
+type pendingSend struct {
+	msg    *Message
+	origin any
+	done   func(SendResult, error)
+}
+
+// Service is the messaging core. Create it with New, start Run, and call
+// Stop when no more sends will come.
+type Service struct {
+	store   Store
+	router  Router
+	log     *slog.Logger
+	cfg     Config
+	ids     *IDGen
+	metrics *metrics
+
+	sends   chan *pendingSend
+	stopMu  sync.RWMutex
+	stopped bool
+
+	ackMu sync.Mutex
+	acks  map[cursorKey]int64
+	ackCh chan struct{}
+
+	appMu sync.RWMutex
+	apps  map[string]App
+}
+
+type cursorKey struct{ app, user, device, conv string }
+
+// ErrStopped is returned by Send after Stop.
+var ErrStopped = errors.New("im: service stopped")
+
+// New returns a service over store that routes through router. It starts no
+// goroutine: call Run.
+func New(store Store, router Router, cfg Config, log *slog.Logger, reg Registerer) (*Service, error) {
+	if store == nil || router == nil || log == nil {
+		return nil, errors.New("im: new: store, router and logger are required")
+	}
+	if cfg.CommitBatch <= 0 {
+		cfg.CommitBatch = 512
+	}
+	if cfg.AckFlush <= 0 {
+		cfg.AckFlush = 100 * time.Millisecond
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{
+		store:   store,
+		router:  router,
+		log:     log,
+		cfg:     cfg,
+		ids:     NewIDGen(cfg.NodeID, cfg.Now),
+		metrics: m,
+		sends:   make(chan *pendingSend, 4*cfg.CommitBatch),
+		acks:    map[cursorKey]int64{},
+		ackCh:   make(chan struct{}, 1),
+		apps:    map[string]App{},
+	}, nil
+}
+
+// Run commits sends and flushes acknowledgements until Stop was called and
+// everything queued before it is written. ctx bounds store calls; cancelling
+// it abandons what is queued (senders get an error and will retry).
+func (s *Service) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	ackStop := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.ackLoop(ctx, ackStop)
+	}()
+	s.commitLoop(ctx)
+	close(ackStop)
+	wg.Wait()
+	return nil
+}
+
+// Stop refuses further sends; Run returns once what was queued is committed.
+// It is idempotent.
+func (s *Service) Stop() {
+	s.stopMu.Lock()
+	defer s.stopMu.Unlock()
+	if !s.stopped {
+		s.stopped = true
+		close(s.sends)
+	}
+}
+
+// App returns an app, cached after the first read. Apps are created, never
+// changed, on this server (a secret rotation restarts the node).
+func (s *Service) App(ctx context.Context, id string) (App, error) {
+	s.appMu.RLock()
+	a, ok := s.apps[id]
+	s.appMu.RUnlock()
+	if ok {
+		return a, nil
+	}
+	a, err := s.store.App(ctx, id)
+	if err != nil {
+		return App{}, err
+	}
+	s.appMu.Lock()
+	s.apps[id] = a
+	s.appMu.Unlock()
+	return a, nil
+}
+
+// Authenticate checks a login token for appID and userID. Its errors are
+// *protocol.Error with the documented codes.
+func (s *Service) Authenticate(ctx context.Context, appID, userID, tok string) (token.Claims, error) {
+	if !protocol.ValidUserID(userID) {
+		return token.Claims{}, protocol.Errorf(protocol.CodeInvalidUserID, "")
+	}
+	if appID == "" {
+		return token.Claims{}, protocol.Errorf(protocol.CodeAppUnknown, "appID is required")
+	}
+	tokApp, err := token.AppID(tok)
+	if err != nil {
+		return token.Claims{}, protocol.Errorf(protocol.CodeTokenInvalid, "")
+	}
+	if tokApp != appID {
+		return token.Claims{}, protocol.Errorf(protocol.CodeAppUnknown, "")
+	}
+	app, err := s.App(ctx, appID)
+	if errors.Is(err, ErrNotFound) {
+		return token.Claims{}, protocol.Errorf(protocol.CodeAppUnknown, "")
+	}
+	if err != nil {
+		return token.Claims{}, fmt.Errorf("im: authenticate: %w", err)
+	}
+	c, err := token.Verify(tok, app.Secret, s.cfg.Now())
+	switch {
+	case errors.Is(err, token.ErrExpired):
+		return token.Claims{}, protocol.Errorf(protocol.CodeTokenExpired, "")
+	case err != nil:
+		return token.Claims{}, protocol.Errorf(protocol.CodeTokenInvalid, "")
+	case c.UserID != userID:
+		return token.Claims{}, protocol.Errorf(protocol.CodeTokenInvalid, "token is for another user")
+	}
+	return c, nil
+}
+
+// Send validates and sends a message from sender. Stored types are queued for
+// group commit; done is called once, from the commit goroutine, after the
+// message is committed (or found to be a retry) and after it was routed to
+// live sessions. Commands are routed at once and never stored. Validation
+// errors are returned directly (done is not called), as *protocol.Error.
+// Send blocks only when the commit queue is full.
+func (s *Service) Send(from Sender, req *protocol.SendRequest, origin any, done func(SendResult, error)) error {
+	if err := protocol.ValidateSend(req); err != nil {
+		return err
+	}
+	if req.ConversationID == from.UserID {
+		return protocol.Errorf(protocol.CodeInvalidConversation, "cannot send a message to yourself")
+	}
+	m := &Message{
+		AppID:           from.AppID,
+		ConvID:          PeerConvID(from.UserID, req.ConversationID),
+		ConvType:        req.ConversationType,
+		Sender:          from.UserID,
+		Recipient:       req.ConversationID,
+		Type:            req.Type,
+		SubType:         req.SubType,
+		Text:            req.Text,
+		Data:            req.Data,
+		SearchedContent: req.SearchedContent,
+		ExtendedData:    req.ExtendedData,
+		Priority:        req.Priority,
+		LocalID:         req.LocalMessageID,
+	}
+	if req.PushConfig != nil {
+		b, err := json.Marshal(req.PushConfig)
+		if err != nil {
+			return fmt.Errorf("im: send: %w", err)
+		}
+		m.PushConfig = b
+	}
+	m.ContentHash = contentHash(m)
+	m.ID, m.CreatedAt = s.ids.Next()
+
+	if m.Type == protocol.MessageCommand {
+		s.router.Route(m, origin)
+		s.metrics.commands.Inc()
+		done(SendResult{Msg: m}, nil)
+		return nil
+	}
+
+	s.stopMu.RLock()
+	defer s.stopMu.RUnlock()
+	if s.stopped {
+		return protocol.Errorf(protocol.CodeUnavailable, "")
+	}
+	s.sends <- &pendingSend{msg: m, origin: origin, done: done}
+	return nil
+}
+
+// contentHash digests what makes a message the same message: where it goes
+// and what it says. A retry carries the same; a reused local ID does not.
+func contentHash(m *Message) []byte {
+	h := sha256.New()
+	var n [8]byte
+	field := func(b []byte) {
+		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+		h.Write(n[:])
+		h.Write(b)
+	}
+	field([]byte(m.ConvID))
+	field([]byte(strconv.Itoa(m.Type)))
+	field([]byte(strconv.Itoa(m.SubType)))
+	field([]byte(m.Text))
+	field(m.Data)
+	field([]byte(m.SearchedContent))
+	field([]byte(m.ExtendedData))
+	return h.Sum(nil)
+}
+
+func (s *Service) commitLoop(ctx context.Context) {
+	batch := make([]*pendingSend, 0, s.cfg.CommitBatch)
+	msgs := make([]*Message, 0, s.cfg.CommitBatch)
+	for {
+		first, ok := <-s.sends
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < s.cfg.CommitBatch {
+			select {
+			case p, ok := <-s.sends:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, p)
+			default:
+				break fill
+			}
+		}
+		msgs = msgs[:0]
+		for _, p := range batch {
+			msgs = append(msgs, p.msg)
+		}
+		s.commit(ctx, batch, msgs)
+	}
+}
+
+func (s *Service) commit(ctx context.Context, batch []*pendingSend, msgs []*Message) {
+	start := time.Now()
+	var (
+		res []AppendResult
+		err error
+	)
+	// A busy store is retried briefly: the batch is all-or-nothing, so a
+	// retry cannot store anything twice.
+	for attempt := 0; ; attempt++ {
+		res, err = s.store.AppendMessages(ctx, msgs)
+		if err == nil || !errors.Is(err, ErrBusy) || attempt == 3 || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
+	}
+	s.metrics.commitSeconds.Observe(time.Since(start).Seconds())
+	s.metrics.batchSize.Observe(float64(len(batch)))
+	if err != nil {
+		s.log.Error("commit failed", "messages", len(batch), "err", err)
+		for _, p := range batch {
+			p.done(SendResult{}, protocol.Errorf(protocol.CodeInternal, ""))
+		}
+		return
+	}
+	for i, p := range batch {
+		r := res[i]
+		switch {
+		case r.Conflict:
+			p.done(SendResult{}, protocol.Errorf(protocol.CodeLocalIDConflict, ""))
+		case r.Duplicate:
+			m := *p.msg
+			m.ID, m.Seq, m.CreatedAt = r.ID, r.Seq, r.CreatedAt
+			s.metrics.duplicates.Inc()
+			p.done(SendResult{Msg: &m, Duplicate: true}, nil)
+		default:
+			p.msg.Seq = r.Seq
+			s.metrics.messages.Inc()
+			s.router.Route(p.msg, p.origin)
+			p.done(SendResult{Msg: p.msg}, nil)
+		}
+	}
+}
+
+// Ack records that a device received a conversation's messages up to seq.
+// Positions are written in batches every AckFlush.
+func (s *Service) Ack(appID, userID, deviceID string, acks []protocol.AckPosition) error {
+	if len(acks) > protocol.MaxAcksPerFrame {
+		return protocol.Errorf(protocol.CodeInvalidArgument, "at most %d acks per frame", protocol.MaxAcksPerFrame)
+	}
+	for _, a := range acks {
+		if a.ConversationType != protocol.ConversationPeer {
+			return protocol.Errorf(protocol.CodeInvalidConversation, "conversationType must be 0 (peer)")
+		}
+		if !protocol.ValidUserID(a.ConversationID) || a.ConversationID == userID {
+			return protocol.Errorf(protocol.CodeInvalidUserID, "conversationID is not a valid peer")
+		}
+		if a.Seq < 0 {
+			return protocol.Errorf(protocol.CodeInvalidArgument, "seq must not be negative")
+		}
+	}
+	s.ackMu.Lock()
+	for _, a := range acks {
+		k := cursorKey{appID, userID, deviceID, PeerConvID(userID, a.ConversationID)}
+		if a.Seq > s.acks[k] {
+			s.acks[k] = a.Seq
+		}
+	}
+	n := len(s.acks)
+	s.ackMu.Unlock()
+	if n >= 4096 {
+		select {
+		case s.ackCh <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+func (s *Service) ackLoop(ctx context.Context, stop <-chan struct{}) {
+	t := time.NewTicker(s.cfg.AckFlush)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			s.flushAcks(ctx)
+			return
+		case <-t.C:
+		case <-s.ackCh:
+		}
+		s.flushAcks(ctx)
+	}
+}
+
+func (s *Service) flushAcks(ctx context.Context) {
+	s.ackMu.Lock()
+	if len(s.acks) == 0 {
+		s.ackMu.Unlock()
+		return
+	}
+	pending := s.acks
+	s.acks = map[cursorKey]int64{}
+	s.ackMu.Unlock()
+	cs := make([]Cursor, 0, len(pending))
+	for k, seq := range pending {
+		cs = append(cs, Cursor{AppID: k.app, UserID: k.user, DeviceID: k.device, ConvID: k.conv, Seq: seq})
+	}
+	if err := s.store.SaveCursors(ctx, cs); err != nil {
+		s.log.Warn("saving acknowledged positions failed; they will be delivered again", "positions", len(cs), "err", err)
+	}
+}
+
+// Pending returns the conversations in which the device has unacknowledged
+// messages. Positions acknowledged but not yet flushed are applied.
+func (s *Service) Pending(ctx context.Context, appID, userID, deviceID string) ([]Pending, error) {
+	ps, err := s.store.Pending(ctx, appID, userID, deviceID)
+	if err != nil {
+		return nil, fmt.Errorf("im: pending: %w", err)
+	}
+	s.ackMu.Lock()
+	out := ps[:0]
+	for _, p := range ps {
+		if seq, ok := s.acks[cursorKey{appID, userID, deviceID, p.ConvID}]; ok && seq > p.Cursor {
+			p.Cursor = seq
+		}
+		if p.LastSeq > p.Cursor {
+			out = append(out, p)
+		}
+	}
+	s.ackMu.Unlock()
+	return out, nil
+}
+
+// MessagesAfter reads a conversation forward from afterSeq.
+func (s *Service) MessagesAfter(ctx context.Context, appID, convID string, afterSeq int64, limit int) ([]Message, error) {
+	ms, err := s.store.MessagesAfter(ctx, appID, convID, afterSeq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("im: messages after: %w", err)
+	}
+	return ms, nil
+}
+
+// History returns a page of a conversation of user, newest first.
+func (s *Service) History(ctx context.Context, appID, userID string, req protocol.HistoryRequest) (protocol.HistoryReply, error) {
+	convID, perr := s.peerConv(userID, req.ConversationID, req.ConversationType)
+	if perr != nil {
+		return protocol.HistoryReply{}, perr
+	}
+	n, perr := protocol.PageCount(req.Count)
+	if perr != nil {
+		return protocol.HistoryReply{}, perr
+	}
+	if req.BeforeSeq < 0 {
+		return protocol.HistoryReply{}, protocol.Errorf(protocol.CodeInvalidArgument, "beforeSeq must not be negative")
+	}
+	ms, err := s.store.MessagesBefore(ctx, appID, convID, req.BeforeSeq, n+1)
+	if err != nil {
+		return protocol.HistoryReply{}, fmt.Errorf("im: history: %w", err)
+	}
+	out := protocol.HistoryReply{Messages: make([]protocol.Message, 0, min(len(ms), n))}
+	if len(ms) > n {
+		out.HasMore = true
+		ms = ms[:n]
+	}
+	for i := range ms {
+		out.Messages = append(out.Messages, ToWire(&ms[i], userID, false))
+	}
+	return out, nil
+}
+
+// Conversations returns a page of the user's conversation list.
+func (s *Service) Conversations(ctx context.Context, appID, userID string, req protocol.ConversationListRequest) (protocol.ConversationListReply, error) {
+	n, perr := protocol.PageCount(req.Count)
+	if perr != nil {
+		return protocol.ConversationListReply{}, perr
+	}
+	if req.Before < 0 {
+		return protocol.ConversationListReply{}, protocol.Errorf(protocol.CodeInvalidArgument, "before must not be negative")
+	}
+	cs, err := s.store.Conversations(ctx, appID, userID, req.Before, n+1)
+	if err != nil {
+		return protocol.ConversationListReply{}, fmt.Errorf("im: conversations: %w", err)
+	}
+	out := protocol.ConversationListReply{Conversations: make([]protocol.Conversation, 0, min(len(cs), n))}
+	if len(cs) > n {
+		out.HasMore = true
+		cs = cs[:n]
+	}
+	for _, c := range cs {
+		pc := protocol.Conversation{
+			ConversationID:     c.PeerID,
+			ConversationType:   c.ConvType,
+			UnreadMessageCount: c.Unread,
+			OrderKey:           c.OrderKey,
+		}
+		if c.LastMsg != nil {
+			w := ToWire(c.LastMsg, userID, false)
+			pc.LastMessage = &w
+		}
+		out.Conversations = append(out.Conversations, pc)
+	}
+	return out, nil
+}
+
+// MarkRead marks the user's conversation read up to req.Seq.
+func (s *Service) MarkRead(ctx context.Context, appID, userID string, req protocol.MarkReadRequest) (protocol.MarkReadReply, error) {
+	convID, perr := s.peerConv(userID, req.ConversationID, req.ConversationType)
+	if perr != nil {
+		return protocol.MarkReadReply{}, perr
+	}
+	if req.Seq < 0 {
+		return protocol.MarkReadReply{}, protocol.Errorf(protocol.CodeInvalidArgument, "seq must not be negative")
+	}
+	n, err := s.store.MarkRead(ctx, appID, userID, convID, req.Seq)
+	if errors.Is(err, ErrNotFound) {
+		return protocol.MarkReadReply{}, protocol.Errorf(protocol.CodeInvalidConversation, "no such conversation")
+	}
+	if err != nil {
+		return protocol.MarkReadReply{}, fmt.Errorf("im: mark read: %w", err)
+	}
+	return protocol.MarkReadReply{UnreadMessageCount: n}, nil
+}
+
+// PeerConvFor validates a peer conversation named by a user and returns its
+// key. Errors are *protocol.Error.
+func (s *Service) PeerConvFor(userID, conversationID string, convType int) (string, error) {
+	c, perr := s.peerConv(userID, conversationID, convType)
+	if perr != nil {
+		return "", perr
+	}
+	return c, nil
+}
+
+func (s *Service) peerConv(userID, conversationID string, convType int) (string, *protocol.Error) {
+	if convType != protocol.ConversationPeer {
+		return "", protocol.Errorf(protocol.CodeInvalidConversation, "conversationType must be 0 (peer)")
+	}
+	if !protocol.ValidUserID(conversationID) {
+		return "", protocol.Errorf(protocol.CodeInvalidUserID, "conversationID is not a valid user ID")
+	}
+	if conversationID == userID {
+		return "", protocol.Errorf(protocol.CodeInvalidConversation, "no conversation with yourself")
+	}
+	return PeerConvID(userID, conversationID), nil
+}
+
+// ToWire converts a stored message to its wire form as seen by viewer.
+func ToWire(m *Message, viewer string, offline bool) protocol.Message {
+	conv := m.Sender
+	if viewer == m.Sender {
+		conv = m.Recipient
+	}
+	return protocol.Message{
+		MessageID:        strconv.FormatInt(m.ID, 10),
+		LocalMessageID:   m.LocalID,
+		ConversationID:   conv,
+		ConversationType: m.ConvType,
+		ConversationSeq:  m.Seq,
+		SenderUserID:     m.Sender,
+		Type:             m.Type,
+		Text:             m.Text,
+		Data:             m.Data,
+		SubType:          m.SubType,
+		SearchedContent:  m.SearchedContent,
+		ExtendedData:     m.ExtendedData,
+		Priority:         m.Priority,
+		Timestamp:        m.CreatedAt.UnixMilli(),
+		Offline:          offline,
+	}
+}

@@ -1,0 +1,177 @@
+package im
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+)
+
+// Store errors that callers branch on. Implementations translate their
+// driver's errors into these at the boundary.
+var (
+	// ErrNotFound: the app, message or row asked for does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a row with the same key already exists (e.g. CreateApp).
+	ErrConflict = errors.New("conflict")
+	// ErrBusy: the store is overloaded or locked; the operation may be retried.
+	ErrBusy = errors.New("store busy")
+)
+
+// App is a tenant. Secret signs login tokens; AdminKey authenticates the
+// admin REST API. Nothing crosses apps.
+type App struct {
+	ID        string
+	Name      string
+	Secret    string
+	AdminKey  string
+	CreatedAt time.Time
+}
+
+// Message is a stored message. ConvID is the canonical conversation key (see
+// PeerConvID); the peer conversation is seen by each participant under the
+// other participant's user ID.
+type Message struct {
+	AppID           string
+	ID              int64 // server message ID, unique and time-ordered (see IDGen)
+	ConvID          string
+	ConvType        int
+	Seq             int64 // per-conversation sequence, from 1, no gaps
+	Sender          string
+	Recipient       string // peer conversations: the other participant
+	Type            int
+	SubType         int
+	Text            string
+	Data            []byte
+	SearchedContent string
+	ExtendedData    string
+	Priority        int
+	LocalID         string
+	ContentHash     []byte // digest of the content, to tell a retry from a reuse
+	PushConfig      []byte // JSON of protocol.PushConfig, nil without one
+	CreatedAt       time.Time
+}
+
+// AppendResult is the outcome of appending one message.
+type AppendResult struct {
+	// ID, Seq and CreatedAt describe the stored message: the new one, or on a
+	// duplicate the one stored before.
+	ID        int64
+	Seq       int64
+	CreatedAt time.Time
+	// Duplicate: the sender's LocalID was stored before with the same
+	// ContentHash; nothing was written.
+	Duplicate bool
+	// Conflict: the sender's LocalID was stored before with other content;
+	// nothing was written.
+	Conflict bool
+}
+
+// Conversation is one row of a user's conversation list.
+type Conversation struct {
+	ConvID   string
+	ConvType int
+	PeerID   string // for peer conversations: the other participant
+	LastSeq  int64
+	Unread   int64
+	LastMsg  *Message // nil when the conversation has no message yet
+	OrderKey int64    // ID of the last message: orders the list, newest first
+}
+
+// Cursor is a device's delivery position in one conversation: every message
+// up to Seq was acknowledged by that device.
+type Cursor struct {
+	AppID    string
+	UserID   string
+	DeviceID string
+	ConvID   string
+	Seq      int64
+}
+
+// Pending is a conversation in which a device has messages it has not
+// acknowledged: LastSeq is above the device's Cursor.
+type Pending struct {
+	ConvID   string
+	ConvType int
+	PeerID   string
+	Cursor   int64
+	LastSeq  int64
+}
+
+// Store is what the IM service needs from persistence. Implementations:
+// store/sqlite (embedded, one node). Every method is safe for concurrent use.
+type Store interface {
+	// CreateApp stores a new app; ErrConflict if the ID exists.
+	CreateApp(ctx context.Context, a App) error
+	// App returns an app by ID; ErrNotFound if there is none.
+	App(ctx context.Context, id string) (App, error)
+
+	// AppendMessages stores a batch of messages in one transaction and
+	// returns one result per message, in order. For each message it assigns
+	// the next Seq of its conversation, unless the sender's LocalID was stored
+	// before (Duplicate or Conflict result, nothing written for that message;
+	// duplicates inside the batch are detected too). For peer messages it
+	// updates both participants' conversation rows: last message for both,
+	// unread count +1 for the recipient. Messages must have AppID, ID, ConvID,
+	// Sender, Recipient and CreatedAt set. When it returns an error nothing of
+	// the batch was stored.
+	AppendMessages(ctx context.Context, msgs []*Message) ([]AppendResult, error)
+
+	// MessagesAfter returns up to limit messages of a conversation with Seq >
+	// afterSeq, in ascending Seq order.
+	MessagesAfter(ctx context.Context, appID, convID string, afterSeq int64, limit int) ([]Message, error)
+	// MessagesBefore returns up to limit messages with Seq < beforeSeq (every
+	// message when beforeSeq is 0), newest first.
+	MessagesBefore(ctx context.Context, appID, convID string, beforeSeq int64, limit int) ([]Message, error)
+
+	// Conversations returns up to limit of the user's conversations with
+	// OrderKey < before (all when before is 0), newest first, each with its
+	// last message and unread count.
+	Conversations(ctx context.Context, appID, userID string, before int64, limit int) ([]Conversation, error)
+	// Conversation returns one of the user's conversations; ErrNotFound if
+	// the user has none with that ID.
+	Conversation(ctx context.Context, appID, userID, convID string) (Conversation, error)
+	// MarkRead marks the user's conversation read up to seq (the last message
+	// when seq is 0) and returns the unread count left: messages of others
+	// after seq.
+	MarkRead(ctx context.Context, appID, userID, convID string, seq int64) (int64, error)
+
+	// Pending returns the conversations of the user whose last Seq is above
+	// the device's cursor (cursor 0 when the device has none).
+	Pending(ctx context.Context, appID, userID, deviceID string) ([]Pending, error)
+	// SaveCursors stores delivery positions; a position never moves back.
+	SaveCursors(ctx context.Context, cs []Cursor) error
+
+	// Ping checks that the store answers.
+	Ping(ctx context.Context) error
+	// Close releases the store; it is called once, after every user stopped.
+	Close() error
+}
+
+// PeerConvID returns the canonical key of the peer conversation between a
+// and b: the same for both sides. User IDs cannot contain ':'.
+func PeerConvID(a, b string) string {
+	if a > b {
+		a, b = b, a
+	}
+	return "p:" + a + ":" + b
+}
+
+// PeerOf returns, for a peer conversation key and one participant, the other
+// participant; ok is false if the key is not a peer key holding user.
+func PeerOf(convID, user string) (peer string, ok bool) {
+	rest, found := strings.CutPrefix(convID, "p:")
+	if !found {
+		return "", false
+	}
+	a, b, found := strings.Cut(rest, ":")
+	switch {
+	case !found:
+		return "", false
+	case a == user:
+		return b, true
+	case b == user:
+		return a, true
+	}
+	return "", false
+}

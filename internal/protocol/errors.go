@@ -1,0 +1,160 @@
+package protocol
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a stable, client-facing error code. Codes never change meaning once
+// released; docs/protocol.md lists every one of them. The first three digits
+// follow the closest HTTP status so that REST and WebSocket share one catalogue.
+type Code int
+
+// The error catalogue. Keep docs/protocol.md in step with this list
+// (TestCatalogueDocumented fails otherwise).
+const (
+	CodeBadFrame            Code = 40000 // frame is not a JSON object of the documented shape
+	CodeUnknownType         Code = 40001 // frame type is not one the server knows
+	CodeMissingID           Code = 40002 // a request that needs a reply came without an id
+	CodeInvalidArgument     Code = 40003 // a field is missing or out of range; message names it
+	CodeInvalidUserID       Code = 40004 // a user ID does not match the user ID rules
+	CodeInvalidConversation Code = 40005 // unknown conversation type, or a conversation with oneself
+	CodeInvalidMessageType  Code = 40006 // message type unknown or not allowed here
+	CodeMessageTooLarge     Code = 40007 // message body over its type's limit
+	CodeEmptyMessage        Code = 40008 // message body is empty
+	CodeLocalIDConflict     Code = 40009 // localMessageID reused with different content
+	CodeInvalidPriority     Code = 40010 // priority is not 1, 2 or 3
+	CodeInvalidPushConfig   Code = 40011 // push config field over its limit
+	CodeNotLoggedIn         Code = 40100 // request before a successful login
+	CodeTokenInvalid        Code = 40101 // token malformed, badly signed, or for another user
+	CodeTokenExpired        Code = 40102 // token past its expiry
+	CodeAppUnknown          Code = 40103 // app ID unknown, or token minted for another app
+	CodeAlreadyLoggedIn     Code = 40104 // login on a session that is already logged in
+	CodeRateLimited         Code = 42900 // too many requests; retry later
+	CodeInternal            Code = 50000 // the server failed; the request may be retried
+	CodeUnavailable         Code = 50300 // the server is shutting down or overloaded; retry later
+)
+
+type codeInfo struct {
+	name    string
+	status  int
+	message string
+}
+
+var catalogue = map[Code]codeInfo{
+	CodeBadFrame:            {"bad_frame", 400, "frame is not valid JSON of the documented shape"},
+	CodeUnknownType:         {"unknown_type", 400, "unknown frame type"},
+	CodeMissingID:           {"missing_id", 400, "request needs an id"},
+	CodeInvalidArgument:     {"invalid_argument", 400, "invalid argument"},
+	CodeInvalidUserID:       {"invalid_user_id", 400, "invalid user ID"},
+	CodeInvalidConversation: {"invalid_conversation", 400, "invalid conversation"},
+	CodeInvalidMessageType:  {"invalid_message_type", 400, "invalid message type"},
+	CodeMessageTooLarge:     {"message_too_large", 413, "message body too large"},
+	CodeEmptyMessage:        {"empty_message", 400, "message body is empty"},
+	CodeLocalIDConflict:     {"local_id_conflict", 409, "localMessageID already used for different content"},
+	CodeInvalidPriority:     {"invalid_priority", 400, "priority must be 1 (low), 2 (medium) or 3 (high)"},
+	CodeInvalidPushConfig:   {"invalid_push_config", 400, "invalid push config"},
+	CodeNotLoggedIn:         {"not_logged_in", 401, "log in first"},
+	CodeTokenInvalid:        {"token_invalid", 401, "token is invalid"},
+	CodeTokenExpired:        {"token_expired", 401, "token has expired"},
+	CodeAppUnknown:          {"app_unknown", 401, "unknown app, or token of another app"},
+	CodeAlreadyLoggedIn:     {"already_logged_in", 409, "session is already logged in"},
+	CodeRateLimited:         {"rate_limited", 429, "too many requests"},
+	CodeInternal:            {"internal", 500, "internal error"},
+	CodeUnavailable:         {"unavailable", 503, "server unavailable, retry later"},
+}
+
+// Name returns the code's stable snake_case name.
+func (c Code) Name() string {
+	if i, ok := catalogue[c]; ok {
+		return i.name
+	}
+	return "unknown"
+}
+
+// HTTPStatus returns the HTTP status that goes with the code on the REST API.
+func (c Code) HTTPStatus() int {
+	if i, ok := catalogue[c]; ok {
+		return i.status
+	}
+	return 500
+}
+
+// Codes returns every code in the catalogue.
+func Codes() []Code {
+	out := make([]Code, 0, len(catalogue))
+	for c := range catalogue {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Error is the error object carried in a reply frame. Message is safe to show
+// to the client: internal causes are logged by the server, never sent.
+type Error struct {
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
+}
+
+// Error implements the error interface.
+func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Code, e.Code.Name(), e.Message) }
+
+// Is reports whether target is an *Error with the same code, so that
+// errors.Is(err, protocol.Errorf(protocol.CodeTokenExpired, "")) works.
+func (e *Error) Is(target error) bool {
+	var t *Error
+	if errors.As(target, &t) {
+		return t.Code == e.Code
+	}
+	return false
+}
+
+// Errorf returns an *Error with code c and a formatted message; an empty
+// format gives the catalogue's default message.
+func Errorf(c Code, format string, args ...any) *Error {
+	msg := catalogue[c].message
+	if format != "" {
+		msg = fmt.Sprintf(format, args...)
+	}
+	return &Error{Code: c, Message: msg}
+}
+
+// AsError returns err as an *Error: itself when it is one (or wraps one),
+// otherwise CodeInternal with the default message, hiding the cause.
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return Errorf(CodeInternal, "")
+}
+
+// Close codes sent in WebSocket close frames. 4000-4099 are Herald's own.
+// Reconnect tells a client whether reconnecting with the same token makes sense.
+const (
+	CloseLoggedOut        = 4000 // client logged out; do not reconnect
+	CloseKicked           = 4001 // another login took the session's place; do not reconnect
+	CloseHeartbeatTimeout = 4002 // nothing heard within the offline window; reconnect
+	CloseSlow             = 4003 // client could not keep up; reconnect and resync
+	CloseTokenExpired     = 4004 // token expired without renewal; reconnect with a new token
+	CloseLoginTimeout     = 4005 // no login within the login window; reconnect
+	CloseServerRestart    = 1012 // server is restarting or shutting down; reconnect with backoff
+	CloseTooBig           = 1009 // frame over the size limit (sent by the WebSocket layer)
+	CloseInternal         = 1011 // unexpected server failure; reconnect with backoff
+)
+
+// CloseReconnects reports whether a client should reconnect by itself after
+// the server closed its connection with code.
+func CloseReconnects(code int) bool {
+	switch code {
+	case CloseLoggedOut, CloseKicked, CloseTokenExpired:
+		return false
+	}
+	return true
+}
+
+// Kick reasons carried by the "kicked" event.
+const (
+	KickSamePlatform = 1 // the same user logged in on the same platform elsewhere
+	KickSingleLogin  = 2 // the same user logged in elsewhere and the policy allows one session
+)

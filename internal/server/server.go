@@ -1,0 +1,241 @@
+// Package server wires Herald's parts into one running node: the store, the
+// messaging core, the gateway and the HTTP endpoints, with a careful start
+// and stop order.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/heraldim/herald/internal/config"
+	"github.com/heraldim/herald/internal/devapp"
+	"github.com/heraldim/herald/internal/gateway"
+	"github.com/heraldim/herald/internal/im"
+	"github.com/heraldim/herald/internal/store/sqlite"
+)
+
+// DBFile is the embedded database's file name inside the data directory.
+const DBFile = "herald.db"
+
+// Server is one Herald node.
+type Server struct {
+	cfg   config.Config
+	log   *slog.Logger
+	store *sqlite.Store
+	svc   *im.Service
+	hub   *gateway.Hub
+	gw    *gateway.Gateway
+	reg   *prometheus.Registry
+	http  *http.Server
+	dev   devapp.Credentials
+
+	ready    atomic.Bool
+	listener net.Listener
+	addrMu   sync.Mutex
+}
+
+// New opens the store, makes sure the development app exists (printing its
+// credentials to out when it is created) and builds the node. It starts
+// nothing: call Run.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("server: data dir: %w", err)
+	}
+	dur := sqlite.DurabilityProcess
+	if cfg.Durability == "power" {
+		dur = sqlite.DurabilityPower
+	}
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(cfg.DataDir, DBFile), Durability: dur}, log)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s := &Server{cfg: cfg, log: log, store: st, reg: prometheus.NewRegistry()}
+	fail := func(err error) (*Server, error) {
+		_ = st.Close()
+		return nil, err
+	}
+	if s.dev, err = ensureDevApp(ctx, st, cfg.DataDir, out); err != nil {
+		return fail(err)
+	}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.hub = gateway.NewHub()
+	s.svc, err = im.New(st, s.hub, im.Config{CommitBatch: cfg.CommitBatch, NodeID: cfg.NodeID}, log, s.reg)
+	if err != nil {
+		return fail(err)
+	}
+	s.gw, err = gateway.New(s.svc, s.hub, gateway.Config{
+		HeartbeatInterval: cfg.HeartbeatInterval,
+		OfflineAfter:      cfg.OfflineAfter,
+		LoginTimeout:      cfg.LoginTimeout,
+		TokenWarnBefore:   cfg.TokenWarnBefore,
+		WriteTimeout:      cfg.WriteTimeout,
+		MultiLogin:        cfg.MultiLogin,
+		SendQueue:         cfg.SendQueue,
+	}, log, s.reg)
+	if err != nil {
+		return fail(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/ws", s.gw)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	return s, nil
+}
+
+// ensureDevApp loads the development app's credentials from the data
+// directory, creating the app on first start.
+func ensureDevApp(ctx context.Context, st im.Store, dir string, out io.Writer) (devapp.Credentials, error) {
+	c, err := devapp.Load(dir)
+	created := false
+	if errors.Is(err, devapp.ErrNoDevApp) {
+		if c, err = devapp.New(); err != nil {
+			return c, err
+		}
+		created = true
+	} else if err != nil {
+		return c, err
+	}
+	err = st.CreateApp(ctx, im.App{ID: c.AppID, Name: "development", Secret: c.Secret, AdminKey: c.AdminKey, CreatedAt: time.Now()})
+	if err != nil && !errors.Is(err, im.ErrConflict) {
+		return c, fmt.Errorf("server: dev app: %w", err)
+	}
+	if created {
+		if err := devapp.Save(dir, c); err != nil {
+			return c, err
+		}
+		fmt.Fprintf(out, "Created the development app (saved in %s):\n  app ID:        %s\n  server secret: %s\n  admin key:     %s\n",
+			filepath.Join(dir, devapp.FileName), c.AppID, c.Secret, c.AdminKey)
+	}
+	return c, nil
+}
+
+// DevApp returns the development app's credentials.
+func (s *Server) DevApp() devapp.Credentials { return s.dev }
+
+// Listen binds the listen address; Run calls it if it was not called.
+func (s *Server) Listen() error {
+	s.addrMu.Lock()
+	defer s.addrMu.Unlock()
+	if s.listener != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("server: listen: %w", err)
+	}
+	s.listener = ln
+	return nil
+}
+
+// Addr returns the bound address (after Listen).
+func (s *Server) Addr() string {
+	s.addrMu.Lock()
+	defer s.addrMu.Unlock()
+	if s.listener == nil {
+		return ""
+	}
+	return s.listener.Addr().String()
+}
+
+// Run serves until ctx is cancelled, then stops in order: fail readiness,
+// stop accepting, tell sessions to reconnect, commit what was queued, flush
+// acknowledgements, close the store.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Listen(); err != nil {
+		_ = s.store.Close()
+		return err
+	}
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	defer cancelRun()
+	svcDone := make(chan error, 1)
+	go func() { svcDone <- s.svc.Run(runCtx) }()
+	gwDone := make(chan error, 1)
+	go func() { gwDone <- s.gw.Run(runCtx) }()
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- s.http.Serve(s.listener) }()
+	s.ready.Store(true)
+	s.log.Info("herald serving", "addr", s.Addr(), "data", s.cfg.DataDir, "durability", s.cfg.Durability, "app", s.dev.AppID)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-httpDone:
+		s.log.Error("http server failed", "err", serveErr)
+	}
+
+	s.ready.Store(false)
+	graceCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+	defer cancel()
+	if err := s.http.Shutdown(graceCtx); err != nil {
+		s.log.Warn("http shutdown", "err", err)
+	}
+	if err := s.gw.Shutdown(graceCtx); err != nil {
+		s.log.Warn("closing sessions", "err", err)
+	}
+	s.svc.Stop()
+	select {
+	case <-svcDone:
+	case <-graceCtx.Done():
+		s.log.Warn("commit queue did not drain in time")
+		cancelRun()
+		<-svcDone
+	}
+	cancelRun()
+	<-gwDone
+	if err := s.store.Close(); err != nil {
+		s.log.Warn("closing store", "err", err)
+	}
+	s.log.Info("herald stopped")
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return serveErr
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{"accepting": "ok", "store": "ok"}
+	status := http.StatusOK
+	if !s.ready.Load() {
+		checks["accepting"] = "shutting down"
+		status = http.StatusServiceUnavailable
+	}
+	if err := s.store.Ping(ctx); err != nil {
+		checks["store"] = "unavailable"
+		status = http.StatusServiceUnavailable
+	}
+	body := map[string]any{"status": "ok", "checks": checks}
+	if status != http.StatusOK {
+		body["status"] = "unavailable"
+	}
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
