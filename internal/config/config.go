@@ -44,6 +44,10 @@ type Config struct {
 	// TokenWarnBefore is how long before its token expires a session gets the
 	// tokenWillExpire event. Default 30 s, as the seed's SDK warns.
 	TokenWarnBefore time.Duration
+	// TokenLeeway is the clock skew tolerated between the app's backend that
+	// mints tokens and this server, on a token's issue and expiry times; a
+	// session ends this long after its token expired. Default 30 s.
+	TokenLeeway time.Duration
 	// MultiLogin is the kick policy: "platform" (default: one session per user
 	// and platform; a new login kicks the old one), "single" (one session per
 	// user) or "multi" (no kicks). Sessions of platform "server" (backends,
@@ -80,6 +84,7 @@ func Default() Config {
 		OfflineAfter:      35 * time.Second,
 		LoginTimeout:      10 * time.Second,
 		TokenWarnBefore:   30 * time.Second,
+		TokenLeeway:       30 * time.Second,
 		MultiLogin:        "platform",
 		SendQueue:         1024,
 		WriteTimeout:      10 * time.Second,
@@ -102,6 +107,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.OfflineAfter, "offline-after", c.OfflineAfter, "end a session silent for this long")
 	fs.DurationVar(&c.LoginTimeout, "login-timeout", c.LoginTimeout, "close connections that do not log in within this")
 	fs.DurationVar(&c.TokenWarnBefore, "token-warn-before", c.TokenWarnBefore, "send tokenWillExpire this long before expiry")
+	fs.DurationVar(&c.TokenLeeway, "token-leeway", c.TokenLeeway, "clock skew tolerated on token times")
 	fs.StringVar(&c.MultiLogin, "multi-login", c.MultiLogin, `kick policy: "platform", "single" or "multi"`)
 	fs.IntVar(&c.SendQueue, "send-queue", c.SendQueue, "frames queued per session before shedding / slow close")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "close a session whose frame cannot be written within this")
@@ -204,6 +210,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TokenWarnBefore < 0 {
 		bad("token-warn-before must not be negative")
+	}
+	if c.TokenLeeway < 0 || c.TokenLeeway > 10*time.Minute {
+		bad("token-leeway must be 0 to 10m")
 	}
 	switch c.MultiLogin {
 	case "platform", "single", "multi":

@@ -42,6 +42,7 @@ type Config struct {
 	OfflineAfter      time.Duration
 	LoginTimeout      time.Duration
 	TokenWarnBefore   time.Duration
+	TokenLeeway       time.Duration
 	WriteTimeout      time.Duration
 	MultiLogin        string
 	SendQueue         int
@@ -192,10 +193,10 @@ func (g *Gateway) reap(now time.Time) {
 func (g *Gateway) checkToken(s *Session, now time.Time) {
 	left := time.UnixMilli(s.tokenExp.Load()).Sub(now)
 	switch {
-	case left <= 0:
+	case left <= -g.cfg.TokenLeeway:
 		s.closeWith(protocol.CloseTokenExpired, "token expired")
 	case left <= g.cfg.TokenWarnBefore && s.warned.CompareAndSwap(false, true):
-		s.event(protocol.EventTokenWillExpir, protocol.TokenWillExpire{SecondsLeft: int64(left.Seconds() + 0.5)})
+		s.event(protocol.EventTokenWillExpir, protocol.TokenWillExpire{SecondsLeft: max(0, int64(left.Seconds()+0.5))})
 	}
 }
 

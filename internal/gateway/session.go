@@ -61,6 +61,9 @@ func (s *Session) abort(code int, reason string) {
 	s.closeOnce.Do(func() {
 		s.q.close()
 		go func() {
+			// Offline at once: the close handshake below may take as long as
+			// a dead client makes it.
+			s.g.hub.unregister(s)
 			// Close waits for the client's close frame; bound it.
 			done := make(chan struct{})
 			go func() { _ = s.conn.Close(websocket.StatusCode(code), reason); close(done) }()

@@ -38,6 +38,8 @@ type Config struct {
 	// (zero) 100 ms: a crash forgets at most this much of acks, which only
 	// means a few messages are delivered again (clients deduplicate by seq).
 	AckFlush time.Duration
+	// TokenLeeway is the clock skew allowed on token expiry and issue time.
+	TokenLeeway time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -190,7 +192,7 @@ func (s *Service) Authenticate(ctx context.Context, appID, userID, tok string) (
 	if err != nil {
 		return token.Claims{}, fmt.Errorf("im: authenticate: %w", err)
 	}
-	c, err := token.Verify(tok, app.Secret, s.cfg.Now())
+	c, err := token.Verify(tok, app.Secret, s.cfg.Now(), s.cfg.TokenLeeway)
 	switch {
 	case errors.Is(err, token.ErrExpired):
 		return token.Claims{}, protocol.Errorf(protocol.CodeTokenExpired, "")

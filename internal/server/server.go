@@ -77,7 +77,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.hub = gateway.NewHub()
-	s.svc, err = im.New(st, s.hub, im.Config{CommitBatch: cfg.CommitBatch, NodeID: cfg.NodeID}, log, s.reg)
+	s.svc, err = im.New(st, s.hub, im.Config{CommitBatch: cfg.CommitBatch, NodeID: cfg.NodeID, TokenLeeway: cfg.TokenLeeway}, log, s.reg)
 	if err != nil {
 		return fail(err)
 	}
@@ -86,6 +86,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		OfflineAfter:      cfg.OfflineAfter,
 		LoginTimeout:      cfg.LoginTimeout,
 		TokenWarnBefore:   cfg.TokenWarnBefore,
+		TokenLeeway:       cfg.TokenLeeway,
 		WriteTimeout:      cfg.WriteTimeout,
 		MultiLogin:        cfg.MultiLogin,
 		SendQueue:         cfg.SendQueue,
@@ -238,4 +239,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Online reports whether a user has a live session on this node.
+func (s *Server) Online(appID, userID string) bool { return s.hub.Online(appID, userID) }
+
+// CreateApp creates an app with fresh credentials.
+func (s *Server) CreateApp(ctx context.Context, name string) (devapp.Credentials, error) {
+	c, err := devapp.New()
+	if err != nil {
+		return c, err
+	}
+	c.AppID = "app-" + c.AppID[len("dev-"):]
+	if err := s.store.CreateApp(ctx, im.App{ID: c.AppID, Name: name, Secret: c.Secret, AdminKey: c.AdminKey, CreatedAt: time.Now()}); err != nil {
+		return devapp.Credentials{}, fmt.Errorf("server: create app: %w", err)
+	}
+	return c, nil
 }

@@ -10,8 +10,8 @@
 //	jti  string  a random nonce, so that two tokens minted in the same second differ
 //
 // Any JWT library in any language can therefore mint one on an app's backend.
-// The server accepts only HS256, requires every claim above and allows
-// Leeway of clock skew on exp and iat.
+// The server accepts only HS256, requires every claim above and allows a
+// configurable leeway of clock skew on exp and iat (DefaultLeeway).
 package token
 
 import (
@@ -30,8 +30,9 @@ var (
 	ErrExpired = errors.New("token expired")
 )
 
-// Leeway is the clock skew tolerated between an app's backend and the server.
-const Leeway = 30 * time.Second
+// DefaultLeeway is the clock skew tolerated by default between an app's
+// backend and the server.
+const DefaultLeeway = 30 * time.Second
 
 // MaxTTL bounds a token's lifetime; a longer-lived token is refused so that a
 // leaked one does not stay usable for long.
@@ -93,16 +94,17 @@ func AppID(tok string) (string, error) {
 	return c.App, nil
 }
 
-// Verify checks tok's signature under secret and its claims at time now. It
+// Verify checks tok's signature under secret and its claims at time now,
+// allowing leeway of clock skew. It
 // returns ErrExpired for an expired token and ErrInvalid (wrapped) for any
 // other fault.
-func Verify(tok, secret string, now time.Time) (Claims, error) {
+func Verify(tok, secret string, now time.Time, leeway time.Duration) (Claims, error) {
 	var c jwtClaims
 	p := jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
-		jwt.WithLeeway(Leeway),
+		jwt.WithLeeway(leeway),
 		jwt.WithTimeFunc(func() time.Time { return now }),
 	)
 	_, err := p.ParseWithClaims(tok, &c, func(*jwt.Token) (any, error) { return []byte(secret), nil })
@@ -115,7 +117,7 @@ func Verify(tok, secret string, now time.Time) (Claims, error) {
 	if c.App == "" || c.Subject == "" || c.IssuedAt == nil || c.ID == "" {
 		return Claims{}, fmt.Errorf("%w: app, sub, iat and jti claims are required", ErrInvalid)
 	}
-	if c.ExpiresAt.Sub(c.IssuedAt.Time) > MaxTTL+Leeway {
+	if c.ExpiresAt.Sub(c.IssuedAt.Time) > MaxTTL+leeway {
 		return Claims{}, fmt.Errorf("%w: lifetime over %s", ErrInvalid, MaxTTL)
 	}
 	return Claims{
