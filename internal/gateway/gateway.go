@@ -101,7 +101,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	conn.SetReadLimit(protocol.MaxFrameBytes)
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Session{g: g, conn: conn, id: newID(), ctx: ctx, cancel: cancel, q: newQueue(g.cfg.SendQueue), start: time.Now()}
+	s := &Session{g: g, conn: conn, id: newID(), ctx: ctx, cancel: cancel, q: newQueue(g.cfg.SendQueue, g.metrics.shed), start: time.Now(),
+		inflight: make(chan struct{}, maxInflight)}
 	s.seen()
 
 	g.mu.Lock()

@@ -197,7 +197,13 @@ func (s *Session) handleSend(f protocol.Frame) {
 		return
 	}
 	id := f.ID
+	select {
+	case s.inflight <- struct{}{}:
+	case <-s.ctx.Done():
+		return
+	}
 	err := s.g.svc.Send(im.Sender{AppID: s.appID, UserID: s.userID}, &req, s, func(r im.SendResult, err error) {
+		<-s.inflight
 		switch {
 		case err != nil:
 			s.replyErr(id, err)
@@ -215,6 +221,7 @@ func (s *Session) handleSend(f protocol.Frame) {
 		}
 	})
 	if err != nil {
+		<-s.inflight
 		s.replyErr(id, err)
 	}
 }

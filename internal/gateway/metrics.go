@@ -14,6 +14,7 @@ type metrics struct {
 	delivered         prometheus.Counter
 	kicks             prometheus.Counter
 	slow              prometheus.Counter
+	shed              prometheus.Counter
 	heartbeatTimeouts prometheus.Counter
 }
 
@@ -40,6 +41,9 @@ func newMetrics(reg prometheus.Registerer, hub *Hub) (*metrics, error) {
 		slow: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "herald_sessions_slow_total", Help: "Sessions closed because they could not keep up.",
 		}),
+		shed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_messages_shed_total", Help: "Messages dropped from a congested session's queue (delivered later from the store).",
+		}),
 		heartbeatTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "herald_sessions_heartbeat_timeout_total", Help: "Sessions ended after the offline window passed in silence.",
 		}),
@@ -50,7 +54,7 @@ func newMetrics(reg prometheus.Registerer, hub *Hub) (*metrics, error) {
 	online := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "herald_sessions", Help: "Logged-in sessions.",
 	}, func() float64 { return float64(hub.Sessions()) })
-	for _, c := range []prometheus.Collector{m.connections, m.frames, m.badFrames, m.loginFailures, m.delivered, m.kicks, m.slow, m.heartbeatTimeouts, online} {
+	for _, c := range []prometheus.Collector{m.connections, m.frames, m.badFrames, m.loginFailures, m.delivered, m.kicks, m.slow, m.shed, m.heartbeatTimeouts, online} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("gateway: metrics: %w", err)
 		}

@@ -3,6 +3,8 @@ package gateway
 import (
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/heraldim/herald/internal/im"
 	"github.com/heraldim/herald/internal/protocol"
 )
@@ -20,6 +22,11 @@ const (
 // prioControl ranks items that are never shed (replies, events, the
 // sender's own message). Messages rank by their priority, 1 to 3.
 const prioControl = 4
+
+// maxInflight bounds the sends of one session waiting for their commit; past
+// it the session's reader stops reading until commits catch up, which slows
+// the client through TCP rather than growing memory.
+const maxInflight = 1024
 
 type item struct {
 	kind  itemKind
@@ -47,11 +54,11 @@ type queue struct {
 	dirty  map[string]int64 // conversation -> seq before the first shed message
 	wake   chan struct{}
 	closed bool
-	shed   int
+	shed   prometheus.Counter // may be nil
 }
 
-func newQueue(max int) *queue {
-	return &queue{max: max, wake: make(chan struct{}, 1)}
+func newQueue(max int, shed prometheus.Counter) *queue {
+	return &queue{max: max, wake: make(chan struct{}, 1), shed: shed}
 }
 
 // push adds it; it returns false when the session must be closed as slow.
@@ -66,9 +73,10 @@ func (q *queue) push(it item) bool {
 	case len(q.items) < q.max:
 		q.items = append(q.items, it)
 	case it.prio == prioControl:
-		// Replies and events are bounded by the client's own requests; allow
-		// them past the limit, up to twice it, before calling the client slow.
-		if len(q.items) < 2*q.max {
+		// Replies and events are bounded by the client's own requests in
+		// flight; allow them past the limit by that much before calling the
+		// client slow.
+		if len(q.items) < 2*q.max+maxInflight {
 			q.items = append(q.items, it)
 		} else {
 			ok = false
@@ -109,7 +117,9 @@ func (q *queue) shedFor(it item) bool {
 }
 
 func (q *queue) markDirty(m *im.Message) {
-	q.shed++
+	if q.shed != nil {
+		q.shed.Inc()
+	}
 	if q.dirty == nil {
 		q.dirty = map[string]int64{}
 	}

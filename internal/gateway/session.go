@@ -32,6 +32,8 @@ type Session struct {
 	cancel context.CancelFunc
 	q      *queue
 	start  time.Time
+	// inflight holds a token per send waiting for its commit.
+	inflight chan struct{}
 
 	// Set once by login, before the session is registered; read-only after.
 	appID, userID, deviceID, platform string

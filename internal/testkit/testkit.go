@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -124,6 +125,21 @@ type Client struct {
 	closed  chan struct{}
 	// CloseErr is the error that ended the read loop, set before closed.
 	CloseErr error
+	paused   atomic.Pointer[chan struct{}]
+}
+
+// Pause stops reading after the frame being read, so that the server's
+// writes back up, like a client on a congested link.
+func (c *Client) Pause() {
+	ch := make(chan struct{})
+	c.paused.Store(&ch)
+}
+
+// Resume reads again after Pause.
+func (c *Client) Resume() {
+	if p := c.paused.Swap(nil); p != nil {
+		close(*p)
+	}
 }
 
 // Dial connects to the server without logging in.
@@ -151,6 +167,12 @@ func dial(t testing.TB, url string, hc *http.Client) *Client {
 func (c *Client) readLoop() {
 	defer close(c.closed)
 	for {
+		if p := c.paused.Load(); p != nil {
+			select {
+			case <-*p:
+			case <-c.ctx.Done():
+			}
+		}
 		_, b, err := c.Conn.Read(c.ctx)
 		if err != nil {
 			c.CloseErr = err
@@ -252,6 +274,11 @@ func (c *Client) Wait(ch chan protocol.Frame, timeout time.Duration) protocol.Fr
 	case f := <-ch:
 		return f
 	case <-c.closed:
+		select {
+		case f := <-ch: // the reply came just before the close
+			return f
+		default:
+		}
 		c.t.Fatalf("connection closed while waiting for a reply: %v", c.CloseErr)
 	case <-time.After(timeout):
 		c.t.Fatalf("no reply within %s", timeout)
@@ -358,4 +385,29 @@ func (s *Server) CreateApp(t testing.TB, name string) devapp.Credentials {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// Metric returns the value of an unlabelled metric from /metrics.
+func (s *Server) Metric(t testing.TB, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(s.HTTP + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metric %s: %v", name, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("metric %s not exposed", name)
+	return 0
 }
