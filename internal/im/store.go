@@ -113,8 +113,10 @@ type Store interface {
 	// duplicates inside the batch are detected too). For peer messages it
 	// updates both participants' conversation rows: last message for both,
 	// unread count +1 for the recipient. Messages must have AppID, ID, ConvID,
-	// Sender, Recipient and CreatedAt set. When it returns an error nothing of
-	// the batch was stored.
+	// Sender, Recipient and CreatedAt set, and a peer message's ConvID must be
+	// PeerConvID(Sender, Recipient). The messages are not modified: the
+	// assigned Seq is in the results. An unknown app fails the call with
+	// ErrNotFound. When it returns an error nothing of the batch was stored.
 	AppendMessages(ctx context.Context, msgs []*Message) ([]AppendResult, error)
 
 	// MessagesAfter returns up to limit messages of a conversation with Seq >

@@ -1,0 +1,323 @@
+// Package sqlite implements im.Store on an embedded SQLite database (the
+// pure-Go modernc.org/sqlite driver): the default store of a single-node
+// Herald.
+//
+// One process owns the database file. It writes through a single connection
+// (SQLite allows one writer at a time; one connection avoids lock waits
+// between our own writers) and reads through a small pool, which WAL mode
+// lets run alongside the writer. Because it is the only writer, the store
+// caches each conversation's last Seq in memory. Two processes must not open
+// the same file: their caches would disagree. The unique index on
+// (app, conversation, seq) then fails the losing batch with im.ErrConflict
+// instead of storing a duplicate seq, and the cache reloads after a failure.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/heraldim/herald/internal/im"
+)
+
+var _ im.Store = (*Store)(nil)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Durability says which failure a committed write survives. The zero value
+// is DurabilityProcess.
+type Durability int
+
+const (
+	// DurabilityProcess (the default): WAL with synchronous=NORMAL. A commit
+	// survives the process being killed; the last commits before a power
+	// loss or kernel crash may be lost (the database stays consistent).
+	// Commits cost no fsync.
+	DurabilityProcess Durability = iota
+	// DurabilityPower: WAL with synchronous=FULL. A commit survives power
+	// loss: each commit waits for an fsync of the WAL, so callers should
+	// group messages into batches (AppendMessages) to share one fsync.
+	DurabilityPower
+)
+
+// String returns the name used in configuration: "process" or "power".
+func (d Durability) String() string {
+	switch d {
+	case DurabilityProcess:
+		return "process"
+	case DurabilityPower:
+		return "power"
+	}
+	return fmt.Sprintf("Durability(%d)", int(d))
+}
+
+// synchronous returns the SQLite synchronous setting for d.
+func (d Durability) synchronous() (string, error) {
+	switch d {
+	case DurabilityProcess:
+		return "NORMAL", nil
+	case DurabilityPower:
+		return "FULL", nil
+	}
+	return "", fmt.Errorf("unknown durability %d", int(d))
+}
+
+// DefaultReadConns is the size of the reader pool when Config.ReadConns is
+// zero: enough to keep reads flowing beside the writer on a small machine,
+// while each connection holds its own page cache (2 MB by default).
+const DefaultReadConns = 4
+
+// busyTimeoutMS is how long a connection waits for a lock before failing
+// with SQLITE_BUSY (reported as im.ErrBusy). 5 s: far above a normal batch
+// commit, short enough that a stuck writer surfaces as errors.
+const busyTimeoutMS = 5000
+
+// walSizeLimit is the size the WAL file is truncated to after a checkpoint.
+// 64 MB: about a minute of sustained writes at full speed here.
+const walSizeLimit = 64 << 20
+
+// Config configures the store. The zero value is not usable: Path is
+// required.
+type Config struct {
+	// Path is the database file. Its directory must exist; the file and its
+	// -wal and -shm companions are created on first use.
+	Path string
+	// Durability selects what a commit survives; zero is
+	// DurabilityProcess.
+	Durability Durability
+	// ReadConns is the number of reader connections; zero means
+	// DefaultReadConns.
+	ReadConns int
+}
+
+// Store is an im.Store on SQLite. Create it with Open; it is safe for
+// concurrent use.
+//
+// Beyond the im.Store contract: every row belongs to an app that exists, so
+// appending messages or saving cursors for an unknown app fails with
+// im.ErrNotFound (and nothing of the batch is stored). Times are stored with
+// millisecond precision and returned in UTC.
+type Store struct {
+	w *sql.DB // the one writer connection
+	r *sql.DB // reader pool, query_only
+
+	// writeSem serialises AppendMessages (capacity 1; a channel rather than
+	// a mutex so that waiting honours the context). It guards seqs.
+	writeSem chan struct{}
+	seqs     *seqCache
+
+	// Prepared statements of the hot paths; w* on the writer, r* on the
+	// readers.
+	wInsertMessage      *sql.Stmt
+	wMessageByLocalID   *sql.Stmt
+	wLastSeq            *sql.Stmt
+	wUpsertConversation *sql.Stmt
+	wSaveCursor         *sql.Stmt
+	rMessagesAfter      *sql.Stmt
+	rMessagesBefore     *sql.Stmt
+	rConversations      *sql.Stmt
+	rConversation       *sql.Stmt
+	rPending            *sql.Stmt
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens (creating it if needed) the database at cfg.Path, brings its
+// schema up to date and prepares the store. It starts no goroutines of its
+// own (database/sql runs one per pool, which Close stops). log receives the
+// migrations applied and the settings; nil discards them.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Path == "" {
+		return nil, errors.New("sqlite: open: Path is required")
+	}
+	syncMode, err := cfg.Durability.synchronous()
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	switch {
+	case cfg.ReadConns < 0:
+		return nil, fmt.Errorf("sqlite: open: ReadConns %d is negative", cfg.ReadConns)
+	case cfg.ReadConns == 0:
+		cfg.ReadConns = DefaultReadConns
+	}
+
+	s := &Store{
+		writeSem: make(chan struct{}, 1),
+		seqs:     newSeqCache(seqCacheGeneration),
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			s.Close()
+		}
+	}()
+
+	// The writer opens first: it switches the file to WAL (persistent) and
+	// applies the migrations before any reader looks at the schema.
+	s.w, err = sql.Open("sqlite", dsn(cfg.Path,
+		"busy_timeout("+fmt.Sprint(busyTimeoutMS)+")",
+		"journal_mode(WAL)",
+		"synchronous("+syncMode+")",
+		"foreign_keys(ON)",
+		// Checkpoints reset the WAL but do not shrink it: without a limit
+		// it keeps the size of its largest burst forever.
+		"journal_size_limit("+fmt.Sprint(walSizeLimit)+")",
+	)+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open writer: %w", err)
+	}
+	// One connection, kept forever: SQLite has one writer at a time anyway,
+	// and a closed connection would lose its prepared statements and cache.
+	s.w.SetMaxOpenConns(1)
+	s.w.SetMaxIdleConns(1)
+	s.w.SetConnMaxLifetime(0)
+	s.w.SetConnMaxIdleTime(0)
+	if err := s.w.PingContext(ctx); err != nil {
+		return nil, mapErr("sqlite: open "+cfg.Path, err)
+	}
+	if err := migrate(ctx, s.w, log); err != nil {
+		return nil, err
+	}
+
+	s.r, err = sql.Open("sqlite", dsn(cfg.Path,
+		"busy_timeout("+fmt.Sprint(busyTimeoutMS)+")",
+		"query_only(1)",
+	))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open readers: %w", err)
+	}
+	s.r.SetMaxOpenConns(cfg.ReadConns)
+	s.r.SetMaxIdleConns(cfg.ReadConns)
+	s.r.SetConnMaxLifetime(0)
+	s.r.SetConnMaxIdleTime(0)
+
+	if err := s.prepare(ctx); err != nil {
+		return nil, err
+	}
+	ok = true
+	log.Info("sqlite store open", "path", cfg.Path, "durability", cfg.Durability.String(),
+		"read_conns", cfg.ReadConns)
+	return s, nil
+}
+
+// dsn builds a modernc.org/sqlite DSN for path with the given PRAGMAs. The
+// path becomes a file: URI, so the characters URIs reserve are escaped.
+func dsn(path string, pragmas ...string) string {
+	var b strings.Builder
+	b.WriteString("file:")
+	b.WriteString(strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path))
+	for i, p := range pragmas {
+		if i == 0 {
+			b.WriteByte('?')
+		} else {
+			b.WriteByte('&')
+		}
+		b.WriteString("_pragma=")
+		b.WriteString(url.QueryEscape(p))
+	}
+	return b.String()
+}
+
+// migrate applies the embedded migrations that the database lacks.
+func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys,
+		goose.WithDisableGlobalRegistry(true), // only our SQL files, never Go migrations registered elsewhere
+		goose.WithSlog(log),
+	)
+	if err != nil {
+		return fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return mapErr("sqlite: migrate", err)
+	}
+	for _, r := range res {
+		log.Info("sqlite migration applied", "version", r.Source.Version, "duration", r.Duration)
+	}
+	return nil
+}
+
+// prepare prepares the statements of the hot paths.
+func (s *Store) prepare(ctx context.Context) error {
+	for _, p := range []struct {
+		db    *sql.DB
+		query string
+		stmt  **sql.Stmt
+	}{
+		{s.w, qInsertMessage, &s.wInsertMessage},
+		{s.w, qMessageByLocalID, &s.wMessageByLocalID},
+		{s.w, qLastSeq, &s.wLastSeq},
+		{s.w, qUpsertConversation, &s.wUpsertConversation},
+		{s.w, qSaveCursor, &s.wSaveCursor},
+		{s.r, qMessagesAfter, &s.rMessagesAfter},
+		{s.r, qMessagesBefore, &s.rMessagesBefore},
+		{s.r, qConversations, &s.rConversations},
+		{s.r, qConversation, &s.rConversation},
+		{s.r, qPending, &s.rPending},
+	} {
+		stmt, err := p.db.PrepareContext(ctx, p.query)
+		if err != nil {
+			return mapErr("sqlite: prepare", err)
+		}
+		*p.stmt = stmt
+	}
+	return nil
+}
+
+// Ping checks that both the writer and a reader answer.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return mapErr("sqlite: ping writer", err)
+	}
+	if err := s.r.PingContext(ctx); err != nil {
+		return mapErr("sqlite: ping reader", err)
+	}
+	return nil
+}
+
+// Close closes the statements and connections. It is meant to be called
+// once, after every user stopped; later calls return the first result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		for _, st := range []*sql.Stmt{
+			s.wInsertMessage, s.wMessageByLocalID, s.wLastSeq, s.wUpsertConversation, s.wSaveCursor,
+			s.rMessagesAfter, s.rMessagesBefore, s.rConversations, s.rConversation, s.rPending,
+		} {
+			if st != nil {
+				errs = append(errs, st.Close())
+			}
+		}
+		// Readers first: the last connection to close checkpoints the WAL
+		// into the database file, and that should be the writer.
+		if s.r != nil {
+			errs = append(errs, s.r.Close())
+		}
+		if s.w != nil {
+			errs = append(errs, s.w.Close())
+		}
+		if err := errors.Join(errs...); err != nil {
+			s.closeErr = fmt.Errorf("sqlite: close: %w", err)
+		}
+	})
+	return s.closeErr
+}
