@@ -1,0 +1,26 @@
+// Package herald is the Go client SDK of Herald, a self-hosted instant
+// messaging server with offline push.
+//
+// Its API mirrors the ZIM SDK that Herald's seed integrates (create, login,
+// logout, sendMessage with a send config, queryHistoryMessage,
+// queryConversationList, event handlers and connection states), in Go style:
+// a context first, errors returned, durations as time.Duration.
+//
+// A Client keeps one WebSocket connection to the server's /v1/ws endpoint.
+// After Login it heartbeats, detects a dead connection, and reconnects by
+// itself with exponential backoff and jitter until Logout, Destroy, a kick
+// or an expired token. Messages reach the app through EventHandler: once
+// each and in conversation order, whether they arrive live or by the offline
+// sync that follows every login. The SDK acknowledges a message to the
+// server after its handler returned, so a message that was never handed to
+// the app is delivered again at the next login of the same device.
+//
+//	c, err := herald.Create(herald.Config{AppID: appID, DeviceID: "laptop-1"})
+//	c.SetEventHandler(herald.EventHandler{
+//		ReceivePeerMessage: func(msgs []herald.Message, info herald.MessageReceivedInfo, from string) { ... },
+//	})
+//	err = c.Login(ctx, "alice", token)
+//	sent, err := c.SendMessage(ctx, herald.NewTextMessage("hi"), "bob", herald.ConversationTypePeer, herald.MessageSendConfig{})
+//	err = c.Logout(ctx)
+//	c.Destroy()
+package herald

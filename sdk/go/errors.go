@@ -1,0 +1,83 @@
+package herald
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/heraldim/herald/internal/protocol"
+)
+
+// Sentinel errors of the SDK itself. Errors the server returns are *Error.
+var (
+	// ErrNotLoggedIn: the call needs a login in force (Login first).
+	ErrNotLoggedIn = errors.New("herald: not logged in")
+	// ErrDisconnected: the connection is down (the SDK is reconnecting, or it
+	// was lost while the request was in flight). A send may or may not have
+	// been stored: retry it with the same LocalMessageID.
+	ErrDisconnected = errors.New("herald: disconnected")
+	// ErrAlreadyLoggedIn: Login while a login is in force; Logout first.
+	ErrAlreadyLoggedIn = errors.New("herald: already logged in")
+	// ErrClosed: the Client was destroyed.
+	ErrClosed = errors.New("herald: client destroyed")
+)
+
+// Error is an error reported by the server (or a request the SDK refused for
+// the same reason the server would). Code is stable: see the Code constants
+// and docs/protocol.md.
+type Error struct {
+	// Code is the error's stable code.
+	Code int
+	// Message is a human-readable explanation, safe to show.
+	Message string
+}
+
+// Error implements the error interface.
+func (e *Error) Error() string {
+	return fmt.Sprintf("%d %s: %s", e.Code, protocol.Code(e.Code).Name(), e.Message)
+}
+
+// Is reports whether target is an *Error with the same code, so that
+// errors.Is(err, &herald.Error{Code: herald.CodeTokenExpired}) works.
+func (e *Error) Is(target error) bool {
+	var t *Error
+	return errors.As(target, &t) && t.Code == e.Code
+}
+
+// Error codes the server returns, from its error catalogue.
+const (
+	CodeBadFrame            = int(protocol.CodeBadFrame)            // frame is not valid JSON of the documented shape
+	CodeUnknownType         = int(protocol.CodeUnknownType)         // unknown frame type
+	CodeMissingID           = int(protocol.CodeMissingID)           // request needs an id
+	CodeInvalidArgument     = int(protocol.CodeInvalidArgument)     // a field is missing or out of range
+	CodeInvalidUserID       = int(protocol.CodeInvalidUserID)       // a user ID breaks the user ID rules
+	CodeInvalidConversation = int(protocol.CodeInvalidConversation) // unknown conversation type, or a conversation with oneself
+	CodeInvalidMessageType  = int(protocol.CodeInvalidMessageType)  // message type unknown or not allowed
+	CodeMessageTooLarge     = int(protocol.CodeMessageTooLarge)     // body over its type's limit
+	CodeEmptyMessage        = int(protocol.CodeEmptyMessage)        // body is empty
+	CodeLocalIDConflict     = int(protocol.CodeLocalIDConflict)     // LocalMessageID reused with different content
+	CodeInvalidPriority     = int(protocol.CodeInvalidPriority)     // priority is not 1, 2 or 3
+	CodeInvalidPushConfig   = int(protocol.CodeInvalidPushConfig)   // push config field over its limit
+	CodeNotLoggedIn         = int(protocol.CodeNotLoggedIn)         // request before a successful login
+	CodeTokenInvalid        = int(protocol.CodeTokenInvalid)        // token malformed, badly signed, or for another user
+	CodeTokenExpired        = int(protocol.CodeTokenExpired)        // token past its expiry
+	CodeAppUnknown          = int(protocol.CodeAppUnknown)          // app unknown, or token of another app
+	CodeAlreadyLoggedIn     = int(protocol.CodeAlreadyLoggedIn)     // login on a session already logged in
+	CodeRateLimited         = int(protocol.CodeRateLimited)         // too many requests; retry later
+	CodeInternal            = int(protocol.CodeInternal)            // the server failed; the request may be retried
+	CodeUnavailable         = int(protocol.CodeUnavailable)         // server shutting down or overloaded; retry later
+)
+
+func errorFromWire(e *protocol.Error) *Error {
+	return &Error{Code: int(e.Code), Message: e.Message}
+}
+
+// retryable reports whether a login that failed with err may succeed if
+// tried again with the same token: network faults, timeouts, rate limits
+// and server faults may; a refused token, app or argument will not.
+func retryable(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return true
+	}
+	return e.Code == CodeRateLimited || e.Code >= 50000
+}
