@@ -91,6 +91,7 @@ func (o *clientOptions) loginToken(appID, secret, user string, ttl time.Duration
 }
 
 // newClient creates an SDK client for the options.
+// A "server" platform client is a sender: it skips the offline sync.
 func (o *clientOptions) newClient(appID, deviceID, platform string, stderr io.Writer) (*herald.Client, error) {
 	lvl := slog.LevelWarn
 	if o.verbose {
@@ -101,7 +102,9 @@ func (o *clientOptions) newClient(appID, deviceID, platform string, stderr io.Wr
 		AppID:    appID,
 		DeviceID: deviceID,
 		Platform: platform,
-		Logger:   slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})),
+		// A sender has no use for its backlog.
+		SkipOfflineSync: platform == "server",
+		Logger:          slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})),
 	})
 }
 

@@ -169,7 +169,7 @@ func (s *Session) handleLogin(f protocol.Frame) {
 		old.closeWith(protocol.CloseKicked, "kicked: logged in elsewhere")
 		s.g.metrics.kicks.Inc()
 	}
-	if !s.q.push(item{kind: kindSync, prio: prioControl, login: true}) {
+	if !s.q.push(item{kind: kindSync, prio: prioControl, login: true, skip: req.SkipSync}) {
 		s.abort(protocol.CloseSlow, "slow consumer: reconnect and sync")
 	}
 }

@@ -38,6 +38,7 @@ type item struct {
 	positions []protocol.AckPosition
 	replyID   string
 	login     bool
+	skip      bool // the login asked for no sync
 	// kindClose
 	code   int
 	reason string

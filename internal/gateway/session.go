@@ -300,6 +300,10 @@ func (s *Session) catchUp(conv string, upTo int64, offline bool) (int, error) {
 // sync delivers every message the device has not acknowledged, then answers
 // (syncDone after login, a reply for a sync request).
 func (s *Session) sync(it *item) error {
+	if it.skip {
+		b, _ := json.Marshal(protocol.SyncDone{Count: 0})
+		return s.write(encodeFrame(protocol.EventSyncDone, "", b))
+	}
 	pending, err := s.g.svc.Pending(s.ctx, s.appID, s.userID, s.deviceID)
 	if err != nil {
 		s.g.log.Warn("reading pending conversations failed", "session", s.id, "err", err)

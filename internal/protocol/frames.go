@@ -116,6 +116,10 @@ type LoginRequest struct {
 	Platform   string `json:"platform"`
 	DeviceID   string `json:"deviceID"`
 	SDKVersion string `json:"sdkVersion,omitempty"`
+	// SkipSync asks the server not to deliver stored messages after this
+	// login (syncDone then reports 0): for backends and scripts that only
+	// send. Live messages are still delivered.
+	SkipSync bool `json:"skipSync,omitempty"`
 }
 
 // LoginReply answers a login. Durations are in milliseconds.

@@ -375,3 +375,25 @@ func TestLogoutEndsSession(t *testing.T) {
 		t.Fatal("logout must not ask clients to reconnect")
 	}
 }
+
+func TestSkipSyncLogin(t *testing.T) {
+	s := testkit.Start(t, nil)
+	alice := s.LoginAs(t, "alice", "ios", "a")
+	alice.SyncDone(wait)
+	if _, err := alice.SendText("bob", "1", "backlog"); err != nil {
+		t.Fatal(err)
+	}
+	c := testkit.Dial(t, s.URL)
+	if err := c.Call(protocol.TypeLogin, protocol.LoginRequest{AppID: s.App.AppID, UserID: "bob", Token: s.Token(t, "bob", time.Hour), Platform: "server", DeviceID: "script", SkipSync: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, n := c.SyncDone(wait); n != 0 || len(msgs) != 0 {
+		t.Fatalf("skipSync login got %d stored messages", len(msgs))
+	}
+	if _, err := alice.SendText("bob", "2", "live"); err != nil {
+		t.Fatal(err)
+	}
+	if m := c.Message(wait); m.Text != "live" || m.ConversationSeq != 2 {
+		t.Fatalf("live message after skipSync: %+v", m)
+	}
+}

@@ -63,6 +63,9 @@ type Config struct {
 	ReconnectMin time.Duration
 	// ReconnectMax caps the backoff ceiling. Zero: 30 s.
 	ReconnectMax time.Duration
+	// SkipOfflineSync logs in without receiving stored messages (live ones
+	// still arrive): for backends and scripts that only send.
+	SkipOfflineSync bool
 }
 
 // Defaults used when the server's LoginReply leaves the heartbeat unset.

@@ -140,6 +140,7 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 		Platform:   c.cfg.Platform,
 		DeviceID:   c.cfg.DeviceID,
 		SDKVersion: "herald-go/" + Version,
+		SkipSync:   c.cfg.SkipOfflineSync,
 	}
 	_, err = s.request(ctx, protocol.TypeLogin, req, func(f protocol.Frame) {
 		if f.Error != nil {
