@@ -91,7 +91,8 @@ func New(svc Service, hub *Hub, cfg Config, log *slog.Logger, reg prometheus.Reg
 // ServeHTTP upgrades the request to a WebSocket and runs the session until
 // it ends.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	cw := &corkingWriter{ResponseWriter: w}
+	conn, err := websocket.Accept(cw, r, &websocket.AcceptOptions{
 		OriginPatterns:  g.cfg.OriginPatterns,
 		CompressionMode: websocket.CompressionDisabled,
 	})
@@ -101,7 +102,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	conn.SetReadLimit(protocol.MaxFrameBytes)
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Session{g: g, conn: conn, id: newID(), ctx: ctx, cancel: cancel, q: newQueue(g.cfg.SendQueue, g.metrics.shed), start: time.Now(),
+	s := &Session{g: g, conn: conn, cork: cw.conn, id: newID(), ctx: ctx, cancel: cancel, q: newQueue(g.cfg.SendQueue, g.metrics.shed), start: time.Now(),
 		inflight: make(chan struct{}, maxInflight)}
 	s.seen()
 

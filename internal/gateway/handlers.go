@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"strconv"
 	"time"
 
@@ -14,7 +15,9 @@ import (
 // handled in order; anything slow (store reads) only delays this session.
 func (s *Session) readLoop() {
 	for {
-		typ, b, err := s.conn.Read(s.ctx)
+		// No per-read context (it costs a timer per frame): the writer
+		// closes the connection when the session ends, which ends this read.
+		typ, b, err := s.conn.Read(context.Background())
 		if err != nil {
 			if websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
 				s.g.metrics.badFrames.Inc()

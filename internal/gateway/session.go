@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -27,6 +28,7 @@ const syncPage = 500
 type Session struct {
 	g      *Gateway
 	conn   *websocket.Conn
+	cork   *corkConn
 	id     string
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -139,8 +141,14 @@ func encodeFrame(typ, id string, data []byte) []byte {
 }
 
 // writeLoop is the session's writer goroutine.
+//
+// It drains the queue in batches, with the connection corked for the batch,
+// so a batch costs one system call however many frames it holds.
 func (s *Session) writeLoop() {
-	defer s.cancel()
+	defer func() {
+		s.cancel()
+		_ = s.conn.CloseNow() // ends the reader too
+	}()
 	s.sent = map[string]int64{}
 	var buf []item
 	for {
@@ -155,25 +163,40 @@ func (s *Session) writeLoop() {
 			if len(buf) == 0 && len(dirty) == 0 {
 				break
 			}
-			for i := range buf {
-				if err := s.handleItem(&buf[i]); err != nil {
-					if !errors.Is(err, errClosed) {
-						s.g.log.Debug("session write failed", "session", s.id, "err", err)
-					}
-					return
-				}
-				buf[i] = item{}
+			s.cork.cork(s.g.cfg.WriteTimeout)
+			err := s.writeBatch(buf, dirty)
+			clear(buf)
+			if ferr := s.cork.uncork(); err == nil {
+				err = ferr
 			}
-			for conv, before := range dirty {
-				if _, ok := s.sent[conv]; !ok {
-					s.sent[conv] = before
+			if err != nil {
+				if !errors.Is(err, errClosed) {
+					s.g.log.Debug("session write failed", "session", s.id, "err", err)
+					if errors.Is(err, os.ErrDeadlineExceeded) {
+						s.g.metrics.slow.Inc()
+					}
 				}
-				if _, err := s.catchUp(conv, -1, false); err != nil {
-					return
-				}
+				return
 			}
 		}
 	}
+}
+
+func (s *Session) writeBatch(items []item, dirty map[string]int64) error {
+	for i := range items {
+		if err := s.handleItem(&items[i]); err != nil {
+			return err
+		}
+	}
+	for conv, before := range dirty {
+		if _, ok := s.sent[conv]; !ok {
+			s.sent[conv] = before
+		}
+		if _, err := s.catchUp(conv, -1, false); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var errClosed = errors.New("session closed")
@@ -189,22 +212,20 @@ func (s *Session) handleItem(it *item) error {
 	case kindSync:
 		return s.sync(it)
 	case kindClose:
+		// The close frame must not wait in the cork for the client's answer.
+		if err := s.cork.uncork(); err != nil {
+			return err
+		}
 		_ = s.conn.Close(websocket.StatusCode(it.code), it.reason)
 		return errClosed
 	}
 	return nil
 }
 
+// write writes one frame into the corked connection. The write deadline of
+// the cork bounds it: a context per frame would cost a timer each.
 func (s *Session) write(b []byte) error {
-	ctx, cancel := context.WithTimeout(s.ctx, s.g.cfg.WriteTimeout)
-	defer cancel()
-	if err := s.conn.Write(ctx, websocket.MessageText, b); err != nil {
-		if ctx.Err() != nil && s.ctx.Err() == nil {
-			s.g.metrics.slow.Inc()
-		}
-		return err
-	}
-	return nil
+	return s.conn.Write(context.Background(), websocket.MessageText, b)
 }
 
 // deliver writes m in conversation order. With replyID, m is the session's
