@@ -46,6 +46,9 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(
 		newServeCmd(),
+		newTokenCmd(),
+		newSendCmd(),
+		newListenCmd(),
 	)
 	return root
 }

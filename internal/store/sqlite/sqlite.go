@@ -174,6 +174,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 		"journal_mode(WAL)",
 		"synchronous("+syncMode+")",
 		"foreign_keys(ON)",
+		// 64 MiB of page cache for the writer (the default is 2 MiB): a batch
+		// over hundreds of conversations touches that many index pages, and
+		// rereading them from the OS cost ~8% of a commit.
+		"cache_size(-65536)",
 		// Checkpoints reset the WAL but do not shrink it: without a limit
 		// it keeps the size of its largest burst forever.
 		"journal_size_limit("+fmt.Sprint(walSizeLimit)+")",
