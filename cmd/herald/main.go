@@ -49,6 +49,7 @@ func newRootCmd() *cobra.Command {
 		newTokenCmd(),
 		newSendCmd(),
 		newListenCmd(),
+		newBenchCmd(),
 	)
 	return root
 }
