@@ -174,6 +174,10 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { svcDone <- s.svc.Run(runCtx) }()
 	gwDone := make(chan error, 1)
 	go func() { gwDone <- s.gw.Run(runCtx) }()
+	ckCtx, stopCheckpoints := context.WithCancel(context.Background())
+	defer stopCheckpoints()
+	ckDone := make(chan error, 1)
+	go func() { ckDone <- s.store.RunCheckpoints(ckCtx) }()
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- s.http.Serve(s.listener) }()
 	s.ready.Store(true)
@@ -205,6 +209,10 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	cancelRun()
 	<-gwDone
+	stopCheckpoints()
+	if err := <-ckDone; err != nil {
+		s.log.Warn("background checkpoints", "err", err)
+	}
 	if err := s.store.Close(); err != nil {
 		s.log.Warn("closing store", "err", err)
 	}

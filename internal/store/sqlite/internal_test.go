@@ -232,3 +232,40 @@ func TestSeqCache(t *testing.T) {
 		t.Errorf("cache holds %d entries, bound is 4", len(c.cur)+len(c.old))
 	}
 }
+
+// TestRunCheckpoints: committed pages reach the database file from the
+// background checkpointer, without any commit checkpointing them (the WAL
+// stays below the writer's own threshold).
+func TestRunCheckpoints(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "herald.db")
+	s := openTest(t, Config{Path: path})
+	defer s.Close()
+	if err := s.CreateApp(t.Context(), im.App{ID: "bench", Name: "bench", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	size := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	if _, err := s.AppendMessages(t.Context(), benchBatch(0, 500, 50)); err != nil {
+		t.Fatal(err)
+	}
+	before := size()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.RunCheckpoints(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for size() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("the database file did not grow: nothing was checkpointed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
