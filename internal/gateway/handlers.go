@@ -87,9 +87,7 @@ func (s *Session) handle(f protocol.Frame) {
 				return
 			}
 		}
-		if !s.q.push(item{kind: kindSync, prio: prioControl, positions: req.Positions, replyID: f.ID}) {
-			s.abort(protocol.CloseSlow, "slow consumer: reconnect and sync")
-		}
+		s.push(item{kind: kindSync, prio: prioControl, positions: req.Positions, replyID: f.ID})
 	case protocol.TypeHistory:
 		var req protocol.HistoryRequest
 		if perr := protocol.DecodeData(f, &req); perr != nil {
@@ -172,9 +170,7 @@ func (s *Session) handleLogin(f protocol.Frame) {
 		old.closeWith(protocol.CloseKicked, "kicked: logged in elsewhere")
 		s.g.metrics.kicks.Inc()
 	}
-	if !s.q.push(item{kind: kindSync, prio: prioControl, login: true, skip: req.SkipSync}) {
-		s.abort(protocol.CloseSlow, "slow consumer: reconnect and sync")
-	}
+	s.push(item{kind: kindSync, prio: prioControl, login: true, skip: req.SkipSync})
 }
 
 func (s *Session) handleRenew(f protocol.Frame) {
@@ -218,9 +214,7 @@ func (s *Session) handleSend(f protocol.Frame) {
 				Duplicate:       true,
 			})
 		default:
-			if !s.q.push(item{kind: kindSent, prio: prioControl, msg: r.Msg, replyID: id}) {
-				s.abort(protocol.CloseSlow, "slow consumer: reconnect and sync")
-			}
+			s.push(item{kind: kindSent, prio: prioControl, msg: r.Msg, replyID: id})
 		}
 	})
 	if err != nil {

@@ -56,7 +56,17 @@ func (s *Session) seen() { s.lastSeen.Store(time.Now().UnixNano()) }
 // closeWith closes the connection with code after whatever is queued before
 // it has been written.
 func (s *Session) closeWith(code int, reason string) {
-	s.q.push(item{kind: kindClose, prio: prioControl, code: code, reason: reason})
+	if !s.q.push(item{kind: kindClose, prio: prioControl, code: code, reason: reason}) {
+		s.abort(code, reason)
+	}
+}
+
+// push queues it, closing the session as slow when it cannot be queued.
+func (s *Session) push(it item) {
+	if !s.q.push(it) {
+		s.g.metrics.slow.Inc()
+		s.abort(protocol.CloseSlow, "slow consumer: reconnect and sync")
+	}
 }
 
 // abort closes the connection at once with code, dropping what is queued.
@@ -66,8 +76,11 @@ func (s *Session) abort(code int, reason string) {
 		s.q.close()
 		go func() {
 			// Offline at once: the close handshake below may take as long as
-			// a dead client makes it.
-			s.g.hub.unregister(s)
+			// a dead client makes it. (A session not logged in is not
+			// registered, and its identity may still be being written.)
+			if s.loggedIn.Load() {
+				s.g.hub.unregister(s)
+			}
 			// Close waits for the client's close frame; bound it.
 			done := make(chan struct{})
 			go func() { _ = s.conn.Close(websocket.StatusCode(code), reason); close(done) }()
@@ -84,17 +97,11 @@ func (s *Session) abort(code int, reason string) {
 // enqueueMessage queues a routed message; a session that cannot keep up is
 // closed as slow.
 func (s *Session) enqueueMessage(m *im.Message) {
-	if !s.q.push(item{kind: kindMessage, prio: m.Priority, msg: m}) {
-		s.g.metrics.slow.Inc()
-		s.abort(protocol.CloseSlow, "slow consumer: reconnect and sync")
-	}
+	s.push(item{kind: kindMessage, prio: m.Priority, msg: m})
 }
 
 func (s *Session) enqueueFrame(b []byte) {
-	if !s.q.push(item{kind: kindFrame, prio: prioControl, frame: b}) {
-		s.g.metrics.slow.Inc()
-		s.abort(protocol.CloseSlow, "slow consumer: reconnect and sync")
-	}
+	s.push(item{kind: kindFrame, prio: prioControl, frame: b})
 }
 
 func (s *Session) reply(id string, v any) {
