@@ -89,30 +89,24 @@ func (s *Session) handle(f protocol.Frame) {
 		}
 		s.push(item{kind: kindSync, prio: prioControl, positions: req.Positions, replyID: f.ID})
 	case protocol.TypeHistory:
-		var req protocol.HistoryRequest
-		if perr := protocol.DecodeData(f, &req); perr != nil {
-			s.replyErr(f.ID, perr)
-			return
-		}
-		r, err := s.g.svc.History(s.ctx, s.appID, s.userID, req)
-		s.answer(f.ID, r, err)
+		query(s, f, s.g.svc.History)
 	case protocol.TypeConversationList:
-		var req protocol.ConversationListRequest
-		if perr := protocol.DecodeData(f, &req); perr != nil {
-			s.replyErr(f.ID, perr)
-			return
-		}
-		r, err := s.g.svc.Conversations(s.ctx, s.appID, s.userID, req)
-		s.answer(f.ID, r, err)
+		query(s, f, s.g.svc.Conversations)
 	case protocol.TypeMarkRead:
-		var req protocol.MarkReadRequest
-		if perr := protocol.DecodeData(f, &req); perr != nil {
-			s.replyErr(f.ID, perr)
-			return
-		}
-		r, err := s.g.svc.MarkRead(s.ctx, s.appID, s.userID, req)
-		s.answer(f.ID, r, err)
+		query(s, f, s.g.svc.MarkRead)
 	}
+}
+
+// query decodes f's payload as a Req, runs fn for the session's user and
+// replies with its result or error.
+func query[Req, Resp any](s *Session, f protocol.Frame, fn func(ctx context.Context, appID, userID string, req Req) (Resp, error)) {
+	var req Req
+	if perr := protocol.DecodeData(f, &req); perr != nil {
+		s.replyErr(f.ID, perr)
+		return
+	}
+	r, err := fn(s.ctx, s.appID, s.userID, req)
+	s.answer(f.ID, r, err)
 }
 
 func (s *Session) answer(id string, v any, err error) {
