@@ -50,6 +50,14 @@ type Message struct {
 	ContentHash     []byte // digest of the content, to tell a retry from a reuse
 	PushConfig      []byte // JSON of protocol.PushConfig, nil without one
 	CreatedAt       time.Time
+
+	// PushUsers are the recipients to push (offline when the message was
+	// committed): AppendMessages writes one push job per enabled device
+	// bound to each, in the message's transaction. Not stored with the
+	// message.
+	PushUsers []string
+	// PushExpires is when those push jobs expire (zero: never).
+	PushExpires time.Time
 }
 
 // AppendResult is the outcome of appending one message.

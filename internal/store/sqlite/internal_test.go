@@ -31,6 +31,14 @@ func TestQueryPlans(t *testing.T) {
 		{"read state", qReadState, []any{"a", "u", "c"}},
 		{"unread after", qUnreadAfter, []any{"a", "c", 1, "u"}},
 		{"pending", qPending, []any{"a", "u", "d"}},
+		{"plan push jobs", qInsertPushJobs, []any{"a", 1, "u", []byte("{}"), 1, 0}},
+		{"user devices", qUserDevices, []any{"a", "u"}},
+		{"device", qDevice, []any{"a", "p"}},
+		{"due jobs", qDueJobs, []any{1, 10}},
+		{"trace by message", qTraceByMessage, []any{"a", 1, 10}},
+		{"trace by user", qTraceByUser, []any{"a", "u", 10}},
+		{"trace by push ID", qTraceByPushID, []any{"a", "p", 10}},
+		{"drop device jobs", qDropDeviceJobs, []any{"a", "p", "r", 1}},
 	}
 	for _, tt := range tests {
 		rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+tt.query, tt.args...)

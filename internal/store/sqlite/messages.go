@@ -93,6 +93,7 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 	byLocalID := tx.StmtContext(ctx, s.wMessageByLocalID)
 	lastSeq := tx.StmtContext(ctx, s.wLastSeq)
 	upsert := tx.StmtContext(ctx, s.wUpsertConversation)
+	var pushJobs *sql.Stmt // prepared on the first message that needs it
 
 	results := make([]im.AppendResult, len(msgs))
 	rows := make(map[rowKey]*rowUpdate)
@@ -155,6 +156,20 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 
 		seqs[ck] = seq
 		results[i] = im.AppendResult{ID: m.ID, Seq: seq, CreatedAt: fromMillis(created)}
+		if len(m.PushUsers) > 0 && m.PushConfig != nil {
+			if pushJobs == nil {
+				pushJobs = tx.StmtContext(ctx, s.wInsertPushJobs)
+			}
+			var expires int64
+			if !m.PushExpires.IsZero() {
+				expires = m.PushExpires.UnixMilli()
+			}
+			for _, u := range m.PushUsers {
+				if _, err := pushJobs.ExecContext(ctx, m.AppID, m.ID, u, m.PushConfig, created, expires); err != nil {
+					return nil, ctxErr(ctx, op+": push jobs", err)
+				}
+			}
+		}
 		if m.ConvType == convTypePeer {
 			touch(m, seq, m.Sender, m.Recipient)
 			touch(m, seq, m.Recipient, m.Sender)

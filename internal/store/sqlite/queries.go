@@ -79,6 +79,13 @@ LEFT JOIN cursors k ON k.app_id = c.app_id AND k.user_id = c.owner_id
 WHERE c.app_id = $1 AND c.owner_id = $2 AND c.last_seq > COALESCE(k.seq, 0)
 ORDER BY c.conv_id`
 
+	// qInsertPushJobs plans a message's push to one user: a job per
+	// enabled device bound to the user.
+	qInsertPushJobs = `INSERT INTO push_jobs (app_id, message_id, user_id, push_id, vendor, push_config,
+	status, attempts, not_before, expires_at, reason, created_at, updated_at)
+SELECT app_id, $2, user_id, push_id, vendor, $4, 'pending', 0, $5, $6, '', $5, $5
+FROM devices WHERE app_id = $1 AND user_id = $3 AND user_id <> '' AND enabled = 1`
+
 	// qSaveCursor never moves a cursor back: the update applies only to a
 	// higher seq.
 	qSaveCursor = `INSERT INTO cursors (app_id, user_id, device_id, conv_id, seq)

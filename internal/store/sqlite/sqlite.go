@@ -126,6 +126,7 @@ type Store struct {
 	wLastSeq            *sql.Stmt
 	wUpsertConversation *sql.Stmt
 	wSaveCursor         *sql.Stmt
+	wInsertPushJobs     *sql.Stmt
 	rMessagesAfter      *sql.Stmt
 	rMessagesBefore     *sql.Stmt
 	rConversations      *sql.Stmt
@@ -286,6 +287,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.w, qLastSeq, &s.wLastSeq},
 		{s.w, qUpsertConversation, &s.wUpsertConversation},
 		{s.w, qSaveCursor, &s.wSaveCursor},
+		{s.w, qInsertPushJobs, &s.wInsertPushJobs},
 		{s.r, qMessagesAfter, &s.rMessagesAfter},
 		{s.r, qMessagesBefore, &s.rMessagesBefore},
 		{s.r, qConversations, &s.rConversations},
@@ -318,7 +320,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
 		for _, st := range []*sql.Stmt{
-			s.wInsertMessage, s.wMessageByLocalID, s.wLastSeq, s.wUpsertConversation, s.wSaveCursor,
+			s.wInsertMessage, s.wMessageByLocalID, s.wLastSeq, s.wUpsertConversation, s.wSaveCursor, s.wInsertPushJobs,
 			s.rMessagesAfter, s.rMessagesBefore, s.rConversations, s.rConversation, s.rPending,
 		} {
 			if st != nil {

@@ -1,0 +1,154 @@
+package push
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"errors"
+	"strings"
+	"time"
+)
+
+// ErrNotFound: the device or job asked for does not exist.
+var ErrNotFound = errors.New("push: not found")
+
+// Device is a registered push endpoint.
+type Device struct {
+	AppID       string
+	PushID      string
+	Vendor      Vendor
+	Token       string
+	VoIPToken   string // iOS PushKit token, kept beside the normal one
+	Environment Environment
+	Platform    string
+	BundleID    string // iOS bundle ID or Android package name: the push topic
+	// UserID is the one user the device is bound to; empty when unbound.
+	UserID string
+	// Enabled is the device's own switch (setPushConfig); a disabled device
+	// gets no push jobs.
+	Enabled bool
+	// Foreground says how iOS presents an alert while the app is in the
+	// foreground: a mask of ForegroundAlert, ForegroundSound, ForegroundBadge.
+	Foreground int
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Foreground presentation bits (the seed's iOSNotificationArrivedConfig).
+const (
+	ForegroundAlert = 1
+	ForegroundSound = 2
+	ForegroundBadge = 4
+)
+
+// JobStatus is where a push job stands.
+type JobStatus string
+
+// The job statuses.
+const (
+	JobPending   JobStatus = "pending"   // waiting for its turn (not_before)
+	JobDelivered JobStatus = "delivered" // the vendor accepted it
+	JobDropped   JobStatus = "dropped"   // device gone or push refused for good
+	JobExpired   JobStatus = "expired"   // its time passed before a vendor took it
+	JobHeld      JobStatus = "held"      // the vendor's quota is used up
+	JobFailed    JobStatus = "failed"    // attempts used up, or the credential fails
+)
+
+// Job is one notification for one device, durable until the vendor
+// accepted it, refused it for good, or it expired.
+type Job struct {
+	ID        int64
+	AppID     string
+	MessageID int64
+	UserID    string
+	PushID    string
+	Vendor    Vendor
+	// PushConfig is the message's push config as JSON (protocol.PushConfig).
+	PushConfig []byte
+	Status     JobStatus
+	Attempts   int
+	NotBefore  time.Time
+	ExpiresAt  time.Time // zero: no expiry of its own
+	Reason     string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Attempt is one call to a vendor, for the delivery trace.
+type Attempt struct {
+	JobID   int64
+	Attempt int
+	At      time.Time
+	Outcome string
+	Status  int
+	Reason  string
+	Latency time.Duration
+}
+
+// TraceFilter selects jobs for the delivery trace: exactly one of
+// MessageID, UserID and PushID is set.
+type TraceFilter struct {
+	AppID     string
+	MessageID int64
+	UserID    string
+	PushID    string
+	Limit     int
+}
+
+// Store is what push needs from persistence. Push jobs themselves are
+// written by the message store, in the message's transaction.
+type Store interface {
+	// RegisterDevice creates or updates a device by PushID. When d.UserID is
+	// set the device is bound to that user, taken from any user it was
+	// bound to before; when empty, an existing binding is kept.
+	RegisterDevice(ctx context.Context, d Device) error
+	// UnbindDevice removes the device's binding if it is bound to userID
+	// (logout); ErrNotFound if there is no such device.
+	UnbindDevice(ctx context.Context, appID, pushID, userID string) error
+	// DeleteDevice removes a device (unregister, or a vendor said its token
+	// is dead) and drops its pending jobs; ErrNotFound if there is none.
+	DeleteDevice(ctx context.Context, appID, pushID, reason string) error
+	// Device returns a device; ErrNotFound if there is none.
+	Device(ctx context.Context, appID, pushID string) (Device, error)
+	// UserDevices returns the devices bound to a user.
+	UserDevices(ctx context.Context, appID, userID string) ([]Device, error)
+
+	// DueJobs returns up to limit pending jobs whose not_before is at or
+	// before now, oldest first.
+	DueJobs(ctx context.Context, now time.Time, limit int) ([]Job, error)
+	// FinishAttempt records attempt a of job id and moves the job to status
+	// (JobPending with notBefore for a retry).
+	FinishAttempt(ctx context.Context, a Attempt, status JobStatus, notBefore time.Time, reason string) error
+	// Trace returns jobs matching f, newest first, with their attempts.
+	Trace(ctx context.Context, f TraceFilter) ([]Job, [][]Attempt, error)
+}
+
+var pushIDEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// NewPushID returns the PushID of a vendor token in an environment: opaque,
+// the same for the same app, vendor, environment and token, and carrying
+// the environment in its first letter ("D" development, "P" production) so
+// that a development PushID is never mistaken for a production one.
+func NewPushID(appID string, v Vendor, env Environment, token string) string {
+	h := sha256.New()
+	for _, s := range []string{appID, string(v), string(env), token} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	prefix := "P"
+	if env == Development {
+		prefix = "D"
+	}
+	return prefix + strings.ToLower(pushIDEncoding.EncodeToString(h.Sum(nil)[:15]))
+}
+
+// PushIDEnvironment returns the environment a PushID carries.
+func PushIDEnvironment(pushID string) (Environment, bool) {
+	switch {
+	case strings.HasPrefix(pushID, "D"):
+		return Development, true
+	case strings.HasPrefix(pushID, "P"):
+		return Production, true
+	}
+	return "", false
+}

@@ -1,0 +1,268 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/heraldim/herald/internal/push"
+)
+
+var _ push.Store = (*Store)(nil)
+
+const deviceColumns = `app_id, push_id, vendor, token, voip_token, environment, platform, bundle_id,
+	user_id, enabled, foreground, created_at, updated_at`
+
+const jobColumns = `id, app_id, message_id, user_id, push_id, vendor, push_config, status, attempts,
+	not_before, expires_at, reason, created_at, updated_at`
+
+const (
+	// qRegisterDevice upserts a device; an empty user_id keeps the binding.
+	qRegisterDevice = `INSERT INTO devices (` + deviceColumns + `)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
+ON CONFLICT (app_id, push_id) DO UPDATE SET
+	vendor = excluded.vendor, token = excluded.token, voip_token = excluded.voip_token,
+	environment = excluded.environment, platform = excluded.platform, bundle_id = excluded.bundle_id,
+	user_id = CASE WHEN excluded.user_id <> '' THEN excluded.user_id ELSE devices.user_id END,
+	enabled = excluded.enabled, foreground = excluded.foreground, updated_at = excluded.updated_at`
+
+	qUnbindDevice = `UPDATE devices SET user_id = '', updated_at = $4
+WHERE app_id = $1 AND push_id = $2 AND user_id = $3`
+
+	qDeviceExists = `SELECT 1 FROM devices WHERE app_id = $1 AND push_id = $2`
+
+	qDeleteDevice = `DELETE FROM devices WHERE app_id = $1 AND push_id = $2`
+
+	qDropDeviceJobs = `UPDATE push_jobs SET status = 'dropped', reason = $3, updated_at = $4
+WHERE app_id = $1 AND push_id = $2 AND status = 'pending'`
+
+	qDevice = `SELECT ` + deviceColumns + ` FROM devices WHERE app_id = $1 AND push_id = $2`
+
+	qUserDevices = `SELECT ` + deviceColumns + ` FROM devices WHERE app_id = $1 AND user_id = $2 AND user_id <> ''
+ORDER BY push_id`
+
+	qDueJobs = `SELECT ` + jobColumns + ` FROM push_jobs
+WHERE status = 'pending' AND not_before <= $1 ORDER BY not_before, id LIMIT $2`
+
+	qInsertAttempt = `INSERT INTO push_attempts (job_id, attempt, at, outcome, status, reason, latency_ms)
+VALUES ($1, $2, $3, $4, $5, $6, $7)`
+
+	qFinishJob = `UPDATE push_jobs SET status = $2, attempts = $3, not_before = $4, reason = $5, updated_at = $6
+WHERE id = $1`
+
+	qTraceByMessage = `SELECT ` + jobColumns + ` FROM push_jobs WHERE app_id = $1 AND message_id = $2 ORDER BY id DESC LIMIT $3`
+	qTraceByUser    = `SELECT ` + jobColumns + ` FROM push_jobs WHERE app_id = $1 AND user_id = $2 ORDER BY id DESC LIMIT $3`
+	qTraceByPushID  = `SELECT ` + jobColumns + ` FROM push_jobs WHERE app_id = $1 AND push_id = $2 ORDER BY id DESC LIMIT $3`
+
+	qAttempts = `SELECT job_id, attempt, at, outcome, status, reason, latency_ms FROM push_attempts
+WHERE job_id = $1 ORDER BY attempt`
+)
+
+// RegisterDevice implements push.Store. Binding a device to a user takes it
+// from any user it was bound to: the row holds one user.
+func (s *Store) RegisterDevice(ctx context.Context, d push.Device) error {
+	now := time.Now().UnixMilli()
+	_, err := s.w.ExecContext(ctx, qRegisterDevice, d.AppID, d.PushID, string(d.Vendor), d.Token, d.VoIPToken,
+		string(d.Environment), d.Platform, d.BundleID, d.UserID, d.Enabled, d.Foreground, now)
+	if err != nil {
+		return mapErr("sqlite: register device", err)
+	}
+	return nil
+}
+
+// UnbindDevice implements push.Store.
+func (s *Store) UnbindDevice(ctx context.Context, appID, pushID, userID string) error {
+	return s.inTx(ctx, "sqlite: unbind device", func(tx *sql.Tx) error {
+		if err := deviceExists(ctx, tx, appID, pushID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, qUnbindDevice, appID, pushID, userID, time.Now().UnixMilli())
+		return err
+	})
+}
+
+// DeleteDevice implements push.Store: the device goes, and so do its
+// pending jobs (dropped with reason).
+func (s *Store) DeleteDevice(ctx context.Context, appID, pushID, reason string) error {
+	return s.inTx(ctx, "sqlite: delete device", func(tx *sql.Tx) error {
+		if err := deviceExists(ctx, tx, appID, pushID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, qDeleteDevice, appID, pushID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, qDropDeviceJobs, appID, pushID, reason, time.Now().UnixMilli())
+		return err
+	})
+}
+
+func deviceExists(ctx context.Context, tx *sql.Tx, appID, pushID string) error {
+	var one int
+	err := tx.QueryRowContext(ctx, qDeviceExists, appID, pushID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return push.ErrNotFound
+	}
+	return err
+}
+
+func (s *Store) inTx(ctx context.Context, op string, fn func(*sql.Tx) error) (err error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err := fn(tx); err != nil {
+		if errors.Is(err, push.ErrNotFound) {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		return mapErr(op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return mapErr(op, err)
+	}
+	return nil
+}
+
+// Device implements push.Store.
+func (s *Store) Device(ctx context.Context, appID, pushID string) (push.Device, error) {
+	d, err := scanDevice(s.r.QueryRowContext(ctx, qDevice, appID, pushID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return push.Device{}, fmt.Errorf("sqlite: device: %w", push.ErrNotFound)
+	}
+	if err != nil {
+		return push.Device{}, mapErr("sqlite: device", err)
+	}
+	return d, nil
+}
+
+// UserDevices implements push.Store.
+func (s *Store) UserDevices(ctx context.Context, appID, userID string) ([]push.Device, error) {
+	rows, err := s.r.QueryContext(ctx, qUserDevices, appID, userID)
+	if err != nil {
+		return nil, mapErr("sqlite: user devices", err)
+	}
+	defer rows.Close()
+	var out []push.Device
+	for rows.Next() {
+		d, err := scanDevice(rows)
+		if err != nil {
+			return nil, mapErr("sqlite: user devices", err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr("sqlite: user devices", err)
+	}
+	return out, nil
+}
+
+
+func scanDevice(r scanner) (push.Device, error) {
+	var d push.Device
+	var vendor, env string
+	var created, updated int64
+	err := r.Scan(&d.AppID, &d.PushID, &vendor, &d.Token, &d.VoIPToken, &env, &d.Platform, &d.BundleID,
+		&d.UserID, &d.Enabled, &d.Foreground, &created, &updated)
+	d.Vendor, d.Environment = push.Vendor(vendor), push.Environment(env)
+	d.CreatedAt, d.UpdatedAt = fromMillis(created), fromMillis(updated)
+	return d, err
+}
+
+// DueJobs implements push.Store.
+func (s *Store) DueJobs(ctx context.Context, now time.Time, limit int) ([]push.Job, error) {
+	return s.queryJobs(ctx, "sqlite: due jobs", qDueJobs, now.UnixMilli(), limit)
+}
+
+func (s *Store) queryJobs(ctx context.Context, op, q string, args ...any) ([]push.Job, error) {
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	var out []push.Job
+	for rows.Next() {
+		var j push.Job
+		var vendor, status string
+		var notBefore, expires, created, updated int64
+		if err := rows.Scan(&j.ID, &j.AppID, &j.MessageID, &j.UserID, &j.PushID, &vendor, &j.PushConfig,
+			&status, &j.Attempts, &notBefore, &expires, &j.Reason, &created, &updated); err != nil {
+			return nil, mapErr(op, err)
+		}
+		j.Vendor, j.Status = push.Vendor(vendor), push.JobStatus(status)
+		j.NotBefore, j.CreatedAt, j.UpdatedAt = fromMillis(notBefore), fromMillis(created), fromMillis(updated)
+		if expires != 0 {
+			j.ExpiresAt = fromMillis(expires)
+		}
+		out = append(out, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(op, err)
+	}
+	return out, nil
+}
+
+// FinishAttempt implements push.Store.
+func (s *Store) FinishAttempt(ctx context.Context, a push.Attempt, status push.JobStatus, notBefore time.Time, reason string) error {
+	return s.inTx(ctx, "sqlite: finish attempt", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, qInsertAttempt, a.JobID, a.Attempt, a.At.UnixMilli(), a.Outcome,
+			a.Status, a.Reason, a.Latency.Milliseconds()); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, qFinishJob, a.JobID, string(status), a.Attempt, notBefore.UnixMilli(),
+			reason, time.Now().UnixMilli())
+		return err
+	})
+}
+
+// Trace implements push.Store.
+func (s *Store) Trace(ctx context.Context, f push.TraceFilter) ([]push.Job, [][]push.Attempt, error) {
+	const op = "sqlite: push trace"
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	var jobs []push.Job
+	var err error
+	switch {
+	case f.MessageID != 0:
+		jobs, err = s.queryJobs(ctx, op, qTraceByMessage, f.AppID, f.MessageID, limit)
+	case f.UserID != "":
+		jobs, err = s.queryJobs(ctx, op, qTraceByUser, f.AppID, f.UserID, limit)
+	case f.PushID != "":
+		jobs, err = s.queryJobs(ctx, op, qTraceByPushID, f.AppID, f.PushID, limit)
+	default:
+		return nil, nil, fmt.Errorf("%s: a message ID, user ID or PushID is required", op)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	attempts := make([][]push.Attempt, len(jobs))
+	for i, j := range jobs {
+		rows, err := s.r.QueryContext(ctx, qAttempts, j.ID)
+		if err != nil {
+			return nil, nil, mapErr(op, err)
+		}
+		for rows.Next() {
+			var a push.Attempt
+			var at, ms int64
+			if err := rows.Scan(&a.JobID, &a.Attempt, &at, &a.Outcome, &a.Status, &a.Reason, &ms); err != nil {
+				rows.Close()
+				return nil, nil, mapErr(op, err)
+			}
+			a.At, a.Latency = fromMillis(at), time.Duration(ms)*time.Millisecond
+			attempts[i] = append(attempts[i], a)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, nil, mapErr(op, err)
+		}
+	}
+	return jobs, attempts, nil
+}

@@ -1,0 +1,162 @@
+package sqlite
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/heraldim/herald/internal/im"
+	"github.com/heraldim/herald/internal/push"
+)
+
+func pushStore(t *testing.T) *Store {
+	t.Helper()
+	s := openTest(t, Config{Path: filepath.Join(t.TempDir(), "herald.db")})
+	t.Cleanup(func() { s.Close() })
+	for _, app := range []string{"a1", "a2"} {
+		if err := s.CreateApp(t.Context(), im.App{ID: app, Name: app, CreatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+func device(app, token, user string) push.Device {
+	return push.Device{AppID: app, PushID: push.NewPushID(app, push.VendorAPNs, push.Production, token),
+		Vendor: push.VendorAPNs, Token: token, Environment: push.Production, Platform: "ios",
+		BundleID: "com.example", UserID: user, Enabled: true}
+}
+
+func TestDeviceBindings(t *testing.T) {
+	s := pushStore(t)
+	ctx := t.Context()
+	d := device("a1", "tok1", "alice")
+	if err := s.RegisterDevice(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	// Same device logs in as bob: taken from alice.
+	d.UserID = "bob"
+	if err := s.RegisterDevice(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if ds, _ := s.UserDevices(ctx, "a1", "alice"); len(ds) != 0 {
+		t.Fatalf("alice still has %d devices after bob took the device", len(ds))
+	}
+	if ds, _ := s.UserDevices(ctx, "a1", "bob"); len(ds) != 1 || ds[0].PushID != d.PushID {
+		t.Fatalf("bob's devices: %+v", ds)
+	}
+	// Re-registering without a user keeps the binding.
+	d.UserID = ""
+	if err := s.RegisterDevice(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Device(ctx, "a1", d.PushID); got.UserID != "bob" {
+		t.Fatalf("binding lost on re-register: %+v", got)
+	}
+	// alice's logout does not unbind bob.
+	if err := s.UnbindDevice(ctx, "a1", d.PushID, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Device(ctx, "a1", d.PushID); got.UserID != "bob" {
+		t.Fatalf("another user's logout unbound the device: %+v", got)
+	}
+	if err := s.UnbindDevice(ctx, "a1", d.PushID, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if ds, _ := s.UserDevices(ctx, "a1", "bob"); len(ds) != 0 {
+		t.Fatalf("bob still bound after logout: %+v", ds)
+	}
+	// Apps are apart.
+	if _, err := s.Device(ctx, "a2", d.PushID); !errors.Is(err, push.ErrNotFound) {
+		t.Fatalf("device visible from another app: %v", err)
+	}
+	if err := s.UnbindDevice(ctx, "a1", "Pnope", "bob"); !errors.Is(err, push.ErrNotFound) {
+		t.Fatalf("unbind unknown: %v", err)
+	}
+	if err := s.DeleteDevice(ctx, "a1", d.PushID, "unregistered"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Device(ctx, "a1", d.PushID); !errors.Is(err, push.ErrNotFound) {
+		t.Fatalf("deleted device still there: %v", err)
+	}
+}
+
+func TestPushJobsPlannedWithMessage(t *testing.T) {
+	s := pushStore(t)
+	ctx := t.Context()
+	for _, d := range []push.Device{device("a1", "b-phone", "bob"), device("a1", "b-pad", "bob"), device("a1", "c-phone", "carol")} {
+		if err := s.RegisterDevice(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	off := device("a1", "b-off", "bob")
+	off.Enabled = false
+	if err := s.RegisterDevice(ctx, off); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	pc := []byte(`{"title":"t"}`)
+	msgs := []*im.Message{
+		{AppID: "a1", ID: 1, ConvID: im.PeerConvID("alice", "bob"), Sender: "alice", Recipient: "bob", Type: 1, Text: "x", Priority: 2, CreatedAt: now, PushConfig: pc, PushUsers: []string{"bob"}, PushExpires: now.Add(time.Hour)},
+		{AppID: "a1", ID: 2, ConvID: im.PeerConvID("alice", "carol"), Sender: "alice", Recipient: "carol", Type: 1, Text: "y", Priority: 2, CreatedAt: now},
+	}
+	if _, err := s.AppendMessages(ctx, msgs); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := s.DueJobs(ctx, now.Add(time.Second), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 2 {
+		t.Fatalf("planned %d jobs, want 2 (bob's two enabled devices; no push config for carol): %+v", len(jobs), jobs)
+	}
+	for _, j := range jobs {
+		if j.UserID != "bob" || j.MessageID != 1 || string(j.PushConfig) != string(pc) || j.Status != push.JobPending || j.ExpiresAt.IsZero() {
+			t.Fatalf("job %+v", j)
+		}
+	}
+	// A retry reschedules; a delivery ends the job; both are traced.
+	a := push.Attempt{JobID: jobs[0].ID, Attempt: 1, At: now, Outcome: "retry", Status: 503, Reason: "ServiceUnavailable", Latency: 12 * time.Millisecond}
+	if err := s.FinishAttempt(ctx, a, push.JobPending, now.Add(time.Minute), "ServiceUnavailable"); err != nil {
+		t.Fatal(err)
+	}
+	a = push.Attempt{JobID: jobs[1].ID, Attempt: 1, At: now, Outcome: "delivered", Status: 200}
+	if err := s.FinishAttempt(ctx, a, push.JobDelivered, now, ""); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := s.DueJobs(ctx, now.Add(time.Second), 10); len(due) != 0 {
+		t.Fatalf("due now: %+v", due)
+	}
+	if due, _ := s.DueJobs(ctx, now.Add(2*time.Minute), 10); len(due) != 1 || due[0].Attempts != 1 {
+		t.Fatalf("due after the retry time: %+v", due)
+	}
+	tr, attempts, err := s.Trace(ctx, push.TraceFilter{AppID: "a1", MessageID: 1})
+	if err != nil || len(tr) != 2 || len(attempts[0])+len(attempts[1]) != 2 {
+		t.Fatalf("trace: %v %+v %+v", err, tr, attempts)
+	}
+	// Deleting a device drops its pending jobs.
+	if err := s.DeleteDevice(ctx, "a1", jobs[0].PushID, "BadDeviceToken"); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := s.DueJobs(ctx, now.Add(2*time.Minute), 10); len(due) != 0 {
+		t.Fatalf("jobs of a deleted device still due: %+v", due)
+	}
+}
+
+func TestPushIDStableAndCarriesEnvironment(t *testing.T) {
+	a := push.NewPushID("a1", push.VendorAPNs, push.Development, "tok")
+	if a != push.NewPushID("a1", push.VendorAPNs, push.Development, "tok") {
+		t.Fatal("PushID not stable")
+	}
+	b := push.NewPushID("a1", push.VendorAPNs, push.Production, "tok")
+	if a == b {
+		t.Fatal("development and production PushIDs of one token are equal")
+	}
+	if env, _ := push.PushIDEnvironment(a); env != push.Development {
+		t.Fatalf("env of %s = %s", a, env)
+	}
+	if env, _ := push.PushIDEnvironment(b); env != push.Production {
+		t.Fatalf("env of %s = %s", b, env)
+	}
+}
