@@ -162,7 +162,6 @@ func (s *Store) UserDevices(ctx context.Context, appID, userID string) ([]push.D
 	return out, nil
 }
 
-
 func scanDevice(r scanner) (push.Device, error) {
 	var d push.Device
 	var vendor, env string
