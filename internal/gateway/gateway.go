@@ -20,6 +20,7 @@ import (
 
 	"github.com/heraldim/herald/internal/im"
 	"github.com/heraldim/herald/internal/protocol"
+	"github.com/heraldim/herald/internal/push"
 	"github.com/heraldim/herald/internal/token"
 )
 
@@ -34,6 +35,13 @@ type Service interface {
 	Conversations(ctx context.Context, appID, userID string, req protocol.ConversationListRequest) (protocol.ConversationListReply, error)
 	MarkRead(ctx context.Context, appID, userID string, req protocol.MarkReadRequest) (protocol.MarkReadReply, error)
 	PeerConvFor(userID, conversationID string, convType int) (string, error)
+}
+
+// Devices registers push devices and binds them to users (push.Registry).
+type Devices interface {
+	Bind(ctx context.Context, appID, userID string, r push.Registration) (string, error)
+	Unbind(ctx context.Context, appID, userID, pushID string) error
+	Unregister(ctx context.Context, appID, userID, pushID string) error
 }
 
 // Config tunes the gateway; see config.Config for meanings and defaults.
@@ -57,6 +65,7 @@ type Config struct {
 type Gateway struct {
 	cfg     Config
 	svc     Service
+	devices Devices
 	hub     *Hub
 	log     *slog.Logger
 	metrics *metrics
@@ -69,9 +78,9 @@ type Gateway struct {
 }
 
 // New returns a gateway. It starts no goroutine.
-func New(svc Service, hub *Hub, cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Gateway, error) {
-	if svc == nil || hub == nil || log == nil {
-		return nil, errors.New("gateway: new: service, hub and logger are required")
+func New(svc Service, devices Devices, hub *Hub, cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Gateway, error) {
+	if svc == nil || devices == nil || hub == nil || log == nil {
+		return nil, errors.New("gateway: new: service, devices, hub and logger are required")
 	}
 	if cfg.HeartbeatInterval <= 0 || cfg.OfflineAfter <= 0 || cfg.LoginTimeout <= 0 || cfg.WriteTimeout <= 0 || cfg.SendQueue <= 0 {
 		return nil, errors.New("gateway: new: durations and queue size must be positive")
@@ -85,7 +94,7 @@ func New(svc Service, hub *Hub, cfg Config, log *slog.Logger, reg prometheus.Reg
 	if err != nil {
 		return nil, err
 	}
-	return &Gateway{cfg: cfg, svc: svc, hub: hub, log: log, metrics: m, conns: map[*Session]struct{}{}}, nil
+	return &Gateway{cfg: cfg, svc: svc, devices: devices, hub: hub, log: log, metrics: m, conns: map[*Session]struct{}{}}, nil
 }
 
 // ServeHTTP upgrades the request to a WebSocket and runs the session until

@@ -2,13 +2,16 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/heraldim/herald/internal/im"
 	"github.com/heraldim/herald/internal/protocol"
+	"github.com/heraldim/herald/internal/push"
 )
 
 // readLoop reads and handles frames until the connection ends. Requests are
@@ -94,7 +97,50 @@ func (s *Session) handle(f protocol.Frame) {
 		query(s, f, s.g.svc.Conversations)
 	case protocol.TypeMarkRead:
 		query(s, f, s.g.svc.MarkRead)
+	case protocol.TypeUnregisterPush:
+		var req protocol.UnregisterPushRequest
+		if perr := protocol.DecodeData(f, &req); perr != nil {
+			s.replyErr(f.ID, perr)
+			return
+		}
+		if err := s.g.devices.Unregister(s.ctx, s.appID, s.userID, req.PushID); err != nil {
+			s.replyErr(f.ID, pushError(err))
+			return
+		}
+		s.reply(f.ID, struct{}{})
 	}
+}
+
+// registration converts a login's push registration.
+func registration(platform string, r *protocol.PushRegistration) push.Registration {
+	reg := push.Registration{
+		Vendor: push.Vendor(r.Vendor), Token: r.Token, VoIPToken: r.VoIPToken,
+		Environment: push.Environment(r.Environment), Platform: platform, BundleID: r.BundleID,
+		PushID: r.PushID, Enabled: !r.Disabled,
+	}
+	if fg := r.Foreground; fg != nil {
+		if fg.Alert {
+			reg.Foreground |= push.ForegroundAlert
+		}
+		if fg.Sound {
+			reg.Foreground |= push.ForegroundSound
+		}
+		if fg.Badge {
+			reg.Foreground |= push.ForegroundBadge
+		}
+	}
+	return reg
+}
+
+// pushError maps push registry errors to protocol errors.
+func pushError(err error) error {
+	switch {
+	case errors.Is(err, push.ErrInvalidRegistration):
+		return protocol.Errorf(protocol.CodeInvalidPushDevice, "%s", strings.TrimPrefix(err.Error(), "push: invalid registration: "))
+	case errors.Is(err, push.ErrNotFound):
+		return protocol.Errorf(protocol.CodeInvalidPushDevice, "no such device bound to you")
+	}
+	return err
 }
 
 // query decodes f's payload as a Req, runs fn for the session's user and
@@ -141,6 +187,15 @@ func (s *Session) handleLogin(f protocol.Frame) {
 		s.replyErr(f.ID, err)
 		return
 	}
+	if req.Push != nil {
+		id, err := s.g.devices.Bind(s.ctx, req.AppID, req.UserID, registration(req.Platform, req.Push))
+		if err != nil {
+			s.g.metrics.loginFailures.WithLabelValues(protocol.CodeInvalidPushDevice.Name()).Inc()
+			s.replyErr(f.ID, pushError(err))
+			return
+		}
+		s.pushID = id
+	}
 	s.appID, s.userID, s.deviceID, s.platform = req.AppID, req.UserID, req.DeviceID, req.Platform
 	s.tokenExp.Store(claims.Expires.UnixMilli())
 	s.loggedIn.Store(true)
@@ -154,6 +209,7 @@ func (s *Session) handleLogin(f protocol.Frame) {
 		HeartbeatInterval: s.g.cfg.HeartbeatInterval.Milliseconds(),
 		OfflineAfter:      s.g.cfg.OfflineAfter.Milliseconds(),
 		TokenExpiresAt:    claims.Expires.UnixMilli(),
+		PushID:            s.pushID,
 	})
 	for _, old := range s.g.hub.register(s, s.g.cfg.MultiLogin) {
 		reason := protocol.KickSamePlatform
@@ -224,6 +280,13 @@ func (s *Session) handleLogout(f protocol.Frame) bool {
 		return false
 	}
 	s.g.hub.unregister(s)
+	// Logout unbinds the device at once (promise 6): a phone that switches
+	// accounts never gets the old account's pushes.
+	if s.pushID != "" {
+		if err := s.g.devices.Unbind(s.ctx, s.appID, s.userID, s.pushID); err != nil {
+			s.g.log.Error("unbinding device at logout", "session", s.id, "err", err)
+		}
+	}
 	s.reply(f.ID, struct{}{})
 	s.closeWith(protocol.CloseLoggedOut, "logged out")
 	// Wait for the writer to send the reply and the close frame.

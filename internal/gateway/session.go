@@ -39,6 +39,7 @@ type Session struct {
 
 	// Set once by login, before the session is registered; read-only after.
 	appID, userID, deviceID, platform string
+	pushID                            string // the device's PushID when login registered one
 	loggedIn                          atomic.Bool
 
 	lastSeen  atomic.Int64 // unix nanoseconds of the last frame or pong

@@ -26,6 +26,11 @@ type Router interface {
 	// origin (the sending session, which gets its reply instead). It is called
 	// in commit order and must not block.
 	Route(m *Message, origin any)
+	// Online reports whether a user has a live session. A recipient that is
+	// not online when its message is committed gets a push (with a push
+	// config); one that comes online just after gets both, which is the
+	// side to err on.
+	Online(appID, userID string) bool
 }
 
 // Config tunes the service.
@@ -38,6 +43,10 @@ type Config struct {
 	// (zero) 100 ms: a crash forgets at most this much of acks, which only
 	// means a few messages are delivered again (clients deduplicate by seq).
 	AckFlush time.Duration
+	// PushTTL is how long a message's push stays worth sending. Default
+	// (zero) 24 h: a notification older than a day tells the user nothing
+	// the app does not show at the next login.
+	PushTTL time.Duration
 	// TokenLeeway is the clock skew allowed on token expiry and issue time.
 	TokenLeeway time.Duration
 	// Now is the clock; nil means time.Now.
@@ -97,6 +106,9 @@ func New(store Store, router Router, cfg Config, log *slog.Logger, reg Registere
 	}
 	if cfg.CommitBatch <= 0 {
 		cfg.CommitBatch = 512
+	}
+	if cfg.PushTTL <= 0 {
+		cfg.PushTTL = 24 * time.Hour
 	}
 	if cfg.AckFlush <= 0 {
 		cfg.AckFlush = 100 * time.Millisecond
@@ -301,6 +313,7 @@ func (s *Service) commitLoop(ctx context.Context) {
 		}
 		msgs = msgs[:0]
 		for _, p := range batch {
+			s.planPush(p.msg)
 			msgs = append(msgs, p.msg)
 		}
 		s.commit(ctx, batch, msgs)
@@ -348,6 +361,18 @@ func (s *Service) commit(ctx context.Context, batch []*pendingSend, msgs []*Mess
 			p.done(SendResult{Msg: p.msg}, nil)
 		}
 	}
+}
+
+// planPush marks an offline recipient of a message with a push config for
+// push jobs, written with the message (promise 4). The sender's own devices
+// are never pushed for its own message.
+func (s *Service) planPush(m *Message) {
+	m.PushUsers = m.PushUsers[:0]
+	if m.PushConfig == nil || s.router.Online(m.AppID, m.Recipient) {
+		return
+	}
+	m.PushUsers = append(m.PushUsers, m.Recipient)
+	m.PushExpires = m.CreatedAt.Add(s.cfg.PushTTL)
 }
 
 // Ack records that a device received a conversation's messages up to seq.

@@ -25,6 +25,7 @@ const (
 	CodeLocalIDConflict     Code = 40009 // localMessageID reused with different content
 	CodeInvalidPriority     Code = 40010 // priority is not 1, 2 or 3
 	CodeInvalidPushConfig   Code = 40011 // push config field over its limit
+	CodeInvalidPushDevice   Code = 40012 // push registration invalid, or PushID unknown
 	CodeNotLoggedIn         Code = 40100 // request before a successful login
 	CodeTokenInvalid        Code = 40101 // token malformed, badly signed, or for another user
 	CodeTokenExpired        Code = 40102 // token past its expiry
@@ -54,6 +55,7 @@ var catalogue = map[Code]codeInfo{
 	CodeLocalIDConflict:     {"local_id_conflict", 409, "localMessageID already used for different content"},
 	CodeInvalidPriority:     {"invalid_priority", 400, "priority must be 1 (low), 2 (medium) or 3 (high)"},
 	CodeInvalidPushConfig:   {"invalid_push_config", 400, "invalid push config"},
+	CodeInvalidPushDevice:   {"invalid_push_device", 400, "invalid push registration or unknown PushID"},
 	CodeNotLoggedIn:         {"not_logged_in", 401, "log in first"},
 	CodeTokenInvalid:        {"token_invalid", 401, "token is invalid"},
 	CodeTokenExpired:        {"token_expired", 401, "token has expired"},

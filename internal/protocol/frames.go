@@ -37,6 +37,7 @@ const (
 	TypeHistory          = "history"
 	TypeConversationList = "conversationList"
 	TypeMarkRead         = "markRead"
+	TypeUnregisterPush   = "unregisterPush"
 )
 
 // Server frame types.
@@ -54,7 +55,7 @@ const MaxIDLen = 64
 var knownTypes = map[string]bool{
 	TypeLogin: true, TypeLogout: true, TypePing: true, TypeRenewToken: true,
 	TypeSend: true, TypeAck: true, TypeSync: true, TypeHistory: true,
-	TypeConversationList: true, TypeMarkRead: true,
+	TypeConversationList: true, TypeMarkRead: true, TypeUnregisterPush: true,
 }
 
 // Decode parses one client frame. It checks the envelope only: that the frame
@@ -120,6 +121,43 @@ type LoginRequest struct {
 	// login (syncDone then reports 0): for backends and scripts that only
 	// send. Live messages are still delivered.
 	SkipSync bool `json:"skipSync,omitempty"`
+	// Push registers the device for offline push and binds it to the user
+	// (taking it from any user it was bound to). Omit it for devices
+	// without a push channel.
+	Push *PushRegistration `json:"push,omitempty"`
+}
+
+// PushRegistration is a device's push channel as the push SDK registered it.
+type PushRegistration struct {
+	// PushID as reported by registerPush; optional, checked when given.
+	PushID string `json:"pushID,omitempty"`
+	// Vendor is apns, fcm, huawei, xiaomi, oppo or vivo.
+	Vendor string `json:"vendor"`
+	// Token is the vendor's device token; VoIPToken the iOS PushKit token.
+	Token     string `json:"token"`
+	VoIPToken string `json:"voipToken,omitempty"`
+	// Environment is development (debug builds) or production.
+	Environment string `json:"environment"`
+	// BundleID is the iOS bundle ID or Android package name.
+	BundleID string `json:"bundleID"`
+	// Disabled switches pushes to this device off (setPushConfig).
+	Disabled bool `json:"disabled,omitempty"`
+	// Foreground says how iOS presents alerts in the foreground: alert,
+	// sound, badge.
+	Foreground *ForegroundPresentation `json:"foreground,omitempty"`
+}
+
+// ForegroundPresentation is the seed's iOSNotificationArrivedConfig.
+type ForegroundPresentation struct {
+	Alert bool `json:"alert,omitempty"`
+	Sound bool `json:"sound,omitempty"`
+	Badge bool `json:"badge,omitempty"`
+}
+
+// UnregisterPushRequest removes a device bound to the user: it gets no
+// push at all from then on.
+type UnregisterPushRequest struct {
+	PushID string `json:"pushID"`
 }
 
 // LoginReply answers a login. Durations are in milliseconds.
@@ -130,6 +168,8 @@ type LoginReply struct {
 	HeartbeatInterval int64  `json:"heartbeatInterval"`
 	OfflineAfter      int64  `json:"offlineAfter"`
 	TokenExpiresAt    int64  `json:"tokenExpiresAt"`
+	// PushID is the device's PushID when the login registered one.
+	PushID string `json:"pushID,omitempty"`
 }
 
 // PingReply answers a heartbeat.

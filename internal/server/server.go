@@ -26,6 +26,7 @@ import (
 	"github.com/heraldim/herald/internal/devapp"
 	"github.com/heraldim/herald/internal/gateway"
 	"github.com/heraldim/herald/internal/im"
+	"github.com/heraldim/herald/internal/push"
 	"github.com/heraldim/herald/internal/store/sqlite"
 )
 
@@ -81,7 +82,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err != nil {
 		return fail(err)
 	}
-	s.gw, err = gateway.New(s.svc, s.hub, gateway.Config{
+	s.gw, err = gateway.New(s.svc, push.NewRegistry(st), s.hub, gateway.Config{
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		OfflineAfter:      cfg.OfflineAfter,
 		LoginTimeout:      cfg.LoginTimeout,
@@ -263,4 +264,9 @@ func (s *Server) CreateApp(ctx context.Context, name string) (devapp.Credentials
 		return devapp.Credentials{}, fmt.Errorf("server: create app: %w", err)
 	}
 	return c, nil
+}
+
+// PushTrace returns push jobs and their attempts matching f.
+func (s *Server) PushTrace(ctx context.Context, f push.TraceFilter) ([]push.Job, [][]push.Attempt, error) {
+	return s.store.Trace(ctx, f)
 }

@@ -57,6 +57,7 @@ const (
 	CodeLocalIDConflict     = int(protocol.CodeLocalIDConflict)     // LocalMessageID reused with different content
 	CodeInvalidPriority     = int(protocol.CodeInvalidPriority)     // priority is not 1, 2 or 3
 	CodeInvalidPushConfig   = int(protocol.CodeInvalidPushConfig)   // push config field over its limit
+	CodeInvalidPushDevice   = int(protocol.CodeInvalidPushDevice)   // push registration invalid, or PushID unknown
 	CodeNotLoggedIn         = int(protocol.CodeNotLoggedIn)         // request before a successful login
 	CodeTokenInvalid        = int(protocol.CodeTokenInvalid)        // token malformed, badly signed, or for another user
 	CodeTokenExpired        = int(protocol.CodeTokenExpired)        // token past its expiry
