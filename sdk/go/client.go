@@ -66,6 +66,25 @@ type Config struct {
 	// SkipOfflineSync logs in without receiving stored messages (live ones
 	// still arrive): for backends and scripts that only send.
 	SkipOfflineSync bool
+	// Push, when set, registers the device's push channel at every login
+	// and binds it to the user; Logout unbinds it. See PushRegistration.
+	Push *PushRegistration
+}
+
+// PushRegistration is the device's push channel, as the push SDK obtained
+// it from the phone's vendor (registerPush).
+type PushRegistration struct {
+	// Vendor is "apns", "fcm", "huawei", "xiaomi", "oppo" or "vivo".
+	Vendor string
+	// Token is the vendor's device token; VoIPToken the iOS PushKit token.
+	Token     string
+	VoIPToken string
+	// Debug marks a development build (enableDebug; the APNs sandbox).
+	Debug bool
+	// BundleID is the iOS bundle ID or Android package name.
+	BundleID string
+	// Disabled switches pushes to this device off.
+	Disabled bool
 }
 
 // Defaults used when the server's LoginReply leaves the heartbeat unset.
