@@ -51,6 +51,9 @@ type Config struct {
 	TokenLeeway time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// PushPlanned, if set, is called after a commit that planned push jobs
+	// (to wake the push dispatcher). It must not block.
+	PushPlanned func()
 }
 
 // Sender identifies who sends: the logged-in user of a session.
@@ -344,8 +347,10 @@ func (s *Service) commit(ctx context.Context, batch []*pendingSend, msgs []*Mess
 		}
 		return
 	}
+	planned := false
 	for i, p := range batch {
 		r := res[i]
+		planned = planned || (len(p.msg.PushUsers) > 0 && !r.Duplicate && !r.Conflict)
 		switch {
 		case r.Conflict:
 			p.done(SendResult{}, protocol.Errorf(protocol.CodeLocalIDConflict, ""))
@@ -360,6 +365,9 @@ func (s *Service) commit(ctx context.Context, batch []*pendingSend, msgs []*Mess
 			s.router.Route(p.msg, p.origin)
 			p.done(SendResult{Msg: p.msg}, nil)
 		}
+	}
+	if planned && s.cfg.PushPlanned != nil {
+		s.cfg.PushPlanned()
 	}
 }
 

@@ -41,9 +41,12 @@ type Server struct {
 	svc   *im.Service
 	hub   *gateway.Hub
 	gw    *gateway.Gateway
-	reg   *prometheus.Registry
-	http  *http.Server
-	dev   devapp.Credentials
+	// Providers holds the apps' push providers by vendor and environment.
+	Providers *push.ProviderSet
+	disp      *push.Dispatcher
+	reg       *prometheus.Registry
+	http      *http.Server
+	dev       devapp.Credentials
 
 	ready    atomic.Bool
 	listener net.Listener
@@ -78,7 +81,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.hub = gateway.NewHub()
-	s.svc, err = im.New(st, s.hub, im.Config{CommitBatch: cfg.CommitBatch, NodeID: cfg.NodeID, TokenLeeway: cfg.TokenLeeway}, log, s.reg)
+	s.Providers = push.NewProviderSet()
+	s.disp, err = push.NewDispatcher(st, s.Providers, push.DispatcherConfig{}, log, s.reg)
+	if err != nil {
+		return fail(err)
+	}
+	s.svc, err = im.New(st, s.hub, im.Config{CommitBatch: cfg.CommitBatch, NodeID: cfg.NodeID,
+		TokenLeeway: cfg.TokenLeeway, PushPlanned: s.disp.Wake}, log, s.reg)
 	if err != nil {
 		return fail(err)
 	}
@@ -179,6 +188,10 @@ func (s *Server) Run(ctx context.Context) error {
 	defer stopCheckpoints()
 	ckDone := make(chan error, 1)
 	go func() { ckDone <- s.store.RunCheckpoints(ckCtx) }()
+	pushCtx, stopPush := context.WithCancel(context.Background())
+	defer stopPush()
+	pushDone := make(chan error, 1)
+	go func() { pushDone <- s.disp.Run(pushCtx) }()
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- s.http.Serve(s.listener) }()
 	s.ready.Store(true)
@@ -210,6 +223,10 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	cancelRun()
 	<-gwDone
+	// Drain the push workers: pushes in flight finish; pending jobs stay in
+	// the store for the next start.
+	stopPush()
+	<-pushDone
 	stopCheckpoints()
 	if err := <-ckDone; err != nil {
 		s.log.Warn("background checkpoints", "err", err)

@@ -1,0 +1,365 @@
+package push
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ErrVendorNotConfigured: the app has no credential for the vendor (or the
+// environment), so its devices cannot be pushed.
+var ErrVendorNotConfigured = errors.New("push: vendor not configured for the app")
+
+// Providers finds the provider for an app's vendor and environment.
+type Providers interface {
+	Provider(ctx context.Context, appID string, v Vendor, env Environment) (Provider, error)
+}
+
+// Content is what a message's push config says (protocol.PushConfig's JSON).
+type Content struct {
+	Title       string `json:"title,omitempty"`
+	Content     string `json:"content,omitempty"`
+	Payload     string `json:"payload,omitempty"`
+	ResourcesID string `json:"resourcesID,omitempty"`
+}
+
+// DispatcherConfig tunes the dispatcher. Zero values take the defaults.
+type DispatcherConfig struct {
+	// Concurrency is the most pushes in flight per vendor. Default 16.
+	Concurrency int
+	// Poll is how often due jobs are looked for when nothing woke the
+	// dispatcher. Default 200 ms.
+	Poll time.Duration
+	// Batch is the most jobs read at once. Default 256.
+	Batch int
+	// MaxAttempts is how many calls a job gets before it fails. Default 8.
+	MaxAttempts int
+	// BaseBackoff and MaxBackoff bound the exponential backoff between
+	// retries (with jitter) when the vendor gave no Retry-After. Defaults
+	// 1 s and 5 min.
+	BaseBackoff time.Duration
+	MaxBackoff  time.Duration
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+}
+
+// Dispatcher sends due push jobs through the vendors' providers and records
+// every attempt. Jobs are durable: those pending when the process stops are
+// sent after it restarts.
+type Dispatcher struct {
+	store     Store
+	providers Providers
+	cfg       DispatcherConfig
+	log       *slog.Logger
+	wake      chan struct{}
+	metrics   *dispatchMetrics
+
+	mu       sync.Mutex
+	inflight map[int64]bool
+	// finished holds jobs finished since the current read of due jobs
+	// began: that read may predate their new state, so they are skipped
+	// until the next read.
+	finished map[int64]bool
+	sems     map[Vendor]chan struct{}
+	failing  map[string]string // app/vendor/env -> why its credential fails
+}
+
+// NewDispatcher returns a dispatcher; it starts nothing until Run.
+func NewDispatcher(store Store, providers Providers, cfg DispatcherConfig, log *slog.Logger, reg prometheus.Registerer) (*Dispatcher, error) {
+	if store == nil || providers == nil || log == nil {
+		return nil, errors.New("push: dispatcher: store, providers and logger are required")
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 16
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 200 * time.Millisecond
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 256
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 8
+	}
+	if cfg.BaseBackoff <= 0 {
+		cfg.BaseBackoff = time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 5 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	m, err := newDispatchMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	return &Dispatcher{store: store, providers: providers, cfg: cfg, log: log, metrics: m,
+		wake: make(chan struct{}, 1), inflight: map[int64]bool{}, finished: map[int64]bool{}, sems: map[Vendor]chan struct{}{},
+		failing: map[string]string{}}, nil
+}
+
+// Wake makes the dispatcher look for due jobs now (after a commit that
+// planned some). It never blocks.
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Failing returns the credentials that failed authentication, keyed
+// app/vendor/environment, with the vendor's reason (for /readyz detail).
+func (d *Dispatcher) Failing() map[string]string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[string]string, len(d.failing))
+	for k, v := range d.failing {
+		out[k] = v
+	}
+	return out
+}
+
+// Run dispatches until ctx ends, then waits for the pushes in flight.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	t := time.NewTicker(d.cfg.Poll)
+	defer t.Stop()
+	for {
+		d.mu.Lock()
+		clear(d.finished)
+		d.mu.Unlock()
+		jobs, err := d.store.DueJobs(ctx, d.cfg.Now(), d.cfg.Batch)
+		if err != nil && ctx.Err() == nil {
+			d.log.Warn("reading due push jobs", "err", err)
+		}
+		for _, j := range jobs {
+			d.mu.Lock()
+			busy := d.inflight[j.ID] || d.finished[j.ID]
+			if !busy {
+				d.inflight[j.ID] = true
+			}
+			sem := d.sems[j.Vendor]
+			if sem == nil {
+				sem = make(chan struct{}, d.cfg.Concurrency)
+				d.sems[j.Vendor] = sem
+			}
+			d.mu.Unlock()
+			if busy {
+				continue
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return nil
+			}
+			wg.Add(1)
+			go func(j Job) {
+				defer wg.Done()
+				defer func() { <-sem }()
+				d.handle(ctx, j)
+				d.mu.Lock()
+				delete(d.inflight, j.ID)
+				d.finished[j.ID] = true
+				d.mu.Unlock()
+			}(j)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-d.wake:
+		}
+	}
+}
+
+// handle makes one attempt at job j and records it.
+func (d *Dispatcher) handle(ctx context.Context, j Job) {
+	now := d.cfg.Now()
+	attempt := Attempt{JobID: j.ID, Attempt: j.Attempts + 1, At: now}
+	finish := func(status JobStatus, notBefore time.Time, reason string) {
+		attempt.Reason = reason
+		if attempt.Outcome == "" {
+			attempt.Outcome = string(status)
+		}
+		d.metrics.jobs.WithLabelValues(string(j.Vendor), attempt.Outcome).Inc()
+		if err := d.store.FinishAttempt(ctx, attempt, status, notBefore, reason); err != nil && ctx.Err() == nil {
+			d.log.Error("recording push attempt", "job", j.ID, "err", err)
+		}
+	}
+	if !j.ExpiresAt.IsZero() && !now.Before(j.ExpiresAt) {
+		finish(JobExpired, now, "expired before it was sent")
+		return
+	}
+	dev, err := d.store.Device(ctx, j.AppID, j.PushID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		finish(JobDropped, now, "device unregistered")
+		return
+	case err != nil:
+		finish(JobPending, now.Add(d.backoff(j.Attempts)), "store: "+err.Error())
+		return
+	case dev.UserID != j.UserID:
+		// The device was unbound (logout) or taken by another user after the
+		// job was planned: never show one user's message to another.
+		finish(JobDropped, now, "device no longer bound to the recipient")
+		return
+	case !dev.Enabled:
+		finish(JobDropped, now, "pushes disabled on the device")
+		return
+	}
+	var c Content
+	if err := json.Unmarshal(j.PushConfig, &c); err != nil {
+		finish(JobFailed, now, "push config unreadable: "+err.Error())
+		return
+	}
+	p, err := d.providers.Provider(ctx, j.AppID, dev.Vendor, dev.Environment)
+	if err != nil {
+		finish(JobFailed, now, err.Error())
+		return
+	}
+	n := notification(j, dev, c)
+	start := time.Now()
+	res, err := p.Send(ctx, n)
+	attempt.Latency = time.Since(start)
+	attempt.Status = res.Status
+	d.metrics.latency.WithLabelValues(string(j.Vendor)).Observe(attempt.Latency.Seconds())
+	if err != nil {
+		switch {
+		case errors.Is(err, ErrExpired):
+			finish(JobExpired, now, err.Error())
+		case errors.Is(err, ErrPayloadTooLarge), errors.Is(err, ErrInvalidNotification), errors.Is(err, ErrCredential):
+			finish(JobFailed, now, err.Error())
+		default: // no answer: network trouble, retry
+			d.retry(j, &attempt, now, 0, err.Error(), finish)
+		}
+		return
+	}
+	attempt.Outcome = res.Outcome.String()
+	key := j.AppID + "/" + string(dev.Vendor) + "/" + string(dev.Environment)
+	switch res.Outcome {
+	case Delivered:
+		d.mu.Lock()
+		delete(d.failing, key)
+		d.mu.Unlock()
+		finish(JobDelivered, now, res.VendorID)
+	case DropDevice:
+		if err := d.store.DeleteDevice(ctx, j.AppID, j.PushID, res.Reason); err != nil && !errors.Is(err, ErrNotFound) {
+			d.log.Error("removing a device the vendor refused", "push_id", j.PushID, "err", err)
+		}
+		finish(JobDropped, now, res.Reason)
+	case AuthFailed:
+		// The provider refreshes its credential on this answer; one more
+		// attempt tells a stale token from a failing credential.
+		if j.Attempts == 0 {
+			finish(JobPending, now, res.Reason)
+			return
+		}
+		d.mu.Lock()
+		d.failing[key] = res.Reason
+		d.mu.Unlock()
+		d.log.Error("push credential failing", "app", j.AppID, "vendor", dev.Vendor, "environment", dev.Environment, "reason", res.Reason)
+		finish(JobFailed, now, "credential failing: "+res.Reason)
+	case QuotaExhausted:
+		until := res.Until
+		if until.IsZero() {
+			until = now.Add(time.Hour)
+		}
+		finish(JobPending, until, "held: vendor quota exhausted until "+until.UTC().Format(time.RFC3339))
+	case Retry:
+		d.retry(j, &attempt, now, res.RetryAfter, res.Reason, finish)
+	default: // Rejected
+		finish(JobFailed, now, "rejected: "+res.Reason)
+	}
+}
+
+func (d *Dispatcher) retry(j Job, a *Attempt, now time.Time, after time.Duration, reason string, finish func(JobStatus, time.Time, string)) {
+	if a.Attempt >= d.cfg.MaxAttempts {
+		finish(JobFailed, now, fmt.Sprintf("gave up after %d attempts: %s", a.Attempt, reason))
+		return
+	}
+	if after <= 0 {
+		after = d.backoff(j.Attempts)
+	}
+	next := now.Add(after)
+	if !j.ExpiresAt.IsZero() && !next.Before(j.ExpiresAt) {
+		finish(JobExpired, now, "would expire before the next attempt: "+reason)
+		return
+	}
+	if a.Outcome == "" {
+		a.Outcome = Retry.String()
+	}
+	finish(JobPending, next, reason)
+}
+
+// backoff is the wait before attempt n+1: exponential from BaseBackoff,
+// capped at MaxBackoff, drawn from its upper half (jitter) so that jobs
+// failed together do not retry together.
+func (d *Dispatcher) backoff(n int) time.Duration {
+	b := d.cfg.BaseBackoff << min(n, 20)
+	if b <= 0 || b > d.cfg.MaxBackoff {
+		b = d.cfg.MaxBackoff
+	}
+	return b/2 + rand.N(b/2+1)
+}
+
+// notification builds the vendor-neutral push of job j to device dev.
+func notification(j Job, dev Device, c Content) Notification {
+	n := Notification{
+		ID:          jobUUID(j.ID),
+		Token:       dev.Token,
+		Environment: dev.Environment,
+		Kind:        KindAlert,
+		Priority:    PriorityHigh,
+		Topic:       dev.BundleID,
+		Title:       c.Title,
+		Content:     c.Content,
+		Payload:     c.Payload,
+		Expiration:  j.ExpiresAt,
+	}
+	if c.Title == "" && c.Content == "" {
+		n.Kind = KindData
+	}
+	return n
+}
+
+// jobUUID formats a job ID as a UUID (APNs wants apns-id to be one), the
+// same for every attempt of the job.
+func jobUUID(id int64) string {
+	u := uint64(id)
+	return fmt.Sprintf("00000000-0000-4000-8000-%012x", u&0xffffffffffff)
+}
+
+type dispatchMetrics struct {
+	jobs    *prometheus.CounterVec
+	latency *prometheus.HistogramVec
+}
+
+func newDispatchMetrics(reg prometheus.Registerer) (*dispatchMetrics, error) {
+	m := &dispatchMetrics{
+		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_push_attempts_total", Help: "Push attempts by vendor and outcome.",
+		}, []string{"vendor", "outcome"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "herald_push_vendor_seconds", Help: "Time for a vendor to answer one push.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}, []string{"vendor"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.jobs, m.latency} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("push: metrics: %w", err)
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,266 @@
+package push_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/heraldim/herald/internal/im"
+	"github.com/heraldim/herald/internal/push"
+	"github.com/heraldim/herald/internal/store/sqlite"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeProvider answers with scripted results and records what it was sent.
+type fakeProvider struct {
+	mu      sync.Mutex
+	script  []push.Result // consumed in order; then Delivered
+	sent    []push.Notification
+	calls   atomic.Int32
+	sentNow chan struct{}
+}
+
+func (p *fakeProvider) Send(_ context.Context, n push.Notification) (push.Result, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls.Add(1)
+	p.sent = append(p.sent, n)
+	r := push.Result{Outcome: push.Delivered, Status: 200, VendorID: "v-1"}
+	if len(p.script) > 0 {
+		r, p.script = p.script[0], p.script[1:]
+	}
+	select {
+	case p.sentNow <- struct{}{}:
+	default:
+	}
+	return r, nil
+}
+
+type providers struct {
+	p          push.Provider
+	configured bool
+}
+
+func (ps providers) Provider(context.Context, string, push.Vendor, push.Environment) (push.Provider, error) {
+	if !ps.configured {
+		return nil, push.ErrVendorNotConfigured
+	}
+	return ps.p, nil
+}
+
+type fixture struct {
+	store *sqlite.Store
+	clock atomic.Pointer[time.Time]
+	prov  *fakeProvider
+	disp  *push.Dispatcher
+	dev   push.Device
+	msgID int64
+}
+
+func newFixture(t *testing.T, configured bool) *fixture {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "h.db")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.CreateApp(t.Context(), im.App{ID: "app", Name: "app", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{store: st, prov: &fakeProvider{sentNow: make(chan struct{}, 100)}}
+	now := time.Now()
+	f.clock.Store(&now)
+	f.dev = push.Device{AppID: "app", PushID: push.NewPushID("app", push.VendorAPNs, push.Development, "tok"),
+		Vendor: push.VendorAPNs, Token: "tok", Environment: push.Development, BundleID: "com.example", UserID: "bob", Enabled: true}
+	if err := st.RegisterDevice(t.Context(), f.dev); err != nil {
+		t.Fatal(err)
+	}
+	f.disp, err = push.NewDispatcher(st, providers{f.prov, configured}, push.DispatcherConfig{
+		Poll: 5 * time.Millisecond, MaxAttempts: 3, BaseBackoff: time.Minute,
+		Now: func() time.Time { return *f.clock.Load() },
+	}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fixture) advance(d time.Duration) {
+	n := f.clock.Load().Add(d)
+	f.clock.Store(&n)
+}
+
+// plan commits a message from alice to bob with a push config and a push
+// job for bob, expiring after ttl.
+func (f *fixture) plan(t *testing.T, ttl time.Duration) {
+	t.Helper()
+	f.msgID++
+	now := *f.clock.Load()
+	m := &im.Message{AppID: "app", ID: f.msgID, ConvID: im.PeerConvID("alice", "bob"), Sender: "alice", Recipient: "bob",
+		Type: 1, Text: "hi", Priority: 2, CreatedAt: now, PushConfig: []byte(`{"title":"Alice","content":"hi","payload":"p1"}`),
+		PushUsers: []string{"bob"}, PushExpires: now.Add(ttl)}
+	if _, err := f.store.AppendMessages(t.Context(), []*im.Message{m}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) run(t *testing.T) func() {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = f.disp.Run(ctx); close(done) }()
+	return func() { cancel(); <-done }
+}
+
+// waitJob waits until bob's newest job reaches status.
+func (f *fixture) waitJob(t *testing.T, status push.JobStatus) (push.Job, []push.Attempt) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		jobs, attempts, err := f.store.Trace(t.Context(), push.TraceFilter{AppID: "app", UserID: "bob"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(jobs) > 0 && jobs[0].Status == status {
+			return jobs[0], attempts[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job never reached %s: %+v", status, jobs)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestDispatchDelivers(t *testing.T) {
+	f := newFixture(t, true)
+	f.plan(t, time.Hour)
+	defer f.run(t)()
+	j, attempts := f.waitJob(t, push.JobDelivered)
+	if len(attempts) != 1 || attempts[0].Outcome != "delivered" || j.Reason != "v-1" {
+		t.Fatalf("job %+v attempts %+v", j, attempts)
+	}
+	n := f.prov.sent[0]
+	if n.Token != "tok" || n.Topic != "com.example" || n.Title != "Alice" || n.Content != "hi" || n.Payload != "p1" ||
+		n.Kind != push.KindAlert || n.Environment != push.Development || !n.Expiration.Equal(j.ExpiresAt) {
+		t.Fatalf("notification %+v", n)
+	}
+}
+
+func TestDispatchRetriesHonouringRetryAfter(t *testing.T) {
+	f := newFixture(t, true)
+	f.prov.script = []push.Result{
+		{Outcome: push.Retry, Status: 429, Reason: "TooManyRequests", RetryAfter: 30 * time.Second},
+		{Outcome: push.Retry, Status: 503, Reason: "ServiceUnavailable"},
+	}
+	f.plan(t, time.Hour)
+	defer f.run(t)()
+	<-f.prov.sentNow
+	j, _ := f.waitJob(t, push.JobPending)
+	for j.Attempts != 1 {
+		j, _ = f.waitJob(t, push.JobPending)
+	}
+	if got := j.NotBefore.Sub(*f.clock.Load()); got < 29*time.Second || got > 31*time.Second {
+		t.Fatalf("next attempt in %s, want the vendor's 30 s", got)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if c := f.prov.calls.Load(); c != 1 {
+		t.Fatalf("retried before Retry-After: %d calls", c)
+	}
+	f.advance(31 * time.Second)
+	<-f.prov.sentNow // second attempt: 503 without Retry-After -> backoff (30-60 s from a 1 min base)
+	f.advance(2 * time.Minute)
+	j, attempts := f.waitJob(t, push.JobDelivered)
+	if len(attempts) != 3 || j.Attempts != 3 {
+		t.Fatalf("attempts %+v", attempts)
+	}
+}
+
+func TestDispatchDropsDeviceOnBadToken(t *testing.T) {
+	f := newFixture(t, true)
+	f.prov.script = []push.Result{{Outcome: push.DropDevice, Status: 410, Reason: "Unregistered"}}
+	f.plan(t, time.Hour)
+	defer f.run(t)()
+	f.waitJob(t, push.JobDropped)
+	if _, err := f.store.Device(t.Context(), "app", f.dev.PushID); err == nil {
+		t.Fatal("the vendor said the token is dead but the device remains")
+	}
+	if c := f.prov.calls.Load(); c != 1 {
+		t.Fatalf("a dead token was retried: %d calls", c)
+	}
+}
+
+func TestDispatchNeverSendsExpiredOrRebound(t *testing.T) {
+	f := newFixture(t, true)
+	f.plan(t, time.Minute)
+	f.advance(2 * time.Minute) // past its expiry before the dispatcher runs
+	stop := f.run(t)
+	f.waitJob(t, push.JobExpired)
+	stop()
+
+	f.plan(t, time.Hour)
+	rebound := f.dev
+	rebound.UserID = "carol" // bob logged out, carol logged in on the phone
+	if err := f.store.RegisterDevice(t.Context(), rebound); err != nil {
+		t.Fatal(err)
+	}
+	defer f.run(t)()
+	j, _ := f.waitJob(t, push.JobDropped)
+	if j.Reason != "device no longer bound to the recipient" {
+		t.Fatalf("reason %q", j.Reason)
+	}
+	if c := f.prov.calls.Load(); c != 0 {
+		t.Fatalf("provider called %d times for an expired or rebound job", c)
+	}
+}
+
+func TestDispatchAuthFailureRetriedOnceThenCredentialFailing(t *testing.T) {
+	f := newFixture(t, true)
+	f.prov.script = []push.Result{
+		{Outcome: push.AuthFailed, Status: 403, Reason: "ExpiredProviderToken"},
+		{Outcome: push.AuthFailed, Status: 403, Reason: "InvalidProviderToken"},
+	}
+	f.plan(t, time.Hour)
+	defer f.run(t)()
+	j, attempts := f.waitJob(t, push.JobFailed)
+	if len(attempts) != 2 || j.Reason != "credential failing: InvalidProviderToken" {
+		t.Fatalf("job %+v attempts %+v", j, attempts)
+	}
+	if why := f.disp.Failing()["app/apns/development"]; why != "InvalidProviderToken" {
+		t.Fatalf("failing credentials: %v", f.disp.Failing())
+	}
+}
+
+func TestDispatchGivesUpAfterMaxAttempts(t *testing.T) {
+	f := newFixture(t, true)
+	f.prov.script = []push.Result{{Outcome: push.Retry, RetryAfter: time.Second}, {Outcome: push.Retry, RetryAfter: time.Second}, {Outcome: push.Retry, RetryAfter: time.Second}}
+	f.plan(t, time.Hour)
+	defer f.run(t)()
+	for range 2 {
+		<-f.prov.sentNow
+		f.waitJob(t, push.JobPending)
+		time.Sleep(20 * time.Millisecond)
+		f.advance(2 * time.Second)
+	}
+	j, _ := f.waitJob(t, push.JobFailed)
+	if j.Attempts != 3 {
+		t.Fatalf("attempts %d, want 3", j.Attempts)
+	}
+}
+
+func TestDispatchVendorNotConfigured(t *testing.T) {
+	f := newFixture(t, false)
+	f.plan(t, time.Hour)
+	defer f.run(t)()
+	j, _ := f.waitJob(t, push.JobFailed)
+	if j.Reason != push.ErrVendorNotConfigured.Error() {
+		t.Fatalf("reason %q", j.Reason)
+	}
+}
