@@ -1,6 +1,6 @@
 // Package push holds the vendor-neutral side of offline push: what one
 // notification to one device says, and what a vendor's answer means. Each
-// vendor package (push/vendor/apns, push/vendor/fcm, ...) turns a
+// vendor package (push/apns, push/fcm, ...) turns a
 // Notification into its vendor's request and the vendor's answer into a
 // Result, so that the dispatcher decides on neutral outcomes only.
 package push
