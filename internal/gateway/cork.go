@@ -13,6 +13,10 @@ import (
 // anyway, so that a long sync streams instead of piling up in memory.
 const corkFlushBytes = 64 * 1024
 
+// corkKeepBytes is the largest cork buffer kept between batches; a bigger
+// one (after a sync) is dropped so that idle sessions stay small.
+const corkKeepBytes = 8 * 1024
+
 // corkConn is the network connection under a session's WebSocket. The
 // WebSocket library flushes every message with its own write(2); while the
 // session's writer drains a batch of queued frames it corks the connection,
@@ -70,12 +74,21 @@ func (c *corkConn) flushLocked() error {
 	}
 	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
 	_, err := c.Conn.Write(c.buf)
-	if cap(c.buf) > 4*corkFlushBytes {
+	if cap(c.buf) > corkKeepBytes {
 		c.buf = nil // do not keep a burst's memory for an idle session
 	} else {
 		c.buf = c.buf[:0]
 	}
 	return err
+}
+
+// flush writes what was gathered so far and stays corked: the writer calls
+// it before slow work (a sync reading the store) so that frames queued
+// before, such as the login reply, are not held back by it.
+func (c *corkConn) flush() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.flushLocked()
 }
 
 // corkingWriter hands the WebSocket library a corkConn when it hijacks the
@@ -96,5 +109,8 @@ func (w *corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	w.conn = &corkConn{Conn: c}
-	return w.conn, bufio.NewReadWriter(brw.Reader, bufio.NewWriter(w.conn)), nil
+	// Reuse net/http's write buffer (already flushed) rather than holding
+	// a second one per connection.
+	brw.Writer.Reset(w.conn)
+	return w.conn, brw, nil
 }

@@ -218,6 +218,9 @@ func (s *Session) handleItem(it *item) error {
 	case kindSent:
 		return s.deliver(it.msg, it.replyID)
 	case kindSync:
+		if err := s.cork.flush(); err != nil {
+			return err
+		}
 		return s.sync(it)
 	case kindClose:
 		// The close frame must not wait in the cork for the client's answer.
