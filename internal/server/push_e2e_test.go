@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldim/herald/internal/config"
 	apnsemu "github.com/heraldim/herald/internal/emulator/apns"
 	fcmemu "github.com/heraldim/herald/internal/emulator/fcm"
 	"github.com/heraldim/herald/internal/protocol"
@@ -20,7 +21,15 @@ const bundle = "com.example.chat"
 // a provider for it in the server's dev app, for both environments.
 func startAPNs(t *testing.T, s *testkit.Server) *apnsemu.Emulator {
 	t.Helper()
-	em, err := apnsemu.New(apnsemu.Config{})
+	em, _ := startAPNsWith(t, s, apnsemu.Config{})
+	return em
+}
+
+// startAPNsWith is startAPNs with an emulator configuration; it also
+// returns the team key.
+func startAPNsWith(t *testing.T, s *testkit.Server, cfg apnsemu.Config) (*apnsemu.Emulator, []byte) {
+	t.Helper()
+	em, err := apnsemu.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,6 +42,13 @@ func startAPNs(t *testing.T, s *testkit.Server) *apnsemu.Emulator {
 	if err != nil {
 		t.Fatal(err)
 	}
+	installAPNs(t, s, em, key)
+	return em, key
+}
+
+// installAPNs installs in s a provider for the emulator's team key.
+func installAPNs(t *testing.T, s *testkit.Server, em *apnsemu.Emulator, key []byte) {
+	t.Helper()
 	p, err := apns.New(apns.Config{
 		ProductionURL: em.URL(apnsemu.Production), DevelopmentURL: em.URL(apnsemu.Development),
 		KeyPEM: key, KeyID: "KEY1234567", TeamID: "TEAM123456", RootCAs: em.CertPool(),
@@ -43,7 +59,6 @@ func startAPNs(t *testing.T, s *testkit.Server) *apnsemu.Emulator {
 	t.Cleanup(func() { p.Close() })
 	s.Srv.Providers.Set(s.App.AppID, push.VendorAPNs, push.Development, p)
 	s.Srv.Providers.Set(s.App.AppID, push.VendorAPNs, push.Production, p)
-	return em
 }
 
 // goOffline logs user in with a push registration, then drops the
@@ -182,4 +197,50 @@ func TestSeedScenarioOneAndroid(t *testing.T) {
 		t.Fatalf("FCM got %+v", d.Message)
 	}
 	waitJob(t, s, "bob", push.JobDelivered)
+}
+
+// TestPendingPushSurvivesRestart: a push that APNs could not take (503,
+// retried later) is in the store when the server stops; the next server
+// on the same data sends it.
+func TestPendingPushSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	s1 := testkit.Start(t, func(c *config.Config) { c.DataDir = dir })
+	// The restarted server signs a new provider token at once; Apple
+	// accepts that, while the emulator by default enforces Apple's "at most
+	// every 20 minutes" per team.
+	em, key := startAPNsWith(t, s1, apnsemu.Config{TokenUpdateInterval: time.Millisecond})
+	tok := em.RegisterDevice(bundle, apnsemu.Development, false)
+	goOffline(t, s1, "bob", protocol.PushRegistration{Vendor: "apns", Token: tok, Environment: "development", BundleID: bundle})
+	em.InjectFault("", apnsemu.Fault{Kind: apnsemu.FaultUnavailable, RetryAfter: 2 * time.Second})
+	sender := s1.LoginAs(t, "alice", "server", "script")
+	sender.SyncDone(wait)
+	sendWithPush(t, sender, "bob", "m1", &protocol.PushConfig{Title: "while down", Content: "c"})
+	deadline := time.Now().Add(wait)
+	for {
+		jobs := jobsFor(t, s1, "bob")
+		if len(jobs) == 1 && jobs[0].Attempts == 1 && jobs[0].Status == push.JobPending {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no retry scheduled: %+v", jobs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s1.Stop(t)
+	em.ClearFault("")
+
+	s2 := testkit.Start(t, func(c *config.Config) { c.DataDir = dir })
+	installAPNs(t, s2, em, key)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	ds, err := em.WaitDeliveries(ctx, tok, 1)
+	if err != nil {
+		t.Fatalf("the pending push was not sent after the restart: %v (trace %+v)", err, jobsFor(t, s2, "bob"))
+	}
+	if alert, _ := ds[0].Aps()["alert"].(map[string]any); alert["title"] != "while down" {
+		t.Fatalf("delivered %+v", ds[0].Payload)
+	}
+	if j := waitJob(t, s2, "bob", push.JobDelivered); j.Attempts != 2 {
+		t.Fatalf("attempts %d, want 2", j.Attempts)
+	}
 }
