@@ -26,13 +26,19 @@ const (
 	CodeInvalidPriority     Code = 40010 // priority is not 1, 2 or 3
 	CodeInvalidPushConfig   Code = 40011 // push config field over its limit
 	CodeInvalidPushDevice   Code = 40012 // push registration invalid, or PushID unknown
+	CodeInvalidCredential   Code = 40013 // a vendor credential that cannot be used (REST)
+	CodePushTooLarge        Code = 40014 // encoded push over the vendor's size limit (REST)
 	CodeNotLoggedIn         Code = 40100 // request before a successful login
 	CodeTokenInvalid        Code = 40101 // token malformed, badly signed, or for another user
 	CodeTokenExpired        Code = 40102 // token past its expiry
 	CodeAppUnknown          Code = 40103 // app ID unknown, or token minted for another app
 	CodeAlreadyLoggedIn     Code = 40104 // login on a session that is already logged in
+	CodeAdminUnauthorized   Code = 40105 // admin key missing or wrong for the app in the path (REST)
+	CodeNotFound            Code = 40400 // the resource named in the path or body does not exist (REST)
+	CodeVendorNotConfigured Code = 40900 // the app has no credential for the device's vendor and environment (REST)
 	CodeRateLimited         Code = 42900 // too many requests; retry later
 	CodeInternal            Code = 50000 // the server failed; the request may be retried
+	CodeVendorUnreachable   Code = 50200 // the vendor's server gave no answer (REST)
 	CodeUnavailable         Code = 50300 // the server is shutting down or overloaded; retry later
 )
 
@@ -56,13 +62,19 @@ var catalogue = map[Code]codeInfo{
 	CodeInvalidPriority:     {"invalid_priority", 400, "priority must be 1 (low), 2 (medium) or 3 (high)"},
 	CodeInvalidPushConfig:   {"invalid_push_config", 400, "invalid push config"},
 	CodeInvalidPushDevice:   {"invalid_push_device", 400, "invalid push registration or unknown PushID"},
+	CodeInvalidCredential:   {"invalid_credential", 400, "invalid vendor credential"},
+	CodePushTooLarge:        {"push_too_large", 400, "push payload over the vendor's limit"},
 	CodeNotLoggedIn:         {"not_logged_in", 401, "log in first"},
 	CodeTokenInvalid:        {"token_invalid", 401, "token is invalid"},
 	CodeTokenExpired:        {"token_expired", 401, "token has expired"},
 	CodeAppUnknown:          {"app_unknown", 401, "unknown app, or token of another app"},
 	CodeAlreadyLoggedIn:     {"already_logged_in", 409, "session is already logged in"},
+	CodeAdminUnauthorized:   {"admin_unauthorized", 401, "admin key missing or wrong for this app"},
+	CodeNotFound:            {"not_found", 404, "not found"},
+	CodeVendorNotConfigured: {"vendor_not_configured", 409, "no credential for this vendor and environment"},
 	CodeRateLimited:         {"rate_limited", 429, "too many requests"},
 	CodeInternal:            {"internal", 500, "internal error"},
+	CodeVendorUnreachable:   {"vendor_unreachable", 502, "the vendor's server did not answer"},
 	CodeUnavailable:         {"unavailable", 503, "server unavailable, retry later"},
 }
 

@@ -127,6 +127,17 @@ func (d *Dispatcher) Failing() map[string]string {
 	return out
 }
 
+// ResetFailing forgets that an app's credential for vendor v failed, in
+// every environment: called when the credential is replaced or removed, so
+// that the failure of the old one is not reported against the new one.
+func (d *Dispatcher) ResetFailing(appID string, v Vendor) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, env := range []Environment{Production, Development} {
+		delete(d.failing, appID+"/"+string(v)+"/"+string(env))
+	}
+}
+
 // Run dispatches until ctx ends, then waits for the pushes in flight.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup

@@ -236,6 +236,17 @@ func TestDispatchAuthFailureRetriedOnceThenCredentialFailing(t *testing.T) {
 	if why := f.disp.Failing()["app/apns/development"]; why != "InvalidProviderToken" {
 		t.Fatalf("failing credentials: %v", f.disp.Failing())
 	}
+	// A replaced credential starts with a clean record; other apps' and
+	// vendors' stay.
+	f.disp.ResetFailing("other", push.VendorAPNs)
+	f.disp.ResetFailing("app", push.VendorFCM)
+	if len(f.disp.Failing()) != 1 {
+		t.Fatalf("reset of another app or vendor cleared: %v", f.disp.Failing())
+	}
+	f.disp.ResetFailing("app", push.VendorAPNs)
+	if len(f.disp.Failing()) != 0 {
+		t.Fatalf("after reset: %v", f.disp.Failing())
+	}
 }
 
 func TestDispatchGivesUpAfterMaxAttempts(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/heraldim/herald/internal/admin"
 	"github.com/heraldim/herald/internal/config"
 	"github.com/heraldim/herald/internal/devapp"
 	"github.com/heraldim/herald/internal/gateway"
@@ -44,6 +45,7 @@ type Server struct {
 	// Providers holds the apps' push providers by vendor and environment.
 	Providers *push.ProviderSet
 	disp      *push.Dispatcher
+	admin     *admin.Handler
 	reg       *prometheus.Registry
 	http      *http.Server
 	dev       devapp.Credentials
@@ -86,6 +88,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err != nil {
 		return fail(err)
 	}
+	// The admin API owns the providers built from the apps' stored
+	// credentials: load them before anything is dispatched.
+	s.admin, err = admin.New(admin.Deps{Apps: st, Credentials: st, Devices: st, Providers: s.Providers,
+		Failures: s.disp, Log: log}, admin.Config{})
+	if err != nil {
+		return fail(err)
+	}
+	if err := s.admin.LoadProviders(ctx); err != nil {
+		return fail(err)
+	}
 	s.svc, err = im.New(st, s.hub, im.Config{CommitBatch: cfg.CommitBatch, NodeID: cfg.NodeID,
 		TokenLeeway: cfg.TokenLeeway, PushPlanned: s.disp.Wake}, log, s.reg)
 	if err != nil {
@@ -111,6 +123,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	s.admin.Register(mux)
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return s, nil
 }
@@ -227,6 +240,7 @@ func (s *Server) Run(ctx context.Context) error {
 	// the store for the next start.
 	stopPush()
 	<-pushDone
+	s.admin.Close()
 	stopCheckpoints()
 	if err := <-ckDone; err != nil {
 		s.log.Warn("background checkpoints", "err", err)
@@ -286,4 +300,9 @@ func (s *Server) CreateApp(ctx context.Context, name string) (devapp.Credentials
 // PushTrace returns push jobs and their attempts matching f.
 func (s *Server) PushTrace(ctx context.Context, f push.TraceFilter) ([]push.Job, [][]push.Attempt, error) {
 	return s.store.Trace(ctx, f)
+}
+
+// PushDevice returns an app's registered device.
+func (s *Server) PushDevice(ctx context.Context, appID, pushID string) (push.Device, error) {
+	return s.store.Device(ctx, appID, pushID)
 }

@@ -1,0 +1,273 @@
+// Package admin serves Herald's authenticated admin REST API under
+// /v1/apps/{appID}/: an app's vendor push credentials, test pushes to one
+// device (the console's "online debugging"), the delivery trace, and
+// device bindings for app backends that use push on its own.
+//
+// Every request carries the admin key of the app named in its path
+// (Authorization: Bearer <admin key>); a request for one app never reads or
+// changes another's data. Errors use the catalogue of internal/protocol:
+// {"code": 40105, "message": "..."} with the code's HTTP status. Bad input
+// changes nothing. docs/openapi.yaml describes every endpoint.
+package admin
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/heraldim/herald/internal/im"
+	"github.com/heraldim/herald/internal/protocol"
+	"github.com/heraldim/herald/internal/push"
+	"github.com/heraldim/herald/internal/push/apns"
+)
+
+// Apps finds an app (for its admin key).
+type Apps interface {
+	// App returns an app; im.ErrNotFound if there is none.
+	App(ctx context.Context, id string) (im.App, error)
+}
+
+// CredentialStore keeps the apps' vendor credentials.
+type CredentialStore interface {
+	// PutCredential stores c, replacing the app's credential for c.Vendor.
+	PutCredential(ctx context.Context, c push.Credential) error
+	// Credentials returns an app's credentials; every app's when appID is
+	// empty.
+	Credentials(ctx context.Context, appID string) ([]push.Credential, error)
+	// DeleteCredential removes one; push.ErrNotFound if there is none.
+	DeleteCredential(ctx context.Context, appID string, v push.Vendor) error
+}
+
+// DeviceStore is what the admin API needs of push persistence.
+type DeviceStore interface {
+	Device(ctx context.Context, appID, pushID string) (push.Device, error)
+	RegisterDevice(ctx context.Context, d push.Device) error
+	UnbindDevice(ctx context.Context, appID, pushID, userID string) error
+	Trace(ctx context.Context, f push.TraceFilter) ([]push.Job, [][]push.Attempt, error)
+}
+
+// Providers is the running node's provider set (push.ProviderSet).
+type Providers interface {
+	push.Providers
+	// Set installs, or with nil removes, an app's provider for a vendor
+	// and environment.
+	Set(appID string, v push.Vendor, env push.Environment, p push.Provider)
+}
+
+// Failures reports the credentials the dispatcher found failing
+// (push.Dispatcher).
+type Failures interface {
+	// Failing returns reasons keyed app/vendor/environment.
+	Failing() map[string]string
+	// ResetFailing forgets an app's vendor's failures.
+	ResetFailing(appID string, v push.Vendor)
+}
+
+// Deps are the handler's dependencies; all are required.
+type Deps struct {
+	Apps        Apps
+	Credentials CredentialStore
+	Devices     DeviceStore
+	Providers   Providers
+	Failures    Failures
+	Log         *slog.Logger
+}
+
+// Config tunes the handler. Zero values take the defaults.
+type Config struct {
+	// VendorTimeout bounds a test push or a credential check, which wait
+	// for the vendor while the admin's request is open. Default 30 s: two
+	// provider timeouts' worth of a slow handshake, below common proxy
+	// timeouts (60 s).
+	VendorTimeout time.Duration
+	// Now is the clock (certificate expiry in listings). Nil: time.Now.
+	Now func() time.Time
+}
+
+// Handler serves the admin API. It owns the providers built from stored
+// credentials and installs them in Deps.Providers.
+type Handler struct {
+	d      Deps
+	cfg    Config
+	tokens *apns.TokenCache
+
+	// writeMu serializes credential changes, so that the stored
+	// credential and the installed provider always match.
+	writeMu sync.Mutex
+
+	mu   sync.Mutex
+	live map[liveKey]*liveProvider
+}
+
+type liveKey struct {
+	app    string
+	vendor push.Vendor
+}
+
+// liveProvider is a provider built from a stored credential, or the error
+// that kept it from being built when the stored credential no longer works
+// (a certificate that expired while the server was down).
+type liveProvider struct {
+	p    push.Provider
+	envs []push.Environment
+	err  string
+}
+
+// New returns a handler; it starts nothing.
+func New(d Deps, cfg Config) (*Handler, error) {
+	if d.Apps == nil || d.Credentials == nil || d.Devices == nil || d.Providers == nil || d.Failures == nil || d.Log == nil {
+		return nil, errors.New("admin: every dependency is required")
+	}
+	if cfg.VendorTimeout <= 0 {
+		cfg.VendorTimeout = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	// One token cache for every app: APNs counts provider-token changes
+	// per team, and two apps (or a replaced credential) may share a key.
+	return &Handler{d: d, cfg: cfg, tokens: apns.NewTokenCache(), live: map[liveKey]*liveProvider{}}, nil
+}
+
+// Register mounts the API's routes on mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.Handle("GET /v1/apps/{appID}/push/credentials", h.authed(h.listCredentials))
+	mux.Handle("PUT /v1/apps/{appID}/push/credentials/{vendor}", h.authed(h.putCredential))
+	mux.Handle("DELETE /v1/apps/{appID}/push/credentials/{vendor}", h.authed(h.deleteCredential))
+	mux.Handle("POST /v1/apps/{appID}/push/credentials/{vendor}/check", h.authed(h.checkCredential))
+	mux.Handle("POST /v1/apps/{appID}/push/test", h.authed(h.testPush))
+	mux.Handle("GET /v1/apps/{appID}/push/trace", h.authed(h.trace))
+	mux.Handle("POST /v1/apps/{appID}/push/bindings", h.authed(h.bind))
+	mux.Handle("DELETE /v1/apps/{appID}/push/bindings/{pushID}", h.authed(h.unbind))
+	mux.HandleFunc("/v1/apps/", func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, protocol.Errorf(protocol.CodeNotFound, "no such endpoint (or method)"))
+	})
+}
+
+// Close releases the connections of the providers the handler built.
+func (h *Handler) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k, lp := range h.live {
+		closeProvider(lp.p)
+		delete(h.live, k)
+	}
+}
+
+// endpoint is an authenticated handler: it answers with an error from the
+// catalogue, or writes its own success.
+type endpoint func(w http.ResponseWriter, r *http.Request, app im.App) error
+
+// authed checks the admin key of the app in the path, then runs fn.
+func (h *Handler) authed(fn endpoint) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		app, err := h.authenticate(r)
+		if err == nil {
+			err = fn(w, r, app)
+		}
+		if err == nil {
+			return
+		}
+		var pe *protocol.Error
+		if !errors.As(err, &pe) {
+			if r.Context().Err() == nil {
+				h.d.Log.Error("admin request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			}
+			pe = protocol.Errorf(protocol.CodeInternal, "")
+		}
+		if pe.Code == protocol.CodeAdminUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
+		}
+		writeError(w, pe)
+	})
+}
+
+// authenticate returns the app in the path when the request carries its
+// admin key. An unknown app and a wrong key get the same answer, after the
+// same constant-time comparison, so that app IDs cannot be probed.
+func (h *Handler) authenticate(r *http.Request) (im.App, error) {
+	unauthorized := protocol.Errorf(protocol.CodeAdminUnauthorized, "")
+	appID := r.PathValue("appID")
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if appID == "" || len(appID) > 128 {
+		return im.App{}, unauthorized
+	}
+	app, err := h.d.Apps.App(r.Context(), appID)
+	if err != nil && !errors.Is(err, im.ErrNotFound) {
+		return im.App{}, fmt.Errorf("admin: app: %w", err)
+	}
+	// Compare digests: equal lengths, so the comparison's time says
+	// nothing about the key's length either.
+	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(app.AdminKey))
+	if subtle.ConstantTimeCompare(a[:], b[:]) != 1 || !ok || err != nil || app.AdminKey == "" {
+		return im.App{}, unauthorized
+	}
+	return app, nil
+}
+
+// maxBody bounds request bodies: credentials are a few KB (a service
+// account is about 2.3 KB, a certificate chain with its key under 10 KB).
+const maxBody = 256 << 10
+
+// decode reads a JSON object into v, refusing unknown fields, trailing data
+// and bodies over maxBody.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return protocol.Errorf(protocol.CodeInvalidArgument, "body over %d bytes", maxBody)
+		}
+		return protocol.Errorf(protocol.CodeInvalidArgument, "body is not a JSON object of the documented shape: %s", jsonProblem(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return protocol.Errorf(protocol.CodeInvalidArgument, "body has data after its JSON object")
+	}
+	return nil
+}
+
+// jsonProblem describes a decoding error without echoing the input (a
+// syntax error's text is only an offset; a type error names the field).
+func jsonProblem(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("invalid JSON at byte %d", se.Offset)
+	case errors.As(err, &te):
+		return fmt.Sprintf("field %q must be %s", te.Field, te.Type)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "empty or truncated body"
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return strings.TrimPrefix(err.Error(), "json: ")
+	}
+	return "unreadable"
+}
+
+// writeJSON writes a response; a client gone before it is written is no
+// error of ours.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, e *protocol.Error) {
+	writeJSON(w, e.Code.HTTPStatus(), e)
+}
+
+// vendorTimeout is the context for a call that waits for a vendor.
+func (h *Handler) vendorTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, h.cfg.VendorTimeout)
+}

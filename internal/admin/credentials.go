@@ -1,0 +1,437 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/heraldim/herald/internal/im"
+	"github.com/heraldim/herald/internal/protocol"
+	"github.com/heraldim/herald/internal/push"
+	"github.com/heraldim/herald/internal/push/apns"
+	"github.com/heraldim/herald/internal/push/fcm"
+)
+
+// apnsConfig is the body of PUT .../credentials/apns and what is stored.
+// Exactly one credential: token (KeyPEM, KeyID, TeamID) or certificate
+// (CertPEM, CertKeyPEM).
+type apnsConfig struct {
+	Environments   []push.Environment `json:"environments,omitempty"`
+	KeyPEM         string             `json:"keyPEM,omitempty"`
+	KeyID          string             `json:"keyID,omitempty"`
+	TeamID         string             `json:"teamID,omitempty"`
+	CertPEM        string             `json:"certPEM,omitempty"`
+	CertKeyPEM     string             `json:"certKeyPEM,omitempty"`
+	ProductionURL  string             `json:"productionURL,omitempty"`
+	DevelopmentURL string             `json:"developmentURL,omitempty"`
+	CAPEM          string             `json:"caPEM,omitempty"`
+	CheckTopic     string             `json:"checkTopic,omitempty"`
+}
+
+// fcmConfig is the body of PUT .../credentials/fcm and what is stored.
+// ServiceAccountJSON is the key file either as a JSON string or as the
+// object itself.
+type fcmConfig struct {
+	Environments       []push.Environment `json:"environments,omitempty"`
+	ServiceAccountJSON json.RawMessage    `json:"serviceAccountJSON"`
+	BaseURL            string             `json:"baseURL,omitempty"`
+	TokenURL           string             `json:"tokenURL,omitempty"`
+	CAPEM              string             `json:"caPEM,omitempty"`
+}
+
+// credentialView is what the API shows of a credential: identifiers,
+// never key material.
+type credentialView struct {
+	Vendor       push.Vendor        `json:"vendor"`
+	Environments []push.Environment `json:"environments"`
+	// Auth is "token" or "certificate" (APNs), "serviceAccount" (FCM).
+	Auth          string     `json:"auth"`
+	KeyID         string     `json:"keyID,omitempty"`
+	TeamID        string     `json:"teamID,omitempty"`
+	CertSubject   string     `json:"certSubject,omitempty"`
+	CertExpiresAt *time.Time `json:"certExpiresAt,omitempty"`
+	ProjectID     string     `json:"projectID,omitempty"`
+	ClientEmail   string     `json:"clientEmail,omitempty"`
+	PrivateKeyID  string     `json:"privateKeyID,omitempty"`
+	// URLs are shown when they replace the vendor's own.
+	ProductionURL  string    `json:"productionURL,omitempty"`
+	DevelopmentURL string    `json:"developmentURL,omitempty"`
+	BaseURL        string    `json:"baseURL,omitempty"`
+	TokenURL       string    `json:"tokenURL,omitempty"`
+	CustomCA       bool      `json:"customCA,omitempty"`
+	CheckTopic     string    `json:"checkTopic,omitempty"`
+	CreatedAt      time.Time `json:"createdAt"`
+	UpdatedAt      time.Time `json:"updatedAt"`
+	// Active says whether the node pushes with it; LoadError says why not.
+	Active    bool   `json:"active"`
+	LoadError string `json:"loadError,omitempty"`
+	// Failing holds, by environment, why the vendor refused the credential
+	// during delivery.
+	Failing map[push.Environment]string `json:"failing,omitempty"`
+}
+
+// supported are the vendors whose credentials the API takes today.
+var supported = map[push.Vendor]bool{push.VendorAPNs: true, push.VendorFCM: true}
+
+func pathVendor(v string) (push.Vendor, error) {
+	if !supported[push.Vendor(v)] {
+		return "", protocol.Errorf(protocol.CodeInvalidArgument, "vendor %q is not supported (apns, fcm)", v)
+	}
+	return push.Vendor(v), nil
+}
+
+// environments checks and normalizes a credential's environment list;
+// empty means both.
+func environments(in []push.Environment) ([]push.Environment, error) {
+	if len(in) == 0 {
+		return []push.Environment{push.Development, push.Production}, nil
+	}
+	var out []push.Environment
+	for _, e := range in {
+		if e != push.Development && e != push.Production {
+			return nil, protocol.Errorf(protocol.CodeInvalidArgument, "environment %q: want development or production", e)
+		}
+		if !slices.Contains(out, e) {
+			out = append(out, e)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func caPool(caPEM string) (*x509.CertPool, error) {
+	if caPEM == "" {
+		return nil, nil // the system roots, which the vendors' hosts need
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM([]byte(caPEM)) {
+		return nil, protocol.Errorf(protocol.CodeInvalidArgument, "caPEM holds no PEM certificate")
+	}
+	return pool, nil
+}
+
+// serviceAccount returns the key file of an FCM config, given as a JSON
+// string or as the object.
+func serviceAccount(raw json.RawMessage) ([]byte, error) {
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case len(raw) > 0 && raw[0] == '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, protocol.Errorf(protocol.CodeInvalidArgument, "serviceAccountJSON: not a JSON string")
+		}
+		return []byte(s), nil
+	case len(raw) > 0 && raw[0] == '{':
+		return raw, nil
+	}
+	return nil, protocol.Errorf(protocol.CodeInvalidCredential, "serviceAccountJSON is required: the service account key file, as a string or an object")
+}
+
+// providerError turns a provider constructor's error into the catalogue's:
+// a credential that cannot be used, or another bad field. The providers'
+// messages never contain key material.
+func providerError(err error) error {
+	if errors.Is(err, push.ErrCredential) {
+		return protocol.Errorf(protocol.CodeInvalidCredential, "%s", err.Error())
+	}
+	return protocol.Errorf(protocol.CodeInvalidArgument, "%s", err.Error())
+}
+
+// build makes the provider of a stored (or about to be stored) config.
+// Errors are *protocol.Error.
+func (h *Handler) build(v push.Vendor, config []byte) (push.Provider, []push.Environment, error) {
+	switch v {
+	case push.VendorAPNs:
+		var c apnsConfig
+		if err := json.Unmarshal(config, &c); err != nil {
+			return nil, nil, protocol.Errorf(protocol.CodeInvalidArgument, "unreadable APNs config")
+		}
+		envs, err := environments(c.Environments)
+		if err != nil {
+			return nil, nil, err
+		}
+		roots, err := caPool(c.CAPEM)
+		if err != nil {
+			return nil, nil, err
+		}
+		p, err := apns.New(apns.Config{
+			ProductionURL: c.ProductionURL, DevelopmentURL: c.DevelopmentURL,
+			KeyPEM: []byte(c.KeyPEM), KeyID: c.KeyID, TeamID: c.TeamID,
+			CertPEM: []byte(c.CertPEM), CertKeyPEM: []byte(c.CertKeyPEM),
+			RootCAs: roots, Now: h.cfg.Now, Tokens: h.tokens,
+			CheckTopic: c.CheckTopic, CheckEnvironments: envs,
+		})
+		if err != nil {
+			return nil, nil, providerError(err)
+		}
+		return p, envs, nil
+	case push.VendorFCM:
+		var c fcmConfig
+		if err := json.Unmarshal(config, &c); err != nil {
+			return nil, nil, protocol.Errorf(protocol.CodeInvalidArgument, "unreadable FCM config")
+		}
+		envs, err := environments(c.Environments)
+		if err != nil {
+			return nil, nil, err
+		}
+		roots, err := caPool(c.CAPEM)
+		if err != nil {
+			return nil, nil, err
+		}
+		sa, err := serviceAccount(c.ServiceAccountJSON)
+		if err != nil {
+			return nil, nil, err
+		}
+		p, err := fcm.New(fcm.Config{ServiceAccountJSON: sa, BaseURL: c.BaseURL, TokenURL: c.TokenURL, RootCAs: roots, Now: h.cfg.Now})
+		if err != nil {
+			return nil, nil, providerError(err)
+		}
+		return p, envs, nil
+	}
+	return nil, nil, protocol.Errorf(protocol.CodeInvalidArgument, "vendor %q is not supported", v)
+}
+
+func closeProvider(p push.Provider) {
+	if c, ok := p.(interface{ Close() }); ok {
+		c.Close()
+	}
+}
+
+// install makes lp the app's provider for vendor v, replacing (and
+// closing) the one it had; nil lp removes it.
+func (h *Handler) install(appID string, v push.Vendor, lp *liveProvider) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	k := liveKey{appID, v}
+	old := h.live[k]
+	for _, env := range []push.Environment{push.Development, push.Production} {
+		var p push.Provider
+		if lp != nil && lp.p != nil && slices.Contains(lp.envs, env) {
+			p = lp.p
+		}
+		h.d.Providers.Set(appID, v, env, p)
+	}
+	if lp == nil {
+		delete(h.live, k)
+	} else {
+		h.live[k] = lp
+	}
+	if old != nil && old.p != nil {
+		// In-flight sends finish: Close drops idle connections only.
+		closeProvider(old.p)
+	}
+	h.d.Failures.ResetFailing(appID, v)
+}
+
+// LoadProviders builds the providers of every app's stored credentials
+// and installs them. A stored credential that no longer builds (its
+// certificate expired while the server was down) is logged and listed
+// with its load error; it does not stop the server.
+func (h *Handler) LoadProviders(ctx context.Context) error {
+	creds, err := h.d.Credentials.Credentials(ctx, "")
+	if err != nil {
+		return fmt.Errorf("admin: loading credentials: %w", err)
+	}
+	for _, c := range creds {
+		p, envs, err := h.build(c.Vendor, c.Config)
+		lp := &liveProvider{p: p, envs: envs}
+		if err != nil {
+			lp.err = protocol.AsError(err).Message
+			h.d.Log.Error("stored push credential unusable", "app", c.AppID, "vendor", c.Vendor, "err", lp.err)
+		}
+		h.install(c.AppID, c.Vendor, lp)
+	}
+	return nil
+}
+
+// putCredential validates a credential by building its provider, stores
+// it and installs the provider. Nothing is stored when it does not build.
+func (h *Handler) putCredential(w http.ResponseWriter, r *http.Request, app im.App) error {
+	v, err := pathVendor(r.PathValue("vendor"))
+	if err != nil {
+		return err
+	}
+	var stored []byte
+	switch v {
+	case push.VendorAPNs:
+		var c apnsConfig
+		if err := decode(w, r, &c); err != nil {
+			return err
+		}
+		if c.Environments, err = environments(c.Environments); err != nil {
+			return err
+		}
+		stored, err = json.Marshal(c)
+	case push.VendorFCM:
+		var c fcmConfig
+		if err := decode(w, r, &c); err != nil {
+			return err
+		}
+		if c.Environments, err = environments(c.Environments); err != nil {
+			return err
+		}
+		var sa []byte
+		if sa, err = serviceAccount(c.ServiceAccountJSON); err != nil {
+			return err
+		}
+		// Stored as a JSON string: the key file byte for byte.
+		if c.ServiceAccountJSON, err = json.Marshal(string(sa)); err != nil {
+			return err
+		}
+		stored, err = json.Marshal(c)
+	}
+	if err != nil {
+		return fmt.Errorf("admin: encoding credential: %w", err)
+	}
+	p, envs, err := h.build(v, stored)
+	if err != nil {
+		return err
+	}
+	cred := push.Credential{AppID: app.ID, Vendor: v, Environments: envs, Config: stored}
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
+	if err := h.d.Credentials.PutCredential(r.Context(), cred); err != nil {
+		closeProvider(p)
+		return fmt.Errorf("admin: storing credential: %w", err)
+	}
+	h.install(app.ID, v, &liveProvider{p: p, envs: envs})
+	h.d.Log.Info("push credential set", "app", app.ID, "vendor", v, "environments", envs)
+	creds, err := h.d.Credentials.Credentials(r.Context(), app.ID)
+	if err != nil {
+		return fmt.Errorf("admin: reading credentials: %w", err)
+	}
+	for _, c := range creds {
+		if c.Vendor == v {
+			writeJSON(w, http.StatusOK, h.view(c, h.d.Failures.Failing()))
+			return nil
+		}
+	}
+	return fmt.Errorf("admin: credential %s of %s vanished after it was stored", v, app.ID)
+}
+
+func (h *Handler) listCredentials(w http.ResponseWriter, r *http.Request, app im.App) error {
+	creds, err := h.d.Credentials.Credentials(r.Context(), app.ID)
+	if err != nil {
+		return fmt.Errorf("admin: reading credentials: %w", err)
+	}
+	failing := h.d.Failures.Failing()
+	out := make([]credentialView, 0, len(creds))
+	for _, c := range creds {
+		out = append(out, h.view(c, failing))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"credentials": out})
+	return nil
+}
+
+func (h *Handler) deleteCredential(w http.ResponseWriter, r *http.Request, app im.App) error {
+	v, err := pathVendor(r.PathValue("vendor"))
+	if err != nil {
+		return err
+	}
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
+	err = h.d.Credentials.DeleteCredential(r.Context(), app.ID, v)
+	if errors.Is(err, push.ErrNotFound) {
+		return protocol.Errorf(protocol.CodeNotFound, "the app has no %s credential", v)
+	}
+	if err != nil {
+		return fmt.Errorf("admin: deleting credential: %w", err)
+	}
+	h.install(app.ID, v, nil)
+	h.d.Log.Info("push credential removed", "app", app.ID, "vendor", v)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// checkCredential proves the installed credential with the vendor.
+func (h *Handler) checkCredential(w http.ResponseWriter, r *http.Request, app im.App) error {
+	v, err := pathVendor(r.PathValue("vendor"))
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	lp := h.live[liveKey{app.ID, v}]
+	h.mu.Unlock()
+	if lp == nil {
+		return protocol.Errorf(protocol.CodeNotFound, "the app has no %s credential", v)
+	}
+	if lp.p == nil {
+		return protocol.Errorf(protocol.CodeInvalidCredential, "the stored %s credential cannot be used: %s", v, lp.err)
+	}
+	checker, ok := lp.p.(push.Checker)
+	if !ok {
+		return protocol.Errorf(protocol.CodeInvalidArgument, "%s credentials cannot be checked", v)
+	}
+	ctx, cancel := h.vendorTimeout(r.Context())
+	defer cancel()
+	start := time.Now()
+	err = checker.Check(ctx)
+	res := map[string]any{"ok": err == nil, "latencyMs": time.Since(start).Milliseconds()}
+	if err != nil {
+		// refused: the vendor said no to the credential; otherwise the
+		// vendor could not say (network, throttling, server error).
+		res["refused"] = errors.Is(err, push.ErrCredential)
+		res["error"] = err.Error()
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// view describes a stored credential without its secrets.
+func (h *Handler) view(c push.Credential, failing map[string]string) credentialView {
+	v := credentialView{Vendor: c.Vendor, Environments: c.Environments, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+	if v.Environments == nil {
+		v.Environments = []push.Environment{}
+	}
+	switch c.Vendor {
+	case push.VendorAPNs:
+		var a apnsConfig
+		_ = json.Unmarshal(c.Config, &a)
+		v.KeyID, v.TeamID, v.CheckTopic = a.KeyID, a.TeamID, a.CheckTopic
+		v.ProductionURL, v.DevelopmentURL, v.CustomCA = a.ProductionURL, a.DevelopmentURL, a.CAPEM != ""
+		v.Auth = "token"
+		if a.CertPEM != "" {
+			v.Auth = "certificate"
+			if b, _ := pem.Decode([]byte(a.CertPEM)); b != nil {
+				if cert, err := x509.ParseCertificate(b.Bytes); err == nil {
+					exp := cert.NotAfter.UTC()
+					v.CertSubject, v.CertExpiresAt = cert.Subject.String(), &exp
+				}
+			}
+		}
+	case push.VendorFCM:
+		var f fcmConfig
+		_ = json.Unmarshal(c.Config, &f)
+		v.Auth, v.BaseURL, v.TokenURL, v.CustomCA = "serviceAccount", f.BaseURL, f.TokenURL, f.CAPEM != ""
+		if sa, err := serviceAccount(f.ServiceAccountJSON); err == nil {
+			var ids struct {
+				ProjectID    string `json:"project_id"`
+				ClientEmail  string `json:"client_email"`
+				PrivateKeyID string `json:"private_key_id"`
+			}
+			_ = json.Unmarshal(sa, &ids)
+			v.ProjectID, v.ClientEmail, v.PrivateKeyID = ids.ProjectID, ids.ClientEmail, ids.PrivateKeyID
+		}
+	}
+	h.mu.Lock()
+	if lp := h.live[liveKey{c.AppID, c.Vendor}]; lp != nil {
+		v.Active, v.LoadError = lp.p != nil, lp.err
+	}
+	h.mu.Unlock()
+	for _, env := range c.Environments {
+		if why, ok := failing[c.AppID+"/"+string(c.Vendor)+"/"+string(env)]; ok {
+			if v.Failing == nil {
+				v.Failing = map[push.Environment]string{}
+			}
+			v.Failing[env] = why
+		}
+	}
+	return v
+}
