@@ -93,6 +93,12 @@ func (o *clientOptions) loginToken(appID, secret, user string, ttl time.Duration
 // newClient creates an SDK client for the options.
 // A "server" platform client is a sender: it skips the offline sync.
 func (o *clientOptions) newClient(appID, deviceID, platform string, stderr io.Writer) (*herald.Client, error) {
+	return o.newPushClient(appID, deviceID, platform, stderr, nil)
+}
+
+// newPushClient is newClient for a device that registers its push channel
+// at login (nil: none).
+func (o *clientOptions) newPushClient(appID, deviceID, platform string, stderr io.Writer, reg *herald.PushRegistration) (*herald.Client, error) {
 	lvl := slog.LevelWarn
 	if o.verbose {
 		lvl = slog.LevelDebug
@@ -105,6 +111,7 @@ func (o *clientOptions) newClient(appID, deviceID, platform string, stderr io.Wr
 		// A sender has no use for its backlog.
 		SkipOfflineSync: platform == "server",
 		Logger:          slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})),
+		Push:            reg,
 	})
 }
 

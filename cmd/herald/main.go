@@ -1,5 +1,6 @@
 // Command herald is Herald's one binary: the server (serve) and the client
-// tools built on the Go SDK (token, send, listen, bench).
+// tools built on the Go SDK (token, send, listen, bench), and the vendor
+// emulators with their simulated phones (emulate, device).
 package main
 
 import (
@@ -50,6 +51,8 @@ func newRootCmd() *cobra.Command {
 		newSendCmd(),
 		newListenCmd(),
 		newBenchCmd(),
+		newEmulateCmd(),
+		newDeviceCmd(),
 	)
 	return root
 }

@@ -8,32 +8,67 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/heraldim/herald/internal/config"
+	"github.com/heraldim/herald/internal/emulator/local"
 	"github.com/heraldim/herald/internal/server"
 )
 
 func newServeCmd() *cobra.Command {
 	cfg := config.Default()
+	var (
+		emulate bool
+		ef      emulatorFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the Herald server (embedded SQLite store in --data)",
 		Long: `Run the Herald server. Every option can be given as a flag, as an
 environment variable HERALD_<NAME> (e.g. HERALD_HEARTBEAT_INTERVAL=10s) or as
 a key in the YAML file named by --config (e.g. heartbeat_interval: 10s);
-flags win over the environment, which wins over the file.`,
+flags win over the environment, which wins over the file.
+
+With --emulate the APNs and FCM emulators run in the same process (see
+herald emulate), their files and emulators.json go into --data, and the
+development app pushes through them: APNs for development and production
+devices, FCM for production ones. "herald device" then plays a phone.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := cfg.Load(cmd.Flags(), os.LookupEnv); err != nil {
 				return &exitError{code: 2, err: err}
 			}
 			log := newLogger(cfg)
+			var emus *local.Emulators
+			if emulate {
+				ef.cfg.Dir, ef.cfg.Logger = cfg.DataDir, emulatorLogger(log)
+				var err error
+				if emus, err = local.Start(ef.cfg); err != nil {
+					return err
+				}
+				// Deferred first, so it runs last: the server's push
+				// workers stop before the emulators they talk to.
+				defer emus.Close()
+			}
+			var provs *local.Providers
+			if emus != nil {
+				var err error
+				if provs, err = emus.Manifest.Providers(); err != nil {
+					return err
+				}
+				defer provs.Close()
+			}
 			srv, err := server.New(cmd.Context(), cfg, log, cmd.OutOrStdout())
 			if err != nil {
 				return err
+			}
+			if provs != nil {
+				provs.Install(srv.Providers, srv.DevApp().AppID)
+				printEmulators(cmd.OutOrStdout(), cfg.DataDir, emus.Manifest)
 			}
 			return srv.Run(cmd.Context())
 		},
 	}
 	cfg.Bind(cmd.Flags())
+	cmd.Flags().BoolVar(&emulate, "emulate", false, "run the APNs and FCM emulators in process and push the dev app through them (env HERALD_EMULATE)")
+	ef.bind(cmd, "emulator-")
 	return cmd
 }
 

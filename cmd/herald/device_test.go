@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldim/herald/internal/emulator/local"
+)
+
+// waitLine waits until out holds a JSON line with all of parts, and returns
+// the lines so far.
+func waitLine(t *testing.T, out *syncBuffer, errc <-chan error, parts ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		s := out.String()
+		for _, line := range strings.Split(s, "\n") {
+			ok := true
+			for _, p := range parts {
+				ok = ok && strings.Contains(line, p)
+			}
+			if ok {
+				return s
+			}
+		}
+		select {
+		case err := <-errc:
+			t.Fatalf("command ended (%v) before printing %v:\n%s", err, parts, s)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no line with %v in:\n%s", parts, s)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestCLIServeEmulateDevice: serve --emulate in its own process, a device
+// for bob on APNs in the background, alice sends with a push config, and
+// the device shows the notification and raises notificationArrived (Apple
+// supports it), not throughMessageReceived (Apple does not).
+func TestCLIServeEmulateDevice(t *testing.T) {
+	dir := t.TempDir()
+	_, addr := startProcess(t, dir, "--emulate")
+	if _, err := local.LoadManifest(dir); err != nil {
+		t.Fatal(err)
+	}
+	common := []string{"--server", "ws://" + addr, "--data", dir}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var dout syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		stderr, err := runCLI(ctx, &dout, append([]string{"device", "--vendor", "apns", "--user", "bob", "--state", "background"}, common...)...)
+		if err != nil {
+			t.Logf("device stderr: %s", stderr)
+		}
+		done <- err
+	}()
+	defer func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("device: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("device did not stop when interrupted")
+		}
+	}()
+	waitLine(t, &dout, done, `"event":"registered"`, `"pushID":"P`, `"errorCode":0`)
+	waitLine(t, &dout, done, `"event":"appStateChanged"`, `"state":"background"`)
+
+	var sout syncBuffer
+	if stderr, err := runCLI(context.Background(), &sout, append([]string{"send", "--as", "alice", "--to", "bob",
+		"--title", "T", "--content", "C", "--payload", "P1", "hello"}, common...)...); err != nil {
+		t.Fatalf("send: %v\n%s", err, stderr)
+	}
+	waitLine(t, &dout, done, `"event":"notificationDisplayed"`, `"title":"T"`, `"content":"C"`, `"payload":"P1"`)
+	out := waitLine(t, &dout, done, `"event":"notificationArrived"`, `"title":"T"`, `"content":"C"`)
+	if strings.Contains(out, "throughMessageReceived") {
+		t.Errorf("APNs device raised throughMessageReceived:\n%s", out)
+	}
+	for _, l := range jsonLinesOf(t, out) {
+		if l["event"] == "notificationDisplayed" || l["event"] == "notificationArrived" {
+			if l["vendor"] != "apns" || l["kind"] != "alert" {
+				t.Errorf("line %v", l)
+			}
+		}
+	}
+}
+
+// TestCLIEmulate: herald emulate writes its files and emulators.json and
+// stops when interrupted.
+func TestCLIEmulate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "emu")
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		_, err := runCLI(ctx, &out, "emulate", "--dir", dir)
+		done <- err
+	}()
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(out.String(), "service acct") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no summary: %s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	m, err := local.LoadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{m.APNs.CAFile, m.APNs.KeyFile, m.FCM.CAFile, m.FCM.ServiceAccountFile} {
+		if _, err := os.Stat(f); err != nil {
+			t.Error(err)
+		}
+	}
+	for _, u := range []string{m.APNs.ProductionURL, m.APNs.DevelopmentURL, m.APNs.ControlURL, m.FCM.URL, m.FCM.ControlURL} {
+		if !strings.Contains(out.String(), u) || !strings.Contains(u, "127.0.0.1:") {
+			t.Errorf("URL %q not in the summary or not loopback", u)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("emulate did not stop")
+	}
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"github.com/heraldim/herald/internal/emulator/local"
+)
+
+// emulatorFlags are the emulators' listen addresses, shared by emulate and
+// serve --emulate.
+type emulatorFlags struct {
+	cfg local.Config
+}
+
+func (f *emulatorFlags) bind(cmd *cobra.Command, prefix string) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.cfg.APNsProductionAddr, prefix+"apns-production-addr", "127.0.0.1:0", "APNs emulator's production host (port 0: a free one)")
+	fs.StringVar(&f.cfg.APNsDevelopmentAddr, prefix+"apns-development-addr", "127.0.0.1:0", "APNs emulator's development (sandbox) host")
+	fs.StringVar(&f.cfg.APNsControlAddr, prefix+"apns-control-addr", "127.0.0.1:0", "APNs emulator's control API (simulated devices, faults)")
+	fs.StringVar(&f.cfg.FCMAddr, prefix+"fcm-addr", "127.0.0.1:0", "FCM emulator (messages:send and the OAuth token endpoint)")
+	fs.StringVar(&f.cfg.FCMControlAddr, prefix+"fcm-control-addr", "127.0.0.1:0", "FCM emulator's control API")
+	fs.StringVar(&f.cfg.BundleID, prefix+"bundle-id", "im.herald.dev", "the app's iOS bundle ID and Android package name")
+}
+
+func newEmulateCmd() *cobra.Command {
+	var ef emulatorFlags
+	cmd := &cobra.Command{
+		Use:   "emulate --dir DIR",
+		Short: "Run the APNs and FCM emulators for local testing without phones or credentials",
+		Long: `Run strict emulators of APNs and FCM on loopback addresses until
+interrupted. An APNs team key and a Firebase project with a service
+account are made at start, and written into --dir with the emulators' CA
+certificates and emulators.json, which lists every URL (vendor endpoints
+and control APIs) and credential file. Configure a server's providers from
+those files, and play phones with "herald device --data DIR".
+
+Everything is made afresh at each start: devices registered with an
+earlier run are unknown to a new one.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			emus, err := local.Start(ef.cfg)
+			if err != nil {
+				return err
+			}
+			defer emus.Close()
+			printEmulators(cmd.OutOrStdout(), ef.cfg.Dir, emus.Manifest)
+			<-cmd.Context().Done()
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&ef.cfg.Dir, "dir", "./herald-emulators", "directory for the credentials, CA certificates and emulators.json")
+	ef.bind(cmd, "")
+	return cmd
+}
+
+func printEmulators(w io.Writer, dir string, m local.Manifest) {
+	fmt.Fprintf(w, `Emulators running (manifest: %s/%s)
+APNs
+  production:    %s
+  development:   %s
+  control:       %s
+  CA:            %s
+  key (.p8):     %s  (key ID %s, team ID %s)
+  bundle ID:     %s
+FCM
+  send:          %s
+  token URL:     %s
+  control:       %s
+  CA:            %s
+  service acct:  %s  (project %s)
+  package:       %s
+`, dir, local.ManifestFile,
+		m.APNs.ProductionURL, m.APNs.DevelopmentURL, m.APNs.ControlURL, m.APNs.CAFile,
+		m.APNs.KeyFile, m.APNs.KeyID, m.APNs.TeamID, m.APNs.BundleID,
+		m.FCM.URL, m.FCM.TokenURL, m.FCM.ControlURL, m.FCM.CAFile,
+		m.FCM.ServiceAccountFile, m.FCM.ProjectID, m.FCM.PackageName)
+}
+
+// emulatorLogger is the emulators' logger under serve: the server's.
+func emulatorLogger(log *slog.Logger) *slog.Logger { return log.With("component", "emulator") }

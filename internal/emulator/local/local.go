@@ -1,0 +1,281 @@
+// Package local runs the vendor emulators on this machine for `herald
+// emulate` and `herald serve --emulate`: the APNs and FCM emulators with a
+// team key and a Firebase service account made for the occasion, their
+// control APIs on loopback listeners of their own, and a manifest
+// (emulators.json) that tells other processes — `herald device`, a server
+// configured by hand — every URL and credential file.
+//
+// It also plays the phone's side (phone.go): register a device through a
+// control API and turn what the emulator delivered into what the device's
+// system and push SDK would do, per the capability table of package push.
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	apnsemu "github.com/heraldim/herald/internal/emulator/apns"
+	fcmemu "github.com/heraldim/herald/internal/emulator/fcm"
+)
+
+// Files written into Config.Dir.
+const (
+	ManifestFile           = "emulators.json"
+	APNsCAFile             = "apns-emulator-ca.pem"
+	FCMCAFile              = "fcm-emulator-ca.pem"
+	ServiceAccountFile     = "fcm-service-account.json"
+	apnsKeyFilePattern     = "AuthKey_%s.p8" // Apple's name for a .p8 download
+	defaultAPNsTeamID      = "HERALDTEAM"
+	defaultAPNsKeyID       = "HERALDKEY1"
+	defaultFCMProjectID    = "herald-dev"
+	defaultBundleID        = "im.herald.dev"
+	controlShutdownTimeout = 2 * time.Second
+)
+
+// Config says where the emulators listen and where their files go. Empty
+// addresses pick a free loopback port.
+type Config struct {
+	// Dir receives the CA certificates, the .p8 key, the service account
+	// and the manifest. Required; created when missing.
+	Dir string
+	// APNsProductionAddr and APNsDevelopmentAddr are APNs' two hosts;
+	// APNsControlAddr its control API.
+	APNsProductionAddr  string
+	APNsDevelopmentAddr string
+	APNsControlAddr     string
+	// FCMAddr serves FCM and Google's token endpoint; FCMControlAddr the
+	// control API.
+	FCMAddr        string
+	FCMControlAddr string
+	// BundleID is the app's iOS bundle ID and Android package name. Zero:
+	// "im.herald.dev".
+	BundleID string
+	// Logger receives the emulators' server errors. Nil: discarded.
+	Logger *slog.Logger
+}
+
+// Manifest is emulators.json: what a client of the emulators needs.
+type Manifest struct {
+	APNs APNsInfo `json:"apns"`
+	FCM  FCMInfo  `json:"fcm"`
+}
+
+// APNsInfo describes the APNs emulator and its credential.
+type APNsInfo struct {
+	ProductionURL  string `json:"productionURL"`
+	DevelopmentURL string `json:"developmentURL"`
+	ControlURL     string `json:"controlURL"`
+	// CAFile is the PEM of the CA that signed the emulator's certificate.
+	CAFile string `json:"caFile"`
+	// KeyFile is the team's signing key (.p8), KeyID and TeamID its JWT
+	// kid and iss.
+	KeyFile  string `json:"keyFile"`
+	KeyID    string `json:"keyID"`
+	TeamID   string `json:"teamID"`
+	BundleID string `json:"bundleID"`
+}
+
+// FCMInfo describes the FCM emulator and its service account.
+type FCMInfo struct {
+	URL                string `json:"url"`
+	TokenURL           string `json:"tokenURL"`
+	ControlURL         string `json:"controlURL"`
+	CAFile             string `json:"caFile"`
+	ServiceAccountFile string `json:"serviceAccountFile"`
+	ProjectID          string `json:"projectID"`
+	PackageName        string `json:"packageName"`
+}
+
+// ErrNoManifest: the directory has no emulators.json (no emulators were
+// started for it).
+var ErrNoManifest = errors.New("local: no " + ManifestFile + " (start herald emulate or herald serve --emulate)")
+
+// Emulators is the running set. Close stops it.
+type Emulators struct {
+	APNs     *apnsemu.Emulator
+	FCM      *fcmemu.Emulator
+	Manifest Manifest
+
+	controls  []*http.Server
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// Start makes the emulators and their credentials, starts every listener,
+// writes the files into cfg.Dir and returns the running set. On error
+// nothing is left running.
+func Start(cfg Config) (_ *Emulators, err error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("local: a directory is required")
+	}
+	if cfg.BundleID == "" {
+		cfg.BundleID = defaultBundleID
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	e := &Emulators{}
+	defer func() {
+		if err != nil {
+			e.Close()
+		}
+	}()
+
+	// APNs: one team with the app and a token-signing key.
+	if e.APNs, err = apnsemu.New(apnsemu.Config{ProductionAddr: cfg.APNsProductionAddr,
+		DevelopmentAddr: cfg.APNsDevelopmentAddr, Logger: cfg.Logger}); err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	e.APNs.AddApp(defaultAPNsTeamID, cfg.BundleID)
+	p8, err := e.APNs.NewKey(defaultAPNsTeamID, defaultAPNsKeyID)
+	if err != nil {
+		return nil, fmt.Errorf("local: apns key: %w", err)
+	}
+	if err = e.APNs.Start(); err != nil {
+		return nil, fmt.Errorf("local: apns: %w", err)
+	}
+	apnsCtl, err := e.serveControl(cfg.APNsControlAddr, e.APNs.ControlHandler(), cfg.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("local: apns control: %w", err)
+	}
+
+	// FCM: one project with a service account.
+	if e.FCM, err = fcmemu.New(fcmemu.Config{ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)}); err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	if err = e.FCM.Start(cfg.FCMAddr); err != nil {
+		e.FCM = nil // nothing to shut down
+		return nil, fmt.Errorf("local: fcm: %w", err)
+	}
+	sa, err := e.FCM.CreateServiceAccount(defaultFCMProjectID)
+	if err != nil {
+		return nil, fmt.Errorf("local: fcm service account: %w", err)
+	}
+	fcmCtl, err := e.serveControl(cfg.FCMControlAddr, e.FCM.ControlHandler(), cfg.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("local: fcm control: %w", err)
+	}
+
+	m := Manifest{
+		APNs: APNsInfo{
+			ProductionURL: e.APNs.URL(apnsemu.Production), DevelopmentURL: e.APNs.URL(apnsemu.Development),
+			ControlURL: apnsCtl, CAFile: filepath.Join(dir, APNsCAFile),
+			KeyFile: filepath.Join(dir, fmt.Sprintf(apnsKeyFilePattern, defaultAPNsKeyID)),
+			KeyID:   defaultAPNsKeyID, TeamID: defaultAPNsTeamID, BundleID: cfg.BundleID,
+		},
+		FCM: FCMInfo{
+			URL: e.FCM.URL(), TokenURL: e.FCM.TokenURL(), ControlURL: fcmCtl,
+			CAFile: filepath.Join(dir, FCMCAFile), ServiceAccountFile: filepath.Join(dir, ServiceAccountFile),
+			ProjectID: defaultFCMProjectID, PackageName: cfg.BundleID,
+		},
+	}
+	manifest, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	for _, f := range []struct {
+		path string
+		data []byte
+	}{
+		{m.APNs.CAFile, e.APNs.CAPEM()},
+		{m.APNs.KeyFile, p8},
+		{m.FCM.CAFile, e.FCM.CACertPEM()},
+		{m.FCM.ServiceAccountFile, sa},
+		{filepath.Join(dir, ManifestFile), append(manifest, '\n')},
+	} {
+		if err = writeFile(f.path, f.data); err != nil {
+			return nil, err
+		}
+	}
+	e.Manifest = m
+	return e, nil
+}
+
+// writeFile writes through a temporary file, so a reader never sees half a
+// file; credentials are private to the user.
+func writeFile(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("local: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("local: %w", err)
+	}
+	return nil
+}
+
+// serveControl serves h on addr (a free loopback port when empty) and
+// returns its base URL.
+func (e *Emulators) serveControl(addr string, h http.Handler, log *slog.Logger) (string, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	e.controls = append(e.controls, srv)
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		_ = srv.Serve(ln)
+	}()
+	return "http://" + ln.Addr().String(), nil
+}
+
+// Close stops the emulators and their control APIs (cutting long-polls
+// short), and waits for their goroutines. It is idempotent.
+func (e *Emulators) Close() {
+	e.closeOnce.Do(func() {
+		// The emulators first: closing them ends the control API's
+		// long-polls, so that its shutdown does not wait for them.
+		if e.APNs != nil {
+			_ = e.APNs.Close()
+		}
+		if e.FCM != nil {
+			_ = e.FCM.Shutdown(context.Background())
+		}
+		for _, s := range e.controls {
+			ctx, cancel := context.WithTimeout(context.Background(), controlShutdownTimeout)
+			if s.Shutdown(ctx) != nil {
+				_ = s.Close()
+			}
+			cancel()
+		}
+		e.wg.Wait()
+	})
+}
+
+// LoadManifest reads dir's emulators.json.
+func LoadManifest(dir string) (Manifest, error) {
+	var m Manifest
+	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return m, fmt.Errorf("%w in %s", ErrNoManifest, dir)
+	}
+	if err != nil {
+		return m, fmt.Errorf("local: %w", err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("local: %s: %w", ManifestFile, err)
+	}
+	return m, nil
+}

@@ -1,0 +1,335 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/heraldim/herald/internal/push"
+)
+
+// Event names a Device reports: the system showing a notification, and the
+// push SDK's callbacks (the seed's ZPNsEventHandler).
+const (
+	EventNotificationDisplayed  = "notificationDisplayed"
+	EventNotificationArrived    = "notificationArrived"
+	EventThroughMessageReceived = "throughMessageReceived"
+)
+
+// Event is one thing a simulated device did with a push.
+type Event struct {
+	Event   string `json:"event"`
+	Vendor  string `json:"vendor"`
+	Title   string `json:"title,omitempty"`
+	Content string `json:"content,omitempty"`
+	Payload string `json:"payload,omitempty"`
+	// Kind is APNs' push type (alert, background, voip) or, for FCM,
+	// "notification" or "data".
+	Kind string `json:"kind"`
+	// Seq is the delivery's number at the emulator, per token.
+	Seq int `json:"seq"`
+}
+
+// Received is a push as the device got it, vendor-neutral.
+type Received struct {
+	// Alert is set when the push asks the system to show something (APNs
+	// alert push with an alert; FCM message with a notification block).
+	Alert   bool
+	Kind    string
+	Title   string
+	Content string
+	Payload string
+	Seq     int
+}
+
+// Reactions returns what a device of vendor v in an app with capability c
+// does with r, in order: the system shows it (when it is an alert and the
+// vendor shows alerts in that state), notificationArrived (for an alert,
+// where the vendor raises it), throughMessageReceived (where the vendor
+// raises it: FCM hands every message to the app's onMessageReceived, the
+// other vendors only pass-through messages, and Huawei only with its
+// permission, which granted lists). VoIP pushes reach the app through
+// PushKit, outside these callbacks: they yield nothing.
+func Reactions(v push.Vendor, c push.Capability, r Received, granted map[string]bool) []string {
+	if v == push.VendorAPNs && r.Kind == "voip" {
+		return nil
+	}
+	var out []string
+	if r.Alert && c.Displayed {
+		out = append(out, EventNotificationDisplayed)
+	}
+	if r.Alert && c.NotificationArrived {
+		out = append(out, EventNotificationArrived)
+	}
+	if c.ThroughMessageReceived && (v == push.VendorFCM || !r.Alert) &&
+		(c.ThroughMessageNeedsPermission == "" || granted[c.ThroughMessageNeedsPermission]) {
+		out = append(out, EventThroughMessageReceived)
+	}
+	return out
+}
+
+// Device is an app on a simulated phone, registered with an emulator's
+// control API.
+type Device struct {
+	Vendor      push.Vendor
+	Environment push.Environment
+	BundleID    string
+	Token       string
+	// VoIPToken is the PushKit token (APNs with VoIP only).
+	VoIPToken string
+	// Permissions are the vendor permissions the app was granted.
+	Permissions map[string]bool
+
+	control string
+	client  *http.Client
+}
+
+// RegisterDevice registers an app with the emulator of vendor (apns or
+// fcm) in m, as the phone's push SDK does at registerPush: debug selects
+// the development environment (APNs sandbox; for FCM only the PushID's
+// environment), voip also registers a PushKit token (APNs only). client
+// nil: http.DefaultClient.
+func RegisterDevice(ctx context.Context, m Manifest, vendor push.Vendor, debug, voip bool, client *http.Client) (*Device, error) {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	env := push.Production
+	if debug {
+		env = push.Development
+	}
+	d := &Device{Vendor: vendor, Environment: env, client: client}
+	switch vendor {
+	case push.VendorAPNs:
+		d.control, d.BundleID = m.APNs.ControlURL, m.APNs.BundleID
+		var err error
+		if d.Token, err = d.register(ctx, map[string]any{"bundleID": d.BundleID, "environment": env}); err != nil {
+			return nil, err
+		}
+		if voip {
+			if d.VoIPToken, err = d.register(ctx, map[string]any{"bundleID": d.BundleID, "environment": env, "voip": true}); err != nil {
+				return nil, err
+			}
+		}
+	case push.VendorFCM:
+		if voip {
+			return nil, errors.New("local: VoIP pushes are APNs only")
+		}
+		d.control, d.BundleID = m.FCM.ControlURL, m.FCM.PackageName
+		var err error
+		if d.Token, err = d.register(ctx, map[string]any{"projectID": m.FCM.ProjectID, "packageName": d.BundleID}); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("local: no emulator for vendor %q (apns or fcm)", vendor)
+	}
+	if d.control == "" {
+		return nil, fmt.Errorf("local: the manifest has no control URL for %s", vendor)
+	}
+	return d, nil
+}
+
+func (d *Device) register(ctx context.Context, body map[string]any) (string, error) {
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.control+"/devices", bytes.NewReader(b))
+	if err != nil {
+		return "", fmt.Errorf("local: register: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	var out struct {
+		Token string `json:"token"`
+	}
+	if err := d.do(req, http.StatusCreated, &out); err != nil {
+		return "", fmt.Errorf("local: register with the %s emulator: %w", d.Vendor, err)
+	}
+	return out.Token, nil
+}
+
+func (d *Device) do(req *http.Request, want int, out any) error {
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != want {
+		return &controlError{status: resp.StatusCode, body: string(bytes.TrimSpace(raw))}
+	}
+	return json.Unmarshal(raw, out)
+}
+
+type controlError struct {
+	status int
+	body   string
+}
+
+func (e *controlError) Error() string {
+	return fmt.Sprintf("control API answered %d %s", e.status, e.body)
+}
+
+// pollWait is how long one deliveries long-poll waits.
+const pollWait = 25 * time.Second
+
+// Watch long-polls the emulator for pushes delivered to the device's tokens
+// since the device registered and calls emit with what the device does with each in app state, per
+// push's capability table, until ctx ends (then it returns nil). emit is
+// called from one goroutine per token. A control API that is gone for good
+// (the device unknown) is an error; a passing network failure is retried.
+func (d *Device) Watch(ctx context.Context, state push.AppState, emit func(Event)) error {
+	c, err := push.CapabilityOf(d.Vendor, state)
+	if err != nil {
+		return err
+	}
+	tokens := []string{d.Token}
+	if d.VoIPToken != "" {
+		tokens = append(tokens, d.VoIPToken)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(tokens))
+	for _, tok := range tokens {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- d.watch(ctx, tok, func(r Received) {
+				for _, ev := range Reactions(d.Vendor, c, r, d.Permissions) {
+					emit(Event{Event: ev, Vendor: string(d.Vendor), Title: r.Title, Content: r.Content,
+						Payload: r.Payload, Kind: r.Kind, Seq: r.Seq})
+				}
+			})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return errors.Join(collect(errs)...)
+}
+
+func collect(errs chan error) []error {
+	var out []error
+	for err := range errs {
+		if err != nil {
+			out = append(out, err)
+		}
+	}
+	return out
+}
+
+func (d *Device) watch(ctx context.Context, token string, got func(Received)) error {
+	after := 0
+	for ctx.Err() == nil {
+		u := fmt.Sprintf("%s/devices/%s/deliveries?after=%d&wait=%s", d.control, url.PathEscape(token), after, pollWait)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return err
+		}
+		var page struct {
+			Deliveries []json.RawMessage `json:"deliveries"`
+			Next       int               `json:"next"`
+		}
+		if err := d.do(req, http.StatusOK, &page); err != nil {
+			var ce *controlError
+			if errors.As(err, &ce) && ce.status == http.StatusNotFound {
+				return fmt.Errorf("local: the %s emulator no longer knows this device (restarted?)", d.Vendor)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		for _, raw := range page.Deliveries {
+			r, ok, err := decode(d.Vendor, raw)
+			if err != nil {
+				return err
+			}
+			if ok {
+				got(r)
+			}
+		}
+		after = page.Next
+	}
+	return nil
+}
+
+// decode reads one control API delivery; ok is false for a record the
+// device never got (FCM: dropped).
+func decode(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
+	switch v {
+	case push.VendorAPNs:
+		var d struct {
+			Seq      int    `json:"seq"`
+			PushType string `json:"pushType"`
+			Payload  struct {
+				Aps struct {
+					Alert json.RawMessage `json:"alert"`
+				} `json:"aps"`
+				Payload string `json:"payload"`
+			} `json:"payload"`
+		}
+		if err := json.Unmarshal(raw, &d); err != nil {
+			return Received{}, false, fmt.Errorf("local: apns delivery: %w", err)
+		}
+		r := Received{Kind: d.PushType, Payload: d.Payload.Payload, Seq: d.Seq}
+		var alert struct{ Title, Body string }
+		var body string
+		switch {
+		case len(d.Payload.Aps.Alert) == 0 || string(d.Payload.Aps.Alert) == "null":
+		case json.Unmarshal(d.Payload.Aps.Alert, &body) == nil:
+			r.Content, r.Alert = body, true
+		case json.Unmarshal(d.Payload.Aps.Alert, &alert) == nil:
+			r.Title, r.Content, r.Alert = alert.Title, alert.Body, true
+		}
+		r.Alert = r.Alert && d.PushType == "alert"
+		return r, true, nil
+	case push.VendorFCM:
+		type note struct {
+			Title string `json:"title"`
+			Body  string `json:"body"`
+		}
+		var d struct {
+			Seq     int  `json:"seq"`
+			Dropped bool `json:"dropped"`
+			Message struct {
+				Notification *note             `json:"notification"`
+				Data         map[string]string `json:"data"`
+				Android      *struct {
+					Notification *note `json:"notification"`
+				} `json:"android"`
+			} `json:"message"`
+		}
+		if err := json.Unmarshal(raw, &d); err != nil {
+			return Received{}, false, fmt.Errorf("local: fcm delivery: %w", err)
+		}
+		if d.Dropped {
+			return Received{}, false, nil
+		}
+		r := Received{Kind: "data", Payload: d.Message.Data["payload"], Seq: d.Seq}
+		// android.notification's fields override notification's on Android.
+		notes := []*note{d.Message.Notification}
+		if d.Message.Android != nil {
+			notes = append(notes, d.Message.Android.Notification)
+		}
+		for _, n := range notes {
+			if n == nil {
+				continue
+			}
+			r.Alert, r.Kind = true, "notification"
+			if n.Title != "" {
+				r.Title = n.Title
+			}
+			if n.Body != "" {
+				r.Content = n.Body
+			}
+		}
+		return r, true, nil
+	}
+	return Received{}, false, fmt.Errorf("local: no decoder for %s", v)
+}
