@@ -53,6 +53,7 @@ func newRootCmd() *cobra.Command {
 		newBenchCmd(),
 		newEmulateCmd(),
 		newDeviceCmd(),
+		newPushCmd(),
 	)
 	return root
 }
