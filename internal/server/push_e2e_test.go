@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"testing"
 	"time"
 
@@ -242,5 +244,36 @@ func TestPendingPushSurvivesRestart(t *testing.T) {
 	}
 	if j := waitJob(t, s2, "bob", push.JobDelivered); j.Attempts != 2 {
 		t.Fatalf("attempts %d, want 2", j.Attempts)
+	}
+}
+
+// TestFailingCredentialShownInReadyz: a revoked APNs key fails twice (the
+// second attempt after the provider's refresh) and is reported in /readyz
+// detail, while the node stays ready.
+func TestFailingCredentialShownInReadyz(t *testing.T) {
+	s := testkit.Start(t, nil)
+	em := startAPNs(t, s)
+	tok := em.RegisterDevice(bundle, apnsemu.Development, false)
+	goOffline(t, s, "bob", protocol.PushRegistration{Vendor: "apns", Token: tok, Environment: "development", BundleID: bundle})
+	em.RevokeKey("KEY1234567")
+	sender := s.LoginAs(t, "alice", "server", "script")
+	sender.SyncDone(wait)
+	sendWithPush(t, sender, "bob", "m1", &protocol.PushConfig{Title: "t", Content: "c"})
+	waitJob(t, s, "bob", push.JobFailed)
+
+	resp, err := http.Get(s.HTTP + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status  string            `json:"status"`
+		Failing map[string]string `json:"pushCredentialsFailing"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || body.Status != "ok" || body.Failing[s.App.AppID+"/apns/development"] != apns.ReasonInvalidProviderToken {
+		t.Fatalf("/readyz %d %+v", resp.StatusCode, body)
 	}
 }

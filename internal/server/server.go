@@ -272,6 +272,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if status != http.StatusOK {
 		body["status"] = "unavailable"
 	}
+	// Failing push credentials are reported but do not make the node
+	// unready: it still serves messaging, and another node would fail the
+	// same way.
+	if failing := s.disp.Failing(); len(failing) > 0 {
+		body["pushCredentialsFailing"] = failing
+	}
 	writeJSON(w, status, body)
 }
 
