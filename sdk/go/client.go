@@ -179,6 +179,8 @@ type Client struct {
 	// ackKick wakes the current session to send acknowledgements.
 	ackKick chan struct{}
 	reqID   atomic.Uint64
+	// pushID is the PushID the server gave the device at the last login.
+	pushID atomic.Pointer[string]
 
 	mu      sync.Mutex
 	handler EventHandler
@@ -224,6 +226,17 @@ func Create(cfg Config) (*Client, error) {
 		pos:       make(map[convKey]*convPos),
 		maxQueued: maxQueued,
 	}, nil
+}
+
+// PushID returns the device's PushID from the last login with
+// Config.Push ("" before one): what the seed's registered event reports,
+// and what a test push (herald push, the admin API) is addressed to. Its
+// first letter is D for a development (debug) device, P for production.
+func (c *Client) PushID() string {
+	if p := c.pushID.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // SetEventHandler sets the functions that receive the Client's events,

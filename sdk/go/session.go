@@ -156,6 +156,9 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 		}
 		var r protocol.LoginReply
 		_ = json.Unmarshal(f.Data, &r)
+		if r.PushID != "" {
+			c.pushID.Store(&r.PushID)
+		}
 		s.heartbeat = time.Duration(r.HeartbeatInterval) * time.Millisecond
 		if s.heartbeat <= 0 {
 			s.heartbeat = defaultHeartbeat
