@@ -115,6 +115,8 @@ another user with the same --device takes the binding over.`,
 				_ = out.print(reg)
 				return serverError("login", err)
 			}
+			// The server's PushID, as the seed's registered event reports it.
+			reg.PushID = c.PushID()
 			if err := out.print(reg); err != nil {
 				return err
 			}
