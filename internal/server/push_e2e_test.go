@@ -49,7 +49,7 @@ func startAPNsWith(t *testing.T, s *testkit.Server, cfg apnsemu.Config) (*apnsem
 }
 
 // installAPNs installs in s a provider for the emulator's team key.
-func installAPNs(t *testing.T, s *testkit.Server, em *apnsemu.Emulator, key []byte) {
+func installAPNs(t testing.TB, s *testkit.Server, em *apnsemu.Emulator, key []byte) {
 	t.Helper()
 	p, err := apns.New(apns.Config{
 		ProductionURL: em.URL(apnsemu.Production), DevelopmentURL: em.URL(apnsemu.Development),
@@ -65,7 +65,7 @@ func installAPNs(t *testing.T, s *testkit.Server, em *apnsemu.Emulator, key []by
 
 // goOffline logs user in with a push registration, then drops the
 // connection the way a frozen or killed app does (no logout).
-func goOffline(t *testing.T, s *testkit.Server, user string, reg protocol.PushRegistration) string {
+func goOffline(t testing.TB, s *testkit.Server, user string, reg protocol.PushRegistration) string {
 	t.Helper()
 	c := testkit.Dial(t, s.URL)
 	var r protocol.LoginReply
