@@ -217,4 +217,12 @@ func TestCLIListenKicked(t *testing.T) {
 	if !strings.Contains(out1.String(), `"event":"kicked","reason":1`) {
 		t.Errorf("no kicked line:\n%s", out1.String())
 	}
+	// The kick reaches the first listener as soon as the server accepts the
+	// second login, which may be before the second listener has seen its
+	// reply: let it finish logging in before it is interrupted.
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(out2.String(), `"syncDone"`); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("second listen not logged in")
+		}
+	}
 }
