@@ -72,13 +72,39 @@ type Failures interface {
 	ResetFailing(appID string, v push.Vendor)
 }
 
+// ResourceStore keeps the apps' push resources.
+type ResourceStore interface {
+	// PutResource stores r, replacing the app's resource with its ID.
+	PutResource(ctx context.Context, r push.Resource) error
+	// Resource returns one; push.ErrNotFound if there is none.
+	Resource(ctx context.Context, appID, id string) (push.Resource, error)
+	// Resources returns an app's resources by ID.
+	Resources(ctx context.Context, appID string) ([]push.Resource, error)
+	// DeleteResource removes one; push.ErrNotFound if there is none.
+	DeleteResource(ctx context.Context, appID, id string) error
+	// PlanPush writes a pending push job for every enabled device of the
+	// targets in one transaction and returns the jobs' IDs.
+	PlanPush(ctx context.Context, appID string, t push.Targets, pushConfig []byte, expires time.Time) ([]int64, error)
+}
+
+// Dispatch is what the admin API tells the running dispatcher
+// (push.Dispatcher).
+type Dispatch interface {
+	// Wake makes it look for due jobs now.
+	Wake()
+	// InvalidateResource drops its cached copy of a resource.
+	InvalidateResource(appID, id string)
+}
+
 // Deps are the handler's dependencies; all are required.
 type Deps struct {
 	Apps        Apps
 	Credentials CredentialStore
 	Devices     DeviceStore
+	Resources   ResourceStore
 	Providers   Providers
 	Failures    Failures
+	Dispatch    Dispatch
 	Log         *slog.Logger
 }
 
@@ -124,7 +150,8 @@ type liveProvider struct {
 
 // New returns a handler; it starts nothing.
 func New(d Deps, cfg Config) (*Handler, error) {
-	if d.Apps == nil || d.Credentials == nil || d.Devices == nil || d.Providers == nil || d.Failures == nil || d.Log == nil {
+	if d.Apps == nil || d.Credentials == nil || d.Devices == nil || d.Providers == nil || d.Failures == nil ||
+		d.Resources == nil || d.Dispatch == nil || d.Log == nil {
 		return nil, errors.New("admin: every dependency is required")
 	}
 	if cfg.VendorTimeout <= 0 {
@@ -148,6 +175,11 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("GET /v1/apps/{appID}/push/trace", h.authed(h.trace))
 	mux.Handle("POST /v1/apps/{appID}/push/bindings", h.authed(h.bind))
 	mux.Handle("DELETE /v1/apps/{appID}/push/bindings/{pushID}", h.authed(h.unbind))
+	mux.Handle("GET /v1/apps/{appID}/push/resources", h.authed(h.listResources))
+	mux.Handle("GET /v1/apps/{appID}/push/resources/{resourceID}", h.authed(h.getResource))
+	mux.Handle("PUT /v1/apps/{appID}/push/resources/{resourceID}", h.authed(h.putResource))
+	mux.Handle("DELETE /v1/apps/{appID}/push/resources/{resourceID}", h.authed(h.deleteResource))
+	mux.Handle("POST /v1/apps/{appID}/push/send", h.authed(h.send))
 	mux.HandleFunc("/v1/apps/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, protocol.Errorf(protocol.CodeNotFound, "no such endpoint (or method)"))
 	})

@@ -168,6 +168,11 @@ func TestAuth(t *testing.T) {
 		{"GET", "/push/trace?userID=bob"},
 		{"POST", "/push/bindings"},
 		{"DELETE", "/push/bindings/Dxyz"},
+		{"GET", "/push/resources"},
+		{"GET", "/push/resources/r"},
+		{"PUT", "/push/resources/r"},
+		{"DELETE", "/push/resources/r"},
+		{"POST", "/push/send"},
 	} {
 		for _, c := range []struct {
 			name, appID, header string
@@ -671,6 +676,7 @@ func TestRoutesDocumented(t *testing.T) {
 		"/v1/apps/{appID}/push/credentials:", "/v1/apps/{appID}/push/credentials/{vendor}:",
 		"/v1/apps/{appID}/push/credentials/{vendor}/check:", "/v1/apps/{appID}/push/test:",
 		"/v1/apps/{appID}/push/trace:", "/v1/apps/{appID}/push/bindings:", "/v1/apps/{appID}/push/bindings/{pushID}:",
+		"/v1/apps/{appID}/push/resources:", "/v1/apps/{appID}/push/resources/{resourceID}:", "/v1/apps/{appID}/push/send:",
 	} {
 		if !strings.Contains(doc, "  "+p+"\n") {
 			t.Errorf("docs/openapi.yaml lacks %s", p)

@@ -28,6 +28,7 @@ const (
 	CodeInvalidPushDevice   Code = 40012 // push registration invalid, or PushID unknown
 	CodeInvalidCredential   Code = 40013 // a vendor credential that cannot be used (REST)
 	CodePushTooLarge        Code = 40014 // encoded push over the vendor's size limit (REST)
+	CodeInvalidResource     Code = 40015 // a push resource's options are misconfigured (REST)
 	CodeNotLoggedIn         Code = 40100 // request before a successful login
 	CodeTokenInvalid        Code = 40101 // token malformed, badly signed, or for another user
 	CodeTokenExpired        Code = 40102 // token past its expiry
@@ -64,6 +65,7 @@ var catalogue = map[Code]codeInfo{
 	CodeInvalidPushDevice:   {"invalid_push_device", 400, "invalid push registration or unknown PushID"},
 	CodeInvalidCredential:   {"invalid_credential", 400, "invalid vendor credential"},
 	CodePushTooLarge:        {"push_too_large", 400, "push payload over the vendor's limit"},
+	CodeInvalidResource:     {"invalid_resource", 400, "invalid push resource"},
 	CodeNotLoggedIn:         {"not_logged_in", 401, "log in first"},
 	CodeTokenInvalid:        {"token_invalid", 401, "token is invalid"},
 	CodeTokenExpired:        {"token_expired", 401, "token has expired"},

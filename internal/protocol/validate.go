@@ -166,19 +166,32 @@ func ValidateSend(r *SendRequest) *Error {
 		if r.Type == MessageCommand {
 			return Errorf(CodeInvalidPushConfig, "command messages are never pushed")
 		}
-		switch {
-		case len(pc.Title) > MaxPushTitleBytes || !utf8.ValidString(pc.Title):
-			return Errorf(CodeInvalidPushConfig, "pushConfig.title over %d bytes or not UTF-8", MaxPushTitleBytes)
-		case len(pc.Content) > MaxPushContentBytes || !utf8.ValidString(pc.Content):
-			return Errorf(CodeInvalidPushConfig, "pushConfig.content over %d bytes or not UTF-8", MaxPushContentBytes)
-		case len(pc.Payload) > MaxPushPayloadBytes || !utf8.ValidString(pc.Payload):
-			return Errorf(CodeInvalidPushConfig, "pushConfig.payload over %d bytes or not UTF-8", MaxPushPayloadBytes)
-		case len(pc.ResourcesID) > MaxPushResourceIDLen || (pc.ResourcesID != "" && !validName(pc.ResourcesID, MaxPushResourceIDLen)):
-			return Errorf(CodeInvalidPushConfig, "pushConfig.resourcesID must be up to %d characters of A-Z a-z 0-9 _-.@+=", MaxPushResourceIDLen)
+		if err := ValidatePushConfig(pc); err != nil {
+			return err
 		}
 	}
 	return nil
 }
+
+// ValidatePushConfig checks a push config's fields against their limits
+// (a message's, or a push sent through the admin API).
+func ValidatePushConfig(pc *PushConfig) *Error {
+	switch {
+	case len(pc.Title) > MaxPushTitleBytes || !utf8.ValidString(pc.Title):
+		return Errorf(CodeInvalidPushConfig, "pushConfig.title over %d bytes or not UTF-8", MaxPushTitleBytes)
+	case len(pc.Content) > MaxPushContentBytes || !utf8.ValidString(pc.Content):
+		return Errorf(CodeInvalidPushConfig, "pushConfig.content over %d bytes or not UTF-8", MaxPushContentBytes)
+	case len(pc.Payload) > MaxPushPayloadBytes || !utf8.ValidString(pc.Payload):
+		return Errorf(CodeInvalidPushConfig, "pushConfig.payload over %d bytes or not UTF-8", MaxPushPayloadBytes)
+	case pc.ResourcesID != "" && !ValidResourceID(pc.ResourcesID):
+		return Errorf(CodeInvalidPushConfig, "pushConfig.resourcesID must be up to %d characters of A-Z a-z 0-9 _-.@+=", MaxPushResourceIDLen)
+	}
+	return nil
+}
+
+// ValidResourceID reports whether id is a valid push resource ID: 1 to
+// MaxPushResourceIDLen characters of A-Z a-z 0-9 _-.@+=.
+func ValidResourceID(id string) bool { return validName(id, MaxPushResourceIDLen) }
 
 // PageCount normalises a requested page size: 0 gives the default, and the
 // result never exceeds MaxPageCount. A negative count is an error.

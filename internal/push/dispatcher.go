@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -69,6 +70,26 @@ type Dispatcher struct {
 	finished map[int64]bool
 	sems     map[Vendor]chan struct{}
 	failing  map[string]string // app/vendor/env -> why its credential fails
+
+	resMu     sync.Mutex
+	resources map[string]cachedResource // app/resourceID
+	resGen    uint64                    // bumped by InvalidateResource
+}
+
+// resourceTTL bounds how long a cached resource (or its absence) is used:
+// InvalidateResource clears this node's cache at once, and the TTL bounds
+// how stale another node's copy can be.
+const resourceTTL = time.Minute
+
+// maxCachedResources bounds the cache: resourcesIDs come from clients'
+// push configs, so unknown ones must not grow it without end. When full it
+// is emptied (a reload costs one indexed read per resource).
+const maxCachedResources = 10000
+
+type cachedResource struct {
+	res   Resource
+	found bool
+	at    time.Time
 }
 
 // NewDispatcher returns a dispatcher; it starts nothing until Run.
@@ -103,7 +124,7 @@ func NewDispatcher(store Store, providers Providers, cfg DispatcherConfig, log *
 	}
 	return &Dispatcher{store: store, providers: providers, cfg: cfg, log: log, metrics: m,
 		wake: make(chan struct{}, 1), inflight: map[int64]bool{}, finished: map[int64]bool{}, sems: map[Vendor]chan struct{}{},
-		failing: map[string]string{}}, nil
+		failing: map[string]string{}, resources: map[string]cachedResource{}}, nil
 }
 
 // Wake makes the dispatcher look for due jobs now (after a commit that
@@ -136,6 +157,52 @@ func (d *Dispatcher) ResetFailing(appID string, v Vendor) {
 	for _, env := range []Environment{Production, Development} {
 		delete(d.failing, appID+"/"+string(v)+"/"+string(env))
 	}
+}
+
+// InvalidateResource forgets the cached copy of an app's resource: called
+// when it is created, replaced or deleted.
+func (d *Dispatcher) InvalidateResource(appID, id string) {
+	d.resMu.Lock()
+	defer d.resMu.Unlock()
+	delete(d.resources, appID+"/"+id)
+	d.resGen++
+}
+
+// resource returns an app's resource from the cache or the store. found is
+// false when the app has no such resource (or the store cannot look
+// resources up).
+func (d *Dispatcher) resource(ctx context.Context, appID, id string) (Resource, bool, error) {
+	rl, ok := d.store.(ResourceLookup)
+	if !ok {
+		return Resource{}, false, nil
+	}
+	key := appID + "/" + id
+	now := time.Now()
+	d.resMu.Lock()
+	c, ok := d.resources[key]
+	gen := d.resGen
+	d.resMu.Unlock()
+	if ok && now.Sub(c.at) < resourceTTL {
+		return c.res, c.found, nil
+	}
+	r, err := rl.Resource(ctx, appID, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+	case err != nil:
+		return Resource{}, false, err
+	}
+	c = cachedResource{res: r, found: err == nil, at: now}
+	d.resMu.Lock()
+	// A change committed while this read ran may not be in it: cache it
+	// only when no invalidation came in between.
+	if d.resGen == gen {
+		if len(d.resources) >= maxCachedResources {
+			clear(d.resources)
+		}
+		d.resources[key] = c
+	}
+	d.resMu.Unlock()
+	return c.res, c.found, nil
 }
 
 // Run dispatches until ctx ends, then waits for the pushes in flight.
@@ -196,7 +263,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 func (d *Dispatcher) handle(ctx context.Context, j Job) {
 	now := d.cfg.Now()
 	attempt := Attempt{JobID: j.ID, Attempt: j.Attempts + 1, At: now}
+	var note string // what the trace should know about how the push was built
 	finish := func(status JobStatus, notBefore time.Time, reason string) {
+		if note != "" {
+			reason = strings.TrimPrefix(reason+"; "+note, "; ")
+		}
 		attempt.Reason = reason
 		if attempt.Outcome == "" {
 			attempt.Outcome = string(status)
@@ -238,6 +309,29 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 		return
 	}
 	n := notification(j, dev, c)
+	if c.ResourcesID != "" {
+		r, found, err := d.resource(ctx, j.AppID, c.ResourcesID)
+		switch {
+		case err != nil:
+			finish(JobPending, now.Add(d.backoff(j.Attempts)), "store: "+err.Error())
+			return
+		case !found:
+			note = fmt.Sprintf("resourcesID %q not found: default delivery options used", c.ResourcesID)
+		default:
+			note = applyResource(&n, dev, r.Spec)
+			if r.Spec.Badge && j.UserID != "" {
+				if uc, ok := d.store.(UnreadCounter); ok {
+					total, err := uc.UnreadTotal(ctx, j.AppID, j.UserID)
+					if err != nil {
+						finish(JobPending, now.Add(d.backoff(j.Attempts)), "store: "+err.Error())
+						return
+					}
+					badge := int(min(total, 1<<31-1))
+					n.Badge = &badge
+				}
+			}
+		}
+	}
 	start := time.Now()
 	res, err := p.Send(ctx, n)
 	attempt.Latency = time.Since(start)
@@ -340,6 +434,47 @@ func notification(j Job, dev Device, c Content) Notification {
 		n.Kind = KindData
 	}
 	return n
+}
+
+// applyResource sets the delivery options of resource spec on n for device
+// dev's vendor. It returns a note for the trace when an option could not
+// apply to this device (a VoIP push to a device without a VoIP token).
+// A push without a title and content stays a data push: no resource makes
+// an empty alert.
+func applyResource(n *Notification, dev Device, spec ResourceSpec) string {
+	switch dev.Vendor {
+	case VendorAPNs:
+		a := spec.APNs
+		if a == nil {
+			return ""
+		}
+		n.Sound, n.Category = a.Sound, a.Category
+		switch a.PushType {
+		case "background":
+			n.Kind = KindData
+		case "voip":
+			if dev.VoIPToken == "" {
+				return "resource asks for VoIP but the device has no VoIP token: sent as " + string(n.Kind)
+			}
+			n.Kind, n.Token = KindVoIP, dev.VoIPToken
+		}
+	case VendorFCM:
+		f := spec.FCM
+		if f == nil {
+			return ""
+		}
+		n.ChannelID = f.ChannelID
+		switch f.Priority {
+		case "high":
+			n.Priority = PriorityHigh
+		case "normal":
+			n.Priority = PriorityNormal
+		}
+		if f.Kind == "data" {
+			n.Kind = KindData
+		}
+	}
+	return ""
 }
 
 // jobUUID formats a job ID as a UUID (APNs wants apns-id to be one), the

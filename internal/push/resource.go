@@ -1,0 +1,218 @@
+package push
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+)
+
+// ErrInvalidResource: a resource's options are misconfigured. It is
+// returned when the resource is created, never when a push uses it.
+var ErrInvalidResource = errors.New("push: invalid resource")
+
+// ResourceSpec is what a push resource says: per-vendor delivery options
+// that a push config names by its resourcesID. Its JSON is one object with
+// a key per vendor ("apns", "fcm"; the other vendors get their own keys
+// later) beside the vendor-neutral options ("badge").
+type ResourceSpec struct {
+	APNs *APNsOptions `json:"apns,omitempty"`
+	FCM  *FCMOptions  `json:"fcm,omitempty"`
+	// Badge sets the app icon's badge to the recipient's unread count
+	// across conversations, read when the push is sent.
+	Badge bool `json:"badge"`
+}
+
+// APNsOptions are a resource's options for iOS devices.
+type APNsOptions struct {
+	// Sound is a sound file of the app bundle ("call.caf") or "default".
+	Sound string `json:"sound,omitempty"`
+	// Category is the notification category the app registered (its
+	// actions).
+	Category string `json:"category,omitempty"`
+	// PushType is "alert" (the default), "background" (content-available,
+	// never shown) or "voip" (PushKit, sent to the device's VoIP token).
+	PushType string `json:"pushType,omitempty"`
+}
+
+// FCMOptions are a resource's options for Android devices reached through
+// FCM.
+type FCMOptions struct {
+	// ChannelID is the Android notification channel the app created.
+	ChannelID string `json:"channelID,omitempty"`
+	// Priority is "high" or "normal"; empty: Herald's default (high for
+	// notifications).
+	Priority string `json:"priority,omitempty"`
+	// Kind is "notification" (shown by the system, the default) or "data"
+	// (handed to the app).
+	Kind string `json:"kind,omitempty"`
+}
+
+// Resource is a stored resource of an app.
+type Resource struct {
+	AppID     string
+	ID        string
+	Spec      ResourceSpec
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Resource option limits.
+const (
+	// MaxResourceOptionLen bounds sounds, categories and channel IDs: no
+	// real one is longer, and each travels in every push.
+	MaxResourceOptionLen = 64
+)
+
+// pendingVendors are vendors whose resource keys are reserved: a resource
+// naming one is refused with a clear message until their options exist.
+var pendingVendors = map[string]bool{"huawei": true, "xiaomi": true, "oppo": true, "vivo": true}
+
+// ParseResourceSpec decodes and checks a resource's JSON. Every error wraps
+// ErrInvalidResource and says which key is wrong.
+func ParseResourceSpec(b []byte) (ResourceSpec, error) {
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(b, &keys); err != nil || keys == nil {
+		return ResourceSpec{}, fmt.Errorf("%w: not a JSON object", ErrInvalidResource)
+	}
+	names := make([]string, 0, len(keys))
+	for k := range keys {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var spec ResourceSpec
+	for _, k := range names {
+		raw := keys[k]
+		var err error
+		switch {
+		case k == "apns":
+			spec.APNs = &APNsOptions{}
+			err = strictJSON(raw, spec.APNs)
+		case k == "fcm":
+			spec.FCM = &FCMOptions{}
+			err = strictJSON(raw, spec.FCM)
+		case k == "badge":
+			err = json.Unmarshal(raw, &spec.Badge)
+		case pendingVendors[k]:
+			return ResourceSpec{}, fmt.Errorf("%w: vendor %q has no resource options yet (supported: apns, fcm)", ErrInvalidResource, k)
+		default:
+			return ResourceSpec{}, fmt.Errorf("%w: unknown key %q (want apns, fcm, badge)", ErrInvalidResource, k)
+		}
+		if err != nil {
+			return ResourceSpec{}, fmt.Errorf("%w: %s: %v", ErrInvalidResource, k, err)
+		}
+	}
+	if err := spec.Validate(); err != nil {
+		return ResourceSpec{}, err
+	}
+	return spec, nil
+}
+
+// strictJSON decodes one object into v, refusing unknown fields.
+func strictJSON(raw json.RawMessage, v any) error {
+	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return errors.New("must be an object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return fmt.Errorf("field %q must be %s", te.Field, te.Type)
+		}
+		return errors.New(strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("data after the object")
+	}
+	return nil
+}
+
+// Validate checks every option; the error wraps ErrInvalidResource.
+func (s ResourceSpec) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidResource}, args...)...)
+	}
+	if a := s.APNs; a != nil {
+		if !printableOption(a.Sound) {
+			return bad("apns.sound must be up to %d printable ASCII characters without '/'", MaxResourceOptionLen)
+		}
+		if !printableOption(a.Category) {
+			return bad("apns.category must be up to %d printable ASCII characters without '/'", MaxResourceOptionLen)
+		}
+		switch a.PushType {
+		case "", "alert", "background", "voip":
+		default:
+			return bad("apns.pushType %q: want alert, background or voip", a.PushType)
+		}
+	}
+	if f := s.FCM; f != nil {
+		if !channelID(f.ChannelID) {
+			return bad("fcm.channelID must be up to %d characters of A-Z a-z 0-9 _ - .", MaxResourceOptionLen)
+		}
+		switch f.Priority {
+		case "", "high", "normal":
+		default:
+			return bad("fcm.priority %q: want high or normal", f.Priority)
+		}
+		switch f.Kind {
+		case "", "notification", "data":
+		case "voip":
+			return bad("fcm.kind voip: VoIP pushes exist on APNs only (an Android call invitation is a high-priority data message)")
+		default:
+			return bad("fcm.kind %q: want notification or data", f.Kind)
+		}
+	}
+	return nil
+}
+
+func printableOption(s string) bool {
+	if len(s) > MaxResourceOptionLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '/' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+func channelID(s string) bool {
+	if len(s) > MaxResourceOptionLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// ResourceLookup is the dispatcher's optional store capability that finds
+// a resource by ID; ErrNotFound when the app has none by that ID. Without
+// it, resourcesIDs are ignored.
+type ResourceLookup interface {
+	Resource(ctx context.Context, appID, id string) (Resource, error)
+}
+
+// UnreadCounter is the dispatcher's optional store capability that sums a
+// user's unread counts across conversations (the badge). Without it, no
+// badge is set.
+type UnreadCounter interface {
+	UnreadTotal(ctx context.Context, appID, userID string) (int64, error)
+}
+
+// Targets names the recipients of a push sent without a message (the
+// admin API's send): exactly one of UserIDs and PushIDs is set.
+type Targets struct {
+	UserIDs []string
+	PushIDs []string
+}

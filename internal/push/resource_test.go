@@ -1,0 +1,59 @@
+package push
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestParseResourceSpec(t *testing.T) {
+	good := `{"apns":{"sound":"call.caf","category":"CALL","pushType":"voip"},"fcm":{"channelID":"calls.v2","priority":"high","kind":"data"},"badge":true}`
+	s, err := ParseResourceSpec([]byte(good))
+	if err != nil || s.APNs.PushType != "voip" || s.FCM.ChannelID != "calls.v2" || !s.Badge {
+		t.Fatalf("good: %+v %v", s, err)
+	}
+	if s, err := ParseResourceSpec([]byte(`{}`)); err != nil || s.APNs != nil || s.FCM != nil || s.Badge {
+		t.Fatalf("empty: %+v %v", s, err)
+	}
+	for _, c := range []struct{ body, inMsg string }{
+		{`{"vivo":{}}`, "vivo"},
+		{`{"apns":{},"mystery":1}`, "mystery"},
+		{`{"apns":{"pushType":"mdm"}}`, "mdm"},
+		{`{"apns":{"sound":"a\u0001"}}`, "sound"},
+		{`{"fcm":{"channelID":"é"}}`, "channelID"},
+		{`{"fcm":{"channelID":"` + strings.Repeat("c", 65) + `"}}`, "channelID"},
+		{`{"fcm":{"kind":"voip"}}`, "APNs only"},
+		{`{"fcm":{"priority":5}}`, "priority"},
+		{`{"fcm":{} }x`, "JSON"},
+		{`null`, "object"},
+	} {
+		_, err := ParseResourceSpec([]byte(c.body))
+		if !errors.Is(err, ErrInvalidResource) || !strings.Contains(err.Error(), c.inMsg) {
+			t.Errorf("%s: %v, want ErrInvalidResource mentioning %q", c.body, err, c.inMsg)
+		}
+	}
+}
+
+func TestApplyResource(t *testing.T) {
+	spec := ResourceSpec{APNs: &APNsOptions{Sound: "s.caf", Category: "C", PushType: "voip"},
+		FCM: &FCMOptions{ChannelID: "ch", Priority: "normal", Kind: "data"}}
+	ios := Device{Vendor: VendorAPNs, Token: "tok", VoIPToken: "voip"}
+	n := Notification{Token: "tok", Kind: KindAlert, Priority: PriorityHigh}
+	if note := applyResource(&n, ios, spec); note != "" || n.Kind != KindVoIP || n.Token != "voip" || n.Sound != "s.caf" || n.Category != "C" || n.ChannelID != "" {
+		t.Fatalf("apns voip: %+v %q", n, note)
+	}
+	ios.VoIPToken = ""
+	n = Notification{Token: "tok", Kind: KindAlert}
+	if note := applyResource(&n, ios, spec); note == "" || n.Kind != KindAlert || n.Token != "tok" {
+		t.Fatalf("apns without VoIP token: %+v %q", n, note)
+	}
+	n = Notification{Token: "tok", Kind: KindAlert, Priority: PriorityHigh}
+	if note := applyResource(&n, Device{Vendor: VendorFCM}, spec); note != "" || n.Kind != KindData || n.Priority != PriorityNormal ||
+		n.ChannelID != "ch" || n.Sound != "" {
+		t.Fatalf("fcm: %+v", n)
+	}
+	n = Notification{Kind: KindAlert}
+	if applyResource(&n, Device{Vendor: VendorHuawei}, spec); n.Kind != KindAlert || n.Sound != "" {
+		t.Fatalf("huawei: %+v", n)
+	}
+}
