@@ -62,6 +62,8 @@ type Dispatcher struct {
 	wake      chan struct{}
 	metrics   *dispatchMetrics
 
+	results chan<- finished // set by Run, for handle
+
 	mu       sync.Mutex
 	inflight map[int64]bool
 	// finished holds jobs finished since the current read of due jobs
@@ -205,10 +207,33 @@ func (d *Dispatcher) resource(ctx context.Context, appID, id string) (Resource, 
 	return c.res, c.found, nil
 }
 
-// Run dispatches until ctx ends, then waits for the pushes in flight.
+// finished is an attempt's outcome on its way to the store.
+type finished struct {
+	Finish
+	jobID int64
+}
+
+// Run dispatches until ctx ends, then waits for the pushes in flight and
+// records their outcomes.
+//
+// Outcomes are written by one recorder goroutine, many per transaction:
+// a transaction per push made the single SQLite writer the pipeline's
+// bottleneck. A job stays in flight (never read again as due) until its
+// outcome is stored.
 func (d *Dispatcher) Run(ctx context.Context) error {
+	results := make(chan finished, 4*d.cfg.Concurrency)
+	recorded := make(chan struct{})
+	go func() {
+		defer close(recorded)
+		d.record(results)
+	}()
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		wg.Wait()
+		close(results)
+		<-recorded
+	}()
+	d.results = results
 	t := time.NewTicker(d.cfg.Poll)
 	defer t.Stop()
 	for {
@@ -219,6 +244,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		if err != nil && ctx.Err() == nil {
 			d.log.Warn("reading due push jobs", "err", err)
 		}
+		dispatched := 0
 		for _, j := range jobs {
 			d.mu.Lock()
 			busy := d.inflight[j.ID] || d.finished[j.ID]
@@ -239,16 +265,20 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			case <-ctx.Done():
 				return nil
 			}
+			dispatched++
 			wg.Add(1)
 			go func(j Job) {
 				defer wg.Done()
 				defer func() { <-sem }()
 				d.handle(ctx, j)
-				d.mu.Lock()
-				delete(d.inflight, j.ID)
-				d.finished[j.ID] = true
-				d.mu.Unlock()
 			}(j)
+		}
+		if dispatched > 0 && len(jobs) == d.cfg.Batch {
+			// A full read that found work: more is probably due now.
+			if ctx.Err() != nil {
+				return nil
+			}
+			continue
 		}
 		select {
 		case <-ctx.Done():
@@ -259,7 +289,54 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
-// handle makes one attempt at job j and records it.
+// recordBatch is the most outcomes written in one transaction.
+const recordBatch = 256
+
+// record writes outcomes from results in batches until results is closed,
+// then marks their jobs no longer in flight. It outlives Run's context so
+// that the outcomes of the last pushes are not lost at shutdown.
+func (d *Dispatcher) record(results <-chan finished) {
+	batch := make([]Finish, 0, recordBatch)
+	ids := make([]int64, 0, recordBatch)
+	for {
+		f, ok := <-results
+		if !ok {
+			return
+		}
+		batch, ids = append(batch[:0], f.Finish), append(ids[:0], f.jobID)
+	fill:
+		for len(batch) < recordBatch {
+			select {
+			case f, ok := <-results:
+				if !ok {
+					break fill
+				}
+				batch, ids = append(batch, f.Finish), append(ids, f.jobID)
+			default:
+				break fill
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := d.store.FinishAttempts(ctx, batch); err != nil {
+			// The jobs stay pending: they are attempted again, which a
+			// vendor tolerates better than a lost push.
+			d.log.Error("recording push attempts", "attempts", len(batch), "err", err)
+		}
+		cancel()
+		d.mu.Lock()
+		for _, id := range ids {
+			delete(d.inflight, id)
+			d.finished[id] = true
+		}
+		d.mu.Unlock()
+		// Jobs held back as in flight can be read again (and retries due
+		// now, such as after an auth failure, sent) without waiting for
+		// the next poll.
+		d.Wake()
+	}
+}
+
+// handle makes one attempt at job j and hands its outcome to the recorder.
 func (d *Dispatcher) handle(ctx context.Context, j Job) {
 	now := d.cfg.Now()
 	attempt := Attempt{JobID: j.ID, Attempt: j.Attempts + 1, At: now}
@@ -273,22 +350,18 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 			attempt.Outcome = string(status)
 		}
 		d.metrics.jobs.WithLabelValues(string(j.Vendor), attempt.Outcome).Inc()
-		if err := d.store.FinishAttempt(ctx, attempt, status, notBefore, reason); err != nil && ctx.Err() == nil {
-			d.log.Error("recording push attempt", "job", j.ID, "err", err)
-		}
+		d.results <- finished{Finish: Finish{Attempt: attempt, Status: status, NotBefore: notBefore, Reason: reason}, jobID: j.ID}
 	}
 	if !j.ExpiresAt.IsZero() && !now.Before(j.ExpiresAt) {
 		finish(JobExpired, now, "expired before it was sent")
 		return
 	}
-	dev, err := d.store.Device(ctx, j.AppID, j.PushID)
-	switch {
-	case errors.Is(err, ErrNotFound):
+	if j.Device == nil {
 		finish(JobDropped, now, "device unregistered")
 		return
-	case err != nil:
-		finish(JobPending, now.Add(d.backoff(j.Attempts)), "store: "+err.Error())
-		return
+	}
+	dev := *j.Device
+	switch {
 	case dev.UserID != j.UserID:
 		// The device was unbound (logout) or taken by another user after the
 		// job was planned: never show one user's message to another.

@@ -72,6 +72,18 @@ type Job struct {
 	Reason     string
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+	// Device is the job's device as DueJobs read it with the job; nil when
+	// the device is gone. Other reads leave it nil.
+	Device *Device
+}
+
+// Finish is the outcome of one attempt at a job: the attempt for the trace
+// and the job's next state (JobPending with NotBefore for a retry).
+type Finish struct {
+	Attempt   Attempt
+	Status    JobStatus
+	NotBefore time.Time
+	Reason    string
 }
 
 // Attempt is one call to a vendor, for the delivery trace.
@@ -114,11 +126,11 @@ type Store interface {
 	UserDevices(ctx context.Context, appID, userID string) ([]Device, error)
 
 	// DueJobs returns up to limit pending jobs whose not_before is at or
-	// before now, oldest first.
+	// before now, oldest first, each with its device (Job.Device).
 	DueJobs(ctx context.Context, now time.Time, limit int) ([]Job, error)
-	// FinishAttempt records attempt a of job id and moves the job to status
-	// (JobPending with notBefore for a retry).
-	FinishAttempt(ctx context.Context, a Attempt, status JobStatus, notBefore time.Time, reason string) error
+	// FinishAttempts records attempts and moves their jobs to their next
+	// state, all in one transaction.
+	FinishAttempts(ctx context.Context, fs []Finish) error
 	// Trace returns jobs matching f, newest first, with their attempts.
 	Trace(ctx context.Context, f TraceFilter) ([]Job, [][]Attempt, error)
 }

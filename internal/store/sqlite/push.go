@@ -43,8 +43,16 @@ WHERE app_id = $1 AND push_id = $2 AND status = 'pending'`
 	qUserDevices = `SELECT ` + deviceColumns + ` FROM devices WHERE app_id = $1 AND user_id = $2 AND user_id <> ''
 ORDER BY push_id`
 
-	qDueJobs = `SELECT ` + jobColumns + ` FROM push_jobs
-WHERE status = 'pending' AND not_before <= $1 ORDER BY not_before, id LIMIT $2`
+	// qDueJobs reads due jobs with their devices (NULLs when the device is
+	// gone), so that dispatching a job costs no further read.
+	qDueJobs = `SELECT j.id, j.app_id, j.message_id, j.user_id, j.push_id, j.vendor, j.push_config, j.status,
+	j.attempts, j.not_before, j.expires_at, j.reason, j.created_at, j.updated_at,
+	d.push_id, COALESCE(d.vendor, ''), COALESCE(d.token, ''), COALESCE(d.voip_token, ''),
+	COALESCE(d.environment, ''), COALESCE(d.platform, ''), COALESCE(d.bundle_id, ''),
+	COALESCE(d.user_id, ''), COALESCE(d.enabled, 0), COALESCE(d.foreground, 0)
+FROM push_jobs j
+LEFT JOIN devices d ON d.app_id = j.app_id AND d.push_id = j.push_id
+WHERE j.status = 'pending' AND j.not_before <= $1 ORDER BY j.not_before, j.id LIMIT $2`
 
 	qInsertAttempt = `INSERT INTO push_attempts (job_id, attempt, at, outcome, status, reason, latency_ms)
 VALUES ($1, $2, $3, $4, $5, $6, $7)`
@@ -175,7 +183,42 @@ func scanDevice(r scanner) (push.Device, error) {
 
 // DueJobs implements push.Store.
 func (s *Store) DueJobs(ctx context.Context, now time.Time, limit int) ([]push.Job, error) {
-	return s.queryJobs(ctx, "sqlite: due jobs", qDueJobs, now.UnixMilli(), limit)
+	const op = "sqlite: due jobs"
+	rows, err := s.rDueJobs.QueryContext(ctx, now.UnixMilli(), limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	var out []push.Job
+	for rows.Next() {
+		var j push.Job
+		var vendor, status string
+		var notBefore, expires, created, updated int64
+		var devPushID sql.NullString
+		var d push.Device
+		var dVendor, dEnv string
+		if err := rows.Scan(&j.ID, &j.AppID, &j.MessageID, &j.UserID, &j.PushID, &vendor, &j.PushConfig,
+			&status, &j.Attempts, &notBefore, &expires, &j.Reason, &created, &updated,
+			&devPushID, &dVendor, &d.Token, &d.VoIPToken, &dEnv, &d.Platform, &d.BundleID,
+			&d.UserID, &d.Enabled, &d.Foreground); err != nil {
+			return nil, mapErr(op, err)
+		}
+		j.Vendor, j.Status = push.Vendor(vendor), push.JobStatus(status)
+		j.NotBefore, j.CreatedAt, j.UpdatedAt = fromMillis(notBefore), fromMillis(created), fromMillis(updated)
+		if expires != 0 {
+			j.ExpiresAt = fromMillis(expires)
+		}
+		if devPushID.Valid {
+			d.AppID, d.PushID = j.AppID, devPushID.String
+			d.Vendor, d.Environment = push.Vendor(dVendor), push.Environment(dEnv)
+			j.Device = &d
+		}
+		out = append(out, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(op, err)
+	}
+	return out, nil
 }
 
 func (s *Store) queryJobs(ctx context.Context, op, q string, args ...any) ([]push.Job, error) {
@@ -206,16 +249,26 @@ func (s *Store) queryJobs(ctx context.Context, op, q string, args ...any) ([]pus
 	return out, nil
 }
 
-// FinishAttempt implements push.Store.
-func (s *Store) FinishAttempt(ctx context.Context, a push.Attempt, status push.JobStatus, notBefore time.Time, reason string) error {
-	return s.inTx(ctx, "sqlite: finish attempt", func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, qInsertAttempt, a.JobID, a.Attempt, a.At.UnixMilli(), a.Outcome,
-			a.Status, a.Reason, a.Latency.Milliseconds()); err != nil {
-			return err
+// FinishAttempts implements push.Store: one transaction for the batch.
+func (s *Store) FinishAttempts(ctx context.Context, fs []push.Finish) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	now := time.Now().UnixMilli()
+	return s.inTx(ctx, "sqlite: finish attempts", func(tx *sql.Tx) error {
+		ins, upd := tx.StmtContext(ctx, s.wInsertAttempt), tx.StmtContext(ctx, s.wFinishJob)
+		for _, f := range fs {
+			a := f.Attempt
+			if _, err := ins.ExecContext(ctx, a.JobID, a.Attempt, a.At.UnixMilli(), a.Outcome,
+				a.Status, a.Reason, a.Latency.Milliseconds()); err != nil {
+				return err
+			}
+			if _, err := upd.ExecContext(ctx, a.JobID, string(f.Status), a.Attempt, f.NotBefore.UnixMilli(),
+				f.Reason, now); err != nil {
+				return err
+			}
 		}
-		_, err := tx.ExecContext(ctx, qFinishJob, a.JobID, string(status), a.Attempt, notBefore.UnixMilli(),
-			reason, time.Now().UnixMilli())
-		return err
+		return nil
 	})
 }
 

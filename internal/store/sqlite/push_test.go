@@ -115,14 +115,17 @@ func TestPushJobsPlannedWithMessage(t *testing.T) {
 		if j.UserID != "bob" || j.MessageID != 1 || string(j.PushConfig) != string(pc) || j.Status != push.JobPending || j.ExpiresAt.IsZero() {
 			t.Fatalf("job %+v", j)
 		}
+		if j.Device == nil || j.Device.PushID != j.PushID || j.Device.UserID != "bob" || j.Device.Token == "" || !j.Device.Enabled {
+			t.Fatalf("job's device %+v", j.Device)
+		}
 	}
 	// A retry reschedules; a delivery ends the job; both are traced.
 	a := push.Attempt{JobID: jobs[0].ID, Attempt: 1, At: now, Outcome: "retry", Status: 503, Reason: "ServiceUnavailable", Latency: 12 * time.Millisecond}
-	if err := s.FinishAttempt(ctx, a, push.JobPending, now.Add(time.Minute), "ServiceUnavailable"); err != nil {
-		t.Fatal(err)
-	}
-	a = push.Attempt{JobID: jobs[1].ID, Attempt: 1, At: now, Outcome: "delivered", Status: 200}
-	if err := s.FinishAttempt(ctx, a, push.JobDelivered, now, ""); err != nil {
+	b := push.Attempt{JobID: jobs[1].ID, Attempt: 1, At: now, Outcome: "delivered", Status: 200}
+	if err := s.FinishAttempts(ctx, []push.Finish{
+		{Attempt: a, Status: push.JobPending, NotBefore: now.Add(time.Minute), Reason: "ServiceUnavailable"},
+		{Attempt: b, Status: push.JobDelivered, NotBefore: now},
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if due, _ := s.DueJobs(ctx, now.Add(time.Second), 10); len(due) != 0 {

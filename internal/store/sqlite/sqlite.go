@@ -127,6 +127,9 @@ type Store struct {
 	wUpsertConversation *sql.Stmt
 	wSaveCursor         *sql.Stmt
 	wInsertPushJobs     *sql.Stmt
+	wInsertAttempt      *sql.Stmt
+	wFinishJob          *sql.Stmt
+	rDueJobs            *sql.Stmt
 	rMessagesAfter      *sql.Stmt
 	rMessagesBefore     *sql.Stmt
 	rConversations      *sql.Stmt
@@ -288,6 +291,9 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.w, qUpsertConversation, &s.wUpsertConversation},
 		{s.w, qSaveCursor, &s.wSaveCursor},
 		{s.w, qInsertPushJobs, &s.wInsertPushJobs},
+		{s.w, qInsertAttempt, &s.wInsertAttempt},
+		{s.w, qFinishJob, &s.wFinishJob},
+		{s.r, qDueJobs, &s.rDueJobs},
 		{s.r, qMessagesAfter, &s.rMessagesAfter},
 		{s.r, qMessagesBefore, &s.rMessagesBefore},
 		{s.r, qConversations, &s.rConversations},
@@ -321,6 +327,7 @@ func (s *Store) Close() error {
 		var errs []error
 		for _, st := range []*sql.Stmt{
 			s.wInsertMessage, s.wMessageByLocalID, s.wLastSeq, s.wUpsertConversation, s.wSaveCursor, s.wInsertPushJobs,
+			s.wInsertAttempt, s.wFinishJob, s.rDueJobs,
 			s.rMessagesAfter, s.rMessagesBefore, s.rConversations, s.rConversation, s.rPending,
 		} {
 			if st != nil {
