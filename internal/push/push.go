@@ -9,6 +9,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -180,4 +183,23 @@ type Provider interface {
 // a real authentication round trip without sending a push.
 type Checker interface {
 	Check(ctx context.Context) error
+}
+
+// ParseRetryAfter reads a Retry-After header value: delay seconds or an
+// HTTP date (RFC 9110 §10.2.3). Zero when empty, unreadable or past.
+func ParseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
 }

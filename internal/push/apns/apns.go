@@ -30,8 +30,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/heraldim/herald/internal/push"
@@ -378,22 +376,6 @@ func orString(v, def string) string {
 	return v
 }
 
-// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP date
-// (RFC 9110 §10.2.3). Apple does not document that APNs sends one; when it
-// does, it is honoured. Zero when absent or unreadable.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
-}
+// parseRetryAfter reads a Retry-After header. Apple does not document
+// that APNs sends one; when it does, it is honoured.
+func parseRetryAfter(v string, now time.Time) time.Duration { return push.ParseRetryAfter(v, now) }
