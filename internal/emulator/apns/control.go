@@ -3,16 +3,15 @@ package apns
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/heraldim/herald/internal/emulator/control"
 )
 
 // MaxControlWait bounds a deliveries long-poll's wait parameter.
-const MaxControlWait = time.Minute
+const MaxControlWait = control.MaxWait
 
 // ControlHandler returns the emulator's control API, so that another
 // process (herald device, a test in another language) can play a phone.
@@ -96,55 +95,39 @@ var faultKinds = map[string]FaultKind{
 	"unavailable": FaultUnavailable, "shutdown": FaultShutdown, "unregistered": FaultUnregistered,
 }
 
-func ctlJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func ctlError(w http.ResponseWriter, status int, format string, args ...any) {
-	ctlJSON(w, status, map[string]string{"error": fmt.Sprintf(format, args...)})
-}
-
-func decodeStrict(r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<16))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
-}
-
 func (e *Emulator) ctlRegister(w http.ResponseWriter, r *http.Request) {
 	var req ctlRegisterRequest
-	if err := decodeStrict(r, &req); err != nil {
-		ctlError(w, http.StatusBadRequest, "body: %v", err)
+	if err := control.Decode(r, &req); err != nil {
+		control.Error(w, http.StatusBadRequest, "body: %v", err)
 		return
 	}
 	if req.BundleID == "" {
-		ctlError(w, http.StatusBadRequest, "bundleID is required")
+		control.Error(w, http.StatusBadRequest, "bundleID is required")
 		return
 	}
 	if req.Environment != Production && req.Environment != Development {
-		ctlError(w, http.StatusBadRequest, "environment must be production or development")
+		control.Error(w, http.StatusBadRequest, "environment must be production or development")
 		return
 	}
-	ctlJSON(w, http.StatusCreated, map[string]string{"token": e.RegisterDevice(req.BundleID, req.Environment, req.VoIP)})
+	control.JSON(w, http.StatusCreated, map[string]string{"token": e.RegisterDevice(req.BundleID, req.Environment, req.VoIP)})
 }
 
 func (e *Emulator) ctlDevice(w http.ResponseWriter, r *http.Request) {
 	d, ok := e.Device(r.PathValue("token"))
 	if !ok {
-		ctlError(w, http.StatusNotFound, "unknown device token")
+		control.Error(w, http.StatusNotFound, "unknown device token")
 		return
 	}
 	info := ctlDeviceInfo{BundleID: d.BundleID, Environment: d.Environment, VoIP: d.VoIP}
 	if !d.Unregistered.IsZero() {
 		info.Unregistered = &d.Unregistered
 	}
-	ctlJSON(w, http.StatusOK, info)
+	control.JSON(w, http.StatusOK, info)
 }
 
 func (e *Emulator) ctlUnregister(w http.ResponseWriter, r *http.Request) {
 	if !e.Unregister(r.PathValue("token")) {
-		ctlError(w, http.StatusNotFound, "unknown device token")
+		control.Error(w, http.StatusNotFound, "unknown device token")
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -153,43 +136,29 @@ func (e *Emulator) ctlUnregister(w http.ResponseWriter, r *http.Request) {
 func (e *Emulator) ctlDeliveries(w http.ResponseWriter, r *http.Request) {
 	token := strings.ToLower(r.PathValue("token"))
 	if _, ok := e.Device(token); !ok {
-		ctlError(w, http.StatusNotFound, "unknown device token")
+		control.Error(w, http.StatusNotFound, "unknown device token")
 		return
 	}
-	q := r.URL.Query()
-	after := 0
-	if s := q.Get("after"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			ctlError(w, http.StatusBadRequest, "after must be a count (0 or more)")
-			return
-		}
-		after = n
-	}
-	var wait time.Duration
-	if s := q.Get("wait"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d < 0 {
-			ctlError(w, http.StatusBadRequest, "wait must be a duration such as 5s")
-			return
-		}
-		wait = min(d, MaxControlWait)
+	after, wait, err := control.PollParams(r)
+	if err != nil {
+		control.Error(w, http.StatusBadRequest, "%v", err)
+		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), wait)
 	defer cancel()
 	for {
 		out, next, changed := e.deliveriesAfter(token, after)
 		if len(out) > 0 || wait == 0 {
-			ctlJSON(w, http.StatusOK, ControlDeliveries{Deliveries: out, Next: next})
+			control.JSON(w, http.StatusOK, ControlDeliveries{Deliveries: out, Next: next})
 			return
 		}
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			ctlJSON(w, http.StatusOK, ControlDeliveries{Deliveries: []ControlDelivery{}, Next: next})
+			control.JSON(w, http.StatusOK, ControlDeliveries{Deliveries: []ControlDelivery{}, Next: next})
 			return
 		case <-e.done:
-			ctlJSON(w, http.StatusOK, ControlDeliveries{Deliveries: []ControlDelivery{}, Next: next})
+			control.JSON(w, http.StatusOK, ControlDeliveries{Deliveries: []ControlDelivery{}, Next: next})
 			return
 		}
 	}
@@ -221,35 +190,24 @@ func (e *Emulator) deliveriesAfter(token string, after int) ([]ControlDelivery, 
 
 func (e *Emulator) ctlFault(w http.ResponseWriter, r *http.Request) {
 	var req ctlFaultRequest
-	if err := decodeStrict(r, &req); err != nil {
-		ctlError(w, http.StatusBadRequest, "body: %v", err)
+	if err := control.Decode(r, &req); err != nil {
+		control.Error(w, http.StatusBadRequest, "body: %v", err)
 		return
 	}
 	kind, ok := faultKinds[req.Kind]
 	if !ok {
-		ctlError(w, http.StatusBadRequest, "kind must be slow, throttled, internal, unavailable, shutdown or unregistered")
+		control.Error(w, http.StatusBadRequest, "kind must be slow, throttled, internal, unavailable, shutdown or unregistered")
 		return
 	}
 	f := Fault{Kind: kind, Times: req.Times}
 	var err error
-	if f.RetryAfter, err = optDuration(req.RetryAfter); err == nil {
-		f.Delay, err = optDuration(req.Delay)
+	if f.RetryAfter, err = control.OptDuration(req.RetryAfter); err == nil {
+		f.Delay, err = control.OptDuration(req.Delay)
 	}
 	if err != nil || f.Times < 0 {
-		ctlError(w, http.StatusBadRequest, "retryAfter and delay must be durations such as 2s, times 0 or more")
+		control.Error(w, http.StatusBadRequest, "retryAfter and delay must be durations such as 2s, times 0 or more")
 		return
 	}
 	e.InjectFault(req.Token, f)
 	w.WriteHeader(http.StatusNoContent)
-}
-
-func optDuration(s string) (time.Duration, error) {
-	if s == "" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err == nil && d < 0 {
-		err = errors.New("negative")
-	}
-	return d, err
 }

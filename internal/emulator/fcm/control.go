@@ -3,15 +3,14 @@ package fcm
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
-	"strconv"
 	"time"
+
+	"github.com/heraldim/herald/internal/emulator/control"
 )
 
 // MaxControlWait bounds a deliveries long-poll's wait parameter.
-const MaxControlWait = time.Minute
+const MaxControlWait = control.MaxWait
 
 // ControlHandler returns the emulator's control API, so that another
 // process (herald device, a test in another language) can play a phone.
@@ -76,22 +75,6 @@ type ctlFaultRequest struct {
 	Times      int    `json:"times"`
 }
 
-func ctlJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func ctlError(w http.ResponseWriter, status int, format string, args ...any) {
-	ctlJSON(w, status, map[string]string{"error": fmt.Sprintf(format, args...)})
-}
-
-func decodeStrict(r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<16))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
-}
-
 func (e *Emulator) knownDevice(token string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -100,21 +83,21 @@ func (e *Emulator) knownDevice(token string) bool {
 
 func (e *Emulator) ctlRegister(w http.ResponseWriter, r *http.Request) {
 	var req ctlRegisterRequest
-	if err := decodeStrict(r, &req); err != nil {
-		ctlError(w, http.StatusBadRequest, "body: %v", err)
+	if err := control.Decode(r, &req); err != nil {
+		control.Error(w, http.StatusBadRequest, "body: %v", err)
 		return
 	}
 	if req.ProjectID == "" || req.PackageName == "" {
-		ctlError(w, http.StatusBadRequest, "projectID and packageName are required")
+		control.Error(w, http.StatusBadRequest, "projectID and packageName are required")
 		return
 	}
-	ctlJSON(w, http.StatusCreated, map[string]string{"token": e.RegisterDevice(req.ProjectID, req.PackageName)})
+	control.JSON(w, http.StatusCreated, map[string]string{"token": e.RegisterDevice(req.ProjectID, req.PackageName)})
 }
 
 func (e *Emulator) ctlUnregister(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
 	if !e.knownDevice(tok) {
-		ctlError(w, http.StatusNotFound, "unknown registration token")
+		control.Error(w, http.StatusNotFound, "unknown registration token")
 		return
 	}
 	e.Unregister(tok)
@@ -124,34 +107,20 @@ func (e *Emulator) ctlUnregister(w http.ResponseWriter, r *http.Request) {
 func (e *Emulator) ctlDeliveries(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
 	if !e.knownDevice(token) {
-		ctlError(w, http.StatusNotFound, "unknown registration token")
+		control.Error(w, http.StatusNotFound, "unknown registration token")
 		return
 	}
-	q := r.URL.Query()
-	after := 0
-	if s := q.Get("after"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			ctlError(w, http.StatusBadRequest, "after must be a count (0 or more)")
-			return
-		}
-		after = n
-	}
-	var wait time.Duration
-	if s := q.Get("wait"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d < 0 {
-			ctlError(w, http.StatusBadRequest, "wait must be a duration such as 5s")
-			return
-		}
-		wait = min(d, MaxControlWait)
+	after, wait, err := control.PollParams(r)
+	if err != nil {
+		control.Error(w, http.StatusBadRequest, "%v", err)
+		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), wait)
 	defer cancel()
 	for {
 		out, next, changed := e.recordsAfter(token, after)
 		if len(out) > 0 || wait == 0 {
-			ctlJSON(w, http.StatusOK, ControlDeliveries{Deliveries: out, Next: next})
+			control.JSON(w, http.StatusOK, ControlDeliveries{Deliveries: out, Next: next})
 			return
 		}
 		select {
@@ -160,7 +129,7 @@ func (e *Emulator) ctlDeliveries(w http.ResponseWriter, r *http.Request) {
 		case <-ctx.Done():
 		case <-e.done:
 		}
-		ctlJSON(w, http.StatusOK, ControlDeliveries{Deliveries: []ControlDelivery{}, Next: next})
+		control.JSON(w, http.StatusOK, ControlDeliveries{Deliveries: []ControlDelivery{}, Next: next})
 		return
 	}
 }
@@ -185,32 +154,21 @@ func (e *Emulator) recordsAfter(token string, after int) ([]ControlDelivery, int
 
 func (e *Emulator) ctlFault(w http.ResponseWriter, r *http.Request) {
 	var req ctlFaultRequest
-	if err := decodeStrict(r, &req); err != nil {
-		ctlError(w, http.StatusBadRequest, "body: %v", err)
+	if err := control.Decode(r, &req); err != nil {
+		control.Error(w, http.StatusBadRequest, "body: %v", err)
 		return
 	}
 	f := Fault{Status: req.Status, Times: req.Times}
 	var err error
-	if f.RetryAfter, err = optDuration(req.RetryAfter); err == nil {
-		f.Delay, err = optDuration(req.Delay)
+	if f.RetryAfter, err = control.OptDuration(req.RetryAfter); err == nil {
+		f.Delay, err = control.OptDuration(req.Delay)
 	}
 	if err == nil {
 		err = e.SetFault(req.Token, f)
 	}
 	if err != nil {
-		ctlError(w, http.StatusBadRequest, "fault: %v", err)
+		control.Error(w, http.StatusBadRequest, "fault: %v", err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-func optDuration(s string) (time.Duration, error) {
-	if s == "" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err == nil && d < 0 {
-		err = errors.New("negative duration " + s)
-	}
-	return d, err
 }

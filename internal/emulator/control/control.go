@@ -1,0 +1,75 @@
+// Package control holds what the emulators' control APIs share: JSON
+// answers and errors, strict request decoding, the long-poll parameters
+// and optional durations. The control APIs let another process (herald
+// device, a test in another language) play a phone; they are never served
+// on a vendor listener.
+package control
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// MaxWait bounds a deliveries long-poll's wait parameter.
+const MaxWait = time.Minute
+
+// maxBody bounds a control request's body.
+const maxBody = 1 << 16
+
+// JSON writes v as a JSON answer with status.
+func JSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Error writes {"error": message} with status.
+func Error(w http.ResponseWriter, status int, format string, args ...any) {
+	JSON(w, status, map[string]string{"error": fmt.Sprintf(format, args...)})
+}
+
+// Decode decodes the request body into v, refusing unknown fields and
+// bodies over 64 KiB.
+func Decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// PollParams reads a deliveries long-poll's "after" (a count, default 0)
+// and "wait" (a Go duration, default 0, capped at MaxWait).
+func PollParams(r *http.Request) (after int, wait time.Duration, err error) {
+	q := r.URL.Query()
+	if s := q.Get("after"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return 0, 0, errors.New("after must be a count (0 or more)")
+		}
+		after = n
+	}
+	if s := q.Get("wait"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return 0, 0, errors.New("wait must be a duration such as 5s")
+		}
+		wait = min(d, MaxWait)
+	}
+	return after, wait, nil
+}
+
+// OptDuration parses an optional Go duration ("" is zero); negative ones
+// are refused.
+func OptDuration(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err == nil && d < 0 {
+		err = errors.New("negative")
+	}
+	return d, err
+}
