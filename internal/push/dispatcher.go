@@ -72,6 +72,9 @@ type Dispatcher struct {
 	finished map[int64]bool
 	sems     map[Vendor]chan struct{}
 	failing  map[string]string // app/vendor/env -> why its credential fails
+	// held maps app/vendor to the end of an exhausted vendor quota: until
+	// then that vendor is not called for the app, its jobs wait.
+	held map[string]time.Time
 
 	resMu     sync.Mutex
 	resources map[string]cachedResource // app/resourceID
@@ -126,7 +129,7 @@ func NewDispatcher(store Store, providers Providers, cfg DispatcherConfig, log *
 	}
 	return &Dispatcher{store: store, providers: providers, cfg: cfg, log: log, metrics: m,
 		wake: make(chan struct{}, 1), inflight: map[int64]bool{}, finished: map[int64]bool{}, sems: map[Vendor]chan struct{}{},
-		failing: map[string]string{}, resources: map[string]cachedResource{}}, nil
+		failing: map[string]string{}, held: map[string]time.Time{}, resources: map[string]cachedResource{}}, nil
 }
 
 // Wake makes the dispatcher look for due jobs now (after a commit that
@@ -341,6 +344,7 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 	now := d.cfg.Now()
 	attempt := Attempt{JobID: j.ID, Attempt: j.Attempts + 1, At: now}
 	var note string // what the trace should know about how the push was built
+	noCall := false // set when the job is held back without calling the vendor
 	finish := func(status JobStatus, notBefore time.Time, reason string) {
 		if note != "" {
 			reason = strings.TrimPrefix(reason+"; "+note, "; ")
@@ -350,7 +354,7 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 			attempt.Outcome = string(status)
 		}
 		d.metrics.jobs.WithLabelValues(string(j.Vendor), attempt.Outcome).Inc()
-		d.results <- finished{Finish: Finish{Attempt: attempt, Status: status, NotBefore: notBefore, Reason: reason}, jobID: j.ID}
+		d.results <- finished{Finish: Finish{Attempt: attempt, Status: status, NotBefore: notBefore, Reason: reason, NoCall: noCall}, jobID: j.ID}
 	}
 	if !j.ExpiresAt.IsZero() && !now.Before(j.ExpiresAt) {
 		finish(JobExpired, now, "expired before it was sent")
@@ -379,6 +383,25 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 	p, err := d.providers.Provider(ctx, j.AppID, dev.Vendor, dev.Environment)
 	if err != nil {
 		finish(JobFailed, now, err.Error())
+		return
+	}
+	quotaKey := j.AppID + "/" + string(dev.Vendor)
+	d.mu.Lock()
+	until, held := d.held[quotaKey]
+	if held && !now.Before(until) {
+		delete(d.held, quotaKey)
+		held = false
+	}
+	d.mu.Unlock()
+	if held {
+		// The vendor said the app's quota is used up: do not call it again
+		// before the quota resets.
+		if !j.ExpiresAt.IsZero() && !until.Before(j.ExpiresAt) {
+			finish(JobExpired, now, "held back: vendor quota exhausted until "+until.UTC().Format(time.RFC3339)+", after the push expires")
+			return
+		}
+		attempt.Attempt, attempt.Outcome, noCall = j.Attempts, "held", true
+		finish(JobPending, until, "held back: vendor quota exhausted until "+until.UTC().Format(time.RFC3339))
 		return
 	}
 	n := notification(j, dev, c)
@@ -451,6 +474,10 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 		if until.IsZero() {
 			until = now.Add(time.Hour)
 		}
+		d.mu.Lock()
+		d.held[quotaKey] = until
+		d.mu.Unlock()
+		d.log.Warn("vendor quota exhausted; holding the app's pushes", "app", j.AppID, "vendor", dev.Vendor, "until", until)
 		finish(JobPending, until, "held: vendor quota exhausted until "+until.UTC().Format(time.RFC3339))
 	case Retry:
 		d.retry(j, &attempt, now, res.RetryAfter, res.Reason, finish)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -273,5 +274,51 @@ func TestDispatchVendorNotConfigured(t *testing.T) {
 	j, _ := f.waitJob(t, push.JobFailed)
 	if j.Reason != push.ErrVendorNotConfigured.Error() {
 		t.Fatalf("reason %q", j.Reason)
+	}
+}
+
+// TestDispatchQuotaHoldsTheVendor: after a vendor says the app's quota is
+// used up, the dispatcher stops calling it for the app until the reset,
+// saying so in the trace, then sends everything held.
+func TestDispatchQuotaHoldsTheVendor(t *testing.T) {
+	f := newFixture(t, true)
+	reset := f.clock.Load().Add(time.Hour)
+	f.prov.script = []push.Result{{Outcome: push.QuotaExhausted, Status: 200, Reason: "daily quota", Until: reset}}
+	f.plan(t, 3*time.Hour)
+	stop := f.run(t)
+	<-f.prov.sentNow
+	f.waitJob(t, push.JobPending)
+	f.plan(t, 3*time.Hour) // a second push while the quota is exhausted
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		jobs, attempts, err := f.store.Trace(t.Context(), push.TraceFilter{AppID: "app", UserID: "bob"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(jobs) == 2 && strings.HasPrefix(jobs[0].Reason, "held back: vendor quota exhausted until") {
+			if len(attempts[0]) != 0 || jobs[0].Attempts != 0 || !jobs[0].NotBefore.Equal(reset.Truncate(time.Millisecond)) {
+				t.Fatalf("held job %+v attempts %+v", jobs[0], attempts[0])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("second job not held: %+v", jobs)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if c := f.prov.calls.Load(); c != 1 {
+		t.Fatalf("the vendor was called %d times during the exhausted quota", c)
+	}
+	stop()
+	f.advance(time.Hour + time.Second)
+	defer f.run(t)()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		jobs, _, _ := f.store.Trace(t.Context(), push.TraceFilter{AppID: "app", UserID: "bob"})
+		if len(jobs) == 2 && jobs[0].Status == push.JobDelivered && jobs[1].Status == push.JobDelivered {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("held jobs not sent after the reset: %+v", jobs)
+		}
 	}
 }

@@ -84,6 +84,9 @@ type Finish struct {
 	Status    JobStatus
 	NotBefore time.Time
 	Reason    string
+	// NoCall: no vendor was called (the job was held back); no attempt is
+	// recorded and Attempt.Attempt is the job's unchanged attempt count.
+	NoCall bool
 }
 
 // Attempt is one call to a vendor, for the delivery trace.

@@ -259,9 +259,11 @@ func (s *Store) FinishAttempts(ctx context.Context, fs []push.Finish) error {
 		ins, upd := tx.StmtContext(ctx, s.wInsertAttempt), tx.StmtContext(ctx, s.wFinishJob)
 		for _, f := range fs {
 			a := f.Attempt
-			if _, err := ins.ExecContext(ctx, a.JobID, a.Attempt, a.At.UnixMilli(), a.Outcome,
-				a.Status, a.Reason, a.Latency.Milliseconds()); err != nil {
-				return err
+			if !f.NoCall {
+				if _, err := ins.ExecContext(ctx, a.JobID, a.Attempt, a.At.UnixMilli(), a.Outcome,
+					a.Status, a.Reason, a.Latency.Milliseconds()); err != nil {
+					return err
+				}
 			}
 			if _, err := upd.ExecContext(ctx, a.JobID, string(f.Status), a.Attempt, f.NotBefore.UnixMilli(),
 				f.Reason, now); err != nil {
