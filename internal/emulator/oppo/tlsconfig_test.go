@@ -1,0 +1,7 @@
+package oppo
+
+import "crypto/tls"
+
+func tlsConfig(e *Emulator) *tls.Config {
+	return &tls.Config{RootCAs: e.CertPool(), MinVersion: tls.VersionTLS12}
+}
