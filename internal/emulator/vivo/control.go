@@ -1,0 +1,183 @@
+package vivo
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/heraldim/herald/internal/emulator/control"
+)
+
+// MaxControlWait bounds a deliveries long-poll's wait parameter.
+const MaxControlWait = control.MaxWait
+
+// ControlHandler returns the emulator's control API, so that another
+// process (herald device, a test in another language) can play a phone or
+// the vivo console. It is plain HTTP JSON, meant for its own loopback
+// listener, never for the vivo listener (a sender must not be able to
+// register devices):
+//
+//	POST   /apps                     {"appId","appKey","appSecret"} → 204
+//	POST   /devices                  {"appId","test"} → 201 {"regId"}
+//	DELETE /devices/{regId}          uninstall (then 10302, status 2) → 204
+//	GET    /devices/{regId}/deliveries?after=N&wait=5s
+//	       → {"deliveries":[...],"next":M}: the regId's pushes after the
+//	       first N, waiting up to wait (at most MaxControlWait) for one when
+//	       there is none yet; pass next as the following call's after.
+//	POST   /faults                   {"regId","kind","code","status","delay","times"} → 204
+//	DELETE /faults                   clear every fault → 204
+//
+// Fault kinds are "" (slow only), "invalid_regid", "auth", "quota",
+// "server_error" and "code"; durations are Go durations ("2s"). Errors
+// answer {"error": message} with 400 or 404.
+func (e *Emulator) ControlHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /apps", e.ctlApp)
+	mux.HandleFunc("POST /devices", e.ctlRegister)
+	mux.HandleFunc("DELETE /devices/{regId}", e.ctlUnregister)
+	mux.HandleFunc("GET /devices/{regId}/deliveries", e.ctlDeliveries)
+	mux.HandleFunc("POST /faults", e.ctlFault)
+	mux.HandleFunc("DELETE /faults", func(w http.ResponseWriter, _ *http.Request) {
+		e.ClearFaults()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	return mux
+}
+
+// ControlDelivery is a push as the control API reports it.
+type ControlDelivery struct {
+	// Seq is the push's number for its regId, from 1.
+	Seq       int       `json:"seq"`
+	TaskID    string    `json:"taskId"`
+	RequestID string    `json:"requestId"`
+	Received  time.Time `json:"received"`
+	// Message is the /message/send body as sent.
+	Message json.RawMessage `json:"message"`
+}
+
+// ControlDeliveries is the answer of GET /devices/{regId}/deliveries.
+type ControlDeliveries struct {
+	Deliveries []ControlDelivery `json:"deliveries"`
+	// Next is the after parameter of the following call.
+	Next int `json:"next"`
+}
+
+func (e *Emulator) ctlApp(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		AppID     string `json:"appId"`
+		AppKey    string `json:"appKey"`
+		AppSecret string `json:"appSecret"`
+	}
+	if err := control.Decode(r, &req); err != nil {
+		control.Error(w, http.StatusBadRequest, "body: %v", err)
+		return
+	}
+	if err := e.AddApp(App{ID: req.AppID, Key: req.AppKey, Secret: req.AppSecret}); err != nil {
+		control.Error(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (e *Emulator) ctlRegister(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		AppID string `json:"appId"`
+		Test  bool   `json:"test"`
+	}
+	if err := control.Decode(r, &req); err != nil {
+		control.Error(w, http.StatusBadRequest, "body: %v", err)
+		return
+	}
+	if !isDigits(req.AppID) {
+		control.Error(w, http.StatusBadRequest, "appId is required and numeric")
+		return
+	}
+	id := e.RegisterDevice(req.AppID)
+	if req.Test {
+		_ = e.SetTestDevice(id, true)
+	}
+	control.JSON(w, http.StatusCreated, map[string]string{"regId": id})
+}
+
+func (e *Emulator) ctlUnregister(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("regId")
+	if !e.knownDevice(id) {
+		control.Error(w, http.StatusNotFound, "unknown regId")
+		return
+	}
+	e.Unregister(id)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (e *Emulator) ctlDeliveries(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("regId")
+	if !e.knownDevice(id) {
+		control.Error(w, http.StatusNotFound, "unknown regId")
+		return
+	}
+	after, wait, err := control.PollParams(r)
+	if err != nil {
+		control.Error(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	defer cancel()
+	for {
+		out, next, changed := e.recordsAfter(id, after)
+		if len(out) > 0 || wait == 0 {
+			control.JSON(w, http.StatusOK, ControlDeliveries{Deliveries: out, Next: next})
+			return
+		}
+		select {
+		case <-changed:
+			continue
+		case <-ctx.Done():
+		case <-e.done:
+		}
+		control.JSON(w, http.StatusOK, ControlDeliveries{Deliveries: []ControlDelivery{}, Next: next})
+		return
+	}
+}
+
+// recordsAfter returns regID's pushes beyond the first after, the count
+// to resume from, and the channel closed at the next record.
+func (e *Emulator) recordsAfter(regID string, after int) ([]ControlDelivery, int, chan struct{}) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := []ControlDelivery{}
+	l := e.logs[regID]
+	if l == nil {
+		return out, after, e.changed
+	}
+	for i := after; i < len(l.records); i++ {
+		d := l.records[i]
+		out = append(out, ControlDelivery{Seq: i + 1, TaskID: d.TaskID, RequestID: d.RequestID, Received: d.Received, Message: d.Raw})
+	}
+	return out, max(after, len(l.records)), e.changed
+}
+
+func (e *Emulator) ctlFault(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		RegID  string `json:"regId"`
+		Kind   string `json:"kind"`
+		Code   int    `json:"code"`
+		Status int    `json:"status"`
+		Delay  string `json:"delay"`
+		Times  int    `json:"times"`
+	}
+	if err := control.Decode(r, &req); err != nil {
+		control.Error(w, http.StatusBadRequest, "body: %v", err)
+		return
+	}
+	f := Fault{Kind: FaultKind(req.Kind), Code: req.Code, Status: req.Status, Times: req.Times}
+	var err error
+	if f.Delay, err = control.OptDuration(req.Delay); err == nil {
+		err = e.SetFault(req.RegID, f)
+	}
+	if err != nil {
+		control.Error(w, http.StatusBadRequest, "fault: %v", err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

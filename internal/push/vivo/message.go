@@ -1,0 +1,144 @@
+package vivo
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/heraldim/herald/internal/push"
+)
+
+// sendRequest is the body of /message/send (see the package comment).
+type sendRequest struct {
+	AppID           json.Number       `json:"appId"`
+	RegID           string            `json:"regId"`
+	NotifyType      int               `json:"notifyType"`
+	Title           string            `json:"title"`
+	Content         string            `json:"content"`
+	TimeToLive      int64             `json:"timeToLive,omitempty"`
+	SkipType        int               `json:"skipType"`
+	SkipContent     string            `json:"skipContent,omitempty"`
+	Classification  int               `json:"classification"`
+	Category        string            `json:"category,omitempty"`
+	ClientCustomMap map[string]string `json:"clientCustomMap,omitempty"`
+	RequestID       string            `json:"requestId"`
+	PushMode        int               `json:"pushMode,omitempty"`
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("vivo: %s: %w", fmt.Sprintf(format, args...), push.ErrInvalidNotification)
+}
+
+func tooLarge(format string, args ...any) error {
+	return fmt.Errorf("vivo: %s: %w", fmt.Sprintf(format, args...), push.ErrPayloadTooLarge)
+}
+
+// textUnits counts s as vivo does for title and content: a CJK character
+// is two units, anything else (a Latin letter, an emoji) one.
+func textUnits(s string) int {
+	n := 0
+	for _, r := range s {
+		if isWide(r) {
+			n += 2
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
+func isWide(r rune) bool {
+	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul) ||
+		(r >= 0x3000 && r <= 0x303F) || // CJK punctuation
+		(r >= 0xFF00 && r <= 0xFFEF) // full-width forms
+}
+
+// buildBody checks n and returns the encoded /message/send body.
+func (p *Provider) buildBody(n push.Notification, now time.Time) ([]byte, error) {
+	switch n.Kind {
+	case push.KindAlert, "":
+	case push.KindData, push.KindVoIP:
+		return nil, invalid("kind %q: vivo carries notifications only", n.Kind)
+	default:
+		return nil, invalid("unknown kind %q", n.Kind)
+	}
+	switch {
+	case n.Token == "":
+		return nil, invalid("no regId")
+	case n.ID == "":
+		return nil, invalid("no ID for requestId")
+	case utf8.RuneCountInString(n.ID) > MaxRequestIDLen:
+		return nil, invalid("ID longer than %d characters", MaxRequestIDLen)
+	case n.Title == "":
+		return nil, invalid("no title")
+	case n.Content == "":
+		return nil, invalid("no content")
+	}
+	var ttl int64
+	if !n.Expiration.IsZero() {
+		left := n.Expiration.Sub(now)
+		if left < MinTTL {
+			return nil, fmt.Errorf("vivo: %v left, under vivo's minimum timeToLive of %v: %w", left.Truncate(time.Second), MinTTL, push.ErrExpired)
+		}
+		ttl = int64(min(left, MaxTTL) / time.Second)
+	}
+	if u := textUnits(n.Title); u > MaxTitleUnits {
+		return nil, tooLarge("title is %d units, over %d", u, MaxTitleUnits)
+	}
+	if u := textUnits(n.Content); u > MaxContentUnits {
+		return nil, tooLarge("content is %d units, over %d", u, MaxContentUnits)
+	}
+	custom := make(map[string]string, len(n.Extra)+1)
+	for k, v := range n.Extra {
+		if k == PayloadKey {
+			return nil, invalid("extra may not use the key %q", PayloadKey)
+		}
+		if k == "" {
+			return nil, invalid("extra has an empty key")
+		}
+		custom[k] = v
+	}
+	if n.Payload != "" {
+		custom[PayloadKey] = n.Payload
+	}
+	if len(custom) > MaxCustomPairs {
+		return nil, tooLarge("%d custom pairs, over %d", len(custom), MaxCustomPairs)
+	}
+	chars := 0
+	for k, v := range custom {
+		chars += utf8.RuneCountInString(k) + utf8.RuneCountInString(v)
+	}
+	if chars > MaxCustomChars {
+		return nil, tooLarge("custom data is %d characters, over %d", chars, MaxCustomChars)
+	}
+	req := sendRequest{
+		AppID:       json.Number(p.cfg.AppID),
+		RegID:       n.Token,
+		NotifyType:  p.cfg.NotifyType,
+		Title:       n.Title,
+		Content:     n.Content,
+		TimeToLive:  ttl,
+		SkipType:    p.cfg.SkipType,
+		SkipContent: p.cfg.SkipContent,
+		RequestID:   n.ID,
+	}
+	if !p.cfg.Operation {
+		req.Classification = 1
+	}
+	if p.cfg.Category != "-" {
+		req.Category = p.cfg.Category
+	}
+	if len(custom) > 0 {
+		req.ClientCustomMap = custom
+	}
+	if p.cfg.TestMode {
+		req.PushMode = 1
+	}
+	b, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("vivo: encoding: %w", err)
+	}
+	return b, nil
+}
