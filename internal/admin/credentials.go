@@ -17,6 +17,10 @@ import (
 	"github.com/heraldim/herald/internal/push"
 	"github.com/heraldim/herald/internal/push/apns"
 	"github.com/heraldim/herald/internal/push/fcm"
+	"github.com/heraldim/herald/internal/push/huawei"
+	"github.com/heraldim/herald/internal/push/oppo"
+	"github.com/heraldim/herald/internal/push/vivo"
+	"github.com/heraldim/herald/internal/push/xiaomi"
 )
 
 // apnsConfig is the body of PUT .../credentials/apns and what is stored.
@@ -46,6 +50,52 @@ type fcmConfig struct {
 	CAPEM              string             `json:"caPEM,omitempty"`
 }
 
+// huaweiConfig is the body of PUT .../credentials/huawei: the Push Kit
+// app's OAuth2 client credentials.
+type huaweiConfig struct {
+	Environments   []push.Environment `json:"environments,omitempty"`
+	AppID          string             `json:"appID"`
+	ClientSecret   string             `json:"clientSecret"`
+	SelfClassified bool               `json:"selfClassified,omitempty"`
+	BaseURL        string             `json:"baseURL,omitempty"`
+	TokenURL       string             `json:"tokenURL,omitempty"`
+	CAPEM          string             `json:"caPEM,omitempty"`
+}
+
+// xiaomiConfig is the body of PUT .../credentials/xiaomi.
+type xiaomiConfig struct {
+	Environments []push.Environment `json:"environments,omitempty"`
+	AppSecret    string             `json:"appSecret"`
+	PackageName  string             `json:"packageName"`
+	ChannelID    string             `json:"channelID,omitempty"`
+	BaseURL      string             `json:"baseURL,omitempty"`
+	CAPEM        string             `json:"caPEM,omitempty"`
+}
+
+// oppoConfig is the body of PUT .../credentials/oppo.
+type oppoConfig struct {
+	Environments         []push.Environment `json:"environments,omitempty"`
+	AppKey               string             `json:"appKey"`
+	MasterSecret         string             `json:"masterSecret"`
+	ChannelID            string             `json:"channelID,omitempty"`
+	Category             string             `json:"category,omitempty"`
+	NotifyLevel          int                `json:"notifyLevel,omitempty"`
+	PrivateMsgTemplateID string             `json:"privateMsgTemplateID,omitempty"`
+	BaseURL              string             `json:"baseURL,omitempty"`
+	CAPEM                string             `json:"caPEM,omitempty"`
+}
+
+// vivoConfig is the body of PUT .../credentials/vivo.
+type vivoConfig struct {
+	Environments []push.Environment `json:"environments,omitempty"`
+	AppID        string             `json:"appID"`
+	AppKey       string             `json:"appKey"`
+	AppSecret    string             `json:"appSecret"`
+	Category     string             `json:"category,omitempty"`
+	BaseURL      string             `json:"baseURL,omitempty"`
+	CAPEM        string             `json:"caPEM,omitempty"`
+}
+
 // credentialView is what the API shows of a credential: identifiers,
 // never key material.
 type credentialView struct {
@@ -58,8 +108,15 @@ type credentialView struct {
 	CertSubject   string     `json:"certSubject,omitempty"`
 	CertExpiresAt *time.Time `json:"certExpiresAt,omitempty"`
 	ProjectID     string     `json:"projectID,omitempty"`
-	ClientEmail   string     `json:"clientEmail,omitempty"`
-	PrivateKeyID  string     `json:"privateKeyID,omitempty"`
+	// AppID, AppKey, PackageName, ChannelID and Category identify the
+	// Android vendors' credentials (their secrets are never shown).
+	AppID        string `json:"appID,omitempty"`
+	AppKey       string `json:"appKey,omitempty"`
+	PackageName  string `json:"packageName,omitempty"`
+	ChannelID    string `json:"channelID,omitempty"`
+	Category     string `json:"category,omitempty"`
+	ClientEmail  string `json:"clientEmail,omitempty"`
+	PrivateKeyID string `json:"privateKeyID,omitempty"`
 	// URLs are shown when they replace the vendor's own.
 	ProductionURL  string    `json:"productionURL,omitempty"`
 	DevelopmentURL string    `json:"developmentURL,omitempty"`
@@ -78,11 +135,14 @@ type credentialView struct {
 }
 
 // supported are the vendors whose credentials the API takes today.
-var supported = map[push.Vendor]bool{push.VendorAPNs: true, push.VendorFCM: true}
+var supported = map[push.Vendor]bool{
+	push.VendorAPNs: true, push.VendorFCM: true,
+	push.VendorHuawei: true, push.VendorXiaomi: true, push.VendorOPPO: true, push.VendorVivo: true,
+}
 
 func pathVendor(v string) (push.Vendor, error) {
 	if !supported[push.Vendor(v)] {
-		return "", protocol.Errorf(protocol.CodeInvalidArgument, "vendor %q is not supported (apns, fcm)", v)
+		return "", protocol.Errorf(protocol.CodeInvalidArgument, "vendor %q is not supported (apns, fcm, huawei, xiaomi, oppo, vivo)", v)
 	}
 	return push.Vendor(v), nil
 }
@@ -194,8 +254,81 @@ func (h *Handler) build(v push.Vendor, config []byte) (push.Provider, []push.Env
 			return nil, nil, providerError(err)
 		}
 		return p, envs, nil
+	case push.VendorHuawei:
+		var c huaweiConfig
+		return buildAndroid(config, &c, "Huawei", func() []push.Environment { return c.Environments }, func() string { return c.CAPEM },
+			func(roots *x509.CertPool) (push.Provider, error) {
+				return huawei.New(huawei.Config{AppID: c.AppID, ClientSecret: c.ClientSecret, SelfClassified: c.SelfClassified,
+					BaseURL: c.BaseURL, TokenURL: c.TokenURL, RootCAs: roots, Now: h.cfg.Now})
+			})
+	case push.VendorXiaomi:
+		var c xiaomiConfig
+		return buildAndroid(config, &c, "Xiaomi", func() []push.Environment { return c.Environments }, func() string { return c.CAPEM },
+			func(roots *x509.CertPool) (push.Provider, error) {
+				return xiaomi.New(xiaomi.Config{AppSecret: c.AppSecret, PackageName: c.PackageName, ChannelID: c.ChannelID,
+					BaseURL: c.BaseURL, RootCAs: roots, Now: h.cfg.Now})
+			})
+	case push.VendorOPPO:
+		var c oppoConfig
+		return buildAndroid(config, &c, "OPPO", func() []push.Environment { return c.Environments }, func() string { return c.CAPEM },
+			func(roots *x509.CertPool) (push.Provider, error) {
+				return oppo.New(oppo.Config{AppKey: c.AppKey, MasterSecret: c.MasterSecret, ChannelID: c.ChannelID,
+					Category: c.Category, NotifyLevel: c.NotifyLevel, PrivateMsgTemplateID: c.PrivateMsgTemplateID,
+					BaseURL: c.BaseURL, RootCAs: roots, Now: h.cfg.Now})
+			})
+	case push.VendorVivo:
+		var c vivoConfig
+		return buildAndroid(config, &c, "vivo", func() []push.Environment { return c.Environments }, func() string { return c.CAPEM },
+			func(roots *x509.CertPool) (push.Provider, error) {
+				return vivo.New(vivo.Config{AppID: c.AppID, AppKey: c.AppKey, AppSecret: c.AppSecret, Category: c.Category,
+					BaseURL: c.BaseURL, RootCAs: roots, Now: h.cfg.Now})
+			})
 	}
 	return nil, nil, protocol.Errorf(protocol.CodeInvalidArgument, "vendor %q is not supported", v)
+}
+
+// environmental is a credential config with an environment list.
+type environmental interface{ envs() *[]push.Environment }
+
+func (c *huaweiConfig) envs() *[]push.Environment { return &c.Environments }
+func (c *xiaomiConfig) envs() *[]push.Environment { return &c.Environments }
+func (c *oppoConfig) envs() *[]push.Environment   { return &c.Environments }
+func (c *vivoConfig) envs() *[]push.Environment   { return &c.Environments }
+
+// decodeStored decodes a credential body into c, normalizes its
+// environments and returns what is stored.
+func decodeStored(w http.ResponseWriter, r *http.Request, c environmental) ([]byte, error) {
+	if err := decode(w, r, c); err != nil {
+		return nil, err
+	}
+	envs, err := environments(*c.envs())
+	if err != nil {
+		return nil, err
+	}
+	*c.envs() = envs
+	return json.Marshal(c)
+}
+
+// buildAndroid builds the provider of one of the Android vendors' configs:
+// decode into c, check its environments and CA, then construct.
+func buildAndroid(config []byte, c any, name string, envsOf func() []push.Environment, caOf func() string,
+	construct func(*x509.CertPool) (push.Provider, error)) (push.Provider, []push.Environment, error) {
+	if err := json.Unmarshal(config, c); err != nil {
+		return nil, nil, protocol.Errorf(protocol.CodeInvalidArgument, "unreadable %s config", name)
+	}
+	envs, err := environments(envsOf())
+	if err != nil {
+		return nil, nil, err
+	}
+	roots, err := caPool(caOf())
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := construct(roots)
+	if err != nil {
+		return nil, nil, providerError(err)
+	}
+	return p, envs, nil
 }
 
 func closeProvider(p push.Provider) {
@@ -286,6 +419,14 @@ func (h *Handler) putCredential(w http.ResponseWriter, r *http.Request, app im.A
 			return err
 		}
 		stored, err = json.Marshal(c)
+	case push.VendorHuawei:
+		stored, err = decodeStored(w, r, &huaweiConfig{})
+	case push.VendorXiaomi:
+		stored, err = decodeStored(w, r, &xiaomiConfig{})
+	case push.VendorOPPO:
+		stored, err = decodeStored(w, r, &oppoConfig{})
+	case push.VendorVivo:
+		stored, err = decodeStored(w, r, &vivoConfig{})
 	}
 	if err != nil {
 		return fmt.Errorf("admin: encoding credential: %w", err)
@@ -419,6 +560,22 @@ func (h *Handler) view(c push.Credential, failing map[string]string) credentialV
 			_ = json.Unmarshal(sa, &ids)
 			v.ProjectID, v.ClientEmail, v.PrivateKeyID = ids.ProjectID, ids.ClientEmail, ids.PrivateKeyID
 		}
+	case push.VendorHuawei:
+		var hc huaweiConfig
+		_ = json.Unmarshal(c.Config, &hc)
+		v.Auth, v.AppID, v.BaseURL, v.TokenURL, v.CustomCA = "clientCredentials", hc.AppID, hc.BaseURL, hc.TokenURL, hc.CAPEM != ""
+	case push.VendorXiaomi:
+		var xc xiaomiConfig
+		_ = json.Unmarshal(c.Config, &xc)
+		v.Auth, v.PackageName, v.ChannelID, v.BaseURL, v.CustomCA = "appSecret", xc.PackageName, xc.ChannelID, xc.BaseURL, xc.CAPEM != ""
+	case push.VendorOPPO:
+		var oc oppoConfig
+		_ = json.Unmarshal(c.Config, &oc)
+		v.Auth, v.AppKey, v.ChannelID, v.Category, v.BaseURL, v.CustomCA = "masterSecret", oc.AppKey, oc.ChannelID, oc.Category, oc.BaseURL, oc.CAPEM != ""
+	case push.VendorVivo:
+		var vc vivoConfig
+		_ = json.Unmarshal(c.Config, &vc)
+		v.Auth, v.AppID, v.AppKey, v.Category, v.BaseURL, v.CustomCA = "appSecret", vc.AppID, vc.AppKey, vc.Category, vc.BaseURL, vc.CAPEM != ""
 	}
 	h.mu.Lock()
 	if lp := h.live[liveKey{c.AppID, c.Vendor}]; lp != nil {

@@ -1,0 +1,179 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	huaweiemu "github.com/heraldim/herald/internal/emulator/huawei"
+	oppoemu "github.com/heraldim/herald/internal/emulator/oppo"
+	vivoemu "github.com/heraldim/herald/internal/emulator/vivo"
+	xiaomiemu "github.com/heraldim/herald/internal/emulator/xiaomi"
+	"github.com/heraldim/herald/internal/protocol"
+	"github.com/heraldim/herald/internal/push"
+	"github.com/heraldim/herald/internal/testkit"
+)
+
+// androidVendor sets up one Android vendor's emulator: it returns the
+// admin API credential body pointing at it, a registered device token, and
+// a function that waits for the device's next push and returns its title
+// and content.
+type androidVendor struct {
+	name  string
+	setup func(t *testing.T) (cred map[string]any, token string, next func(ctx context.Context) (string, error))
+}
+
+const pkg = "com.example.chat"
+
+var androidVendors = []androidVendor{
+	{"huawei", func(t *testing.T) (map[string]any, string, func(context.Context) (string, error)) {
+		em, err := huaweiemu.New(huaweiemu.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := em.Start("127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
+		em.RegisterApp("10086", "hw-secret")
+		tok := em.RegisterDevice("10086")
+		return map[string]any{"appID": "10086", "clientSecret": "hw-secret", "baseURL": em.URL(), "tokenURL": em.TokenURL(), "caPEM": string(em.CACertPEM())},
+			tok, func(ctx context.Context) (string, error) {
+				d, err := em.Next(ctx, tok)
+				return string(d.Raw), err
+			}
+	}},
+	{"xiaomi", func(t *testing.T) (map[string]any, string, func(context.Context) (string, error)) {
+		em, err := xiaomiemu.New(xiaomiemu.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := em.Start("127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
+		if err := em.AddApp(pkg, "mi-secret", "im"); err != nil {
+			t.Fatal(err)
+		}
+		tok := em.RegisterDevice(pkg)
+		return map[string]any{"appSecret": "mi-secret", "packageName": pkg, "channelID": "im", "baseURL": em.URL(), "caPEM": string(em.CACertPEM())},
+			tok, func(ctx context.Context) (string, error) {
+				d, err := em.Next(ctx, tok)
+				return d.Title + " " + d.Description, err
+			}
+	}},
+	{"oppo", func(t *testing.T) (map[string]any, string, func(context.Context) (string, error)) {
+		em, err := oppoemu.New(oppoemu.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := em.Start("127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
+		app := em.CreateApp(pkg, "im")
+		tok, err := em.RegisterDevice(app.AppKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return map[string]any{"appKey": app.AppKey, "masterSecret": app.MasterSecret, "channelID": "im", "baseURL": em.URL(), "caPEM": string(em.CACertPEM())},
+			tok, func(ctx context.Context) (string, error) {
+				d, err := em.Next(ctx, tok)
+				return string(d.Raw), err
+			}
+	}},
+	{"vivo", func(t *testing.T) (map[string]any, string, func(context.Context) (string, error)) {
+		em, err := vivoemu.New(vivoemu.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := em.Start("127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
+		if err := em.AddApp(vivoemu.App{ID: "10004", Key: "vivo-key", Secret: "vivo-secret"}); err != nil {
+			t.Fatal(err)
+		}
+		tok := em.RegisterDevice("10004")
+		return map[string]any{"appID": "10004", "appKey": "vivo-key", "appSecret": "vivo-secret", "baseURL": em.URL(), "caPEM": string(em.CACertPEM())},
+			tok, func(ctx context.Context) (string, error) {
+				d, err := em.Next(ctx, tok)
+				return d.Message.Title + " " + d.Message.Content, err
+			}
+	}},
+}
+
+func adminCall(t *testing.T, s *testkit.Server, method, path string, body any) (int, map[string]any) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, s.HTTP+"/v1/apps/"+s.App.AppID+path, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+s.App.AdminKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
+
+// TestSeedScenarioOneAndroidVendors: for Huawei, Xiaomi, OPPO and vivo, a
+// credential set through the admin API (validated, checked, its secret
+// never shown) carries an offline user's push to that vendor's emulator.
+func TestSeedScenarioOneAndroidVendors(t *testing.T) {
+	for _, v := range androidVendors {
+		t.Run(v.name, func(t *testing.T) {
+			s := testkit.Start(t, nil)
+			cred, tok, next := v.setup(t)
+
+			// A credential missing its secret is refused and nothing stored.
+			bad := map[string]any{}
+			for k, val := range cred {
+				if !strings.Contains(strings.ToLower(k), "secret") {
+					bad[k] = val
+				}
+			}
+			if st, b := adminCall(t, s, "PUT", "/push/credentials/"+v.name, bad); st != 400 || b["code"] != float64(protocol.CodeInvalidCredential) {
+				t.Fatalf("credential without its secret: %d %v", st, b)
+			}
+			if st, b := adminCall(t, s, "PUT", "/push/credentials/"+v.name, cred); st != 200 {
+				t.Fatalf("PUT credential: %d %v", st, b)
+			}
+			st, b := adminCall(t, s, "GET", "/push/credentials", nil)
+			if shown := fmt.Sprint(b); st != 200 || strings.Contains(shown, "secret\":") || strings.Contains(shown, "-secret") {
+				t.Fatalf("credentials listing %d shows a secret: %s", st, shown)
+			}
+			if st, b := adminCall(t, s, "POST", "/push/credentials/"+v.name+"/check", nil); st != 200 || b["ok"] != true {
+				t.Fatalf("check: %d %v", st, b)
+			}
+
+			goOffline(t, s, "bob", protocol.PushRegistration{Vendor: v.name, Token: tok, Environment: "production", BundleID: pkg})
+			sender := s.LoginAs(t, "alice", "server", "script")
+			sender.SyncDone(wait)
+			sendWithPush(t, sender, "bob", "m1", &protocol.PushConfig{Title: "Alice", Content: "hi from alice", Payload: "p1"})
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			defer cancel()
+			got, err := next(ctx)
+			if err != nil {
+				t.Fatalf("no push reached the %s emulator: %v (trace %+v)", v.name, err, jobsFor(t, s, "bob"))
+			}
+			if !strings.Contains(got, "Alice") || !strings.Contains(got, "hi from alice") {
+				t.Fatalf("%s got %s", v.name, got)
+			}
+			waitJob(t, s, "bob", push.JobDelivered)
+		})
+	}
+}
