@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	huaweiemu "github.com/heraldim/herald/internal/emulator/huawei"
 	oppoemu "github.com/heraldim/herald/internal/emulator/oppo"
@@ -175,5 +176,67 @@ func TestSeedScenarioOneAndroidVendors(t *testing.T) {
 			}
 			waitJob(t, s, "bob", push.JobDelivered)
 		})
+	}
+}
+
+// TestDailyQuotaHoldsPushes: when Xiaomi says the app's daily quota is
+// used up, the push is held until the quota resets (midnight in UTC+8),
+// later pushes are held back without calling Xiaomi again, and the trace
+// says why.
+func TestDailyQuotaHoldsPushes(t *testing.T) {
+	s := testkit.Start(t, nil)
+	em, err := xiaomiemu.New(xiaomiemu.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := em.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
+	if err := em.AddApp(pkg, "mi-secret", "im"); err != nil {
+		t.Fatal(err)
+	}
+	tok := em.RegisterDevice(pkg)
+	cred := map[string]any{"appSecret": "mi-secret", "packageName": pkg, "channelID": "im", "baseURL": em.URL(), "caPEM": string(em.CACertPEM())}
+	if st, b := adminCall(t, s, "PUT", "/push/credentials/xiaomi", cred); st != 200 {
+		t.Fatalf("PUT credential: %d %v", st, b)
+	}
+	goOffline(t, s, "bob", protocol.PushRegistration{Vendor: "xiaomi", Token: tok, Environment: "production", BundleID: pkg})
+	if err := em.SetFault("", xiaomiemu.Fault{Kind: xiaomiemu.FaultDailyQuota}); err != nil {
+		t.Fatal(err)
+	}
+	sender := s.LoginAs(t, "alice", "server", "script")
+	sender.SyncDone(wait)
+	sendWithPush(t, sender, "bob", "m1", &protocol.PushConfig{Title: "Alice", Content: "one"})
+	j := waitReason(t, s, "bob", "held: vendor quota exhausted until ")
+	cst := time.FixedZone("UTC+8", 8*3600)
+	now := time.Now().In(cst)
+	reset := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, cst)
+	if j.Status != push.JobPending || !j.NotBefore.Equal(reset) {
+		t.Fatalf("held job %+v, want pending until %s", j, reset)
+	}
+	sendWithPush(t, sender, "bob", "m2", &protocol.PushConfig{Title: "Alice", Content: "two"})
+	j = waitReason(t, s, "bob", "held back: vendor quota exhausted until ")
+	if j.Attempts != 0 {
+		t.Fatalf("a held-back push called the vendor: %+v", j)
+	}
+	if n := len(em.Deliveries(tok)); n != 0 {
+		t.Fatalf("%d deliveries during an exhausted quota", n)
+	}
+}
+
+// waitReason waits until user's newest job's reason starts with prefix.
+func waitReason(t *testing.T, s *testkit.Server, user, prefix string) push.Job {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		jobs := jobsFor(t, s, user)
+		if len(jobs) > 0 && strings.HasPrefix(jobs[0].Reason, prefix) {
+			return jobs[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s's newest job never held with %q: %+v", user, prefix, jobs)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
