@@ -105,6 +105,23 @@ func CapabilityOf(v Vendor, s AppState) (Capability, error) {
 	return c, nil
 }
 
+// PassThrough reports whether a vendor can hand a data (pass-through)
+// push to the app: the vendors whose SDK raises throughMessageReceived in
+// some app state (Google, Huawei), and Apple, whose background pushes wake
+// the app. Xiaomi's API accepts pass-through messages but the push SDK
+// raises no callback for them (the seed's table), so they reach nothing.
+func PassThrough(v Vendor) bool {
+	if v == VendorAPNs {
+		return true
+	}
+	for _, c := range capabilities[v] {
+		if c.ThroughMessageReceived {
+			return true
+		}
+	}
+	return false
+}
+
 // ParseAppState checks an app state's name.
 func ParseAppState(s string) (AppState, error) {
 	for _, st := range AppStates {

@@ -75,3 +75,14 @@ func TestCapabilityErrors(t *testing.T) {
 		t.Errorf("ParseAppState(killed) = %q, %v", s, err)
 	}
 }
+
+func TestPassThrough(t *testing.T) {
+	for v, want := range map[Vendor]bool{
+		VendorAPNs: true, VendorFCM: true, VendorHuawei: true,
+		VendorXiaomi: false, VendorOPPO: false, VendorVivo: false,
+	} {
+		if got := PassThrough(v); got != want {
+			t.Errorf("PassThrough(%s) = %v, want %v", v, got, want)
+		}
+	}
+}

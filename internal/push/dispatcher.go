@@ -428,6 +428,17 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 			}
 		}
 	}
+	// Pass-through or notification, from the capability table: a vendor
+	// that cannot hand data to the app gets the push as a notification when
+	// there is something to show, and none at all otherwise.
+	if n.Kind == KindData && !PassThrough(dev.Vendor) {
+		if n.Title == "" && n.Content == "" {
+			finish(JobFailed, now, fmt.Sprintf("%s has no pass-through messages and the push has no title or content to show", dev.Vendor))
+			return
+		}
+		n.Kind = KindAlert
+		note = strings.TrimPrefix(note+"; "+string(dev.Vendor)+" has no pass-through messages: sent as a notification", "; ")
+	}
 	start := time.Now()
 	res, err := p.Send(ctx, n)
 	attempt.Latency = time.Since(start)

@@ -322,3 +322,34 @@ func TestDispatchQuotaHoldsTheVendor(t *testing.T) {
 		}
 	}
 }
+
+// TestDispatchNoPassThroughVendor: a data-only push (nothing to show) to a
+// vendor without pass-through messages fails with the reason, without a
+// vendor call.
+func TestDispatchNoPassThroughVendor(t *testing.T) {
+	f := newFixture(t, true)
+	ctx := t.Context()
+	if err := f.store.DeleteDevice(ctx, "app", f.dev.PushID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	d := push.Device{AppID: "app", PushID: push.NewPushID("app", push.VendorOPPO, push.Production, "otok"),
+		Vendor: push.VendorOPPO, Token: "otok", Environment: push.Production, BundleID: "com.example", UserID: "bob", Enabled: true}
+	if err := f.store.RegisterDevice(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	now := *f.clock.Load()
+	m := &im.Message{AppID: "app", ID: 99, ConvID: im.PeerConvID("alice", "bob"), Sender: "alice", Recipient: "bob",
+		Type: 1, Text: "hi", Priority: 2, CreatedAt: now, PushConfig: []byte(`{"payload":"only data"}`),
+		PushUsers: []string{"bob"}, PushExpires: now.Add(time.Hour)}
+	if _, err := f.store.AppendMessages(ctx, []*im.Message{m}); err != nil {
+		t.Fatal(err)
+	}
+	defer f.run(t)()
+	j, _ := f.waitJob(t, push.JobFailed)
+	if !strings.Contains(j.Reason, "oppo has no pass-through messages") {
+		t.Fatalf("reason %q", j.Reason)
+	}
+	if c := f.prov.calls.Load(); c != 0 {
+		t.Fatalf("vendor called %d times", c)
+	}
+}
