@@ -25,7 +25,8 @@ func TestResourceValidation(t *testing.T) {
 		inMsg    string
 	}{
 		{"unknown vendor key", "r1", `{"blackberry":{}}`, "blackberry"},
-		{"vendor not supported yet", "r1", `{"huawei":{"category":"IM"}}`, "huawei"},
+		{"unknown Android option", "r1", `{"huawei":{"category":"IM"}}`, "category"},
+		{"pass-through where there is none", "r1", `{"vivo":{"kind":"data"}}`, "vivo has no pass-through"},
 		{"unknown apns field", "r1", `{"apns":{"volume":3}}`, "volume"},
 		{"apns bad push type", "r1", `{"apns":{"pushType":"silent"}}`, "silent"},
 		{"apns sound with a path", "r1", `{"apns":{"sound":"../x.caf"}}`, "sound"},

@@ -584,6 +584,17 @@ func applyResource(n *Notification, dev Device, spec ResourceSpec) string {
 		if f.Kind == "data" {
 			n.Kind = KindData
 		}
+	default:
+		o := spec.android()[dev.Vendor]
+		if o == nil {
+			return ""
+		}
+		if o.ChannelID != "" {
+			n.ChannelID = o.ChannelID
+		}
+		if o.Kind == "data" {
+			n.Kind = KindData
+		}
 	}
 	return ""
 }

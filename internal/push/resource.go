@@ -21,8 +21,12 @@ var ErrInvalidResource = errors.New("push: invalid resource")
 // a key per vendor ("apns", "fcm"; the other vendors get their own keys
 // later) beside the vendor-neutral options ("badge").
 type ResourceSpec struct {
-	APNs *APNsOptions `json:"apns,omitempty"`
-	FCM  *FCMOptions  `json:"fcm,omitempty"`
+	APNs   *APNsOptions    `json:"apns,omitempty"`
+	FCM    *FCMOptions     `json:"fcm,omitempty"`
+	Huawei *AndroidOptions `json:"huawei,omitempty"`
+	Xiaomi *AndroidOptions `json:"xiaomi,omitempty"`
+	OPPO   *AndroidOptions `json:"oppo,omitempty"`
+	Vivo   *AndroidOptions `json:"vivo,omitempty"`
 	// Badge sets the app icon's badge to the recipient's unread count
 	// across conversations, read when the push is sent.
 	Badge bool `json:"badge"`
@@ -53,6 +57,21 @@ type FCMOptions struct {
 	Kind string `json:"kind,omitempty"`
 }
 
+// AndroidOptions are a resource's options for Huawei, Xiaomi, OPPO and
+// vivo devices. The message class that keeps IM pushes out of the vendors'
+// marketing quotas is mostly set on the credential (OPPO category and
+// notify level, vivo classification and category, Huawei
+// self-classification); a resource picks the channel.
+type AndroidOptions struct {
+	// ChannelID is the Android notification channel the app created (for
+	// Xiaomi and OPPO, the private-message channel registered with the
+	// vendor). vivo has no channels.
+	ChannelID string `json:"channelID,omitempty"`
+	// Kind is "notification" (the default) or "data" (pass-through; only
+	// where the vendor hands data to the app: Huawei).
+	Kind string `json:"kind,omitempty"`
+}
+
 // Resource is a stored resource of an app.
 type Resource struct {
 	AppID     string
@@ -68,10 +87,6 @@ const (
 	// real one is longer, and each travels in every push.
 	MaxResourceOptionLen = 64
 )
-
-// pendingVendors are vendors whose resource keys are reserved: a resource
-// naming one is refused with a clear message until their options exist.
-var pendingVendors = map[string]bool{"huawei": true, "xiaomi": true, "oppo": true, "vivo": true}
 
 // ParseResourceSpec decodes and checks a resource's JSON. Every error wraps
 // ErrInvalidResource and says which key is wrong.
@@ -96,12 +111,22 @@ func ParseResourceSpec(b []byte) (ResourceSpec, error) {
 		case k == "fcm":
 			spec.FCM = &FCMOptions{}
 			err = strictJSON(raw, spec.FCM)
+		case k == "huawei":
+			spec.Huawei = &AndroidOptions{}
+			err = strictJSON(raw, spec.Huawei)
+		case k == "xiaomi":
+			spec.Xiaomi = &AndroidOptions{}
+			err = strictJSON(raw, spec.Xiaomi)
+		case k == "oppo":
+			spec.OPPO = &AndroidOptions{}
+			err = strictJSON(raw, spec.OPPO)
+		case k == "vivo":
+			spec.Vivo = &AndroidOptions{}
+			err = strictJSON(raw, spec.Vivo)
 		case k == "badge":
 			err = json.Unmarshal(raw, &spec.Badge)
-		case pendingVendors[k]:
-			return ResourceSpec{}, fmt.Errorf("%w: vendor %q has no resource options yet (supported: apns, fcm)", ErrInvalidResource, k)
 		default:
-			return ResourceSpec{}, fmt.Errorf("%w: unknown key %q (want apns, fcm, badge)", ErrInvalidResource, k)
+			return ResourceSpec{}, fmt.Errorf("%w: unknown key %q (want apns, fcm, huawei, xiaomi, oppo, vivo, badge)", ErrInvalidResource, k)
 		}
 		if err != nil {
 			return ResourceSpec{}, fmt.Errorf("%w: %s: %v", ErrInvalidResource, k, err)
@@ -168,7 +193,32 @@ func (s ResourceSpec) Validate() error {
 			return bad("fcm.kind %q: want notification or data", f.Kind)
 		}
 	}
+	for v, o := range s.android() {
+		if o == nil {
+			continue
+		}
+		if !channelID(o.ChannelID) {
+			return bad("%s.channelID must be up to %d characters of A-Z a-z 0-9 _ - .", v, MaxResourceOptionLen)
+		}
+		if v == VendorVivo && o.ChannelID != "" {
+			return bad("vivo.channelID: vivo has no notification channels (its classification and category are set on the credential)")
+		}
+		switch o.Kind {
+		case "", "notification":
+		case "data":
+			if !PassThrough(v) {
+				return bad("%s.kind data: %s has no pass-through messages the app receives", v, v)
+			}
+		default:
+			return bad("%s.kind %q: want notification or data", v, o.Kind)
+		}
+	}
 	return nil
+}
+
+// android returns the Android vendors' options by vendor.
+func (s ResourceSpec) android() map[Vendor]*AndroidOptions {
+	return map[Vendor]*AndroidOptions{VendorHuawei: s.Huawei, VendorXiaomi: s.Xiaomi, VendorOPPO: s.OPPO, VendorVivo: s.Vivo}
 }
 
 func printableOption(s string) bool {

@@ -16,7 +16,12 @@ func TestParseResourceSpec(t *testing.T) {
 		t.Fatalf("empty: %+v %v", s, err)
 	}
 	for _, c := range []struct{ body, inMsg string }{
-		{`{"vivo":{}}`, "vivo"},
+		{`{"vivo":{"channelID":"im"}}`, "vivo has no notification channels"},
+		{`{"oppo":{"kind":"data"}}`, "oppo has no pass-through"},
+		{`{"xiaomi":{"kind":"data"}}`, "xiaomi has no pass-through"},
+		{`{"huawei":{"category":"IM"}}`, "category"},
+		{`{"huawei":{"channelID":"a b"}}`, "huawei.channelID"},
+		{`{"huawei":{"kind":"voip"}}`, "want notification or data"},
 		{`{"apns":{},"mystery":1}`, "mystery"},
 		{`{"apns":{"pushType":"mdm"}}`, "mdm"},
 		{`{"apns":{"sound":"a\u0001"}}`, "sound"},
@@ -54,6 +59,22 @@ func TestApplyResource(t *testing.T) {
 	}
 	n = Notification{Kind: KindAlert}
 	if applyResource(&n, Device{Vendor: VendorHuawei}, spec); n.Kind != KindAlert || n.Sound != "" {
-		t.Fatalf("huawei: %+v", n)
+		t.Fatalf("huawei without options: %+v", n)
+	}
+	android, err := ParseResourceSpec([]byte(`{"huawei":{"channelID":"im","kind":"data"},"xiaomi":{"channelID":"mi_im"},"oppo":{"channelID":"oppo_im"},"vivo":{"kind":"notification"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v, want := range map[Vendor]Notification{
+		VendorHuawei: {Kind: KindData, ChannelID: "im"},
+		VendorXiaomi: {Kind: KindAlert, ChannelID: "mi_im"},
+		VendorOPPO:   {Kind: KindAlert, ChannelID: "oppo_im"},
+		VendorVivo:   {Kind: KindAlert},
+	} {
+		n := Notification{Kind: KindAlert}
+		applyResource(&n, Device{Vendor: v}, android)
+		if n.Kind != want.Kind || n.ChannelID != want.ChannelID {
+			t.Errorf("%s: %+v, want kind %s channel %q", v, n, want.Kind, want.ChannelID)
+		}
 	}
 }
