@@ -17,22 +17,36 @@ import (
 	xiaomiemu "github.com/heraldim/herald/internal/emulator/xiaomi"
 	"github.com/heraldim/herald/internal/protocol"
 	"github.com/heraldim/herald/internal/push"
+	"github.com/heraldim/herald/internal/push/huawei"
+	"github.com/heraldim/herald/internal/push/oppo"
+	"github.com/heraldim/herald/internal/push/vivo"
+	"github.com/heraldim/herald/internal/push/xiaomi"
 	"github.com/heraldim/herald/internal/testkit"
 )
 
-// androidVendor sets up one Android vendor's emulator: it returns the
-// admin API credential body pointing at it, a registered device token, and
-// a function that waits for the device's next push and returns its title
-// and content.
+// vendorRig is one Android vendor's emulator as a test or benchmark uses
+// it: the admin API credential body pointing at it, a registered device
+// token, a wait for the device's next push (its title and content), the
+// number of pushes the device got, and a provider built directly from the
+// same credential (the bare client of the benchmarks).
+type vendorRig struct {
+	cred     map[string]any
+	token    string
+	next     func(ctx context.Context) (string, error)
+	count    func() int
+	provider func(t testing.TB) push.Provider
+}
+
+// androidVendor sets up one Android vendor's emulator.
 type androidVendor struct {
 	name  string
-	setup func(t *testing.T) (cred map[string]any, token string, next func(ctx context.Context) (string, error))
+	setup func(t testing.TB) vendorRig
 }
 
 const pkg = "com.example.chat"
 
 var androidVendors = []androidVendor{
-	{"huawei", func(t *testing.T) (map[string]any, string, func(context.Context) (string, error)) {
+	{"huawei", func(t testing.TB) vendorRig {
 		em, err := huaweiemu.New(huaweiemu.Config{})
 		if err != nil {
 			t.Fatal(err)
@@ -43,13 +57,24 @@ var androidVendors = []androidVendor{
 		t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
 		em.RegisterApp("10086", "hw-secret")
 		tok := em.RegisterDevice("10086")
-		return map[string]any{"appID": "10086", "clientSecret": "hw-secret", "baseURL": em.URL(), "tokenURL": em.TokenURL(), "caPEM": string(em.CACertPEM())},
-			tok, func(ctx context.Context) (string, error) {
+		return vendorRig{
+			cred:  map[string]any{"appID": "10086", "clientSecret": "hw-secret", "baseURL": em.URL(), "tokenURL": em.TokenURL(), "caPEM": string(em.CACertPEM())},
+			token: tok,
+			next: func(ctx context.Context) (string, error) {
 				d, err := em.Next(ctx, tok)
 				return string(d.Raw), err
-			}
+			},
+			count: func() int { return len(em.Deliveries(tok)) },
+			provider: func(t testing.TB) push.Provider {
+				p, err := huawei.New(huawei.Config{AppID: "10086", ClientSecret: "hw-secret", BaseURL: em.URL(), TokenURL: em.TokenURL(), RootCAs: em.CertPool()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return p
+			},
+		}
 	}},
-	{"xiaomi", func(t *testing.T) (map[string]any, string, func(context.Context) (string, error)) {
+	{"xiaomi", func(t testing.TB) vendorRig {
 		em, err := xiaomiemu.New(xiaomiemu.Config{})
 		if err != nil {
 			t.Fatal(err)
@@ -62,13 +87,24 @@ var androidVendors = []androidVendor{
 			t.Fatal(err)
 		}
 		tok := em.RegisterDevice(pkg)
-		return map[string]any{"appSecret": "mi-secret", "packageName": pkg, "channelID": "im", "baseURL": em.URL(), "caPEM": string(em.CACertPEM())},
-			tok, func(ctx context.Context) (string, error) {
+		return vendorRig{
+			cred:  map[string]any{"appSecret": "mi-secret", "packageName": pkg, "channelID": "im", "baseURL": em.URL(), "caPEM": string(em.CACertPEM())},
+			token: tok,
+			next: func(ctx context.Context) (string, error) {
 				d, err := em.Next(ctx, tok)
 				return d.Title + " " + d.Description, err
-			}
+			},
+			count: func() int { return len(em.Deliveries(tok)) },
+			provider: func(t testing.TB) push.Provider {
+				p, err := xiaomi.New(xiaomi.Config{AppSecret: "mi-secret", PackageName: pkg, ChannelID: "im", BaseURL: em.URL(), RootCAs: em.CertPool()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return p
+			},
+		}
 	}},
-	{"oppo", func(t *testing.T) (map[string]any, string, func(context.Context) (string, error)) {
+	{"oppo", func(t testing.TB) vendorRig {
 		em, err := oppoemu.New(oppoemu.Config{})
 		if err != nil {
 			t.Fatal(err)
@@ -82,13 +118,24 @@ var androidVendors = []androidVendor{
 		if err != nil {
 			t.Fatal(err)
 		}
-		return map[string]any{"appKey": app.AppKey, "masterSecret": app.MasterSecret, "channelID": "im", "baseURL": em.URL(), "caPEM": string(em.CACertPEM())},
-			tok, func(ctx context.Context) (string, error) {
+		return vendorRig{
+			cred:  map[string]any{"appKey": app.AppKey, "masterSecret": app.MasterSecret, "channelID": "im", "baseURL": em.URL(), "caPEM": string(em.CACertPEM())},
+			token: tok,
+			next: func(ctx context.Context) (string, error) {
 				d, err := em.Next(ctx, tok)
 				return string(d.Raw), err
-			}
+			},
+			count: func() int { return len(em.Deliveries(tok)) },
+			provider: func(t testing.TB) push.Provider {
+				p, err := oppo.New(oppo.Config{AppKey: app.AppKey, MasterSecret: app.MasterSecret, ChannelID: "im", BaseURL: em.URL(), RootCAs: em.CertPool()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return p
+			},
+		}
 	}},
-	{"vivo", func(t *testing.T) (map[string]any, string, func(context.Context) (string, error)) {
+	{"vivo", func(t testing.TB) vendorRig {
 		em, err := vivoemu.New(vivoemu.Config{})
 		if err != nil {
 			t.Fatal(err)
@@ -101,15 +148,26 @@ var androidVendors = []androidVendor{
 			t.Fatal(err)
 		}
 		tok := em.RegisterDevice("10004")
-		return map[string]any{"appID": "10004", "appKey": "vivo-key", "appSecret": "vivo-secret", "baseURL": em.URL(), "caPEM": string(em.CACertPEM())},
-			tok, func(ctx context.Context) (string, error) {
+		return vendorRig{
+			cred:  map[string]any{"appID": "10004", "appKey": "vivo-key", "appSecret": "vivo-secret", "baseURL": em.URL(), "caPEM": string(em.CACertPEM())},
+			token: tok,
+			next: func(ctx context.Context) (string, error) {
 				d, err := em.Next(ctx, tok)
 				return d.Message.Title + " " + d.Message.Content, err
-			}
+			},
+			count: func() int { return len(em.Deliveries(tok)) },
+			provider: func(t testing.TB) push.Provider {
+				p, err := vivo.New(vivo.Config{AppID: "10004", AppKey: "vivo-key", AppSecret: "vivo-secret", BaseURL: em.URL(), RootCAs: em.CertPool()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return p
+			},
+		}
 	}},
 }
 
-func adminCall(t *testing.T, s *testkit.Server, method, path string, body any) (int, map[string]any) {
+func adminCall(t testing.TB, s *testkit.Server, method, path string, body any) (int, map[string]any) {
 	t.Helper()
 	var r io.Reader
 	if body != nil {
@@ -138,7 +196,8 @@ func TestSeedScenarioOneAndroidVendors(t *testing.T) {
 	for _, v := range androidVendors {
 		t.Run(v.name, func(t *testing.T) {
 			s := testkit.Start(t, nil)
-			cred, tok, next := v.setup(t)
+			rig := v.setup(t)
+			cred, tok, next := rig.cred, rig.token, rig.next
 
 			// A credential missing its secret is refused and nothing stored.
 			bad := map[string]any{}
