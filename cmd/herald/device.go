@@ -34,10 +34,11 @@ func newDeviceCmd() *cobra.Command {
 		opts                       clientOptions
 		vendor, user, state, devID string
 		debug, voip                bool
+		permissions                []string
 		ttl                        time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "device --vendor apns|fcm --user U [--debug] [--voip] [--state S]",
+		Use:   "device --vendor apns|fcm|huawei|xiaomi|oppo|vivo --user U [--debug] [--voip] [--state S]",
 		Short: "Play a phone: register with an emulator, log in, go offline, show the pushes",
 		Long: `Play a phone with the app on it, against the emulators of "herald serve
 --emulate" or "herald emulate" (their control APIs are read from
@@ -45,8 +46,9 @@ emulators.json in --data):
 
  1. register with the vendor's emulator as the push SDK does (registerPush;
     --debug: a development build, the APNs sandbox; --voip: also a PushKit
-    token, APNs only) and log in as --user with that push channel, which
-    binds the device's PushID to the user; print
+    token, APNs only; --permission: a vendor permission the app holds,
+    e.g. huawei-high-priority-pass-through) and log in as --user with that
+    push channel, which binds the device's PushID to the user; print
     {"event":"registered","pushID":...,"errorCode":0};
  2. enter the app state --state. background and killed drop the connection
     without logging out, as a frozen or killed app does: the binding stays
@@ -57,7 +59,10 @@ emulators.json in --data):
     emulator delivers to it: "notificationDisplayed" when the system shows
     it, and the push SDK's callbacks "notificationArrived" and
     "throughMessageReceived" exactly where the seed's table says the vendor
-    raises them in that app state, with title, content and payload.
+    raises them in that app state, with title, content and payload. A
+    pass-through (data) push is not displayed; Xiaomi, OPPO and vivo raise
+    no callback for it, Huawei throughMessageReceived only with
+    --permission huawei-high-priority-pass-through.
 
 The device never logs out, so its binding survives it; "herald device" of
 another user with the same --device takes the binding over.`,
@@ -68,9 +73,10 @@ another user with the same --device takes the binding over.`,
 				return &exitError{code: 2, err: err}
 			}
 			v := push.Vendor(vendor)
-			platform := map[push.Vendor]string{push.VendorAPNs: "ios", push.VendorFCM: "android"}[v]
+			platform := map[push.Vendor]string{push.VendorAPNs: "ios", push.VendorFCM: "android", push.VendorHuawei: "android",
+				push.VendorXiaomi: "android", push.VendorOPPO: "android", push.VendorVivo: "android"}[v]
 			if platform == "" {
-				return &exitError{code: 2, err: fmt.Errorf("--vendor %q: the emulators are apns and fcm", vendor)}
+				return &exitError{code: 2, err: fmt.Errorf("--vendor %q: the emulators are apns, fcm, huawei, xiaomi, oppo and vivo", vendor)}
 			}
 			m, err := local.LoadManifest(opts.data)
 			if err != nil {
@@ -88,6 +94,12 @@ another user with the same --device takes the binding over.`,
 			dev, err := local.RegisterDevice(ctx, m, v, debug, voip, nil)
 			if err != nil {
 				return err
+			}
+			if len(permissions) > 0 {
+				dev.Permissions = make(map[string]bool, len(permissions))
+				for _, p := range permissions {
+					dev.Permissions[p] = true
+				}
 			}
 			if devID == "" {
 				devID = "cli-device-" + vendor + "-" + user
@@ -133,10 +145,11 @@ another user with the same --device takes the binding over.`,
 	}
 	opts.bind(cmd, true)
 	fs := cmd.Flags()
-	fs.StringVar(&vendor, "vendor", "", "push vendor of the phone: apns or fcm (required)")
+	fs.StringVar(&vendor, "vendor", "", "push vendor of the phone: apns, fcm, huawei, xiaomi, oppo or vivo (required)")
 	fs.StringVar(&user, "user", "", "user ID to log in as (required)")
 	fs.BoolVar(&debug, "debug", false, "a development build (enableDebug): APNs sandbox, development PushID")
 	fs.BoolVar(&voip, "voip", false, "also register a PushKit (VoIP) token (APNs only)")
+	fs.StringSliceVar(&permissions, "permission", nil, "a vendor permission the app was granted (repeatable): "+push.PermissionHuaweiHighPriorityPassThrough)
 	fs.StringVar(&state, "state", string(push.StateBackground), "app state after login: foreground, background or killed")
 	fs.StringVar(&devID, "device", "", `device ID (default "cli-device-" + vendor + "-" + user)`)
 	fs.DurationVar(&ttl, "ttl", time.Hour, "lifetime of the minted login token")

@@ -94,6 +94,58 @@ func TestCLIServeEmulateDevice(t *testing.T) {
 	}
 }
 
+// TestCLIServeEmulateDeviceXiaomi: as TestCLIServeEmulateDevice with a
+// Xiaomi phone in the background: the system shows the notification and
+// the SDK raises notificationArrived (Xiaomi supports it in the
+// background), not throughMessageReceived.
+func TestCLIServeEmulateDeviceXiaomi(t *testing.T) {
+	dir := t.TempDir()
+	_, addr := startProcess(t, dir, "--emulate")
+	common := []string{"--server", "ws://" + addr, "--data", dir}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var dout syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		stderr, err := runCLI(ctx, &dout, append([]string{"device", "--vendor", "xiaomi", "--user", "bob", "--state", "background"}, common...)...)
+		if err != nil {
+			t.Logf("device stderr: %s", stderr)
+		}
+		done <- err
+	}()
+	defer func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("device: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("device did not stop when interrupted")
+		}
+	}()
+	waitLine(t, &dout, done, `"event":"registered"`, `"pushID":"P`, `"errorCode":0`, `"vendor":"xiaomi"`)
+	waitLine(t, &dout, done, `"event":"appStateChanged"`, `"state":"background"`)
+
+	var sout syncBuffer
+	if stderr, err := runCLI(context.Background(), &sout, append([]string{"send", "--as", "alice", "--to", "bob",
+		"--title", "T", "--content", "C", "--payload", "P1", "hello"}, common...)...); err != nil {
+		t.Fatalf("send: %v\n%s", err, stderr)
+	}
+	waitLine(t, &dout, done, `"event":"notificationDisplayed"`, `"title":"T"`, `"content":"C"`, `"payload":"P1"`)
+	out := waitLine(t, &dout, done, `"event":"notificationArrived"`, `"title":"T"`, `"content":"C"`, `"payload":"P1"`)
+	if strings.Contains(out, "throughMessageReceived") {
+		t.Errorf("Xiaomi device raised throughMessageReceived:\n%s", out)
+	}
+	for _, l := range jsonLinesOf(t, out) {
+		if l["event"] == "notificationDisplayed" || l["event"] == "notificationArrived" {
+			if l["vendor"] != "xiaomi" || l["kind"] != "notification" {
+				t.Errorf("line %v", l)
+			}
+		}
+	}
+}
+
 // TestCLIEmulate: herald emulate writes its files and emulators.json and
 // stops when interrupted.
 func TestCLIEmulate(t *testing.T) {
@@ -106,7 +158,7 @@ func TestCLIEmulate(t *testing.T) {
 		done <- err
 	}()
 	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(out.String(), "service acct") {
+	for !strings.Contains(out.String(), "vivo\n") || !strings.HasSuffix(out.String(), ")\n") {
 		if time.Now().After(deadline) {
 			t.Fatalf("no summary: %s", out.String())
 		}
@@ -116,12 +168,16 @@ func TestCLIEmulate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{m.APNs.CAFile, m.APNs.KeyFile, m.FCM.CAFile, m.FCM.ServiceAccountFile} {
+	for _, f := range []string{m.APNs.CAFile, m.APNs.KeyFile, m.FCM.CAFile, m.FCM.ServiceAccountFile,
+		m.Huawei.CAFile, m.Huawei.CredentialFile, m.Xiaomi.CAFile, m.Xiaomi.CredentialFile,
+		m.OPPO.CAFile, m.OPPO.CredentialFile, m.Vivo.CAFile, m.Vivo.CredentialFile} {
 		if _, err := os.Stat(f); err != nil {
 			t.Error(err)
 		}
 	}
-	for _, u := range []string{m.APNs.ProductionURL, m.APNs.DevelopmentURL, m.APNs.ControlURL, m.FCM.URL, m.FCM.ControlURL} {
+	for _, u := range []string{m.APNs.ProductionURL, m.APNs.DevelopmentURL, m.APNs.ControlURL, m.FCM.URL, m.FCM.ControlURL,
+		m.Huawei.URL, m.Huawei.ControlURL, m.Xiaomi.URL, m.Xiaomi.ControlURL, m.OPPO.URL, m.OPPO.ControlURL,
+		m.Vivo.URL, m.Vivo.ControlURL} {
 		if !strings.Contains(out.String(), u) || !strings.Contains(u, "127.0.0.1:") {
 			t.Errorf("URL %q not in the summary or not loopback", u)
 		}

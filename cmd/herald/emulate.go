@@ -23,6 +23,14 @@ func (f *emulatorFlags) bind(cmd *cobra.Command, prefix string) {
 	fs.StringVar(&f.cfg.APNsControlAddr, prefix+"apns-control-addr", "127.0.0.1:0", "APNs emulator's control API (simulated devices, faults)")
 	fs.StringVar(&f.cfg.FCMAddr, prefix+"fcm-addr", "127.0.0.1:0", "FCM emulator (messages:send and the OAuth token endpoint)")
 	fs.StringVar(&f.cfg.FCMControlAddr, prefix+"fcm-control-addr", "127.0.0.1:0", "FCM emulator's control API")
+	fs.StringVar(&f.cfg.HuaweiAddr, prefix+"huawei-addr", "127.0.0.1:0", "Huawei Push Kit emulator (messages:send and the OAuth token endpoint)")
+	fs.StringVar(&f.cfg.HuaweiControlAddr, prefix+"huawei-control-addr", "127.0.0.1:0", "Huawei emulator's control API")
+	fs.StringVar(&f.cfg.XiaomiAddr, prefix+"xiaomi-addr", "127.0.0.1:0", "Xiaomi MiPush emulator")
+	fs.StringVar(&f.cfg.XiaomiControlAddr, prefix+"xiaomi-control-addr", "127.0.0.1:0", "Xiaomi emulator's control API")
+	fs.StringVar(&f.cfg.OPPOAddr, prefix+"oppo-addr", "127.0.0.1:0", "OPPO PUSH emulator")
+	fs.StringVar(&f.cfg.OPPOControlAddr, prefix+"oppo-control-addr", "127.0.0.1:0", "OPPO emulator's control API")
+	fs.StringVar(&f.cfg.VivoAddr, prefix+"vivo-addr", "127.0.0.1:0", "vivo push emulator")
+	fs.StringVar(&f.cfg.VivoControlAddr, prefix+"vivo-control-addr", "127.0.0.1:0", "vivo emulator's control API")
 	fs.StringVar(&f.cfg.BundleID, prefix+"bundle-id", "im.herald.dev", "the app's iOS bundle ID and Android package name")
 }
 
@@ -30,12 +38,15 @@ func newEmulateCmd() *cobra.Command {
 	var ef emulatorFlags
 	cmd := &cobra.Command{
 		Use:   "emulate --dir DIR",
-		Short: "Run the APNs and FCM emulators for local testing without phones or credentials",
-		Long: `Run strict emulators of APNs and FCM on loopback addresses until
-interrupted. An APNs team key and a Firebase project with a service
-account are made at start, and written into --dir with the emulators' CA
+		Short: "Run the push vendors' emulators for local testing without phones or credentials",
+		Long: `Run strict emulators of APNs, FCM, Huawei Push Kit, Xiaomi MiPush, OPPO
+PUSH and vivo push on loopback addresses until interrupted. An APNs team
+key, a Firebase project with a service account, and an app with its
+credential at each Android vendor (with an "im" channel at Xiaomi and
+OPPO) are made at start, and written into --dir with the emulators' CA
 certificates and emulators.json, which lists every URL (vendor endpoints
-and control APIs) and credential file. Configure a server's providers from
+and control APIs) and credential file. The Android vendors' credential
+files are bodies for the admin API's PUT .../push/credentials/{vendor}. Configure a server's providers from
 those files, and play phones with "herald device --data DIR".
 
 Everything is made afresh at each start: devices registered with an
@@ -73,11 +84,36 @@ FCM
   CA:            %s
   service acct:  %s  (project %s)
   package:       %s
+Huawei
+  send:          %s
+  token URL:     %s
+  control:       %s
+  CA:            %s
+  credential:    %s  (app ID %s)
+Xiaomi
+  send:          %s
+  control:       %s
+  CA:            %s
+  credential:    %s  (channel %s)
+OPPO
+  send:          %s
+  control:       %s
+  CA:            %s
+  credential:    %s  (app key %s, channel %s)
+vivo
+  send:          %s
+  control:       %s
+  CA:            %s
+  credential:    %s  (app ID %s)
 `, dir, local.ManifestFile,
 		m.APNs.ProductionURL, m.APNs.DevelopmentURL, m.APNs.ControlURL, m.APNs.CAFile,
 		m.APNs.KeyFile, m.APNs.KeyID, m.APNs.TeamID, m.APNs.BundleID,
 		m.FCM.URL, m.FCM.TokenURL, m.FCM.ControlURL, m.FCM.CAFile,
-		m.FCM.ServiceAccountFile, m.FCM.ProjectID, m.FCM.PackageName)
+		m.FCM.ServiceAccountFile, m.FCM.ProjectID, m.FCM.PackageName,
+		m.Huawei.URL, m.Huawei.TokenURL, m.Huawei.ControlURL, m.Huawei.CAFile, m.Huawei.CredentialFile, m.Huawei.AppID,
+		m.Xiaomi.URL, m.Xiaomi.ControlURL, m.Xiaomi.CAFile, m.Xiaomi.CredentialFile, m.Xiaomi.ChannelID,
+		m.OPPO.URL, m.OPPO.ControlURL, m.OPPO.CAFile, m.OPPO.CredentialFile, m.OPPO.AppKey, m.OPPO.ChannelID,
+		m.Vivo.URL, m.Vivo.ControlURL, m.Vivo.CAFile, m.Vivo.CredentialFile, m.Vivo.AppID)
 }
 
 // emulatorLogger is the emulators' logger under serve: the server's.

@@ -26,10 +26,11 @@ environment variable HERALD_<NAME> (e.g. HERALD_HEARTBEAT_INTERVAL=10s) or as
 a key in the YAML file named by --config (e.g. heartbeat_interval: 10s);
 flags win over the environment, which wins over the file.
 
-With --emulate the APNs and FCM emulators run in the same process (see
+With --emulate the push vendors' emulators run in the same process (see
 herald emulate), their files and emulators.json go into --data, and the
-development app pushes through them: APNs for development and production
-devices, FCM for production ones. "herald device" then plays a phone.`,
+development app pushes through them: APNs, Huawei, Xiaomi, OPPO and vivo
+for development and production devices, FCM for production ones. "herald
+device" then plays a phone.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := cfg.Load(cmd.Flags(), os.LookupEnv); err != nil {
@@ -67,7 +68,7 @@ devices, FCM for production ones. "herald device" then plays a phone.`,
 		},
 	}
 	cfg.Bind(cmd.Flags())
-	cmd.Flags().BoolVar(&emulate, "emulate", false, "run the APNs and FCM emulators in process and push the dev app through them (env HERALD_EMULATE)")
+	cmd.Flags().BoolVar(&emulate, "emulate", false, "run the push vendors' emulators in process and push the dev app through them (env HERALD_EMULATE)")
 	ef.bind(cmd, "emulator-")
 	return cmd
 }

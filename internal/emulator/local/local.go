@@ -1,9 +1,11 @@
 // Package local runs the vendor emulators on this machine for `herald
 // emulate` and `herald serve --emulate`: the APNs and FCM emulators with a
-// team key and a Firebase service account made for the occasion, their
-// control APIs on loopback listeners of their own, and a manifest
-// (emulators.json) that tells other processes — `herald device`, a server
-// configured by hand — every URL and credential file.
+// team key and a Firebase service account made for the occasion, the
+// Huawei, Xiaomi, OPPO and vivo emulators with an app and its credential
+// each (android.go), their control APIs on loopback listeners of their
+// own, and a manifest (emulators.json) that tells other processes —
+// `herald device`, a server configured by hand — every URL and credential
+// file.
 //
 // It also plays the phone's side (phone.go): register a device through a
 // control API and turn what the emulator delivered into what the device's
@@ -25,19 +27,37 @@ import (
 
 	apnsemu "github.com/heraldim/herald/internal/emulator/apns"
 	fcmemu "github.com/heraldim/herald/internal/emulator/fcm"
+	huaweiemu "github.com/heraldim/herald/internal/emulator/huawei"
+	oppoemu "github.com/heraldim/herald/internal/emulator/oppo"
+	vivoemu "github.com/heraldim/herald/internal/emulator/vivo"
+	xiaomiemu "github.com/heraldim/herald/internal/emulator/xiaomi"
 )
 
 // Files written into Config.Dir.
 const (
-	ManifestFile           = "emulators.json"
-	APNsCAFile             = "apns-emulator-ca.pem"
-	FCMCAFile              = "fcm-emulator-ca.pem"
-	ServiceAccountFile     = "fcm-service-account.json"
-	apnsKeyFilePattern     = "AuthKey_%s.p8" // Apple's name for a .p8 download
-	defaultAPNsTeamID      = "HERALDTEAM"
-	defaultAPNsKeyID       = "HERALDKEY1"
-	defaultFCMProjectID    = "herald-dev"
-	defaultBundleID        = "im.herald.dev"
+	ManifestFile         = "emulators.json"
+	APNsCAFile           = "apns-emulator-ca.pem"
+	FCMCAFile            = "fcm-emulator-ca.pem"
+	ServiceAccountFile   = "fcm-service-account.json"
+	HuaweiCAFile         = "huawei-emulator-ca.pem"
+	HuaweiCredentialFile = "huawei-credential.json"
+	XiaomiCAFile         = "xiaomi-emulator-ca.pem"
+	XiaomiCredentialFile = "xiaomi-credential.json"
+	OPPOCAFile           = "oppo-emulator-ca.pem"
+	OPPOCredentialFile   = "oppo-credential.json"
+	VivoCAFile           = "vivo-emulator-ca.pem"
+	VivoCredentialFile   = "vivo-credential.json"
+	apnsKeyFilePattern   = "AuthKey_%s.p8" // Apple's name for a .p8 download
+	defaultAPNsTeamID    = "HERALDTEAM"
+	defaultAPNsKeyID     = "HERALDKEY1"
+	defaultFCMProjectID  = "herald-dev"
+	defaultBundleID      = "im.herald.dev"
+	defaultHuaweiAppID   = "104460001"
+	defaultVivoAppID     = "105460001"
+	// defaultChannelID is the notification channel registered for the app
+	// where the vendor has channels (Xiaomi, OPPO): the private-message
+	// (私信) channel an IM app sends on.
+	defaultChannelID       = "im"
 	controlShutdownTimeout = 2 * time.Second
 )
 
@@ -56,6 +76,17 @@ type Config struct {
 	// control API.
 	FCMAddr        string
 	FCMControlAddr string
+	// HuaweiAddr, XiaomiAddr, OPPOAddr and VivoAddr serve the Android
+	// vendors' push APIs (Huawei's token endpoint too); the *ControlAddr
+	// their control APIs.
+	HuaweiAddr        string
+	HuaweiControlAddr string
+	XiaomiAddr        string
+	XiaomiControlAddr string
+	OPPOAddr          string
+	OPPOControlAddr   string
+	VivoAddr          string
+	VivoControlAddr   string
 	// BundleID is the app's iOS bundle ID and Android package name. Zero:
 	// "im.herald.dev".
 	BundleID string
@@ -65,8 +96,12 @@ type Config struct {
 
 // Manifest is emulators.json: what a client of the emulators needs.
 type Manifest struct {
-	APNs APNsInfo `json:"apns"`
-	FCM  FCMInfo  `json:"fcm"`
+	APNs   APNsInfo   `json:"apns"`
+	FCM    FCMInfo    `json:"fcm"`
+	Huawei HuaweiInfo `json:"huawei"`
+	Xiaomi XiaomiInfo `json:"xiaomi"`
+	OPPO   OPPOInfo   `json:"oppo"`
+	Vivo   VivoInfo   `json:"vivo"`
 }
 
 // APNsInfo describes the APNs emulator and its credential.
@@ -95,6 +130,85 @@ type FCMInfo struct {
 	PackageName        string `json:"packageName"`
 }
 
+// The Android vendors' entries. CredentialFile holds the credential, its
+// secret included, as the admin API's PUT /v1/apps/{app}/push/credentials/
+// {vendor} takes it (baseURL and caPEM pointing at the emulator); the
+// entries repeat only what is not secret.
+
+// HuaweiInfo describes the Huawei Push Kit emulator and its app.
+type HuaweiInfo struct {
+	URL            string `json:"url"`
+	TokenURL       string `json:"tokenURL"`
+	ControlURL     string `json:"controlURL"`
+	CAFile         string `json:"caFile"`
+	CredentialFile string `json:"credentialFile"`
+	AppID          string `json:"appID"`
+	PackageName    string `json:"packageName"`
+}
+
+// XiaomiInfo describes the MiPush emulator and its app.
+type XiaomiInfo struct {
+	URL            string `json:"url"`
+	ControlURL     string `json:"controlURL"`
+	CAFile         string `json:"caFile"`
+	CredentialFile string `json:"credentialFile"`
+	PackageName    string `json:"packageName"`
+	ChannelID      string `json:"channelID"`
+}
+
+// OPPOInfo describes the OPPO PUSH emulator and its app.
+type OPPOInfo struct {
+	URL            string `json:"url"`
+	ControlURL     string `json:"controlURL"`
+	CAFile         string `json:"caFile"`
+	CredentialFile string `json:"credentialFile"`
+	AppKey         string `json:"appKey"`
+	PackageName    string `json:"packageName"`
+	ChannelID      string `json:"channelID"`
+}
+
+// VivoInfo describes the vivo push emulator and its app.
+type VivoInfo struct {
+	URL            string `json:"url"`
+	ControlURL     string `json:"controlURL"`
+	CAFile         string `json:"caFile"`
+	CredentialFile string `json:"credentialFile"`
+	AppID          string `json:"appID"`
+	PackageName    string `json:"packageName"`
+}
+
+// The credential files' documents (the admin API's field names).
+type (
+	huaweiCredential struct {
+		AppID        string `json:"appID"`
+		ClientSecret string `json:"clientSecret"`
+		BaseURL      string `json:"baseURL"`
+		TokenURL     string `json:"tokenURL"`
+		CAPEM        string `json:"caPEM"`
+	}
+	xiaomiCredential struct {
+		AppSecret   string `json:"appSecret"`
+		PackageName string `json:"packageName"`
+		ChannelID   string `json:"channelID"`
+		BaseURL     string `json:"baseURL"`
+		CAPEM       string `json:"caPEM"`
+	}
+	oppoCredential struct {
+		AppKey       string `json:"appKey"`
+		MasterSecret string `json:"masterSecret"`
+		ChannelID    string `json:"channelID"`
+		BaseURL      string `json:"baseURL"`
+		CAPEM        string `json:"caPEM"`
+	}
+	vivoCredential struct {
+		AppID     string `json:"appID"`
+		AppKey    string `json:"appKey"`
+		AppSecret string `json:"appSecret"`
+		BaseURL   string `json:"baseURL"`
+		CAPEM     string `json:"caPEM"`
+	}
+)
+
 // ErrNoManifest: the directory has no emulators.json (no emulators were
 // started for it).
 var ErrNoManifest = errors.New("local: no " + ManifestFile + " (start herald emulate or herald serve --emulate)")
@@ -103,6 +217,10 @@ var ErrNoManifest = errors.New("local: no " + ManifestFile + " (start herald emu
 type Emulators struct {
 	APNs     *apnsemu.Emulator
 	FCM      *fcmemu.Emulator
+	Huawei   *huaweiemu.Emulator
+	Xiaomi   *xiaomiemu.Emulator
+	OPPO     *oppoemu.Emulator
+	Vivo     *vivoemu.Emulator
 	Manifest Manifest
 
 	controls  []*http.Server
@@ -172,6 +290,11 @@ func Start(cfg Config) (_ *Emulators, err error) {
 		return nil, fmt.Errorf("local: fcm control: %w", err)
 	}
 
+	android, files, err := e.startAndroid(cfg, dir)
+	if err != nil {
+		return nil, err
+	}
+
 	m := Manifest{
 		APNs: APNsInfo{
 			ProductionURL: e.APNs.URL(apnsemu.Production), DevelopmentURL: e.APNs.URL(apnsemu.Development),
@@ -184,21 +307,21 @@ func Start(cfg Config) (_ *Emulators, err error) {
 			CAFile: filepath.Join(dir, FCMCAFile), ServiceAccountFile: filepath.Join(dir, ServiceAccountFile),
 			ProjectID: defaultFCMProjectID, PackageName: cfg.BundleID,
 		},
+		Huawei: android.Huawei, Xiaomi: android.Xiaomi, OPPO: android.OPPO, Vivo: android.Vivo,
 	}
 	manifest, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("local: %w", err)
 	}
-	for _, f := range []struct {
-		path string
-		data []byte
-	}{
+	files = append([]file{
 		{m.APNs.CAFile, e.APNs.CAPEM()},
 		{m.APNs.KeyFile, p8},
 		{m.FCM.CAFile, e.FCM.CACertPEM()},
 		{m.FCM.ServiceAccountFile, sa},
-		{filepath.Join(dir, ManifestFile), append(manifest, '\n')},
-	} {
+	}, files...)
+	// The manifest last: a reader that finds it finds every file.
+	files = append(files, file{filepath.Join(dir, ManifestFile), append(manifest, '\n')})
+	for _, f := range files {
 		if err = writeFile(f.path, f.data); err != nil {
 			return nil, err
 		}
@@ -252,6 +375,18 @@ func (e *Emulators) Close() {
 		}
 		if e.FCM != nil {
 			_ = e.FCM.Shutdown(context.Background())
+		}
+		if e.Huawei != nil {
+			_ = e.Huawei.Shutdown(context.Background())
+		}
+		if e.Xiaomi != nil {
+			_ = e.Xiaomi.Shutdown(context.Background())
+		}
+		if e.OPPO != nil {
+			_ = e.OPPO.Shutdown(context.Background())
+		}
+		if e.Vivo != nil {
+			_ = e.Vivo.Shutdown(context.Background())
 		}
 		for _, s := range e.controls {
 			ctx, cancel := context.WithTimeout(context.Background(), controlShutdownTimeout)

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -75,7 +76,9 @@ func TestEmulatorsEndToEnd(t *testing.T) {
 	if m != emus.Manifest {
 		t.Fatalf("manifest on disk %+v, in memory %+v", m, emus.Manifest)
 	}
-	for _, f := range []string{m.APNs.CAFile, m.APNs.KeyFile, m.FCM.CAFile, m.FCM.ServiceAccountFile} {
+	for _, f := range []string{m.APNs.CAFile, m.APNs.KeyFile, m.FCM.CAFile, m.FCM.ServiceAccountFile,
+		m.Huawei.CAFile, m.Huawei.CredentialFile, m.Xiaomi.CAFile, m.Xiaomi.CredentialFile,
+		m.OPPO.CAFile, m.OPPO.CredentialFile, m.Vivo.CAFile, m.Vivo.CredentialFile} {
 		if st, err := os.Stat(f); err != nil || st.Mode().Perm() != 0o600 || filepath.Dir(f) != mustAbs(t, dir) {
 			t.Errorf("%s: %v %v", f, st, err)
 		}
@@ -93,22 +96,38 @@ func TestEmulatorsEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	for _, tc := range []struct {
+	const shown, arrived, through = EventNotificationDisplayed, EventNotificationArrived, EventThroughMessageReceived
+	perm := map[string]bool{push.PermissionHuaweiHighPriorityPassThrough: true}
+	for i, tc := range []struct {
 		vendor push.Vendor
 		debug  bool
 		state  push.AppState
+		kind   push.Kind // zero: alert
+		perm   map[string]bool
 		want   []string
 	}{
-		{push.VendorAPNs, true, push.StateBackground, []string{EventNotificationDisplayed, EventNotificationArrived}},
-		{push.VendorAPNs, false, push.StateForeground, []string{EventNotificationArrived}},
-		{push.VendorFCM, false, push.StateBackground, []string{EventNotificationDisplayed, EventThroughMessageReceived}},
-		{push.VendorFCM, false, push.StateKilled, []string{EventNotificationDisplayed}},
+		{push.VendorAPNs, true, push.StateBackground, "", nil, []string{shown, arrived}},
+		{push.VendorAPNs, false, push.StateForeground, "", nil, []string{arrived}},
+		{push.VendorFCM, false, push.StateBackground, "", nil, []string{shown, through}},
+		{push.VendorFCM, false, push.StateKilled, "", nil, []string{shown}},
+		{push.VendorHuawei, false, push.StateBackground, "", perm, []string{shown}},
+		{push.VendorHuawei, true, push.StateKilled, push.KindData, perm, []string{through}},
+		{push.VendorXiaomi, false, push.StateBackground, "", nil, []string{shown, arrived}},
+		{push.VendorXiaomi, true, push.StateKilled, "", nil, []string{shown}},
+		{push.VendorOPPO, false, push.StateForeground, "", nil, []string{shown}},
+		{push.VendorOPPO, true, push.StateKilled, "", nil, []string{shown}},
+		{push.VendorVivo, false, push.StateBackground, "", nil, []string{shown}},
+		{push.VendorVivo, true, push.StateKilled, "", nil, []string{shown}},
 	} {
-		t.Run(string(tc.vendor)+"/"+string(tc.state), func(t *testing.T) {
+		if tc.kind == "" {
+			tc.kind = push.KindAlert
+		}
+		t.Run(string(tc.vendor)+"/"+string(tc.state)+"/"+string(tc.kind), func(t *testing.T) {
 			dev, err := RegisterDevice(ctx, m, tc.vendor, tc.debug, false, client)
 			if err != nil {
 				t.Fatal(err)
 			}
+			dev.Permissions = tc.perm
 			p, err := set.Provider(ctx, "app1", tc.vendor, dev.Environment)
 			if err != nil {
 				t.Fatal(err)
@@ -130,8 +149,8 @@ func TestEmulatorsEndToEnd(t *testing.T) {
 					}
 				})
 			}()
-			res, err := p.Send(ctx, push.Notification{ID: "6e1c4a52-3c39-4bd4-9a2b-1f0c2d9a7b10", Token: dev.Token,
-				Environment: dev.Environment, Kind: push.KindAlert, Priority: push.PriorityHigh, Topic: dev.BundleID,
+			res, err := p.Send(ctx, push.Notification{ID: fmt.Sprintf("6e1c4a52-3c39-4bd4-9a2b-1f0c2d9a7b%02d", i), Token: dev.Token,
+				Environment: dev.Environment, Kind: tc.kind, Priority: priority(tc.kind), Topic: dev.BundleID,
 				Title: "T", Content: "C", Payload: "P"})
 			if err != nil || res.Outcome != push.Delivered {
 				t.Fatalf("send: %+v %v", res, err)
@@ -153,12 +172,23 @@ func TestEmulatorsEndToEnd(t *testing.T) {
 			}
 		})
 	}
-	if _, err := RegisterDevice(ctx, m, push.VendorFCM, false, true, client); err == nil {
-		t.Error("an FCM VoIP device was registered")
+	for _, v := range []push.Vendor{push.VendorFCM, push.VendorXiaomi} {
+		if _, err := RegisterDevice(ctx, m, v, false, true, client); err == nil {
+			t.Errorf("a %s VoIP device was registered", v)
+		}
 	}
 	if _, err := LoadManifest(t.TempDir()); err == nil {
 		t.Error("LoadManifest of an empty directory succeeded")
 	}
+}
+
+// priority is a test push's: high for alerts, normal for data (a high
+// Huawei data message needs an entitlement the emulated app lacks).
+func priority(k push.Kind) push.Priority {
+	if k == push.KindAlert {
+		return push.PriorityHigh
+	}
+	return push.PriorityNormal
 }
 
 func mustAbs(t *testing.T, p string) string {

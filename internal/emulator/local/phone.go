@@ -30,8 +30,9 @@ type Event struct {
 	Title   string `json:"title,omitempty"`
 	Content string `json:"content,omitempty"`
 	Payload string `json:"payload,omitempty"`
-	// Kind is APNs' push type (alert, background, voip) or, for FCM,
-	// "notification" or "data".
+	// Kind is APNs' push type (alert, background, voip); for FCM and
+	// Huawei "notification" or "data"; for Xiaomi "notification" or
+	// "passThrough"; OPPO and vivo send only "notification".
 	Kind string `json:"kind"`
 	// Seq is the delivery's number at the emulator, per token.
 	Seq int `json:"seq"`
@@ -40,7 +41,8 @@ type Event struct {
 // Received is a push as the device got it, vendor-neutral.
 type Received struct {
 	// Alert is set when the push asks the system to show something (APNs
-	// alert push with an alert; FCM message with a notification block).
+	// alert push with an alert; FCM and Huawei message with a notification
+	// block; Xiaomi notification message; every OPPO and vivo push).
 	Alert   bool
 	Kind    string
 	Title   string
@@ -91,9 +93,9 @@ type Device struct {
 	client  *http.Client
 }
 
-// RegisterDevice registers an app with the emulator of vendor (apns or
-// fcm) in m, as the phone's push SDK does at registerPush: debug selects
-// the development environment (APNs sandbox; for FCM only the PushID's
+// RegisterDevice registers an app with the emulator of vendor in m, as the
+// phone's push SDK does at registerPush: debug selects the development
+// environment (APNs sandbox; for the other vendors only the PushID's
 // environment), voip also registers a PushKit token (APNs only). client
 // nil: http.DefaultClient.
 func RegisterDevice(ctx context.Context, m Manifest, vendor push.Vendor, debug, voip bool, client *http.Client) (*Device, error) {
@@ -104,37 +106,50 @@ func RegisterDevice(ctx context.Context, m Manifest, vendor push.Vendor, debug, 
 	if debug {
 		env = push.Development
 	}
+	if voip && vendor != push.VendorAPNs {
+		return nil, errors.New("local: VoIP pushes are APNs only")
+	}
 	d := &Device{Vendor: vendor, Environment: env, client: client}
+	var body map[string]any
 	switch vendor {
 	case push.VendorAPNs:
 		d.control, d.BundleID = m.APNs.ControlURL, m.APNs.BundleID
-		var err error
-		if d.Token, err = d.register(ctx, map[string]any{"bundleID": d.BundleID, "environment": env}); err != nil {
-			return nil, err
-		}
-		if voip {
-			if d.VoIPToken, err = d.register(ctx, map[string]any{"bundleID": d.BundleID, "environment": env, "voip": true}); err != nil {
-				return nil, err
-			}
-		}
+		body = map[string]any{"bundleID": d.BundleID, "environment": env}
 	case push.VendorFCM:
-		if voip {
-			return nil, errors.New("local: VoIP pushes are APNs only")
-		}
 		d.control, d.BundleID = m.FCM.ControlURL, m.FCM.PackageName
-		var err error
-		if d.Token, err = d.register(ctx, map[string]any{"projectID": m.FCM.ProjectID, "packageName": d.BundleID}); err != nil {
-			return nil, err
-		}
+		body = map[string]any{"projectID": m.FCM.ProjectID, "packageName": d.BundleID}
+	case push.VendorHuawei:
+		d.control, d.BundleID = m.Huawei.ControlURL, m.Huawei.PackageName
+		body = map[string]any{"appID": m.Huawei.AppID}
+	case push.VendorXiaomi:
+		d.control, d.BundleID = m.Xiaomi.ControlURL, m.Xiaomi.PackageName
+		body = map[string]any{"packageName": d.BundleID}
+	case push.VendorOPPO:
+		d.control, d.BundleID = m.OPPO.ControlURL, m.OPPO.PackageName
+		body = map[string]any{"app": m.OPPO.AppKey}
+	case push.VendorVivo:
+		d.control, d.BundleID = m.Vivo.ControlURL, m.Vivo.PackageName
+		body = map[string]any{"appId": m.Vivo.AppID}
 	default:
-		return nil, fmt.Errorf("local: no emulator for vendor %q (apns or fcm)", vendor)
+		return nil, fmt.Errorf("local: no emulator for vendor %q (apns, fcm, huawei, xiaomi, oppo or vivo)", vendor)
 	}
 	if d.control == "" {
 		return nil, fmt.Errorf("local: the manifest has no control URL for %s", vendor)
 	}
+	var err error
+	if d.Token, err = d.register(ctx, body); err != nil {
+		return nil, err
+	}
+	if voip {
+		if d.VoIPToken, err = d.register(ctx, map[string]any{"bundleID": d.BundleID, "environment": env, "voip": true}); err != nil {
+			return nil, err
+		}
+	}
 	return d, nil
 }
 
+// register registers a token; the control APIs name it token (APNs, FCM,
+// Huawei, OPPO), regid (Xiaomi) or regId (vivo).
 func (d *Device) register(ctx context.Context, body map[string]any) (string, error) {
 	b, _ := json.Marshal(body)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.control+"/devices", bytes.NewReader(b))
@@ -142,13 +157,16 @@ func (d *Device) register(ctx context.Context, body map[string]any) (string, err
 		return "", fmt.Errorf("local: register: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	var out struct {
-		Token string `json:"token"`
-	}
+	var out map[string]string
 	if err := d.do(req, http.StatusCreated, &out); err != nil {
 		return "", fmt.Errorf("local: register with the %s emulator: %w", d.Vendor, err)
 	}
-	return out.Token, nil
+	for _, k := range []string{"token", "regid", "regId"} {
+		if out[k] != "" {
+			return out[k], nil
+		}
+	}
+	return "", fmt.Errorf("local: the %s emulator registered no token", d.Vendor)
 }
 
 func (d *Device) do(req *http.Request, want int, out any) error {
@@ -330,6 +348,110 @@ func decode(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 			}
 		}
 		return r, true, nil
+	case push.VendorHuawei, push.VendorXiaomi, push.VendorOPPO, push.VendorVivo:
+		return decodeAndroid(v, raw)
 	}
 	return Received{}, false, fmt.Errorf("local: no decoder for %s", v)
+}
+
+// decodeAndroid reads a delivery of the Huawei, Xiaomi, OPPO or vivo
+// control API.
+func decodeAndroid(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
+	switch v {
+	case push.VendorHuawei:
+		// message.data is a string holding a JSON object: payload, and
+		// title and content for a data message.
+		type note struct {
+			Title string `json:"title"`
+			Body  string `json:"body"`
+		}
+		var d struct {
+			Seq         int  `json:"seq"`
+			PassThrough bool `json:"passThrough"`
+			Message     struct {
+				Data         string `json:"data"`
+				Notification *note  `json:"notification"`
+				Android      *struct {
+					Notification *note `json:"notification"`
+				} `json:"android"`
+			} `json:"message"`
+		}
+		if err := json.Unmarshal(raw, &d); err != nil {
+			return Received{}, false, fmt.Errorf("local: huawei delivery: %w", err)
+		}
+		var data map[string]string
+		if d.Message.Data != "" {
+			_ = json.Unmarshal([]byte(d.Message.Data), &data) // data need not be JSON
+		}
+		r := Received{Kind: "data", Title: data["title"], Content: data["content"], Payload: data["payload"], Seq: d.Seq}
+		if !d.PassThrough {
+			r.Alert, r.Kind, r.Title, r.Content = true, "notification", "", ""
+			notes := []*note{d.Message.Notification}
+			if d.Message.Android != nil {
+				notes = append(notes, d.Message.Android.Notification)
+			}
+			for _, n := range notes {
+				if n == nil {
+					continue
+				}
+				if n.Title != "" {
+					r.Title = n.Title
+				}
+				if n.Body != "" {
+					r.Content = n.Body
+				}
+			}
+		}
+		return r, true, nil
+	case push.VendorXiaomi:
+		var d struct {
+			Seq         int    `json:"seq"`
+			PassThrough bool   `json:"passThrough"`
+			Title       string `json:"title"`
+			Description string `json:"description"`
+			Payload     string `json:"payload"`
+		}
+		if err := json.Unmarshal(raw, &d); err != nil {
+			return Received{}, false, fmt.Errorf("local: xiaomi delivery: %w", err)
+		}
+		r := Received{Alert: !d.PassThrough, Kind: "notification", Title: d.Title, Content: d.Description,
+			Payload: d.Payload, Seq: d.Seq}
+		if d.PassThrough {
+			r.Kind = "passThrough"
+		}
+		return r, true, nil
+	case push.VendorOPPO:
+		// action_parameters is a string holding a JSON object with payload.
+		var d struct {
+			Seq          int `json:"seq"`
+			Notification struct {
+				Title            string `json:"title"`
+				Content          string `json:"content"`
+				ActionParameters string `json:"action_parameters"`
+			} `json:"notification"`
+		}
+		if err := json.Unmarshal(raw, &d); err != nil {
+			return Received{}, false, fmt.Errorf("local: oppo delivery: %w", err)
+		}
+		var params map[string]string
+		if d.Notification.ActionParameters != "" {
+			_ = json.Unmarshal([]byte(d.Notification.ActionParameters), &params)
+		}
+		return Received{Alert: true, Kind: "notification", Title: d.Notification.Title,
+			Content: d.Notification.Content, Payload: params["payload"], Seq: d.Seq}, true, nil
+	default: // vivo
+		var d struct {
+			Seq     int `json:"seq"`
+			Message struct {
+				Title           string            `json:"title"`
+				Content         string            `json:"content"`
+				ClientCustomMap map[string]string `json:"clientCustomMap"`
+			} `json:"message"`
+		}
+		if err := json.Unmarshal(raw, &d); err != nil {
+			return Received{}, false, fmt.Errorf("local: vivo delivery: %w", err)
+		}
+		return Received{Alert: true, Kind: "notification", Title: d.Message.Title, Content: d.Message.Content,
+			Payload: d.Message.ClientCustomMap["payload"], Seq: d.Seq}, true, nil
+	}
 }

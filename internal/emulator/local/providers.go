@@ -2,6 +2,7 @@ package local
 
 import (
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -9,18 +10,32 @@ import (
 	"github.com/heraldim/herald/internal/push"
 	"github.com/heraldim/herald/internal/push/apns"
 	"github.com/heraldim/herald/internal/push/fcm"
+	"github.com/heraldim/herald/internal/push/huawei"
+	"github.com/heraldim/herald/internal/push/oppo"
+	"github.com/heraldim/herald/internal/push/vivo"
+	"github.com/heraldim/herald/internal/push/xiaomi"
 )
 
 // Providers are push providers configured for the emulators of a manifest.
 type Providers struct {
-	APNs *apns.Provider
-	FCM  *fcm.Provider
+	APNs   *apns.Provider
+	FCM    *fcm.Provider
+	Huawei *huawei.Provider
+	Xiaomi *xiaomi.Provider
+	OPPO   *oppo.Provider
+	Vivo   *vivo.Provider
 }
 
-// Providers builds an APNs and an FCM provider from the manifest's files,
-// as an operator would configure them from a .p8 key and a service account
-// file, with the emulators' CAs as trust roots.
-func (m Manifest) Providers() (*Providers, error) {
+// Providers builds a provider per vendor from the manifest's files, as an
+// operator would configure them from a .p8 key, a service account file and
+// the Android vendors' credentials, with the emulators' CAs as trust roots.
+func (m Manifest) Providers() (_ *Providers, err error) {
+	p := &Providers{}
+	defer func() {
+		if err != nil {
+			p.Close()
+		}
+	}()
 	apnsRoots, err := certPool(m.APNs.CAFile)
 	if err != nil {
 		return nil, err
@@ -29,43 +44,107 @@ func (m Manifest) Providers() (*Providers, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local: apns key: %w", err)
 	}
-	ap, err := apns.New(apns.Config{ProductionURL: m.APNs.ProductionURL, DevelopmentURL: m.APNs.DevelopmentURL,
-		KeyPEM: key, KeyID: m.APNs.KeyID, TeamID: m.APNs.TeamID, RootCAs: apnsRoots})
-	if err != nil {
+	if p.APNs, err = apns.New(apns.Config{ProductionURL: m.APNs.ProductionURL, DevelopmentURL: m.APNs.DevelopmentURL,
+		KeyPEM: key, KeyID: m.APNs.KeyID, TeamID: m.APNs.TeamID, RootCAs: apnsRoots}); err != nil {
 		return nil, fmt.Errorf("local: %w", err)
 	}
 	fcmRoots, err := certPool(m.FCM.CAFile)
 	if err != nil {
-		ap.Close()
 		return nil, err
 	}
 	sa, err := os.ReadFile(m.FCM.ServiceAccountFile)
 	if err != nil {
-		ap.Close()
 		return nil, fmt.Errorf("local: service account: %w", err)
 	}
-	fp, err := fcm.New(fcm.Config{ServiceAccountJSON: sa, BaseURL: m.FCM.URL, TokenURL: m.FCM.TokenURL, RootCAs: fcmRoots})
-	if err != nil {
-		ap.Close()
+	if p.FCM, err = fcm.New(fcm.Config{ServiceAccountJSON: sa, BaseURL: m.FCM.URL, TokenURL: m.FCM.TokenURL, RootCAs: fcmRoots}); err != nil {
 		return nil, fmt.Errorf("local: %w", err)
 	}
-	return &Providers{APNs: ap, FCM: fp}, nil
+
+	var hc huaweiCredential
+	roots, err := readCredential(m.Huawei.CredentialFile, m.Huawei.CAFile, &hc)
+	if err != nil {
+		return nil, err
+	}
+	if p.Huawei, err = huawei.New(huawei.Config{AppID: hc.AppID, ClientSecret: hc.ClientSecret,
+		BaseURL: hc.BaseURL, TokenURL: hc.TokenURL, RootCAs: roots}); err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	var xc xiaomiCredential
+	if roots, err = readCredential(m.Xiaomi.CredentialFile, m.Xiaomi.CAFile, &xc); err != nil {
+		return nil, err
+	}
+	if p.Xiaomi, err = xiaomi.New(xiaomi.Config{AppSecret: xc.AppSecret, PackageName: xc.PackageName,
+		ChannelID: xc.ChannelID, BaseURL: xc.BaseURL, RootCAs: roots}); err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	var oc oppoCredential
+	if roots, err = readCredential(m.OPPO.CredentialFile, m.OPPO.CAFile, &oc); err != nil {
+		return nil, err
+	}
+	if p.OPPO, err = oppo.New(oppo.Config{AppKey: oc.AppKey, MasterSecret: oc.MasterSecret,
+		ChannelID: oc.ChannelID, BaseURL: oc.BaseURL, RootCAs: roots}); err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	var vc vivoCredential
+	if roots, err = readCredential(m.Vivo.CredentialFile, m.Vivo.CAFile, &vc); err != nil {
+		return nil, err
+	}
+	if p.Vivo, err = vivo.New(vivo.Config{AppID: vc.AppID, AppKey: vc.AppKey, AppSecret: vc.AppSecret,
+		BaseURL: vc.BaseURL, RootCAs: roots}); err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	return p, nil
+}
+
+// readCredential reads a credential file into v and the CA file into a
+// pool.
+func readCredential(credFile, caFile string, v any) (*x509.CertPool, error) {
+	b, err := os.ReadFile(credFile)
+	if err != nil {
+		return nil, fmt.Errorf("local: credential: %w", err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return nil, fmt.Errorf("local: %s: %w", credFile, err)
+	}
+	return certPool(caFile)
 }
 
 // Install sets the providers as appID's: APNs for both environments (a
 // debug build's device uses the sandbox), FCM for production (FCM has one
 // environment; a debug Android device's PushID gets no pushes, as the
-// seed's enableDebug warns).
+// seed's enableDebug warns), and Huawei, Xiaomi, OPPO and vivo for both
+// (their APIs have one environment, which serves debug builds too).
 func (p *Providers) Install(set *push.ProviderSet, appID string) {
 	set.Set(appID, push.VendorAPNs, push.Development, p.APNs)
 	set.Set(appID, push.VendorAPNs, push.Production, p.APNs)
 	set.Set(appID, push.VendorFCM, push.Production, p.FCM)
+	for v, prov := range map[push.Vendor]push.Provider{push.VendorHuawei: p.Huawei,
+		push.VendorXiaomi: p.Xiaomi, push.VendorOPPO: p.OPPO, push.VendorVivo: p.Vivo} {
+		set.Set(appID, v, push.Development, prov)
+		set.Set(appID, v, push.Production, prov)
+	}
 }
 
 // Close releases the providers' connections.
 func (p *Providers) Close() {
-	p.APNs.Close()
-	p.FCM.Close()
+	if p.APNs != nil {
+		p.APNs.Close()
+	}
+	if p.FCM != nil {
+		p.FCM.Close()
+	}
+	if p.Huawei != nil {
+		p.Huawei.Close()
+	}
+	if p.Xiaomi != nil {
+		p.Xiaomi.Close()
+	}
+	if p.OPPO != nil {
+		p.OPPO.Close()
+	}
+	if p.Vivo != nil {
+		p.Vivo.Close()
+	}
 }
 
 func certPool(path string) (*x509.CertPool, error) {
