@@ -80,6 +80,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/heraldim/herald/internal/emulator/pki"
 )
 
 // Defaults of Config.
@@ -243,7 +245,7 @@ func New(cfg Config) (*Emulator, error) {
 		e.now = time.Now
 	}
 	var err error
-	if e.caPEM, e.pool, e.tlsCert, err = newCertificates(cfg.Hosts); err != nil {
+	if e.caPEM, e.pool, e.tlsCert, err = pki.New("vivo Push", cfg.Hosts); err != nil {
 		return nil, err
 	}
 	return e, nil

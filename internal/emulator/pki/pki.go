@@ -1,4 +1,7 @@
-package huawei
+// Package pki makes the certificates of the emulators that serve TLS with
+// a CA of their own (the APNs emulator, which also issues client
+// certificates, has a larger PKI of its own).
+package pki
 
 import (
 	"crypto/ecdsa"
@@ -14,18 +17,18 @@ import (
 	"time"
 )
 
-// newCertificates makes a CA and a server certificate it signs for
-// localhost, the loopback addresses and hosts. ECDSA P-256: quick to
-// generate for every test.
-func newCertificates(hosts []string) (caPEM []byte, pool *x509.CertPool, leaf tls.Certificate, err error) {
+// New makes a CA named after the emulator (e.g. "FCM") and a server
+// certificate it signs for localhost, the loopback addresses and hosts.
+// ECDSA P-256: quick to generate for every test.
+func New(name string, hosts []string) (caPEM []byte, pool *x509.CertPool, leaf tls.Certificate, err error) {
 	now := time.Now()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, nil, tls.Certificate{}, fmt.Errorf("huawei emulator: CA key: %w", err)
+		return nil, nil, tls.Certificate{}, fmt.Errorf("%s emulator: CA key: %w", name, err)
 	}
 	caTmpl := &x509.Certificate{
 		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: "Herald Huawei Push Kit emulator CA"},
+		Subject:               pkix.Name{CommonName: "Herald " + name + " emulator CA"},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.AddDate(1, 0, 0),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
@@ -35,7 +38,7 @@ func newCertificates(hosts []string) (caPEM []byte, pool *x509.CertPool, leaf tl
 	}
 	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
 	if err != nil {
-		return nil, nil, tls.Certificate{}, fmt.Errorf("huawei emulator: CA certificate: %w", err)
+		return nil, nil, tls.Certificate{}, fmt.Errorf("%s emulator: CA certificate: %w", name, err)
 	}
 	ca, err := x509.ParseCertificate(caDER)
 	if err != nil {
@@ -44,7 +47,7 @@ func newCertificates(hosts []string) (caPEM []byte, pool *x509.CertPool, leaf tl
 
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, nil, tls.Certificate{}, fmt.Errorf("huawei emulator: server key: %w", err)
+		return nil, nil, tls.Certificate{}, fmt.Errorf("%s emulator: server key: %w", name, err)
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
@@ -65,7 +68,7 @@ func newCertificates(hosts []string) (caPEM []byte, pool *x509.CertPool, leaf tl
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
-		return nil, nil, tls.Certificate{}, fmt.Errorf("huawei emulator: server certificate: %w", err)
+		return nil, nil, tls.Certificate{}, fmt.Errorf("%s emulator: server certificate: %w", name, err)
 	}
 	pool = x509.NewCertPool()
 	pool.AddCert(ca)
