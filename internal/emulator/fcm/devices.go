@@ -190,7 +190,7 @@ func (e *Emulator) Next(ctx context.Context, token string) (Delivery, error) {
 		case <-changed:
 		case <-ctx.Done():
 			return Delivery{}, ctx.Err()
-		case <-e.done:
+		case <-e.life.Done():
 			return Delivery{}, ErrClosed
 		}
 	}
@@ -266,7 +266,7 @@ func (e *Emulator) playFault(r *http.Request, f *Fault, subject string) *apiErro
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
-		case <-e.done:
+		case <-e.life.Done():
 		}
 	}
 	switch f.Status {

@@ -95,7 +95,7 @@ func (e *Emulator) Next(ctx context.Context, token string) (Delivery, error) {
 		case <-changed:
 		case <-ctx.Done():
 			return Delivery{}, ctx.Err()
-		case <-e.done:
+		case <-e.life.Done():
 			return Delivery{}, ErrClosed
 		}
 	}

@@ -231,7 +231,7 @@ func (e *Emulator) play(w http.ResponseWriter, r *http.Request, f *Fault) bool {
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
-		case <-e.done:
+		case <-e.life.Done():
 		}
 	}
 	switch f.Kind {

@@ -188,7 +188,7 @@ func (e *Emulator) Next(ctx context.Context, regID string) (Delivery, error) {
 		case <-changed:
 		case <-ctx.Done():
 			return Delivery{}, ctx.Err()
-		case <-e.done:
+		case <-e.life.Done():
 			return Delivery{}, ErrClosed
 		}
 	}
@@ -282,7 +282,7 @@ func (e *Emulator) playFault(w http.ResponseWriter, r *http.Request, f *Fault) b
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
-		case <-e.done:
+		case <-e.life.Done():
 		}
 	}
 	if f.HTTPStatus != 0 {

@@ -75,13 +75,12 @@ import (
 	"errors"
 	"io"
 	"log"
-	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/heraldim/herald/internal/emulator/pki"
+	"github.com/heraldim/herald/internal/emulator/serve"
 )
 
 // Defaults of Config.
@@ -176,13 +175,8 @@ type Emulator struct {
 	pool    *x509.CertPool
 	tlsCert tls.Certificate
 
-	mu       sync.Mutex
-	srv      *http.Server
-	baseURL  string
-	stopped  bool
-	done     chan struct{}
-	served   chan struct{}
-	serveErr error
+	mu   sync.Mutex
+	life *serve.Server // the server's lifecycle; life.Done() ends delays and waits
 
 	apps    map[string]*app
 	tokens  map[string]*authToken
@@ -232,8 +226,7 @@ func New(cfg Config) (*Emulator, error) {
 	e := &Emulator{
 		cfg:     cfg,
 		now:     cfg.Now,
-		done:    make(chan struct{}),
-		served:  make(chan struct{}),
+		life:    serve.New("vivo"),
 		apps:    make(map[string]*app),
 		tokens:  make(map[string]*authToken),
 		devices: make(map[string]*device),
@@ -295,107 +288,31 @@ func (e *Emulator) Handler() http.Handler {
 // Start listens on addr ("" for 127.0.0.1 on a free port) and serves in a
 // goroutine owned by the Emulator until Shutdown.
 func (e *Emulator) Start(addr string) error {
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	e.mu.Lock()
-	if e.srv != nil || e.stopped {
-		e.mu.Unlock()
-		ln.Close()
-		return errors.New("vivo emulator: started already, or shut down")
-	}
-	srv := &http.Server{Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: e.cfg.ErrorLog}
-	scheme := "https"
-	if e.cfg.PlainHTTP {
-		scheme = "http"
-	} else {
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{e.tlsCert}, MinVersion: tls.VersionTLS12}
-	}
-	e.srv = srv
-	e.baseURL = scheme + "://" + reachable(ln.Addr())
-	e.mu.Unlock()
-
-	go func() {
-		defer close(e.served)
-		var err error
-		if e.cfg.PlainHTTP {
-			err = srv.Serve(ln)
-		} else {
-			err = srv.ServeTLS(ln, "", "")
-		}
-		if !errors.Is(err, http.ErrServerClosed) {
-			e.mu.Lock()
-			e.serveErr = err
-			e.mu.Unlock()
-		}
-	}()
-	return nil
+	return e.life.Start(addr, e.Handler(), e.cert(), e.cfg.ErrorLog)
 }
 
-// reachable turns a listener's address into one a client can dial.
-func reachable(a net.Addr) string {
-	tcp, ok := a.(*net.TCPAddr)
-	if !ok || !tcp.IP.IsUnspecified() {
-		return a.String()
+// cert is the server certificate, nil when the emulator serves plain HTTP.
+func (e *Emulator) cert() *tls.Certificate {
+	if e.cfg.PlainHTTP {
+		return nil
 	}
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
+	return &e.tlsCert
 }
 
 // Run serves on addr until ctx ends, then shuts down (giving requests in
 // flight five seconds).
 func (e *Emulator) Run(ctx context.Context, addr string) error {
-	if err := e.Start(addr); err != nil {
-		return err
-	}
-	select {
-	case <-ctx.Done():
-	case <-e.served:
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := e.Shutdown(sctx); err != nil {
-		return err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.serveErr
+	return e.life.Run(ctx, addr, e.Handler(), e.cert(), e.cfg.ErrorLog)
 }
 
-// Shutdown stops the server, ends slow faults and Next waits, and waits
-// for the serving goroutine; it closes the connections left when ctx ends
-// first. It is idempotent.
-func (e *Emulator) Shutdown(ctx context.Context) error {
-	e.mu.Lock()
-	if e.stopped {
-		e.mu.Unlock()
-		return nil
-	}
-	e.stopped = true
-	close(e.done)
-	srv := e.srv
-	e.mu.Unlock()
-	if srv == nil {
-		return nil
-	}
-	err := srv.Shutdown(ctx)
-	if err != nil {
-		srv.Close()
-	}
-	<-e.served
-	return err
-}
+// Shutdown stops the server, ends slow faults and waits, and waits for the
+// serving goroutine; it closes the connections left when ctx ends first.
+// It is idempotent.
+func (e *Emulator) Shutdown(ctx context.Context) error { return e.life.Shutdown(ctx) }
 
 // URL is the base URL to give a client in place of
 // https://api-push.vivo.com.cn ("" before Start).
-func (e *Emulator) URL() string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.baseURL
-}
+func (e *Emulator) URL() string { return e.life.URL() }
 
 // CACertPEM returns the PEM of the CA that issued the server certificate.
 func (e *Emulator) CACertPEM() []byte { return append([]byte(nil), e.caPEM...) }

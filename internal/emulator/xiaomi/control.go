@@ -114,7 +114,7 @@ func (e *Emulator) ctlDeliveries(w http.ResponseWriter, r *http.Request) {
 		case <-changed:
 			continue
 		case <-ctx.Done():
-		case <-e.done:
+		case <-e.life.Done():
 		}
 		control.JSON(w, http.StatusOK, ControlDeliveries{Deliveries: []ControlDelivery{}, Next: next})
 		return

@@ -86,7 +86,7 @@ func (e *Emulator) play(r *http.Request, f *Fault) *apiError {
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
-		case <-e.done:
+		case <-e.life.Done():
 		}
 	}
 	switch f.Kind {
