@@ -1,7 +1,6 @@
 package apns
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -63,11 +62,7 @@ type ControlDelivery struct {
 }
 
 // ControlDeliveries is the answer of GET /devices/{token}/deliveries.
-type ControlDeliveries struct {
-	Deliveries []ControlDelivery `json:"deliveries"`
-	// Next is the after parameter of the following call.
-	Next int `json:"next"`
-}
+type ControlDeliveries = control.Page[ControlDelivery]
 
 type ctlRegisterRequest struct {
 	BundleID    string      `json:"bundleID"`
@@ -144,24 +139,9 @@ func (e *Emulator) ctlDeliveries(w http.ResponseWriter, r *http.Request) {
 		control.Error(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), wait)
-	defer cancel()
-	for {
-		out, next, changed := e.deliveriesAfter(token, after)
-		if len(out) > 0 || wait == 0 {
-			control.JSON(w, http.StatusOK, ControlDeliveries{Deliveries: out, Next: next})
-			return
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			control.JSON(w, http.StatusOK, ControlDeliveries{Deliveries: []ControlDelivery{}, Next: next})
-			return
-		case <-e.done:
-			control.JSON(w, http.StatusOK, ControlDeliveries{Deliveries: []ControlDelivery{}, Next: next})
-			return
-		}
-	}
+	control.LongPoll(w, r, e.done, after, wait, func(after int) ([]ControlDelivery, int, <-chan struct{}) {
+		return e.deliveriesAfter(token, after)
+	})
 }
 
 // deliveriesAfter returns the retained deliveries to token beyond the

@@ -6,6 +6,7 @@
 package control
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -72,4 +73,38 @@ func OptDuration(s string) (time.Duration, error) {
 		err = errors.New("negative")
 	}
 	return d, err
+}
+
+// Page is the answer of a deliveries long-poll: the records after the
+// caller's count and the count to pass as the next call's after.
+type Page[T any] struct {
+	Deliveries []T `json:"deliveries"`
+	Next       int `json:"next"`
+}
+
+// LongPoll answers a deliveries long-poll (after and wait from
+// PollParams): at once when fetch finds records after the caller's count
+// or wait is zero, otherwise when one arrives, wait passes, or done is
+// closed (the emulator shuts down). fetch returns the records after a
+// count, the count to resume from, and a channel closed at the next
+// record.
+func LongPoll[T any](w http.ResponseWriter, r *http.Request, done <-chan struct{}, after int, wait time.Duration,
+	fetch func(after int) ([]T, int, <-chan struct{})) {
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	defer cancel()
+	for {
+		out, next, changed := fetch(after)
+		if len(out) > 0 || wait == 0 {
+			JSON(w, http.StatusOK, Page[T]{Deliveries: out, Next: next})
+			return
+		}
+		select {
+		case <-changed:
+			continue
+		case <-ctx.Done():
+		case <-done:
+		}
+		JSON(w, http.StatusOK, Page[T]{Deliveries: []T{}, Next: next})
+		return
+	}
 }

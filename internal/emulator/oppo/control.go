@@ -1,7 +1,6 @@
 package oppo
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -60,11 +59,7 @@ type ControlDelivery struct {
 }
 
 // ControlDeliveries is the answer of GET /devices/{token}/deliveries.
-type ControlDeliveries struct {
-	Deliveries []ControlDelivery `json:"deliveries"`
-	// Next is the after parameter of the following call.
-	Next int `json:"next"`
-}
+type ControlDeliveries = control.Page[ControlDelivery]
 
 type ctlAppRequest struct {
 	PackageName  string   `json:"packageName"`
@@ -147,23 +142,9 @@ func (e *Emulator) ctlDeliveries(w http.ResponseWriter, r *http.Request) {
 		control.Error(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), wait)
-	defer cancel()
-	for {
-		out, next, changed := e.recordsAfter(id, after)
-		if len(out) > 0 || wait == 0 {
-			control.JSON(w, http.StatusOK, ControlDeliveries{Deliveries: out, Next: next})
-			return
-		}
-		select {
-		case <-changed:
-			continue
-		case <-ctx.Done():
-		case <-e.life.Done():
-		}
-		control.JSON(w, http.StatusOK, ControlDeliveries{Deliveries: []ControlDelivery{}, Next: next})
-		return
-	}
+	control.LongPoll(w, r, e.life.Done(), after, wait, func(after int) ([]ControlDelivery, int, <-chan struct{}) {
+		return e.recordsAfter(id, after)
+	})
 }
 
 // recordsAfter returns regID's records beyond the first after, the count

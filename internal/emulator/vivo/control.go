@@ -1,7 +1,6 @@
 package vivo
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -57,11 +56,7 @@ type ControlDelivery struct {
 }
 
 // ControlDeliveries is the answer of GET /devices/{regId}/deliveries.
-type ControlDeliveries struct {
-	Deliveries []ControlDelivery `json:"deliveries"`
-	// Next is the after parameter of the following call.
-	Next int `json:"next"`
-}
+type ControlDeliveries = control.Page[ControlDelivery]
 
 func (e *Emulator) ctlApp(w http.ResponseWriter, r *http.Request) {
 	var req struct {
@@ -121,23 +116,9 @@ func (e *Emulator) ctlDeliveries(w http.ResponseWriter, r *http.Request) {
 		control.Error(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), wait)
-	defer cancel()
-	for {
-		out, next, changed := e.recordsAfter(id, after)
-		if len(out) > 0 || wait == 0 {
-			control.JSON(w, http.StatusOK, ControlDeliveries{Deliveries: out, Next: next})
-			return
-		}
-		select {
-		case <-changed:
-			continue
-		case <-ctx.Done():
-		case <-e.life.Done():
-		}
-		control.JSON(w, http.StatusOK, ControlDeliveries{Deliveries: []ControlDelivery{}, Next: next})
-		return
-	}
+	control.LongPoll(w, r, e.life.Done(), after, wait, func(after int) ([]ControlDelivery, int, <-chan struct{}) {
+		return e.recordsAfter(id, after)
+	})
 }
 
 // recordsAfter returns regID's pushes beyond the first after, the count
