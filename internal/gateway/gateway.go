@@ -35,6 +35,7 @@ type Service interface {
 	Conversations(ctx context.Context, appID, userID string, req protocol.ConversationListRequest) (protocol.ConversationListReply, error)
 	MarkRead(ctx context.Context, appID, userID string, req protocol.MarkReadRequest) (protocol.MarkReadReply, error)
 	PeerConvFor(userID, conversationID string, convType int) (string, error)
+	LoggedIn(ctx context.Context, appID, userID string) error
 }
 
 // Devices registers push devices and binds them to users (push.Registry).
@@ -66,6 +67,7 @@ type Gateway struct {
 	cfg     Config
 	svc     Service
 	devices Devices
+	calls   Calls // nil: call requests are refused
 	hub     *Hub
 	log     *slog.Logger
 	metrics *metrics
@@ -78,7 +80,7 @@ type Gateway struct {
 }
 
 // New returns a gateway. It starts no goroutine.
-func New(svc Service, devices Devices, hub *Hub, cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Gateway, error) {
+func New(svc Service, devices Devices, calls Calls, hub *Hub, cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Gateway, error) {
 	if svc == nil || devices == nil || hub == nil || log == nil {
 		return nil, errors.New("gateway: new: service, devices, hub and logger are required")
 	}
@@ -94,7 +96,7 @@ func New(svc Service, devices Devices, hub *Hub, cfg Config, log *slog.Logger, r
 	if err != nil {
 		return nil, err
 	}
-	return &Gateway{cfg: cfg, svc: svc, devices: devices, hub: hub, log: log, metrics: m, conns: map[*Session]struct{}{}}, nil
+	return &Gateway{cfg: cfg, svc: svc, devices: devices, calls: calls, hub: hub, log: log, metrics: m, conns: map[*Session]struct{}{}}, nil
 }
 
 // ServeHTTP upgrades the request to a WebSocket and runs the session until

@@ -56,6 +56,9 @@ func (s *Session) handle(f protocol.Frame) {
 		s.replyErr(f.ID, protocol.Errorf(protocol.CodeNotLoggedIn, ""))
 		return
 	}
+	if s.handleGroup(f) || s.handleCall(f) {
+		return
+	}
 	switch f.Type {
 	case protocol.TypePing:
 		s.reply(f.ID, protocol.PingReply{ServerTime: time.Now().UnixMilli()})
@@ -187,6 +190,10 @@ func (s *Session) handleLogin(f protocol.Frame) {
 		s.replyErr(f.ID, err)
 		return
 	}
+	if err := s.g.svc.LoggedIn(s.ctx, req.AppID, req.UserID); err != nil {
+		s.replyErr(f.ID, err)
+		return
+	}
 	if req.Push != nil {
 		id, err := s.g.devices.Bind(s.ctx, req.AppID, req.UserID, registration(req.Platform, req.Push))
 		if err != nil {
@@ -221,6 +228,9 @@ func (s *Session) handleLogin(f protocol.Frame) {
 		s.g.metrics.kicks.Inc()
 	}
 	s.push(item{kind: kindSync, prio: prioControl, login: true, skip: req.SkipSync})
+	if s.g.calls != nil {
+		s.g.calls.LoggedIn(s.ctx, s.appID, s.userID, s.event)
+	}
 }
 
 func (s *Session) handleRenew(f protocol.Frame) {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"hash/maphash"
 	"sync"
 
@@ -146,6 +147,32 @@ func (h *Hub) routeTo(k userKey, m *im.Message, origin any) {
 			continue
 		}
 		s.enqueueMessage(m)
+	}
+	sh.mu.RUnlock()
+}
+
+// RouteUsers hands m to the live sessions of users, except origin: the
+// members of a group conversation. It never blocks.
+func (h *Hub) RouteUsers(m *im.Message, users []string, origin any) {
+	for _, u := range users {
+		h.routeTo(userKey{m.AppID, u}, m, origin)
+	}
+}
+
+// SendEvent writes an event to every live session of the user on this
+// node. It never blocks: a session that cannot take it is closed as slow
+// (events are not stored; a reconnecting client queries the state).
+func (h *Hub) SendEvent(appID, userID, typ string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	frame := encodeFrame(typ, "", b)
+	k := userKey{appID, userID}
+	sh := h.shard(k)
+	sh.mu.RLock()
+	for _, s := range sh.users[k] {
+		s.enqueueFrame(frame)
 	}
 	sh.mu.RUnlock()
 }

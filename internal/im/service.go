@@ -219,6 +219,24 @@ func (s *Service) Authenticate(ctx context.Context, appID, userID, tok string) (
 	return c, nil
 }
 
+// LoggedIn records that a user logged in: from then on it is a user of the
+// app that groups and calls may name.
+func (s *Service) LoggedIn(ctx context.Context, appID, userID string) error {
+	if err := s.store.RecordUser(ctx, appID, userID); err != nil {
+		return fmt.Errorf("im: logged in: %w", err)
+	}
+	return nil
+}
+
+// UnknownUsers returns those of users that never logged in to the app.
+func (s *Service) UnknownUsers(ctx context.Context, appID string, users []string) ([]string, error) {
+	u, err := s.store.UnknownUsers(ctx, appID, users)
+	if err != nil {
+		return nil, fmt.Errorf("im: unknown users: %w", err)
+	}
+	return u, nil
+}
+
 // Send validates and sends a message from sender. Stored types are queued for
 // group commit; done is called once, from the commit goroutine, after the
 // message is committed (or found to be a retry) and after it was routed to

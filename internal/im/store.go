@@ -152,6 +152,11 @@ type Store interface {
 	// SaveCursors stores delivery positions; a position never moves back.
 	SaveCursors(ctx context.Context, cs []Cursor) error
 
+	// RecordUser remembers that a user logged in to an app (idempotent).
+	RecordUser(ctx context.Context, appID, userID string) error
+	// UnknownUsers returns those of users that never logged in to the app.
+	UnknownUsers(ctx context.Context, appID string, users []string) ([]string, error)
+
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
 	// Close releases the store; it is called once, after every user stopped.

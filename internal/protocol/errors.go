@@ -29,14 +29,29 @@ const (
 	CodeInvalidCredential   Code = 40013 // a vendor credential that cannot be used (REST)
 	CodePushTooLarge        Code = 40014 // encoded push over the vendor's size limit (REST)
 	CodeInvalidResource     Code = 40015 // a push resource's options are misconfigured (REST)
+	CodeInvalidInvitees     Code = 40016 // invitee list empty, over its limit, or naming oneself
+	CodeInvalidTimeout      Code = 40017 // call timeout outside 1 to MaxCallTimeout seconds
 	CodeNotLoggedIn         Code = 40100 // request before a successful login
 	CodeTokenInvalid        Code = 40101 // token malformed, badly signed, or for another user
 	CodeTokenExpired        Code = 40102 // token past its expiry
 	CodeAppUnknown          Code = 40103 // app ID unknown, or token minted for another app
 	CodeAlreadyLoggedIn     Code = 40104 // login on a session that is already logged in
 	CodeAdminUnauthorized   Code = 40105 // admin key missing or wrong for the app in the path (REST)
+	CodeNotGroupMember      Code = 40300 // the user is not a member of the group
+	CodePermissionDenied    Code = 40301 // the user's role (or not being the inviter) does not allow this
+	CodeNotCallInvitee      Code = 40302 // the user is not invited to (or not in) the call
 	CodeNotFound            Code = 40400 // the resource named in the path or body does not exist (REST)
+	CodeUserNotFound        Code = 40401 // a user ID names no user of the app (never logged in)
+	CodeGroupNotFound       Code = 40402 // no such group
+	CodeCallNotFound        Code = 40403 // no such call
 	CodeVendorNotConfigured Code = 40900 // the app has no credential for the device's vendor and environment (REST)
+	CodeGroupExists         Code = 40901 // a group with that ID exists
+	CodeAlreadyGroupMember  Code = 40902 // the user is a member already
+	CodeGroupFull           Code = 40903 // the group would exceed its member limit
+	CodeCallAnswered        Code = 40904 // the invitee answered (or left) this call already
+	CodeOwnerCannotLeave    Code = 40905 // the owner must transfer ownership or dismiss the group
+	CodeGroupDismissed      Code = 41000 // the group was dismissed
+	CodeCallEnded           Code = 41001 // the call ended, was cancelled or timed out
 	CodeRateLimited         Code = 42900 // too many requests; retry later
 	CodeInternal            Code = 50000 // the server failed; the request may be retried
 	CodeVendorUnreachable   Code = 50200 // the vendor's server gave no answer (REST)
@@ -66,14 +81,29 @@ var catalogue = map[Code]codeInfo{
 	CodeInvalidCredential:   {"invalid_credential", 400, "invalid vendor credential"},
 	CodePushTooLarge:        {"push_too_large", 400, "push payload over the vendor's limit"},
 	CodeInvalidResource:     {"invalid_resource", 400, "invalid push resource"},
+	CodeInvalidInvitees:     {"invalid_invitees", 400, "invalid invitee list"},
+	CodeInvalidTimeout:      {"invalid_timeout", 400, "call timeout out of range"},
 	CodeNotLoggedIn:         {"not_logged_in", 401, "log in first"},
 	CodeTokenInvalid:        {"token_invalid", 401, "token is invalid"},
 	CodeTokenExpired:        {"token_expired", 401, "token has expired"},
 	CodeAppUnknown:          {"app_unknown", 401, "unknown app, or token of another app"},
 	CodeAlreadyLoggedIn:     {"already_logged_in", 409, "session is already logged in"},
 	CodeAdminUnauthorized:   {"admin_unauthorized", 401, "admin key missing or wrong for this app"},
+	CodeNotGroupMember:      {"not_group_member", 403, "not a member of this group"},
+	CodePermissionDenied:    {"permission_denied", 403, "not allowed"},
+	CodeNotCallInvitee:      {"not_call_invitee", 403, "not invited to this call"},
 	CodeNotFound:            {"not_found", 404, "not found"},
+	CodeUserNotFound:        {"user_not_found", 404, "no such user"},
+	CodeGroupNotFound:       {"group_not_found", 404, "no such group"},
+	CodeCallNotFound:        {"call_not_found", 404, "no such call"},
 	CodeVendorNotConfigured: {"vendor_not_configured", 409, "no credential for this vendor and environment"},
+	CodeGroupExists:         {"group_exists", 409, "a group with this ID exists"},
+	CodeAlreadyGroupMember:  {"already_group_member", 409, "already a member"},
+	CodeGroupFull:           {"group_full", 409, "the group is full"},
+	CodeCallAnswered:        {"call_already_answered", 409, "already answered this call"},
+	CodeOwnerCannotLeave:    {"owner_cannot_leave", 409, "the owner must transfer ownership or dismiss the group"},
+	CodeGroupDismissed:      {"group_dismissed", 410, "the group was dismissed"},
+	CodeCallEnded:           {"call_ended", 410, "the call has ended"},
 	CodeRateLimited:         {"rate_limited", 429, "too many requests"},
 	CodeInternal:            {"internal", 500, "internal error"},
 	CodeVendorUnreachable:   {"vendor_unreachable", 502, "the vendor's server did not answer"},

@@ -52,11 +52,20 @@ const (
 // MaxIDLen is the longest request ID accepted.
 const MaxIDLen = 64
 
-var knownTypes = map[string]bool{
-	TypeLogin: true, TypeLogout: true, TypePing: true, TypeRenewToken: true,
-	TypeSend: true, TypeAck: true, TypeSync: true, TypeHistory: true,
-	TypeConversationList: true, TypeMarkRead: true, TypeUnregisterPush: true,
-}
+var knownTypes = func() map[string]bool {
+	m := map[string]bool{
+		TypeLogin: true, TypeLogout: true, TypePing: true, TypeRenewToken: true,
+		TypeSend: true, TypeAck: true, TypeSync: true, TypeHistory: true,
+		TypeConversationList: true, TypeMarkRead: true, TypeUnregisterPush: true,
+	}
+	for _, t := range groupTypes {
+		m[t] = true
+	}
+	for _, t := range callTypes {
+		m[t] = true
+	}
+	return m
+}()
 
 // Decode parses one client frame. It checks the envelope only: that the frame
 // is a JSON object, that the type is known and that the ID is present where a

@@ -103,10 +103,10 @@ func ValidateSend(r *SendRequest) *Error {
 	if r.ConversationType != ConversationPeer && r.ConversationType != ConversationGroup {
 		return Errorf(CodeInvalidConversation, "conversationType must be 0 (peer) or 2 (group)")
 	}
-	if r.ConversationType == ConversationGroup {
-		return Errorf(CodeInvalidConversation, "group conversations are not available on this server")
+	if r.ConversationType == ConversationGroup && !ValidGroupID(r.ConversationID) {
+		return GroupIDError()
 	}
-	if !ValidUserID(r.ConversationID) {
+	if r.ConversationType == ConversationPeer && !ValidUserID(r.ConversationID) {
 		return Errorf(CodeInvalidUserID, "conversationID is not a valid user ID")
 	}
 	switch r.Priority {

@@ -103,7 +103,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err != nil {
 		return fail(err)
 	}
-	s.gw, err = gateway.New(s.svc, push.NewRegistry(st), s.hub, gateway.Config{
+	s.gw, err = gateway.New(s.svc, push.NewRegistry(st), nil, s.hub, gateway.Config{
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		OfflineAfter:      cfg.OfflineAfter,
 		LoginTimeout:      cfg.LoginTimeout,
