@@ -27,14 +27,26 @@ import (
 // Service is what the gateway needs from the messaging core (im.Service).
 type Service interface {
 	Authenticate(ctx context.Context, appID, userID, tok string) (token.Claims, error)
-	Send(from im.Sender, req *protocol.SendRequest, origin any, done func(im.SendResult, error)) error
+	Send(ctx context.Context, from im.Sender, req *protocol.SendRequest, origin any, done func(im.SendResult, error)) error
 	Ack(appID, userID, deviceID string, acks []protocol.AckPosition) error
 	Pending(ctx context.Context, appID, userID, deviceID string) ([]im.Pending, error)
 	MessagesAfter(ctx context.Context, appID, convID string, afterSeq int64, limit int) ([]im.Message, error)
 	History(ctx context.Context, appID, userID string, req protocol.HistoryRequest) (protocol.HistoryReply, error)
 	Conversations(ctx context.Context, appID, userID string, req protocol.ConversationListRequest) (protocol.ConversationListReply, error)
 	MarkRead(ctx context.Context, appID, userID string, req protocol.MarkReadRequest) (protocol.MarkReadReply, error)
-	PeerConvFor(userID, conversationID string, convType int) (string, error)
+	ConvFor(ctx context.Context, appID, userID, conversationID string, convType int) (string, int64, error)
+
+	CreateGroup(ctx context.Context, appID, userID string, req protocol.GroupCreateRequest) (protocol.GroupReply, error)
+	JoinGroup(ctx context.Context, appID, userID string, req protocol.GroupRequest) (protocol.GroupReply, error)
+	LeaveGroup(ctx context.Context, appID, userID string, req protocol.GroupRequest) (struct{}, error)
+	InviteToGroup(ctx context.Context, appID, userID string, req protocol.GroupUsersRequest) (protocol.GroupUsersReply, error)
+	KickFromGroup(ctx context.Context, appID, userID string, req protocol.GroupUsersRequest) (protocol.GroupUsersReply, error)
+	DismissGroup(ctx context.Context, appID, userID string, req protocol.GroupRequest) (struct{}, error)
+	TransferGroup(ctx context.Context, appID, userID string, req protocol.GroupTransferRequest) (struct{}, error)
+	SetGroupRole(ctx context.Context, appID, userID string, req protocol.GroupSetRoleRequest) (struct{}, error)
+	GroupInfo(ctx context.Context, appID, userID string, req protocol.GroupRequest) (protocol.GroupReply, error)
+	GroupMembers(ctx context.Context, appID, userID string, req protocol.GroupMembersRequest) (protocol.GroupMembersReply, error)
+	GroupList(ctx context.Context, appID, userID string, req protocol.GroupListRequest) (protocol.GroupListReply, error)
 	LoggedIn(ctx context.Context, appID, userID string) error
 }
 

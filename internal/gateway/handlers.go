@@ -83,8 +83,10 @@ func (s *Session) handle(f protocol.Frame) {
 			s.replyErr(f.ID, perr)
 			return
 		}
+		positions := make([]position, 0, len(req.Positions))
 		for _, p := range req.Positions {
-			if _, err := s.g.svc.PeerConvFor(s.userID, p.ConversationID, p.ConversationType); err != nil {
+			conv, floor, err := s.g.svc.ConvFor(s.ctx, s.appID, s.userID, p.ConversationID, p.ConversationType)
+			if err != nil {
 				s.replyErr(f.ID, err)
 				return
 			}
@@ -92,8 +94,9 @@ func (s *Session) handle(f protocol.Frame) {
 				s.replyErr(f.ID, protocol.Errorf(protocol.CodeInvalidArgument, "seq must not be negative"))
 				return
 			}
+			positions = append(positions, position{conv: conv, seq: max(p.Seq, floor)})
 		}
-		s.push(item{kind: kindSync, prio: prioControl, positions: req.Positions, replyID: f.ID})
+		s.push(item{kind: kindSync, prio: prioControl, positions: positions, replyID: f.ID})
 	case protocol.TypeHistory:
 		query(s, f, s.g.svc.History)
 	case protocol.TypeConversationList:
@@ -261,7 +264,7 @@ func (s *Session) handleSend(f protocol.Frame) {
 	case <-s.ctx.Done():
 		return
 	}
-	err := s.g.svc.Send(im.Sender{AppID: s.appID, UserID: s.userID}, &req, s, func(r im.SendResult, err error) {
+	err := s.g.svc.Send(s.ctx, im.Sender{AppID: s.appID, UserID: s.userID}, &req, s, func(r im.SendResult, err error) {
 		<-s.inflight
 		switch {
 		case err != nil:

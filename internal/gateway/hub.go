@@ -151,11 +151,22 @@ func (h *Hub) routeTo(k userKey, m *im.Message, origin any) {
 	sh.mu.RUnlock()
 }
 
-// RouteUsers hands m to the live sessions of users, except origin: the
-// members of a group conversation. It never blocks.
-func (h *Hub) RouteUsers(m *im.Message, users []string, origin any) {
-	for _, u := range users {
-		h.routeTo(userKey{m.AppID, u}, m, origin)
+// RouteGroup hands group message m to the live sessions of members, except
+// origin. It never blocks.
+func (h *Hub) RouteGroup(m *im.Message, members []im.Recipient, origin any) {
+	for _, r := range members {
+		if m.Seq > 0 && r.Floor >= m.Seq {
+			continue // joined after m was sent
+		}
+		k := userKey{m.AppID, r.UserID}
+		sh := h.shard(k)
+		sh.mu.RLock()
+		for _, s := range sh.users[k] {
+			if s != origin {
+				s.push(item{kind: kindMessage, prio: m.Priority, msg: m, floor: r.Floor})
+			}
+		}
+		sh.mu.RUnlock()
 	}
 }
 

@@ -33,15 +33,25 @@ type item struct {
 	prio  int
 	frame []byte
 	msg   *im.Message
+	// floor is, for a group message, the seq before which the member may
+	// see nothing (it joined after): gap filling never reads below it.
+	floor int64
 	// kindSync: positions given by the client, the reply's request ID, and
 	// whether this is the sync that follows login (answered with syncDone).
-	positions []protocol.AckPosition
+	positions []position
 	replyID   string
 	login     bool
 	skip      bool // the login asked for no sync
 	// kindClose
 	code   int
 	reason string
+}
+
+// position is a delivery position a sync request gave, resolved to its
+// conversation key (and never below what the user may see).
+type position struct {
+	conv string
+	seq  int64
 }
 
 // queue is a session's bounded outbound queue. When it is full, the lowest

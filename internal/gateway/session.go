@@ -214,6 +214,11 @@ func (s *Session) handleItem(it *item) error {
 	case kindFrame:
 		return s.write(it.frame)
 	case kindMessage:
+		// A member that left and joined again must not get, as gap
+		// filling, what was sent while it was out.
+		if last, ok := s.sent[it.msg.ConvID]; ok && last < it.floor {
+			s.sent[it.msg.ConvID] = it.floor
+		}
 		return s.deliver(it.msg, "")
 	case kindSent:
 		return s.deliver(it.msg, it.replyID)
@@ -356,11 +361,10 @@ func (s *Session) sync(it *item) error {
 		convs = append(convs, p.ConvID)
 	}
 	for _, pos := range it.positions {
-		c := im.PeerConvID(s.userID, pos.ConversationID)
-		if _, ok := s.sent[c]; !ok {
-			convs = append(convs, c)
+		if _, ok := s.sent[pos.conv]; !ok {
+			convs = append(convs, pos.conv)
 		}
-		s.sent[c] = pos.Seq
+		s.sent[pos.conv] = pos.seq
 	}
 	total := 0
 	for _, c := range convs {

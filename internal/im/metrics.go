@@ -15,6 +15,10 @@ type metrics struct {
 	commands      prometheus.Counter
 	commitSeconds prometheus.Histogram
 	batchSize     prometheus.Histogram
+	// groupOps counts group changes by kind; groupPushSeconds times the
+	// planning of one group message's offline pushes.
+	groupOps         *prometheus.CounterVec
+	groupPushSeconds prometheus.Histogram
 }
 
 func newMetrics(reg Registerer) (*metrics, error) {
@@ -36,11 +40,18 @@ func newMetrics(reg Registerer) (*metrics, error) {
 			Name: "herald_commit_batch_messages", Help: "Messages per commit batch.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 11),
 		}),
+		groupOps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_group_changes_total", Help: "Group changes by kind (create, joined, invited, left, kickedOut, dismissed, transfer, role).",
+		}, []string{"kind"}),
+		groupPushSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "herald_group_push_plan_seconds", Help: "Time to write one group message's push jobs for its offline members.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.messages, m.duplicates, m.commands, m.commitSeconds, m.batchSize} {
+	for _, c := range []prometheus.Collector{m.messages, m.duplicates, m.commands, m.commitSeconds, m.batchSize, m.groupOps, m.groupPushSeconds} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("im: metrics: %w", err)
 		}

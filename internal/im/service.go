@@ -31,6 +31,13 @@ type Router interface {
 	// config); one that comes online just after gets both, which is the
 	// side to err on.
 	Online(appID, userID string) bool
+	// RouteGroup delivers group message m to the live sessions of members
+	// that joined before it (Recipient.Floor < m.Seq; every member for a
+	// command, whose Seq is 0), except origin. It must not block.
+	RouteGroup(m *Message, members []Recipient, origin any)
+	// SendEvent writes an event to every live session of a user. It must
+	// not block.
+	SendEvent(appID, userID, typ string, v any)
 }
 
 // Config tunes the service.
@@ -54,6 +61,12 @@ type Config struct {
 	// PushPlanned, if set, is called after a commit that planned push jobs
 	// (to wake the push dispatcher). It must not block.
 	PushPlanned func()
+	// MaxGroupMembers is the most members a group may have. Default
+	// protocol.DefaultMaxGroupMembers.
+	MaxGroupMembers int
+	// RouteWorkers is how many goroutines hand group messages to members'
+	// sessions (each owns a shard of the groups). Default 2.
+	RouteWorkers int
 }
 
 // Sender identifies who sends: the logged-in user of a session.
@@ -94,6 +107,10 @@ type Service struct {
 
 	appMu sync.RWMutex
 	apps  map[string]App
+
+	groups     *groupCache
+	routes     []chan groupRoute
+	fanoutWake chan struct{}
 }
 
 type cursorKey struct{ app, user, device, conv string }
@@ -119,22 +136,34 @@ func New(store Store, router Router, cfg Config, log *slog.Logger, reg Registere
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.MaxGroupMembers <= 0 {
+		cfg.MaxGroupMembers = protocol.DefaultMaxGroupMembers
+	}
+	if cfg.RouteWorkers <= 0 {
+		cfg.RouteWorkers = 2
+	}
 	m, err := newMetrics(reg)
 	if err != nil {
 		return nil, err
 	}
-	return &Service{
-		store:   store,
-		router:  router,
-		log:     log,
-		cfg:     cfg,
-		ids:     NewIDGen(cfg.NodeID, cfg.Now),
-		metrics: m,
-		sends:   make(chan *pendingSend, 4*cfg.CommitBatch),
-		acks:    map[cursorKey]int64{},
-		ackCh:   make(chan struct{}, 1),
-		apps:    map[string]App{},
-	}, nil
+	s := &Service{
+		store:      store,
+		router:     router,
+		log:        log,
+		cfg:        cfg,
+		ids:        NewIDGen(cfg.NodeID, cfg.Now),
+		metrics:    m,
+		sends:      make(chan *pendingSend, 4*cfg.CommitBatch),
+		acks:       map[cursorKey]int64{},
+		ackCh:      make(chan struct{}, 1),
+		apps:       map[string]App{},
+		groups:     newGroupCache(),
+		fanoutWake: make(chan struct{}, 1),
+	}
+	for range cfg.RouteWorkers {
+		s.routes = append(s.routes, make(chan groupRoute, cfg.CommitBatch))
+	}
+	return s, nil
 }
 
 // Run commits sends and flushes acknowledgements until Stop was called and
@@ -143,12 +172,28 @@ func New(store Store, router Router, cfg Config, log *slog.Logger, reg Registere
 func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	ackStop := make(chan struct{})
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		s.ackLoop(ctx, ackStop)
 	}()
+	go func() {
+		defer wg.Done()
+		s.groupPushLoop(ctx, ackStop)
+	}()
+	var routes sync.WaitGroup
+	for _, ch := range s.routes {
+		routes.Add(1)
+		go func() {
+			defer routes.Done()
+			s.routeGroups(ctx, ch)
+		}()
+	}
 	s.commitLoop(ctx)
+	for _, ch := range s.routes {
+		close(ch)
+	}
+	routes.Wait()
 	close(ackStop)
 	wg.Wait()
 	return nil
@@ -243,16 +288,29 @@ func (s *Service) UnknownUsers(ctx context.Context, appID string, users []string
 // live sessions. Commands are routed at once and never stored. Validation
 // errors are returned directly (done is not called), as *protocol.Error.
 // Send blocks only when the commit queue is full.
-func (s *Service) Send(from Sender, req *protocol.SendRequest, origin any, done func(SendResult, error)) error {
+func (s *Service) Send(ctx context.Context, from Sender, req *protocol.SendRequest, origin any, done func(SendResult, error)) error {
 	if err := protocol.ValidateSend(req); err != nil {
 		return err
 	}
-	if req.ConversationID == from.UserID {
-		return protocol.Errorf(protocol.CodeInvalidConversation, "cannot send a message to yourself")
+	var convID string
+	switch req.ConversationType {
+	case protocol.ConversationGroup:
+		// Members only, and not into a dismissed group. A member removed
+		// between this check and the commit still gets its message stored:
+		// it was a member when it sent.
+		if _, _, err := s.memberOf(ctx, from.AppID, from.UserID, req.ConversationID); err != nil {
+			return err
+		}
+		convID = GroupConvID(req.ConversationID)
+	default:
+		if req.ConversationID == from.UserID {
+			return protocol.Errorf(protocol.CodeInvalidConversation, "cannot send a message to yourself")
+		}
+		convID = PeerConvID(from.UserID, req.ConversationID)
 	}
 	m := &Message{
 		AppID:           from.AppID,
-		ConvID:          PeerConvID(from.UserID, req.ConversationID),
+		ConvID:          convID,
 		ConvType:        req.ConversationType,
 		Sender:          from.UserID,
 		Recipient:       req.ConversationID,
@@ -276,7 +334,15 @@ func (s *Service) Send(from Sender, req *protocol.SendRequest, origin any, done 
 	m.ID, m.CreatedAt = s.ids.Next()
 
 	if m.Type == protocol.MessageCommand {
-		s.router.Route(m, origin)
+		if m.ConvType == protocol.ConversationGroup {
+			sn, err := s.group(ctx, m.AppID, m.Recipient)
+			if err != nil {
+				return err
+			}
+			s.router.RouteGroup(m, sn.recips, origin) // Seq 0: every member sees it
+		} else {
+			s.router.Route(m, origin)
+		}
 		s.metrics.commands.Inc()
 		done(SendResult{Msg: m}, nil)
 		return nil
@@ -369,6 +435,12 @@ func (s *Service) commit(ctx context.Context, batch []*pendingSend, msgs []*Mess
 	for i, p := range batch {
 		r := res[i]
 		planned = planned || (len(p.msg.PushUsers) > 0 && !r.Duplicate && !r.Conflict)
+		if p.msg.GroupPush && !r.Duplicate && !r.Conflict {
+			select {
+			case s.fanoutWake <- struct{}{}:
+			default:
+			}
+		}
 		switch {
 		case r.Conflict:
 			p.done(SendResult{}, protocol.Errorf(protocol.CodeLocalIDConflict, ""))
@@ -377,6 +449,10 @@ func (s *Service) commit(ctx context.Context, batch []*pendingSend, msgs []*Mess
 			m.ID, m.Seq, m.CreatedAt = r.ID, r.Seq, r.CreatedAt
 			s.metrics.duplicates.Inc()
 			p.done(SendResult{Msg: &m, Duplicate: true}, nil)
+		case p.msg.ConvType == protocol.ConversationGroup:
+			p.msg.Seq = r.Seq
+			s.metrics.messages.Inc()
+			s.routes[s.routeShard(p.msg.Recipient)] <- groupRoute{p: p}
 		default:
 			p.msg.Seq = r.Seq
 			s.metrics.messages.Inc()
@@ -394,6 +470,13 @@ func (s *Service) commit(ctx context.Context, batch []*pendingSend, msgs []*Mess
 // are never pushed for its own message.
 func (s *Service) planPush(m *Message) {
 	m.PushUsers = m.PushUsers[:0]
+	if m.PushConfig != nil && m.ConvType == protocol.ConversationGroup {
+		// A group's members are too many to look up here: the message
+		// records its push, planned after the commit (groupPushLoop).
+		m.GroupPush = true
+		m.PushExpires = m.CreatedAt.Add(s.cfg.PushTTL)
+		return
+	}
 	if m.PushConfig == nil || s.router.Online(m.AppID, m.Recipient) {
 		return
 	}
@@ -407,20 +490,31 @@ func (s *Service) Ack(appID, userID, deviceID string, acks []protocol.AckPositio
 	if len(acks) > protocol.MaxAcksPerFrame {
 		return protocol.Errorf(protocol.CodeInvalidArgument, "at most %d acks per frame", protocol.MaxAcksPerFrame)
 	}
-	for _, a := range acks {
-		if a.ConversationType != protocol.ConversationPeer {
-			return protocol.Errorf(protocol.CodeInvalidConversation, "conversationType must be 0 (peer)")
-		}
-		if !protocol.ValidUserID(a.ConversationID) || a.ConversationID == userID {
-			return protocol.Errorf(protocol.CodeInvalidUserID, "conversationID is not a valid peer")
+	convs := make([]string, len(acks))
+	for i, a := range acks {
+		switch a.ConversationType {
+		case protocol.ConversationPeer:
+			if !protocol.ValidUserID(a.ConversationID) || a.ConversationID == userID {
+				return protocol.Errorf(protocol.CodeInvalidUserID, "conversationID is not a valid peer")
+			}
+			convs[i] = PeerConvID(userID, a.ConversationID)
+		case protocol.ConversationGroup:
+			// A position in a group one is not in reads nothing: sync
+			// starts from the member's joined position anyway.
+			if !protocol.ValidGroupID(a.ConversationID) {
+				return protocol.GroupIDError()
+			}
+			convs[i] = GroupConvID(a.ConversationID)
+		default:
+			return protocol.Errorf(protocol.CodeInvalidConversation, "conversationType must be 0 (peer) or 2 (group)")
 		}
 		if a.Seq < 0 {
 			return protocol.Errorf(protocol.CodeInvalidArgument, "seq must not be negative")
 		}
 	}
 	s.ackMu.Lock()
-	for _, a := range acks {
-		k := cursorKey{appID, userID, deviceID, PeerConvID(userID, a.ConversationID)}
+	for i, a := range acks {
+		k := cursorKey{appID, userID, deviceID, convs[i]}
 		if a.Seq > s.acks[k] {
 			s.acks[k] = a.Seq
 		}
@@ -501,9 +595,9 @@ func (s *Service) MessagesAfter(ctx context.Context, appID, convID string, after
 
 // History returns a page of a conversation of user, newest first.
 func (s *Service) History(ctx context.Context, appID, userID string, req protocol.HistoryRequest) (protocol.HistoryReply, error) {
-	convID, perr := s.peerConv(userID, req.ConversationID, req.ConversationType)
-	if perr != nil {
-		return protocol.HistoryReply{}, perr
+	convID, floor, err := s.ConvFor(ctx, appID, userID, req.ConversationID, req.ConversationType)
+	if err != nil {
+		return protocol.HistoryReply{}, err
 	}
 	n, perr := protocol.PageCount(req.Count)
 	if perr != nil {
@@ -515,6 +609,13 @@ func (s *Service) History(ctx context.Context, appID, userID string, req protoco
 	ms, err := s.store.MessagesBefore(ctx, appID, convID, req.BeforeSeq, n+1)
 	if err != nil {
 		return protocol.HistoryReply{}, fmt.Errorf("im: history: %w", err)
+	}
+	// A group member sees nothing sent before it joined.
+	for i := range ms {
+		if ms[i].Seq <= floor {
+			ms = ms[:i]
+			break
+		}
 	}
 	out := protocol.HistoryReply{Messages: make([]protocol.Message, 0, min(len(ms), n))}
 	if len(ms) > n {
@@ -563,14 +664,22 @@ func (s *Service) Conversations(ctx context.Context, appID, userID string, req p
 
 // MarkRead marks the user's conversation read up to req.Seq.
 func (s *Service) MarkRead(ctx context.Context, appID, userID string, req protocol.MarkReadRequest) (protocol.MarkReadReply, error) {
-	convID, perr := s.peerConv(userID, req.ConversationID, req.ConversationType)
-	if perr != nil {
-		return protocol.MarkReadReply{}, perr
+	convID, _, err := s.ConvFor(ctx, appID, userID, req.ConversationID, req.ConversationType)
+	if err != nil {
+		return protocol.MarkReadReply{}, err
 	}
 	if req.Seq < 0 {
 		return protocol.MarkReadReply{}, protocol.Errorf(protocol.CodeInvalidArgument, "seq must not be negative")
 	}
-	n, err := s.store.MarkRead(ctx, appID, userID, convID, req.Seq)
+	var n int64
+	if req.ConversationType == protocol.ConversationGroup {
+		n, err = s.store.MarkGroupRead(ctx, appID, userID, req.ConversationID, req.Seq)
+		if errors.Is(err, ErrNotFound) {
+			return protocol.MarkReadReply{}, protocol.Errorf(protocol.CodeNotGroupMember, "")
+		}
+	} else {
+		n, err = s.store.MarkRead(ctx, appID, userID, convID, req.Seq)
+	}
 	if errors.Is(err, ErrNotFound) {
 		return protocol.MarkReadReply{}, protocol.Errorf(protocol.CodeInvalidConversation, "no such conversation")
 	}
@@ -580,19 +689,28 @@ func (s *Service) MarkRead(ctx context.Context, appID, userID string, req protoc
 	return protocol.MarkReadReply{UnreadMessageCount: n}, nil
 }
 
-// PeerConvFor validates a peer conversation named by a user and returns its
-// key. Errors are *protocol.Error.
-func (s *Service) PeerConvFor(userID, conversationID string, convType int) (string, error) {
+// ConvFor validates a conversation named by a user and returns its key and
+// the seq at or below which the user may see nothing (a group member's
+// joined position; 0 for peers). Errors are *protocol.Error where the
+// client is at fault.
+func (s *Service) ConvFor(ctx context.Context, appID, userID, conversationID string, convType int) (string, int64, error) {
+	if convType == protocol.ConversationGroup {
+		_, me, err := s.memberOf(ctx, appID, userID, conversationID)
+		if err != nil {
+			return "", 0, err
+		}
+		return GroupConvID(conversationID), me.JoinedSeq, nil
+	}
 	c, perr := s.peerConv(userID, conversationID, convType)
 	if perr != nil {
-		return "", perr
+		return "", 0, perr
 	}
-	return c, nil
+	return c, 0, nil
 }
 
 func (s *Service) peerConv(userID, conversationID string, convType int) (string, *protocol.Error) {
 	if convType != protocol.ConversationPeer {
-		return "", protocol.Errorf(protocol.CodeInvalidConversation, "conversationType must be 0 (peer)")
+		return "", protocol.Errorf(protocol.CodeInvalidConversation, "conversationType must be 0 (peer) or 2 (group)")
 	}
 	if !protocol.ValidUserID(conversationID) {
 		return "", protocol.Errorf(protocol.CodeInvalidUserID, "conversationID is not a valid user ID")
@@ -606,7 +724,7 @@ func (s *Service) peerConv(userID, conversationID string, convType int) (string,
 // ToWire converts a stored message to its wire form as seen by viewer.
 func ToWire(m *Message, viewer string, offline bool) protocol.Message {
 	conv := m.Sender
-	if viewer == m.Sender {
+	if viewer == m.Sender || m.ConvType == protocol.ConversationGroup {
 		conv = m.Recipient
 	}
 	return protocol.Message{

@@ -58,6 +58,9 @@ type Message struct {
 	PushUsers []string
 	// PushExpires is when those push jobs expire (zero: never).
 	PushExpires time.Time
+	// GroupPush asks AppendMessages to record a group message's offline
+	// push (a GroupFanout) with the message.
+	GroupPush bool
 }
 
 // AppendResult is the outcome of appending one message.
@@ -157,6 +160,8 @@ type Store interface {
 	// UnknownUsers returns those of users that never logged in to the app.
 	UnknownUsers(ctx context.Context, appID string, users []string) ([]string, error)
 
+	GroupStore
+
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
 	// Close releases the store; it is called once, after every user stopped.
@@ -171,6 +176,9 @@ func PeerConvID(a, b string) string {
 	}
 	return "p:" + a + ":" + b
 }
+
+// GroupConvID returns the conversation key of a group.
+func GroupConvID(groupID string) string { return "g:" + groupID }
 
 // PeerOf returns, for a peer conversation key and one participant, the other
 // participant; ok is false if the key is not a peer key holding user.
@@ -189,4 +197,90 @@ func PeerOf(convID, user string) (peer string, ok bool) {
 		return a, true
 	}
 	return "", false
+}
+
+// Group is a group conversation's record.
+type Group struct {
+	AppID        string
+	ID           string
+	Name         string
+	ExtendedData string
+	Owner        string
+	MemberCount  int
+	// LastSeq and LastMsgID describe the group conversation's last message.
+	LastSeq   int64
+	LastMsgID int64
+	// DismissedAt is when the group was dismissed (zero while it lives).
+	DismissedAt time.Time
+	CreatedAt   time.Time
+}
+
+// GroupMember is one member of a group. The member sees the messages with
+// Seq > JoinedSeq; ReadSeq is its read position.
+type GroupMember struct {
+	UserID    string
+	Role      int
+	JoinedSeq int64
+	ReadSeq   int64
+	JoinedAt  time.Time
+}
+
+// UserGroup is one of a user's groups with the user's role in it.
+type UserGroup struct {
+	Group
+	Role int
+}
+
+// GroupFanout is a group message's offline push still to be planned: push
+// jobs are written for the offline members a page at a time after the
+// message's commit. AfterUser is how far (in user ID order) it got.
+type GroupFanout struct {
+	MessageID  int64
+	AppID      string
+	GroupID    string
+	Seq        int64
+	Sender     string
+	PushConfig []byte
+	ExpiresAt  time.Time
+	AfterUser  string
+	CreatedAt  time.Time
+}
+
+// GroupStore is what groups need from persistence; part of Store. Members
+// are changed only by the IM service under its per-group lock, so the
+// store need not check permissions or membership races.
+type GroupStore interface {
+	// CreateGroup stores a group with its first members (the owner among
+	// them); ErrConflict if the group ID exists (dismissed groups too).
+	CreateGroup(ctx context.Context, g Group, members []GroupMember) error
+	// Group returns a group; ErrNotFound if there is none.
+	Group(ctx context.Context, appID, groupID string) (Group, error)
+	// GroupMembers returns up to limit members with user ID > after, in
+	// user ID order; every member when limit <= 0.
+	GroupMembers(ctx context.Context, appID, groupID, after string, limit int) ([]GroupMember, error)
+	// AddGroupMembers adds users that are not members. They see what is
+	// sent from now on: JoinedSeq and ReadSeq are set to the group's last
+	// seq, which is returned.
+	AddGroupMembers(ctx context.Context, appID, groupID string, members []GroupMember) (int64, error)
+	// RemoveGroupMembers removes members.
+	RemoveGroupMembers(ctx context.Context, appID, groupID string, users []string) error
+	// SetGroupRoles sets members' roles and, when owner is not empty, the
+	// group's owner, in one transaction.
+	SetGroupRoles(ctx context.Context, appID, groupID string, roles map[string]int, owner string) error
+	// DismissGroup marks the group dismissed and removes every member.
+	DismissGroup(ctx context.Context, appID, groupID string, at time.Time) error
+	// UserGroups returns up to limit of the user's groups with group ID >
+	// after, in group ID order.
+	UserGroups(ctx context.Context, appID, userID, after string, limit int) ([]UserGroup, error)
+	// MarkGroupRead moves the member's read position to seq (to the last
+	// message when seq is 0; never back) and returns its unread count;
+	// ErrNotFound if the user is not a member.
+	MarkGroupRead(ctx context.Context, appID, userID, groupID string, seq int64) (int64, error)
+	// GroupFanouts returns up to limit group pushes still to be planned,
+	// oldest first.
+	GroupFanouts(ctx context.Context, limit int) ([]GroupFanout, error)
+	// PlanGroupPush writes push jobs for users (one per enabled device
+	// bound to each) for f's message and records the progress: next is the
+	// last user ID covered, or empty when f is done (its row is deleted).
+	PlanGroupPush(ctx context.Context, f GroupFanout, users []string, next string) error
 }

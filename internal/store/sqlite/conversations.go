@@ -36,7 +36,26 @@ func (s *Store) Conversations(ctx context.Context, appID, userID string, before 
 	if err := rows.Err(); err != nil {
 		return nil, ctxErr(ctx, op, err)
 	}
-	return convs, nil
+	groups, err := s.groupConversations(ctx, appID, userID, before, limit)
+	if err != nil {
+		return nil, ctxErr(ctx, op+": groups", err)
+	}
+	if len(groups) == 0 {
+		return convs, nil
+	}
+	// Both lists are newest first: merge them and keep the newest limit.
+	all := make([]im.Conversation, 0, min(len(convs)+len(groups), limit))
+	i, j := 0, 0
+	for len(all) < limit && (i < len(convs) || j < len(groups)) {
+		if j == len(groups) || (i < len(convs) && convs[i].OrderKey > groups[j].OrderKey) {
+			all = append(all, convs[i])
+			i++
+		} else {
+			all = append(all, groups[j])
+			j++
+		}
+	}
+	return all, nil
 }
 
 // Conversation returns one of the user's conversations; im.ErrNotFound if
@@ -136,7 +155,11 @@ func (s *Store) Pending(ctx context.Context, appID, userID, deviceID string) ([]
 	if err := rows.Err(); err != nil {
 		return nil, ctxErr(ctx, op, err)
 	}
-	return ps, nil
+	gs, err := s.groupPending(ctx, appID, userID, deviceID)
+	if err != nil {
+		return nil, ctxErr(ctx, op+": groups", err)
+	}
+	return append(ps, gs...), nil
 }
 
 // SaveCursors stores delivery positions in one transaction; a position

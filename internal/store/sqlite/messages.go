@@ -16,6 +16,18 @@ import (
 // messages update both participants' conversation rows.
 const convTypePeer = 0
 
+// convTypeGroup is protocol.ConversationGroup: its messages update the
+// group's row and the sender's read position, never per-member rows.
+const convTypeGroup = 2
+
+// groupUpdate is the coalesced change a batch makes to one group.
+type groupUpdate struct {
+	app, group string
+	lastSeq    int64
+	lastMsgID  int64
+	senders    map[string]int64 // sender -> its last seq in the batch
+}
+
 // rowKey names one participant's conversation row.
 type rowKey struct {
 	app, owner, conv string
@@ -94,6 +106,8 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 	lastSeq := tx.StmtContext(ctx, s.wLastSeq)
 	upsert := tx.StmtContext(ctx, s.wUpsertConversation)
 	var pushJobs *sql.Stmt // prepared on the first message that needs it
+	groups := make(map[convKey]*groupUpdate)
+	var groupOrder []*groupUpdate
 
 	results := make([]im.AppendResult, len(msgs))
 	rows := make(map[rowKey]*rowUpdate)
@@ -170,9 +184,39 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 				}
 			}
 		}
-		if m.ConvType == convTypePeer {
+		switch m.ConvType {
+		case convTypePeer:
 			touch(m, seq, m.Sender, m.Recipient)
 			touch(m, seq, m.Recipient, m.Sender)
+		case convTypeGroup:
+			g := groups[ck]
+			if g == nil {
+				g = &groupUpdate{app: m.AppID, group: m.Recipient, senders: map[string]int64{}}
+				groups[ck] = g
+				groupOrder = append(groupOrder, g)
+			}
+			g.lastSeq, g.lastMsgID = seq, m.ID
+			g.senders[m.Sender] = seq
+			if m.GroupPush && m.PushConfig != nil {
+				var expires int64
+				if !m.PushExpires.IsZero() {
+					expires = m.PushExpires.UnixMilli()
+				}
+				if _, err := tx.ExecContext(ctx, qInsertFanout, m.ID, m.AppID, m.Recipient, seq, m.Sender,
+					m.PushConfig, expires, created); err != nil {
+					return nil, ctxErr(ctx, op+": group push", err)
+				}
+			}
+		}
+	}
+	for _, g := range groupOrder {
+		if _, err := tx.ExecContext(ctx, qGroupAppended, g.app, g.group, g.lastSeq, g.lastMsgID); err != nil {
+			return nil, ctxErr(ctx, op+": group", err)
+		}
+		for sender, seq := range g.senders {
+			if _, err := tx.ExecContext(ctx, qSenderRead, g.app, g.group, sender, seq); err != nil {
+				return nil, ctxErr(ctx, op+": group read", err)
+			}
 		}
 	}
 
@@ -208,10 +252,17 @@ func checkMessage(m *im.Message) error {
 	case m.CreatedAt.IsZero():
 		return errors.New("zero CreatedAt")
 	}
-	if m.ConvType == convTypePeer {
+	switch m.ConvType {
+	case convTypePeer:
 		if peer, ok := im.PeerOf(m.ConvID, m.Sender); !ok || peer != m.Recipient {
 			return fmt.Errorf("ConvID %q is not the peer conversation of %q and %q", m.ConvID, m.Sender, m.Recipient)
 		}
+	case convTypeGroup:
+		if m.ConvID != im.GroupConvID(m.Recipient) {
+			return fmt.Errorf("ConvID %q is not the conversation of group %q", m.ConvID, m.Recipient)
+		}
+	default:
+		return fmt.Errorf("unknown conversation type %d", m.ConvType)
 	}
 	return nil
 }
