@@ -63,6 +63,8 @@ type Config struct {
 	// CommitBatch is the most messages committed in one transaction. Default
 	// 512: large enough to amortise a commit, small enough to bound latency.
 	CommitBatch int
+	// MaxGroupMembers is the most members a group may have. Default 10000.
+	MaxGroupMembers int
 	// ShutdownGrace is how long a shutdown waits for sessions to be told to
 	// reconnect and for in-flight commits to finish. Default 10 s.
 	ShutdownGrace time.Duration
@@ -89,6 +91,7 @@ func Default() Config {
 		SendQueue:         1024,
 		WriteTimeout:      10 * time.Second,
 		CommitBatch:       512,
+		MaxGroupMembers:   10000,
 		ShutdownGrace:     10 * time.Second,
 		NodeID:            0,
 		LogLevel:          "info",
@@ -112,6 +115,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.IntVar(&c.SendQueue, "send-queue", c.SendQueue, "frames queued per session before shedding / slow close")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "close a session whose frame cannot be written within this")
 	fs.IntVar(&c.CommitBatch, "commit-batch", c.CommitBatch, "most messages per commit transaction")
+	fs.IntVar(&c.MaxGroupMembers, "max-group-members", c.MaxGroupMembers, "most members of a group")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "time given to a graceful shutdown")
 	fs.IntVar(&c.NodeID, "node-id", c.NodeID, "node number in message IDs (0-1023)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
@@ -227,6 +231,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CommitBatch < 1 || c.CommitBatch > 10000 {
 		bad("commit-batch must be 1 to 10000")
+	}
+	if c.MaxGroupMembers < 2 || c.MaxGroupMembers > 100000 {
+		bad("max-group-members must be 2 to 100000")
 	}
 	if c.ShutdownGrace <= 0 {
 		bad("shutdown-grace must be positive")
