@@ -54,6 +54,11 @@ func Run(t *testing.T, open Opener) {
 		{"MessagePaging", testMessagePaging},
 		{"AtomicBatch", testAtomicBatch},
 		{"Concurrent", testConcurrent},
+		{"Users", testUsers},
+		{"GroupMembership", testGroupMembership},
+		{"GroupMessages", testGroupMessages},
+		{"GroupFanouts", testGroupFanouts},
+		{"GroupConvIDChecked", testGroupConvIDChecked},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
