@@ -418,3 +418,93 @@ func TestGroupSurvivesRestart(t *testing.T) {
 	}
 	wantCode(t, "owner leaves after restart", alice.Call(protocol.TypeGroupLeave, protocol.GroupRequest{GroupID: "g"}, nil), protocol.CodeOwnerCannotLeave)
 }
+
+// TestGroupBadInput: every malformed or forbidden group request gets its
+// documented code, leaves the group as it was and the session open.
+func TestGroupBadInput(t *testing.T) {
+	s := testkit.Start(t, func(c *config.Config) { c.MaxGroupMembers = 4 })
+	alice, bob := member(t, s, "alice"), member(t, s, "bob")
+	member(t, s, "carol").Close()
+	member(t, s, "dave").Close()
+	member(t, s, "erin").Close()
+	mustOK(t, "create", alice.Call(protocol.TypeGroupCreate, protocol.GroupCreateRequest{GroupID: "g", Name: "G", Members: []string{"bob"}}, nil))
+	event[protocol.GroupStateChanged](t, alice, protocol.EventGroupStateChanged)
+	event[protocol.GroupStateChanged](t, bob, protocol.EventGroupStateChanged)
+	long := string(make([]byte, protocol.MaxGroupNameBytes+1))
+	many := make([]string, protocol.MaxUsersPerGroupRequest+1)
+	for i := range many {
+		many[i] = fmt.Sprintf("u%d", i)
+	}
+	cases := []struct {
+		name string
+		c    *testkit.Client
+		typ  string
+		data any
+		want protocol.Code
+	}{
+		{"create: name too long", alice, protocol.TypeGroupCreate, protocol.GroupCreateRequest{Name: long}, protocol.CodeInvalidArgument},
+		{"create: too many members", alice, protocol.TypeGroupCreate, protocol.GroupCreateRequest{Name: "x", Members: many}, protocol.CodeInvalidArgument},
+		{"create: over the member limit", alice, protocol.TypeGroupCreate, protocol.GroupCreateRequest{Name: "x", Members: []string{"bob", "carol", "dave", "erin"}}, protocol.CodeGroupFull},
+		{"create: bad shape", alice, protocol.TypeGroupCreate, map[string]any{"members": "bob"}, protocol.CodeBadFrame},
+		{"invite: nobody", alice, protocol.TypeGroupInvite, protocol.GroupUsersRequest{GroupID: "g"}, protocol.CodeInvalidArgument},
+		{"invite: unknown user", alice, protocol.TypeGroupInvite, protocol.GroupUsersRequest{GroupID: "g", UserIDs: []string{"carol", "zed"}}, protocol.CodeUserNotFound},
+		{"invite: members only", alice, protocol.TypeGroupInvite, protocol.GroupUsersRequest{GroupID: "g", UserIDs: []string{"bob"}}, protocol.CodeAlreadyGroupMember},
+		{"invite: over the limit", alice, protocol.TypeGroupInvite, protocol.GroupUsersRequest{GroupID: "g", UserIDs: []string{"carol", "dave", "erin"}}, protocol.CodeGroupFull},
+		{"invite: bad group id", alice, protocol.TypeGroupInvite, protocol.GroupUsersRequest{GroupID: "", UserIDs: []string{"carol"}}, protocol.CodeInvalidArgument},
+		{"join: bad group id", alice, protocol.TypeGroupJoin, protocol.GroupRequest{GroupID: "a:b"}, protocol.CodeInvalidArgument},
+		{"join: no such group", alice, protocol.TypeGroupJoin, protocol.GroupRequest{GroupID: "nope"}, protocol.CodeGroupNotFound},
+		{"set role: owner's role", alice, protocol.TypeGroupSetRole, protocol.GroupSetRoleRequest{GroupID: "g", UserID: "bob", Role: protocol.RoleOwner}, protocol.CodeInvalidArgument},
+		{"set role: own", alice, protocol.TypeGroupSetRole, protocol.GroupSetRoleRequest{GroupID: "g", UserID: "alice", Role: protocol.RoleAdmin}, protocol.CodeInvalidArgument},
+		{"set role: non-member", alice, protocol.TypeGroupSetRole, protocol.GroupSetRoleRequest{GroupID: "g", UserID: "carol", Role: protocol.RoleAdmin}, protocol.CodeNotGroupMember},
+		{"transfer: to self", alice, protocol.TypeGroupTransfer, protocol.GroupTransferRequest{GroupID: "g", ToUserID: "alice"}, protocol.CodeInvalidArgument},
+		{"transfer: by a member", bob, protocol.TypeGroupTransfer, protocol.GroupTransferRequest{GroupID: "g", ToUserID: "alice"}, protocol.CodePermissionDenied},
+		{"transfer: bad user", alice, protocol.TypeGroupTransfer, protocol.GroupTransferRequest{GroupID: "g", ToUserID: "a b"}, protocol.CodeInvalidUserID},
+		{"dismiss: by a member", bob, protocol.TypeGroupDismiss, protocol.GroupRequest{GroupID: "g"}, protocol.CodePermissionDenied},
+		{"members: negative count", bob, protocol.TypeGroupMembers, protocol.GroupMembersRequest{GroupID: "g", Count: -1}, protocol.CodeInvalidArgument},
+		{"mark read: not a member", s.LoginAs(t, "carol", "web", "w"), protocol.TypeMarkRead, protocol.MarkReadRequest{ConversationID: "g", ConversationType: protocol.ConversationGroup}, protocol.CodeNotGroupMember},
+		{"sync: group not mine", s.LoginAs(t, "dave", "web", "w"), protocol.TypeSync, protocol.SyncRequest{Positions: []protocol.AckPosition{{ConversationID: "g", ConversationType: protocol.ConversationGroup}}}, protocol.CodeNotGroupMember},
+		{"ack: bad group id", bob, protocol.TypeAck, protocol.AckRequest{Acks: []protocol.AckPosition{{ConversationID: "a:b", ConversationType: protocol.ConversationGroup, Seq: 1}}}, protocol.CodeInvalidArgument},
+		{"send: bad group id", bob, protocol.TypeSend, protocol.SendRequest{ConversationID: "a:b", ConversationType: protocol.ConversationGroup, LocalMessageID: "x", Type: 1, Text: "x"}, protocol.CodeInvalidArgument},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			wantCode(t, tc.name, tc.c.Call(tc.typ, tc.data, nil), tc.want)
+		})
+	}
+	// Nothing changed, and every session still works.
+	var info protocol.GroupReply
+	mustOK(t, "info", bob.Call(protocol.TypeGroupInfo, protocol.GroupRequest{GroupID: "g"}, &info))
+	if g := info.Group; g.MemberCount != 2 || g.OwnerUserID != "alice" || g.MyRole != protocol.RoleMember {
+		t.Fatalf("group after bad requests %+v", g)
+	}
+	var list protocol.GroupListReply
+	mustOK(t, "list", alice.Call(protocol.TypeGroupList, protocol.GroupListRequest{}, &list))
+	if len(list.Groups) != 1 {
+		t.Fatalf("a failed create left a group: %+v", list.Groups)
+	}
+	alice.NoEvent(50 * time.Millisecond)
+	bob.NoEvent(50 * time.Millisecond)
+}
+
+// TestGroupCommandsAreLive: a command to a group reaches the online
+// members at once and is never stored or synced.
+func TestGroupCommandsAreLive(t *testing.T) {
+	s := testkit.Start(t, nil)
+	alice, bob := member(t, s, "alice"), member(t, s, "bob")
+	member(t, s, "carol").Close()
+	mustOK(t, "create", alice.Call(protocol.TypeGroupCreate, protocol.GroupCreateRequest{GroupID: "g", Name: "G", Members: []string{"bob", "carol"}}, nil))
+	event[protocol.GroupStateChanged](t, alice, protocol.EventGroupStateChanged)
+	event[protocol.GroupStateChanged](t, bob, protocol.EventGroupStateChanged)
+	mustOK(t, "command", alice.Call(protocol.TypeSend, protocol.SendRequest{ConversationID: "g", ConversationType: protocol.ConversationGroup,
+		Type: protocol.MessageCommand, Data: []byte("typing")}, nil))
+	if m := bob.Message(wait); m.Type != protocol.MessageCommand || string(m.Data) != "typing" || m.ConversationID != "g" {
+		t.Fatalf("bob got %+v", m)
+	}
+	carol := s.LoginAs(t, "carol", "android", "c")
+	if msgs, n := carol.SyncDone(wait); n != 0 {
+		t.Fatalf("carol synced a command: %+v", msgs)
+	}
+	if ms, _ := history(t, bob, "g"); len(ms) != 0 {
+		t.Fatalf("a command was stored: %+v", ms)
+	}
+}
