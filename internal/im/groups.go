@@ -559,12 +559,12 @@ func (s *Service) SetGroupRole(ctx context.Context, appID, userID string, req pr
 	if req.Role != protocol.RoleAdmin && req.Role != protocol.RoleMember {
 		return struct{}{}, protocol.Errorf(protocol.CodeInvalidArgument, "role must be 2 (admin) or 3 (member); use groupTransfer for the owner")
 	}
-	if req.UserID == userID {
-		return struct{}{}, protocol.Errorf(protocol.CodeInvalidArgument, "the owner's role changes by groupTransfer")
-	}
 	err := s.setRoles(ctx, appID, req.GroupID, userID, func(sn *groupSnap, me GroupMember) (map[string]int, string, error) {
 		if me.Role != protocol.RoleOwner {
 			return nil, "", protocol.Errorf(protocol.CodePermissionDenied, "only the owner may change roles")
+		}
+		if req.UserID == userID {
+			return nil, "", protocol.Errorf(protocol.CodeInvalidArgument, "the owner's role changes by groupTransfer")
 		}
 		if _, ok := sn.members[req.UserID]; !ok {
 			return nil, "", protocol.Errorf(protocol.CodeNotGroupMember, "%s is not a member", req.UserID)
