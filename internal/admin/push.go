@@ -137,6 +137,8 @@ type attemptView struct {
 type jobView struct {
 	ID           int64          `json:"id"`
 	MessageID    int64          `json:"messageID"`
+	Kind         push.JobKind   `json:"kind,omitempty"`
+	CallID       string         `json:"callID,omitempty"`
 	UserID       string         `json:"userID"`
 	PushID       string         `json:"pushID"`
 	Vendor       push.Vendor    `json:"vendor"`
@@ -191,7 +193,7 @@ func (h *Handler) trace(w http.ResponseWriter, r *http.Request, app im.App) erro
 	}
 	out := make([]jobView, len(jobs))
 	for i, j := range jobs {
-		v := jobView{ID: j.ID, MessageID: j.MessageID, UserID: j.UserID, PushID: j.PushID, Vendor: j.Vendor,
+		v := jobView{ID: j.ID, MessageID: j.MessageID, Kind: j.Kind, CallID: j.CallID, UserID: j.UserID, PushID: j.PushID, Vendor: j.Vendor,
 			Status: j.Status, Reason: j.Reason, AttemptCount: j.Attempts, NotBefore: j.NotBefore,
 			CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, Attempts: []attemptView{}}
 		if !j.ExpiresAt.IsZero() {

@@ -31,6 +31,20 @@ type Content struct {
 	ResourcesID string `json:"resourcesID,omitempty"`
 }
 
+// CallGate is asked right before a call invitation's push (JobCallInvite)
+// goes to the vendor: a job read before the invitee answered, or before the
+// inviter cancelled, must not ring the device afterwards. Implementations
+// answer from memory and never block for long.
+type CallGate interface {
+	// Ringing reports whether userID's invitation to call callID of app
+	// appID is still unanswered, not cancelled and before its deadline.
+	Ringing(appID, callID, userID string) bool
+}
+
+// CallExtraKey is the key of the call ID in a call push's custom data
+// (Notification.Extra), so that the app can match the push to the call.
+const CallExtraKey = "callID"
+
 // DispatcherConfig tunes the dispatcher. Zero values take the defaults.
 type DispatcherConfig struct {
 	// Concurrency is the most pushes in flight per vendor. Default 16.
@@ -79,6 +93,26 @@ type Dispatcher struct {
 	resMu     sync.Mutex
 	resources map[string]cachedResource // app/resourceID
 	resGen    uint64                    // bumped by InvalidateResource
+
+	gateMu sync.RWMutex
+	gate   CallGate // nil: call invitation pushes are dropped
+}
+
+// SetCallGate installs the gate asked before each call invitation push.
+// Without one, call invitation pushes are dropped: nothing can tell
+// whether they still ring.
+func (d *Dispatcher) SetCallGate(g CallGate) {
+	d.gateMu.Lock()
+	defer d.gateMu.Unlock()
+	d.gate = g
+}
+
+// ringing asks the call gate whether job j's invitation still rings.
+func (d *Dispatcher) ringing(j Job) bool {
+	d.gateMu.RLock()
+	g := d.gate
+	d.gateMu.RUnlock()
+	return g != nil && g.Ringing(j.AppID, j.CallID, j.UserID)
 }
 
 // resourceTTL bounds how long a cached resource (or its absence) is used:
@@ -404,6 +438,12 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 		finish(JobPending, until, "held back: vendor quota exhausted until "+until.UTC().Format(time.RFC3339))
 		return
 	}
+	if j.Kind == JobCallInvite && !d.ringing(j) {
+		// Checked early to spare the resource lookup; checked again right
+		// before the vendor call.
+		finish(JobDropped, now, "call invitation no longer ringing")
+		return
+	}
 	n := notification(j, dev, c)
 	if c.ResourcesID != "" {
 		r, found, err := d.resource(ctx, j.AppID, c.ResourcesID)
@@ -438,6 +478,15 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 		}
 		n.Kind = KindAlert
 		note = strings.TrimPrefix(note+"; "+string(dev.Vendor)+" has no pass-through messages: sent as a notification", "; ")
+	}
+	if j.Kind == JobCallInvite {
+		callRing(&n, dev)
+		// Last look before the vendor: the invitee may have answered (or
+		// the inviter cancelled) since the job was read.
+		if !d.ringing(j) {
+			finish(JobDropped, now, "call invitation no longer ringing")
+			return
+		}
 	}
 	start := time.Now()
 	res, err := p.Send(ctx, n)
@@ -544,7 +593,21 @@ func notification(j Job, dev Device, c Content) Notification {
 	if c.Title == "" && c.Content == "" {
 		n.Kind = KindData
 	}
+	if j.CallID != "" {
+		n.Extra = map[string]string{CallExtraKey: j.CallID}
+	}
 	return n
+}
+
+// callRing makes n ring an incoming call: high priority (a call must not
+// wait for a maintenance window), and on iOS a PushKit VoIP push when the
+// device has a VoIP token. The expiration stays the job's: the call's
+// deadline.
+func callRing(n *Notification, dev Device) {
+	n.Priority = PriorityHigh
+	if dev.Vendor == VendorAPNs && dev.VoIPToken != "" {
+		n.Kind, n.Token = KindVoIP, dev.VoIPToken
+	}
 }
 
 // applyResource sets the delivery options of resource spec on n for device

@@ -54,15 +54,36 @@ const (
 	JobFailed    JobStatus = "failed"    // attempts used up, or the credential fails
 )
 
+// JobKind says what a push job announces.
+type JobKind string
+
+// The job kinds.
+const (
+	// JobMessage is a message's push (MessageID says which; 0 for a push
+	// sent through the admin API).
+	JobMessage JobKind = ""
+	// JobCallInvite rings an offline invitee of call CallID. It expires at
+	// the invitation's deadline and is sent only while CallGate says the
+	// invitee is still ringing.
+	JobCallInvite JobKind = "call_invite"
+	// JobCallCancel tells an offline invitee of call CallID that the
+	// inviter cancelled (an alert).
+	JobCallCancel JobKind = "call_cancel"
+)
+
 // Job is one notification for one device, durable until the vendor
 // accepted it, refused it for good, or it expired.
 type Job struct {
 	ID        int64
 	AppID     string
 	MessageID int64
-	UserID    string
-	PushID    string
-	Vendor    Vendor
+	// Kind and CallID say what the job announces: a message (the zero
+	// Kind) or a call invitation's ring or cancel (CallID set).
+	Kind   JobKind
+	CallID string
+	UserID string
+	PushID string
+	Vendor Vendor
 	// PushConfig is the message's push config as JSON (protocol.PushConfig).
 	PushConfig []byte
 	Status     JobStatus

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/heraldim/herald/internal/admin"
+	"github.com/heraldim/herald/internal/call"
 	"github.com/heraldim/herald/internal/config"
 	"github.com/heraldim/herald/internal/devapp"
 	"github.com/heraldim/herald/internal/gateway"
@@ -45,6 +46,7 @@ type Server struct {
 	// Providers holds the apps' push providers by vendor and environment.
 	Providers *push.ProviderSet
 	disp      *push.Dispatcher
+	calls     *call.Service
 	admin     *admin.Handler
 	reg       *prometheus.Registry
 	http      *http.Server
@@ -98,12 +100,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err := s.admin.LoadProviders(ctx); err != nil {
 		return fail(err)
 	}
-	s.svc, err = im.New(st, s.hub, im.Config{CommitBatch: cfg.CommitBatch, NodeID: cfg.NodeID,
+	s.svc, err = im.New(st, s.hub, im.Config{CommitBatch: cfg.CommitBatch, MaxGroupMembers: cfg.MaxGroupMembers, NodeID: cfg.NodeID,
 		TokenLeeway: cfg.TokenLeeway, PushPlanned: s.disp.Wake}, log, s.reg)
 	if err != nil {
 		return fail(err)
 	}
-	s.gw, err = gateway.New(s.svc, push.NewRegistry(st), nil, s.hub, gateway.Config{
+	// Calls load before anything is dispatched: the dispatcher asks them
+	// whether a call's ring push still rings.
+	if s.calls, err = call.New(st, s.hub, call.Config{PushPlanned: s.disp.Wake}, log); err != nil {
+		return fail(err)
+	}
+	if err := s.calls.Load(ctx); err != nil {
+		return fail(err)
+	}
+	s.disp.SetCallGate(s.calls)
+	s.gw, err = gateway.New(s.svc, push.NewRegistry(st), s.calls, s.hub, gateway.Config{
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		OfflineAfter:      cfg.OfflineAfter,
 		LoginTimeout:      cfg.LoginTimeout,
@@ -201,6 +212,10 @@ func (s *Server) Run(ctx context.Context) error {
 	defer stopCheckpoints()
 	ckDone := make(chan error, 1)
 	go func() { ckDone <- s.store.RunCheckpoints(ckCtx) }()
+	callCtx, stopCalls := context.WithCancel(context.Background())
+	defer stopCalls()
+	callsDone := make(chan error, 1)
+	go func() { callsDone <- s.calls.Run(callCtx) }()
 	pushCtx, stopPush := context.WithCancel(context.Background())
 	defer stopPush()
 	pushDone := make(chan error, 1)
@@ -236,6 +251,10 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	cancelRun()
 	<-gwDone
+	// Call deadlines stop firing once no session is left to tell; those
+	// pending fire after the next start.
+	stopCalls()
+	<-callsDone
 	// Drain the push workers: pushes in flight finish; pending jobs stay in
 	// the store for the next start.
 	stopPush()

@@ -16,7 +16,7 @@ const deviceColumns = `app_id, push_id, vendor, token, voip_token, environment, 
 	user_id, enabled, foreground, created_at, updated_at`
 
 const jobColumns = `id, app_id, message_id, user_id, push_id, vendor, push_config, status, attempts,
-	not_before, expires_at, reason, created_at, updated_at`
+	not_before, expires_at, reason, created_at, updated_at, kind, call_id`
 
 const (
 	// qRegisterDevice upserts a device; an empty user_id keeps the binding.
@@ -46,7 +46,7 @@ ORDER BY push_id`
 	// qDueJobs reads due jobs with their devices (NULLs when the device is
 	// gone), so that dispatching a job costs no further read.
 	qDueJobs = `SELECT j.id, j.app_id, j.message_id, j.user_id, j.push_id, j.vendor, j.push_config, j.status,
-	j.attempts, j.not_before, j.expires_at, j.reason, j.created_at, j.updated_at,
+	j.attempts, j.not_before, j.expires_at, j.reason, j.created_at, j.updated_at, j.kind, j.call_id,
 	d.push_id, COALESCE(d.vendor, ''), COALESCE(d.token, ''), COALESCE(d.voip_token, ''),
 	COALESCE(d.environment, ''), COALESCE(d.platform, ''), COALESCE(d.bundle_id, ''),
 	COALESCE(d.user_id, ''), COALESCE(d.enabled, 0), COALESCE(d.foreground, 0)
@@ -192,18 +192,18 @@ func (s *Store) DueJobs(ctx context.Context, now time.Time, limit int) ([]push.J
 	var out []push.Job
 	for rows.Next() {
 		var j push.Job
-		var vendor, status string
+		var vendor, status, kind string
 		var notBefore, expires, created, updated int64
 		var devPushID sql.NullString
 		var d push.Device
 		var dVendor, dEnv string
 		if err := rows.Scan(&j.ID, &j.AppID, &j.MessageID, &j.UserID, &j.PushID, &vendor, &j.PushConfig,
-			&status, &j.Attempts, &notBefore, &expires, &j.Reason, &created, &updated,
+			&status, &j.Attempts, &notBefore, &expires, &j.Reason, &created, &updated, &kind, &j.CallID,
 			&devPushID, &dVendor, &d.Token, &d.VoIPToken, &dEnv, &d.Platform, &d.BundleID,
 			&d.UserID, &d.Enabled, &d.Foreground); err != nil {
 			return nil, mapErr(op, err)
 		}
-		j.Vendor, j.Status = push.Vendor(vendor), push.JobStatus(status)
+		j.Vendor, j.Status, j.Kind = push.Vendor(vendor), push.JobStatus(status), push.JobKind(kind)
 		j.NotBefore, j.CreatedAt, j.UpdatedAt = fromMillis(notBefore), fromMillis(created), fromMillis(updated)
 		if expires != 0 {
 			j.ExpiresAt = fromMillis(expires)
@@ -230,13 +230,13 @@ func (s *Store) queryJobs(ctx context.Context, op, q string, args ...any) ([]pus
 	var out []push.Job
 	for rows.Next() {
 		var j push.Job
-		var vendor, status string
+		var vendor, status, kind string
 		var notBefore, expires, created, updated int64
 		if err := rows.Scan(&j.ID, &j.AppID, &j.MessageID, &j.UserID, &j.PushID, &vendor, &j.PushConfig,
-			&status, &j.Attempts, &notBefore, &expires, &j.Reason, &created, &updated); err != nil {
+			&status, &j.Attempts, &notBefore, &expires, &j.Reason, &created, &updated, &kind, &j.CallID); err != nil {
 			return nil, mapErr(op, err)
 		}
-		j.Vendor, j.Status = push.Vendor(vendor), push.JobStatus(status)
+		j.Vendor, j.Status, j.Kind = push.Vendor(vendor), push.JobStatus(status), push.JobKind(kind)
 		j.NotBefore, j.CreatedAt, j.UpdatedAt = fromMillis(notBefore), fromMillis(created), fromMillis(updated)
 		if expires != 0 {
 			j.ExpiresAt = fromMillis(expires)

@@ -1,0 +1,970 @@
+// Package call is the call invitation service: invitations with a deadline,
+// the invitees' answers, cancels and timeouts, and for advanced-mode calls
+// inviting more users, joining, quitting and ending.
+//
+// Every call is kept in memory while it is open and in the store for good.
+// Each state change is written to the store (with the pushes it plans and
+// the ring pushes it stops, in one transaction) before its events go out.
+// Deadlines are durable: open calls are loaded at start (Load) and one
+// timer goroutine (Run) times out the invitations due, at once for those
+// whose deadline passed while the server was down.
+//
+// Semantics:
+//
+//   - The inviter is in the call from the start: its state is accepted.
+//   - An invitee online at the invitation (or at a later login before its
+//     deadline) gets callInvitationReceived and its state becomes
+//     received; an offline one stays inviting and, when the inviter gave a
+//     push config, its bound devices get a ring push expiring at the
+//     deadline.
+//   - A general-mode call closes when no invitee is left ringing (all
+//     answered, were cancelled or timed out); an advanced-mode call closes
+//     when it ends (callEnd, or the last participant quit).
+//   - Events go to every live session of every user involved: the users
+//     still ringing or in the call, and those whose state just changed.
+package call
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/heraldim/herald/internal/protocol"
+	"github.com/heraldim/herald/internal/push"
+)
+
+// Hub is what the service needs from the session registry.
+type Hub interface {
+	// Online reports whether the user has a live session.
+	Online(appID, userID string) bool
+	// SendEvent writes an event to every live session of the user; it
+	// never blocks.
+	SendEvent(appID, userID, typ string, v any)
+}
+
+// Config tunes the service. Zero values take the defaults.
+type Config struct {
+	// PushPlanned is called after a change planned push jobs (the
+	// dispatcher's Wake); nil: nobody is told.
+	PushPlanned func()
+	// CancelPushTTL is how long a cancel push stays worth sending.
+	// Default 24 h, as a message's push: it tells of a missed call.
+	CancelPushTTL time.Duration
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+}
+
+// Service implements the gateway's Calls and the push dispatcher's
+// CallGate. Create it with New, Load the open calls, then Run it.
+type Service struct {
+	store Store
+	hub   Hub
+	cfg   Config
+	log   *slog.Logger
+
+	// mu serialises state changes: a change is decided, stored and its
+	// events sent under it, so that events of one call go out in order and
+	// a login sees either the invitation or its ring event.
+	mu    sync.Mutex
+	calls map[callKey]*state
+	// ringing indexes open calls by the users they ring, for logins.
+	ringingBy map[userKey]map[string]bool
+	timers    deadlines
+	wake      chan struct{}
+
+	// gate is the dispatcher's view, under its own lock so that a push
+	// worker never waits for a store write: invitee -> deadline while
+	// ringing. Entries are added before the transaction that plans ring
+	// pushes commits, and removed before the one that stops them.
+	gateMu sync.RWMutex
+	gate   map[ringKey]time.Time
+}
+
+var _ push.CallGate = (*Service)(nil)
+
+type callKey struct{ app, call string }
+type userKey struct{ app, user string }
+type ringKey struct{ app, call, user string }
+
+// state is an open call in memory.
+type state struct {
+	Record
+	timerAt time.Time // the deadline a timer entry waits for; zero: none
+}
+
+func (c *state) user(id string) *User {
+	for i := range c.Users {
+		if c.Users[i].UserID == id {
+			return &c.Users[i]
+		}
+	}
+	return nil
+}
+
+// New returns a service; it starts nothing and loads nothing.
+func New(st Store, hub Hub, cfg Config, log *slog.Logger) (*Service, error) {
+	if st == nil || hub == nil || log == nil {
+		return nil, errors.New("call: store, hub and logger are required")
+	}
+	if cfg.CancelPushTTL <= 0 {
+		cfg.CancelPushTTL = 24 * time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.PushPlanned == nil {
+		cfg.PushPlanned = func() {}
+	}
+	return &Service{store: st, hub: hub, cfg: cfg, log: log,
+		calls: map[callKey]*state{}, ringingBy: map[userKey]map[string]bool{},
+		wake: make(chan struct{}, 1), gate: map[ringKey]time.Time{}}, nil
+}
+
+// Load reads the open calls from the store and schedules their deadlines.
+// Call it once before Run and before the push dispatcher runs: until then
+// the gate holds every ring push back.
+func (s *Service) Load(ctx context.Context) error {
+	recs, err := s.store.OpenCalls(ctx)
+	if err != nil {
+		return fmt.Errorf("call: load: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range recs {
+		c := &state{Record: r}
+		s.calls[callKey{r.AppID, r.CallID}] = c
+		for _, u := range c.Users {
+			if ringingState(u.State) {
+				s.index(c, u)
+			}
+		}
+		s.scheduleNext(c)
+	}
+	s.log.Info("calls loaded", "open", len(recs))
+	return nil
+}
+
+// Run times out invitations at their deadlines until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		wait := time.Hour
+		if next, ok := s.timers.peek(); ok {
+			wait = max(next.at.Sub(s.cfg.Now()), 0)
+		}
+		s.mu.Unlock()
+		t.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.wake:
+		case <-t.C:
+		}
+		s.fireDue(ctx)
+	}
+}
+
+// fireDue times out what is due.
+func (s *Service) fireDue(ctx context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.cfg.Now()
+	for {
+		next, ok := s.timers.peek()
+		if !ok || next.at.After(now) {
+			return
+		}
+		s.timers.pop()
+		c := s.calls[next.key]
+		if c == nil || !c.timerAt.Equal(next.at) {
+			continue // stale: the call closed or was rescheduled
+		}
+		c.timerAt = time.Time{}
+		s.timeout(ctx, c, now)
+	}
+}
+
+func (s *Service) wakeTimer() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// schedule makes sure a timer entry fires for c at or before at.
+func (s *Service) schedule(c *state, at time.Time) {
+	if !c.timerAt.IsZero() && !at.Before(c.timerAt) {
+		return
+	}
+	c.timerAt = at
+	s.timers.push(deadline{at: at, key: callKey{c.AppID, c.CallID}})
+	s.wakeTimer()
+}
+
+// scheduleNext schedules c's earliest ringing deadline.
+func (s *Service) scheduleNext(c *state) {
+	var first time.Time
+	for _, u := range c.Users {
+		if ringingState(u.State) && (first.IsZero() || u.Deadline.Before(first)) {
+			first = u.Deadline
+		}
+	}
+	if !first.IsZero() {
+		s.schedule(c, first)
+	}
+}
+
+// Ringing implements push.CallGate.
+func (s *Service) Ringing(appID, callID, userID string) bool {
+	s.gateMu.RLock()
+	d, ok := s.gate[ringKey{appID, callID, userID}]
+	s.gateMu.RUnlock()
+	return ok && s.cfg.Now().Before(d)
+}
+
+func (s *Service) gateSet(app, call string, users []User) {
+	s.gateMu.Lock()
+	defer s.gateMu.Unlock()
+	for _, u := range users {
+		k := ringKey{app, call, u.UserID}
+		if ringingState(u.State) {
+			s.gate[k] = u.Deadline
+		} else {
+			delete(s.gate, k)
+		}
+	}
+}
+
+// index records that c rings u.
+func (s *Service) index(c *state, u User) {
+	k := userKey{c.AppID, u.UserID}
+	m := s.ringingBy[k]
+	if m == nil {
+		m = map[string]bool{}
+		s.ringingBy[k] = m
+	}
+	m[c.CallID] = true
+	s.gateSet(c.AppID, c.CallID, []User{u})
+}
+
+func (s *Service) unindex(app, call, user string) {
+	k := userKey{app, user}
+	if m := s.ringingBy[k]; m != nil {
+		delete(m, call)
+		if len(m) == 0 {
+			delete(s.ringingBy, k)
+		}
+	}
+}
+
+func ringingState(st int) bool {
+	return st == protocol.CallInviting || st == protocol.CallReceived
+}
+
+// Request implements gateway.Calls.
+func (s *Service) Request(ctx context.Context, appID, userID, typ string, data json.RawMessage) (any, error) {
+	f := protocol.Frame{Type: typ, Data: data}
+	switch typ {
+	case protocol.TypeCallInvite:
+		var r protocol.CallInviteRequest
+		if err := protocol.DecodeData(f, &r); err != nil {
+			return nil, err
+		}
+		return s.invite(ctx, appID, userID, r)
+	case protocol.TypeCallingInvite:
+		var r protocol.CallingInviteRequest
+		if err := protocol.DecodeData(f, &r); err != nil {
+			return nil, err
+		}
+		return s.callingInvite(ctx, appID, userID, r)
+	case protocol.TypeCallCancel:
+		var r protocol.CallCancelRequest
+		if err := protocol.DecodeData(f, &r); err != nil {
+			return nil, err
+		}
+		return s.cancel(ctx, appID, userID, r)
+	case protocol.TypeCallAccept, protocol.TypeCallReject, protocol.TypeCallJoin,
+		protocol.TypeCallQuit, protocol.TypeCallEnd, protocol.TypeCallInfo:
+		var r protocol.CallRequest
+		if err := protocol.DecodeData(f, &r); err != nil {
+			return nil, err
+		}
+		if err := protocol.ValidateCallRequest(&r); err != nil {
+			return nil, err
+		}
+		switch typ {
+		case protocol.TypeCallAccept:
+			return s.answer(ctx, appID, userID, r, protocol.CallAccepted)
+		case protocol.TypeCallReject:
+			return s.answer(ctx, appID, userID, r, protocol.CallRejected)
+		case protocol.TypeCallJoin:
+			return s.join(ctx, appID, userID, r)
+		case protocol.TypeCallQuit:
+			return s.quit(ctx, appID, userID, r)
+		case protocol.TypeCallEnd:
+			return s.end(ctx, appID, userID, r)
+		default:
+			return s.info(ctx, appID, userID, r)
+		}
+	}
+	return nil, protocol.Errorf(protocol.CodeUnknownType, "")
+}
+
+// newCallID returns a fresh call ID: 20 random base32 characters.
+func newCallID() (string, error) {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("call: id: %w", err)
+	}
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])), nil
+}
+
+// dedupe keeps the first occurrence of each user.
+func dedupe(users []string) []string {
+	out := make([]string, 0, len(users))
+	for _, u := range users {
+		if !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// known splits invitees into the users of the app and errors for the
+// others.
+func (s *Service) known(ctx context.Context, appID string, invitees []string) ([]string, []protocol.CallErrorUser, error) {
+	unknown, err := s.store.UnknownUsers(ctx, appID, invitees)
+	if err != nil {
+		return nil, nil, fmt.Errorf("call: users: %w", err)
+	}
+	var ok []string
+	var errs []protocol.CallErrorUser
+	for _, u := range invitees {
+		if slices.Contains(unknown, u) {
+			errs = append(errs, protocol.CallErrorUser{UserID: u, Code: protocol.CodeUserNotFound, Reason: "no such user"})
+			continue
+		}
+		ok = append(ok, u)
+	}
+	return ok, errs, nil
+}
+
+// ringPushes plans ring pushes to the offline users among invitees.
+func ringPushes(pc *protocol.PushConfig, invitees []User, deadline time.Time) ([]Push, error) {
+	if pc == nil {
+		return nil, nil
+	}
+	cfg, err := json.Marshal(pc)
+	if err != nil {
+		return nil, fmt.Errorf("call: push config: %w", err)
+	}
+	var out []Push
+	for _, u := range invitees {
+		if u.State == protocol.CallInviting {
+			out = append(out, Push{UserID: u.UserID, Kind: push.JobCallInvite, Config: cfg, ExpiresAt: deadline})
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) invite(ctx context.Context, appID, inviter string, r protocol.CallInviteRequest) (any, error) {
+	if err := protocol.ValidateCallInvite(&r, inviter); err != nil {
+		return nil, err
+	}
+	invitees, errs, err := s.known(ctx, appID, dedupe(r.Invitees))
+	if err != nil {
+		return nil, err
+	}
+	if len(invitees) == 0 {
+		return nil, protocol.Errorf(protocol.CodeUserNotFound, "no invitee is a user of the app")
+	}
+	id, err := newCallID()
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.cfg.Now()
+	deadline := now.Add(time.Duration(r.Timeout) * time.Second)
+	rec := Record{AppID: appID, CallID: id, Inviter: inviter, Mode: r.Mode, ExtendedData: r.ExtendedData,
+		CreatedAt: now, Deadline: deadline,
+		Users: []User{{UserID: inviter, State: protocol.CallAccepted, UpdatedAt: now}}}
+	var rung []User
+	for _, u := range invitees {
+		st := protocol.CallInviting
+		if s.hub.Online(appID, u) {
+			st = protocol.CallReceived
+		}
+		nu := User{UserID: u, State: st, InvitedBy: inviter, Deadline: deadline, UpdatedAt: now}
+		rec.Users = append(rec.Users, nu)
+		rung = append(rung, nu)
+	}
+	pushes, err := ringPushes(r.PushConfig, rung, deadline)
+	if err != nil {
+		return nil, err
+	}
+	// The gate must know the invitation before its ring pushes exist.
+	s.gateSet(appID, id, rung)
+	if err := s.store.SaveCall(ctx, Change{AppID: appID, CallID: id, New: &rec, Pushes: pushes, Now: now}); err != nil {
+		s.gateSet(appID, id, ended(rung))
+		return nil, fmt.Errorf("call: invite: %w", err)
+	}
+	c := &state{Record: rec}
+	s.calls[callKey{appID, id}] = c
+	for _, u := range rung {
+		s.index(c, u)
+	}
+	s.schedule(c, deadline)
+	if len(pushes) > 0 {
+		s.cfg.PushPlanned()
+	}
+	for _, u := range rung {
+		if u.State == protocol.CallReceived {
+			s.hub.SendEvent(appID, u.UserID, protocol.EventCallInvitationReceived, s.received(c, u, now))
+		}
+	}
+	s.hub.SendEvent(appID, inviter, protocol.EventCallUserStateChanged,
+		protocol.CallUserStateChanged{CallID: id, Users: wireUsers(c.Users)})
+	return protocol.CallInviteReply{CallID: id, Timeout: r.Timeout, Deadline: deadline.UnixMilli(), ErrorInvitees: errs}, nil
+}
+
+// ended returns users as no longer ringing (to undo gate entries).
+func ended(users []User) []User {
+	out := slices.Clone(users)
+	for i := range out {
+		out[i].State = protocol.CallEnded
+	}
+	return out
+}
+
+// received is the ring event of invitee u at now.
+func (s *Service) received(c *state, u User, now time.Time) protocol.CallInvitationReceived {
+	left := u.Deadline.Sub(now)
+	secs := int((left + time.Second - 1) / time.Second)
+	inviter := u.InvitedBy
+	if inviter == "" {
+		inviter = c.Inviter
+	}
+	return protocol.CallInvitationReceived{CallID: c.CallID, Inviter: inviter, Mode: c.Mode, Timeout: max(secs, 0),
+		Deadline: u.Deadline.UnixMilli(), ExtendedData: c.ExtendedData, CreatedAt: c.CreatedAt.UnixMilli(),
+		Users: wireUsers(c.Users)}
+}
+
+func wireUsers(us []User) []protocol.CallUser {
+	out := make([]protocol.CallUser, len(us))
+	for i, u := range us {
+		out[i] = protocol.CallUser{UserID: u.UserID, State: u.State, ExtendedData: u.ExtendedData, UpdatedAt: u.UpdatedAt.UnixMilli()}
+	}
+	return out
+}
+
+// lookup returns an open call, or a closed one read from the store
+// (closed is then true). Callers hold s.mu.
+func (s *Service) lookup(ctx context.Context, appID, callID string) (c *state, closed bool, err error) {
+	if c := s.calls[callKey{appID, callID}]; c != nil {
+		return c, false, nil
+	}
+	r, err := s.store.Call(ctx, appID, callID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, false, protocol.Errorf(protocol.CodeCallNotFound, "")
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("call: %w", err)
+	}
+	return &state{Record: r}, true, nil
+}
+
+// answeredErr is the error for acting on an invitation in state st (not
+// ringing).
+func answeredErr(st int) *protocol.Error {
+	switch st {
+	case protocol.CallAccepted, protocol.CallRejected, protocol.CallQuit:
+		return protocol.Errorf(protocol.CodeCallAnswered, "")
+	}
+	return protocol.Errorf(protocol.CodeCallEnded, "")
+}
+
+// commit stores ch, keeping the gate and the memory in step: the gate loses
+// the users that stop ringing before the store write (a ring push read
+// before the write must not go out after it) and gets them back if the
+// write fails. On success the call's users are updated in memory, a
+// general-mode call with nobody left ringing is closed, and the timers
+// rescheduled. Callers hold s.mu.
+func (s *Service) commit(ctx context.Context, c *state, ch Change) error {
+	ch.AppID, ch.CallID = c.AppID, c.CallID
+	if ch.Now.IsZero() {
+		ch.Now = s.cfg.Now()
+	}
+	// The call after the change.
+	next := slices.Clone(c.Users)
+	for _, u := range ch.Users {
+		if p := indexOf(next, u.UserID); p >= 0 {
+			next[p] = u
+		} else {
+			next = append(next, u)
+		}
+	}
+	if ch.ClosedAt.IsZero() && c.Mode == protocol.CallModeGeneral && !slices.ContainsFunc(next, func(u User) bool { return ringingState(u.State) }) {
+		ch.ClosedAt = ch.Now
+	}
+	var stop, prev []User
+	for _, u := range ch.Users {
+		if !ringingState(u.State) {
+			if p := c.user(u.UserID); p != nil && ringingState(p.State) {
+				ch.StopRinging = append(ch.StopRinging, u.UserID)
+				stop = append(stop, u)
+				prev = append(prev, *p)
+			}
+		}
+	}
+	var start []User
+	for _, u := range ch.Users {
+		if ringingState(u.State) {
+			start = append(start, u)
+		}
+	}
+	s.gateSet(c.AppID, c.CallID, stop)
+	s.gateSet(c.AppID, c.CallID, start)
+	if err := s.store.SaveCall(ctx, ch); err != nil {
+		s.gateSet(c.AppID, c.CallID, prev)
+		s.gateSet(c.AppID, c.CallID, ended(start))
+		return fmt.Errorf("call: %w", err)
+	}
+	c.Users = next
+	for _, u := range stop {
+		s.unindex(c.AppID, c.CallID, u.UserID)
+	}
+	for _, u := range start {
+		s.index(c, u)
+	}
+	if !ch.ClosedAt.IsZero() {
+		c.ClosedAt = ch.ClosedAt
+		for _, u := range c.Users {
+			s.unindex(c.AppID, c.CallID, u.UserID)
+		}
+		s.gateSet(c.AppID, c.CallID, ended(c.Users))
+		delete(s.calls, callKey{c.AppID, c.CallID})
+	} else {
+		s.scheduleNext(c)
+	}
+	if len(ch.Pushes) > 0 {
+		s.cfg.PushPlanned()
+	}
+	return nil
+}
+
+func indexOf(us []User, id string) int {
+	return slices.IndexFunc(us, func(u User) bool { return u.UserID == id })
+}
+
+// involved returns the users events of c go to: those still ringing or in
+// the call, and those named in also.
+func involved(c *state, also ...User) []string {
+	var out []string
+	for _, u := range c.Users {
+		if ringingState(u.State) || u.State == protocol.CallAccepted {
+			out = append(out, u.UserID)
+		}
+	}
+	for _, u := range also {
+		if !slices.Contains(out, u.UserID) {
+			out = append(out, u.UserID)
+		}
+	}
+	return out
+}
+
+// tell sends a callUserStateChanged with changed to everyone involved.
+func (s *Service) tell(c *state, changed []User) {
+	ev := protocol.CallUserStateChanged{CallID: c.CallID, Users: wireUsers(changed)}
+	for _, u := range involved(c, changed...) {
+		s.hub.SendEvent(c.AppID, u, protocol.EventCallUserStateChanged, ev)
+	}
+}
+
+// answer is callAccept and callReject.
+func (s *Service) answer(ctx context.Context, appID, userID string, r protocol.CallRequest, to int) (any, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, closed, err := s.lookup(ctx, appID, r.CallID)
+	if err != nil {
+		return nil, err
+	}
+	u := c.user(userID)
+	if u == nil || userID == c.Inviter {
+		return nil, protocol.Errorf(protocol.CodeNotCallInvitee, "")
+	}
+	now := s.cfg.Now()
+	switch {
+	case !ringingState(u.State):
+		return nil, answeredErr(u.State)
+	case closed || !now.Before(u.Deadline):
+		// The deadline passed; the timer is about to say so.
+		return nil, protocol.Errorf(protocol.CodeCallEnded, "")
+	}
+	nu := *u
+	nu.State, nu.ExtendedData, nu.UpdatedAt = to, r.ExtendedData, now
+	reason := "call accepted"
+	if to == protocol.CallRejected {
+		reason = "call rejected"
+	}
+	if err := s.commit(ctx, c, Change{Users: []User{nu}, DropReason: reason, Now: now}); err != nil {
+		return nil, err
+	}
+	s.tell(c, []User{nu})
+	return protocol.CallReply{CallID: c.CallID}, nil
+}
+
+func (s *Service) cancel(ctx context.Context, appID, userID string, r protocol.CallCancelRequest) (any, error) {
+	if err := protocol.ValidateCallCancel(&r); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, closed, err := s.lookup(ctx, appID, r.CallID)
+	if err != nil {
+		return nil, err
+	}
+	if userID != c.Inviter {
+		return nil, protocol.Errorf(protocol.CodePermissionDenied, "only the inviter can cancel")
+	}
+	now := s.cfg.Now()
+	names := dedupe(r.Invitees)
+	if len(names) == 0 {
+		for _, u := range c.Users {
+			if u.UserID != c.Inviter {
+				names = append(names, u.UserID)
+			}
+		}
+	}
+	var targets []User
+	var errs []protocol.CallErrorUser
+	for _, id := range names {
+		u := c.user(id)
+		var perr *protocol.Error
+		switch {
+		case u == nil || id == c.Inviter:
+			perr = protocol.Errorf(protocol.CodeNotCallInvitee, "not invited to this call")
+		case !ringingState(u.State):
+			perr = answeredErr(u.State)
+		case closed || !now.Before(u.Deadline):
+			perr = protocol.Errorf(protocol.CodeCallEnded, "the invitation timed out")
+		}
+		if perr != nil {
+			if len(r.Invitees) > 0 {
+				errs = append(errs, protocol.CallErrorUser{UserID: id, Code: perr.Code, Reason: perr.Message})
+			} else if perr.Code == protocol.CodeCallAnswered || len(errs) == 0 {
+				// Cancelling all: remember why nothing may be left.
+				errs = []protocol.CallErrorUser{{UserID: id, Code: perr.Code, Reason: perr.Message}}
+			}
+			continue
+		}
+		nu := *u
+		nu.State, nu.ExtendedData, nu.UpdatedAt = protocol.CallCancelled, r.ExtendedData, now
+		targets = append(targets, nu)
+	}
+	if len(targets) == 0 {
+		code := protocol.CodeCallEnded
+		if len(errs) > 0 {
+			code = errs[0].Code
+		}
+		return nil, protocol.Errorf(code, "no invitation left to cancel")
+	}
+	if len(r.Invitees) == 0 {
+		errs = nil
+	}
+	var pushes []Push
+	if r.PushConfig != nil {
+		cfg, err := json.Marshal(r.PushConfig)
+		if err != nil {
+			return nil, fmt.Errorf("call: push config: %w", err)
+		}
+		for _, u := range targets {
+			if !s.hub.Online(appID, u.UserID) {
+				pushes = append(pushes, Push{UserID: u.UserID, Kind: push.JobCallCancel, Config: cfg, ExpiresAt: now.Add(s.cfg.CancelPushTTL)})
+			}
+		}
+	}
+	if err := s.commit(ctx, c, Change{Users: targets, Pushes: pushes, DropReason: "call cancelled", Now: now}); err != nil {
+		return nil, err
+	}
+	ev := protocol.CallInvitationCancelled{CallID: c.CallID, Inviter: c.Inviter, Mode: c.Mode, ExtendedData: r.ExtendedData}
+	for _, u := range targets {
+		s.hub.SendEvent(appID, u.UserID, protocol.EventCallInvitationCancelled, ev)
+	}
+	s.tell(c, targets)
+	return protocol.CallReply{CallID: c.CallID, ErrorInvitees: errs}, nil
+}
+
+// timeout times out c's invitations whose deadline is at or before now.
+// Callers hold s.mu.
+func (s *Service) timeout(ctx context.Context, c *state, now time.Time) {
+	var due []User
+	for _, u := range c.Users {
+		if ringingState(u.State) && !now.Before(u.Deadline) {
+			u.State, u.UpdatedAt = protocol.CallTimeout, now
+			due = append(due, u)
+		}
+	}
+	if len(due) == 0 {
+		s.scheduleNext(c)
+		return
+	}
+	if err := s.commit(ctx, c, Change{Users: due, DropReason: "call invitation timed out", Now: now}); err != nil {
+		s.log.Error("timing out a call", "app", c.AppID, "call", c.CallID, "err", err)
+		if ctx.Err() == nil {
+			s.schedule(c, now.Add(time.Second))
+		}
+		return
+	}
+	ev := protocol.CallInvitationTimeout{CallID: c.CallID, Mode: c.Mode}
+	for _, u := range due {
+		s.hub.SendEvent(c.AppID, u.UserID, protocol.EventCallInvitationTimeout, ev)
+	}
+	s.tell(c, due)
+}
+
+// LoggedIn implements gateway.Calls: the invitations still ringing for the
+// user go to the new session, and those not received yet become received.
+func (s *Service) LoggedIn(ctx context.Context, appID, userID string, deliver func(typ string, v any)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]string, 0, len(s.ringingBy[userKey{appID, userID}]))
+	for id := range s.ringingBy[userKey{appID, userID}] {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	now := s.cfg.Now()
+	for _, id := range ids {
+		c := s.calls[callKey{appID, id}]
+		if c == nil {
+			continue
+		}
+		u := c.user(userID)
+		if u == nil || !ringingState(u.State) || !now.Before(u.Deadline) {
+			continue
+		}
+		if u.State == protocol.CallInviting {
+			nu := *u
+			nu.State, nu.UpdatedAt = protocol.CallReceived, now
+			if err := s.commit(ctx, c, Change{Users: []User{nu}, Now: now}); err != nil {
+				// Ring anyway: the invitation is real, only its state is
+				// not recorded.
+				s.log.Error("marking a call invitation received", "app", appID, "call", id, "err", err)
+			} else {
+				defer s.tell(c, []User{nu})
+			}
+			u = c.user(userID)
+		}
+		deliver(protocol.EventCallInvitationReceived, s.received(c, *u, now))
+	}
+}
+
+// requireAdvanced refuses the advanced-mode requests on a general call.
+func requireAdvanced(c *state) *protocol.Error {
+	if c.Mode != protocol.CallModeAdvanced {
+		return protocol.Errorf(protocol.CodeInvalidArgument, "only an advanced-mode call allows this")
+	}
+	return nil
+}
+
+func (s *Service) callingInvite(ctx context.Context, appID, userID string, r protocol.CallingInviteRequest) (any, error) {
+	if err := protocol.ValidateCallingInvite(&r, userID); err != nil {
+		return nil, err
+	}
+	invitees, errs, err := s.known(ctx, appID, dedupe(r.Invitees))
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, closed, err := s.lookup(ctx, appID, r.CallID)
+	if err != nil {
+		return nil, err
+	}
+	if perr := requireAdvanced(c); perr != nil {
+		return nil, perr
+	}
+	if u := c.user(userID); u == nil || u.State != protocol.CallAccepted {
+		if closed {
+			return nil, protocol.Errorf(protocol.CodeCallEnded, "")
+		}
+		return nil, protocol.Errorf(protocol.CodeNotCallInvitee, "not in the call")
+	}
+	if closed {
+		return nil, protocol.Errorf(protocol.CodeCallEnded, "")
+	}
+	now := s.cfg.Now()
+	deadline := now.Add(time.Duration(r.Timeout) * time.Second)
+	var rung []User
+	for _, id := range invitees {
+		if u := c.user(id); u != nil && (ringingState(u.State) || u.State == protocol.CallAccepted) {
+			errs = append(errs, protocol.CallErrorUser{UserID: id, Code: protocol.CodeInvalidInvitees, Reason: "already invited to or in the call"})
+			continue
+		}
+		st := protocol.CallInviting
+		if s.hub.Online(appID, id) {
+			st = protocol.CallReceived
+		}
+		rung = append(rung, User{UserID: id, State: st, InvitedBy: userID, Deadline: deadline, UpdatedAt: now})
+	}
+	if len(rung) == 0 {
+		return nil, protocol.Errorf(errs[0].Code, "no invitee can be invited: %s", errs[0].Reason)
+	}
+	pushes, err := ringPushes(r.PushConfig, rung, deadline)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.commit(ctx, c, Change{Users: rung, Pushes: pushes, Now: now}); err != nil {
+		return nil, err
+	}
+	for _, u := range rung {
+		if u.State == protocol.CallReceived {
+			s.hub.SendEvent(appID, u.UserID, protocol.EventCallInvitationReceived, s.received(c, u, now))
+		}
+	}
+	s.tell(c, rung)
+	return protocol.CallInviteReply{CallID: c.CallID, Timeout: r.Timeout, Deadline: deadline.UnixMilli(), ErrorInvitees: errs}, nil
+}
+
+func (s *Service) join(ctx context.Context, appID, userID string, r protocol.CallRequest) (any, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, closed, err := s.lookup(ctx, appID, r.CallID)
+	if err != nil {
+		return nil, err
+	}
+	if perr := requireAdvanced(c); perr != nil {
+		return nil, perr
+	}
+	u := c.user(userID)
+	switch {
+	case u == nil:
+		return nil, protocol.Errorf(protocol.CodeNotCallInvitee, "")
+	case closed:
+		return nil, protocol.Errorf(protocol.CodeCallEnded, "")
+	case u.State == protocol.CallAccepted:
+		return callInfo(c), nil // joining twice is harmless
+	}
+	now := s.cfg.Now()
+	nu := *u
+	nu.State, nu.ExtendedData, nu.UpdatedAt = protocol.CallAccepted, r.ExtendedData, now
+	if err := s.commit(ctx, c, Change{Users: []User{nu}, DropReason: "joined the call", Now: now}); err != nil {
+		return nil, err
+	}
+	s.tell(c, []User{nu})
+	return callInfo(c), nil
+}
+
+func (s *Service) quit(ctx context.Context, appID, userID string, r protocol.CallRequest) (any, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, closed, err := s.lookup(ctx, appID, r.CallID)
+	if err != nil {
+		return nil, err
+	}
+	if perr := requireAdvanced(c); perr != nil {
+		return nil, perr
+	}
+	u := c.user(userID)
+	switch {
+	case u == nil:
+		return nil, protocol.Errorf(protocol.CodeNotCallInvitee, "")
+	case closed:
+		return nil, protocol.Errorf(protocol.CodeCallEnded, "")
+	case u.State != protocol.CallAccepted:
+		return nil, protocol.Errorf(protocol.CodeNotCallInvitee, "not in the call")
+	}
+	now := s.cfg.Now()
+	nu := *u
+	nu.State, nu.ExtendedData, nu.UpdatedAt = protocol.CallQuit, r.ExtendedData, now
+	for _, o := range c.Users {
+		if o.UserID != userID && o.State == protocol.CallAccepted {
+			if err := s.commit(ctx, c, Change{Users: []User{nu}, Now: now}); err != nil {
+				return nil, err
+			}
+			s.tell(c, []User{nu})
+			return protocol.CallReply{CallID: c.CallID}, nil
+		}
+	}
+	// The last participant left: the call ends.
+	return s.endCall(ctx, c, userID, nu, r.ExtendedData, now)
+}
+
+func (s *Service) end(ctx context.Context, appID, userID string, r protocol.CallRequest) (any, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, closed, err := s.lookup(ctx, appID, r.CallID)
+	if err != nil {
+		return nil, err
+	}
+	if perr := requireAdvanced(c); perr != nil {
+		return nil, perr
+	}
+	u := c.user(userID)
+	switch {
+	case u == nil:
+		return nil, protocol.Errorf(protocol.CodeNotCallInvitee, "")
+	case closed:
+		return nil, protocol.Errorf(protocol.CodeCallEnded, "")
+	case u.State != protocol.CallAccepted:
+		return nil, protocol.Errorf(protocol.CodeNotCallInvitee, "not in the call")
+	}
+	now := s.cfg.Now()
+	nu := *u
+	nu.State, nu.ExtendedData, nu.UpdatedAt = protocol.CallEnded, r.ExtendedData, now
+	return s.endCall(ctx, c, userID, nu, r.ExtendedData, now)
+}
+
+// endCall ends advanced call c by user by (whose new state is self): every
+// user still ringing or in the call becomes ended. Callers hold s.mu.
+func (s *Service) endCall(ctx context.Context, c *state, by string, self User, ext string, now time.Time) (any, error) {
+	users := []User{self}
+	for _, u := range c.Users {
+		if u.UserID != by && (ringingState(u.State) || u.State == protocol.CallAccepted) {
+			u.State, u.UpdatedAt = protocol.CallEnded, now
+			users = append(users, u)
+		}
+	}
+	to := involved(c)
+	if !slices.Contains(to, by) {
+		to = append(to, by)
+	}
+	if err := s.commit(ctx, c, Change{Users: users, ClosedAt: now, DropReason: "call ended", Now: now}); err != nil {
+		return nil, err
+	}
+	ev := protocol.CallInvitationEnded{CallID: c.CallID, OperatedBy: by, Mode: c.Mode, ExtendedData: ext, EndedAt: now.UnixMilli()}
+	for _, u := range to {
+		s.hub.SendEvent(c.AppID, u, protocol.EventCallInvitationEnded, ev)
+	}
+	return protocol.CallReply{CallID: c.CallID}, nil
+}
+
+func (s *Service) info(ctx context.Context, appID, userID string, r protocol.CallRequest) (any, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, _, err := s.lookup(ctx, appID, r.CallID)
+	if err != nil {
+		return nil, err
+	}
+	if c.user(userID) == nil {
+		return nil, protocol.Errorf(protocol.CodeNotCallInvitee, "")
+	}
+	return callInfo(c), nil
+}
+
+func callInfo(c *state) protocol.CallInfo {
+	return protocol.CallInfo{CallID: c.CallID, Inviter: c.Inviter, Mode: c.Mode, ExtendedData: c.ExtendedData,
+		CreatedAt: c.CreatedAt.UnixMilli(), Deadline: c.Deadline.UnixMilli(), Ended: !c.ClosedAt.IsZero(),
+		Users: wireUsers(c.Users)}
+}

@@ -1,0 +1,92 @@
+package call
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/heraldim/herald/internal/push"
+)
+
+// ErrNotFound: no call by that ID in the app.
+var ErrNotFound = errors.New("call: not found")
+
+// Record is a call as stored: the invitation and every user in it.
+type Record struct {
+	AppID        string
+	CallID       string
+	Inviter      string
+	Mode         int
+	ExtendedData string
+	CreatedAt    time.Time
+	// Deadline is when the first invitation stops ringing.
+	Deadline time.Time
+	// ClosedAt is when the call stopped changing (zero while open): in
+	// general mode when no invitee was left ringing, in advanced mode when
+	// it ended.
+	ClosedAt time.Time
+	// Users lists the inviter and the invitees, in the order they joined
+	// the list.
+	Users []User
+}
+
+// User is one user of a call.
+type User struct {
+	UserID string
+	// State is a protocol.Call* state.
+	State int
+	// InvitedBy is who invited the user ("" for the inviter).
+	InvitedBy    string
+	ExtendedData string
+	// Deadline is when the user's invitation stops ringing (zero for the
+	// inviter).
+	Deadline  time.Time
+	UpdatedAt time.Time
+}
+
+// Push is a push to plan in a call's transaction: one job per enabled
+// device bound to UserID.
+type Push struct {
+	UserID string
+	// Kind is push.JobCallInvite or push.JobCallCancel.
+	Kind push.JobKind
+	// Config is the push config as JSON (protocol.PushConfig).
+	Config    []byte
+	ExpiresAt time.Time
+}
+
+// Change is one state change of a call, stored in one transaction: the
+// call's row (New), its users' states, its closing, the pushes it plans and
+// the ring pushes it stops.
+type Change struct {
+	AppID  string
+	CallID string
+	// New inserts the call with its users; the call must not exist.
+	New *Record
+	// Users are inserted or replaced (by user ID); their positions follow
+	// the call's existing users in this order.
+	Users []User
+	// ClosedAt, when not zero, closes the call.
+	ClosedAt time.Time
+	// Pushes are planned for the users' enabled bound devices.
+	Pushes []Push
+	// StopRinging lists users whose pending ring pushes of this call are
+	// dropped, with DropReason.
+	StopRinging []string
+	DropReason  string
+	// Now stamps the dropped jobs and the planned ones' not_before.
+	Now time.Time
+}
+
+// Store is what the call service needs from persistence.
+type Store interface {
+	// UnknownUsers returns those of users that never logged in to appID.
+	UnknownUsers(ctx context.Context, appID string, users []string) ([]string, error)
+	// SaveCall stores a change in one transaction.
+	SaveCall(ctx context.Context, ch Change) error
+	// Call returns a call with its users; ErrNotFound if there is none.
+	Call(ctx context.Context, appID, callID string) (Record, error)
+	// OpenCalls returns every call not closed, of every app, with its
+	// users.
+	OpenCalls(ctx context.Context) ([]Record, error)
+}

@@ -1,0 +1,685 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldim/herald/internal/config"
+	apnsemu "github.com/heraldim/herald/internal/emulator/apns"
+	fcmemu "github.com/heraldim/herald/internal/emulator/fcm"
+	"github.com/heraldim/herald/internal/protocol"
+	"github.com/heraldim/herald/internal/push"
+	"github.com/heraldim/herald/internal/push/fcm"
+	"github.com/heraldim/herald/internal/testkit"
+)
+
+// callUser logs user in on platform and device and skips its login sync.
+func callUser(t *testing.T, s *testkit.Server, user, platform, device string) *testkit.Client {
+	t.Helper()
+	c := s.LoginAs(t, user, platform, device)
+	return c
+}
+
+// callEvent returns c's next call event (skipping sync and messages, and
+// state changes when typ is another event), which must be of type typ,
+// decoded into a T.
+func callEvent[T any](t *testing.T, c *testkit.Client, typ string) T {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		f := c.Next(time.Until(deadline))
+		if !strings.HasPrefix(f.Type, "call") ||
+			(f.Type == protocol.EventCallUserStateChanged && typ != protocol.EventCallUserStateChanged) {
+			continue
+		}
+		if f.Type != typ {
+			t.Fatalf("want %s, got %s %s", typ, f.Type, f.Data)
+		}
+		var v T
+		if err := json.Unmarshal(f.Data, &v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+// noCallEvent fails if a call event arrives within d.
+func noCallEvent(t *testing.T, c *testkit.Client, d time.Duration) {
+	t.Helper()
+	end := time.After(d)
+	for {
+		select {
+		case f := <-c.Events:
+			if strings.HasPrefix(f.Type, "call") {
+				t.Fatalf("unexpected %s %s", f.Type, f.Data)
+			}
+		case <-end:
+			return
+		}
+	}
+}
+
+func invite(t *testing.T, c *testkit.Client, r protocol.CallInviteRequest) protocol.CallInviteReply {
+	t.Helper()
+	var rep protocol.CallInviteReply
+	if err := c.Call(protocol.TypeCallInvite, r, &rep); err != nil {
+		t.Fatalf("callInvite: %v", err)
+	}
+	return rep
+}
+
+func callInfo(t *testing.T, c *testkit.Client, id string) protocol.CallInfo {
+	t.Helper()
+	var info protocol.CallInfo
+	if err := c.Call(protocol.TypeCallInfo, protocol.CallRequest{CallID: id}, &info); err != nil {
+		t.Fatalf("callInfo: %v", err)
+	}
+	return info
+}
+
+// states maps users to their states.
+func states(us []protocol.CallUser) map[string]int {
+	m := map[string]int{}
+	for _, u := range us {
+		m[u.UserID] = u.State
+	}
+	return m
+}
+
+func wantStates(t *testing.T, got []protocol.CallUser, want map[string]int) {
+	t.Helper()
+	g := states(got)
+	for u, st := range want {
+		if g[u] != st {
+			t.Fatalf("states %v, want %v", g, want)
+		}
+	}
+}
+
+// known makes users known to the server (logged in once).
+func known(t *testing.T, s *testkit.Server, users ...string) {
+	t.Helper()
+	for _, u := range users {
+		c := s.LoginAs(t, u, "web", "w-"+u)
+		c.Close()
+	}
+	for _, u := range users {
+		deadline := time.Now().Add(wait)
+		for s.Online(u) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s still online", u)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+// TestCallInviteAcceptReject: online invitees ring (state received); an
+// answer on one device reaches the user's other device and the inviter;
+// answering twice is refused; the call closes when nobody rings.
+func TestCallInviteAcceptReject(t *testing.T) {
+	s := testkit.Start(t, nil)
+	alice := callUser(t, s, "alice", "ios", "a1")
+	bobPhone := callUser(t, s, "bob", "ios", "b1")
+	bobDesk := callUser(t, s, "bob", "macos", "b2")
+	carol := callUser(t, s, "carol", "android", "c1")
+
+	rep := invite(t, alice, protocol.CallInviteRequest{Invitees: []string{"bob", "carol"}, Timeout: 30, ExtendedData: "video"})
+	if rep.CallID == "" || rep.Timeout != 30 || len(rep.ErrorInvitees) != 0 {
+		t.Fatalf("reply %+v", rep)
+	}
+	if left := time.Until(time.UnixMilli(rep.Deadline)); left < 28*time.Second || left > 31*time.Second {
+		t.Fatalf("deadline %s away", left)
+	}
+	for _, c := range []*testkit.Client{bobPhone, bobDesk, carol} {
+		ev := callEvent[protocol.CallInvitationReceived](t, c, protocol.EventCallInvitationReceived)
+		if ev.CallID != rep.CallID || ev.Inviter != "alice" || ev.ExtendedData != "video" || ev.Timeout < 29 || ev.Timeout > 30 {
+			t.Fatalf("ring %+v", ev)
+		}
+		wantStates(t, ev.Users, map[string]int{"alice": protocol.CallAccepted, "bob": protocol.CallReceived, "carol": protocol.CallReceived})
+	}
+	ev := callEvent[protocol.CallUserStateChanged](t, alice, protocol.EventCallUserStateChanged)
+	wantStates(t, ev.Users, map[string]int{"bob": protocol.CallReceived, "carol": protocol.CallReceived})
+
+	if err := bobPhone.Call(protocol.TypeCallAccept, protocol.CallRequest{CallID: rep.CallID, ExtendedData: "hi"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*testkit.Client{alice, bobPhone, bobDesk, carol} {
+		ev := callEvent[protocol.CallUserStateChanged](t, c, protocol.EventCallUserStateChanged)
+		if len(ev.Users) != 1 || ev.Users[0].UserID != "bob" || ev.Users[0].State != protocol.CallAccepted || ev.Users[0].ExtendedData != "hi" {
+			t.Fatalf("state change %+v", ev)
+		}
+	}
+	// Answering again, on either device, either way.
+	for _, typ := range []string{protocol.TypeCallAccept, protocol.TypeCallReject} {
+		if err := bobDesk.Call(typ, protocol.CallRequest{CallID: rep.CallID}, nil); err == nil || err.Code != protocol.CodeCallAnswered {
+			t.Fatalf("%s twice: %v", typ, err)
+		}
+	}
+	if err := carol.Call(protocol.TypeCallReject, protocol.CallRequest{CallID: rep.CallID}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*testkit.Client{alice, bobPhone, carol} {
+		ev := callEvent[protocol.CallUserStateChanged](t, c, protocol.EventCallUserStateChanged)
+		wantStates(t, ev.Users, map[string]int{"carol": protocol.CallRejected})
+	}
+	info := callInfo(t, alice, rep.CallID)
+	if !info.Ended || info.Inviter != "alice" {
+		t.Fatalf("info %+v", info)
+	}
+	wantStates(t, info.Users, map[string]int{"alice": protocol.CallAccepted, "bob": protocol.CallAccepted, "carol": protocol.CallRejected})
+	// Closed: no timeout comes later.
+	noCallEvent(t, bobPhone, 200*time.Millisecond)
+}
+
+// TestCallTimeout: unanswered invitations time out at the deadline; a late
+// answer is refused; a login after the deadline rings nothing.
+func TestCallTimeout(t *testing.T) {
+	s := testkit.Start(t, nil)
+	known(t, s, "dave")
+	alice := callUser(t, s, "alice", "ios", "a1")
+	bob := callUser(t, s, "bob", "ios", "b1")
+	rep := invite(t, alice, protocol.CallInviteRequest{Invitees: []string{"bob", "dave"}, Timeout: 1})
+	callEvent[protocol.CallInvitationReceived](t, bob, protocol.EventCallInvitationReceived)
+	callEvent[protocol.CallUserStateChanged](t, alice, protocol.EventCallUserStateChanged)
+
+	to := callEvent[protocol.CallInvitationTimeout](t, bob, protocol.EventCallInvitationTimeout)
+	if to.CallID != rep.CallID {
+		t.Fatalf("timeout %+v", to)
+	}
+	if late := time.Since(time.UnixMilli(rep.Deadline)); late < 0 || late > 2*time.Second {
+		t.Fatalf("timeout %s after the deadline", late)
+	}
+	ev := callEvent[protocol.CallUserStateChanged](t, alice, protocol.EventCallUserStateChanged)
+	wantStates(t, ev.Users, map[string]int{"bob": protocol.CallTimeout, "dave": protocol.CallTimeout})
+	if err := bob.Call(protocol.TypeCallAccept, protocol.CallRequest{CallID: rep.CallID}, nil); err == nil || err.Code != protocol.CodeCallEnded {
+		t.Fatalf("late accept: %v", err)
+	}
+	dave := callUser(t, s, "dave", "android", "d1")
+	noCallEvent(t, dave, 300*time.Millisecond)
+}
+
+// TestCallLoginBeforeDeadline: an offline invitee that logs in before the
+// deadline rings with the time left, and the inviter sees it received.
+func TestCallLoginBeforeDeadline(t *testing.T) {
+	s := testkit.Start(t, nil)
+	known(t, s, "bob")
+	alice := callUser(t, s, "alice", "ios", "a1")
+	rep := invite(t, alice, protocol.CallInviteRequest{Invitees: []string{"bob"}, Timeout: 5})
+	ev := callEvent[protocol.CallUserStateChanged](t, alice, protocol.EventCallUserStateChanged)
+	wantStates(t, ev.Users, map[string]int{"bob": protocol.CallInviting})
+	time.Sleep(1100 * time.Millisecond)
+
+	bob := callUser(t, s, "bob", "android", "b1")
+	ring := callEvent[protocol.CallInvitationReceived](t, bob, protocol.EventCallInvitationReceived)
+	if ring.CallID != rep.CallID || ring.Timeout < 1 || ring.Timeout > 4 || ring.Deadline != rep.Deadline {
+		t.Fatalf("ring at login %+v (deadline %d)", ring, rep.Deadline)
+	}
+	wantStates(t, ring.Users, map[string]int{"bob": protocol.CallReceived})
+	ev = callEvent[protocol.CallUserStateChanged](t, alice, protocol.EventCallUserStateChanged)
+	wantStates(t, ev.Users, map[string]int{"bob": protocol.CallReceived})
+
+	// After a cancel, a login rings nothing.
+	if err := alice.Call(protocol.TypeCallCancel, protocol.CallCancelRequest{CallID: rep.CallID}, nil); err != nil {
+		t.Fatal(err)
+	}
+	callEvent[protocol.CallInvitationCancelled](t, bob, protocol.EventCallInvitationCancelled)
+	bob2 := callUser(t, s, "bob", "ios", "b2")
+	noCallEvent(t, bob2, 300*time.Millisecond)
+}
+
+// callAPNs starts an APNs emulator for the server and takes user offline
+// with an iOS device (with a VoIP token when voip), returning the tokens.
+func callAPNs(t *testing.T, s *testkit.Server, user string, voip bool) (em *apnsemu.Emulator, tok, voipTok string) {
+	t.Helper()
+	em = startAPNs(t, s)
+	tok = em.RegisterDevice(bundle, apnsemu.Development, false)
+	reg := protocol.PushRegistration{Vendor: "apns", Token: tok, Environment: "development", BundleID: bundle}
+	if voip {
+		voipTok = em.RegisterDevice(bundle, apnsemu.Development, true)
+		reg.VoIPToken = voipTok
+	}
+	goOffline(t, s, user, reg)
+	return em, tok, voipTok
+}
+
+func waitCallJobs(t *testing.T, s *testkit.Server, user string, n int, status push.JobStatus) []push.Job {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		jobs := jobsFor(t, s, user)
+		got := 0
+		for _, j := range jobs {
+			if j.Status == status {
+				got++
+			}
+		}
+		if got >= n {
+			return jobs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: want %d jobs %s, have %+v", user, n, status, jobs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestCallVoIPPush: an offline iOS invitee with a VoIP token gets a PushKit
+// push: topic <bundle>.voip, push type voip, priority 10, expiring at the
+// call's deadline, with the call ID for the app.
+func TestCallVoIPPush(t *testing.T) {
+	s := testkit.Start(t, nil)
+	em, tok, voipTok := callAPNs(t, s, "bob", true)
+	alice := callUser(t, s, "alice", "android", "a1")
+	rep := invite(t, alice, protocol.CallInviteRequest{Invitees: []string{"bob"}, Timeout: 60,
+		PushConfig: &protocol.PushConfig{Title: "Alice", Content: "calling", Payload: "p"}})
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	ds, err := em.WaitDeliveries(ctx, voipTok, 1)
+	if err != nil {
+		t.Fatalf("no VoIP push: %v (jobs %+v)", err, jobsFor(t, s, "bob"))
+	}
+	d := ds[0]
+	deadlineSecs := (rep.Deadline + 999) / 1000
+	if d.Topic != bundle+".voip" || d.PushType != "voip" || d.Priority != 10 || d.Expiration.Unix() != deadlineSecs ||
+		d.Payload[push.CallExtraKey] != rep.CallID || d.Payload["payload"] != "p" {
+		t.Fatalf("VoIP push %+v (deadline %d)", d, rep.Deadline)
+	}
+	if n := len(em.Deliveries(tok)); n != 0 {
+		t.Fatalf("%d pushes to the alert token too", n)
+	}
+	j := waitJob(t, s, "bob", push.JobDelivered)
+	if j.Kind != push.JobCallInvite || j.CallID != rep.CallID || j.ExpiresAt.UnixMilli() != rep.Deadline {
+		t.Fatalf("job %+v", j)
+	}
+}
+
+// TestCallAlertPushWithoutVoIP: without a VoIP token the ring is an alert.
+func TestCallAlertPushWithoutVoIP(t *testing.T) {
+	s := testkit.Start(t, nil)
+	em, tok, _ := callAPNs(t, s, "bob", false)
+	alice := callUser(t, s, "alice", "android", "a1")
+	rep := invite(t, alice, protocol.CallInviteRequest{Invitees: []string{"bob"}, Timeout: 60,
+		PushConfig: &protocol.PushConfig{Title: "Alice", Content: "calling"}})
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	ds, err := em.WaitDeliveries(ctx, tok, 1)
+	if err != nil {
+		t.Fatalf("no alert: %v (jobs %+v)", err, jobsFor(t, s, "bob"))
+	}
+	d := ds[0]
+	alert, _ := d.Aps()["alert"].(map[string]any)
+	if d.Topic != bundle || d.PushType != "alert" || d.Priority != 10 || alert["title"] != "Alice" ||
+		d.Expiration.Unix() != (rep.Deadline+999)/1000 || d.Payload[push.CallExtraKey] != rep.CallID {
+		t.Fatalf("alert %+v", d)
+	}
+}
+
+// TestCallFCMPush: on Android the ring is high priority with a ttl no
+// longer than the time left.
+func TestCallFCMPush(t *testing.T) {
+	s := testkit.Start(t, nil)
+	em, err := fcmemu.New(fcmemu.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := em.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
+	em.AddProject("herald-test")
+	sa, err := em.CreateServiceAccount("herald-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := fcm.New(fcm.Config{ServiceAccountJSON: sa, BaseURL: em.URL(), TokenURL: em.TokenURL(), RootCAs: em.CertPool()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	s.Srv.Providers.Set(s.App.AppID, push.VendorFCM, push.Production, p)
+	tok := em.RegisterDevice("herald-test", bundle)
+	goOffline(t, s, "bob", protocol.PushRegistration{Vendor: "fcm", Token: tok, Environment: "production", BundleID: bundle})
+
+	alice := callUser(t, s, "alice", "ios", "a1")
+	rep := invite(t, alice, protocol.CallInviteRequest{Invitees: []string{"bob"}, Timeout: 45,
+		PushConfig: &protocol.PushConfig{Title: "Alice", Content: "calling"}})
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	d, err := em.Next(ctx, tok)
+	if err != nil {
+		t.Fatalf("no FCM push: %v (jobs %+v)", err, jobsFor(t, s, "bob"))
+	}
+	ttl, ok := d.Message.TTL()
+	left := time.Until(time.UnixMilli(rep.Deadline)) + time.Second
+	if d.Message.Android == nil || d.Message.Android.Priority != "HIGH" || !ok || ttl > left || ttl < 40*time.Second ||
+		d.Message.Data[push.CallExtraKey] != rep.CallID {
+		t.Fatalf("FCM push %+v (ttl %s, %s left)", d.Message, ttl, left)
+	}
+}
+
+// TestCallCancel: the inviter cancels; invitees get the event; the
+// pending ring push is dropped and never sent; with a push config a cancel
+// alert reaches the offline invitee's device.
+func TestCallCancel(t *testing.T) {
+	for _, withPush := range []bool{false, true} {
+		name := "NoCancelPush"
+		if withPush {
+			name = "CancelPush"
+		}
+		t.Run(name, func(t *testing.T) {
+			s := testkit.Start(t, nil)
+			em, tok, voipTok := callAPNs(t, s, "dave", true)
+			// The ring stays pending: APNs is unavailable for the VoIP token.
+			em.InjectFault(voipTok, apnsemu.Fault{Kind: apnsemu.FaultUnavailable, RetryAfter: time.Second})
+			alice := callUser(t, s, "alice", "android", "a1")
+			bob := callUser(t, s, "bob", "ios", "b1")
+			rep := invite(t, alice, protocol.CallInviteRequest{Invitees: []string{"bob", "dave"}, Timeout: 60,
+				PushConfig: &protocol.PushConfig{Title: "Alice", Content: "calling"}})
+			callEvent[protocol.CallInvitationReceived](t, bob, protocol.EventCallInvitationReceived)
+			callEvent[protocol.CallUserStateChanged](t, alice, protocol.EventCallUserStateChanged)
+			// One attempt failed; the job waits for its retry.
+			deadline := time.Now().Add(wait)
+			for {
+				jobs := jobsFor(t, s, "dave")
+				if len(jobs) == 1 && jobs[0].Attempts == 1 && jobs[0].Status == push.JobPending {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("ring not retried: %+v", jobs)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+
+			if err := bob.Call(protocol.TypeCallCancel, protocol.CallCancelRequest{CallID: rep.CallID}, nil); err == nil || err.Code != protocol.CodePermissionDenied {
+				t.Fatalf("cancel by an invitee: %v", err)
+			}
+			req := protocol.CallCancelRequest{CallID: rep.CallID, ExtendedData: "sorry"}
+			if withPush {
+				req.PushConfig = &protocol.PushConfig{Title: "Alice", Content: "missed call"}
+			}
+			if err := alice.Call(protocol.TypeCallCancel, req, nil); err != nil {
+				t.Fatal(err)
+			}
+			c := callEvent[protocol.CallInvitationCancelled](t, bob, protocol.EventCallInvitationCancelled)
+			if c.CallID != rep.CallID || c.Inviter != "alice" || c.ExtendedData != "sorry" {
+				t.Fatalf("cancelled %+v", c)
+			}
+			ev := callEvent[protocol.CallUserStateChanged](t, alice, protocol.EventCallUserStateChanged)
+			wantStates(t, ev.Users, map[string]int{"bob": protocol.CallCancelled, "dave": protocol.CallCancelled})
+			em.ClearFault(voipTok)
+
+			if withPush {
+				ctx, cancel := context.WithTimeout(context.Background(), wait)
+				defer cancel()
+				ds, err := em.WaitDeliveries(ctx, tok, 1)
+				if err != nil {
+					t.Fatalf("no cancel push: %v (jobs %+v)", err, jobsFor(t, s, "dave"))
+				}
+				if alert, _ := ds[0].Aps()["alert"].(map[string]any); ds[0].PushType != "alert" || alert["body"] != "missed call" || ds[0].Payload[push.CallExtraKey] != rep.CallID {
+					t.Fatalf("cancel push %+v", ds[0])
+				}
+			}
+			time.Sleep(1500 * time.Millisecond) // past the ring's retry time
+			if n := len(em.Deliveries(voipTok)); n != 0 {
+				t.Fatalf("%d ring pushes after the cancel", n)
+			}
+			for _, j := range jobsFor(t, s, "dave") {
+				if j.Kind == push.JobCallInvite && j.Status != push.JobDropped {
+					t.Fatalf("ring job %+v", j)
+				}
+			}
+			if !withPush && len(em.Deliveries(tok)) != 0 {
+				t.Fatal("a cancel push without a push config")
+			}
+			if err := alice.Call(protocol.TypeCallCancel, protocol.CallCancelRequest{CallID: rep.CallID}, nil); err == nil || err.Code != protocol.CodeCallEnded {
+				t.Fatalf("cancel twice: %v", err)
+			}
+		})
+	}
+}
+
+// TestCallNoPushAfterAnswer: a ring push pending when the invitee answers
+// on another device is never sent.
+func TestCallNoPushAfterAnswer(t *testing.T) {
+	s := testkit.Start(t, nil)
+	em, _, voipTok := callAPNs(t, s, "bob", true)
+	em.InjectFault(voipTok, apnsemu.Fault{Kind: apnsemu.FaultUnavailable, RetryAfter: time.Second})
+	alice := callUser(t, s, "alice", "android", "a1")
+	rep := invite(t, alice, protocol.CallInviteRequest{Invitees: []string{"bob"}, Timeout: 60,
+		PushConfig: &protocol.PushConfig{Title: "Alice", Content: "calling"}})
+	waitCallJobs(t, s, "bob", 1, push.JobPending)
+	bobDesk := callUser(t, s, "bob", "macos", "b2")
+	callEvent[protocol.CallInvitationReceived](t, bobDesk, protocol.EventCallInvitationReceived)
+	if err := bobDesk.Call(protocol.TypeCallAccept, protocol.CallRequest{CallID: rep.CallID}, nil); err != nil {
+		t.Fatal(err)
+	}
+	em.ClearFault(voipTok)
+	time.Sleep(1500 * time.Millisecond)
+	if n := len(em.Deliveries(voipTok)); n != 0 {
+		t.Fatalf("%d ring pushes after the answer", n)
+	}
+	j := waitJob(t, s, "bob", push.JobDropped)
+	if j.Kind != push.JobCallInvite {
+		t.Fatalf("job %+v", j)
+	}
+}
+
+// TestCallNoPushAfterDeadline: a ring push that could not be sent before
+// the deadline is never sent after it.
+func TestCallNoPushAfterDeadline(t *testing.T) {
+	s := testkit.Start(t, nil)
+	em, _, voipTok := callAPNs(t, s, "bob", true)
+	// The first attempt fails and APNs asks for a retry after the deadline.
+	em.InjectFault(voipTok, apnsemu.Fault{Kind: apnsemu.FaultUnavailable, RetryAfter: 2 * time.Second, Times: 1})
+	alice := callUser(t, s, "alice", "android", "a1")
+	invite(t, alice, protocol.CallInviteRequest{Invitees: []string{"bob"}, Timeout: 1,
+		PushConfig: &protocol.PushConfig{Title: "Alice", Content: "calling"}})
+	callEvent[protocol.CallUserStateChanged](t, alice, protocol.EventCallUserStateChanged)
+	ev := callEvent[protocol.CallUserStateChanged](t, alice, protocol.EventCallUserStateChanged)
+	wantStates(t, ev.Users, map[string]int{"bob": protocol.CallTimeout})
+	time.Sleep(2 * time.Second) // the dispatcher's backoff (1 s base) passed
+	if n := len(em.Deliveries(voipTok)); n != 0 {
+		t.Fatalf("%d ring pushes after the deadline", n)
+	}
+	for _, j := range jobsFor(t, s, "bob") {
+		if j.Status == push.JobPending || j.Status == push.JobDelivered {
+			t.Fatalf("job %+v", j)
+		}
+	}
+}
+
+// TestCallDeadlineSurvivesRestart: a call's deadline fires at its time
+// after a restart on the same data, and the ring push left pending is not
+// sent after it.
+func TestCallDeadlineSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	s1 := testkit.Start(t, func(c *config.Config) { c.DataDir = dir })
+	em, key := startAPNsWith(t, s1, apnsemu.Config{TokenUpdateInterval: time.Millisecond})
+	voipTok := em.RegisterDevice(bundle, apnsemu.Development, true)
+	goOffline(t, s1, "bob", protocol.PushRegistration{Vendor: "apns", Token: em.RegisterDevice(bundle, apnsemu.Development, false),
+		VoIPToken: voipTok, Environment: "development", BundleID: bundle})
+	em.InjectFault(voipTok, apnsemu.Fault{Kind: apnsemu.FaultUnavailable, RetryAfter: time.Second})
+	known(t, s1, "carol")
+	alice := callUser(t, s1, "alice", "android", "a1")
+	rep := invite(t, alice, protocol.CallInviteRequest{Invitees: []string{"bob", "carol"}, Timeout: 4,
+		PushConfig: &protocol.PushConfig{Title: "Alice", Content: "calling"}})
+	waitCallJobs(t, s1, "bob", 1, push.JobPending)
+	s1.Stop(t)
+
+	s2 := testkit.Start(t, func(c *config.Config) { c.DataDir = dir })
+	installAPNs(t, s2, em, key)
+	alice = callUser(t, s2, "alice", "android", "a1")
+	carol := callUser(t, s2, "carol", "ios", "c1")
+	ring := callEvent[protocol.CallInvitationReceived](t, carol, protocol.EventCallInvitationReceived)
+	if ring.CallID != rep.CallID {
+		t.Fatalf("ring after restart %+v", ring)
+	}
+	to := callEvent[protocol.CallInvitationTimeout](t, carol, protocol.EventCallInvitationTimeout)
+	if to.CallID != rep.CallID {
+		t.Fatalf("timeout %+v", to)
+	}
+	if d := time.Since(time.UnixMilli(rep.Deadline)); d < 0 || d > 2*time.Second {
+		t.Fatalf("timed out %s after the deadline", d)
+	}
+	em.ClearFault(voipTok)
+	info := callInfo(t, alice, rep.CallID)
+	wantStates(t, info.Users, map[string]int{"bob": protocol.CallTimeout, "carol": protocol.CallTimeout})
+	if !info.Ended {
+		t.Fatalf("info %+v", info)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if n := len(em.Deliveries(voipTok)); n != 0 {
+		t.Fatalf("%d stale ring pushes", n)
+	}
+}
+
+// TestCallDeadlinePassedWhileDown: a deadline that passed while the server
+// was down fires at once at the next start.
+func TestCallDeadlinePassedWhileDown(t *testing.T) {
+	dir := t.TempDir()
+	s1 := testkit.Start(t, func(c *config.Config) { c.DataDir = dir })
+	known(t, s1, "bob")
+	alice := callUser(t, s1, "alice", "android", "a1")
+	rep := invite(t, alice, protocol.CallInviteRequest{Invitees: []string{"bob"}, Timeout: 1})
+	s1.Stop(t)
+	time.Sleep(time.Until(time.UnixMilli(rep.Deadline)) + 100*time.Millisecond)
+	s2 := testkit.Start(t, func(c *config.Config) { c.DataDir = dir })
+	alice = callUser(t, s2, "alice", "android", "a1")
+	info := callInfo(t, alice, rep.CallID)
+	wantStates(t, info.Users, map[string]int{"bob": protocol.CallTimeout})
+	bob := callUser(t, s2, "bob", "ios", "b1")
+	noCallEvent(t, bob, 300*time.Millisecond)
+}
+
+// TestCallAdvanced: advanced mode lets a participant invite more users,
+// users join and quit, and the call ends for everyone.
+func TestCallAdvanced(t *testing.T) {
+	s := testkit.Start(t, nil)
+	alice := callUser(t, s, "alice", "ios", "a1")
+	bob := callUser(t, s, "bob", "ios", "b1")
+	carol := callUser(t, s, "carol", "ios", "c1")
+	rep := invite(t, alice, protocol.CallInviteRequest{Invitees: []string{"bob"}, Mode: protocol.CallModeAdvanced, Timeout: 30})
+	callEvent[protocol.CallInvitationReceived](t, bob, protocol.EventCallInvitationReceived)
+	callEvent[protocol.CallUserStateChanged](t, alice, protocol.EventCallUserStateChanged)
+	if err := bob.Call(protocol.TypeCallAccept, protocol.CallRequest{CallID: rep.CallID}, nil); err != nil {
+		t.Fatal(err)
+	}
+	callEvent[protocol.CallUserStateChanged](t, alice, protocol.EventCallUserStateChanged)
+	callEvent[protocol.CallUserStateChanged](t, bob, protocol.EventCallUserStateChanged)
+
+	// Not in the call yet: carol cannot invite.
+	if err := carol.Call(protocol.TypeCallingInvite, protocol.CallingInviteRequest{CallID: rep.CallID, Invitees: []string{"alice"}}, nil); err == nil || err.Code != protocol.CodeNotCallInvitee {
+		t.Fatalf("callingInvite by a stranger: %v", err)
+	}
+	var r2 protocol.CallInviteReply
+	if err := bob.Call(protocol.TypeCallingInvite, protocol.CallingInviteRequest{CallID: rep.CallID, Invitees: []string{"carol", "alice"}, Timeout: 20}, &r2); err != nil {
+		t.Fatal(err)
+	}
+	if len(r2.ErrorInvitees) != 1 || r2.ErrorInvitees[0].UserID != "alice" || r2.ErrorInvitees[0].Code != protocol.CodeInvalidInvitees {
+		t.Fatalf("callingInvite reply %+v", r2)
+	}
+	ring := callEvent[protocol.CallInvitationReceived](t, carol, protocol.EventCallInvitationReceived)
+	if ring.Inviter != "bob" || ring.Timeout > 20 {
+		t.Fatalf("ring %+v", ring)
+	}
+	var info protocol.CallInfo
+	if err := carol.Call(protocol.TypeCallJoin, protocol.CallRequest{CallID: rep.CallID}, &info); err != nil {
+		t.Fatal(err)
+	}
+	wantStates(t, info.Users, map[string]int{"alice": protocol.CallAccepted, "bob": protocol.CallAccepted, "carol": protocol.CallAccepted})
+	if err := alice.Call(protocol.TypeCallQuit, protocol.CallRequest{CallID: rep.CallID}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.Call(protocol.TypeCallEnd, protocol.CallRequest{CallID: rep.CallID, ExtendedData: "bye"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*testkit.Client{bob, carol} {
+		deadline := time.Now().Add(wait)
+		for {
+			f := c.Next(time.Until(deadline))
+			if f.Type != protocol.EventCallInvitationEnded {
+				continue
+			}
+			var e protocol.CallInvitationEnded
+			_ = json.Unmarshal(f.Data, &e)
+			if e.OperatedBy != "bob" || e.ExtendedData != "bye" {
+				t.Fatalf("ended %+v", e)
+			}
+			break
+		}
+	}
+	if err := carol.Call(protocol.TypeCallQuit, protocol.CallRequest{CallID: rep.CallID}, nil); err == nil || err.Code != protocol.CodeCallEnded {
+		t.Fatalf("quit after the end: %v", err)
+	}
+	if info := callInfo(t, alice, rep.CallID); !info.Ended {
+		t.Fatalf("info %+v", info)
+	}
+}
+
+// TestCallBadInput: every bad input gets its documented code and changes
+// nothing (the invitee is not rung, states stay).
+func TestCallBadInput(t *testing.T) {
+	s := testkit.Start(t, nil)
+	alice := callUser(t, s, "alice", "ios", "a1")
+	bob := callUser(t, s, "bob", "ios", "b1")
+	carol := callUser(t, s, "carol", "ios", "c1")
+	rep := invite(t, alice, protocol.CallInviteRequest{Invitees: []string{"bob"}, Timeout: 60})
+	callEvent[protocol.CallInvitationReceived](t, bob, protocol.EventCallInvitationReceived)
+	callEvent[protocol.CallUserStateChanged](t, alice, protocol.EventCallUserStateChanged)
+
+	many := make([]string, protocol.MaxCallInvitees+1)
+	for i := range many {
+		many[i] = "u" + strings.Repeat("x", i+1)
+	}
+	tests := []struct {
+		name string
+		c    *testkit.Client
+		typ  string
+		data any
+		code protocol.Code
+	}{
+		{"invite oneself", alice, protocol.TypeCallInvite, protocol.CallInviteRequest{Invitees: []string{"alice"}}, protocol.CodeInvalidInvitees},
+		{"no invitees", alice, protocol.TypeCallInvite, protocol.CallInviteRequest{}, protocol.CodeInvalidInvitees},
+		{"too many invitees", alice, protocol.TypeCallInvite, protocol.CallInviteRequest{Invitees: many}, protocol.CodeInvalidInvitees},
+		{"unknown users only", alice, protocol.TypeCallInvite, protocol.CallInviteRequest{Invitees: []string{"nobody", "ghost"}}, protocol.CodeUserNotFound},
+		{"timeout too long", alice, protocol.TypeCallInvite, protocol.CallInviteRequest{Invitees: []string{"carol"}, Timeout: protocol.MaxCallTimeout + 1}, protocol.CodeInvalidTimeout},
+		{"negative timeout", alice, protocol.TypeCallInvite, protocol.CallInviteRequest{Invitees: []string{"carol"}, Timeout: -1}, protocol.CodeInvalidTimeout},
+		{"bad mode", alice, protocol.TypeCallInvite, protocol.CallInviteRequest{Invitees: []string{"carol"}, Mode: 7}, protocol.CodeInvalidArgument},
+		{"accept uninvited", carol, protocol.TypeCallAccept, protocol.CallRequest{CallID: rep.CallID}, protocol.CodeNotCallInvitee},
+		{"reject uninvited", carol, protocol.TypeCallReject, protocol.CallRequest{CallID: rep.CallID}, protocol.CodeNotCallInvitee},
+		{"inviter accepts", alice, protocol.TypeCallAccept, protocol.CallRequest{CallID: rep.CallID}, protocol.CodeNotCallInvitee},
+		{"accept unknown call", bob, protocol.TypeCallAccept, protocol.CallRequest{CallID: "nosuchcall"}, protocol.CodeCallNotFound},
+		{"accept without call ID", bob, protocol.TypeCallAccept, protocol.CallRequest{}, protocol.CodeInvalidArgument},
+		{"cancel someone else's call", carol, protocol.TypeCallCancel, protocol.CallCancelRequest{CallID: rep.CallID}, protocol.CodePermissionDenied},
+		{"cancel by invitee", bob, protocol.TypeCallCancel, protocol.CallCancelRequest{CallID: rep.CallID}, protocol.CodePermissionDenied},
+		{"info by stranger", carol, protocol.TypeCallInfo, protocol.CallRequest{CallID: rep.CallID}, protocol.CodeNotCallInvitee},
+		{"quit a general call", alice, protocol.TypeCallQuit, protocol.CallRequest{CallID: rep.CallID}, protocol.CodeInvalidArgument},
+		{"callingInvite a general call", alice, protocol.TypeCallingInvite, protocol.CallingInviteRequest{CallID: rep.CallID, Invitees: []string{"carol"}}, protocol.CodeInvalidArgument},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.c.Call(tt.typ, tt.data, nil)
+			if err == nil || err.Code != tt.code {
+				t.Fatalf("got %v, want code %d", err, tt.code)
+			}
+		})
+	}
+	noCallEvent(t, carol, 100*time.Millisecond)
+	noCallEvent(t, bob, 100*time.Millisecond)
+	info := callInfo(t, alice, rep.CallID)
+	if info.Ended || len(info.Users) != 2 {
+		t.Fatalf("info %+v", info)
+	}
+	wantStates(t, info.Users, map[string]int{"alice": protocol.CallAccepted, "bob": protocol.CallReceived})
+
+	// Unknown users beside a known one: invited, the others reported.
+	r2 := invite(t, alice, protocol.CallInviteRequest{Invitees: []string{"ghost", "carol"}, Timeout: 60})
+	if len(r2.ErrorInvitees) != 1 || r2.ErrorInvitees[0].UserID != "ghost" || r2.ErrorInvitees[0].Code != protocol.CodeUserNotFound {
+		t.Fatalf("reply %+v", r2)
+	}
+	callEvent[protocol.CallInvitationReceived](t, carol, protocol.EventCallInvitationReceived)
+}

@@ -1,0 +1,204 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/heraldim/herald/internal/call"
+	"github.com/heraldim/herald/internal/push"
+)
+
+var _ call.Store = (*Store)(nil)
+
+const (
+	qInsertCall = `INSERT INTO calls (app_id, call_id, inviter, mode, extended_data, created_at, deadline, closed_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, 0)`
+
+	qCloseCall = `UPDATE calls SET closed_at = $3 WHERE app_id = $1 AND call_id = $2 AND closed_at = 0`
+
+	qCallExists = `SELECT 1 FROM calls WHERE app_id = $1 AND call_id = $2`
+
+	// qPutCallUser inserts or replaces a user of a call; a replaced user
+	// keeps its position in the list.
+	qPutCallUser = `INSERT INTO call_users (app_id, call_id, user_id, position, state, invited_by, extended_data, deadline, updated_at)
+VALUES ($1, $2, $3,
+	(SELECT COALESCE(MAX(position), 0) + 1 FROM call_users WHERE app_id = $1 AND call_id = $2),
+	$4, $5, $6, $7, $8)
+ON CONFLICT (app_id, call_id, user_id) DO UPDATE SET state = excluded.state, invited_by = excluded.invited_by,
+	extended_data = excluded.extended_data, deadline = excluded.deadline, updated_at = excluded.updated_at`
+
+	// qPlanCallPush plans a call push to one user: a job per enabled device
+	// bound to the user.
+	qPlanCallPush = `INSERT INTO push_jobs (app_id, message_id, user_id, push_id, vendor, push_config,
+	status, attempts, not_before, expires_at, reason, created_at, updated_at, kind, call_id)
+SELECT app_id, 0, user_id, push_id, vendor, $3, 'pending', 0, $4, $5, '', $4, $4, $6, $7
+FROM devices WHERE app_id = $1 AND user_id = $2 AND user_id <> '' AND enabled = 1`
+
+	// qStopRinging drops a user's pending ring pushes of a call.
+	qStopRinging = `UPDATE push_jobs SET status = 'dropped', reason = $4, updated_at = $5
+WHERE app_id = $1 AND call_id = $2 AND user_id = $3 AND kind = 'call_invite' AND status = 'pending'`
+
+	callColumns = `app_id, call_id, inviter, mode, extended_data, created_at, deadline, closed_at`
+
+	qCall      = `SELECT ` + callColumns + ` FROM calls WHERE app_id = $1 AND call_id = $2`
+	qOpenCalls = `SELECT ` + callColumns + ` FROM calls WHERE closed_at = 0 ORDER BY app_id, call_id`
+
+	qCallUsers = `SELECT user_id, state, invited_by, extended_data, deadline, updated_at FROM call_users
+WHERE app_id = $1 AND call_id = $2 ORDER BY position`
+)
+
+// SaveCall implements call.Store: the call's row, its users, its pushes and
+// the ring pushes it stops, in one transaction.
+func (s *Store) SaveCall(ctx context.Context, ch call.Change) error {
+	const op = "sqlite: save call"
+	now := ch.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	users := ch.Users
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return ctxErr(ctx, op, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if r := ch.New; r != nil {
+		if _, err := tx.ExecContext(ctx, qInsertCall, ch.AppID, ch.CallID, r.Inviter, r.Mode, r.ExtendedData,
+			r.CreatedAt.UnixMilli(), r.Deadline.UnixMilli()); err != nil {
+			return ctxErr(ctx, op, err)
+		}
+		users = append(append([]call.User(nil), r.Users...), users...)
+	} else {
+		var one int
+		err := tx.QueryRowContext(ctx, qCallExists, ch.AppID, ch.CallID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%s: %w", op, call.ErrNotFound)
+		}
+		if err != nil {
+			return ctxErr(ctx, op, err)
+		}
+	}
+	for _, u := range users {
+		if _, err := tx.ExecContext(ctx, qPutCallUser, ch.AppID, ch.CallID, u.UserID, u.State, u.InvitedBy,
+			u.ExtendedData, millisOrZero(u.Deadline), u.UpdatedAt.UnixMilli()); err != nil {
+			return ctxErr(ctx, op, err)
+		}
+	}
+	for _, u := range ch.StopRinging {
+		if _, err := tx.ExecContext(ctx, qStopRinging, ch.AppID, ch.CallID, u, ch.DropReason, now.UnixMilli()); err != nil {
+			return ctxErr(ctx, op, err)
+		}
+	}
+	for _, p := range ch.Pushes {
+		if _, err := tx.ExecContext(ctx, qPlanCallPush, ch.AppID, p.UserID, p.Config, now.UnixMilli(),
+			millisOrZero(p.ExpiresAt), string(p.Kind), ch.CallID); err != nil {
+			return ctxErr(ctx, op, err)
+		}
+	}
+	if !ch.ClosedAt.IsZero() {
+		if _, err := tx.ExecContext(ctx, qCloseCall, ch.AppID, ch.CallID, ch.ClosedAt.UnixMilli()); err != nil {
+			return ctxErr(ctx, op, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return ctxErr(ctx, op, err)
+	}
+	return nil
+}
+
+// Call implements call.Store.
+func (s *Store) Call(ctx context.Context, appID, callID string) (call.Record, error) {
+	const op = "sqlite: call"
+	r, err := scanCall(s.r.QueryRowContext(ctx, qCall, appID, callID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return call.Record{}, fmt.Errorf("%s: %w", op, call.ErrNotFound)
+	}
+	if err != nil {
+		return call.Record{}, ctxErr(ctx, op, err)
+	}
+	if r.Users, err = s.callUsers(ctx, appID, callID); err != nil {
+		return call.Record{}, ctxErr(ctx, op, err)
+	}
+	return r, nil
+}
+
+// OpenCalls implements call.Store.
+func (s *Store) OpenCalls(ctx context.Context) ([]call.Record, error) {
+	const op = "sqlite: open calls"
+	rows, err := s.r.QueryContext(ctx, qOpenCalls)
+	if err != nil {
+		return nil, ctxErr(ctx, op, err)
+	}
+	var out []call.Record
+	for rows.Next() {
+		r, err := scanCall(rows)
+		if err != nil {
+			rows.Close()
+			return nil, ctxErr(ctx, op, err)
+		}
+		out = append(out, r)
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return nil, ctxErr(ctx, op, err)
+	}
+	for i := range out {
+		if out[i].Users, err = s.callUsers(ctx, out[i].AppID, out[i].CallID); err != nil {
+			return nil, ctxErr(ctx, op, err)
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) callUsers(ctx context.Context, appID, callID string) ([]call.User, error) {
+	rows, err := s.r.QueryContext(ctx, qCallUsers, appID, callID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []call.User
+	for rows.Next() {
+		var u call.User
+		var deadline, updated int64
+		if err := rows.Scan(&u.UserID, &u.State, &u.InvitedBy, &u.ExtendedData, &deadline, &updated); err != nil {
+			return nil, err
+		}
+		u.Deadline, u.UpdatedAt = timeOrZero(deadline), time.UnixMilli(updated).UTC()
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+func scanCall(sc interface{ Scan(...any) error }) (call.Record, error) {
+	var r call.Record
+	var created, deadline, closed int64
+	err := sc.Scan(&r.AppID, &r.CallID, &r.Inviter, &r.Mode, &r.ExtendedData, &created, &deadline, &closed)
+	r.CreatedAt, r.Deadline, r.ClosedAt = time.UnixMilli(created).UTC(), time.UnixMilli(deadline).UTC(), timeOrZero(closed)
+	return r, err
+}
+
+// millisOrZero stores the zero time as 0.
+func millisOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// timeOrZero reads 0 as the zero time.
+func timeOrZero(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// CallJobs returns the push jobs of a call, oldest first (for tests and
+// the delivery trace).
+func (s *Store) CallJobs(ctx context.Context, appID, callID string) ([]push.Job, error) {
+	return s.queryJobs(ctx, "sqlite: call jobs",
+		`SELECT `+jobColumns+` FROM push_jobs WHERE app_id = $1 AND call_id = $2 ORDER BY id`, appID, callID)
+}
