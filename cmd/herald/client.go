@@ -118,8 +118,11 @@ func (o *clientOptions) newPushClient(appID, deviceID, platform string, stderr i
 // serverError turns an error the server returned into an exit code 3 with
 // its code and message; other errors keep exit code 1. Either way the
 // message starts with op instead of the SDK's own "herald: <op>:" prefix
-// (main prints "herald:").
+// (main prints "herald:"). A nil err stays nil.
 func serverError(op string, err error) error {
+	if err == nil {
+		return nil
+	}
 	var he *herald.Error
 	if errors.As(err, &he) {
 		return &exitError{code: exitServerError, err: fmt.Errorf("%s: %w", op, he)}

@@ -50,6 +50,42 @@ type (
 		SecondsLeft int    `json:"secondsLeft,omitempty"`
 		Error       string `json:"error,omitempty"`
 	}
+	groupStateLine struct {
+		Event      string    `json:"event"` // "groupStateChanged"
+		GroupID    string    `json:"groupID"`
+		State      string    `json:"state"`      // enter or quit
+		GroupEvent string    `json:"groupEvent"` // created, joined, invited, left, kickedOut, dismissed
+		OperatedBy string    `json:"operatedBy"`
+		Group      groupLine `json:"group"`
+	}
+	groupMemberStateLine struct {
+		Event       string   `json:"event"` // "groupMemberStateChanged"
+		GroupID     string   `json:"groupID"`
+		State       string   `json:"state"`
+		GroupEvent  string   `json:"groupEvent"`
+		UserIDs     []string `json:"userIDs"`
+		OperatedBy  string   `json:"operatedBy"`
+		MemberCount int      `json:"memberCount"`
+	}
+	groupMemberInfoLine struct {
+		Event      string       `json:"event"` // "groupMemberInfoUpdated"
+		GroupID    string       `json:"groupID"`
+		Members    []memberLine `json:"members"`
+		OperatedBy string       `json:"operatedBy"`
+	}
+	// callLine is every call event's line; fields a kind lacks are left out.
+	callLine struct {
+		Event        string         `json:"event"` // "callInvitationReceived", "callInvitationCancelled", ...
+		CallID       string         `json:"callID"`
+		Inviter      string         `json:"inviter,omitempty"`
+		OperatedBy   string         `json:"operatedBy,omitempty"`
+		Mode         string         `json:"mode,omitempty"` // general or advanced
+		Timeout      int            `json:"timeout,omitempty"`
+		Deadline     int64          `json:"deadline,omitempty"`
+		ExtendedData string         `json:"extendedData,omitempty"`
+		EndedAt      int64          `json:"endedAt,omitempty"`
+		Users        []callUserLine `json:"users,omitempty"`
+	}
 )
 
 func newListenCmd() *cobra.Command {
@@ -65,8 +101,19 @@ func newListenCmd() *cobra.Command {
 offline messages synced after login and live ones ("message", with
 "offline" telling which), "syncDone", "connectionStateChanged", "kicked" and
 "tokenWillExpire". Text messages carry "text", custom and command messages
-"data" in base64. The SDK reconnects by itself; on SIGINT or SIGTERM listen
-logs out and exits 0.
+"data" in base64. Group messages are "message" lines with conversationType
+2 and the group's ID as conversationID.
+
+Group events: "groupStateChanged" (the user entered or left a group, with
+"state" enter/quit, "groupEvent" created/joined/invited/left/kickedOut/
+dismissed and the group), "groupMemberStateChanged" (others entered or
+left), "groupMemberInfoUpdated" (roles changed). Call events:
+"callInvitationReceived" (with "timeout" in seconds and "deadline"),
+"callInvitationCancelled", "callInvitationTimeout", "callUserStateChanged"
+(users with their states) and "callInvitationEnded".
+
+The SDK reconnects by itself; on SIGINT or SIGTERM listen logs out and
+exits 0.
 
 The device ID defaults to "cli-listen-" + the user, so a restarted listen
 resumes after the messages it acknowledged (a message is acknowledged after
@@ -185,6 +232,37 @@ func (l *listener) handler() herald.EventHandler {
 		},
 		ReceivePeerMessage:  l.messages,
 		ReceiveGroupMessage: l.messages,
+		GroupStateChanged: func(i herald.GroupStateChangedInfo) {
+			_ = l.out.print(groupStateLine{Event: "groupStateChanged", GroupID: i.GroupInfo.GroupID, State: i.State.String(),
+				GroupEvent: i.Event.String(), OperatedBy: i.OperatedBy, Group: groupLineOf(i.GroupInfo)})
+		},
+		GroupMemberStateChanged: func(i herald.GroupMemberStateChangedInfo) {
+			_ = l.out.print(groupMemberStateLine{Event: "groupMemberStateChanged", GroupID: i.GroupID, State: i.State.String(),
+				GroupEvent: i.Event.String(), UserIDs: i.UserIDs, OperatedBy: i.OperatedBy, MemberCount: i.MemberCount})
+		},
+		GroupMemberInfoUpdated: func(i herald.GroupMemberInfoUpdatedInfo) {
+			_ = l.out.print(groupMemberInfoLine{Event: "groupMemberInfoUpdated", GroupID: i.GroupID,
+				Members: memberLinesOf(i.Members), OperatedBy: i.OperatedBy})
+		},
+		CallInvitationReceived: func(i herald.CallInvitationReceivedInfo, callID string) {
+			_ = l.out.print(callLine{Event: "callInvitationReceived", CallID: callID, Inviter: i.Inviter, Mode: i.Mode.String(),
+				Timeout: int(i.Timeout / time.Second), Deadline: millis(i.Deadline), ExtendedData: i.ExtendedData,
+				Users: callUserLinesOf(i.CallUserList)})
+		},
+		CallInvitationCancelled: func(i herald.CallInvitationCancelledInfo, callID string) {
+			_ = l.out.print(callLine{Event: "callInvitationCancelled", CallID: callID, Inviter: i.Inviter, Mode: i.Mode.String(),
+				ExtendedData: i.ExtendedData})
+		},
+		CallInvitationTimeout: func(i herald.CallInvitationTimeoutInfo, callID string) {
+			_ = l.out.print(callLine{Event: "callInvitationTimeout", CallID: callID, Mode: i.Mode.String()})
+		},
+		CallUserStateChanged: func(i herald.CallUserStateChangeInfo) {
+			_ = l.out.print(callLine{Event: "callUserStateChanged", CallID: i.CallID, Users: callUserLinesOf(i.CallUserList)})
+		},
+		CallInvitationEnded: func(i herald.CallInvitationEndedInfo) {
+			_ = l.out.print(callLine{Event: "callInvitationEnded", CallID: i.CallID, OperatedBy: i.OperatedUserID,
+				Mode: i.Mode.String(), ExtendedData: i.ExtendedData, EndedAt: millis(i.EndTime)})
+		},
 		SyncDone: func(n int) {
 			_ = l.out.print(syncDoneLine{Event: "syncDone", Count: n})
 		},
@@ -228,4 +306,12 @@ func (l *listener) messages(msgs []herald.Message, info herald.MessageReceivedIn
 		}
 		_ = l.out.print(line)
 	}
+}
+
+// millis is t in Unix milliseconds, 0 for the zero time.
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
 }

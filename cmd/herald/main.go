@@ -1,6 +1,6 @@
 // Command herald is Herald's one binary: the server (serve) and the client
-// tools built on the Go SDK (token, send, listen, bench), and the vendor
-// emulators with their simulated phones (emulate, device).
+// tools built on the Go SDK (token, send, listen, group, call, bench), and
+// the vendor emulators with their simulated phones (emulate, device).
 package main
 
 import (
@@ -50,6 +50,8 @@ func newRootCmd() *cobra.Command {
 		newTokenCmd(),
 		newSendCmd(),
 		newListenCmd(),
+		newGroupCmd(),
+		newCallCmd(),
 		newBenchCmd(),
 		newEmulateCmd(),
 		newDeviceCmd(),

@@ -26,21 +26,24 @@ type sentLine struct {
 
 func newSendCmd() *cobra.Command {
 	var (
-		opts                                   clientOptions
-		as, to, device, typ, priority, localID string
-		title, content, payload, resourcesID   string
-		subType                                int
-		b64                                    bool
-		ttl, timeout                           time.Duration
+		opts                                 clientOptions
+		as, to, group, device, typ, priority string
+		localID                              string
+		title, content, payload, resourcesID string
+		subType                              int
+		b64                                  bool
+		ttl, timeout                         time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "send --as U --to V [flags] BODY",
+		Use:   "send --as U (--to V | --group G) [flags] BODY",
 		Short: "Send one message and print the result as a JSON line",
 		Long: `Log in as --as (platform "server", so any number of sends may run in
-parallel), send BODY to --to, print the send result as one JSON line and log
-out. BODY is the text of a text message, or the data of a custom or command
-message (raw, or base64 with --base64). A push config is attached when any
-of --title, --content, --payload or --resources-id is given.
+parallel), send BODY to the user --to or the group --group (--as must be a
+member), print the send result as one JSON line and log out. BODY is the
+text of a text message, or the data of a custom or command message (raw, or
+base64 with --base64). A push config is attached when any of --title,
+--content, --payload or --resources-id is given; for a group it goes to
+every member without a live session.
 
 Exit status: 0 sent; 3 the server refused (its error code and message are
 printed on stderr); 1 any other failure.`,
@@ -80,7 +83,11 @@ printed on stderr); 1 any other failure.`,
 			if err := c.Login(ctx, as, tok); err != nil {
 				return serverError("login", err)
 			}
-			sent, sendErr := c.SendMessage(ctx, msg, to, herald.ConversationTypePeer, scfg)
+			convID, convType := to, herald.ConversationTypePeer
+			if group != "" {
+				convID, convType = group, herald.ConversationTypeGroup
+			}
+			sent, sendErr := c.SendMessage(ctx, msg, convID, convType, scfg)
 			// Log out even after a failed send; a failed logout matters
 			// only when the send succeeded.
 			lctx, lcancel := context.WithTimeout(context.WithoutCancel(cmd.Context()), 5*time.Second)
@@ -111,7 +118,8 @@ printed on stderr); 1 any other failure.`,
 	opts.bind(cmd, true)
 	fs := cmd.Flags()
 	fs.StringVar(&as, "as", "", "sending user ID (required)")
-	fs.StringVar(&to, "to", "", "receiving user ID (required)")
+	fs.StringVar(&to, "to", "", "receiving user ID (this or --group)")
+	fs.StringVar(&group, "group", "", "receiving group ID (this or --to)")
 	fs.StringVar(&device, "device", "", `device ID to log in with (default "cli-send-" + the sender)`)
 	fs.StringVar(&typ, "type", "text", "message type: text, custom or command")
 	fs.IntVar(&subType, "sub-type", 0, "sub-type of a custom message")
@@ -125,7 +133,8 @@ printed on stderr); 1 any other failure.`,
 	fs.DurationVar(&ttl, "ttl", time.Hour, "lifetime of the minted login token")
 	fs.DurationVar(&timeout, "timeout", 15*time.Second, "time allowed for login and send")
 	_ = cmd.MarkFlagRequired("as")
-	_ = cmd.MarkFlagRequired("to")
+	cmd.MarkFlagsOneRequired("to", "group")
+	cmd.MarkFlagsMutuallyExclusive("to", "group")
 	return cmd
 }
 

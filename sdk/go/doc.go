@@ -15,6 +15,13 @@
 // server after its handler returned, so a message that was never handed to
 // the app is delivered again at the next login of the same device.
 //
+// Groups (CreateGroup, JoinGroup, InviteUsersIntoGroup, ...) carry messages
+// sent with ConversationTypeGroup and the group's ID, delivered through
+// EventHandler.ReceiveGroupMessage with the same guarantees. Call
+// invitations (CallInvite, CallAccept, CallReject, CallCancel, ...) are
+// signalling for calls whose media go elsewhere; their events reach the
+// EventHandler.Call* handlers, in order with everything else.
+//
 //	c, err := herald.Create(herald.Config{AppID: appID, DeviceID: "laptop-1"})
 //	c.SetEventHandler(herald.EventHandler{
 //		ReceivePeerMessage: func(msgs []herald.Message, info herald.MessageReceivedInfo, from string) { ... },

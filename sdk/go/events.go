@@ -23,7 +23,10 @@ type EventHandler struct {
 	// other user. Messages this user sent from another device arrive here
 	// too (SenderUserID tells), as do command messages.
 	ReceivePeerMessage func(msgs []Message, info MessageReceivedInfo, fromUserID string)
-	// ReceiveGroupMessage delivers messages of one group conversation.
+	// ReceiveGroupMessage delivers messages of one group conversation, in
+	// conversation order, each once: ConversationType is
+	// ConversationTypeGroup and fromGroupID the group's ID. Messages this
+	// user sent from another device arrive here too.
 	ReceiveGroupMessage func(msgs []Message, info MessageReceivedInfo, fromGroupID string)
 	// SyncDone reports that the offline messages that follow a login (or a
 	// reconnect) were all delivered; count is how many the server sent,
@@ -32,6 +35,30 @@ type EventHandler struct {
 	// TokenWillExpire warns that the token expires in second seconds: get a
 	// fresh one from the app's backend and call RenewToken.
 	TokenWillExpire func(second int)
+
+	// GroupStateChanged tells that this user entered a group (created it,
+	// joined, was invited) or left one (left, was kicked out, the group was
+	// dismissed).
+	GroupStateChanged func(info GroupStateChangedInfo)
+	// GroupMemberStateChanged tells the members of a group that other users
+	// entered or left it.
+	GroupMemberStateChanged func(info GroupMemberStateChangedInfo)
+	// GroupMemberInfoUpdated tells the members of a group that roles changed
+	// (SetGroupMemberRole, TransferGroupOwner).
+	GroupMemberInfoUpdated func(info GroupMemberInfoUpdatedInfo)
+
+	// CallInvitationReceived rings this user: at the invitation, or at a
+	// login before the invitation's deadline.
+	CallInvitationReceived func(info CallInvitationReceivedInfo, callID string)
+	// CallInvitationCancelled tells an invitee that the inviter cancelled.
+	CallInvitationCancelled func(info CallInvitationCancelledInfo, callID string)
+	// CallInvitationTimeout tells an invitee that it did not answer in time.
+	CallInvitationTimeout func(info CallInvitationTimeoutInfo, callID string)
+	// CallUserStateChanged tells the users of a call that users' states
+	// changed (accepted, rejected, timed out, quit, ...).
+	CallUserStateChanged func(info CallUserStateChangeInfo)
+	// CallInvitationEnded tells the users of a call that it ended.
+	CallInvitationEnded func(info CallInvitationEndedInfo)
 }
 
 type eventKind int
@@ -42,6 +69,7 @@ const (
 	evOwnSent // bookkeeping only: the app's own sent message counts as handled
 	evSyncDone
 	evTokenWillExpire
+	evNotify // a group or call event: notify calls its handler
 )
 
 // maxBatch bounds how many messages one ReceivePeerMessage call carries.
@@ -66,6 +94,8 @@ type event struct {
 	seq     int64 // evOwnSent
 
 	count int // evSyncDone, evTokenWillExpire
+
+	notify func(EventHandler) // evNotify
 }
 
 type convKey struct {
@@ -242,6 +272,8 @@ func (c *Client) dispatch() {
 			if h.TokenWillExpire != nil {
 				h.TokenWillExpire(e.count)
 			}
+		case evNotify:
+			e.notify(h)
 		}
 	}
 }
@@ -329,7 +361,8 @@ func (c *Client) resetPositionsLocked() {
 	c.dropQueuedLocked()
 }
 
-// dropQueuedLocked drops the queued events but state changes. The dropped
+// dropQueuedLocked drops the queued events but state changes (group and
+// call events go too: they describe a login that ended). The dropped
 // messages were not handled, so they are not acknowledged and their
 // conversations' received positions go back to what was handled: the
 // server delivers them again at the next login. A queued own-sent position

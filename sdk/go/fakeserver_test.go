@@ -19,8 +19,10 @@ import (
 // fakeServer speaks Herald's protocol just enough for the SDK's unit tests:
 // login with offline sync, send (peer text/custom stored with per-conversation
 // seqs, command live only), ack, ping, logout, history, conversation list,
-// markRead and renewToken. It is not the server: the end-to-end tests run
-// against the real one.
+// markRead and renewToken; group messages to the members set with
+// setGroup; group and call requests are recorded and answered by the
+// handlers tests set in answers. It is not the server: the end-to-end tests
+// run against the real one.
 type fakeServer struct {
 	t   *testing.T
 	srv *httptest.Server
@@ -39,6 +41,12 @@ type fakeServer struct {
 	loginErrs []*protocol.Error // refusals for the next logins, in order
 	silent    bool              // the next session ignores pings and sends nothing
 	nextID    int
+	groups    map[string][]string // group ID → members
+	requests  []protocol.Frame    // group and call requests, in order
+	sends     []protocol.SendRequest
+	// answers answer group and call requests by type; a type without one
+	// gets CodeUnavailable.
+	answers map[string]func(user string, fr protocol.Frame) (any, *protocol.Error)
 }
 
 type stored struct {
@@ -64,6 +72,8 @@ func newFakeServer(t *testing.T) *fakeServer {
 		byLocal:   make(map[string]stored),
 		cursors:   make(map[string]int64),
 		conns:     make(map[*fakeConn]bool),
+		groups:    make(map[string][]string),
+		answers:   make(map[string]func(string, protocol.Frame) (any, *protocol.Error)),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/ws", f.serveWS)
@@ -73,6 +83,14 @@ func newFakeServer(t *testing.T) *fakeServer {
 		f.srv.Close()
 	})
 	return f
+}
+
+// convKeyOf returns the key of the conversation user u names with id.
+func convKeyOf(u, id string, typ int) string {
+	if typ == protocol.ConversationGroup {
+		return "g|" + id
+	}
+	return canon(u, id)
 }
 
 func canon(a, b string) string {
@@ -85,7 +103,7 @@ func canon(a, b string) string {
 // view returns a stored message as user u sees it.
 func (s stored) view(u string, offline bool) protocol.Message {
 	m := s.m
-	if u != m.SenderUserID {
+	if u != m.SenderUserID && m.ConversationType != protocol.ConversationGroup {
 		m.ConversationID = m.SenderUserID
 	}
 	m.Offline = offline
@@ -157,7 +175,7 @@ func (f *fakeServer) serveWS(w http.ResponseWriter, r *http.Request) {
 			f.mu.Lock()
 			f.ackFrames++
 			for _, a := range req.Acks {
-				k := c.user + "/" + c.device + "/" + canon(c.user, a.ConversationID)
+				k := c.user + "/" + c.device + "/" + convKeyOf(c.user, a.ConversationID, a.ConversationType)
 				f.cursors[k] = max(f.cursors[k], a.Seq)
 			}
 			f.mu.Unlock()
@@ -179,6 +197,10 @@ func (f *fakeServer) serveWS(w http.ResponseWriter, r *http.Request) {
 		case protocol.TypeMarkRead:
 			f.reply(c, fr.ID, protocol.MarkReadReply{})
 		default:
+			if protocol.IsGroupType(fr.Type) || protocol.IsCallType(fr.Type) {
+				f.answer(c, fr)
+				continue
+			}
 			f.replyErr(c, fr.ID, protocol.Errorf(protocol.CodeUnknownType, ""))
 		}
 	}
@@ -220,7 +242,7 @@ func (f *fakeServer) login(c *fakeConn, fr protocol.Frame) {
 	for _, k := range keys {
 		cur := f.cursors[c.user+"/"+c.device+"/"+k]
 		for _, s := range f.msgs[k] {
-			if (s.m.SenderUserID == c.user || s.recipient == c.user) && s.m.ConversationSeq > cur {
+			if f.sees(c.user, s) && s.m.ConversationSeq > cur {
 				f.event(c, protocol.EventMessage, s.view(c.user, true))
 				n++
 			}
@@ -239,6 +261,9 @@ func (f *fakeServer) send(c *fakeConn, fr protocol.Frame) {
 		f.replyErr(c, fr.ID, e)
 		return
 	}
+	f.mu.Lock()
+	f.sends = append(f.sends, req)
+	f.mu.Unlock()
 	s, dup := f.store(c.user, req)
 	if dup {
 		f.reply(c, fr.ID, protocol.SendReply{MessageID: s.m.MessageID, ConversationSeq: s.m.ConversationSeq, Timestamp: s.m.Timestamp, Duplicate: true})
@@ -259,12 +284,12 @@ func (f *fakeServer) store(sender string, req protocol.SendRequest) (stored, boo
 	f.nextID++
 	s := stored{recipient: req.ConversationID, m: protocol.Message{
 		MessageID: fmt.Sprint(f.nextID), LocalMessageID: req.LocalMessageID,
-		ConversationID: req.ConversationID, SenderUserID: sender,
+		ConversationID: req.ConversationID, ConversationType: req.ConversationType, SenderUserID: sender,
 		Type: req.Type, Text: req.Text, Data: req.Data, SubType: req.SubType,
 		Priority: req.Priority, Timestamp: time.Now().UnixMilli(),
 	}}
 	if req.Type != protocol.MessageCommand {
-		k := canon(sender, req.ConversationID)
+		k := convKeyOf(sender, req.ConversationID, req.ConversationType)
 		s.m.ConversationSeq = int64(len(f.msgs[k]) + 1)
 		f.msgs[k] = append(f.msgs[k], s)
 		f.byLocal[sender+"/"+req.LocalMessageID] = s
@@ -278,7 +303,7 @@ func (f *fakeServer) deliver(s stored, from *fakeConn) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for c := range f.conns {
-		if c == from || c.silent || (c.user != s.recipient && c.user != s.m.SenderUserID) {
+		if c == from || c.silent || !f.sees(c.user, s) {
 			continue
 		}
 		f.event(c, protocol.EventMessage, s.view(c.user, false))
@@ -302,12 +327,92 @@ func (f *fakeServer) inject(from, to string, typ int, body string) stored {
 	return s
 }
 
+// injectGroup stores and delivers a text message to a group as if from's
+// client sent it.
+func (f *fakeServer) injectGroup(from, group, text string) stored {
+	req := protocol.SendRequest{ConversationID: group, ConversationType: protocol.ConversationGroup, Type: protocol.MessageText, Text: text, Priority: 2}
+	f.mu.Lock()
+	f.nextID++
+	req.LocalMessageID = fmt.Sprintf("inject-%d", f.nextID)
+	f.mu.Unlock()
+	s, _ := f.store(from, req)
+	f.deliver(s, nil)
+	return s
+}
+
+// sees reports whether user u is in a stored message's conversation.
+func (f *fakeServer) sees(u string, s stored) bool {
+	if s.m.ConversationType == protocol.ConversationGroup {
+		for _, m := range f.groups[s.recipient] {
+			if m == u {
+				return true
+			}
+		}
+		return false
+	}
+	return u == s.recipient || u == s.m.SenderUserID
+}
+
+// setGroup sets a group's members for group messages.
+func (f *fakeServer) setGroup(id string, members ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.groups[id] = members
+}
+
+// answer records a group or call request and replies with the handler
+// tests set for its type.
+func (f *fakeServer) answer(c *fakeConn, fr protocol.Frame) {
+	f.mu.Lock()
+	f.requests = append(f.requests, fr)
+	h := f.answers[fr.Type]
+	f.mu.Unlock()
+	if h == nil {
+		f.replyErr(c, fr.ID, protocol.Errorf(protocol.CodeUnavailable, ""))
+		return
+	}
+	data, e := h(c.user, fr)
+	if e != nil {
+		f.replyErr(c, fr.ID, e)
+		return
+	}
+	f.reply(c, fr.ID, data)
+}
+
+// setAnswer sets the handler of a request type.
+func (f *fakeServer) setAnswer(typ string, h func(user string, fr protocol.Frame) (any, *protocol.Error)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.answers[typ] = h
+}
+
+// lastRequest returns the last group or call request received.
+func (f *fakeServer) lastRequest() protocol.Frame {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.requests) == 0 {
+		return protocol.Frame{}
+	}
+	return f.requests[len(f.requests)-1]
+}
+
+// eventTo sends an event to every session of user.
+func (f *fakeServer) eventTo(user, typ string, data any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.conns {
+		if c.user == user {
+			f.event(c, typ, data)
+		}
+	}
+}
+
 func (f *fakeServer) history(c *fakeConn, fr protocol.Frame) {
 	var req protocol.HistoryRequest
 	_ = protocol.DecodeData(fr, &req)
 	n, _ := protocol.PageCount(req.Count)
 	f.mu.Lock()
-	all := f.msgs[canon(c.user, req.ConversationID)]
+	all := f.msgs[convKeyOf(c.user, req.ConversationID, req.ConversationType)]
 	var out []protocol.Message
 	for i := len(all) - 1; i >= 0 && len(out) < n; i-- {
 		if req.BeforeSeq == 0 || all[i].m.ConversationSeq < req.BeforeSeq {
@@ -323,7 +428,7 @@ func (f *fakeServer) conversationList(c *fakeConn, fr protocol.Frame) {
 	var out []protocol.Conversation
 	for _, all := range f.msgs {
 		last := all[len(all)-1]
-		if last.m.SenderUserID != c.user && last.recipient != c.user {
+		if !f.sees(c.user, last) {
 			continue
 		}
 		m := last.view(c.user, false)
@@ -369,6 +474,12 @@ func (f *fakeServer) cursor(user, device, peer string) int64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.cursors[user+"/"+device+"/"+canon(user, peer)]
+}
+
+func (f *fakeServer) groupCursor(user, device, group string) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cursors[user+"/"+device+"/g|"+group]
 }
 
 func (f *fakeServer) counts() (logins, logouts, ackFrames, pings int) {

@@ -154,7 +154,7 @@ func (c *Client) RenewToken(ctx context.Context, token string) error {
 }
 
 // call sends a request on the current session and decodes its reply into
-// reply.
+// reply (nil: the reply's payload is ignored).
 func (c *Client) call(ctx context.Context, typ string, req, reply any) error {
 	s, _, err := c.current()
 	if err != nil {
@@ -164,7 +164,7 @@ func (c *Client) call(ctx context.Context, typ string, req, reply any) error {
 	if err != nil {
 		return err
 	}
-	if len(f.Data) == 0 {
+	if reply == nil || len(f.Data) == 0 {
 		return nil
 	}
 	if err := json.Unmarshal(f.Data, reply); err != nil {

@@ -262,6 +262,9 @@ func (s *session) handle(f protocol.Frame) {
 		s.end.kicked = &d
 		s.emu.Unlock()
 	default:
+		if c.groupEvent(f) || c.callEvent(f) {
+			return
+		}
 		c.log.Debug("herald: unknown frame type ignored", "type", f.Type)
 	}
 }

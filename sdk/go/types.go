@@ -16,8 +16,8 @@ const (
 	// ConversationTypePeer is a one-to-one conversation; its ID, seen from
 	// either participant, is the other participant's user ID.
 	ConversationTypePeer ConversationType = protocol.ConversationPeer
-	// ConversationTypeGroup is a group conversation (not yet served by
-	// Herald: sending to one fails with CodeInvalidConversation).
+	// ConversationTypeGroup is a group conversation; its ID is the group's
+	// ID (see CreateGroup). Only members may send to it or read it.
 	ConversationTypeGroup ConversationType = protocol.ConversationGroup
 )
 

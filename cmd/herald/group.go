@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	herald "github.com/heraldim/herald/sdk/go"
+)
+
+// Lines the group commands print.
+type (
+	groupLine struct {
+		GroupID      string `json:"groupID"`
+		Name         string `json:"name"`
+		ExtendedData string `json:"extendedData,omitempty"`
+		Owner        string `json:"owner"`
+		MemberCount  int    `json:"memberCount"`
+		CreatedAt    int64  `json:"createdAt"`
+		MyRole       string `json:"myRole,omitempty"` // owner, admin or member
+	}
+	memberLine struct {
+		UserID   string `json:"userID"`
+		Role     string `json:"role"` // owner, admin or member
+		JoinedAt int64  `json:"joinedAt"`
+	}
+	groupUsersLine struct {
+		GroupID     string   `json:"groupID"`
+		UserIDs     []string `json:"userIDs"`
+		MemberCount int      `json:"memberCount"`
+	}
+)
+
+func groupLineOf(g herald.GroupFullInfo) groupLine {
+	l := groupLine{GroupID: g.GroupID, Name: g.GroupName, ExtendedData: g.ExtendedData, Owner: g.OwnerUserID,
+		MemberCount: g.MemberCount, CreatedAt: millis(g.CreatedAt)}
+	if g.MyRole != 0 {
+		l.MyRole = g.MyRole.String()
+	}
+	return l
+}
+
+func memberLinesOf(ms []herald.GroupMemberInfo) []memberLine {
+	out := make([]memberLine, len(ms))
+	for i, m := range ms {
+		out[i] = memberLine{UserID: m.UserID, Role: m.MemberRole.String(), JoinedAt: millis(m.JoinedAt)}
+	}
+	return out
+}
+
+const groupExit = `
+
+Exit status: 0 done; 3 the server refused (its error code and name are
+printed on stderr, e.g. 40300 not_group_member); 1 any other failure.`
+
+func newGroupCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "group",
+		Short: "Create, join, leave and manage groups",
+		Long: `Group commands. Each logs in as --as (platform "server", so they may run
+beside the user's listen), makes its request, prints the result and logs
+out. Send to a group with "herald send --group GROUP_ID"; members see its
+messages and group events in "herald listen".
+
+Roles: the owner (one per group) may do everything; admins may kick plain
+members; any member may invite. Users must have logged in once to be added
+to a group.`,
+	}
+	cmd.AddCommand(
+		newGroupCreateCmd(),
+		groupSubCmd("join GROUP_ID", "Join a group and print it as a JSON line", "Make --as a member of the group and print the group as a JSON line.", 1,
+			func(ctx context.Context, c *herald.Client, out *jsonLines, args []string) error {
+				g, err := c.JoinGroup(ctx, args[0])
+				if err != nil {
+					return serverError("group join", err)
+				}
+				return out.print(groupLineOf(g))
+			}),
+		groupSubCmd("leave GROUP_ID", "Leave a group", "Remove --as from the group. The owner cannot leave (40905): it transfers\nownership or dismisses the group.", 1,
+			func(ctx context.Context, c *herald.Client, _ *jsonLines, args []string) error {
+				return serverError("group leave", c.LeaveGroup(ctx, args[0]))
+			}),
+		groupSubCmd("dismiss GROUP_ID", "Dismiss a group (owner)", "Dismiss the group: every member is told, and every later request on it\nfails with 41000 group_dismissed.", 1,
+			func(ctx context.Context, c *herald.Client, _ *jsonLines, args []string) error {
+				return serverError("group dismiss", c.DismissGroup(ctx, args[0]))
+			}),
+		groupSubCmd("info GROUP_ID", "Print a group as a JSON line", "Print the group as a JSON line: groupID, name, owner, memberCount,\ncreatedAt (Unix ms) and myRole (members only).", 1,
+			func(ctx context.Context, c *herald.Client, out *jsonLines, args []string) error {
+				g, err := c.QueryGroupInfo(ctx, args[0])
+				if err != nil {
+					return serverError("group info", err)
+				}
+				return out.print(groupLineOf(g))
+			}),
+		groupSubCmd("invite GROUP_ID USER[,USER...]...", "Add users to a group", "Add the users to the group and print the users added and the member count\nas a JSON line.", 2,
+			func(ctx context.Context, c *herald.Client, out *jsonLines, args []string) error {
+				r, err := c.InviteUsersIntoGroup(ctx, userList(args[1:]...), args[0])
+				if err != nil {
+					return serverError("group invite", err)
+				}
+				return out.print(groupUsersLine{GroupID: r.GroupID, UserIDs: r.UserIDs, MemberCount: r.MemberCount})
+			}),
+		groupSubCmd("kick GROUP_ID USER[,USER...]...", "Remove members from a group (owner, admin)", "Remove the members from the group and print the users removed and the\nmember count as a JSON line.", 2,
+			func(ctx context.Context, c *herald.Client, out *jsonLines, args []string) error {
+				r, err := c.KickGroupMembers(ctx, userList(args[1:]...), args[0])
+				if err != nil {
+					return serverError("group kick", err)
+				}
+				return out.print(groupUsersLine{GroupID: r.GroupID, UserIDs: r.UserIDs, MemberCount: r.MemberCount})
+			}),
+		groupSubCmd("transfer GROUP_ID NEW_OWNER", "Make another member the owner (owner)", "Make NEW_OWNER, a member, the group's owner; --as becomes a plain member.", 2,
+			func(ctx context.Context, c *herald.Client, _ *jsonLines, args []string) error {
+				return serverError("group transfer", c.TransferGroupOwner(ctx, args[1], args[0]))
+			}),
+		groupSubCmd("set-role GROUP_ID USER admin|member", "Make a member an admin or a plain member (owner)", "Set USER's role in the group to admin or member.", 3,
+			func(ctx context.Context, c *herald.Client, _ *jsonLines, args []string) error {
+				var role herald.GroupMemberRole
+				switch args[2] {
+				case "admin":
+					role = herald.GroupMemberRoleAdmin
+				case "member":
+					role = herald.GroupMemberRoleMember
+				default:
+					return fmt.Errorf("role %q: must be admin or member", args[2])
+				}
+				return serverError("group set-role", c.SetGroupMemberRole(ctx, role, args[1], args[0]))
+			}),
+		groupSubCmd("members GROUP_ID", "Print a group's members, one JSON line each", "Print every member of the group (all pages, in user ID order), one JSON\nline each: userID, role (owner, admin or member), joinedAt (Unix ms).", 1,
+			func(ctx context.Context, c *herald.Client, out *jsonLines, args []string) error {
+				cfg := herald.GroupMemberQueryConfig{Count: 100}
+				for {
+					ms, next, err := c.QueryGroupMemberList(ctx, args[0], cfg)
+					if err != nil {
+						return serverError("group members", err)
+					}
+					for _, l := range memberLinesOf(ms) {
+						if err := out.print(l); err != nil {
+							return err
+						}
+					}
+					if next == "" || next == cfg.NextFlag || len(ms) == 0 {
+						return nil
+					}
+					cfg.NextFlag = next
+				}
+			}),
+		groupSubCmd("list", "Print the user's groups, one JSON line each", "Print every group --as is a member of, one JSON line each (as group info).", 0,
+			func(ctx context.Context, c *herald.Client, out *jsonLines, _ []string) error {
+				gs, err := c.QueryGroupList(ctx)
+				if err != nil {
+					return serverError("group list", err)
+				}
+				for _, g := range gs {
+					if err := out.print(groupLineOf(g)); err != nil {
+						return err
+					}
+				}
+				return nil
+			}),
+	)
+	return cmd
+}
+
+// groupSubCmd builds a group subcommand taking nArgs arguments (at least
+// nArgs when use ends with "...").
+func groupSubCmd(use, short, long string, nArgs int, act func(ctx context.Context, c *herald.Client, out *jsonLines, args []string) error) *cobra.Command {
+	var o oneShot
+	args := cobra.ExactArgs(nArgs)
+	if strings.HasSuffix(use, "...") {
+		args = cobra.MinimumNArgs(nArgs)
+	}
+	cmd := &cobra.Command{
+		Use:   use + " --as U",
+		Short: short,
+		Long:  long + groupExit,
+		Args:  args,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			out := newJSONLines(cmd.OutOrStdout())
+			return o.run(cmd, func(ctx context.Context, c *herald.Client) error { return act(ctx, c, out, args) })
+		},
+	}
+	o.bind(cmd, "cli-group-", "timeout")
+	return cmd
+}
+
+func newGroupCreateCmd() *cobra.Command {
+	var (
+		o                  oneShot
+		id, name, extended string
+		members            []string
+	)
+	cmd := &cobra.Command{
+		Use:   "create --as U --name N [--members V,W] [--id G]",
+		Short: "Create a group and print its ID",
+		Long: `Create a group with --as as its owner and --members as plain members, and
+print the group's ID (--id, or one the server makes). Members must have
+logged in once (40401 user_not_found otherwise); an --id in use fails with
+40901 group_exists.` + groupExit,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd, func(ctx context.Context, c *herald.Client) error {
+				g, err := c.CreateGroup(ctx, herald.GroupInfo{GroupID: id, GroupName: name, ExtendedData: extended}, userList(members...))
+				if err != nil {
+					return serverError("group create", err)
+				}
+				_, err = fmt.Fprintln(cmd.OutOrStdout(), g.GroupID)
+				return err
+			})
+		},
+	}
+	o.bind(cmd, "cli-group-", "timeout")
+	fs := cmd.Flags()
+	fs.StringVar(&name, "name", "", "group name")
+	fs.StringSliceVar(&members, "members", nil, "comma-separated user IDs of the first members besides the owner")
+	fs.StringVar(&id, "id", "", "group ID (default: one the server makes)")
+	fs.StringVar(&extended, "extended-data", "", "opaque app data kept with the group")
+	return cmd
+}
