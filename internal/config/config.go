@@ -65,6 +65,8 @@ type Config struct {
 	CommitBatch int
 	// MaxGroupMembers is the most members a group may have. Default 10000.
 	MaxGroupMembers int
+	// PushConcurrency is the most pushes in flight per vendor. Default 64.
+	PushConcurrency int
 	// ShutdownGrace is how long a shutdown waits for sessions to be told to
 	// reconnect and for in-flight commits to finish. Default 10 s.
 	ShutdownGrace time.Duration
@@ -92,6 +94,7 @@ func Default() Config {
 		WriteTimeout:      10 * time.Second,
 		CommitBatch:       512,
 		MaxGroupMembers:   10000,
+		PushConcurrency:   64,
 		ShutdownGrace:     10 * time.Second,
 		NodeID:            0,
 		LogLevel:          "info",
@@ -116,6 +119,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "close a session whose frame cannot be written within this")
 	fs.IntVar(&c.CommitBatch, "commit-batch", c.CommitBatch, "most messages per commit transaction")
 	fs.IntVar(&c.MaxGroupMembers, "max-group-members", c.MaxGroupMembers, "most members of a group")
+	fs.IntVar(&c.PushConcurrency, "push-concurrency", c.PushConcurrency, "most pushes in flight per vendor")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "time given to a graceful shutdown")
 	fs.IntVar(&c.NodeID, "node-id", c.NodeID, "node number in message IDs (0-1023)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
@@ -234,6 +238,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxGroupMembers < 2 || c.MaxGroupMembers > 100000 {
 		bad("max-group-members must be 2 to 100000")
+	}
+	if c.PushConcurrency < 1 || c.PushConcurrency > 1024 {
+		bad("push-concurrency must be 1 to 1024")
 	}
 	if c.ShutdownGrace <= 0 {
 		bad("shutdown-grace must be positive")

@@ -47,7 +47,9 @@ const CallExtraKey = "callID"
 
 // DispatcherConfig tunes the dispatcher. Zero values take the defaults.
 type DispatcherConfig struct {
-	// Concurrency is the most pushes in flight per vendor. Default 16.
+	// Concurrency is the most pushes in flight per vendor. Default 64:
+	// with a vendor a network round trip away, pushes per second are at
+	// most Concurrency / round trip.
 	Concurrency int
 	// Poll is how often due jobs are looked for when nothing woke the
 	// dispatcher. Default 200 ms.
@@ -137,7 +139,7 @@ func NewDispatcher(store Store, providers Providers, cfg DispatcherConfig, log *
 		return nil, errors.New("push: dispatcher: store, providers and logger are required")
 	}
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 16
+		cfg.Concurrency = 64
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 200 * time.Millisecond

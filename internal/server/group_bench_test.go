@@ -133,6 +133,8 @@ func BenchmarkBigGroup(b *testing.B) {
 			waitDelivered(b, &delivered, before+bigGroupOnline-1)
 		}
 		em.OnDelivery(nil)
+		plan := s.Metric(b, "herald_group_push_plan_seconds_sum") / s.Metric(b, "herald_group_push_plan_seconds_count")
+		b.ReportMetric(plan*1000, "ms/plan")
 		b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/all-pushes")
 		b.ReportMetric(float64(offline*b.N)/total.Seconds(), "pushes/s")
 		b.ReportMetric(float64(ack.Microseconds())/float64(b.N)/1000, "ms/reply")

@@ -42,7 +42,7 @@ const (
 	pushWindow = 256
 	// pushBareConcurrency is the dispatcher's default pushes in flight per
 	// vendor (push.DispatcherConfig.Concurrency).
-	pushBareConcurrency = 16
+	pushBareConcurrency = 64
 	// pushWait bounds the wait for the last push of a run.
 	pushWait = 60 * time.Second
 )

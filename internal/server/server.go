@@ -86,7 +86,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.hub = gateway.NewHub()
 	s.Providers = push.NewProviderSet()
-	s.disp, err = push.NewDispatcher(st, s.Providers, push.DispatcherConfig{}, log, s.reg)
+	s.disp, err = push.NewDispatcher(st, s.Providers, push.DispatcherConfig{Concurrency: cfg.PushConcurrency}, log, s.reg)
 	if err != nil {
 		return fail(err)
 	}
