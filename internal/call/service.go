@@ -866,24 +866,34 @@ func (s *Service) join(ctx context.Context, appID, userID string, r protocol.Cal
 	return callInfo(c), nil
 }
 
-func (s *Service) quit(ctx context.Context, appID, userID string, r protocol.CallRequest) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, closed, err := s.lookup(ctx, appID, r.CallID)
+// participant finds the advanced-mode call callID in which userID takes
+// part (accepted). Callers hold s.mu.
+func (s *Service) participant(ctx context.Context, appID, userID, callID string) (*state, *User, error) {
+	c, closed, err := s.lookup(ctx, appID, callID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if perr := requireAdvanced(c); perr != nil {
-		return nil, perr
+		return nil, nil, perr
 	}
 	u := c.user(userID)
 	switch {
 	case u == nil:
-		return nil, protocol.Errorf(protocol.CodeNotCallInvitee, "")
+		return nil, nil, protocol.Errorf(protocol.CodeNotCallInvitee, "")
 	case closed:
-		return nil, protocol.Errorf(protocol.CodeCallEnded, "")
+		return nil, nil, protocol.Errorf(protocol.CodeCallEnded, "")
 	case u.State != protocol.CallAccepted:
-		return nil, protocol.Errorf(protocol.CodeNotCallInvitee, "not in the call")
+		return nil, nil, protocol.Errorf(protocol.CodeNotCallInvitee, "not in the call")
+	}
+	return c, u, nil
+}
+
+func (s *Service) quit(ctx context.Context, appID, userID string, r protocol.CallRequest) (any, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, u, err := s.participant(ctx, appID, userID, r.CallID)
+	if err != nil {
+		return nil, err
 	}
 	now := s.cfg.Now()
 	nu := *u
@@ -904,21 +914,9 @@ func (s *Service) quit(ctx context.Context, appID, userID string, r protocol.Cal
 func (s *Service) end(ctx context.Context, appID, userID string, r protocol.CallRequest) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, closed, err := s.lookup(ctx, appID, r.CallID)
+	c, u, err := s.participant(ctx, appID, userID, r.CallID)
 	if err != nil {
 		return nil, err
-	}
-	if perr := requireAdvanced(c); perr != nil {
-		return nil, perr
-	}
-	u := c.user(userID)
-	switch {
-	case u == nil:
-		return nil, protocol.Errorf(protocol.CodeNotCallInvitee, "")
-	case closed:
-		return nil, protocol.Errorf(protocol.CodeCallEnded, "")
-	case u.State != protocol.CallAccepted:
-		return nil, protocol.Errorf(protocol.CodeNotCallInvitee, "not in the call")
 	}
 	now := s.cfg.Now()
 	nu := *u

@@ -9,10 +9,8 @@ import (
 
 	"github.com/heraldim/herald/internal/config"
 	apnsemu "github.com/heraldim/herald/internal/emulator/apns"
-	fcmemu "github.com/heraldim/herald/internal/emulator/fcm"
 	"github.com/heraldim/herald/internal/protocol"
 	"github.com/heraldim/herald/internal/push"
-	"github.com/heraldim/herald/internal/push/fcm"
 	"github.com/heraldim/herald/internal/testkit"
 )
 
@@ -322,25 +320,7 @@ func TestCallAlertPushWithoutVoIP(t *testing.T) {
 // longer than the time left.
 func TestCallFCMPush(t *testing.T) {
 	s := testkit.Start(t, nil)
-	em, err := fcmemu.New(fcmemu.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := em.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
-	em.AddProject("herald-test")
-	sa, err := em.CreateServiceAccount("herald-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := fcm.New(fcm.Config{ServiceAccountJSON: sa, BaseURL: em.URL(), TokenURL: em.TokenURL(), RootCAs: em.CertPool()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	s.Srv.Providers.Set(s.App.AppID, push.VendorFCM, push.Production, p)
+	em := startFCM(t, s)
 	tok := em.RegisterDevice("herald-test", bundle)
 	goOffline(t, s, "bob", protocol.PushRegistration{Vendor: "fcm", Token: tok, Environment: "production", BundleID: bundle})
 

@@ -63,6 +63,32 @@ func installAPNs(t testing.TB, s *testkit.Server, em *apnsemu.Emulator, key []by
 	s.Srv.Providers.Set(s.App.AppID, push.VendorAPNs, push.Production, p)
 }
 
+// startFCM runs an FCM emulator with project herald-test and installs a
+// provider for it in the server's dev app (production).
+func startFCM(t *testing.T, s *testkit.Server) *fcmemu.Emulator {
+	t.Helper()
+	em, err := fcmemu.New(fcmemu.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := em.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
+	em.AddProject("herald-test")
+	sa, err := em.CreateServiceAccount("herald-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := fcm.New(fcm.Config{ServiceAccountJSON: sa, BaseURL: em.URL(), TokenURL: em.TokenURL(), RootCAs: em.CertPool()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	s.Srv.Providers.Set(s.App.AppID, push.VendorFCM, push.Production, p)
+	return em
+}
+
 // goOffline logs user in with a push registration, then drops the
 // connection the way a frozen or killed app does (no logout).
 func goOffline(t testing.TB, s *testkit.Server, user string, reg protocol.PushRegistration) string {
@@ -164,25 +190,7 @@ func TestDebugPushIDNeverReachesProduction(t *testing.T) {
 // TestSeedScenarioOneAndroid: the same through FCM.
 func TestSeedScenarioOneAndroid(t *testing.T) {
 	s := testkit.Start(t, nil)
-	em, err := fcmemu.New(fcmemu.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := em.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
-	em.AddProject("herald-test")
-	sa, err := em.CreateServiceAccount("herald-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := fcm.New(fcm.Config{ServiceAccountJSON: sa, BaseURL: em.URL(), TokenURL: em.TokenURL(), RootCAs: em.CertPool()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	s.Srv.Providers.Set(s.App.AppID, push.VendorFCM, push.Production, p)
+	em := startFCM(t, s)
 	tok := em.RegisterDevice("herald-test", bundle)
 	goOffline(t, s, "bob", protocol.PushRegistration{Vendor: "fcm", Token: tok, Environment: "production", BundleID: bundle})
 
