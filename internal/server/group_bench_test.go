@@ -49,19 +49,7 @@ func BenchmarkBigGroup(b *testing.B) {
 
 	// Users, devices and the group go straight into the store: logging
 	// 10,000 users in would take longer than everything measured.
-	em, err := apnsemu.New(apnsemu.Config{MaxRecords: 16})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := em.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { em.Close() })
-	em.AddApp("TEAM123456", bundle)
-	key, err := em.NewKey("TEAM123456", "KEY1234567")
-	if err != nil {
-		b.Fatal(err)
-	}
+	em, key, _ := newBenchAPNs(b)
 	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, server.DBFile)}, nil)
 	if err != nil {
 		b.Fatal(err)
