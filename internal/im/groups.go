@@ -59,17 +59,22 @@ func (sn *groupSnap) with(change map[string]GroupMember) *groupSnap {
 	return newSnap(sn.group, ms)
 }
 
-// groupCacheMax bounds the cached groups; past it the cache is emptied (a
-// group costs two reads to load again).
-const groupCacheMax = 50000
+// The cache is bounded by groups and by members held (about 150 bytes
+// each): past either it is emptied, and groups load again as they are used
+// (two reads each).
+const (
+	groupCacheMax        = 50000
+	groupCacheMaxMembers = 1 << 20
+)
 
 // groupCache holds the groups in use, and a striped lock per group that
 // serialises its membership changes and loads.
 type groupCache struct {
-	mu    sync.RWMutex
-	m     map[groupKey]*groupSnap
-	seed  maphash.Seed
-	locks [256]sync.Mutex
+	mu      sync.RWMutex
+	m       map[groupKey]*groupSnap
+	members int // members of the cached groups
+	seed    maphash.Seed
+	locks   [256]sync.Mutex
 }
 
 func newGroupCache() *groupCache {
@@ -94,10 +99,15 @@ func (c *groupCache) get(k groupKey) *groupSnap {
 func (c *groupCache) put(k groupKey, sn *groupSnap) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.m[k]; !ok && len(c.m) >= groupCacheMax {
+	if old, ok := c.m[k]; ok {
+		c.members -= len(old.members)
+	}
+	if len(c.m) >= groupCacheMax || c.members+len(sn.members) > groupCacheMaxMembers {
 		clear(c.m)
+		c.members = 0
 	}
 	c.m[k] = sn
+	c.members += len(sn.members)
 }
 
 // group returns a group's snapshot, loading it on a miss. Errors are

@@ -1,0 +1,50 @@
+package im
+
+import (
+	"fmt"
+	"testing"
+)
+
+func snapOf(n int) *groupSnap {
+	ms := make([]GroupMember, n)
+	for i := range ms {
+		ms[i] = GroupMember{UserID: fmt.Sprint("u", i), Role: 3}
+	}
+	return newSnap(Group{}, ms)
+}
+
+// TestGroupCacheBounds: the cache counts the members it holds, replacing a
+// group does not count it twice, and going past the bound empties it.
+func TestGroupCacheBounds(t *testing.T) {
+	c := newGroupCache()
+	a, b := groupKey{"app", "a"}, groupKey{"app", "b"}
+	c.put(a, snapOf(10))
+	c.put(a, snapOf(20))
+	if c.members != 20 || c.get(a) == nil {
+		t.Fatalf("after replacing a: %d members held", c.members)
+	}
+	c.put(b, snapOf(groupCacheMaxMembers-20))
+	if c.members != groupCacheMaxMembers || c.get(a) == nil {
+		t.Fatalf("at the bound: %d members held, a cached: %v", c.members, c.get(a) != nil)
+	}
+	c.put(a, snapOf(21)) // one member more than the bound allows
+	if c.get(b) != nil || c.get(a) == nil || c.members != 21 {
+		t.Fatalf("past the bound: b cached %v, a cached %v, %d members", c.get(b) != nil, c.get(a) != nil, c.members)
+	}
+}
+
+// TestSnapWith: a change adds, changes and removes members in a copy.
+func TestSnapWith(t *testing.T) {
+	sn := snapOf(3)
+	next := sn.with(map[string]GroupMember{
+		"u0": {UserID: "u0"},                        // removed
+		"u1": {UserID: "u1", Role: 2},               // changed
+		"u9": {UserID: "u9", Role: 3, JoinedSeq: 7}, // added
+	})
+	if len(sn.members) != 3 || sn.members["u1"].Role != 3 {
+		t.Fatal("the original snapshot changed")
+	}
+	if _, ok := next.members["u0"]; ok || next.members["u1"].Role != 2 || next.members["u9"].JoinedSeq != 7 || len(next.recips) != 3 || next.group.MemberCount != 3 {
+		t.Fatalf("next %+v", next.members)
+	}
+}
