@@ -57,8 +57,11 @@ WHERE j.status = 'pending' AND j.not_before <= $1 ORDER BY j.not_before, j.id LI
 	qInsertAttempt = `INSERT INTO push_attempts (job_id, attempt, at, outcome, status, reason, latency_ms)
 VALUES ($1, $2, $3, $4, $5, $6, $7)`
 
+	// qFinishJob moves a job to its next state. A job dropped while its
+	// attempt was in flight (device removed, call answered) stays dropped
+	// unless the vendor took the push: a retry must not revive it.
 	qFinishJob = `UPDATE push_jobs SET status = $2, attempts = $3, not_before = $4, reason = $5, updated_at = $6
-WHERE id = $1`
+WHERE id = $1 AND (status = 'pending' OR $2 = 'delivered')`
 
 	qTraceByMessage = `SELECT ` + jobColumns + ` FROM push_jobs WHERE app_id = $1 AND message_id = $2 ORDER BY id DESC LIMIT $3`
 	qTraceByUser    = `SELECT ` + jobColumns + ` FROM push_jobs WHERE app_id = $1 AND user_id = $2 ORDER BY id DESC LIMIT $3`

@@ -145,6 +145,19 @@ func TestPushJobsPlannedWithMessage(t *testing.T) {
 	if due, _ := s.DueJobs(ctx, now.Add(2*time.Minute), 10); len(due) != 0 {
 		t.Fatalf("jobs of a deleted device still due: %+v", due)
 	}
+	// An attempt that was in flight when its job was dropped does not
+	// revive it; the attempt is still traced.
+	c := push.Attempt{JobID: jobs[0].ID, Attempt: 2, At: now, Outcome: "retry", Status: 503}
+	if err := s.FinishAttempts(ctx, []push.Finish{{Attempt: c, Status: push.JobPending, NotBefore: now}}); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := s.DueJobs(ctx, now.Add(2*time.Minute), 10); len(due) != 0 {
+		t.Fatalf("a retry revived a dropped job: %+v", due)
+	}
+	tr, attempts, _ = s.Trace(ctx, push.TraceFilter{AppID: "a1", PushID: jobs[0].PushID})
+	if len(tr) != 1 || tr[0].Status != push.JobDropped || len(attempts[0]) != 2 {
+		t.Fatalf("trace of the dropped job: %+v %+v", tr, attempts)
+	}
 }
 
 func TestPushIDStableAndCarriesEnvironment(t *testing.T) {
