@@ -37,6 +37,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/heraldim/herald/internal/protocol"
 	"github.com/heraldim/herald/internal/push"
 )
@@ -65,10 +67,11 @@ type Config struct {
 // Service implements the gateway's Calls and the push dispatcher's
 // CallGate. Create it with New, Load the open calls, then Run it.
 type Service struct {
-	store Store
-	hub   Hub
-	cfg   Config
-	log   *slog.Logger
+	store   Store
+	hub     Hub
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
 
 	// mu serialises state changes: a change is decided, stored and its
 	// events sent under it, so that events of one call go out in order and
@@ -109,10 +112,15 @@ func (c *state) user(id string) *User {
 	return nil
 }
 
-// New returns a service; it starts nothing and loads nothing.
-func New(st Store, hub Hub, cfg Config, log *slog.Logger) (*Service, error) {
+// New returns a service; it starts nothing and loads nothing. Its metrics
+// go to reg (nil: none).
+func New(st Store, hub Hub, cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Service, error) {
 	if st == nil || hub == nil || log == nil {
 		return nil, errors.New("call: store, hub and logger are required")
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.CancelPushTTL <= 0 {
 		cfg.CancelPushTTL = 24 * time.Hour
@@ -123,7 +131,7 @@ func New(st Store, hub Hub, cfg Config, log *slog.Logger) (*Service, error) {
 	if cfg.PushPlanned == nil {
 		cfg.PushPlanned = func() {}
 	}
-	return &Service{store: st, hub: hub, cfg: cfg, log: log,
+	return &Service{store: st, hub: hub, cfg: cfg, log: log, metrics: m,
 		calls: map[callKey]*state{}, ringingBy: map[userKey]map[string]bool{},
 		wake: make(chan struct{}, 1), gate: map[ringKey]time.Time{}}, nil
 }
@@ -148,6 +156,7 @@ func (s *Service) Load(ctx context.Context) error {
 		}
 		s.scheduleNext(c)
 	}
+	s.metrics.open.Set(float64(len(s.calls)))
 	s.log.Info("calls loaded", "open", len(recs))
 	return nil
 }
@@ -421,6 +430,9 @@ func (s *Service) invite(ctx context.Context, appID, inviter string, r protocol.
 	}
 	c := &state{Record: rec}
 	s.calls[callKey{appID, id}] = c
+	s.metrics.calls.Inc()
+	s.metrics.open.Inc()
+	s.metrics.entered(rec.Users)
 	for _, u := range rung {
 		s.index(c, u)
 	}
@@ -541,6 +553,7 @@ func (s *Service) commit(ctx context.Context, c *state, ch Change) error {
 		return fmt.Errorf("call: %w", err)
 	}
 	c.Users = next
+	s.metrics.entered(ch.Users)
 	for _, u := range stop {
 		s.unindex(c.AppID, c.CallID, u.UserID)
 	}
@@ -554,6 +567,7 @@ func (s *Service) commit(ctx context.Context, c *state, ch Change) error {
 		}
 		s.gateSet(c.AppID, c.CallID, ended(c.Users))
 		delete(s.calls, callKey{c.AppID, c.CallID})
+		s.metrics.open.Dec()
 	} else {
 		s.scheduleNext(c)
 	}

@@ -96,7 +96,7 @@ func newRig(t *testing.T, path string, online ...string) *rig {
 	for _, u := range online {
 		r.hub.online[u] = true
 	}
-	r.svc, err = call.New(r.fs, r.hub, call.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.svc, err = call.New(r.fs, r.hub, call.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -663,3 +663,20 @@ func TestCallBadInput(t *testing.T) {
 	}
 	callEvent[protocol.CallInvitationReceived](t, carol, protocol.EventCallInvitationReceived)
 }
+
+// TestCallMetrics: calls started and open are exposed at /metrics.
+func TestCallMetrics(t *testing.T) {
+	s := testkit.Start(t, nil)
+	alice := callUser(t, s, "alice", "ios", "a1")
+	bob := callUser(t, s, "bob", "ios", "b1")
+	rep := invite(t, alice, protocol.CallInviteRequest{Invitees: []string{"bob"}, Timeout: 30})
+	if started, open := s.Metric(t, "herald_calls_started_total"), s.Metric(t, "herald_calls_open"); started != 1 || open != 1 {
+		t.Fatalf("after the invite: started %v, open %v", started, open)
+	}
+	if err := bob.Call(protocol.TypeCallAccept, protocol.CallRequest{CallID: rep.CallID}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if open := s.Metric(t, "herald_calls_open"); open != 0 {
+		t.Fatalf("a general call with everyone answered is still open: %v", open)
+	}
+}
