@@ -15,12 +15,18 @@ import (
 // peer and waits for every reply.
 func sendMany(t *testing.T, c *testkit.Client, peer string, n, prio, size int) {
 	t.Helper()
+	sendManyTo(t, c, peer, protocol.ConversationPeer, n, prio, size)
+}
+
+// sendManyTo is sendMany to a conversation of any type.
+func sendManyTo(t *testing.T, c *testkit.Client, conv string, convType, n, prio, size int) {
+	t.Helper()
 	body := strings.Repeat("x", size)
 	replies := make([]chan protocol.Frame, n)
 	for i := range n {
 		id := fmt.Sprint("p", prio, "-", i)
 		replies[i] = c.Expect(id)
-		c.Send(protocol.TypeSend, id, protocol.SendRequest{ConversationID: peer, LocalMessageID: id, Type: 1, Text: fmt.Sprintf("%06d%s", i, body), Priority: prio})
+		c.Send(protocol.TypeSend, id, protocol.SendRequest{ConversationID: conv, ConversationType: convType, LocalMessageID: id, Type: 1, Text: fmt.Sprintf("%06d%s", i, body), Priority: prio})
 	}
 	for i := range n {
 		if f := c.Wait(replies[i], 30*time.Second); f.Error != nil {
@@ -97,4 +103,46 @@ func TestHopelesslySlowSessionClosed(t *testing.T) {
 	if count != n || msgs[n-1].ConversationSeq != n {
 		t.Fatalf("resync after slow close got %d of %d", count, n)
 	}
+}
+
+// TestGroupSlowMemberHoldsNobody: a member that stops reading does not slow
+// the others down; its queue sheds low-priority group messages, and once it
+// reads again it gets every message, in order, once.
+func TestGroupSlowMemberHoldsNobody(t *testing.T) {
+	s := testkit.Start(t, func(c *config.Config) {
+		c.SendQueue = 16
+		c.WriteTimeout = time.Minute
+	})
+	alice, bob, carol := member(t, s, "alice"), member(t, s, "bob"), member(t, s, "carol")
+	mustOK(t, "create", alice.Call(protocol.TypeGroupCreate, protocol.GroupCreateRequest{GroupID: "g", Name: "G", Members: []string{"bob", "carol"}}, nil))
+	for _, c := range []*testkit.Client{alice, bob, carol} {
+		event[protocol.GroupStateChanged](t, c, protocol.EventGroupStateChanged)
+	}
+	bob.Pause()
+	const n = 1500
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range n {
+			if m := carol.Message(wait); m.ConversationSeq != int64(i+1) {
+				t.Errorf("carol's message %d has seq %d", i, m.ConversationSeq)
+				return
+			}
+		}
+	}()
+	sendManyTo(t, alice, "g", protocol.ConversationGroup, n, protocol.PriorityLow, 8000)
+	<-done // carol got everything while bob was not reading
+	if !s.Online("bob") {
+		t.Fatal("a congested member with only low-priority traffic was disconnected")
+	}
+	if s.Metric(t, "herald_messages_shed_total") == 0 {
+		t.Fatal("nothing was shed: the test did not congest bob")
+	}
+	bob.Resume()
+	for i := range n {
+		if m := bob.Message(wait); m.ConversationSeq != int64(i+1) || m.ConversationID != "g" {
+			t.Fatalf("bob's message %d: seq %d of %s", i, m.ConversationSeq, m.ConversationID)
+		}
+	}
+	bob.NoEvent(300 * time.Millisecond)
 }
