@@ -283,11 +283,13 @@ func (s *Service) UnknownUsers(ctx context.Context, appID string, users []string
 }
 
 // Send validates and sends a message from sender. Stored types are queued for
-// group commit; done is called once, from the commit goroutine, after the
-// message is committed (or found to be a retry) and after it was routed to
-// live sessions. Commands are routed at once and never stored. Validation
-// errors are returned directly (done is not called), as *protocol.Error.
-// Send blocks only when the commit queue is full.
+// group commit; done is called once, after the message is committed (or
+// found to be a retry) and after it was routed to live sessions: from the
+// commit goroutine for peer messages, from the group's route worker for
+// group messages. Commands are routed at once and never stored. Validation
+// errors (and, for groups, membership errors) are returned directly (done
+// is not called), as *protocol.Error. ctx bounds the membership check's
+// store reads. Send blocks only when the commit queue is full.
 func (s *Service) Send(ctx context.Context, from Sender, req *protocol.SendRequest, origin any, done func(SendResult, error)) error {
 	if err := protocol.ValidateSend(req); err != nil {
 		return err
