@@ -111,7 +111,15 @@ type Service struct {
 	groups     *groupCache
 	routes     []chan groupRoute
 	fanoutWake chan struct{}
+
+	// recorded remembers users recorded since start, so that a login
+	// writes the users table only the first time (bounded: emptied past
+	// maxRecorded).
+	recordedMu sync.Mutex
+	recorded   map[cursorKey]struct{}
 }
+
+const maxRecorded = 1 << 20
 
 type cursorKey struct{ app, user, device, conv string }
 
@@ -159,6 +167,7 @@ func New(store Store, router Router, cfg Config, log *slog.Logger, reg Registere
 		apps:       map[string]App{},
 		groups:     newGroupCache(),
 		fanoutWake: make(chan struct{}, 1),
+		recorded:   map[cursorKey]struct{}{},
 	}
 	for range cfg.RouteWorkers {
 		s.routes = append(s.routes, make(chan groupRoute, cfg.CommitBatch))
@@ -267,9 +276,22 @@ func (s *Service) Authenticate(ctx context.Context, appID, userID, tok string) (
 // LoggedIn records that a user logged in: from then on it is a user of the
 // app that groups and calls may name.
 func (s *Service) LoggedIn(ctx context.Context, appID, userID string) error {
+	k := cursorKey{app: appID, user: userID}
+	s.recordedMu.Lock()
+	_, done := s.recorded[k]
+	s.recordedMu.Unlock()
+	if done {
+		return nil
+	}
 	if err := s.store.RecordUser(ctx, appID, userID); err != nil {
 		return fmt.Errorf("im: logged in: %w", err)
 	}
+	s.recordedMu.Lock()
+	if len(s.recorded) >= maxRecorded {
+		clear(s.recorded)
+	}
+	s.recorded[k] = struct{}{}
+	s.recordedMu.Unlock()
 	return nil
 }
 
