@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/heraldim/herald/internal/im"
@@ -148,7 +149,7 @@ func scanGroup(sc scanner, extra ...any) (im.Group, error) {
 func (s *Store) GroupMembers(ctx context.Context, appID, groupID, after string, limit int) ([]im.GroupMember, error) {
 	const op = "sqlite: group members"
 	if limit <= 0 {
-		limit = -1 // no limit
+		limit = math.MaxInt32 // every member; -1 would not run on PostgreSQL
 	}
 	rows, err := s.r.QueryContext(ctx, qMembersAfter, appID, groupID, after, limit)
 	if err != nil {
