@@ -4,13 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/heraldim/herald/internal/config"
 	apnsemu "github.com/heraldim/herald/internal/emulator/apns"
+	"github.com/heraldim/herald/internal/im"
 	"github.com/heraldim/herald/internal/protocol"
 	"github.com/heraldim/herald/internal/push"
+	"github.com/heraldim/herald/internal/server"
+	"github.com/heraldim/herald/internal/store/sqlite"
 	"github.com/heraldim/herald/internal/testkit"
 )
 
@@ -506,5 +510,62 @@ func TestGroupCommandsAreLive(t *testing.T) {
 	}
 	if ms, _ := history(t, bob, "g"); len(ms) != 0 {
 		t.Fatalf("a command was stored: %+v", ms)
+	}
+}
+
+// TestGroupPushPlanningResumesAfterRestart: a group message whose push
+// planning was interrupted (the server stopped after covering members up to
+// bob) is planned from where it stopped at the next start: carol gets her
+// push, bob, already covered, gets none twice.
+func TestGroupPushPlanningResumesAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	s1 := testkit.Start(t, func(c *config.Config) { c.DataDir = dir })
+	app := s1.App.AppID
+	em, key := startAPNsWith(t, s1, apnsemu.Config{})
+	toks := map[string]string{}
+	for _, u := range []string{"bob", "carol"} {
+		toks[u] = em.RegisterDevice(bundle, apnsemu.Development, false)
+		goOffline(t, s1, u, protocol.PushRegistration{Vendor: "apns", Token: toks[u], Environment: "development", BundleID: bundle})
+	}
+	alice := member(t, s1, "alice")
+	mustOK(t, "create", alice.Call(protocol.TypeGroupCreate, protocol.GroupCreateRequest{GroupID: "g", Name: "G", Members: []string{"bob", "carol"}}, nil))
+	alice.Close()
+	s1.Stop(t)
+
+	// The message and its planning record, as the commit left them, with
+	// the first page (up to bob) planned before the stop.
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, server.DBFile)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	m := &im.Message{AppID: app, ID: now.UnixNano() >> 10, ConvID: im.GroupConvID("g"), ConvType: protocol.ConversationGroup,
+		Sender: "alice", Recipient: "g", Type: protocol.MessageText, Text: "resumed", Priority: 2, LocalID: "r1",
+		CreatedAt: now, PushConfig: []byte(`{"title":"G","content":"resumed"}`), GroupPush: true, PushExpires: now.Add(time.Hour)}
+	if _, err := st.AppendMessages(ctx, []*im.Message{m}); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := st.GroupFanouts(ctx, 10)
+	if err != nil || len(fs) != 1 {
+		t.Fatalf("fanouts %+v %v", fs, err)
+	}
+	if err := st.PlanGroupPush(ctx, fs[0], nil, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s2 := testkit.Start(t, func(c *config.Config) { c.DataDir = dir })
+	installAPNs(t, s2, em, key)
+	cctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if _, err := em.WaitDeliveries(cctx, toks["carol"], 1); err != nil {
+		t.Fatalf("carol's push was not planned after the restart: %v (jobs %+v)", err, jobsFor(t, s2, "carol"))
+	}
+	waitJob(t, s2, "carol", push.JobDelivered)
+	if jobs := jobsFor(t, s2, "bob"); len(jobs) != 0 {
+		t.Fatalf("bob, covered before the stop, was planned again: %+v", jobs)
 	}
 }
