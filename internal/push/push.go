@@ -122,11 +122,19 @@ const (
 	// Rejected: the request itself is wrong (bad topic, payload too large,
 	// missing field): never retried as is; a configuration alert.
 	Rejected
+	// Deferred: the vendor refuses the credential for a while, whatever
+	// the push (APNs 429 TooManyProviderTokenUpdates, or 403
+	// ExpiredProviderToken before the provider made a new token). Every
+	// push of the app through this vendor and environment waits until
+	// Result.Until (zero: retry at once with the refreshed credential);
+	// it is never counted as one of the job's attempts.
+	Deferred
 )
 
 var outcomeNames = map[Outcome]string{
 	Delivered: "delivered", Retry: "retry", DropDevice: "drop_device",
 	AuthFailed: "auth_failed", QuotaExhausted: "quota_exhausted", Rejected: "rejected",
+	Deferred: "deferred",
 }
 
 // String returns the outcome's metric label.
@@ -150,7 +158,8 @@ type Result struct {
 	// RetryAfter is how long the vendor asked to wait (Retry-After), for
 	// Retry.
 	RetryAfter time.Duration
-	// Until is when a QuotaExhausted quota resets.
+	// Until is when a QuotaExhausted quota resets, or when a Deferred
+	// credential can work again.
 	Until time.Time
 }
 
