@@ -446,43 +446,19 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 		finish(JobDropped, now, "call invitation no longer ringing")
 		return
 	}
-	n := notification(j, dev, c)
-	if c.ResourcesID != "" {
-		r, found, err := d.resource(ctx, j.AppID, c.ResourcesID)
-		switch {
-		case err != nil:
-			finish(JobPending, now.Add(d.backoff(j.Attempts)), "store: "+err.Error())
-			return
-		case !found:
-			note = fmt.Sprintf("resourcesID %q not found: default delivery options used", c.ResourcesID)
-		default:
-			note = applyResource(&n, dev, r.Spec)
-			if r.Spec.Badge && j.UserID != "" {
-				if uc, ok := d.store.(UnreadCounter); ok {
-					total, err := uc.UnreadTotal(ctx, j.AppID, j.UserID)
-					if err != nil {
-						finish(JobPending, now.Add(d.backoff(j.Attempts)), "store: "+err.Error())
-						return
-					}
-					badge := int(min(total, 1<<31-1))
-					n.Badge = &badge
-				}
-			}
-		}
+	n, built, fail, err := d.Compose(ctx, j, dev, c)
+	if built != "" {
+		note = strings.TrimPrefix(note+"; "+built, "; ")
 	}
-	// Pass-through or notification, from the capability table: a vendor
-	// that cannot hand data to the app gets the push as a notification when
-	// there is something to show, and none at all otherwise.
-	if n.Kind == KindData && !PassThrough(dev.Vendor) {
-		if n.Title == "" && n.Content == "" {
-			finish(JobFailed, now, fmt.Sprintf("%s has no pass-through messages and the push has no title or content to show", dev.Vendor))
-			return
-		}
-		n.Kind = KindAlert
-		note = strings.TrimPrefix(note+"; "+string(dev.Vendor)+" has no pass-through messages: sent as a notification", "; ")
+	switch {
+	case err != nil:
+		finish(JobPending, now.Add(d.backoff(j.Attempts)), "store: "+err.Error())
+		return
+	case fail != "":
+		finish(JobFailed, now, fail)
+		return
 	}
 	if j.Kind == JobCallInvite {
-		callRing(&n, dev)
 		// Last look before the vendor: the invitee may have answered (or
 		// the inviter cancelled) since the job was read.
 		if !d.ringing(j) {
@@ -546,6 +522,53 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 	default: // Rejected
 		finish(JobFailed, now, "rejected: "+res.Reason)
 	}
+}
+
+// Compose builds the push of job j to device dev from the push config c,
+// exactly as it goes to the vendor: the neutral notification, the options
+// of the resource c names, the badge, the notification fallback of a vendor
+// without pass-through messages, and a call's ring. It is the one place a
+// push is built, so that the admin API's test push shows what the
+// dispatcher would send. note says, for the trace, what was changed or
+// could not apply; a non-empty fail means the job cannot be pushed at all
+// (it fails); err is a store error (the job is retried).
+func (d *Dispatcher) Compose(ctx context.Context, j Job, dev Device, c Content) (n Notification, note, fail string, err error) {
+	n = notification(j, dev, c)
+	if c.ResourcesID != "" {
+		r, found, err := d.resource(ctx, j.AppID, c.ResourcesID)
+		switch {
+		case err != nil:
+			return n, note, "", err
+		case !found:
+			note = fmt.Sprintf("resourcesID %q not found: default delivery options used", c.ResourcesID)
+		default:
+			note = applyResource(&n, dev, r.Spec)
+			if r.Spec.Badge && j.UserID != "" {
+				if uc, ok := d.store.(UnreadCounter); ok {
+					total, err := uc.UnreadTotal(ctx, j.AppID, j.UserID)
+					if err != nil {
+						return n, note, "", err
+					}
+					badge := int(min(total, 1<<31-1))
+					n.Badge = &badge
+				}
+			}
+		}
+	}
+	// Pass-through or notification, from the capability table: a vendor
+	// that cannot hand data to the app gets the push as a notification when
+	// there is something to show, and none at all otherwise.
+	if n.Kind == KindData && !PassThrough(dev.Vendor) {
+		if n.Title == "" && n.Content == "" {
+			return n, note, fmt.Sprintf("%s has no pass-through messages and the push has no title or content to show", dev.Vendor), nil
+		}
+		n.Kind = KindAlert
+		note = strings.TrimPrefix(note+"; "+string(dev.Vendor)+" has no pass-through messages: sent as a notification", "; ")
+	}
+	if j.Kind == JobCallInvite {
+		callRing(&n, dev)
+	}
+	return n, note, "", nil
 }
 
 func (d *Dispatcher) retry(j Job, a *Attempt, now time.Time, after time.Duration, reason string, finish func(JobStatus, time.Time, string)) {
