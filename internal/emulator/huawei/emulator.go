@@ -27,7 +27,9 @@
 //     tokens (80300010); android.ttl matching ^\d+(\.\d{1,9})?[sS]?$ and
 //     at most 1,296,000 s (80100001); collapse_key in -1..100 (80100013);
 //     urgency HIGH or NORMAL, category among Huawei's values, importance
-//     LOW, NORMAL or HIGH (80100001); a notification message has a title
+//     LOW, NORMAL or HIGH (80100001); a badge has a class (the app's
+//     launcher Activity), add_num 1..99 and set_num 0..99 (80100001);
+//     a notification message has a title
 //     and body and a click_action of type 1 (with intent or action), 2
 //     (with an https url) or 3 (80100001); the body without tokens at most
 //     4096 bytes (80300008);

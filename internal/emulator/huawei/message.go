@@ -243,6 +243,11 @@ func checkNotification(common *Notification, n *AndroidNotification) *refusal {
 		return badParam("importance %q: want LOW, NORMAL or HIGH", n.Importance)
 	}
 	if b := n.Badge; b != nil {
+		// class is mandatory: Huawei's launcher only badges the app whose
+		// entry Activity it names.
+		if strings.TrimSpace(b.Class) == "" {
+			return badParam("badge.class is required: the app's launcher Activity, e.g. com.example.MainActivity")
+		}
 		if b.AddNum != nil && (*b.AddNum < 1 || *b.AddNum > 99) {
 			return badParam("badge.add_num must be 1..99")
 		}

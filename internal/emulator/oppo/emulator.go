@@ -44,7 +44,10 @@
 //     in Config.Categories and notify_level in {1, 2, 16} (67);
 //  5. faults of the target registration ID;
 //  6. the registration ID: OPPO's format and registered for this app,
-//     not unregistered (10000).
+//     not unregistered (10000);
+//  7. the daily quota of public messages (Config.PublicDailyLimit): a
+//     message without one of the app's channels, its registered private
+//     channels, over the limit answers 33.
 //
 // Accepted messages answer {"code":0,"message":"Success","data":
 // {"messageId":"<app id>-1-1-<hex>"}} and are recorded for the device.
@@ -105,6 +108,12 @@ type Config struct {
 	MinOffLineTTL int
 	// Categories are the accepted category values. Nil: DefaultCategories.
 	Categories []string
+	// PublicDailyLimit is how many public (公信) messages an app may send
+	// per day (China time) before OPPO answers 33; a message on one of
+	// the app's channels (its registered private, 私信, channels) is not
+	// counted. OPPO's limit depends on the app's users (100,000 under
+	// 50,000 users). Zero: unlimited.
+	PublicDailyLimit int
 	// Now is the emulator's clock. Zero: time.Now.
 	Now func() time.Time
 	// ErrorLog receives the HTTP server's errors. Zero: discarded.
@@ -139,6 +148,9 @@ type Emulator struct {
 	logs    map[string]*deliveryLog
 	changed chan struct{} // closed and replaced when a record is added
 	stats   Stats
+	// publicDay is the China-time date publicSent counts, by app key.
+	publicDay  string
+	publicSent map[string]int
 }
 
 // New returns an Emulator with a fresh CA and server certificate. It

@@ -420,3 +420,39 @@ func TestLifecycle(t *testing.T) {
 		t.Fatal("device of unknown app")
 	}
 }
+
+// TestPublicDailyQuota: public messages (no channel, or one the app did
+// not register) count against Config.PublicDailyLimit and the next one
+// answers 33 until midnight China time; messages on the app's private
+// channel are never counted.
+func TestPublicDailyQuota(t *testing.T) {
+	f := start(t, Config{PlainHTTP: true, PublicDailyLimit: 2})
+	tok := f.auth(t)
+	public := func() map[string]any {
+		m := validMessage(f.regID)
+		delete(m["notification"].(map[string]any), "channel_id")
+		return m
+	}
+	for i := range 2 {
+		if a := f.unicast(t, tok, public()); a.Code != 0 {
+			t.Fatalf("public message %d: %+v", i, a)
+		}
+	}
+	if a := f.unicast(t, tok, public()); a.Code != codeDailyLimit {
+		t.Fatalf("third public message: %+v, want code 33", a)
+	}
+	for i := range 3 {
+		if a := f.unicast(t, tok, validMessage(f.regID)); a.Code != 0 {
+			t.Fatalf("private message %d over the public quota: %+v", i, a)
+		}
+	}
+	if n := len(f.e.Deliveries(f.regID)); n != 5 {
+		t.Fatalf("%d deliveries, want 5 (the refused one is not delivered)", n)
+	}
+	// 10:00 UTC is 18:00 in China: six hours to its midnight.
+	f.clk.Add(6 * time.Hour)
+	tok = f.auth(t)
+	if a := f.unicast(t, tok, public()); a.Code != 0 {
+		t.Fatalf("public message on the next day: %+v", a)
+	}
+}

@@ -195,6 +195,10 @@ func (e *Emulator) handleUnicast(w http.ResponseWriter, r *http.Request) {
 		writeAnswer(w, codeInvalidRegID, "Invalid Registration_id", nil)
 		return
 	}
+	if !slices.Contains(app.Channels, n.ChannelID) && !e.countPublic(app.AppKey) {
+		writeAnswer(w, codeDailyLimit, "The daily message quota of public messages is exceeded", nil)
+		return
+	}
 	id := app.AppID + "-1-1-" + randomHex(12)
 	e.stats.Accepted++
 	e.record(Delivery{MessageID: id, AppKey: app.AppKey, RegID: regID, Notification: n,
@@ -389,3 +393,26 @@ func (e *Emulator) checkMessage(app *App, raw string) (string, Notification, int
 	}
 	return regID, n, codeSuccess, ""
 }
+
+// countPublic counts one accepted public (公信) message of the app for
+// today (the emulator's clock, China time, where OPPO's days begin) and
+// reports whether it is within Config.PublicDailyLimit. Messages on one of
+// the app's registered private (私信) channels are never counted. The
+// caller holds e.mu.
+func (e *Emulator) countPublic(appKey string) bool {
+	if e.cfg.PublicDailyLimit <= 0 {
+		return true
+	}
+	day := e.now().In(chinaTime).Format(time.DateOnly)
+	if e.publicDay != day {
+		e.publicDay, e.publicSent = day, map[string]int{}
+	}
+	if e.publicSent[appKey] >= e.cfg.PublicDailyLimit {
+		return false
+	}
+	e.publicSent[appKey]++
+	return true
+}
+
+// chinaTime is UTC+8: OPPO's daily quotas reset at its midnight.
+var chinaTime = time.FixedZone("UTC+8", 8*60*60)

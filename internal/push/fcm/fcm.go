@@ -22,7 +22,8 @@
 //
 //   - KindAlert: "notification" {title: Title, body: Content} and
 //     "android" {priority, ttl, collapse_key: CollapseID,
-//     restricted_package_name: Topic, notification {channel_id: ChannelID,
+//     restricted_package_name: Topic, notification {channel_id: ChannelID
+//     or Config.DefaultChannelID,
 //     sound: Sound or "default", notification_count: Badge}}. Payload,
 //     Extra and ID travel in "data" so the app gets them when the user taps.
 //   - KindData: a data-only message (no "notification" block, so the app's
@@ -194,6 +195,12 @@ type Config struct {
 	Timeout time.Duration
 	// Now is the clock for expirations and the token cache. Zero: time.Now.
 	Now func() time.Time
+	// DefaultChannelID is the Android notification channel of an alert
+	// whose Notification has no ChannelID (no resource set one): the
+	// app's IM channel, so that a bare credential's pushes do not land in
+	// FCM's fallback "Miscellaneous" channel. Zero: none sent (the app's
+	// manifest default decides).
+	DefaultChannelID string
 }
 
 // Provider sends pushes to FCM for one Firebase project with one service
@@ -206,6 +213,7 @@ type Provider struct {
 	ownClient bool
 	timeout   time.Duration
 	now       func() time.Time
+	channel   string // Config.DefaultChannelID
 
 	// sem lets one token exchange run at a time, so that Sends that find
 	// no valid token cost one grant, not one each; a channel rather than a
@@ -263,6 +271,7 @@ func New(cfg Config) (*Provider, error) {
 		timeout: cfg.Timeout,
 		now:     cfg.Now,
 		sem:     make(chan struct{}, 1),
+		channel: cfg.DefaultChannelID,
 	}
 	if p.client == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
@@ -309,6 +318,9 @@ func (p *Provider) Close() {
 // push.ErrPayloadTooLarge), and an error without a Result when no answer
 // came (network, timeout, ctx).
 func (p *Provider) Send(ctx context.Context, n push.Notification) (push.Result, error) {
+	if n.ChannelID == "" {
+		n.ChannelID = p.channel
+	}
 	// Build once before the token exchange, so that a notification that
 	// cannot be sent costs no round trip.
 	body, err := buildBody(n, p.now())

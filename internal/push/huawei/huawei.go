@@ -25,7 +25,9 @@
 //     channel_id (ChannelID), importance "NORMAL" (service and
 //     communication class: IM messages are shown with sound), tag
 //     (CollapseID: a newer push replaces the shown one) and badge {set_num:
-//     Badge, class: Config.BadgeClass} when Badge is set. message.data
+//     Badge (0..99), class: Config.BadgeClass} when Badge is set and the
+//     class is configured (Huawei refuses a badge without its class with
+//     80100001, so none is sent without one). message.data
 //     carries the custom data (below) for the app when the user taps.
 //   - KindData: a pass-through (data) message: message.data only, no
 //     notification block, holding Title and Content as well. android.urgency
@@ -165,8 +167,9 @@ type Config struct {
 	// SelfClassified sends android.category ("IM", "VOIP"); only for apps
 	// holding Huawei's self-classification entitlement. Zero: no category.
 	SelfClassified bool
-	// BadgeClass is the app's launcher activity class for
-	// android.notification.badge.class. Zero: no class sent.
+	// BadgeClass is the app's launcher Activity, full class name
+	// ("com.example.chat.MainActivity"), for android.notification.badge.class.
+	// Zero: no badge is sent (Huawei refuses one without its class).
 	BadgeClass string
 	// QuotaCodes are the business codes read as QuotaExhausted. Zero:
 	// DefaultQuotaCodes (UNCONFIRMED).

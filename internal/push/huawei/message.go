@@ -94,7 +94,10 @@ func (p *Provider) buildBody(n push.Notification, now time.Time) ([]byte, error)
 			Importance:  "NORMAL",
 			Tag:         n.CollapseID,
 		}
-		if n.Badge != nil {
+		// Huawei refuses a badge without its class (80100001): without
+		// Config.BadgeClass none is sent (the admin API requires the class
+		// before a resource can ask for a badge).
+		if n.Badge != nil && p.badgeClass != "" {
 			nt.Badge = &wireBadge{SetNum: min(max(*n.Badge, 0), 99), Class: p.badgeClass}
 		}
 		android.Notification = nt

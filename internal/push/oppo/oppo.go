@@ -35,9 +35,10 @@
 // push is shown once. category, notify_level and private_msg_template_id are
 // OPPO's 2023/2024 message classification: a communication-class (IM)
 // message on a registered private (私信) channel escapes the daily quota of
-// public messages; they are sent only when configured (the accepted values
-// are UNCONFIRMED from OPPO's primary documentation: category "IM",
-// notify_level 1, 2 or 16). CollapseID, Badge and Sound have no OPPO
+// public messages. category and notify_level default to [DefaultCategory]
+// and [DefaultNotifyLevel]; private_msg_template_id is sent only when
+// configured (the accepted values are UNCONFIRMED from OPPO's primary
+// documentation: category "IM", notify_level 1, 2 or 16). CollapseID, Badge and Sound have no OPPO
 // counterpart here and are ignored.
 //
 // OPPO has no pass-through (data) message: its server API sends
@@ -158,6 +159,17 @@ const maxResponseBytes = 64 << 10
 // daylight saving.
 var chinaTime = time.FixedZone("UTC+8", 8*60*60)
 
+// Message class defaults: an IM server's pushes are person-to-person
+// messages, OPPO's communication class (category IM), shown in the
+// notification bar and on the lock screen (notify_level 2; 16, the strong
+// reminder, needs OPPO's permission). Only a registered private (私信)
+// channel (Config.ChannelID, or a resource's) takes them out of the daily
+// quota of public messages: OPPO has no default private channel.
+const (
+	DefaultCategory    = "IM"
+	DefaultNotifyLevel = 2
+)
+
 // Config configures a Provider.
 type Config struct {
 	// AppKey and MasterSecret are the app's credentials from the OPPO PUSH
@@ -172,11 +184,12 @@ type Config struct {
 	// Zero: none sent (OPPO's default public channel).
 	ChannelID string
 	// Category is the message category, e.g. "IM" (UNCONFIRMED list of
-	// values). Zero: not sent.
+	// values). Zero: [DefaultCategory], so that a bare credential's IM
+	// pushes are of the communication class, not news and marketing.
 	Category string
 	// NotifyLevel is the reminder level: 1 notification bar, 2 bar and
 	// lock screen, 16 strong reminder (needs permission) (UNCONFIRMED).
-	// Zero: not sent.
+	// Zero: [DefaultNotifyLevel].
 	NotifyLevel int
 	// PrivateMsgTemplateID is the approved private-message template that
 	// OPPO reportedly requires with category IM since 2024 (UNCONFIRMED).
@@ -246,6 +259,12 @@ func New(cfg Config) (*Provider, error) {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("oppo: base URL %q is not an absolute http(s) URL", base)
+	}
+	if cfg.Category == "" {
+		cfg.Category = DefaultCategory
+	}
+	if cfg.NotifyLevel == 0 {
+		cfg.NotifyLevel = DefaultNotifyLevel
 	}
 	p := &Provider{
 		appKey:       cfg.AppKey,
