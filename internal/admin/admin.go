@@ -94,6 +94,11 @@ type Dispatch interface {
 	Wake()
 	// InvalidateResource drops its cached copy of a resource.
 	InvalidateResource(appID, id string)
+	// Compose builds the push of job j to device dev from push config c
+	// exactly as the dispatcher would send it (push.Dispatcher.Compose):
+	// note says what was changed or could not apply, a non-empty fail
+	// that it cannot be pushed at all, err is a store error.
+	Compose(ctx context.Context, j push.Job, dev push.Device, c push.Content) (n push.Notification, note, fail string, err error)
 }
 
 // Deps are the handler's dependencies; all are required.
@@ -165,21 +170,43 @@ func New(d Deps, cfg Config) (*Handler, error) {
 	return &Handler{d: d, cfg: cfg, tokens: apns.NewTokenCache(), live: map[liveKey]*liveProvider{}}, nil
 }
 
+// route is one endpoint of the API: its method and path pattern, its
+// handler, and the Go types of its JSON request bodies and of its 200
+// answer (nil for none), which docs/openapi.yaml must describe
+// (TestOpenAPIMatchesHandlers).
+type route struct {
+	method, path string
+	fn           endpoint
+	requests     []any
+	reply        any
+}
+
+// routes are the API's endpoints.
+func (h *Handler) routes() []route {
+	const p = "/v1/apps/{appID}/push"
+	return []route{
+		{"GET", p + "/credentials", h.listCredentials, nil, credentialList{}},
+		{"PUT", p + "/credentials/{vendor}", h.putCredential,
+			[]any{apnsConfig{}, fcmConfig{}, huaweiConfig{}, xiaomiConfig{}, oppoConfig{}, vivoConfig{}}, credentialView{}},
+		{"DELETE", p + "/credentials/{vendor}", h.deleteCredential, nil, nil},
+		{"POST", p + "/credentials/{vendor}/check", h.checkCredential, nil, checkReply{}},
+		{"POST", p + "/test", h.testPush, []any{testPushRequest{}}, testPushReply{}},
+		{"GET", p + "/trace", h.trace, nil, traceReply{}},
+		{"POST", p + "/bindings", h.bind, []any{bindRequest{}}, bindRequest{}},
+		{"DELETE", p + "/bindings/{pushID}", h.unbind, nil, nil},
+		{"GET", p + "/resources", h.listResources, nil, resourceList{}},
+		{"GET", p + "/resources/{resourceID}", h.getResource, nil, resourceView{}},
+		{"PUT", p + "/resources/{resourceID}", h.putResource, []any{push.ResourceSpec{}}, resourceView{}},
+		{"DELETE", p + "/resources/{resourceID}", h.deleteResource, nil, nil},
+		{"POST", p + "/send", h.send, []any{sendRequest{}}, sendReply{}},
+	}
+}
+
 // Register mounts the API's routes on mux.
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.Handle("GET /v1/apps/{appID}/push/credentials", h.authed(h.listCredentials))
-	mux.Handle("PUT /v1/apps/{appID}/push/credentials/{vendor}", h.authed(h.putCredential))
-	mux.Handle("DELETE /v1/apps/{appID}/push/credentials/{vendor}", h.authed(h.deleteCredential))
-	mux.Handle("POST /v1/apps/{appID}/push/credentials/{vendor}/check", h.authed(h.checkCredential))
-	mux.Handle("POST /v1/apps/{appID}/push/test", h.authed(h.testPush))
-	mux.Handle("GET /v1/apps/{appID}/push/trace", h.authed(h.trace))
-	mux.Handle("POST /v1/apps/{appID}/push/bindings", h.authed(h.bind))
-	mux.Handle("DELETE /v1/apps/{appID}/push/bindings/{pushID}", h.authed(h.unbind))
-	mux.Handle("GET /v1/apps/{appID}/push/resources", h.authed(h.listResources))
-	mux.Handle("GET /v1/apps/{appID}/push/resources/{resourceID}", h.authed(h.getResource))
-	mux.Handle("PUT /v1/apps/{appID}/push/resources/{resourceID}", h.authed(h.putResource))
-	mux.Handle("DELETE /v1/apps/{appID}/push/resources/{resourceID}", h.authed(h.deleteResource))
-	mux.Handle("POST /v1/apps/{appID}/push/send", h.authed(h.send))
+	for _, rt := range h.routes() {
+		mux.Handle(rt.method+" "+rt.path, h.authed(rt.fn))
+	}
 	mux.HandleFunc("/v1/apps/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, protocol.Errorf(protocol.CodeNotFound, "no such endpoint (or method)"))
 	})

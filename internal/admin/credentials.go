@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/heraldim/herald/internal/im"
 	"github.com/heraldim/herald/internal/protocol"
@@ -48,6 +50,9 @@ type fcmConfig struct {
 	BaseURL            string             `json:"baseURL,omitempty"`
 	TokenURL           string             `json:"tokenURL,omitempty"`
 	CAPEM              string             `json:"caPEM,omitempty"`
+	// DefaultChannelID is the Android notification channel of pushes
+	// whose resource names none (or that name no resource).
+	DefaultChannelID string `json:"defaultChannelID,omitempty"`
 }
 
 // huaweiConfig is the body of PUT .../credentials/huawei: the Push Kit
@@ -57,7 +62,11 @@ type huaweiConfig struct {
 	AppID          string             `json:"appID"`
 	ClientSecret   string             `json:"clientSecret"`
 	SelfClassified bool               `json:"selfClassified,omitempty"`
-	BaseURL        string             `json:"baseURL,omitempty"`
+	// BadgeClass is the app's launcher Activity, full class name: Huawei
+	// sets a badge only with it. Required while a resource asks for a
+	// badge.
+	BadgeClass string `json:"badgeClass,omitempty"`
+	BaseURL    string `json:"baseURL,omitempty"`
 	TokenURL       string             `json:"tokenURL,omitempty"`
 	CAPEM          string             `json:"caPEM,omitempty"`
 }
@@ -115,7 +124,16 @@ type credentialView struct {
 	PackageName  string `json:"packageName,omitempty"`
 	ChannelID    string `json:"channelID,omitempty"`
 	Category     string `json:"category,omitempty"`
-	ClientEmail  string `json:"clientEmail,omitempty"`
+	// NotifyLevel is OPPO's reminder level sent (the default when the
+	// credential sets none).
+	NotifyLevel int `json:"notifyLevel,omitempty"`
+	// SelfClassified and BadgeClass are Huawei's: the IM category is sent,
+	// and the launcher Activity a badge needs.
+	SelfClassified bool   `json:"selfClassified,omitempty"`
+	BadgeClass     string `json:"badgeClass,omitempty"`
+	// DefaultChannelID is FCM's channel for pushes without a resource's.
+	DefaultChannelID string `json:"defaultChannelID,omitempty"`
+	ClientEmail      string `json:"clientEmail,omitempty"`
 	PrivateKeyID string `json:"privateKeyID,omitempty"`
 	// URLs are shown when they replace the vendor's own.
 	ProductionURL  string    `json:"productionURL,omitempty"`
@@ -132,6 +150,21 @@ type credentialView struct {
 	// Failing holds, by environment, why the vendor refused the credential
 	// during delivery.
 	Failing map[push.Environment]string `json:"failing,omitempty"`
+}
+
+// credentialList is the answer of GET .../credentials.
+type credentialList struct {
+	Credentials []credentialView `json:"credentials"`
+}
+
+// checkReply is the answer of POST .../credentials/{vendor}/check.
+type checkReply struct {
+	OK bool `json:"ok"`
+	// Refused is set when the check failed: true when the vendor refused
+	// the credential.
+	Refused   *bool  `json:"refused,omitempty"`
+	Error     string `json:"error,omitempty"`
+	LatencyMs int64  `json:"latencyMs"`
 }
 
 // supported are the vendors whose credentials the API takes today.
@@ -249,7 +282,11 @@ func (h *Handler) build(v push.Vendor, config []byte) (push.Provider, []push.Env
 		if err != nil {
 			return nil, nil, err
 		}
-		p, err := fcm.New(fcm.Config{ServiceAccountJSON: sa, BaseURL: c.BaseURL, TokenURL: c.TokenURL, RootCAs: roots, Now: h.cfg.Now})
+		if !push.ValidChannelID(c.DefaultChannelID) {
+			return nil, nil, protocol.Errorf(protocol.CodeInvalidArgument, "defaultChannelID must be up to %d characters of A-Z a-z 0-9 _ - .", push.MaxResourceOptionLen)
+		}
+		p, err := fcm.New(fcm.Config{ServiceAccountJSON: sa, BaseURL: c.BaseURL, TokenURL: c.TokenURL, RootCAs: roots, Now: h.cfg.Now,
+			DefaultChannelID: c.DefaultChannelID})
 		if err != nil {
 			return nil, nil, providerError(err)
 		}
@@ -258,8 +295,11 @@ func (h *Handler) build(v push.Vendor, config []byte) (push.Provider, []push.Env
 		var c huaweiConfig
 		return buildAndroid(config, &c, "Huawei", func() []push.Environment { return c.Environments }, func() string { return c.CAPEM },
 			func(roots *x509.CertPool) (push.Provider, error) {
+				if c.BadgeClass != "" && !javaClassName(c.BadgeClass) {
+					return nil, errors.New("badgeClass must be the launcher Activity's full class name, such as com.example.chat.MainActivity")
+				}
 				return huawei.New(huawei.Config{AppID: c.AppID, ClientSecret: c.ClientSecret, SelfClassified: c.SelfClassified,
-					BaseURL: c.BaseURL, TokenURL: c.TokenURL, RootCAs: roots, Now: h.cfg.Now})
+					BadgeClass: c.BadgeClass, BaseURL: c.BaseURL, TokenURL: c.TokenURL, RootCAs: roots, Now: h.cfg.Now})
 			})
 	case push.VendorXiaomi:
 		var c xiaomiConfig
@@ -438,6 +478,12 @@ func (h *Handler) putCredential(w http.ResponseWriter, r *http.Request, app im.A
 	cred := push.Credential{AppID: app.ID, Vendor: v, Environments: envs, Config: stored}
 	h.writeMu.Lock()
 	defer h.writeMu.Unlock()
+	if v == push.VendorHuawei {
+		if err := h.huaweiBadgeClassKept(r.Context(), app.ID, stored); err != nil {
+			closeProvider(p)
+			return err
+		}
+	}
 	if err := h.d.Credentials.PutCredential(r.Context(), cred); err != nil {
 		closeProvider(p)
 		return fmt.Errorf("admin: storing credential: %w", err)
@@ -467,7 +513,7 @@ func (h *Handler) listCredentials(w http.ResponseWriter, r *http.Request, app im
 	for _, c := range creds {
 		out = append(out, h.view(c, failing))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"credentials": out})
+	writeJSON(w, http.StatusOK, credentialList{Credentials: out})
 	return nil
 }
 
@@ -514,12 +560,12 @@ func (h *Handler) checkCredential(w http.ResponseWriter, r *http.Request, app im
 	defer cancel()
 	start := time.Now()
 	err = checker.Check(ctx)
-	res := map[string]any{"ok": err == nil, "latencyMs": time.Since(start).Milliseconds()}
+	res := checkReply{OK: err == nil, LatencyMs: time.Since(start).Milliseconds()}
 	if err != nil {
 		// refused: the vendor said no to the credential; otherwise the
 		// vendor could not say (network, throttling, server error).
-		res["refused"] = errors.Is(err, push.ErrCredential)
-		res["error"] = err.Error()
+		refused := errors.Is(err, push.ErrCredential)
+		res.Refused, res.Error = &refused, err.Error()
 	}
 	writeJSON(w, http.StatusOK, res)
 	return nil
@@ -551,6 +597,7 @@ func (h *Handler) view(c push.Credential, failing map[string]string) credentialV
 		var f fcmConfig
 		_ = json.Unmarshal(c.Config, &f)
 		v.Auth, v.BaseURL, v.TokenURL, v.CustomCA = "serviceAccount", f.BaseURL, f.TokenURL, f.CAPEM != ""
+		v.DefaultChannelID = f.DefaultChannelID
 		if sa, err := serviceAccount(f.ServiceAccountJSON); err == nil {
 			var ids struct {
 				ProjectID    string `json:"project_id"`
@@ -564,6 +611,7 @@ func (h *Handler) view(c push.Credential, failing map[string]string) credentialV
 		var hc huaweiConfig
 		_ = json.Unmarshal(c.Config, &hc)
 		v.Auth, v.AppID, v.BaseURL, v.TokenURL, v.CustomCA = "clientCredentials", hc.AppID, hc.BaseURL, hc.TokenURL, hc.CAPEM != ""
+		v.SelfClassified, v.BadgeClass = hc.SelfClassified, hc.BadgeClass
 	case push.VendorXiaomi:
 		var xc xiaomiConfig
 		_ = json.Unmarshal(c.Config, &xc)
@@ -572,6 +620,14 @@ func (h *Handler) view(c push.Credential, failing map[string]string) credentialV
 		var oc oppoConfig
 		_ = json.Unmarshal(c.Config, &oc)
 		v.Auth, v.AppKey, v.ChannelID, v.Category, v.BaseURL, v.CustomCA = "masterSecret", oc.AppKey, oc.ChannelID, oc.Category, oc.BaseURL, oc.CAPEM != ""
+		// What is sent: the provider's defaults when the credential sets none.
+		v.NotifyLevel = oc.NotifyLevel
+		if v.Category == "" {
+			v.Category = oppo.DefaultCategory
+		}
+		if v.NotifyLevel == 0 {
+			v.NotifyLevel = oppo.DefaultNotifyLevel
+		}
 	case push.VendorVivo:
 		var vc vivoConfig
 		_ = json.Unmarshal(c.Config, &vc)
@@ -591,4 +647,67 @@ func (h *Handler) view(c push.Credential, failing map[string]string) credentialV
 		}
 	}
 	return v
+}
+
+// javaClassName reports whether s is a full Java class name: dotted
+// identifiers with at least a package ("com.example.MainActivity"), at most
+// 255 bytes.
+func javaClassName(s string) bool {
+	if len(s) > 255 || !strings.Contains(s, ".") {
+		return false
+	}
+	for _, part := range strings.Split(s, ".") {
+		if part == "" {
+			return false
+		}
+		for i, r := range part {
+			letter := r == '_' || r == '$' || unicode.IsLetter(r)
+			if !letter && (i == 0 || !unicode.IsDigit(r)) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// huaweiBadgeClassKept refuses a Huawei credential without a badge class
+// while one of the app's resources asks for a badge: Huawei refuses such a
+// badge (80100001), and the provider would have to drop every badge the
+// resource asks for. The caller holds writeMu.
+func (h *Handler) huaweiBadgeClassKept(ctx context.Context, appID string, config []byte) error {
+	var c huaweiConfig
+	if err := json.Unmarshal(config, &c); err != nil {
+		return fmt.Errorf("admin: reading a Huawei config: %w", err)
+	}
+	if c.BadgeClass != "" {
+		return nil
+	}
+	list, err := h.d.Resources.Resources(ctx, appID)
+	if err != nil {
+		return fmt.Errorf("admin: resources: %w", err)
+	}
+	for _, res := range list {
+		if res.Spec.Badge {
+			return protocol.Errorf(protocol.CodeInvalidCredential,
+				"badgeClass is required: resource %q asks for a badge, and Huawei sets one only with the app's launcher Activity (full class name)", res.ID)
+		}
+	}
+	return nil
+}
+
+// huaweiLacksBadgeClass reports whether the app has a Huawei credential
+// without a badge class. The caller holds writeMu.
+func (h *Handler) huaweiLacksBadgeClass(ctx context.Context, appID string) (bool, error) {
+	creds, err := h.d.Credentials.Credentials(ctx, appID)
+	if err != nil {
+		return false, fmt.Errorf("admin: reading credentials: %w", err)
+	}
+	for _, c := range creds {
+		if c.Vendor == push.VendorHuawei {
+			var hc huaweiConfig
+			_ = json.Unmarshal(c.Config, &hc) // an unreadable one has no class either
+			return hc.BadgeClass == "", nil
+		}
+	}
+	return false, nil
 }

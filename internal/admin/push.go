@@ -25,28 +25,42 @@ const maxPushIDLen = 128
 const maxTestPayload = 8 << 10
 
 type testPushRequest struct {
-	PushID  string `json:"pushID"`
-	Title   string `json:"title"`
-	Content string `json:"content"`
-	Payload string `json:"payload"`
+	PushID      string `json:"pushID"`
+	Title       string `json:"title"`
+	Content     string `json:"content"`
+	Payload     string `json:"payload"`
+	ResourcesID string `json:"resourcesID"`
 }
 
+// testPushReply is the answer of a test push: the dispatcher's decision
+// (Outcome "failed" with Reason when the push cannot be sent at all, as a
+// job of it would fail), else the vendor's answer. Note says how the push
+// was built (a resource not found, a data push sent as a notification).
 type testPushReply struct {
 	PushID       string           `json:"pushID"`
 	Vendor       push.Vendor      `json:"vendor"`
 	Environment  push.Environment `json:"environment"`
+	Kind         push.Kind        `json:"kind"`
 	Outcome      string           `json:"outcome"`
 	Status       int              `json:"status"`
 	Reason       string           `json:"reason,omitempty"`
+	Note         string           `json:"note,omitempty"`
 	VendorID     string           `json:"vendorID,omitempty"`
 	RetryAfterMs int64            `json:"retryAfterMs,omitempty"`
 	LatencyMs    int64            `json:"latencyMs"`
 }
 
-// testPush sends one push to one device synchronously, through the
-// provider the dispatcher would use, and returns the vendor's answer. It
-// writes no push job and changes no device: a drop_device answer is
-// reported, and the next real push removes the device.
+// outcomeFailed is a test push's outcome when the dispatcher would fail
+// its job without calling the vendor.
+const outcomeFailed = "failed"
+
+// testPush sends one push to one device synchronously, built as the
+// dispatcher builds a job's push (push.Dispatcher.Compose: the resource,
+// the badge, the notification fallback of vendors without pass-through
+// messages) and through the provider it would use, and returns the
+// dispatcher's decision and the vendor's answer. It writes no push job and
+// changes no device: a drop_device answer is reported, and the next real
+// push removes the device.
 func (h *Handler) testPush(w http.ResponseWriter, r *http.Request, app im.App) error {
 	var req testPushRequest
 	if err := decode(w, r, &req); err != nil {
@@ -63,6 +77,8 @@ func (h *Handler) testPush(w http.ResponseWriter, r *http.Request, app im.App) e
 		return protocol.Errorf(protocol.CodeInvalidPushConfig, "payload is not UTF-8")
 	case len(req.Payload) > maxTestPayload:
 		return protocol.Errorf(protocol.CodePushTooLarge, "payload over %d bytes", maxTestPayload)
+	case req.ResourcesID != "" && !protocol.ValidResourceID(req.ResourcesID):
+		return protocol.Errorf(protocol.CodeInvalidPushConfig, "resourcesID must be 1 to %d characters of A-Z a-z 0-9 _-.@+=", protocol.MaxPushResourceIDLen)
 	}
 	dev, err := h.d.Devices.Device(r.Context(), app.ID, req.PushID)
 	if errors.Is(err, push.ErrNotFound) {
@@ -78,14 +94,22 @@ func (h *Handler) testPush(w http.ResponseWriter, r *http.Request, app im.App) e
 	if err != nil {
 		return fmt.Errorf("admin: test push: %w", err)
 	}
-	n := push.Notification{
-		ID: newUUID(), Token: dev.Token, Environment: dev.Environment, Kind: push.KindAlert,
-		Priority: push.PriorityHigh, Topic: dev.BundleID,
-		Title: req.Title, Content: req.Content, Payload: req.Payload,
+	job := push.Job{AppID: app.ID, UserID: dev.UserID, PushID: dev.PushID, Vendor: dev.Vendor}
+	n, note, fail, err := h.d.Dispatch.Compose(r.Context(), job, dev, push.Content{
+		Title: req.Title, Content: req.Content, Payload: req.Payload, ResourcesID: req.ResourcesID})
+	if err != nil {
+		return fmt.Errorf("admin: test push: %w", err)
 	}
-	if req.Title == "" && req.Content == "" {
-		n.Kind = push.KindData
+	reply := testPushReply{PushID: dev.PushID, Vendor: dev.Vendor, Environment: dev.Environment, Kind: n.Kind, Note: note}
+	if fail != "" {
+		reply.Outcome, reply.Reason = outcomeFailed, fail
+		writeJSON(w, http.StatusOK, reply)
+		return nil
 	}
+	// A fresh ID each time: job 0's would repeat, and vendors with an
+	// idempotency key (vivo requestId, OPPO app_message_id) would drop the
+	// second test push as a duplicate.
+	n.ID = newUUID()
 	ctx, cancel := h.vendorTimeout(r.Context())
 	defer cancel()
 	start := time.Now()
@@ -101,11 +125,9 @@ func (h *Handler) testPush(w http.ResponseWriter, r *http.Request, app im.App) e
 	case err != nil:
 		return protocol.Errorf(protocol.CodeVendorUnreachable, "%s did not answer: %s", dev.Vendor, err.Error())
 	}
-	writeJSON(w, http.StatusOK, testPushReply{
-		PushID: dev.PushID, Vendor: dev.Vendor, Environment: dev.Environment,
-		Outcome: res.Outcome.String(), Status: res.Status, Reason: res.Reason, VendorID: res.VendorID,
-		RetryAfterMs: res.RetryAfter.Milliseconds(), LatencyMs: latency.Milliseconds(),
-	})
+	reply.Outcome, reply.Status, reply.Reason, reply.VendorID = res.Outcome.String(), res.Status, res.Reason, res.VendorID
+	reply.RetryAfterMs, reply.LatencyMs = res.RetryAfter.Milliseconds(), latency.Milliseconds()
+	writeJSON(w, http.StatusOK, reply)
 	return nil
 }
 
@@ -151,6 +173,11 @@ type jobView struct {
 	UpdatedAt    time.Time      `json:"updatedAt"`
 	PushConfig   push.Content   `json:"pushConfig"`
 	Attempts     []attemptView  `json:"attempts"`
+}
+
+// traceReply is the answer of GET .../trace.
+type traceReply struct {
+	Jobs []jobView `json:"jobs"`
 }
 
 // trace returns the push jobs of a user, a device or a message, newest
@@ -209,7 +236,7 @@ func (h *Handler) trace(w http.ResponseWriter, r *http.Request, app im.App) erro
 		}
 		out[i] = v
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"jobs": out})
+	writeJSON(w, http.StatusOK, traceReply{Jobs: out})
 	return nil
 }
 

@@ -17,18 +17,36 @@ import (
 // strings per vendor.
 const maxResourceBody = 16 << 10
 
+// resourceView is a stored resource as the API shows it: every vendor's
+// options as stored, beside its ID and times.
 type resourceView struct {
-	ID        string            `json:"id"`
-	APNs      *push.APNsOptions `json:"apns,omitempty"`
-	FCM       *push.FCMOptions  `json:"fcm,omitempty"`
-	Badge     bool              `json:"badge"`
-	CreatedAt time.Time         `json:"createdAt"`
-	UpdatedAt time.Time         `json:"updatedAt"`
+	ID        string               `json:"id"`
+	APNs      *push.APNsOptions    `json:"apns,omitempty"`
+	FCM       *push.FCMOptions     `json:"fcm,omitempty"`
+	Huawei    *push.AndroidOptions `json:"huawei,omitempty"`
+	Xiaomi    *push.AndroidOptions `json:"xiaomi,omitempty"`
+	OPPO      *push.AndroidOptions `json:"oppo,omitempty"`
+	Vivo      *push.AndroidOptions `json:"vivo,omitempty"`
+	Badge     bool                 `json:"badge"`
+	CreatedAt time.Time            `json:"createdAt"`
+	UpdatedAt time.Time            `json:"updatedAt"`
+}
+
+// resourceList is the answer of GET .../resources.
+type resourceList struct {
+	Resources []resourceView `json:"resources"`
+}
+
+// sendReply is the answer of POST .../send.
+type sendReply struct {
+	Jobs   int     `json:"jobs"`
+	JobIDs []int64 `json:"jobIDs"`
 }
 
 func viewResource(r push.Resource) resourceView {
-	return resourceView{ID: r.ID, APNs: r.Spec.APNs, FCM: r.Spec.FCM, Badge: r.Spec.Badge,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	return resourceView{ID: r.ID, APNs: r.Spec.APNs, FCM: r.Spec.FCM,
+		Huawei: r.Spec.Huawei, Xiaomi: r.Spec.Xiaomi, OPPO: r.Spec.OPPO, Vivo: r.Spec.Vivo,
+		Badge: r.Spec.Badge, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
 // resourceID returns the path's resource ID, or a not-found error for one
@@ -60,6 +78,20 @@ func (h *Handler) putResource(w http.ResponseWriter, r *http.Request, app im.App
 	spec, err := push.ParseResourceSpec(body)
 	if err != nil {
 		return protocol.Errorf(protocol.CodeInvalidResource, "%s", err.Error())
+	}
+	// Under the credentials' lock: a Huawei credential replaced meanwhile
+	// cannot lose its badge class behind this check.
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
+	if spec.Badge {
+		lacks, err := h.huaweiLacksBadgeClass(r.Context(), app.ID)
+		if err != nil {
+			return err
+		}
+		if lacks {
+			return protocol.Errorf(protocol.CodeInvalidResource,
+				"badge: the app's Huawei credential has no badgeClass (its launcher Activity, full class name), without which Huawei refuses a badge; set it on the credential first")
+		}
 	}
 	if err := h.d.Resources.PutResource(r.Context(), push.Resource{AppID: app.ID, ID: id, Spec: spec}); err != nil {
 		return fmt.Errorf("admin: put resource: %w", err)
@@ -98,7 +130,7 @@ func (h *Handler) listResources(w http.ResponseWriter, r *http.Request, app im.A
 	for i, res := range list {
 		out[i] = viewResource(res)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"resources": out})
+	writeJSON(w, http.StatusOK, resourceList{Resources: out})
 	return nil
 }
 
@@ -198,7 +230,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, app im.App) error
 	if ids == nil {
 		ids = []int64{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"jobs": len(ids), "jobIDs": ids})
+	writeJSON(w, http.StatusOK, sendReply{Jobs: len(ids), JobIDs: ids})
 	return nil
 }
 

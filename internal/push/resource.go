@@ -18,8 +18,8 @@ var ErrInvalidResource = errors.New("push: invalid resource")
 
 // ResourceSpec is what a push resource says: per-vendor delivery options
 // that a push config names by its resourcesID. Its JSON is one object with
-// a key per vendor ("apns", "fcm"; the other vendors get their own keys
-// later) beside the vendor-neutral options ("badge").
+// a key per vendor ("apns", "fcm", "huawei", "xiaomi", "oppo", "vivo")
+// beside the vendor-neutral options ("badge").
 type ResourceSpec struct {
 	APNs   *APNsOptions    `json:"apns,omitempty"`
 	FCM    *FCMOptions     `json:"fcm,omitempty"`
@@ -28,7 +28,10 @@ type ResourceSpec struct {
 	OPPO   *AndroidOptions `json:"oppo,omitempty"`
 	Vivo   *AndroidOptions `json:"vivo,omitempty"`
 	// Badge sets the app icon's badge to the recipient's unread count
-	// across conversations, read when the push is sent.
+	// across conversations, read when the push is sent. Huawei badges
+	// only with the app's launcher Activity (its credential's badge
+	// class): the admin API refuses a badge resource while the app's
+	// Huawei credential has none.
 	Badge bool `json:"badge"`
 }
 
@@ -177,7 +180,7 @@ func (s ResourceSpec) Validate() error {
 		}
 	}
 	if f := s.FCM; f != nil {
-		if !channelID(f.ChannelID) {
+		if !ValidChannelID(f.ChannelID) {
 			return bad("fcm.channelID must be up to %d characters of A-Z a-z 0-9 _ - .", MaxResourceOptionLen)
 		}
 		switch f.Priority {
@@ -197,7 +200,7 @@ func (s ResourceSpec) Validate() error {
 		if o == nil {
 			continue
 		}
-		if !channelID(o.ChannelID) {
+		if !ValidChannelID(o.ChannelID) {
 			return bad("%s.channelID must be up to %d characters of A-Z a-z 0-9 _ - .", v, MaxResourceOptionLen)
 		}
 		if v == VendorVivo && o.ChannelID != "" {
@@ -233,7 +236,10 @@ func printableOption(s string) bool {
 	return true
 }
 
-func channelID(s string) bool {
+// ValidChannelID reports whether s can be an Android notification channel
+// ID as Herald sends it: up to MaxResourceOptionLen characters of A-Z a-z
+// 0-9 _ - . (empty is valid: no channel).
+func ValidChannelID(s string) bool {
 	if len(s) > MaxResourceOptionLen {
 		return false
 	}
