@@ -67,8 +67,8 @@ type huaweiConfig struct {
 	// badge.
 	BadgeClass string `json:"badgeClass,omitempty"`
 	BaseURL    string `json:"baseURL,omitempty"`
-	TokenURL       string             `json:"tokenURL,omitempty"`
-	CAPEM          string             `json:"caPEM,omitempty"`
+	TokenURL   string `json:"tokenURL,omitempty"`
+	CAPEM      string `json:"caPEM,omitempty"`
 }
 
 // xiaomiConfig is the body of PUT .../credentials/xiaomi.
@@ -119,11 +119,11 @@ type credentialView struct {
 	ProjectID     string     `json:"projectID,omitempty"`
 	// AppID, AppKey, PackageName, ChannelID and Category identify the
 	// Android vendors' credentials (their secrets are never shown).
-	AppID        string `json:"appID,omitempty"`
-	AppKey       string `json:"appKey,omitempty"`
-	PackageName  string `json:"packageName,omitempty"`
-	ChannelID    string `json:"channelID,omitempty"`
-	Category     string `json:"category,omitempty"`
+	AppID       string `json:"appID,omitempty"`
+	AppKey      string `json:"appKey,omitempty"`
+	PackageName string `json:"packageName,omitempty"`
+	ChannelID   string `json:"channelID,omitempty"`
+	Category    string `json:"category,omitempty"`
 	// NotifyLevel is OPPO's reminder level sent (the default when the
 	// credential sets none).
 	NotifyLevel int `json:"notifyLevel,omitempty"`
@@ -134,7 +134,7 @@ type credentialView struct {
 	// DefaultChannelID is FCM's channel for pushes without a resource's.
 	DefaultChannelID string `json:"defaultChannelID,omitempty"`
 	ClientEmail      string `json:"clientEmail,omitempty"`
-	PrivateKeyID string `json:"privateKeyID,omitempty"`
+	PrivateKeyID     string `json:"privateKeyID,omitempty"`
 	// URLs are shown when they replace the vendor's own.
 	ProductionURL  string    `json:"productionURL,omitempty"`
 	DevelopmentURL string    `json:"developmentURL,omitempty"`
