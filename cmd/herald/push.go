@@ -23,9 +23,10 @@ func newPushCmd() *cobra.Command {
 		opts                            clientOptions
 		adminKey, pushID                string
 		title, content, payload, server string
+		resourcesID                     string
 	)
 	cmd := &cobra.Command{
-		Use:   "push --push-id ID --title T --content C [--payload P]",
+		Use:   "push --push-id ID --title T --content C [--payload P] [--resources-id R]",
 		Short: "Send a test push to a PushID and print the vendor's answer",
 		Long: `Send one test push to a device through the admin REST API
 (POST /v1/apps/{appID}/push/test) and print the vendor's answer as one JSON
@@ -58,7 +59,7 @@ is an answer, printed with exit 0.`,
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			body, _ := json.Marshal(map[string]string{"pushID": pushID, "title": title, "content": content, "payload": payload})
+			body, _ := json.Marshal(map[string]string{"pushID": pushID, "title": title, "content": content, "payload": payload, "resourcesID": resourcesID})
 			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost,
 				base+"/v1/apps/"+url.PathEscape(appID)+"/push/test", bytes.NewReader(body))
 			if err != nil {
@@ -96,6 +97,7 @@ is an answer, printed with exit 0.`,
 	fs.StringVar(&title, "title", "", "notification title")
 	fs.StringVar(&content, "content", "", "notification content")
 	fs.StringVar(&payload, "payload", "", "custom data handed to the app")
+	fs.StringVar(&resourcesID, "resources-id", "", "a push resource whose delivery options apply")
 	return cmd
 }
 
