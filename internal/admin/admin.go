@@ -101,7 +101,8 @@ type Dispatch interface {
 	Compose(ctx context.Context, j push.Job, dev push.Device, c push.Content) (n push.Notification, note, fail string, err error)
 }
 
-// Deps are the handler's dependencies; all are required.
+// Deps are the handler's dependencies; all are required but
+// ProviderTokens.
 type Deps struct {
 	Apps        Apps
 	Credentials CredentialStore
@@ -111,6 +112,11 @@ type Deps struct {
 	Failures    Failures
 	Dispatch    Dispatch
 	Log         *slog.Logger
+	// ProviderTokens persists the APNs provider tokens and shares them with
+	// every process on the store, so that a restart or a second node reuses
+	// the token APNs knows. Nil: each process keeps its own in memory (and
+	// a restart within 20 minutes is refused by APNs for a while).
+	ProviderTokens apns.TokenStore
 }
 
 // Config tunes the handler. Zero values take the defaults.
@@ -167,7 +173,8 @@ func New(d Deps, cfg Config) (*Handler, error) {
 	}
 	// One token cache for every app: APNs counts provider-token changes
 	// per team, and two apps (or a replaced credential) may share a key.
-	return &Handler{d: d, cfg: cfg, tokens: apns.NewTokenCache(), live: map[liveKey]*liveProvider{}}, nil
+	tokens := apns.NewTokenCache(d.ProviderTokens, d.Log)
+	return &Handler{d: d, cfg: cfg, tokens: tokens, live: map[liveKey]*liveProvider{}}, nil
 }
 
 // route is one endpoint of the API: its method and path pattern, its

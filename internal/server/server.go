@@ -93,7 +93,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	// The admin API owns the providers built from the apps' stored
 	// credentials: load them before anything is dispatched.
 	s.admin, err = admin.New(admin.Deps{Apps: st, Credentials: st, Devices: st, Resources: st,
-		Providers: s.Providers, Failures: s.disp, Dispatch: s.disp, Log: log}, admin.Config{})
+		Providers: s.Providers, Failures: s.disp, Dispatch: s.disp, Log: log, ProviderTokens: st}, admin.Config{})
 	if err != nil {
 		return fail(err)
 	}

@@ -106,8 +106,9 @@ type Config struct {
 	Now func() time.Time
 
 	// Tokens shares provider tokens with the other Providers given the same
-	// cache (see TokenCache). Nil: this Provider keeps its own token, which
-	// is right when no other Provider in the process uses the same team.
+	// cache, and with the other processes on the cache's TokenStore (see
+	// TokenCache). Nil: this Provider keeps its own token in memory, which
+	// is right when nothing else pushes with the same team.
 	Tokens *TokenCache
 
 	// TokenRefresh is the provider token's age at which a new one is made.
@@ -215,9 +216,7 @@ func New(cfg Config) (*Provider, error) {
 			return nil, err
 		}
 		if cfg.Tokens != nil {
-			if ts, err = cfg.Tokens.source(ts); err != nil {
-				return nil, err
-			}
+			ts = cfg.Tokens.source(ts)
 		}
 		p.tokens = ts
 	case certAuth:
@@ -319,7 +318,7 @@ func (p *Provider) do(ctx context.Context, env push.Environment, r *request) (pu
 	}
 	var jwt string
 	if p.tokens != nil {
-		jwt, err = p.tokens.token()
+		jwt, err = p.tokens.token(ctx)
 		if err != nil {
 			return push.Result{}, "", err
 		}
@@ -338,12 +337,48 @@ func (p *Provider) do(ctx context.Context, env push.Environment, r *request) (pu
 		return push.Result{}, "", fmt.Errorf("apns: send: reading answer (status %d): %w", resp.StatusCode, err)
 	}
 	reason := parseReason(body)
-	res := classify(resp.StatusCode, reason, resp.Header, p.now())
+	now := p.now()
+	res := classify(resp.StatusCode, reason, resp.Header, now)
 	if res.Outcome == push.Delivered && res.VendorID == "" {
 		res.VendorID = r.header.Get("apns-id")
 	}
-	if p.tokens != nil && resp.StatusCode == http.StatusForbidden && reason == ReasonExpiredProviderToken {
-		p.tokens.expired(jwt)
+	if p.tokens == nil {
+		if res.Outcome == push.Deferred {
+			// A provider-token answer to a certificate: nothing to wait
+			// for or refresh; the credential is refused.
+			res.Outcome, res.Until = push.AuthFailed, time.Time{}
+		}
+		return res, reason, nil
+	}
+	switch {
+	case resp.StatusCode == http.StatusForbidden && reason == ReasonExpiredProviderToken:
+		// The token is refused: make (or adopt) its successor now, so the
+		// retry classify asks for (Deferred, zero Until) carries it.
+		fresh, err := p.tokens.expired(ctx, jwt)
+		if err != nil {
+			return push.Result{}, "", err
+		}
+		if !fresh {
+			res.Outcome = push.AuthFailed // a clock error no new token mends
+		}
+	case resp.StatusCode == http.StatusTooManyRequests && reason == ReasonTooManyProviderTokenUpdates:
+		// The token is kept (a new one would be one more update). APNs
+		// takes it 20 minutes after the team's previous change, which
+		// came before now; usually also before this token was made (a
+		// process before this one, or one without the shared store,
+		// changed it and stopped), so issued + 20 min, when still ahead,
+		// is the earliest time it can work. Should APNs refuse it again
+		// then, the change in the way came after it was made, and classify's
+		// now + 20 min is the bound.
+		if issued, ok := p.tokens.issuedAt(jwt); ok {
+			if at := issued.Add(MinTokenRefresh); at.After(now) && at.Before(res.Until) {
+				res.Until = at
+			}
+		}
+	case resp.StatusCode == http.StatusOK, resp.StatusCode == http.StatusBadRequest, resp.StatusCode == http.StatusGone,
+		resp.StatusCode == http.StatusRequestEntityTooLarge, resp.StatusCode == http.StatusTooManyRequests:
+		// Answers APNs gives only past authentication.
+		p.tokens.accept(jwt)
 	}
 	return res, reason, nil
 }

@@ -326,36 +326,43 @@ func TestRetries(t *testing.T) {
 	}
 }
 
-// An APNs that thinks our token is over an hour old: the push is
-// AuthFailed, the token is replaced once — not before it is 20 minutes old
-// — and the replacement is used from then on.
+// An APNs whose clock is 31 minutes ahead of ours: at 30 minutes old by
+// our clock the token is over an hour old to Apple (403
+// ExpiredProviderToken). The push is Deferred with zero Until (send again
+// now, not a job attempt), a new token is made at once (no 20-minute
+// floor) and the push goes through with it. Over an hour ahead, the
+// replacement is refused too: AuthFailed, and no token is made in a loop.
 func TestExpiredProviderToken(t *testing.T) {
 	f := setup(t, nil)
 	tok := f.emu.RegisterDevice(bundleID, apnsemu.Production, false)
-	f.emuClock.Add(61 * time.Minute) // our clock is an hour behind Apple's
+	wantResult(t, f.send(t, alert(tok, push.Production)), push.Delivered, 200, "")
 
-	wantResult(t, f.send(t, alert(tok, push.Production)), push.AuthFailed, 403, "ExpiredProviderToken")
-	if n := len(f.providerTokens()); n != 1 {
-		t.Fatalf("%d provider tokens", n)
+	f.clock.Add(30 * time.Minute)
+	f.emuClock.Add(61 * time.Minute)
+	res := f.send(t, alert(tok, push.Production))
+	wantResult(t, res, push.Deferred, 403, "ExpiredProviderToken")
+	if !res.Until.IsZero() {
+		t.Fatalf("Until %s, want zero (send again now)", res.Until)
 	}
-	// A minute later by our clock the token is too young to replace: a
-	// new one (iat = our now) would be just as expired to Apple, and risk
-	// TooManyProviderTokenUpdates.
-	f.clock.Add(time.Minute)
-	wantResult(t, f.send(t, alert(tok, push.Production)), push.AuthFailed, 403, "ExpiredProviderToken")
 	if n := len(f.providerTokens()); n != 1 {
-		t.Fatalf("token replaced within 20 minutes: %d tokens", n)
+		t.Fatalf("%d provider tokens before the retry", n)
 	}
-
-	// Our clock catches up (NTP fixed it); the token is now over 20 min old
-	// and marked expired: it is replaced once.
-	f.clock.Add(60 * time.Minute)
-	f.emuClock.Add(time.Minute)
-	for i := 0; i < 5; i++ {
+	for range 3 {
 		wantResult(t, f.send(t, alert(tok, push.Production)), push.Delivered, 200, "")
 	}
 	if n := len(f.providerTokens()); n != 2 {
-		t.Fatalf("%d provider tokens, want 2 (one refresh)", n)
+		t.Fatalf("%d provider tokens, want 2 (one replacement)", n)
+	}
+
+	// Apple's clock jumps 40 more minutes ahead: the accepted token is
+	// refused and replaced; its replacement is refused too (clock over an
+	// hour behind): AuthFailed, and it stays the only new one.
+	f.emuClock.Add(40 * time.Minute)
+	wantResult(t, f.send(t, alert(tok, push.Production)), push.Deferred, 403, "ExpiredProviderToken")
+	wantResult(t, f.send(t, alert(tok, push.Production)), push.AuthFailed, 403, "ExpiredProviderToken")
+	wantResult(t, f.send(t, alert(tok, push.Production)), push.AuthFailed, 403, "ExpiredProviderToken")
+	if n := len(f.providerTokens()); n != 3 {
+		t.Fatalf("%d provider tokens, want 3", n)
 	}
 }
 
@@ -663,7 +670,7 @@ func TestTokenCacheAcrossProviders(t *testing.T) {
 	n := alert(tok, push.Production)
 	n.Topic = "com.example.other"
 
-	cache := NewTokenCache()
+	cache := NewTokenCache(nil, nil)
 	a := newProvider(t, withKey(f, func(c *Config) { c.Tokens = cache }))
 	b := newProvider(t, withKey(f, func(c *Config) { c.Tokens = cache }))
 	for _, p := range []*Provider{a, b, a} {
@@ -678,12 +685,24 @@ func TestTokenCacheAcrossProviders(t *testing.T) {
 	}
 
 	// f.p has its own token source: a second token for the team, a second
-	// later, within 20 minutes.
+	// later, within 20 minutes. It is Deferred (no job attempt) until APNs
+	// can take it: 20 minutes after it was made, since the change in its
+	// way came before.
 	f.clock.Add(time.Second)
 	f.emuClock.Add(time.Second)
 	res, err := f.p.Send(context.Background(), n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantResult(t, res, push.Retry, 429, "TooManyProviderTokenUpdates")
+	wantResult(t, res, push.Deferred, 429, "TooManyProviderTokenUpdates")
+	if want := epoch.Add(time.Second + MinTokenRefresh); !res.Until.Equal(want) {
+		t.Fatalf("Until %s, want %s", res.Until, want)
+	}
+	// The token is kept, not refreshed, and works at Until.
+	f.clock.Add(MinTokenRefresh - time.Second)
+	f.emuClock.Add(MinTokenRefresh)
+	wantResult(t, f.send(t, n), push.Delivered, 200, "")
+	if got := len(f.providerTokens()); got != 2 {
+		t.Fatalf("%d provider tokens, want 2 (the refused one kept)", got)
+	}
 }

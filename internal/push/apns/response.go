@@ -62,9 +62,11 @@ const (
 //	        DuplicateHeaders, InvalidPushType,
 //	        MissingDeviceToken, MissingTopic,
 //	        PayloadEmpty, TopicDisallowed, other
-//	403     ExpiredProviderToken                     AuthFailed  the JWT is too old: the provider makes a new
-//	                                                             one (20-minute floor, see tokenSource) and the
-//	                                                             dispatcher retries once
+//	403     ExpiredProviderToken                     Deferred    the JWT is too old by Apple's clock: the
+//	                                                             provider makes a new one at once (see
+//	                                                             tokenSource) and Until is zero: send again
+//	                                                             now, no attempt counted. AuthFailed when that
+//	                                                             new token is refused too (clock > 1 h behind)
 //	403     InvalidProviderToken,                    AuthFailed  the credential is refused (revoked key, wrong
 //	        MissingProviderToken, BadCertificate,                key ID or team, certificate for the other
 //	        BadCertificateEnvironment                            environment): retry once, then alert
@@ -75,9 +77,12 @@ const (
 //	410     Unregistered, ExpiredToken, any          DropDevice  Apple DTS: 410 is final for the token
 //	413     PayloadTooLarge                          Rejected    checked before sending, so a limit changed
 //	429     TooManyRequests                          Retry       too many pushes to this device: later
-//	429     TooManyProviderTokenUpdates              Retry       APNs saw this team's token change within
+//	429     TooManyProviderTokenUpdates              Deferred    APNs saw this team's token change within
 //	                                                             20 minutes (another server with the same
-//	                                                             key?); the token is kept, not refreshed
+//	                                                             key?); the token is kept, not refreshed, and
+//	                                                             the environment waits until Until: now + 20
+//	                                                             min, or the token's iat + 20 min when sooner
+//	                                                             (Apple: at most one change per 20 minutes)
 //	429     other                                    Retry
 //	500     InternalServerError                      Retry       Apple: retry 5xx with backoff
 //	503     ServiceUnavailable, Shutdown             Retry       the server is going away; the HTTP/2 client
@@ -108,7 +113,9 @@ func classify(status int, reason string, h http.Header, now time.Time) push.Resu
 		return res
 	case status == http.StatusForbidden:
 		switch reason {
-		case ReasonExpiredProviderToken, ReasonInvalidProviderToken, ReasonMissingProviderToken,
+		case ReasonExpiredProviderToken:
+			res.Outcome = push.Deferred // Until zero: at once, with a new token
+		case ReasonInvalidProviderToken, ReasonMissingProviderToken,
 			ReasonBadCertificate, ReasonBadCertificateEnvironment:
 			res.Outcome = push.AuthFailed
 		default:
@@ -117,6 +124,10 @@ func classify(status int, reason string, h http.Header, now time.Time) push.Resu
 		return res
 	case status == http.StatusGone:
 		res.Outcome = push.DropDevice
+		return res
+	case status == http.StatusTooManyRequests && reason == ReasonTooManyProviderTokenUpdates:
+		res.Outcome = push.Deferred
+		res.Until = now.Add(MinTokenRefresh)
 		return res
 	case status == http.StatusTooManyRequests, status >= 500 && status <= 599:
 		return retry()

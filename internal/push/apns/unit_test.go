@@ -1,6 +1,7 @@
 package apns
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"sync"
@@ -33,7 +34,7 @@ func TestClassify(t *testing.T) {
 		{400, ReasonPayloadEmpty, push.Rejected},
 		{400, ReasonTopicDisallowed, push.Rejected},
 		{400, "SomethingNew", push.Rejected},
-		{403, ReasonExpiredProviderToken, push.AuthFailed},
+		{403, ReasonExpiredProviderToken, push.Deferred},
 		{403, ReasonInvalidProviderToken, push.AuthFailed},
 		{403, ReasonMissingProviderToken, push.AuthFailed},
 		{403, ReasonBadCertificate, push.AuthFailed},
@@ -46,7 +47,7 @@ func TestClassify(t *testing.T) {
 		{410, "", push.DropDevice},
 		{413, ReasonPayloadTooLarge, push.Rejected},
 		{429, ReasonTooManyRequests, push.Retry},
-		{429, ReasonTooManyProviderTokenUpdates, push.Retry},
+		{429, ReasonTooManyProviderTokenUpdates, push.Deferred},
 		{500, ReasonInternalServerError, push.Retry},
 		{503, ReasonServiceUnavailable, push.Retry},
 		{503, ReasonShutdown, push.Retry},
@@ -66,6 +67,17 @@ func TestClassify(t *testing.T) {
 		}
 		if tt.want != push.Retry && got.RetryAfter != 0 {
 			t.Errorf("%d %s: RetryAfter %s on a non-retry", tt.status, tt.reason, got.RetryAfter)
+		}
+		// Deferred waits until Until, never Retry-After: 429
+		// TooManyProviderTokenUpdates at most Apple's 20 minutes (the
+		// provider brings it closer when its token's age allows),
+		// ExpiredProviderToken not at all (a new token is made at once).
+		wantUntil := time.Time{}
+		if tt.reason == ReasonTooManyProviderTokenUpdates {
+			wantUntil = now.Add(20 * time.Minute)
+		}
+		if !got.Until.Equal(wantUntil) {
+			t.Errorf("%d %s: Until %s, want %s", tt.status, tt.reason, got.Until, wantUntil)
 		}
 		if (tt.want == push.Delivered) != (got.VendorID == "id-1") {
 			t.Errorf("%d %s: VendorID %q", tt.status, tt.reason, got.VendorID)
@@ -152,11 +164,18 @@ func TestTokenSourceRefresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	get := func() string {
-		tok, err := ts.token()
+		tok, err := ts.token(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
 		return tok
+	}
+	expired := func(tok string) bool {
+		fresh, err := ts.expired(context.Background(), tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fresh
 	}
 
 	// Concurrent first use makes one token.
@@ -183,23 +202,33 @@ func TestTokenSourceRefresh(t *testing.T) {
 	if second == first {
 		t.Fatal("token not replaced at the refresh age")
 	}
+	ts.accept(second)
 
-	// Called expired at 5 minutes old: kept (20-minute floor).
+	// Called expired at 5 minutes old: replaced at once (no 20-minute
+	// floor: keeping it would fail every push until then).
 	advance(5 * time.Minute)
-	ts.expired(second)
-	if get() != second {
-		t.Fatal("token replaced 5 minutes after it was made")
+	if !expired(second) {
+		t.Fatal("expired token not replaced")
 	}
-	// An answer about an old token does not touch the current one.
-	ts.expired(first)
-	advance(15 * time.Minute) // 20 minutes old, marked expired: replaced
 	third := get()
 	if third == second {
-		t.Fatal("expired token not replaced at 20 minutes")
+		t.Fatal("expired token still in use")
+	}
+	// An answer about an old token does not touch the current one.
+	if !expired(first) || get() != third {
+		t.Fatal("an answer about an older token replaced the current one")
+	}
+	// The replacement refused as expired before APNs ever accepted it: our
+	// clock is over an hour behind Apple's; no new token is made.
+	if expired(third) {
+		t.Fatal("a just-made token refused as expired was replaced: tokens would be made in a loop")
+	}
+	if get() != third {
+		t.Fatal("token replaced after a clock error")
 	}
 	advance(20 * time.Minute)
 	if get() != third {
-		t.Fatal("unmarked token replaced at 20 minutes")
+		t.Fatal("token replaced at 20 minutes")
 	}
 	// A clock stepping back keeps the token.
 	advance(-2 * time.Hour)
