@@ -9,9 +9,9 @@ import (
 
 const (
 	family = "👨‍👩‍👧‍👦" // one grapheme: four emoji joined by ZWJ, 25 bytes
-	flagJP = "🇯🇵"          // one grapheme: two regional indicators, 8 bytes
+	flagJP = "🇯🇵"      // one grapheme: two regional indicators, 8 bytes
 	flagFR = "🇫🇷"
-	thumbs = "👍🏽"    // one grapheme: emoji and skin tone, 8 bytes
+	thumbs = "👍🏽"      // one grapheme: emoji and skin tone, 8 bytes
 	eAcute = "e\u0301" // one grapheme: letter and combining acute, 3 bytes
 )
 
