@@ -293,3 +293,46 @@ func checkCut(t *testing.T, field, orig, got string, cut bool) {
 		t.Fatalf("%s cut inside a grapheme cluster at byte %d: %q", field, len(prefix), got)
 	}
 }
+
+// TestCallVivoRingUnderMinimumTTL: a call of 30 s to an offline vivo
+// phone rings it: vivo refuses a timeToLive under 60 s, so the ring goes
+// with 60 (the call's cancel push replaces it on the device), rather than
+// never at all.
+func TestCallVivoRingUnderMinimumTTL(t *testing.T) {
+	s := testkit.Start(t, nil)
+	em, err := vivoemu.New(vivoemu.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := em.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
+	if err := em.AddApp(vivoemu.App{ID: "10004", Key: "vivo-key", Secret: "vivo-secret"}); err != nil {
+		t.Fatal(err)
+	}
+	tok := em.RegisterDevice("10004")
+	p, err := vivo.New(vivo.Config{AppID: "10004", AppKey: "vivo-key", AppSecret: "vivo-secret", BaseURL: em.URL(), RootCAs: em.CertPool()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Srv.Providers.Set(s.App.AppID, push.VendorVivo, push.Production, p)
+	goOffline(t, s, "bob", protocol.PushRegistration{Vendor: "vivo", Token: tok, Environment: "production", BundleID: pkg})
+
+	alice := callUser(t, s, "alice", "ios", "a1")
+	rep := invite(t, alice, protocol.CallInviteRequest{Invitees: []string{"bob"}, Timeout: 30,
+		PushConfig: &protocol.PushConfig{Title: "Alice", Content: "calling"}})
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	d, err := em.Next(ctx, tok)
+	if err != nil {
+		var trace []string
+		for _, j := range jobsFor(t, s, "bob") {
+			trace = append(trace, string(j.Status)+": "+j.Reason)
+		}
+		t.Fatalf("the ring never reached vivo: %v (trace %q)", err, trace)
+	}
+	if d.Message.TimeToLive != 60 || d.Message.ClientCustomMap[push.CallExtraKey] != rep.CallID {
+		t.Fatalf("vivo ring %+v, want timeToLive 60 and the call ID", d.Message)
+	}
+}
