@@ -241,6 +241,7 @@ func TestLongestPushConfigIsSent(t *testing.T) {
 				t.Fatalf("no push reached the %s emulator: %v (trace %q)", tt.vendor, err, trace)
 			}
 			j := waitJob(t, s, "bob", push.JobDelivered)
+			t.Logf("trace: %s", j.Reason)
 
 			var want []string
 			checkCut(t, "title", tt.pc.Title, got.Title, tt.titleCut)
