@@ -568,6 +568,16 @@ func (d *Dispatcher) Compose(ctx context.Context, j Job, dev Device, c Content) 
 	if j.Kind == JobCallInvite {
 		callRing(&n, dev)
 	}
+	// Last: cut what the vendor would refuse (a push config that passed
+	// validation must be sendable), measured by the provider's encoder.
+	if p, err := d.providers.Provider(ctx, j.AppID, dev.Vendor, dev.Environment); err == nil {
+		if f, ok := p.(Fitter); ok {
+			var cuts []string
+			if n, cuts = f.Fit(n); len(cuts) > 0 {
+				note = strings.TrimPrefix(note+"; "+strings.Join(cuts, "; "), "; ")
+			}
+		}
+	}
 	return n, note, "", nil
 }
 

@@ -280,6 +280,10 @@ func TestChecks(t *testing.T) {
 		{"body without aps", prod, func(r *rawReq) { r.body = []byte(`{"alert":"hi"}`) }, 400, "BadPayload"},
 		{"body of 4096 bytes", prod, func(r *rawReq) { r.body = padded(4096) }, 200, ""},
 		{"body of 4097 bytes", prod, func(r *rawReq) { r.body = padded(4097) }, 413, "PayloadTooLarge"},
+		{"body over 4096 bytes only once escaped", prod, func(r *rawReq) {
+			// 2100 quotes: 2100 characters decoded, 4200 bytes as sent.
+			r.body = []byte(`{"aps":{"alert":"x"},"p":"` + strings.Repeat(`\"`, 2100) + `"}`)
+		}, 413, "PayloadTooLarge"},
 		{"unregistered token", gone, nil, 410, "Unregistered"},
 	}
 	for _, tt := range tests {

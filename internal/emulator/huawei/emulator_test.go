@@ -239,6 +239,10 @@ func TestSendChecks(t *testing.T) {
 		{"valid badge", msg(`{"notification":{"title":"t","body":"b","click_action":{"type":3},"badge":{"set_num":3,"class":"com.example.Main"}}}`), "80000000"},
 		{"common notification without android one", fmt.Sprintf(`{"message":{"token":[%q],"notification":{"title":"t","body":"b"}}}`, tok), "80100001"},
 		{"too large", fmt.Sprintf(`{"message":{"token":[%q],"data":%q}}`, tok, strings.Repeat("x", 4097)), "80300008"},
+		// data is JSON inside a JSON string: each quote of the app's
+		// payload is sent as four bytes (\\\"), so 1100 quotes (2200 bytes
+		// of data once decoded) are over the limit.
+		{"too large once double-encoded", fmt.Sprintf(`{"message":{"token":[%q],"data":%q}}`, tok, `{"payload":"`+strings.Repeat(`\"`, 1100)+`"}`), "80300008"},
 		{"valid data", fmt.Sprintf(`{"message":{"token":[%q],"data":"{}","android":{"urgency":"HIGH","category":"VOIP","ttl":"86400.5s"}}}`, tok), "80000000"},
 		{"valid notification", notification(tok), "80000000"},
 		{"valid with 1000 tokens counted out of the size", fmt.Sprintf(`{"message":{"token":%s,"data":%q}}`, thousandJSON, strings.Repeat("x", 3900)), "80000000"},

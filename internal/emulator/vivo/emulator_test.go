@@ -213,6 +213,7 @@ func TestSendChecks(t *testing.T) {
 	}{
 		{"ok", nil, "", 0, 0},
 		{"40 latin title", func(m map[string]any) { m["title"] = strings.Repeat("a", 40) }, "", 0, 0},
+		{"20 emoji title", func(m map[string]any) { m["title"] = strings.Repeat("😀", 20) }, "", 0, 0},
 		{"no appId", func(m map[string]any) { delete(m, "appId") }, "", 0, 0},
 		{"networkType as string", func(m map[string]any) { m["networkType"] = "1" }, "", 0, 0},
 		{"no authToken", nil, "-", DefaultAuthFailureCode, 0},
@@ -226,6 +227,8 @@ func TestSendChecks(t *testing.T) {
 		{"no title", func(m map[string]any) { delete(m, "title") }, "", field, 0},
 		{"21 CJK title", func(m map[string]any) { m["title"] = strings.Repeat("消", 21) }, "", field, 0},
 		{"41 latin title", func(m map[string]any) { m["title"] = strings.Repeat("a", 41) }, "", field, 0},
+		{"21 emoji title (two units each, as UTF-16)", func(m map[string]any) { m["title"] = strings.Repeat("😀", 21) }, "", field, 0},
+		{"flag emoji content over 100 units", func(m map[string]any) { m["content"] = strings.Repeat("🇯🇵", 25) + "a" }, "", field, 0},
 		{"101 content", func(m map[string]any) { m["content"] = strings.Repeat("a", 101) }, "", field, 0},
 		{"skipType 2 without URL", func(m map[string]any) { m["skipType"] = 2 }, "", field, 0},
 		{"skipType 0", func(m map[string]any) { m["skipType"] = 0 }, "", field, 0},
@@ -280,8 +283,8 @@ func TestSendChecks(t *testing.T) {
 			}
 		})
 	}
-	if n := len(e.Deliveries(reg)); n != 4 {
-		t.Fatalf("%d deliveries, want 4", n)
+	if n := len(e.Deliveries(reg)); n != 5 {
+		t.Fatalf("%d deliveries, want 5", n)
 	}
 }
 

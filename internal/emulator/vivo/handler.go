@@ -213,12 +213,15 @@ var knownSendFields = map[string]bool{
 	"notifyId": true, "foregroundShow": true, "profileId": true, "sendOnline": true,
 }
 
-// textUnits counts as vivo does: a CJK character two units, else one.
+// textUnits counts as vivo does: a CJK character two units ("20 Chinese
+// or 40 English characters"), a character outside the BMP (an emoji, half
+// a flag, a skin tone) two as well, since vivo's servers count Java chars
+// (UTF-16 code units); anything else one.
 func textUnits(s string) int {
 	n := 0
 	for _, r := range s {
 		n++
-		if unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul) ||
+		if r > 0xFFFF || unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul) ||
 			(r >= 0x3000 && r <= 0x303F) || (r >= 0xFF00 && r <= 0xFFEF) {
 			n++
 		}

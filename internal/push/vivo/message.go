@@ -7,6 +7,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/rivo/uniseg"
+
 	"github.com/heraldim/herald/internal/push"
 )
 
@@ -35,8 +37,16 @@ func tooLarge(format string, args ...any) error {
 	return fmt.Errorf("vivo: %s: %w", fmt.Sprintf(format, args...), push.ErrPayloadTooLarge)
 }
 
-// textUnits counts s as vivo does for title and content: a CJK character
-// is two units, anything else (a Latin letter, an emoji) one.
+// textUnits counts s as vivo counts title and content: vivo states its
+// limits as "20 Chinese characters or 40 English ones", so a Chinese
+// character is two units and a Latin letter one. How it counts an emoji is
+// not documented; its servers count Java chars (UTF-16 code units), so a
+// code point outside the Basic Multilingual Plane (most emoji, each half
+// of a flag, a skin tone) is taken as two units, and so is any other wide
+// character (East Asian Wide or Fullwidth, which covers CJK, kana, Hangul
+// and emoji-presentation symbols). Joiners and variation selectors count
+// one. The count errs high, never low: a push cut a little short is
+// delivered, one vivo counts longer is refused.
 func textUnits(s string) int {
 	n := 0
 	for _, r := range s {
@@ -50,7 +60,8 @@ func textUnits(s string) int {
 }
 
 func isWide(r rune) bool {
-	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul) ||
+	return r > 0xFFFF || uniseg.StringWidth(string(r)) >= 2 ||
+		unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul) ||
 		(r >= 0x3000 && r <= 0x303F) || // CJK punctuation
 		(r >= 0xFF00 && r <= 0xFFEF) // full-width forms
 }
@@ -79,10 +90,15 @@ func (p *Provider) buildBody(n push.Notification, now time.Time) ([]byte, error)
 	var ttl int64
 	if !n.Expiration.IsZero() {
 		left := n.Expiration.Sub(now)
-		if left < MinTTL {
-			return nil, fmt.Errorf("vivo: %v left, under vivo's minimum timeToLive of %v: %w", left.Truncate(time.Second), MinTTL, push.ErrExpired)
+		if left < time.Second {
+			return nil, fmt.Errorf("vivo: expired at %s: %w", n.Expiration.UTC().Format(time.RFC3339), push.ErrExpired)
 		}
-		ttl = int64(min(left, MaxTTL) / time.Second)
+		// vivo refuses a timeToLive under MinTTL (60 s), and a call ring
+		// usually has less left than that: it is sent with the minimum
+		// rather than not at all. vivo may then show it up to MinTTL after
+		// the call's deadline; the call's cancel push, which shares the
+		// ring's replace key, replaces it on the device.
+		ttl = int64(min(max(left, MinTTL), MaxTTL) / time.Second)
 	}
 	if u := textUnits(n.Title); u > MaxTitleUnits {
 		return nil, tooLarge("title is %d units, over %d", u, MaxTitleUnits)

@@ -49,17 +49,18 @@
 // before anything is sent; the planner must send them as alerts or not at
 // all.
 //
-// Limits checked before sending (refused with push.ErrPayloadTooLarge):
-// title at most 40 units and content at most 100, where a CJK character
-// counts as two units and anything else (Latin letter, emoji) as one, as
-// vivo's documentation counts them; clientCustomMap at most 10 pairs and
-// 1024 characters of keys and values. An empty Token, Title or Content, an
+// Limits checked before sending (refused with push.ErrPayloadTooLarge;
+// Fit cuts a notification to them first): title at most 40 units and
+// content at most 100, where a CJK character, an emoji code point outside
+// the BMP or another wide character counts as two units and anything else
+// as one (see textUnits); clientCustomMap at most 10 pairs and 1024
+// characters of keys and values. An empty Token, Title or Content, an
 // empty ID or one over 64 characters, or Extra using the key "payload" are
 // refused with push.ErrInvalidNotification. A notification whose
-// Expiration has passed, or is less than vivo's minimum timeToLive (60 s)
-// away, is refused with push.ErrExpired: vivo cannot be asked to keep it
-// for less, and delivering it later than Expiration would break the
-// contract.
+// Expiration has passed is refused with push.ErrExpired. One with less
+// than vivo's minimum timeToLive (60 s) left, such as a call ring, is sent
+// with timeToLive 60: vivo refuses less, and a ring never sent is worse
+// than one the call's cancel push replaces on the device.
 //
 // # How vivo's answer is translated
 //

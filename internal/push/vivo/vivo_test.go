@@ -342,7 +342,6 @@ func TestRefusedBeforeSending(t *testing.T) {
 		}, push.ErrPayloadTooLarge},
 		{"payload over 1024", func(n *push.Notification) { n.Payload = strings.Repeat("p", 1020) }, push.ErrPayloadTooLarge},
 		{"expired", func(n *push.Notification) { n.Expiration = start.Add(-time.Second) }, push.ErrExpired},
-		{"under a minute left", func(n *push.Notification) { n.Expiration = start.Add(59 * time.Second) }, push.ErrExpired},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -362,6 +361,23 @@ func TestRefusedBeforeSending(t *testing.T) {
 	n.Expiration = start.Add(time.Minute)
 	if res, err := f.p.Send(context.Background(), n); err != nil || res.Outcome != push.Delivered {
 		t.Fatalf("at the limits: %+v %v", res, err)
+	}
+}
+
+// TestSendUnderMinimumTTL: a push with less than vivo's minimum
+// timeToLive left (a call ring of 30 s) is sent with timeToLive 60, which
+// vivo accepts, rather than refused.
+func TestSendUnderMinimumTTL(t *testing.T) {
+	f := setup(t, vivoemu.Config{}, nil)
+	reg := f.emu.RegisterDevice(appID)
+	n := note(reg)
+	n.Expiration = start.Add(30 * time.Second)
+	if res, err := f.p.Send(context.Background(), n); err != nil || res.Outcome != push.Delivered {
+		t.Fatalf("30 s left: %+v %v", res, err)
+	}
+	ds := f.emu.Deliveries(reg)
+	if len(ds) != 1 || ds[0].Message.TimeToLive != int(MinTTL/time.Second) {
+		t.Fatalf("deliveries %+v, want one with timeToLive 60", ds)
 	}
 }
 

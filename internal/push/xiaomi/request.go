@@ -98,12 +98,12 @@ func notifyID(s string) int64 {
 	return int64(h.Sum32() & 0x7fffffff)
 }
 
-// cut returns s when it has fewer than limit runes, else its first
-// limit-2 runes and "…" (limit-1 runes in all).
+// cut returns s when it has fewer than limit runes, else s cut between
+// grapheme clusters to limit-1 runes, ending with push.Ellipsis. Fit cuts
+// first and notes it; this keeps a notification Fit never saw sendable.
 func cut(s string, limit int) string {
 	if utf8.RuneCountInString(s) < limit {
 		return s
 	}
-	r := []rune(s)
-	return string(r[:max(limit-2, 0)]) + "…"
+	return push.CutRunes(s, max(limit-1, 0))
 }
