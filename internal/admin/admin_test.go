@@ -15,6 +15,7 @@ import (
 	apnsemu "github.com/heraldim/herald/internal/emulator/apns"
 	fcmemu "github.com/heraldim/herald/internal/emulator/fcm"
 	"github.com/heraldim/herald/internal/protocol"
+	"github.com/heraldim/herald/internal/push"
 	"github.com/heraldim/herald/internal/testkit"
 )
 
@@ -437,9 +438,15 @@ func TestTestPush(t *testing.T) {
 		t.Fatalf("APNs got %+v", ds[0])
 	}
 
-	// Over the vendor's size limit: refused before sending.
+	// Over the vendor's size limit: cut to fit as the dispatcher would cut
+	// it (the payload dropped, flagged for the app), and the note says so.
 	st, b = api(t, "POST", testURL, key, map[string]any{"pushID": pushID, "title": "big", "payload": strings.Repeat("x", 5000)})
-	wantError(t, st, b, protocol.CodePushTooLarge)
+	ds = em.Deliveries(tok)
+	if note, _ := b["note"].(string); st != 200 || b["outcome"] != "delivered" || !strings.Contains(note, "payload of 5000 bytes dropped") ||
+		len(ds) != 2 || ds[1].Payload["payload"] != nil || ds[1].Payload[push.TruncatedKey] != "payload" {
+		t.Fatalf("oversized test push: %d %v (deliveries %+v)", st, b, ds)
+	}
+	// Over the test push's own bound: refused before any vendor is asked.
 	st, b = api(t, "POST", testURL, key, map[string]any{"pushID": pushID, "payload": strings.Repeat("x", 9000)})
 	wantError(t, st, b, protocol.CodePushTooLarge)
 	st, b = api(t, "POST", testURL, key, map[string]any{"pushID": pushID, "title": strings.Repeat("t", 300)})
@@ -448,7 +455,7 @@ func TestTestPush(t *testing.T) {
 	wantError(t, st, b, protocol.CodeNotFound)
 	st, b = api(t, "POST", testURL, key, map[string]any{"title": "x"})
 	wantError(t, st, b, protocol.CodeInvalidArgument)
-	if n := len(em.Deliveries(tok)); n != 1 {
+	if n := len(em.Deliveries(tok)); n != 2 {
 		t.Fatalf("refused test pushes reached APNs: %d deliveries", n)
 	}
 
