@@ -417,6 +417,10 @@ func (d *Dispatcher) Shutdown(ctx context.Context) error {
 	return fmt.Errorf("push: drain: %w", ctx.Err())
 }
 
+// Draining returns a channel closed once Shutdown began: from then on no
+// job is read, and the attempts in flight finish.
+func (d *Dispatcher) Draining() <-chan struct{} { return d.stopping }
+
 func (d *Dispatcher) isStopping() bool {
 	select {
 	case <-d.stopping:
