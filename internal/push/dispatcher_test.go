@@ -1,9 +1,9 @@
 package push_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"bytes"
 	"log/slog"
 	"path/filepath"
 	"strings"
