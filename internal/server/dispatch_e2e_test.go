@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
@@ -166,5 +168,46 @@ func TestVivoLostAnswerRetriedWithSameRequestID(t *testing.T) {
 	}
 	if n, st := len(em.Deliveries(reg)), em.Stats(); n != 1 || st.Duplicates != 1 || j.Reason != em.Deliveries(reg)[0].TaskID {
 		t.Fatalf("vivo delivered %d (want 1), stats %+v, job reason %q", n, st, j.Reason)
+	}
+}
+
+// deferringProvider answers every push with a Deferred credential until
+// a time, as the APNs provider does on TooManyProviderTokenUpdates.
+type deferringProvider struct{ until time.Time }
+
+func (p deferringProvider) Send(context.Context, push.Notification) (push.Result, error) {
+	return push.Result{Outcome: push.Deferred, Status: 429, Reason: "TooManyProviderTokenUpdates", Until: p.until}, nil
+}
+
+// TestDeferredCredentialShownInReadyz: a credential the vendor refuses for
+// a while is listed in /readyz with its end and reason, the node stays
+// ready, and the push waits without using up an attempt.
+func TestDeferredCredentialShownInReadyz(t *testing.T) {
+	s := testkit.Start(t, nil)
+	until := time.Now().Add(20 * time.Minute).Truncate(time.Second)
+	s.Srv.Providers.Set(s.App.AppID, push.VendorAPNs, push.Development, deferringProvider{until: until})
+	goOffline(t, s, "bob", protocol.PushRegistration{Vendor: "apns", Token: "0a0b0c0d", Environment: "development", BundleID: bundle})
+	sender := s.LoginAs(t, "alice", "server", "script")
+	sender.SyncDone(wait)
+	sendWithPush(t, sender, "bob", "m1", &protocol.PushConfig{Title: "t", Content: "c"})
+	j := waitReason(t, s, "bob", "deferred: credential refused until")
+	if j.Status != push.JobPending || j.Attempts != 0 || !j.NotBefore.Equal(until) {
+		t.Fatalf("deferred job %+v", j)
+	}
+	resp, err := http.Get(s.HTTP + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status   string            `json:"status"`
+		Deferred map[string]string `json:"pushCredentialsDeferred"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	want := "until " + until.UTC().Format(time.RFC3339) + ": TooManyProviderTokenUpdates"
+	if resp.StatusCode != http.StatusOK || body.Status != "ok" || body.Deferred[s.App.AppID+"/apns/development"] != want {
+		t.Fatalf("/readyz %d %+v", resp.StatusCode, body)
 	}
 }
