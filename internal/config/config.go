@@ -70,6 +70,14 @@ type Config struct {
 	// ShutdownGrace is how long a shutdown waits for sessions to be told to
 	// reconnect and for in-flight commits to finish. Default 10 s.
 	ShutdownGrace time.Duration
+	// PushDrain bounds how long a graceful stop lets the pushes already
+	// with a vendor finish (their outcomes recorded, so none is sent again
+	// after the restart); those still in flight then are cancelled and
+	// retried after the next start. Default 10 s: vendors answer in well
+	// under a second, and a provider's own timeout is 15 s. The stop's
+	// ShutdownGrace deadline bounds it too: the drain never outlasts the
+	// grace.
+	PushDrain time.Duration
 	// NodeID distinguishes nodes in message IDs (0-1023). Default 0.
 	NodeID int
 	// LogLevel is debug, info (default), warn or error.
@@ -96,6 +104,7 @@ func Default() Config {
 		MaxGroupMembers:   10000,
 		PushConcurrency:   64,
 		ShutdownGrace:     10 * time.Second,
+		PushDrain:         10 * time.Second,
 		NodeID:            0,
 		LogLevel:          "info",
 		LogFormat:         "text",
@@ -121,6 +130,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.IntVar(&c.MaxGroupMembers, "max-group-members", c.MaxGroupMembers, "most members of a group")
 	fs.IntVar(&c.PushConcurrency, "push-concurrency", c.PushConcurrency, "most pushes in flight per vendor")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "time given to a graceful shutdown")
+	fs.DurationVar(&c.PushDrain, "push-drain", c.PushDrain, "time a graceful stop lets pushes in flight finish (bounded by shutdown-grace too)")
 	fs.IntVar(&c.NodeID, "node-id", c.NodeID, "node number in message IDs (0-1023)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
@@ -244,6 +254,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownGrace <= 0 {
 		bad("shutdown-grace must be positive")
+	}
+	if c.PushDrain <= 0 {
+		bad("push-drain must be positive")
 	}
 	if c.NodeID < 0 || c.NodeID > 1023 {
 		bad("node-id must be 0 to 1023")

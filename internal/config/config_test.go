@@ -75,3 +75,18 @@ func TestInvalidConfigRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestPushDrain: push-drain defaults to 10 s, is read like every option,
+// and must be positive.
+func TestPushDrain(t *testing.T) {
+	if c := Default(); c.PushDrain != 10*time.Second {
+		t.Fatalf("default push-drain %s", c.PushDrain)
+	}
+	c, err := load(t, nil, map[string]string{"HERALD_PUSH_DRAIN": "3s"})
+	if err != nil || c.PushDrain != 3*time.Second {
+		t.Fatalf("HERALD_PUSH_DRAIN: %s %v", c.PushDrain, err)
+	}
+	if _, err := load(t, []string{"--push-drain", "0s"}, nil); err == nil || !strings.Contains(err.Error(), "push-drain must be positive") {
+		t.Fatalf("push-drain 0 accepted: %v", err)
+	}
+}

@@ -49,12 +49,14 @@ const CallExtraKey = "callID"
 type DispatcherConfig struct {
 	// Concurrency is the most pushes in flight per vendor. Default 64:
 	// with a vendor a network round trip away, pushes per second are at
-	// most Concurrency / round trip.
+	// most Concurrency / round trip. Each vendor has its own queue (its
+	// own read of due jobs and its own slots), so a slow vendor's backlog
+	// never delays another vendor's pushes.
 	Concurrency int
 	// Poll is how often due jobs are looked for when nothing woke the
 	// dispatcher. Default 200 ms.
 	Poll time.Duration
-	// Batch is the most jobs read at once. Default 256.
+	// Batch is the most jobs of one vendor read at once. Default 256.
 	Batch int
 	// MaxAttempts is how many calls a job gets before it fails. Default 8.
 	MaxAttempts int
@@ -75,19 +77,37 @@ type Dispatcher struct {
 	providers Providers
 	cfg       DispatcherConfig
 	log       *slog.Logger
-	wake      chan struct{}
 	metrics   *dispatchMetrics
+
+	// wakes and sems are per vendor (push.Vendors), made by NewDispatcher:
+	// each vendor's reader waits on its own.
+	wakes map[Vendor]chan struct{}
+	sems  map[Vendor]chan struct{}
 
 	results chan<- finished // set by Run, for handle
 
+	// stopping is closed by Shutdown: the readers read no more jobs.
+	stopping chan struct{}
+	stopOnce sync.Once
+	runMu    sync.Mutex
+	runDone  chan struct{}      // closed when Run returns; nil before Run
+	abort    context.CancelFunc // cancels the attempts in flight
+
 	mu       sync.Mutex
 	inflight map[int64]bool
-	// finished holds jobs finished since the current read of due jobs
-	// began: that read may predate their new state, so they are skipped
-	// until the next read.
-	finished map[int64]bool
-	sems     map[Vendor]chan struct{}
+	// finished holds, per vendor, jobs finished since the vendor's
+	// current read of due jobs began: that read may predate their new
+	// state, so they are skipped until the vendor's next read.
+	finished map[Vendor]map[int64]bool
 	failing  map[string]string // app/vendor/env -> why its credential fails
+	// deferred maps app/vendor/env to a credential the vendor refuses for
+	// a while (Deferred): its pushes wait until then.
+	deferred map[string]deferral
+	// zeroDeferred holds jobs whose last call was deferred without an end
+	// (the provider refreshed its credential): a second such answer in a
+	// row counts as AuthFailed, so that a credential refused again and
+	// again cannot loop without end.
+	zeroDeferred map[int64]bool
 	// held maps app/vendor to the end of an exhausted vendor quota: until
 	// then that vendor is not called for the app, its jobs wait.
 	held map[string]time.Time
@@ -163,17 +183,86 @@ func NewDispatcher(store Store, providers Providers, cfg DispatcherConfig, log *
 	if err != nil {
 		return nil, err
 	}
-	return &Dispatcher{store: store, providers: providers, cfg: cfg, log: log, metrics: m,
-		wake: make(chan struct{}, 1), inflight: map[int64]bool{}, finished: map[int64]bool{}, sems: map[Vendor]chan struct{}{},
-		failing: map[string]string{}, held: map[string]time.Time{}, resources: map[string]cachedResource{}}, nil
+	d := &Dispatcher{store: store, providers: providers, cfg: cfg, log: log, metrics: m,
+		wakes: map[Vendor]chan struct{}{}, sems: map[Vendor]chan struct{}{}, stopping: make(chan struct{}),
+		inflight: map[int64]bool{}, finished: map[Vendor]map[int64]bool{},
+		failing: map[string]string{}, deferred: map[string]deferral{}, zeroDeferred: map[int64]bool{},
+		held: map[string]time.Time{}, resources: map[string]cachedResource{}}
+	for _, v := range Vendors {
+		d.wakes[v] = make(chan struct{}, 1)
+		d.sems[v] = make(chan struct{}, cfg.Concurrency)
+		d.finished[v] = map[int64]bool{}
+	}
+	return d, nil
+}
+
+// deferral is a credential refused until a time, with the vendor's reason.
+type deferral struct {
+	until  time.Time
+	reason string
 }
 
 // Wake makes the dispatcher look for due jobs now (after a commit that
-// planned some). It never blocks.
+// planned some), for every vendor. It never blocks.
 func (d *Dispatcher) Wake() {
+	for _, v := range Vendors {
+		d.wakeVendor(v)
+	}
+}
+
+func (d *Dispatcher) wakeVendor(v Vendor) {
 	select {
-	case d.wake <- struct{}{}:
+	case d.wakes[v] <- struct{}{}:
 	default:
+	}
+}
+
+// Deferred returns the credentials the vendors refuse for a while
+// (Deferred answers), keyed app/vendor/environment, each as "until
+// <RFC 3339 time>: <vendor's reason>" (for /readyz detail). Their pushes
+// wait until then; a hold that ended is not listed.
+func (d *Dispatcher) Deferred() map[string]string {
+	now := d.cfg.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[string]string, len(d.deferred))
+	for k, df := range d.deferred {
+		if !now.Before(df.until) {
+			delete(d.deferred, k)
+			continue
+		}
+		out[k] = "until " + df.until.UTC().Format(time.RFC3339) + ": " + df.reason
+	}
+	return out
+}
+
+// deferralAt returns the hold on credential key at now, if one is active.
+func (d *Dispatcher) deferralAt(key string, now time.Time) (deferral, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	df, ok := d.deferred[key]
+	if ok && !now.Before(df.until) {
+		delete(d.deferred, key)
+		ok = false
+	}
+	return df, ok
+}
+
+// holdCredential holds credential key's pushes until until, logging once
+// per hold (pushes in flight when the hold began answer the same, and
+// extend it silently).
+func (d *Dispatcher) holdCredential(key string, j Job, dev Device, until time.Time, reason string) {
+	now := d.cfg.Now()
+	d.mu.Lock()
+	df, active := d.deferred[key]
+	active = active && now.Before(df.until)
+	if !active || until.After(df.until) {
+		d.deferred[key] = deferral{until: until, reason: reason}
+	}
+	d.mu.Unlock()
+	if !active {
+		d.log.Warn("push credential deferred by the vendor; holding its pushes", "app", j.AppID, "vendor", dev.Vendor,
+			"environment", dev.Environment, "until", until, "reason", reason)
 	}
 }
 
@@ -249,51 +338,121 @@ func (d *Dispatcher) resource(ctx context.Context, appID, id string) (Resource, 
 // finished is an attempt's outcome on its way to the store.
 type finished struct {
 	Finish
-	jobID int64
+	jobID  int64
+	vendor Vendor
 }
 
-// Run dispatches until ctx ends, then waits for the pushes in flight and
-// records their outcomes.
+// Run dispatches until ctx ends or Shutdown drained it, then waits for the
+// pushes in flight and records their outcomes. Ending ctx cancels the
+// attempts in flight (they are retried after the next start); Shutdown
+// lets them finish first.
+//
+// Each vendor has its own reader and its own Concurrency slots: a vendor
+// whose pushes are slow fills only its own slots, and the others' jobs are
+// read and sent meanwhile. Jobs of a vendor not in Vendors are never read.
 //
 // Outcomes are written by one recorder goroutine, many per transaction:
 // a transaction per push made the single SQLite writer the pipeline's
 // bottleneck. A job stays in flight (never read again as due) until its
 // outcome is stored.
 func (d *Dispatcher) Run(ctx context.Context) error {
+	// Attempts run on their own context: Shutdown stops the readers
+	// without cancelling the pushes already with a vendor.
+	sendCtx, abort := context.WithCancel(ctx)
+	defer abort()
+	done := make(chan struct{})
+	defer close(done)
+	d.runMu.Lock()
+	d.runDone, d.abort = done, abort
+	d.runMu.Unlock()
+
 	results := make(chan finished, 4*d.cfg.Concurrency)
 	recorded := make(chan struct{})
 	go func() {
 		defer close(recorded)
 		d.record(results)
 	}()
-	var wg sync.WaitGroup
-	defer func() {
-		wg.Wait()
-		close(results)
-		<-recorded
-	}()
 	d.results = results
+	var attempts, readers sync.WaitGroup
+	for _, v := range Vendors {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			d.read(ctx, sendCtx, v, &attempts)
+		}()
+	}
+	readers.Wait()
+	attempts.Wait()
+	close(results)
+	<-recorded
+	return nil
+}
+
+// Shutdown drains the dispatcher: no more jobs are read, and the attempts
+// in flight finish and have their outcomes recorded, so that a push the
+// vendor is taking is not cancelled and sent again after a restart. When
+// ctx ends first, the attempts left are cancelled (they stay pending and
+// are retried after the next start) and ctx's error is returned. Run
+// returns once the drain is over. Shutdown is idempotent; the dispatcher
+// is not run again afterwards.
+func (d *Dispatcher) Shutdown(ctx context.Context) error {
+	d.stopOnce.Do(func() { close(d.stopping) })
+	d.runMu.Lock()
+	done, abort := d.runDone, d.abort
+	d.runMu.Unlock()
+	if done == nil {
+		return nil // never ran: Run, if called now, returns at once
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	d.mu.Lock()
+	left := len(d.inflight)
+	d.mu.Unlock()
+	d.log.Warn("push drain cut short: cancelling the attempts in flight; they are retried after the next start", "attempts", left)
+	abort()
+	<-done
+	return fmt.Errorf("push: drain: %w", ctx.Err())
+}
+
+// Draining returns a channel closed once Shutdown began: from then on no
+// job is read, and the attempts in flight finish.
+func (d *Dispatcher) Draining() <-chan struct{} { return d.stopping }
+
+func (d *Dispatcher) isStopping() bool {
+	select {
+	case <-d.stopping:
+		return true
+	default:
+		return false
+	}
+}
+
+// read is vendor v's reader: it reads v's due jobs and starts an attempt
+// for each (on sendCtx) as v's slots allow, until ctx ends or Shutdown.
+func (d *Dispatcher) read(ctx, sendCtx context.Context, v Vendor, attempts *sync.WaitGroup) {
+	sem, wake := d.sems[v], d.wakes[v]
 	t := time.NewTicker(d.cfg.Poll)
 	defer t.Stop()
 	for {
+		if ctx.Err() != nil || d.isStopping() {
+			return
+		}
 		d.mu.Lock()
-		clear(d.finished)
+		clear(d.finished[v])
 		d.mu.Unlock()
-		jobs, err := d.store.DueJobs(ctx, d.cfg.Now(), d.cfg.Batch)
+		jobs, err := d.store.DueJobs(ctx, v, d.cfg.Now(), d.cfg.Batch)
 		if err != nil && ctx.Err() == nil {
-			d.log.Warn("reading due push jobs", "err", err)
+			d.log.Warn("reading due push jobs", "vendor", v, "err", err)
 		}
 		dispatched := 0
 		for _, j := range jobs {
 			d.mu.Lock()
-			busy := d.inflight[j.ID] || d.finished[j.ID]
+			busy := d.inflight[j.ID] || d.finished[v][j.ID]
 			if !busy {
 				d.inflight[j.ID] = true
-			}
-			sem := d.sems[j.Vendor]
-			if sem == nil {
-				sem = make(chan struct{}, d.cfg.Concurrency)
-				d.sems[j.Vendor] = sem
 			}
 			d.mu.Unlock()
 			if busy {
@@ -302,30 +461,46 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
-				return nil
+				d.unmark(j.ID)
+				return
+			case <-d.stopping:
+				d.unmark(j.ID)
+				return
+			}
+			// Checked again apart from the select, which picks at random
+			// among ready cases: once stopping, no new attempt starts.
+			if d.isStopping() {
+				<-sem
+				d.unmark(j.ID)
+				return
 			}
 			dispatched++
-			wg.Add(1)
+			attempts.Add(1)
 			go func(j Job) {
-				defer wg.Done()
+				defer attempts.Done()
 				defer func() { <-sem }()
-				d.handle(ctx, j)
+				d.handle(sendCtx, j)
 			}(j)
 		}
 		if dispatched > 0 && len(jobs) == d.cfg.Batch {
 			// A full read that found work: more is probably due now.
-			if ctx.Err() != nil {
-				return nil
-			}
 			continue
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return
+		case <-d.stopping:
+			return
 		case <-t.C:
-		case <-d.wake:
+		case <-wake:
 		}
 	}
+}
+
+func (d *Dispatcher) unmark(id int64) {
+	d.mu.Lock()
+	delete(d.inflight, id)
+	d.mu.Unlock()
 }
 
 // recordBatch is the most outcomes written in one transaction.
@@ -336,13 +511,13 @@ const recordBatch = 256
 // that the outcomes of the last pushes are not lost at shutdown.
 func (d *Dispatcher) record(results <-chan finished) {
 	batch := make([]Finish, 0, recordBatch)
-	ids := make([]int64, 0, recordBatch)
+	done := make([]finished, 0, recordBatch)
 	for {
 		f, ok := <-results
 		if !ok {
 			return
 		}
-		batch, ids = append(batch[:0], f.Finish), append(ids[:0], f.jobID)
+		batch, done = append(batch[:0], f.Finish), append(done[:0], f)
 	fill:
 		for len(batch) < recordBatch {
 			select {
@@ -350,7 +525,7 @@ func (d *Dispatcher) record(results <-chan finished) {
 				if !ok {
 					break fill
 				}
-				batch, ids = append(batch, f.Finish), append(ids, f.jobID)
+				batch, done = append(batch, f.Finish), append(done, f)
 			default:
 				break fill
 			}
@@ -362,16 +537,24 @@ func (d *Dispatcher) record(results <-chan finished) {
 			d.log.Error("recording push attempts", "attempts", len(batch), "err", err)
 		}
 		cancel()
+		woken := map[Vendor]bool{}
 		d.mu.Lock()
-		for _, id := range ids {
-			delete(d.inflight, id)
-			d.finished[id] = true
+		for _, f := range done {
+			delete(d.inflight, f.jobID)
+			if fin := d.finished[f.vendor]; fin != nil {
+				fin[f.jobID] = true
+			}
+			woken[f.vendor] = true
 		}
 		d.mu.Unlock()
 		// Jobs held back as in flight can be read again (and retries due
 		// now, such as after an auth failure, sent) without waiting for
 		// the next poll.
-		d.Wake()
+		for v := range woken {
+			if d.wakes[v] != nil {
+				d.wakeVendor(v)
+			}
+		}
 	}
 }
 
@@ -379,8 +562,9 @@ func (d *Dispatcher) record(results <-chan finished) {
 func (d *Dispatcher) handle(ctx context.Context, j Job) {
 	now := d.cfg.Now()
 	attempt := Attempt{JobID: j.ID, Attempt: j.Attempts + 1, At: now}
-	var note string // what the trace should know about how the push was built
-	noCall := false // set when the job is held back without calling the vendor
+	var note string   // what the trace should know about how the push was built
+	noCall := false   // set when the job is held back without calling the vendor
+	keepZero := false // set when the call was deferred without an end
 	finish := func(status JobStatus, notBefore time.Time, reason string) {
 		if note != "" {
 			reason = strings.TrimPrefix(reason+"; "+note, "; ")
@@ -389,8 +573,14 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 		if attempt.Outcome == "" {
 			attempt.Outcome = string(status)
 		}
+		if !keepZero {
+			d.mu.Lock()
+			delete(d.zeroDeferred, j.ID)
+			d.mu.Unlock()
+		}
 		d.metrics.jobs.WithLabelValues(string(j.Vendor), attempt.Outcome).Inc()
-		d.results <- finished{Finish: Finish{Attempt: attempt, Status: status, NotBefore: notBefore, Reason: reason, NoCall: noCall}, jobID: j.ID}
+		d.results <- finished{Finish: Finish{Attempt: attempt, Attempts: attempt.Attempt, Status: status, NotBefore: notBefore,
+			Reason: reason, NoCall: noCall}, jobID: j.ID, vendor: j.Vendor}
 	}
 	if !j.ExpiresAt.IsZero() && !now.Before(j.ExpiresAt) {
 		finish(JobExpired, now, "expired before it was sent")
@@ -440,6 +630,19 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 		finish(JobPending, until, "held back: vendor quota exhausted until "+until.UTC().Format(time.RFC3339))
 		return
 	}
+	credKey := j.AppID + "/" + string(dev.Vendor) + "/" + string(dev.Environment)
+	if df, ok := d.deferralAt(credKey, now); ok {
+		// The vendor refuses the credential until df.until, whatever the
+		// push: do not call it before then.
+		why := "held back: credential deferred until " + df.until.UTC().Format(time.RFC3339) + ": " + df.reason
+		if !j.ExpiresAt.IsZero() && !df.until.Before(j.ExpiresAt) {
+			finish(JobExpired, now, why+", after the push expires")
+			return
+		}
+		attempt.Attempt, attempt.Outcome, noCall = j.Attempts, "held", true
+		finish(JobPending, df.until, why)
+		return
+	}
 	if j.Kind == JobCallInvite && !d.ringing(j) {
 		// Checked early to spare the resource lookup; checked again right
 		// before the vendor call.
@@ -469,48 +672,80 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 	start := time.Now()
 	res, err := p.Send(ctx, n)
 	attempt.Latency = time.Since(start)
+	// Retries are timed from the end of the call: one that timed out after
+	// 15 s must not be followed by an immediate resend.
+	end := d.cfg.Now()
 	attempt.Status = res.Status
 	d.metrics.latency.WithLabelValues(string(j.Vendor)).Observe(attempt.Latency.Seconds())
 	if err != nil {
 		switch {
 		case errors.Is(err, ErrExpired):
-			finish(JobExpired, now, err.Error())
+			finish(JobExpired, end, err.Error())
 		case errors.Is(err, ErrPayloadTooLarge), errors.Is(err, ErrInvalidNotification), errors.Is(err, ErrCredential):
-			finish(JobFailed, now, err.Error())
+			finish(JobFailed, end, err.Error())
 		default: // no answer: network trouble, retry
-			d.retry(j, &attempt, now, 0, err.Error(), finish)
+			d.retry(j, &attempt, end, 0, err.Error(), finish)
 		}
 		return
 	}
 	attempt.Outcome = res.Outcome.String()
-	key := j.AppID + "/" + string(dev.Vendor) + "/" + string(dev.Environment)
+	key := credKey
+	if res.Outcome == Deferred {
+		// Not one of the job's attempts: the vendor refused the
+		// credential, not this push. Traced as a call all the same.
+		attempt.Attempt = j.Attempts
+		if res.Until.After(end) {
+			d.holdCredential(key, j, dev, res.Until, res.Reason)
+			why := "deferred: credential refused until " + res.Until.UTC().Format(time.RFC3339) + ": " + res.Reason
+			if !j.ExpiresAt.IsZero() && !res.Until.Before(j.ExpiresAt) {
+				finish(JobExpired, end, why+", after the push expires")
+				return
+			}
+			finish(JobPending, res.Until, why)
+			return
+		}
+		// No end: the provider refreshed its credential; retry at once,
+		// but a second such answer in a row is a failing credential.
+		d.mu.Lock()
+		again := d.zeroDeferred[j.ID]
+		d.zeroDeferred[j.ID] = !again
+		d.mu.Unlock()
+		if !again {
+			keepZero = true
+			finish(JobPending, end, "deferred: "+res.Reason+"; retrying at once with the refreshed credential")
+			return
+		}
+		attempt.Attempt = j.Attempts + 1
+		res.Outcome, attempt.Outcome = AuthFailed, AuthFailed.String()
+		res.Reason += " (again after the credential was refreshed)"
+	}
 	switch res.Outcome {
 	case Delivered:
 		d.mu.Lock()
 		delete(d.failing, key)
 		d.mu.Unlock()
-		finish(JobDelivered, now, res.VendorID)
+		finish(JobDelivered, end, res.VendorID)
 	case DropDevice:
 		if err := d.store.DeleteDevice(ctx, j.AppID, j.PushID, res.Reason); err != nil && !errors.Is(err, ErrNotFound) {
 			d.log.Error("removing a device the vendor refused", "push_id", j.PushID, "err", err)
 		}
-		finish(JobDropped, now, res.Reason)
+		finish(JobDropped, end, res.Reason)
 	case AuthFailed:
 		// The provider refreshes its credential on this answer; one more
 		// attempt tells a stale token from a failing credential.
 		if j.Attempts == 0 {
-			finish(JobPending, now, res.Reason)
+			finish(JobPending, end, res.Reason)
 			return
 		}
 		d.mu.Lock()
 		d.failing[key] = res.Reason
 		d.mu.Unlock()
 		d.log.Error("push credential failing", "app", j.AppID, "vendor", dev.Vendor, "environment", dev.Environment, "reason", res.Reason)
-		finish(JobFailed, now, "credential failing: "+res.Reason)
+		finish(JobFailed, end, "credential failing: "+res.Reason)
 	case QuotaExhausted:
 		until := res.Until
 		if until.IsZero() {
-			until = now.Add(time.Hour)
+			until = end.Add(time.Hour)
 		}
 		d.mu.Lock()
 		d.held[quotaKey] = until
@@ -518,9 +753,9 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 		d.log.Warn("vendor quota exhausted; holding the app's pushes", "app", j.AppID, "vendor", dev.Vendor, "until", until)
 		finish(JobPending, until, "held: vendor quota exhausted until "+until.UTC().Format(time.RFC3339))
 	case Retry:
-		d.retry(j, &attempt, now, res.RetryAfter, res.Reason, finish)
+		d.retry(j, &attempt, end, res.RetryAfter, res.Reason, finish)
 	default: // Rejected
-		finish(JobFailed, now, "rejected: "+res.Reason)
+		finish(JobFailed, end, "rejected: "+res.Reason)
 	}
 }
 
@@ -581,8 +816,14 @@ func (d *Dispatcher) Compose(ctx context.Context, j Job, dev Device, c Content) 
 	return n, note, "", nil
 }
 
+// retry schedules job j's next attempt after the wait (the vendor's, or
+// the backoff when zero) counted from now, the end of attempt a; a job
+// whose attempts are used up fails, with a log line and a metric.
 func (d *Dispatcher) retry(j Job, a *Attempt, now time.Time, after time.Duration, reason string, finish func(JobStatus, time.Time, string)) {
 	if a.Attempt >= d.cfg.MaxAttempts {
+		d.log.Warn("push job gave up", "app", j.AppID, "vendor", j.Vendor, "push_id", j.PushID, "job", j.ID,
+			"attempts", a.Attempt, "reason", reason)
+		d.metrics.gaveUp.WithLabelValues(string(j.Vendor)).Inc()
 		finish(JobFailed, now, fmt.Sprintf("gave up after %d attempts: %s", a.Attempt, reason))
 		return
 	}
@@ -707,6 +948,7 @@ func jobUUID(id int64) string {
 type dispatchMetrics struct {
 	jobs    *prometheus.CounterVec
 	latency *prometheus.HistogramVec
+	gaveUp  *prometheus.CounterVec
 }
 
 func newDispatchMetrics(reg prometheus.Registerer) (*dispatchMetrics, error) {
@@ -718,11 +960,14 @@ func newDispatchMetrics(reg prometheus.Registerer) (*dispatchMetrics, error) {
 			Name: "herald_push_vendor_seconds", Help: "Time for a vendor to answer one push.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}, []string{"vendor"}),
+		gaveUp: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_push_gave_up_total", Help: "Push jobs failed after their last attempt (MaxAttempts), by vendor.",
+		}, []string{"vendor"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.jobs, m.latency} {
+	for _, c := range []prometheus.Collector{m.jobs, m.latency, m.gaveUp} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("push: metrics: %w", err)
 		}

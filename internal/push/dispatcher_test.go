@@ -1,8 +1,9 @@
 package push_test
 
 import (
+	"bytes"
 	"context"
-	"io"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"github.com/heraldim/herald/internal/im"
@@ -45,6 +47,35 @@ func (p *fakeProvider) Send(_ context.Context, n push.Notification) (push.Result
 	return r, nil
 }
 
+// logBuffer collects a dispatcher's log lines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// lines returns the log lines that contain every one of parts.
+func (l *logBuffer) lines(parts ...string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+next:
+	for _, line := range strings.Split(l.b.String(), "\n") {
+		for _, p := range parts {
+			if !strings.Contains(line, p) {
+				continue next
+			}
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
 type providers struct {
 	p          push.Provider
 	configured bool
@@ -58,6 +89,8 @@ func (ps providers) Provider(context.Context, string, push.Vendor, push.Environm
 }
 
 type fixture struct {
+	logs  *logBuffer
+	reg   *prometheus.Registry
 	store *sqlite.Store
 	clock atomic.Pointer[time.Time]
 	prov  *fakeProvider
@@ -76,7 +109,7 @@ func newFixture(t *testing.T, configured bool) *fixture {
 	if err := st.CreateApp(t.Context(), im.App{ID: "app", Name: "app", CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{store: st, prov: &fakeProvider{sentNow: make(chan struct{}, 100)}}
+	f := &fixture{store: st, prov: &fakeProvider{sentNow: make(chan struct{}, 100)}, logs: &logBuffer{}, reg: prometheus.NewRegistry()}
 	now := time.Now()
 	f.clock.Store(&now)
 	f.dev = push.Device{AppID: "app", PushID: push.NewPushID("app", push.VendorAPNs, push.Development, "tok"),
@@ -87,7 +120,7 @@ func newFixture(t *testing.T, configured bool) *fixture {
 	f.disp, err = push.NewDispatcher(st, providers{f.prov, configured}, push.DispatcherConfig{
 		Poll: 5 * time.Millisecond, MaxAttempts: 3, BaseBackoff: time.Minute,
 		Now: func() time.Time { return *f.clock.Load() },
-	}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	}, slog.New(slog.NewTextHandler(f.logs, nil)), f.reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,6 +298,36 @@ func TestDispatchGivesUpAfterMaxAttempts(t *testing.T) {
 	if j.Attempts != 3 {
 		t.Fatalf("attempts %d, want 3", j.Attempts)
 	}
+	// Giving up is a log line at Warn and a metric, not only a row.
+	if l := f.logs.lines("level=WARN", "push job gave up", "app=app", "vendor=apns", "push_id="+f.dev.PushID,
+		fmt.Sprintf("job=%d", j.ID), "reason="); len(l) != 1 {
+		t.Fatalf("give-up log lines %q in %q", l, f.logs.lines())
+	}
+	if n := counter(t, f.reg, "herald_push_gave_up_total", "apns"); n != 1 {
+		t.Fatalf("herald_push_gave_up_total{vendor=apns} = %v", n)
+	}
+}
+
+// counter returns the value of a counter with label vendor=v.
+func counter(t *testing.T, reg *prometheus.Registry, name string, v push.Vendor) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "vendor" && l.GetValue() == string(v) {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }
 
 func TestDispatchVendorNotConfigured(t *testing.T) {

@@ -101,18 +101,27 @@ type Job struct {
 // Finish is the outcome of one attempt at a job: the attempt for the trace
 // and the job's next state (JobPending with NotBefore for a retry).
 type Finish struct {
-	Attempt   Attempt
+	// Attempt is the call for the trace; the store numbers it
+	// (Attempt.Attempt is ignored).
+	Attempt Attempt
+	// Attempts is the job's count of attempts after this one: one more
+	// than before for a vendor call, the same for a deferral (the vendor
+	// refused the credential, not the push) or a job held back.
+	Attempts  int
 	Status    JobStatus
 	NotBefore time.Time
 	Reason    string
 	// NoCall: no vendor was called (the job was held back); no attempt is
-	// recorded and Attempt.Attempt is the job's unchanged attempt count.
+	// recorded.
 	NoCall bool
 }
 
 // Attempt is one call to a vendor, for the delivery trace.
 type Attempt struct {
-	JobID   int64
+	JobID int64
+	// Attempt numbers the job's calls from 1. A deferral (Outcome
+	// "deferred") is a call but not one of Job.Attempts, so once a job was
+	// deferred the two counts differ.
 	Attempt int
 	At      time.Time
 	Outcome string
@@ -149,9 +158,11 @@ type Store interface {
 	// UserDevices returns the devices bound to a user.
 	UserDevices(ctx context.Context, appID, userID string) ([]Device, error)
 
-	// DueJobs returns up to limit pending jobs whose not_before is at or
-	// before now, oldest first, each with its device (Job.Device).
-	DueJobs(ctx context.Context, now time.Time, limit int) ([]Job, error)
+	// DueJobs returns up to limit pending jobs of vendor v whose
+	// not_before is at or before now, oldest first, each with its device
+	// (Job.Device). One read per vendor: a vendor's backlog never fills
+	// another vendor's read.
+	DueJobs(ctx context.Context, v Vendor, now time.Time, limit int) ([]Job, error)
 	// FinishAttempts records attempts and moves their jobs to their next
 	// state, all in one transaction.
 	FinishAttempts(ctx context.Context, fs []Finish) error

@@ -255,8 +255,15 @@ func (s *Server) Run(ctx context.Context) error {
 	// pending fire after the next start.
 	stopCalls()
 	<-callsDone
-	// Drain the push workers: pushes in flight finish; pending jobs stay in
-	// the store for the next start.
+	// Drain the push workers: no job is read any more, and the pushes in
+	// flight finish and are recorded within push-drain (and the grace),
+	// so that none is sent again after the restart; those left are
+	// cancelled and, like the pending jobs, sent after the next start.
+	drainCtx, cancelDrain := context.WithTimeout(graceCtx, s.cfg.PushDrain)
+	if err := s.disp.Shutdown(drainCtx); err != nil {
+		s.log.Warn("push drain", "err", err)
+	}
+	cancelDrain()
 	stopPush()
 	<-pushDone
 	s.admin.Close()
@@ -297,6 +304,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if failing := s.disp.Failing(); len(failing) > 0 {
 		body["pushCredentialsFailing"] = failing
 	}
+	// Credentials a vendor refuses for a while: their pushes are held
+	// until the time given, then sent.
+	if deferred := s.disp.Deferred(); len(deferred) > 0 {
+		body["pushCredentialsDeferred"] = deferred
+	}
 	writeJSON(w, status, body)
 }
 
@@ -305,6 +317,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// PushDraining returns a channel closed once a graceful stop began
+// draining the push dispatcher (no job is read from then on).
+func (s *Server) PushDraining() <-chan struct{} { return s.disp.Draining() }
 
 // Online reports whether a user has a live session on this node.
 func (s *Server) Online(appID, userID string) bool { return s.hub.Online(appID, userID) }

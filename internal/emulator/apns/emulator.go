@@ -145,6 +145,7 @@ type Emulator struct {
 	delivered  map[string]*deliveries // by lowercase token
 	changed    chan struct{}          // closed and replaced on each record
 	onDelivery func(Delivery)
+	hold       holdState // Hold, Release
 
 	life     sync.Mutex
 	started  bool

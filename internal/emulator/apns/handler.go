@@ -61,6 +61,9 @@ func (e *Emulator) handle(env Environment, w http.ResponseWriter, r *http.Reques
 		return // the client went away mid-body: nobody to answer
 	}
 
+	if !e.park(r) {
+		return // closed while held
+	}
 	if d := e.delayFor(token); d > 0 {
 		t := time.NewTimer(d)
 		select {

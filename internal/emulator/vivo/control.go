@@ -28,7 +28,7 @@ const MaxControlWait = control.MaxWait
 //	DELETE /faults                   clear every fault → 204
 //
 // Fault kinds are "" (slow only), "invalid_regid", "auth", "quota",
-// "server_error" and "code"; durations are Go durations ("2s"). Errors
+// "server_error", "code" and "lost_answer" (accepted, never answered); durations are Go durations ("2s"). Errors
 // answer {"error": message} with 400 or 404.
 func (e *Emulator) ControlHandler() http.Handler {
 	mux := http.NewServeMux()

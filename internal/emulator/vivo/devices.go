@@ -138,6 +138,12 @@ const (
 	FaultQuota        FaultKind = "quota"         // 10070, daily total exceeded
 	FaultServerError  FaultKind = "server_error"  // HTTP 500 "Internet server error!"
 	FaultCode         FaultKind = "code"          // result Code, e.g. 10040
+	// FaultLostAnswer judges the send as usual (an accepted one is
+	// delivered and its requestId remembered) but writes no answer until
+	// the client gives up: vivo's answer lost on the way back. A retry
+	// with the same requestId is then answered as the first, not
+	// delivered again.
+	FaultLostAnswer FaultKind = "lost_answer"
 )
 
 // Fault is a failure to play on sends, for a regId or for all of them.
@@ -165,7 +171,7 @@ type faultState struct {
 // names the body's regId. It replaces the regId's previous fault.
 func (e *Emulator) SetFault(regID string, f Fault) error {
 	switch f.Kind {
-	case FaultSlow, FaultInvalidRegID, FaultAuth, FaultQuota, FaultServerError:
+	case FaultSlow, FaultInvalidRegID, FaultAuth, FaultQuota, FaultServerError, FaultLostAnswer:
 	case FaultCode:
 		if f.Code == 0 {
 			return errors.New("vivo emulator: a code fault needs a non-zero code")

@@ -406,13 +406,24 @@ func (e *Emulator) handleSend(w http.ResponseWriter, r *http.Request) {
 	if global != nil && e.playFault(w, r, global, msg.RegID) {
 		return
 	}
-	if f := e.takeFault(msg.RegID); f != nil && e.playFault(w, r, f, msg.RegID) {
+	f := e.takeFault(msg.RegID)
+	if f == nil && global != nil && global.Kind == FaultLostAnswer {
+		f = global
+	}
+	if f != nil && f.Kind != FaultLostAnswer && e.playFault(w, r, f, msg.RegID) {
 		return
 	}
 	raw, _ := json.Marshal(m)
 	e.mu.Lock()
 	ans := e.judge(a, msg, raw)
 	e.mu.Unlock()
+	if f != nil && f.Kind == FaultLostAnswer {
+		select {
+		case <-r.Context().Done():
+		case <-e.life.Done():
+		}
+		return
+	}
 	writeAnswer(w, ans)
 }
 

@@ -34,7 +34,7 @@ func TestQueryPlans(t *testing.T) {
 		{"plan push jobs", qInsertPushJobs, []any{"a", 1, "u", []byte("{}"), 1, 0}},
 		{"user devices", qUserDevices, []any{"a", "u"}},
 		{"device", qDevice, []any{"a", "p"}},
-		{"due jobs", qDueJobs, []any{1, 10}},
+		{"due jobs", qDueJobs, []any{"fcm", 1, 10}},
 		{"trace by message", qTraceByMessage, []any{"a", 1, 10}},
 		{"trace by user", qTraceByUser, []any{"a", "u", 10}},
 		{"trace by push ID", qTraceByPushID, []any{"a", "p", 10}},

@@ -52,10 +52,13 @@ ORDER BY push_id`
 	COALESCE(d.user_id, ''), COALESCE(d.enabled, 0), COALESCE(d.foreground, 0)
 FROM push_jobs j
 LEFT JOIN devices d ON d.app_id = j.app_id AND d.push_id = j.push_id
-WHERE j.status = 'pending' AND j.not_before <= $1 ORDER BY j.not_before, j.id LIMIT $2`
+WHERE j.vendor = $1 AND j.status = 'pending' AND j.not_before <= $2 ORDER BY j.not_before, j.id LIMIT $3`
 
+	// qInsertAttempt numbers a job's calls itself (1, 2, ...): a deferral
+	// is traced as a call without being one of the job's attempts, so the
+	// attempt count cannot number the rows.
 	qInsertAttempt = `INSERT INTO push_attempts (job_id, attempt, at, outcome, status, reason, latency_ms)
-VALUES ($1, $2, $3, $4, $5, $6, $7)`
+SELECT $1, COALESCE(MAX(attempt), 0) + 1, $2, $3, $4, $5, $6 FROM push_attempts WHERE job_id = $1`
 
 	// qFinishJob moves a job to its next state. A job dropped while its
 	// attempt was in flight (device removed, call answered) stays dropped
@@ -185,9 +188,9 @@ func scanDevice(r scanner) (push.Device, error) {
 }
 
 // DueJobs implements push.Store.
-func (s *Store) DueJobs(ctx context.Context, now time.Time, limit int) ([]push.Job, error) {
+func (s *Store) DueJobs(ctx context.Context, v push.Vendor, now time.Time, limit int) ([]push.Job, error) {
 	const op = "sqlite: due jobs"
-	rows, err := s.rDueJobs.QueryContext(ctx, now.UnixMilli(), limit)
+	rows, err := s.rDueJobs.QueryContext(ctx, string(v), now.UnixMilli(), limit)
 	if err != nil {
 		return nil, mapErr(op, err)
 	}
@@ -263,12 +266,12 @@ func (s *Store) FinishAttempts(ctx context.Context, fs []push.Finish) error {
 		for _, f := range fs {
 			a := f.Attempt
 			if !f.NoCall {
-				if _, err := ins.ExecContext(ctx, a.JobID, a.Attempt, a.At.UnixMilli(), a.Outcome,
+				if _, err := ins.ExecContext(ctx, a.JobID, a.At.UnixMilli(), a.Outcome,
 					a.Status, a.Reason, a.Latency.Milliseconds()); err != nil {
 					return err
 				}
 			}
-			if _, err := upd.ExecContext(ctx, a.JobID, string(f.Status), a.Attempt, f.NotBefore.UnixMilli(),
+			if _, err := upd.ExecContext(ctx, a.JobID, string(f.Status), f.Attempts, f.NotBefore.UnixMilli(),
 				f.Reason, now); err != nil {
 				return err
 			}

@@ -104,7 +104,7 @@ func TestPushJobsPlannedWithMessage(t *testing.T) {
 	if _, err := s.AppendMessages(ctx, msgs); err != nil {
 		t.Fatal(err)
 	}
-	jobs, err := s.DueJobs(ctx, now.Add(time.Second), 10)
+	jobs, err := s.DueJobs(ctx, push.VendorAPNs, now.Add(time.Second), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,15 +123,15 @@ func TestPushJobsPlannedWithMessage(t *testing.T) {
 	a := push.Attempt{JobID: jobs[0].ID, Attempt: 1, At: now, Outcome: "retry", Status: 503, Reason: "ServiceUnavailable", Latency: 12 * time.Millisecond}
 	b := push.Attempt{JobID: jobs[1].ID, Attempt: 1, At: now, Outcome: "delivered", Status: 200}
 	if err := s.FinishAttempts(ctx, []push.Finish{
-		{Attempt: a, Status: push.JobPending, NotBefore: now.Add(time.Minute), Reason: "ServiceUnavailable"},
-		{Attempt: b, Status: push.JobDelivered, NotBefore: now},
+		{Attempt: a, Attempts: 1, Status: push.JobPending, NotBefore: now.Add(time.Minute), Reason: "ServiceUnavailable"},
+		{Attempt: b, Attempts: 1, Status: push.JobDelivered, NotBefore: now},
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if due, _ := s.DueJobs(ctx, now.Add(time.Second), 10); len(due) != 0 {
+	if due, _ := s.DueJobs(ctx, push.VendorAPNs, now.Add(time.Second), 10); len(due) != 0 {
 		t.Fatalf("due now: %+v", due)
 	}
-	if due, _ := s.DueJobs(ctx, now.Add(2*time.Minute), 10); len(due) != 1 || due[0].Attempts != 1 {
+	if due, _ := s.DueJobs(ctx, push.VendorAPNs, now.Add(2*time.Minute), 10); len(due) != 1 || due[0].Attempts != 1 {
 		t.Fatalf("due after the retry time: %+v", due)
 	}
 	tr, attempts, err := s.Trace(ctx, push.TraceFilter{AppID: "a1", MessageID: 1})
@@ -142,21 +142,67 @@ func TestPushJobsPlannedWithMessage(t *testing.T) {
 	if err := s.DeleteDevice(ctx, "a1", jobs[0].PushID, "BadDeviceToken"); err != nil {
 		t.Fatal(err)
 	}
-	if due, _ := s.DueJobs(ctx, now.Add(2*time.Minute), 10); len(due) != 0 {
+	if due, _ := s.DueJobs(ctx, push.VendorAPNs, now.Add(2*time.Minute), 10); len(due) != 0 {
 		t.Fatalf("jobs of a deleted device still due: %+v", due)
 	}
 	// An attempt that was in flight when its job was dropped does not
 	// revive it; the attempt is still traced.
 	c := push.Attempt{JobID: jobs[0].ID, Attempt: 2, At: now, Outcome: "retry", Status: 503}
-	if err := s.FinishAttempts(ctx, []push.Finish{{Attempt: c, Status: push.JobPending, NotBefore: now}}); err != nil {
+	if err := s.FinishAttempts(ctx, []push.Finish{{Attempt: c, Attempts: 2, Status: push.JobPending, NotBefore: now}}); err != nil {
 		t.Fatal(err)
 	}
-	if due, _ := s.DueJobs(ctx, now.Add(2*time.Minute), 10); len(due) != 0 {
+	if due, _ := s.DueJobs(ctx, push.VendorAPNs, now.Add(2*time.Minute), 10); len(due) != 0 {
 		t.Fatalf("a retry revived a dropped job: %+v", due)
 	}
 	tr, attempts, _ = s.Trace(ctx, push.TraceFilter{AppID: "a1", PushID: jobs[0].PushID})
 	if len(tr) != 1 || tr[0].Status != push.JobDropped || len(attempts[0]) != 2 {
 		t.Fatalf("trace of the dropped job: %+v %+v", tr, attempts)
+	}
+}
+
+// TestDueJobsPerVendorAndDeferralsTraced: each vendor's read returns its
+// own jobs only; a deferral is traced as a call without counting as one of
+// the job's attempts, and the store numbers the calls.
+func TestDueJobsPerVendorAndDeferralsTraced(t *testing.T) {
+	s := pushStore(t)
+	ctx := t.Context()
+	apple := device("a1", "b-phone", "bob")
+	droid := push.Device{AppID: "a1", PushID: push.NewPushID("a1", push.VendorFCM, push.Production, "f1"),
+		Vendor: push.VendorFCM, Token: "f1", Environment: push.Production, BundleID: "com.example", UserID: "bob", Enabled: true}
+	for _, d := range []push.Device{apple, droid} {
+		if err := s.RegisterDevice(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	m := &im.Message{AppID: "a1", ID: 1, ConvID: im.PeerConvID("alice", "bob"), Sender: "alice", Recipient: "bob", Type: 1,
+		Text: "x", Priority: 2, CreatedAt: now, PushConfig: []byte(`{"title":"t"}`), PushUsers: []string{"bob"}, PushExpires: now.Add(time.Hour)}
+	if _, err := s.AppendMessages(ctx, []*im.Message{m}); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []push.Vendor{push.VendorAPNs, push.VendorFCM} {
+		due, err := s.DueJobs(ctx, v, now.Add(time.Second), 10)
+		if err != nil || len(due) != 1 || due[0].Vendor != v || due[0].Device.Vendor != v {
+			t.Fatalf("%s due: %v %+v", v, err, due)
+		}
+	}
+	if due, _ := s.DueJobs(ctx, push.VendorHuawei, now.Add(time.Second), 10); len(due) != 0 {
+		t.Fatalf("huawei due: %+v", due)
+	}
+	due, _ := s.DueJobs(ctx, push.VendorAPNs, now.Add(time.Second), 10)
+	id := due[0].ID
+	deferred := push.Attempt{JobID: id, At: now, Outcome: "deferred", Status: 429, Reason: "TooManyProviderTokenUpdates"}
+	delivered := push.Attempt{JobID: id, At: now, Outcome: "delivered", Status: 200}
+	if err := s.FinishAttempts(ctx, []push.Finish{{Attempt: deferred, Attempts: 0, Status: push.JobPending, NotBefore: now}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishAttempts(ctx, []push.Finish{{Attempt: delivered, Attempts: 1, Status: push.JobDelivered, NotBefore: now}}); err != nil {
+		t.Fatal(err)
+	}
+	tr, attempts, err := s.Trace(ctx, push.TraceFilter{AppID: "a1", PushID: apple.PushID})
+	if err != nil || len(tr) != 1 || tr[0].Attempts != 1 || len(attempts[0]) != 2 ||
+		attempts[0][0].Attempt != 1 || attempts[0][0].Outcome != "deferred" || attempts[0][1].Attempt != 2 {
+		t.Fatalf("trace %v %+v %+v", err, tr, attempts)
 	}
 }
 

@@ -85,7 +85,7 @@ func TestPlanPush(t *testing.T) {
 	if err != nil || len(ids) != 2 {
 		t.Fatalf("by user: %v %v", ids, err)
 	}
-	jobs, err := s.DueJobs(ctx, time.Now().Add(time.Second), 10)
+	jobs, err := s.DueJobs(ctx, push.VendorAPNs, time.Now().Add(time.Second), 10)
 	if err != nil || len(jobs) != 2 || jobs[0].AppID != "a1" || jobs[0].MessageID != 0 || !jobs[0].ExpiresAt.Equal(exp) ||
 		string(jobs[0].PushConfig) != `{"title":"x"}` || jobs[0].UserID != "bob" {
 		t.Fatalf("jobs %+v %v", jobs, err)

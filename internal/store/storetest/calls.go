@@ -250,9 +250,13 @@ func testCallPushes(t *testing.T, e *callEnv) {
 	if !slices.Equal(kinds, []push.JobKind{push.JobCallCancel, push.JobCallInvite}) {
 		t.Fatalf("carol's job kinds %v", kinds)
 	}
-	due, err := e.s.DueJobs(ctx, at.Add(time.Hour*48), 100)
-	if err != nil {
-		t.Fatal(err)
+	var due []push.Job
+	for _, v := range push.Vendors {
+		vd, err := e.s.DueJobs(ctx, v, at.Add(time.Hour*48), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		due = append(due, vd...)
 	}
 	for _, j := range due {
 		if j.CallID == "c1" && j.Kind == push.JobCallInvite {
