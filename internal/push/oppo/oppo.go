@@ -37,7 +37,9 @@
 // message on a registered private (私信) channel escapes the daily quota of
 // public messages; they are sent only when configured (the accepted values
 // are UNCONFIRMED from OPPO's primary documentation: category "IM",
-// notify_level 1, 2 or 16). CollapseID, Badge and Sound have no OPPO
+// notify_level 1, 2 or 16). CollapseID becomes notify_id
+// (push.NumericCollapseID, at least 1): a newer notification of the same
+// notify_id replaces the shown one. Badge and Sound have no OPPO
 // counterpart here and are ignored.
 //
 // OPPO has no pass-through (data) message: its server API sends
