@@ -60,8 +60,24 @@ type Config struct {
 	// CancelPushTTL is how long a cancel push stays worth sending.
 	// Default 24 h, as a message's push: it tells of a missed call.
 	CancelPushTTL time.Duration
+	// WithdrawContent is the content of the push that withdraws a ring
+	// already with the vendor when the invitation stops ringing without a
+	// cancel push config (the title stays the ring's), by the invitee's
+	// new state (protocol.Call*). Missing states take
+	// DefaultWithdrawContent's.
+	WithdrawContent map[int]string
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+}
+
+// DefaultWithdrawContent is the content of a withdraw push by the
+// invitee's new state: what the phone's tray shows in place of the ring.
+var DefaultWithdrawContent = map[int]string{
+	protocol.CallAccepted:  "Answered on another device",
+	protocol.CallRejected:  "Declined",
+	protocol.CallCancelled: "Call cancelled",
+	protocol.CallTimeout:   "Missed call",
+	protocol.CallEnded:     "Call ended",
 }
 
 // Service implements the gateway's Calls and the push dispatcher's
@@ -89,9 +105,17 @@ type Service struct {
 	// pushes commits, and removed before the one that stops them.
 	gateMu sync.RWMutex
 	gate   map[ringKey]time.Time
+	// claimed holds, per invitee still ringing, the ring attempts that
+	// passed the gate (ClaimRing): job ID -> attempt number. When the
+	// invitee stops ringing they are taken, under gateMu with the gate
+	// entry, and withdrawn in the same transaction.
+	claimed map[ringKey]map[int64]int
 }
 
-var _ push.CallGate = (*Service)(nil)
+var (
+	_ push.CallGate    = (*Service)(nil)
+	_ push.RingClaimer = (*Service)(nil)
+)
 
 type callKey struct{ app, call string }
 type userKey struct{ app, user string }
@@ -131,9 +155,17 @@ func New(st Store, hub Hub, cfg Config, log *slog.Logger, reg prometheus.Registe
 	if cfg.PushPlanned == nil {
 		cfg.PushPlanned = func() {}
 	}
+	wc := make(map[int]string, len(DefaultWithdrawContent))
+	for k, v := range DefaultWithdrawContent {
+		wc[k] = v
+	}
+	for k, v := range cfg.WithdrawContent {
+		wc[k] = v
+	}
+	cfg.WithdrawContent = wc
 	return &Service{store: st, hub: hub, cfg: cfg, log: log, metrics: m,
 		calls: map[callKey]*state{}, ringingBy: map[userKey]map[string]bool{},
-		wake: make(chan struct{}, 1), gate: map[ringKey]time.Time{}}, nil
+		wake: make(chan struct{}, 1), gate: map[ringKey]time.Time{}, claimed: map[ringKey]map[int64]int{}}, nil
 }
 
 // Load reads the open calls from the store and schedules their deadlines.
@@ -241,15 +273,72 @@ func (s *Service) Ringing(appID, callID, userID string) bool {
 	return ok && s.cfg.Now().Before(d)
 }
 
-func (s *Service) gateSet(app, call string, users []User) {
+// ClaimRing implements push.RingClaimer: Ringing, and when true the
+// record that attempt j.Attempts+1 of ring job j goes to the vendor, in
+// one step under the gate's lock, so that an invitation that stops
+// ringing either saw the claim (and withdraws the ring) or made the claim
+// fail.
+func (s *Service) ClaimRing(j push.Job) bool {
+	k := ringKey{j.AppID, j.CallID, j.UserID}
 	s.gateMu.Lock()
 	defer s.gateMu.Unlock()
+	d, ok := s.gate[k]
+	if !ok || !s.cfg.Now().Before(d) {
+		return false
+	}
+	m := s.claimed[k]
+	if m == nil {
+		m = map[int64]int{}
+		s.claimed[k] = m
+	}
+	m[j.ID] = j.Attempts + 1
+	return true
+}
+
+// gateSet sets users' gate entries from their states. It returns the ring
+// attempts claimed for those who stopped ringing (see claimed).
+func (s *Service) gateSet(app, call string, users []User) map[string][]RingClaim {
+	s.gateMu.Lock()
+	defer s.gateMu.Unlock()
+	var taken map[string][]RingClaim
 	for _, u := range users {
 		k := ringKey{app, call, u.UserID}
 		if ringingState(u.State) {
 			s.gate[k] = u.Deadline
-		} else {
-			delete(s.gate, k)
+			continue
+		}
+		delete(s.gate, k)
+		if m := s.claimed[k]; len(m) > 0 {
+			if taken == nil {
+				taken = map[string][]RingClaim{}
+			}
+			for id, a := range m {
+				taken[u.UserID] = append(taken[u.UserID], RingClaim{JobID: id, Attempt: a})
+			}
+			slices.SortFunc(taken[u.UserID], func(a, b RingClaim) int { return int(a.JobID - b.JobID) })
+		}
+		delete(s.claimed, k)
+	}
+	return taken
+}
+
+// restoreClaims gives back claims taken by a gateSet whose change was not
+// stored.
+func (s *Service) restoreClaims(app, call string, taken map[string][]RingClaim) {
+	if len(taken) == 0 {
+		return
+	}
+	s.gateMu.Lock()
+	defer s.gateMu.Unlock()
+	for user, cs := range taken {
+		k := ringKey{app, call, user}
+		m := s.claimed[k]
+		if m == nil {
+			m = map[int64]int{}
+			s.claimed[k] = m
+		}
+		for _, c := range cs {
+			m[c.JobID] = c.Attempt
 		}
 	}
 }
@@ -513,6 +602,12 @@ func answeredErr(st int) *protocol.Error {
 // general-mode call with nobody left ringing is closed, and the timers
 // rescheduled. Callers hold s.mu.
 func (s *Service) commit(ctx context.Context, c *state, ch Change) error {
+	return s.commitWithdrawing(ctx, c, ch, nil)
+}
+
+// commitWithdrawing is commit with the push config of the withdraw pushes
+// (see withdraws).
+func (s *Service) commitWithdrawing(ctx context.Context, c *state, ch Change, withdrawCfg []byte) error {
 	ch.AppID, ch.CallID = c.AppID, c.CallID
 	if ch.Now.IsZero() {
 		ch.Now = s.cfg.Now()
@@ -545,10 +640,12 @@ func (s *Service) commit(ctx context.Context, c *state, ch Change) error {
 			start = append(start, u)
 		}
 	}
-	s.gateSet(c.AppID, c.CallID, stop)
+	taken := s.gateSet(c.AppID, c.CallID, stop)
 	s.gateSet(c.AppID, c.CallID, start)
+	ch.Withdraws = s.withdraws(ch, stop, taken, withdrawCfg)
 	if err := s.store.SaveCall(ctx, ch); err != nil {
 		s.gateSet(c.AppID, c.CallID, prev)
+		s.restoreClaims(c.AppID, c.CallID, taken)
 		s.gateSet(c.AppID, c.CallID, ended(start))
 		return fmt.Errorf("call: %w", err)
 	}
@@ -571,10 +668,38 @@ func (s *Service) commit(ctx context.Context, c *state, ch Change) error {
 	} else {
 		s.scheduleNext(c)
 	}
-	if len(ch.Pushes) > 0 {
+	if len(ch.Pushes) > 0 || len(ch.Withdraws) > 0 {
 		s.cfg.PushPlanned()
 	}
 	return nil
+}
+
+// withdraws plans the withdrawal of the rings of the users who stop
+// ringing in ch: a push with the ring's collapse ID to each device whose
+// ring the vendor accepted (the store knows, across restarts) or may have
+// (taken: the attempts that passed the gate, in flight). A user who gets
+// a cancel push in ch needs none: the cancel goes to every device with
+// the same collapse ID. cfg is the cancel's push config (nil: the ring's
+// own, its content replaced by Config.WithdrawContent for the new state).
+func (s *Service) withdraws(ch Change, stop []User, taken map[string][]RingClaim, cfg []byte) []Withdraw {
+	var out []Withdraw
+	for _, u := range stop {
+		claims := taken[u.UserID]
+		if slices.ContainsFunc(ch.Pushes, func(p Push) bool {
+			return p.UserID == u.UserID && p.Kind == push.JobCallCancel
+		}) {
+			continue
+		}
+		w := Withdraw{UserID: u.UserID, Rings: claims, Config: cfg, ExpiresAt: ch.Now.Add(s.cfg.CancelPushTTL)}
+		if cfg == nil {
+			w.Content = s.cfg.WithdrawContent[u.State]
+			if w.Content == "" {
+				w.Content = s.cfg.WithdrawContent[protocol.CallEnded]
+			}
+		}
+		out = append(out, w)
+	}
+	return out
 }
 
 func indexOf(us []User, id string) int {
@@ -698,8 +823,9 @@ func (s *Service) cancel(ctx context.Context, appID, userID string, r protocol.C
 		errs = nil
 	}
 	var pushes []Push
+	var cfg []byte
 	if r.PushConfig != nil {
-		cfg, err := json.Marshal(r.PushConfig)
+		cfg, err = json.Marshal(r.PushConfig)
 		if err != nil {
 			return nil, fmt.Errorf("call: push config: %w", err)
 		}
@@ -709,7 +835,7 @@ func (s *Service) cancel(ctx context.Context, appID, userID string, r protocol.C
 			}
 		}
 	}
-	if err := s.commit(ctx, c, Change{Users: targets, Pushes: pushes, DropReason: "call cancelled", Now: now}); err != nil {
+	if err := s.commitWithdrawing(ctx, c, Change{Users: targets, Pushes: pushes, DropReason: "call cancelled", Now: now}, cfg); err != nil {
 		return nil, err
 	}
 	ev := protocol.CallInvitationCancelled{CallID: c.CallID, Inviter: c.Inviter, Mode: c.Mode, ExtendedData: r.ExtendedData}

@@ -16,6 +16,7 @@ import (
 	"github.com/heraldim/herald/internal/call"
 	"github.com/heraldim/herald/internal/im"
 	"github.com/heraldim/herald/internal/protocol"
+	"github.com/heraldim/herald/internal/push"
 	"github.com/heraldim/herald/internal/store/sqlite"
 )
 
@@ -247,4 +248,24 @@ func TestCallLoggedInTimeLeft(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.svc.LoggedIn(t.Context(), "app", "bob", func(typ string, v any) { t.Fatalf("rang %s after the cancel", typ) })
+}
+
+// TestClaimRing: a claim passes while the invitee rings and fails once it
+// answered, for that invitee only; claiming never rings a stranger.
+func TestClaimRing(t *testing.T) {
+	r := newRig(t, "")
+	rep := r.invite(t, 60, "bob", "carol")
+	job := func(user string) push.Job {
+		return push.Job{ID: 7, AppID: "app", CallID: rep.CallID, UserID: user, Kind: push.JobCallInvite}
+	}
+	if !r.svc.ClaimRing(job("bob")) || !r.svc.ClaimRing(job("carol")) || r.svc.ClaimRing(job("alice")) ||
+		r.svc.ClaimRing(push.Job{AppID: "app", CallID: "other", UserID: "bob"}) {
+		t.Fatal("claims wrong while ringing")
+	}
+	if _, err := r.req(t, "bob", protocol.TypeCallAccept, protocol.CallRequest{CallID: rep.CallID}); err != nil {
+		t.Fatal(err)
+	}
+	if r.svc.ClaimRing(job("bob")) || !r.svc.ClaimRing(job("carol")) {
+		t.Fatal("claims wrong after bob's answer")
+	}
 }

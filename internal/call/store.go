@@ -55,6 +55,30 @@ type Push struct {
 	ExpiresAt time.Time
 }
 
+// RingClaim is one attempt of a ring push job that passed the call gate
+// on its way to the vendor.
+type RingClaim struct {
+	JobID   int64
+	Attempt int
+}
+
+// Withdraw is the push that replaces the rings of one user of the call
+// that may be with the vendor: a push.JobCallCancel job (with the ring's
+// collapse ID, the call's) for the device of each of the user's ring jobs
+// of the call that the vendor accepted (status delivered), and of each
+// ring job in Rings whose claimed attempt has no recorded outcome yet
+// (still pending with fewer attempts: in flight). A ring whose attempts
+// failed reached no phone and is not withdrawn.
+type Withdraw struct {
+	UserID string
+	Rings  []RingClaim
+	// Config is the withdraw's push config as JSON; nil: the ring job's
+	// own with its content replaced by Content.
+	Config    []byte
+	Content   string
+	ExpiresAt time.Time
+}
+
 // Change is one state change of a call, stored in one transaction: the
 // call's row (New), its users' states, its closing, the pushes it plans and
 // the ring pushes it stops.
@@ -74,6 +98,9 @@ type Change struct {
 	// dropped, with DropReason.
 	StopRinging []string
 	DropReason  string
+	// Withdraws replace rings that may be with the vendor of users who
+	// stop ringing; planned before StopRinging drops the pending rings.
+	Withdraws []Withdraw
 	// Now stamps the dropped jobs and the planned ones' not_before.
 	Now time.Time
 }

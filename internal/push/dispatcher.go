@@ -41,6 +41,18 @@ type CallGate interface {
 	Ringing(appID, callID, userID string) bool
 }
 
+// RingClaimer is a CallGate that withdraws the rings it let through: at
+// the last look before the vendor call the dispatcher asks ClaimRing
+// instead of Ringing, and a true answer means that attempt j.Attempts+1
+// of ring job j goes to the vendor now. When the invitation stops ringing
+// afterwards (answer, reject, cancel, timeout), the gate plans a push with
+// the ring's collapse ID (CallCollapseID) that replaces it. Checking and
+// recording are one step, so that no ring passes unrecorded.
+type RingClaimer interface {
+	CallGate
+	ClaimRing(j Job) bool
+}
+
 // CallExtraKey is the key of the call ID in a call push's custom data
 // (Notification.Extra), so that the app can match the push to the call.
 const CallExtraKey = "callID"
@@ -134,6 +146,18 @@ func (d *Dispatcher) ringing(j Job) bool {
 	d.gateMu.RLock()
 	g := d.gate
 	d.gateMu.RUnlock()
+	return g != nil && g.Ringing(j.AppID, j.CallID, j.UserID)
+}
+
+// claimRing is the last look before a ring goes to the vendor: a
+// RingClaimer records that it goes.
+func (d *Dispatcher) claimRing(j Job) bool {
+	d.gateMu.RLock()
+	g := d.gate
+	d.gateMu.RUnlock()
+	if c, ok := g.(RingClaimer); ok {
+		return c.ClaimRing(j)
+	}
 	return g != nil && g.Ringing(j.AppID, j.CallID, j.UserID)
 }
 
@@ -664,7 +688,7 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 	if j.Kind == JobCallInvite {
 		// Last look before the vendor: the invitee may have answered (or
 		// the inviter cancelled) since the job was read.
-		if !d.ringing(j) {
+		if !d.claimRing(j) {
 			finish(JobDropped, now, "call invitation no longer ringing")
 			return
 		}
@@ -870,19 +894,46 @@ func notification(j Job, dev Device, c Content) Notification {
 		n.Kind = KindData
 	}
 	if j.CallID != "" {
+		// A call's ring and the push withdrawing it share one replace key.
 		n.Extra = map[string]string{CallExtraKey: j.CallID}
+		n.CollapseID = CallCollapseID(j.CallID)
 	}
 	return n
 }
 
-// callRing makes n ring an incoming call: high priority (a call must not
-// wait for a maintenance window), and on iOS a PushKit VoIP push when the
-// device has a VoIP token. The expiration stays the job's: the call's
-// deadline.
+// callRing makes n ring an incoming call with what each vendor offers for
+// one, whatever the resource said of kind and priority:
+//
+//   - APNs: a PushKit VoIP push when the device has a VoIP token, else an
+//     alert, priority 10.
+//   - FCM: a high-priority data message (KindVoIP): the app builds the
+//     call's full-screen notification itself (Android's calling-app
+//     pattern) and removes it when the withdraw arrives; collapse_key is
+//     the call's, so a withdraw replaces a ring FCM still holds.
+//   - Huawei: KindVoIP, which the provider sends as a data message of
+//     category VOIP with urgency HIGH when the credential holds the
+//     self-classification entitlement, else as a notification (the only
+//     form Huawei accepts without it).
+//   - Xiaomi: KindVoIP, a notification on the app's private (IM) channel
+//     (MiPush has no call class).
+//   - OPPO and vivo: a notification of the IM class their providers send
+//     (no pass-through, no call class).
+//
+// Every one carries the call's collapse ID (set by notification), shared
+// with the withdraw. The expiration stays the job's: the call's deadline.
 func callRing(n *Notification, dev Device) {
 	n.Priority = PriorityHigh
-	if dev.Vendor == VendorAPNs && dev.VoIPToken != "" {
-		n.Kind, n.Token = KindVoIP, dev.VoIPToken
+	switch dev.Vendor {
+	case VendorAPNs:
+		if dev.VoIPToken != "" {
+			n.Kind, n.Token = KindVoIP, dev.VoIPToken
+		}
+	case VendorFCM, VendorHuawei:
+		n.Kind = KindVoIP
+	case VendorXiaomi:
+		if n.Kind == KindAlert {
+			n.Kind = KindVoIP
+		}
 	}
 }
 

@@ -7,8 +7,11 @@ package push
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/http"
 	"strconv"
 	"strings"
@@ -90,7 +93,12 @@ type Notification struct {
 	Category string
 	// ChannelID is the Android notification channel.
 	ChannelID string
-	// CollapseID lets a newer push replace an older one not yet shown.
+	// CollapseID lets a newer push replace an older one: not yet
+	// delivered (the vendor keeps the newest) or already shown (the phone
+	// replaces the notification). Each vendor maps it to its replace key:
+	// APNs apns-collapse-id, FCM collapse_key and notification tag, Huawei
+	// tag and notify_id, Xiaomi, OPPO and vivo their integer notify id
+	// (NumericCollapseID). At most 64 bytes (APNs' limit).
 	CollapseID string
 	// Expiration is when the push becomes worthless: the vendor must not
 	// deliver it later (APNs apns-expiration, FCM ttl, ...). Zero: the
@@ -98,6 +106,34 @@ type Notification struct {
 	Expiration time.Time
 	// Extra holds further custom key/values for the app.
 	Extra map[string]string
+}
+
+// CallCollapseID is the replace key (Notification.CollapseID) of every
+// push of call callID: its ring and the push that withdraws it (cancel,
+// answer elsewhere, timeout) share it, so that the withdraw replaces the
+// ring in the vendor's storage and in the phone's tray. It is stable and
+// at most 64 bytes: "call-" and the call ID, or a hash of a longer ID.
+func CallCollapseID(callID string) string {
+	const prefix = "call-"
+	if len(prefix)+len(callID) <= 64 {
+		return prefix + callID
+	}
+	sum := sha256.Sum256([]byte(callID))
+	return prefix + hex.EncodeToString(sum[:20])
+}
+
+// NumericCollapseID is the integer form of a collapse ID for the vendors
+// whose replace key is a notification ID (Huawei notify_id, Xiaomi
+// notify_id, OPPO notify_id, vivo notifyId): the ID itself when it is a
+// non-negative int32, else a 31-bit FNV-1a hash of it. The same collapse
+// ID always gives the same number.
+func NumericCollapseID(s string) int {
+	if v, err := strconv.ParseInt(s, 10, 32); err == nil && v >= 0 {
+		return int(v)
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(s))
+	return int(h.Sum32() & 0x7fffffff)
 }
 
 // Outcome is what the dispatcher should do after a vendor answered.

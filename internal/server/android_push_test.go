@@ -35,6 +35,14 @@ type vendorRig struct {
 	next     func(ctx context.Context) (string, error)
 	count    func() int
 	provider func(t testing.TB) push.Provider
+	// tray is what the phone's tray shows ("title|content" each, oldest
+	// first); raws the deliveries as the vendor got them (JSON, or the
+	// form for Xiaomi).
+	tray func() []string
+	raws func() []string
+	// selfClassify grants the app the vendor's self-classification
+	// entitlement (Huawei only; nil elsewhere).
+	selfClassify func()
 }
 
 // androidVendor sets up one Android vendor's emulator.
@@ -65,6 +73,19 @@ var androidVendors = []androidVendor{
 				return string(d.Raw), err
 			},
 			count: func() int { return len(em.Deliveries(tok)) },
+			tray: func() (out []string) {
+				for _, it := range em.Tray(tok) {
+					out = append(out, it.Title+"|"+it.Body)
+				}
+				return out
+			},
+			raws: func() (out []string) {
+				for _, d := range em.Deliveries(tok) {
+					out = append(out, string(d.Raw))
+				}
+				return out
+			},
+			selfClassify: func() { em.SetSelfClassified("10086", true) },
 			provider: func(t testing.TB) push.Provider {
 				p, err := huawei.New(huawei.Config{AppID: "10086", ClientSecret: "hw-secret", BaseURL: em.URL(), TokenURL: em.TokenURL(), RootCAs: em.CertPool()})
 				if err != nil {
@@ -95,6 +116,18 @@ var androidVendors = []androidVendor{
 				return d.Title + " " + d.Description, err
 			},
 			count: func() int { return len(em.Deliveries(tok)) },
+			tray: func() (out []string) {
+				for _, it := range em.Tray(tok) {
+					out = append(out, it.Title+"|"+it.Description)
+				}
+				return out
+			},
+			raws: func() (out []string) {
+				for _, d := range em.Deliveries(tok) {
+					out = append(out, d.Form.Encode())
+				}
+				return out
+			},
 			provider: func(t testing.TB) push.Provider {
 				p, err := xiaomi.New(xiaomi.Config{AppSecret: "mi-secret", PackageName: pkg, ChannelID: "im", BaseURL: em.URL(), RootCAs: em.CertPool()})
 				if err != nil {
@@ -126,6 +159,18 @@ var androidVendors = []androidVendor{
 				return string(d.Raw), err
 			},
 			count: func() int { return len(em.Deliveries(tok)) },
+			tray: func() (out []string) {
+				for _, it := range em.Tray(tok) {
+					out = append(out, it.Title+"|"+it.Content)
+				}
+				return out
+			},
+			raws: func() (out []string) {
+				for _, d := range em.Deliveries(tok) {
+					out = append(out, string(d.Raw))
+				}
+				return out
+			},
 			provider: func(t testing.TB) push.Provider {
 				p, err := oppo.New(oppo.Config{AppKey: app.AppKey, MasterSecret: app.MasterSecret, ChannelID: "im", BaseURL: em.URL(), RootCAs: em.CertPool()})
 				if err != nil {
@@ -156,6 +201,18 @@ var androidVendors = []androidVendor{
 				return d.Message.Title + " " + d.Message.Content, err
 			},
 			count: func() int { return len(em.Deliveries(tok)) },
+			tray: func() (out []string) {
+				for _, it := range em.Tray(tok) {
+					out = append(out, it.Title+"|"+it.Content)
+				}
+				return out
+			},
+			raws: func() (out []string) {
+				for _, d := range em.Deliveries(tok) {
+					out = append(out, string(d.Raw))
+				}
+				return out
+			},
 			provider: func(t testing.TB) push.Provider {
 				p, err := vivo.New(vivo.Config{AppID: "10004", AppKey: "vivo-key", AppSecret: "vivo-secret", BaseURL: em.URL(), RootCAs: em.CertPool()})
 				if err != nil {

@@ -422,29 +422,252 @@ func TestCallCancel(t *testing.T) {
 	}
 }
 
-// TestCallNoPushAfterAnswer: a ring push pending when the invitee answers
-// on another device is never sent.
+// TestCallNoPushAfterAnswer: a ring push not yet with the vendor when the
+// invitee answers elsewhere is dropped in the answer's transaction and
+// never sent (nor withdrawn: it reached no phone).
 func TestCallNoPushAfterAnswer(t *testing.T) {
 	s := testkit.Start(t, nil)
-	em, _, voipTok := callAPNs(t, s, "bob", true)
-	em.InjectFault(voipTok, apnsemu.Fault{Kind: apnsemu.FaultUnavailable, RetryAfter: time.Second})
+	em, tok, voipTok := callAPNs(t, s, "bob", true)
+	// The first attempt fails and APNs asks for a retry long after the
+	// answer: the ring waits in the store.
+	em.InjectFault(voipTok, apnsemu.Fault{Kind: apnsemu.FaultUnavailable, RetryAfter: 50 * time.Second})
 	alice := callUser(t, s, "alice", "android", "a1")
 	rep := invite(t, alice, protocol.CallInviteRequest{Invitees: []string{"bob"}, Timeout: 60,
 		PushConfig: &protocol.PushConfig{Title: "Alice", Content: "calling"}})
-	waitCallJobs(t, s, "bob", 1, push.JobPending)
+	waitFor(t, "the ring's failed attempt", func() bool {
+		jobs := jobsFor(t, s, "bob")
+		return len(jobs) == 1 && jobs[0].Attempts == 1 && jobs[0].Status == push.JobPending
+	})
 	bobDesk := callUser(t, s, "bob", "macos", "b2")
 	callEvent[protocol.CallInvitationReceived](t, bobDesk, protocol.EventCallInvitationReceived)
 	if err := bobDesk.Call(protocol.TypeCallAccept, protocol.CallRequest{CallID: rep.CallID}, nil); err != nil {
 		t.Fatal(err)
 	}
-	em.ClearFault(voipTok)
-	time.Sleep(1500 * time.Millisecond)
-	if n := len(em.Deliveries(voipTok)); n != 0 {
-		t.Fatalf("%d ring pushes after the answer", n)
+	// Committed with the answer: the ring is dropped, nothing replaces it.
+	jobs := jobsFor(t, s, "bob")
+	if len(jobs) != 1 || jobs[0].Kind != push.JobCallInvite || jobs[0].Status != push.JobDropped || jobs[0].Reason != "call accepted" {
+		t.Fatalf("jobs after the answer %+v", jobs)
 	}
-	j := waitJob(t, s, "bob", push.JobDropped)
-	if j.Kind != push.JobCallInvite {
-		t.Fatalf("job %+v", j)
+	if n, m := len(em.Deliveries(voipTok)), len(em.Deliveries(tok)); n != 0 || m != 0 {
+		t.Fatalf("%d ring pushes, %d alerts", n, m)
+	}
+}
+
+// TestCallRingWithVendorWithdrawn: a ring already with the vendor (APNs
+// accepted it, its answer not back yet) when the invitee answers, rejects
+// or the invitation times out is replaced by a withdraw push with the same
+// apns-collapse-id, and no ring goes out after. The emulator holds its
+// answer to the ring, so the answer lands exactly while the ring is with
+// the vendor.
+func TestCallRingWithVendorWithdrawn(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		timeout int
+		act     func(t *testing.T, desk *testkit.Client, callID string)
+		content string
+	}{
+		{"accept", 60, func(t *testing.T, desk *testkit.Client, callID string) {
+			if err := desk.Call(protocol.TypeCallAccept, protocol.CallRequest{CallID: callID}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}, "Answered on another device"},
+		{"reject", 60, func(t *testing.T, desk *testkit.Client, callID string) {
+			if err := desk.Call(protocol.TypeCallReject, protocol.CallRequest{CallID: callID}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}, "Declined"},
+		{"timeout", 2, func(t *testing.T, desk *testkit.Client, callID string) {
+			if to := callEvent[protocol.CallInvitationTimeout](t, desk, protocol.EventCallInvitationTimeout); to.CallID != callID {
+				t.Fatalf("timeout %+v", to)
+			}
+		}, "Missed call"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := testkit.Start(t, nil)
+			em, tok, voipTok := callAPNs(t, s, "bob", true)
+			accepted, release := em.HoldAnswer(voipTok)
+			defer release()
+			alice := callUser(t, s, "alice", "android", "a1")
+			rep := invite(t, alice, protocol.CallInviteRequest{Invitees: []string{"bob"}, Timeout: tt.timeout,
+				PushConfig: &protocol.PushConfig{Title: "Alice", Content: "calling", Payload: "p"}})
+			select {
+			case <-accepted:
+			case <-time.After(wait):
+				t.Fatalf("the ring never reached APNs (jobs %+v)", jobsFor(t, s, "bob"))
+			}
+			bobDesk := callUser(t, s, "bob", "macos", "b2")
+			callEvent[protocol.CallInvitationReceived](t, bobDesk, protocol.EventCallInvitationReceived)
+			tt.act(t, bobDesk, rep.CallID)
+			release()
+
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			defer cancel()
+			ws, err := em.WaitDeliveries(ctx, tok, 1)
+			if err != nil {
+				t.Fatalf("no withdraw push: %v (jobs %+v)", err, jobsFor(t, s, "bob"))
+			}
+			rings := em.Deliveries(voipTok)
+			key := push.CallCollapseID(rep.CallID)
+			w := ws[0]
+			alert, _ := w.Aps()["alert"].(map[string]any)
+			if len(rings) != 1 || rings[0].CollapseID != key || w.CollapseID != key || w.PushType != "alert" ||
+				alert["title"] != "Alice" || alert["body"] != tt.content || w.Payload[push.CallExtraKey] != rep.CallID || w.Payload["payload"] != "p" {
+				t.Fatalf("ring %+v, withdraw %+v (key %s)", rings, w, key)
+			}
+			// Every job settled, each attempt's outcome recorded (the
+			// ring's was dropped in the store while its attempt was in
+			// flight): the ring delivered, the withdraw too, and nothing
+			// else left to go out.
+			waitFor(t, "every job settled", func() bool {
+				for _, j := range jobsFor(t, s, "bob") {
+					if j.Status == push.JobPending || j.Attempts == 0 {
+						return false
+					}
+				}
+				return true
+			})
+			kinds := map[push.JobKind]push.JobStatus{}
+			for _, j := range jobsFor(t, s, "bob") {
+				kinds[j.Kind] = j.Status
+			}
+			if len(kinds) != 2 || kinds[push.JobCallInvite] != push.JobDelivered || kinds[push.JobCallCancel] != push.JobDelivered {
+				t.Fatalf("jobs %+v", jobsFor(t, s, "bob"))
+			}
+			if n, m := len(em.Deliveries(voipTok)), len(em.Deliveries(tok)); n != 1 || m != 1 {
+				t.Fatalf("%d rings, %d alerts", n, m)
+			}
+			if tray := em.Tray(tok); len(tray) != 1 || tray[0].Body != tt.content {
+				t.Fatalf("tray %+v", tray)
+			}
+		})
+	}
+}
+
+// waitFor waits until cond holds (the store and emulators change
+// asynchronously to the test), failing after the test's wait.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// callRingCase is one vendor's phone for TestCallRingPerVendor: its setup
+// makes bob offline with it and returns the tray, the number of pushes it
+// got, and a check of the ring (the first push) as the vendor got it.
+type callRingCase struct {
+	name  string
+	setup func(t *testing.T, s *testkit.Server) (tray func() []string, count func() int, ring func(t *testing.T, callID string))
+}
+
+var callRingCases = []callRingCase{
+	{"apns", func(t *testing.T, s *testkit.Server) (func() []string, func() int, func(*testing.T, string)) {
+		em, tok, _ := callAPNs(t, s, "bob", false)
+		return func() (out []string) {
+				for _, it := range em.Tray(tok) {
+					out = append(out, it.Title+"|"+it.Body)
+				}
+				return out
+			}, func() int { return len(em.Deliveries(tok)) }, func(t *testing.T, callID string) {
+				d := em.Deliveries(tok)[0]
+				if d.PushType != "alert" || d.Priority != 10 || d.CollapseID != push.CallCollapseID(callID) {
+					t.Fatalf("ring %+v", d)
+				}
+			}
+	}},
+	{"fcm", func(t *testing.T, s *testkit.Server) (func() []string, func() int, func(*testing.T, string)) {
+		em := startFCM(t, s)
+		tok := em.RegisterDevice("herald-test", bundle)
+		goOffline(t, s, "bob", protocol.PushRegistration{Vendor: "fcm", Token: tok, Environment: "production", BundleID: bundle})
+		return func() (out []string) {
+				for _, it := range em.Tray(tok) {
+					out = append(out, it.Title+"|"+it.Body)
+				}
+				return out
+			}, func() int { return len(em.Deliveries(tok)) }, func(t *testing.T, callID string) {
+				m := em.Deliveries(tok)[0].Message
+				// A high-priority data message: the app draws the call.
+				if m.Notification != nil || m.Android == nil || m.Android.Notification != nil || m.Android.Priority != "HIGH" ||
+					m.Android.CollapseKey != push.CallCollapseID(callID) || m.Data[push.CallExtraKey] != callID || m.Data["title"] != "Alice" {
+					t.Fatalf("ring %+v", m)
+				}
+			}
+	}},
+	androidCallCase("huawei", false, `"importance":"NORMAL"`, `"notify_id":`, `"tag":"call-`),
+	androidCallCase("huawei", true, `"urgency":"HIGH"`, `"category":"VOIP"`),
+	androidCallCase("xiaomi", false, "notify_id=", "extra.channel_id=im", "pass_through=0"),
+	androidCallCase("oppo", false, `"notify_id":`, `"channel_id":"im"`),
+	androidCallCase("vivo", false, `"notifyId":`, `"classification":1`, `"category":"IM"`),
+}
+
+// androidCallCase is the case of an Android vendor of androidVendors (with
+// the self-classification entitlement when classified); the ring as the
+// vendor got it must contain each of want.
+func androidCallCase(vendor string, classified bool, want ...string) callRingCase {
+	name := vendor
+	if classified {
+		name += "-classified"
+	}
+	return callRingCase{name, func(t *testing.T, s *testkit.Server) (func() []string, func() int, func(*testing.T, string)) {
+		var rig vendorRig
+		for _, v := range androidVendors {
+			if v.name == vendor {
+				rig = v.setup(t)
+			}
+		}
+		cred := rig.cred
+		if classified {
+			cred["selfClassified"] = true
+			rig.selfClassify()
+		}
+		if st, b := adminCall(t, s, "PUT", "/push/credentials/"+vendor, cred); st != 200 {
+			t.Fatalf("PUT credential: %d %v", st, b)
+		}
+		goOffline(t, s, "bob", protocol.PushRegistration{Vendor: vendor, Token: rig.token, Environment: "production", BundleID: pkg})
+		return rig.tray, rig.count, func(t *testing.T, callID string) {
+			raw := rig.raws()[0]
+			for _, w := range want {
+				if !strings.Contains(raw, w) {
+					t.Fatalf("ring %s: no %s", raw, w)
+				}
+			}
+			if classified && strings.Contains(raw, `"notification"`) {
+				t.Fatalf("ring %s is a notification", raw)
+			}
+		}
+	}}
+}
+
+// TestCallRingPerVendor: an offline invitee's ring is what its vendor
+// offers for an incoming call (APNs alert without a VoIP token, FCM
+// high-priority data, Huawei VOIP data with the entitlement and a
+// notification without it, Xiaomi on the private channel, vivo's system
+// IM class) and carries the call's replace key; the inviter's cancel
+// shares it, so after the cancel the phone's tray shows one notification:
+// the cancel.
+func TestCallRingPerVendor(t *testing.T) {
+	for _, c := range callRingCases {
+		t.Run(c.name, func(t *testing.T) {
+			s := testkit.Start(t, nil)
+			tray, count, ring := c.setup(t, s)
+			alice := callUser(t, s, "alice", "ios", "a1")
+			rep := invite(t, alice, protocol.CallInviteRequest{Invitees: []string{"bob"}, Timeout: 120,
+				PushConfig: &protocol.PushConfig{Title: "Alice", Content: "calling"}})
+			waitFor(t, "the ring", func() bool { return count() == 1 })
+			ring(t, rep.CallID)
+			if err := alice.Call(protocol.TypeCallCancel, protocol.CallCancelRequest{CallID: rep.CallID,
+				PushConfig: &protocol.PushConfig{Title: "Alice", Content: "missed call"}}, nil); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the cancel push", func() bool { return count() == 2 })
+			if got := tray(); len(got) != 1 || got[0] != "Alice|missed call" {
+				t.Fatalf("tray after the cancel %q (jobs %+v)", got, jobsFor(t, s, "bob"))
+			}
+		})
 	}
 }
 

@@ -140,6 +140,7 @@ type Emulator struct {
 	certs      map[[32]byte]*clientCert // by SHA-256 of the DER certificate
 	devices    map[string]*device       // by lowercase token
 	faults     map[string]*Fault        // by lowercase token; "" is global
+	holds      map[string]*hold         // by lowercase token (HoldAnswer)
 	verified   map[string]*signingKey   // provider token -> the key that verified its signature
 	log        []Request
 	delivered  map[string]*deliveries // by lowercase token
@@ -206,6 +207,7 @@ func New(cfg Config) (*Emulator, error) {
 		certs:     map[[32]byte]*clientCert{},
 		devices:   map[string]*device{},
 		faults:    map[string]*Fault{},
+		holds:     map[string]*hold{},
 		verified:  map[string]*signingKey{},
 		delivered: map[string]*deliveries{},
 		changed:   make(chan struct{}),

@@ -270,6 +270,7 @@ func (e *Emulator) handle(env Environment, w http.ResponseWriter, r *http.Reques
 		}
 	}
 	e.record(d)
+	e.holdAnswer(r, token)
 	if env == Development {
 		// Apple adds it in the development environment only, for the Push
 		// Notifications Console's delivery log.

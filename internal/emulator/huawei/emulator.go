@@ -33,6 +33,9 @@
 //     and body and a click_action of type 1 (with intent or action), 2
 //     (with an https url) or 3 (80100001); the body without tokens at most
 //     4096 bytes (80300008);
+//     without the app's self-classification entitlement (SetSelfClassified)
+//     any android.category or urgency HIGH (80300011); PLAY_VOICE on a
+//     notification message (80100001);
 //  4. faults of the first target token;
 //  5. the tokens: all unknown or uninstalled → 80300007; some → 80100000
 //     with msg a JSON string {"success","failure","illegal_tokens"}; else
@@ -118,7 +121,10 @@ type Emulator struct {
 	mu   sync.Mutex
 	life *serve.Server // the server's lifecycle; life.Done() ends delays and waits
 
-	apps         map[string]string // app ID → secret
+	apps map[string]string // app ID → secret
+	// classified holds the apps with the self-classification entitlement
+	// (SetSelfClassified).
+	classified   map[string]bool
 	accessTokens map[string]issued
 	devices      map[string]*device
 	faults       map[string]*faultState
@@ -156,6 +162,7 @@ func New(cfg Config) (*Emulator, error) {
 		now:          cfg.Now,
 		life:         serve.New("huawei"),
 		apps:         make(map[string]string),
+		classified:   make(map[string]bool),
 		accessTokens: make(map[string]issued),
 		devices:      make(map[string]*device),
 		faults:       make(map[string]*faultState),
@@ -239,4 +246,20 @@ func (e *Emulator) RegisterApp(appID, secret string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.apps[appID] = secret
+}
+
+// SetSelfClassified grants (or withdraws) appID Huawei's
+// self-classification entitlement. Without it, as at Huawei, a message
+// that names an android.category or asks for urgency HIGH (the VOIP and
+// PLAY_VOICE high-priority data messages) is refused with 80300011; with
+// it, category VOIP or PLAY_VOICE is accepted on data messages only and
+// PLAY_VOICE never on a notification (80100001).
+func (e *Emulator) SetSelfClassified(appID string, on bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if on {
+		e.classified[appID] = true
+	} else {
+		delete(e.classified, appID)
+	}
 }

@@ -198,6 +198,7 @@ func TestSendAuth(t *testing.T) {
 
 func TestSendChecks(t *testing.T) {
 	v := start(t, Config{})
+	v.e.SetSelfClassified(testApp, true)
 	tok := v.token
 	many := make([]string, 1001)
 	for i := range many {
@@ -445,5 +446,68 @@ func TestPlainHTTPAndShutdown(t *testing.T) {
 	}
 	if err := e.Shutdown(context.Background()); err != nil {
 		t.Fatalf("second Shutdown: %v", err)
+	}
+}
+
+// TestSelfClassification: a category or urgency HIGH needs the
+// entitlement (80300011, nothing delivered); with it VOIP data messages
+// pass and PLAY_VOICE notifications do not.
+func TestSelfClassification(t *testing.T) {
+	v := start(t, Config{})
+	tok := v.token
+	voip := fmt.Sprintf(`{"message":{"token":[%q],"data":"{}","android":{"urgency":"HIGH","category":"VOIP"}}}`, tok)
+	tests := []struct {
+		name       string
+		classified bool
+		body, code string
+	}{
+		{"VOIP without entitlement", false, voip, "80300011"},
+		{"HIGH without entitlement", false, fmt.Sprintf(`{"message":{"token":[%q],"data":"{}","android":{"urgency":"HIGH"}}}`, tok), "80300011"},
+		{"IM notification without entitlement", false, fmt.Sprintf(`{"message":{"token":[%q],"android":{"category":"IM","notification":{"title":"t","body":"b","click_action":{"type":3}}}}}`, tok), "80300011"},
+		{"normal data without entitlement", false, fmt.Sprintf(`{"message":{"token":[%q],"data":"{}","android":{"urgency":"NORMAL"}}}`, tok), "80000000"},
+		{"VOIP with entitlement", true, voip, "80000000"},
+		{"PLAY_VOICE notification", true, fmt.Sprintf(`{"message":{"token":[%q],"android":{"category":"PLAY_VOICE","notification":{"title":"t","body":"b","click_action":{"type":3}}}}}`, tok), "80100001"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v.e.SetSelfClassified(testApp, tt.classified)
+			before := len(v.e.Deliveries(tok))
+			_, _, a := v.send(t, testApp, "Bearer "+v.access, tt.body)
+			if a.Code != tt.code {
+				t.Fatalf("%+v, want code %s", a, tt.code)
+			}
+			if got := len(v.e.Deliveries(tok)) - before; (tt.code == "80000000") != (got == 1) {
+				t.Fatalf("%d deliveries with %s", got, a.Code)
+			}
+		})
+	}
+}
+
+// TestTray: notifications show in the tray, one with a shown one's
+// notify_id or tag replaces it, data messages show nothing.
+func TestTray(t *testing.T) {
+	v := start(t, Config{})
+	tok := v.token
+	note := func(title string, extra string) string {
+		return fmt.Sprintf(`{"message":{"token":[%q],"android":{"notification":{"title":%q,"body":"b","click_action":{"type":3}%s}}}}`, tok, title, extra)
+	}
+	for _, body := range []string{
+		note("one", `,"notify_id":7`),
+		note("two", ""),
+		fmt.Sprintf(`{"message":{"token":[%q],"data":"{}"}}`, tok),
+		note("three", `,"notify_id":7`),
+		note("four", `,"tag":"call-x"`),
+		note("five", `,"tag":"call-x","notify_id":-1`),
+	} {
+		if _, _, a := v.send(t, testApp, "Bearer "+v.access, body); a.Code != "80000000" {
+			t.Fatalf("%s: %+v", body, a)
+		}
+	}
+	var titles []string
+	for _, it := range v.e.Tray(tok) {
+		titles = append(titles, it.Title)
+	}
+	if got := strings.Join(titles, ","); got != "two,three,five" {
+		t.Fatalf("tray %s, want two,three,five", got)
 	}
 }

@@ -105,19 +105,22 @@ type Badge struct {
 
 // Business codes the emulator answers.
 const (
-	codeSuccess       = "80000000"
-	codePartial       = "80100000"
-	codeParam         = "80100001"
-	codeStructure     = "80100003"
-	codeTTLPast       = "80100004"
-	codeCollapseKey   = "80100013"
-	codeAuth          = "80200001"
-	codeAuthExpired   = "80200003"
-	codeInvalidTokens = "80300007"
-	codeBodyTooLarge  = "80300008"
-	codeTooManyTokens = "80300010"
-	codeInternal      = "81000001"
-	maxTTLSeconds     = 1296000
+	codeSuccess     = "80000000"
+	codePartial     = "80100000"
+	codeParam       = "80100001"
+	codeStructure   = "80100003"
+	codeTTLPast     = "80100004"
+	codeCollapseKey = "80100013"
+	// codeNoHighPermission: no permission for a high-priority message or
+	// a self-classified category.
+	codeNoHighPermission = "80300011"
+	codeAuth             = "80200001"
+	codeAuthExpired      = "80200003"
+	codeInvalidTokens    = "80300007"
+	codeBodyTooLarge     = "80300008"
+	codeTooManyTokens    = "80300010"
+	codeInternal         = "81000001"
+	maxTTLSeconds        = 1296000
 )
 
 // ttlPattern is the format of android.ttl.
@@ -142,6 +145,24 @@ type refusal struct {
 
 func badParam(format string, args ...any) *refusal {
 	return &refusal{status: 400, code: codeParam, msg: fmt.Sprintf(format, args...)}
+}
+
+// checkClass applies the classification rules: a category or urgency
+// HIGH needs the self-classification entitlement (80300011), and
+// PLAY_VOICE is for data messages only.
+func (m *Message) checkClass(classified bool) *refusal {
+	a := m.Android
+	if a == nil {
+		return nil
+	}
+	if !classified && (a.Category != "" || a.Urgency == "HIGH") {
+		return &refusal{status: 400, code: codeNoHighPermission,
+			msg: "The app has no permission to send this category or high-priority message"}
+	}
+	if a.Category == "PLAY_VOICE" && (m.Notification != nil || a.Notification != nil) {
+		return badParam("category PLAY_VOICE is for data messages only")
+	}
+	return nil
 }
 
 // check applies the message rules of the package comment, except size.

@@ -157,6 +157,13 @@ func (e *Emulator) handleSend(w http.ResponseWriter, r *http.Request) {
 		writeCode(w, ref.status, ref.code, ref.msg, 0)
 		return
 	}
+	e.mu.Lock()
+	classified := e.classified[appID]
+	e.mu.Unlock()
+	if ref := body.Message.checkClass(classified); ref != nil {
+		writeCode(w, ref.status, ref.code, ref.msg, 0)
+		return
+	}
 	if size := bodyWithoutTokens(raw); size > e.cfg.MaxBodyBytes {
 		writeCode(w, http.StatusBadRequest, codeBodyTooLarge,
 			fmt.Sprintf("The message body size exceeds the default value set by the system (4K): %d bytes", size), 0)

@@ -203,6 +203,10 @@ type Message struct {
 	Extra           map[string]string
 	RequestID       string
 	PushMode        int
+	// NotifyID is notifyId, 0 when absent: a shown notification of the
+	// same notifyId is replaced (field UNCONFIRMED from vivo's documents;
+	// checked as a non-negative integer).
+	NotifyID int
 }
 
 var knownSendFields = map[string]bool{
@@ -258,6 +262,7 @@ func (e *Emulator) parseMessage(m map[string]json.RawMessage) (*Message, error) 
 		{"notifyType", &msg.NotifyType, false}, {"timeToLive", &msg.TimeToLive, false},
 		{"skipType", &msg.SkipType, false}, {"networkType", &msg.NetworkType, true},
 		{"classification", &msg.Classification, false}, {"pushMode", &msg.PushMode, false},
+		{"notifyId", &msg.NotifyID, false},
 	}
 	for _, f := range ints {
 		n, ok, err := intField(m, f.name, f.quoted)
@@ -296,6 +301,8 @@ func (e *Emulator) parseMessage(m map[string]json.RawMessage) (*Message, error) 
 	}
 	_, hasTTL := m["timeToLive"]
 	switch {
+	case msg.NotifyID < 0:
+		return nil, fmt.Errorf("notifyId must be a non-negative integer")
 	case msg.RequestID == "":
 		return nil, fmt.Errorf("requestId is required")
 	case utf8.RuneCountInString(msg.RequestID) > 64:

@@ -23,8 +23,9 @@
 //   - KindAlert: "notification" {title: Title, body: Content} and
 //     "android" {priority, ttl, collapse_key: CollapseID,
 //     restricted_package_name: Topic, notification {channel_id: ChannelID
-//     or Config.DefaultChannelID,
-//     sound: Sound or "default", notification_count: Badge}}. Payload,
+//     or Config.DefaultChannelID, tag: CollapseID (the phone replaces a
+//     shown notification of the same tag), sound: Sound or "default",
+//     notification_count: Badge}}. Payload,
 //     Extra and ID travel in "data" so the app gets them when the user taps.
 //   - KindData: a data-only message (no "notification" block, so the app's
 //     handler always receives it): "data" holds Title and Content (keys

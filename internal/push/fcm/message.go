@@ -41,6 +41,7 @@ type wireAndroid struct {
 
 type wireAndroidNotification struct {
 	ChannelID         string `json:"channel_id,omitempty"`
+	Tag               string `json:"tag,omitempty"`
 	Sound             string `json:"sound,omitempty"`
 	NotificationCount *int   `json:"notification_count,omitempty"`
 }
@@ -109,6 +110,7 @@ func buildBody(n push.Notification, now time.Time) ([]byte, error) {
 		}
 		android.Notification = &wireAndroidNotification{
 			ChannelID:         n.ChannelID,
+			Tag:               n.CollapseID,
 			Sound:             sound,
 			NotificationCount: n.Badge,
 		}

@@ -23,16 +23,22 @@
 //   - KindAlert: a notification message. android.notification has title
 //     (Title), body (Content), click_action {type: 3} (open the app),
 //     channel_id (ChannelID), importance "NORMAL" (service and
-//     communication class: IM messages are shown with sound), tag
-//     (CollapseID: a newer push replaces the shown one) and badge {set_num:
-//     Badge (0..99), class: Config.BadgeClass} when Badge is set and the
-//     class is configured (Huawei refuses a badge without its class with
-//     80100001, so none is sent without one). message.data
+//     communication class: IM messages are shown with sound), tag and
+//     notify_id (CollapseID, and push.NumericCollapseID of it: a newer push
+//     replaces the shown one) and badge {set_num: Badge (0..99), class:
+//     Config.BadgeClass} when Badge is set and the class is configured
+//     (Huawei refuses a badge without its class with 80100001, so none is
+//     sent without one). message.data
 //     carries the custom data (below) for the app when the user taps.
 //   - KindData: a pass-through (data) message: message.data only, no
 //     notification block, holding Title and Content as well. android.urgency
-//     is "HIGH" for PriorityHigh, "NORMAL" otherwise.
-//   - KindVoIP: a data message with urgency "HIGH", whatever Priority says.
+//     is "HIGH" for PriorityHigh with Config.SelfClassified, "NORMAL"
+//     otherwise (HIGH needs an entitlement: 80300011).
+//   - KindVoIP: with Config.SelfClassified a data message of category
+//     "VOIP" with urgency "HIGH", whatever Priority says; without the
+//     entitlement, which Huawei requires for both, a notification as
+//     KindAlert (a data message as KindData when it has no title and
+//     content).
 //
 // With Config.SelfClassified (the app holds Huawei's self-classification
 // entitlement) android.category is sent: "IM" for alerts and data, "VOIP"

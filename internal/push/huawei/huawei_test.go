@@ -67,6 +67,7 @@ func setup(t *testing.T, mod func(*Config)) *fixture {
 	if mod != nil {
 		mod(&cfg)
 	}
+	e.SetSelfClassified(appID, cfg.SelfClassified)
 	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -36,6 +36,7 @@ type wireNotification struct {
 	ChannelID   string          `json:"channel_id,omitempty"`
 	Importance  string          `json:"importance,omitempty"`
 	Tag         string          `json:"tag,omitempty"`
+	NotifyID    *int            `json:"notify_id,omitempty"`
 	Badge       *wireBadge      `json:"badge,omitempty"`
 }
 
@@ -81,7 +82,18 @@ func (p *Provider) buildBody(n push.Notification, now time.Time) ([]byte, error)
 		data[DataKeyPushID] = n.ID
 	}
 
-	switch n.Kind {
+	kind := n.Kind
+	if kind == push.KindVoIP && !p.classified {
+		// A VOIP data message (urgency HIGH) needs the self-classification
+		// entitlement (80300011 otherwise): without it a call rings as a
+		// notification of the service and communication class, or as a
+		// normal data message when it has nothing to show.
+		kind = push.KindAlert
+		if n.Title == "" && n.Content == "" {
+			kind = push.KindData
+		}
+	}
+	switch kind {
 	case push.KindAlert, "":
 		if n.Title == "" && n.Content == "" {
 			return nil, fmt.Errorf("huawei: alert without title or content: %w", push.ErrInvalidNotification)
@@ -93,6 +105,10 @@ func (p *Provider) buildBody(n push.Notification, now time.Time) ([]byte, error)
 			ChannelID:   n.ChannelID,
 			Importance:  "NORMAL",
 			Tag:         n.CollapseID,
+		}
+		if n.CollapseID != "" {
+			id := push.NumericCollapseID(n.CollapseID)
+			nt.NotifyID = &id
 		}
 		// Huawei refuses a badge without its class (80100001): without
 		// Config.BadgeClass none is sent (the admin API requires the class
@@ -112,12 +128,12 @@ func (p *Provider) buildBody(n push.Notification, now time.Time) ([]byte, error)
 			data[DataKeyContent] = n.Content
 		}
 		android.Urgency = "NORMAL"
-		if n.Kind == push.KindVoIP || n.Priority == push.PriorityHigh {
+		if kind == push.KindVoIP || (n.Priority == push.PriorityHigh && p.classified) {
 			android.Urgency = "HIGH"
 		}
 		if p.classified {
 			android.Category = "IM"
-			if n.Kind == push.KindVoIP {
+			if kind == push.KindVoIP {
 				android.Category = "VOIP"
 			}
 		}

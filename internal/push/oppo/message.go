@@ -29,6 +29,7 @@ type wireNotification struct {
 	NotifyLevel          int    `json:"notify_level,omitempty"`
 	PrivateMsgTemplateID string `json:"private_msg_template_id,omitempty"`
 	AppMessageID         string `json:"app_message_id,omitempty"`
+	NotifyID             int    `json:"notify_id,omitempty"`
 	OffLine              bool   `json:"off_line"`
 	OffLineTTL           int64  `json:"off_line_ttl,omitempty"`
 }
@@ -85,6 +86,7 @@ func (p *Provider) buildMessage(n push.Notification, now time.Time) (string, err
 			NotifyLevel:          p.notifyLevel,
 			PrivateMsgTemplateID: p.templateID,
 			AppMessageID:         n.ID,
+			NotifyID:             notifyID(n.CollapseID),
 			OffLine:              true,
 			OffLineTTL:           ttl,
 		},
@@ -94,6 +96,16 @@ func (p *Provider) buildMessage(n push.Notification, now time.Time) (string, err
 		return "", fmt.Errorf("oppo: encoding the message: %w", err)
 	}
 	return string(b), nil
+}
+
+// notifyID is OPPO's notify_id for a collapse ID (a shown notification of
+// the same notify_id is replaced); 0 (none sent) without one. A hash that
+// comes out 0 becomes 1: 0 is "no notify_id" on the wire.
+func notifyID(collapseID string) int {
+	if collapseID == "" {
+		return 0
+	}
+	return max(push.NumericCollapseID(collapseID), 1)
 }
 
 // actionParameters returns the action_parameters JSON object (as a

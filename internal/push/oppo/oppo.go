@@ -38,7 +38,10 @@
 // public messages. category and notify_level default to [DefaultCategory]
 // and [DefaultNotifyLevel]; private_msg_template_id is sent only when
 // configured (the accepted values are UNCONFIRMED from OPPO's primary
-// documentation: category "IM", notify_level 1, 2 or 16). CollapseID, Badge and Sound have no OPPO
+// documentation: category "IM", notify_level 1, 2 or 16). CollapseID
+// becomes notify_id (push.NumericCollapseID, at least 1): a newer
+// notification of the same notify_id replaces the shown one. Badge and
+// Sound have no OPPO
 // counterpart here and are ignored.
 //
 // OPPO has no pass-through (data) message: its server API sends

@@ -26,6 +26,7 @@ type sendRequest struct {
 	Category        string            `json:"category,omitempty"`
 	ClientCustomMap map[string]string `json:"clientCustomMap,omitempty"`
 	RequestID       string            `json:"requestId"`
+	NotifyID        int               `json:"notifyId,omitempty"`
 	PushMode        int               `json:"pushMode,omitempty"`
 }
 
@@ -139,6 +140,12 @@ func (p *Provider) buildBody(n push.Notification, now time.Time) ([]byte, error)
 		SkipType:    p.cfg.SkipType,
 		SkipContent: p.cfg.SkipContent,
 		RequestID:   n.ID,
+	}
+	if n.CollapseID != "" {
+		// vivo's notifyId (UNCONFIRMED field, seen in integrators'
+		// clients): a shown notification of the same notifyId is
+		// replaced. 0 would be none.
+		req.NotifyID = max(push.NumericCollapseID(n.CollapseID), 1)
 	}
 	if !p.cfg.Operation {
 		req.Classification = 1

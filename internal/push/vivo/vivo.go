@@ -39,9 +39,10 @@
 //
 // clientCustomMap is a top-level field of the body, beside "extra" (which
 // vivo reserves for receipt callbacks, not used here); vivo's examples and
-// integrators' clients put it there. Priority, Badge, Sound, ChannelID and
-// CollapseID have no vivo field used here (vivo's notifyId collapse key is
-// UNCONFIRMED) and are ignored; so is Environment (vivo has no sandbox:
+// integrators' clients put it there. CollapseID becomes notifyId
+// (push.NumericCollapseID, at least 1): a newer notification of the same
+// notifyId replaces the shown one. Priority, Badge, Sound and ChannelID
+// have no vivo field used here and are ignored; so is Environment (vivo has no sandbox:
 // pushMode follows Config.TestMode).
 //
 // vivo carries notifications only: no pass-through (data) messages and no

@@ -41,6 +41,21 @@ FROM devices WHERE app_id = $1 AND user_id = $2 AND user_id <> '' AND enabled = 
 	qStopRinging = `UPDATE push_jobs SET status = 'dropped', reason = $4, updated_at = $5
 WHERE app_id = $1 AND call_id = $2 AND user_id = $3 AND kind = 'call_invite' AND status = 'pending'`
 
+	// qWithdraw* plan the pushes withdrawing a user's rings of a call: to
+	// the device of each ring the vendor accepted (Delivered), or of ring
+	// job $1 when its claimed attempt $9 has no recorded outcome yet (in
+	// flight: InFlight). The push config is $5, or the ring's with the
+	// content $6. Both take the same nine arguments ($1 and $9 are 0 for
+	// Delivered).
+	qWithdrawSelect = `INSERT INTO push_jobs (app_id, message_id, user_id, push_id, vendor, push_config,
+	status, attempts, not_before, expires_at, reason, created_at, updated_at, kind, call_id)
+SELECT app_id, 0, user_id, push_id, vendor,
+	COALESCE($5, CAST(json_set(CAST(push_config AS TEXT), '$.content', $6) AS BLOB)),
+	'pending', 0, $7, $8, '', $7, $7, 'call_cancel', call_id
+FROM push_jobs WHERE app_id = $2 AND call_id = $3 AND user_id = $4 AND kind = 'call_invite'`
+	qWithdrawDelivered = qWithdrawSelect + ` AND status = 'delivered' AND $1 = 0 AND $9 = 0`
+	qWithdrawInFlight  = qWithdrawSelect + ` AND id = $1 AND status = 'pending' AND attempts < $9`
+
 	callColumns = `app_id, call_id, inviter, mode, extended_data, created_at, deadline, closed_at`
 
 	qCall      = `SELECT ` + callColumns + ` FROM calls WHERE app_id = $1 AND call_id = $2`
@@ -84,6 +99,24 @@ func (s *Store) SaveCall(ctx context.Context, ch call.Change) error {
 		if _, err := tx.ExecContext(ctx, qPutCallUser, ch.AppID, ch.CallID, u.UserID, u.State, u.InvitedBy,
 			u.ExtendedData, millisOrZero(u.Deadline), u.UpdatedAt.UnixMilli()); err != nil {
 			return ctxErr(ctx, op, err)
+		}
+	}
+	// Before StopRinging: an in-flight ring is still pending.
+	for _, w := range ch.Withdraws {
+		var cfg any
+		if w.Config != nil {
+			cfg = w.Config
+		}
+		args := func(id int64, attempt int) []any {
+			return []any{id, ch.AppID, ch.CallID, w.UserID, cfg, w.Content, now.UnixMilli(), millisOrZero(w.ExpiresAt), attempt}
+		}
+		if _, err := tx.ExecContext(ctx, qWithdrawDelivered, args(0, 0)...); err != nil {
+			return ctxErr(ctx, op, err)
+		}
+		for _, r := range w.Rings {
+			if _, err := tx.ExecContext(ctx, qWithdrawInFlight, args(r.JobID, r.Attempt)...); err != nil {
+				return ctxErr(ctx, op, err)
+			}
 		}
 	}
 	for _, u := range ch.StopRinging {
