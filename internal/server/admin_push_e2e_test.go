@@ -41,6 +41,9 @@ func TestHuaweiBadgeWithClass(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
 	em.RegisterApp("10086", "hw-secret")
+	// The credential says self-classified: the app holds Huawei's
+	// entitlement (without it the emulator refuses category IM, 80300011).
+	em.SetSelfClassified("10086", true)
 	tok := em.RegisterDevice("10086")
 	const class = "com.example.chat.MainActivity"
 	cred := map[string]any{"appID": "10086", "clientSecret": "hw-secret", "selfClassified": true, "badgeClass": class,
@@ -57,10 +60,15 @@ func TestHuaweiBadgeWithClass(t *testing.T) {
 	sendWithPush(t, sender, "bob", "m2", &protocol.PushConfig{Title: "Alice", Content: "two", ResourcesID: "msg"})
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
+	// The two pushes go out concurrently: pick m2's by its content.
 	var last huaweiemu.Delivery
 	for range 2 {
-		if last, err = em.Next(ctx, tok); err != nil {
+		d, err := em.Next(ctx, tok)
+		if err != nil {
 			t.Fatalf("Huawei got no push: %v (trace %+v)", err, jobsFor(t, s, "bob"))
+		}
+		if a := d.Message.Android; a != nil && a.Notification != nil && a.Notification.Body == "two" {
+			last = d
 		}
 	}
 	a := last.Message.Android
