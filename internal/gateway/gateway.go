@@ -28,7 +28,7 @@ import (
 type Service interface {
 	Authenticate(ctx context.Context, appID, userID, tok string) (token.Claims, error)
 	Send(ctx context.Context, from im.Sender, req *protocol.SendRequest, origin any, done func(im.SendResult, error)) error
-	Ack(appID, userID, deviceID string, acks []protocol.AckPosition) error
+	Ack(ctx context.Context, appID, userID, deviceID string, acks []protocol.AckPosition) error
 	Pending(ctx context.Context, appID, userID, deviceID string) ([]im.Pending, error)
 	MessagesAfter(ctx context.Context, appID, convID string, afterSeq int64, limit int) ([]im.Message, error)
 	History(ctx context.Context, appID, userID string, req protocol.HistoryRequest) (protocol.HistoryReply, error)

@@ -72,7 +72,7 @@ func (s *Session) handle(f protocol.Frame) {
 			s.replyErr(f.ID, perr)
 			return
 		}
-		if err := s.g.svc.Ack(s.appID, s.userID, s.deviceID, req.Acks); err != nil {
+		if err := s.g.svc.Ack(s.ctx, s.appID, s.userID, s.deviceID, req.Acks); err != nil {
 			s.replyErr(f.ID, err)
 		} else if f.ID != "" {
 			s.reply(f.ID, struct{}{})

@@ -31,6 +31,7 @@ const (
 	CodeInvalidResource     Code = 40015 // a push resource's options are misconfigured (REST)
 	CodeInvalidInvitees     Code = 40016 // invitee list empty, over its limit, or naming oneself
 	CodeInvalidTimeout      Code = 40017 // call timeout outside 1 to MaxCallTimeout seconds
+	CodeAckBeyondLast       Code = 40018 // an ack position past the conversation's last message
 	CodeNotLoggedIn         Code = 40100 // request before a successful login
 	CodeTokenInvalid        Code = 40101 // token malformed, badly signed, or for another user
 	CodeTokenExpired        Code = 40102 // token past its expiry
@@ -83,6 +84,7 @@ var catalogue = map[Code]codeInfo{
 	CodeInvalidResource:     {"invalid_resource", 400, "invalid push resource"},
 	CodeInvalidInvitees:     {"invalid_invitees", 400, "invalid invitee list"},
 	CodeInvalidTimeout:      {"invalid_timeout", 400, "call timeout out of range"},
+	CodeAckBeyondLast:       {"ack_beyond_last", 400, "ack position beyond the conversation's last message"},
 	CodeNotLoggedIn:         {"not_logged_in", 401, "log in first"},
 	CodeTokenInvalid:        {"token_invalid", 401, "token is invalid"},
 	CodeTokenExpired:        {"token_expired", 401, "token has expired"},
