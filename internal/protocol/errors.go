@@ -51,6 +51,7 @@ const (
 	CodeGroupFull           Code = 40903 // the group would exceed its member limit
 	CodeCallAnswered        Code = 40904 // the invitee answered (or left) this call already
 	CodeOwnerCannotLeave    Code = 40905 // the owner must transfer ownership or dismiss the group
+	CodeDeviceInUse         Code = 40906 // the PushID is bound to another user whose session that bound it is live
 	CodeGroupDismissed      Code = 41000 // the group was dismissed
 	CodeCallEnded           Code = 41001 // the call ended, was cancelled or timed out
 	CodeRateLimited         Code = 42900 // too many requests; retry later
@@ -104,6 +105,7 @@ var catalogue = map[Code]codeInfo{
 	CodeGroupFull:           {"group_full", 409, "the group is full"},
 	CodeCallAnswered:        {"call_already_answered", 409, "already answered this call"},
 	CodeOwnerCannotLeave:    {"owner_cannot_leave", 409, "the owner must transfer ownership or dismiss the group"},
+	CodeDeviceInUse:         {"device_in_use", 409, "this device's PushID is bound to another user who is logged in on it"},
 	CodeGroupDismissed:      {"group_dismissed", 410, "the group was dismissed"},
 	CodeCallEnded:           {"call_ended", 410, "the call has ended"},
 	CodeRateLimited:         {"rate_limited", 429, "too many requests"},

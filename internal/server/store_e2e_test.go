@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	apnsemu "github.com/heraldim/herald/internal/emulator/apns"
 	"github.com/heraldim/herald/internal/protocol"
@@ -126,5 +127,85 @@ func TestAckBeyondLastRefused(t *testing.T) {
 	}
 	if n != 6 || fmt.Sprint(got["alice"]) != "[3 4 5]" || fmt.Sprint(got["team"]) != "[1 2 3]" || len(got) != 2 {
 		t.Fatalf("bob synced %d: %v; want alice 3-5 (acked 2) and team 1-3 (never acked)", n, got)
+	}
+}
+
+// TestDeviceRebindRefusedWhileBound: bob is logged in on his iPhone D; a
+// login of mallory with D's vendor token is refused (device_in_use) and D
+// stays bob's. Once bob's session ended, mallory's login takes D (a device
+// follows its last login) and D's trace shows the rebind: from bob to
+// mallory, and when.
+func TestDeviceRebindRefusedWhileBound(t *testing.T) {
+	s := testkit.Start(t, nil)
+	em := startAPNs(t, s)
+	tok := em.RegisterDevice(bundle, apnsemu.Development, false)
+	reg := protocol.PushRegistration{Vendor: "apns", Token: tok, Environment: "development", BundleID: bundle}
+	login := func(user string) (*testkit.Client, protocol.LoginReply, *protocol.Error) {
+		c := testkit.Dial(t, s.URL)
+		var r protocol.LoginReply
+		err := c.Call(protocol.TypeLogin, protocol.LoginRequest{AppID: s.App.AppID, UserID: user,
+			Token: s.Token(t, user, time.Hour), Platform: "ios", DeviceID: "phone", Push: &reg}, &r)
+		return c, r, err
+	}
+	boundTo := func(pushID string) string {
+		d, err := s.Srv.PushDevice(context.Background(), s.App.AppID, pushID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.UserID
+	}
+
+	bob, br, err := login("bob")
+	mustOK(t, "bob's login", err)
+	bob.SyncDone(wait)
+	_, _, err = login("mallory")
+	wantCode(t, "mallory's login with bob's token", err, protocol.CodeDeviceInUse)
+	if u := boundTo(br.PushID); u != "bob" {
+		t.Fatalf("after the refused login D is bound to %q", u)
+	}
+	if s.Online("mallory") {
+		t.Fatal("the refused login left mallory online")
+	}
+	// A login of bob's again on D (a reconnect) is no rebind: allowed, and
+	// the new session holds D (the old one is kicked, same platform).
+	bob2, _, err := login("bob")
+	mustOK(t, "bob's second login", err)
+	bob2.SyncDone(wait)
+	if code := bob.CloseCode(wait); code != protocol.CloseKicked {
+		t.Fatalf("bob's first session closed with %d, want kicked", code)
+	}
+	_, _, err = login("mallory")
+	wantCode(t, "mallory's login while bob's second session lives", err, protocol.CodeDeviceInUse)
+
+	bob2.Close()
+	deadline := time.Now().Add(wait)
+	for s.Online("bob") {
+		if time.Now().After(deadline) {
+			t.Fatal("bob still online")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	before := time.Now().Add(-time.Second) // the store keeps milliseconds
+	mallory, mr, err := login("mallory")
+	mustOK(t, "mallory's login after bob's session ended", err)
+	mallory.SyncDone(wait)
+	after := time.Now().Add(time.Second)
+	if mr.PushID != br.PushID || boundTo(br.PushID) != "mallory" {
+		t.Fatalf("mallory's login got PushID %s (bob's %s), D bound to %q", mr.PushID, br.PushID, boundTo(br.PushID))
+	}
+
+	code, body := adminCall(t, s, http.MethodGet, "/push/trace?pushID="+br.PushID, nil)
+	events, _ := body["deviceEvents"].([]any)
+	if code != http.StatusOK || len(events) != 2 {
+		t.Fatalf("trace %d %v, want two device events", code, body)
+	}
+	rebind, _ := events[0].(map[string]any)
+	at, perr := time.Parse(time.RFC3339Nano, fmt.Sprint(rebind["at"]))
+	if rebind["kind"] != "rebound" || rebind["fromUserID"] != "bob" || rebind["toUserID"] != "mallory" ||
+		perr != nil || at.Before(before) || at.After(after) {
+		t.Fatalf("newest device event %v, want rebound from bob to mallory between %s and %s", rebind, before, after)
+	}
+	if first, _ := events[1].(map[string]any); first["kind"] != "bound" || first["toUserID"] != "bob" || first["fromUserID"] != nil {
+		t.Fatalf("first device event %v, want bound to bob", first)
 	}
 }
