@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -37,30 +38,27 @@ device" then plays a phone.`,
 				return &exitError{code: 2, err: err}
 			}
 			log := newLogger(cfg)
-			var emus *local.Emulators
-			if emulate {
-				ef.cfg.Dir, ef.cfg.Logger = cfg.DataDir, emulatorLogger(log)
-				var err error
-				if emus, err = local.Start(ef.cfg); err != nil {
-					return err
-				}
-				// Deferred first, so it runs last: the server's push
-				// workers stop before the emulators they talk to.
-				defer emus.Close()
-			}
-			var provs *local.Providers
-			if emus != nil {
-				var err error
-				if provs, err = emus.Manifest.Providers(); err != nil {
-					return err
-				}
-				defer provs.Close()
-			}
+			// The server first: it locks the data directory, so that a
+			// second serve on it stops here, before its emulators touch
+			// the files the first one's use.
 			srv, err := server.New(cmd.Context(), cfg, log, cmd.OutOrStdout())
 			if err != nil {
 				return err
 			}
-			if provs != nil {
+			if emulate {
+				ef.cfg.Dir, ef.cfg.Logger = cfg.DataDir, emulatorLogger(log)
+				emus, err := local.Start(ef.cfg)
+				if err != nil {
+					return errors.Join(err, srv.Close())
+				}
+				// Closed after Run returned: the server's push workers
+				// stop before the emulators they talk to.
+				defer emus.Close()
+				provs, err := emus.Manifest.Providers()
+				if err != nil {
+					return errors.Join(err, srv.Close())
+				}
+				defer provs.Close()
 				provs.Install(srv.Providers, srv.DevApp().AppID)
 				printEmulators(cmd.OutOrStdout(), cfg.DataDir, emus.Manifest)
 			}

@@ -178,10 +178,14 @@ type jobView struct {
 // traceReply is the answer of GET .../trace.
 type traceReply struct {
 	Jobs []jobView `json:"jobs"`
+	// DeviceEvents are a device's binding changes, newest first: only in
+	// the trace by pushID.
+	DeviceEvents []deviceEventView `json:"deviceEvents,omitempty"`
 }
 
 // trace returns the push jobs of a user, a device or a message, newest
-// first, with every call made to a vendor for each.
+// first, with every call made to a vendor for each; a device's trace also
+// has its binding changes, newest first (deviceEvents).
 func (h *Handler) trace(w http.ResponseWriter, r *http.Request, app im.App) error {
 	q := r.URL.Query()
 	f := push.TraceFilter{AppID: app.ID, UserID: q.Get("userID"), PushID: q.Get("pushID"), Limit: defaultTraceLimit}
@@ -236,8 +240,32 @@ func (h *Handler) trace(w http.ResponseWriter, r *http.Request, app im.App) erro
 		}
 		out[i] = v
 	}
-	writeJSON(w, http.StatusOK, traceReply{Jobs: out})
+	reply := traceReply{Jobs: out}
+	if f.PushID != "" {
+		// A device's trace shows who it was bound to when: a rebind
+		// moves its pushes to another user.
+		if log, ok := h.d.Devices.(push.DeviceEventLog); ok {
+			es, err := log.DeviceEvents(r.Context(), app.ID, f.PushID, f.Limit)
+			if err != nil {
+				return fmt.Errorf("admin: trace: %w", err)
+			}
+			reply.DeviceEvents = make([]deviceEventView, len(es))
+			for i, e := range es {
+				reply.DeviceEvents[i] = deviceEventView{At: e.At, Kind: e.Kind, FromUserID: e.FromUser, ToUserID: e.ToUser, Reason: e.Reason}
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, reply)
 	return nil
+}
+
+// deviceEventView is one change of a device's binding in the trace.
+type deviceEventView struct {
+	At         time.Time            `json:"at"`
+	Kind       push.DeviceEventKind `json:"kind"`
+	FromUserID string               `json:"fromUserID,omitempty"`
+	ToUserID   string               `json:"toUserID,omitempty"`
+	Reason     string               `json:"reason,omitempty"`
 }
 
 type bindRequest struct {

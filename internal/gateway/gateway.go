@@ -28,7 +28,7 @@ import (
 type Service interface {
 	Authenticate(ctx context.Context, appID, userID, tok string) (token.Claims, error)
 	Send(ctx context.Context, from im.Sender, req *protocol.SendRequest, origin any, done func(im.SendResult, error)) error
-	Ack(appID, userID, deviceID string, acks []protocol.AckPosition) error
+	Ack(ctx context.Context, appID, userID, deviceID string, acks []protocol.AckPosition) error
 	Pending(ctx context.Context, appID, userID, deviceID string) ([]im.Pending, error)
 	MessagesAfter(ctx context.Context, appID, convID string, afterSeq int64, limit int) ([]im.Message, error)
 	History(ctx context.Context, appID, userID string, req protocol.HistoryRequest) (protocol.HistoryReply, error)
@@ -79,7 +79,8 @@ type Gateway struct {
 	cfg     Config
 	svc     Service
 	devices Devices
-	calls   Calls // nil: call requests are refused
+	claims  *deviceClaims // PushIDs held by the live sessions that bound them
+	calls   Calls         // nil: call requests are refused
 	hub     *Hub
 	log     *slog.Logger
 	metrics *metrics
@@ -108,7 +109,8 @@ func New(svc Service, devices Devices, calls Calls, hub *Hub, cfg Config, log *s
 	if err != nil {
 		return nil, err
 	}
-	return &Gateway{cfg: cfg, svc: svc, devices: devices, calls: calls, hub: hub, log: log, metrics: m, conns: map[*Session]struct{}{}}, nil
+	return &Gateway{cfg: cfg, svc: svc, devices: devices, claims: newDeviceClaims(), calls: calls, hub: hub, log: log, metrics: m,
+		conns: map[*Session]struct{}{}}, nil
 }
 
 // ServeHTTP upgrades the request to a WebSocket and runs the session until
@@ -142,6 +144,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.metrics.connections.Inc()
 
 	defer func() {
+		// The device's claim goes first: a session is live for the rebind
+		// check as long as it is online.
+		g.claims.release(s)
 		g.hub.unregister(s)
 		g.mu.Lock()
 		delete(g.conns, s)

@@ -72,7 +72,7 @@ func (s *Session) handle(f protocol.Frame) {
 			s.replyErr(f.ID, perr)
 			return
 		}
-		if err := s.g.svc.Ack(s.appID, s.userID, s.deviceID, req.Acks); err != nil {
+		if err := s.g.svc.Ack(s.ctx, s.appID, s.userID, s.deviceID, req.Acks); err != nil {
 			s.replyErr(f.ID, err)
 		} else if f.ID != "" {
 			s.reply(f.ID, struct{}{})
@@ -138,6 +138,28 @@ func registration(platform string, r *protocol.PushRegistration) push.Registrati
 	return reg
 }
 
+// bindDevice registers a login's device and binds it to user, unless a
+// live session of another user bound it (see deviceClaims): then
+// device_in_use, and nothing changes. Errors are *protocol.Error where the
+// client is at fault.
+func (s *Session) bindDevice(appID, user string, reg push.Registration) (string, error) {
+	id, err := reg.Validate(appID)
+	if err != nil {
+		return "", pushError(err)
+	}
+	undo, ok := s.g.claims.take(appID, id, user, s)
+	if !ok {
+		s.g.log.Warn("login refused: its PushID is bound to another user's live session",
+			"session", s.id, "app", appID, "user", user, "pushID", id)
+		return "", protocol.Errorf(protocol.CodeDeviceInUse, "")
+	}
+	if id, err = s.g.devices.Bind(s.ctx, appID, user, reg); err != nil {
+		undo()
+		return "", pushError(err)
+	}
+	return id, nil
+}
+
 // pushError maps push registry errors to protocol errors.
 func pushError(err error) error {
 	switch {
@@ -198,10 +220,10 @@ func (s *Session) handleLogin(f protocol.Frame) {
 		return
 	}
 	if req.Push != nil {
-		id, err := s.g.devices.Bind(s.ctx, req.AppID, req.UserID, registration(req.Platform, req.Push))
+		id, err := s.bindDevice(req.AppID, req.UserID, registration(req.Platform, req.Push))
 		if err != nil {
-			s.g.metrics.loginFailures.WithLabelValues(protocol.CodeInvalidPushDevice.Name()).Inc()
-			s.replyErr(f.ID, pushError(err))
+			s.g.metrics.loginFailures.WithLabelValues(protocol.AsError(err).Code.Name()).Inc()
+			s.replyErr(f.ID, err)
 			return
 		}
 		s.pushID = id
@@ -292,6 +314,7 @@ func (s *Session) handleLogout(f protocol.Frame) bool {
 		s.replyErr(f.ID, protocol.Errorf(protocol.CodeNotLoggedIn, ""))
 		return false
 	}
+	s.g.claims.release(s)
 	s.g.hub.unregister(s)
 	// Logout unbinds the device at once (promise 6): a phone that switches
 	// accounts never gets the old account's pushes.

@@ -80,6 +80,7 @@ func (s *Session) abort(code int, reason string) {
 			// a dead client makes it. (A session not logged in is not
 			// registered, and its identity may still be being written.)
 			if s.loggedIn.Load() {
+				s.g.claims.release(s)
 				s.g.hub.unregister(s)
 			}
 			// Close waits for the client's close frame; bound it.

@@ -109,6 +109,7 @@ type Service struct {
 	apps  map[string]App
 
 	groups     *groupCache
+	known      *knownSeqs // committed seqs, to check acks against
 	routes     []chan groupRoute
 	fanoutWake chan struct{}
 
@@ -166,6 +167,7 @@ func New(store Store, router Router, cfg Config, log *slog.Logger, reg Registere
 		ackCh:      make(chan struct{}, 1),
 		apps:       map[string]App{},
 		groups:     newGroupCache(),
+		known:      newKnownSeqs(knownSeqsGeneration),
 		fanoutWake: make(chan struct{}, 1),
 		recorded:   map[cursorKey]struct{}{},
 	}
@@ -458,6 +460,9 @@ func (s *Service) commit(ctx context.Context, batch []*pendingSend, msgs []*Mess
 	planned := false
 	for i, p := range batch {
 		r := res[i]
+		if !r.Conflict {
+			s.known.note(convRef{p.msg.AppID, p.msg.ConvID}, r.Seq)
+		}
 		planned = planned || (len(p.msg.PushUsers) > 0 && !r.Duplicate && !r.Conflict)
 		if p.msg.GroupPush && !r.Duplicate && !r.Conflict {
 			select {
@@ -509,8 +514,14 @@ func (s *Service) planPush(m *Message) {
 }
 
 // Ack records that a device received a conversation's messages up to seq.
-// Positions are written in batches every AckFlush.
-func (s *Service) Ack(appID, userID, deviceID string, acks []protocol.AckPosition) error {
+// Positions are written in batches every AckFlush. A position beyond the
+// conversation's last message fails the whole frame with
+// CodeAckBeyondLast and changes nothing: stored, it would hide the
+// messages still to come up to it from the device's sync. A position in a
+// group the user is not in is ignored (it could only hide messages from a
+// later membership, and answering it would tell a non-member how far the
+// group got).
+func (s *Service) Ack(ctx context.Context, appID, userID, deviceID string, acks []protocol.AckPosition) error {
 	if len(acks) > protocol.MaxAcksPerFrame {
 		return protocol.Errorf(protocol.CodeInvalidArgument, "at most %d acks per frame", protocol.MaxAcksPerFrame)
 	}
@@ -523,8 +534,6 @@ func (s *Service) Ack(appID, userID, deviceID string, acks []protocol.AckPositio
 			}
 			convs[i] = PeerConvID(userID, a.ConversationID)
 		case protocol.ConversationGroup:
-			// A position in a group one is not in reads nothing: sync
-			// starts from the member's joined position anyway.
 			if !protocol.ValidGroupID(a.ConversationID) {
 				return protocol.GroupIDError()
 			}
@@ -536,8 +545,34 @@ func (s *Service) Ack(appID, userID, deviceID string, acks []protocol.AckPositio
 			return protocol.Errorf(protocol.CodeInvalidArgument, "seq must not be negative")
 		}
 	}
+	for i, a := range acks {
+		if a.Seq == 0 {
+			continue // moves nothing
+		}
+		group := ""
+		if a.ConversationType == protocol.ConversationGroup {
+			if _, _, err := s.memberOf(ctx, appID, userID, a.ConversationID); err != nil {
+				if protocol.AsError(err).Code == protocol.CodeInternal {
+					return err
+				}
+				convs[i] = "" // not a member: ignored
+				continue
+			}
+			group = a.ConversationID
+		}
+		last, err := s.lastSeqAtLeast(ctx, appID, userID, convs[i], group, a.Seq)
+		if err != nil {
+			return err
+		}
+		if a.Seq > last {
+			return protocol.Errorf(protocol.CodeAckBeyondLast, "conversation %s: seq %d is beyond its last message", a.ConversationID, a.Seq)
+		}
+	}
 	s.ackMu.Lock()
 	for i, a := range acks {
+		if convs[i] == "" {
+			continue
+		}
 		k := cursorKey{appID, userID, deviceID, convs[i]}
 		if a.Seq > s.acks[k] {
 			s.acks[k] = a.Seq

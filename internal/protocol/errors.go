@@ -31,6 +31,7 @@ const (
 	CodeInvalidResource     Code = 40015 // a push resource's options are misconfigured (REST)
 	CodeInvalidInvitees     Code = 40016 // invitee list empty, over its limit, or naming oneself
 	CodeInvalidTimeout      Code = 40017 // call timeout outside 1 to MaxCallTimeout seconds
+	CodeAckBeyondLast       Code = 40018 // an ack position past the conversation's last message
 	CodeNotLoggedIn         Code = 40100 // request before a successful login
 	CodeTokenInvalid        Code = 40101 // token malformed, badly signed, or for another user
 	CodeTokenExpired        Code = 40102 // token past its expiry
@@ -50,6 +51,7 @@ const (
 	CodeGroupFull           Code = 40903 // the group would exceed its member limit
 	CodeCallAnswered        Code = 40904 // the invitee answered (or left) this call already
 	CodeOwnerCannotLeave    Code = 40905 // the owner must transfer ownership or dismiss the group
+	CodeDeviceInUse         Code = 40906 // the PushID is bound to another user whose session that bound it is live
 	CodeGroupDismissed      Code = 41000 // the group was dismissed
 	CodeCallEnded           Code = 41001 // the call ended, was cancelled or timed out
 	CodeRateLimited         Code = 42900 // too many requests; retry later
@@ -83,6 +85,7 @@ var catalogue = map[Code]codeInfo{
 	CodeInvalidResource:     {"invalid_resource", 400, "invalid push resource"},
 	CodeInvalidInvitees:     {"invalid_invitees", 400, "invalid invitee list"},
 	CodeInvalidTimeout:      {"invalid_timeout", 400, "call timeout out of range"},
+	CodeAckBeyondLast:       {"ack_beyond_last", 400, "ack position beyond the conversation's last message"},
 	CodeNotLoggedIn:         {"not_logged_in", 401, "log in first"},
 	CodeTokenInvalid:        {"token_invalid", 401, "token is invalid"},
 	CodeTokenExpired:        {"token_expired", 401, "token has expired"},
@@ -102,6 +105,7 @@ var catalogue = map[Code]codeInfo{
 	CodeGroupFull:           {"group_full", 409, "the group is full"},
 	CodeCallAnswered:        {"call_already_answered", 409, "already answered this call"},
 	CodeOwnerCannotLeave:    {"owner_cannot_leave", 409, "the owner must transfer ownership or dismiss the group"},
+	CodeDeviceInUse:         {"device_in_use", 409, "this device's PushID is bound to another user who is logged in on it"},
 	CodeGroupDismissed:      {"group_dismissed", 410, "the group was dismissed"},
 	CodeCallEnded:           {"call_ended", 410, "the call has ended"},
 	CodeRateLimited:         {"rate_limited", 429, "too many requests"},

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gofrs/flock"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -55,11 +56,17 @@ type Server struct {
 	ready    atomic.Bool
 	listener net.Listener
 	addrMu   sync.Mutex
+
+	lock        *flock.Flock // the data directory's, held from New to release
+	releaseOnce sync.Once
+	releaseErr  error
 }
 
-// New opens the store, makes sure the development app exists (printing its
-// credentials to out when it is created) and builds the node. It starts
-// nothing: call Run.
+// New locks the data directory (a *DataDirInUseError when another process
+// holds it), opens the store, makes sure the development app exists
+// (printing its credentials to out when it is created) and builds the
+// node. It starts nothing: call Run, which releases the lock and the store
+// when it returns, or Close for a node that will not run.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -67,17 +74,22 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("server: data dir: %w", err)
 	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	dur := sqlite.DurabilityProcess
 	if cfg.Durability == "power" {
 		dur = sqlite.DurabilityPower
 	}
 	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(cfg.DataDir, DBFile), Durability: dur}, log)
 	if err != nil {
+		_ = lock.Unlock()
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	s := &Server{cfg: cfg, log: log, store: st, reg: prometheus.NewRegistry()}
+	s := &Server{cfg: cfg, log: log, store: st, reg: prometheus.NewRegistry(), lock: lock}
 	fail := func(err error) (*Server, error) {
-		_ = st.Close()
+		_ = s.release()
 		return nil, err
 	}
 	if s.dev, err = ensureDevApp(ctx, st, cfg.DataDir, out); err != nil {
@@ -199,7 +211,7 @@ func (s *Server) Addr() string {
 // acknowledgements, close the store.
 func (s *Server) Run(ctx context.Context) error {
 	if err := s.Listen(); err != nil {
-		_ = s.store.Close()
+		_ = s.release()
 		return err
 	}
 	runCtx, cancelRun := context.WithCancel(context.Background())
@@ -271,7 +283,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := <-ckDone; err != nil {
 		s.log.Warn("background checkpoints", "err", err)
 	}
-	if err := s.store.Close(); err != nil {
+	if err := s.release(); err != nil {
 		s.log.Warn("closing store", "err", err)
 	}
 	s.log.Info("herald stopped")
@@ -279,6 +291,28 @@ func (s *Server) Run(ctx context.Context) error {
 		serveErr = nil
 	}
 	return serveErr
+}
+
+// Close releases what New took, the store and the data directory's lock,
+// for a node that will not Run (Run releases them itself when it returns).
+// Calling it after Run, or twice, does nothing.
+func (s *Server) Close() error { return s.release() }
+
+// release closes the store, then unlocks the data directory: the next
+// process may open the database only once this one is done with it.
+func (s *Server) release() error {
+	s.releaseOnce.Do(func() {
+		s.releaseErr = s.store.Close()
+		if err := s.lock.Unlock(); err != nil {
+			s.releaseErr = errors.Join(s.releaseErr, fmt.Errorf("server: unlocking data directory: %w", err))
+		}
+		s.addrMu.Lock()
+		if s.listener != nil {
+			_ = s.listener.Close() // closed already when Run served on it
+		}
+		s.addrMu.Unlock()
+	})
+	return s.releaseErr
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

@@ -75,40 +75,71 @@ WHERE job_id = $1 ORDER BY attempt`
 )
 
 // RegisterDevice implements push.Store. Binding a device to a user takes it
-// from any user it was bound to: the row holds one user.
+// from any user it was bound to: the row holds one user. A change of the
+// binding is recorded as a device event in the same transaction.
 func (s *Store) RegisterDevice(ctx context.Context, d push.Device) error {
-	now := time.Now().UnixMilli()
-	_, err := s.w.ExecContext(ctx, qRegisterDevice, d.AppID, d.PushID, string(d.Vendor), d.Token, d.VoIPToken,
-		string(d.Environment), d.Platform, d.BundleID, d.UserID, d.Enabled, d.Foreground, now)
-	if err != nil {
-		return mapErr("sqlite: register device", err)
-	}
-	return nil
+	now := time.Now()
+	return s.inTx(ctx, "sqlite: register device", func(tx *sql.Tx) error {
+		from, _, err := deviceUser(ctx, tx, d.AppID, d.PushID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, qRegisterDevice, d.AppID, d.PushID, string(d.Vendor), d.Token, d.VoIPToken,
+			string(d.Environment), d.Platform, d.BundleID, d.UserID, d.Enabled, d.Foreground, now.UnixMilli()); err != nil {
+			return err
+		}
+		to := d.UserID
+		if to == "" {
+			to = from // an empty user keeps the binding
+		}
+		if e, ok := bindingEvent(d.AppID, d.PushID, from, to, now); ok {
+			return recordDeviceEvent(ctx, tx, e)
+		}
+		return nil
+	})
 }
 
-// UnbindDevice implements push.Store.
+// UnbindDevice implements push.Store; the unbinding is recorded as a
+// device event.
 func (s *Store) UnbindDevice(ctx context.Context, appID, pushID, userID string) error {
+	now := time.Now()
 	return s.inTx(ctx, "sqlite: unbind device", func(tx *sql.Tx) error {
 		if err := deviceExists(ctx, tx, appID, pushID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, qUnbindDevice, appID, pushID, userID, time.Now().UnixMilli())
-		return err
+		res, err := tx.ExecContext(ctx, qUnbindDevice, appID, pushID, userID, now.UnixMilli())
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 || userID == "" {
+			return err
+		}
+		e, _ := bindingEvent(appID, pushID, userID, "", now)
+		return recordDeviceEvent(ctx, tx, e)
 	})
 }
 
 // DeleteDevice implements push.Store: the device goes, and so do its
-// pending jobs (dropped with reason).
+// pending jobs (dropped with reason); the removal is recorded as a device
+// event.
 func (s *Store) DeleteDevice(ctx context.Context, appID, pushID, reason string) error {
+	now := time.Now()
 	return s.inTx(ctx, "sqlite: delete device", func(tx *sql.Tx) error {
-		if err := deviceExists(ctx, tx, appID, pushID); err != nil {
+		user, found, err := deviceUser(ctx, tx, appID, pushID)
+		if err != nil {
 			return err
+		}
+		if !found {
+			return push.ErrNotFound
 		}
 		if _, err := tx.ExecContext(ctx, qDeleteDevice, appID, pushID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, qDropDeviceJobs, appID, pushID, reason, time.Now().UnixMilli())
-		return err
+		if _, err := tx.ExecContext(ctx, qDropDeviceJobs, appID, pushID, reason, now.UnixMilli()); err != nil {
+			return err
+		}
+		return recordDeviceEvent(ctx, tx, push.DeviceEvent{AppID: appID, PushID: pushID, At: now,
+			Kind: push.DeviceRemoved, FromUser: user, Reason: reason})
 	})
 }
 

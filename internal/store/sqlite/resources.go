@@ -24,10 +24,17 @@ const (
 VALUES ($1, $2, $3, $4, $4)
 ON CONFLICT (app_id, id) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at`
 
-	qResource     = `SELECT ` + resourceColumns + ` FROM push_resources WHERE app_id = $1 AND id = $2`
-	qResources    = `SELECT ` + resourceColumns + ` FROM push_resources WHERE app_id = $1 ORDER BY id`
-	qDelResource  = `DELETE FROM push_resources WHERE app_id = $1 AND id = $2`
-	qUnreadTotal  = `SELECT COALESCE(SUM(unread), 0) FROM conversations WHERE app_id = $1 AND owner_id = $2`
+	qResource    = `SELECT ` + resourceColumns + ` FROM push_resources WHERE app_id = $1 AND id = $2`
+	qResources   = `SELECT ` + resourceColumns + ` FROM push_resources WHERE app_id = $1 ORDER BY id`
+	qDelResource = `DELETE FROM push_resources WHERE app_id = $1 AND id = $2`
+	// qUnreadTotal is the badge: the peer conversations' stored unread
+	// counts plus each group's messages after the member's read position
+	// (the same count the conversation list shows for a group).
+	qUnreadTotal = `SELECT
+	(SELECT COALESCE(SUM(unread), 0) FROM conversations WHERE app_id = $1 AND owner_id = $2) +
+	(SELECT COALESCE(SUM(g.last_seq - m.read_seq), 0) FROM group_members m
+		JOIN im_groups g ON g.app_id = m.app_id AND g.group_id = m.group_id
+		WHERE m.app_id = $1 AND m.user_id = $2 AND g.last_seq > m.read_seq)`
 	qPlanUserPush = `INSERT INTO push_jobs (app_id, message_id, user_id, push_id, vendor, push_config,
 	status, attempts, not_before, expires_at, reason, created_at, updated_at)
 SELECT app_id, 0, user_id, push_id, vendor, $3, 'pending', 0, $4, $5, '', $4, $4
@@ -117,7 +124,7 @@ func scanResource(r scanner) (push.Resource, error) {
 }
 
 // UnreadTotal implements push.UnreadCounter: the sum of a user's unread
-// counts across its conversations.
+// counts across its conversations, peer and group.
 func (s *Store) UnreadTotal(ctx context.Context, appID, userID string) (int64, error) {
 	var n int64
 	if err := s.r.QueryRowContext(ctx, qUnreadTotal, appID, userID).Scan(&n); err != nil {

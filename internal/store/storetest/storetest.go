@@ -59,6 +59,7 @@ func Run(t *testing.T, open Opener) {
 		{"GroupMessages", testGroupMessages},
 		{"GroupFanouts", testGroupFanouts},
 		{"GroupConvIDChecked", testGroupConvIDChecked},
+		{"UnreadTotal", testUnreadTotal},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
