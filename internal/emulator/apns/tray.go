@@ -1,6 +1,10 @@
 package apns
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/heraldim/herald/internal/emulator/tray"
+)
 
 // TrayItem is one notification shown in the simulated phone's notification
 // centre.
@@ -20,7 +24,7 @@ type TrayItem struct {
 // background and other push types show nothing: a VoIP push is handed to
 // the app (CallKit), not to the notification centre.
 func (e *Emulator) Tray(token string) []TrayItem {
-	var tray []TrayItem
+	var shown []TrayItem
 	for _, d := range e.Deliveries(token) {
 		if d.PushType != "alert" {
 			continue
@@ -29,18 +33,11 @@ func (e *Emulator) Tray(token string) []TrayItem {
 		if !ok {
 			continue
 		}
-		if item.CollapseID != "" {
-			kept := tray[:0]
-			for _, t := range tray {
-				if t.CollapseID != item.CollapseID {
-					kept = append(kept, t)
-				}
-			}
-			tray = kept
-		}
-		tray = append(tray, item)
+		shown = tray.Show(shown, item, func(old TrayItem) bool {
+			return item.CollapseID != "" && old.CollapseID == item.CollapseID
+		})
 	}
-	return tray
+	return shown
 }
 
 // trayItem reads the alert of d: aps.alert as a string (the body) or a

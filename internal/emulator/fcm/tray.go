@@ -1,5 +1,7 @@
 package fcm
 
+import "github.com/heraldim/herald/internal/emulator/tray"
+
 // TrayItem is one notification shown in the simulated phone's tray.
 type TrayItem struct {
 	// Tag is android.notification.tag ("" when none).
@@ -18,7 +20,7 @@ type TrayItem struct {
 // messages are handed to the app and show nothing (whatever the app then
 // draws is its own).
 func (e *Emulator) Tray(token string) []TrayItem {
-	var tray []TrayItem
+	var shown []TrayItem
 	for _, d := range e.Deliveries(token) {
 		if d.Dropped || d.Delivered.IsZero() {
 			continue
@@ -27,18 +29,11 @@ func (e *Emulator) Tray(token string) []TrayItem {
 		if !ok {
 			continue
 		}
-		if item.Tag != "" {
-			kept := tray[:0]
-			for _, t := range tray {
-				if t.Tag != item.Tag {
-					kept = append(kept, t)
-				}
-			}
-			tray = kept
-		}
-		tray = append(tray, item)
+		shown = tray.Show(shown, item, func(old TrayItem) bool {
+			return item.Tag != "" && old.Tag == item.Tag
+		})
 	}
-	return tray
+	return shown
 }
 
 // trayItem is what d shows: android.notification's title and body over

@@ -1,5 +1,7 @@
 package huawei
 
+import "github.com/heraldim/herald/internal/emulator/tray"
+
 // TrayItem is one notification shown in the simulated phone's tray.
 type TrayItem struct {
 	// NotifyID is android.notification.notify_id (nil when absent or -1:
@@ -20,23 +22,18 @@ type TrayItem struct {
 // shown notification's tag. Pass-through (data) messages are handed to
 // the app and show nothing.
 func (e *Emulator) Tray(token string) []TrayItem {
-	var tray []TrayItem
+	var shown []TrayItem
 	for _, d := range e.Deliveries(token) {
 		item, ok := trayItem(d)
 		if !ok {
 			continue
 		}
-		kept := tray[:0]
-		for _, t := range tray {
-			sameID := item.NotifyID != nil && t.NotifyID != nil && *item.NotifyID == *t.NotifyID
-			sameTag := item.Tag != "" && item.Tag == t.Tag
-			if !sameID && !sameTag {
-				kept = append(kept, t)
-			}
-		}
-		tray = append(kept, item)
+		shown = tray.Show(shown, item, func(old TrayItem) bool {
+			sameID := item.NotifyID != nil && old.NotifyID != nil && *item.NotifyID == *old.NotifyID
+			return sameID || item.Tag != "" && item.Tag == old.Tag
+		})
 	}
-	return tray
+	return shown
 }
 
 func trayItem(d Delivery) (TrayItem, bool) {

@@ -1,5 +1,7 @@
 package oppo
 
+import "github.com/heraldim/herald/internal/emulator/tray"
+
 // TrayItem is one notification shown in the simulated phone's tray.
 type TrayItem struct {
 	// NotifyID is the notify_id it came with (0 when none).
@@ -15,19 +17,11 @@ type TrayItem struct {
 // notification replaces it (OPPO: "same id overwrites"); without notify_id
 // each one is new.
 func (e *Emulator) Tray(regID string) []TrayItem {
-	var tray []TrayItem
+	var shown []TrayItem
 	for _, d := range e.Deliveries(regID) {
 		n := d.Notification
-		if n.NotifyID != 0 {
-			kept := tray[:0]
-			for _, t := range tray {
-				if t.NotifyID != n.NotifyID {
-					kept = append(kept, t)
-				}
-			}
-			tray = kept
-		}
-		tray = append(tray, TrayItem{NotifyID: n.NotifyID, Title: n.Title, Content: n.Content, MessageID: d.MessageID})
+		shown = tray.Show(shown, TrayItem{NotifyID: n.NotifyID, Title: n.Title, Content: n.Content, MessageID: d.MessageID},
+			func(old TrayItem) bool { return n.NotifyID != 0 && old.NotifyID == n.NotifyID })
 	}
-	return tray
+	return shown
 }

@@ -1,5 +1,7 @@
 package vivo
 
+import "github.com/heraldim/herald/internal/emulator/tray"
+
 // TrayItem is one notification shown in the simulated phone's tray.
 type TrayItem struct {
 	// NotifyID is the notifyId it came with (0 when none).
@@ -16,19 +18,11 @@ type TrayItem struct {
 // is new. (notifyId's semantics are UNCONFIRMED from vivo's documents:
 // those of the other vendors' notification IDs.)
 func (e *Emulator) Tray(regID string) []TrayItem {
-	var tray []TrayItem
+	var shown []TrayItem
 	for _, d := range e.Deliveries(regID) {
 		m := d.Message
-		if m.NotifyID != 0 {
-			kept := tray[:0]
-			for _, t := range tray {
-				if t.NotifyID != m.NotifyID {
-					kept = append(kept, t)
-				}
-			}
-			tray = kept
-		}
-		tray = append(tray, TrayItem{NotifyID: m.NotifyID, Title: m.Title, Content: m.Content, TaskID: d.TaskID})
+		shown = tray.Show(shown, TrayItem{NotifyID: m.NotifyID, Title: m.Title, Content: m.Content, TaskID: d.TaskID},
+			func(old TrayItem) bool { return m.NotifyID != 0 && old.NotifyID == m.NotifyID })
 	}
-	return tray
+	return shown
 }

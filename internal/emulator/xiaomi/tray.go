@@ -1,5 +1,7 @@
 package xiaomi
 
+import "github.com/heraldim/herald/internal/emulator/tray"
+
 // TrayItem is one notification shown in the simulated phone's tray.
 type TrayItem struct {
 	// NotifyID is the notify_id it came with ("" when none).
@@ -18,18 +20,13 @@ type TrayItem struct {
 // the same notify_id overwrites"). Pass-through messages go to the app and
 // show nothing.
 func (e *Emulator) Tray(regID string) []TrayItem {
-	var tray []TrayItem
+	var shown []TrayItem
 	for _, d := range e.Deliveries(regID) {
 		if d.PassThrough {
 			continue
 		}
-		kept := tray[:0]
-		for _, t := range tray {
-			if t.NotifyID != d.NotifyID {
-				kept = append(kept, t)
-			}
-		}
-		tray = append(kept, TrayItem{NotifyID: d.NotifyID, Title: d.Title, Description: d.Description, MsgID: d.MsgID})
+		shown = tray.Show(shown, TrayItem{NotifyID: d.NotifyID, Title: d.Title, Description: d.Description, MsgID: d.MsgID},
+			func(old TrayItem) bool { return old.NotifyID == d.NotifyID })
 	}
-	return tray
+	return shown
 }
