@@ -103,7 +103,12 @@ type Service struct {
 
 	ackMu sync.Mutex
 	acks  map[cursorKey]int64
-	ackCh chan struct{}
+	// flushing holds the positions flushAcks is writing, until the write
+	// committed: Pending applies them too, so that a login in between
+	// does not get acknowledged messages again.
+	flushing map[cursorKey]int64
+	flushed  uint64 // flushes whose write ended, for Pending
+	ackCh    chan struct{}
 
 	appMu sync.RWMutex
 	apps  map[string]App
@@ -612,6 +617,7 @@ func (s *Service) flushAcks(ctx context.Context) {
 	}
 	pending := s.acks
 	s.acks = map[cursorKey]int64{}
+	s.flushing = pending
 	s.ackMu.Unlock()
 	cs := make([]Cursor, 0, len(pending))
 	for k, seq := range pending {
@@ -620,27 +626,43 @@ func (s *Service) flushAcks(ctx context.Context) {
 	if err := s.store.SaveCursors(ctx, cs); err != nil {
 		s.log.Warn("saving acknowledged positions failed; they will be delivered again", "positions", len(cs), "err", err)
 	}
+	s.ackMu.Lock()
+	s.flushing = nil
+	s.flushed++
+	s.ackMu.Unlock()
 }
 
 // Pending returns the conversations in which the device has unacknowledged
 // messages. Positions acknowledged but not yet flushed are applied.
 func (s *Service) Pending(ctx context.Context, appID, userID, deviceID string) ([]Pending, error) {
-	ps, err := s.store.Pending(ctx, appID, userID, deviceID)
-	if err != nil {
-		return nil, fmt.Errorf("im: pending: %w", err)
-	}
-	s.ackMu.Lock()
-	out := ps[:0]
-	for _, p := range ps {
-		if seq, ok := s.acks[cursorKey{appID, userID, deviceID, p.ConvID}]; ok && seq > p.Cursor {
-			p.Cursor = seq
+	for {
+		s.ackMu.Lock()
+		gen := s.flushed
+		s.ackMu.Unlock()
+		ps, err := s.store.Pending(ctx, appID, userID, deviceID)
+		if err != nil {
+			return nil, fmt.Errorf("im: pending: %w", err)
 		}
-		if p.LastSeq > p.Cursor {
-			out = append(out, p)
+		s.ackMu.Lock()
+		if s.flushed != gen {
+			// A flush committed while the store was read: the positions
+			// it took from memory may be in neither what was read nor
+			// memory now. Read again (flushes are AckFlush apart).
+			s.ackMu.Unlock()
+			continue
 		}
+		out := ps[:0]
+		for _, p := range ps {
+			// Acknowledged but not yet written, or being written now.
+			k := cursorKey{appID, userID, deviceID, p.ConvID}
+			p.Cursor = max(p.Cursor, s.acks[k], s.flushing[k])
+			if p.LastSeq > p.Cursor {
+				out = append(out, p)
+			}
+		}
+		s.ackMu.Unlock()
+		return out, nil
 	}
-	s.ackMu.Unlock()
-	return out, nil
 }
 
 // MessagesAfter reads a conversation forward from afterSeq.
