@@ -40,6 +40,9 @@ type vendorRig struct {
 	// form for Xiaomi).
 	tray func() []string
 	raws func() []string
+	// shown waits for the device's next push and returns what the phone
+	// shows and the custom data the app reads.
+	shown func(ctx context.Context) (shown, error)
 	// selfClassify grants the app the vendor's self-classification
 	// entitlement (Huawei only; nil elsewhere).
 	selfClassify func()
@@ -73,6 +76,20 @@ var androidVendors = []androidVendor{
 				return string(d.Raw), err
 			},
 			count: func() int { return len(em.Deliveries(tok)) },
+			shown: func(ctx context.Context) (shown, error) {
+				d, err := em.Next(ctx, tok)
+				if err != nil || d.Message.Android == nil || d.Message.Android.Notification == nil {
+					return shown{}, err
+				}
+				var data map[string]string
+				if d.Message.Data != nil {
+					if err := json.Unmarshal([]byte(*d.Message.Data), &data); err != nil {
+						return shown{}, err
+					}
+				}
+				n := d.Message.Android.Notification
+				return shown{n.Title, n.Body, data["payload"], data[push.TruncatedKey]}, nil
+			},
 			tray: func() (out []string) {
 				for _, it := range em.Tray(tok) {
 					out = append(out, it.Title+"|"+it.Body)
@@ -116,6 +133,10 @@ var androidVendors = []androidVendor{
 				return d.Title + " " + d.Description, err
 			},
 			count: func() int { return len(em.Deliveries(tok)) },
+			shown: func(ctx context.Context) (shown, error) {
+				d, err := em.Next(ctx, tok)
+				return shown{d.Title, d.Description, d.Payload, d.Extra[push.TruncatedKey]}, err
+			},
 			tray: func() (out []string) {
 				for _, it := range em.Tray(tok) {
 					out = append(out, it.Title+"|"+it.Description)
@@ -159,6 +180,19 @@ var androidVendors = []androidVendor{
 				return string(d.Raw), err
 			},
 			count: func() int { return len(em.Deliveries(tok)) },
+			shown: func(ctx context.Context) (shown, error) {
+				d, err := em.Next(ctx, tok)
+				if err != nil {
+					return shown{}, err
+				}
+				var params map[string]string
+				if ap := d.Notification.ActionParameters; ap != "" {
+					if err := json.Unmarshal([]byte(ap), &params); err != nil {
+						return shown{}, err
+					}
+				}
+				return shown{d.Notification.Title, d.Notification.Content, params["payload"], params[push.TruncatedKey]}, nil
+			},
 			tray: func() (out []string) {
 				for _, it := range em.Tray(tok) {
 					out = append(out, it.Title+"|"+it.Content)
@@ -201,6 +235,11 @@ var androidVendors = []androidVendor{
 				return d.Message.Title + " " + d.Message.Content, err
 			},
 			count: func() int { return len(em.Deliveries(tok)) },
+			shown: func(ctx context.Context) (shown, error) {
+				d, err := em.Next(ctx, tok)
+				m := d.Message
+				return shown{m.Title, m.Content, m.ClientCustomMap["payload"], m.ClientCustomMap[push.TruncatedKey]}, err
+			},
 			tray: func() (out []string) {
 				for _, it := range em.Tray(tok) {
 					out = append(out, it.Title+"|"+it.Content)

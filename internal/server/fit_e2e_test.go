@@ -2,23 +2,16 @@ package server_test
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/rivo/uniseg"
 
 	apnsemu "github.com/heraldim/herald/internal/emulator/apns"
-	huaweiemu "github.com/heraldim/herald/internal/emulator/huawei"
-	oppoemu "github.com/heraldim/herald/internal/emulator/oppo"
 	vivoemu "github.com/heraldim/herald/internal/emulator/vivo"
-	xiaomiemu "github.com/heraldim/herald/internal/emulator/xiaomi"
 	"github.com/heraldim/herald/internal/protocol"
 	"github.com/heraldim/herald/internal/push"
-	"github.com/heraldim/herald/internal/push/huawei"
-	"github.com/heraldim/herald/internal/push/oppo"
 	"github.com/heraldim/herald/internal/push/vivo"
-	"github.com/heraldim/herald/internal/push/xiaomi"
 	"github.com/heraldim/herald/internal/testkit"
 )
 
@@ -59,121 +52,18 @@ var fitRigs = map[string]fitRig{
 				return shown{d.Message.Notification.Title, d.Message.Notification.Body, d.Message.Data["payload"], d.Message.Data[push.TruncatedKey]}, nil
 			}
 	},
-	"huawei": func(t *testing.T, s *testkit.Server) (protocol.PushRegistration, func(context.Context) (shown, error)) {
-		em, err := huaweiemu.New(huaweiemu.Config{})
-		if err != nil {
-			t.Fatal(err)
+}
+
+// The Android vendors' rigs are the ones of android_push_test.go, with the
+// provider installed directly.
+func init() {
+	for _, v := range androidVendors {
+		fitRigs[v.name] = func(t *testing.T, s *testkit.Server) (protocol.PushRegistration, func(context.Context) (shown, error)) {
+			rig := v.setup(t)
+			s.Srv.Providers.Set(s.App.AppID, push.Vendor(v.name), push.Production, rig.provider(t))
+			return protocol.PushRegistration{Vendor: v.name, Token: rig.token, Environment: "production", BundleID: pkg}, rig.shown
 		}
-		if err := em.Start("127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
-		em.RegisterApp("10086", "hw-secret")
-		tok := em.RegisterDevice("10086")
-		p, err := huawei.New(huawei.Config{AppID: "10086", ClientSecret: "hw-secret", BaseURL: em.URL(), TokenURL: em.TokenURL(), RootCAs: em.CertPool()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Srv.Providers.Set(s.App.AppID, push.VendorHuawei, push.Production, p)
-		return protocol.PushRegistration{Vendor: "huawei", Token: tok, Environment: "production", BundleID: pkg},
-			func(ctx context.Context) (shown, error) {
-				d, err := em.Next(ctx, tok)
-				if err != nil || d.Message.Android == nil || d.Message.Android.Notification == nil {
-					return shown{}, err
-				}
-				var data map[string]string
-				if d.Message.Data != nil {
-					if err := json.Unmarshal([]byte(*d.Message.Data), &data); err != nil {
-						return shown{}, err
-					}
-				}
-				n := d.Message.Android.Notification
-				return shown{n.Title, n.Body, data["payload"], data[push.TruncatedKey]}, nil
-			}
-	},
-	"xiaomi": func(t *testing.T, s *testkit.Server) (protocol.PushRegistration, func(context.Context) (shown, error)) {
-		em, err := xiaomiemu.New(xiaomiemu.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := em.Start("127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
-		if err := em.AddApp(pkg, "mi-secret", "im"); err != nil {
-			t.Fatal(err)
-		}
-		tok := em.RegisterDevice(pkg)
-		p, err := xiaomi.New(xiaomi.Config{AppSecret: "mi-secret", PackageName: pkg, ChannelID: "im", BaseURL: em.URL(), RootCAs: em.CertPool()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Srv.Providers.Set(s.App.AppID, push.VendorXiaomi, push.Production, p)
-		return protocol.PushRegistration{Vendor: "xiaomi", Token: tok, Environment: "production", BundleID: pkg},
-			func(ctx context.Context) (shown, error) {
-				d, err := em.Next(ctx, tok)
-				return shown{d.Title, d.Description, d.Payload, d.Extra[push.TruncatedKey]}, err
-			}
-	},
-	"oppo": func(t *testing.T, s *testkit.Server) (protocol.PushRegistration, func(context.Context) (shown, error)) {
-		em, err := oppoemu.New(oppoemu.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := em.Start("127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
-		app := em.CreateApp(pkg, "im")
-		tok, err := em.RegisterDevice(app.AppKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := oppo.New(oppo.Config{AppKey: app.AppKey, MasterSecret: app.MasterSecret, ChannelID: "im", BaseURL: em.URL(), RootCAs: em.CertPool()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Srv.Providers.Set(s.App.AppID, push.VendorOPPO, push.Production, p)
-		return protocol.PushRegistration{Vendor: "oppo", Token: tok, Environment: "production", BundleID: pkg},
-			func(ctx context.Context) (shown, error) {
-				d, err := em.Next(ctx, tok)
-				if err != nil {
-					return shown{}, err
-				}
-				var params map[string]string
-				if ap := d.Notification.ActionParameters; ap != "" {
-					if err := json.Unmarshal([]byte(ap), &params); err != nil {
-						return shown{}, err
-					}
-				}
-				return shown{d.Notification.Title, d.Notification.Content, params["payload"], params[push.TruncatedKey]}, nil
-			}
-	},
-	"vivo": func(t *testing.T, s *testkit.Server) (protocol.PushRegistration, func(context.Context) (shown, error)) {
-		em, err := vivoemu.New(vivoemu.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := em.Start("127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
-		if err := em.AddApp(vivoemu.App{ID: "10004", Key: "vivo-key", Secret: "vivo-secret"}); err != nil {
-			t.Fatal(err)
-		}
-		tok := em.RegisterDevice("10004")
-		p, err := vivo.New(vivo.Config{AppID: "10004", AppKey: "vivo-key", AppSecret: "vivo-secret", BaseURL: em.URL(), RootCAs: em.CertPool()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Srv.Providers.Set(s.App.AppID, push.VendorVivo, push.Production, p)
-		return protocol.PushRegistration{Vendor: "vivo", Token: tok, Environment: "production", BundleID: pkg},
-			func(ctx context.Context) (shown, error) {
-				d, err := em.Next(ctx, tok)
-				m := d.Message
-				return shown{m.Title, m.Content, m.ClientCustomMap["payload"], m.ClientCustomMap[push.TruncatedKey]}, err
-			}
-	},
+	}
 }
 
 // fill repeats unit, then pads with ASCII, to exactly n bytes.
