@@ -11,12 +11,12 @@ import (
 // TestFitFastPathIsSound: a push Fit returns without trying the encoder
 // (its strings, escaped at worst, plus the fixed overhead are within the
 // limit) really encodes within the limit, with the worst-escaping bytes
-// JSON knows (control characters, <, > and &, U+2028) in every string; and
+// JSON knows (control characters, <, > and &) in every string; and
 // one over that bound is still measured and cut.
 func TestFitFastPathIsSound(t *testing.T) {
 	p := &Provider{now: time.Now, maxPayload: DefaultMaxPayload, maxVoIPPayload: DefaultMaxVoIPPayload}
 	tok := strings.Repeat("ab", 32)
-	worst := "\x01<>&\u2028"
+	worst := "\x01<>&" // each escaped to \u00XX: 6 bytes out per byte in
 	for _, kind := range []push.Kind{push.KindAlert, push.KindVoIP} {
 		limit := p.maxPayload
 		if kind == push.KindVoIP {
