@@ -32,15 +32,7 @@ func mustAdmin(t *testing.T, s *testkit.Server, want int, method, path string, b
 // the IM category when the credential says self-classified.
 func TestHuaweiBadgeWithClass(t *testing.T) {
 	s := testkit.Start(t, nil)
-	em, err := huaweiemu.New(huaweiemu.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := em.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
-	em.RegisterApp("10086", "hw-secret")
+	em := startHuawei(t)
 	// The credential says self-classified: the app holds Huawei's
 	// entitlement (without it the emulator refuses category IM, 80300011).
 	em.SetSelfClassified("10086", true)

@@ -58,15 +58,7 @@ const pkg = "com.example.chat"
 
 var androidVendors = []androidVendor{
 	{"huawei", func(t testing.TB) vendorRig {
-		em, err := huaweiemu.New(huaweiemu.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := em.Start("127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
-		em.RegisterApp("10086", "hw-secret")
+		em := startHuawei(t)
 		tok := em.RegisterDevice("10086")
 		return vendorRig{
 			cred:  map[string]any{"appID": "10086", "clientSecret": "hw-secret", "baseURL": em.URL(), "tokenURL": em.TokenURL(), "caPEM": string(em.CACertPEM())},
@@ -113,17 +105,7 @@ var androidVendors = []androidVendor{
 		}
 	}},
 	{"xiaomi", func(t testing.TB) vendorRig {
-		em, err := xiaomiemu.New(xiaomiemu.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := em.Start("127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
-		if err := em.AddApp(pkg, "mi-secret", "im"); err != nil {
-			t.Fatal(err)
-		}
+		em := startXiaomi(t)
 		tok := em.RegisterDevice(pkg)
 		return vendorRig{
 			cred:  map[string]any{"appSecret": "mi-secret", "packageName": pkg, "channelID": "im", "baseURL": em.URL(), "caPEM": string(em.CACertPEM())},
@@ -159,14 +141,7 @@ var androidVendors = []androidVendor{
 		}
 	}},
 	{"oppo", func(t testing.TB) vendorRig {
-		em, err := oppoemu.New(oppoemu.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := em.Start("127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
+		em := startOPPO(t)
 		app := em.CreateApp(pkg, "im")
 		tok, err := em.RegisterDevice(app.AppKey)
 		if err != nil {
@@ -215,17 +190,7 @@ var androidVendors = []androidVendor{
 		}
 	}},
 	{"vivo", func(t testing.TB) vendorRig {
-		em, err := vivoemu.New(vivoemu.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := em.Start("127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
-		if err := em.AddApp(vivoemu.App{ID: "10004", Key: "vivo-key", Secret: "vivo-secret"}); err != nil {
-			t.Fatal(err)
-		}
+		em := startVivo(t)
 		tok := em.RegisterDevice("10004")
 		return vendorRig{
 			cred:  map[string]any{"appID": "10004", "appKey": "vivo-key", "appSecret": "vivo-secret", "baseURL": em.URL(), "caPEM": string(em.CACertPEM())},
@@ -261,6 +226,69 @@ var androidVendors = []androidVendor{
 			},
 		}
 	}},
+}
+
+// startHuawei starts a Huawei emulator, stopped with the test, with the
+// rigs' app (10086, secret hw-secret) registered.
+func startHuawei(t testing.TB) *huaweiemu.Emulator {
+	em, err := huaweiemu.New(huaweiemu.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := em.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
+	em.RegisterApp("10086", "hw-secret")
+	return em
+}
+
+// startXiaomi starts a Xiaomi emulator, stopped with the test, with the
+// rigs' app (package pkg, secret mi-secret, channel im) registered.
+func startXiaomi(t testing.TB) *xiaomiemu.Emulator {
+	em, err := xiaomiemu.New(xiaomiemu.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := em.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
+	if err := em.AddApp(pkg, "mi-secret", "im"); err != nil {
+		t.Fatal(err)
+	}
+	return em
+}
+
+// startOPPO starts an OPPO emulator, stopped with the test; apps are
+// created by the caller (CreateApp).
+func startOPPO(t testing.TB) *oppoemu.Emulator {
+	em, err := oppoemu.New(oppoemu.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := em.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
+	return em
+}
+
+// startVivo starts a vivo emulator, stopped with the test, with the rigs'
+// app (10004, key vivo-key, secret vivo-secret) registered.
+func startVivo(t testing.TB) *vivoemu.Emulator {
+	em, err := vivoemu.New(vivoemu.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := em.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
+	if err := em.AddApp(vivoemu.App{ID: "10004", Key: "vivo-key", Secret: "vivo-secret"}); err != nil {
+		t.Fatal(err)
+	}
+	return em
 }
 
 func adminCall(t testing.TB, s *testkit.Server, method, path string, body any) (int, map[string]any) {
@@ -340,17 +368,7 @@ func TestSeedScenarioOneAndroidVendors(t *testing.T) {
 // says why.
 func TestDailyQuotaHoldsPushes(t *testing.T) {
 	s := testkit.Start(t, nil)
-	em, err := xiaomiemu.New(xiaomiemu.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := em.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
-	if err := em.AddApp(pkg, "mi-secret", "im"); err != nil {
-		t.Fatal(err)
-	}
+	em := startXiaomi(t)
 	tok := em.RegisterDevice(pkg)
 	cred := map[string]any{"appSecret": "mi-secret", "packageName": pkg, "channelID": "im", "baseURL": em.URL(), "caPEM": string(em.CACertPEM())}
 	if st, b := adminCall(t, s, "PUT", "/push/credentials/xiaomi", cred); st != 200 {

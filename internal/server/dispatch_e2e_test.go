@@ -134,17 +134,7 @@ func TestGracefulStopDrainsPushesInFlight(t *testing.T) {
 // push once.
 func TestVivoLostAnswerRetriedWithSameRequestID(t *testing.T) {
 	s := testkit.Start(t, nil)
-	em, err := vivoemu.New(vivoemu.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := em.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
-	if err := em.AddApp(vivoemu.App{ID: "10004", Key: "vivo-key", Secret: "vivo-secret"}); err != nil {
-		t.Fatal(err)
-	}
+	em := startVivo(t)
 	reg := em.RegisterDevice("10004")
 	// A short client timeout so the lost answer is given up on quickly;
 	// nothing is asserted about time.

@@ -8,7 +8,6 @@ import (
 	"github.com/rivo/uniseg"
 
 	apnsemu "github.com/heraldim/herald/internal/emulator/apns"
-	vivoemu "github.com/heraldim/herald/internal/emulator/vivo"
 	"github.com/heraldim/herald/internal/protocol"
 	"github.com/heraldim/herald/internal/push"
 	"github.com/heraldim/herald/internal/push/vivo"
@@ -191,17 +190,7 @@ func checkCut(t *testing.T, field, orig, got string, cut bool) {
 // never at all.
 func TestCallVivoRingUnderMinimumTTL(t *testing.T) {
 	s := testkit.Start(t, nil)
-	em, err := vivoemu.New(vivoemu.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := em.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
-	if err := em.AddApp(vivoemu.App{ID: "10004", Key: "vivo-key", Secret: "vivo-secret"}); err != nil {
-		t.Fatal(err)
-	}
+	em := startVivo(t)
 	tok := em.RegisterDevice("10004")
 	p, err := vivo.New(vivo.Config{AppID: "10004", AppKey: "vivo-key", AppSecret: "vivo-secret", BaseURL: em.URL(), RootCAs: em.CertPool()})
 	if err != nil {
