@@ -83,13 +83,7 @@ func TestHuaweiBadgeWithClass(t *testing.T) {
 func TestFCMDefaultChannel(t *testing.T) {
 	s := testkit.Start(t, nil)
 	em, err := fcmemu.New(fcmemu.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := em.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
+	serveEmulator(t, em, err)
 	em.AddProject("herald-test")
 	sa, err := em.CreateServiceAccount("herald-test")
 	if err != nil {
@@ -137,13 +131,7 @@ func TestFCMDefaultChannel(t *testing.T) {
 func TestOPPODefaults(t *testing.T) {
 	s := testkit.Start(t, nil)
 	em, err := oppoemu.New(oppoemu.Config{PublicDailyLimit: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := em.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
+	serveEmulator(t, em, err)
 	app := em.CreateApp(pkg, "im")
 	tok, err := em.RegisterDevice(app.AppKey)
 	if err != nil {
@@ -200,13 +188,7 @@ func TestOPPODefaults(t *testing.T) {
 func TestTestPushIsTheDispatchersPush(t *testing.T) {
 	s := testkit.Start(t, nil)
 	em, err := xiaomiemu.New(xiaomiemu.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := em.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
+	serveEmulator(t, em, err)
 	if err := em.AddApp(pkg, "mi-secret", "im", "promo"); err != nil {
 		t.Fatal(err)
 	}

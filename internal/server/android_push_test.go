@@ -228,10 +228,13 @@ var androidVendors = []androidVendor{
 	}},
 }
 
-// startHuawei starts a Huawei emulator, stopped with the test, with the
-// rigs' app (10086, secret hw-secret) registered.
-func startHuawei(t testing.TB) *huaweiemu.Emulator {
-	em, err := huaweiemu.New(huaweiemu.Config{})
+// serveEmulator starts the vendor emulator em (err is its constructor's)
+// on a loopback port and stops it when the test ends.
+func serveEmulator(t testing.TB, em interface {
+	Start(addr string) error
+	Shutdown(ctx context.Context) error
+}, err error) {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,6 +242,13 @@ func startHuawei(t testing.TB) *huaweiemu.Emulator {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
+}
+
+// startHuawei starts a Huawei emulator, stopped with the test, with the
+// rigs' app (10086, secret hw-secret) registered.
+func startHuawei(t testing.TB) *huaweiemu.Emulator {
+	em, err := huaweiemu.New(huaweiemu.Config{})
+	serveEmulator(t, em, err)
 	em.RegisterApp("10086", "hw-secret")
 	return em
 }
@@ -247,13 +257,7 @@ func startHuawei(t testing.TB) *huaweiemu.Emulator {
 // rigs' app (package pkg, secret mi-secret, channel im) registered.
 func startXiaomi(t testing.TB) *xiaomiemu.Emulator {
 	em, err := xiaomiemu.New(xiaomiemu.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := em.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
+	serveEmulator(t, em, err)
 	if err := em.AddApp(pkg, "mi-secret", "im"); err != nil {
 		t.Fatal(err)
 	}
@@ -264,13 +268,7 @@ func startXiaomi(t testing.TB) *xiaomiemu.Emulator {
 // created by the caller (CreateApp).
 func startOPPO(t testing.TB) *oppoemu.Emulator {
 	em, err := oppoemu.New(oppoemu.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := em.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
+	serveEmulator(t, em, err)
 	return em
 }
 
@@ -278,13 +276,7 @@ func startOPPO(t testing.TB) *oppoemu.Emulator {
 // app (10004, key vivo-key, secret vivo-secret) registered.
 func startVivo(t testing.TB) *vivoemu.Emulator {
 	em, err := vivoemu.New(vivoemu.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := em.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
+	serveEmulator(t, em, err)
 	if err := em.AddApp(vivoemu.App{ID: "10004", Key: "vivo-key", Secret: "vivo-secret"}); err != nil {
 		t.Fatal(err)
 	}

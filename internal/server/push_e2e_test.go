@@ -68,13 +68,7 @@ func installAPNs(t testing.TB, s *testkit.Server, em *apnsemu.Emulator, key []by
 func startFCM(t *testing.T, s *testkit.Server) *fcmemu.Emulator {
 	t.Helper()
 	em, err := fcmemu.New(fcmemu.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := em.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
+	serveEmulator(t, em, err)
 	em.AddProject("herald-test")
 	sa, err := em.CreateServiceAccount("herald-test")
 	if err != nil {
