@@ -98,9 +98,11 @@ func (o openAPI) mismatches(t reflect.Type, s map[string]any, path string) []str
 	props := o.properties(s)
 	var bad []string
 	seen := map[string]bool{}
-	for f := range t.Fields() {
+	// The fields encoding/json writes: an embedded struct without a tag
+	// stands for its own fields, which VisibleFields lists too.
+	for _, f := range reflect.VisibleFields(t) {
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if !f.IsExported() || name == "-" {
+		if !f.IsExported() || name == "-" || f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
 			continue
 		}
 		if name == "" {

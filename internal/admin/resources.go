@@ -17,19 +17,14 @@ import (
 // strings per vendor.
 const maxResourceBody = 16 << 10
 
-// resourceView is a stored resource as the API shows it: every vendor's
-// options as stored, beside its ID and times.
+// resourceView is a stored resource as the API shows it: its spec as
+// stored (embedded, so a vendor added to the spec is shown too), beside
+// its ID and times.
 type resourceView struct {
-	ID        string               `json:"id"`
-	APNs      *push.APNsOptions    `json:"apns,omitempty"`
-	FCM       *push.FCMOptions     `json:"fcm,omitempty"`
-	Huawei    *push.AndroidOptions `json:"huawei,omitempty"`
-	Xiaomi    *push.AndroidOptions `json:"xiaomi,omitempty"`
-	OPPO      *push.AndroidOptions `json:"oppo,omitempty"`
-	Vivo      *push.AndroidOptions `json:"vivo,omitempty"`
-	Badge     bool                 `json:"badge"`
-	CreatedAt time.Time            `json:"createdAt"`
-	UpdatedAt time.Time            `json:"updatedAt"`
+	ID string `json:"id"`
+	push.ResourceSpec
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // resourceList is the answer of GET .../resources.
@@ -44,9 +39,7 @@ type sendReply struct {
 }
 
 func viewResource(r push.Resource) resourceView {
-	return resourceView{ID: r.ID, APNs: r.Spec.APNs, FCM: r.Spec.FCM,
-		Huawei: r.Spec.Huawei, Xiaomi: r.Spec.Xiaomi, OPPO: r.Spec.OPPO, Vivo: r.Spec.Vivo,
-		Badge: r.Spec.Badge, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	return resourceView{ID: r.ID, ResourceSpec: r.Spec, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
 // resourceID returns the path's resource ID, or a not-found error for one
