@@ -64,20 +64,24 @@ type Config struct {
 	// already with the vendor when the invitation stops ringing without a
 	// cancel push config (the title stays the ring's), by the invitee's
 	// new state (protocol.Call*). Missing states take
-	// DefaultWithdrawContent's.
+	// defaultWithdrawContent's.
 	WithdrawContent map[int]string
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }
 
-// DefaultWithdrawContent is the content of a withdraw push by the
+// defaultWithdrawContent returns the content of a withdraw push by the
 // invitee's new state: what the phone's tray shows in place of the ring.
-var DefaultWithdrawContent = map[int]string{
-	protocol.CallAccepted:  "Answered on another device",
-	protocol.CallRejected:  "Declined",
-	protocol.CallCancelled: "Call cancelled",
-	protocol.CallTimeout:   "Missed call",
-	protocol.CallEnded:     "Call ended",
+// A function, not a package map, so that no caller can change another's
+// defaults.
+func defaultWithdrawContent() map[int]string {
+	return map[int]string{
+		protocol.CallAccepted:  "Answered on another device",
+		protocol.CallRejected:  "Declined",
+		protocol.CallCancelled: "Call cancelled",
+		protocol.CallTimeout:   "Missed call",
+		protocol.CallEnded:     "Call ended",
+	}
 }
 
 // Service implements the gateway's Calls and the push dispatcher's
@@ -155,10 +159,7 @@ func New(st Store, hub Hub, cfg Config, log *slog.Logger, reg prometheus.Registe
 	if cfg.PushPlanned == nil {
 		cfg.PushPlanned = func() {}
 	}
-	wc := make(map[int]string, len(DefaultWithdrawContent))
-	for k, v := range DefaultWithdrawContent {
-		wc[k] = v
-	}
+	wc := defaultWithdrawContent()
 	for k, v := range cfg.WithdrawContent {
 		wc[k] = v
 	}
