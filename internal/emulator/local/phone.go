@@ -385,7 +385,10 @@ func decode(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 		if d.Dropped {
 			return Received{}, false, nil
 		}
-		r := Received{Kind: "data", Payload: d.Message.Data["payload"], Seq: d.Seq, Extras: extras(d.Message.Data)}
+		// A data message carries title and content in data (as Huawei's
+		// does); a notification block's replace them.
+		r := Received{Kind: "data", Title: d.Message.Data["title"], Content: d.Message.Data["content"],
+			Payload: d.Message.Data["payload"], Seq: d.Seq, Extras: extras(d.Message.Data)}
 		// android.notification's fields override notification's on Android.
 		notes := []*note{d.Message.Notification}
 		if d.Message.Android != nil {
