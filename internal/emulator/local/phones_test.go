@@ -130,20 +130,28 @@ func (r *phonesRig) events(id string, after int, wait time.Duration) control.Pag
 // provider and returns its seq at the emulator.
 func (r *phonesRig) send(ctx context.Context, ph PhoneInfo, kind push.Kind, extra map[string]string) int {
 	r.t.Helper()
+	return r.sendNote(ctx, ph, push.Notification{Kind: kind, Extra: extra})
+}
+
+// sendNote is send of n, with the phone's token, a push ID, title "T",
+// content "C" and payload "P" filled in.
+func (r *phonesRig) sendNote(ctx context.Context, ph PhoneInfo, n push.Notification) int {
+	r.t.Helper()
 	env := push.Environment(ph.Environment)
 	p, err := r.set.Provider(ctx, "app1", push.Vendor(ph.Vendor), env)
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	r.sent[ph.PhoneID]++
-	n := r.sent[ph.PhoneID]
-	res, err := p.Send(ctx, push.Notification{ID: fmt.Sprintf("6e1c4a52-3c39-4bd4-9a2b-%012d", n), Token: ph.Token,
-		Environment: env, Kind: kind, Priority: priority(kind), Topic: ph.BundleID,
-		Title: "T", Content: "C", Payload: "P", Extra: extra})
+	seq := r.sent[ph.PhoneID]
+	n.ID, n.Token, n.Environment, n.Priority, n.Topic = fmt.Sprintf("6e1c4a52-3c39-4bd4-9a2b-%012d", seq), ph.Token,
+		env, priority(n.Kind), ph.BundleID
+	n.Title, n.Content, n.Payload = "T", "C", "P"
+	res, err := p.Send(ctx, n)
 	if err != nil || res.Outcome != push.Delivered {
-		r.t.Fatalf("send %s %s: %+v %v", ph.Vendor, kind, res, err)
+		r.t.Fatalf("send %s %s: %+v %v", ph.Vendor, n.Kind, res, err)
 	}
-	return n
+	return seq
 }
 
 // pushAndCollect sends a push of kind, then an alert (every vendor reacts
@@ -376,6 +384,35 @@ func TestPhonesClick(t *testing.T) {
 	}
 	// A tapped notification leaves the tray.
 	r.call(http.MethodPost, "/phones/"+ph.PhoneID+"/click", map[string]int{"seq": shownEvs[0].Seq}, http.StatusNotFound, nil)
+}
+
+// TestPhonesClickReplaced: a notification that a later one with the same
+// collapse ID replaced in the vendor emulator's tray (a call's ring and its
+// withdraw push) can no longer be tapped; the later one can, and so can
+// one with another collapse ID.
+func TestPhonesClickReplaced(t *testing.T) {
+	r := newPhonesRig(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, vendor := range push.Vendors {
+		t.Run(string(vendor), func(t *testing.T) {
+			r.t = t
+			ph := r.create(map[string]any{"vendor": string(vendor), "state": "killed"})
+			ring := r.sendNote(ctx, ph, push.Notification{Kind: push.KindAlert, CollapseID: push.CallCollapseID("c1")})
+			other := r.sendNote(ctx, ph, push.Notification{Kind: push.KindAlert, CollapseID: push.CallCollapseID("c2")})
+			withdraw := r.sendNote(ctx, ph, push.Notification{Kind: push.KindAlert, CollapseID: push.CallCollapseID("c1")})
+			after := 0
+			r.pushAndCollect(ctx, ph, &after, push.KindAlert, nil) // all three are in
+			click := "/phones/" + ph.PhoneID + "/click"
+			r.call(http.MethodPost, click, map[string]int{"seq": ring}, http.StatusNotFound, nil)
+			var e Event
+			r.call(http.MethodPost, click, map[string]int{"seq": withdraw}, http.StatusOK, &e)
+			if e.Event != EventNotificationClicked || e.Seq != withdraw || e.MessageID == "" {
+				t.Errorf("clicked %+v", e)
+			}
+			r.call(http.MethodPost, click, map[string]int{"seq": other}, http.StatusOK, &e)
+		})
+	}
 }
 
 // TestPhonesEventsLongPoll: a long-poll waits for the next event, returns
