@@ -20,6 +20,7 @@ import (
 // Watch does: each delivery is decoded the vendor's way and the seed's
 // callback table (push.CapabilityOf, Reactions) says what the phone does
 // with it in its current app state. The API only exposes that engine.
+// docs/emulated-phone.md is its user's guide.
 //
 // The API is JSON over HTTP on a loopback listener of its own (the
 // manifest's phones.url). Every answer carries
