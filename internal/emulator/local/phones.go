@@ -2,9 +2,11 @@ package local
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/heraldim/herald/internal/emulator/control"
@@ -183,15 +185,18 @@ func platformOf(v push.Vendor) string {
 	return "android"
 }
 
-// permissionOf reports whether permission is one of v's: one the
-// capability table makes a callback of v depend on.
-func permissionOf(v push.Vendor, permission string) bool {
-	for _, s := range push.AppStates {
-		if c, err := push.CapabilityOf(v, s); err == nil && c.ThroughMessageNeedsPermission == permission {
-			return true
+// permissions maps each vendor permission to its vendor: the permissions
+// the capability table makes a callback depend on.
+func permissions() map[string]push.Vendor {
+	out := make(map[string]push.Vendor)
+	for _, v := range push.Vendors {
+		for _, s := range push.AppStates {
+			if c, err := push.CapabilityOf(v, s); err == nil && c.ThroughMessageNeedsPermission != "" {
+				out[c.ThroughMessageNeedsPermission] = v
+			}
 		}
 	}
-	return false
+	return out
 }
 
 func (p *Phones) create(w http.ResponseWriter, r *http.Request) {
@@ -224,10 +229,15 @@ func (p *Phones) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	granted := make(map[string]bool, len(req.Permissions))
+	known := permissions()
 	for _, perm := range req.Permissions {
-		if !permissionOf(v, perm) {
-			control.Error(w, http.StatusBadRequest, "permission %q is not one of %s's (%s's is %s)", perm, v,
-				push.VendorHuawei, push.PermissionHuaweiHighPriorityPassThrough)
+		switch pv, ok := known[perm]; {
+		case !ok:
+			names := slices.Sorted(maps.Keys(known))
+			control.Error(w, http.StatusBadRequest, "permission %q: no vendor has it (known: %s)", perm, strings.Join(names, ", "))
+			return
+		case pv != v:
+			control.Error(w, http.StatusBadRequest, "permission %q is %s's, not %s's", perm, pv, v)
 			return
 		}
 		granted[perm] = true
@@ -334,7 +344,8 @@ func (p *Phones) events(w http.ResponseWriter, r *http.Request, ph *phone) {
 		ph.mu.Lock()
 		defer ph.mu.Unlock()
 		from := min(after, len(ph.events))
-		return slices.Clone(ph.events[from:]), len(ph.events), ph.changed
+		// Never null: a client reads an array.
+		return append([]Event{}, ph.events[from:]...), len(ph.events), ph.changed
 	})
 }
 
