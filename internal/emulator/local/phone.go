@@ -24,6 +24,10 @@ const (
 	// EventNotificationClicked is the user tapping a notification the
 	// system showed (the phones API's click; herald device never taps).
 	EventNotificationClicked = "notificationClicked"
+	// EventVoIPPushReceived is PushKit handing the app a VoIP push (iOS's
+	// didReceiveIncomingPush, which must report the call to CallKit), in
+	// every app state: outside the push SDK's callbacks.
+	EventVoIPPushReceived = "voipPushReceived"
 )
 
 // Event is one thing a simulated device did with a push.
@@ -91,10 +95,11 @@ type Received struct {
 // raises it: FCM hands every message to the app's onMessageReceived, the
 // other vendors only pass-through messages, and Huawei only with its
 // permission, which granted lists). VoIP pushes reach the app through
-// PushKit, outside these callbacks: they yield nothing.
+// PushKit, outside these callbacks, whatever the app state: they yield
+// voipPushReceived only.
 func Reactions(v push.Vendor, c push.Capability, r Received, granted map[string]bool) []string {
 	if v == push.VendorAPNs && r.Kind == "voip" {
-		return nil
+		return []string{EventVoIPPushReceived}
 	}
 	var out []string
 	if r.Alert && c.Displayed {

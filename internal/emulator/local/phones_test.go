@@ -296,13 +296,14 @@ func TestPhonesReactions(t *testing.T) {
 }
 
 // TestPhonesAPNsVoIP: an APNs phone created with voip has a PushKit token;
-// a VoIP push reaches the app through PushKit, outside the SDK's
-// callbacks: no event.
+// a VoIP push reaches the app through PushKit in every app state (killed
+// here), outside the SDK's callbacks: voipPushReceived with the call ID,
+// and nothing displayed.
 func TestPhonesAPNsVoIP(t *testing.T) {
 	r := newPhonesRig(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	ph := r.create(map[string]any{"vendor": "apns", "voip": true})
+	ph := r.create(map[string]any{"vendor": "apns", "voip": true, "state": "killed"})
 	if ph.VoIPToken == "" || ph.VoIPToken == ph.Token || ph.Environment != "production" {
 		t.Fatalf("phone %+v", ph)
 	}
@@ -316,17 +317,22 @@ func TestPhonesAPNsVoIP(t *testing.T) {
 	if err != nil || res.Outcome != push.Delivered {
 		t.Fatalf("send: %+v %v", res, err)
 	}
-	after := 0
-	got := r.pushAndCollect(ctx, ph, &after, push.KindAlert, nil) // seq 1 of the regular token
+	page := r.events(ph.PhoneID, 0, 10*time.Second)
+	if len(page.Deliveries) != 1 {
+		t.Fatalf("events %+v", page)
+	}
+	e := page.Deliveries[0]
+	if e.Event != EventVoIPPushReceived || e.Kind != "voip" || e.CallID != "c1" || e.Seq != 1 || e.MessageID == "" {
+		t.Errorf("event %+v", e)
+	}
+	// Nothing else came of it: the next event is the alert's.
+	after := page.Next
+	got := r.pushAndCollect(ctx, ph, &after, push.KindAlert, nil)
 	if !reflect.DeepEqual(names(got), []string{EventNotificationDisplayed, EventNotificationArrived}) {
 		t.Fatalf("alert: %v", names(got))
 	}
-	// Every event so far is of the regular token's pushes.
-	page := r.events(ph.PhoneID, 0, 0)
-	for _, e := range page.Deliveries {
-		if e.Kind == "voip" || e.CallID != "" {
-			t.Errorf("VoIP push raised %+v", e)
-		}
+	if page := r.events(ph.PhoneID, page.Next, 0); page.Deliveries[0].Kind != "alert" {
+		t.Errorf("after the VoIP push: %+v", page.Deliveries)
 	}
 }
 
