@@ -718,7 +718,7 @@ func (s *Service) Conversations(ctx context.Context, appID, userID string, req p
 	if req.Before < 0 {
 		return protocol.ConversationListReply{}, protocol.Errorf(protocol.CodeInvalidArgument, "before must not be negative")
 	}
-	cs, err := s.store.Conversations(ctx, appID, userID, req.Before, n+1)
+	cs, err := s.store.Conversations(ctx, appID, userID, int64(req.Before), n+1)
 	if err != nil {
 		return protocol.ConversationListReply{}, fmt.Errorf("im: conversations: %w", err)
 	}
@@ -732,7 +732,7 @@ func (s *Service) Conversations(ctx context.Context, appID, userID string, req p
 			ConversationID:     c.PeerID,
 			ConversationType:   c.ConvType,
 			UnreadMessageCount: c.Unread,
-			OrderKey:           c.OrderKey,
+			OrderKey:           protocol.OrderKey(c.OrderKey),
 		}
 		if c.LastMsg != nil {
 			w := ToWire(c.LastMsg, userID, false)

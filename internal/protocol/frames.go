@@ -7,6 +7,8 @@ package protocol
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"strconv"
 )
 
 // Version is the protocol version spoken at /v1/ws.
@@ -315,10 +317,11 @@ type HistoryReply struct {
 
 // ConversationListRequest pages through the user's conversations, most
 // recently active first. Before is the orderKey of the last conversation of
-// the previous page (0 for the first page).
+// the previous page (0 for the first page), as the decimal string the
+// reply gave or as a number.
 type ConversationListRequest struct {
-	Count  int   `json:"count,omitempty"`
-	Before int64 `json:"before,omitempty"`
+	Count  int      `json:"count,omitempty"`
+	Before OrderKey `json:"before,omitempty"`
 }
 
 // Conversation is one entry of the conversation list.
@@ -327,7 +330,7 @@ type Conversation struct {
 	ConversationType   int      `json:"conversationType"`
 	UnreadMessageCount int64    `json:"unreadMessageCount"`
 	LastMessage        *Message `json:"lastMessage,omitempty"`
-	OrderKey           int64    `json:"orderKey"`
+	OrderKey           OrderKey `json:"orderKey"`
 }
 
 // ConversationListReply answers conversationList.
@@ -357,4 +360,29 @@ type Kicked struct {
 // TokenWillExpire warns that the session's token expires soon.
 type TokenWillExpire struct {
 	SecondsLeft int64 `json:"secondsLeft"`
+}
+
+// OrderKey is a conversation's place in the list: a 64-bit integer (the
+// ID of its last message) that travels as a decimal string, as message IDs
+// do, so that JavaScript clients do not round it. It is read from a string
+// or, for older clients, a number.
+type OrderKey int64
+
+// MarshalJSON writes k as a decimal string.
+func (k OrderKey) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + strconv.FormatInt(int64(k), 10) + `"`), nil
+}
+
+// UnmarshalJSON reads a decimal string or a JSON integer.
+func (k *OrderKey) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		s = s[1 : len(s)-1]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return fmt.Errorf("orderKey must be a decimal integer (string or number): %q", string(b))
+	}
+	*k = OrderKey(n)
+	return nil
 }

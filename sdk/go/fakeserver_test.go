@@ -434,7 +434,7 @@ func (f *fakeServer) conversationList(c *fakeConn, fr protocol.Frame) {
 		m := last.view(c.user, false)
 		var key int64
 		_, _ = fmt.Sscan(last.m.MessageID, &key)
-		out = append(out, protocol.Conversation{ConversationID: m.ConversationID, LastMessage: &m, OrderKey: key})
+		out = append(out, protocol.Conversation{ConversationID: m.ConversationID, LastMessage: &m, OrderKey: protocol.OrderKey(key)})
 	}
 	f.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].OrderKey > out[j].OrderKey })

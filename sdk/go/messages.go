@@ -103,7 +103,7 @@ func (c *Client) QueryHistoryMessage(ctx context.Context, conversationID string,
 func (c *Client) QueryConversationList(ctx context.Context, config ConversationQueryConfig) ([]Conversation, error) {
 	req := protocol.ConversationListRequest{Count: config.Count}
 	if config.NextConversation != nil {
-		req.Before = config.NextConversation.OrderKey
+		req.Before = protocol.OrderKey(config.NextConversation.OrderKey)
 	}
 	var r protocol.ConversationListReply
 	if err := c.call(ctx, protocol.TypeConversationList, req, &r); err != nil {

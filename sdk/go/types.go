@@ -265,7 +265,7 @@ func conversationFromWire(c protocol.Conversation) Conversation {
 		ConversationID:     c.ConversationID,
 		ConversationType:   ConversationType(c.ConversationType),
 		UnreadMessageCount: c.UnreadMessageCount,
-		OrderKey:           c.OrderKey,
+		OrderKey:           int64(c.OrderKey),
 	}
 	if c.LastMessage != nil {
 		m := messageFromWire(*c.LastMessage)
