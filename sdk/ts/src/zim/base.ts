@@ -1,0 +1,10 @@
+// The ZIM class is built in layers so that each feature lives in its own
+// file: ZIMBase (the connection, below) ← ZIMGroups (groups.ts) ←
+// ZIMCalls (calls.ts) ← ZIM (zim.ts: login, messages, conversations,
+// events).
+import type { Core } from './core.js';
+
+export abstract class ZIMBase {
+  /** The connection the feature layers send through. */
+  protected abstract readonly core: Core;
+}

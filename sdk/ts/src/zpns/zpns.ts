@@ -1,0 +1,2 @@
+/** The push client (the seed's ZPNs). */
+export class ZPNs {}
