@@ -140,7 +140,7 @@ another user with the same --device takes the binding over.`,
 			if err := out.print(appStateLine{Event: "appStateChanged", State: string(st), Online: st == push.StateForeground}); err != nil {
 				return err
 			}
-			return dev.Watch(ctx, st, func(e local.Event) { _ = out.print(e) })
+			return dev.Watch(ctx, func() push.AppState { return st }, func(e local.Event) { _ = out.print(e) })
 		},
 	}
 	opts.bind(cmd, true)

@@ -139,7 +139,7 @@ func TestEmulatorsEndToEnd(t *testing.T) {
 			)
 			done := make(chan error, 1)
 			go func() {
-				done <- dev.Watch(wctx, tc.state, func(e Event) {
+				done <- dev.Watch(wctx, func() push.AppState { return tc.state }, func(e Event) {
 					mu.Lock()
 					got = append(got, e)
 					n := len(got)
