@@ -62,7 +62,8 @@ emulators.json in --data):
     raises them in that app state, with title, content and payload. A
     pass-through (data) push is not displayed; Xiaomi, OPPO and vivo raise
     no callback for it, Huawei throughMessageReceived only with
-    --permission huawei-high-priority-pass-through.
+    --permission huawei-high-priority-pass-through. A VoIP push (--voip)
+    is "voipPushReceived": PushKit hands it to the app in every state.
 
 The device never logs out, so its binding survives it; "herald device" of
 another user with the same --device takes the binding over.`,

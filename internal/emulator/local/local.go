@@ -325,7 +325,7 @@ func Start(cfg Config) (_ *Emulators, err error) {
 	}
 	// The phones API plays phones against the emulators above; it needs
 	// no URL of its own.
-	e.Phones = newPhones(m)
+	e.Phones = newPhones(m, e.trayIDs)
 	if m.Phones.URL, err = e.serveControl(cfg.PhonesAddr, e.Phones.Handler(), cfg.Logger); err != nil {
 		return nil, fmt.Errorf("local: phones: %w", err)
 	}

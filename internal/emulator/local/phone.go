@@ -24,6 +24,10 @@ const (
 	// EventNotificationClicked is the user tapping a notification the
 	// system showed (the phones API's click; herald device never taps).
 	EventNotificationClicked = "notificationClicked"
+	// EventVoIPPushReceived is PushKit handing the app a VoIP push (iOS's
+	// didReceiveIncomingPush, which must report the call to CallKit), in
+	// every app state: outside the push SDK's callbacks.
+	EventVoIPPushReceived = "voipPushReceived"
 )
 
 // Event is one thing a simulated device did with a push.
@@ -46,6 +50,10 @@ type Event struct {
 	// (push.TruncatedKey: "title", "content", "payload", comma-separated),
 	// when it cut something.
 	HeraldTruncated string `json:"heraldTruncated,omitempty"`
+	// MessageID is the vendor's ID of the message as the emulator has it
+	// (APNs apns-id, FCM message name, Huawei requestId, Xiaomi msgID, OPPO
+	// messageId, vivo taskId).
+	MessageID string `json:"messageID,omitempty"`
 	// Extras is every custom-data key/value the push handed the app, as
 	// the vendor's SDK does (APNs: the payload's top-level keys but aps;
 	// FCM, Huawei: the data object; Xiaomi: extra.* but channel_id; OPPO:
@@ -58,7 +66,7 @@ type Event struct {
 // event is what a device does with r: name.
 func (r Received) event(name string, v push.Vendor) Event {
 	return Event{Event: name, Vendor: string(v), Title: r.Title, Content: r.Content, Payload: r.Payload,
-		Kind: r.Kind, Seq: r.Seq, CallID: r.Extras[push.CallExtraKey], HeraldTruncated: r.Extras[push.TruncatedKey],
+		Kind: r.Kind, Seq: r.Seq, MessageID: r.MessageID, CallID: r.Extras[push.CallExtraKey], HeraldTruncated: r.Extras[push.TruncatedKey],
 		Extras: r.Extras}
 }
 
@@ -73,6 +81,8 @@ type Received struct {
 	Content string
 	Payload string
 	Seq     int
+	// MessageID is the vendor's ID of the message (Event.MessageID).
+	MessageID string
 	// Extras is the push's custom data (Event.Extras); nil when it has
 	// none.
 	Extras map[string]string
@@ -85,10 +95,11 @@ type Received struct {
 // raises it: FCM hands every message to the app's onMessageReceived, the
 // other vendors only pass-through messages, and Huawei only with its
 // permission, which granted lists). VoIP pushes reach the app through
-// PushKit, outside these callbacks: they yield nothing.
+// PushKit, outside these callbacks, whatever the app state: they yield
+// voipPushReceived only.
 func Reactions(v push.Vendor, c push.Capability, r Received, granted map[string]bool) []string {
 	if v == push.VendorAPNs && r.Kind == "voip" {
-		return nil
+		return []string{EventVoIPPushReceived}
 	}
 	var out []string
 	if r.Alert && c.Displayed {
@@ -322,6 +333,7 @@ func decode(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 		// (userInfo).
 		var d struct {
 			Seq      int                        `json:"seq"`
+			APNSID   string                     `json:"apnsID"`
 			PushType string                     `json:"pushType"`
 			Payload  map[string]json.RawMessage `json:"payload"`
 		}
@@ -336,7 +348,7 @@ func decode(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 				return Received{}, false, fmt.Errorf("local: apns delivery: aps: %w", err)
 			}
 		}
-		r := Received{Kind: d.PushType, Seq: d.Seq}
+		r := Received{Kind: d.PushType, Seq: d.Seq, MessageID: d.APNSID}
 		for k, v := range d.Payload {
 			if k == "aps" {
 				continue
@@ -369,8 +381,9 @@ func decode(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 			Body  string `json:"body"`
 		}
 		var d struct {
-			Seq     int  `json:"seq"`
-			Dropped bool `json:"dropped"`
+			Seq     int    `json:"seq"`
+			Name    string `json:"name"`
+			Dropped bool   `json:"dropped"`
 			Message struct {
 				Notification *note             `json:"notification"`
 				Data         map[string]string `json:"data"`
@@ -385,7 +398,10 @@ func decode(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 		if d.Dropped {
 			return Received{}, false, nil
 		}
-		r := Received{Kind: "data", Payload: d.Message.Data["payload"], Seq: d.Seq, Extras: extras(d.Message.Data)}
+		// A data message carries title and content in data (as Huawei's
+		// does); a notification block's replace them.
+		r := Received{Kind: "data", Title: d.Message.Data["title"], Content: d.Message.Data["content"],
+			Payload: d.Message.Data["payload"], Seq: d.Seq, MessageID: d.Name, Extras: extras(d.Message.Data)}
 		// android.notification's fields override notification's on Android.
 		notes := []*note{d.Message.Notification}
 		if d.Message.Android != nil {
@@ -422,8 +438,9 @@ func decodeAndroid(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 			Body  string `json:"body"`
 		}
 		var d struct {
-			Seq         int  `json:"seq"`
-			PassThrough bool `json:"passThrough"`
+			Seq         int    `json:"seq"`
+			RequestID   string `json:"requestId"`
+			PassThrough bool   `json:"passThrough"`
 			Message     struct {
 				Data         string `json:"data"`
 				Notification *note  `json:"notification"`
@@ -440,7 +457,7 @@ func decodeAndroid(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 			_ = json.Unmarshal([]byte(d.Message.Data), &data) // data need not be JSON
 		}
 		r := Received{Kind: "data", Title: data["title"], Content: data["content"], Payload: data["payload"], Seq: d.Seq,
-			Extras: extras(data)}
+			MessageID: d.RequestID, Extras: extras(data)}
 		if !d.PassThrough {
 			r.Alert, r.Kind, r.Title, r.Content = true, "notification", "", ""
 			notes := []*note{d.Message.Notification}
@@ -463,6 +480,7 @@ func decodeAndroid(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 	case push.VendorXiaomi:
 		var d struct {
 			Seq         int               `json:"seq"`
+			MsgID       string            `json:"msgID"`
 			PassThrough bool              `json:"passThrough"`
 			Title       string            `json:"title"`
 			Description string            `json:"description"`
@@ -483,7 +501,7 @@ func decodeAndroid(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 			custom["payload"] = d.Payload
 		}
 		r := Received{Alert: !d.PassThrough, Kind: "notification", Title: d.Title, Content: d.Description,
-			Payload: d.Payload, Seq: d.Seq, Extras: extras(custom)}
+			Payload: d.Payload, Seq: d.Seq, MessageID: d.MsgID, Extras: extras(custom)}
 		if d.PassThrough {
 			r.Kind = "passThrough"
 		}
@@ -491,7 +509,8 @@ func decodeAndroid(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 	case push.VendorOPPO:
 		// action_parameters is a string holding a JSON object with payload.
 		var d struct {
-			Seq          int `json:"seq"`
+			Seq          int    `json:"seq"`
+			MessageID    string `json:"messageId"`
 			Notification struct {
 				Title            string `json:"title"`
 				Content          string `json:"content"`
@@ -506,10 +525,12 @@ func decodeAndroid(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 			_ = json.Unmarshal([]byte(d.Notification.ActionParameters), &params)
 		}
 		return Received{Alert: true, Kind: "notification", Title: d.Notification.Title,
-			Content: d.Notification.Content, Payload: params["payload"], Seq: d.Seq, Extras: extras(params)}, true, nil
+			Content: d.Notification.Content, Payload: params["payload"], Seq: d.Seq, MessageID: d.MessageID,
+			Extras: extras(params)}, true, nil
 	default: // vivo
 		var d struct {
-			Seq     int `json:"seq"`
+			Seq     int    `json:"seq"`
+			TaskID  string `json:"taskId"`
 			Message struct {
 				Title           string            `json:"title"`
 				Content         string            `json:"content"`
@@ -520,7 +541,7 @@ func decodeAndroid(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 			return Received{}, false, fmt.Errorf("local: vivo delivery: %w", err)
 		}
 		return Received{Alert: true, Kind: "notification", Title: d.Message.Title, Content: d.Message.Content,
-			Payload: d.Message.ClientCustomMap["payload"], Seq: d.Seq, Extras: extras(d.Message.ClientCustomMap)}, true, nil
+			Payload: d.Message.ClientCustomMap["payload"], Seq: d.Seq, MessageID: d.TaskID, Extras: extras(d.Message.ClientCustomMap)}, true, nil
 	}
 }
 

@@ -2,9 +2,11 @@ package local
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/heraldim/herald/internal/emulator/control"
@@ -20,6 +22,7 @@ import (
 // Watch does: each delivery is decoded the vendor's way and the seed's
 // callback table (push.CapabilityOf, Reactions) says what the phone does
 // with it in its current app state. The API only exposes that engine.
+// docs/emulated-phone.md is its user's guide.
 //
 // The API is JSON over HTTP on a loopback listener of its own (the
 // manifest's phones.url). Every answer carries
@@ -55,13 +58,19 @@ import (
 //	                           appended to the phone's events. 404 when the
 //	                           phone displayed no such notification or it
 //	                           was tapped already (a tapped notification
-//	                           leaves the tray). The app state is not
-//	                           changed.
+//	                           leaves the tray) or replaced by a later one
+//	                           (the vendor emulator's tray, e.g. a call's
+//	                           ring by its withdraw push). The app state is
+//	                           not changed.
 //	DELETE /phones/{id}        → 204: stop watching and forget the phone.
 //	                           Its tokens stay registered at the vendor,
 //	                           as those of a phone switched off.
 type Phones struct {
-	m      Manifest
+	m Manifest
+	// tray returns the vendor emulator's tray of a token: the message IDs
+	// (Event.MessageID) of the notifications it shows, as the vendor's
+	// replace keys left them. Nil: no tray (nothing is ever replaced).
+	tray   func(v push.Vendor, token string) map[string]bool
 	client *http.Client
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -108,11 +117,11 @@ type phone struct {
 	displayed map[int]Event // notificationDisplayed by seq, until tapped
 }
 
-// newPhones makes the phones API for the emulators of m. It starts no
-// goroutine: each phone's watch starts with the phone.
-func newPhones(m Manifest) *Phones {
+// newPhones makes the phones API for the emulators of m, whose trays tray
+// reads. It starts no goroutine: each phone's watch starts with the phone.
+func newPhones(m Manifest, tray func(v push.Vendor, token string) map[string]bool) *Phones {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Phones{m: m, client: &http.Client{Transport: &http.Transport{}}, ctx: ctx, cancel: cancel,
+	return &Phones{m: m, tray: tray, client: &http.Client{Transport: &http.Transport{}}, ctx: ctx, cancel: cancel,
 		phones: make(map[string]*phone)}
 }
 
@@ -176,15 +185,18 @@ func platformOf(v push.Vendor) string {
 	return "android"
 }
 
-// permissionOf reports whether permission is one of v's: one the
-// capability table makes a callback of v depend on.
-func permissionOf(v push.Vendor, permission string) bool {
-	for _, s := range push.AppStates {
-		if c, err := push.CapabilityOf(v, s); err == nil && c.ThroughMessageNeedsPermission == permission {
-			return true
+// permissions maps each vendor permission to its vendor: the permissions
+// the capability table makes a callback depend on.
+func permissions() map[string]push.Vendor {
+	out := make(map[string]push.Vendor)
+	for _, v := range push.Vendors {
+		for _, s := range push.AppStates {
+			if c, err := push.CapabilityOf(v, s); err == nil && c.ThroughMessageNeedsPermission != "" {
+				out[c.ThroughMessageNeedsPermission] = v
+			}
 		}
 	}
-	return false
+	return out
 }
 
 func (p *Phones) create(w http.ResponseWriter, r *http.Request) {
@@ -217,10 +229,15 @@ func (p *Phones) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	granted := make(map[string]bool, len(req.Permissions))
+	known := permissions()
 	for _, perm := range req.Permissions {
-		if !permissionOf(v, perm) {
-			control.Error(w, http.StatusBadRequest, "permission %q is not one of %s's (%s's is %s)", perm, v,
-				push.VendorHuawei, push.PermissionHuaweiHighPriorityPassThrough)
+		switch pv, ok := known[perm]; {
+		case !ok:
+			names := slices.Sorted(maps.Keys(known))
+			control.Error(w, http.StatusBadRequest, "permission %q: no vendor has it (known: %s)", perm, strings.Join(names, ", "))
+			return
+		case pv != v:
+			control.Error(w, http.StatusBadRequest, "permission %q is %s's, not %s's", perm, pv, v)
 			return
 		}
 		granted[perm] = true
@@ -345,6 +362,12 @@ func (p *Phones) click(w http.ResponseWriter, r *http.Request, ph *phone) {
 	}
 	ph.mu.Lock()
 	ev, ok := ph.displayed[req.Seq]
+	// A notification a later one replaced (the same collapse ID: a
+	// withdrawn call ring) is no longer in the tray.
+	if ok && p.tray != nil && !p.tray(ph.dev.Vendor, ph.dev.Token)[ev.MessageID] {
+		delete(ph.displayed, req.Seq)
+		ok = false
+	}
 	if !ok {
 		ph.mu.Unlock()
 		control.Error(w, http.StatusNotFound, "phone %s shows no notification with seq %d", ph.info.PhoneID, req.Seq)
@@ -392,4 +415,37 @@ func (p *Phones) Close() {
 	p.cancel()
 	p.wg.Wait()
 	p.client.CloseIdleConnections()
+}
+
+// trayIDs is Phones.tray for the running emulators: the message IDs of
+// what the vendor emulator's tray shows for token.
+func (e *Emulators) trayIDs(v push.Vendor, token string) map[string]bool {
+	ids := make(map[string]bool)
+	switch v {
+	case push.VendorAPNs:
+		for _, it := range e.APNs.Tray(token) {
+			ids[it.APNSID] = true
+		}
+	case push.VendorFCM:
+		for _, it := range e.FCM.Tray(token) {
+			ids[it.Name] = true
+		}
+	case push.VendorHuawei:
+		for _, it := range e.Huawei.Tray(token) {
+			ids[it.RequestID] = true
+		}
+	case push.VendorXiaomi:
+		for _, it := range e.Xiaomi.Tray(token) {
+			ids[it.MsgID] = true
+		}
+	case push.VendorOPPO:
+		for _, it := range e.OPPO.Tray(token) {
+			ids[it.MessageID] = true
+		}
+	case push.VendorVivo:
+		for _, it := range e.Vivo.Tray(token) {
+			ids[it.TaskID] = true
+		}
+	}
+	return ids
 }
