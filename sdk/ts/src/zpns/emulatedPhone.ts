@@ -5,7 +5,7 @@
 // per-vendor callback table in the phone's app state; this class only
 // carries the phone's events to ZPNs. It uses fetch alone, so it runs in
 // Node 20, browsers and React Native.
-import type { PushPlatform, PushSourceListener, PushTokenRequest, PushTokens, PushTokenSource, PushVendor, APNsEnvironment } from './source.js';
+import type { PushPlatform, PushSourceEvent, PushSourceListener, PushTokenRequest, PushTokens, PushTokenSource, PushVendor, APNsEnvironment } from './source.js';
 
 /** The app's state on the phone: what the pushes it receives from then on meet. */
 export type PhoneAppState = 'foreground' | 'background' | 'killed';
@@ -14,18 +14,22 @@ export type PhoneAppState = 'foreground' | 'background' | 'killed';
 export interface PhoneEvent {
   /**
    * notificationDisplayed: the system shows the notification (no ZPNs
-   * callback; it can be clicked). The others are the ZPNs callbacks the
-   * vendor raises in the app's state.
+   * callback; it can be clicked). voipPushReceived: PushKit hands the app
+   * a VoIP push (no ZPNs callback either: the app reports it to CallKit).
+   * The others are the ZPNs callbacks the vendor raises in the app's
+   * state.
    */
-  event: 'notificationDisplayed' | 'notificationArrived' | 'throughMessageReceived' | 'notificationClicked';
+  event: 'notificationDisplayed' | 'notificationArrived' | 'throughMessageReceived' | 'notificationClicked' | 'voipPushReceived';
   vendor: PushVendor;
   title?: string;
   content?: string;
   payload?: string;
   /** APNs: alert, background, voip; FCM, Huawei: notification or data; Xiaomi: notification or passThrough; OPPO, vivo: notification. */
   kind: string;
-  /** The delivery's number at the vendor's emulator, per token (click takes it). */
+  /** The push's number at the vendor's emulator, per token (click takes it); the events of one push share it. */
   seq: number;
+  /** The vendor's ID of the message (APNs apns-id, FCM message name, ...). */
+  messageID?: string;
   /** A call push's call ID. */
   callID?: string;
   /** What the server cut to fit the vendor's limits ("title", "content", "payload", comma-separated). */
@@ -104,6 +108,7 @@ export class EmulatedPhone implements PushTokenSource {
   private readonly fetchFn: typeof fetch;
   private readonly pollSeconds: number;
   private readonly listeners = new Set<PushSourceListener>();
+  private readonly observers = new Set<(e: PhoneEvent) => void>();
   private readonly waiters = new Set<Waiter>();
   private readonly abort = new AbortController();
   private disposed = false;
@@ -178,6 +183,18 @@ export class EmulatedPhone implements PushTokenSource {
     this.listeners.add(listener);
     return () => {
       this.listeners.delete(listener);
+    };
+  }
+
+  /**
+   * onEvent calls observer with every event from now on (all of them, not
+   * only the ZPNs callbacks: e.g. voipPushReceived for the app's CallKit
+   * code); returns the unsubscribe.
+   */
+  onEvent(observer: (e: PhoneEvent) => void): () => void {
+    this.observers.add(observer);
+    return () => {
+      this.observers.delete(observer);
     };
   }
 
@@ -290,11 +307,24 @@ export class EmulatedPhone implements PushTokenSource {
 
   private dispatch(e: PhoneEvent): void {
     this.events.push(e);
-    if (e.event !== 'notificationDisplayed') {
+    if (e.event === 'notificationArrived' || e.event === 'throughMessageReceived' || e.event === 'notificationClicked') {
       const message = { title: e.title ?? '', content: e.content ?? '', payload: e.payload ?? '', extras: e.extras ?? {} };
-      for (const l of [...this.listeners]) l.notification(e.event, message);
+      for (const l of [...this.listeners]) guarded(() => l.notification(e.event as PushSourceEvent, message));
     }
+    for (const o of [...this.observers]) guarded(() => o(e));
     for (const w of [...this.waiters]) if (w.match(e)) w.resolve(e);
+  }
+}
+
+// guarded runs f; what it throws is rethrown where the runtime reports it,
+// not into the poll loop.
+function guarded(f: () => void): void {
+  try {
+    f();
+  } catch (e) {
+    setTimeout(() => {
+      throw e;
+    }, 0);
   }
 }
 
