@@ -9,7 +9,7 @@ export * from './zpns/source.js';
 export * from './zpns/emulatedPhone.js';
 export * from './zpns/adapters/firebase.js';
 export * from './zpns/adapters/voip.js';
-export { ZIMError } from './errors.js';
+export { ZIMError, ZIMClientErrorCode, zimClientErrorCodes } from './errors.js';
 export type { PushRegistration } from './internal/pushlink.js';
 export { setWebSocketImplementation } from './transport.js';
 export type { WebSocketLike, WebSocketConstructor } from './transport.js';
