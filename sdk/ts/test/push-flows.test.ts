@@ -14,8 +14,10 @@ import {
   ZPNsPushSourceType,
   type PushTokenSource,
 } from '../src/node.js';
+import WebSocket from 'ws';
+import { setWebSocketImplementation, type WebSocketConstructor } from '../src/node.js';
 import { startServer, type HeraldServer } from './harness.js';
-import { allVendors, destroyAll, jobs, login, send, settled, uniq, ZPNsRecorder } from './push-helpers.js';
+import { allVendors, destroyAll, jobs, login, send, settled, track, uniq, ZPNsRecorder } from './push-helpers.js';
 
 let srv: HeraldServer;
 let phonesURL: string;
@@ -77,6 +79,56 @@ test('Automatic: a development build registers a development PushID with enableD
     ['notificationArrived', { title: 'T sandbox', content: 'C sandbox', payload: 'sandbox', extras: { payload: 'sandbox' }, pushSourceType: ZPNsPushSourceType.APNs }],
   ]);
   expect((await jobs(srv, id)).map((j) => [j.pushID, j.status])).toEqual([[reg[0]!.pushID, 'delivered']]);
+});
+
+test('registerPush and login at once (the token comes while the login is in flight): bound all the same', async () => {
+  const android = await phone({ vendor: 'huawei', state: 'killed' });
+  let release!: () => void;
+  const tokenLate = new Promise<void>((r) => (release = r));
+  const slow: PushTokenSource = {
+    platform: android.platform,
+    vendors: android.vendors,
+    bundleID: android.bundleID,
+    getToken: async (req) => {
+      await tokenLate;
+      return android.getToken(req);
+    },
+    subscribe: (l) => android.subscribe(l),
+  };
+  ZPNs.setPushConfig(allVendors);
+  ZPNs.setPushTokenSource(slow);
+  // The token comes once the login request is on the wire: the login
+  // carries no registration, ZPNs sends it after the login's reply.
+  let loginFrame: any;
+  class Spy extends WebSocket {
+    override send(data: any): void {
+      super.send(data);
+      const f = JSON.parse(String(data));
+      if (f.type === 'login') {
+        loginFrame = f;
+        release();
+      }
+    }
+  }
+  setWebSocketImplementation(Spy as unknown as WebSocketConstructor);
+  try {
+    const registering = zpns.registerPush();
+    const user0 = uniq('bob');
+    const receiver0 = track(ZIM.create({ appID: srv.app.appID, server: srv.url }));
+    await Promise.all([registering, receiver0.login(user0, { token: srv.token(user0) })]);
+    var user = user0;
+    var receiver = receiver0;
+  } finally {
+    setWebSocketImplementation(WebSocket as unknown as WebSocketConstructor);
+  }
+  // (A previous test's unregistered device may ride along, disabled.)
+  expect(loginFrame.data.push?.token).not.toBe(android.token);
+  const reg = await rec.nextRegistered(0);
+  expect(reg).toMatchObject({ errorCode: 0, pushID: expect.stringMatching(/^P/), pushSourceType: ZPNsPushSourceType.HuaWei });
+  const sender = await offline(receiver);
+  const id = await send(sender, user, 'raced');
+  await android.waitForEvent((e) => e.payload === 'raced');
+  expect((await jobs(srv, id)).map((j) => j.pushID)).toEqual([reg.pushID]);
 });
 
 test('Production given for a development build: a production PushID, which the APNs production endpoint refuses', async () => {

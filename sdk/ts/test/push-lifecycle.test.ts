@@ -322,6 +322,34 @@ describe('unregisterPush', () => {
     expect(zim.logins.at(-1)).toBeUndefined();
   });
 
+  test('a login in flight at unregisterPush: its binding is undone when it answers', async () => {
+    ZPNs.setPushTokenSource(new FakeSource('android', ['fcm']));
+    ZPNs.setPushConfig({ enableFCMPush: true });
+    await zpns.registerPush();
+    const carried = getPushSide()!.registration()!; // the login is sent
+    await zpns.unregisterPush();
+    zim.online = true;
+    getPushSide()!.bound({ pushID: pushIDOf(carried) }); // its reply
+    await expect.poll(() => zim.unregistered).toEqual(['P-fcm-tok-1']);
+    expect(registered).toEqual([]);
+  });
+
+  test('a refused tombstone is dropped, so later logins do not fail on it', async () => {
+    ZPNs.setPushTokenSource(new FakeSource('ios', ['apns']));
+    await zpns.registerPush();
+    zim.login();
+    zim.drop();
+    await zpns.unregisterPush();
+    zim.refuse = new ZIMError(40906, 'device_in_use');
+    zim.login();
+    expect(zim.logins.at(-1)).toMatchObject({ disabled: true });
+    zim.refuse = undefined;
+    zim.drop();
+    zim.login();
+    expect(zim.logins.at(-1)).toBeUndefined();
+    expect(registered).toHaveLength(1); // the first binding only
+  });
+
   test('an unregisterPush during registerPush wins', async () => {
     ZPNs.setPushTokenSource(new FakeSource('ios', ['apns']));
     const p = zpns.registerPush();

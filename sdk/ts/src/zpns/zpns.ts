@@ -1,7 +1,7 @@
 // The push client (the seed's ZPNs): it gets the device's vendor token from
 // a PushTokenSource, hands the registration to ZIM (src/internal/pushlink.ts)
 // and raises the seed's ZPNsEventHandler events.
-import { ZIMError } from '../errors.js';
+import { ZIMClientErrorCode, ZIMError, ZIMServerErrorCode } from '../errors.js';
 import { getZIMSide, setPushSide, type PushRegistration, type PushSide, type ZIMSide } from '../internal/pushlink.js';
 import {
   pushVendors,
@@ -51,6 +51,8 @@ const switchOf: Record<Exclude<PushVendor, 'apns'>, keyof ZPNsConfig> = {
   vivo: 'enableVivoPush',
 };
 const configKeys = Object.values(switchOf);
+// ZIM's codes for a request that found no login.
+const notBoundNow: readonly number[] = [ZIMServerErrorCode.NotLoggedIn, ZIMClientErrorCode.LoginEnded, ZIMClientErrorCode.Destroyed];
 const notificationEvents: readonly PushSourceEvent[] = ['notificationArrived', 'throughMessageReceived', 'notificationClicked'];
 const eventNames: readonly ZPNsEventName[] = [
   'registered',
@@ -102,6 +104,11 @@ function checkSource(source: PushTokenSource): void {
       throw invalid(`token source ${k} must be a function when set`);
     }
   }
+}
+
+// sameDevice: a and b give the same PushID (vendor, environment, token).
+function sameDevice(a: PushRegistration, b: PushRegistration): boolean {
+  return a.vendor === b.vendor && a.environment === b.environment && a.token === b.token;
 }
 
 function toZIMError(e: unknown): ZIMError {
@@ -200,14 +207,16 @@ export class ZPNs {
   // out without logout (the connection dropped): the next login carries it
   // disabled and unregisters it.
   private tombstone: PushRegistration | undefined;
+  // What the login being sent carries, and whose it is.
+  private handed: { reg: PushRegistration; owner: Current | 'tombstone' } | undefined;
   // Bumped by every registerPush and unregisterPush: an older registerPush
   // still waiting for its token gives up.
   private generation = 0;
 
   private constructor() {
     const side: PushSide = {
-      registration: () => this.current?.registration ?? this.tombstone,
-      bound: (result) => this.bound(result),
+      registration: () => this.handOut(),
+      bound: (result) => this.loginBound(result),
       unbound: () => this.unbound(),
     };
     setPushSide(side);
@@ -392,7 +401,11 @@ export class ZPNs {
     try {
       pushID = await zim.registerPush(cur.registration);
     } catch (e) {
-      if (this.current === cur) this.bound({ error: toZIMError(e) });
+      const err = toZIMError(e);
+      // The login ended before the request went out (logout, destroy, a
+      // failed login): not bound now, and the next login carries it.
+      if (notBoundNow.includes(err.code)) return;
+      if (this.current === cur) this.bound(cur, { error: err });
       return;
     }
     if (this.current !== cur) {
@@ -400,25 +413,40 @@ export class ZPNs {
       if (!this.current || this.current.pushID !== pushID) zim.unregisterPush(pushID).catch(() => {});
       return;
     }
-    this.bound({ pushID });
+    this.bound(cur, { pushID });
     if (replaced !== undefined && replaced !== pushID) zim.unregisterPush(replaced).catch(() => {});
   }
 
-  private bound(result: { pushID: string } | { error: ZIMError }): void {
+  // handOut is PushSide.registration: what the login being sent carries.
+  private handOut(): PushRegistration | undefined {
     const cur = this.current;
-    if (!cur) {
-      const tomb = this.tombstone;
-      if (tomb && 'pushID' in result) {
-        const zim = getZIMSide();
-        zim?.unregisterPush(result.pushID).then(
-          () => {
-            if (this.tombstone === tomb) this.tombstone = undefined;
-          },
-          () => {},
-        );
-      }
+    this.handed = cur ? { reg: cur.registration, owner: cur } : this.tombstone ? { reg: this.tombstone, owner: 'tombstone' } : undefined;
+    return this.handed?.reg;
+  }
+
+  // loginBound is PushSide.bound: the server's answer to the registration
+  // the last login carried.
+  private loginBound(result: { pushID: string } | { error: ZIMError }): void {
+    const handed = this.handed;
+    this.handed = undefined;
+    if (!handed) return;
+    const cur = this.current;
+    if (cur && (handed.owner === cur || sameDevice(handed.reg, cur.registration))) {
+      this.bound(cur, result);
       return;
     }
+    if (handed.owner === 'tombstone' && this.tombstone === handed.reg) {
+      // Done either way: unregistered below, or refused (then never again,
+      // lest every login fail on it).
+      this.tombstone = undefined;
+    }
+    // The login carried a registration ZPNs no longer holds (the
+    // tombstone, or one unregistered or replaced while the login was in
+    // flight): undo its binding.
+    if ('pushID' in result) getZIMSide()?.unregisterPush(result.pushID).catch(() => {});
+  }
+
+  private bound(cur: Current, result: { pushID: string } | { error: ZIMError }): void {
     if ('error' in result) {
       cur.reported = false;
       this.report(cur.vendor, '', result.error.code, result.error.message);
