@@ -3,11 +3,13 @@
 // origin makes a phone over fetch, registers it, logs in over the
 // browser's WebSocket, and gets its push's callbacks; dispose stops the
 // long-poll. Skipped where no Chromium is installed.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build } from 'tsup';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startServer, type HeraldServer } from './harness.js';
@@ -25,16 +27,22 @@ let page: Page;
 beforeAll(async () => {
   if (!haveChromium) return;
   srv = await startServer({ args: ['--allowed-origins', '127.0.0.1:*'] });
-  const out = await build({
-    entryPoints: [fileURLToPath(new URL('../src/index.ts', import.meta.url))],
-    bundle: true,
-    format: 'iife',
+  // The browser bundle as tsup.config.ts makes it, into a directory of
+  // the test's own.
+  const outDir = mkdtempSync(join(tmpdir(), 'herald-bundle-'));
+  await build({
+    config: false,
+    entry: { herald: fileURLToPath(new URL('../src/index.ts', import.meta.url)) },
+    format: ['iife'],
     globalName: 'Herald',
+    outExtension: () => ({ js: '.global.js' }),
     platform: 'browser',
     target: 'es2020',
-    write: false,
+    outDir,
+    silent: true,
   });
-  const bundle = out.outputFiles[0]!.text;
+  const bundle = readFileSync(join(outDir, 'herald.global.js'), 'utf8');
+  rmSync(outDir, { recursive: true, force: true });
   web = createServer((req, res) => {
     if (req.url === '/herald.js') {
       res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(bundle);
