@@ -119,6 +119,11 @@ type Listener = (zim: ZIM, data: never) => void;
 
 const convKey = (id: string, type: number) => `${type}:${id}`;
 
+// later runs fn after the current frame's handling (older React Native
+// runtimes lack queueMicrotask).
+const later: (fn: () => void) => void =
+  typeof queueMicrotask === 'function' ? (fn) => queueMicrotask(fn) : (fn) => void Promise.resolve().then(fn);
+
 /** Connection implements Core for one ZIM instance. */
 export class Connection implements Core {
   readonly zim: ZIM;
@@ -629,6 +634,23 @@ export class Connection implements Core {
     this.setState(ZIMConnectionState.Disconnected, ev, ext);
   }
 
+  /**
+   * registerPush registers and binds the device while logged in (ZPNs'
+   * registerPush after login); logout then unbinds it. Safe to repeat: the
+   * server updates the same device in place.
+   */
+  async registerPush(reg: PushRegistration): Promise<string> {
+    const r = await this.call<{ pushID?: string }>('registerPush', reg, { retry: true });
+    this.pushSent = reg;
+    return r.pushID ?? '';
+  }
+
+  /** unregisterPush removes a device of this user (ZPNs' unregisterPush). */
+  async unregisterPush(pushID: string): Promise<void> {
+    await this.call('unregisterPush', { pushID }, { retry: true });
+    this.pushSent = undefined;
+  }
+
   /** renewToken replaces the login's token (while reconnecting: kept for the next attempt). */
   async renewToken(token: string): Promise<void> {
     if (this.destroyed) throw new ZIMError(ZIMClientErrorCode.Destroyed, 'the ZIM instance was destroyed');
@@ -853,7 +875,7 @@ export class Connection implements Core {
     this.queue.push(e);
     if (!this.draining) {
       this.draining = true;
-      queueMicrotask(() => this.drain());
+      later(() => this.drain());
     }
   }
 

@@ -315,14 +315,13 @@ export class ZIM extends ZIMCalls {
   }
 
   /** @internal */
-  async registerPushDevice(reg: PushRegistration): Promise<string> {
-    const r = await this.core.call<{ pushID?: string }>('registerPush', reg, { retry: true });
-    return r.pushID ?? '';
+  registerPushDevice(reg: PushRegistration): Promise<string> {
+    return this.core.registerPush(reg);
   }
 
   /** @internal */
-  async unregisterPushDevice(pushID: string): Promise<void> {
-    await this.core.call('unregisterPush', { pushID }, { retry: true });
+  unregisterPushDevice(pushID: string): Promise<void> {
+    return this.core.unregisterPush(pushID);
   }
 }
 
