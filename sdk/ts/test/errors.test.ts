@@ -200,10 +200,13 @@ describe('against a scripted server', () => {
     const list = zim.queryConversationList({ count: 5 });
     const send = zim.sendMessage(text('in flight'), 'bob', 0);
     const sendFrame = await c0.next('send');
+    const cmd = zim.sendMessage({ type: 2, message: 'typing' }, 'bob', 0); // never stored: not repeated
+    await c0.next('send', (f) => f.data.type === 2);
     await c0.next('groupCreate');
     await c0.next('conversationList');
     c0.close(1012, 'restart');
     expect((await rejection(create)).code).toBe(ZIMClientErrorCode.ConnectionLost);
+    expect((await rejection(cmd)).code).toBe(ZIMClientErrorCode.ConnectionLost);
     await rec.state(ZIMConnectionState.Reconnecting);
 
     const c1 = await fake.conn(1);
@@ -219,6 +222,7 @@ describe('against a scripted server', () => {
     const r = await send;
     expect(r.message).toMatchObject({ messageID: '9007199254740993', conversationSeq: 4, localMessageID: sendFrame.data.localMessageID });
     expect(c1.frames.filter((f) => f.type === 'groupCreate')).toEqual([]); // not repeated
+    expect(c1.frames.filter((f) => f.type === 'send')).toHaveLength(1);
   });
 
   test('unavailable: a send is sent again after a backoff and resolves', async () => {

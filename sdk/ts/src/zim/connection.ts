@@ -145,7 +145,8 @@ export class Connection implements Core {
   private pushSent: PushRegistration | undefined;
 
   private nextID = 0;
-  private requests: Pending[] = [];
+  /** Every request not settled yet, in the order of the calls (a Set keeps insertion order). */
+  private requests = new Set<Pending>();
   private byID = new Map<string, Pending>();
 
   private pos = new Map<string, ConvPos>();
@@ -240,7 +241,7 @@ export class Connection implements Core {
       p.timer = setTimeout(() => {
         this.settle(p, p.lastError ?? new ZIMError(ZIMClientErrorCode.Timeout, `${type}: no reply within ${this.cfg.requestTimeout} ms`));
       }, this.cfg.requestTimeout);
-      this.requests.push(p);
+      this.requests.add(p);
       const s = this.sock;
       if (s && s.loggedIn) this.write(p, s);
     });
@@ -261,12 +262,12 @@ export class Connection implements Core {
     // A written request with a reply hook stays in byID until its reply or
     // the end of its connection, so that the hook sees a late reply.
     if (!(p.onReply && p.sock && !p.sock.closed)) this.forget(p);
-    else this.requests = this.requests.filter((q) => q !== p);
+    else this.requests.delete(p);
     p.reject(err);
   }
 
   private forget(p: Pending): void {
-    this.requests = this.requests.filter((q) => q !== p);
+    this.requests.delete(p);
     if (p.id && this.byID.get(p.id) === p) this.byID.delete(p.id);
   }
 
@@ -290,7 +291,7 @@ export class Connection implements Core {
       }, d);
       return;
     }
-    this.requests = this.requests.filter((q) => q !== p);
+    this.requests.delete(p);
     if (p.onReply) {
       try {
         p.onReply(f);
@@ -323,9 +324,9 @@ export class Connection implements Core {
 
   /** failAll ends every request: the login ended. */
   private failAll(code: number, message: string): void {
-    const all = this.requests.slice();
+    const all = Array.from(this.requests);
     for (const p of all) this.settle(p, new ZIMError(code, message));
-    this.requests = [];
+    this.requests.clear();
     this.byID.clear();
   }
 

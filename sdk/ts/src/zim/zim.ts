@@ -183,8 +183,10 @@ export class ZIM extends ZIMCalls {
    * (commands: accepted it). Each send gets a localMessageID (unless the
    * message has one); a send whose reply was lost with the connection is
    * sent again with it after the reconnect login, and the server stores it
-   * once. It rejects with the server's ZIMError for bad input (nothing is
-   * stored) or a ZIMClientErrorCode.Timeout.
+   * once. A command message (type 2, never stored) is not repeated: one in
+   * flight when the connection is lost rejects with ConnectionLost. It
+   * rejects with the server's ZIMError for bad input (nothing is stored) or
+   * a ZIMClientErrorCode.Timeout.
    */
   async sendMessage(
     message: ZIMMessage,
@@ -225,7 +227,9 @@ export class ZIM extends ZIMCalls {
     } as ZIMMessage;
     notification?.onMessageAttached?.(sending);
     const r = await this.core.call<WireSendReply>('send', req, {
-      retry: true,
+      // The server stores a message once per localMessageID, so a send is
+      // repeated after a lost reply; a command is not stored, so not.
+      retry: body.type !== 2,
       localMessageID,
       onReply: (f) => {
         const d = f.data as WireSendReply | undefined;
