@@ -46,23 +46,33 @@ func dialOrigin(t *testing.T, s *testkit.Server, origin string) (*websocket.Conn
 // rawLogin logs user in over conn and returns the reply frame.
 func rawLogin(t *testing.T, s *testkit.Server, conn *websocket.Conn, user string) protocol.Frame {
 	t.Helper()
+	return rawRequest(t, conn, protocol.TypeLogin, "1", protocol.LoginRequest{AppID: s.App.AppID, UserID: user, Token: s.Token(t, user, time.Hour), Platform: "web", DeviceID: "browser-" + user})
+}
+
+// rawRequest sends a request over conn and returns its reply frame,
+// skipping events.
+func rawRequest(t *testing.T, conn *websocket.Conn, typ, id string, data ...any) protocol.Frame {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	data, _ := json.Marshal(protocol.LoginRequest{AppID: s.App.AppID, UserID: user, Token: s.Token(t, user, time.Hour), Platform: "web", DeviceID: "browser-" + user})
-	b, _ := json.Marshal(protocol.Frame{Type: protocol.TypeLogin, ID: "1", Data: data})
+	f := protocol.Frame{Type: typ, ID: id}
+	if len(data) > 0 {
+		f.Data, _ = json.Marshal(data[0])
+	}
+	b, _ := json.Marshal(f)
 	if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
 		t.Fatal(err)
 	}
 	for {
 		_, b, err := conn.Read(ctx)
 		if err != nil {
-			t.Fatalf("reading the login reply: %v", err)
+			t.Fatalf("reading the %s reply: %v", typ, err)
 		}
 		var f protocol.Frame
 		if err := json.Unmarshal(b, &f); err != nil {
 			t.Fatal(err)
 		}
-		if f.Type == protocol.TypeReply && f.ID == "1" {
+		if f.Type == protocol.TypeReply && f.ID == id {
 			return f
 		}
 	}
@@ -127,8 +137,13 @@ func TestAllowedOrigins(t *testing.T) {
 				t.Fatalf("login: %v", f.Error)
 			}
 			var r protocol.LoginReply
-			if err := json.Unmarshal(f.Data, &r); err != nil || r.UserID != "alice" || !s.Online("alice") {
-				t.Fatalf("login reply %s (%v), online %v", f.Data, err, s.Online("alice"))
+			if err := json.Unmarshal(f.Data, &r); err != nil || r.UserID != "alice" {
+				t.Fatalf("login reply %s (%v)", f.Data, err)
+			}
+			// The session is registered before the next request is
+			// handled: once a ping is answered, alice is online.
+			if f := rawRequest(t, conn, protocol.TypePing, "2"); f.Error != nil || !s.Online("alice") {
+				t.Fatalf("ping after login: %v, online %v", f.Error, s.Online("alice"))
 			}
 		})
 	}

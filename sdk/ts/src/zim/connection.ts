@@ -15,7 +15,7 @@ import {
   type ZIMLogger,
   type ZIMMessage,
 } from './types.js';
-import { messageFromWire, type Frame, type WireLoginReply, type WireMessage } from './wire.js';
+import { decodeFrame, encodeFrame, messageFromWire, type Frame, type WireLoginReply, type WireMessage } from './wire.js';
 import type { ZIM } from './zim.js';
 
 /** The SDK's version, sent at login. */
@@ -92,6 +92,9 @@ interface Pending {
   onReply?: (f: Frame) => void;
   /** For sends: the localMessageID, to recognise this device's own message in a sync. */
   localMessageID?: string;
+  /** How often the server answered unavailable, and its last such error (what a timeout then reports). */
+  retries: number;
+  lastError?: ZIMError;
 }
 
 /** Delivery bookkeeping of one conversation (see sdk/go/events.go). */
@@ -116,6 +119,11 @@ type Listener = (zim: ZIM, data: never) => void;
 
 const convKey = (id: string, type: number) => `${type}:${id}`;
 
+// later runs fn after the current frame's handling (older React Native
+// runtimes lack queueMicrotask).
+const later: (fn: () => void) => void =
+  typeof queueMicrotask === 'function' ? (fn) => queueMicrotask(fn) : (fn) => void Promise.resolve().then(fn);
+
 /** Connection implements Core for one ZIM instance. */
 export class Connection implements Core {
   readonly zim: ZIM;
@@ -137,7 +145,8 @@ export class Connection implements Core {
   private pushSent: PushRegistration | undefined;
 
   private nextID = 0;
-  private requests: Pending[] = [];
+  /** Every request not settled yet, in the order of the calls (a Set keeps insertion order). */
+  private requests = new Set<Pending>();
   private byID = new Map<string, Pending>();
 
   private pos = new Map<string, ConvPos>();
@@ -227,11 +236,12 @@ export class Connection implements Core {
         timer: undefined,
         onReply: opts.onReply,
         localMessageID: opts.localMessageID,
+        retries: 0,
       };
       p.timer = setTimeout(() => {
-        this.settle(p, new ZIMError(ZIMClientErrorCode.Timeout, `${type}: no reply within ${this.cfg.requestTimeout} ms`));
+        this.settle(p, p.lastError ?? new ZIMError(ZIMClientErrorCode.Timeout, `${type}: no reply within ${this.cfg.requestTimeout} ms`));
       }, this.cfg.requestTimeout);
-      this.requests.push(p);
+      this.requests.add(p);
       const s = this.sock;
       if (s && s.loggedIn) this.write(p, s);
     });
@@ -252,12 +262,12 @@ export class Connection implements Core {
     // A written request with a reply hook stays in byID until its reply or
     // the end of its connection, so that the hook sees a late reply.
     if (!(p.onReply && p.sock && !p.sock.closed)) this.forget(p);
-    else this.requests = this.requests.filter((q) => q !== p);
+    else this.requests.delete(p);
     p.reject(err);
   }
 
   private forget(p: Pending): void {
-    this.requests = this.requests.filter((q) => q !== p);
+    this.requests.delete(p);
     if (p.id && this.byID.get(p.id) === p) this.byID.delete(p.id);
   }
 
@@ -268,7 +278,20 @@ export class Connection implements Core {
       return; // a ping's reply, or one whose connection was replaced
     }
     this.byID.delete(p.id);
-    this.requests = this.requests.filter((q) => q !== p);
+    if (f.error && f.error.code === ZIMServerErrorCode.Unavailable && p.retry && !p.settled) {
+      // The server is stopping or overloaded: send it again later (on this
+      // connection, or after the reconnect login), within the deadline.
+      p.lastError = new ZIMError(f.error.code, f.error.message);
+      p.sock = undefined;
+      p.id = '';
+      const d = backoff(p.retries++, this.cfg.reconnectMin, this.cfg.reconnectMax, Math.random());
+      setTimeout(() => {
+        const s = this.sock;
+        if (!p.settled && !p.sock && s?.loggedIn && !s.closed) this.write(p, s);
+      }, d);
+      return;
+    }
+    this.requests.delete(p);
     if (p.onReply) {
       try {
         p.onReply(f);
@@ -292,6 +315,7 @@ export class Connection implements Core {
       if (p.retry) {
         p.sock = undefined; // written again after the reconnect login
         p.id = '';
+        p.retries++;
       } else {
         this.settle(p, new ZIMError(ZIMClientErrorCode.ConnectionLost, `${p.type}: connection lost before the reply; it may have been applied`));
       }
@@ -300,9 +324,9 @@ export class Connection implements Core {
 
   /** failAll ends every request: the login ended. */
   private failAll(code: number, message: string): void {
-    const all = this.requests.slice();
+    const all = Array.from(this.requests);
     for (const p of all) this.settle(p, new ZIMError(code, message));
-    this.requests = [];
+    this.requests.clear();
     this.byID.clear();
   }
 
@@ -406,6 +430,7 @@ export class Connection implements Core {
           resolve: () => {},
           reject: () => {},
           timer: undefined,
+          retries: 0,
           onReply: (f) => {
             if (done || run.cancelled || this.run !== run) {
               finish(new ZIMError(ZIMClientErrorCode.LoginEnded, 'the login was cancelled'));
@@ -446,7 +471,11 @@ export class Connection implements Core {
       this.enqueue({ kind: 'call', fn: () => ps?.bound({ pushID: r.pushID! }) });
     }
     this.flushAcks(); // positions handled before this connection
-    for (const p of this.requests) if (!p.sock && !p.settled) this.write(p, s);
+    for (const p of this.requests) {
+      if (p.sock || p.settled) continue;
+      if (p.retries > 0) this.log.debug(`herald: ${p.type} sent again after the reconnect login`, p.localMessageID ?? '');
+      this.write(p, s);
+    }
     for (const h of this.loggedInHandlers) {
       try {
         h();
@@ -472,7 +501,7 @@ export class Connection implements Core {
     s.lastHeard = Date.now();
     let f: Frame;
     try {
-      f = JSON.parse(typeof raw === 'string' ? raw : String(raw)) as Frame;
+      f = decodeFrame(typeof raw === 'string' ? raw : String(raw));
     } catch {
       this.log.warn('herald: undecodable frame from the server');
       return;
@@ -606,6 +635,23 @@ export class Connection implements Core {
     this.setState(ZIMConnectionState.Disconnected, ev, ext);
   }
 
+  /**
+   * registerPush registers and binds the device while logged in (ZPNs'
+   * registerPush after login); logout then unbinds it. Safe to repeat: the
+   * server updates the same device in place.
+   */
+  async registerPush(reg: PushRegistration): Promise<string> {
+    const r = await this.call<{ pushID?: string }>('registerPush', reg, { retry: true });
+    this.pushSent = reg;
+    return r.pushID ?? '';
+  }
+
+  /** unregisterPush removes a device of this user (ZPNs' unregisterPush). */
+  async unregisterPush(pushID: string): Promise<void> {
+    await this.call('unregisterPush', { pushID }, { retry: true });
+    this.pushSent = undefined;
+  }
+
   /** renewToken replaces the login's token (while reconnecting: kept for the next attempt). */
   async renewToken(token: string): Promise<void> {
     if (this.destroyed) throw new ZIMError(ZIMClientErrorCode.Destroyed, 'the ZIM instance was destroyed');
@@ -695,7 +741,7 @@ export class Connection implements Core {
 
   private sendFrame(s: Socket, f: Frame): void {
     try {
-      s.ws.send(JSON.stringify(f));
+      s.ws.send(encodeFrame(f));
     } catch (e) {
       this.log.debug('herald: write failed', e);
     }
@@ -793,6 +839,7 @@ export class Connection implements Core {
       const p = this.pos.get(convKey(a.conversationID, a.conversationType));
       if (p) p.sent = Math.max(p.sent, a.seq);
     }
+    if (due.length > 0) this.log.debug('herald: acks sent', due);
     this.unacked = 0;
   }
 
@@ -829,7 +876,7 @@ export class Connection implements Core {
     this.queue.push(e);
     if (!this.draining) {
       this.draining = true;
-      queueMicrotask(() => this.drain());
+      later(() => this.drain());
     }
   }
 

@@ -28,6 +28,7 @@ import {
 import {
   conversationFromWire,
   messageFromWire,
+  orderKeyOf,
   sendBody,
   type WireConversation,
   type WireMessage,
@@ -182,8 +183,10 @@ export class ZIM extends ZIMCalls {
    * (commands: accepted it). Each send gets a localMessageID (unless the
    * message has one); a send whose reply was lost with the connection is
    * sent again with it after the reconnect login, and the server stores it
-   * once. It rejects with the server's ZIMError for bad input (nothing is
-   * stored) or a ZIMClientErrorCode.Timeout.
+   * once. A command message (type 2, never stored) is not repeated: one in
+   * flight when the connection is lost rejects with ConnectionLost. It
+   * rejects with the server's ZIMError for bad input (nothing is stored) or
+   * a ZIMClientErrorCode.Timeout.
    */
   async sendMessage(
     message: ZIMMessage,
@@ -224,7 +227,9 @@ export class ZIM extends ZIMCalls {
     } as ZIMMessage;
     notification?.onMessageAttached?.(sending);
     const r = await this.core.call<WireSendReply>('send', req, {
-      retry: true,
+      // The server stores a message once per localMessageID, so a send is
+      // repeated after a lost reply; a command is not stored, so not.
+      retry: body.type !== 2,
       localMessageID,
       onReply: (f) => {
         const d = f.data as WireSendReply | undefined;
@@ -290,7 +295,7 @@ export class ZIM extends ZIMCalls {
   async queryConversationList(config?: ZIMConversationQueryConfig): Promise<ZIMConversationListQueriedResult> {
     const r = await this.core.call<{ conversations?: WireConversation[] }>(
       'conversationList',
-      { count: config?.count ?? 0, before: config?.nextConversation?.orderKey ?? 0 },
+      { count: config?.count ?? 0, before: orderKeyOf(config?.nextConversation) },
       { retry: true },
     );
     const me = this.core.userID;
@@ -314,14 +319,13 @@ export class ZIM extends ZIMCalls {
   }
 
   /** @internal */
-  async registerPushDevice(reg: PushRegistration): Promise<string> {
-    const r = await this.core.call<{ pushID?: string }>('registerPush', reg, { retry: true });
-    return r.pushID ?? '';
+  registerPushDevice(reg: PushRegistration): Promise<string> {
+    return this.core.registerPush(reg);
   }
 
   /** @internal */
-  async unregisterPushDevice(pushID: string): Promise<void> {
-    await this.core.call('unregisterPush', { pushID }, { retry: true });
+  unregisterPushDevice(pushID: string): Promise<void> {
+    return this.core.unregisterPush(pushID);
   }
 }
 
