@@ -66,8 +66,10 @@ class FakeZIM implements ZIMSide {
     if (this.refuse) throw this.refuse;
     return pushIDOf(reg);
   }
+  failUnregister = false;
   async unregisterPush(pushID: string) {
     this.unregistered.push(pushID);
+    if (this.failUnregister) throw new ZIMError(60001, 'timeout');
   }
   login() {
     const reg = getPushSide()?.registration();
@@ -101,7 +103,7 @@ afterEach(async () => {
   ZPNs.setPushTokenSource(undefined);
   ZPNs.setPushConfig({});
   ZPNs.enableDebug(false);
-  Object.assign(zim, { registered: [], unregistered: [], logins: [], refuse: undefined });
+  Object.assign(zim, { registered: [], unregistered: [], logins: [], refuse: undefined, failUnregister: false });
   registered.length = 0;
 });
 
@@ -320,6 +322,20 @@ describe('unregisterPush', () => {
     zim.logout();
     zim.login();
     expect(zim.logins.at(-1)).toBeUndefined();
+  });
+
+  test('the server could not be told: unregisterPush resolves, and the next login disables and unregisters the device', async () => {
+    ZPNs.setPushTokenSource(new FakeSource('android', ['fcm']));
+    ZPNs.setPushConfig({ enableFCMPush: true });
+    await zpns.registerPush();
+    zim.login();
+    zim.failUnregister = true;
+    await expect(zpns.unregisterPush()).resolves.toBeUndefined();
+    zim.failUnregister = false;
+    zim.drop();
+    zim.login();
+    expect(zim.logins.at(-1)).toMatchObject({ vendor: 'fcm', disabled: true });
+    await expect.poll(() => zim.unregistered).toEqual(['P-fcm-tok-1', 'P-fcm-tok-1']);
   });
 
   test('a login in flight at unregisterPush: its binding is undone when it answers', async () => {

@@ -300,9 +300,10 @@ export class ZPNs {
    * unregisterPush stops offline pushes to this device: the registration
    * is dropped (no later login carries it) and, when ZIM is logged in, the
    * server unregisters the device at once (its pending pushes are
-   * dropped). It rejects with the server's ZIMError when that request
-   * failed; the device is then unregistered at the next login. Without a
-   * registration it does nothing.
+   * dropped). When that request fails (or ZIM's connection dropped
+   * without logout while the device was bound), the next login carries
+   * the device disabled and unregisters it. The returned promise never
+   * rejects, like registerPush's. Without a registration it does nothing.
    */
   async unregisterPush(): Promise<void> {
     this.generation++;
@@ -316,9 +317,8 @@ export class ZPNs {
       if (cur.pushID === undefined) return; // never bound: a bind in flight is undone when it answers
       try {
         await zim.unregisterPush(cur.pushID);
-      } catch (e) {
+      } catch {
         if (!this.current) this.tombstone = { ...cur.registration, disabled: true };
-        throw toZIMError(e);
       }
       return;
     }
