@@ -162,6 +162,53 @@ test('VoIP: the PushKit token rings a killed iOS app for a call invitation, outs
   expect(rec.log.filter((r) => r.event !== 'registered')).toEqual([]);
 });
 
+test('Huawei pass-through (a data push of the admin API): throughMessageReceived with the high-priority permission, nothing without', async () => {
+  const user = uniq('bob');
+  const admin = { Authorization: `Bearer ${srv.app.adminKey}`, 'Content-Type': 'application/json' };
+  // push sends with the admin API's push/send and waits until the vendor took it.
+  const push = async (body: Record<string, string>) => {
+    const resp = await fetch(`${srv.httpURL}/v1/apps/${srv.app.appID}/push/send`, { method: 'POST', headers: admin, body: JSON.stringify({ userIDs: [user], ...body }) });
+    expect(resp.status).toBe(200);
+    const { jobIDs } = (await resp.json()) as { jobIDs: number[] };
+    expect(jobIDs).toHaveLength(1);
+    await expect
+      .poll(async () => {
+        const t = (await (await fetch(`${srv.httpURL}/v1/apps/${srv.app.appID}/push/trace?userID=${user}`, { headers: admin })).json()) as { jobs: any[] };
+        return t.jobs.find((j) => j.id === jobIDs[0])?.status;
+      })
+      .toBe('delivered');
+  };
+  const bindDropped = async (p: EmulatedPhone) => {
+    ZPNs.setPushTokenSource(p);
+    const mark = rec.mark();
+    await zpns.registerPush();
+    const receiver = await login(srv, user);
+    await rec.nextRegistered(mark);
+    receiver.destroy();
+    await settled(srv, 0);
+  };
+  ZPNs.setPushConfig(allVendors);
+
+  const granted = await phone({ vendor: 'huawei', permissions: ['huawei-high-priority-pass-through'] });
+  await bindDropped(granted);
+  await push({ payload: 'data-1' });
+  await rec.until('throughMessageReceived', (r) => r.event === 'throughMessageReceived');
+  expect(rec.about('data-1')).toEqual([
+    ['throughMessageReceived', expect.objectContaining({ payload: 'data-1', pushSourceType: ZPNsPushSourceType.HuaWei })],
+  ]);
+  expect(granted.events.map((e) => e.event)).toEqual(['throughMessageReceived']); // a data message shows nothing
+
+  // An app without the permission: the data message reaches nothing. A
+  // notification sent once the vendor took it tells when the phone is done with it.
+  const plain = await phone({ vendor: 'huawei' });
+  await bindDropped(plain);
+  await push({ payload: 'data-2' });
+  await push({ title: 'T', content: 'C', payload: 'after' });
+  await plain.waitForEvent((e) => e.payload === 'after');
+  expect(plain.events.filter((e) => e.payload === 'data-2')).toEqual([]);
+  expect(rec.about('data-2')).toEqual([]);
+});
+
 test('unregisterPush while logged in: no push from then on, and later logins carry no registration', async () => {
   const android = await phone({ vendor: 'oppo' });
   ZPNs.setPushConfig(allVendors);

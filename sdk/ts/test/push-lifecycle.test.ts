@@ -283,6 +283,20 @@ describe('binding', () => {
     expect(getPushSide()!.registration()?.token).toBe('tok-2');
   });
 
+  test('a registerPush made offline replaces the bound device: the old PushID is unregistered once the new one is bound', async () => {
+    ZPNs.setPushTokenSource(new FakeSource('android', ['fcm'], 'im.herald.test', 'tok-a'));
+    ZPNs.setPushConfig({ enableFCMPush: true });
+    await zpns.registerPush();
+    zim.login();
+    zim.drop();
+    ZPNs.setPushTokenSource(new FakeSource('android', ['fcm'], 'im.herald.test', 'tok-b'));
+    await zpns.registerPush();
+    expect(zim.unregistered).toEqual([]);
+    zim.login();
+    await expect.poll(() => zim.unregistered).toEqual(['P-fcm-tok-a']);
+    expect(registered.map((r) => r.pushID)).toEqual(['P-fcm-tok-a', 'P-fcm-tok-b']);
+  });
+
   test('setPushConfig switching the registered vendor off disables it; on again enables it', async () => {
     ZPNs.setPushTokenSource(new FakeSource('android', ['xiaomi']));
     ZPNs.setPushConfig({ enableMiPush: true });

@@ -125,6 +125,8 @@ interface Current {
   vendor: PushVendor;
   /** The server's PushID once bound (it stays across logout: it is the token's). */
   pushID: string | undefined;
+  /** The PushID of the registration this one replaced, unregistered once this one is bound. */
+  replaces: string | undefined;
   /** `registered` was raised for the present binding; cleared at unbound and on a new token. */
   reported: boolean;
   unsubscribe: (() => void) | undefined;
@@ -265,8 +267,9 @@ export class ZPNs {
    *    40906 device_in_use, ...).
    *
    * A registerPush that fails in steps 1–2 leaves the present registration
-   * as it was. A new registerPush replaces the previous one (its PushID is
-   * unregistered on the server when it differs). The returned promise
+   * as it was. A new registerPush replaces the previous one: once the new
+   * one is bound, the previous PushID, when it differs, is unregistered
+   * (as after a token refresh). The returned promise
    * never rejects: it resolves when the attempt is over (bound, refused,
    * or waiting for the next login). Bad options, or no token source,
    * throw ZIMError (InvalidArgument / NoTokenSource) and change nothing.
@@ -364,7 +367,7 @@ export class ZPNs {
     }
     const prev = this.current;
     prev?.unsubscribe?.();
-    const cur: Current = { registration, vendor, pushID: undefined, reported: false, unsubscribe: undefined };
+    const cur: Current = { registration, vendor, pushID: undefined, replaces: prev?.pushID ?? prev?.replaces, reported: false, unsubscribe: undefined };
     this.current = cur;
     this.tombstone = undefined;
     cur.unsubscribe = source.subscribe?.({
@@ -373,7 +376,7 @@ export class ZPNs {
     });
     const zim = getZIMSide();
     if (zim?.loggedIn()) {
-      await this.bindNow(zim, cur, prev?.pushID);
+      await this.bindNow(zim, cur);
     }
   }
 
@@ -394,9 +397,8 @@ export class ZPNs {
     return vendor === 'apns' || ZPNs.config[switchOf[vendor]] === true;
   }
 
-  // bindNow sends cur's registration (logged in). A previous PushID of
-  // this device that the new one replaces is unregistered.
-  private async bindNow(zim: ZIMSide, cur: Current, replaced: string | undefined): Promise<void> {
+  // bindNow sends cur's registration (logged in).
+  private async bindNow(zim: ZIMSide, cur: Current): Promise<void> {
     let pushID: string;
     try {
       pushID = await zim.registerPush(cur.registration);
@@ -414,7 +416,6 @@ export class ZPNs {
       return;
     }
     this.bound(cur, { pushID });
-    if (replaced !== undefined && replaced !== pushID) zim.unregisterPush(replaced).catch(() => {});
   }
 
   // handOut is PushSide.registration: what the login being sent carries.
@@ -454,6 +455,12 @@ export class ZPNs {
     }
     const changed = cur.pushID !== result.pushID;
     cur.pushID = result.pushID;
+    if (cur.replaces !== undefined) {
+      // The device this registration replaced (an older token or
+      // registerPush) gets no more pushes.
+      if (cur.replaces !== result.pushID) getZIMSide()?.unregisterPush(cur.replaces).catch(() => {});
+      cur.replaces = undefined;
+    }
     if (cur.reported && !changed) return;
     cur.reported = true;
     this.report(cur.vendor, result.pushID, 0, '', cur.registration.token);
@@ -474,7 +481,7 @@ export class ZPNs {
     else delete registration.disabled;
     cur.registration = registration;
     const zim = getZIMSide();
-    if (zim?.loggedIn()) void this.bindNow(zim, cur, undefined);
+    if (zim?.loggedIn()) void this.bindNow(zim, cur);
   }
 
   private tokenRefreshed(cur: Current, update: Partial<PushTokens>): void {
@@ -486,9 +493,10 @@ export class ZPNs {
     }
     if (registration.token === cur.registration.token && registration.voipToken === cur.registration.voipToken) return;
     cur.registration = registration;
+    cur.replaces ??= cur.pushID;
     cur.reported = false;
     const zim = getZIMSide();
-    if (zim?.loggedIn()) void this.bindNow(zim, cur, cur.pushID);
+    if (zim?.loggedIn()) void this.bindNow(zim, cur);
   }
 
   private notification(cur: Current, event: PushSourceEvent, m: PushSourceMessage): void {
