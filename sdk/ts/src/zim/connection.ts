@@ -688,8 +688,8 @@ export class Connection implements Core {
       this.run = undefined;
     }
     this.attempt = 0;
-    if (this.sock) this.dropSocket(this.sock, 1000, 'logout');
     this.failAll(ZIMClientErrorCode.LoginEnded, 'logged out');
+    if (this.sock) this.dropSocket(this.sock, 1000, 'logout');
     this.dropQueued();
     this.setState(ZIMConnectionState.Disconnected, ZIMConnectionEvent.Success, {});
     if (this.pushSent) {
@@ -710,8 +710,8 @@ export class Connection implements Core {
       run.wake?.();
     }
     this.run = undefined;
-    if (this.sock) this.dropSocket(this.sock, 1000, 'destroyed');
     this.failAll(ZIMClientErrorCode.Destroyed, 'the ZIM instance was destroyed');
+    if (this.sock) this.dropSocket(this.sock, 1000, 'destroyed');
     this.queue = [];
     if (this.ackTimer) clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
