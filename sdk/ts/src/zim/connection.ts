@@ -141,6 +141,8 @@ export class Connection implements Core {
   /** The login in force (connecting, connected or reconnecting); undefined when none. */
   private run: { cancelled: boolean; wake?: () => void } | undefined;
   private sock: Socket | undefined;
+  /** Failed reconnect attempts since the last stable session (the backoff's exponent). */
+  private attempt = 0;
   /** What the last login sent as push registration (for bound / unbound). */
   private pushSent: PushRegistration | undefined;
 
@@ -588,8 +590,6 @@ export class Connection implements Core {
   private dropHooks(s: Socket): void {
     for (const [id, p] of this.byID) if (p.sock === s && p.settled) this.byID.delete(id);
   }
-
-  private attempt = 0;
 
   /** reconnect tries to log in again until it succeeds, the login ends, or a re-login is refused for good. */
   private async reconnect(run: { cancelled: boolean; wake?: () => void }, stable: boolean): Promise<void> {
