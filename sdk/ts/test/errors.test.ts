@@ -69,6 +69,22 @@ describe('bad input gets the server\'s code and changes nothing', () => {
     expect(bob.rec.texts()).toEqual(['marker']);
   });
 
+  test('history, conversation list and markRead', async () => {
+    const alice = await user('alice');
+    const cases: Array<{ name: string; call: () => Promise<unknown>; code: number }> = [
+      { name: 'history of a group that does not exist', call: () => alice.zim.queryHistoryMessage(uniq('nog'), 2, { count: 5 }), code: 40402 },
+      { name: 'history with a bad peer ID', call: () => alice.zim.queryHistoryMessage('bad id!', 0, { count: 5 }), code: 40004 },
+      { name: 'history with a negative count', call: () => alice.zim.queryHistoryMessage(uniq('p'), 0, { count: -1 }), code: 40003 },
+      { name: 'conversation list with a negative count', call: () => alice.zim.queryConversationList({ count: -1 }), code: 40003 },
+      { name: 'clear unread with a bad peer ID', call: () => alice.zim.clearConversationUnreadMessageCount('bad id!', 0), code: 40004 },
+      { name: 'clear unread of an unknown conversation type', call: () => alice.zim.clearConversationUnreadMessageCount(uniq('p'), 9), code: 40005 },
+    ];
+    for (const c of cases) {
+      const err = await rejection(c.call());
+      expect(err.code, `${c.name}: ${err.message}`).toBe(c.code);
+    }
+  });
+
   test('a reused localMessageID: the same content is stored once, other content is local_id_conflict', async () => {
     const alice = await user('alice');
     const bobID = uniq('bob');

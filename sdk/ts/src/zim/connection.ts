@@ -141,6 +141,8 @@ export class Connection implements Core {
   /** The login in force (connecting, connected or reconnecting); undefined when none. */
   private run: { cancelled: boolean; wake?: () => void } | undefined;
   private sock: Socket | undefined;
+  /** Failed reconnect attempts since the last stable session (the backoff's exponent). */
+  private attempt = 0;
   /** What the last login sent as push registration (for bound / unbound). */
   private pushSent: PushRegistration | undefined;
 
@@ -589,8 +591,6 @@ export class Connection implements Core {
     for (const [id, p] of this.byID) if (p.sock === s && p.settled) this.byID.delete(id);
   }
 
-  private attempt = 0;
-
   /** reconnect tries to log in again until it succeeds, the login ends, or a re-login is refused for good. */
   private async reconnect(run: { cancelled: boolean; wake?: () => void }, stable: boolean): Promise<void> {
     if (stable) this.attempt = 0;
@@ -688,8 +688,8 @@ export class Connection implements Core {
       this.run = undefined;
     }
     this.attempt = 0;
-    if (this.sock) this.dropSocket(this.sock, 1000, 'logout');
     this.failAll(ZIMClientErrorCode.LoginEnded, 'logged out');
+    if (this.sock) this.dropSocket(this.sock, 1000, 'logout');
     this.dropQueued();
     this.setState(ZIMConnectionState.Disconnected, ZIMConnectionEvent.Success, {});
     if (this.pushSent) {
@@ -710,8 +710,8 @@ export class Connection implements Core {
       run.wake?.();
     }
     this.run = undefined;
-    if (this.sock) this.dropSocket(this.sock, 1000, 'destroyed');
     this.failAll(ZIMClientErrorCode.Destroyed, 'the ZIM instance was destroyed');
+    if (this.sock) this.dropSocket(this.sock, 1000, 'destroyed');
     this.queue = [];
     if (this.ackTimer) clearTimeout(this.ackTimer);
     this.ackTimer = undefined;

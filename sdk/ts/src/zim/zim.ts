@@ -97,7 +97,8 @@ export class ZIM extends ZIMCalls {
 
   private constructor(config: ZIMAppConfig) {
     super();
-    if (!config || typeof config.appID !== 'string' || config.appID === '') {
+    const appID = typeof config?.appID === 'number' ? String(config.appID) : config?.appID;
+    if (typeof appID !== 'string' || appID === '') {
       throw new ZIMError(ZIMClientErrorCode.InvalidArgument, 'ZIM.create: appID is required');
     }
     const url = wsURL(config.server);
@@ -105,7 +106,7 @@ export class ZIM extends ZIMCalls {
     this.deviceID = deviceID;
     const hint = config.platform;
     this.core = new Connection(this, {
-      appID: config.appID,
+      appID,
       url,
       deviceID,
       platform: () => detectPlatform(hint),
