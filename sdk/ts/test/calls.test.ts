@@ -4,7 +4,7 @@
 // invitation, and the error codes of bad input (a refused request changes
 // nothing).
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ZIMCallInvitationMode, ZIMCallUserState, type ZIMCallUserInfo } from '../src/index.js';
+import { ZIMCallInvitationMode, ZIMCallUserState, ZIMConnectionState, type ZIMCallUserInfo } from '../src/node.js';
 import { login, offline, rejection, type Client } from './gcclient.js';
 import { startServer, type HeraldServer } from './harness.js';
 
@@ -193,20 +193,31 @@ describe('one callInvitationReceived per ringing invitation', () => {
     const { callID } = await alice.zim.callInvite(['frank'], { timeout: 30 });
     await f.ev.wait('callInvitationReceived', (d) => d.callID === callID);
     const m = f.ev.mark();
-    await f.relogin();
-    // The server's login delivery marks the login; a later invitation shows
-    // that everything before it arrived.
+    f.drop();
+    await f.ev.wait('connectionStateChanged', (d) => d.state === ZIMConnectionState.Reconnecting, m);
+    await f.ev.wait('connectionStateChanged', (d) => d.state === ZIMConnectionState.Connected, m);
+    // A later invitation shows that everything sent before it arrived.
     const second = await alice.zim.callInvite(['frank'], { timeout: 30 });
     await f.ev.wait('callInvitationReceived', (d) => d.callID === second.callID, m);
     // The server did send it again; the app heard of it once.
-    expect(f.raw.filter((e) => e.type === 'callInvitationReceived' && e.data.callID === callID)).toHaveLength(2);
+    expect(f.frames().filter((e) => e.type === 'callInvitationReceived' && e.data.callID === callID)).toHaveLength(2);
     expect(f.ev.all('callInvitationReceived', (d) => d.callID === callID)).toHaveLength(1);
     expect(await callStates(f, callID)).toMatchObject({ frank: ZIMCallUserState.Received });
+
+    // The app's own logout and login start afresh: it rings again.
+    await f.logout();
+    const m2 = f.ev.mark();
+    await f.login();
+    await f.ev.wait('callInvitationReceived', (d) => d.callID === callID, m2);
+    await f.ev.wait('callInvitationReceived', (d) => d.callID === second.callID, m2);
+    expect(f.ev.all('callInvitationReceived', (d) => d.callID === callID)).toHaveLength(2);
+    await alice.zim.callCancel([], callID, {});
+    await alice.zim.callCancel([], second.callID, {});
   });
 
   test('the same invitation twice reaches the app once; once it stopped ringing a new one rings again', () => {
     const c = offline('bob');
-    c.loggedIn();
+    c.loggedIn(false);
     const ring = {
       callID: 'c1',
       inviter: 'alice',
@@ -216,24 +227,32 @@ describe('one callInvitationReceived per ringing invitation', () => {
       createdAt: Date.now(),
       callUserList: [{ userID: 'bob', state: 5, updatedAt: 1 }],
     };
+    const rings = () => c.ev.all('callInvitationReceived').length;
     c.inject('callInvitationReceived', ring);
     c.inject('callInvitationReceived', ring);
-    expect(c.ev.all('callInvitationReceived')).toHaveLength(1);
+    expect(rings()).toBe(1);
+    c.loggedIn(true); // a reconnect keeps it
+    c.inject('callInvitationReceived', ring);
+    expect(rings()).toBe(1);
     // Someone else's state change keeps it ringing; bob's own answer ends it.
     c.inject('callUserStateChanged', { callID: 'c1', callUserList: [{ userID: 'carol', state: 1 }] });
+    c.inject('callUserStateChanged', { callID: 'c1', callUserList: [{ userID: 'bob', state: 5 }] });
     c.inject('callInvitationReceived', ring);
-    expect(c.ev.all('callInvitationReceived')).toHaveLength(1);
+    expect(rings()).toBe(1);
     c.inject('callUserStateChanged', { callID: 'c1', callUserList: [{ userID: 'bob', state: 7 }] });
     c.inject('callInvitationReceived', ring); // invited again (callingInvite)
-    expect(c.ev.all('callInvitationReceived')).toHaveLength(2);
+    expect(rings()).toBe(2);
     for (const t of ['callInvitationCancelled', 'callInvitationTimeout', 'callInvitationEnded']) {
       c.inject(t, { callID: 'c1', inviter: 'alice', mode: 1, operatedBy: 'alice', endedAt: 1 });
       c.inject('callInvitationReceived', ring);
     }
-    expect(c.ev.all('callInvitationReceived')).toHaveLength(5);
-    // Another call is another invitation.
-    c.inject('callInvitationReceived', { ...ring, callID: 'c2' });
-    expect(c.ev.all('callInvitationReceived').map((d) => d.callID)).toEqual(['c1', 'c1', 'c1', 'c1', 'c1', 'c2']);
+    expect(rings()).toBe(5);
+    c.loggedIn(false); // the app's own login: afresh
+    c.inject('callInvitationReceived', ring);
+    expect(rings()).toBe(6);
+    // Another call is another invitation; a ring past its time is forgotten.
+    c.inject('callInvitationReceived', { ...ring, callID: 'c2', timeout: 0 });
+    expect(c.ev.all('callInvitationReceived').map((d) => d.callID)).toEqual(['c1', 'c1', 'c1', 'c1', 'c1', 'c1', 'c2']);
   });
 });
 

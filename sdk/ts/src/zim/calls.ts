@@ -27,6 +27,7 @@ import {
   type ZIMCallRejectionSentResult,
   type ZIMCallUserInfo,
 } from './callTypes.js';
+import type { ZIMPushConfig } from './types.js';
 
 // The wire (internal/protocol/call.go).
 interface WireCallUser {
@@ -92,12 +93,6 @@ interface WireEnded {
   endedAt: number;
 }
 
-interface PushConfigLike {
-  title?: string;
-  content?: string;
-  payload?: string;
-  resourcesID?: string;
-}
 
 function callUsersFromWire(us: WireCallUser[] | null | undefined): ZIMCallUserInfo[] {
   return (us ?? []).map((u) => ({
@@ -138,10 +133,14 @@ function timeoutToWire(t: number | undefined): number | undefined {
   return Math.ceil(t);
 }
 
-/** pushConfigToWire keeps the fields of the wire's push config (docs/protocol.md, `send`). */
-function pushConfigToWire(pc: PushConfigLike | undefined): PushConfigLike | undefined {
+/**
+ * pushConfigToWire keeps the fields of the wire's push config
+ * (docs/protocol.md, `send`), as sendMessage does: extendedData is the
+ * payload's name before ZIM 2.5.
+ */
+function pushConfigToWire(pc: (ZIMPushConfig & { extendedData?: string }) | undefined): ZIMPushConfig | undefined {
   if (!pc) return undefined;
-  return { title: pc.title, content: pc.content, payload: pc.payload, resourcesID: pc.resourcesID };
+  return { title: pc.title, content: pc.content, payload: pc.payload ?? pc.extendedData, resourcesID: pc.resourcesID };
 }
 
 /** ringingState: the states in which an invitation still rings. */
@@ -167,14 +166,13 @@ export abstract class ZIMCalls extends ZIMGroups {
   /** The user whose invitations rung holds. */
   private rungFor = '';
 
-  protected override attachFeatures(): void {
-    super.attachFeatures();
-    this.core.onLoggedIn(() => {
-      // Another user's invitations are not this one's.
-      if (this.core.userID !== this.rungFor) {
-        this.rung.clear();
-        this.rungFor = this.core.userID;
-      }
+  protected override attach(): void {
+    super.attach();
+    this.core.onLoggedIn((info) => {
+      // The app's own login starts afresh (it may have dropped its ringing
+      // UI at logout); a reconnect login keeps what the app was told.
+      if (!info?.reconnect || this.core.userID !== this.rungFor) this.rung.clear();
+      this.rungFor = this.core.userID;
     });
     this.core.onServerEvent('callInvitationReceived', (d) => this.onReceived(d as WireReceived));
     this.core.onServerEvent('callInvitationCancelled', (d) => {
@@ -305,7 +303,12 @@ export abstract class ZIMCalls extends ZIMGroups {
    * invited to; joining twice is harmless.
    */
   async callJoin(callID: string, config?: ZIMCallJoinConfig): Promise<ZIMCallJoinSentResult> {
-    const r = await this.core.request<WireCallInfo>('callJoin', { callID, extendedData: config?.extendedData || undefined });
+    // Joining twice is harmless: safe to send again after a reconnect.
+    const r = await this.core.request<WireCallInfo>(
+      'callJoin',
+      { callID, extendedData: config?.extendedData || undefined },
+      { retry: true },
+    );
     this.rung.delete(callID);
     const info = callInfoFromWire(r);
     const me = info.callUserList.find((u) => u.userID === this.core.userID);
@@ -336,7 +339,7 @@ export abstract class ZIMCalls extends ZIMGroups {
    * query). A client that was offline asks it: call events are not stored.
    */
   async queryCallInfo(callID: string): Promise<ZIMCallInfoQueriedResult> {
-    const r = await this.core.request<WireCallInfo>('callInfo', { callID });
+    const r = await this.core.request<WireCallInfo>('callInfo', { callID }, { retry: true });
     return { callInfo: callInfoFromWire(r) };
   }
 
