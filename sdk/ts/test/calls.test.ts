@@ -204,6 +204,56 @@ describe('one callInvitationReceived per ringing invitation', () => {
     await alice.zim.callCancel([], second.callID, {});
   });
 
+  test('what happened to a ringing invitation while the connection was down is raised after the reconnect', async () => {
+    const g = await user('gina');
+    const cancelled = await alice.zim.callInvite(['gina'], { timeout: 30 });
+    const timedOut = await alice.zim.callInvite(['gina'], { timeout: 1 });
+    const answered = await alice.zim.callInvite(['gina'], { timeout: 30 });
+    const still = await alice.zim.callInvite(['gina'], { timeout: 30 });
+    for (const r of [cancelled, timedOut, answered, still]) await g.ev.wait('callInvitationReceived', (d) => d.callID === r.callID);
+    const m = g.ev.mark();
+    const ma = alice.ev.mark();
+    g.block(true);
+    try {
+      g.drop();
+      await g.ev.wait('connectionStateChanged', (d) => d.state === ZIMConnectionState.Reconnecting, m);
+      await alice.zim.callCancel(['gina'], cancelled.callID, { extendedData: 'gone' });
+      await alice.ev.wait(
+        'callUserStateChanged',
+        (d) => d.callID === timedOut.callID && d.callUserList.some((u) => u.state === ZIMCallUserState.Timeout),
+        ma,
+      );
+      // gina answers on another device.
+      const other = await user('gina');
+      await other.ev.wait('callInvitationReceived', (d) => d.callID === answered.callID);
+      await other.zim.callAccept(answered.callID, { extendedData: 'phone' });
+    } finally {
+      g.block(false);
+    }
+    await g.ev.wait('connectionStateChanged', (d) => d.state === ZIMConnectionState.Connected, m);
+    expect(await g.ev.wait('callInvitationCancelled', (d) => d.callID === cancelled.callID, m)).toEqual({
+      callID: cancelled.callID,
+      inviter: 'alice',
+      mode: ZIMCallInvitationMode.General,
+      extendedData: 'gone',
+    });
+    expect(await g.ev.wait('callInvitationTimeout', (d) => d.callID === timedOut.callID, m)).toEqual({
+      callID: timedOut.callID,
+      mode: ZIMCallInvitationMode.General,
+    });
+    const acc = await g.ev.wait('callUserStateChanged', (d) => d.callID === answered.callID, m);
+    expect(acc.callUserList).toEqual([
+      { userID: 'gina', state: ZIMCallUserState.Accepted, extendedData: 'phone', updateTime: expect.any(Number) },
+    ]);
+    // The one still ringing was sent again and not raised again; nothing more came.
+    const later = await alice.zim.callInvite(['gina'], { timeout: 30 });
+    await g.ev.wait('callInvitationReceived', (d) => d.callID === later.callID, m);
+    expect(g.ev.all('callInvitationReceived', (d) => d.callID === still.callID)).toHaveLength(1);
+    expect(g.ev.all('callInvitationCancelled', (d) => d.callID === cancelled.callID)).toHaveLength(1);
+    expect(g.ev.all('callInvitationTimeout', (d) => d.callID === timedOut.callID)).toHaveLength(1);
+    for (const r of [still, later]) await alice.zim.callCancel([], r.callID, {});
+  });
+
   test('the same invitation twice reaches the app once; once it stopped ringing a new one rings again', () => {
     const c = offline('bob');
     c.loggedIn(false);

@@ -76,6 +76,8 @@ export interface Frame {
 class TapSocket extends WebSocket {
   static readonly byDevice = new Map<string, TapSocket[]>();
   static readonly frames = new Map<string, Frame[]>();
+  /** Devices whose logins fail (the connection breaks first): the SDK keeps reconnecting. */
+  static readonly blocked = new Set<string>();
   private device = '';
 
   constructor(url: string) {
@@ -93,6 +95,10 @@ class TapSocket extends WebSocket {
   override send(data: any, ...rest: any[]): void {
     if (!this.device && typeof data === 'string') {
       const f = JSON.parse(data) as { type: string; data?: { deviceID?: string } };
+      if (f.type === 'login' && f.data?.deviceID && TapSocket.blocked.has(f.data.deviceID)) {
+        this.terminate();
+        return;
+      }
       if (f.type === 'login' && f.data?.deviceID) {
         this.device = f.data.deviceID;
         const list = TapSocket.byDevice.get(this.device) ?? [];
@@ -128,6 +134,8 @@ export interface Client {
   frames(): Frame[];
   /** drop breaks the current connection (as a network failure does): the SDK reconnects. */
   drop(): void;
+  /** block makes this client's logins fail while on (an outage): the SDK keeps reconnecting. */
+  block(on: boolean): void;
   /** logout logs out; login logs in again (the app's own calls). */
   logout(): Promise<void>;
   login(): Promise<void>;
@@ -149,6 +157,7 @@ export function newClient(srv: HeraldServer, user: string): Client {
     ev,
     frames: () => TapSocket.frames.get(deviceID) ?? [],
     drop: () => TapSocket.byDevice.get(deviceID)?.slice(-1)[0]?.terminate(),
+    block: (on) => void (on ? TapSocket.blocked.add(deviceID) : TapSocket.blocked.delete(deviceID)),
     logout: () => zim.logout(),
     login: () => zim.login(user, { token: srv.token(user) }),
     close: async () => zim.destroy(),

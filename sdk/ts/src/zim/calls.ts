@@ -173,6 +173,7 @@ export abstract class ZIMCalls extends ZIMGroups {
       // UI at logout); a reconnect login keeps what the app was told.
       if (!info?.reconnect || this.core.userID !== this.rungFor) this.rung.clear();
       this.rungFor = this.core.userID;
+      if (info?.reconnect) for (const callID of this.rung.keys()) void this.resyncRing(callID);
     });
     this.core.onServerEvent('callInvitationReceived', (d) => this.onReceived(d as WireReceived));
     this.core.onServerEvent('callInvitationCancelled', (d) => {
@@ -208,6 +209,49 @@ export abstract class ZIMCalls extends ZIMGroups {
       if (me && !ringing(me.state)) this.rung.delete(w.callID);
       this.core.emit('callUserStateChanged', { callID: w.callID, callUserList: users });
     });
+  }
+
+  /**
+   * resyncRing asks the server about an invitation the app has ringing,
+   * after a reconnect: call events are not stored, so one that went to the
+   * lost connection (a cancel, a timeout, an answer on another device, the
+   * end of the call) is raised now from the call's state, as the live
+   * event would have been. What the state does not keep is left empty: the
+   * operatedUserID and extendedData of callInvitationEnded.
+   */
+  private async resyncRing(callID: string): Promise<void> {
+    let info: ZIMCallInfo;
+    try {
+      info = callInfoFromWire(await this.core.request<WireCallInfo>('callInfo', { callID }, { retry: true }));
+    } catch {
+      return; // the next reconnect tries again; the deadline forgets it
+    }
+    const me = info.callUserList.find((u) => u.userID === this.core.userID);
+    if (!me || ringing(me.state) || !this.rung.has(callID)) return;
+    this.rung.delete(callID);
+    switch (me.state) {
+      case ZIMCallUserState.Cancelled:
+        this.core.emit('callInvitationCancelled', {
+          callID,
+          inviter: info.inviter,
+          mode: info.mode,
+          extendedData: me.extendedData,
+        });
+        break;
+      case ZIMCallUserState.Timeout:
+        this.core.emit('callInvitationTimeout', { callID, mode: info.mode });
+        break;
+      case ZIMCallUserState.Ended:
+        this.core.emit('callInvitationEnded', {
+          callID,
+          mode: info.mode,
+          operatedUserID: '',
+          extendedData: '',
+          endTime: me.updateTime,
+        });
+        return; // the live end comes without a state change
+    }
+    this.core.emit('callUserStateChanged', { callID, callUserList: [me] });
   }
 
   private onReceived(w: WireReceived): void {
