@@ -83,4 +83,5 @@ export const ZIMServerErrorCode = {
   InvalidPushDevice: 40012,
   DeviceInUse: 40906,
   RateLimited: 42900,
+  Unavailable: 50300,
 } as const;

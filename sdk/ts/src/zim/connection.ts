@@ -92,6 +92,9 @@ interface Pending {
   onReply?: (f: Frame) => void;
   /** For sends: the localMessageID, to recognise this device's own message in a sync. */
   localMessageID?: string;
+  /** How often the server answered unavailable, and its last such error (what a timeout then reports). */
+  retries: number;
+  lastError?: ZIMError;
 }
 
 /** Delivery bookkeeping of one conversation (see sdk/go/events.go). */
@@ -227,9 +230,10 @@ export class Connection implements Core {
         timer: undefined,
         onReply: opts.onReply,
         localMessageID: opts.localMessageID,
+        retries: 0,
       };
       p.timer = setTimeout(() => {
-        this.settle(p, new ZIMError(ZIMClientErrorCode.Timeout, `${type}: no reply within ${this.cfg.requestTimeout} ms`));
+        this.settle(p, p.lastError ?? new ZIMError(ZIMClientErrorCode.Timeout, `${type}: no reply within ${this.cfg.requestTimeout} ms`));
       }, this.cfg.requestTimeout);
       this.requests.push(p);
       const s = this.sock;
@@ -268,6 +272,19 @@ export class Connection implements Core {
       return; // a ping's reply, or one whose connection was replaced
     }
     this.byID.delete(p.id);
+    if (f.error && f.error.code === ZIMServerErrorCode.Unavailable && p.retry && !p.settled) {
+      // The server is stopping or overloaded: send it again later (on this
+      // connection, or after the reconnect login), within the deadline.
+      p.lastError = new ZIMError(f.error.code, f.error.message);
+      p.sock = undefined;
+      p.id = '';
+      const d = backoff(p.retries++, this.cfg.reconnectMin, this.cfg.reconnectMax, Math.random());
+      setTimeout(() => {
+        const s = this.sock;
+        if (!p.settled && !p.sock && s?.loggedIn && !s.closed) this.write(p, s);
+      }, d);
+      return;
+    }
     this.requests = this.requests.filter((q) => q !== p);
     if (p.onReply) {
       try {
@@ -292,6 +309,7 @@ export class Connection implements Core {
       if (p.retry) {
         p.sock = undefined; // written again after the reconnect login
         p.id = '';
+        p.retries++;
       } else {
         this.settle(p, new ZIMError(ZIMClientErrorCode.ConnectionLost, `${p.type}: connection lost before the reply; it may have been applied`));
       }
@@ -406,6 +424,7 @@ export class Connection implements Core {
           resolve: () => {},
           reject: () => {},
           timer: undefined,
+          retries: 0,
           onReply: (f) => {
             if (done || run.cancelled || this.run !== run) {
               finish(new ZIMError(ZIMClientErrorCode.LoginEnded, 'the login was cancelled'));
@@ -447,7 +466,11 @@ export class Connection implements Core {
       this.enqueue({ kind: 'call', fn: () => ps?.bound({ pushID: r.pushID! }) });
     }
     this.flushAcks(); // positions handled before this connection
-    for (const p of this.requests) if (!p.sock && !p.settled) this.write(p, s);
+    for (const p of this.requests) {
+      if (p.sock || p.settled) continue;
+      if (p.retries > 0) this.log.debug(`herald: ${p.type} sent again after the reconnect login`, p.localMessageID ?? '');
+      this.write(p, s);
+    }
     for (const h of this.loggedInHandlers) {
       try {
         h({ reconnect });
@@ -794,6 +817,7 @@ export class Connection implements Core {
       const p = this.pos.get(convKey(a.conversationID, a.conversationType));
       if (p) p.sent = Math.max(p.sent, a.seq);
     }
+    if (due.length > 0) this.log.debug('herald: acks sent', due);
     this.unacked = 0;
   }
 
