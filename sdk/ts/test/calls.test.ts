@@ -404,3 +404,42 @@ describe('bad input', () => {
     await alice.zim.callCancel([], ok.callID, {});
   });
 });
+
+describe('across a server restart', () => {
+  let srv2: HeraldServer;
+  const mine: Client[] = [];
+  beforeAll(async () => {
+    srv2 = await startServer({ emulate: false });
+  });
+  afterAll(async () => {
+    await Promise.all(mine.map((c) => c.close()));
+    await srv2?.dispose();
+  });
+
+  test.each([
+    ['graceful', false],
+    ['crash', true],
+  ])('%s: a ringing invitation still rings once and times out at its deadline', async (_, crash) => {
+    const a = await login(srv2, `ra${crash ? 'c' : 'g'}`);
+    const b = await login(srv2, `rb${crash ? 'c' : 'g'}`);
+    mine.push(a, b);
+    const long = await a.zim.callInvite([b.user], { timeout: 60 });
+    const short = await a.zim.callInvite([b.user], { timeout: 2 });
+    for (const r of [long, short]) await b.ev.wait('callInvitationReceived', (d) => d.callID === r.callID);
+    const m = b.ev.mark();
+    await srv2.restart(crash);
+    await b.ev.wait('connectionStateChanged', (d) => d.state === ZIMConnectionState.Connected, m);
+    expect(await b.ev.wait('callInvitationTimeout', (d) => d.callID === short.callID, m)).toEqual({
+      callID: short.callID,
+      mode: ZIMCallInvitationMode.General,
+    });
+    expect((await rejection(b.zim.callAccept(short.callID, {}))).code).toBe(41001);
+    // The long one was sent again after the reconnect and rang once; it is still there to answer.
+    const later = await a.zim.callInvite([b.user], { timeout: 60 });
+    await b.ev.wait('callInvitationReceived', (d) => d.callID === later.callID, m);
+    expect(b.frames().filter((f) => f.type === 'callInvitationReceived' && f.data.callID === long.callID)).toHaveLength(2);
+    expect(b.ev.all('callInvitationReceived', (d) => d.callID === long.callID)).toHaveLength(1);
+    expect(b.ev.all('callInvitationTimeout', (d) => d.callID === short.callID)).toHaveLength(1);
+    expect(await b.zim.callAccept(long.callID, {})).toEqual({ callID: long.callID });
+  });
+});
