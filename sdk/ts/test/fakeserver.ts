@@ -13,15 +13,22 @@ export interface Frame {
 /** One connection: the frames it got, and ways to answer. */
 export class FakeConn {
   readonly frames: Frame[] = [];
+  /** The frames as received (JSON.parse rounds 64-bit integers). */
+  readonly raw: string[] = [];
   private waiters: Array<() => void> = [];
   constructor(readonly ws: WebSocket) {
     ws.on('message', (d) => {
+      this.raw.push(String(d));
       this.frames.push(JSON.parse(String(d)));
       for (const w of this.waiters.slice()) w();
     });
   }
   send(f: Frame): void {
     this.ws.send(JSON.stringify(f));
+  }
+  /** sendRaw sends a frame's text as is. */
+  sendRaw(text: string): void {
+    this.ws.send(text);
   }
   reply(id: string | undefined, data: unknown = {}): void {
     this.send({ type: 'reply', id, data });

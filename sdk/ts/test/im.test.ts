@@ -173,6 +173,32 @@ describe('one-to-one messages', () => {
   });
 });
 
+describe('group messages', () => {
+  test('groupMessageReceived live and at a later login; never as peer messages', async () => {
+    const alice = await user('alice');
+    const bob = await user('bob');
+    const carol = await user('carol');
+    await carol.zim.logout();
+    const groupID = uniq('team');
+    // Groups are the groups layer's; the wire request is enough here.
+    const core = (alice.zim as unknown as { core: { request: (t: string, d: unknown) => Promise<unknown> } }).core;
+    await core.request('groupCreate', { groupID, name: 'Team', members: [bob.userID, carol.userID] });
+
+    const sent = await alice.zim.sendMessage(text('hi team'), groupID, 2, { pushConfig: { title: 'Team', content: 'hi team' } });
+    expect(sent.message).toMatchObject({ conversationID: groupID, conversationType: 2, conversationSeq: 1 });
+    const live = await bob.rec.next('groupMessageReceived', () => true, 0);
+    expect(live.fromConversationID).toBe(groupID);
+    expect(live.info.isOfflineMessage).toBe(false);
+    expect(live.messageList[0]).toMatchObject({ message: 'hi team', conversationID: groupID, conversationType: 2, senderUserID: alice.userID });
+
+    await carol.zim.login(carol.userID, { token: srv.token(carol.userID) });
+    const off = await carol.rec.next('groupMessageReceived', () => true, 0);
+    expect(off.info.isOfflineMessage).toBe(true);
+    expect(off.messageList.map((m: ZIMMessage) => m.message)).toEqual(['hi team']);
+    for (const c of [bob, carol]) expect(c.rec.of('peerMessageReceived')).toEqual([]);
+  });
+});
+
 describe('connection events', () => {
   test('kicked: a second login on the same platform ends the first with KickedOut, which does not reconnect', async () => {
     const bob1 = await user('bob');
@@ -208,6 +234,57 @@ describe('connection events', () => {
     z.destroy();
     expect(ZIM.getInstance()).toBe(before);
     expect((await rejection(z.login('x', { token: 't' }))).code).toBe(60004);
+  });
+
+  test('off removes one handler, or all of an event', async () => {
+    const alice = await user('alice');
+    const bob = await user('bob');
+    const seen: string[] = [];
+    const h1 = (_: ZIM, d: { messageList: ZIMMessage[] }) => seen.push(`h1:${d.messageList[0]!.message}`);
+    const h2 = (_: ZIM, d: { messageList: ZIMMessage[] }) => seen.push(`h2:${d.messageList[0]!.message}`);
+    bob.zim.on('peerMessageReceived', h1);
+    bob.zim.on('peerMessageReceived', h2);
+    await alice.zim.sendMessage(text('a'), bob.userID, 0);
+    await bob.rec.messagesAtLeast(1);
+    bob.zim.off('peerMessageReceived', h1);
+    await alice.zim.sendMessage(text('b'), bob.userID, 0);
+    await bob.rec.messagesAtLeast(2);
+    expect(seen).toEqual(['h1:a', 'h2:a', 'h2:b']);
+    bob.zim.off('peerMessageReceived');
+    bob.zim.on('connectionStateChanged', () => seen.push('state'));
+    await bob.zim.logout();
+    expect(seen).toEqual(['h1:a', 'h2:a', 'h2:b', 'state']);
+  });
+
+  test('a handler that throws is logged and does not stop the handlers after it', async () => {
+    const errors: unknown[] = [];
+    const alice = await user('alice');
+    const bob = await user('bob', { logger: { debug() {}, info() {}, warn() {}, error: (_m: string, e: unknown) => errors.push(e) } });
+    const after: string[] = [];
+    bob.zim.on('peerMessageReceived', () => {
+      throw new Error('app bug');
+    });
+    bob.zim.on('peerMessageReceived', (_z, d) => after.push(...d.messageList.map((m) => String(m.message))));
+    await alice.zim.sendMessage(text('x'), bob.userID, 0);
+    await bob.rec.messagesAtLeast(1);
+    expect(after).toEqual(['x']);
+    expect(errors.map(String)).toEqual(['Error: app bug']);
+  });
+
+  test('defaults: a generated deviceID per instance and the platform of the runtime', async () => {
+    const z1 = ZIM.create({ appID: srv.app.appID, server: `${srv.url}/` });
+    const z2 = ZIM.create({ appID: srv.app.appID, server: srv.url.replace('ws://', 'http://') });
+    try {
+      expect(z1.deviceID).toMatch(/^herald-[0-9a-f]{24}$/);
+      expect(z2.deviceID).not.toBe(z1.deviceID);
+      const u = uniq('plat');
+      await z1.login(u, { token: srv.token(u) }); // the platform from process.platform, the URL with its slash
+      const w = uniq('web');
+      await z2.login(w, { token: srv.token(w) }); // http:// dials ws://
+    } finally {
+      z1.destroy();
+      z2.destroy();
+    }
   });
 });
 

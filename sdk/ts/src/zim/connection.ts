@@ -15,7 +15,7 @@ import {
   type ZIMLogger,
   type ZIMMessage,
 } from './types.js';
-import { messageFromWire, type Frame, type WireLoginReply, type WireMessage } from './wire.js';
+import { decodeFrame, encodeFrame, messageFromWire, type Frame, type WireLoginReply, type WireMessage } from './wire.js';
 import type { ZIM } from './zim.js';
 
 /** The SDK's version, sent at login. */
@@ -496,7 +496,7 @@ export class Connection implements Core {
     s.lastHeard = Date.now();
     let f: Frame;
     try {
-      f = JSON.parse(typeof raw === 'string' ? raw : String(raw)) as Frame;
+      f = decodeFrame(typeof raw === 'string' ? raw : String(raw));
     } catch {
       this.log.warn('herald: undecodable frame from the server');
       return;
@@ -719,7 +719,7 @@ export class Connection implements Core {
 
   private sendFrame(s: Socket, f: Frame): void {
     try {
-      s.ws.send(JSON.stringify(f));
+      s.ws.send(encodeFrame(f));
     } catch (e) {
       this.log.debug('herald: write failed', e);
     }

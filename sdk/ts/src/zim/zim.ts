@@ -28,6 +28,7 @@ import {
 import {
   conversationFromWire,
   messageFromWire,
+  orderKeyOf,
   sendBody,
   type WireConversation,
   type WireMessage,
@@ -290,7 +291,7 @@ export class ZIM extends ZIMCalls {
   async queryConversationList(config?: ZIMConversationQueryConfig): Promise<ZIMConversationListQueriedResult> {
     const r = await this.core.call<{ conversations?: WireConversation[] }>(
       'conversationList',
-      { count: config?.count ?? 0, before: config?.nextConversation?.orderKey ?? 0 },
+      { count: config?.count ?? 0, before: orderKeyOf(config?.nextConversation) },
       { retry: true },
     );
     const me = this.core.userID;
