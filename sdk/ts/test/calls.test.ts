@@ -4,7 +4,7 @@
 // invitation, and the error codes of bad input (a refused request changes
 // nothing).
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ZIMCallInvitationMode, ZIMCallUserState, type ZIMCallUserInfo } from '../src/index.js';
+import { ZIMCallInvitationMode, ZIMCallUserState, ZIMConnectionState, type ZIMCallUserInfo } from '../src/node.js';
 import { login, offline, rejection, type Client } from './gcclient.js';
 import { startServer, type HeraldServer } from './harness.js';
 
@@ -160,30 +160,19 @@ describe('general mode', () => {
 describe('an invitee who was offline', () => {
   test('logging in before the deadline it gets callInvitationReceived, and the inviter sees it received', async () => {
     const erin = await user('erin');
-    await erin.close();
-    // The server may still count erin's session as live for a moment: wait
-    // until an invitation finds erin offline (state inviting).
-    let callID = '';
-    for (let i = 0; i < 50; i++) {
-      const r = await alice.zim.callInvite(['erin'], { timeout: 30, extendedData: 'later' });
-      const st = await callStates(alice, r.callID);
-      if (st.erin === ZIMCallUserState.Inviting) {
-        callID = r.callID;
-        break;
-      }
-      await alice.zim.callCancel([], r.callID, {});
-      await new Promise((res) => setTimeout(res, 50));
-    }
-    expect(callID).not.toBe('');
+    await erin.logout(); // offline from the logout's reply on
+    const { callID } = await alice.zim.callInvite(['erin'], { timeout: 30, extendedData: 'later' });
+    expect((await callStates(alice, callID)).erin).toBe(ZIMCallUserState.Inviting);
+    expect(erin.ev.all('callInvitationReceived')).toEqual([]);
     const ma = alice.ev.mark();
-    const again = await user('erin');
-    const ev = await again.ev.wait('callInvitationReceived', (d) => d.callID === callID);
+    await erin.login();
+    const ev = await erin.ev.wait('callInvitationReceived', (d) => d.callID === callID);
     expect(ev).toMatchObject({ inviter: 'alice', extendedData: 'later', mode: ZIMCallInvitationMode.General });
     expect(ev.timeout).toBeGreaterThan(0);
     expect(ev.timeout).toBeLessThanOrEqual(30);
     const sc = await alice.ev.wait('callUserStateChanged', (d) => d.callID === callID, ma);
     expect(sc.callUserList.map((u) => [u.userID, u.state])).toEqual([['erin', ZIMCallUserState.Received]]);
-    expect((await again.zim.callAccept(callID, {})).callID).toBe(callID);
+    expect((await erin.zim.callAccept(callID, {})).callID).toBe(callID);
   });
 });
 
@@ -193,20 +182,81 @@ describe('one callInvitationReceived per ringing invitation', () => {
     const { callID } = await alice.zim.callInvite(['frank'], { timeout: 30 });
     await f.ev.wait('callInvitationReceived', (d) => d.callID === callID);
     const m = f.ev.mark();
-    await f.relogin();
-    // The server's login delivery marks the login; a later invitation shows
-    // that everything before it arrived.
+    f.drop();
+    await f.ev.wait('connectionStateChanged', (d) => d.state === ZIMConnectionState.Reconnecting, m);
+    await f.ev.wait('connectionStateChanged', (d) => d.state === ZIMConnectionState.Connected, m);
+    // A later invitation shows that everything sent before it arrived.
     const second = await alice.zim.callInvite(['frank'], { timeout: 30 });
     await f.ev.wait('callInvitationReceived', (d) => d.callID === second.callID, m);
     // The server did send it again; the app heard of it once.
-    expect(f.raw.filter((e) => e.type === 'callInvitationReceived' && e.data.callID === callID)).toHaveLength(2);
+    expect(f.frames().filter((e) => e.type === 'callInvitationReceived' && e.data.callID === callID)).toHaveLength(2);
     expect(f.ev.all('callInvitationReceived', (d) => d.callID === callID)).toHaveLength(1);
     expect(await callStates(f, callID)).toMatchObject({ frank: ZIMCallUserState.Received });
+
+    // The app's own logout and login start afresh: it rings again.
+    await f.logout();
+    const m2 = f.ev.mark();
+    await f.login();
+    await f.ev.wait('callInvitationReceived', (d) => d.callID === callID, m2);
+    await f.ev.wait('callInvitationReceived', (d) => d.callID === second.callID, m2);
+    expect(f.ev.all('callInvitationReceived', (d) => d.callID === callID)).toHaveLength(2);
+    await alice.zim.callCancel([], callID, {});
+    await alice.zim.callCancel([], second.callID, {});
+  });
+
+  test('what happened to a ringing invitation while the connection was down is raised after the reconnect', async () => {
+    const g = await user('gina');
+    const cancelled = await alice.zim.callInvite(['gina'], { timeout: 30 });
+    const timedOut = await alice.zim.callInvite(['gina'], { timeout: 1 });
+    const answered = await alice.zim.callInvite(['gina'], { timeout: 30 });
+    const still = await alice.zim.callInvite(['gina'], { timeout: 30 });
+    for (const r of [cancelled, timedOut, answered, still]) await g.ev.wait('callInvitationReceived', (d) => d.callID === r.callID);
+    const m = g.ev.mark();
+    const ma = alice.ev.mark();
+    g.block(true);
+    try {
+      g.drop();
+      await g.ev.wait('connectionStateChanged', (d) => d.state === ZIMConnectionState.Reconnecting, m);
+      await alice.zim.callCancel(['gina'], cancelled.callID, { extendedData: 'gone' });
+      await alice.ev.wait(
+        'callUserStateChanged',
+        (d) => d.callID === timedOut.callID && d.callUserList.some((u) => u.state === ZIMCallUserState.Timeout),
+        ma,
+      );
+      // gina answers on another device.
+      const other = await user('gina');
+      await other.ev.wait('callInvitationReceived', (d) => d.callID === answered.callID);
+      await other.zim.callAccept(answered.callID, { extendedData: 'phone' });
+    } finally {
+      g.block(false);
+    }
+    await g.ev.wait('connectionStateChanged', (d) => d.state === ZIMConnectionState.Connected, m);
+    expect(await g.ev.wait('callInvitationCancelled', (d) => d.callID === cancelled.callID, m)).toEqual({
+      callID: cancelled.callID,
+      inviter: 'alice',
+      mode: ZIMCallInvitationMode.General,
+      extendedData: 'gone',
+    });
+    expect(await g.ev.wait('callInvitationTimeout', (d) => d.callID === timedOut.callID, m)).toEqual({
+      callID: timedOut.callID,
+      mode: ZIMCallInvitationMode.General,
+    });
+    const acc = await g.ev.wait('callUserStateChanged', (d) => d.callID === answered.callID, m);
+    expect(acc.callUserList).toEqual([
+      { userID: 'gina', state: ZIMCallUserState.Accepted, extendedData: 'phone', updateTime: expect.any(Number) },
+    ]);
+    // The one still ringing was sent again and not raised again; nothing more came.
+    const later = await alice.zim.callInvite(['gina'], { timeout: 30 });
+    await g.ev.wait('callInvitationReceived', (d) => d.callID === later.callID, m);
+    expect(g.ev.all('callInvitationReceived', (d) => d.callID === still.callID)).toHaveLength(1);
+    expect(g.ev.all('callInvitationCancelled', (d) => d.callID === cancelled.callID)).toHaveLength(1);
+    expect(g.ev.all('callInvitationTimeout', (d) => d.callID === timedOut.callID)).toHaveLength(1);
+    for (const r of [still, later]) await alice.zim.callCancel([], r.callID, {});
   });
 
   test('the same invitation twice reaches the app once; once it stopped ringing a new one rings again', () => {
     const c = offline('bob');
-    c.loggedIn();
+    c.loggedIn(false);
     const ring = {
       callID: 'c1',
       inviter: 'alice',
@@ -216,24 +266,32 @@ describe('one callInvitationReceived per ringing invitation', () => {
       createdAt: Date.now(),
       callUserList: [{ userID: 'bob', state: 5, updatedAt: 1 }],
     };
+    const rings = () => c.ev.all('callInvitationReceived').length;
     c.inject('callInvitationReceived', ring);
     c.inject('callInvitationReceived', ring);
-    expect(c.ev.all('callInvitationReceived')).toHaveLength(1);
+    expect(rings()).toBe(1);
+    c.loggedIn(true); // a reconnect keeps it
+    c.inject('callInvitationReceived', ring);
+    expect(rings()).toBe(1);
     // Someone else's state change keeps it ringing; bob's own answer ends it.
     c.inject('callUserStateChanged', { callID: 'c1', callUserList: [{ userID: 'carol', state: 1 }] });
+    c.inject('callUserStateChanged', { callID: 'c1', callUserList: [{ userID: 'bob', state: 5 }] });
     c.inject('callInvitationReceived', ring);
-    expect(c.ev.all('callInvitationReceived')).toHaveLength(1);
+    expect(rings()).toBe(1);
     c.inject('callUserStateChanged', { callID: 'c1', callUserList: [{ userID: 'bob', state: 7 }] });
     c.inject('callInvitationReceived', ring); // invited again (callingInvite)
-    expect(c.ev.all('callInvitationReceived')).toHaveLength(2);
+    expect(rings()).toBe(2);
     for (const t of ['callInvitationCancelled', 'callInvitationTimeout', 'callInvitationEnded']) {
       c.inject(t, { callID: 'c1', inviter: 'alice', mode: 1, operatedBy: 'alice', endedAt: 1 });
       c.inject('callInvitationReceived', ring);
     }
-    expect(c.ev.all('callInvitationReceived')).toHaveLength(5);
-    // Another call is another invitation.
-    c.inject('callInvitationReceived', { ...ring, callID: 'c2' });
-    expect(c.ev.all('callInvitationReceived').map((d) => d.callID)).toEqual(['c1', 'c1', 'c1', 'c1', 'c1', 'c2']);
+    expect(rings()).toBe(5);
+    c.loggedIn(false); // the app's own login: afresh
+    c.inject('callInvitationReceived', ring);
+    expect(rings()).toBe(6);
+    // Another call is another invitation; a ring past its time is forgotten.
+    c.inject('callInvitationReceived', { ...ring, callID: 'c2', timeout: 0 });
+    expect(c.ev.all('callInvitationReceived').map((d) => d.callID)).toEqual(['c1', 'c1', 'c1', 'c1', 'c1', 'c1', 'c2']);
   });
 });
 
@@ -344,5 +402,44 @@ describe('bad input', () => {
     expect(bob.ev.all('callInvitationReceived').slice(-1)[0]?.callID).toBe(ok.callID);
     expect((await rejection(carol.zim.queryCallInfo(ok.callID))).code).toBe(40302);
     await alice.zim.callCancel([], ok.callID, {});
+  });
+});
+
+describe('across a server restart', () => {
+  let srv2: HeraldServer;
+  const mine: Client[] = [];
+  beforeAll(async () => {
+    srv2 = await startServer({ emulate: false });
+  });
+  afterAll(async () => {
+    await Promise.all(mine.map((c) => c.close()));
+    await srv2?.dispose();
+  });
+
+  test.each([
+    ['graceful', false],
+    ['crash', true],
+  ])('%s: a ringing invitation still rings once and times out at its deadline', async (_, crash) => {
+    const a = await login(srv2, `ra${crash ? 'c' : 'g'}`);
+    const b = await login(srv2, `rb${crash ? 'c' : 'g'}`);
+    mine.push(a, b);
+    const long = await a.zim.callInvite([b.user], { timeout: 60 });
+    const short = await a.zim.callInvite([b.user], { timeout: 2 });
+    for (const r of [long, short]) await b.ev.wait('callInvitationReceived', (d) => d.callID === r.callID);
+    const m = b.ev.mark();
+    await srv2.restart(crash);
+    await b.ev.wait('connectionStateChanged', (d) => d.state === ZIMConnectionState.Connected, m);
+    expect(await b.ev.wait('callInvitationTimeout', (d) => d.callID === short.callID, m)).toEqual({
+      callID: short.callID,
+      mode: ZIMCallInvitationMode.General,
+    });
+    expect((await rejection(b.zim.callAccept(short.callID, {}))).code).toBe(41001);
+    // The long one was sent again after the reconnect and rang once; it is still there to answer.
+    const later = await a.zim.callInvite([b.user], { timeout: 60 });
+    await b.ev.wait('callInvitationReceived', (d) => d.callID === later.callID, m);
+    expect(b.frames().filter((f) => f.type === 'callInvitationReceived' && f.data.callID === long.callID)).toHaveLength(2);
+    expect(b.ev.all('callInvitationReceived', (d) => d.callID === long.callID)).toHaveLength(1);
+    expect(b.ev.all('callInvitationTimeout', (d) => d.callID === short.callID)).toHaveLength(1);
+    expect(await b.zim.callAccept(long.callID, {})).toEqual({ callID: long.callID });
   });
 });

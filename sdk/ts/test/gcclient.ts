@@ -1,10 +1,11 @@
-// Clients for the group and call tests: several users at once against one
-// real server, each with a recorder of the events it raised.
+// Clients for the group and call tests: several users at once (one ZIM
+// each) against one real server, each with a recorder of the events it
+// raised and the frames its connections received.
 import WebSocket from 'ws';
+import { ZIM, ZIMError, setWebSocketImplementation, type WebSocketConstructor } from '../src/node.js';
 import type { Core } from '../src/zim/core.js';
 import { ZIMCalls } from '../src/zim/calls.js';
 import type { ZIMEventHandler } from '../src/zim/events.js';
-import { ZIMError } from '../src/errors.js';
 import type { HeraldServer } from './harness.js';
 
 type EventName = keyof ZIMEventHandler;
@@ -61,135 +62,175 @@ export class Recorder {
   }
 }
 
+/** A frame a client's connection received. */
+export interface Frame {
+  type: string;
+  data?: any;
+}
+
 /**
- * A minimal Core over one WebSocket: login, requests, server events. It
- * stands in for the connection until the SDK's own is merged.
+ * TapSocket is `ws` that remembers, per device, what the server sent: the
+ * tests check what came on the wire against what reached the app, and
+ * break a connection to make the SDK reconnect.
  */
-class MiniCore implements Core {
-  zim: any;
-  userID = '';
-  private ws!: WebSocket;
-  private nextID = 1;
-  private pending = new Map<string, { resolve: (d: any) => void; reject: (e: Error) => void }>();
-  private handlers = new Map<string, ((d: unknown) => void)[]>();
-  private loggedIn: (() => void)[] = [];
-  readonly raw: { type: string; data: any }[] = [];
+class TapSocket extends WebSocket {
+  static readonly byDevice = new Map<string, TapSocket[]>();
+  static readonly frames = new Map<string, Frame[]>();
+  /** Devices whose logins fail (the connection breaks first): the SDK keeps reconnecting. */
+  static readonly blocked = new Set<string>();
+  private device = '';
 
-  constructor(private readonly rec: Recorder) {}
-
-  async login(url: string, appID: string, userID: string, token: string, deviceID: string): Promise<void> {
-    this.ws?.close();
-    this.ws = new WebSocket(`${url}/v1/ws`);
-    await new Promise((r, j) => this.ws.once('open', r).once('error', j));
-    this.ws.on('message', (b) => this.frame(JSON.parse(String(b))));
-    await this.send('login', { appID, userID, token, platform: 'web', deviceID });
-    this.userID = userID;
-    this.fireLoggedIn();
-  }
-
-  fireLoggedIn(): void {
-    for (const h of this.loggedIn) h();
-  }
-
-  close(): void {
-    this.ws?.close();
-  }
-
-  /** inject hands a server event to the feature layers as if it came on the wire. */
-  inject(type: string, data: unknown): void {
-    this.frame({ type, data });
-  }
-
-  private frame(f: { type: string; id?: string; data?: any; error?: { code: number; message: string } }): void {
-    if (f.type === 'reply') {
-      const p = this.pending.get(f.id ?? '');
-      if (!p) return;
-      this.pending.delete(f.id ?? '');
-      if (f.error) p.reject(new ZIMError(f.error.code, f.error.message));
-      else p.resolve(f.data ?? {});
-      return;
-    }
-    this.raw.push({ type: f.type, data: f.data });
-    for (const h of this.handlers.get(f.type) ?? []) h(f.data ?? {});
-  }
-
-  private send(type: string, data: unknown): Promise<any> {
-    const id = String(this.nextID++);
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.ws.send(JSON.stringify({ type, id, data }));
+  constructor(url: string) {
+    super(url);
+    this.on('message', (b) => {
+      if (!this.device) return;
+      try {
+        TapSocket.frames.get(this.device)?.push(JSON.parse(String(b)) as Frame);
+      } catch {
+        /* not a frame */
+      }
     });
   }
 
-  request<T = unknown>(type: string, data?: unknown): Promise<T> {
-    return this.send(type, data ?? {});
-  }
-  onServerEvent(type: string, handler: (data: unknown) => void): void {
-    this.handlers.set(type, [...(this.handlers.get(type) ?? []), handler]);
-  }
-  onLoggedIn(handler: () => void): void {
-    this.loggedIn.push(handler);
-  }
-  emit<K extends keyof ZIMEventHandler>(event: K, data: Parameters<ZIMEventHandler[K]>[1]): void {
-    this.rec.push(event, data);
+  override send(data: any, ...rest: any[]): void {
+    if (!this.device && typeof data === 'string') {
+      const f = JSON.parse(data) as { type: string; data?: { deviceID?: string } };
+      if (f.type === 'login' && f.data?.deviceID && TapSocket.blocked.has(f.data.deviceID)) {
+        this.terminate();
+        return;
+      }
+      if (f.type === 'login' && f.data?.deviceID) {
+        this.device = f.data.deviceID;
+        const list = TapSocket.byDevice.get(this.device) ?? [];
+        list.push(this);
+        TapSocket.byDevice.set(this.device, list);
+        if (!TapSocket.frames.has(this.device)) TapSocket.frames.set(this.device, []);
+      }
+    }
+    (super.send as (...a: any[]) => void)(data, ...rest);
   }
 }
+setWebSocketImplementation(TapSocket as unknown as WebSocketConstructor);
 
-class TestZIM extends ZIMCalls {
-  protected readonly core: Core;
-  constructor(core: MiniCore) {
-    super();
-    this.core = core;
-    core.zim = this;
-    this.attachFeatures();
-  }
-}
+const EVENTS: EventName[] = [
+  'connectionStateChanged',
+  'groupMessageReceived',
+  'peerMessageReceived',
+  'groupStateChanged',
+  'groupMemberStateChanged',
+  'groupMemberInfoUpdated',
+  'callInvitationReceived',
+  'callInvitationCancelled',
+  'callInvitationTimeout',
+  'callInvitationEnded',
+  'callUserStateChanged',
+];
 
 export interface Client {
   user: string;
-  zim: ZIMCalls;
+  zim: ZIM;
   ev: Recorder;
-  /** The server events as they came on the wire. */
-  raw: { type: string; data: any }[];
-  /** relogin logs the same client in again on a new connection, as a reconnect does. */
-  relogin(): Promise<void>;
+  /** The frames the server sent this client's connections, in order. */
+  frames(): Frame[];
+  /** drop breaks the current connection (as a network failure does): the SDK reconnects. */
+  drop(): void;
+  /** block makes this client's logins fail while on (an outage): the SDK keeps reconnecting. */
+  block(on: boolean): void;
+  /** logout logs out; login logs in again (the app's own calls). */
+  logout(): Promise<void>;
+  login(): Promise<void>;
+  /** close destroys the ZIM (the connection ends without a logout). */
   close(): Promise<void>;
 }
 
 let devices = 0;
 
-/** login logs user in to srv as a new client (its own device). */
-export async function login(srv: HeraldServer, user: string): Promise<Client> {
+/** newClient creates a ZIM for user with a recorder; not logged in. */
+export function newClient(srv: HeraldServer, user: string): Client {
+  const deviceID = `dev-${user}-${process.pid}-${++devices}`;
+  const zim = ZIM.create({ appID: srv.app.appID, server: srv.url, deviceID, platform: 'linux' });
   const ev = new Recorder();
-  const core = new MiniCore(ev);
-  const zim = new TestZIM(core);
-  const device = `dev-${user}-${++devices}`;
-  await core.login(srv.url, srv.app.appID, user, srv.token(user), device);
+  for (const name of EVENTS) zim.on(name, ((_: ZIM, data: unknown) => ev.push(name, data)) as never);
   return {
     user,
     zim,
     ev,
-    raw: core.raw,
-    relogin: () => core.login(srv.url, srv.app.appID, user, srv.token(user), device),
-    close: async () => core.close(),
+    frames: () => TapSocket.frames.get(deviceID) ?? [],
+    drop: () => TapSocket.byDevice.get(deviceID)?.slice(-1)[0]?.terminate(),
+    block: (on) => void (on ? TapSocket.blocked.add(deviceID) : TapSocket.blocked.delete(deviceID)),
+    logout: () => zim.logout(),
+    login: () => zim.login(user, { token: srv.token(user) }),
+    close: async () => zim.destroy(),
   };
 }
 
+/** login creates a ZIM for user and logs it in. */
+export async function login(srv: HeraldServer, user: string): Promise<Client> {
+  const c = newClient(srv, user);
+  await c.login();
+  return c;
+}
+
 /**
- * offline returns a client that never connects: inject(type, data) plays
- * server events to it, as user userID.
+ * A Core that never connects: inject plays server events to the feature
+ * layers (the unit tests of what they make of odd sequences).
  */
-export function offline(userID: string): { zim: ZIMCalls; ev: Recorder; inject(type: string, data: unknown): void; loggedIn(): void } {
+class FakeCore implements Core {
+  zim!: ZIM;
+  userID = '';
+  private handlers = new Map<string, ((d: unknown) => void)[]>();
+  private loggedIn: ((info: { reconnect: boolean }) => void)[] = [];
+
+  constructor(private readonly rec: Recorder) {}
+
+  request<T = unknown>(): Promise<T> {
+    return Promise.reject(new ZIMError(40100, 'not logged in'));
+  }
+  onServerEvent(type: string, handler: (data: unknown) => void): void {
+    this.handlers.set(type, [...(this.handlers.get(type) ?? []), handler]);
+  }
+  onLoggedIn(handler: (info: { reconnect: boolean }) => void): void {
+    this.loggedIn.push(handler);
+  }
+  emit<K extends keyof ZIMEventHandler>(event: K, data: Parameters<ZIMEventHandler[K]>[1]): void {
+    this.rec.push(event, data);
+  }
+  inject(type: string, data: unknown): void {
+    for (const h of this.handlers.get(type) ?? []) h(data);
+  }
+  fireLoggedIn(reconnect: boolean): void {
+    for (const h of this.loggedIn) h({ reconnect });
+  }
+}
+
+class FakeZIM extends ZIMCalls {
+  protected readonly core: Core;
+  constructor(core: FakeCore) {
+    super();
+    this.core = core;
+    core.zim = this as unknown as ZIM;
+    this.attach();
+  }
+}
+
+/**
+ * offline returns a client on a FakeCore: inject(type, data) plays server
+ * events to it; loggedIn(reconnect) plays a login of userID.
+ */
+export function offline(userID: string): {
+  ev: Recorder;
+  inject(type: string, data: unknown): void;
+  loggedIn(reconnect: boolean): void;
+} {
   const ev = new Recorder();
-  const core = new MiniCore(ev);
-  const zim = new TestZIM(core);
+  const core = new FakeCore(ev);
+  new FakeZIM(core);
   return {
-    zim,
     ev,
     inject: (type, data) => core.inject(type, data),
-    loggedIn: () => {
+    loggedIn: (reconnect) => {
       core.userID = userID;
-      core.fireLoggedIn();
+      core.fireLoggedIn(reconnect);
     },
   };
 }

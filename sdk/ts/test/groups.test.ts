@@ -2,12 +2,13 @@
 // group event, the role rules (a refused request changes nothing).
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
+  ZIMClientErrorCode,
   ZIMGroupEvent,
   ZIMGroupMemberEvent,
   ZIMGroupMemberRole,
   ZIMGroupMemberState,
   ZIMGroupState,
-} from '../src/index.js';
+} from '../src/node.js';
 import { login, rejection, type Client } from './gcclient.js';
 import { startServer, type HeraldServer } from './harness.js';
 
@@ -106,11 +107,11 @@ describe('createGroup', () => {
     );
     // Herald keeps no avatar, notice or attributes: refused before sending.
     const av = await rejection(alice.zim.createGroup({ groupID: 'bada', groupName: 'x', groupAvatarUrl: 'http://a/b.png' }, []));
-    expect(av.code).toBe(40003);
+    expect(av.code).toBe(ZIMClientErrorCode.InvalidArgument);
     expect(av.message).toMatch(/groupAvatarUrl/);
     expect(
       (await rejection(alice.zim.createGroup({ groupID: 'bada', groupName: 'x' }, [], { groupNotice: 'hi' }))).code,
-    ).toBe(40003);
+    ).toBe(ZIMClientErrorCode.InvalidArgument);
     for (const id of ['badu', 'badn', 'bada']) {
       expect((await rejection(alice.zim.queryGroupInfo(id))).code).toBe(40402);
     }
@@ -333,5 +334,50 @@ describe('queries', () => {
     const r = await p.zim.queryGroupList();
     expect(r.groupList.map((x) => x.baseInfo.groupID)).toEqual(ids);
     expect(r.groupList[0]).toMatchObject({ ownerUserID: 'pager', memberCount: 1, myRole: ZIMGroupMemberRole.Owner });
+  });
+});
+
+describe('group messages', () => {
+  const texts = (c: Client, g: string) =>
+    c.ev
+      .all('groupMessageReceived', (d) => d.fromConversationID === g)
+      .flatMap((d) => d.messageList.map((m) => [String(m.message), m.senderUserID, d.info.isOfflineMessage]));
+
+  test('members get them live, a member logged out gets them at its next login, a later member only what follows', async () => {
+    const g = 'chat';
+    await alice.zim.createGroup({ groupID: g, groupName: 'Chat' }, ['bob', 'carol']);
+    await carol.logout();
+    const one = await alice.zim.sendMessage({ type: 1, message: 'one' }, g, 2, { priority: 2 });
+    expect(one.message).toMatchObject({ conversationID: g, conversationType: 2, conversationSeq: 1, senderUserID: 'alice' });
+    await bob.zim.sendMessage({ type: 1, message: 'two' }, g, 2, {
+      priority: 3,
+      pushConfig: { title: 'bob', content: 'two', payload: '{"g":"chat"}' },
+    });
+    await bob.ev.wait('groupMessageReceived', (d) => d.fromConversationID === g);
+    await alice.ev.wait('groupMessageReceived', (d) => d.fromConversationID === g);
+    expect(texts(bob, g)).toEqual([['one', 'alice', false]]);
+    expect(texts(alice, g)).toEqual([['two', 'bob', false]]);
+
+    // Not a member: refused, nothing stored.
+    expect((await rejection(dave.zim.sendMessage({ type: 1, message: 'spam' }, g, 2, {}))).code).toBe(40300);
+
+    const mc = carol.ev.mark();
+    await carol.login();
+    const off = await carol.ev.wait('groupMessageReceived', (d) => d.fromConversationID === g, mc);
+    expect(off.info.isOfflineMessage).toBe(true);
+    await carol.ev.wait('groupMessageReceived', (d) => d.messageList.some((m) => m.message === 'two'), mc);
+    expect(texts(carol, g)).toEqual([
+      ['one', 'alice', true],
+      ['two', 'bob', true],
+    ]);
+    expect(carol.ev.all('groupMessageReceived', (d) => d.fromConversationID === g).flatMap((d) => d.messageList.map((m) => m.conversationSeq))).toEqual([1, 2]);
+
+    // dave joins: he gets what follows, not what came before.
+    await dave.zim.joinGroup(g);
+    await alice.zim.sendMessage({ type: 1, message: 'three' }, g, 2, {});
+    await dave.ev.wait('groupMessageReceived', (d) => d.fromConversationID === g);
+    expect(texts(dave, g)).toEqual([['three', 'alice', false]]);
+    await carol.ev.wait('groupMessageReceived', (d) => d.messageList.some((m) => m.message === 'three'), mc);
+    expect(texts(carol, g).map((t) => t[0])).toEqual(['one', 'two', 'three']);
   });
 });

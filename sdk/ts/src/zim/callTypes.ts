@@ -3,15 +3,7 @@
 // times are Unix milliseconds, timeouts seconds, as in ZIM.
 import type { ZIM } from './zim.js';
 import type { ZIMErrorUserInfo } from './groupTypes.js';
-
-// The push config of a call request: ZIM's ZIMPushConfig (title, content,
-// payload, resourcesID).
-interface PushConfig {
-  title?: string;
-  content?: string;
-  payload?: string;
-  resourcesID?: string;
-}
+import type { ZIMPushConfig } from './types.js';
 
 /** A call's mode. */
 export enum ZIMCallInvitationMode {
@@ -66,7 +58,7 @@ export interface ZIMCallInviteConfig {
    * on iOS when the device registered a VoIP token); it expires at the
    * deadline.
    */
-  pushConfig?: PushConfig;
+  pushConfig?: ZIMPushConfig;
 }
 
 export interface ZIMCallInvitationSentResult {
@@ -85,7 +77,7 @@ export interface ZIMCallInvitationSentResult {
 export interface ZIMCallingInviteConfig {
   /** As in ZIMCallInviteConfig: these invitations' own ringing time. */
   timeout?: number;
-  pushConfig?: PushConfig;
+  pushConfig?: ZIMPushConfig;
 }
 
 export interface ZIMCallingInvitationSentResult {
@@ -119,7 +111,7 @@ export interface ZIMCallCancelConfig {
    * When set, the cancelled invitees without a live session get this push,
    * which replaces the ring in their tray.
    */
-  pushConfig?: PushConfig;
+  pushConfig?: ZIMPushConfig;
 }
 
 export interface ZIMCallAcceptanceSentResult {

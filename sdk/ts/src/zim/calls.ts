@@ -27,6 +27,7 @@ import {
   type ZIMCallRejectionSentResult,
   type ZIMCallUserInfo,
 } from './callTypes.js';
+import type { ZIMPushConfig } from './types.js';
 
 // The wire (internal/protocol/call.go).
 interface WireCallUser {
@@ -92,12 +93,6 @@ interface WireEnded {
   endedAt: number;
 }
 
-interface PushConfigLike {
-  title?: string;
-  content?: string;
-  payload?: string;
-  resourcesID?: string;
-}
 
 function callUsersFromWire(us: WireCallUser[] | null | undefined): ZIMCallUserInfo[] {
   return (us ?? []).map((u) => ({
@@ -138,10 +133,14 @@ function timeoutToWire(t: number | undefined): number | undefined {
   return Math.ceil(t);
 }
 
-/** pushConfigToWire keeps the fields of the wire's push config (docs/protocol.md, `send`). */
-function pushConfigToWire(pc: PushConfigLike | undefined): PushConfigLike | undefined {
+/**
+ * pushConfigToWire keeps the fields of the wire's push config
+ * (docs/protocol.md, `send`), as sendMessage does: extendedData is the
+ * payload's name before ZIM 2.5.
+ */
+function pushConfigToWire(pc: (ZIMPushConfig & { extendedData?: string }) | undefined): ZIMPushConfig | undefined {
   if (!pc) return undefined;
-  return { title: pc.title, content: pc.content, payload: pc.payload, resourcesID: pc.resourcesID };
+  return { title: pc.title, content: pc.content, payload: pc.payload ?? pc.extendedData, resourcesID: pc.resourcesID };
 }
 
 /** ringingState: the states in which an invitation still rings. */
@@ -167,14 +166,14 @@ export abstract class ZIMCalls extends ZIMGroups {
   /** The user whose invitations rung holds. */
   private rungFor = '';
 
-  protected override attachFeatures(): void {
-    super.attachFeatures();
-    this.core.onLoggedIn(() => {
-      // Another user's invitations are not this one's.
-      if (this.core.userID !== this.rungFor) {
-        this.rung.clear();
-        this.rungFor = this.core.userID;
-      }
+  protected override attach(): void {
+    super.attach();
+    this.core.onLoggedIn((info) => {
+      // The app's own login starts afresh (it may have dropped its ringing
+      // UI at logout); a reconnect login keeps what the app was told.
+      if (!info?.reconnect || this.core.userID !== this.rungFor) this.rung.clear();
+      this.rungFor = this.core.userID;
+      if (info?.reconnect) for (const callID of this.rung.keys()) void this.resyncRing(callID);
     });
     this.core.onServerEvent('callInvitationReceived', (d) => this.onReceived(d as WireReceived));
     this.core.onServerEvent('callInvitationCancelled', (d) => {
@@ -210,6 +209,49 @@ export abstract class ZIMCalls extends ZIMGroups {
       if (me && !ringing(me.state)) this.rung.delete(w.callID);
       this.core.emit('callUserStateChanged', { callID: w.callID, callUserList: users });
     });
+  }
+
+  /**
+   * resyncRing asks the server about an invitation the app has ringing,
+   * after a reconnect: call events are not stored, so one that went to the
+   * lost connection (a cancel, a timeout, an answer on another device, the
+   * end of the call) is raised now from the call's state, as the live
+   * event would have been. What the state does not keep is left empty: the
+   * operatedUserID and extendedData of callInvitationEnded.
+   */
+  private async resyncRing(callID: string): Promise<void> {
+    let info: ZIMCallInfo;
+    try {
+      info = callInfoFromWire(await this.core.request<WireCallInfo>('callInfo', { callID }, { retry: true }));
+    } catch {
+      return; // the next reconnect tries again; the deadline forgets it
+    }
+    const me = info.callUserList.find((u) => u.userID === this.core.userID);
+    if (!me || ringing(me.state) || !this.rung.has(callID)) return;
+    this.rung.delete(callID);
+    switch (me.state) {
+      case ZIMCallUserState.Cancelled:
+        this.core.emit('callInvitationCancelled', {
+          callID,
+          inviter: info.inviter,
+          mode: info.mode,
+          extendedData: me.extendedData,
+        });
+        break;
+      case ZIMCallUserState.Timeout:
+        this.core.emit('callInvitationTimeout', { callID, mode: info.mode });
+        break;
+      case ZIMCallUserState.Ended:
+        this.core.emit('callInvitationEnded', {
+          callID,
+          mode: info.mode,
+          operatedUserID: '',
+          extendedData: '',
+          endTime: me.updateTime,
+        });
+        return; // the live end comes without a state change
+    }
+    this.core.emit('callUserStateChanged', { callID, callUserList: [me] });
   }
 
   private onReceived(w: WireReceived): void {
@@ -305,7 +347,12 @@ export abstract class ZIMCalls extends ZIMGroups {
    * invited to; joining twice is harmless.
    */
   async callJoin(callID: string, config?: ZIMCallJoinConfig): Promise<ZIMCallJoinSentResult> {
-    const r = await this.core.request<WireCallInfo>('callJoin', { callID, extendedData: config?.extendedData || undefined });
+    // Joining twice is harmless: safe to send again after a reconnect.
+    const r = await this.core.request<WireCallInfo>(
+      'callJoin',
+      { callID, extendedData: config?.extendedData || undefined },
+      { retry: true },
+    );
     this.rung.delete(callID);
     const info = callInfoFromWire(r);
     const me = info.callUserList.find((u) => u.userID === this.core.userID);
@@ -336,7 +383,7 @@ export abstract class ZIMCalls extends ZIMGroups {
    * query). A client that was offline asks it: call events are not stored.
    */
   async queryCallInfo(callID: string): Promise<ZIMCallInfoQueriedResult> {
-    const r = await this.core.request<WireCallInfo>('callInfo', { callID });
+    const r = await this.core.request<WireCallInfo>('callInfo', { callID }, { retry: true });
     return { callInfo: callInfoFromWire(r) };
   }
 

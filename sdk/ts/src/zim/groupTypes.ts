@@ -61,7 +61,8 @@ export interface ZIMGroupInfo {
   groupName: string;
   /**
    * Herald keeps no group avatar: createGroup refuses a non-empty one with
-   * 40003 invalid_argument (before sending anything); results carry ''.
+   * ZIMClientErrorCode.InvalidArgument (60006, before sending anything);
+   * results carry ''.
    * Keep the URL in extendedData if the app needs it.
    */
   groupAvatarUrl?: string;
@@ -72,8 +73,8 @@ export interface ZIMGroupInfo {
 /**
  * createGroup's optional config. Herald has no group notice, attributes or
  * join modes: a config that sets one of these ZIM fields is refused with
- * 40003 invalid_argument (before sending anything), so nothing is dropped
- * silently.
+ * ZIMClientErrorCode.InvalidArgument (60006, before sending anything), so
+ * nothing is dropped silently.
  */
 export interface ZIMGroupAdvancedConfig {
   /** Not supported by Herald: must be absent or ''. */

@@ -1,7 +1,7 @@
 // Group requests and events of the ZIM class: the seed's ZIM names over the
 // wire of docs/protocol.md ("Groups"), mapped as the Go SDK's groups.go
 // does. Rules live on the server; this file only translates.
-import { ZIMError } from '../errors.js';
+import { ZIMClientErrorCode, ZIMError } from '../errors.js';
 import { ZIMBase } from './base.js';
 import {
   ZIMGroupEvent,
@@ -72,7 +72,6 @@ interface WireGroupMemberInfoUpdated {
 }
 
 /** The error codes the group results name (docs/protocol.md). */
-const codeInvalidArgument = 40003;
 const codeNotGroupMember = 40300;
 const codeAlreadyGroupMember = 40902;
 
@@ -139,12 +138,8 @@ function errorUsers(asked: readonly string[], done: readonly string[], code: num
 
 /** Group requests and events of the ZIM class. */
 export abstract class ZIMGroups extends ZIMBase {
-  /**
-   * attachFeatures subscribes the feature layers to their server events;
-   * the ZIM class calls it once, when its core exists. Each layer extends
-   * it and calls super.
-   */
-  protected attachFeatures(): void {
+  protected override attach(): void {
+    super.attach();
     this.core.onServerEvent('groupStateChanged', (d) => this.onGroupStateChanged(d as WireGroupStateChanged));
     this.core.onServerEvent('groupMemberStateChanged', (d) =>
       this.onGroupMemberStateChanged(d as WireGroupMemberStateChanged),
@@ -168,12 +163,12 @@ export abstract class ZIMGroups extends ZIMBase {
   ): Promise<ZIMGroupCreatedResult> {
     if (groupInfo?.groupAvatarUrl) {
       throw new ZIMError(
-        codeInvalidArgument,
+        ZIMClientErrorCode.InvalidArgument,
         'groupAvatarUrl: Herald keeps no group avatar (keep it in extendedData)',
       );
     }
     if (config?.groupNotice || (config?.groupAttributes && Object.keys(config.groupAttributes).length > 0)) {
-      throw new ZIMError(codeInvalidArgument, 'groupNotice and groupAttributes: Herald keeps neither');
+      throw new ZIMError(ZIMClientErrorCode.InvalidArgument, 'groupNotice and groupAttributes: Herald keeps neither');
     }
     const r = await this.core.request<WireGroupReply>('groupCreate', {
       groupID: groupInfo?.groupID || undefined,
@@ -274,7 +269,7 @@ export abstract class ZIMGroups extends ZIMBase {
 
   /** queryGroupInfo returns a group as this user sees it (members only). */
   async queryGroupInfo(groupID: string): Promise<ZIMGroupInfoQueriedResult> {
-    const r = await this.core.request<WireGroupReply>('groupInfo', { groupID });
+    const r = await this.core.request<WireGroupReply>('groupInfo', { groupID }, { retry: true });
     return { groupInfo: groupFromWire(r.group, groupID) };
   }
 
@@ -291,7 +286,7 @@ export abstract class ZIMGroups extends ZIMBase {
       groupID,
       count: config?.count || undefined,
       next: flag === undefined || flag === 0 || flag === '' ? undefined : String(flag),
-    });
+    }, { retry: true });
     return { groupID, userList: (r.members ?? []).map(memberFromWire), nextFlag: r.next ?? '' };
   }
 
@@ -303,7 +298,7 @@ export abstract class ZIMGroups extends ZIMBase {
       const r = await this.core.request<{ groups?: WireGroup[] | null; next?: string }>('groupList', {
         count: maxPageCount,
         next: next || undefined,
-      });
+      }, { retry: true });
       const groups = r.groups ?? [];
       for (const g of groups) groupList.push(groupFromWire(g));
       if (!r.next || r.next === next || groups.length === 0) return { groupList };
