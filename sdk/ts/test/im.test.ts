@@ -444,4 +444,17 @@ describe('history and conversations', () => {
       [eve.userID, 0],
     ]);
   });
+
+  test('order keys are exact strings; a message text that looks like one is never altered', async () => {
+    const bob = await user('bob');
+    const alice = await user('alice');
+    const tricky = 'see {"orderKey":304753038213173249} and "orderKey":1';
+    await alice.zim.sendMessage(text(tricky), bob.userID, 0);
+    const got = await bob.rec.next('peerMessageReceived', () => true, 0);
+    expect(got.messageList[0]!.message).toBe(tricky);
+    const { conversationList } = await bob.zim.queryConversationList({ count: 10 });
+    expect(conversationList[0]!.lastMessage!.message).toBe(tricky);
+    const page2 = await bob.zim.queryConversationList({ count: 10, nextConversation: conversationList[0] });
+    expect(page2.conversationList).toEqual([]);
+  });
 });

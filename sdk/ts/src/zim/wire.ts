@@ -1,7 +1,7 @@
 // The wire shapes of docs/protocol.md that the core uses, and their
 // conversion to and from the ZIM types.
 import { ZIMError, ZIMClientErrorCode } from '../errors.js';
-import { base64Decode, base64Encode, randomHex, utf8Decode, utf8Encode } from './codec.js';
+import { base64Decode, base64Encode, utf8Decode, utf8Encode } from './codec.js';
 import {
   ZIMMessageDirection,
   ZIMMessageSentStatus,
@@ -63,54 +63,36 @@ export interface WireConversation {
   conversationType: number;
   unreadMessageCount: number;
   lastMessage?: WireMessage;
-  /** A 64-bit integer: decodeFrame keeps it as its decimal string (see there). */
-  orderKey: string | number;
+  /** A 64-bit integer as a decimal string (docs/protocol.md, conversationList). */
+  orderKey: string;
 }
 
-// Conversations' order keys are 64-bit integers on the wire, beyond what a
-// JavaScript number holds exactly (2^53): paging with a rounded key could
-// repeat or skip a conversation. decodeFrame keeps them as strings, the
-// exact key of each ZIMConversation the SDK returned is kept here, and
-// encodeFrame writes it back as a JSON number.
+// Conversations' order keys are 64-bit integers, beyond what a JavaScript
+// number holds exactly (2^53): paging with a rounded key could repeat or
+// skip a conversation. The server sends them as decimal strings; the exact
+// key of each ZIMConversation the SDK returned is kept here and sent back
+// as `before`.
 const orderKeys = new WeakMap<object, string>();
 
-/** BigInteger is an integer encodeFrame writes as a JSON number, digit for digit. */
-export class BigInteger {
-  constructor(readonly digits: string) {}
-}
-
-const bigMark = `@@herald-int-${randomHex(8)}:`;
-
-/** encodeFrame is JSON.stringify that writes BigInteger values as plain numbers. */
+/** encodeFrame writes a frame. */
 export function encodeFrame(f: Frame): string {
-  let big = false;
-  const s = JSON.stringify(f, (_k, v: unknown) => {
-    if (v instanceof BigInteger) {
-      big = true;
-      return bigMark + v.digits;
-    }
-    return v;
-  });
-  if (!big) return s;
-  return s.replace(new RegExp(`"${bigMark}(-?\\d+)"`, 'g'), '$1');
+  return JSON.stringify(f);
 }
 
-/** decodeFrame is JSON.parse that keeps orderKey values exact (as decimal strings). */
+/** decodeFrame reads a frame. */
 export function decodeFrame(raw: string): Frame {
-  // Inside a JSON string a quote is always escaped, so this matches keys only.
-  const text = raw.includes('"orderKey":') ? raw.replace(/"orderKey":(-?\d+)/g, '"orderKey":"$1"') : raw;
-  return JSON.parse(text) as Frame;
+  return JSON.parse(raw) as Frame;
 }
 
-/** orderKeyOf returns the exact order key of a conversation (one the SDK returned, or a copy). */
-export function orderKeyOf(c: { orderKey?: number | string } | null | undefined): BigInteger | number {
-  if (!c) return 0;
+/** orderKeyOf returns the exact order key of a conversation (one the SDK returned, or a copy) for `before`. */
+export function orderKeyOf(c: { orderKey?: number | string } | null | undefined): string {
+  if (!c) return '0';
   const exact = orderKeys.get(c);
-  if (exact) return new BigInteger(exact);
+  if (exact) return exact;
   const k = c.orderKey;
-  if (typeof k === 'string' && /^-?\d+$/.test(k)) return new BigInteger(k);
-  if (typeof k === 'number' && Number.isFinite(k)) return new BigInteger(BigInt(Math.trunc(k)).toString());
-  return 0;
+  if (typeof k === 'string' && /^\d+$/.test(k)) return k;
+  if (typeof k === 'number' && Number.isFinite(k) && k > 0) return BigInt(Math.trunc(k)).toString();
+  return '0';
 }
 
 export interface WireLoginReply {
