@@ -228,13 +228,20 @@ describe('connection events', () => {
     expect(eve.rec.of('connectionStateChanged').at(-1)).toMatchObject({ state: 2, event: 0 });
   });
 
-  test('getInstance returns the first instance alive; destroy releases it', async () => {
-    const before = ZIM.getInstance();
-    const z = ZIM.create({ appID: srv.app.appID, server: srv.url });
-    expect(ZIM.getInstance()).toBe(before ?? z);
-    z.destroy();
-    expect(ZIM.getInstance()).toBe(before);
-    expect((await rejection(z.login('x', { token: 't' }))).code).toBe(60004);
+  test('getInstance returns the primary instance; once it is destroyed no other instance takes its place', async () => {
+    const cfg = { appID: srv.app.appID, server: srv.url };
+    ZIM.getInstance()?.destroy();
+    const a = ZIM.create(cfg);
+    const b = ZIM.create(cfg);
+    expect(ZIM.getInstance()).toBe(a);
+    a.destroy();
+    // b is another user's client: it must never carry the device's push registration.
+    expect(ZIM.getInstance()).toBeUndefined();
+    const c = ZIM.create(cfg);
+    expect(ZIM.getInstance()).toBe(c);
+    expect((await rejection(a.login('x', { token: 't' }))).code).toBe(60004);
+    b.destroy();
+    c.destroy();
   });
 
   test('off removes one handler, or all of an event', async () => {

@@ -145,6 +145,8 @@ export class Connection implements Core {
   private attempt = 0;
   /** What the last login sent as push registration (for bound / unbound). */
   private pushSent: PushRegistration | undefined;
+  /** The PushID the server gave pushSent (login or registerPush reply). */
+  private pushBound = '';
 
   private nextID = 0;
   /** Every request not settled yet, in the order of the calls (a Set keeps insertion order). */
@@ -412,6 +414,7 @@ export class Connection implements Core {
         }
         const push = this.cfg.pushSide()?.registration();
         this.pushSent = push;
+        this.pushBound = '';
         const data: Record<string, unknown> = {
           appID: this.cfg.appID,
           userID: this.user,
@@ -470,6 +473,7 @@ export class Connection implements Core {
     this.setState(ZIMConnectionState.Connected, ZIMConnectionEvent.Success, {});
     this.enqueue({ kind: 'emit', event: 'conversationSyncStateChanged', data: { state: ZIMConversationSyncState.Started } });
     if (this.pushSent && r.pushID) {
+      this.pushBound = r.pushID;
       const ps = this.cfg.pushSide();
       this.enqueue({ kind: 'call', fn: () => ps?.bound({ pushID: r.pushID! }) });
     }
@@ -644,13 +648,19 @@ export class Connection implements Core {
   async registerPush(reg: PushRegistration): Promise<string> {
     const r = await this.call<{ pushID?: string }>('registerPush', reg, { retry: true });
     this.pushSent = reg;
-    return r.pushID ?? '';
+    this.pushBound = r.pushID ?? '';
+    return this.pushBound;
   }
 
   /** unregisterPush removes a device of this user (ZPNs' unregisterPush). */
   async unregisterPush(pushID: string): Promise<void> {
     await this.call('unregisterPush', { pushID }, { retry: true });
-    this.pushSent = undefined;
+    // Only the session's own device stops being bound to it (an older
+    // PushID being cleaned up leaves the current one to logout).
+    if (pushID === this.pushBound) {
+      this.pushSent = undefined;
+      this.pushBound = '';
+    }
   }
 
   /** renewToken replaces the login's token (while reconnecting: kept for the next attempt). */
@@ -695,6 +705,7 @@ export class Connection implements Core {
     this.setState(ZIMConnectionState.Disconnected, ZIMConnectionEvent.Success, {});
     if (this.pushSent) {
       this.pushSent = undefined;
+      this.pushBound = '';
       const ps = this.cfg.pushSide();
       this.enqueue({ kind: 'call', fn: () => ps?.unbound() });
     }

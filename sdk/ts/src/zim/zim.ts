@@ -36,8 +36,12 @@ import {
   type WireSendRequest,
 } from './wire.js';
 
-// Every live instance, in creation order; getInstance returns the first.
-const instances: ZIM[] = [];
+// The primary instance: the one getInstance returns and whose logins carry
+// the device's push registration. It is the instance created while no
+// other was primary; when it is destroyed no other instance takes its place
+// (a second user's client in the same process must never take the device),
+// and the next ZIM.create makes the new primary.
+let primary: ZIM | undefined;
 
 /**
  * The ZIMSide of the push link: it acts for the primary instance (the one
@@ -45,14 +49,14 @@ const instances: ZIM[] = [];
  * push registration.
  */
 const zimSide: ZIMSide = {
-  loggedIn: () => instances[0]?.loggedInForPush() ?? false,
+  loggedIn: () => primary?.loggedInForPush() ?? false,
   registerPush: async (reg: PushRegistration) => {
-    const z = instances[0];
+    const z = primary;
     if (!z) throw new ZIMError(ZIMClientErrorCode.Destroyed, 'no ZIM instance');
     return z.registerPushDevice(reg);
   },
   unregisterPush: async (pushID: string) => {
-    const z = instances[0];
+    const z = primary;
     if (!z) throw new ZIMError(ZIMClientErrorCode.Destroyed, 'no ZIM instance');
     await z.unregisterPushDevice(pushID);
   },
@@ -73,21 +77,23 @@ export class ZIM extends ZIMCalls {
   private destroyed = false;
 
   /**
-   * create returns a new ZIM instance for an app and a server. The first
-   * instance alive is the one getInstance returns and the one whose logins
-   * carry the device's push registration (ZPNs); more instances (several
-   * users in one process, e.g. tests or bots) are independent.
+   * create returns a new ZIM instance for an app and a server. An
+   * instance created while there is no primary one becomes primary: the
+   * one getInstance returns and the one whose logins carry the device's
+   * push registration (ZPNs). More instances (several users in one
+   * process, e.g. tests or bots) are independent and never carry it, even
+   * after the primary one is destroyed.
    */
   static create(config: ZIMAppConfig): ZIM {
     const z = new ZIM(config);
-    instances.push(z);
+    if (!primary) primary = z;
     setZIMSide(zimSide);
     return z;
   }
 
-  /** getInstance returns the first ZIM instance created and not destroyed, or undefined. */
+  /** getInstance returns the primary instance (see create), or undefined once it was destroyed. */
   static getInstance(): ZIM | undefined {
-    return instances[0];
+    return primary;
   }
 
   /** getVersion returns the SDK's version. */
@@ -117,7 +123,7 @@ export class ZIM extends ZIMCalls {
       reconnectMax: 30_000,
       ackInterval: 100,
       ackBatch: 100,
-      pushSide: () => (instances[0] === this ? getPushSide() : undefined),
+      pushSide: () => (primary === this ? getPushSide() : undefined),
     });
     this.attach();
   }
@@ -127,9 +133,7 @@ export class ZIM extends ZIMCalls {
     if (this.destroyed) return;
     this.destroyed = true;
     this.core.destroy();
-    const i = instances.indexOf(this);
-    if (i >= 0) instances.splice(i, 1);
-    if (instances.length === 0) setZIMSide(undefined);
+    if (primary === this) primary = undefined;
   }
 
   /** on adds a handler for an event; handlers are called (zim, data), one at a time, in the order the events happened. */
