@@ -118,6 +118,17 @@ type Service struct {
 	routes     []chan groupRoute
 	fanoutWake chan struct{}
 
+	// late takes the checks of ended sessions (late.go); lateMu guards
+	// its closing.
+	late       chan lateWork
+	lateMu     sync.RWMutex
+	lateClosed bool
+	// checked counts the ended sessions checked; checkedCh is closed at
+	// each change (SessionEndsChecked).
+	checkedMu sync.Mutex
+	checked   uint64
+	checkedCh chan struct{}
+
 	// recorded remembers users recorded since start, so that a login
 	// writes the users table only the first time (bounded: emptied past
 	// maxRecorded).
@@ -175,6 +186,8 @@ func New(store Store, router Router, cfg Config, log *slog.Logger, reg Registere
 		known:      newKnownSeqs(knownSeqsGeneration),
 		fanoutWake: make(chan struct{}, 1),
 		recorded:   map[cursorKey]struct{}{},
+		late:       make(chan lateWork, lateQueue),
+		checkedCh:  make(chan struct{}),
 	}
 	for range cfg.RouteWorkers {
 		s.routes = append(s.routes, make(chan groupRoute, cfg.CommitBatch))
@@ -193,6 +206,11 @@ func (s *Service) Run(ctx context.Context) error {
 		defer wg.Done()
 		s.ackLoop(ctx, ackStop)
 	}()
+	lateDone := make(chan struct{})
+	go func() {
+		defer close(lateDone)
+		s.lateLoop(ctx)
+	}()
 	go func() {
 		defer wg.Done()
 		s.groupPushLoop(ctx, ackStop)
@@ -210,6 +228,10 @@ func (s *Service) Run(ctx context.Context) error {
 		close(ch)
 	}
 	routes.Wait()
+	// The checks read acknowledged positions: they run before the last
+	// flush of acks, which only moves positions forward.
+	s.closeLate()
+	<-lateDone
 	close(ackStop)
 	wg.Wait()
 	return nil
@@ -492,6 +514,7 @@ func (s *Service) commit(ctx context.Context, batch []*pendingSend, msgs []*Mess
 			s.metrics.messages.Inc()
 			s.router.Route(p.msg, p.origin)
 			p.done(SendResult{Msg: p.msg}, nil)
+			s.recheckPush(p.msg)
 		}
 	}
 	if planned && s.cfg.PushPlanned != nil {
@@ -501,21 +524,22 @@ func (s *Service) commit(ctx context.Context, batch []*pendingSend, msgs []*Mess
 
 // planPush marks an offline recipient of a message with a push config for
 // push jobs, written with the message (promise 4). The sender's own devices
-// are never pushed for its own message.
+// are never pushed for its own message. A recipient live now whose session
+// ends without acknowledging the message gets its push then (late.go).
 func (s *Service) planPush(m *Message) {
 	m.PushUsers = m.PushUsers[:0]
 	if m.PushConfig != nil && m.ConvType == protocol.ConversationGroup {
 		// A group's members are too many to look up here: the message
 		// records its push, planned after the commit (groupPushLoop).
 		m.GroupPush = true
-		m.PushExpires = m.CreatedAt.Add(s.cfg.PushTTL)
+		m.PushExpires = s.pushExpiry(m)
 		return
 	}
 	if m.PushConfig == nil || s.router.Online(m.AppID, m.Recipient) {
 		return
 	}
 	m.PushUsers = append(m.PushUsers, m.Recipient)
-	m.PushExpires = m.CreatedAt.Add(s.cfg.PushTTL)
+	m.PushExpires = s.pushExpiry(m)
 }
 
 // Ack records that a device received a conversation's messages up to seq.

@@ -63,6 +63,16 @@ type Message struct {
 	GroupPush bool
 }
 
+// PushPlan is a stored message's push planned after its commit, for one
+// user (see Store.PlanPushOnce).
+type PushPlan struct {
+	MessageID  int64
+	PushConfig []byte
+	// ExpiresAt is the push's expiry, the same as at the message's
+	// commit (zero: never).
+	ExpiresAt time.Time
+}
+
 // AppendResult is the outcome of appending one message.
 type AppendResult struct {
 	// ID, Seq and CreatedAt describe the stored message: the new one, or on a
@@ -129,6 +139,14 @@ type Store interface {
 	// assigned Seq is in the results. An unknown app fails the call with
 	// ErrNotFound. When it returns an error nothing of the batch was stored.
 	AppendMessages(ctx context.Context, msgs []*Message) ([]AppendResult, error)
+
+	// PlanPushOnce writes, in one transaction, the push jobs of stored
+	// messages for userID by the rule AppendMessages applies to PushUsers
+	// (one job per enabled device bound to the user, created at now),
+	// except for a device that has a job for the message already (of any
+	// status): a message is never pushed twice to a device. It returns how
+	// many jobs it wrote.
+	PlanPushOnce(ctx context.Context, appID, userID string, plans []PushPlan, now time.Time) (int, error)
 
 	// MessagesAfter returns up to limit messages of a conversation with Seq >
 	// afterSeq, in ascending Seq order.

@@ -32,6 +32,7 @@ func TestQueryPlans(t *testing.T) {
 		{"unread after", qUnreadAfter, []any{"a", "c", 1, "u"}},
 		{"pending", qPending, []any{"a", "u", "d"}},
 		{"plan push jobs", qInsertPushJobs, []any{"a", 1, "u", []byte("{}"), 1, 0}},
+		{"plan push jobs once", qInsertPushJobsOnce, []any{"a", 1, "u", []byte("{}"), 1, 0}},
 		{"user devices", qUserDevices, []any{"a", "u"}},
 		{"device", qDevice, []any{"a", "p"}},
 		{"due jobs", qDueJobs, []any{"fcm", 1, 10}},
