@@ -25,12 +25,19 @@ import (
 //     other live session (that one got the messages too, and its own end
 //     will be checked in turn), takes the device's acknowledged positions
 //     (Pending: stored cursors and those still in memory, the session's own
-//     acks included; for groups never below the member's join) and plans the
-//     push jobs of the unacknowledged messages with a push config that the
-//     user did not send, expiring as they would have at the commit, on every
-//     enabled device bound to the user that has no job for that message yet
-//     (Store.PlanPushOnce): a message planned at its commit, or at the end of
-//     another session, is never pushed twice to a device.
+//     acks included; for groups never below the member's join) and those of
+//     the user's other devices (a message another device acknowledged
+//     reached the user), and plans the push jobs of the messages left that
+//     have a push config and that the user did not send, expiring as they
+//     would have at the commit, on every enabled device bound to the user
+//     that has no job for that message yet (Store.PlanPushOnce): a message
+//     planned at its commit, or at the end of another session, is never
+//     pushed twice to a device.
+//   - Messages the session got by the login sync count as well as live
+//     ones: one committed while another session of the user lived was not
+//     pushed then, and if that session ended while this one lived, this
+//     end is the last chance; one that was pushed at its commit is skipped
+//     by PlanPushOnce.
 //   - The checks are in memory until they ran: a crash in between loses
 //     them, and the messages, still unacknowledged, are delivered at the
 //     next login instead (promise 2; only the notification is lost).
@@ -146,10 +153,16 @@ func (s *Service) checkSessionEnd(ctx context.Context, e *SessionEnd) error {
 		if !ok {
 			continue
 		}
+		// What another device of the user acknowledged reached the user
+		// while it had a live session there: as at the commit, no push.
+		other, err := s.userCursor(ctx, e.AppID, e.UserID, p.ConvID)
+		if err != nil {
+			return fmt.Errorf("im: session end: %w", err)
+		}
 		// Up to the conversation's last message: those after what the
 		// session was handed were committed once it was gone, and were
 		// planned at their commit (PlanPushOnce skips them).
-		after := max(from, p.Cursor)
+		after := max(from, p.Cursor, other)
 	read:
 		for after < p.LastSeq {
 			ms, err := s.store.MessagesAfter(ctx, e.AppID, p.ConvID, after, lateReadPage)

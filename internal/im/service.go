@@ -109,6 +109,11 @@ type Service struct {
 	flushing map[cursorKey]int64
 	flushed  uint64 // flushes whose write ended, for Pending
 	ackCh    chan struct{}
+	// userAcks and userFlushing are acks and flushing by user instead of
+	// device (device left empty): how far any device of the user got, for
+	// userCursor.
+	userAcks     map[cursorKey]int64
+	userFlushing map[cursorKey]int64
 
 	appMu sync.RWMutex
 	apps  map[string]App
@@ -180,6 +185,7 @@ func New(store Store, router Router, cfg Config, log *slog.Logger, reg Registere
 		metrics:    m,
 		sends:      make(chan *pendingSend, 4*cfg.CommitBatch),
 		acks:       map[cursorKey]int64{},
+		userAcks:   map[cursorKey]int64{},
 		ackCh:      make(chan struct{}, 1),
 		apps:       map[string]App{},
 		groups:     newGroupCache(),
@@ -606,6 +612,9 @@ func (s *Service) Ack(ctx context.Context, appID, userID, deviceID string, acks 
 		if a.Seq > s.acks[k] {
 			s.acks[k] = a.Seq
 		}
+		if k.device = ""; a.Seq > s.userAcks[k] {
+			s.userAcks[k] = a.Seq
+		}
 	}
 	n := len(s.acks)
 	s.ackMu.Unlock()
@@ -642,6 +651,8 @@ func (s *Service) flushAcks(ctx context.Context) {
 	pending := s.acks
 	s.acks = map[cursorKey]int64{}
 	s.flushing = pending
+	s.userFlushing = s.userAcks
+	s.userAcks = map[cursorKey]int64{}
 	s.ackMu.Unlock()
 	cs := make([]Cursor, 0, len(pending))
 	for k, seq := range pending {
@@ -652,8 +663,24 @@ func (s *Service) flushAcks(ctx context.Context) {
 	}
 	s.ackMu.Lock()
 	s.flushing = nil
+	s.userFlushing = nil
 	s.flushed++
 	s.ackMu.Unlock()
+}
+
+// userCursor returns how far any device of the user acknowledged a
+// conversation, acks not yet written included. Memory is read before the
+// store: a flush that ends in between wrote what memory held.
+func (s *Service) userCursor(ctx context.Context, appID, userID, convID string) (int64, error) {
+	k := cursorKey{app: appID, user: userID, conv: convID}
+	s.ackMu.Lock()
+	mem := max(s.userAcks[k], s.userFlushing[k])
+	s.ackMu.Unlock()
+	stored, err := s.store.UserCursor(ctx, appID, userID, convID)
+	if err != nil {
+		return 0, fmt.Errorf("im: user cursor: %w", err)
+	}
+	return max(mem, stored), nil
 }
 
 // Pending returns the conversations in which the device has unacknowledged

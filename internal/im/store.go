@@ -171,6 +171,9 @@ type Store interface {
 	// the device's cursor (cursor 0 when the device has none).
 	Pending(ctx context.Context, appID, userID, deviceID string) ([]Pending, error)
 	// SaveCursors stores delivery positions; a position never moves back.
+	// UserCursor returns the highest stored position of any device of the
+	// user in a conversation (0 when none acknowledged anything there).
+	UserCursor(ctx context.Context, appID, userID, convID string) (int64, error)
 	SaveCursors(ctx context.Context, cs []Cursor) error
 
 	// RecordUser remembers that a user logged in to an app (idempotent).

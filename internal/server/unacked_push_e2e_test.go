@@ -186,6 +186,22 @@ func TestUnackedMessagePushedWhenSessionEnds(t *testing.T) {
 			desk.Close()
 			ends.wait(1, wait)
 		}, nil},
+		{"another device of the user acknowledged it", func(t *testing.T, s *testkit.Server, em *apnsemu.Emulator, ends *endChecks, alice *testkit.Client, tok string) {
+			bob := phoneWith(t, s, testkit.Dial(t, s.URL), "bob", "phone", tok)
+			bob.SyncDone(wait)
+			desk := s.LoginAs(t, "bob", "macos", "desk")
+			desk.SyncDone(wait)
+			sendWithPush(t, alice, "bob", "m1", pc("one"))
+			nextMessage(t, bob)
+			m := nextMessage(t, desk)
+			ack(t, desk, "alice", protocol.ConversationPeer, m.ConversationSeq)
+			desk.Close()
+			ends.wait(1, wait)
+			// The phone, last to go, never acknowledged it: the user saw it
+			// on the desktop all the same.
+			bob.Close()
+			ends.wait(1, wait)
+		}, nil},
 		{"planned at the commit, then synced and dropped unacked", func(t *testing.T, s *testkit.Server, em *apnsemu.Emulator, ends *endChecks, alice *testkit.Client, tok string) {
 			bob := phoneWith(t, s, testkit.Dial(t, s.URL), "bob", "phone", tok)
 			bob.SyncDone(wait)

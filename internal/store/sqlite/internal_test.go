@@ -31,6 +31,7 @@ func TestQueryPlans(t *testing.T) {
 		{"read state", qReadState, []any{"a", "u", "c"}},
 		{"unread after", qUnreadAfter, []any{"a", "c", 1, "u"}},
 		{"pending", qPending, []any{"a", "u", "d"}},
+		{"user cursor", qUserCursor, []any{"a", "u", "c"}},
 		{"plan push jobs", qInsertPushJobs, []any{"a", 1, "u", []byte("{}"), 1, 0}},
 		{"plan push jobs once", qInsertPushJobsOnce, []any{"a", 1, "u", []byte("{}"), 1, 0}},
 		{"user devices", qUserDevices, []any{"a", "u"}},

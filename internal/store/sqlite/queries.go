@@ -96,6 +96,10 @@ FROM devices d WHERE d.app_id = $1 AND d.user_id = $3 AND d.user_id <> '' AND d.
 	qInsertPushJobsOnce = qInsertPushJobs + `
 	AND NOT EXISTS (SELECT 1 FROM push_jobs j WHERE j.app_id = $1 AND j.message_id = $2 AND j.push_id = d.push_id)`
 
+	// qUserCursor is the furthest any device of a user got in a
+	// conversation.
+	qUserCursor = `SELECT COALESCE(MAX(seq), 0) FROM cursors WHERE app_id = $1 AND user_id = $2 AND conv_id = $3`
+
 	// qSaveCursor never moves a cursor back: the update applies only to a
 	// higher seq.
 	qSaveCursor = `INSERT INTO cursors (app_id, user_id, device_id, conv_id, seq)
