@@ -202,6 +202,27 @@ func TestUnackedMessagePushedWhenSessionEnds(t *testing.T) {
 			bob.Close()
 			ends.wait(1, wait)
 		}, nil},
+		{"kicked by a login elsewhere", func(t *testing.T, s *testkit.Server, em *apnsemu.Emulator, ends *endChecks, alice *testkit.Client, tok string) {
+			bob := phoneWith(t, s, testkit.Dial(t, s.URL), "bob", "phone", tok)
+			bob.SyncDone(wait)
+			sendWithPush(t, alice, "bob", "m1", pc("one"))
+			nextMessage(t, bob)
+			other := s.LoginAs(t, "bob", "ios", "other-phone") // same platform: kicks the first
+			if code := bob.CloseCode(wait); code != int(protocol.CloseKicked) {
+				t.Fatalf("close %d, want kicked", code)
+			}
+			ends.wait(1, wait) // the user is live on the other phone
+			if jobs := jobsFor(t, s, "bob"); len(jobs) != 0 {
+				t.Fatalf("pushed while bob was live on his other phone: %+v", jobs)
+			}
+			ms, _ := other.SyncDone(wait)
+			if len(ms) != 1 {
+				t.Fatalf("the other phone's sync: %+v", ms)
+			}
+			ack(t, other, "alice", protocol.ConversationPeer, ms[0].ConversationSeq)
+			other.Close()
+			ends.wait(1, wait)
+		}, nil},
 		{"planned at the commit, then synced and dropped unacked", func(t *testing.T, s *testkit.Server, em *apnsemu.Emulator, ends *endChecks, alice *testkit.Client, tok string) {
 			bob := phoneWith(t, s, testkit.Dial(t, s.URL), "bob", "phone", tok)
 			bob.SyncDone(wait)
@@ -311,5 +332,32 @@ func TestUnackedGroupMessagePushedWhenSessionEnds(t *testing.T) {
 	wantPushes(t, s, em, carolTok, "carol", 0)
 	if jobs := jobsFor(t, s, "alice"); len(jobs) != 0 {
 		t.Fatalf("the sender was pushed its own message: %+v", jobs)
+	}
+}
+
+// TestUnackedPushPlannedAtShutdown: a server restart (close 1012) ends a
+// session that never acknowledged its message; the push is planned before
+// the store closes and sent, once, by this server or the next one.
+func TestUnackedPushPlannedAtShutdown(t *testing.T) {
+	dir := t.TempDir()
+	s1 := testkit.Start(t, func(c *config.Config) { c.DataDir = dir })
+	em, key := startAPNsWith(t, s1, apnsemu.Config{TokenUpdateInterval: time.Millisecond})
+	tok := em.RegisterDevice(bundle, apnsemu.Development, false)
+	alice := s1.LoginAs(t, "alice", "server", "script")
+	alice.SyncDone(wait)
+	bob := phoneWith(t, s1, testkit.Dial(t, s1.URL), "bob", "phone", tok)
+	bob.SyncDone(wait)
+	sendWithPush(t, alice, "bob", "m1", &protocol.PushConfig{Title: "Alice", Content: "restart"})
+	nextMessage(t, bob)
+	s1.Stop(t)
+	if code := bob.CloseCode(wait); code != int(protocol.CloseServerRestart) {
+		t.Fatalf("close %d, want 1012", code)
+	}
+
+	s2 := testkit.Start(t, func(c *config.Config) { c.DataDir = dir })
+	installAPNs(t, s2, em, key)
+	ds := wantPushes(t, s2, em, tok, "bob", 1)
+	if _, body := alertOf(t, ds[0]); body != "restart" {
+		t.Fatalf("push %q", body)
 	}
 }
