@@ -151,13 +151,18 @@ func (s *Session) abort(code int, reason string) {
 				s.g.claims.release(s)
 				s.g.hub.unregister(s)
 			}
-			// Close waits for the client's close frame; bound it.
+			// Close waits for the client's close frame; bound it. (CloseNow
+			// does not cut a Close in progress short: it waits for it, up
+			// to the library's 5 s. Closing the socket under it does.)
 			done := make(chan struct{})
 			go func() { _ = s.conn.Close(websocket.StatusCode(code), reason); close(done) }()
 			select {
 			case <-done:
 			case <-time.After(2 * time.Second):
-				_ = s.conn.CloseNow()
+				if s.cork != nil {
+					_ = s.cork.Conn.Close()
+				}
+				<-done
 			}
 			s.cancel()
 		}()
