@@ -42,10 +42,18 @@ import (
 //     them, and the messages, still unacknowledged, are delivered at the
 //     next login instead (promise 2; only the notification is lost).
 //
+// Every end but a logout counts: a dropped connection, the heartbeat
+// timeout, a slow consumer, an expired token, a server restart (checked
+// before the store closes), a kick (which leaves the session that
+// displaced it live, so the usual rule plans nothing). A logout unbinds the
+// device and owes nothing.
+//
 // The same holds for the narrow race at the commit itself: a peer
 // recipient counted live when its message was planned but gone when the
 // message was routed (its session ended during the commit) is planned
-// again here (recheckPush).
+// again here (recheckPush). Not covered: a group member counted live by its
+// message's fan-out (planGroupPush) whose session left before the route
+// worker handed it the message; both run just after the commit.
 
 // lateQueue bounds the checks waiting for the worker. Past it a check is
 // dropped (and logged): its messages stay unacknowledged for the next
