@@ -48,6 +48,9 @@ type Service interface {
 	GroupMembers(ctx context.Context, appID, userID string, req protocol.GroupMembersRequest) (protocol.GroupMembersReply, error)
 	GroupList(ctx context.Context, appID, userID string, req protocol.GroupListRequest) (protocol.GroupListReply, error)
 	LoggedIn(ctx context.Context, appID, userID string) error
+	// SessionEnded reports a logged-in session that ended without a
+	// logout, for the pushes it may owe; it must not block.
+	SessionEnded(e im.SessionEnd)
 }
 
 // Devices registers push devices and binds them to users (push.Registry).
@@ -154,6 +157,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// check as long as it is online.
 		g.claims.release(s)
 		g.hub.unregister(s)
+		s.ended()
 		g.mu.Lock()
 		delete(g.conns, s)
 		g.mu.Unlock()

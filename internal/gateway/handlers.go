@@ -74,7 +74,10 @@ func (s *Session) handle(f protocol.Frame) {
 		}
 		if err := s.g.svc.Ack(s.ctx, s.appID, s.userID, s.deviceID, req.Acks); err != nil {
 			s.replyErr(f.ID, err)
-		} else if f.ID != "" {
+			return
+		}
+		s.noteAcks(req.Acks)
+		if f.ID != "" {
 			s.reply(f.ID, struct{}{})
 		}
 	case protocol.TypeSync:
@@ -343,12 +346,27 @@ func (s *Session) handleSend(f protocol.Frame) {
 	}
 }
 
+// noteAcks records positions the service accepted, for ended.
+func (s *Session) noteAcks(acks []protocol.AckPosition) {
+	if s.acked == nil {
+		s.acked = map[string]int64{}
+	}
+	for _, a := range acks {
+		conv := im.GroupConvID(a.ConversationID)
+		if a.ConversationType != protocol.ConversationGroup {
+			conv = im.PeerConvID(s.userID, a.ConversationID)
+		}
+		s.acked[conv] = max(s.acked[conv], a.Seq)
+	}
+}
+
 // handleLogout reports whether the session ended.
 func (s *Session) handleLogout(f protocol.Frame) bool {
 	if !s.loggedIn.Load() {
 		s.replyErr(f.ID, protocol.Errorf(protocol.CodeNotLoggedIn, ""))
 		return false
 	}
+	s.loggedOut = true
 	s.g.claims.release(s)
 	s.g.hub.unregister(s)
 	// Logout unbinds the device at once (promise 6): a phone that switches

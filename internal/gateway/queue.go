@@ -140,9 +140,13 @@ func (q *queue) markDirty(m *im.Message) {
 }
 
 // pop takes everything queued, or the dirty set when nothing is queued.
+// A closed queue gives nothing.
 func (q *queue) pop(buf []item) ([]item, map[string]int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.closed {
+		return buf[:0], nil
+	}
 	if len(q.items) > 0 {
 		buf = append(buf[:0], q.items...)
 		clear(q.items)
@@ -154,9 +158,26 @@ func (q *queue) pop(buf []item) ([]item, map[string]int64) {
 	return buf[:0], d
 }
 
+// close refuses what comes next and stops pop. What is queued stays, for
+// unwritten.
 func (q *queue) close() {
 	q.mu.Lock()
 	q.closed = true
-	q.items = nil
 	q.mu.Unlock()
+}
+
+// unwritten calls fn for each message queued and not written (kept when
+// the queue closed), and for each dirty conversation with the seq before
+// its first shed message (m nil), once the session ended.
+func (q *queue) unwritten(fn func(m *im.Message, conv string, before int64)) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for i := range q.items {
+		if it := &q.items[i]; it.kind == kindMessage {
+			fn(it.msg, it.msg.ConvID, it.msg.Seq-1)
+		}
+	}
+	for conv, before := range q.dirty {
+		fn(nil, conv, before)
+	}
 }

@@ -94,3 +94,31 @@ func TestDisplaces(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueUnwrittenAfterClose: a closed queue gives the writer nothing,
+// and tells the session's end what it held and what it shed.
+func TestQueueUnwrittenAfterClose(t *testing.T) {
+	const L, H = protocol.PriorityLow, protocol.PriorityHigh
+	q := newQueue(2, nil)
+	q.push(msgItem("c1", 4, L))
+	q.push(item{kind: kindFrame, prio: prioControl, frame: []byte("{}")})
+	q.push(msgItem("c2", 7, H)) // over max: sheds c1's low message
+	q.close()
+	if items, dirty := q.pop(nil); len(items) != 0 || dirty != nil {
+		t.Fatalf("closed queue popped %d items, dirty %v", len(items), dirty)
+	}
+	if !q.push(msgItem("c3", 1, H)) {
+		t.Fatal("a push after close must not call the session slow")
+	}
+	got := map[string]int64{}
+	q.unwritten(func(m *im.Message, conv string, before int64) {
+		if m != nil && m.ConvID != conv {
+			t.Fatalf("message of %s reported for %s", m.ConvID, conv)
+		}
+		got[conv] = before
+	})
+	want := map[string]int64{"c1": 3, "c2": 6}
+	if len(got) != len(want) || got["c1"] != 3 || got["c2"] != 6 {
+		t.Fatalf("unwritten %v, want %v", got, want)
+	}
+}

@@ -51,8 +51,73 @@ type Session struct {
 	pinging   atomic.Bool
 	closeOnce sync.Once
 
+	// loggedOut is set by a logout, whose session owes no push. Owned by
+	// the reader goroutine.
+	loggedOut bool
+	// acked holds, per conversation, the highest position the client
+	// acknowledged on this session. Owned by the reader goroutine.
+	acked map[string]int64
+
 	// Owned by the writer goroutine.
 	sent map[string]int64 // conversation -> last seq delivered
+	// handed tracks, per conversation, the messages with a push config from
+	// others that the session was handed (written, or taken to write):
+	// what its end may owe pushes for (see im.SessionEnd).
+	handed map[string]span
+}
+
+// span is a range of seqs (from, to].
+type span struct{ from, to int64 }
+
+// unacked is a "to" that no acknowledgement reaches: messages not written
+// whose last seq is not known.
+const unacked = 1<<63 - 1
+
+// owesPush reports whether m, handed to the session, is one its end may
+// owe a push for: a stored message with a push config from someone else.
+func (s *Session) owesPush(m *im.Message) bool {
+	return m.PushConfig != nil && m.Seq > 0 && m.Sender != s.userID
+}
+
+// hand records m's conversation in handed, up to to.
+func (s *Session) hand(conv string, before, to int64) {
+	if s.handed == nil {
+		s.handed = map[string]span{}
+	}
+	h, ok := s.handed[conv]
+	if !ok || before < h.from {
+		h.from = before
+	}
+	h.to = max(h.to, to)
+	s.handed[conv] = h
+}
+
+// ended tells the service that a logged-in session ended without a
+// logout, with the conversations in which it may owe pushes: those where
+// it was handed such messages beyond what the client acknowledged here.
+// The service checks the device's positions and the user's other sessions
+// (im.Service.SessionEnded). Called once the reader and the writer ended
+// and the session left the hub.
+func (s *Session) ended() {
+	if !s.loggedIn.Load() || s.loggedOut {
+		return
+	}
+	s.q.unwritten(func(m *im.Message, conv string, before int64) {
+		switch {
+		case m == nil:
+			s.hand(conv, before, unacked) // shed: which ones is not known
+		case s.owesPush(m):
+			s.hand(conv, before, m.Seq)
+		}
+	})
+	from := make(map[string]int64, len(s.handed))
+	for conv, h := range s.handed {
+		if a, ok := s.acked[conv]; ok && a >= h.to {
+			continue
+		}
+		from[conv] = h.from
+	}
+	s.g.svc.SessionEnded(im.SessionEnd{AppID: s.appID, UserID: s.userID, DeviceID: s.deviceID, From: from})
 }
 
 func (s *Session) seen() { s.lastSeen.Store(time.Now().UnixNano()) }
@@ -86,13 +151,18 @@ func (s *Session) abort(code int, reason string) {
 				s.g.claims.release(s)
 				s.g.hub.unregister(s)
 			}
-			// Close waits for the client's close frame; bound it.
+			// Close waits for the client's close frame; bound it. (CloseNow
+			// does not cut a Close in progress short: it waits for it, up
+			// to the library's 5 s. Closing the socket under it does.)
 			done := make(chan struct{})
 			go func() { _ = s.conn.Close(websocket.StatusCode(code), reason); close(done) }()
 			select {
 			case <-done:
 			case <-time.After(2 * time.Second):
-				_ = s.conn.CloseNow()
+				if s.cork != nil {
+					_ = s.cork.Conn.Close()
+				}
+				<-done
 			}
 			s.cancel()
 		}()
@@ -177,6 +247,9 @@ func (s *Session) writeLoop() {
 			}
 			s.cork.cork(s.g.cfg.WriteTimeout)
 			err := s.writeBatch(buf, dirty)
+			if err != nil {
+				s.handUnwritten(buf, dirty)
+			}
 			clear(buf)
 			if ferr := s.cork.uncork(); err == nil {
 				err = ferr
@@ -209,6 +282,20 @@ func (s *Session) writeBatch(items []item, dirty map[string]int64) error {
 		}
 	}
 	return nil
+}
+
+// handUnwritten records in handed the messages of a batch that failed:
+// which of them were written is not known, and recording a written one
+// again changes nothing.
+func (s *Session) handUnwritten(items []item, dirty map[string]int64) {
+	for i := range items {
+		if it := &items[i]; it.kind == kindMessage && s.owesPush(it.msg) {
+			s.hand(it.msg.ConvID, it.msg.Seq-1, it.msg.Seq)
+		}
+	}
+	for conv, before := range dirty {
+		s.hand(conv, before, unacked)
+	}
 }
 
 var errClosed = errors.New("session closed")
@@ -298,6 +385,9 @@ func (s *Session) writeMessage(m *im.Message, offline bool) error {
 	b, err := json.Marshal(im.ToWire(m, s.userID, offline))
 	if err != nil {
 		return err
+	}
+	if s.owesPush(m) {
+		s.hand(m.ConvID, m.Seq-1, m.Seq)
 	}
 	s.g.metrics.delivered.Inc()
 	return s.write(encodeFrame(protocol.EventMessage, "", b))

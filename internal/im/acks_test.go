@@ -68,6 +68,50 @@ func TestPendingSeesAcksBeingFlushed(t *testing.T) {
 	}
 }
 
+func (c *cursorStore) UserCursor(context.Context, string, string, string) (int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cursor, nil
+}
+
+// TestUserCursorSeesAcksBeforeAndDuringFlush: how far any device of a user
+// got counts positions not yet written and being written, so a session's
+// end does not push what another device acknowledged a moment ago.
+func TestUserCursorSeesAcksBeforeAndDuringFlush(t *testing.T) {
+	st := &cursorStore{writing: make(chan struct{}), release: make(chan struct{})}
+	s, err := New(st, nopRouter{}, Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ackMu.Lock()
+	s.acks[cursorKey{"app", "bob", "desk", "alice"}] = 3
+	s.userAcks[cursorKey{"app", "bob", "", "alice"}] = 3
+	s.ackMu.Unlock()
+	want := func(when string) {
+		t.Helper()
+		got, err := s.userCursor(context.Background(), "app", "bob", "alice")
+		if err != nil || got != 3 {
+			t.Fatalf("user cursor %s: %d %v, want 3", when, got, err)
+		}
+	}
+	want("before the flush")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.flushAcks(context.Background())
+	}()
+	<-st.writing
+	want("while the flush writes")
+	close(st.release)
+	<-done
+	want("after the flush")
+	s.ackMu.Lock()
+	defer s.ackMu.Unlock()
+	if len(s.userAcks) != 0 || s.userFlushing != nil {
+		t.Fatalf("memory after the flush: %v %v", s.userAcks, s.userFlushing)
+	}
+}
+
 // nopRouter routes nothing: the tests here deliver no message.
 type nopRouter struct{}
 

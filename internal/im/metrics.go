@@ -19,6 +19,11 @@ type metrics struct {
 	// planning of one group message's offline pushes.
 	groupOps         *prometheus.CounterVec
 	groupPushSeconds prometheus.Histogram
+	// latePushes counts push jobs planned after the commit for sessions
+	// that ended without acknowledging; lateDropped the checks dropped
+	// because too many waited.
+	latePushes  prometheus.Counter
+	lateDropped prometheus.Counter
 }
 
 func newMetrics(reg Registerer) (*metrics, error) {
@@ -47,11 +52,17 @@ func newMetrics(reg Registerer) (*metrics, error) {
 			Name: "herald_group_push_plan_seconds", Help: "Time to write one group message's push jobs for its offline members.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}),
+		latePushes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_push_jobs_unacked_total", Help: "Push jobs planned when a session ended without acknowledging messages with a push config.",
+		}),
+		lateDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_push_unacked_checks_dropped_total", Help: "Ended sessions not checked for unacknowledged messages because too many waited (the messages wait for the next login).",
+		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.messages, m.duplicates, m.commands, m.commitSeconds, m.batchSize, m.groupOps, m.groupPushSeconds} {
+	for _, c := range []prometheus.Collector{m.messages, m.duplicates, m.commands, m.commitSeconds, m.batchSize, m.groupOps, m.groupPushSeconds, m.latePushes, m.lateDropped} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("im: metrics: %w", err)
 		}

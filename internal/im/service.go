@@ -109,6 +109,11 @@ type Service struct {
 	flushing map[cursorKey]int64
 	flushed  uint64 // flushes whose write ended, for Pending
 	ackCh    chan struct{}
+	// userAcks and userFlushing are acks and flushing by user instead of
+	// device (device left empty): how far any device of the user got, for
+	// userCursor.
+	userAcks     map[cursorKey]int64
+	userFlushing map[cursorKey]int64
 
 	appMu sync.RWMutex
 	apps  map[string]App
@@ -117,6 +122,17 @@ type Service struct {
 	known      *knownSeqs // committed seqs, to check acks against
 	routes     []chan groupRoute
 	fanoutWake chan struct{}
+
+	// late takes the checks of ended sessions (late.go); lateMu guards
+	// its closing.
+	late       chan lateWork
+	lateMu     sync.RWMutex
+	lateClosed bool
+	// checked counts the ended sessions checked; checkedCh is closed at
+	// each change (SessionEndsChecked).
+	checkedMu sync.Mutex
+	checked   uint64
+	checkedCh chan struct{}
 
 	// recorded remembers users recorded since start, so that a login
 	// writes the users table only the first time (bounded: emptied past
@@ -169,12 +185,15 @@ func New(store Store, router Router, cfg Config, log *slog.Logger, reg Registere
 		metrics:    m,
 		sends:      make(chan *pendingSend, 4*cfg.CommitBatch),
 		acks:       map[cursorKey]int64{},
+		userAcks:   map[cursorKey]int64{},
 		ackCh:      make(chan struct{}, 1),
 		apps:       map[string]App{},
 		groups:     newGroupCache(),
 		known:      newKnownSeqs(knownSeqsGeneration),
 		fanoutWake: make(chan struct{}, 1),
 		recorded:   map[cursorKey]struct{}{},
+		late:       make(chan lateWork, lateQueue),
+		checkedCh:  make(chan struct{}),
 	}
 	for range cfg.RouteWorkers {
 		s.routes = append(s.routes, make(chan groupRoute, cfg.CommitBatch))
@@ -193,6 +212,11 @@ func (s *Service) Run(ctx context.Context) error {
 		defer wg.Done()
 		s.ackLoop(ctx, ackStop)
 	}()
+	lateDone := make(chan struct{})
+	go func() {
+		defer close(lateDone)
+		s.lateLoop(ctx)
+	}()
 	go func() {
 		defer wg.Done()
 		s.groupPushLoop(ctx, ackStop)
@@ -210,6 +234,10 @@ func (s *Service) Run(ctx context.Context) error {
 		close(ch)
 	}
 	routes.Wait()
+	// The checks read acknowledged positions: they run before the last
+	// flush of acks, which only moves positions forward.
+	s.closeLate()
+	<-lateDone
 	close(ackStop)
 	wg.Wait()
 	return nil
@@ -492,6 +520,7 @@ func (s *Service) commit(ctx context.Context, batch []*pendingSend, msgs []*Mess
 			s.metrics.messages.Inc()
 			s.router.Route(p.msg, p.origin)
 			p.done(SendResult{Msg: p.msg}, nil)
+			s.recheckPush(p.msg)
 		}
 	}
 	if planned && s.cfg.PushPlanned != nil {
@@ -501,21 +530,22 @@ func (s *Service) commit(ctx context.Context, batch []*pendingSend, msgs []*Mess
 
 // planPush marks an offline recipient of a message with a push config for
 // push jobs, written with the message (promise 4). The sender's own devices
-// are never pushed for its own message.
+// are never pushed for its own message. A recipient live now whose session
+// ends without acknowledging the message gets its push then (late.go).
 func (s *Service) planPush(m *Message) {
 	m.PushUsers = m.PushUsers[:0]
 	if m.PushConfig != nil && m.ConvType == protocol.ConversationGroup {
 		// A group's members are too many to look up here: the message
 		// records its push, planned after the commit (groupPushLoop).
 		m.GroupPush = true
-		m.PushExpires = m.CreatedAt.Add(s.cfg.PushTTL)
+		m.PushExpires = s.pushExpiry(m)
 		return
 	}
 	if m.PushConfig == nil || s.router.Online(m.AppID, m.Recipient) {
 		return
 	}
 	m.PushUsers = append(m.PushUsers, m.Recipient)
-	m.PushExpires = m.CreatedAt.Add(s.cfg.PushTTL)
+	m.PushExpires = s.pushExpiry(m)
 }
 
 // Ack records that a device received a conversation's messages up to seq.
@@ -582,6 +612,9 @@ func (s *Service) Ack(ctx context.Context, appID, userID, deviceID string, acks 
 		if a.Seq > s.acks[k] {
 			s.acks[k] = a.Seq
 		}
+		if k.device = ""; a.Seq > s.userAcks[k] {
+			s.userAcks[k] = a.Seq
+		}
 	}
 	n := len(s.acks)
 	s.ackMu.Unlock()
@@ -618,6 +651,8 @@ func (s *Service) flushAcks(ctx context.Context) {
 	pending := s.acks
 	s.acks = map[cursorKey]int64{}
 	s.flushing = pending
+	s.userFlushing = s.userAcks
+	s.userAcks = map[cursorKey]int64{}
 	s.ackMu.Unlock()
 	cs := make([]Cursor, 0, len(pending))
 	for k, seq := range pending {
@@ -628,8 +663,24 @@ func (s *Service) flushAcks(ctx context.Context) {
 	}
 	s.ackMu.Lock()
 	s.flushing = nil
+	s.userFlushing = nil
 	s.flushed++
 	s.ackMu.Unlock()
+}
+
+// userCursor returns how far any device of the user acknowledged a
+// conversation, acks not yet written included. Memory is read before the
+// store: a flush that ends in between wrote what memory held.
+func (s *Service) userCursor(ctx context.Context, appID, userID, convID string) (int64, error) {
+	k := cursorKey{app: appID, user: userID, conv: convID}
+	s.ackMu.Lock()
+	mem := max(s.userAcks[k], s.userFlushing[k])
+	s.ackMu.Unlock()
+	stored, err := s.store.UserCursor(ctx, appID, userID, convID)
+	if err != nil {
+		return 0, fmt.Errorf("im: user cursor: %w", err)
+	}
+	return max(mem, stored), nil
 }
 
 // Pending returns the conversations in which the device has unacknowledged

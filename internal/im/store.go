@@ -63,6 +63,16 @@ type Message struct {
 	GroupPush bool
 }
 
+// PushPlan is a stored message's push planned after its commit, for one
+// user (see Store.PlanPushOnce).
+type PushPlan struct {
+	MessageID  int64
+	PushConfig []byte
+	// ExpiresAt is the push's expiry, the same as at the message's
+	// commit (zero: never).
+	ExpiresAt time.Time
+}
+
 // AppendResult is the outcome of appending one message.
 type AppendResult struct {
 	// ID, Seq and CreatedAt describe the stored message: the new one, or on a
@@ -130,6 +140,14 @@ type Store interface {
 	// ErrNotFound. When it returns an error nothing of the batch was stored.
 	AppendMessages(ctx context.Context, msgs []*Message) ([]AppendResult, error)
 
+	// PlanPushOnce writes, in one transaction, the push jobs of stored
+	// messages for userID by the rule AppendMessages applies to PushUsers
+	// (one job per enabled device bound to the user, created at now),
+	// except for a device that has a job for the message already (of any
+	// status): a message is never pushed twice to a device. It returns how
+	// many jobs it wrote.
+	PlanPushOnce(ctx context.Context, appID, userID string, plans []PushPlan, now time.Time) (int, error)
+
 	// MessagesAfter returns up to limit messages of a conversation with Seq >
 	// afterSeq, in ascending Seq order.
 	MessagesAfter(ctx context.Context, appID, convID string, afterSeq int64, limit int) ([]Message, error)
@@ -153,6 +171,9 @@ type Store interface {
 	// the device's cursor (cursor 0 when the device has none).
 	Pending(ctx context.Context, appID, userID, deviceID string) ([]Pending, error)
 	// SaveCursors stores delivery positions; a position never moves back.
+	// UserCursor returns the highest stored position of any device of the
+	// user in a conversation (0 when none acknowledged anything there).
+	UserCursor(ctx context.Context, appID, userID, convID string) (int64, error)
 	SaveCursors(ctx context.Context, cs []Cursor) error
 
 	// RecordUser remembers that a user logged in to an app (idempotent).

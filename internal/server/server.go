@@ -361,6 +361,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // draining the push dispatcher (no job is read from then on).
 func (s *Server) PushDraining() <-chan struct{} { return s.disp.Draining() }
 
+// SessionEndsChecked returns how many sessions that ended without a logout
+// were checked for the pushes of their unacknowledged messages, and a
+// channel closed when that number next changes (for tests to wait on).
+func (s *Server) SessionEndsChecked() (uint64, <-chan struct{}) { return s.svc.SessionEndsChecked() }
+
 // Online reports whether a user has a live session on this node.
 func (s *Server) Online(appID, userID string) bool { return s.hub.Online(appID, userID) }
 

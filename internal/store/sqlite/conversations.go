@@ -162,6 +162,15 @@ func (s *Store) Pending(ctx context.Context, appID, userID, deviceID string) ([]
 	return append(ps, gs...), nil
 }
 
+// UserCursor implements im.Store.
+func (s *Store) UserCursor(ctx context.Context, appID, userID, convID string) (int64, error) {
+	var seq int64
+	if err := s.r.QueryRowContext(ctx, qUserCursor, appID, userID, convID).Scan(&seq); err != nil {
+		return 0, ctxErr(ctx, "sqlite: user cursor", err)
+	}
+	return seq, nil
+}
+
 // SaveCursors stores delivery positions in one transaction; a position
 // never moves back. A cursor of an unknown app fails the whole call with
 // im.ErrNotFound.

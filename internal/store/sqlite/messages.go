@@ -232,6 +232,43 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 	return results, nil
 }
 
+// PlanPushOnce implements im.Store: qInsertPushJobsOnce per plan, in one
+// transaction.
+func (s *Store) PlanPushOnce(ctx context.Context, appID, userID string, plans []im.PushPlan, now time.Time) (int, error) {
+	const op = "sqlite: plan push once"
+	if len(plans) == 0 {
+		return 0, nil
+	}
+	n := 0
+	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, qInsertPushJobsOnce)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, p := range plans {
+			var expires int64
+			if !p.ExpiresAt.IsZero() {
+				expires = p.ExpiresAt.UnixMilli()
+			}
+			res, err := stmt.ExecContext(ctx, appID, p.MessageID, userID, p.PushConfig, now.UnixMilli(), expires)
+			if err != nil {
+				return err
+			}
+			k, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			n += int(k)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
 // checkMessage enforces AppendMessages' preconditions. For peer messages the
 // conversation key must be the participants' canonical one: the rows of both
 // participants are keyed by it.

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"errors"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -220,5 +221,91 @@ func TestPushIDStableAndCarriesEnvironment(t *testing.T) {
 	}
 	if env, _ := push.PushIDEnvironment(b); env != push.Production {
 		t.Fatalf("env of %s = %s", b, env)
+	}
+}
+
+// TestPlanPushOnce: a message's late push goes to each enabled device of
+// the user that has no job for the message yet (one planned at the commit
+// counts, whatever its status), with the given expiry; planning again
+// writes nothing.
+func TestPlanPushOnce(t *testing.T) {
+	s := pushStore(t)
+	ctx := t.Context()
+	phone, pad := device("a1", "b-phone", "bob"), device("a1", "b-pad", "bob")
+	off := device("a1", "b-off", "bob")
+	off.Enabled = false
+	for _, d := range []push.Device{phone, device("a1", "c-phone", "carol"), off} {
+		if err := s.RegisterDevice(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	pc := []byte(`{"title":"t"}`)
+	m := &im.Message{AppID: "a1", ID: 7, ConvID: im.PeerConvID("alice", "bob"), Sender: "alice", Recipient: "bob", Type: 1,
+		Text: "x", Priority: 2, CreatedAt: now, PushConfig: pc, PushUsers: []string{"bob"}, PushExpires: now.Add(time.Hour)}
+	if _, err := s.AppendMessages(ctx, []*im.Message{m}); err != nil {
+		t.Fatal(err)
+	}
+	// The pad is bound after the commit: it has no job for the message.
+	if err := s.RegisterDevice(ctx, pad); err != nil {
+		t.Fatal(err)
+	}
+	plan := []im.PushPlan{{MessageID: 7, PushConfig: pc, ExpiresAt: now.Add(time.Hour)}, {MessageID: 8, PushConfig: pc, ExpiresAt: now.Add(2 * time.Hour)}}
+	later := now.Add(time.Minute)
+	n, err := s.PlanPushOnce(ctx, "a1", "bob", plan, later)
+	if err != nil || n != 3 {
+		t.Fatalf("planned %d (%v), want 3: the pad for 7, phone and pad for 8", n, err)
+	}
+	if n, err := s.PlanPushOnce(ctx, "a1", "bob", plan, later); err != nil || n != 0 {
+		t.Fatalf("planned again: %d %v", n, err)
+	}
+	jobs, _, err := s.Trace(ctx, push.TraceFilter{AppID: "a1", UserID: "bob"})
+	if err != nil || len(jobs) != 4 {
+		t.Fatalf("bob's jobs: %v %+v", err, jobs)
+	}
+	per := map[[2]string]int{}
+	for _, j := range jobs {
+		per[[2]string{j.PushID, strconv.FormatInt(j.MessageID, 10)}]++
+		if j.PushID == off.PushID || j.UserID != "bob" {
+			t.Fatalf("job %+v", j)
+		}
+		want := now.Add(time.Hour)
+		if j.MessageID == 8 {
+			want = now.Add(2 * time.Hour)
+		}
+		if j.ExpiresAt.UnixMilli() != want.UnixMilli() {
+			t.Fatalf("job %+v expires %s, want %s", j, j.ExpiresAt, want)
+		}
+	}
+	for k, c := range per {
+		if c != 1 {
+			t.Fatalf("%v has %d jobs", k, c)
+		}
+	}
+	if jobs, _, _ := s.Trace(ctx, push.TraceFilter{AppID: "a1", UserID: "carol"}); len(jobs) != 0 {
+		t.Fatalf("carol's jobs: %+v", jobs)
+	}
+}
+
+// TestUserCursor is how far any device of the user got in a conversation.
+func TestUserCursor(t *testing.T) {
+	s := pushStore(t)
+	ctx := t.Context()
+	conv := im.PeerConvID("alice", "bob")
+	if err := s.SaveCursors(ctx, []im.Cursor{
+		{AppID: "a1", UserID: "bob", DeviceID: "phone", ConvID: conv, Seq: 3},
+		{AppID: "a1", UserID: "bob", DeviceID: "desk", ConvID: conv, Seq: 5},
+		{AppID: "a1", UserID: "alice", DeviceID: "phone", ConvID: conv, Seq: 9},
+		{AppID: "a2", UserID: "bob", DeviceID: "phone", ConvID: conv, Seq: 9},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		app, user, conv string
+		want            int64
+	}{{"a1", "bob", conv, 5}, {"a1", "alice", conv, 9}, {"a1", "bob", "p:bob:carol", 0}, {"a2", "carol", conv, 0}} {
+		if got, err := s.UserCursor(ctx, tc.app, tc.user, tc.conv); err != nil || got != tc.want {
+			t.Errorf("%s/%s/%s: %d %v, want %d", tc.app, tc.user, tc.conv, got, err, tc.want)
+		}
 	}
 }
