@@ -84,6 +84,15 @@ type Config struct {
 	LogLevel string
 	// LogFormat is text (default) or json.
 	LogFormat string
+	// AllowedOrigins lists the browser origins, besides the server's own,
+	// that may open the WebSocket: host[:port] patterns with path.Match
+	// wildcards ("app.example.com", "*.example.com", "localhost:5173"),
+	// matched case-insensitively against the Origin header's host. A
+	// request without an Origin header (native apps, servers) is never
+	// refused, nor one whose Origin host equals its Host (same origin).
+	// "*" alone lets any origin connect (start-up then warns). Default
+	// empty: same-origin browsers only. See OriginPatternError.
+	AllowedOrigins []string
 }
 
 // Default returns the configuration with every default filled in.
@@ -134,6 +143,8 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.IntVar(&c.NodeID, "node-id", c.NodeID, "node number in message IDs (0-1023)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
+	fs.Var(&listValue{p: &c.AllowedOrigins, check: CheckOriginPattern}, "allowed-origins",
+		`browser origins allowed besides the server's own, comma-separated host[:port] patterns ("*.example.com,localhost:5173"; "*": any)`)
 }
 
 // Load fills every option that was not given as a flag from the environment
@@ -141,7 +152,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 // HERALD_CONFIG, then validates the result. lookupEnv is os.LookupEnv in
 // production and a map in tests.
 func (c *Config) Load(fs *pflag.FlagSet, lookupEnv func(string) (string, bool)) error {
-	file := map[string]string{}
+	file := map[string]fileValue{}
 	path, _ := fs.GetString("config")
 	if path == "" {
 		path, _ = lookupEnv("HERALD_CONFIG")
@@ -168,7 +179,11 @@ func (c *Config) Load(fs *pflag.FlagSet, lookupEnv func(string) (string, bool)) 
 			return
 		}
 		if v, ok := file[key]; ok {
-			if err := f.Value.Set(v); err != nil {
+			if _, isList := f.Value.(*listValue); v.list && !isList {
+				errs = append(errs, fmt.Errorf("%s: option %q must be a scalar", path, key))
+				return
+			}
+			if err := f.Value.Set(v.s); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %s: %w", path, key, err))
 			}
 		}
@@ -184,7 +199,14 @@ func (c *Config) Load(fs *pflag.FlagSet, lookupEnv func(string) (string, bool)) 
 	return c.Validate()
 }
 
-func readFile(path string) (map[string]string, error) {
+// fileValue is one option as the YAML file gives it: a scalar, or a list
+// of scalars joined with commas (for list options only).
+type fileValue struct {
+	s    string
+	list bool
+}
+
+func readFile(path string) (map[string]fileValue, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -193,16 +215,77 @@ func readFile(path string) (map[string]string, error) {
 	if err := yaml.Unmarshal(b, &raw); err != nil {
 		return nil, fmt.Errorf("config: %s: %w", path, err)
 	}
-	out := make(map[string]string, len(raw))
+	out := make(map[string]fileValue, len(raw))
 	for k, v := range raw {
-		switch v.(type) {
-		case map[string]any, []any:
+		var fv fileValue
+		switch v := v.(type) {
+		case map[string]any:
 			return nil, fmt.Errorf("config: %s: option %q must be a scalar", path, k)
+		case []any:
+			items := make([]string, len(v))
+			for i, it := range v {
+				switch it.(type) {
+				case map[string]any, []any:
+					return nil, fmt.Errorf("config: %s: option %q must be a list of scalars", path, k)
+				}
+				items[i] = fmt.Sprint(it)
+			}
+			fv = fileValue{s: strings.Join(items, ","), list: true}
+		default:
+			fv = fileValue{s: fmt.Sprint(v)}
 		}
-		out[strings.ReplaceAll(k, "-", "_")] = fmt.Sprint(v)
+		out[strings.ReplaceAll(k, "-", "_")] = fv
 	}
 	return out, nil
 }
+
+// listValue is a list option: comma-separated as a flag or env value, a
+// YAML list or comma-separated string in the file. Spaces around items
+// are dropped; an empty value is the empty list. The first Set replaces
+// the default; a flag given again adds to the list. check, when set,
+// refuses a bad item at once, so that the error names the flag, variable
+// or file that gave it.
+type listValue struct {
+	p     *[]string
+	check func(string) error
+	set   bool
+}
+
+func (v *listValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strings.Join(*v.p, ",")
+}
+
+func (v *listValue) Set(s string) error {
+	var out []string
+	if v.set {
+		out = *v.p
+	}
+	v.set = true
+	if strings.TrimSpace(s) == "" {
+		*v.p = out
+		return nil
+	}
+	parts := strings.Split(s, ",")
+	for _, p := range parts {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			return fmt.Errorf("empty item in list %q", s)
+		}
+		if v.check != nil {
+			if err := v.check(p); err != nil {
+				return err
+			}
+		}
+		out = append(out, p)
+	}
+	*v.p = out
+	return nil
+}
+
+func (v *listValue) Type() string { return "strings" }
 
 // Validate checks every option's range and the relations between them.
 func (c *Config) Validate() error {
@@ -268,6 +351,11 @@ func (c *Config) Validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("log-format must be text or json")
+	}
+	for _, p := range c.AllowedOrigins {
+		if err := CheckOriginPattern(p); err != nil {
+			errs = append(errs, fmt.Errorf("allowed-origins: %w", err))
+		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +17,7 @@ func load(t *testing.T, args []string, env map[string]string) (Config, error) {
 	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
 	c.Bind(fs)
 	if err := fs.Parse(args); err != nil {
-		t.Fatal(err)
+		return c, err // a bad flag value: refused while parsing
 	}
 	err := c.Load(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	return c, err
@@ -88,5 +89,107 @@ func TestPushDrain(t *testing.T) {
 	}
 	if _, err := load(t, []string{"--push-drain", "0s"}, nil); err == nil || !strings.Contains(err.Error(), "push-drain must be positive") {
 		t.Fatalf("push-drain 0 accepted: %v", err)
+	}
+}
+
+// TestAllowedOrigins: allowed-origins is a list read like every option
+// (comma-separated as a flag or env value, a YAML list or string in the
+// file), and a pattern that is no host[:port] pattern is refused with a
+// message that says what a pattern is.
+func TestAllowedOrigins(t *testing.T) {
+	if c := Default(); len(c.AllowedOrigins) != 0 {
+		t.Fatalf("default allowed-origins %q", c.AllowedOrigins)
+	}
+	dir := t.TempDir()
+	n := 0
+	file := func(body string) string {
+		n++
+		f := filepath.Join(dir, fmt.Sprintf("%d.yaml", n))
+		if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	yamlList := file("allowed_origins:\n  - app.example.com\n  - \"*.example.net\"\n")
+	yamlFlow := file("allowed_origins: [localhost:5173]\n")
+	yamlString := file("allowed_origins: \"a.example.com, b.example.com\"\n")
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want []string
+	}{
+		{"flag", []string{"--allowed-origins", "app.example.com,localhost:5173"}, nil, []string{"app.example.com", "localhost:5173"}},
+		{"flag repeated", []string{"--allowed-origins", "a.example.com", "--allowed-origins", "b.example.com"}, nil, []string{"a.example.com", "b.example.com"}},
+		{"env with spaces", nil, map[string]string{"HERALD_ALLOWED_ORIGINS": " *.example.com , localhost:* "}, []string{"*.example.com", "localhost:*"}},
+		{"yaml list", []string{"--config", yamlList}, nil, []string{"app.example.com", "*.example.net"}},
+		{"yaml flow list", []string{"--config", yamlFlow}, nil, []string{"localhost:5173"}},
+		{"yaml string", []string{"--config", yamlString}, nil, []string{"a.example.com", "b.example.com"}},
+		{"env over file", []string{"--config", yamlList}, map[string]string{"HERALD_ALLOWED_ORIGINS": "c.example.com"}, []string{"c.example.com"}},
+		{"empty env empties the file's", []string{"--config", yamlList}, map[string]string{"HERALD_ALLOWED_ORIGINS": ""}, nil},
+		{"flag over env", []string{"--allowed-origins", "d.example.com"}, map[string]string{"HERALD_ALLOWED_ORIGINS": "c.example.com"}, []string{"d.example.com"}},
+		{"any", []string{"--allowed-origins", "*"}, nil, []string{"*"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := load(t, tc.args, tc.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(c.AllowedOrigins, "|") != strings.Join(tc.want, "|") {
+				t.Fatalf("allowed-origins %q, want %q", c.AllowedOrigins, tc.want)
+			}
+		})
+	}
+
+	nestedList := file("allowed_origins:\n  - [a, b]\n")
+	listForScalar := file("addr: [a, b]\n")
+	bad := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"scheme", []string{"--allowed-origins", "https://app.example.com"}, nil, `"https://app.example.com" has a scheme: give host[:port] only, e.g. "app.example.com"`},
+		{"path", []string{"--allowed-origins", "app.example.com/chat"}, nil, `"app.example.com/chat" has a path: give host[:port] only, e.g. "app.example.com"`},
+		{"trailing slash", nil, map[string]string{"HERALD_ALLOWED_ORIGINS": "localhost:5173/"}, "has a path"},
+		{"malformed wildcard", []string{"--allowed-origins", "[a-.example.com"}, nil, "malformed"},
+		{"space inside", []string{"--allowed-origins", "app example.com"}, nil, "is not allowed: a pattern is host[:port]"},
+		{"user info", []string{"--allowed-origins", "me@app.example.com"}, nil, `'@' is not allowed`},
+		{"empty item", nil, map[string]string{"HERALD_ALLOWED_ORIGINS": "a.example.com,,b.example.com"}, "HERALD_ALLOWED_ORIGINS: empty item"},
+		{"bad env names the variable", nil, map[string]string{"HERALD_ALLOWED_ORIGINS": "http://x"}, `HERALD_ALLOWED_ORIGINS: origin pattern "http://x" has a scheme`},
+		{"bad file item", []string{"--config", file("allowed_origins:\n  - ftp://x\n")}, nil, "has a scheme"},
+		{"nested list", []string{"--config", nestedList}, nil, "list of scalars"},
+		{"list for a scalar option", []string{"--config", listForScalar}, nil, `option "addr" must be a scalar`},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(t, tc.args, tc.env)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want mention of %q", err, tc.want)
+			}
+		})
+	}
+	// Validate checks a configuration built in code too.
+	c := Default()
+	c.AllowedOrigins = []string{"app.example.com", "https://x"}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "has a scheme") {
+		t.Fatalf("Validate: %v", err)
+	}
+}
+
+func TestAllowsAnyOrigin(t *testing.T) {
+	for _, tc := range []struct {
+		patterns []string
+		want     bool
+	}{
+		{nil, false},
+		{[]string{"app.example.com", "*.example.com", "localhost:*"}, false},
+		{[]string{"app.example.com", "*"}, true},
+		{[]string{"*.*"}, true},
+	} {
+		if got := AllowsAnyOrigin(tc.patterns); got != tc.want {
+			t.Errorf("AllowsAnyOrigin(%q) = %v, want %v", tc.patterns, got, tc.want)
+		}
 	}
 }

@@ -32,10 +32,13 @@ func newDeviceClaims() *deviceClaims {
 	return &deviceClaims{m: map[claimKey]claim{}, by: map[*Session]claimKey{}}
 }
 
-// take makes s, logging in as user, the holder of the app's PushID. It
-// fails, returning false, when a session of another user holds it. undo
-// gives the claim back to whoever held it before (a same-user session)
-// when the bind that follows fails.
+// take makes s, logging in (or registering a device) as user, the holder
+// of the app's PushID; a session holds one claim, so one it held on
+// another PushID is dropped. It fails, returning false, when a session of
+// another user holds it. undo, when the bind that follows fails, gives
+// the claim back to whoever held it before (a same-user session) and
+// gives s back the claim it held before, unless another session took
+// that one meanwhile.
 func (c *deviceClaims) take(app, pushID, user string, s *Session) (undo func(), ok bool) {
 	k := claimKey{app, pushID}
 	c.mu.Lock()
@@ -44,7 +47,8 @@ func (c *deviceClaims) take(app, pushID, user string, s *Session) (undo func(), 
 	if held && prev.s != s && prev.user != user {
 		return nil, false
 	}
-	if old, ok := c.by[s]; ok && old != k {
+	old, hadOld := c.by[s]
+	if hadOld && old != k {
 		c.dropLocked(s, old)
 	}
 	c.m[k] = claim{s: s, user: user}
@@ -61,6 +65,12 @@ func (c *deviceClaims) take(app, pushID, user string, s *Session) (undo func(), 
 		if held && prev.s != s {
 			if pk, ok := c.by[prev.s]; ok && pk == k {
 				c.m[k] = prev
+			}
+		}
+		if hadOld && old != k {
+			if _, taken := c.m[old]; !taken {
+				c.m[old] = claim{s: s, user: user}
+				c.by[s] = old
 			}
 		}
 	}, true

@@ -4,7 +4,9 @@ import "testing"
 
 // TestDeviceClaims: a PushID held by a live session of one user is refused
 // to another user, taken over by the same user, given back by undo to a
-// same-user holder that still lives, and free once its holder ended.
+// same-user holder that still lives, and free once its holder ended. A
+// session that takes another PushID (registerPush) gives up its old one,
+// and gets it back when the new one's bind failed.
 func TestDeviceClaims(t *testing.T) {
 	c := newDeviceClaims()
 	bob1, bob2, mallory, carol := &Session{}, &Session{}, &Session{}, &Session{}
@@ -34,6 +36,11 @@ func TestDeviceClaims(t *testing.T) {
 		{"bob refused now", take("D", "bob", bob2), false},
 		{"mallory's bind failed: undo frees it (bob1 ended)", func() bool { undo(); return take("D", "carol", carol)() }, true},
 		{"carol moves to E: D is free", func() bool { take("E", "carol", carol)(); return take("D", "bob", bob2)() }, true},
+		{"carol registers F, its bind fails: undo gives her E back and frees F", func() bool {
+			take("F", "carol", carol)()
+			undo()
+			return !take("E", "mallory", mallory)() && take("F", "mallory", mallory)()
+		}, true},
 		{"bob2 logs out: D free for mallory", func() bool { c.release(bob2); return take("D", "mallory", mallory)() }, true},
 	}
 	for _, st := range steps {

@@ -67,8 +67,12 @@ type Config struct {
 	WriteTimeout      time.Duration
 	MultiLogin        string
 	SendQueue         int
-	// OriginPatterns lists browser origins allowed to connect (native apps
-	// send none). Empty allows same-origin browsers only.
+	// OriginPatterns lists the browser origins allowed to connect besides
+	// the server's own: host[:port] patterns with path.Match wildcards,
+	// checked by websocket.Accept against the Origin header's host (see
+	// config.CheckOriginPattern). A request without an Origin header
+	// (native apps) is always accepted. Empty allows same-origin browsers
+	// only; another origin is refused with 403 before any session exists.
 	OriginPatterns []string
 }
 
@@ -122,7 +126,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
-		g.log.Debug("websocket accept failed", "remote", r.RemoteAddr, "err", err)
+		// Accept answered already (403 for an origin not allowed, 400
+		// for a bad handshake). Debug only: anyone can make these.
+		g.log.Debug("websocket accept failed", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
 		return
 	}
 	conn.SetReadLimit(protocol.MaxFrameBytes)

@@ -103,6 +103,8 @@ func (s *Session) handle(f protocol.Frame) {
 		query(s, f, s.g.svc.Conversations)
 	case protocol.TypeMarkRead:
 		query(s, f, s.g.svc.MarkRead)
+	case protocol.TypeRegisterPush:
+		s.handleRegisterPush(f)
 	case protocol.TypeUnregisterPush:
 		var req protocol.UnregisterPushRequest
 		if perr := protocol.DecodeData(f, &req); perr != nil {
@@ -113,11 +115,43 @@ func (s *Session) handle(f protocol.Frame) {
 			s.replyErr(f.ID, pushError(err))
 			return
 		}
+		if req.PushID == s.pushID {
+			// The session's own device is gone: nothing to unbind at
+			// logout, and no claim to hold against other users' logins.
+			s.pushID = ""
+			s.g.claims.release(s)
+		}
 		s.reply(f.ID, struct{}{})
 	}
 }
 
-// registration converts a login's push registration.
+// handleRegisterPush registers and binds the session's device after login,
+// as a login's push does (same checks, same claim, same trace events). A
+// device the session registered before under another PushID (a new token
+// after a reinstall, another vendor) is unbound once the new bind
+// succeeded; the same device is updated (disabled switches its pushes off
+// and on). A request that fails changes nothing.
+func (s *Session) handleRegisterPush(f protocol.Frame) {
+	var req protocol.RegisterPushRequest
+	if perr := protocol.DecodeData(f, &req); perr != nil {
+		s.replyErr(f.ID, perr)
+		return
+	}
+	id, err := s.bindDevice(s.appID, s.userID, registration(s.platform, &req))
+	if err != nil {
+		s.replyErr(f.ID, err)
+		return
+	}
+	if old := s.pushID; old != "" && old != id {
+		if err := s.g.devices.Unbind(s.ctx, s.appID, s.userID, old); err != nil {
+			s.g.log.Error("unbinding the device a registerPush replaced", "session", s.id, "pushID", old, "err", err)
+		}
+	}
+	s.pushID = id
+	s.reply(f.ID, protocol.RegisterPushReply{PushID: id})
+}
+
+// registration converts a login's or registerPush's push registration.
 func registration(platform string, r *protocol.PushRegistration) push.Registration {
 	reg := push.Registration{
 		Vendor: push.Vendor(r.Vendor), Token: r.Token, VoIPToken: r.VoIPToken,
@@ -138,10 +172,11 @@ func registration(platform string, r *protocol.PushRegistration) push.Registrati
 	return reg
 }
 
-// bindDevice registers a login's device and binds it to user, unless a
-// live session of another user bound it (see deviceClaims): then
-// device_in_use, and nothing changes. Errors are *protocol.Error where the
-// client is at fault.
+// bindDevice registers a login's or registerPush's device and binds it to
+// user, unless a live session of another user bound it (see
+// deviceClaims): then device_in_use, and nothing changes. On success s
+// holds the device's claim (and no longer the one it held before). Errors
+// are *protocol.Error where the client is at fault.
 func (s *Session) bindDevice(appID, user string, reg push.Registration) (string, error) {
 	id, err := reg.Validate(appID)
 	if err != nil {
@@ -149,7 +184,7 @@ func (s *Session) bindDevice(appID, user string, reg push.Registration) (string,
 	}
 	undo, ok := s.g.claims.take(appID, id, user, s)
 	if !ok {
-		s.g.log.Warn("login refused: its PushID is bound to another user's live session",
+		s.g.log.Warn("push registration refused: its PushID is bound to another user's live session",
 			"session", s.id, "app", appID, "user", user, "pushID", id)
 		return "", protocol.Errorf(protocol.CodeDeviceInUse, "")
 	}

@@ -39,8 +39,11 @@ type Session struct {
 
 	// Set once by login, before the session is registered; read-only after.
 	appID, userID, deviceID, platform string
-	pushID                            string // the device's PushID when login registered one
 	loggedIn                          atomic.Bool
+	// pushID is the PushID of the device the session registered (at login
+	// or by registerPush; "" for none), unbound at logout. Owned by the
+	// reader goroutine.
+	pushID string
 
 	lastSeen  atomic.Int64 // unix nanoseconds of the last frame or pong
 	tokenExp  atomic.Int64 // unix milliseconds

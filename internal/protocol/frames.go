@@ -38,6 +38,7 @@ const (
 	TypeConversationList = "conversationList"
 	TypeMarkRead         = "markRead"
 	TypeUnregisterPush   = "unregisterPush"
+	TypeRegisterPush     = "registerPush"
 )
 
 // Server frame types.
@@ -57,6 +58,7 @@ var knownTypes = func() map[string]bool {
 		TypeLogin: true, TypeLogout: true, TypePing: true, TypeRenewToken: true,
 		TypeSend: true, TypeAck: true, TypeSync: true, TypeHistory: true,
 		TypeConversationList: true, TypeMarkRead: true, TypeUnregisterPush: true,
+		TypeRegisterPush: true,
 	}
 	for _, t := range groupTypes {
 		m[t] = true
@@ -138,7 +140,8 @@ type LoginRequest struct {
 
 // PushRegistration is a device's push channel as the push SDK registered it.
 type PushRegistration struct {
-	// PushID as reported by registerPush; optional, checked when given.
+	// PushID as the push SDK reported it (registered); optional, checked
+	// when given.
 	PushID string `json:"pushID,omitempty"`
 	// Vendor is apns, fcm, huawei, xiaomi, oppo or vivo.
 	Vendor string `json:"vendor"`
@@ -161,6 +164,18 @@ type ForegroundPresentation struct {
 	Alert bool `json:"alert,omitempty"`
 	Sound bool `json:"sound,omitempty"`
 	Badge bool `json:"badge,omitempty"`
+}
+
+// RegisterPushRequest registers the session's device for offline push
+// after login and binds it to the user, exactly as a login's Push does;
+// it replaces the device the session registered before, if that was
+// another one (a new token, another vendor), and updates the same one
+// (Disabled switches its pushes off and on).
+type RegisterPushRequest = PushRegistration
+
+// RegisterPushReply answers registerPush with the device's PushID.
+type RegisterPushReply struct {
+	PushID string `json:"pushID"`
 }
 
 // UnregisterPushRequest removes a device bound to the user: it gets no

@@ -135,9 +135,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		WriteTimeout:      cfg.WriteTimeout,
 		MultiLogin:        cfg.MultiLogin,
 		SendQueue:         cfg.SendQueue,
+		OriginPatterns:    cfg.AllowedOrigins,
 	}, log, s.reg)
 	if err != nil {
 		return fail(err)
+	}
+	if config.AllowsAnyOrigin(cfg.AllowedOrigins) {
+		log.Warn("allowed-origins lets a browser page of any site open the WebSocket; list the sites instead unless this is a development server",
+			"allowed_origins", cfg.AllowedOrigins)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/ws", s.gw)

@@ -68,6 +68,7 @@ type Config struct {
 	SkipOfflineSync bool
 	// Push, when set, registers the device's push channel at every login
 	// and binds it to the user; Logout unbinds it. See PushRegistration.
+	// RegisterPush replaces it for the logins that follow.
 	Push *PushRegistration
 }
 
@@ -85,6 +86,16 @@ type PushRegistration struct {
 	BundleID string
 	// Disabled switches pushes to this device off.
 	Disabled bool
+}
+
+// wire is the registration as login's push and registerPush carry it.
+func (p *PushRegistration) wire() *protocol.PushRegistration {
+	env := "production"
+	if p.Debug {
+		env = "development"
+	}
+	return &protocol.PushRegistration{Vendor: p.Vendor, Token: p.Token, VoIPToken: p.VoIPToken,
+		Environment: env, BundleID: p.BundleID, Disabled: p.Disabled}
 }
 
 // Defaults used when the server's LoginReply leaves the heartbeat unset.
@@ -179,8 +190,12 @@ type Client struct {
 	// ackKick wakes the current session to send acknowledgements.
 	ackKick chan struct{}
 	reqID   atomic.Uint64
-	// pushID is the PushID the server gave the device at the last login.
+	// pushID is the PushID the server gave the device at the last login
+	// or RegisterPush.
 	pushID atomic.Pointer[string]
+	// push is the registration every login carries: Config.Push, then
+	// that of the last successful RegisterPush. nil: none.
+	push atomic.Pointer[PushRegistration]
 
 	mu      sync.Mutex
 	handler EventHandler
@@ -218,18 +233,24 @@ func Create(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{
+	c := &Client{
 		cfg:       cfg,
 		url:       u,
 		log:       cfg.Logger.With("sdk", "herald", "device", cfg.DeviceID),
 		ackKick:   make(chan struct{}, 1),
 		pos:       make(map[convKey]*convPos),
 		maxQueued: maxQueued,
-	}, nil
+	}
+	if cfg.Push != nil {
+		p := *cfg.Push // the caller's struct may change after Create
+		c.push.Store(&p)
+	}
+	return c, nil
 }
 
-// PushID returns the device's PushID from the last login with
-// Config.Push ("" before one): what the seed's registered event reports,
+// PushID returns the device's PushID from the last login with a push
+// registration or the last RegisterPush ("" before one): what the seed's
+// registered event reports,
 // and what a test push (herald push, the admin API) is addressed to. Its
 // first letter is D for a development (debug) device, P for production.
 func (c *Client) PushID() string {

@@ -22,6 +22,11 @@
 // signalling for calls whose media go elsewhere; their events reach the
 // EventHandler.Call* handlers, in order with everything else.
 //
+// Offline push: Config.Push registers the device's push channel at every
+// login and binds it to the user; RegisterPush does the same while logged
+// in (a token that arrives or changes after login, pushes switched off and
+// on) and replaces Config.Push for later logins; Logout unbinds the device.
+//
 //	c, err := herald.Create(herald.Config{AppID: appID, DeviceID: "laptop-1"})
 //	c.SetEventHandler(herald.EventHandler{
 //		ReceivePeerMessage: func(msgs []herald.Message, info herald.MessageReceivedInfo, from string) { ... },

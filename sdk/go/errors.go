@@ -76,6 +76,7 @@ const (
 	CodeGroupFull           = int(protocol.CodeGroupFull)           // the group would exceed its member limit
 	CodeCallAnswered        = int(protocol.CodeCallAnswered)        // the invitee answered (or left) the call already
 	CodeOwnerCannotLeave    = int(protocol.CodeOwnerCannotLeave)    // the owner must transfer ownership or dismiss the group
+	CodeDeviceInUse         = int(protocol.CodeDeviceInUse)         // the device (PushID) is bound by another user's live session
 	CodeGroupDismissed      = int(protocol.CodeGroupDismissed)      // the group was dismissed
 	CodeCallEnded           = int(protocol.CodeCallEnded)           // the call ended, was cancelled or timed out
 	CodeRateLimited         = int(protocol.CodeRateLimited)         // too many requests; retry later

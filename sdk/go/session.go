@@ -142,13 +142,8 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 		SDKVersion: "herald-go/" + Version,
 		SkipSync:   c.cfg.SkipOfflineSync,
 	}
-	if p := c.cfg.Push; p != nil {
-		env := "production"
-		if p.Debug {
-			env = "development"
-		}
-		req.Push = &protocol.PushRegistration{Vendor: p.Vendor, Token: p.Token, VoIPToken: p.VoIPToken,
-			Environment: env, BundleID: p.BundleID, Disabled: p.Disabled}
+	if p := c.push.Load(); p != nil {
+		req.Push = p.wire()
 	}
 	_, err = s.request(ctx, protocol.TypeLogin, req, func(f protocol.Frame) {
 		if f.Error != nil {
