@@ -62,7 +62,8 @@ emulators.json in --data):
     raises them in that app state, with title, content and payload. A
     pass-through (data) push is not displayed; Xiaomi, OPPO and vivo raise
     no callback for it, Huawei throughMessageReceived only with
-    --permission huawei-high-priority-pass-through.
+    --permission huawei-high-priority-pass-through. A VoIP push (--voip)
+    is "voipPushReceived": PushKit hands it to the app in every state.
 
 The device never logs out, so its binding survives it; "herald device" of
 another user with the same --device takes the binding over.`,
@@ -140,7 +141,7 @@ another user with the same --device takes the binding over.`,
 			if err := out.print(appStateLine{Event: "appStateChanged", State: string(st), Online: st == push.StateForeground}); err != nil {
 				return err
 			}
-			return dev.Watch(ctx, st, func(e local.Event) { _ = out.print(e) })
+			return dev.Watch(ctx, func() push.AppState { return st }, func(e local.Event) { _ = out.print(e) })
 		},
 	}
 	opts.bind(cmd, true)

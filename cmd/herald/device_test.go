@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/heraldim/herald/internal/devapp"
 	"github.com/heraldim/herald/internal/emulator/local"
+	herald "github.com/heraldim/herald/sdk/go"
 )
 
 // waitLine waits until out holds a JSON line with all of parts, and returns
@@ -177,7 +181,7 @@ func TestCLIEmulate(t *testing.T) {
 	}
 	for _, u := range []string{m.APNs.ProductionURL, m.APNs.DevelopmentURL, m.APNs.ControlURL, m.FCM.URL, m.FCM.ControlURL,
 		m.Huawei.URL, m.Huawei.ControlURL, m.Xiaomi.URL, m.Xiaomi.ControlURL, m.OPPO.URL, m.OPPO.ControlURL,
-		m.Vivo.URL, m.Vivo.ControlURL} {
+		m.Vivo.URL, m.Vivo.ControlURL, m.Phones.URL} {
 		if !strings.Contains(out.String(), u) || !strings.Contains(u, "127.0.0.1:") {
 			t.Errorf("URL %q not in the summary or not loopback", u)
 		}
@@ -190,5 +194,73 @@ func TestCLIEmulate(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("emulate did not stop")
+	}
+}
+
+// TestCLIServeEmulatePhonesAPI: serve --emulate serves the phones API at
+// the manifest's phones.url; a phone made there is a push token source: bob
+// logs in with its token and leaves, alice sends, and the phone's events
+// show the notification as a killed Xiaomi app does.
+func TestCLIServeEmulatePhonesAPI(t *testing.T) {
+	dir := t.TempDir()
+	_, addr := startProcess(t, dir, "--emulate")
+	m, err := local.LoadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(m.Phones.URL, "http://127.0.0.1:") {
+		t.Fatalf("phones URL %q", m.Phones.URL)
+	}
+	resp, err := http.Post(m.Phones.URL+"/phones", "application/json", strings.NewReader(`{"vendor":"xiaomi","state":"killed"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ph local.PhoneInfo
+	err = json.NewDecoder(resp.Body).Decode(&ph)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusCreated || ph.Token == "" {
+		t.Fatalf("POST /phones: %d %+v %v", resp.StatusCode, ph, err)
+	}
+
+	app, err := devapp.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := herald.GenerateToken(app.AppID, app.Secret, "bob", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := herald.Create(herald.Config{Server: "ws://" + addr, AppID: app.AppID, DeviceID: "phone-bob", Platform: ph.Platform,
+		Push: &herald.PushRegistration{Vendor: ph.Vendor, Token: ph.Token, BundleID: ph.BundleID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := c.Login(ctx, "bob", tok); err != nil {
+		t.Fatal(err)
+	}
+	c.Destroy() // killed: the binding stays
+
+	var sout syncBuffer
+	if stderr, err := runCLI(ctx, &sout, "send", "--server", "ws://"+addr, "--data", dir, "--as", "alice", "--to", "bob",
+		"--title", "T", "--content", "C", "--payload", "P1", "hello"); err != nil {
+		t.Fatalf("send: %v\n%s", err, stderr)
+	}
+	resp, err = http.Get(m.Phones.URL + "/phones/" + ph.PhoneID + "/events?wait=15s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page struct {
+		Deliveries []local.Event `json:"deliveries"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&page)
+	resp.Body.Close()
+	if err != nil || len(page.Deliveries) == 0 {
+		t.Fatalf("events: %+v %v", page, err)
+	}
+	e := page.Deliveries[0]
+	if e.Event != local.EventNotificationDisplayed || e.Title != "T" || e.Content != "C" || e.Payload != "P1" || e.Vendor != "xiaomi" {
+		t.Errorf("event %+v", e)
 	}
 }

@@ -31,6 +31,7 @@ func (f *emulatorFlags) bind(cmd *cobra.Command, prefix string) {
 	fs.StringVar(&f.cfg.OPPOControlAddr, prefix+"oppo-control-addr", "127.0.0.1:0", "OPPO emulator's control API")
 	fs.StringVar(&f.cfg.VivoAddr, prefix+"vivo-addr", "127.0.0.1:0", "vivo push emulator")
 	fs.StringVar(&f.cfg.VivoControlAddr, prefix+"vivo-control-addr", "127.0.0.1:0", "vivo emulator's control API")
+	fs.StringVar(&f.cfg.PhonesAddr, prefix+"phones-addr", "127.0.0.1:0", "phones API: emulated phones over HTTP for non-Go tests and browsers (docs/emulated-phone.md)")
 	fs.StringVar(&f.cfg.BundleID, prefix+"bundle-id", "im.herald.dev", "the app's iOS bundle ID and Android package name")
 }
 
@@ -45,7 +46,8 @@ key, a Firebase project with a service account, and an app with its
 credential at each Android vendor (with an "im" channel at Xiaomi and
 OPPO) are made at start, and written into --dir with the emulators' CA
 certificates and emulators.json, which lists every URL (vendor endpoints
-and control APIs) and credential file. The Android vendors' credential
+and control APIs, and the phones API that plays phones over HTTP for
+tests not written in Go) and credential file. The Android vendors' credential
 files are bodies for the admin API's PUT .../push/credentials/{vendor}. Configure a server's providers from
 those files, and play phones with "herald device --data DIR".
 
@@ -105,6 +107,8 @@ vivo
   control:       %s
   CA:            %s
   credential:    %s  (app ID %s)
+Phones API
+  url:           %s  (emulated phones: docs/emulated-phone.md)
 `, dir, local.ManifestFile,
 		m.APNs.ProductionURL, m.APNs.DevelopmentURL, m.APNs.ControlURL, m.APNs.CAFile,
 		m.APNs.KeyFile, m.APNs.KeyID, m.APNs.TeamID, m.APNs.BundleID,
@@ -113,7 +117,8 @@ vivo
 		m.Huawei.URL, m.Huawei.TokenURL, m.Huawei.ControlURL, m.Huawei.CAFile, m.Huawei.CredentialFile, m.Huawei.AppID,
 		m.Xiaomi.URL, m.Xiaomi.ControlURL, m.Xiaomi.CAFile, m.Xiaomi.CredentialFile, m.Xiaomi.ChannelID,
 		m.OPPO.URL, m.OPPO.ControlURL, m.OPPO.CAFile, m.OPPO.CredentialFile, m.OPPO.AppKey, m.OPPO.ChannelID,
-		m.Vivo.URL, m.Vivo.ControlURL, m.Vivo.CAFile, m.Vivo.CredentialFile, m.Vivo.AppID)
+		m.Vivo.URL, m.Vivo.ControlURL, m.Vivo.CAFile, m.Vivo.CredentialFile, m.Vivo.AppID,
+		m.Phones.URL)
 }
 
 // emulatorLogger is the emulators' logger under serve: the server's.

@@ -87,7 +87,7 @@ type Page[T any] struct {
 // or wait is zero, otherwise when one arrives, wait passes, or done is
 // closed (the emulator shuts down). fetch returns the records after a
 // count, the count to resume from, and a channel closed at the next
-// record.
+// record. Deliveries is an array, empty rather than null.
 func LongPoll[T any](w http.ResponseWriter, r *http.Request, done <-chan struct{}, after int, wait time.Duration,
 	fetch func(after int) ([]T, int, <-chan struct{})) {
 	ctx, cancel := context.WithTimeout(r.Context(), wait)
@@ -95,6 +95,9 @@ func LongPoll[T any](w http.ResponseWriter, r *http.Request, done <-chan struct{
 	for {
 		out, next, changed := fetch(after)
 		if len(out) > 0 || wait == 0 {
+			if out == nil {
+				out = []T{} // a client reads an array, never null
+			}
 			JSON(w, http.StatusOK, Page[T]{Deliveries: out, Next: next})
 			return
 		}

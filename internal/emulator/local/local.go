@@ -10,6 +10,9 @@
 // It also plays the phone's side (phone.go): register a device through a
 // control API and turn what the emulator delivered into what the device's
 // system and push SDK would do, per the capability table of package push.
+// The phones API (phones.go, Phones) serves that engine over HTTP on a
+// loopback listener of its own, for programs not written in Go: the
+// TypeScript SDK's tests and demos, a page in a browser.
 package local
 
 import (
@@ -87,6 +90,9 @@ type Config struct {
 	OPPOControlAddr   string
 	VivoAddr          string
 	VivoControlAddr   string
+	// PhonesAddr serves the phones API (Phones): emulated phones for
+	// programs not written in Go.
+	PhonesAddr string
 	// BundleID is the app's iOS bundle ID and Android package name. Zero:
 	// "im.herald.dev".
 	BundleID string
@@ -102,6 +108,12 @@ type Manifest struct {
 	Xiaomi XiaomiInfo `json:"xiaomi"`
 	OPPO   OPPOInfo   `json:"oppo"`
 	Vivo   VivoInfo   `json:"vivo"`
+	Phones PhonesInfo `json:"phones"`
+}
+
+// PhonesInfo locates the phones API (Phones).
+type PhonesInfo struct {
+	URL string `json:"url"`
 }
 
 // APNsInfo describes the APNs emulator and its credential.
@@ -215,12 +227,14 @@ var ErrNoManifest = errors.New("local: no " + ManifestFile + " (start herald emu
 
 // Emulators is the running set. Close stops it.
 type Emulators struct {
-	APNs     *apnsemu.Emulator
-	FCM      *fcmemu.Emulator
-	Huawei   *huaweiemu.Emulator
-	Xiaomi   *xiaomiemu.Emulator
-	OPPO     *oppoemu.Emulator
-	Vivo     *vivoemu.Emulator
+	APNs   *apnsemu.Emulator
+	FCM    *fcmemu.Emulator
+	Huawei *huaweiemu.Emulator
+	Xiaomi *xiaomiemu.Emulator
+	OPPO   *oppoemu.Emulator
+	Vivo   *vivoemu.Emulator
+	// Phones serves the phones API at Manifest.Phones.URL.
+	Phones   *Phones
 	Manifest Manifest
 
 	controls  []*http.Server
@@ -309,6 +323,12 @@ func Start(cfg Config) (_ *Emulators, err error) {
 		},
 		Huawei: android.Huawei, Xiaomi: android.Xiaomi, OPPO: android.OPPO, Vivo: android.Vivo,
 	}
+	// The phones API plays phones against the emulators above; it needs
+	// no URL of its own.
+	e.Phones = newPhones(m, e.trayIDs)
+	if m.Phones.URL, err = e.serveControl(cfg.PhonesAddr, e.Phones.Handler(), cfg.Logger); err != nil {
+		return nil, fmt.Errorf("local: phones: %w", err)
+	}
 	manifest, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("local: %w", err)
@@ -368,7 +388,12 @@ func (e *Emulators) serveControl(addr string, h http.Handler, log *slog.Logger) 
 // short), and waits for their goroutines. It is idempotent.
 func (e *Emulators) Close() {
 	e.closeOnce.Do(func() {
-		// The emulators first: closing them ends the control API's
+		// The phones first: they long-poll the control APIs, and their
+		// own events long-polls end with them.
+		if e.Phones != nil {
+			e.Phones.Close()
+		}
+		// Then the emulators: closing them ends the control API's
 		// long-polls, so that its shutdown does not wait for them.
 		if e.APNs != nil {
 			_ = e.APNs.Close()

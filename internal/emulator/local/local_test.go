@@ -35,7 +35,8 @@ func TestReactions(t *testing.T) {
 		{push.VendorAPNs, push.StateBackground, alert, nil, []string{shown, arrived}},
 		{push.VendorAPNs, push.StateKilled, alert, nil, []string{shown, arrived}},
 		{push.VendorAPNs, push.StateBackground, Received{Kind: "background"}, nil, nil},
-		{push.VendorAPNs, push.StateBackground, Received{Kind: "voip"}, nil, nil},
+		{push.VendorAPNs, push.StateBackground, Received{Kind: "voip"}, nil, []string{EventVoIPPushReceived}},
+		{push.VendorAPNs, push.StateKilled, Received{Kind: "voip", Alert: true}, nil, []string{EventVoIPPushReceived}},
 		{push.VendorFCM, push.StateForeground, fcmNote, nil, []string{through}},
 		{push.VendorFCM, push.StateBackground, fcmNote, nil, []string{shown, through}},
 		{push.VendorFCM, push.StateKilled, fcmNote, nil, []string{shown}},
@@ -139,7 +140,7 @@ func TestEmulatorsEndToEnd(t *testing.T) {
 			)
 			done := make(chan error, 1)
 			go func() {
-				done <- dev.Watch(wctx, tc.state, func(e Event) {
+				done <- dev.Watch(wctx, func() push.AppState { return tc.state }, func(e Event) {
 					mu.Lock()
 					got = append(got, e)
 					n := len(got)

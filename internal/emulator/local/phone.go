@@ -21,6 +21,13 @@ const (
 	EventNotificationDisplayed  = "notificationDisplayed"
 	EventNotificationArrived    = "notificationArrived"
 	EventThroughMessageReceived = "throughMessageReceived"
+	// EventNotificationClicked is the user tapping a notification the
+	// system showed (the phones API's click; herald device never taps).
+	EventNotificationClicked = "notificationClicked"
+	// EventVoIPPushReceived is PushKit handing the app a VoIP push (iOS's
+	// didReceiveIncomingPush, which must report the call to CallKit), in
+	// every app state: outside the push SDK's callbacks.
+	EventVoIPPushReceived = "voipPushReceived"
 )
 
 // Event is one thing a simulated device did with a push.
@@ -36,6 +43,31 @@ type Event struct {
 	Kind string `json:"kind"`
 	// Seq is the delivery's number at the emulator, per token.
 	Seq int `json:"seq"`
+	// CallID is the call ID of a call push's custom data
+	// (push.CallExtraKey), when it has one.
+	CallID string `json:"callID,omitempty"`
+	// HeraldTruncated is what the server cut to fit the vendor's limits
+	// (push.TruncatedKey: "title", "content", "payload", comma-separated),
+	// when it cut something.
+	HeraldTruncated string `json:"heraldTruncated,omitempty"`
+	// MessageID is the vendor's ID of the message as the emulator has it
+	// (APNs apns-id, FCM message name, Huawei requestId, Xiaomi msgID, OPPO
+	// messageId, vivo taskId).
+	MessageID string `json:"messageID,omitempty"`
+	// Extras is every custom-data key/value the push handed the app, as
+	// the vendor's SDK does (APNs: the payload's top-level keys but aps;
+	// FCM, Huawei: the data object; Xiaomi: extra.* but channel_id; OPPO:
+	// action_parameters; vivo: clientCustomMap), payload, callID and
+	// heraldTruncated included, and push_id where the vendor carries it.
+	// A value that is not a JSON string is given as its JSON text.
+	Extras map[string]string `json:"extras,omitempty"`
+}
+
+// event is what a device does with r: name.
+func (r Received) event(name string, v push.Vendor) Event {
+	return Event{Event: name, Vendor: string(v), Title: r.Title, Content: r.Content, Payload: r.Payload,
+		Kind: r.Kind, Seq: r.Seq, MessageID: r.MessageID, CallID: r.Extras[push.CallExtraKey], HeraldTruncated: r.Extras[push.TruncatedKey],
+		Extras: r.Extras}
 }
 
 // Received is a push as the device got it, vendor-neutral.
@@ -49,6 +81,11 @@ type Received struct {
 	Content string
 	Payload string
 	Seq     int
+	// MessageID is the vendor's ID of the message (Event.MessageID).
+	MessageID string
+	// Extras is the push's custom data (Event.Extras); nil when it has
+	// none.
+	Extras map[string]string
 }
 
 // Reactions returns what a device of vendor v in an app with capability c
@@ -58,10 +95,11 @@ type Received struct {
 // raises it: FCM hands every message to the app's onMessageReceived, the
 // other vendors only pass-through messages, and Huawei only with its
 // permission, which granted lists). VoIP pushes reach the app through
-// PushKit, outside these callbacks: they yield nothing.
+// PushKit, outside these callbacks, whatever the app state: they yield
+// voipPushReceived only.
 func Reactions(v push.Vendor, c push.Capability, r Received, granted map[string]bool) []string {
 	if v == push.VendorAPNs && r.Kind == "voip" {
-		return nil
+		return []string{EventVoIPPushReceived}
 	}
 	var out []string
 	if r.Alert && c.Displayed {
@@ -198,13 +236,16 @@ func (e *controlError) Error() string {
 const pollWait = 25 * time.Second
 
 // Watch long-polls the emulator for pushes delivered to the device's tokens
-// since the device registered and calls emit with what the device does with each in app state, per
-// push's capability table, until ctx ends (then it returns nil). emit is
-// called from one goroutine per token. A control API that is gone for good
-// (the device unknown) is an error; a passing network failure is retried.
-func (d *Device) Watch(ctx context.Context, state push.AppState, emit func(Event)) error {
-	c, err := push.CapabilityOf(d.Vendor, state)
-	if err != nil {
+// since the device registered and calls emit with what the device does with
+// each, per push's capability table, until ctx ends (then it returns nil).
+// state is asked for the app state at each push the device receives, so a
+// caller that changes what it returns changes the reactions to the pushes
+// received from then on; a state unknown to the capability table ends
+// Watch with an error. emit is called from one goroutine per token. A
+// control API that is gone for good (the device unknown) is an error; a
+// passing network failure is retried.
+func (d *Device) Watch(ctx context.Context, state func() push.AppState, emit func(Event)) error {
+	if _, err := push.CapabilityOf(d.Vendor, state()); err != nil {
 		return err
 	}
 	tokens := []string{d.Token}
@@ -217,11 +258,15 @@ func (d *Device) Watch(ctx context.Context, state push.AppState, emit func(Event
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- d.watch(ctx, tok, func(r Received) {
-				for _, ev := range Reactions(d.Vendor, c, r, d.Permissions) {
-					emit(Event{Event: ev, Vendor: string(d.Vendor), Title: r.Title, Content: r.Content,
-						Payload: r.Payload, Kind: r.Kind, Seq: r.Seq})
+			errs <- d.watch(ctx, tok, func(r Received) error {
+				c, err := push.CapabilityOf(d.Vendor, state())
+				if err != nil {
+					return err
 				}
+				for _, ev := range Reactions(d.Vendor, c, r, d.Permissions) {
+					emit(r.event(ev, d.Vendor))
+				}
+				return nil
 			})
 		}()
 	}
@@ -240,7 +285,7 @@ func collect(errs chan error) []error {
 	return out
 }
 
-func (d *Device) watch(ctx context.Context, token string, got func(Received)) error {
+func (d *Device) watch(ctx context.Context, token string, got func(Received) error) error {
 	after := 0
 	for ctx.Err() == nil {
 		u := fmt.Sprintf("%s/devices/%s/deliveries?after=%d&wait=%s", d.control, url.PathEscape(token), after, pollWait)
@@ -269,7 +314,9 @@ func (d *Device) watch(ctx context.Context, token string, got func(Received)) er
 				return err
 			}
 			if ok {
-				got(r)
+				if err := got(r); err != nil {
+					return err
+				}
 			}
 		}
 		after = page.Next
@@ -282,27 +329,48 @@ func (d *Device) watch(ctx context.Context, token string, got func(Received)) er
 func decode(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 	switch v {
 	case push.VendorAPNs:
+		// The payload's top-level keys but aps are the app's custom data
+		// (userInfo).
 		var d struct {
-			Seq      int    `json:"seq"`
-			PushType string `json:"pushType"`
-			Payload  struct {
-				Aps struct {
-					Alert json.RawMessage `json:"alert"`
-				} `json:"aps"`
-				Payload string `json:"payload"`
-			} `json:"payload"`
+			Seq      int                        `json:"seq"`
+			APNSID   string                     `json:"apnsID"`
+			PushType string                     `json:"pushType"`
+			Payload  map[string]json.RawMessage `json:"payload"`
 		}
 		if err := json.Unmarshal(raw, &d); err != nil {
 			return Received{}, false, fmt.Errorf("local: apns delivery: %w", err)
 		}
-		r := Received{Kind: d.PushType, Payload: d.Payload.Payload, Seq: d.Seq}
+		var aps struct {
+			Alert json.RawMessage `json:"alert"`
+		}
+		if a, ok := d.Payload["aps"]; ok {
+			if err := json.Unmarshal(a, &aps); err != nil {
+				return Received{}, false, fmt.Errorf("local: apns delivery: aps: %w", err)
+			}
+		}
+		r := Received{Kind: d.PushType, Seq: d.Seq, MessageID: d.APNSID}
+		for k, v := range d.Payload {
+			if k == "aps" {
+				continue
+			}
+			if r.Extras == nil {
+				r.Extras = make(map[string]string, len(d.Payload))
+			}
+			var str string
+			if json.Unmarshal(v, &str) == nil {
+				r.Extras[k] = str
+			} else {
+				r.Extras[k] = string(v)
+			}
+		}
+		r.Payload = r.Extras["payload"]
 		var alert struct{ Title, Body string }
 		var body string
 		switch {
-		case len(d.Payload.Aps.Alert) == 0 || string(d.Payload.Aps.Alert) == "null":
-		case json.Unmarshal(d.Payload.Aps.Alert, &body) == nil:
+		case len(aps.Alert) == 0 || string(aps.Alert) == "null":
+		case json.Unmarshal(aps.Alert, &body) == nil:
 			r.Content, r.Alert = body, true
-		case json.Unmarshal(d.Payload.Aps.Alert, &alert) == nil:
+		case json.Unmarshal(aps.Alert, &alert) == nil:
 			r.Title, r.Content, r.Alert = alert.Title, alert.Body, true
 		}
 		r.Alert = r.Alert && d.PushType == "alert"
@@ -313,8 +381,9 @@ func decode(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 			Body  string `json:"body"`
 		}
 		var d struct {
-			Seq     int  `json:"seq"`
-			Dropped bool `json:"dropped"`
+			Seq     int    `json:"seq"`
+			Name    string `json:"name"`
+			Dropped bool   `json:"dropped"`
 			Message struct {
 				Notification *note             `json:"notification"`
 				Data         map[string]string `json:"data"`
@@ -329,7 +398,10 @@ func decode(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 		if d.Dropped {
 			return Received{}, false, nil
 		}
-		r := Received{Kind: "data", Payload: d.Message.Data["payload"], Seq: d.Seq}
+		// A data message carries title and content in data (as Huawei's
+		// does); a notification block's replace them.
+		r := Received{Kind: "data", Title: d.Message.Data["title"], Content: d.Message.Data["content"],
+			Payload: d.Message.Data["payload"], Seq: d.Seq, MessageID: d.Name, Extras: extras(d.Message.Data)}
 		// android.notification's fields override notification's on Android.
 		notes := []*note{d.Message.Notification}
 		if d.Message.Android != nil {
@@ -366,8 +438,9 @@ func decodeAndroid(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 			Body  string `json:"body"`
 		}
 		var d struct {
-			Seq         int  `json:"seq"`
-			PassThrough bool `json:"passThrough"`
+			Seq         int    `json:"seq"`
+			RequestID   string `json:"requestId"`
+			PassThrough bool   `json:"passThrough"`
 			Message     struct {
 				Data         string `json:"data"`
 				Notification *note  `json:"notification"`
@@ -383,7 +456,8 @@ func decodeAndroid(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 		if d.Message.Data != "" {
 			_ = json.Unmarshal([]byte(d.Message.Data), &data) // data need not be JSON
 		}
-		r := Received{Kind: "data", Title: data["title"], Content: data["content"], Payload: data["payload"], Seq: d.Seq}
+		r := Received{Kind: "data", Title: data["title"], Content: data["content"], Payload: data["payload"], Seq: d.Seq,
+			MessageID: d.RequestID, Extras: extras(data)}
 		if !d.PassThrough {
 			r.Alert, r.Kind, r.Title, r.Content = true, "notification", "", ""
 			notes := []*note{d.Message.Notification}
@@ -405,17 +479,29 @@ func decodeAndroid(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 		return r, true, nil
 	case push.VendorXiaomi:
 		var d struct {
-			Seq         int    `json:"seq"`
-			PassThrough bool   `json:"passThrough"`
-			Title       string `json:"title"`
-			Description string `json:"description"`
-			Payload     string `json:"payload"`
+			Seq         int               `json:"seq"`
+			MsgID       string            `json:"msgID"`
+			PassThrough bool              `json:"passThrough"`
+			Title       string            `json:"title"`
+			Description string            `json:"description"`
+			Payload     string            `json:"payload"`
+			Extra       map[string]string `json:"extra"`
 		}
 		if err := json.Unmarshal(raw, &d); err != nil {
 			return Received{}, false, fmt.Errorf("local: xiaomi delivery: %w", err)
 		}
+		// The SDK hands payload and the extra.* fields but the channel's.
+		custom := make(map[string]string, len(d.Extra)+1)
+		for k, v := range d.Extra {
+			if k != "channel_id" {
+				custom[k] = v
+			}
+		}
+		if d.Payload != "" {
+			custom["payload"] = d.Payload
+		}
 		r := Received{Alert: !d.PassThrough, Kind: "notification", Title: d.Title, Content: d.Description,
-			Payload: d.Payload, Seq: d.Seq}
+			Payload: d.Payload, Seq: d.Seq, MessageID: d.MsgID, Extras: extras(custom)}
 		if d.PassThrough {
 			r.Kind = "passThrough"
 		}
@@ -423,7 +509,8 @@ func decodeAndroid(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 	case push.VendorOPPO:
 		// action_parameters is a string holding a JSON object with payload.
 		var d struct {
-			Seq          int `json:"seq"`
+			Seq          int    `json:"seq"`
+			MessageID    string `json:"messageId"`
 			Notification struct {
 				Title            string `json:"title"`
 				Content          string `json:"content"`
@@ -438,10 +525,12 @@ func decodeAndroid(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 			_ = json.Unmarshal([]byte(d.Notification.ActionParameters), &params)
 		}
 		return Received{Alert: true, Kind: "notification", Title: d.Notification.Title,
-			Content: d.Notification.Content, Payload: params["payload"], Seq: d.Seq}, true, nil
+			Content: d.Notification.Content, Payload: params["payload"], Seq: d.Seq, MessageID: d.MessageID,
+			Extras: extras(params)}, true, nil
 	default: // vivo
 		var d struct {
-			Seq     int `json:"seq"`
+			Seq     int    `json:"seq"`
+			TaskID  string `json:"taskId"`
 			Message struct {
 				Title           string            `json:"title"`
 				Content         string            `json:"content"`
@@ -452,6 +541,14 @@ func decodeAndroid(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 			return Received{}, false, fmt.Errorf("local: vivo delivery: %w", err)
 		}
 		return Received{Alert: true, Kind: "notification", Title: d.Message.Title, Content: d.Message.Content,
-			Payload: d.Message.ClientCustomMap["payload"], Seq: d.Seq}, true, nil
+			Payload: d.Message.ClientCustomMap["payload"], Seq: d.Seq, MessageID: d.TaskID, Extras: extras(d.Message.ClientCustomMap)}, true, nil
 	}
+}
+
+// extras is m as Received.Extras: nil when empty.
+func extras(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
 }
