@@ -4,7 +4,7 @@ export * from './zim/types.js';
 export * from './zim/groupTypes.js';
 export * from './zim/callTypes.js';
 export { ZPNs } from './zpns/zpns.js';
-export { ZIMError } from './errors.js';
+export { ZIMError, ZIMClientErrorCode, zimClientErrorCodes } from './errors.js';
 export type { PushRegistration } from './internal/pushlink.js';
 export { setWebSocketImplementation } from './transport.js';
 export type { WebSocketLike, WebSocketConstructor } from './transport.js';

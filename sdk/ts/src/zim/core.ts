@@ -4,6 +4,18 @@
 import type { ZIMEventHandler } from './events.js';
 import type { ZIM } from './zim.js';
 
+/** Options of Core.request. */
+export interface RequestOptions {
+  /**
+   * retry: the request is safe to send again (a read, or a write the
+   * server deduplicates). When the connection is lost after it was written
+   * and before its reply, it is sent again after the reconnect login;
+   * without retry it rejects with ZIMClientErrorCode.ConnectionLost, as it
+   * may have been applied. Default false.
+   */
+  retry?: boolean;
+}
+
 export interface Core {
   /** The ZIM instance, passed as the first argument of every event handler. */
   readonly zim: ZIM;
@@ -12,18 +24,22 @@ export interface Core {
   /**
    * request sends a request frame and resolves with the reply's data. It
    * rejects with a ZIMError: the server's {code, message}, or one of the
-   * SDK's own codes (not logged in, connection lost before the reply,
-   * timeout). While reconnecting it waits for the next login.
+   * SDK's own codes (ZIMClientErrorCode: timeout, connection lost before the
+   * reply, login ended); before login with 40100 not_logged_in. While the
+   * login is in progress or the SDK reconnects it waits for the login,
+   * bounded by the request timeout.
    */
-  request<T = unknown>(type: string, data?: unknown): Promise<T>;
+  request<T = unknown>(type: string, data?: unknown, options?: RequestOptions): Promise<T>;
   /**
    * onServerEvent subscribes to a server event frame by type (every type
    * but `message`, `syncDone`, `kicked` and `tokenWillExpire`, which the
-   * connection handles). Handlers run in the order the frames arrived.
+   * connection handles). Handlers run when the frame arrives, in the order
+   * the frames arrived; what they emit is raised in that order too, after
+   * the messages that arrived before.
    */
   onServerEvent(type: string, handler: (data: unknown) => void): void;
   /** onLoggedIn runs after each successful login or reconnect login. */
   onLoggedIn(handler: () => void): void;
-  /** emit calls the app's handlers for event with (zim, data). */
+  /** emit calls the app's handlers for event with (zim, data), in order with the other events. */
   emit<K extends keyof ZIMEventHandler>(event: K, data: Parameters<ZIMEventHandler[K]>[1]): void;
 }

@@ -1,7 +1,370 @@
+import { ZIMClientErrorCode, ZIMError } from '../errors.js';
+import { getPushSide, setZIMSide, type PushRegistration, type ZIMSide } from '../internal/pushlink.js';
 import { ZIMCalls } from './calls.js';
-import type { Core } from './core.js';
+import { randomHex } from './codec.js';
+import { Connection } from './connection.js';
+import type { ZIMEventHandler } from './events.js';
+import {
+  ZIMMessageDirection,
+  ZIMMessagePriority,
+  ZIMMessageSentStatus,
+  type ZIMAppConfig,
+  type ZIMConnectionState,
+  type ZIMConversationListQueriedResult,
+  type ZIMConversationQueryConfig,
+  type ZIMConversationType,
+  type ZIMConversationUnreadMessageCountClearedResult,
+  type ZIMLoginConfig,
+  type ZIMLogger,
+  type ZIMMessage,
+  type ZIMMessageQueriedResult,
+  type ZIMMessageQueryConfig,
+  type ZIMMessageSendConfig,
+  type ZIMMessageSendNotification,
+  type ZIMMessageSentResult,
+  type ZIMTokenRenewedResult,
+  type ZIMUserInfo,
+} from './types.js';
+import {
+  conversationFromWire,
+  messageFromWire,
+  orderKeyOf,
+  sendBody,
+  type WireConversation,
+  type WireMessage,
+  type WireSendReply,
+  type WireSendRequest,
+} from './wire.js';
+
+// Every live instance, in creation order; getInstance returns the first.
+const instances: ZIM[] = [];
+
+/**
+ * The ZIMSide of the push link: it acts for the primary instance (the one
+ * ZIM.getInstance returns), the only one whose logins carry the device's
+ * push registration.
+ */
+const zimSide: ZIMSide = {
+  loggedIn: () => instances[0]?.loggedInForPush() ?? false,
+  registerPush: async (reg: PushRegistration) => {
+    const z = instances[0];
+    if (!z) throw new ZIMError(ZIMClientErrorCode.Destroyed, 'no ZIM instance');
+    return z.registerPushDevice(reg);
+  },
+  unregisterPush: async (pushID: string) => {
+    const z = instances[0];
+    if (!z) throw new ZIMError(ZIMClientErrorCode.Destroyed, 'no ZIM instance');
+    await z.unregisterPushDevice(pushID);
+  },
+};
+
+const silentLogger: ZIMLogger = {
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: (m, ...a) => console.error(m, ...a),
+};
 
 /** The IM client (the seed's ZIM). */
 export class ZIM extends ZIMCalls {
-  protected readonly core!: Core;
+  protected readonly core: Connection;
+  /** The device ID logins use (config.deviceID, or the one generated for this instance). */
+  readonly deviceID: string;
+  private destroyed = false;
+
+  /**
+   * create returns a new ZIM instance for an app and a server. The first
+   * instance alive is the one getInstance returns and the one whose logins
+   * carry the device's push registration (ZPNs); more instances (several
+   * users in one process, e.g. tests or bots) are independent.
+   */
+  static create(config: ZIMAppConfig): ZIM {
+    const z = new ZIM(config);
+    instances.push(z);
+    setZIMSide(zimSide);
+    return z;
+  }
+
+  /** getInstance returns the first ZIM instance created and not destroyed, or undefined. */
+  static getInstance(): ZIM | undefined {
+    return instances[0];
+  }
+
+  /** getVersion returns the SDK's version. */
+  static getVersion(): string {
+    return '0.1.0';
+  }
+
+  private constructor(config: ZIMAppConfig) {
+    super();
+    if (!config || typeof config.appID !== 'string' || config.appID === '') {
+      throw new ZIMError(ZIMClientErrorCode.InvalidArgument, 'ZIM.create: appID is required');
+    }
+    const url = wsURL(config.server);
+    const deviceID = config.deviceID || `herald-${randomHex(12)}`;
+    this.deviceID = deviceID;
+    const hint = config.platform;
+    this.core = new Connection(this, {
+      appID: config.appID,
+      url,
+      deviceID,
+      platform: () => detectPlatform(hint),
+      logger: config.logger ?? silentLogger,
+      requestTimeout: config.requestTimeout ?? 10_000,
+      loginTimeout: config.loginTimeout ?? 10_000,
+      reconnectMin: 500,
+      reconnectMax: 30_000,
+      ackInterval: 100,
+      ackBatch: 100,
+      pushSide: () => (instances[0] === this ? getPushSide() : undefined),
+    });
+    this.attach();
+  }
+
+  /** destroy closes the connection without logging out (the push binding stays) and releases the instance. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.core.destroy();
+    const i = instances.indexOf(this);
+    if (i >= 0) instances.splice(i, 1);
+    if (instances.length === 0) setZIMSide(undefined);
+  }
+
+  /** on adds a handler for an event; handlers are called (zim, data), one at a time, in the order the events happened. */
+  on<K extends keyof ZIMEventHandler>(event: K, handler: ZIMEventHandler[K]): void {
+    this.core.on(event, handler as never);
+  }
+
+  /** off removes a handler, or every handler of the event when none is given. */
+  off<K extends keyof ZIMEventHandler>(event: K, handler?: ZIMEventHandler[K]): void {
+    this.core.off(event, handler as never);
+  }
+
+  /** The connection state. */
+  getConnectionState(): ZIMConnectionState {
+    return this.core.connectionState;
+  }
+
+  /**
+   * login logs a user in with a token minted by the app's backend. It
+   * resolves once the server accepted the login and rejects with the
+   * server's ZIMError when it refused it (the state goes back to
+   * Disconnected). From then on the SDK stays logged in, reconnecting by
+   * itself, until logout, destroy, a kick or an expired token
+   * (connectionStateChanged). Also accepted: login({userID, userName}, token).
+   */
+  login(userID: string, config: ZIMLoginConfig): Promise<void>;
+  login(userInfo: ZIMUserInfo, token: string): Promise<void>;
+  login(user: string | ZIMUserInfo, config: ZIMLoginConfig | string): Promise<void> {
+    const userID = typeof user === 'string' ? user : user?.userID;
+    const token = typeof config === 'string' ? config : config?.token;
+    return this.core.login(userID ?? '', token ?? '');
+  }
+
+  /**
+   * logout sends the pending acknowledgements and logs out: the server
+   * unbinds this device's push at once. Messages raised to no handler yet
+   * are dropped and come again at the next login of this device.
+   */
+  logout(): Promise<void> {
+    return this.core.logout();
+  }
+
+  /** renewToken replaces the login's token, typically on tokenWillExpire. */
+  async renewToken(token: string): Promise<ZIMTokenRenewedResult> {
+    await this.core.renewToken(token);
+    return { token };
+  }
+
+  /**
+   * sendMessage sends a message to a peer (conversationType 0: the user ID)
+   * or a group (2: the group ID) and resolves once the server stored it
+   * (commands: accepted it). Each send gets a localMessageID (unless the
+   * message has one); a send whose reply was lost with the connection is
+   * sent again with it after the reconnect login, and the server stores it
+   * once. It rejects with the server's ZIMError for bad input (nothing is
+   * stored) or a ZIMClientErrorCode.Timeout.
+   */
+  async sendMessage(
+    message: ZIMMessage,
+    toConversationID: string,
+    conversationType: ZIMConversationType | number,
+    config?: ZIMMessageSendConfig,
+    notification?: ZIMMessageSendNotification,
+  ): Promise<ZIMMessageSentResult> {
+    const body = sendBody(message);
+    const localMessageID = message.localMessageID || randomHex(16);
+    const req: WireSendRequest = {
+      conversationID: toConversationID,
+      conversationType,
+      localMessageID,
+      ...body,
+      priority: config?.priority ?? 0,
+    };
+    if (message.extendedData) req.extendedData = message.extendedData;
+    const pc = config?.pushConfig as (ZIMMessageSendConfig['pushConfig'] & { extendedData?: string }) | undefined;
+    if (pc) {
+      const push: NonNullable<WireSendRequest['pushConfig']> = {};
+      if (pc.title !== undefined) push.title = pc.title;
+      if (pc.content !== undefined) push.content = pc.content;
+      const payload = pc.payload ?? pc.extendedData; // extendedData: the field's name before ZIM 2.5
+      if (payload !== undefined) push.payload = payload;
+      if (pc.resourcesID !== undefined) push.resourcesID = pc.resourcesID;
+      req.pushConfig = push;
+    }
+    const sending = {
+      ...message,
+      localMessageID,
+      conversationID: toConversationID,
+      conversationType: conversationType as ZIMConversationType,
+      senderUserID: this.core.userID,
+      direction: ZIMMessageDirection.Send,
+      sentStatus: ZIMMessageSentStatus.Sending,
+      priority: (req.priority || ZIMMessagePriority.Medium) as ZIMMessagePriority,
+    } as ZIMMessage;
+    notification?.onMessageAttached?.(sending);
+    const r = await this.core.call<WireSendReply>('send', req, {
+      retry: true,
+      localMessageID,
+      onReply: (f) => {
+        const d = f.data as WireSendReply | undefined;
+        if (!f.error && d && (d.conversationSeq ?? 0) > 0) {
+          this.core.ownSent(toConversationID, conversationType, d.conversationSeq!);
+        }
+      },
+    });
+    const seq = r.conversationSeq ?? 0;
+    return {
+      message: {
+        ...sending,
+        messageID: r.messageID,
+        conversationSeq: seq,
+        orderKey: seq,
+        timestamp: r.timestamp,
+        sentStatus: ZIMMessageSentStatus.Success,
+      } as ZIMMessage,
+    };
+  }
+
+  /**
+   * queryHistoryMessage returns a page of a conversation's stored messages,
+   * oldest first. Without reverse it pages back from the newest: pass the
+   * page's messageList[0] as nextMessage for the page before it. With
+   * reverse it pages forward from the first message: pass the page's last
+   * message for the page after it (the page size is then at most 100). An
+   * empty messageList is the end.
+   */
+  async queryHistoryMessage(
+    conversationID: string,
+    conversationType: ZIMConversationType | number,
+    config?: ZIMMessageQueryConfig,
+  ): Promise<ZIMMessageQueriedResult> {
+    const count = config?.count ?? 0;
+    const anchor = config?.nextMessage?.conversationSeq ?? 0;
+    const empty = { conversationID, conversationType: conversationType as ZIMConversationType, messageList: [] };
+    let beforeSeq = 0;
+    if (config?.reverse) {
+      // Sequences have no gaps, so the page after anchor is the one before anchor+n+1.
+      const n = count > 0 ? Math.min(count, 100) : 20;
+      beforeSeq = anchor + n + 1;
+    } else if (config?.nextMessage) {
+      if (anchor <= 1) return empty; // nothing precedes the first message
+      beforeSeq = anchor;
+    }
+    const r = await this.core.call<{ messages?: WireMessage[] }>(
+      'history',
+      { conversationID, conversationType, beforeSeq, count },
+      { retry: true },
+    );
+    const me = this.core.userID;
+    let list = (r.messages ?? []).map((m) => messageFromWire(m, me)).reverse();
+    if (config?.reverse) list = list.filter((m) => (m.conversationSeq ?? 0) > anchor);
+    return { conversationID, conversationType: conversationType as ZIMConversationType, messageList: list };
+  }
+
+  /**
+   * queryConversationList returns a page of the user's conversations, most
+   * recently active first, with their unread counts and last messages. Pass
+   * the page's last conversation as nextConversation for the next page.
+   */
+  async queryConversationList(config?: ZIMConversationQueryConfig): Promise<ZIMConversationListQueriedResult> {
+    const r = await this.core.call<{ conversations?: WireConversation[] }>(
+      'conversationList',
+      { count: config?.count ?? 0, before: orderKeyOf(config?.nextConversation) },
+      { retry: true },
+    );
+    const me = this.core.userID;
+    return { conversationList: (r.conversations ?? []).map((c) => conversationFromWire(c, me)) };
+  }
+
+  /** clearConversationUnreadMessageCount marks every message of a conversation read. */
+  async clearConversationUnreadMessageCount(
+    conversationID: string,
+    conversationType: ZIMConversationType | number,
+  ): Promise<ZIMConversationUnreadMessageCountClearedResult> {
+    await this.core.call('markRead', { conversationID, conversationType, seq: 0 }, { retry: true });
+    return { conversationID, conversationType: conversationType as ZIMConversationType };
+  }
+
+  // ---- the push link (internal: used by ZPNs through ZIMSide) ----
+
+  /** @internal */
+  loggedInForPush(): boolean {
+    return this.core.loggedIn;
+  }
+
+  /** @internal */
+  async registerPushDevice(reg: PushRegistration): Promise<string> {
+    const r = await this.core.call<{ pushID?: string }>('registerPush', reg, { retry: true });
+    return r.pushID ?? '';
+  }
+
+  /** @internal */
+  async unregisterPushDevice(pushID: string): Promise<void> {
+    await this.core.call('unregisterPush', { pushID }, { retry: true });
+  }
+}
+
+/** wsURL turns ZIM.create's server into the WebSocket endpoint's URL. */
+function wsURL(server: string): string {
+  if (typeof server !== 'string') {
+    throw new ZIMError(ZIMClientErrorCode.InvalidArgument, 'ZIM.create: server (ws:// or wss:// URL) is required');
+  }
+  const m = /^(wss?|https?):\/\/([^/?#]+)([^?#]*)$/i.exec(server.trim());
+  if (!m) {
+    throw new ZIMError(ZIMClientErrorCode.InvalidArgument, `ZIM.create: server ${JSON.stringify(server)} must be a ws://, wss://, http:// or https:// URL`);
+  }
+  const scheme = m[1]!.toLowerCase();
+  const proto = scheme === 'http' ? 'ws' : scheme === 'https' ? 'wss' : scheme;
+  let path = m[3]!.replace(/\/+$/, '');
+  if (!path.endsWith('/v1/ws')) path += '/v1/ws';
+  return `${proto}://${m[2]}${path}`;
+}
+
+/** detectPlatform resolves login.platform: the caller's hint, else the runtime's. */
+function detectPlatform(hint: string | undefined): string {
+  const g = globalThis as {
+    navigator?: { product?: string };
+    process?: { platform?: string; versions?: { node?: string } };
+    document?: unknown;
+  };
+  if (hint) {
+    const h = hint.toLowerCase();
+    return h === 'win32' ? 'windows' : h === 'darwin' ? 'macos' : h;
+  }
+  if (g.navigator?.product === 'ReactNative') {
+    return getPushSide()?.registration()?.vendor === 'apns' ? 'ios' : 'android';
+  }
+  if (g.process?.versions?.node) {
+    switch (g.process.platform) {
+      case 'darwin':
+        return 'macos';
+      case 'win32':
+        return 'windows';
+      default:
+        return 'linux';
+    }
+  }
+  return 'web';
 }

@@ -1,0 +1,202 @@
+// The wire shapes of docs/protocol.md that the core uses, and their
+// conversion to and from the ZIM types.
+import { ZIMError, ZIMClientErrorCode } from '../errors.js';
+import { base64Decode, base64Encode, randomHex, utf8Decode, utf8Encode } from './codec.js';
+import {
+  ZIMMessageDirection,
+  ZIMMessageSentStatus,
+  type ZIMConversation,
+  type ZIMConversationType,
+  type ZIMMessage,
+  type ZIMPushConfig,
+} from './types.js';
+
+export interface Frame {
+  type: string;
+  id?: string;
+  data?: unknown;
+  error?: { code: number; message: string };
+}
+
+/** A message as the server delivers it. */
+export interface WireMessage {
+  messageID: string;
+  localMessageID?: string;
+  conversationID: string;
+  conversationType: number;
+  conversationSeq?: number;
+  senderUserID: string;
+  type: number;
+  text?: string;
+  data?: string;
+  subType?: number;
+  searchedContent?: string;
+  extendedData?: string;
+  priority?: number;
+  timestamp: number;
+  offline?: boolean;
+}
+
+export interface WireSendRequest {
+  conversationID: string;
+  conversationType: number;
+  localMessageID: string;
+  type: number;
+  text?: string;
+  data?: string;
+  subType?: number;
+  searchedContent?: string;
+  extendedData?: string;
+  priority?: number;
+  pushConfig?: ZIMPushConfig;
+}
+
+export interface WireSendReply {
+  messageID: string;
+  conversationSeq?: number;
+  timestamp: number;
+  duplicate?: boolean;
+}
+
+export interface WireConversation {
+  conversationID: string;
+  conversationType: number;
+  unreadMessageCount: number;
+  lastMessage?: WireMessage;
+  /** A 64-bit integer: decodeFrame keeps it as its decimal string (see there). */
+  orderKey: string | number;
+}
+
+// Conversations' order keys are 64-bit integers on the wire, beyond what a
+// JavaScript number holds exactly (2^53): paging with a rounded key could
+// repeat or skip a conversation. decodeFrame keeps them as strings, the
+// exact key of each ZIMConversation the SDK returned is kept here, and
+// encodeFrame writes it back as a JSON number.
+const orderKeys = new WeakMap<object, string>();
+
+/** BigInteger is an integer encodeFrame writes as a JSON number, digit for digit. */
+export class BigInteger {
+  constructor(readonly digits: string) {}
+}
+
+const bigMark = `@@herald-int-${randomHex(8)}:`;
+
+/** encodeFrame is JSON.stringify that writes BigInteger values as plain numbers. */
+export function encodeFrame(f: Frame): string {
+  let big = false;
+  const s = JSON.stringify(f, (_k, v: unknown) => {
+    if (v instanceof BigInteger) {
+      big = true;
+      return bigMark + v.digits;
+    }
+    return v;
+  });
+  if (!big) return s;
+  return s.replace(new RegExp(`"${bigMark}(-?\\d+)"`, 'g'), '$1');
+}
+
+/** decodeFrame is JSON.parse that keeps orderKey values exact (as decimal strings). */
+export function decodeFrame(raw: string): Frame {
+  // Inside a JSON string a quote is always escaped, so this matches keys only.
+  const text = raw.includes('"orderKey":') ? raw.replace(/"orderKey":(-?\d+)/g, '"orderKey":"$1"') : raw;
+  return JSON.parse(text) as Frame;
+}
+
+/** orderKeyOf returns the exact order key of a conversation (one the SDK returned, or a copy). */
+export function orderKeyOf(c: { orderKey?: number | string } | null | undefined): BigInteger | number {
+  if (!c) return 0;
+  const exact = orderKeys.get(c);
+  if (exact) return new BigInteger(exact);
+  const k = c.orderKey;
+  if (typeof k === 'string' && /^-?\d+$/.test(k)) return new BigInteger(k);
+  if (typeof k === 'number' && Number.isFinite(k)) return new BigInteger(BigInt(Math.trunc(k)).toString());
+  return 0;
+}
+
+export interface WireLoginReply {
+  sessionID: string;
+  userID: string;
+  serverTime: number;
+  heartbeatInterval: number;
+  offlineAfter: number;
+  tokenExpiresAt: number;
+  pushID?: string;
+}
+
+/** messageFromWire converts a delivered or queried message, seen by user me. */
+export function messageFromWire(w: WireMessage, me: string): ZIMMessage {
+  const base = {
+    messageID: w.messageID,
+    localMessageID: w.localMessageID ?? '',
+    senderUserID: w.senderUserID,
+    conversationID: w.conversationID,
+    conversationType: w.conversationType as ZIMConversationType,
+    conversationSeq: w.conversationSeq ?? 0,
+    orderKey: w.conversationSeq ?? 0,
+    timestamp: w.timestamp,
+    direction: w.senderUserID === me ? ZIMMessageDirection.Send : ZIMMessageDirection.Receive,
+    sentStatus: ZIMMessageSentStatus.Success,
+    priority: w.priority,
+    extendedData: w.extendedData ?? '',
+  };
+  switch (w.type) {
+    case 2:
+      return { ...base, type: 2, message: base64Decode(w.data ?? '') };
+    case 200:
+      return {
+        ...base,
+        type: 200,
+        message: utf8Decode(base64Decode(w.data ?? '')),
+        subType: w.subType ?? 0,
+        searchedContent: w.searchedContent ?? '',
+      };
+    default:
+      // Text, and any type a newer server may add (shown as its text).
+      return { ...base, type: w.type as 1, message: w.text ?? '' };
+  }
+}
+
+/** conversationFromWire converts an entry of the conversation list. */
+export function conversationFromWire(c: WireConversation, me: string): ZIMConversation {
+  const out: ZIMConversation = {
+    conversationID: c.conversationID,
+    type: c.conversationType as ZIMConversationType,
+    conversationType: c.conversationType as ZIMConversationType,
+    unreadMessageCount: c.unreadMessageCount,
+    orderKey: Number(c.orderKey),
+  };
+  if (c.lastMessage) out.lastMessage = messageFromWire(c.lastMessage, me);
+  orderKeys.set(out, String(c.orderKey));
+  return out;
+}
+
+/**
+ * sendBody puts a message's body on the wire: text for text messages, data
+ * (base64) for command and custom ones. Everything the server checks (type,
+ * sizes, emptiness) is left to it.
+ */
+export function sendBody(m: ZIMMessage): Pick<WireSendRequest, 'type' | 'text' | 'data' | 'subType' | 'searchedContent'> {
+  if (m === null || typeof m !== 'object') {
+    throw new ZIMError(ZIMClientErrorCode.InvalidArgument, 'message must be a ZIMMessage object');
+  }
+  const type = m.type;
+  const body = (m as { message?: unknown }).message;
+  if (type === 2 || type === 200) {
+    let bytes: Uint8Array;
+    if (body instanceof Uint8Array) bytes = body;
+    else if (typeof body === 'string') bytes = utf8Encode(body);
+    else if (body === undefined || body === null) bytes = new Uint8Array(0);
+    else throw new ZIMError(ZIMClientErrorCode.InvalidArgument, 'message.message must be a string or a Uint8Array');
+    const out: Pick<WireSendRequest, 'type' | 'data' | 'subType' | 'searchedContent'> = { type, data: base64Encode(bytes) };
+    if (type === 200) {
+      const c = m as { subType?: number; searchedContent?: string };
+      if (c.subType !== undefined) out.subType = c.subType;
+      if (c.searchedContent) out.searchedContent = c.searchedContent;
+    }
+    return out;
+  }
+  if (body !== undefined && body !== null && typeof body !== 'string') {
+    throw new ZIMError(ZIMClientErrorCode.InvalidArgument, 'a text message\'s message must be a string');
+  }
+  return { type, text: (body as string | undefined) ?? '' };
+}
