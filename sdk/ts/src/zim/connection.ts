@@ -127,7 +127,7 @@ export class Connection implements Core {
 
   private listeners = new Map<string, Set<Listener>>();
   private serverHandlers = new Map<string, Array<(data: unknown) => void>>();
-  private loggedInHandlers: Array<() => void> = [];
+  private loggedInHandlers: Array<(info: { reconnect: boolean }) => void> = [];
 
   private destroyed = false;
   private state: ZIMConnectionState = ZIMConnectionState.Disconnected;
@@ -183,7 +183,7 @@ export class Connection implements Core {
     hs.push(handler);
   }
 
-  onLoggedIn(handler: () => void): void {
+  onLoggedIn(handler: (info: { reconnect: boolean }) => void): void {
     this.loggedInHandlers.push(handler);
   }
 
@@ -452,6 +452,7 @@ export class Connection implements Core {
 
   /** loggedInOn makes s the logged-in connection. */
   private loggedInOn(s: Socket, r: WireLoginReply): void {
+    const reconnect = this.state === ZIMConnectionState.Reconnecting;
     s.loggedIn = true;
     s.lastHeard = Date.now();
     s.heartbeat = r.heartbeatInterval > 0 ? r.heartbeatInterval : DEFAULT_HEARTBEAT_MS;
@@ -472,7 +473,7 @@ export class Connection implements Core {
     }
     for (const h of this.loggedInHandlers) {
       try {
-        h();
+        h({ reconnect });
       } catch (e) {
         this.log.error('herald: onLoggedIn handler failed', e);
       }

@@ -38,8 +38,12 @@ export interface Core {
    * the messages that arrived before.
    */
   onServerEvent(type: string, handler: (data: unknown) => void): void;
-  /** onLoggedIn runs after each successful login or reconnect login. */
-  onLoggedIn(handler: () => void): void;
+  /**
+   * onLoggedIn runs after each successful login or reconnect login, before
+   * the frames that follow its reply; reconnect tells the SDK's own
+   * reconnect logins from the app's login calls.
+   */
+  onLoggedIn(handler: (info: { reconnect: boolean }) => void): void;
   /** emit calls the app's handlers for event with (zim, data), in order with the other events. */
   emit<K extends keyof ZIMEventHandler>(event: K, data: Parameters<ZIMEventHandler[K]>[1]): void;
 }
