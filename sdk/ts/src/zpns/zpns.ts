@@ -1,2 +1,500 @@
-/** The push client (the seed's ZPNs). */
-export class ZPNs {}
+// The push client (the seed's ZPNs): it gets the device's vendor token from
+// a PushTokenSource, hands the registration to ZIM (src/internal/pushlink.ts)
+// and raises the seed's ZPNsEventHandler events.
+import { ZIMError } from '../errors.js';
+import { getZIMSide, setPushSide, type PushRegistration, type PushSide, type ZIMSide } from '../internal/pushlink.js';
+import {
+  pushVendors,
+  type APNsEnvironment,
+  type PushSourceEvent,
+  type PushSourceMessage,
+  type PushTokens,
+  type PushTokenSource,
+  type PushVendor,
+} from './source.js';
+import {
+  ZPNsErrorCode,
+  ZPNsIOSEnvironment,
+  ZPNsPushSourceType,
+  type ZPNsConfig,
+  type ZPNsEventHandler,
+  type ZPNsEventName,
+  type ZPNsMessage,
+  type ZPNsRegisterConfig,
+  type ZPNsRegisterMessage,
+} from './types.js';
+
+/** The vendor's ZPNsPushSourceType. */
+export function pushSourceTypeOf(vendor: PushVendor): ZPNsPushSourceType {
+  switch (vendor) {
+    case 'apns':
+      return ZPNsPushSourceType.APNs;
+    case 'fcm':
+      return ZPNsPushSourceType.FCM;
+    case 'huawei':
+      return ZPNsPushSourceType.HuaWei;
+    case 'xiaomi':
+      return ZPNsPushSourceType.XiaoMi;
+    case 'oppo':
+      return ZPNsPushSourceType.Oppo;
+    case 'vivo':
+      return ZPNsPushSourceType.Vivo;
+  }
+}
+
+// The setPushConfig switch of each Android vendor; APNs has none.
+const switchOf: Record<Exclude<PushVendor, 'apns'>, keyof ZPNsConfig> = {
+  fcm: 'enableFCMPush',
+  huawei: 'enableHWPush',
+  xiaomi: 'enableMiPush',
+  oppo: 'enableOppoPush',
+  vivo: 'enableVivoPush',
+};
+const configKeys = Object.values(switchOf);
+const notificationEvents: readonly PushSourceEvent[] = ['notificationArrived', 'throughMessageReceived', 'notificationClicked'];
+const eventNames: readonly ZPNsEventName[] = [
+  'registered',
+  'notificationArrived',
+  'throughMessageReceived',
+  'notificationClicked',
+];
+
+function invalid(message: string): ZIMError {
+  return new ZIMError(ZPNsErrorCode.InvalidArgument, `zpns: ${message}`);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+// checkBooleans throws unless every key of obj is one of keys with a
+// boolean (or undefined) value.
+function checkBooleans(what: string, obj: unknown, keys: readonly string[]): void {
+  if (!isObject(obj)) throw invalid(`${what} must be an object`);
+  for (const [k, v] of Object.entries(obj)) {
+    if (!keys.includes(k)) throw invalid(`${what}: unknown field ${JSON.stringify(k)} (want ${keys.join(', ')})`);
+    if (v !== undefined && typeof v !== 'boolean') throw invalid(`${what}.${k} must be a boolean`);
+  }
+}
+
+function checkSource(source: PushTokenSource): void {
+  if (!isObject(source)) throw invalid('the token source must be an object');
+  if (source.platform !== 'ios' && source.platform !== 'android') {
+    throw invalid(`token source platform ${JSON.stringify(source.platform)}: want "ios" or "android"`);
+  }
+  if (!Array.isArray(source.vendors) || source.vendors.length === 0) {
+    throw invalid('token source vendors must be a non-empty array');
+  }
+  for (const v of source.vendors) {
+    if (!pushVendors.includes(v)) {
+      throw invalid(`token source vendor ${JSON.stringify(v)}: want one of ${pushVendors.join(', ')}`);
+    }
+    if ((v === 'apns') !== (source.platform === 'ios')) {
+      throw invalid(`token source vendor ${v} is not a vendor of ${source.platform}`);
+    }
+  }
+  if (typeof source.bundleID !== 'string' || source.bundleID === '') {
+    throw invalid('token source bundleID must be a non-empty string');
+  }
+  if (typeof source.getToken !== 'function') throw invalid('token source getToken must be a function');
+  for (const k of ['apnsEnvironment', 'subscribe', 'requestPermission'] as const) {
+    if (source[k] !== undefined && typeof source[k] !== 'function') {
+      throw invalid(`token source ${k} must be a function when set`);
+    }
+  }
+}
+
+function toZIMError(e: unknown): ZIMError {
+  if (e instanceof ZIMError) return e;
+  const code = isObject(e) && typeof e.code === 'number' ? e.code : ZPNsErrorCode.TokenUnavailable;
+  const message = e instanceof Error ? e.message : isObject(e) && typeof e.message === 'string' ? e.message : String(e);
+  return new ZIMError(code, message);
+}
+
+// A registration ZPNs holds: what goes into every login, and what the
+// server said of it.
+interface Current {
+  registration: PushRegistration;
+  vendor: PushVendor;
+  /** The server's PushID once bound (it stays across logout: it is the token's). */
+  pushID: string | undefined;
+  /** `registered` was raised for the present binding; cleared at unbound and on a new token. */
+  reported: boolean;
+  unsubscribe: (() => void) | undefined;
+}
+
+/**
+ * The push client (the seed's ZPNs). One per app: ZPNs.getInstance().
+ *
+ * registerPush gets the token from the PushTokenSource set with
+ * ZPNs.setPushTokenSource and hands the registration to ZIM: every ZIM
+ * login carries it from then on (binding the device to the user), and when
+ * ZIM is logged in already it is sent at once. `registered` fires with the
+ * server's PushID once bound, or with a non-zero errorCode.
+ */
+export class ZPNs {
+  private static instance: ZPNs | undefined;
+  private static config: ZPNsConfig = {};
+  private static debug = false;
+  private static source: PushTokenSource | undefined;
+
+  /** The SDK's version. */
+  static getVersion(): string {
+    return '0.1.0';
+  }
+
+  /** The app's ZPNs (created at the first call). */
+  static getInstance(): ZPNs {
+    ZPNs.instance ??= new ZPNs();
+    return ZPNs.instance;
+  }
+
+  /**
+   * setPushConfig says which Android vendors the app integrated; all are
+   * off until it is called. registerPush registers the first of the token
+   * source's vendors that is on; one that is off is never registered.
+   * Switching off the vendor of the present registration stops its
+   * pushes (the server is told `disabled`, at once when logged in, else at
+   * the next login); switching it on again restarts them. It replaces the
+   * whole config. Bad input throws ZIMError(ZPNsErrorCode.InvalidArgument)
+   * and changes nothing.
+   */
+  static setPushConfig(config: ZPNsConfig): void {
+    checkBooleans('setPushConfig', config, configKeys);
+    ZPNs.config = { ...config };
+    ZPNs.instance?.configChanged();
+  }
+
+  /**
+   * enableDebug says whether this is a development build (default false):
+   * the registration's environment (development PushIDs, the APNs
+   * sandbox) on Android, and on iOS with ZPNsIOSEnvironment.Automatic when
+   * the token source cannot tell. Set it before registerPush; it applies
+   * from the next registerPush. A non-boolean throws InvalidArgument.
+   */
+  static enableDebug(debug: boolean): void {
+    if (typeof debug !== 'boolean') throw invalid('enableDebug takes a boolean');
+    ZPNs.debug = debug;
+  }
+
+  /**
+   * setPushTokenSource sets where registerPush gets the device's token
+   * (a React Native adapter, an EmulatedPhone, your own PushTokenSource);
+   * undefined removes it. It applies from the next registerPush. A source
+   * that breaks the PushTokenSource contract (unknown platform or vendor,
+   * no bundle ID, ...) throws InvalidArgument and changes nothing.
+   */
+  static setPushTokenSource(source: PushTokenSource | undefined): void {
+    if (source !== undefined) checkSource(source);
+    ZPNs.source = source;
+  }
+
+  private readonly handlers: { [K in ZPNsEventName]: Set<ZPNsEventHandler[K]> } = {
+    registered: new Set(),
+    notificationArrived: new Set(),
+    throughMessageReceived: new Set(),
+    notificationClicked: new Set(),
+  };
+  private current: Current | undefined;
+  // A registration unregistered while it was bound and ZIM was logged
+  // out without logout (the connection dropped): the next login carries it
+  // disabled and unregisters it.
+  private tombstone: PushRegistration | undefined;
+  // Bumped by every registerPush and unregisterPush: an older registerPush
+  // still waiting for its token gives up.
+  private generation = 0;
+
+  private constructor() {
+    const side: PushSide = {
+      registration: () => this.current?.registration ?? this.tombstone,
+      bound: (result) => this.bound(result),
+      unbound: () => this.unbound(),
+    };
+    setPushSide(side);
+  }
+
+  /** on adds a handler for event. An unknown event throws InvalidArgument. */
+  on<K extends ZPNsEventName>(event: K, handler: ZPNsEventHandler[K]): void {
+    if (!eventNames.includes(event)) throw invalid(`unknown event ${JSON.stringify(event)} (want ${eventNames.join(', ')})`);
+    if (typeof handler !== 'function') throw invalid('on takes a function');
+    this.handlers[event].add(handler);
+  }
+
+  /** off removes handler from event, or every handler of event when none is given. */
+  off<K extends ZPNsEventName>(event: K, handler?: ZPNsEventHandler[K]): void {
+    if (!eventNames.includes(event)) throw invalid(`unknown event ${JSON.stringify(event)} (want ${eventNames.join(', ')})`);
+    if (handler) this.handlers[event].delete(handler);
+    else this.handlers[event].clear();
+  }
+
+  /**
+   * applyNotificationPermission asks the user for notification permission
+   * through the token source (iOS: the first call only shows the dialog).
+   * Without a source, or one without requestPermission, it does nothing.
+   */
+  async applyNotificationPermission(): Promise<void> {
+    const source = ZPNs.source;
+    if (source?.requestPermission) await source.requestPermission();
+  }
+
+  /**
+   * registerPush registers the device for offline pushes.
+   *
+   * 1. The vendor: the first of the token source's vendors that
+   *    setPushConfig switched on (APNs needs no switch). None:
+   *    `registered` with ZPNsErrorCode.NoVendorEnabled.
+   * 2. The token (and the PushKit token with enableIOSVoIP on iOS) from
+   *    the source. None: TokenUnavailable / VoIPTokenUnavailable.
+   * 3. The environment. Android: enableDebug (true: development, false:
+   *    production). iOS: iOSEnvironment Development or Production as
+   *    given; Automatic (the default) takes the token source's
+   *    apnsEnvironment() (the build's aps-environment entitlement) and,
+   *    when the source cannot tell, enableDebug's choice.
+   * 4. The registration goes to ZIM: sent at once when ZIM is logged in,
+   *    else with the next login. `registered` fires with the server's
+   *    PushID, or with the server's error code (40012 invalid_push_device,
+   *    40906 device_in_use, ...).
+   *
+   * A registerPush that fails in steps 1–2 leaves the present registration
+   * as it was. A new registerPush replaces the previous one (its PushID is
+   * unregistered on the server when it differs). The returned promise
+   * never rejects: it resolves when the attempt is over (bound, refused,
+   * or waiting for the next login). Bad options, or no token source,
+   * throw ZIMError (InvalidArgument / NoTokenSource) and change nothing.
+   */
+  registerPush(config: ZPNsRegisterConfig = {}): Promise<void> {
+    if (!isObject(config)) throw invalid('registerPush takes an object');
+    for (const [k, v] of Object.entries(config)) {
+      if (k === 'enableIOSVoIP') {
+        if (v !== undefined && typeof v !== 'boolean') throw invalid('registerPush: enableIOSVoIP must be a boolean');
+      } else if (k === 'iOSEnvironment') {
+        if (v !== undefined && v !== ZPNsIOSEnvironment.Development && v !== ZPNsIOSEnvironment.Production && v !== ZPNsIOSEnvironment.Automatic) {
+          throw invalid('registerPush: iOSEnvironment must be a ZPNsIOSEnvironment (Development, Production or Automatic)');
+        }
+      } else if (k === 'iOSNotificationArrivedConfig') {
+        if (v !== undefined) {
+          checkBooleans('registerPush: iOSNotificationArrivedConfig', v, ['isPresentAlert', 'isPresentSound', 'isPresentBadge']);
+        }
+      } else {
+        throw invalid(`registerPush: unknown option ${JSON.stringify(k)} (want enableIOSVoIP, iOSEnvironment, iOSNotificationArrivedConfig)`);
+      }
+    }
+    const source = ZPNs.source;
+    if (!source) {
+      throw new ZIMError(ZPNsErrorCode.NoTokenSource, 'zpns: registerPush needs a token source: call ZPNs.setPushTokenSource first');
+    }
+    const generation = ++this.generation;
+    return this.register(generation, source, { ...config }, ZPNs.debug);
+  }
+
+  /**
+   * unregisterPush stops offline pushes to this device: the registration
+   * is dropped (no later login carries it) and, when ZIM is logged in, the
+   * server unregisters the device at once (its pending pushes are
+   * dropped). It rejects with the server's ZIMError when that request
+   * failed; the device is then unregistered at the next login. Without a
+   * registration it does nothing.
+   */
+  async unregisterPush(): Promise<void> {
+    this.generation++;
+    const cur = this.current;
+    if (!cur) return;
+    this.current = undefined;
+    cur.unsubscribe?.();
+    const bound = cur.pushID !== undefined && cur.reported;
+    const zim = getZIMSide();
+    if (zim?.loggedIn()) {
+      if (cur.pushID === undefined) return; // never bound: a bind in flight is undone when it answers
+      try {
+        await zim.unregisterPush(cur.pushID);
+      } catch (e) {
+        if (!this.current) this.tombstone = { ...cur.registration, disabled: true };
+        throw toZIMError(e);
+      }
+      return;
+    }
+    if (bound) this.tombstone = { ...cur.registration, disabled: true };
+  }
+
+  private async register(generation: number, source: PushTokenSource, cfg: ZPNsRegisterConfig, debug: boolean): Promise<void> {
+    const enabled = source.vendors.filter((v) => this.enabled(v));
+    const vendor = enabled[0];
+    if (!vendor) {
+      const off = source.vendors.map((v) => switchOf[v as Exclude<PushVendor, 'apns'>]).join(', ');
+      this.report(source.vendors[0]!, '', ZPNsErrorCode.NoVendorEnabled, `zpns: setPushConfig switched off every vendor of this device (${off})`);
+      return;
+    }
+    const ios = source.platform === 'ios';
+    const voip = ios && cfg.enableIOSVoIP === true;
+    let tokens: PushTokens;
+    try {
+      tokens = await source.getToken({ vendor, voip });
+    } catch (e) {
+      if (generation === this.generation) {
+        this.report(vendor, '', ZPNsErrorCode.TokenUnavailable, `zpns: the token source gave no ${vendor} token: ${toZIMError(e).message}`);
+      }
+      return;
+    }
+    if (generation !== this.generation) return;
+    if (!isObject(tokens) || typeof tokens.token !== 'string' || tokens.token === '') {
+      this.report(vendor, '', ZPNsErrorCode.TokenUnavailable, `zpns: the token source gave no ${vendor} token`);
+      return;
+    }
+    if (voip && (typeof tokens.voipToken !== 'string' || tokens.voipToken === '')) {
+      this.report(vendor, '', ZPNsErrorCode.VoIPTokenUnavailable, 'zpns: enableIOSVoIP, but the token source gave no PushKit token');
+      return;
+    }
+    const environment = ios ? await this.iosEnvironment(source, cfg.iOSEnvironment, debug) : debug ? 'development' : 'production';
+    if (generation !== this.generation) return;
+
+    const registration: PushRegistration = { vendor, token: tokens.token, environment, bundleID: source.bundleID };
+    if (voip) registration.voipToken = tokens.voipToken!;
+    const fg = cfg.iOSNotificationArrivedConfig;
+    if (ios && fg) {
+      registration.foreground = { alert: fg.isPresentAlert === true, sound: fg.isPresentSound === true, badge: fg.isPresentBadge === true };
+    }
+    const prev = this.current;
+    prev?.unsubscribe?.();
+    const cur: Current = { registration, vendor, pushID: undefined, reported: false, unsubscribe: undefined };
+    this.current = cur;
+    this.tombstone = undefined;
+    cur.unsubscribe = source.subscribe?.({
+      notification: (event, message) => this.notification(cur, event, message),
+      tokenRefreshed: (update) => this.tokenRefreshed(cur, update),
+    });
+    const zim = getZIMSide();
+    if (zim?.loggedIn()) {
+      await this.bindNow(zim, cur, prev?.pushID);
+    }
+  }
+
+  private async iosEnvironment(source: PushTokenSource, env: ZPNsIOSEnvironment | undefined, debug: boolean): Promise<APNsEnvironment> {
+    if (env === ZPNsIOSEnvironment.Development) return 'development';
+    if (env === ZPNsIOSEnvironment.Production) return 'production';
+    let told: unknown;
+    try {
+      told = await source.apnsEnvironment?.();
+    } catch {
+      told = undefined;
+    }
+    if (told === 'development' || told === 'production') return told;
+    return debug ? 'development' : 'production';
+  }
+
+  private enabled(vendor: PushVendor): boolean {
+    return vendor === 'apns' || ZPNs.config[switchOf[vendor]] === true;
+  }
+
+  // bindNow sends cur's registration (logged in). A previous PushID of
+  // this device that the new one replaces is unregistered.
+  private async bindNow(zim: ZIMSide, cur: Current, replaced: string | undefined): Promise<void> {
+    let pushID: string;
+    try {
+      pushID = await zim.registerPush(cur.registration);
+    } catch (e) {
+      if (this.current === cur) this.bound({ error: toZIMError(e) });
+      return;
+    }
+    if (this.current !== cur) {
+      // Unregistered (or replaced) while the bind was in flight.
+      if (!this.current || this.current.pushID !== pushID) zim.unregisterPush(pushID).catch(() => {});
+      return;
+    }
+    this.bound({ pushID });
+    if (replaced !== undefined && replaced !== pushID) zim.unregisterPush(replaced).catch(() => {});
+  }
+
+  private bound(result: { pushID: string } | { error: ZIMError }): void {
+    const cur = this.current;
+    if (!cur) {
+      const tomb = this.tombstone;
+      if (tomb && 'pushID' in result) {
+        const zim = getZIMSide();
+        zim?.unregisterPush(result.pushID).then(
+          () => {
+            if (this.tombstone === tomb) this.tombstone = undefined;
+          },
+          () => {},
+        );
+      }
+      return;
+    }
+    if ('error' in result) {
+      cur.reported = false;
+      this.report(cur.vendor, '', result.error.code, result.error.message);
+      return;
+    }
+    const changed = cur.pushID !== result.pushID;
+    cur.pushID = result.pushID;
+    if (cur.reported && !changed) return;
+    cur.reported = true;
+    this.report(cur.vendor, result.pushID, 0, '', cur.registration.token);
+  }
+
+  private unbound(): void {
+    this.tombstone = undefined; // logout unbound it on the server
+    if (this.current) this.current.reported = false;
+  }
+
+  private configChanged(): void {
+    const cur = this.current;
+    if (!cur) return;
+    const disabled = !this.enabled(cur.vendor);
+    if (disabled === (cur.registration.disabled === true)) return;
+    const registration = { ...cur.registration };
+    if (disabled) registration.disabled = true;
+    else delete registration.disabled;
+    cur.registration = registration;
+    const zim = getZIMSide();
+    if (zim?.loggedIn()) void this.bindNow(zim, cur, undefined);
+  }
+
+  private tokenRefreshed(cur: Current, update: Partial<PushTokens>): void {
+    if (this.current !== cur || !isObject(update)) return;
+    const registration = { ...cur.registration };
+    if (typeof update.token === 'string' && update.token !== '') registration.token = update.token;
+    if (typeof update.voipToken === 'string' && update.voipToken !== '' && registration.voipToken !== undefined) {
+      registration.voipToken = update.voipToken;
+    }
+    if (registration.token === cur.registration.token && registration.voipToken === cur.registration.voipToken) return;
+    cur.registration = registration;
+    cur.reported = false;
+    const zim = getZIMSide();
+    if (zim?.loggedIn()) void this.bindNow(zim, cur, cur.pushID);
+  }
+
+  private notification(cur: Current, event: PushSourceEvent, m: PushSourceMessage): void {
+    if (this.current !== cur || !notificationEvents.includes(event)) return;
+    const extras: Record<string, string> = {};
+    if (isObject(m?.extras)) {
+      for (const [k, v] of Object.entries(m.extras)) extras[k] = typeof v === 'string' ? v : JSON.stringify(v);
+    }
+    const message: ZPNsMessage = {
+      title: typeof m?.title === 'string' ? m.title : '',
+      content: typeof m?.content === 'string' ? m.content : '',
+      payload: typeof m?.payload === 'string' ? m.payload : (extras.payload ?? ''),
+      extras,
+      pushSourceType: pushSourceTypeOf(cur.vendor),
+    };
+    this.emit(event, message);
+  }
+
+  private report(vendor: PushVendor, pushID: string, errorCode: number, errorMessage: string, commandResult = ''): void {
+    const message: ZPNsRegisterMessage = { pushID, errorCode, errorMessage, pushSourceType: pushSourceTypeOf(vendor), commandResult };
+    this.emit('registered', message);
+  }
+
+  private emit<K extends ZPNsEventName>(event: K, data: Parameters<ZPNsEventHandler[K]>[0]): void {
+    for (const h of [...this.handlers[event]]) {
+      try {
+        (h as (d: typeof data) => void)(data);
+      } catch (e) {
+        // A failing handler must not stop the others or ZPNs: rethrown
+        // where the runtime reports it.
+        setTimeout(() => {
+          throw e;
+        }, 0);
+      }
+    }
+  }
+}
