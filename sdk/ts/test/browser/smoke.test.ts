@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { ZIM } from '../../src/node.js';
+import { ZIM, ZIMClientErrorCode } from '../../src/node.js';
 import { startServer, type HeraldServer } from '../harness.js';
 
 const pkgRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -145,7 +145,7 @@ test('a page of an origin the server does not allow cannot open the WebSocket', 
       const login = await Promise.race([
         zim.login('carol', { token }).then(
           () => 'logged in',
-          (e: any) => `refused ${typeof e?.code}`,
+          (e: any) => `refused ${e?.code}`,
         ),
         new Promise<string>((r) => setTimeout(() => r('no answer in 20 s'), 20_000)),
       ]);
@@ -153,6 +153,6 @@ test('a page of an origin the server does not allow cannot open the WebSocket', 
     },
     { appID: srv.app.appID, server: srv.url, token: srv.token('carol') },
   );
-  expect(res).toEqual({ raw: 'closed 1006', login: 'refused number' });
+  expect(res).toEqual({ raw: 'closed 1006', login: `refused ${ZIMClientErrorCode.NetworkError}` });
   await page.close();
 });
