@@ -7,6 +7,9 @@
 // invitation) arrives.
 //
 // What differs from the seed's text, and why:
+// - The package is '@heraldim/herald' (the seed imports ZPNs from
+//   'zego-zpns-react-native'); ZPNs.setPushTokenSource(phone) comes first,
+//   where a React Native app plugs in its vendor modules (sdk/ts/README.md).
 // - `title = "...";` inside the ZIMPushConfig literal is not TypeScript;
 //   it is `title: "...",` here.
 // - The placeholders are filled in: `toUserID = ''`, `toGroupID = ''` and
@@ -105,6 +108,11 @@ async function launch(phone: EmulatedPhone, userID: string, debugBuild = true): 
     ZPNs.getInstance().on(name, push.handler(name));
   }
   ZPNs.setPushTokenSource(phone);
+
+  // --- the seed: 设置权限 (iOS)
+  if (phone.platform === 'ios') {
+    ZPNs.getInstance().applyNotificationPermission();
+  }
 
   // --- the seed: 使用 ZPNsEventHandler 注册回调示例
   ZPNs.getInstance().on('registered', (message) => {
