@@ -46,6 +46,11 @@ device" then plays a phone.`,
 				return err
 			}
 			if emulate {
+				// The server's address before the emulators' free ports,
+				// so that none of those can take it.
+				if err := srv.Listen(); err != nil {
+					return errors.Join(err, srv.Close())
+				}
 				ef.cfg.Dir, ef.cfg.Logger = cfg.DataDir, emulatorLogger(log)
 				emus, err := local.Start(ef.cfg)
 				if err != nil {

@@ -29,7 +29,9 @@ import (
 // Access-Control-Allow-Origin: * and OPTIONS preflights are answered, so
 // that a page of any origin can use it. Errors are {"error": "..."}; an
 // unknown phone is 404 everywhere, a bad body or parameter 400 (changing
-// nothing), a vendor emulator that failed 502.
+// nothing), a vendor emulator that failed 502, a POST during Close 503.
+// The events are Event values: the Reactions to each push, and
+// notificationClicked after a click.
 //
 //	POST   /phones             {"vendor":"apns|fcm|huawei|xiaomi|oppo|vivo",
 //	                           "debug":false, "voip":false,
