@@ -69,6 +69,22 @@ describe('bad input gets the server\'s code and changes nothing', () => {
     expect(bob.rec.texts()).toEqual(['marker']);
   });
 
+  test('history, conversation list and markRead', async () => {
+    const alice = await user('alice');
+    const cases: Array<{ name: string; call: () => Promise<unknown>; code: number }> = [
+      { name: 'history of a group that does not exist', call: () => alice.zim.queryHistoryMessage(uniq('nog'), 2, { count: 5 }), code: 40402 },
+      { name: 'history with a bad peer ID', call: () => alice.zim.queryHistoryMessage('bad id!', 0, { count: 5 }), code: 40004 },
+      { name: 'history with a negative count', call: () => alice.zim.queryHistoryMessage(uniq('p'), 0, { count: -1 }), code: 40003 },
+      { name: 'conversation list with a negative count', call: () => alice.zim.queryConversationList({ count: -1 }), code: 40003 },
+      { name: 'clear unread with a bad peer ID', call: () => alice.zim.clearConversationUnreadMessageCount('bad id!', 0), code: 40004 },
+      { name: 'clear unread of an unknown conversation type', call: () => alice.zim.clearConversationUnreadMessageCount(uniq('p'), 9), code: 40005 },
+    ];
+    for (const c of cases) {
+      const err = await rejection(c.call());
+      expect(err.code, `${c.name}: ${err.message}`).toBe(c.code);
+    }
+  });
+
   test('a reused localMessageID: the same content is stored once, other content is local_id_conflict', async () => {
     const alice = await user('alice');
     const bobID = uniq('bob');
@@ -200,10 +216,13 @@ describe('against a scripted server', () => {
     const list = zim.queryConversationList({ count: 5 });
     const send = zim.sendMessage(text('in flight'), 'bob', 0);
     const sendFrame = await c0.next('send');
+    const cmd = zim.sendMessage({ type: 2, message: 'typing' }, 'bob', 0); // never stored: not repeated
+    await c0.next('send', (f) => f.data.type === 2);
     await c0.next('groupCreate');
     await c0.next('conversationList');
     c0.close(1012, 'restart');
     expect((await rejection(create)).code).toBe(ZIMClientErrorCode.ConnectionLost);
+    expect((await rejection(cmd)).code).toBe(ZIMClientErrorCode.ConnectionLost);
     await rec.state(ZIMConnectionState.Reconnecting);
 
     const c1 = await fake.conn(1);
@@ -219,6 +238,7 @@ describe('against a scripted server', () => {
     const r = await send;
     expect(r.message).toMatchObject({ messageID: '9007199254740993', conversationSeq: 4, localMessageID: sendFrame.data.localMessageID });
     expect(c1.frames.filter((f) => f.type === 'groupCreate')).toEqual([]); // not repeated
+    expect(c1.frames.filter((f) => f.type === 'send')).toHaveLength(1);
   });
 
   test('unavailable: a send is sent again after a backoff and resolves', async () => {

@@ -10,6 +10,7 @@ import {
   ZIMMessageSentStatus,
   type ZIMMessage,
 } from '../src/node.js';
+import { getZIMSide, setPushSide, type PushRegistration, type PushSide } from '../src/internal/pushlink.js';
 import { startServer, type HeraldServer } from './harness.js';
 import { loggedIn, newClient, rejection, text, uniq, type Client } from './helpers.js';
 
@@ -285,6 +286,53 @@ describe('connection events', () => {
       z1.destroy();
       z2.destroy();
     }
+  });
+});
+
+describe('the push link', () => {
+  afterEach(() => setPushSide(undefined));
+  function fakePush(reg: PushRegistration | undefined) {
+    const calls: Array<[string, unknown]> = [];
+    const side: PushSide = {
+      registration: () => reg,
+      bound: (r) => calls.push(['bound', r]),
+      unbound: () => calls.push(['unbound', undefined]),
+    };
+    setPushSide(side);
+    return calls;
+  }
+  const reg = (token: string): PushRegistration => ({ vendor: 'fcm', token, environment: 'development', bundleID: 'com.example.chat' });
+
+  test('the primary instance\'s logins carry the registration; bound, registerPush while logged in, unbound at logout', async () => {
+    expect(ZIM.getInstance()).toBeUndefined();
+    const calls = fakePush(reg(uniq('tok')));
+    const alice = await user('alice');
+    expect(ZIM.getInstance()).toBe(alice.zim);
+    await alice.rec.syncFinished();
+    expect(calls).toHaveLength(1);
+    expect(calls[0]![0]).toBe('bound');
+    const pushID = (calls[0]![1] as { pushID: string }).pushID;
+    expect(pushID).toMatch(/^D/);
+
+    const side = getZIMSide()!;
+    expect(side.loggedIn()).toBe(true);
+    const again = await side.registerPush(reg(uniq('tok2')));
+    expect(again).toMatch(/^D/);
+    expect(again).not.toBe(pushID);
+
+    await alice.zim.logout();
+    await alice.rec.until('unbound', () => calls.some((c) => c[0] === 'unbound'));
+    expect(side.loggedIn()).toBe(false);
+    expect((await rejection(side.registerPush(reg(uniq('tok3'))))).code).toBe(40100);
+  });
+
+  test('a refused registration fails the login with the server\'s code and is reported to the push side', async () => {
+    const calls = fakePush({ vendor: 'nokia' as 'fcm', token: 'x', environment: 'development', bundleID: 'b' });
+    const c = newClient(srv, uniq('pushbad'));
+    clients.push(c);
+    const err = await rejection(c.zim.login(c.userID, { token: srv.token(c.userID) }));
+    expect(err.code).toBe(40012);
+    expect(calls).toEqual([['bound', { error: err }]]);
   });
 });
 

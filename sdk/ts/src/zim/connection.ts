@@ -119,6 +119,11 @@ type Listener = (zim: ZIM, data: never) => void;
 
 const convKey = (id: string, type: number) => `${type}:${id}`;
 
+// later runs fn after the current frame's handling (older React Native
+// runtimes lack queueMicrotask).
+const later: (fn: () => void) => void =
+  typeof queueMicrotask === 'function' ? (fn) => queueMicrotask(fn) : (fn) => void Promise.resolve().then(fn);
+
 /** Connection implements Core for one ZIM instance. */
 export class Connection implements Core {
   readonly zim: ZIM;
@@ -136,11 +141,14 @@ export class Connection implements Core {
   /** The login in force (connecting, connected or reconnecting); undefined when none. */
   private run: { cancelled: boolean; wake?: () => void } | undefined;
   private sock: Socket | undefined;
+  /** Failed reconnect attempts since the last stable session (the backoff's exponent). */
+  private attempt = 0;
   /** What the last login sent as push registration (for bound / unbound). */
   private pushSent: PushRegistration | undefined;
 
   private nextID = 0;
-  private requests: Pending[] = [];
+  /** Every request not settled yet, in the order of the calls (a Set keeps insertion order). */
+  private requests = new Set<Pending>();
   private byID = new Map<string, Pending>();
 
   private pos = new Map<string, ConvPos>();
@@ -235,7 +243,7 @@ export class Connection implements Core {
       p.timer = setTimeout(() => {
         this.settle(p, p.lastError ?? new ZIMError(ZIMClientErrorCode.Timeout, `${type}: no reply within ${this.cfg.requestTimeout} ms`));
       }, this.cfg.requestTimeout);
-      this.requests.push(p);
+      this.requests.add(p);
       const s = this.sock;
       if (s && s.loggedIn) this.write(p, s);
     });
@@ -256,12 +264,12 @@ export class Connection implements Core {
     // A written request with a reply hook stays in byID until its reply or
     // the end of its connection, so that the hook sees a late reply.
     if (!(p.onReply && p.sock && !p.sock.closed)) this.forget(p);
-    else this.requests = this.requests.filter((q) => q !== p);
+    else this.requests.delete(p);
     p.reject(err);
   }
 
   private forget(p: Pending): void {
-    this.requests = this.requests.filter((q) => q !== p);
+    this.requests.delete(p);
     if (p.id && this.byID.get(p.id) === p) this.byID.delete(p.id);
   }
 
@@ -285,7 +293,7 @@ export class Connection implements Core {
       }, d);
       return;
     }
-    this.requests = this.requests.filter((q) => q !== p);
+    this.requests.delete(p);
     if (p.onReply) {
       try {
         p.onReply(f);
@@ -318,9 +326,9 @@ export class Connection implements Core {
 
   /** failAll ends every request: the login ended. */
   private failAll(code: number, message: string): void {
-    const all = this.requests.slice();
+    const all = Array.from(this.requests);
     for (const p of all) this.settle(p, new ZIMError(code, message));
-    this.requests = [];
+    this.requests.clear();
     this.byID.clear();
   }
 
@@ -584,8 +592,6 @@ export class Connection implements Core {
     for (const [id, p] of this.byID) if (p.sock === s && p.settled) this.byID.delete(id);
   }
 
-  private attempt = 0;
-
   /** reconnect tries to log in again until it succeeds, the login ends, or a re-login is refused for good. */
   private async reconnect(run: { cancelled: boolean; wake?: () => void }, stable: boolean): Promise<void> {
     if (stable) this.attempt = 0;
@@ -630,6 +636,23 @@ export class Connection implements Core {
     this.setState(ZIMConnectionState.Disconnected, ev, ext);
   }
 
+  /**
+   * registerPush registers and binds the device while logged in (ZPNs'
+   * registerPush after login); logout then unbinds it. Safe to repeat: the
+   * server updates the same device in place.
+   */
+  async registerPush(reg: PushRegistration): Promise<string> {
+    const r = await this.call<{ pushID?: string }>('registerPush', reg, { retry: true });
+    this.pushSent = reg;
+    return r.pushID ?? '';
+  }
+
+  /** unregisterPush removes a device of this user (ZPNs' unregisterPush). */
+  async unregisterPush(pushID: string): Promise<void> {
+    await this.call('unregisterPush', { pushID }, { retry: true });
+    this.pushSent = undefined;
+  }
+
   /** renewToken replaces the login's token (while reconnecting: kept for the next attempt). */
   async renewToken(token: string): Promise<void> {
     if (this.destroyed) throw new ZIMError(ZIMClientErrorCode.Destroyed, 'the ZIM instance was destroyed');
@@ -666,8 +689,8 @@ export class Connection implements Core {
       this.run = undefined;
     }
     this.attempt = 0;
-    if (this.sock) this.dropSocket(this.sock, 1000, 'logout');
     this.failAll(ZIMClientErrorCode.LoginEnded, 'logged out');
+    if (this.sock) this.dropSocket(this.sock, 1000, 'logout');
     this.dropQueued();
     this.setState(ZIMConnectionState.Disconnected, ZIMConnectionEvent.Success, {});
     if (this.pushSent) {
@@ -688,8 +711,8 @@ export class Connection implements Core {
       run.wake?.();
     }
     this.run = undefined;
-    if (this.sock) this.dropSocket(this.sock, 1000, 'destroyed');
     this.failAll(ZIMClientErrorCode.Destroyed, 'the ZIM instance was destroyed');
+    if (this.sock) this.dropSocket(this.sock, 1000, 'destroyed');
     this.queue = [];
     if (this.ackTimer) clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
@@ -854,7 +877,7 @@ export class Connection implements Core {
     this.queue.push(e);
     if (!this.draining) {
       this.draining = true;
-      queueMicrotask(() => this.drain());
+      later(() => this.drain());
     }
   }
 

@@ -165,8 +165,11 @@ export interface ZIMEventOfConnectionStateChangedResult {
   state: ZIMConnectionState;
   event: ZIMConnectionEvent;
   /**
-   * Details: closeCode (and reason) when the connection closed; code and
-   * message when a login was refused; the kick's reason and message.
+   * Details: closeCode (and reason) when the connection closed — 4002 with
+   * reason 'heartbeat timeout' also when the SDK itself heard nothing
+   * within the server's offlineAfter; code and message when a login was
+   * refused or failed (SDK codes included); the kick's reason (1 same
+   * platform, 2 single login) and message.
    */
   extendedData: Record<string, unknown>;
 }
@@ -261,8 +264,8 @@ export interface ZIMLogger {
 export type ZIMPlatform = 'ios' | 'android' | 'web' | 'windows' | 'macos' | 'linux' | 'ipados' | 'harmonyos' | 'server';
 
 export interface ZIMAppConfig {
-  /** The app's ID (`herald app create`, or the dev app of `herald serve`). */
-  appID: string;
+  /** The app's ID (`herald app create`, or the dev app of `herald serve`); a number is taken as its decimal string. */
+  appID: string | number;
   /** The server's base URL, ws:// or wss:// (http(s):// is accepted too); the SDK dials `${server}/v1/ws`. */
   server: string;
   /**

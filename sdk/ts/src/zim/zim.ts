@@ -97,7 +97,8 @@ export class ZIM extends ZIMCalls {
 
   private constructor(config: ZIMAppConfig) {
     super();
-    if (!config || typeof config.appID !== 'string' || config.appID === '') {
+    const appID = typeof config?.appID === 'number' ? String(config.appID) : config?.appID;
+    if (typeof appID !== 'string' || appID === '') {
       throw new ZIMError(ZIMClientErrorCode.InvalidArgument, 'ZIM.create: appID is required');
     }
     const url = wsURL(config.server);
@@ -105,7 +106,7 @@ export class ZIM extends ZIMCalls {
     this.deviceID = deviceID;
     const hint = config.platform;
     this.core = new Connection(this, {
-      appID: config.appID,
+      appID,
       url,
       deviceID,
       platform: () => detectPlatform(hint),
@@ -183,8 +184,10 @@ export class ZIM extends ZIMCalls {
    * (commands: accepted it). Each send gets a localMessageID (unless the
    * message has one); a send whose reply was lost with the connection is
    * sent again with it after the reconnect login, and the server stores it
-   * once. It rejects with the server's ZIMError for bad input (nothing is
-   * stored) or a ZIMClientErrorCode.Timeout.
+   * once. A command message (type 2, never stored) is not repeated: one in
+   * flight when the connection is lost rejects with ConnectionLost. It
+   * rejects with the server's ZIMError for bad input (nothing is stored) or
+   * a ZIMClientErrorCode.Timeout.
    */
   async sendMessage(
     message: ZIMMessage,
@@ -225,7 +228,9 @@ export class ZIM extends ZIMCalls {
     } as ZIMMessage;
     notification?.onMessageAttached?.(sending);
     const r = await this.core.call<WireSendReply>('send', req, {
-      retry: true,
+      // The server stores a message once per localMessageID, so a send is
+      // repeated after a lost reply; a command is not stored, so not.
+      retry: body.type !== 2,
       localMessageID,
       onReply: (f) => {
         const d = f.data as WireSendReply | undefined;
@@ -315,14 +320,13 @@ export class ZIM extends ZIMCalls {
   }
 
   /** @internal */
-  async registerPushDevice(reg: PushRegistration): Promise<string> {
-    const r = await this.core.call<{ pushID?: string }>('registerPush', reg, { retry: true });
-    return r.pushID ?? '';
+  registerPushDevice(reg: PushRegistration): Promise<string> {
+    return this.core.registerPush(reg);
   }
 
   /** @internal */
-  async unregisterPushDevice(pushID: string): Promise<void> {
-    await this.core.call('unregisterPush', { pushID }, { retry: true });
+  unregisterPushDevice(pushID: string): Promise<void> {
+    return this.core.unregisterPush(pushID);
   }
 }
 
