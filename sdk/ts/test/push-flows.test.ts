@@ -14,8 +14,10 @@ import {
   ZPNsPushSourceType,
   type PushTokenSource,
 } from '../src/node.js';
+import WebSocket from 'ws';
+import { setWebSocketImplementation, type WebSocketConstructor } from '../src/node.js';
 import { startServer, type HeraldServer } from './harness.js';
-import { allVendors, destroyAll, jobs, login, send, settled, uniq, ZPNsRecorder } from './push-helpers.js';
+import { allVendors, destroyAll, jobs, login, send, settled, track, uniq, ZPNsRecorder } from './push-helpers.js';
 
 let srv: HeraldServer;
 let phonesURL: string;
@@ -79,6 +81,56 @@ test('Automatic: a development build registers a development PushID with enableD
   expect((await jobs(srv, id)).map((j) => [j.pushID, j.status])).toEqual([[reg[0]!.pushID, 'delivered']]);
 });
 
+test('registerPush and login at once (the token comes while the login is in flight): bound all the same', async () => {
+  const android = await phone({ vendor: 'huawei', state: 'killed' });
+  let release!: () => void;
+  const tokenLate = new Promise<void>((r) => (release = r));
+  const slow: PushTokenSource = {
+    platform: android.platform,
+    vendors: android.vendors,
+    bundleID: android.bundleID,
+    getToken: async (req) => {
+      await tokenLate;
+      return android.getToken(req);
+    },
+    subscribe: (l) => android.subscribe(l),
+  };
+  ZPNs.setPushConfig(allVendors);
+  ZPNs.setPushTokenSource(slow);
+  // The token comes once the login request is on the wire: the login
+  // carries no registration, ZPNs sends it after the login's reply.
+  let loginFrame: any;
+  class Spy extends WebSocket {
+    override send(data: any): void {
+      super.send(data);
+      const f = JSON.parse(String(data));
+      if (f.type === 'login') {
+        loginFrame = f;
+        release();
+      }
+    }
+  }
+  setWebSocketImplementation(Spy as unknown as WebSocketConstructor);
+  try {
+    const registering = zpns.registerPush();
+    const user0 = uniq('bob');
+    const receiver0 = track(ZIM.create({ appID: srv.app.appID, server: srv.url }));
+    await Promise.all([registering, receiver0.login(user0, { token: srv.token(user0) })]);
+    var user = user0;
+    var receiver = receiver0;
+  } finally {
+    setWebSocketImplementation(WebSocket as unknown as WebSocketConstructor);
+  }
+  // (A previous test's unregistered device may ride along, disabled.)
+  expect(loginFrame.data.push?.token).not.toBe(android.token);
+  const reg = await rec.nextRegistered(0);
+  expect(reg).toMatchObject({ errorCode: 0, pushID: expect.stringMatching(/^P/), pushSourceType: ZPNsPushSourceType.HuaWei });
+  const sender = await offline(receiver);
+  const id = await send(sender, user, 'raced');
+  await android.waitForEvent((e) => e.payload === 'raced');
+  expect((await jobs(srv, id)).map((j) => j.pushID)).toEqual([reg.pushID]);
+});
+
 test('Production given for a development build: a production PushID, which the APNs production endpoint refuses', async () => {
   const dev = await phone({ vendor: 'apns', debug: true, state: 'killed' });
   ZPNs.setPushTokenSource(dev);
@@ -108,6 +160,53 @@ test('VoIP: the PushKit token rings a killed iOS app for a call invitation, outs
   expect(ring).toMatchObject({ vendor: 'apns', kind: 'voip', callID: call.callID });
   // The ring is PushKit's (CallKit), not one of ZPNs' callbacks.
   expect(rec.log.filter((r) => r.event !== 'registered')).toEqual([]);
+});
+
+test('Huawei pass-through (a data push of the admin API): throughMessageReceived with the high-priority permission, nothing without', async () => {
+  const user = uniq('bob');
+  const admin = { Authorization: `Bearer ${srv.app.adminKey}`, 'Content-Type': 'application/json' };
+  // push sends with the admin API's push/send and waits until the vendor took it.
+  const push = async (body: Record<string, string>) => {
+    const resp = await fetch(`${srv.httpURL}/v1/apps/${srv.app.appID}/push/send`, { method: 'POST', headers: admin, body: JSON.stringify({ userIDs: [user], ...body }) });
+    expect(resp.status).toBe(200);
+    const { jobIDs } = (await resp.json()) as { jobIDs: number[] };
+    expect(jobIDs).toHaveLength(1);
+    await expect
+      .poll(async () => {
+        const t = (await (await fetch(`${srv.httpURL}/v1/apps/${srv.app.appID}/push/trace?userID=${user}`, { headers: admin })).json()) as { jobs: any[] };
+        return t.jobs.find((j) => j.id === jobIDs[0])?.status;
+      })
+      .toBe('delivered');
+  };
+  const bindDropped = async (p: EmulatedPhone) => {
+    ZPNs.setPushTokenSource(p);
+    const mark = rec.mark();
+    await zpns.registerPush();
+    const receiver = await login(srv, user);
+    await rec.nextRegistered(mark);
+    receiver.destroy();
+    await settled(srv, 0);
+  };
+  ZPNs.setPushConfig(allVendors);
+
+  const granted = await phone({ vendor: 'huawei', permissions: ['huawei-high-priority-pass-through'] });
+  await bindDropped(granted);
+  await push({ payload: 'data-1' });
+  await rec.until('throughMessageReceived', (r) => r.event === 'throughMessageReceived');
+  expect(rec.about('data-1')).toEqual([
+    ['throughMessageReceived', expect.objectContaining({ payload: 'data-1', pushSourceType: ZPNsPushSourceType.HuaWei })],
+  ]);
+  expect(granted.events.map((e) => e.event)).toEqual(['throughMessageReceived']); // a data message shows nothing
+
+  // An app without the permission: the data message reaches nothing. A
+  // notification sent once the vendor took it tells when the phone is done with it.
+  const plain = await phone({ vendor: 'huawei' });
+  await bindDropped(plain);
+  await push({ payload: 'data-2' });
+  await push({ title: 'T', content: 'C', payload: 'after' });
+  await plain.waitForEvent((e) => e.payload === 'after');
+  expect(plain.events.filter((e) => e.payload === 'data-2')).toEqual([]);
+  expect(rec.about('data-2')).toEqual([]);
 });
 
 test('unregisterPush while logged in: no push from then on, and later logins carry no registration', async () => {

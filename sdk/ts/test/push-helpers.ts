@@ -93,6 +93,12 @@ export async function login(srv: HeraldServer, userID: string, before?: (zim: ZI
   return zim;
 }
 
+/** track makes destroyAll destroy zim too. */
+export function track(zim: ZIM): ZIM {
+  live.add(zim);
+  return zim;
+}
+
 /** destroyAll destroys every ZIM login made (a failed test's too). */
 export function destroyAll(): void {
   for (const z of live) z.destroy();

@@ -66,8 +66,10 @@ class FakeZIM implements ZIMSide {
     if (this.refuse) throw this.refuse;
     return pushIDOf(reg);
   }
+  failUnregister = false;
   async unregisterPush(pushID: string) {
     this.unregistered.push(pushID);
+    if (this.failUnregister) throw new ZIMError(60001, 'timeout');
   }
   login() {
     const reg = getPushSide()?.registration();
@@ -101,7 +103,7 @@ afterEach(async () => {
   ZPNs.setPushTokenSource(undefined);
   ZPNs.setPushConfig({});
   ZPNs.enableDebug(false);
-  Object.assign(zim, { registered: [], unregistered: [], logins: [], refuse: undefined });
+  Object.assign(zim, { registered: [], unregistered: [], logins: [], refuse: undefined, failUnregister: false });
   registered.length = 0;
 });
 
@@ -281,6 +283,20 @@ describe('binding', () => {
     expect(getPushSide()!.registration()?.token).toBe('tok-2');
   });
 
+  test('a registerPush made offline replaces the bound device: the old PushID is unregistered once the new one is bound', async () => {
+    ZPNs.setPushTokenSource(new FakeSource('android', ['fcm'], 'im.herald.test', 'tok-a'));
+    ZPNs.setPushConfig({ enableFCMPush: true });
+    await zpns.registerPush();
+    zim.login();
+    zim.drop();
+    ZPNs.setPushTokenSource(new FakeSource('android', ['fcm'], 'im.herald.test', 'tok-b'));
+    await zpns.registerPush();
+    expect(zim.unregistered).toEqual([]);
+    zim.login();
+    await expect.poll(() => zim.unregistered).toEqual(['P-fcm-tok-a']);
+    expect(registered.map((r) => r.pushID)).toEqual(['P-fcm-tok-a', 'P-fcm-tok-b']);
+  });
+
   test('setPushConfig switching the registered vendor off disables it; on again enables it', async () => {
     ZPNs.setPushTokenSource(new FakeSource('android', ['xiaomi']));
     ZPNs.setPushConfig({ enableMiPush: true });
@@ -320,6 +336,48 @@ describe('unregisterPush', () => {
     zim.logout();
     zim.login();
     expect(zim.logins.at(-1)).toBeUndefined();
+  });
+
+  test('the server could not be told: unregisterPush resolves, and the next login disables and unregisters the device', async () => {
+    ZPNs.setPushTokenSource(new FakeSource('android', ['fcm']));
+    ZPNs.setPushConfig({ enableFCMPush: true });
+    await zpns.registerPush();
+    zim.login();
+    zim.failUnregister = true;
+    await expect(zpns.unregisterPush()).resolves.toBeUndefined();
+    zim.failUnregister = false;
+    zim.drop();
+    zim.login();
+    expect(zim.logins.at(-1)).toMatchObject({ vendor: 'fcm', disabled: true });
+    await expect.poll(() => zim.unregistered).toEqual(['P-fcm-tok-1', 'P-fcm-tok-1']);
+  });
+
+  test('a login in flight at unregisterPush: its binding is undone when it answers', async () => {
+    ZPNs.setPushTokenSource(new FakeSource('android', ['fcm']));
+    ZPNs.setPushConfig({ enableFCMPush: true });
+    await zpns.registerPush();
+    const carried = getPushSide()!.registration()!; // the login is sent
+    await zpns.unregisterPush();
+    zim.online = true;
+    getPushSide()!.bound({ pushID: pushIDOf(carried) }); // its reply
+    await expect.poll(() => zim.unregistered).toEqual(['P-fcm-tok-1']);
+    expect(registered).toEqual([]);
+  });
+
+  test('a refused tombstone is dropped, so later logins do not fail on it', async () => {
+    ZPNs.setPushTokenSource(new FakeSource('ios', ['apns']));
+    await zpns.registerPush();
+    zim.login();
+    zim.drop();
+    await zpns.unregisterPush();
+    zim.refuse = new ZIMError(40906, 'device_in_use');
+    zim.login();
+    expect(zim.logins.at(-1)).toMatchObject({ disabled: true });
+    zim.refuse = undefined;
+    zim.drop();
+    zim.login();
+    expect(zim.logins.at(-1)).toBeUndefined();
+    expect(registered).toHaveLength(1); // the first binding only
   });
 
   test('an unregisterPush during registerPush wins', async () => {

@@ -1,7 +1,7 @@
 // The push client (the seed's ZPNs): it gets the device's vendor token from
 // a PushTokenSource, hands the registration to ZIM (src/internal/pushlink.ts)
 // and raises the seed's ZPNsEventHandler events.
-import { ZIMError } from '../errors.js';
+import { ZIMClientErrorCode, ZIMError, ZIMServerErrorCode } from '../errors.js';
 import { getZIMSide, setPushSide, type PushRegistration, type PushSide, type ZIMSide } from '../internal/pushlink.js';
 import {
   pushVendors,
@@ -51,6 +51,8 @@ const switchOf: Record<Exclude<PushVendor, 'apns'>, keyof ZPNsConfig> = {
   vivo: 'enableVivoPush',
 };
 const configKeys = Object.values(switchOf);
+// ZIM's codes for a request that found no login.
+const notBoundNow: readonly number[] = [ZIMServerErrorCode.NotLoggedIn, ZIMClientErrorCode.LoginEnded, ZIMClientErrorCode.Destroyed];
 const notificationEvents: readonly PushSourceEvent[] = ['notificationArrived', 'throughMessageReceived', 'notificationClicked'];
 const eventNames: readonly ZPNsEventName[] = [
   'registered',
@@ -104,6 +106,11 @@ function checkSource(source: PushTokenSource): void {
   }
 }
 
+// sameDevice: a and b give the same PushID (vendor, environment, token).
+function sameDevice(a: PushRegistration, b: PushRegistration): boolean {
+  return a.vendor === b.vendor && a.environment === b.environment && a.token === b.token;
+}
+
 function toZIMError(e: unknown): ZIMError {
   if (e instanceof ZIMError) return e;
   const code = isObject(e) && typeof e.code === 'number' ? e.code : ZPNsErrorCode.TokenUnavailable;
@@ -118,6 +125,8 @@ interface Current {
   vendor: PushVendor;
   /** The server's PushID once bound (it stays across logout: it is the token's). */
   pushID: string | undefined;
+  /** The PushID of the registration this one replaced, unregistered once this one is bound. */
+  replaces: string | undefined;
   /** `registered` was raised for the present binding; cleared at unbound and on a new token. */
   reported: boolean;
   unsubscribe: (() => void) | undefined;
@@ -200,14 +209,16 @@ export class ZPNs {
   // out without logout (the connection dropped): the next login carries it
   // disabled and unregisters it.
   private tombstone: PushRegistration | undefined;
+  // What the login being sent carries, and whose it is.
+  private handed: { reg: PushRegistration; owner: Current | 'tombstone' } | undefined;
   // Bumped by every registerPush and unregisterPush: an older registerPush
   // still waiting for its token gives up.
   private generation = 0;
 
   private constructor() {
     const side: PushSide = {
-      registration: () => this.current?.registration ?? this.tombstone,
-      bound: (result) => this.bound(result),
+      registration: () => this.handOut(),
+      bound: (result) => this.loginBound(result),
       unbound: () => this.unbound(),
     };
     setPushSide(side);
@@ -256,8 +267,9 @@ export class ZPNs {
    *    40906 device_in_use, ...).
    *
    * A registerPush that fails in steps 1–2 leaves the present registration
-   * as it was. A new registerPush replaces the previous one (its PushID is
-   * unregistered on the server when it differs). The returned promise
+   * as it was. A new registerPush replaces the previous one: once the new
+   * one is bound, the previous PushID, when it differs, is unregistered
+   * (as after a token refresh). The returned promise
    * never rejects: it resolves when the attempt is over (bound, refused,
    * or waiting for the next login). Bad options, or no token source,
    * throw ZIMError (InvalidArgument / NoTokenSource) and change nothing.
@@ -291,9 +303,10 @@ export class ZPNs {
    * unregisterPush stops offline pushes to this device: the registration
    * is dropped (no later login carries it) and, when ZIM is logged in, the
    * server unregisters the device at once (its pending pushes are
-   * dropped). It rejects with the server's ZIMError when that request
-   * failed; the device is then unregistered at the next login. Without a
-   * registration it does nothing.
+   * dropped). When that request fails (or ZIM's connection dropped
+   * without logout while the device was bound), the next login carries
+   * the device disabled and unregisters it. The returned promise never
+   * rejects, like registerPush's. Without a registration it does nothing.
    */
   async unregisterPush(): Promise<void> {
     this.generation++;
@@ -307,9 +320,8 @@ export class ZPNs {
       if (cur.pushID === undefined) return; // never bound: a bind in flight is undone when it answers
       try {
         await zim.unregisterPush(cur.pushID);
-      } catch (e) {
+      } catch {
         if (!this.current) this.tombstone = { ...cur.registration, disabled: true };
-        throw toZIMError(e);
       }
       return;
     }
@@ -355,7 +367,7 @@ export class ZPNs {
     }
     const prev = this.current;
     prev?.unsubscribe?.();
-    const cur: Current = { registration, vendor, pushID: undefined, reported: false, unsubscribe: undefined };
+    const cur: Current = { registration, vendor, pushID: undefined, replaces: prev?.pushID ?? prev?.replaces, reported: false, unsubscribe: undefined };
     this.current = cur;
     this.tombstone = undefined;
     cur.unsubscribe = source.subscribe?.({
@@ -364,7 +376,7 @@ export class ZPNs {
     });
     const zim = getZIMSide();
     if (zim?.loggedIn()) {
-      await this.bindNow(zim, cur, prev?.pushID);
+      await this.bindNow(zim, cur);
     }
   }
 
@@ -385,14 +397,17 @@ export class ZPNs {
     return vendor === 'apns' || ZPNs.config[switchOf[vendor]] === true;
   }
 
-  // bindNow sends cur's registration (logged in). A previous PushID of
-  // this device that the new one replaces is unregistered.
-  private async bindNow(zim: ZIMSide, cur: Current, replaced: string | undefined): Promise<void> {
+  // bindNow sends cur's registration (logged in).
+  private async bindNow(zim: ZIMSide, cur: Current): Promise<void> {
     let pushID: string;
     try {
       pushID = await zim.registerPush(cur.registration);
     } catch (e) {
-      if (this.current === cur) this.bound({ error: toZIMError(e) });
+      const err = toZIMError(e);
+      // The login ended before the request went out (logout, destroy, a
+      // failed login): not bound now, and the next login carries it.
+      if (notBoundNow.includes(err.code)) return;
+      if (this.current === cur) this.bound(cur, { error: err });
       return;
     }
     if (this.current !== cur) {
@@ -400,25 +415,39 @@ export class ZPNs {
       if (!this.current || this.current.pushID !== pushID) zim.unregisterPush(pushID).catch(() => {});
       return;
     }
-    this.bound({ pushID });
-    if (replaced !== undefined && replaced !== pushID) zim.unregisterPush(replaced).catch(() => {});
+    this.bound(cur, { pushID });
   }
 
-  private bound(result: { pushID: string } | { error: ZIMError }): void {
+  // handOut is PushSide.registration: what the login being sent carries.
+  private handOut(): PushRegistration | undefined {
     const cur = this.current;
-    if (!cur) {
-      const tomb = this.tombstone;
-      if (tomb && 'pushID' in result) {
-        const zim = getZIMSide();
-        zim?.unregisterPush(result.pushID).then(
-          () => {
-            if (this.tombstone === tomb) this.tombstone = undefined;
-          },
-          () => {},
-        );
-      }
+    this.handed = cur ? { reg: cur.registration, owner: cur } : this.tombstone ? { reg: this.tombstone, owner: 'tombstone' } : undefined;
+    return this.handed?.reg;
+  }
+
+  // loginBound is PushSide.bound: the server's answer to the registration
+  // the last login carried.
+  private loginBound(result: { pushID: string } | { error: ZIMError }): void {
+    const handed = this.handed;
+    this.handed = undefined;
+    if (!handed) return;
+    const cur = this.current;
+    if (cur && (handed.owner === cur || sameDevice(handed.reg, cur.registration))) {
+      this.bound(cur, result);
       return;
     }
+    if (handed.owner === 'tombstone' && this.tombstone === handed.reg) {
+      // Done either way: unregistered below, or refused (then never again,
+      // lest every login fail on it).
+      this.tombstone = undefined;
+    }
+    // The login carried a registration ZPNs no longer holds (the
+    // tombstone, or one unregistered or replaced while the login was in
+    // flight): undo its binding.
+    if ('pushID' in result) getZIMSide()?.unregisterPush(result.pushID).catch(() => {});
+  }
+
+  private bound(cur: Current, result: { pushID: string } | { error: ZIMError }): void {
     if ('error' in result) {
       cur.reported = false;
       this.report(cur.vendor, '', result.error.code, result.error.message);
@@ -426,6 +455,12 @@ export class ZPNs {
     }
     const changed = cur.pushID !== result.pushID;
     cur.pushID = result.pushID;
+    if (cur.replaces !== undefined) {
+      // The device this registration replaced (an older token or
+      // registerPush) gets no more pushes.
+      if (cur.replaces !== result.pushID) getZIMSide()?.unregisterPush(cur.replaces).catch(() => {});
+      cur.replaces = undefined;
+    }
     if (cur.reported && !changed) return;
     cur.reported = true;
     this.report(cur.vendor, result.pushID, 0, '', cur.registration.token);
@@ -446,7 +481,7 @@ export class ZPNs {
     else delete registration.disabled;
     cur.registration = registration;
     const zim = getZIMSide();
-    if (zim?.loggedIn()) void this.bindNow(zim, cur, undefined);
+    if (zim?.loggedIn()) void this.bindNow(zim, cur);
   }
 
   private tokenRefreshed(cur: Current, update: Partial<PushTokens>): void {
@@ -458,9 +493,10 @@ export class ZPNs {
     }
     if (registration.token === cur.registration.token && registration.voipToken === cur.registration.voipToken) return;
     cur.registration = registration;
+    cur.replaces ??= cur.pushID;
     cur.reported = false;
     const zim = getZIMSide();
-    if (zim?.loggedIn()) void this.bindNow(zim, cur, cur.pushID);
+    if (zim?.loggedIn()) void this.bindNow(zim, cur);
   }
 
   private notification(cur: Current, event: PushSourceEvent, m: PushSourceMessage): void {
