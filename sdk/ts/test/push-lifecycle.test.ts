@@ -364,6 +364,21 @@ describe('unregisterPush', () => {
     expect(registered).toEqual([]);
   });
 
+  test('a new registration takes a tombstone\'s place and unregisters its PushID once bound', async () => {
+    ZPNs.setPushTokenSource(new FakeSource('android', ['fcm'], 'im.herald.test', 'tok-old'));
+    ZPNs.setPushConfig({ enableFCMPush: true });
+    await zpns.registerPush();
+    zim.login();
+    zim.drop();
+    await zpns.unregisterPush(); // offline: a tombstone
+    ZPNs.setPushTokenSource(new FakeSource('android', ['fcm'], 'im.herald.test', 'tok-new'));
+    await zpns.registerPush();
+    zim.login();
+    expect(zim.logins.at(-1)).toMatchObject({ token: 'tok-new' });
+    expect(zim.logins.at(-1)?.disabled).toBeUndefined();
+    await expect.poll(() => zim.unregistered).toEqual(['P-fcm-tok-old']);
+  });
+
   test('a refused tombstone is dropped, so later logins do not fail on it', async () => {
     ZPNs.setPushTokenSource(new FakeSource('ios', ['apns']));
     await zpns.registerPush();

@@ -205,10 +205,12 @@ export class ZPNs {
     notificationClicked: new Set(),
   };
   private current: Current | undefined;
-  // A registration unregistered while it was bound and ZIM was logged
-  // out without logout (the connection dropped): the next login carries it
-  // disabled and unregisters it.
+  // A registration unregistered while it was bound and the server could
+  // not be told (ZIM's connection dropped without logout, or the request
+  // failed): the next login carries it disabled and unregisters it. A new
+  // registration takes its place (and unregisters its PushID once bound).
   private tombstone: PushRegistration | undefined;
+  private tombstonePushID: string | undefined;
   // What the login being sent carries, and whose it is.
   private handed: { reg: PushRegistration; owner: Current | 'tombstone' } | undefined;
   // Bumped by every registerPush and unregisterPush: an older registerPush
@@ -321,11 +323,16 @@ export class ZPNs {
       try {
         await zim.unregisterPush(cur.pushID);
       } catch {
-        if (!this.current) this.tombstone = { ...cur.registration, disabled: true };
+        if (!this.current) this.bury(cur);
       }
       return;
     }
-    if (bound) this.tombstone = { ...cur.registration, disabled: true };
+    if (bound) this.bury(cur);
+  }
+
+  private bury(cur: Current): void {
+    this.tombstone = { ...cur.registration, disabled: true };
+    this.tombstonePushID = cur.pushID;
   }
 
   private async register(generation: number, source: PushTokenSource, cfg: ZPNsRegisterConfig, debug: boolean): Promise<void> {
@@ -367,7 +374,8 @@ export class ZPNs {
     }
     const prev = this.current;
     prev?.unsubscribe?.();
-    const cur: Current = { registration, vendor, pushID: undefined, replaces: prev?.pushID ?? prev?.replaces, reported: false, unsubscribe: undefined };
+    const replaces = prev ? (prev.pushID ?? prev.replaces) : this.tombstone ? this.tombstonePushID : undefined;
+    const cur: Current = { registration, vendor, pushID: undefined, replaces, reported: false, unsubscribe: undefined };
     this.current = cur;
     this.tombstone = undefined;
     cur.unsubscribe = source.subscribe?.({
