@@ -2,6 +2,7 @@
 // crash): sends in flight are retried once, messages are raised once,
 // acknowledged ones are not delivered again, requests wait for the login,
 // and a silent server is detected by the heartbeat watchdog.
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { ZIMConnectionEvent, ZIMConnectionState, type ZIMLogger } from '../src/node.js';
 import { startServer, type HeraldServer } from './harness.js';
@@ -20,6 +21,25 @@ async function user(name: string, cfg = {}): Promise<Client> {
   const c = await loggedIn(srv, uniq(name), { requestTimeout: 30_000, ...cfg });
   clients.push(c);
   return c;
+}
+
+/**
+ * freeze stops the process pid (SIGSTOP) and resolves once every one of
+ * its threads is stopped: kill returns when the signal is posted, and a
+ * thread still running could answer frames written after it.
+ */
+async function freeze(pid: number): Promise<void> {
+  process.kill(pid, 'SIGSTOP');
+  const stopped = () =>
+    readdirSync(`/proc/${pid}/task`).every((t) => {
+      try {
+        // The state follows the command name in parentheses: "T" stopped.
+        return /\) [tT] /.test(readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8'));
+      } catch {
+        return true; // the thread exited
+      }
+    });
+  while (!stopped()) await new Promise((r) => setTimeout(r, 1));
 }
 
 /** A logger that lets a test await a debug line. */
@@ -65,7 +85,7 @@ describe.each([
     // back); in a crash the second half is surely in flight: written while
     // the server is frozen (SIGSTOP), then the server dies with them unread.
     const sends = Array.from({ length: n / 2 }, (_, i) => alice.zim.sendMessage(text(`r${i}`), bob.userID, 0));
-    if (crash) process.kill((srv as unknown as { proc: { pid: number } }).proc.pid, 'SIGSTOP');
+    if (crash) await freeze((srv as unknown as { proc: { pid: number } }).proc.pid);
     for (let i = n / 2; i < n; i++) sends.push(alice.zim.sendMessage(text(`r${i}`), bob.userID, 0));
     await srv.restart(crash);
     const results = await Promise.all(sends);
