@@ -29,8 +29,8 @@ flags win over the environment, which wins over the file.
 
 With --emulate the push vendors' emulators run in the same process (see
 herald emulate), their files and emulators.json go into --data, and the
-development app pushes through them: APNs, Huawei, Xiaomi, OPPO and vivo
-for development and production devices, FCM for production ones. "herald
+development app pushes through them: APNs, FCM, Huawei, Xiaomi, OPPO and
+vivo, for development and production devices alike. "herald
 device" then plays a phone.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

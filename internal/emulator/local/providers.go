@@ -109,16 +109,14 @@ func readCredential(credFile, caFile string, v any) (*x509.CertPool, error) {
 	return certPool(caFile)
 }
 
-// Install sets the providers as appID's: APNs for both environments (a
-// debug build's device uses the sandbox), FCM for production (FCM has one
-// environment; a debug Android device's PushID gets no pushes, as the
-// seed's enableDebug warns), and Huawei, Xiaomi, OPPO and vivo for both
-// (their APIs have one environment, which serves debug builds too).
+// Install sets the providers as appID's for both environments: APNs (a
+// debug build's device uses the sandbox), and FCM, Huawei, Xiaomi, OPPO and
+// vivo (their APIs have one environment, which serves debug builds too, as
+// a credential stored through the admin API without "environments" does).
 func (p *Providers) Install(set *push.ProviderSet, appID string) {
 	set.Set(appID, push.VendorAPNs, push.Development, p.APNs)
 	set.Set(appID, push.VendorAPNs, push.Production, p.APNs)
-	set.Set(appID, push.VendorFCM, push.Production, p.FCM)
-	for v, prov := range map[push.Vendor]push.Provider{push.VendorHuawei: p.Huawei,
+	for v, prov := range map[push.Vendor]push.Provider{push.VendorFCM: p.FCM, push.VendorHuawei: p.Huawei,
 		push.VendorXiaomi: p.Xiaomi, push.VendorOPPO: p.OPPO, push.VendorVivo: p.Vivo} {
 		set.Set(appID, v, push.Development, prov)
 		set.Set(appID, v, push.Production, prov)
