@@ -27,7 +27,7 @@ import {
   type ZIMCallRejectionSentResult,
   type ZIMCallUserInfo,
 } from './callTypes.js';
-import type { ZIMPushConfig } from './types.js';
+import { pushConfigToWire } from './wire.js';
 
 // The wire (internal/protocol/call.go).
 interface WireCallUser {
@@ -131,16 +131,6 @@ function timeoutToWire(t: number | undefined): number | undefined {
   if (t === undefined || t === null) return undefined;
   if (typeof t !== 'number' || !Number.isFinite(t) || t < 0) return -1;
   return Math.ceil(t);
-}
-
-/**
- * pushConfigToWire keeps the fields of the wire's push config
- * (docs/protocol.md, `send`), as sendMessage does: extendedData is the
- * payload's name before ZIM 2.5.
- */
-function pushConfigToWire(pc: (ZIMPushConfig & { extendedData?: string }) | undefined): ZIMPushConfig | undefined {
-  if (!pc) return undefined;
-  return { title: pc.title, content: pc.content, payload: pc.payload ?? pc.extendedData, resourcesID: pc.resourcesID };
 }
 
 /** ringingState: the states in which an invitation still rings. */

@@ -105,6 +105,22 @@ export interface WireLoginReply {
   pushID?: string;
 }
 
+/**
+ * pushConfigToWire keeps the fields of the wire's push config
+ * (docs/protocol.md, `send`) that are set, for messages and calls alike:
+ * extendedData is the payload's name before ZIM 2.5.
+ */
+export function pushConfigToWire(pc: (ZIMPushConfig & { extendedData?: string }) | undefined): ZIMPushConfig | undefined {
+  if (!pc) return undefined;
+  const out: ZIMPushConfig = {};
+  if (pc.title !== undefined) out.title = pc.title;
+  if (pc.content !== undefined) out.content = pc.content;
+  const payload = pc.payload ?? pc.extendedData;
+  if (payload !== undefined) out.payload = payload;
+  if (pc.resourcesID !== undefined) out.resourcesID = pc.resourcesID;
+  return out;
+}
+
 /** messageFromWire converts a delivered or queried message, seen by user me. */
 export function messageFromWire(w: WireMessage, me: string): ZIMMessage {
   const base = {

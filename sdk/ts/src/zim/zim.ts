@@ -29,6 +29,7 @@ import {
   conversationFromWire,
   messageFromWire,
   orderKeyOf,
+  pushConfigToWire,
   sendBody,
   type WireConversation,
   type WireMessage,
@@ -210,16 +211,8 @@ export class ZIM extends ZIMCalls {
       priority: config?.priority ?? 0,
     };
     if (message.extendedData) req.extendedData = message.extendedData;
-    const pc = config?.pushConfig as (ZIMMessageSendConfig['pushConfig'] & { extendedData?: string }) | undefined;
-    if (pc) {
-      const push: NonNullable<WireSendRequest['pushConfig']> = {};
-      if (pc.title !== undefined) push.title = pc.title;
-      if (pc.content !== undefined) push.content = pc.content;
-      const payload = pc.payload ?? pc.extendedData; // extendedData: the field's name before ZIM 2.5
-      if (payload !== undefined) push.payload = payload;
-      if (pc.resourcesID !== undefined) push.resourcesID = pc.resourcesID;
-      req.pushConfig = push;
-    }
+    const push = pushConfigToWire(config?.pushConfig);
+    if (push) req.pushConfig = push;
     const sending = {
       ...message,
       localMessageID,
