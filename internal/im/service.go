@@ -725,7 +725,8 @@ func (s *Service) MessagesAfter(ctx context.Context, appID, convID string, after
 	return ms, nil
 }
 
-// History returns a page of a conversation of user, newest first.
+// History returns a page of a conversation of user: newest first, or
+// oldest first when req.AfterSeq is set.
 func (s *Service) History(ctx context.Context, appID, userID string, req protocol.HistoryRequest) (protocol.HistoryReply, error) {
 	convID, floor, err := s.ConvFor(ctx, appID, userID, req.ConversationID, req.ConversationType)
 	if err != nil {
@@ -738,15 +739,31 @@ func (s *Service) History(ctx context.Context, appID, userID string, req protoco
 	if req.BeforeSeq < 0 {
 		return protocol.HistoryReply{}, protocol.Errorf(protocol.CodeInvalidArgument, "beforeSeq must not be negative")
 	}
-	ms, err := s.store.MessagesBefore(ctx, appID, convID, req.BeforeSeq, n+1)
-	if err != nil {
-		return protocol.HistoryReply{}, fmt.Errorf("im: history: %w", err)
-	}
-	// A group member sees nothing sent before it joined.
-	for i := range ms {
-		if ms[i].Seq <= floor {
-			ms = ms[:i]
-			break
+	var ms []Message
+	if req.AfterSeq != nil {
+		after := *req.AfterSeq
+		if after < 0 {
+			return protocol.HistoryReply{}, protocol.Errorf(protocol.CodeInvalidArgument, "afterSeq must not be negative")
+		}
+		if req.BeforeSeq != 0 {
+			return protocol.HistoryReply{}, protocol.Errorf(protocol.CodeInvalidArgument, "beforeSeq and afterSeq are exclusive: give one")
+		}
+		// A group member sees nothing sent before it joined.
+		ms, err = s.store.MessagesAfter(ctx, appID, convID, max(after, floor), n+1)
+		if err != nil {
+			return protocol.HistoryReply{}, fmt.Errorf("im: history: %w", err)
+		}
+	} else {
+		ms, err = s.store.MessagesBefore(ctx, appID, convID, req.BeforeSeq, n+1)
+		if err != nil {
+			return protocol.HistoryReply{}, fmt.Errorf("im: history: %w", err)
+		}
+		// A group member sees nothing sent before it joined.
+		for i := range ms {
+			if ms[i].Seq <= floor {
+				ms = ms[:i]
+				break
+			}
 		}
 	}
 	out := protocol.HistoryReply{Messages: make([]protocol.Message, 0, min(len(ms), n))}

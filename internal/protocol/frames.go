@@ -300,16 +300,20 @@ type SyncDone struct {
 	Count int `json:"count"`
 }
 
-// HistoryRequest pages through a conversation, newest first. BeforeSeq 0
-// means from the newest message.
+// HistoryRequest pages through a conversation. Without AfterSeq it pages
+// back, newest first: BeforeSeq 0 means from the newest message. With
+// AfterSeq (present, even 0) it pages forward, oldest first: the messages
+// with a seq above *AfterSeq; BeforeSeq must then be 0 (absent).
 type HistoryRequest struct {
 	ConversationID   string `json:"conversationID"`
 	ConversationType int    `json:"conversationType"`
 	BeforeSeq        int64  `json:"beforeSeq,omitempty"`
+	AfterSeq         *int64 `json:"afterSeq,omitempty"`
 	Count            int    `json:"count,omitempty"`
 }
 
-// HistoryReply carries a page of messages, newest first.
+// HistoryReply carries a page of messages, newest first (oldest first for
+// a request with AfterSeq). HasMore says there are more in that direction.
 type HistoryReply struct {
 	Messages []Message `json:"messages"`
 	HasMore  bool      `json:"hasMore"`

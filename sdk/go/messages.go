@@ -76,10 +76,19 @@ func (c *Client) SendMessage(ctx context.Context, msg Message, toConversationID 
 // QueryHistoryMessage returns a page of a conversation's stored messages,
 // newest first. Pass the page's last (oldest) message as
 // config.NextMessage to get the page before it; a page shorter than
-// config.Count is the last one.
+// config.Count is the last one. With config.Reverse it pages forward from
+// the first message instead, oldest first: pass the page's last (newest)
+// message as config.NextMessage to get the page after it. A group member
+// sees only the messages sent after it joined, in both directions.
 func (c *Client) QueryHistoryMessage(ctx context.Context, conversationID string, convType ConversationType, config HistoryQueryConfig) ([]Message, error) {
 	req := protocol.HistoryRequest{ConversationID: conversationID, ConversationType: int(convType), Count: config.Count}
-	if config.NextMessage != nil {
+	if config.Reverse {
+		var after int64
+		if config.NextMessage != nil {
+			after = config.NextMessage.ConversationSeq
+		}
+		req.AfterSeq = &after
+	} else if config.NextMessage != nil {
 		if config.NextMessage.ConversationSeq <= 1 {
 			return nil, nil // nothing precedes the first message
 		}

@@ -208,11 +208,15 @@ type MessageReceivedInfo struct {
 
 // HistoryQueryConfig pages through a conversation's history.
 type HistoryQueryConfig struct {
-	// NextMessage is the last (oldest) message of the previous page; nil for
-	// the first page, which starts at the newest message.
+	// NextMessage is the last message of the previous page (the oldest, or
+	// with Reverse the newest); nil for the first page, which starts at the
+	// newest message (with Reverse, at the first).
 	NextMessage *Message
 	// Count is the page size; zero means 20, at most 100.
 	Count int
+	// Reverse pages forward, from the first message to the newest: each
+	// page is oldest first and follows NextMessage.
+	Reverse bool
 }
 
 // Conversation is one entry of the conversation list.

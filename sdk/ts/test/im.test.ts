@@ -419,6 +419,49 @@ describe('history and conversations', () => {
     expect(b.messageList[0]!.direction).toBe(ZIMMessageDirection.Receive);
   });
 
+  test('queryHistoryMessage with reverse pages forward from the join of a group member that joined late', async () => {
+    const alice = await user('alice');
+    const dave = await user('dave');
+    const groupID = uniq('g');
+    await alice.zim.createGroup({ groupID, groupName: 'Late' }, []);
+    for (let i = 1; i <= 3; i++) await alice.zim.sendMessage(text(`before ${i}`), groupID, 2);
+    await dave.zim.joinGroup(groupID);
+    for (let i = 1; i <= 5; i++) await alice.zim.sendMessage(text(`after ${i}`), groupID, 2);
+    const texts = (l: ZIMMessage[]) => l.map((m) => m.message);
+
+    // Forward from the start: dave's first page is his first messages, not empty.
+    const r1 = await dave.zim.queryHistoryMessage(groupID, 2, { count: 2, reverse: true });
+    expect(r1).toMatchObject({ conversationID: groupID, conversationType: 2 });
+    expect(texts(r1.messageList)).toEqual(['after 1', 'after 2']);
+    expect(r1.messageList.map((m) => m.conversationSeq)).toEqual([4, 5]);
+    const r2 = await dave.zim.queryHistoryMessage(groupID, 2, { count: 2, reverse: true, nextMessage: r1.messageList.at(-1) });
+    expect(texts(r2.messageList)).toEqual(['after 3', 'after 4']);
+    const r3 = await dave.zim.queryHistoryMessage(groupID, 2, { count: 2, reverse: true, nextMessage: r2.messageList.at(-1) });
+    expect(texts(r3.messageList)).toEqual(['after 5']);
+    const r4 = await dave.zim.queryHistoryMessage(groupID, 2, { count: 2, reverse: true, nextMessage: r3.messageList.at(-1) });
+    expect(r4.messageList).toEqual([]);
+    // A page size above the message count, and the default page size.
+    expect(texts((await dave.zim.queryHistoryMessage(groupID, 2, { count: 50, reverse: true })).messageList)).toHaveLength(5);
+    expect(texts((await dave.zim.queryHistoryMessage(groupID, 2, { reverse: true })).messageList)).toHaveLength(5);
+
+    // Backward, the same messages and no more.
+    const b1 = await dave.zim.queryHistoryMessage(groupID, 2, { count: 3 });
+    expect(texts(b1.messageList)).toEqual(['after 3', 'after 4', 'after 5']);
+    const b2 = await dave.zim.queryHistoryMessage(groupID, 2, { count: 3, nextMessage: b1.messageList[0] });
+    expect(texts(b2.messageList)).toEqual(['after 1', 'after 2']);
+    const b3 = await dave.zim.queryHistoryMessage(groupID, 2, { count: 3, nextMessage: b2.messageList[0] });
+    expect(b3.messageList).toEqual([]);
+
+    // The owner sees all of it, forward from the first message.
+    const a = await alice.zim.queryHistoryMessage(groupID, 2, { count: 4, reverse: true });
+    expect(texts(a.messageList)).toEqual(['before 1', 'before 2', 'before 3', 'after 1']);
+
+    // Once he left he reads nothing, either way.
+    await dave.zim.leaveGroup(groupID);
+    expect((await rejection(dave.zim.queryHistoryMessage(groupID, 2, { reverse: true }))).code).toBe(40300);
+    expect((await rejection(dave.zim.queryHistoryMessage(groupID, 2, {}))).code).toBe(40300);
+  });
+
   test('queryConversationList has unread counts and last messages; clearing the unread count sticks', async () => {
     const bob = await user('bob');
     const alice = await user('alice');

@@ -254,8 +254,8 @@ export class ZIM extends ZIMCalls {
    * oldest first. Without reverse it pages back from the newest: pass the
    * page's messageList[0] as nextMessage for the page before it. With
    * reverse it pages forward from the first message: pass the page's last
-   * message for the page after it (the page size is then at most 100). An
-   * empty messageList is the end.
+   * message for the page after it. A group member sees only the messages
+   * sent after it joined, either way. An empty messageList is the end.
    */
   async queryHistoryMessage(
     conversationID: string,
@@ -264,25 +264,21 @@ export class ZIM extends ZIMCalls {
   ): Promise<ZIMMessageQueriedResult> {
     const count = config?.count ?? 0;
     const anchor = config?.nextMessage?.conversationSeq ?? 0;
-    const empty = { conversationID, conversationType: conversationType as ZIMConversationType, messageList: [] };
-    let beforeSeq = 0;
+    const conversation = { conversationID, conversationType: conversationType as ZIMConversationType };
+    let req: { conversationID: string; conversationType: number; count: number; beforeSeq?: number; afterSeq?: number };
     if (config?.reverse) {
-      // Sequences have no gaps, so the page after anchor is the one before anchor+n+1.
-      const n = count > 0 ? Math.min(count, 100) : 20;
-      beforeSeq = anchor + n + 1;
-    } else if (config?.nextMessage) {
-      if (anchor <= 1) return empty; // nothing precedes the first message
-      beforeSeq = anchor;
+      // The server pages forward from afterSeq, oldest first.
+      req = { conversationID, conversationType, afterSeq: anchor, count };
+    } else {
+      if (config?.nextMessage && anchor <= 1) return { ...conversation, messageList: [] }; // nothing precedes the first message
+      req = { conversationID, conversationType, beforeSeq: anchor, count };
     }
-    const r = await this.core.call<{ messages?: WireMessage[] }>(
-      'history',
-      { conversationID, conversationType, beforeSeq, count },
-      { retry: true },
-    );
+    const r = await this.core.call<{ messages?: WireMessage[] }>('history', req, { retry: true });
     const me = this.core.userID;
-    let list = (r.messages ?? []).map((m) => messageFromWire(m, me)).reverse();
-    if (config?.reverse) list = list.filter((m) => (m.conversationSeq ?? 0) > anchor);
-    return { conversationID, conversationType: conversationType as ZIMConversationType, messageList: list };
+    const list = (r.messages ?? []).map((m) => messageFromWire(m, me));
+    // Backward pages come newest first; the list is oldest first either way.
+    if (!config?.reverse) list.reverse();
+    return { ...conversation, messageList: list };
   }
 
   /**
