@@ -16,7 +16,8 @@
 //     deadline) gets callInvitationReceived and its state becomes
 //     received; an offline one stays inviting and, when the inviter gave a
 //     push config, its bound devices get a ring push expiring at the
-//     deadline.
+//     deadline. A received invitee whose last session ends without a
+//     logout becomes inviting again and is rung then (late.go).
 //   - A general-mode call closes when no invitee is left ringing (all
 //     answered, were cancelled or timed out); an advanced-mode call closes
 //     when it ends (callEnd, or the last participant quit).
