@@ -22,7 +22,11 @@ import (
 //     logout (SessionEnded), the same ends as for messages: a dropped
 //     connection, the heartbeat timeout, a slow consumer, an expired
 //     token, a kick, a server restart (checked before the store closes).
-//     A logout unbinds the device and owes nothing.
+//     A logout unbinds the device and owes nothing. Only the ends of
+//     users with an invitation in the gate (ringing) are queued, so that
+//     a mass disconnect does not fill the queue; a session that ends
+//     during an invitation that counted it live is caught right after
+//     the invitation (recheckRung).
 //   - The service checks, off the caller's goroutine and under the lock of
 //     state changes, that the user has no other live session (that one
 //     rings; its own end is checked in turn). For each of the user's
@@ -45,15 +49,53 @@ import (
 // (and logged): the invitation is delivered at the next login.
 const endQueue = 4096
 
+// endCheck is one check for Run: a user whose session ended (session), or
+// an invitee found offline right after its invitation marked it received
+// (recheckRung).
+type endCheck struct {
+	k       userKey
+	session bool
+}
+
 // SessionEnded queues the check of a session of userID that ended without
-// logging out (see the comment at the top of this file). It never blocks.
+// logging out (see the comment at the top of this file). It never blocks;
+// the end of a user that nothing rings is checked at once (it owes
+// nothing).
 func (s *Service) SessionEnded(appID, userID string) {
+	s.queueEnd(endCheck{k: userKey{appID, userID}, session: true})
+}
+
+// recheckRung closes the race of an invitee's session that ends during
+// its invitation: counted live (received), it may have left the hub and
+// been reported before the invitation was in the gate, which SessionEnded
+// looks at. An invitee received but offline right after the invitation
+// is checked as if its session ended now. Callers hold s.mu.
+func (s *Service) recheckRung(appID string, rung []User) {
+	for _, u := range rung {
+		if u.State == protocol.CallReceived && u.PushConfig != nil && !s.hub.Online(appID, u.UserID) {
+			s.queueEnd(endCheck{k: userKey{appID, u.UserID}})
+		}
+	}
+}
+
+func (s *Service) queueEnd(e endCheck) {
+	s.gateMu.RLock()
+	ringing := s.gateUsers[e.k] > 0
+	s.gateMu.RUnlock()
+	if !ringing {
+		if e.session {
+			s.endChecked()
+		}
+		return
+	}
 	select {
-	case s.ends <- userKey{appID, userID}:
+	case s.ends <- e:
 	default:
 		s.log.Warn("too many ended sessions to check for call rings; their invitations wait for the next login",
-			"app", appID, "user", userID)
-		s.endChecked()
+			"app", e.k.app, "user", e.k.user)
+		if e.session {
+			s.endChecked()
+		}
 	}
 }
 
@@ -61,18 +103,21 @@ func (s *Service) SessionEnded(appID, userID string) {
 func (s *Service) drainEnds(ctx context.Context) {
 	for {
 		select {
-		case k := <-s.ends:
-			s.checkEnd(ctx, k)
+		case e := <-s.ends:
+			s.checkEnd(ctx, e)
 		default:
 			return
 		}
 	}
 }
 
-// checkEnd rings k's devices for the invitations its ended session leaves
-// unrung, if k has no live session left.
-func (s *Service) checkEnd(ctx context.Context, k userKey) {
-	defer s.endChecked()
+// checkEnd rings e's user's devices for the invitations its ended session
+// leaves unrung, if the user has no live session left.
+func (s *Service) checkEnd(ctx context.Context, e endCheck) {
+	if e.session {
+		defer s.endChecked()
+	}
+	k := e.k
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.hub.Online(k.app, k.user) {

@@ -115,11 +115,14 @@ type Service struct {
 	// invitee stops ringing they are taken, under gateMu with the gate
 	// entry, and withdrawn in the same transaction.
 	claimed map[ringKey]map[int64]int
+	// gateUsers counts, per user, its gate entries: SessionEnded queues
+	// only the ends of users something rings.
+	gateUsers map[userKey]int
 
 	// ends queues the users whose session ended without a logout, for Run
-	// to check (see late.go); checked counts the checks run, checkedCh is
-	// closed when it changes.
-	ends      chan userKey
+	// to check (see late.go); checked counts the checks of session ends
+	// run, checkedCh is closed when it changes.
+	ends      chan endCheck
 	checkedMu sync.Mutex
 	checked   uint64
 	checkedCh chan struct{}
@@ -176,7 +179,7 @@ func New(st Store, hub Hub, cfg Config, log *slog.Logger, reg prometheus.Registe
 	return &Service{store: st, hub: hub, cfg: cfg, log: log, metrics: m,
 		calls: map[callKey]*state{}, ringingBy: map[userKey]map[string]bool{},
 		wake: make(chan struct{}, 1), gate: map[ringKey]time.Time{}, claimed: map[ringKey]map[int64]int{},
-		ends: make(chan userKey, endQueue), checkedCh: make(chan struct{})}, nil
+		gateUsers: map[userKey]int{}, ends: make(chan endCheck, endQueue), checkedCh: make(chan struct{})}, nil
 }
 
 // Load reads the open calls from the store and schedules their deadlines.
@@ -222,8 +225,10 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			s.drainEnds(context.WithoutCancel(ctx))
 			return nil
-		case k := <-s.ends:
-			s.checkEnd(ctx, k)
+		case e := <-s.ends:
+			// Not cut short by the stop: the check owes its ring before
+			// the store closes, as drainEnds does.
+			s.checkEnd(context.WithoutCancel(ctx), e)
 		case <-s.wake:
 		case <-t.C:
 		}
@@ -319,9 +324,19 @@ func (s *Service) gateSet(app, call string, users []User) map[string][]RingClaim
 	var taken map[string][]RingClaim
 	for _, u := range users {
 		k := ringKey{app, call, u.UserID}
+		uk := userKey{app, u.UserID}
+		_, had := s.gate[k]
 		if ringingState(u.State) {
+			if !had {
+				s.gateUsers[uk]++
+			}
 			s.gate[k] = u.Deadline
 			continue
+		}
+		if had {
+			if s.gateUsers[uk]--; s.gateUsers[uk] <= 0 {
+				delete(s.gateUsers, uk)
+			}
 		}
 		delete(s.gate, k)
 		if m := s.claimed[k]; len(m) > 0 {
@@ -560,6 +575,7 @@ func (s *Service) invite(ctx context.Context, appID, inviter string, r protocol.
 			s.hub.SendEvent(appID, u.UserID, protocol.EventCallInvitationReceived, s.received(c, u, now))
 		}
 	}
+	s.recheckRung(appID, rung)
 	s.hub.SendEvent(appID, inviter, protocol.EventCallUserStateChanged,
 		protocol.CallUserStateChanged{CallID: id, Users: wireUsers(c.Users)})
 	return protocol.CallInviteReply{CallID: id, Timeout: r.Timeout, Deadline: deadline.UnixMilli(), ErrorInvitees: errs}, nil
@@ -1000,6 +1016,7 @@ func (s *Service) callingInvite(ctx context.Context, appID, userID string, r pro
 			s.hub.SendEvent(appID, u.UserID, protocol.EventCallInvitationReceived, s.received(c, u, now))
 		}
 	}
+	s.recheckRung(appID, rung)
 	s.tell(c, rung)
 	return protocol.CallInviteReply{CallID: c.CallID, Timeout: r.Timeout, Deadline: deadline.UnixMilli(), ErrorInvitees: errs}, nil
 }
