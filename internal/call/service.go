@@ -16,7 +16,8 @@
 //     deadline) gets callInvitationReceived and its state becomes
 //     received; an offline one stays inviting and, when the inviter gave a
 //     push config, its bound devices get a ring push expiring at the
-//     deadline.
+//     deadline. A received invitee whose last session ends without a
+//     logout becomes inviting again and is rung then (late.go).
 //   - A general-mode call closes when no invitee is left ringing (all
 //     answered, were cancelled or timed out); an advanced-mode call closes
 //     when it ends (callEnd, or the last participant quit).
@@ -114,6 +115,17 @@ type Service struct {
 	// invitee stops ringing they are taken, under gateMu with the gate
 	// entry, and withdrawn in the same transaction.
 	claimed map[ringKey]map[int64]int
+	// gateUsers counts, per user, its gate entries: SessionEnded queues
+	// only the ends of users something rings.
+	gateUsers map[userKey]int
+
+	// ends queues the users whose session ended without a logout, for Run
+	// to check (see late.go); checked counts the checks of session ends
+	// run, checkedCh is closed when it changes.
+	ends      chan endCheck
+	checkedMu sync.Mutex
+	checked   uint64
+	checkedCh chan struct{}
 }
 
 var (
@@ -166,7 +178,8 @@ func New(st Store, hub Hub, cfg Config, log *slog.Logger, reg prometheus.Registe
 	cfg.WithdrawContent = wc
 	return &Service{store: st, hub: hub, cfg: cfg, log: log, metrics: m,
 		calls: map[callKey]*state{}, ringingBy: map[userKey]map[string]bool{},
-		wake: make(chan struct{}, 1), gate: map[ringKey]time.Time{}, claimed: map[ringKey]map[int64]int{}}, nil
+		wake: make(chan struct{}, 1), gate: map[ringKey]time.Time{}, claimed: map[ringKey]map[int64]int{},
+		gateUsers: map[userKey]int{}, ends: make(chan endCheck, endQueue), checkedCh: make(chan struct{})}, nil
 }
 
 // Load reads the open calls from the store and schedules their deadlines.
@@ -194,7 +207,9 @@ func (s *Service) Load(ctx context.Context) error {
 	return nil
 }
 
-// Run times out invitations at their deadlines until ctx ends.
+// Run times out invitations at their deadlines and checks the ended
+// sessions (SessionEnded) until ctx ends; the checks queued then still run
+// before it returns (the store must be open until then).
 func (s *Service) Run(ctx context.Context) error {
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
@@ -208,7 +223,12 @@ func (s *Service) Run(ctx context.Context) error {
 		t.Reset(wait)
 		select {
 		case <-ctx.Done():
+			s.drainEnds(context.WithoutCancel(ctx))
 			return nil
+		case e := <-s.ends:
+			// Not cut short by the stop: the check owes its ring before
+			// the store closes, as drainEnds does.
+			s.checkEnd(context.WithoutCancel(ctx), e)
 		case <-s.wake:
 		case <-t.C:
 		}
@@ -304,9 +324,19 @@ func (s *Service) gateSet(app, call string, users []User) map[string][]RingClaim
 	var taken map[string][]RingClaim
 	for _, u := range users {
 		k := ringKey{app, call, u.UserID}
+		uk := userKey{app, u.UserID}
+		_, had := s.gate[k]
 		if ringingState(u.State) {
+			if !had {
+				s.gateUsers[uk]++
+			}
 			s.gate[k] = u.Deadline
 			continue
+		}
+		if had {
+			if s.gateUsers[uk]--; s.gateUsers[uk] <= 0 {
+				delete(s.gateUsers, uk)
+			}
 		}
 		delete(s.gate, k)
 		if m := s.claimed[k]; len(m) > 0 {
@@ -458,8 +488,9 @@ func (s *Service) known(ctx context.Context, appID string, invitees []string) ([
 	return ok, errs, nil
 }
 
-// ringPushes plans ring pushes to the offline users among invitees.
-func ringPushes(pc *protocol.PushConfig, invitees []User, deadline time.Time) ([]Push, error) {
+// ringConfig is an invitation's ring push config as stored (User.PushConfig):
+// nil without one.
+func ringConfig(pc *protocol.PushConfig) ([]byte, error) {
 	if pc == nil {
 		return nil, nil
 	}
@@ -467,13 +498,21 @@ func ringPushes(pc *protocol.PushConfig, invitees []User, deadline time.Time) ([
 	if err != nil {
 		return nil, fmt.Errorf("call: push config: %w", err)
 	}
+	return cfg, nil
+}
+
+// ringPushes plans ring pushes to the offline users among invitees (state
+// inviting) whose invitation has a push config, expiring at their
+// deadlines. It is the one rule for rings: at the invitation and when an
+// invitee's last session ends (ringLate).
+func ringPushes(invitees []User) []Push {
 	var out []Push
 	for _, u := range invitees {
-		if u.State == protocol.CallInviting {
-			out = append(out, Push{UserID: u.UserID, Kind: push.JobCallInvite, Config: cfg, ExpiresAt: deadline})
+		if u.State == protocol.CallInviting && u.PushConfig != nil {
+			out = append(out, Push{UserID: u.UserID, Kind: push.JobCallInvite, Config: u.PushConfig, ExpiresAt: u.Deadline})
 		}
 	}
-	return out, nil
+	return out
 }
 
 func (s *Service) invite(ctx context.Context, appID, inviter string, r protocol.CallInviteRequest) (any, error) {
@@ -498,20 +537,21 @@ func (s *Service) invite(ctx context.Context, appID, inviter string, r protocol.
 	rec := Record{AppID: appID, CallID: id, Inviter: inviter, Mode: r.Mode, ExtendedData: r.ExtendedData,
 		CreatedAt: now, Deadline: deadline,
 		Users: []User{{UserID: inviter, State: protocol.CallAccepted, UpdatedAt: now}}}
+	cfg, err := ringConfig(r.PushConfig)
+	if err != nil {
+		return nil, err
+	}
 	var rung []User
 	for _, u := range invitees {
 		st := protocol.CallInviting
 		if s.hub.Online(appID, u) {
 			st = protocol.CallReceived
 		}
-		nu := User{UserID: u, State: st, InvitedBy: inviter, Deadline: deadline, UpdatedAt: now}
+		nu := User{UserID: u, State: st, InvitedBy: inviter, Deadline: deadline, UpdatedAt: now, PushConfig: cfg}
 		rec.Users = append(rec.Users, nu)
 		rung = append(rung, nu)
 	}
-	pushes, err := ringPushes(r.PushConfig, rung, deadline)
-	if err != nil {
-		return nil, err
-	}
+	pushes := ringPushes(rung)
 	// The gate must know the invitation before its ring pushes exist.
 	s.gateSet(appID, id, rung)
 	if err := s.store.SaveCall(ctx, Change{AppID: appID, CallID: id, New: &rec, Pushes: pushes, Now: now}); err != nil {
@@ -535,6 +575,7 @@ func (s *Service) invite(ctx context.Context, appID, inviter string, r protocol.
 			s.hub.SendEvent(appID, u.UserID, protocol.EventCallInvitationReceived, s.received(c, u, now))
 		}
 	}
+	s.recheckRung(appID, rung)
 	s.hub.SendEvent(appID, inviter, protocol.EventCallUserStateChanged,
 		protocol.CallUserStateChanged{CallID: id, Users: wireUsers(c.Users)})
 	return protocol.CallInviteReply{CallID: id, Timeout: r.Timeout, Deadline: deadline.UnixMilli(), ErrorInvitees: errs}, nil
@@ -947,6 +988,10 @@ func (s *Service) callingInvite(ctx context.Context, appID, userID string, r pro
 	}
 	now := s.cfg.Now()
 	deadline := now.Add(time.Duration(r.Timeout) * time.Second)
+	cfg, err := ringConfig(r.PushConfig)
+	if err != nil {
+		return nil, err
+	}
 	var rung []User
 	for _, id := range invitees {
 		if u := c.user(id); u != nil && (ringingState(u.State) || u.State == protocol.CallAccepted) {
@@ -957,15 +1002,12 @@ func (s *Service) callingInvite(ctx context.Context, appID, userID string, r pro
 		if s.hub.Online(appID, id) {
 			st = protocol.CallReceived
 		}
-		rung = append(rung, User{UserID: id, State: st, InvitedBy: userID, Deadline: deadline, UpdatedAt: now})
+		rung = append(rung, User{UserID: id, State: st, InvitedBy: userID, Deadline: deadline, UpdatedAt: now, PushConfig: cfg})
 	}
 	if len(rung) == 0 {
 		return nil, protocol.Errorf(errs[0].Code, "no invitee can be invited: %s", errs[0].Reason)
 	}
-	pushes, err := ringPushes(r.PushConfig, rung, deadline)
-	if err != nil {
-		return nil, err
-	}
+	pushes := ringPushes(rung)
 	if err := s.commit(ctx, c, Change{Users: rung, Pushes: pushes, Now: now}); err != nil {
 		return nil, err
 	}
@@ -974,6 +1016,7 @@ func (s *Service) callingInvite(ctx context.Context, appID, userID string, r pro
 			s.hub.SendEvent(appID, u.UserID, protocol.EventCallInvitationReceived, s.received(c, u, now))
 		}
 	}
+	s.recheckRung(appID, rung)
 	s.tell(c, rung)
 	return protocol.CallInviteReply{CallID: c.CallID, Timeout: r.Timeout, Deadline: deadline.UnixMilli(), ErrorInvitees: errs}, nil
 }

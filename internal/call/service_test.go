@@ -26,7 +26,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type hub struct {
 	mu     sync.Mutex
 	online map[string]bool
-	events []event
+	// leaving users answer Online once more, then are offline: their
+	// session ends while the service looks.
+	leaving map[string]bool
+	events  []event
 }
 
 type event struct {
@@ -37,7 +40,12 @@ type event struct {
 func (h *hub) Online(_, user string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.online[user]
+	on := h.online[user]
+	if h.leaving[user] {
+		delete(h.leaving, user)
+		h.online[user] = false
+	}
+	return on
 }
 
 func (h *hub) SendEvent(_, user, typ string, v any) {

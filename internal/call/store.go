@@ -42,6 +42,12 @@ type User struct {
 	// inviter).
 	Deadline  time.Time
 	UpdatedAt time.Time
+	// PushConfig is the ring push config (protocol.PushConfig as JSON) of
+	// the invitation that rang the user; nil: it had none (and for the
+	// inviter). It rings the user's devices when the user is offline at
+	// the invitation, or later when its last live session ends without a
+	// logout.
+	PushConfig []byte
 }
 
 // Push is a push to plan in a call's transaction: one job per enabled
@@ -53,6 +59,9 @@ type Push struct {
 	// Config is the push config as JSON (protocol.PushConfig).
 	Config    []byte
 	ExpiresAt time.Time
+	// Once plans jobs only for the devices that have no job of Kind for
+	// the call yet: a ring planned late never rings a device twice.
+	Once bool
 }
 
 // RingClaim is one attempt of a ring push job that passed the call gate

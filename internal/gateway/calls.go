@@ -17,6 +17,9 @@ type Calls interface {
 	// session that just logged in, through deliver (an event type and its
 	// payload), and marks them received.
 	LoggedIn(ctx context.Context, appID, userID string, deliver func(typ string, v any))
+	// SessionEnded reports a logged-in session of the user that ended
+	// without a logout, for the rings it may owe; it must not block.
+	SessionEnded(appID, userID string)
 }
 
 // handleCall handles the call request types and reports whether f was one.

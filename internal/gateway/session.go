@@ -92,15 +92,20 @@ func (s *Session) hand(conv string, before, to int64) {
 	s.handed[conv] = h
 }
 
-// ended tells the service that a logged-in session ended without a
-// logout, with the conversations in which it may owe pushes: those where
-// it was handed such messages beyond what the client acknowledged here.
-// The service checks the device's positions and the user's other sessions
-// (im.Service.SessionEnded). Called once the reader and the writer ended
-// and the session left the hub.
+// ended tells the services that a logged-in session ended without a
+// logout: the messaging service with the conversations in which it may
+// owe pushes (those where it was handed such messages beyond what the
+// client acknowledged here; it checks the device's positions and the
+// user's other sessions, im.Service.SessionEnded), the call service for
+// the invitations it may owe rings (call.Service.SessionEnded). It is the
+// one place that reports session ends. Called once the reader and the
+// writer ended and the session left the hub.
 func (s *Session) ended() {
 	if !s.loggedIn.Load() || s.loggedOut {
 		return
+	}
+	if s.g.calls != nil {
+		s.g.calls.SessionEnded(s.appID, s.userID)
 	}
 	s.q.unwritten(func(m *im.Message, conv string, before int64) {
 		switch {

@@ -366,6 +366,12 @@ func (s *Server) PushDraining() <-chan struct{} { return s.disp.Draining() }
 // channel closed when that number next changes (for tests to wait on).
 func (s *Server) SessionEndsChecked() (uint64, <-chan struct{}) { return s.svc.SessionEndsChecked() }
 
+// CallSessionEndsChecked is SessionEndsChecked for the call service's
+// checks of the same ends (the rings an ended session leaves owed).
+func (s *Server) CallSessionEndsChecked() (uint64, <-chan struct{}) {
+	return s.calls.SessionEndsChecked()
+}
+
 // Online reports whether a user has a live session on this node.
 func (s *Server) Online(appID, userID string) bool { return s.hub.Online(appID, userID) }
 

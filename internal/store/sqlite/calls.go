@@ -23,12 +23,13 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, 0)`
 
 	// qPutCallUser inserts or replaces a user of a call; a replaced user
 	// keeps its position in the list.
-	qPutCallUser = `INSERT INTO call_users (app_id, call_id, user_id, position, state, invited_by, extended_data, deadline, updated_at)
+	qPutCallUser = `INSERT INTO call_users (app_id, call_id, user_id, position, state, invited_by, extended_data, deadline, updated_at, push_config)
 VALUES ($1, $2, $3,
 	(SELECT COALESCE(MAX(position), 0) + 1 FROM call_users WHERE app_id = $1 AND call_id = $2),
-	$4, $5, $6, $7, $8)
+	$4, $5, $6, $7, $8, $9)
 ON CONFLICT (app_id, call_id, user_id) DO UPDATE SET state = excluded.state, invited_by = excluded.invited_by,
-	extended_data = excluded.extended_data, deadline = excluded.deadline, updated_at = excluded.updated_at`
+	extended_data = excluded.extended_data, deadline = excluded.deadline, updated_at = excluded.updated_at,
+	push_config = excluded.push_config`
 
 	// qPlanCallPush plans a call push to one user: a job per enabled device
 	// bound to the user.
@@ -36,6 +37,12 @@ ON CONFLICT (app_id, call_id, user_id) DO UPDATE SET state = excluded.state, inv
 	status, attempts, not_before, expires_at, reason, created_at, updated_at, kind, call_id)
 SELECT app_id, 0, user_id, push_id, vendor, $3, 'pending', 0, $4, $5, '', $4, $4, $6, $7
 FROM devices WHERE app_id = $1 AND user_id = $2 AND user_id <> '' AND enabled = 1`
+
+	// qPlanCallPushOnce is qPlanCallPush but only to the devices that have
+	// no job of that kind for the call yet (call.Push.Once).
+	qPlanCallPushOnce = qPlanCallPush + `
+	AND NOT EXISTS (SELECT 1 FROM push_jobs j WHERE j.app_id = $1 AND j.call_id = $7 AND j.user_id = $2
+		AND j.kind = $6 AND j.push_id = devices.push_id)`
 
 	// qStopRinging drops a user's pending ring pushes of a call.
 	qStopRinging = `UPDATE push_jobs SET status = 'dropped', reason = $4, updated_at = $5
@@ -61,7 +68,7 @@ FROM push_jobs WHERE app_id = $2 AND call_id = $3 AND user_id = $4 AND kind = 'c
 	qCall      = `SELECT ` + callColumns + ` FROM calls WHERE app_id = $1 AND call_id = $2`
 	qOpenCalls = `SELECT ` + callColumns + ` FROM calls WHERE closed_at = 0 ORDER BY app_id, call_id`
 
-	qCallUsers = `SELECT user_id, state, invited_by, extended_data, deadline, updated_at FROM call_users
+	qCallUsers = `SELECT user_id, state, invited_by, extended_data, deadline, updated_at, push_config FROM call_users
 WHERE app_id = $1 AND call_id = $2 ORDER BY position`
 )
 
@@ -96,8 +103,12 @@ func (s *Store) SaveCall(ctx context.Context, ch call.Change) error {
 		}
 	}
 	for _, u := range users {
+		var cfg any
+		if u.PushConfig != nil {
+			cfg = u.PushConfig
+		}
 		if _, err := tx.ExecContext(ctx, qPutCallUser, ch.AppID, ch.CallID, u.UserID, u.State, u.InvitedBy,
-			u.ExtendedData, millisOrZero(u.Deadline), u.UpdatedAt.UnixMilli()); err != nil {
+			u.ExtendedData, millisOrZero(u.Deadline), u.UpdatedAt.UnixMilli(), cfg); err != nil {
 			return ctxErr(ctx, op, err)
 		}
 	}
@@ -125,7 +136,11 @@ func (s *Store) SaveCall(ctx context.Context, ch call.Change) error {
 		}
 	}
 	for _, p := range ch.Pushes {
-		if _, err := tx.ExecContext(ctx, qPlanCallPush, ch.AppID, p.UserID, p.Config, now.UnixMilli(),
+		q := qPlanCallPush
+		if p.Once {
+			q = qPlanCallPushOnce
+		}
+		if _, err := tx.ExecContext(ctx, q, ch.AppID, p.UserID, p.Config, now.UnixMilli(),
 			millisOrZero(p.ExpiresAt), string(p.Kind), ch.CallID); err != nil {
 			return ctxErr(ctx, op, err)
 		}
@@ -196,8 +211,12 @@ func (s *Store) callUsers(ctx context.Context, appID, callID string) ([]call.Use
 	for rows.Next() {
 		var u call.User
 		var deadline, updated int64
-		if err := rows.Scan(&u.UserID, &u.State, &u.InvitedBy, &u.ExtendedData, &deadline, &updated); err != nil {
+		var cfg []byte
+		if err := rows.Scan(&u.UserID, &u.State, &u.InvitedBy, &u.ExtendedData, &deadline, &updated, &cfg); err != nil {
 			return nil, err
+		}
+		if len(cfg) > 0 {
+			u.PushConfig = cfg
 		}
 		u.Deadline, u.UpdatedAt = timeOrZero(deadline), time.UnixMilli(updated).UTC()
 		out = append(out, u)

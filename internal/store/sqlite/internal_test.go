@@ -41,6 +41,7 @@ func TestQueryPlans(t *testing.T) {
 		{"trace by user", qTraceByUser, []any{"a", "u", 10}},
 		{"trace by push ID", qTraceByPushID, []any{"a", "p", 10}},
 		{"drop device jobs", qDropDeviceJobs, []any{"a", "p", "r", 1}},
+		{"plan call push once", qPlanCallPushOnce, []any{"a", "u", []byte("{}"), 1, 2, "call_invite", "c"}},
 	}
 	for _, tt := range tests {
 		rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+tt.query, tt.args...)

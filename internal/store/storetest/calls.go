@@ -37,6 +37,7 @@ func RunCalls(t *testing.T, open CallOpener) {
 		{"UpdateAndClose", testCallUpdateAndClose},
 		{"Refusals", testCallRefusals},
 		{"Pushes", testCallPushes},
+		{"RingOnce", testCallRingOnce},
 		{"UnknownUsers", testCallUnknownUsers},
 	}
 	for _, tt := range tests {
@@ -262,6 +263,57 @@ func testCallPushes(t *testing.T, e *callEnv) {
 		if j.CallID == "c1" && j.Kind == push.JobCallInvite {
 			t.Fatalf("a stopped ring is due: %+v", j)
 		}
+	}
+}
+
+// testCallRingOnce: a user's ring push config is stored with the user and
+// survives its state changes; a Once ring goes only to the enabled devices
+// that have no ring job of the call yet, whatever that job's status.
+func testCallRingOnce(t *testing.T, e *callEnv) {
+	ctx := t.Context()
+	dev := func(user, tok string) {
+		d := push.Device{AppID: "a1", PushID: push.NewPushID("a1", push.VendorAPNs, push.Production, tok), Vendor: push.VendorAPNs,
+			Token: tok, Environment: push.Production, BundleID: "b", UserID: user, Enabled: true}
+		if err := e.s.RegisterDevice(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dev("bob", "t1")
+	cfg := []byte(`{"title":"A","content":"ring"}`)
+	ch := newCall("a1", "c1", "bob", "carol")
+	ch.New.Users[1].PushConfig = cfg
+	dl := ch.New.Users[1].Deadline
+	ring := call.Push{UserID: "bob", Kind: push.JobCallInvite, Config: cfg, ExpiresAt: dl}
+	ch.Pushes = []call.Push{ring}
+	e.save(ch)
+	at := base.Add(time.Second)
+	bob := e.get("a1", "c1").Users[1]
+	if string(bob.PushConfig) != string(cfg) || e.get("a1", "c1").Users[2].PushConfig != nil || e.get("a1", "c1").Users[0].PushConfig != nil {
+		t.Fatalf("push configs %+v", e.get("a1", "c1").Users)
+	}
+	bob.State, bob.UpdatedAt = protocol.CallReceived, at
+	e.save(call.Change{AppID: "a1", CallID: "c1", Now: at, Users: []call.User{bob}})
+	e.reopen()
+	if got := e.get("a1", "c1").Users[1]; got.State != protocol.CallReceived || string(got.PushConfig) != string(cfg) {
+		t.Fatalf("bob after a change %+v", got)
+	}
+	// The ring of t1 is dropped; a second device is bound since.
+	e.save(call.Change{AppID: "a1", CallID: "c1", Now: at, StopRinging: []string{"bob"}, DropReason: "test"})
+	dev("bob", "t2")
+	once := ring
+	once.Once = true
+	e.save(call.Change{AppID: "a1", CallID: "c1", Now: at, Pushes: []call.Push{once}})
+	e.save(call.Change{AppID: "a1", CallID: "c1", Now: at, Pushes: []call.Push{once}})
+	js, _, err := e.s.Trace(ctx, push.TraceFilter{AppID: "a1", UserID: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := map[string]int{}
+	for _, j := range js {
+		per[j.PushID]++
+	}
+	if len(js) != 2 || len(per) != 2 {
+		t.Fatalf("bob's jobs %+v: want one ring per device", js)
 	}
 }
 
