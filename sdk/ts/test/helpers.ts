@@ -134,7 +134,13 @@ export function newClient(srv: HeraldServer, userID: string, cfg: Partial<ZIMApp
 /** loggedIn creates a ZIM for userID and logs it in. */
 export async function loggedIn(srv: HeraldServer, userID: string, cfg: Partial<ZIMAppConfig> = {}): Promise<Client> {
   const c = newClient(srv, userID, cfg);
+  const from = c.rec.events.length;
   await c.zim.login(userID, { token: srv.token(userID) });
+  // The server counts the session live for routing just after the login
+  // reply, before the login sync; once the sync is done, a message sent to
+  // the user arrives live (one sent in between comes by the sync, flagged
+  // offline).
+  await c.rec.syncFinished(from);
   return c;
 }
 
