@@ -18,36 +18,10 @@ import (
 // has its devices rung then, once per device, and the ring is withdrawn as
 // any other when the invitation stops ringing.
 
-// callEnds waits for the call service's checks of ended sessions (see
-// server.CallSessionEndsChecked).
-type callEnds struct {
-	t    *testing.T
-	s    *testkit.Server
-	base uint64
-}
-
-func watchCallEnds(t *testing.T, s *testkit.Server) *callEnds {
-	n, _ := s.Srv.CallSessionEndsChecked()
-	return &callEnds{t: t, s: s, base: n}
-}
-
-// wait waits until n sessions ended since watchCallEnds (or the last wait)
-// were checked.
-func (e *callEnds) wait(n uint64, within time.Duration) {
-	e.t.Helper()
-	timeout := time.After(within)
-	for {
-		got, changed := e.s.Srv.CallSessionEndsChecked()
-		if got >= e.base+n {
-			e.base += n
-			return
-		}
-		select {
-		case <-changed:
-		case <-timeout:
-			e.t.Fatalf("%d of %d ended sessions checked for rings within %s", got-e.base, n, within)
-		}
-	}
+// watchCallEnds starts counting the call service's checks of ended
+// sessions from now (server.CallSessionEndsChecked).
+func watchCallEnds(t *testing.T, s *testkit.Server) *endChecks {
+	return newEndChecks(t, s.Srv.CallSessionEndsChecked, " for rings")
 }
 
 // ringPhone is an iPhone of user registered with em: its alert token, and

@@ -19,27 +19,33 @@ import (
 // the session ends, once per device, and never when the message was
 // acknowledged, another session of the user lives, or the user logged out.
 
-// endChecks waits for the server's checks of ended sessions (see
-// server.SessionEndsChecked).
+// endChecks waits for the server's checks of ended sessions: the
+// messaging service's (server.SessionEndsChecked, watchEnds) or the call
+// service's (server.CallSessionEndsChecked, watchCallEnds).
 type endChecks struct {
-	t    *testing.T
-	s    *testkit.Server
-	base uint64
+	t     *testing.T
+	count func() (uint64, <-chan struct{})
+	what  string
+	base  uint64
 }
 
-// watchEnds starts counting the checks of ended sessions from now.
+// watchEnds starts counting the messaging service's checks from now.
 func watchEnds(t *testing.T, s *testkit.Server) *endChecks {
-	n, _ := s.Srv.SessionEndsChecked()
-	return &endChecks{t: t, s: s, base: n}
+	return newEndChecks(t, s.Srv.SessionEndsChecked, "")
 }
 
-// wait waits until n sessions ended since watchEnds (or the last wait)
-// were checked.
+func newEndChecks(t *testing.T, count func() (uint64, <-chan struct{}), what string) *endChecks {
+	n, _ := count()
+	return &endChecks{t: t, count: count, what: what, base: n}
+}
+
+// wait waits until n sessions ended since the watch began (or the last
+// wait) were checked.
 func (e *endChecks) wait(n uint64, within time.Duration) {
 	e.t.Helper()
 	timeout := time.After(within)
 	for {
-		got, changed := e.s.Srv.SessionEndsChecked()
+		got, changed := e.count()
 		if got >= e.base+n {
 			e.base += n
 			return
@@ -47,7 +53,7 @@ func (e *endChecks) wait(n uint64, within time.Duration) {
 		select {
 		case <-changed:
 		case <-timeout:
-			e.t.Fatalf("%d of %d ended sessions checked within %s", got-e.base, n, within)
+			e.t.Fatalf("%d of %d ended sessions checked%s within %s", got-e.base, n, e.what, within)
 		}
 	}
 }
