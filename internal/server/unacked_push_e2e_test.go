@@ -135,15 +135,13 @@ func TestUnackedMessagePushedWhenSessionEnds(t *testing.T) {
 	}
 	cases := []struct {
 		name string
-		// run logs bob in on the phone with tok (and whatever else),
-		// sends to him from alice, ends bob's sessions as the case says,
-		// and waits on ends for their checks.
-		run  func(t *testing.T, s *testkit.Server, em *apnsemu.Emulator, ends *endChecks, alice *testkit.Client, tok string)
+		// run gets bob logged in and synced on the phone with tok, sends
+		// to him from alice, ends bob's sessions as the case says, and
+		// waits on ends for their checks.
+		run  func(t *testing.T, s *testkit.Server, em *apnsemu.Emulator, ends *endChecks, alice, bob *testkit.Client, tok string)
 		want []string // pushes' contents
 	}{
-		{"closed abruptly after the message, never acked", func(t *testing.T, s *testkit.Server, em *apnsemu.Emulator, ends *endChecks, alice *testkit.Client, tok string) {
-			bob := phoneWith(t, s, testkit.Dial(t, s.URL), "bob", "phone", tok)
-			bob.SyncDone(wait)
+		{"closed abruptly after the message, never acked", func(t *testing.T, s *testkit.Server, em *apnsemu.Emulator, ends *endChecks, alice, bob *testkit.Client, tok string) {
 			sendWithPush(t, alice, "bob", "m1", pc("one"))
 			if jobs := jobsFor(t, s, "bob"); len(jobs) != 0 {
 				t.Fatalf("bob was live, yet planned at the commit: %+v", jobs)
@@ -152,18 +150,14 @@ func TestUnackedMessagePushedWhenSessionEnds(t *testing.T) {
 			bob.Close()
 			ends.wait(1, wait)
 		}, []string{"one"}},
-		{"acked, then closed", func(t *testing.T, s *testkit.Server, em *apnsemu.Emulator, ends *endChecks, alice *testkit.Client, tok string) {
-			bob := phoneWith(t, s, testkit.Dial(t, s.URL), "bob", "phone", tok)
-			bob.SyncDone(wait)
+		{"acked, then closed", func(t *testing.T, s *testkit.Server, em *apnsemu.Emulator, ends *endChecks, alice, bob *testkit.Client, tok string) {
 			sendWithPush(t, alice, "bob", "m1", pc("one"))
 			m := nextMessage(t, bob)
 			ack(t, bob, "alice", protocol.ConversationPeer, m.ConversationSeq)
 			bob.Close()
 			ends.wait(1, wait)
 		}, nil},
-		{"the first acked, the second not", func(t *testing.T, s *testkit.Server, em *apnsemu.Emulator, ends *endChecks, alice *testkit.Client, tok string) {
-			bob := phoneWith(t, s, testkit.Dial(t, s.URL), "bob", "phone", tok)
-			bob.SyncDone(wait)
+		{"the first acked, the second not", func(t *testing.T, s *testkit.Server, em *apnsemu.Emulator, ends *endChecks, alice, bob *testkit.Client, tok string) {
 			sendWithPush(t, alice, "bob", "m1", pc("one"))
 			m := nextMessage(t, bob)
 			ack(t, bob, "alice", protocol.ConversationPeer, m.ConversationSeq)
@@ -174,9 +168,7 @@ func TestUnackedMessagePushedWhenSessionEnds(t *testing.T) {
 			bob.Close()
 			ends.wait(1, wait)
 		}, []string{"two"}},
-		{"another session of the user lives", func(t *testing.T, s *testkit.Server, em *apnsemu.Emulator, ends *endChecks, alice *testkit.Client, tok string) {
-			bob := phoneWith(t, s, testkit.Dial(t, s.URL), "bob", "phone", tok)
-			bob.SyncDone(wait)
+		{"another session of the user lives", func(t *testing.T, s *testkit.Server, em *apnsemu.Emulator, ends *endChecks, alice, bob *testkit.Client, tok string) {
 			desk := s.LoginAs(t, "bob", "macos", "desk")
 			desk.SyncDone(wait)
 			sendWithPush(t, alice, "bob", "m1", pc("one"))
@@ -192,9 +184,7 @@ func TestUnackedMessagePushedWhenSessionEnds(t *testing.T) {
 			desk.Close()
 			ends.wait(1, wait)
 		}, nil},
-		{"another device of the user acknowledged it", func(t *testing.T, s *testkit.Server, em *apnsemu.Emulator, ends *endChecks, alice *testkit.Client, tok string) {
-			bob := phoneWith(t, s, testkit.Dial(t, s.URL), "bob", "phone", tok)
-			bob.SyncDone(wait)
+		{"another device of the user acknowledged it", func(t *testing.T, s *testkit.Server, em *apnsemu.Emulator, ends *endChecks, alice, bob *testkit.Client, tok string) {
 			desk := s.LoginAs(t, "bob", "macos", "desk")
 			desk.SyncDone(wait)
 			sendWithPush(t, alice, "bob", "m1", pc("one"))
@@ -208,9 +198,7 @@ func TestUnackedMessagePushedWhenSessionEnds(t *testing.T) {
 			bob.Close()
 			ends.wait(1, wait)
 		}, nil},
-		{"kicked by a login elsewhere", func(t *testing.T, s *testkit.Server, em *apnsemu.Emulator, ends *endChecks, alice *testkit.Client, tok string) {
-			bob := phoneWith(t, s, testkit.Dial(t, s.URL), "bob", "phone", tok)
-			bob.SyncDone(wait)
+		{"kicked by a login elsewhere", func(t *testing.T, s *testkit.Server, em *apnsemu.Emulator, ends *endChecks, alice, bob *testkit.Client, tok string) {
 			sendWithPush(t, alice, "bob", "m1", pc("one"))
 			nextMessage(t, bob)
 			other := s.LoginAs(t, "bob", "ios", "other-phone") // same platform: kicks the first
@@ -229,9 +217,7 @@ func TestUnackedMessagePushedWhenSessionEnds(t *testing.T) {
 			other.Close()
 			ends.wait(1, wait)
 		}, nil},
-		{"planned at the commit, then synced and dropped unacked", func(t *testing.T, s *testkit.Server, em *apnsemu.Emulator, ends *endChecks, alice *testkit.Client, tok string) {
-			bob := phoneWith(t, s, testkit.Dial(t, s.URL), "bob", "phone", tok)
-			bob.SyncDone(wait)
+		{"planned at the commit, then synced and dropped unacked", func(t *testing.T, s *testkit.Server, em *apnsemu.Emulator, ends *endChecks, alice, bob *testkit.Client, tok string) {
 			bob.Close()
 			ends.wait(1, wait) // offline from here on
 			sendWithPush(t, alice, "bob", "m1", pc("one"))
@@ -251,9 +237,7 @@ func TestUnackedMessagePushedWhenSessionEnds(t *testing.T) {
 			bob.Close()
 			ends.wait(1, wait)
 		}, []string{"one"}},
-		{"logged out", func(t *testing.T, s *testkit.Server, em *apnsemu.Emulator, ends *endChecks, alice *testkit.Client, tok string) {
-			bob := phoneWith(t, s, testkit.Dial(t, s.URL), "bob", "phone", tok)
-			bob.SyncDone(wait)
+		{"logged out", func(t *testing.T, s *testkit.Server, em *apnsemu.Emulator, ends *endChecks, alice, bob *testkit.Client, tok string) {
 			sendWithPush(t, alice, "bob", "m1", pc("one"))
 			nextMessage(t, bob)
 			if err := bob.Call(protocol.TypeLogout, struct{}{}, nil); err != nil {
@@ -269,7 +253,10 @@ func TestUnackedMessagePushedWhenSessionEnds(t *testing.T) {
 			tok := em.RegisterDevice(bundle, apnsemu.Development, false)
 			alice := s.LoginAs(t, "alice", "server", "script")
 			alice.SyncDone(wait)
-			tc.run(t, s, em, watchEnds(t, s), alice, tok)
+			// Bob's iPhone, logged in and synced: what each case plays with.
+			bob := phoneWith(t, s, testkit.Dial(t, s.URL), "bob", "phone", tok)
+			bob.SyncDone(wait)
+			tc.run(t, s, em, watchEnds(t, s), alice, bob, tok)
 			ds := wantPushes(t, s, em, tok, "bob", len(tc.want))
 			for i, d := range ds {
 				if title, body := alertOf(t, d); title != "Alice" || body != tc.want[i] {
