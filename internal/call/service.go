@@ -40,6 +40,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/heraldim/herald/internal/progress"
 	"github.com/heraldim/herald/internal/protocol"
 	"github.com/heraldim/herald/internal/push"
 )
@@ -121,11 +122,9 @@ type Service struct {
 
 	// ends queues the users whose session ended without a logout, for Run
 	// to check (see late.go); checked counts the checks of session ends
-	// run, checkedCh is closed when it changes.
-	ends      chan endCheck
-	checkedMu sync.Mutex
-	checked   uint64
-	checkedCh chan struct{}
+	// run (SessionEndsChecked).
+	ends    chan endCheck
+	checked progress.Counter
 }
 
 var (
@@ -179,7 +178,7 @@ func New(st Store, hub Hub, cfg Config, log *slog.Logger, reg prometheus.Registe
 	return &Service{store: st, hub: hub, cfg: cfg, log: log, metrics: m,
 		calls: map[callKey]*state{}, ringingBy: map[userKey]map[string]bool{},
 		wake: make(chan struct{}, 1), gate: map[ringKey]time.Time{}, claimed: map[ringKey]map[int64]int{},
-		gateUsers: map[userKey]int{}, ends: make(chan endCheck, endQueue), checkedCh: make(chan struct{})}, nil
+		gateUsers: map[userKey]int{}, ends: make(chan endCheck, endQueue)}, nil
 }
 
 // Load reads the open calls from the store and schedules their deadlines.

@@ -247,19 +247,9 @@ func (s *Service) pushExpiry(m *Message) time.Time { return m.CreatedAt.Add(s.cf
 
 // lateChecked counts one ended session checked and wakes the waiters of
 // SessionEndsChecked.
-func (s *Service) lateChecked() {
-	s.checkedMu.Lock()
-	s.checked++
-	close(s.checkedCh)
-	s.checkedCh = make(chan struct{})
-	s.checkedMu.Unlock()
-}
+func (s *Service) lateChecked() { s.checked.Add() }
 
 // SessionEndsChecked returns how many ended sessions (reported by
 // SessionEnded) have been checked, and a channel closed when that number
 // next changes: a test waits on it for a check to have run.
-func (s *Service) SessionEndsChecked() (uint64, <-chan struct{}) {
-	s.checkedMu.Lock()
-	defer s.checkedMu.Unlock()
-	return s.checked, s.checkedCh
-}
+func (s *Service) SessionEndsChecked() (uint64, <-chan struct{}) { return s.checked.Load() }

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/heraldim/herald/internal/progress"
 	"github.com/heraldim/herald/internal/protocol"
 	"github.com/heraldim/herald/internal/token"
 )
@@ -128,11 +129,8 @@ type Service struct {
 	late       chan lateWork
 	lateMu     sync.RWMutex
 	lateClosed bool
-	// checked counts the ended sessions checked; checkedCh is closed at
-	// each change (SessionEndsChecked).
-	checkedMu sync.Mutex
-	checked   uint64
-	checkedCh chan struct{}
+	// checked counts the ended sessions checked (SessionEndsChecked).
+	checked progress.Counter
 
 	// recorded remembers users recorded since start, so that a login
 	// writes the users table only the first time (bounded: emptied past
@@ -193,7 +191,6 @@ func New(store Store, router Router, cfg Config, log *slog.Logger, reg Registere
 		fanoutWake: make(chan struct{}, 1),
 		recorded:   map[cursorKey]struct{}{},
 		late:       make(chan lateWork, lateQueue),
-		checkedCh:  make(chan struct{}),
 	}
 	for range cfg.RouteWorkers {
 		s.routes = append(s.routes, make(chan groupRoute, cfg.CommitBatch))
