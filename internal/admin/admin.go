@@ -188,8 +188,26 @@ type route struct {
 	reply        any
 }
 
-// routes are the API's endpoints.
+// routes are the API's endpoints, one group per area (each in its own
+// file).
 func (h *Handler) routes() []route {
+	var rs []route
+	for _, group := range [][]route{
+		h.pushRoutes(),
+		h.appRoutes(),
+		h.userRoutes(),
+		h.groupRoutes(),
+		h.messageRoutes(),
+		h.webhookRoutes(),
+	} {
+		rs = append(rs, group...)
+	}
+	return rs
+}
+
+// pushRoutes are the push endpoints: credentials, test pushes, trace,
+// bindings, resources and pushes without a message.
+func (h *Handler) pushRoutes() []route {
 	const p = "/v1/apps/{appID}/push"
 	return []route{
 		{"GET", p + "/credentials", h.listCredentials, nil, credentialList{}},
