@@ -74,6 +74,8 @@ func (o openAPI) properties(s map[string]any) map[string]any {
 var (
 	timeType = reflect.TypeFor[time.Time]()
 	rawType  = reflect.TypeFor[json.RawMessage]()
+	// bytesType is a base64 string in JSON, not an array.
+	bytesType = reflect.TypeFor[[]byte]()
 )
 
 // mismatches compares the JSON fields of Go type t with schema s, both
@@ -84,7 +86,7 @@ func (o openAPI) mismatches(t reflect.Type, s map[string]any, path string) []str
 	}
 	s = o.resolve(s)
 	switch {
-	case t == timeType || t == rawType:
+	case t == timeType || t == rawType || t == bytesType:
 		return nil
 	case t.Kind() == reflect.Slice:
 		items, _ := s["items"].(map[string]any)

@@ -658,7 +658,7 @@ func (s *Service) routeGroups(ctx context.Context, in <-chan groupRoute) {
 			// The message is stored: members get it at their next sync.
 			s.log.Warn("group route: loading members failed", "group", m.Recipient, "err", err)
 		} else {
-			s.router.RouteGroup(m, sn.recips, r.p.origin)
+			s.router.RouteGroup(m, routed(sn.recips, m), r.p.origin)
 		}
 		r.p.done(SendResult{Msg: m}, nil)
 	}

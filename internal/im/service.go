@@ -276,6 +276,9 @@ func (s *Service) Authenticate(ctx context.Context, appID, userID, tok string) (
 	if !protocol.ValidUserID(userID) {
 		return token.Claims{}, protocol.Errorf(protocol.CodeInvalidUserID, "")
 	}
+	if userID == protocol.SystemUserID {
+		return token.Claims{}, protocol.Errorf(protocol.CodeReservedUserID, "nobody logs in as the system user %s", protocol.SystemUserID)
+	}
 	if appID == "" {
 		return token.Claims{}, protocol.Errorf(protocol.CodeAppUnknown, "appID is required")
 	}
@@ -364,6 +367,13 @@ func (s *Service) Send(ctx context.Context, from Sender, req *protocol.SendReque
 		}
 		convID = PeerConvID(from.UserID, req.ConversationID)
 	}
+	return s.submit(ctx, from, req, convID, origin, SendOptions{}, done)
+}
+
+// submit builds the message of a validated request into conversation convID
+// and queues it for commit (a command: routes it at once). It is Send's and
+// SendAs's common part.
+func (s *Service) submit(ctx context.Context, from Sender, req *protocol.SendRequest, convID string, origin any, opts SendOptions, done func(SendResult, error)) error {
 	m := &Message{
 		AppID:           from.AppID,
 		ConvID:          convID,
@@ -378,6 +388,7 @@ func (s *Service) Send(ctx context.Context, from Sender, req *protocol.SendReque
 		ExtendedData:    req.ExtendedData,
 		Priority:        req.Priority,
 		LocalID:         req.LocalMessageID,
+		SkipSender:      opts.NoSenderSessions,
 	}
 	if req.PushConfig != nil {
 		b, err := json.Marshal(req.PushConfig)
@@ -395,9 +406,9 @@ func (s *Service) Send(ctx context.Context, from Sender, req *protocol.SendReque
 			if err != nil {
 				return err
 			}
-			s.router.RouteGroup(m, sn.recips, origin) // Seq 0: every member sees it
+			s.router.RouteGroup(m, routed(sn.recips, m), origin) // Seq 0: every member sees it
 		} else {
-			s.router.Route(m, origin)
+			s.routePeer(m, origin)
 		}
 		s.metrics.commands.Inc()
 		done(SendResult{Msg: m}, nil)
@@ -515,7 +526,7 @@ func (s *Service) commit(ctx context.Context, batch []*pendingSend, msgs []*Mess
 		default:
 			p.msg.Seq = r.Seq
 			s.metrics.messages.Inc()
-			s.router.Route(p.msg, p.origin)
+			s.routePeer(p.msg, p.origin)
 			p.done(SendResult{Msg: p.msg}, nil)
 			s.recheckPush(p.msg)
 		}
@@ -889,5 +900,6 @@ func ToWire(m *Message, viewer string, offline bool) protocol.Message {
 		Priority:         m.Priority,
 		Timestamp:        m.CreatedAt.UnixMilli(),
 		Offline:          offline,
+		System:           m.Sender == protocol.SystemUserID,
 	}
 }

@@ -61,6 +61,14 @@ type Message struct {
 	// GroupPush asks AppendMessages to record a group message's offline
 	// push (a GroupFanout) with the message.
 	GroupPush bool
+	// SkipSender keeps the message from the sender's live sessions (a
+	// server API send with syncToSender off). Not stored.
+	SkipSender bool
+	// Quiet asks AppendMessages not to count the message unread (an
+	// imported message): a peer recipient's unread count stays, and in a
+	// group every member whose read position was at the group's last
+	// message before the batch is moved past it. Not stored.
+	Quiet bool
 }
 
 // PushPlan is a stored message's push planned after its commit, for one

@@ -32,6 +32,8 @@ const (
 	CodeInvalidInvitees     Code = 40016 // invitee list empty, over its limit, or naming oneself
 	CodeInvalidTimeout      Code = 40017 // call timeout outside 1 to MaxCallTimeout seconds
 	CodeAckBeyondLast       Code = 40018 // an ack position past the conversation's last message
+	CodeReservedUserID      Code = 40019 // the user ID is reserved (the system sender, SystemUserID)
+	CodeInvalidTimestamp    Code = 40020 // an imported message's timestamp is missing or in the future (REST)
 	CodeNotLoggedIn         Code = 40100 // request before a successful login
 	CodeTokenInvalid        Code = 40101 // token malformed, badly signed, or for another user
 	CodeTokenExpired        Code = 40102 // token past its expiry
@@ -86,6 +88,8 @@ var catalogue = map[Code]codeInfo{
 	CodeInvalidInvitees:     {"invalid_invitees", 400, "invalid invitee list"},
 	CodeInvalidTimeout:      {"invalid_timeout", 400, "call timeout out of range"},
 	CodeAckBeyondLast:       {"ack_beyond_last", 400, "ack position beyond the conversation's last message"},
+	CodeReservedUserID:      {"reserved_user_id", 400, "this user ID is reserved for system messages"},
+	CodeInvalidTimestamp:    {"invalid_timestamp", 400, "timestamp missing or in the future"},
 	CodeNotLoggedIn:         {"not_logged_in", 401, "log in first"},
 	CodeTokenInvalid:        {"token_invalid", 401, "token is invalid"},
 	CodeTokenExpired:        {"token_expired", 401, "token has expired"},

@@ -267,6 +267,9 @@ type Message struct {
 	Priority         int    `json:"priority"`
 	Timestamp        int64  `json:"timestamp"`
 	Offline          bool   `json:"offline,omitempty"`
+	// System marks a message the app's server sent as the system
+	// (SenderUserID is then SystemUserID), not as one of its users.
+	System bool `json:"system,omitempty"`
 }
 
 // AckPosition acknowledges every message of a conversation up to Seq.

@@ -44,6 +44,13 @@ const (
 	MaxFrameBytes = 64 * 1024
 )
 
+// SystemUserID is the sender of the messages an app's server sends as the
+// system (the server API's "system": true). It is reserved: nobody logs in
+// as it, a client sends nothing to it, and a server API send names it only
+// through "system". A user sees system messages to it in the peer
+// conversation with SystemUserID, and in groups; each carries system: true.
+const SystemUserID = "@system"
+
 // Platforms a session may log in from. The kick policy is per platform.
 var platforms = map[string]bool{
 	"ios": true, "android": true, "web": true, "windows": true, "macos": true,
@@ -108,6 +115,9 @@ func ValidateSend(r *SendRequest) *Error {
 	}
 	if r.ConversationType == ConversationPeer && !ValidUserID(r.ConversationID) {
 		return Errorf(CodeInvalidUserID, "conversationID is not a valid user ID")
+	}
+	if r.ConversationType == ConversationPeer && r.ConversationID == SystemUserID {
+		return Errorf(CodeReservedUserID, "messages cannot be sent to the system user %s", SystemUserID)
 	}
 	switch r.Priority {
 	case 0:

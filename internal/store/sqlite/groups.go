@@ -61,6 +61,12 @@ WHERE m.app_id = $1 AND m.group_id = $2 AND m.user_id = $3`
 	qSenderRead = `UPDATE group_members SET read_seq = $4
 WHERE app_id = $1 AND group_id = $2 AND user_id = $3 AND read_seq < $4`
 
+	// qQuietRead moves past a batch of quiet (imported) messages the read
+	// position of every member that had read up to the group's last
+	// message before them ($3).
+	qQuietRead = `UPDATE group_members SET read_seq = $4
+WHERE app_id = $1 AND group_id = $2 AND read_seq >= $3 AND read_seq < $4`
+
 	qInsertFanout = `INSERT INTO group_fanouts (message_id, app_id, group_id, seq, sender, push_config,
 	expires_at, after_user, created_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, '', $8)`

@@ -26,6 +26,10 @@ type groupUpdate struct {
 	lastSeq    int64
 	lastMsgID  int64
 	senders    map[string]int64 // sender -> its last seq in the batch
+	// before is the group's last seq before the batch; loud says some of
+	// the batch's messages count unread (not all are Message.Quiet).
+	before int64
+	loud   bool
 }
 
 // rowKey names one participant's conversation row.
@@ -121,7 +125,7 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 			order = append(order, r)
 		}
 		r.lastSeq, r.lastMsgID = seq, m.ID
-		if owner != m.Sender {
+		if owner != m.Sender && !m.Quiet {
 			r.unread++
 		}
 	}
@@ -191,12 +195,13 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 		case convTypeGroup:
 			g := groups[ck]
 			if g == nil {
-				g = &groupUpdate{app: m.AppID, group: m.Recipient, senders: map[string]int64{}}
+				g = &groupUpdate{app: m.AppID, group: m.Recipient, senders: map[string]int64{}, before: last}
 				groups[ck] = g
 				groupOrder = append(groupOrder, g)
 			}
 			g.lastSeq, g.lastMsgID = seq, m.ID
 			g.senders[m.Sender] = seq
+			g.loud = g.loud || !m.Quiet
 			if m.GroupPush && m.PushConfig != nil {
 				var expires int64
 				if !m.PushExpires.IsZero() {
@@ -212,6 +217,12 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 	for _, g := range groupOrder {
 		if _, err := tx.ExecContext(ctx, qGroupAppended, g.app, g.group, g.lastSeq, g.lastMsgID); err != nil {
 			return nil, ctxErr(ctx, op+": group", err)
+		}
+		if !g.loud {
+			// Quiet messages only: who had read everything still has.
+			if _, err := tx.ExecContext(ctx, qQuietRead, g.app, g.group, g.before, g.lastSeq); err != nil {
+				return nil, ctxErr(ctx, op+": group quiet read", err)
+			}
 		}
 		for sender, seq := range g.senders {
 			if _, err := tx.ExecContext(ctx, qSenderRead, g.app, g.group, sender, seq); err != nil {
