@@ -157,9 +157,17 @@ type Message struct {
 	SenderUserID string
 	// Priority is the message's priority.
 	Priority MessagePriority
-	// Timestamp is when the server accepted the message.
+	// Timestamp is when the server accepted the message (for imported
+	// history, the original send time: order by ConversationSeq).
 	Timestamp time.Time
+	// IsSystem marks a message the app's server sent as the system
+	// (SenderUserID is then SystemUserID), not as one of its users.
+	IsSystem bool
 }
+
+// SystemUserID is the sender of system messages: a user receives them in
+// the peer conversation with this ID. Nobody logs in as it.
+const SystemUserID = protocol.SystemUserID
 
 // NewTextMessage returns a text message with body text.
 func NewTextMessage(text string) Message {
@@ -261,6 +269,7 @@ func messageFromWire(m protocol.Message) Message {
 		SenderUserID:     m.SenderUserID,
 		Priority:         MessagePriority(m.Priority),
 		Timestamp:        fromMillis(m.Timestamp),
+		IsSystem:         m.System,
 	}
 }
 

@@ -508,3 +508,23 @@ describe('history and conversations', () => {
     expect(page2.conversationList).toEqual([]);
   });
 });
+
+describe('server API messages', () => {
+  test('a message the app server sends as the system arrives with isSystem; one sent as a user does not', async () => {
+    const bob = await user('bob');
+    const admin = { Authorization: `Bearer ${srv.app.adminKey}`, 'Content-Type': 'application/json' };
+    const send = async (body: object) => {
+      const resp = await fetch(`${srv.httpURL}/v1/apps/${srv.app.appID}/messages`, { method: 'POST', headers: admin, body: JSON.stringify(body) });
+      expect(resp.status).toBe(200);
+      return (await resp.json()) as { messageID: string };
+    };
+    const sys = await send({ system: true, conversationID: bob.userID, conversationType: 0, localMessageID: uniq('s'), type: 1, text: 'notice' });
+    const got = await bob.rec.next('peerMessageReceived', () => true, 0);
+    expect(got.fromConversationID).toBe('@system');
+    expect(got.messageList[0]).toMatchObject({ messageID: sys.messageID, senderUserID: '@system', isSystem: true, message: 'notice' });
+
+    const asUser = await send({ fromUserID: uniq('backend'), conversationID: bob.userID, conversationType: 0, localMessageID: uniq('u'), type: 1, text: 'hi' });
+    const got2 = await bob.rec.next('peerMessageReceived', (e) => e.messageList[0]?.messageID === asUser.messageID, 0);
+    expect(got2.messageList[0]?.isSystem).toBeUndefined();
+  });
+});

@@ -96,6 +96,12 @@ export interface ZIMMessageBase {
   priority?: ZIMMessagePriority;
   /** Opaque app data carried with the message (at most 1 KiB). */
   extendedData?: string;
+  /**
+   * True on a message the app's server sent as the system (senderUserID
+   * "@system"; to a user, in the peer conversation "@system"); absent
+   * otherwise.
+   */
+  isSystem?: boolean;
 }
 
 export interface ZIMTextMessage extends ZIMMessageBase {

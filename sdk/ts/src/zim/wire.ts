@@ -35,6 +35,8 @@ export interface WireMessage {
   priority?: number;
   timestamp: number;
   offline?: boolean;
+  /** Sent by the app's server as the system (senderUserID "@system"). */
+  system?: boolean;
 }
 
 export interface WireSendRequest {
@@ -136,6 +138,7 @@ export function messageFromWire(w: WireMessage, me: string): ZIMMessage {
     sentStatus: ZIMMessageSentStatus.Success,
     priority: w.priority,
     extendedData: w.extendedData ?? '',
+    ...(w.system ? { isSystem: true } : {}),
   };
   switch (w.type) {
     case 2:
