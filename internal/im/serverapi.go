@@ -187,6 +187,7 @@ func (s *Service) Import(ctx context.Context, appID string, msgs []ImportMessage
 			res[i].Err = protocol.Errorf(protocol.CodeLocalIDConflict, "")
 		case r.Duplicate:
 			m.ID, m.Seq, m.CreatedAt = r.ID, r.Seq, r.CreatedAt
+			s.metrics.duplicates.Inc()
 			res[i] = ImportResult{Msg: m, Duplicate: true}
 		default:
 			m.Seq = r.Seq
