@@ -117,6 +117,11 @@ type Deps struct {
 	// the token APNs knows. Nil: each process keeps its own in memory (and
 	// a restart within 20 minutes is refused by APNs for a while).
 	ProviderTokens apns.TokenStore
+	// Users, Sessions and UserCache serve the user endpoints (users.go),
+	// all three or none: without them those endpoints answer unavailable.
+	Users     UserStore
+	Sessions  Sessions
+	UserCache UserCache
 }
 
 // Config tunes the handler. Zero values take the defaults.
@@ -164,6 +169,9 @@ func New(d Deps, cfg Config) (*Handler, error) {
 	if d.Apps == nil || d.Credentials == nil || d.Devices == nil || d.Providers == nil || d.Failures == nil ||
 		d.Resources == nil || d.Dispatch == nil || d.Log == nil {
 		return nil, errors.New("admin: every dependency is required")
+	}
+	if (d.Users == nil) != (d.Sessions == nil) || (d.Users == nil) != (d.UserCache == nil) {
+		return nil, errors.New("admin: Users, Sessions and UserCache go together")
 	}
 	if cfg.VendorTimeout <= 0 {
 		cfg.VendorTimeout = 30 * time.Second

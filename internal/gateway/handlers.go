@@ -268,6 +268,8 @@ func (s *Session) handleLogin(f protocol.Frame) {
 	}
 	s.appID, s.userID, s.deviceID, s.platform = req.AppID, req.UserID, req.DeviceID, req.Platform
 	s.tokenExp.Store(claims.Expires.UnixMilli())
+	s.tokenIat.Store(claims.IssuedAt.UnixMilli())
+	s.since = time.Now()
 	s.loggedIn.Store(true)
 
 	// Reply first, then register: messages routed from now on queue behind
@@ -308,6 +310,7 @@ func (s *Session) handleRenew(f protocol.Frame) {
 		return
 	}
 	s.tokenExp.Store(claims.Expires.UnixMilli())
+	s.tokenIat.Store(claims.IssuedAt.UnixMilli())
 	s.warned.Store(false)
 	s.reply(f.ID, protocol.RenewTokenReply{TokenExpiresAt: claims.Expires.UnixMilli()})
 }
