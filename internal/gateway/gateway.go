@@ -51,6 +51,9 @@ type Service interface {
 	// SessionEnded reports a logged-in session that ended without a
 	// logout, for the pushes it may owe; it must not block.
 	SessionEnded(e im.SessionEnd)
+	// CheckRevoked refuses a token issued before the user's revocation
+	// cutoff (token_revoked), as Authenticate does.
+	CheckRevoked(ctx context.Context, appID, userID string, issuedAt time.Time) error
 }
 
 // Devices registers push devices and binds them to users (push.Registry).

@@ -292,10 +292,33 @@ func (s *Session) handleLogin(f protocol.Frame) {
 		old.closeWith(protocol.CloseKicked, "kicked: logged in elsewhere")
 		s.g.metrics.kicks.Inc()
 	}
+	if s.revokedMeanwhile(claims.IssuedAt) {
+		return
+	}
 	s.push(item{kind: kindSync, prio: prioControl, login: true, skip: req.SkipSync})
 	if s.g.calls != nil {
 		s.g.calls.LoggedIn(s.ctx, s.appID, s.userID, s.event)
 	}
+}
+
+// revokedMeanwhile closes the session, just registered, when the user's
+// tokens were revoked since Authenticate accepted its token: the
+// revocation's sweep of the live sessions (Hub.CloseRevoked) may have run
+// before the session was in the hub.
+func (s *Session) revokedMeanwhile(issuedAt time.Time) bool {
+	err := s.g.svc.CheckRevoked(s.ctx, s.appID, s.userID, issuedAt)
+	switch {
+	case err == nil:
+		return false
+	case protocol.AsError(err).Code == protocol.CodeTokenRevoked:
+		s.g.hub.unregister(s)
+		s.closeWith(protocol.CloseTokenRevoked, "token revoked by the app's server")
+		return true
+	}
+	// The check passed once at Authenticate; a store error now is no
+	// reason to end the session.
+	s.g.log.Warn("checking the token's revocation after login failed", "session", s.id, "err", err)
+	return false
 }
 
 func (s *Session) handleRenew(f protocol.Frame) {
