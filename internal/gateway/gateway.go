@@ -54,6 +54,8 @@ type Service interface {
 	// CheckRevoked refuses a token issued before the user's revocation
 	// cutoff (token_revoked), as Authenticate does.
 	CheckRevoked(ctx context.Context, appID, userID string, issuedAt time.Time) error
+	// UserInfo returns profiles of users of the app (userInfo).
+	UserInfo(ctx context.Context, appID, userID string, req protocol.UserInfoRequest) (protocol.UserInfoReply, error)
 }
 
 // Devices registers push devices and binds them to users (push.Registry).

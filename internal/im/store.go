@@ -191,6 +191,9 @@ type Store interface {
 	// TokensValidAfter returns the user's token revocation cutoff: tokens
 	// issued before it are refused (zero: none, or no such user).
 	TokensValidAfter(ctx context.Context, appID, userID string) (time.Time, error)
+	// Users returns those of ids that are users of the app (with their
+	// profiles), in the order given.
+	Users(ctx context.Context, appID string, ids []string) ([]User, error)
 }
 
 // PeerConvID returns the canonical key of the peer conversation between a

@@ -114,3 +114,41 @@ func (s *Service) ForgetUser(appID, userID string) {
 	delete(s.recorded, k)
 	s.recordedMu.Unlock()
 }
+
+// UserInfo answers a client's userInfo request: the profiles of users of
+// its app, in the order asked; invalid and unknown IDs in errorUserList.
+func (s *Service) UserInfo(ctx context.Context, appID, _ string, req protocol.UserInfoRequest) (protocol.UserInfoReply, error) {
+	if len(req.UserIDs) == 0 || len(req.UserIDs) > protocol.MaxUserInfoIDs {
+		return protocol.UserInfoReply{}, protocol.Errorf(protocol.CodeInvalidArgument, "userIDs must list 1 to %d user IDs", protocol.MaxUserInfoIDs)
+	}
+	reply := protocol.UserInfoReply{Users: []protocol.UserInfo{}, ErrorUserList: []protocol.UserErrorInfo{}}
+	refuse := func(id string, e *protocol.Error) {
+		reply.ErrorUserList = append(reply.ErrorUserList, protocol.UserErrorInfo{UserID: id, Code: e.Code, Message: e.Message})
+	}
+	valid := make([]string, 0, len(req.UserIDs))
+	seen := make(map[string]bool, len(req.UserIDs))
+	for _, id := range req.UserIDs {
+		switch {
+		case !protocol.ValidUserID(id):
+			refuse(id, protocol.Errorf(protocol.CodeInvalidUserID, ""))
+		case !seen[id]:
+			seen[id] = true
+			valid = append(valid, id)
+		}
+	}
+	us, err := s.store.Users(ctx, appID, valid)
+	if err != nil {
+		return protocol.UserInfoReply{}, fmt.Errorf("im: user info: %w", err)
+	}
+	found := make(map[string]bool, len(us))
+	for _, u := range us {
+		found[u.UserID] = true
+		reply.Users = append(reply.Users, protocol.UserInfo{UserID: u.UserID, Nickname: u.Nickname, AvatarURL: u.AvatarURL, Extra: u.Extra})
+	}
+	for _, id := range valid {
+		if !found[id] {
+			refuse(id, protocol.Errorf(protocol.CodeUserNotFound, ""))
+		}
+	}
+	return reply, nil
+}

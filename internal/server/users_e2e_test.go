@@ -125,6 +125,22 @@ func TestUsersImportQueryUpdate(t *testing.T) {
 	if u["nickname"] != "Al" || u["avatarURL"] != "https://example.com/a.png" {
 		t.Fatalf("after update %v", u)
 	}
+	// Clients see the profiles through userInfo.
+	var info protocol.UserInfoReply
+	if err := carol.Call(protocol.TypeUserInfo, protocol.UserInfoRequest{UserIDs: []string{"alice", "zed", "a:b", "carol", "alice"}}, &info); err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Users) != 2 || info.Users[0] != (protocol.UserInfo{UserID: "alice", Nickname: "Al", AvatarURL: "https://example.com/a.png", Extra: `{"level":3}`}) ||
+		info.Users[1] != (protocol.UserInfo{UserID: "carol"}) {
+		t.Fatalf("userInfo users %+v", info.Users)
+	}
+	if len(info.ErrorUserList) != 2 || info.ErrorUserList[0].UserID != "a:b" || info.ErrorUserList[0].Code != protocol.CodeInvalidUserID ||
+		info.ErrorUserList[1].UserID != "zed" || info.ErrorUserList[1].Code != protocol.CodeUserNotFound {
+		t.Fatalf("userInfo errorUserList %+v", info.ErrorUserList)
+	}
+	if err := carol.Call(protocol.TypeUserInfo, protocol.UserInfoRequest{}, nil); err == nil || err.Code != protocol.CodeInvalidArgument {
+		t.Fatalf("userInfo without IDs: %v", err)
+	}
 	// Groups may name imported users that never logged in.
 	var g protocol.GroupReply
 	if err := carol.Call(protocol.TypeGroupCreate, protocol.GroupCreateRequest{Name: "g", Members: []string{"alice", "dave"}}, &g); err != nil {

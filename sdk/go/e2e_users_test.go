@@ -84,3 +84,25 @@ func TestE2ETokenRevoked(t *testing.T) {
 		t.Fatalf("login with a token minted after the revocation: %v", err)
 	}
 }
+
+// TestE2EQueryUsersInfo: a client reads the profiles the app's server
+// imported; unknown users come back with CodeUserNotFound.
+func TestE2EQueryUsersInfo(t *testing.T) {
+	srv := testkit.Start(t, nil)
+	adminPost(t, srv, "/users/import", `{"users":[{"userID":"alice","nickname":"Alice","avatarURL":"https://example.com/a.png","extra":"x"}]}`)
+	bob, _ := newE2EClient(t, srv, "b1", nil)
+	e2eLogin(t, srv, bob, "bob")
+	users, errs, err := bob.QueryUsersInfo(context.Background(), []string{"alice", "zed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users) != 1 || users[0] != (UserFullInfo{UserID: "alice", Nickname: "Alice", AvatarURL: "https://example.com/a.png", Extra: "x"}) {
+		t.Fatalf("users %+v", users)
+	}
+	if len(errs) != 1 || errs[0].UserID != "zed" || errs[0].Code != CodeUserNotFound {
+		t.Fatalf("errors %+v", errs)
+	}
+	if _, _, err := bob.QueryUsersInfo(context.Background(), nil); !errors.Is(err, &Error{Code: CodeInvalidArgument}) {
+		t.Fatalf("no user IDs: %v", err)
+	}
+}
