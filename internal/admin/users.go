@@ -228,8 +228,8 @@ func userErr(id string, e *protocol.Error) userError {
 	return userError{UserID: id, Code: e.Code, Message: e.Message}
 }
 
-// queryUsers returns up to 100 users by ID; the unknown and invalid ones
-// are in errorUserList (40401, 40004).
+// queryUsers returns up to 100 users by ID (a repeated one once); the
+// unknown and invalid ones are in errorUserList (40401, 40004).
 func (h *Handler) queryUsers(w http.ResponseWriter, r *http.Request, app im.App) error {
 	if err := h.usersReady(); err != nil {
 		return err
@@ -243,12 +243,15 @@ func (h *Handler) queryUsers(w http.ResponseWriter, r *http.Request, app im.App)
 	}
 	reply := queryReply{Users: []userView{}, ErrorUserList: []userError{}}
 	valid := make([]string, 0, len(req.UserIDs))
+	seen := make(map[string]bool, len(req.UserIDs))
 	for _, id := range req.UserIDs {
-		if !protocol.ValidUserID(id) {
+		switch {
+		case !protocol.ValidUserID(id):
 			reply.ErrorUserList = append(reply.ErrorUserList, userErr(id, protocol.Errorf(protocol.CodeInvalidUserID, "")))
-			continue
+		case !seen[id]:
+			seen[id] = true
+			valid = append(valid, id)
 		}
-		valid = append(valid, id)
 	}
 	us, err := h.d.Users.Users(r.Context(), app.ID, valid)
 	if err != nil {

@@ -102,7 +102,7 @@ func TestUsersImportQueryUpdate(t *testing.T) {
 	// carol exists by her login; the query shows her session.
 	carol := s.LoginAs(t, "carol", "ios", "phone-carol")
 	carol.SyncDone(wait)
-	q := mustAdmin(t, s, 200, "POST", "/users/query", map[string]any{"userIDs": []string{"alice", "carol", "zed", "a:b"}})
+	q := mustAdmin(t, s, 200, "POST", "/users/query", map[string]any{"userIDs": []string{"alice", "carol", "zed", "a:b", "carol"}})
 	errs = userErrors(t, q)
 	if len(errs) != 2 || errs["zed"] != float64(protocol.CodeUserNotFound) || errs["a:b"] != float64(protocol.CodeInvalidUserID) {
 		t.Fatalf("query errorUserList %v", errs)
