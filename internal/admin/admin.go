@@ -120,6 +120,11 @@ type Deps struct {
 	// Messages is the messaging core, for the server API's message
 	// endpoints. Nil: they answer unavailable.
 	Messages Messages
+	// Users, Sessions and UserCache serve the user endpoints (users.go),
+	// all three or none: without them those endpoints answer unavailable.
+	Users     UserStore
+	Sessions  Sessions
+	UserCache UserCache
 }
 
 // Config tunes the handler. Zero values take the defaults.
@@ -167,6 +172,9 @@ func New(d Deps, cfg Config) (*Handler, error) {
 	if d.Apps == nil || d.Credentials == nil || d.Devices == nil || d.Providers == nil || d.Failures == nil ||
 		d.Resources == nil || d.Dispatch == nil || d.Log == nil {
 		return nil, errors.New("admin: every dependency is required")
+	}
+	if (d.Users == nil) != (d.Sessions == nil) || (d.Users == nil) != (d.UserCache == nil) {
+		return nil, errors.New("admin: Users, Sessions and UserCache go together")
 	}
 	if cfg.VendorTimeout <= 0 {
 		cfg.VendorTimeout = 30 * time.Second

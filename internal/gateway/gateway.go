@@ -51,6 +51,11 @@ type Service interface {
 	// SessionEnded reports a logged-in session that ended without a
 	// logout, for the pushes it may owe; it must not block.
 	SessionEnded(e im.SessionEnd)
+	// CheckRevoked refuses a token issued before the user's revocation
+	// cutoff (token_revoked), as Authenticate does.
+	CheckRevoked(ctx context.Context, appID, userID string, issuedAt time.Time) error
+	// UserInfo returns profiles of users of the app (userInfo).
+	UserInfo(ctx context.Context, appID, userID string, req protocol.UserInfoRequest) (protocol.UserInfoReply, error)
 }
 
 // Devices registers push devices and binds them to users (push.Registry).

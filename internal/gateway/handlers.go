@@ -56,7 +56,7 @@ func (s *Session) handle(f protocol.Frame) {
 		s.replyErr(f.ID, protocol.Errorf(protocol.CodeNotLoggedIn, ""))
 		return
 	}
-	if s.handleGroup(f) || s.handleCall(f) {
+	if s.handleGroup(f) || s.handleCall(f) || s.handleUser(f) {
 		return
 	}
 	switch f.Type {
@@ -268,6 +268,8 @@ func (s *Session) handleLogin(f protocol.Frame) {
 	}
 	s.appID, s.userID, s.deviceID, s.platform = req.AppID, req.UserID, req.DeviceID, req.Platform
 	s.tokenExp.Store(claims.Expires.UnixMilli())
+	s.tokenIat.Store(claims.IssuedAt.UnixMilli())
+	s.since = time.Now()
 	s.loggedIn.Store(true)
 
 	// Reply first, then register: messages routed from now on queue behind
@@ -290,10 +292,33 @@ func (s *Session) handleLogin(f protocol.Frame) {
 		old.closeWith(protocol.CloseKicked, "kicked: logged in elsewhere")
 		s.g.metrics.kicks.Inc()
 	}
+	if s.revokedMeanwhile(claims.IssuedAt) {
+		return
+	}
 	s.push(item{kind: kindSync, prio: prioControl, login: true, skip: req.SkipSync})
 	if s.g.calls != nil {
 		s.g.calls.LoggedIn(s.ctx, s.appID, s.userID, s.event)
 	}
+}
+
+// revokedMeanwhile closes the session, just registered, when the user's
+// tokens were revoked since Authenticate accepted its token: the
+// revocation's sweep of the live sessions (Hub.CloseRevoked) may have run
+// before the session was in the hub.
+func (s *Session) revokedMeanwhile(issuedAt time.Time) bool {
+	err := s.g.svc.CheckRevoked(s.ctx, s.appID, s.userID, issuedAt)
+	switch {
+	case err == nil:
+		return false
+	case protocol.AsError(err).Code == protocol.CodeTokenRevoked:
+		s.g.hub.unregister(s)
+		s.closeWith(protocol.CloseTokenRevoked, "token revoked by the app's server")
+		return true
+	}
+	// The check passed once at Authenticate; a store error now is no
+	// reason to end the session.
+	s.g.log.Warn("checking the token's revocation after login failed", "session", s.id, "err", err)
+	return false
 }
 
 func (s *Session) handleRenew(f protocol.Frame) {
@@ -308,6 +333,7 @@ func (s *Session) handleRenew(f protocol.Frame) {
 		return
 	}
 	s.tokenExp.Store(claims.Expires.UnixMilli())
+	s.tokenIat.Store(claims.IssuedAt.UnixMilli())
 	s.warned.Store(false)
 	s.reply(f.ID, protocol.RenewTokenReply{TokenExpiresAt: claims.Expires.UnixMilli()})
 }

@@ -51,6 +51,13 @@ type Session struct {
 	pinging   atomic.Bool
 	closeOnce sync.Once
 
+	// tokenIat is the issued-at (unix milliseconds) of the token the
+	// session logged in or last renewed with: revoke-tokens closes the
+	// sessions whose token it refuses (kick.go).
+	tokenIat atomic.Int64
+	// since is when the session logged in; set with the identity.
+	since time.Time
+
 	// loggedOut is set by a logout, whose session owes no push. Owned by
 	// the reader goroutine.
 	loggedOut bool

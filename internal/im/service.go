@@ -137,6 +137,9 @@ type Service struct {
 	// maxRecorded).
 	recordedMu sync.Mutex
 	recorded   map[cursorKey]struct{}
+
+	// revoked caches the users' token revocation cutoffs (users.go).
+	revoked revocations
 }
 
 const maxRecorded = 1 << 20
@@ -304,6 +307,9 @@ func (s *Service) Authenticate(ctx context.Context, appID, userID, tok string) (
 		return token.Claims{}, protocol.Errorf(protocol.CodeTokenInvalid, "")
 	case c.UserID != userID:
 		return token.Claims{}, protocol.Errorf(protocol.CodeTokenInvalid, "token is for another user")
+	}
+	if err := s.checkRevoked(ctx, appID, userID, c.IssuedAt); err != nil {
+		return token.Claims{}, err
 	}
 	return c, nil
 }

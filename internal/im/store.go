@@ -195,6 +195,13 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Close releases the store; it is called once, after every user stopped.
 	Close() error
+
+	// TokensValidAfter returns the user's token revocation cutoff: tokens
+	// issued before it are refused (zero: none, or no such user).
+	TokensValidAfter(ctx context.Context, appID, userID string) (time.Time, error)
+	// Users returns those of ids that are users of the app (with their
+	// profiles), in the order given.
+	Users(ctx context.Context, appID string, ids []string) ([]User, error)
 }
 
 // PeerConvID returns the canonical key of the peer conversation between a

@@ -60,6 +60,7 @@ const (
 	CodeInternal            Code = 50000 // the server failed; the request may be retried
 	CodeVendorUnreachable   Code = 50200 // the vendor's server gave no answer (REST)
 	CodeUnavailable         Code = 50300 // the server is shutting down or overloaded; retry later
+	CodeTokenRevoked        Code = 40108 // token issued before the user's tokens were revoked (server API)
 )
 
 type codeInfo struct {
@@ -116,6 +117,7 @@ var catalogue = map[Code]codeInfo{
 	CodeInternal:            {"internal", 500, "internal error"},
 	CodeVendorUnreachable:   {"vendor_unreachable", 502, "the vendor's server did not answer"},
 	CodeUnavailable:         {"unavailable", 503, "server unavailable, retry later"},
+	CodeTokenRevoked:        {"token_revoked", 401, "token was revoked: log in with a new one"},
 }
 
 // Name returns the code's stable snake_case name.
@@ -195,13 +197,15 @@ const (
 	CloseServerRestart    = 1012 // server is restarting or shutting down; reconnect with backoff
 	CloseTooBig           = 1009 // frame over the size limit (sent by the WebSocket layer)
 	CloseInternal         = 1011 // unexpected server failure; reconnect with backoff
+	CloseTokenRevoked     = 4007 // the session's token was revoked by the app's server; log in with a new token
+	CloseKickedByServer   = 4008 // the app's server kicked the user; do not reconnect
 )
 
 // CloseReconnects reports whether a client should reconnect by itself after
 // the server closed its connection with code.
 func CloseReconnects(code int) bool {
 	switch code {
-	case CloseLoggedOut, CloseKicked, CloseTokenExpired:
+	case CloseLoggedOut, CloseKicked, CloseTokenExpired, CloseTokenRevoked, CloseKickedByServer:
 		return false
 	}
 	return true
@@ -211,4 +215,5 @@ func CloseReconnects(code int) bool {
 const (
 	KickSamePlatform = 1 // the same user logged in on the same platform elsewhere
 	KickSingleLogin  = 2 // the same user logged in elsewhere and the policy allows one session
+	KickByServer     = 3 // the app's server kicked the user (server API), closed with CloseKickedByServer
 )

@@ -68,6 +68,9 @@ var knownTypes = func() map[string]bool {
 	for _, t := range callTypes {
 		m[t] = true
 	}
+	for _, t := range userTypes {
+		m[t] = true
+	}
 	return m
 }()
 

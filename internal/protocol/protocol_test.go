@@ -91,7 +91,7 @@ func TestCatalogueDocumented(t *testing.T) {
 			t.Errorf("docs/protocol.md lacks the row for %d %s", c, c.Name())
 		}
 	}
-	for _, c := range []int{CloseLoggedOut, CloseKicked, CloseHeartbeatTimeout, CloseSlow, CloseTokenExpired, CloseLoginTimeout, CloseServerRestart, CloseTooBig, CloseInternal} {
+	for _, c := range []int{CloseLoggedOut, CloseKicked, CloseHeartbeatTimeout, CloseSlow, CloseTokenExpired, CloseLoginTimeout, CloseServerRestart, CloseTooBig, CloseInternal, CloseTokenRevoked, CloseKickedByServer} {
 		if !strings.Contains(doc, fmt.Sprintf("| %d |", c)) {
 			t.Errorf("docs/protocol.md lacks close code %d", c)
 		}

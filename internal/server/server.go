@@ -102,6 +102,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err != nil {
 		return fail(err)
 	}
+	// The messaging core comes before the admin API, whose user and
+	// message endpoints use it.
 	s.svc, err = im.New(st, s.hub, im.Config{CommitBatch: cfg.CommitBatch, MaxGroupMembers: cfg.MaxGroupMembers, NodeID: cfg.NodeID,
 		TokenLeeway: cfg.TokenLeeway, PushPlanned: s.disp.Wake}, log, s.reg)
 	if err != nil {
@@ -111,7 +113,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	// credentials: load them before anything is dispatched.
 	s.admin, err = admin.New(admin.Deps{Apps: st, Credentials: st, Devices: st, Resources: st,
 		Providers: s.Providers, Failures: s.disp, Dispatch: s.disp, Log: log, ProviderTokens: st,
-		Messages: s.svc}, admin.Config{})
+		Messages: s.svc, Users: st, Sessions: s.hub, UserCache: s.svc}, admin.Config{})
 	if err != nil {
 		return fail(err)
 	}

@@ -506,7 +506,7 @@ func (c *Client) finish(ev ConnectionEvent, ext map[string]any) {
 func loginFailure(err error) (ConnectionEvent, map[string]any) {
 	var e *Error
 	switch {
-	case errors.As(err, &e) && e.Code == CodeTokenExpired:
+	case errors.As(err, &e) && (e.Code == CodeTokenExpired || e.Code == CodeTokenRevoked):
 		return ConnectionEventTokenExpired, map[string]any{"code": e.Code, "message": e.Message}
 	case errors.As(err, &e):
 		return ConnectionEventLoginInterrupted, map[string]any{"code": e.Code, "message": e.Message}

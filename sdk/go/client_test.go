@@ -354,6 +354,8 @@ func TestCloseCodes(t *testing.T) {
 		{protocol.CloseSlow, true, ConnectionEventLoginInterrupted},
 		{protocol.CloseHeartbeatTimeout, true, ConnectionEventLoginInterrupted},
 		{protocol.CloseInternal, true, ConnectionEventLoginInterrupted},
+		{protocol.CloseTokenRevoked, false, ConnectionEventTokenExpired},
+		{protocol.CloseKickedByServer, false, ConnectionEventKickedOut},
 	} {
 		t.Run(fmt.Sprint(tc.code), func(t *testing.T) {
 			f := newFakeServer(t)

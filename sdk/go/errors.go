@@ -82,6 +82,7 @@ const (
 	CodeRateLimited         = int(protocol.CodeRateLimited)         // too many requests; retry later
 	CodeInternal            = int(protocol.CodeInternal)            // the server failed; the request may be retried
 	CodeUnavailable         = int(protocol.CodeUnavailable)         // server shutting down or overloaded; retry later
+	CodeTokenRevoked        = int(protocol.CodeTokenRevoked)        // token issued before the app's server revoked the user's tokens
 )
 
 func errorFromWire(e *protocol.Error) *Error {

@@ -81,13 +81,15 @@ func (e sessionEnd) reconnects() bool {
 // event tells which ConnectionEvent ends a login that does not reconnect.
 func (e sessionEnd) event() (ConnectionEvent, map[string]any) {
 	switch {
-	case e.kicked != nil || e.code == protocol.CloseKicked:
+	case e.kicked != nil || e.code == protocol.CloseKicked || e.code == protocol.CloseKickedByServer:
 		ext := map[string]any{"closeCode": e.code}
 		if e.kicked != nil {
 			ext["reason"], ext["message"] = e.kicked.Reason, e.kicked.Message
 		}
 		return ConnectionEventKickedOut, ext
-	case e.code == protocol.CloseTokenExpired:
+	case e.code == protocol.CloseTokenExpired, e.code == protocol.CloseTokenRevoked:
+		// A revoked token (the app's server revoked the user's tokens)
+		// asks for the same as an expired one: a new token.
 		return ConnectionEventTokenExpired, e.extended()
 	}
 	return ConnectionEventSuccess, e.extended()

@@ -95,10 +95,14 @@ const (
 	// failed; extended carries the close code or error code.
 	ConnectionEventLoginInterrupted ConnectionEvent = 3
 	// ConnectionEventKickedOut: another login of the same user took this
-	// session's place; extended carries "reason" and "message".
+	// session's place (close 4001), or the app's server kicked the user
+	// (close 4008, reason 3); extended carries "closeCode", "reason" and
+	// "message". The SDK does not reconnect.
 	ConnectionEventKickedOut ConnectionEvent = 4
-	// ConnectionEventTokenExpired: the token expired; log in again with a
-	// fresh one (or renew it earlier, on EventHandler.TokenWillExpire).
+	// ConnectionEventTokenExpired: the token expired (close 4004, login
+	// error 40102) or the app's server revoked it (close 4007, login error
+	// 40108); log in again with a fresh one (or renew it earlier, on
+	// EventHandler.TokenWillExpire). The SDK does not reconnect.
 	ConnectionEventTokenExpired ConnectionEvent = 5
 )
 

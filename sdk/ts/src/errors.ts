@@ -84,4 +84,5 @@ export const ZIMServerErrorCode = {
   DeviceInUse: 40906,
   RateLimited: 42900,
   Unavailable: 50300,
+  TokenRevoked: 40108,
 } as const;

@@ -574,12 +574,14 @@ export class Connection implements Core {
     this.log.info(`herald: connection closed (${code} ${reason})`);
     const ext: Record<string, unknown> = { closeCode: code };
     if (reason) ext.reason = reason;
-    if (s.kicked || code === 4001) {
+    // 4001: another login took the session's place; 4008: the app's server kicked the user.
+    if (s.kicked || code === 4001 || code === 4008) {
       if (s.kicked) Object.assign(ext, { reason: s.kicked.reason, message: s.kicked.message });
       this.finish(ZIMConnectionEvent.KickedOut, ext);
       return;
     }
-    if (code === 4004) {
+    // 4004: the token expired; 4007: the app's server revoked it. Both need a new token.
+    if (code === 4004 || code === 4007) {
       this.finish(ZIMConnectionEvent.TokenExpired, ext);
       return;
     }
@@ -962,7 +964,7 @@ function retryable(err: ZIMError): boolean {
 /** loginFailure tells which connection event a failed login reports. */
 function loginFailure(err: ZIMError): [ZIMConnectionEvent, Record<string, unknown>] {
   const ext = { code: err.code, message: err.message };
-  if (err.code === ZIMServerErrorCode.TokenExpired) return [ZIMConnectionEvent.TokenExpired, ext];
+  if (err.code === ZIMServerErrorCode.TokenExpired || err.code === ZIMServerErrorCode.TokenRevoked) return [ZIMConnectionEvent.TokenExpired, ext];
   if (err.code === ZIMClientErrorCode.Timeout) return [ZIMConnectionEvent.LoginTimeout, ext];
   return [ZIMConnectionEvent.LoginInterrupted, ext];
 }
