@@ -56,6 +56,7 @@ func newRootCmd() *cobra.Command {
 		newEmulateCmd(),
 		newDeviceCmd(),
 		newPushCmd(),
+		newBackupCmd(),
 	)
 	return root
 }
