@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldim/herald/internal/devapp"
 	"github.com/heraldim/herald/internal/protocol"
+	"github.com/heraldim/herald/internal/seal"
 	"github.com/heraldim/herald/internal/server"
 	"github.com/heraldim/herald/internal/testkit"
 	"github.com/heraldim/herald/internal/token"
@@ -117,5 +118,31 @@ func TestBackupWhileServing(t *testing.T) {
 		if m.ConversationSeq != int64(i+1) || m.Text != fmt.Sprint("m", i) {
 			t.Fatalf("restored message %d = seq %d %q", i, m.ConversationSeq, m.Text)
 		}
+	}
+}
+
+// TestKeysNew: `herald keys new ID` prints a key master-keys accepts, a
+// new one each time; a bad ID is refused.
+func TestKeysNew(t *testing.T) {
+	run := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		root := newRootCmd()
+		root.SetOut(&out)
+		root.SetErr(&out)
+		root.SetArgs(args)
+		err := root.Execute()
+		return out.String(), err
+	}
+	a, err := run("keys", "new", "2026-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := run("keys", "new", "2026-01")
+	k, err := seal.ParseKey(a)
+	if err != nil || k.ID != "2026-01" || a == b {
+		t.Fatalf("keys new printed %q (then %q): %v", a, b, err)
+	}
+	if _, err := run("keys", "new", "bad id"); err == nil || !strings.Contains(err.Error(), "may hold only letters") {
+		t.Fatalf("keys new with a bad ID: %v", err)
 	}
 }

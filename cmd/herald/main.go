@@ -57,6 +57,7 @@ func newRootCmd() *cobra.Command {
 		newDeviceCmd(),
 		newPushCmd(),
 		newBackupCmd(),
+		newKeysCmd(),
 	)
 	return root
 }

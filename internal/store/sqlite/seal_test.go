@@ -365,3 +365,45 @@ func TestContractSealed(t *testing.T) {
 		return openTest(t, Config{Path: filepath.Join(dir, "herald.db"), Sealer: r})
 	})
 }
+
+// plainAppColumns are the columns of apps that hold no secret. Every other
+// column of apps must be in sealedColumns (and be written through
+// sealSecret), so that a start seals and re-wraps it.
+var plainAppColumns = map[string]bool{"id": true, "name": true, "created_at": true}
+
+// TestAppColumnsSealedOrPlain: every column of the apps table is either a
+// sealed one or known to hold no secret, so that a new secret column is
+// not forgotten by the start's sealing and re-wrapping (after a rotation
+// whose old key is then removed, it would no longer open).
+func TestAppColumnsSealedOrPlain(t *testing.T) {
+	s := openTest(t, Config{Path: filepath.Join(t.TempDir(), "herald.db")})
+	defer s.Close()
+	sealed := map[string]bool{}
+	for _, c := range sealedColumns {
+		if c.table == "apps" {
+			sealed[c.column] = true
+		}
+	}
+	rows, err := s.r.QueryContext(t.Context(), `SELECT name FROM pragma_table_info('apps')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var col string
+		if err := rows.Scan(&col); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if !sealed[col] && !plainAppColumns[col] {
+			t.Errorf("apps.%s is neither in sealedColumns (seal.go: a secret, written through sealSecret) nor in plainAppColumns (no secret)", col)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n < 5 {
+		t.Fatalf("apps has %d columns", n)
+	}
+}
