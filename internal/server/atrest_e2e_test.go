@@ -130,6 +130,8 @@ func TestSecretsAtRest(t *testing.T) {
 		t.Fatalf("start without k2: %v; want an error naming key ID k2", err)
 	}
 	checkSealedUnder(t, dir, "k2", 3)
+	// The failed start released the data directory.
+	testkit.Start(t, withKeys(k2)).Stop(t)
 }
 
 // TestGeneratedMasterKey: without master-keys the first start generates a
@@ -170,4 +172,20 @@ func TestGeneratedMasterKey(t *testing.T) {
 	s.LoginAs(t, "alice", "web", "d1").Close()
 	s.Stop(t)
 	checkSealedUnder(t, dir, "prod1", 2)
+
+	// A damaged key file stops the start, naming the file.
+	other := t.TempDir()
+	if err := os.WriteFile(filepath.Join(other, server.MasterKeyFile), []byte("local-1:c2hvcnQ=\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Addr, cfg.DataDir = "127.0.0.1:0", other
+	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), io.Discard)
+	if err == nil {
+		srv.Close()
+		t.Fatal("a server started with a damaged master.key")
+	}
+	if !errors.Is(err, seal.ErrBadKey) || !strings.Contains(err.Error(), filepath.Join(other, server.MasterKeyFile)) {
+		t.Fatalf("start with a damaged master.key: %v", err)
+	}
 }
