@@ -97,7 +97,8 @@ func (s *Store) openValue(aad []byte, stored string) (string, error) {
 }
 
 // sealedColumn is one secret column: its table, the columns of the row's
-// key (which make its associated data) and how they make it.
+// key (its primary key, which also makes the associated data) and how
+// they make it.
 type sealedColumn struct {
 	table, column string
 	key           []string
@@ -105,7 +106,10 @@ type sealedColumn struct {
 }
 
 // sealedColumns lists every column that holds sealed values, for
-// resealSecrets. A new secret column must be added here.
+// resealSecrets. A new secret column must be added here: one of apps (or
+// of another table, through sealSecret) with the app's ID as its
+// associated data, key []string{"id"} (or the table's primary key, the
+// app ID first) and aad appAAD(k[0]).
 var sealedColumns = []sealedColumn{
 	{"apps", "secret", []string{"id"}, func(k []string) []byte { return appAAD(k[0]) }},
 	{"apps", "admin_key", []string{"id"}, func(k []string) []byte { return appAAD(k[0]) }},
@@ -175,20 +179,19 @@ func resealSecrets(ctx context.Context, db *sql.DB, sl Sealer, log *slog.Logger)
 
 func resealColumn(ctx context.Context, tx *sql.Tx, sl Sealer, c sealedColumn) (sealed, rewrapped int, err error) {
 	type update struct {
-		rowid int64
+		key   []string
 		value string
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT rowid, `+strings.Join(c.key, ", ")+`, `+c.column+` FROM `+c.table)
+	rows, err := tx.QueryContext(ctx, `SELECT `+strings.Join(c.key, ", ")+`, `+c.column+` FROM `+c.table)
 	if err != nil {
 		return 0, 0, mapErr(c.table, err)
 	}
 	defer rows.Close()
 	var updates []update
 	for rows.Next() {
-		var rowid int64
 		key := make([]string, len(c.key))
 		var value string
-		dst := []any{&rowid}
+		dst := make([]any, 0, len(key)+1)
 		for i := range key {
 			dst = append(dst, &key[i])
 		}
@@ -204,7 +207,7 @@ func resealColumn(ctx context.Context, tx *sql.Tx, sl Sealer, c sealedColumn) (s
 			if err != nil {
 				return 0, 0, &SecretOpenError{Table: c.table, Column: c.column, Key: key, Err: err}
 			}
-			updates = append(updates, update{rowid, out})
+			updates = append(updates, update{key, out})
 			sealed++
 			continue
 		}
@@ -213,7 +216,7 @@ func resealColumn(ctx context.Context, tx *sql.Tx, sl Sealer, c sealedColumn) (s
 			return 0, 0, &SecretOpenError{Table: c.table, Column: c.column, Key: key, Err: err}
 		}
 		if changed {
-			updates = append(updates, update{rowid, out})
+			updates = append(updates, update{key, out})
 			rewrapped++
 		}
 	}
@@ -221,8 +224,17 @@ func resealColumn(ctx context.Context, tx *sql.Tx, sl Sealer, c sealedColumn) (s
 		return 0, 0, mapErr(c.table, err)
 	}
 	rows.Close()
+	where := make([]string, len(c.key))
+	for i, k := range c.key {
+		where[i] = fmt.Sprintf("%s = $%d", k, i+2)
+	}
+	q := `UPDATE ` + c.table + ` SET ` + c.column + ` = $1 WHERE ` + strings.Join(where, " AND ")
 	for _, u := range updates {
-		if _, err := tx.ExecContext(ctx, `UPDATE `+c.table+` SET `+c.column+` = $1 WHERE rowid = $2`, u.value, u.rowid); err != nil {
+		args := []any{u.value}
+		for _, k := range u.key {
+			args = append(args, k)
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return 0, 0, mapErr(c.table, err)
 		}
 	}
