@@ -56,6 +56,8 @@ func newRootCmd() *cobra.Command {
 		newEmulateCmd(),
 		newDeviceCmd(),
 		newPushCmd(),
+		newBackupCmd(),
+		newKeysCmd(),
 	)
 	return root
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/heraldim/herald/internal/seal"
 )
 
 // Config is the server's configuration. Zero values are not meaningful: use
@@ -93,6 +95,15 @@ type Config struct {
 	// "*" alone lets any origin connect (start-up then warns). Default
 	// empty: same-origin browsers only. See OriginPatternError.
 	AllowedOrigins []string
+	// MasterKeys are the key-encryption keys that seal the secrets stored
+	// in the database (apps' secrets and admin keys, vendor credentials),
+	// each "id:base64-of-32-bytes"; the first seals, every one opens (list
+	// a new key first and keep the old one after it to rotate). Give them
+	// from a secret store through HERALD_MASTER_KEYS or the file rather
+	// than as a flag, which any local user sees in the process list.
+	// Default empty: a key generated at first start into the data
+	// directory (master.key), which protects copies of the database only.
+	MasterKeys []string
 }
 
 // Default returns the configuration with every default filled in.
@@ -145,6 +156,36 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.Var(&listValue{p: &c.AllowedOrigins, check: CheckOriginPattern}, "allowed-origins",
 		`browser origins allowed besides the server's own, comma-separated host[:port] patterns ("*.example.com,localhost:5173"; "*": any)`)
+	fs.Var(&listValue{p: &c.MasterKeys, check: checkMasterKey}, "master-keys",
+		`keys sealing the stored secrets, comma-separated id:base64-of-32-bytes, the first sealing (default: a key generated into the data directory); prefer HERALD_MASTER_KEYS`)
+}
+
+// checkMasterKey refuses a master key that is not id:base64-of-32-bytes;
+// the error never repeats the key material.
+func checkMasterKey(s string) error {
+	_, err := seal.ParseKey(s)
+	return err
+}
+
+// Keyring returns the keyring of the MasterKeys, the first being the
+// primary; nil when none is configured.
+func (c *Config) Keyring() (*seal.Keyring, error) {
+	if len(c.MasterKeys) == 0 {
+		return nil, nil
+	}
+	keys := make([]seal.Key, len(c.MasterKeys))
+	for i, s := range c.MasterKeys {
+		k, err := seal.ParseKey(s)
+		if err != nil {
+			return nil, fmt.Errorf("master-keys: item %d: %w", i+1, err)
+		}
+		keys[i] = k
+	}
+	r, err := seal.NewKeyring(keys...)
+	if err != nil {
+		return nil, fmt.Errorf("master-keys: %w", err)
+	}
+	return r, nil
 }
 
 // Load fills every option that was not given as a flag from the environment
@@ -356,6 +397,9 @@ func (c *Config) Validate() error {
 		if err := CheckOriginPattern(p); err != nil {
 			errs = append(errs, fmt.Errorf("allowed-origins: %w", err))
 		}
+	}
+	if _, err := c.Keyring(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/heraldim/herald/internal/seal"
 )
 
 func load(t *testing.T, args []string, env map[string]string) (Config, error) {
@@ -191,5 +194,48 @@ func TestAllowsAnyOrigin(t *testing.T) {
 		if got := AllowsAnyOrigin(tc.patterns); got != tc.want {
 			t.Errorf("AllowsAnyOrigin(%q) = %v, want %v", tc.patterns, got, tc.want)
 		}
+	}
+}
+
+// TestMasterKeys: master-keys is a list of id:base64-of-32-bytes items,
+// the first the primary; a bad item is refused at load with an error that
+// names where it came from and never repeats the key material.
+func TestMasterKeys(t *testing.T) {
+	k1, _ := seal.GenerateKey("k1")
+	k2, _ := seal.GenerateKey("k2")
+	c, err := load(t, nil, map[string]string{"HERALD_MASTER_KEYS": k2.String() + ", " + k1.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.Keyring()
+	if err != nil || r.PrimaryID() != "k2" || strings.Join(r.IDs(), ",") != "k2,k1" {
+		t.Fatalf("keyring %v, %v; want k2 then k1", r, err)
+	}
+	if c := Default(); len(c.MasterKeys) != 0 {
+		t.Fatalf("default master-keys %d items", len(c.MasterKeys))
+	} else if r, err := c.Keyring(); r != nil || err != nil {
+		t.Fatalf("default keyring %v, %v; want none", r, err)
+	}
+	short := "k3:" + base64.StdEncoding.EncodeToString([]byte("sixteen-bytes!!!"))
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"no id", map[string]string{"HERALD_MASTER_KEYS": base64.StdEncoding.EncodeToString(k1.Secret)}, "HERALD_MASTER_KEYS: seal: bad key: want id:base64-of-32-bytes"},
+		{"short", map[string]string{"HERALD_MASTER_KEYS": short}, `HERALD_MASTER_KEYS: seal: bad key: key "k3" has 16 bytes, want 32`},
+		{"not base64", map[string]string{"HERALD_MASTER_KEYS": "k4:???"}, `key "k4": the part after the colon is not base64`},
+		{"bad id", map[string]string{"HERALD_MASTER_KEYS": "a b:" + base64.StdEncoding.EncodeToString(k1.Secret)}, "may hold only letters"},
+		{"duplicate", map[string]string{"HERALD_MASTER_KEYS": k1.String() + "," + k1.String()}, `master-keys: seal: bad key: key ID "k1" is given twice`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(t, nil, tc.env)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want mention of %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), base64.StdEncoding.EncodeToString(k1.Secret)) {
+				t.Fatalf("error %v repeats the key", err)
+			}
+		})
 	}
 }

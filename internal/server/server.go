@@ -30,6 +30,7 @@ import (
 	"github.com/heraldim/herald/internal/gateway"
 	"github.com/heraldim/herald/internal/im"
 	"github.com/heraldim/herald/internal/push"
+	"github.com/heraldim/herald/internal/seal"
 	"github.com/heraldim/herald/internal/store/sqlite"
 )
 
@@ -60,6 +61,8 @@ type Server struct {
 	lock        *flock.Flock // the data directory's, held from New to release
 	releaseOnce sync.Once
 	releaseErr  error
+
+	keys *seal.Keyring // seals the store's secrets
 }
 
 // New locks the data directory (a *DataDirInUseError when another process
@@ -82,12 +85,20 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if cfg.Durability == "power" {
 		dur = sqlite.DurabilityPower
 	}
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(cfg.DataDir, DBFile), Durability: dur}, log)
+	keys, err := loadKeyring(cfg, log)
 	if err != nil {
 		_ = lock.Unlock()
+		return nil, err
+	}
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(cfg.DataDir, DBFile), Durability: dur, Sealer: keys}, log)
+	if err != nil {
+		_ = lock.Unlock()
+		if uk := (*seal.UnknownKeyError)(nil); errors.As(err, &uk) {
+			return nil, fmt.Errorf("server: %w; give master-keys the key %q (after the primary) to open it", err, uk.ID)
+		}
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	s := &Server{cfg: cfg, log: log, store: st, reg: prometheus.NewRegistry(), lock: lock}
+	s := &Server{cfg: cfg, log: log, store: st, reg: prometheus.NewRegistry(), lock: lock, keys: keys}
 	fail := func(err error) (*Server, error) {
 		_ = s.release()
 		return nil, err
@@ -185,6 +196,10 @@ func ensureDevApp(ctx context.Context, st im.Store, dir string, out io.Writer) (
 	}
 	return c, nil
 }
+
+// Sealer returns the keyring that seals the store's secrets, for another
+// handle on the same database (tests, tools).
+func (s *Server) Sealer() sqlite.Sealer { return s.keys }
 
 // DevApp returns the development app's credentials.
 func (s *Server) DevApp() devapp.Credentials { return s.dev }

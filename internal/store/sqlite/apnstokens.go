@@ -40,6 +40,9 @@ func (s *Store) ProviderToken(ctx context.Context, k apns.TokenKey) (apns.Provid
 	if err != nil {
 		return apns.ProviderToken{}, false, ctxErr(ctx, "sqlite: provider token", err)
 	}
+	if t.Token, err = s.openValue(providerTokenAAD(k.TeamID, k.KeyID, k.KeySHA256), t.Token); err != nil {
+		return apns.ProviderToken{}, false, fmt.Errorf("sqlite: provider token: %w", err)
+	}
 	t.Issued = time.Unix(issued, 0)
 	return t, true, nil
 }
@@ -53,6 +56,11 @@ func (s *Store) SwapProviderToken(ctx context.Context, k apns.TokenKey, prev tim
 	if next.Token == "" || next.Issued.IsZero() {
 		return apns.ProviderToken{}, fmt.Errorf("%s: empty token or issued time", op)
 	}
+	aad := providerTokenAAD(k.TeamID, k.KeyID, k.KeySHA256)
+	sealed, err := s.sealValue(aad, next.Token)
+	if err != nil {
+		return apns.ProviderToken{}, fmt.Errorf("%s: %w", op, err)
+	}
 	now := time.Now().UnixMilli()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -61,14 +69,14 @@ func (s *Store) SwapProviderToken(ctx context.Context, k apns.TokenKey, prev tim
 	defer func() { _ = tx.Rollback() }() // after Commit it does nothing
 	if !prev.IsZero() {
 		if _, err := tx.ExecContext(ctx, qSwapProviderToken, k.TeamID, k.KeyID, k.KeySHA256,
-			next.Token, next.Issued.Unix(), prev.Unix(), now); err != nil {
+			sealed, next.Issued.Unix(), prev.Unix(), now); err != nil {
 			return apns.ProviderToken{}, ctxErr(ctx, op, err)
 		}
 	}
 	// Also when prev is set: the row may have been deleted since it was
 	// read; when the update above won, this conflicts and does nothing.
 	if _, err := tx.ExecContext(ctx, qInsertProviderToken, k.TeamID, k.KeyID, k.KeySHA256,
-		next.Token, next.Issued.Unix(), now); err != nil {
+		sealed, next.Issued.Unix(), now); err != nil {
 		return apns.ProviderToken{}, ctxErr(ctx, op, err)
 	}
 	var won apns.ProviderToken
@@ -78,6 +86,9 @@ func (s *Store) SwapProviderToken(ctx context.Context, k apns.TokenKey, prev tim
 	}
 	if err := tx.Commit(); err != nil {
 		return apns.ProviderToken{}, ctxErr(ctx, op, err)
+	}
+	if won.Token, err = s.openValue(aad, won.Token); err != nil {
+		return apns.ProviderToken{}, fmt.Errorf("%s: %w", op, err)
 	}
 	won.Issued = time.Unix(issued, 0)
 	return won, nil

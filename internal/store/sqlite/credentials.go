@@ -26,13 +26,18 @@ ON CONFLICT (app_id, vendor) DO UPDATE SET
 // PutCredential stores an app's credential for c.Vendor, replacing the one
 // it had; im.ErrNotFound if the app does not exist.
 func (s *Store) PutCredential(ctx context.Context, c push.Credential) error {
+	const op = "sqlite: put credential"
+	config, err := s.sealValue(credentialAAD(c.AppID, string(c.Vendor)), string(c.Config))
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
 	envs := make([]string, len(c.Environments))
 	for i, e := range c.Environments {
 		envs[i] = string(e)
 	}
-	_, err := s.w.ExecContext(ctx, qPutCredential, c.AppID, string(c.Vendor), strings.Join(envs, ","), c.Config,
+	_, err = s.w.ExecContext(ctx, qPutCredential, c.AppID, string(c.Vendor), strings.Join(envs, ","), config,
 		time.Now().UnixMilli())
-	return ctxErr(ctx, "sqlite: put credential", err)
+	return ctxErr(ctx, op, err)
 }
 
 // Credentials returns an app's credentials by vendor; with appID empty,
@@ -51,11 +56,16 @@ func (s *Store) Credentials(ctx context.Context, appID string) ([]push.Credentia
 	var out []push.Credential
 	for rows.Next() {
 		var c push.Credential
-		var vendor, envs string
+		var vendor, envs, config string
 		var created, updated int64
-		if err := rows.Scan(&c.AppID, &vendor, &envs, &c.Config, &created, &updated); err != nil {
+		if err := rows.Scan(&c.AppID, &vendor, &envs, &config, &created, &updated); err != nil {
 			return nil, mapErr(op, err)
 		}
+		opened, err := s.openValue(credentialAAD(c.AppID, vendor), config)
+		if err != nil {
+			return nil, fmt.Errorf("%s: app %s, %s: %w", op, c.AppID, vendor, err)
+		}
+		c.Config = []byte(opened)
 		c.Vendor = push.Vendor(vendor)
 		for _, e := range strings.Split(envs, ",") {
 			if e != "" {

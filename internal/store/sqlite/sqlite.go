@@ -21,6 +21,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -100,6 +101,13 @@ type Config struct {
 	// ReadConns is the number of reader connections; zero means
 	// DefaultReadConns.
 	ReadConns int
+	// Sealer encrypts the secret columns (apps' secrets, vendor
+	// credentials, APNs provider tokens). Open seals the plaintext values
+	// older versions left and re-wraps those sealed under a non-primary
+	// key. nil stores secrets in plaintext and refuses to read sealed
+	// ones: for tests and tools that read no secrets; the server always
+	// sets one.
+	Sealer Sealer
 }
 
 // Store is an im.Store on SQLite. Create it with Open; it is safe for
@@ -118,6 +126,8 @@ type Store struct {
 	// a mutex so that waiting honours the context). It guards seqs.
 	writeSem chan struct{}
 	seqs     *seqCache
+
+	sealer Sealer // nil: secrets in plaintext
 
 	// Prepared statements of the hot paths; w* on the writer, r* on the
 	// readers.
@@ -165,6 +175,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	s := &Store{
 		writeSem: make(chan struct{}, 1),
 		seqs:     newSeqCache(seqCacheGeneration),
+		sealer:   cfg.Sealer,
+	}
+	if err := createPrivate(cfg.Path); err != nil {
+		return nil, err
 	}
 	ok := false
 	defer func() {
@@ -209,6 +223,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	if err := migrate(ctx, s.w, log); err != nil {
 		return nil, err
 	}
+	if s.sealer != nil {
+		if err := resealSecrets(ctx, s.w, s.sealer, log); err != nil {
+			return nil, err
+		}
+	}
 
 	s.r, err = sql.Open("sqlite", dsn(cfg.Path,
 		"busy_timeout("+fmt.Sprint(busyTimeoutMS)+")",
@@ -235,6 +254,36 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	log.Info("sqlite store open", "path", cfg.Path, "durability", cfg.Durability.String(),
 		"read_conns", cfg.ReadConns)
 	return s, nil
+}
+
+// createPrivate creates the database file readable by its owner only
+// (0600) before SQLite opens it: SQLite creates a missing file 0644 (less
+// the umask) and gives its -wal and -shm companions the database file's
+// mode. A file left by an older version, and its companions, are narrowed
+// to 0600.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("sqlite: open: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("sqlite: open: %w", err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: open: %w", err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, fi.Mode().Perm()&0o700); err != nil {
+				return fmt.Errorf("sqlite: open: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // dsn builds a modernc.org/sqlite DSN for path with the given PRAGMAs. The
