@@ -117,6 +117,9 @@ type Deps struct {
 	// the token APNs knows. Nil: each process keeps its own in memory (and
 	// a restart within 20 minutes is refused by APNs for a while).
 	ProviderTokens apns.TokenStore
+	// Webhooks manages the apps' webhooks (webhook.Service). Nil: the
+	// webhook endpoints answer not_found.
+	Webhooks Webhooks
 }
 
 // Config tunes the handler. Zero values take the defaults.

@@ -61,6 +61,10 @@ type Message struct {
 	// GroupPush asks AppendMessages to record a group message's offline
 	// push (a GroupFanout) with the message.
 	GroupPush bool
+	// Webhook asks AppendMessages to write the message's message.sent
+	// webhook event (an outbox row naming the message) in the same
+	// transaction; not for a duplicate or a conflict.
+	Webhook bool
 }
 
 // PushPlan is a stored message's push planned after its commit, for one
