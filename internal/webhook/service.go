@@ -113,7 +113,8 @@ func New(store Store, opt Options, log *slog.Logger, reg prometheus.Registerer) 
 	if client == nil {
 		// No redirects: a receiver that moved answers 3xx, recorded as a
 		// failure, rather than sending signed events to another host.
-		client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(),
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	m, err := newMetrics(reg)
 	if err != nil {
@@ -209,6 +210,7 @@ func (s *Service) Run(ctx context.Context) error {
 	close(s.results)
 	<-recDone
 	<-flushDone
+	s.client.CloseIdleConnections()
 	return nil
 }
 
