@@ -49,6 +49,8 @@ func (s *Service) Get(_ context.Context, appID string) (Config, error) {
 // the new configuration and the secret when it was generated (shown once).
 // Invalid input is a *protocol.Error and changes nothing.
 func (s *Service) Put(ctx context.Context, appID string, u Update) (Config, string, error) {
+	s.putMu.Lock()
+	defer s.putMu.Unlock()
 	old, exists := s.config(appID)
 	c := old
 	if !exists {
@@ -124,12 +126,12 @@ func (s *Service) Put(ctx context.Context, appID string, u Update) (Config, stri
 		c.Secret, shown = sec, sec
 	}
 	c.UpdatedAt = s.opt.Now()
-	s.cfgMu.Lock()
-	defer s.cfgMu.Unlock()
 	if err := s.store.PutWebhook(ctx, c); err != nil {
 		return Config{}, "", fmt.Errorf("webhook: put: %w", err)
 	}
+	s.cfgMu.Lock()
 	s.cfgs[appID] = c
+	s.cfgMu.Unlock()
 	s.Wake() // events held while it was disabled
 	return c, shown, nil
 }
@@ -154,15 +156,17 @@ func checkURL(raw string) error {
 // Delete removes an app's configuration and its pending events;
 // ErrNotFound if it has none.
 func (s *Service) Delete(ctx context.Context, appID string) error {
-	s.cfgMu.Lock()
-	defer s.cfgMu.Unlock()
-	if _, ok := s.cfgs[appID]; !ok {
+	s.putMu.Lock()
+	defer s.putMu.Unlock()
+	if _, ok := s.config(appID); !ok {
 		return ErrNotFound
 	}
 	if err := s.store.DeleteWebhook(ctx, appID); err != nil {
 		return fmt.Errorf("webhook: delete: %w", err)
 	}
+	s.cfgMu.Lock()
 	delete(s.cfgs, appID)
+	s.cfgMu.Unlock()
 	return nil
 }
 

@@ -61,6 +61,9 @@ type Service struct {
 
 	cfgMu sync.RWMutex
 	cfgs  map[string]Config
+	// putMu serializes configuration changes, so that the store write
+	// happens without cfgMu (which every send reads).
+	putMu sync.Mutex
 
 	qMu    sync.Mutex
 	queued []NewEvent
@@ -248,10 +251,10 @@ func (s *Service) flushQueued(ctx context.Context) {
 
 // deliverLoop reads due events and starts their deliveries.
 func (s *Service) deliverLoop(ctx context.Context, wg *sync.WaitGroup) {
-	lastTrim := time.Time{}
+	var lastTrim, lastGauge time.Time
 	for {
 		now := s.opt.Now()
-		rows, err := s.store.DueEvents(ctx, now, 256)
+		rows, err := s.store.DueEvents(ctx, now, 256, s.fullApps())
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("reading due webhook events", "err", err)
 		}
@@ -265,8 +268,11 @@ func (s *Service) deliverLoop(ctx context.Context, wg *sync.WaitGroup) {
 				s.results <- s.deliver(ctx, r)
 			}()
 		}
-		if n, err := s.store.PendingEvents(ctx); err == nil {
-			s.metrics.pending.Set(float64(n))
+		if now.Sub(lastGauge) >= time.Second {
+			lastGauge = now
+			if n, err := s.store.PendingEvents(ctx); err == nil {
+				s.metrics.pending.Set(float64(n))
+			}
 		}
 		if now.Sub(lastTrim) > time.Hour {
 			lastTrim = now
@@ -294,6 +300,20 @@ func (s *Service) deliverLoop(ctx context.Context, wg *sync.WaitGroup) {
 		}
 		t.Stop()
 	}
+}
+
+// fullApps returns the apps with PerApp deliveries in flight: their rows
+// are not read, so that one app's backlog does not hide the others'.
+func (s *Service) fullApps() []string {
+	s.inMu.Lock()
+	defer s.inMu.Unlock()
+	var full []string
+	for app, n := range s.perApp {
+		if n >= s.opt.PerApp {
+			full = append(full, app)
+		}
+	}
+	return full
 }
 
 // take marks r in flight if it is not and its app has room.

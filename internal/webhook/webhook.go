@@ -160,8 +160,8 @@ type Store interface {
 	// transaction, and returns their IDs.
 	EnqueueEvents(ctx context.Context, evs []NewEvent) ([]int64, error)
 	// DueEvents returns up to limit pending rows due at now, oldest
-	// first, with their messages.
-	DueEvents(ctx context.Context, now time.Time, limit int) ([]Row, error)
+	// first, with their messages, leaving out the rows of skipApps.
+	DueEvents(ctx context.Context, now time.Time, limit int, skipApps []string) ([]Row, error)
 	// NextDue returns when the earliest pending row is due (zero: none).
 	NextDue(ctx context.Context) (time.Time, error)
 	// FinishEvents writes outcomes in one transaction.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,8 +36,10 @@ ON CONFLICT (app_id) DO UPDATE SET
 	m.extended_data, m.priority, m.local_id, m.created_at`
 	outboxFrom = ` FROM webhook_outbox o LEFT JOIN messages m ON m.id = o.message_id`
 
+	// qDueWebhookEvents is completed by DueEvents with the apps to skip
+	// and the order.
 	qDueWebhookEvents = `SELECT ` + outboxColumns + outboxFrom + `
-WHERE o.status = 'pending' AND o.next_at <= $1 ORDER BY o.next_at, o.id LIMIT $2`
+WHERE o.status = 'pending' AND o.next_at <= $1`
 	qNextWebhookDue   = `SELECT COALESCE(MIN(next_at), 0) FROM webhook_outbox WHERE status = 'pending'`
 	qFinishWebhook    = `UPDATE webhook_outbox SET status = $2, attempts = $3, next_at = $4, last_status = $5, last_error = $6, done_at = $7 WHERE id = $1`
 	qRecentWebhooks   = `SELECT ` + outboxColumns + outboxFrom + ` WHERE o.app_id = $1 AND ($2 = '' OR o.status = $2) ORDER BY o.id DESC LIMIT $3`
@@ -187,8 +190,19 @@ func (s *Store) outboxRows(ctx context.Context, op, q string, args ...any) ([]we
 }
 
 // DueEvents implements webhook.Store.
-func (s *Store) DueEvents(ctx context.Context, now time.Time, limit int) ([]webhook.Row, error) {
-	return s.outboxRows(ctx, "sqlite: due webhook events", qDueWebhookEvents, now.UnixMilli(), limit)
+func (s *Store) DueEvents(ctx context.Context, now time.Time, limit int, skipApps []string) ([]webhook.Row, error) {
+	q := qDueWebhookEvents
+	args := []any{now.UnixMilli(), limit}
+	if len(skipApps) > 0 {
+		ph := make([]string, len(skipApps))
+		for i, a := range skipApps {
+			ph[i] = "$" + strconv.Itoa(i+3)
+			args = append(args, a)
+		}
+		q += ` AND o.app_id NOT IN (` + strings.Join(ph, ", ") + `)`
+	}
+	q += ` ORDER BY o.next_at, o.id LIMIT $2`
+	return s.outboxRows(ctx, "sqlite: due webhook events", q, args...)
 }
 
 // NextDue implements webhook.Store.
