@@ -526,3 +526,26 @@ func TestWebhookBadConfig(t *testing.T) {
 }
 
 func jsonString(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// TestWebhookOfflineByTimeout: a session that goes silent ends by the
+// offline window, as user.logout with reason heartbeat_timeout.
+func TestWebhookOfflineByTimeout(t *testing.T) {
+	s := testkit.Start(t, func(c *config.Config) {
+		fastRetries(c)
+		c.HeartbeatInterval = time.Second
+		c.OfflineAfter = 2 * time.Second
+	})
+	r := newReceiver(t)
+	secret := configure(t, s, r, map[string]any{"events": []string{"user.logout"}})
+	c, freeze := testkit.DialFreezable(t, s.URL)
+	if err := c.Login(s.App.AppID, "frozen", s.Token(t, "frozen", time.Hour), "android", "f"); err != nil {
+		t.Fatal(err)
+	}
+	c.SyncDone(wait)
+	freeze()
+	var out struct{ UserID, DeviceID, Reason string }
+	verified(t, secret, r.event("user.logout"), &out)
+	if out.UserID != "frozen" || out.DeviceID != "f" || out.Reason != "heartbeat_timeout" {
+		t.Fatalf("user.logout %+v, want frozen's heartbeat_timeout", out)
+	}
+}

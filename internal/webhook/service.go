@@ -276,12 +276,8 @@ func (s *Service) deliverLoop(ctx context.Context, wg *sync.WaitGroup) {
 		}
 		if now.Sub(lastTrim) > time.Hour {
 			lastTrim = now
-			if t, ok := s.store.(interface {
-				TrimEvents(context.Context, time.Time) error
-			}); ok {
-				if err := t.TrimEvents(ctx, now.Add(-s.opt.Keep)); err != nil && ctx.Err() == nil {
-					s.log.Warn("trimming delivered webhook events", "err", err)
-				}
+			if err := s.store.TrimEvents(ctx, now.Add(-s.opt.Keep)); err != nil && ctx.Err() == nil {
+				s.log.Warn("trimming delivered webhook events", "err", err)
 			}
 		}
 		wait := s.opt.Poll

@@ -171,4 +171,6 @@ type Store interface {
 	RecentEvents(ctx context.Context, appID, status string, limit int) ([]Row, Counts, error)
 	// PendingEvents counts every app's pending rows (the gauge).
 	PendingEvents(ctx context.Context) (int, error)
+	// TrimEvents deletes the delivered rows finished before t.
+	TrimEvents(ctx context.Context, before time.Time) error
 }
