@@ -45,7 +45,7 @@ func TestWebhookOutbox(t *testing.T) {
 		t.Fatalf("EnqueueEvents = %v, %v", ids, err)
 	}
 	msgs := benchBatch(1000, 1, 1)
-	msgs[0].AppID, msgs[0].Webhook = "a", true
+	msgs[0].AppID, msgs[0].Webhook, msgs[0].CreatedAt = "a", true, now
 	if _, err := s.AppendMessages(ctx, msgs); err != nil {
 		t.Fatal(err)
 	}
