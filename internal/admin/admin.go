@@ -125,6 +125,9 @@ type Deps struct {
 	Users     UserStore
 	Sessions  Sessions
 	UserCache UserCache
+	// Webhooks manages the apps' webhooks (webhook.Service). Nil: the
+	// webhook endpoints answer not_found.
+	Webhooks Webhooks
 }
 
 // Config tunes the handler. Zero values take the defaults.

@@ -70,6 +70,10 @@ type Config struct {
 	WithdrawContent map[int]string
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// Ended, if set, is told of every call that closed (webhook events),
+	// with the reason of the change that closed it and every user's
+	// final state. It must not block.
+	Ended func(appID, callID, reason string, users []User)
 }
 
 // defaultWithdrawContent returns the content of a withdraw push by the
@@ -706,6 +710,9 @@ func (s *Service) commitWithdrawing(ctx context.Context, c *state, ch Change, wi
 		s.gateSet(c.AppID, c.CallID, ended(c.Users))
 		delete(s.calls, callKey{c.AppID, c.CallID})
 		s.metrics.open.Dec()
+		if s.cfg.Ended != nil {
+			s.cfg.Ended(c.AppID, c.CallID, ch.DropReason, slices.Clone(c.Users))
+		}
 	} else {
 		s.scheduleNext(c)
 	}

@@ -104,6 +104,15 @@ type Config struct {
 	// Default empty: a key generated at first start into the data
 	// directory (master.key), which protects copies of the database only.
 	MasterKeys []string
+	// WebhookRetryBase is the first retry's delay of a failed webhook
+	// delivery; each further retry doubles it (jittered, capped at 6 h).
+	// Default 1 min: with WebhookMaxAttempts 12, about 20 hours of retries.
+	WebhookRetryBase time.Duration
+	// WebhookMaxAttempts is how many deliveries a webhook event gets
+	// before it is dead (kept, listed). Default 12.
+	WebhookMaxAttempts int
+	// WebhookTimeout bounds one webhook delivery. Default 10 s.
+	WebhookTimeout time.Duration
 }
 
 // Default returns the configuration with every default filled in.
@@ -128,6 +137,10 @@ func Default() Config {
 		NodeID:            0,
 		LogLevel:          "info",
 		LogFormat:         "text",
+
+		WebhookRetryBase:   time.Minute,
+		WebhookMaxAttempts: 12,
+		WebhookTimeout:     10 * time.Second,
 	}
 }
 
@@ -158,6 +171,9 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 		`browser origins allowed besides the server's own, comma-separated host[:port] patterns ("*.example.com,localhost:5173"; "*": any)`)
 	fs.Var(&listValue{p: &c.MasterKeys, check: checkMasterKey}, "master-keys",
 		`keys sealing the stored secrets, comma-separated id:base64-of-32-bytes, the first sealing (default: a key generated into the data directory); prefer HERALD_MASTER_KEYS`)
+	fs.DurationVar(&c.WebhookRetryBase, "webhook-retry-base", c.WebhookRetryBase, "first retry delay of a failed webhook delivery (doubles per retry, capped at 6h)")
+	fs.IntVar(&c.WebhookMaxAttempts, "webhook-max-attempts", c.WebhookMaxAttempts, "deliveries a webhook event gets before it is dead")
+	fs.DurationVar(&c.WebhookTimeout, "webhook-timeout", c.WebhookTimeout, "time one webhook delivery may take")
 }
 
 // checkMasterKey refuses a master key that is not id:base64-of-32-bytes;
@@ -400,6 +416,15 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.Keyring(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.WebhookRetryBase <= 0 || c.WebhookRetryBase > time.Hour {
+		bad("webhook-retry-base must be positive, at most 1h")
+	}
+	if c.WebhookMaxAttempts < 1 || c.WebhookMaxAttempts > 50 {
+		bad("webhook-max-attempts must be 1 to 50")
+	}
+	if c.WebhookTimeout <= 0 || c.WebhookTimeout > time.Minute {
+		bad("webhook-timeout must be positive, at most 1m")
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))

@@ -82,6 +82,60 @@ type Config struct {
 	// (native apps) is always accepted. Empty allows same-origin browsers
 	// only; another origin is refused with 403 before any session exists.
 	OriginPatterns []string
+	// Presence, if set, is told of every login and session end (webhook
+	// events); nil: nobody is.
+	Presence Presence
+}
+
+// Presence is told when sessions log in and end. Its methods must not
+// block (the webhook service queues in memory).
+type Presence interface {
+	LoggedIn(e PresenceEvent)
+	// LoggedOut reports the end of a logged-in session, e.Reason saying
+	// why (ReasonLogout, ReasonKicked, ...).
+	LoggedOut(e PresenceEvent)
+}
+
+// PresenceEvent is one login or session end.
+type PresenceEvent struct {
+	AppID, UserID, Platform, DeviceID, SessionID string
+	// Reason is "" for a login.
+	Reason string
+}
+
+// Session end reasons of PresenceEvent.
+const (
+	ReasonLogout           = "logout"
+	ReasonKicked           = "kicked"
+	ReasonHeartbeatTimeout = "heartbeat_timeout"
+	ReasonSlow             = "slow"
+	ReasonTokenExpired     = "token_expired"
+	ReasonServerRestart    = "server_restart"
+	ReasonError            = "error"
+	// ReasonClosed is a connection closed by the client or the network.
+	ReasonClosed = "closed"
+)
+
+// endReason names why the session ended, from the close code the server
+// gave it (none: the client or the network closed it).
+func endReason(code int) string {
+	switch code {
+	case protocol.CloseLoggedOut:
+		return ReasonLogout
+	case protocol.CloseKicked:
+		return ReasonKicked
+	case protocol.CloseHeartbeatTimeout:
+		return ReasonHeartbeatTimeout
+	case protocol.CloseSlow:
+		return ReasonSlow
+	case protocol.CloseTokenExpired:
+		return ReasonTokenExpired
+	case protocol.CloseServerRestart:
+		return ReasonServerRestart
+	case 0:
+		return ReasonClosed
+	}
+	return ReasonError
 }
 
 // Gateway accepts and runs sessions. Create with New; serve it as an

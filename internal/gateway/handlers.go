@@ -296,6 +296,9 @@ func (s *Session) handleLogin(f protocol.Frame) {
 		return
 	}
 	s.push(item{kind: kindSync, prio: prioControl, login: true, skip: req.SkipSync})
+	if p := s.g.cfg.Presence; p != nil {
+		p.LoggedIn(PresenceEvent{AppID: s.appID, UserID: s.userID, Platform: s.platform, DeviceID: s.deviceID, SessionID: s.id})
+	}
 	if s.g.calls != nil {
 		s.g.calls.LoggedIn(s.ctx, s.appID, s.userID, s.event)
 	}

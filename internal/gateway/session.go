@@ -45,6 +45,7 @@ type Session struct {
 	// reader goroutine.
 	pushID string
 
+	endCode   atomic.Int32 // the first close code the server gave; 0: none
 	lastSeen  atomic.Int64 // unix nanoseconds of the last frame or pong
 	tokenExp  atomic.Int64 // unix milliseconds
 	warned    atomic.Bool
@@ -108,6 +109,14 @@ func (s *Session) hand(conv string, before, to int64) {
 // one place that reports session ends. Called once the reader and the
 // writer ended and the session left the hub.
 func (s *Session) ended() {
+	if s.loggedIn.Load() && s.g.cfg.Presence != nil {
+		reason := endReason(int(s.endCode.Load()))
+		if s.loggedOut {
+			reason = ReasonLogout
+		}
+		s.g.cfg.Presence.LoggedOut(PresenceEvent{AppID: s.appID, UserID: s.userID, Platform: s.platform, DeviceID: s.deviceID,
+			SessionID: s.id, Reason: reason})
+	}
 	if !s.loggedIn.Load() || s.loggedOut {
 		return
 	}
@@ -137,6 +146,7 @@ func (s *Session) seen() { s.lastSeen.Store(time.Now().UnixNano()) }
 // closeWith closes the connection with code after whatever is queued before
 // it has been written.
 func (s *Session) closeWith(code int, reason string) {
+	s.endCode.CompareAndSwap(0, int32(code))
 	if !s.q.push(item{kind: kindClose, prio: prioControl, code: code, reason: reason}) {
 		s.abort(code, reason)
 	}
@@ -153,6 +163,7 @@ func (s *Session) push(it item) {
 // abort closes the connection at once with code, dropping what is queued.
 // Safe from any goroutine, including while a hub lock is held.
 func (s *Session) abort(code int, reason string) {
+	s.endCode.CompareAndSwap(0, int32(code))
 	s.closeOnce.Do(func() {
 		s.q.close()
 		go func() {

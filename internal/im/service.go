@@ -68,12 +68,32 @@ type Config struct {
 	// RouteWorkers is how many goroutines hand group messages to members'
 	// sessions (each owns a shard of the groups). Default 2.
 	RouteWorkers int
+	// Hooks, if set, moderates client sends before they are stored and
+	// records message.sent webhook events with their commit (nil: off).
+	Hooks SendHooks
+}
+
+// SendHooks are the webhook hooks of the send path (webhook.Service).
+type SendHooks interface {
+	// BeforeSend may change req in place, or refuse it with a
+	// *protocol.Error. It is called for clients' stored messages only.
+	BeforeSend(ctx context.Context, appID, from string, req *protocol.SendRequest) error
+	// WantsAfterSend reports whether the app's messages get a
+	// message.sent event, written in their commit transaction. It must
+	// not block.
+	WantsAfterSend(appID string) bool
+	// Committed is called after a commit that wrote such events. It must
+	// not block.
+	Committed()
 }
 
 // Sender identifies who sends: the logged-in user of a session.
 type Sender struct {
 	AppID  string
 	UserID string
+	// Server marks a message sent by the app's server (the REST API): it
+	// is not moderated by the before-send hook.
+	Server bool
 }
 
 // SendResult is what a send resulted in, given to its done callback.
@@ -357,6 +377,13 @@ func (s *Service) Send(ctx context.Context, from Sender, req *protocol.SendReque
 	if err := protocol.ValidateSend(req); err != nil {
 		return err
 	}
+	if h := s.cfg.Hooks; h != nil && !from.Server && req.Type != protocol.MessageCommand {
+		// The app's moderation, before anything is stored; the hook
+		// validates what it modified.
+		if err := h.BeforeSend(ctx, from.AppID, from.UserID, req); err != nil {
+			return err
+		}
+	}
 	var convID string
 	switch req.ConversationType {
 	case protocol.ConversationGroup:
@@ -395,6 +422,9 @@ func (s *Service) submit(ctx context.Context, from Sender, req *protocol.SendReq
 		Priority:        req.Priority,
 		LocalID:         req.LocalMessageID,
 		SkipSender:      opts.NoSenderSessions,
+	}
+	if s.cfg.Hooks != nil {
+		m.Webhook = s.cfg.Hooks.WantsAfterSend(from.AppID)
 	}
 	if req.PushConfig != nil {
 		b, err := json.Marshal(req.PushConfig)
@@ -504,8 +534,9 @@ func (s *Service) commit(ctx context.Context, batch []*pendingSend, msgs []*Mess
 		}
 		return
 	}
-	planned := false
+	planned, hooked := false, false
 	for i, p := range batch {
+		hooked = hooked || (p.msg.Webhook && !res[i].Duplicate && !res[i].Conflict)
 		r := res[i]
 		if !r.Conflict {
 			s.known.note(convRef{p.msg.AppID, p.msg.ConvID}, r.Seq)
@@ -539,6 +570,9 @@ func (s *Service) commit(ctx context.Context, batch []*pendingSend, msgs []*Mess
 	}
 	if planned && s.cfg.PushPlanned != nil {
 		s.cfg.PushPlanned()
+	}
+	if hooked {
+		s.cfg.Hooks.Committed()
 	}
 }
 

@@ -69,6 +69,10 @@ type Message struct {
 	// group every member whose read position was at the group's last
 	// message before the batch is moved past it. Not stored.
 	Quiet bool
+	// Webhook asks AppendMessages to write the message's message.sent
+	// webhook event (an outbox row naming the message) in the same
+	// transaction; not for a duplicate or a conflict.
+	Webhook bool
 }
 
 // PushPlan is a stored message's push planned after its commit, for one

@@ -61,6 +61,13 @@ const (
 	CodeVendorUnreachable   Code = 50200 // the vendor's server gave no answer (REST)
 	CodeUnavailable         Code = 50300 // the server is shutting down or overloaded; retry later
 	CodeTokenRevoked        Code = 40108 // token issued before the user's tokens were revoked (server API)
+
+	CodeInvalidWebhookURL    Code = 40025 // a webhook or before-send URL that is not an absolute http(s) URL (REST)
+	CodeInvalidWebhookEvents Code = 40026 // a webhook event name that is not one of the documented events (REST)
+	CodeInvalidWebhookOption Code = 40027 // a webhook option out of range: before-send timeout, failure mode (REST)
+	CodeWebhookNotEnabled    Code = 40028 // a test event for an app whose webhook is disabled or has no URL (REST)
+	CodeMessageRejected      Code = 40310 // the app's before-send hook denied the message; nothing was stored
+	CodeMessageNotModerated  Code = 40311 // the before-send hook failed and the app refuses unmoderated messages (fail closed)
 )
 
 type codeInfo struct {
@@ -118,6 +125,13 @@ var catalogue = map[Code]codeInfo{
 	CodeVendorUnreachable:   {"vendor_unreachable", 502, "the vendor's server did not answer"},
 	CodeUnavailable:         {"unavailable", 503, "server unavailable, retry later"},
 	CodeTokenRevoked:        {"token_revoked", 401, "token was revoked: log in with a new one"},
+
+	CodeInvalidWebhookURL:    {"invalid_webhook_url", 400, "webhook URL must be an absolute http or https URL"},
+	CodeInvalidWebhookEvents: {"invalid_webhook_events", 400, "unknown webhook event"},
+	CodeInvalidWebhookOption: {"invalid_webhook_option", 400, "invalid webhook option"},
+	CodeWebhookNotEnabled:    {"webhook_not_enabled", 400, "the app's webhook is disabled or has no URL"},
+	CodeMessageRejected:      {"message_rejected", 403, "the message was rejected"},
+	CodeMessageNotModerated:  {"message_not_moderated", 403, "the message could not be moderated; retry later"},
 }
 
 // Name returns the code's stable snake_case name.

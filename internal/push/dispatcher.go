@@ -79,6 +79,10 @@ type DispatcherConfig struct {
 	MaxBackoff  time.Duration
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// Outcome, if set, is told of every job's final outcome (delivered,
+	// failed, expired, dropped) once it is recorded (webhook events). It
+	// must not block.
+	Outcome func(j Job, f Finish)
 }
 
 // Dispatcher sends due push jobs through the vendors' providers and records
@@ -364,6 +368,7 @@ type finished struct {
 	Finish
 	jobID  int64
 	vendor Vendor
+	job    *Job // for DispatcherConfig.Outcome
 }
 
 // Run dispatches until ctx ends or Shutdown drained it, then waits for the
@@ -559,6 +564,12 @@ func (d *Dispatcher) record(results <-chan finished) {
 			// The jobs stay pending: they are attempted again, which a
 			// vendor tolerates better than a lost push.
 			d.log.Error("recording push attempts", "attempts", len(batch), "err", err)
+		} else if d.cfg.Outcome != nil {
+			for _, f := range done {
+				if f.job != nil && f.Status != JobPending && f.Status != JobHeld {
+					d.cfg.Outcome(*f.job, f.Finish)
+				}
+			}
 		}
 		cancel()
 		woken := map[Vendor]bool{}
@@ -604,7 +615,7 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 		}
 		d.metrics.jobs.WithLabelValues(string(j.Vendor), attempt.Outcome).Inc()
 		d.results <- finished{Finish: Finish{Attempt: attempt, Attempts: attempt.Attempt, Status: status, NotBefore: notBefore,
-			Reason: reason, NoCall: noCall}, jobID: j.ID, vendor: j.Vendor}
+			Reason: reason, NoCall: noCall}, jobID: j.ID, vendor: j.Vendor, job: &j}
 	}
 	if !j.ExpiresAt.IsZero() && !now.Before(j.ExpiresAt) {
 		finish(JobExpired, now, "expired before it was sent")

@@ -32,6 +32,7 @@ import (
 	"github.com/heraldim/herald/internal/push"
 	"github.com/heraldim/herald/internal/seal"
 	"github.com/heraldim/herald/internal/store/sqlite"
+	"github.com/heraldim/herald/internal/webhook"
 )
 
 // DBFile is the embedded database's file name inside the data directory.
@@ -53,6 +54,7 @@ type Server struct {
 	reg       *prometheus.Registry
 	http      *http.Server
 	dev       devapp.Credentials
+	webhooks  *webhook.Service
 
 	ready    atomic.Bool
 	listener net.Listener
@@ -109,14 +111,23 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.hub = gateway.NewHub()
 	s.Providers = push.NewProviderSet()
-	s.disp, err = push.NewDispatcher(st, s.Providers, push.DispatcherConfig{Concurrency: cfg.PushConcurrency}, log, s.reg)
+	s.webhooks, err = webhook.New(st, webhook.Options{MaxAttempts: cfg.WebhookMaxAttempts, RetryBase: cfg.WebhookRetryBase,
+		Timeout: cfg.WebhookTimeout}, log, s.reg)
+	if err != nil {
+		return fail(err)
+	}
+	if err := s.webhooks.Load(ctx); err != nil {
+		return fail(err)
+	}
+	s.disp, err = push.NewDispatcher(st, s.Providers, push.DispatcherConfig{Concurrency: cfg.PushConcurrency,
+		Outcome: pushOutcome(s.webhooks)}, log, s.reg)
 	if err != nil {
 		return fail(err)
 	}
 	// The messaging core comes before the admin API, whose user and
 	// message endpoints use it.
 	s.svc, err = im.New(st, s.hub, im.Config{CommitBatch: cfg.CommitBatch, MaxGroupMembers: cfg.MaxGroupMembers, NodeID: cfg.NodeID,
-		TokenLeeway: cfg.TokenLeeway, PushPlanned: s.disp.Wake}, log, s.reg)
+		TokenLeeway: cfg.TokenLeeway, PushPlanned: s.disp.Wake, Hooks: s.webhooks}, log, s.reg)
 	if err != nil {
 		return fail(err)
 	}
@@ -124,7 +135,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	// credentials: load them before anything is dispatched.
 	s.admin, err = admin.New(admin.Deps{Apps: st, Credentials: st, Devices: st, Resources: st,
 		Providers: s.Providers, Failures: s.disp, Dispatch: s.disp, Log: log, ProviderTokens: st,
-		Messages: s.svc, Users: st, Sessions: s.hub, UserCache: s.svc}, admin.Config{})
+		Messages: s.svc, Users: st, Sessions: s.hub, UserCache: s.svc, Webhooks: s.webhooks}, admin.Config{})
 	if err != nil {
 		return fail(err)
 	}
@@ -133,7 +144,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	// Calls load before anything is dispatched: the dispatcher asks them
 	// whether a call's ring push still rings.
-	if s.calls, err = call.New(st, s.hub, call.Config{PushPlanned: s.disp.Wake}, log, s.reg); err != nil {
+	if s.calls, err = call.New(st, s.hub, call.Config{PushPlanned: s.disp.Wake, Ended: callEnded(s.webhooks)}, log, s.reg); err != nil {
 		return fail(err)
 	}
 	if err := s.calls.Load(ctx); err != nil {
@@ -150,6 +161,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		MultiLogin:        cfg.MultiLogin,
 		SendQueue:         cfg.SendQueue,
 		OriginPatterns:    cfg.AllowedOrigins,
+		Presence:          presence{s.webhooks},
 	}, log, s.reg)
 	if err != nil {
 		return fail(err)
@@ -255,6 +267,12 @@ func (s *Server) Run(ctx context.Context) error {
 	defer stopPush()
 	pushDone := make(chan error, 1)
 	go func() { pushDone <- s.disp.Run(pushCtx) }()
+	// Webhooks stop last of the services, so that the events of the
+	// others' stops (session ends, final push outcomes) are written.
+	whCtx, stopWebhooks := context.WithCancel(context.Background())
+	defer stopWebhooks()
+	whDone := make(chan error, 1)
+	go func() { whDone <- s.webhooks.Run(whCtx) }()
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- s.http.Serve(s.listener) }()
 	s.ready.Store(true)
@@ -301,6 +319,10 @@ func (s *Server) Run(ctx context.Context) error {
 	cancelDrain()
 	stopPush()
 	<-pushDone
+	// Deliveries in flight are cancelled (sent again after the next
+	// start); the events still queued in memory are written.
+	stopWebhooks()
+	<-whDone
 	s.admin.Close()
 	stopCheckpoints()
 	if err := <-ckDone; err != nil {

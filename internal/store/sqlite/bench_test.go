@@ -103,3 +103,28 @@ func BenchmarkMessagesAfter(b *testing.B) {
 	}
 	b.ReportMetric(float64(read)/b.Elapsed().Seconds(), "msgs/s")
 }
+
+// BenchmarkAppendMessagesWebhook is BenchmarkAppendMessages (process
+// durability) with and without each message's message.sent outbox row:
+// what the after-send webhook costs the commit.
+func BenchmarkAppendMessagesWebhook(b *testing.B) {
+	for _, hooked := range []bool{false, true} {
+		for _, size := range []int{16, 512} {
+			b.Run(fmt.Sprintf("webhook=%v/batch=%d", hooked, size), func(b *testing.B) {
+				s := benchStore(b, DurabilityProcess)
+				var id int64
+				for b.Loop() {
+					msgs := benchBatch(id, size, benchConvs)
+					for _, m := range msgs {
+						m.Webhook = hooked
+					}
+					if _, err := s.AppendMessages(b.Context(), msgs); err != nil {
+						b.Fatal(err)
+					}
+					id += int64(size)
+				}
+				b.ReportMetric(float64(id)/b.Elapsed().Seconds(), "msgs/s")
+			})
+		}
+	}
+}

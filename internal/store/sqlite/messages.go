@@ -174,6 +174,13 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 
 		seqs[ck] = seq
 		results[i] = im.AppendResult{ID: m.ID, Seq: seq, CreatedAt: fromMillis(created)}
+		if m.Webhook {
+			// The message.sent event, in the message's own transaction:
+			// a small row naming it, read when the event is delivered.
+			if _, err := tx.ExecContext(ctx, qInsertWebhookMessage, m.AppID, m.ID, created); err != nil {
+				return nil, ctxErr(ctx, op+": webhook event", err)
+			}
+		}
 		if len(m.PushUsers) > 0 && m.PushConfig != nil {
 			if pushJobs == nil {
 				pushJobs = tx.StmtContext(ctx, s.wInsertPushJobs)

@@ -1,0 +1,465 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Options tunes the service. Zero values take the defaults.
+type Options struct {
+	// MaxAttempts is how many deliveries an event gets before it is dead.
+	// Default 12: with the default backoff, about 20 hours of retries.
+	MaxAttempts int
+	// RetryBase and RetryMax bound the exponential backoff between
+	// attempts (jittered in [d/2, d]). Defaults 1 min and 6 h.
+	RetryBase time.Duration
+	RetryMax  time.Duration
+	// Timeout bounds one delivery. Default 10 s: a receiver should
+	// answer at once and do its work later.
+	Timeout time.Duration
+	// PerApp is the most deliveries in flight per app. Default 4.
+	PerApp int
+	// FlushEvery is how often the events queued in memory (all but
+	// message.sent) are written to the outbox. Default 100 ms: what a
+	// crash may lose.
+	FlushEvery time.Duration
+	// MaxQueued bounds those queued events; more are dropped (counted).
+	// Default 10000.
+	MaxQueued int
+	// Poll is the longest the worker waits without being woken. Default
+	// 1 s.
+	Poll time.Duration
+	// Keep is how long delivered rows stay listed. Default 24 h.
+	Keep time.Duration
+	// Client sends the requests; nil: one without redirects.
+	Client *http.Client
+	// Now is the clock; nil: time.Now. Rand returns [0, 1) for jitter;
+	// nil: math/rand.
+	Now  func() time.Time
+	Rand func() float64
+}
+
+// Service keeps the apps' configurations, queues events and delivers them.
+// Create it with New, Load the configurations, then Run.
+type Service struct {
+	store   Store
+	log     *slog.Logger
+	opt     Options
+	client  *http.Client
+	metrics *metrics
+
+	cfgMu sync.RWMutex
+	cfgs  map[string]Config
+	// putMu serializes configuration changes, so that the store write
+	// happens without cfgMu (which every send reads).
+	putMu sync.Mutex
+
+	qMu    sync.Mutex
+	queued []NewEvent
+	flush  chan struct{}
+
+	wake chan struct{}
+
+	inMu     sync.Mutex
+	inflight map[int64]bool
+	perApp   map[string]int
+	results  chan Outcome
+}
+
+// New returns a service; it starts nothing.
+func New(store Store, opt Options, log *slog.Logger, reg prometheus.Registerer) (*Service, error) {
+	if store == nil || log == nil {
+		return nil, errors.New("webhook: store and logger are required")
+	}
+	if opt.MaxAttempts <= 0 {
+		opt.MaxAttempts = 12
+	}
+	if opt.RetryBase <= 0 {
+		opt.RetryBase = time.Minute
+	}
+	if opt.RetryMax <= 0 {
+		opt.RetryMax = 6 * time.Hour
+	}
+	if opt.Timeout <= 0 {
+		opt.Timeout = 10 * time.Second
+	}
+	if opt.PerApp <= 0 {
+		opt.PerApp = 4
+	}
+	if opt.FlushEvery <= 0 {
+		opt.FlushEvery = 100 * time.Millisecond
+	}
+	if opt.MaxQueued <= 0 {
+		opt.MaxQueued = 10000
+	}
+	if opt.Poll <= 0 {
+		opt.Poll = time.Second
+	}
+	if opt.Keep <= 0 {
+		opt.Keep = 24 * time.Hour
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	client := opt.Client
+	if client == nil {
+		// No redirects: a receiver that moved answers 3xx, recorded as a
+		// failure, rather than sending signed events to another host.
+		client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(),
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{store: store, log: log, opt: opt, client: client, metrics: m, cfgs: map[string]Config{},
+		flush: make(chan struct{}, 1), wake: make(chan struct{}, 1),
+		inflight: map[int64]bool{}, perApp: map[string]int{}, results: make(chan Outcome, 256)}, nil
+}
+
+// Load reads every app's configuration.
+func (s *Service) Load(ctx context.Context) error {
+	cs, err := s.store.Webhooks(ctx)
+	if err != nil {
+		return fmt.Errorf("webhook: load: %w", err)
+	}
+	s.cfgMu.Lock()
+	defer s.cfgMu.Unlock()
+	for _, c := range cs {
+		s.cfgs[c.AppID] = c
+	}
+	return nil
+}
+
+func (s *Service) config(appID string) (Config, bool) {
+	s.cfgMu.RLock()
+	defer s.cfgMu.RUnlock()
+	c, ok := s.cfgs[appID]
+	return c, ok
+}
+
+// Wants reports whether the app subscribed to event.
+func (s *Service) Wants(appID, event string) bool {
+	c, ok := s.config(appID)
+	return ok && c.subscribed(event)
+}
+
+// WantsAfterSend reports whether the app subscribed to message.sent (the
+// messaging core then writes the event with the message).
+func (s *Service) WantsAfterSend(appID string) bool { return s.Wants(appID, EventMessageSent) }
+
+// Committed wakes the worker after a commit wrote message.sent events.
+func (s *Service) Committed() { s.Wake() }
+
+// Wake makes the worker look for due events now.
+func (s *Service) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Emit queues an event for the outbox when the app subscribed to it. It
+// never blocks: the queue is written every FlushEvery, and an event over
+// MaxQueued is dropped (herald_webhook_dropped_total).
+func (s *Service) Emit(appID, event string, data any) {
+	if !s.Wants(appID, event) {
+		return
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		s.log.Error("encoding webhook event", "event", event, "err", err)
+		return
+	}
+	s.qMu.Lock()
+	if len(s.queued) >= s.opt.MaxQueued {
+		s.qMu.Unlock()
+		s.metrics.dropped.Inc()
+		return
+	}
+	s.queued = append(s.queued, NewEvent{AppID: appID, Event: event, Payload: b, CreatedAt: s.opt.Now()})
+	s.qMu.Unlock()
+}
+
+// Run flushes queued events and delivers due ones until ctx ends; then it
+// writes what is still queued and waits for the deliveries in flight
+// (cancelled: their events stay pending and are sent after the next
+// start).
+func (s *Service) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	recDone := make(chan struct{})
+	go func() {
+		defer close(recDone)
+		s.record()
+	}()
+	flushDone := make(chan struct{})
+	go func() {
+		defer close(flushDone)
+		s.flushLoop(ctx)
+	}()
+	s.deliverLoop(ctx, &wg)
+	wg.Wait()
+	close(s.results)
+	<-recDone
+	<-flushDone
+	s.client.CloseIdleConnections()
+	return nil
+}
+
+func (s *Service) flushLoop(ctx context.Context) {
+	t := time.NewTicker(s.opt.FlushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			// The last events (a stop's session ends among them).
+			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			s.flushQueued(fctx)
+			cancel()
+			return
+		case <-t.C:
+			s.flushQueued(ctx)
+		}
+	}
+}
+
+func (s *Service) flushQueued(ctx context.Context) {
+	s.qMu.Lock()
+	evs := s.queued
+	s.queued = nil
+	s.qMu.Unlock()
+	if len(evs) == 0 {
+		return
+	}
+	if _, err := s.store.EnqueueEvents(ctx, evs); err != nil {
+		s.log.Error("writing webhook events; they are lost", "events", len(evs), "err", err)
+		return
+	}
+	s.Wake()
+}
+
+// deliverLoop reads due events and starts their deliveries.
+func (s *Service) deliverLoop(ctx context.Context, wg *sync.WaitGroup) {
+	var lastTrim, lastGauge time.Time
+	for {
+		now := s.opt.Now()
+		rows, err := s.store.DueEvents(ctx, now, 256, s.fullApps())
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("reading due webhook events", "err", err)
+		}
+		for _, r := range rows {
+			if !s.take(r) {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.results <- s.deliver(ctx, r)
+			}()
+		}
+		if now.Sub(lastGauge) >= time.Second {
+			lastGauge = now
+			if n, err := s.store.PendingEvents(ctx); err == nil {
+				s.metrics.pending.Set(float64(n))
+			}
+		}
+		if now.Sub(lastTrim) > time.Hour {
+			lastTrim = now
+			if err := s.store.TrimEvents(ctx, now.Add(-s.opt.Keep)); err != nil && ctx.Err() == nil {
+				s.log.Warn("trimming delivered webhook events", "err", err)
+			}
+		}
+		wait := s.opt.Poll
+		if next, err := s.store.NextDue(ctx); err == nil && !next.IsZero() {
+			if d := next.Sub(s.opt.Now()); d > 0 && d < wait {
+				wait = d
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-s.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// fullApps returns the apps with PerApp deliveries in flight: their rows
+// are not read, so that one app's backlog does not hide the others'.
+func (s *Service) fullApps() []string {
+	s.inMu.Lock()
+	defer s.inMu.Unlock()
+	var full []string
+	for app, n := range s.perApp {
+		if n >= s.opt.PerApp {
+			full = append(full, app)
+		}
+	}
+	return full
+}
+
+// take marks r in flight if it is not and its app has room.
+func (s *Service) take(r Row) bool {
+	s.inMu.Lock()
+	defer s.inMu.Unlock()
+	if s.inflight[r.ID] || s.perApp[r.AppID] >= s.opt.PerApp {
+		return false
+	}
+	s.inflight[r.ID] = true
+	s.perApp[r.AppID]++
+	return true
+}
+
+// record writes outcomes in batches, then releases their rows: a row is
+// read as due again only once its outcome is written.
+func (s *Service) record() {
+	batch := make([]Outcome, 0, 64)
+	for {
+		o, ok := <-s.results
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], o)
+	fill:
+		for len(batch) < cap(batch) {
+			select {
+			case o, ok := <-s.results:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		var write []Outcome
+		for _, o := range batch {
+			if o.Status != "" { // "" : cancelled by the stop, left as it was
+				write = append(write, o)
+			}
+		}
+		if err := s.store.FinishEvents(ctx, write); err != nil {
+			s.log.Error("recording webhook deliveries; they will be sent again", "events", len(write), "err", err)
+		}
+		cancel()
+		s.inMu.Lock()
+		for _, o := range batch {
+			delete(s.inflight, o.ID)
+			if s.perApp[o.appID]--; s.perApp[o.appID] <= 0 {
+				delete(s.perApp, o.appID)
+			}
+		}
+		s.inMu.Unlock()
+		s.Wake()
+	}
+}
+
+// envelope is the body of every event request.
+type envelope struct {
+	ID        string          `json:"id"`
+	Event     string          `json:"event"`
+	AppID     string          `json:"appID"`
+	Timestamp int64           `json:"timestamp"`
+	Data      json.RawMessage `json:"data"`
+}
+
+// EventID is the ID receivers see for outbox row id.
+func EventID(id int64) string { return "evt_" + strconv.FormatInt(id, 10) }
+
+// body builds r's request body.
+func body(r Row) ([]byte, error) {
+	data := json.RawMessage(r.Payload)
+	if r.Event == EventMessageSent {
+		if r.Message == nil {
+			return nil, errors.New("the message is no longer stored")
+		}
+		b, err := json.Marshal(r.Message)
+		if err != nil {
+			return nil, err
+		}
+		data = b
+	}
+	if len(data) == 0 {
+		data = json.RawMessage("{}")
+	}
+	return json.Marshal(envelope{ID: EventID(r.ID), Event: r.Event, AppID: r.AppID, Timestamp: r.CreatedAt.UnixMilli(), Data: data})
+}
+
+// deliver makes one attempt at r and returns its outcome (Status "" when
+// ctx ended first: nothing to record).
+func (s *Service) deliver(ctx context.Context, r Row) Outcome {
+	o := Outcome{ID: r.ID, Attempts: r.Attempts + 1, appID: r.AppID}
+	c, ok := s.config(r.AppID)
+	fail := func(status int, reason string) Outcome {
+		o.LastStatus, o.LastError = status, reason
+		s.metrics.failed.WithLabelValues(r.Event).Inc()
+		if o.Attempts >= s.opt.MaxAttempts {
+			o.Status, o.DoneAt = StatusDead, s.opt.Now()
+			s.metrics.dead.Inc()
+			s.log.Warn("webhook event given up", "app", r.AppID, "event", r.Event, "id", r.ID, "attempts", o.Attempts, "reason", reason)
+			return o
+		}
+		o.Status = StatusPending
+		o.NextAt = s.opt.Now().Add(Backoff(s.opt.RetryBase, s.opt.RetryMax, o.Attempts, s.opt.Rand))
+		return o
+	}
+	if !ok || c.URL == "" || !c.Enabled {
+		// Kept: an app that turns its webhook back on gets them.
+		o.Attempts = r.Attempts
+		return fail(0, "webhook disabled or removed")
+	}
+	b, err := body(r)
+	if err != nil {
+		o.Attempts = s.opt.MaxAttempts
+		return fail(0, err.Error())
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.opt.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, c.URL, bytes.NewReader(b))
+	if err != nil {
+		return fail(0, err.Error())
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Herald-Webhook/1")
+	req.Header.Set(HeaderEventID, EventID(r.ID))
+	req.Header.Set(HeaderEvent, r.Event)
+	req.Header.Set(HeaderSignature, Sign(c.Secret, s.opt.Now(), b))
+	resp, err := s.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return Outcome{ID: r.ID, appID: r.AppID}
+		}
+		return fail(0, trimErr(err))
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fail(resp.StatusCode, "HTTP "+strconv.Itoa(resp.StatusCode))
+	}
+	o.Status, o.LastStatus, o.DoneAt = StatusDelivered, resp.StatusCode, s.opt.Now()
+	s.metrics.delivered.WithLabelValues(r.Event).Inc()
+	return o
+}
+
+func trimErr(err error) string {
+	m := err.Error()
+	if len(m) > 300 {
+		m = m[:300]
+	}
+	return m
+}
