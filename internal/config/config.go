@@ -6,6 +6,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -93,6 +94,27 @@ type Config struct {
 	// "*" alone lets any origin connect (start-up then warns). Default
 	// empty: same-origin browsers only. See OriginPatternError.
 	AllowedOrigins []string
+	// AdminAddr, when set, is a second listen address that serves the
+	// admin API and /metrics (and /healthz, /readyz); Addr then serves only
+	// the WebSocket and the health checks. Default empty: everything on
+	// Addr.
+	AdminAddr string
+	// TLSCert and TLSKey are PEM files of the certificate (chain) and its
+	// private key: both set, Addr and AdminAddr serve HTTPS and WSS (TLS
+	// 1.2 or later). They are read again on SIGHUP and when they change on
+	// disk; a new pair that does not load keeps the old one. Default empty:
+	// plain HTTP (behind a TLS-terminating proxy, or local).
+	TLSCert string
+	TLSKey  string
+	// TLSReloadInterval is how often the certificate files are checked for
+	// changes (modification time and size). Default 10 s; 0: only SIGHUP
+	// reloads them.
+	TLSReloadInterval time.Duration
+	// WriteProbeInterval is how often the store makes a small write when
+	// nothing else wrote, and retries while writes fail, so that /readyz
+	// notices a failing disk without traffic and recovers by itself.
+	// Default 5 s.
+	WriteProbeInterval time.Duration
 }
 
 // Default returns the configuration with every default filled in.
@@ -117,6 +139,9 @@ func Default() Config {
 		NodeID:            0,
 		LogLevel:          "info",
 		LogFormat:         "text",
+
+		TLSReloadInterval:  10 * time.Second,
+		WriteProbeInterval: 5 * time.Second,
 	}
 }
 
@@ -145,6 +170,11 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.Var(&listValue{p: &c.AllowedOrigins, check: CheckOriginPattern}, "allowed-origins",
 		`browser origins allowed besides the server's own, comma-separated host[:port] patterns ("*.example.com,localhost:5173"; "*": any)`)
+	fs.StringVar(&c.AdminAddr, "admin-addr", c.AdminAddr, "separate listen address for the admin API and /metrics (empty: served on --addr)")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate (chain) file: serve HTTPS/WSS (with --tls-key)")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key file of --tls-cert")
+	fs.DurationVar(&c.TLSReloadInterval, "tls-reload-interval", c.TLSReloadInterval, "how often the TLS files are checked for changes (0: on SIGHUP only)")
+	fs.DurationVar(&c.WriteProbeInterval, "write-probe-interval", c.WriteProbeInterval, "period of the store's write probe when idle or failing")
 }
 
 // Load fills every option that was not given as a flag from the environment
@@ -356,6 +386,23 @@ func (c *Config) Validate() error {
 		if err := CheckOriginPattern(p); err != nil {
 			errs = append(errs, fmt.Errorf("allowed-origins: %w", err))
 		}
+	}
+	if c.AdminAddr != "" && c.AdminAddr == c.Addr {
+		bad("admin-addr must differ from addr (leave it empty to serve the admin API on addr)")
+	}
+	switch {
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		bad("tls-cert and tls-key must be given together")
+	case c.TLSCert != "":
+		if _, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
+			bad("tls-cert, tls-key: %v", err)
+		}
+	}
+	if c.TLSReloadInterval < 0 {
+		bad("tls-reload-interval must not be negative")
+	}
+	if c.WriteProbeInterval <= 0 {
+		bad("write-probe-interval must be positive")
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))
