@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -387,7 +388,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("allowed-origins: %w", err))
 		}
 	}
-	if c.AdminAddr != "" && c.AdminAddr == c.Addr {
+	if _, port, _ := net.SplitHostPort(c.AdminAddr); c.AdminAddr == c.Addr && port != "0" { // port 0: any free one
 		bad("admin-addr must differ from addr (leave it empty to serve the admin API on addr)")
 	}
 	switch {

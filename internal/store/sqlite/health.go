@@ -109,6 +109,10 @@ func (s *Store) WriteHealth() (WriteFailure, bool) {
 	return *s.health.failure, true
 }
 
+// WriteHealthChanged returns a channel closed when writes next start or
+// stop failing (for tests to wait on).
+func (s *Store) WriteHealthChanged() <-chan struct{} { return s.health.watch() }
+
 // ProbeWrite makes one small write and records its outcome in WriteHealth.
 // In one transaction it first allocates, and gives back, one page more than
 // the database has free (so that a database that cannot grow, its disk or
