@@ -29,6 +29,9 @@ environment variable HERALD_<NAME> (e.g. HERALD_HEARTBEAT_INTERVAL=10s) or as
 a key in the YAML file named by --config (e.g. heartbeat_interval: 10s);
 flags win over the environment, which wins over the file.
 
+SIGINT and SIGTERM stop the server gracefully; SIGHUP reloads the TLS
+certificate and key (--tls-cert, --tls-key).
+
 With --emulate the push vendors' emulators run in the same process (see
 herald emulate), their files and emulators.json go into --data, and the
 development app pushes through them: APNs, FCM, Huawei, Xiaomi, OPPO and
