@@ -52,11 +52,21 @@ func newCertSource(certFile, keyFile string, log *slog.Logger, reg prometheus.Re
 			Name: "herald_tls_reloads_total",
 			Help: "TLS certificate reloads (SIGHUP or changed files), by result: ok, or error (the previous certificate stays in use).",
 		}, []string{"result"})}
-	reg.MustRegister(c.reloads)
 	if err := c.load(); err != nil {
 		return nil, fmt.Errorf("server: tls: %w", err)
 	}
+	reg.MustRegister(c.reloads, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "herald_tls_certificate_expiry_timestamp_seconds",
+		Help: "When the TLS certificate in use expires (Unix time): alert well before it.",
+	}, func() float64 { return float64(c.cur.Load().Leaf.NotAfter.Unix()) }))
+	c.logLoaded()
 	return c, nil
+}
+
+func (c *certSource) logLoaded() {
+	leaf := c.cur.Load().Leaf
+	c.log.Info("tls: certificate loaded", "cert", c.certFile, "subject", leaf.Subject.String(),
+		"serial", leaf.SerialNumber.String(), "not_after", leaf.NotAfter)
 }
 
 // load reads the pair and puts it in use.
@@ -91,9 +101,7 @@ func (c *certSource) Reload() error {
 		return fmt.Errorf("server: tls reload: %w", err)
 	}
 	c.reloads.WithLabelValues("ok").Inc()
-	leaf := c.cur.Load().Leaf
-	c.log.Info("tls: certificate loaded", "cert", c.certFile, "subject", leaf.Subject.String(),
-		"serial", leaf.SerialNumber.String(), "not_after", leaf.NotAfter)
+	c.logLoaded()
 	return nil
 }
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -84,6 +85,13 @@ func TestCertSource(t *testing.T) {
 	if n := reloads(t, reg, "ok"); n != 1 {
 		t.Errorf("ok reloads = %v, want 1", n)
 	}
+	leaf, err := x509.ParseCertificate(second.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := gauge(t, reg, "herald_tls_certificate_expiry_timestamp_seconds"); got != float64(leaf.NotAfter.Unix()) {
+		t.Errorf("expiry gauge %v, want %d", got, leaf.NotAfter.Unix())
+	}
 	if cfg := c.tlsConfig(); cfg.MinVersion != tls.VersionTLS12 {
 		t.Errorf("MinVersion %x, want TLS 1.2", cfg.MinVersion)
 	}
@@ -108,5 +116,21 @@ func reloads(t *testing.T, reg *prometheus.Registry, result string) float64 {
 			}
 		}
 	}
+	return 0
+}
+
+// gauge returns the unlabelled gauge name from reg.
+func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no gauge %s", name)
 	return 0
 }
