@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +28,9 @@ func newServeCmd() *cobra.Command {
 environment variable HERALD_<NAME> (e.g. HERALD_HEARTBEAT_INTERVAL=10s) or as
 a key in the YAML file named by --config (e.g. heartbeat_interval: 10s);
 flags win over the environment, which wins over the file.
+
+SIGINT and SIGTERM stop the server gracefully; SIGHUP reloads the TLS
+certificate and key (--tls-cert, --tls-key).
 
 With --emulate the push vendors' emulators run in the same process (see
 herald emulate), their files and emulators.json go into --data, and the
@@ -67,6 +72,7 @@ device" then plays a phone.`,
 				provs.Install(srv.Providers, srv.DevApp().AppID)
 				printEmulators(cmd.OutOrStdout(), cfg.DataDir, emus.Manifest)
 			}
+			defer reloadOnHangup(srv)()
 			return srv.Run(cmd.Context())
 		},
 	}
@@ -86,4 +92,32 @@ func newLogger(cfg config.Config) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// reloadOnHangup makes SIGHUP reload the server's TLS certificate (the
+// server polls the files too; a signal makes it immediate). This command
+// owns the signal, not the server, so that a process running several
+// servers (tests) is not reloading them all. The returned function stops
+// listening for it.
+func reloadOnHangup(srv *server.Server) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		for {
+			select {
+			case <-hup:
+				_ = srv.ReloadTLS() // a failure is logged and counted by the server
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		close(done)
+		<-exited
+	}
 }

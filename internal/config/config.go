@@ -6,8 +6,10 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -113,6 +115,27 @@ type Config struct {
 	WebhookMaxAttempts int
 	// WebhookTimeout bounds one webhook delivery. Default 10 s.
 	WebhookTimeout time.Duration
+	// AdminAddr, when set, is a second listen address that serves the
+	// admin API and /metrics (and /healthz, /readyz); Addr then serves only
+	// the WebSocket and the health checks. Default empty: everything on
+	// Addr.
+	AdminAddr string
+	// TLSCert and TLSKey are PEM files of the certificate (chain) and its
+	// private key: both set, Addr and AdminAddr serve HTTPS and WSS (TLS
+	// 1.2 or later). They are read again on SIGHUP and when they change on
+	// disk; a new pair that does not load keeps the old one. Default empty:
+	// plain HTTP (behind a TLS-terminating proxy, or local).
+	TLSCert string
+	TLSKey  string
+	// TLSReloadInterval is how often the certificate files are checked for
+	// changes (modification time and size). Default 10 s; 0: only SIGHUP
+	// reloads them.
+	TLSReloadInterval time.Duration
+	// WriteProbeInterval is how often the store makes a small write when
+	// nothing else wrote, and retries while writes fail, so that /readyz
+	// notices a failing disk without traffic and recovers by itself.
+	// Default 5 s.
+	WriteProbeInterval time.Duration
 }
 
 // Default returns the configuration with every default filled in.
@@ -141,6 +164,8 @@ func Default() Config {
 		WebhookRetryBase:   time.Minute,
 		WebhookMaxAttempts: 12,
 		WebhookTimeout:     10 * time.Second,
+		TLSReloadInterval:  10 * time.Second,
+		WriteProbeInterval: 5 * time.Second,
 	}
 }
 
@@ -174,6 +199,11 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.WebhookRetryBase, "webhook-retry-base", c.WebhookRetryBase, "first retry delay of a failed webhook delivery (doubles per retry, capped at 6h)")
 	fs.IntVar(&c.WebhookMaxAttempts, "webhook-max-attempts", c.WebhookMaxAttempts, "deliveries a webhook event gets before it is dead")
 	fs.DurationVar(&c.WebhookTimeout, "webhook-timeout", c.WebhookTimeout, "time one webhook delivery may take")
+	fs.StringVar(&c.AdminAddr, "admin-addr", c.AdminAddr, "separate listen address for the admin API and /metrics (empty: served on --addr)")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate (chain) file: serve HTTPS/WSS (with --tls-key)")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key file of --tls-cert")
+	fs.DurationVar(&c.TLSReloadInterval, "tls-reload-interval", c.TLSReloadInterval, "how often the TLS files are checked for changes (0: on SIGHUP only)")
+	fs.DurationVar(&c.WriteProbeInterval, "write-probe-interval", c.WriteProbeInterval, "period of the store's write probe when idle or failing")
 }
 
 // checkMasterKey refuses a master key that is not id:base64-of-32-bytes;
@@ -425,6 +455,23 @@ func (c *Config) Validate() error {
 	}
 	if c.WebhookTimeout <= 0 || c.WebhookTimeout > time.Minute {
 		bad("webhook-timeout must be positive, at most 1m")
+	}
+	if _, port, _ := net.SplitHostPort(c.AdminAddr); c.AdminAddr == c.Addr && port != "0" { // port 0: any free one
+		bad("admin-addr must differ from addr (leave it empty to serve the admin API on addr)")
+	}
+	switch {
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		bad("tls-cert and tls-key must be given together")
+	case c.TLSCert != "":
+		if _, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
+			bad("tls-cert, tls-key: %v", err)
+		}
+	}
+	if c.TLSReloadInterval < 0 {
+		bad("tls-reload-interval must not be negative")
+	}
+	if c.WriteProbeInterval <= 0 {
+		bad("write-probe-interval must be positive")
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))

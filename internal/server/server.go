@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,6 +60,12 @@ type Server struct {
 	ready    atomic.Bool
 	listener net.Listener
 	addrMu   sync.Mutex
+
+	// adminHTTP serves the admin API and /metrics on cfg.AdminAddr; nil
+	// when they are served by http on cfg.Addr.
+	adminHTTP     *http.Server
+	adminListener net.Listener
+	certs         *certSource // nil without TLS
 
 	lock        *flock.Flock // the data directory's, held from New to release
 	releaseOnce sync.Once
@@ -170,16 +177,81 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		log.Warn("allowed-origins lets a browser page of any site open the WebSocket; list the sites instead unless this is a development server",
 			"allowed_origins", cfg.AllowedOrigins)
 	}
+	// The public listener serves the WebSocket and the health checks; the
+	// admin API and the metrics go to their own listener when admin-addr
+	// is set, and share the public one otherwise.
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/ws", s.gw)
+	s.health(mux)
+	adminMux := mux
+	if cfg.AdminAddr != "" {
+		adminMux = http.NewServeMux()
+		s.health(adminMux)
+	}
+	adminMux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	s.admin.Register(adminMux)
+	s.registerStoreMetrics()
+	var tlsCfg *tls.Config
+	if cfg.TLSCert != "" {
+		if s.certs, err = newCertSource(cfg.TLSCert, cfg.TLSKey, log, s.reg); err != nil {
+			return fail(err)
+		}
+		tlsCfg = s.certs.tlsConfig()
+	}
+	s.http = newHTTPServer(mux, tlsCfg, log)
+	if cfg.AdminAddr != "" {
+		s.adminHTTP = newHTTPServer(adminMux, tlsCfg, log)
+	}
+	return s, nil
+}
+
+// newHTTPServer is one listener's server: HTTP/1.1 only (a WebSocket
+// upgrade needs it, and coder/websocket has no HTTP/2 transport), TLS when
+// tlsCfg is set.
+func newHTTPServer(h http.Handler, tlsCfg *tls.Config, log *slog.Logger) *http.Server {
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg, Protocols: &protos,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+}
+
+// health mounts /healthz and /readyz on mux.
+func (s *Server) health(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
-	s.admin.Register(mux)
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	return s, nil
+}
+
+// registerStoreMetrics exposes the store's background health.
+func (s *Server) registerStoreMetrics() {
+	s.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "herald_store_checkpoint_failures_total",
+			Help: "Background WAL checkpoints that failed (each is retried after a growing wait).",
+		}, func() float64 { return float64(s.store.CheckpointFailures()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "herald_store_write_failing",
+			Help: "1 while the store's writes fail (the last one failed and none succeeded since; /readyz is 503), else 0.",
+		}, func() float64 {
+			if _, failing := s.store.WriteHealth(); failing {
+				return 1
+			}
+			return 0
+		}),
+	)
+}
+
+// ReloadTLS loads the TLS certificate and key files again (herald serve
+// calls it on SIGHUP; changed files are also picked up by polling, every
+// tls-reload-interval). A pair that does not load leaves the certificate
+// in use, and is returned as the error (also logged and counted in
+// herald_tls_reloads_total). Without TLS it does nothing.
+func (s *Server) ReloadTLS() error {
+	if s.certs == nil {
+		return nil
+	}
+	return s.certs.Reload()
 }
 
 // ensureDevApp loads the development app's credentials from the data
@@ -216,7 +288,8 @@ func (s *Server) Sealer() sqlite.Sealer { return s.keys }
 // DevApp returns the development app's credentials.
 func (s *Server) DevApp() devapp.Credentials { return s.dev }
 
-// Listen binds the listen address; Run calls it if it was not called.
+// Listen binds the listen address, and the admin one when admin-addr is
+// set; Run calls it if it was not called.
 func (s *Server) Listen() error {
 	s.addrMu.Lock()
 	defer s.addrMu.Unlock()
@@ -226,6 +299,14 @@ func (s *Server) Listen() error {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("server: listen: %w", err)
+	}
+	if s.adminHTTP != nil {
+		aln, err := net.Listen("tcp", s.cfg.AdminAddr)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("server: listen (admin): %w", err)
+		}
+		s.adminListener = aln
 	}
 	s.listener = ln
 	return nil
@@ -239,6 +320,26 @@ func (s *Server) Addr() string {
 		return ""
 	}
 	return s.listener.Addr().String()
+}
+
+// AdminAddr returns the bound admin address (after Listen): Addr's when
+// admin-addr is not set.
+func (s *Server) AdminAddr() string {
+	s.addrMu.Lock()
+	ln := s.adminListener
+	s.addrMu.Unlock()
+	if ln == nil {
+		return s.Addr()
+	}
+	return ln.Addr().String()
+}
+
+// serve runs srv on ln until it is shut down, with TLS when configured.
+func (s *Server) serve(srv *http.Server, ln net.Listener) error {
+	if srv.TLSConfig != nil {
+		return srv.ServeTLS(ln, "", "") // the certificate comes from TLSConfig.GetCertificate
+	}
+	return srv.Serve(ln)
 }
 
 // Run serves until ctx is cancelled, then stops in order: fail readiness,
@@ -273,23 +374,52 @@ func (s *Server) Run(ctx context.Context) error {
 	defer stopWebhooks()
 	whDone := make(chan error, 1)
 	go func() { whDone <- s.webhooks.Run(whCtx) }()
+	probeDone := make(chan error, 1)
+	go func() { probeDone <- s.store.RunWriteProbes(ckCtx, s.cfg.WriteProbeInterval) }()
+	certsDone := make(chan struct{})
+	go func() {
+		defer close(certsDone)
+		if s.certs != nil {
+			s.certs.Watch(ckCtx, s.cfg.TLSReloadInterval)
+		}
+	}()
 	httpDone := make(chan error, 1)
-	go func() { httpDone <- s.http.Serve(s.listener) }()
+	go func() { httpDone <- s.serve(s.http, s.listener) }()
+	adminDone := make(chan error, 1)
+	if s.adminHTTP != nil {
+		go func() { adminDone <- s.serve(s.adminHTTP, s.adminListener) }()
+	}
 	s.ready.Store(true)
-	s.log.Info("herald serving", "addr", s.Addr(), "data", s.cfg.DataDir, "durability", s.cfg.Durability, "app", s.dev.AppID)
+	s.log.Info("herald serving", "addr", s.Addr(), "admin_addr", s.AdminAddr(), "tls", s.certs != nil,
+		"data", s.cfg.DataDir, "durability", s.cfg.Durability, "app", s.dev.AppID)
 
 	var serveErr error
 	select {
 	case <-ctx.Done():
 	case serveErr = <-httpDone:
 		s.log.Error("http server failed", "err", serveErr)
+	case serveErr = <-adminDone:
+		s.log.Error("admin http server failed", "err", serveErr)
 	}
 
 	s.ready.Store(false)
 	graceCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 	defer cancel()
+	// Both listeners stop accepting at once; the admin API's requests in
+	// flight finish like the public ones.
+	adminShut := make(chan error, 1)
+	go func() {
+		if s.adminHTTP == nil {
+			adminShut <- nil
+			return
+		}
+		adminShut <- s.adminHTTP.Shutdown(graceCtx)
+	}()
 	if err := s.http.Shutdown(graceCtx); err != nil {
 		s.log.Warn("http shutdown", "err", err)
+	}
+	if err := <-adminShut; err != nil {
+		s.log.Warn("admin http shutdown", "err", err)
 	}
 	if err := s.gw.Shutdown(graceCtx); err != nil {
 		s.log.Warn("closing sessions", "err", err)
@@ -328,6 +458,10 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := <-ckDone; err != nil {
 		s.log.Warn("background checkpoints", "err", err)
 	}
+	if err := <-probeDone; err != nil {
+		s.log.Warn("write probes", "err", err)
+	}
+	<-certsDone
 	if err := s.release(); err != nil {
 		s.log.Warn("closing store", "err", err)
 	}
@@ -352,8 +486,10 @@ func (s *Server) release() error {
 			s.releaseErr = errors.Join(s.releaseErr, fmt.Errorf("server: unlocking data directory: %w", err))
 		}
 		s.addrMu.Lock()
-		if s.listener != nil {
-			_ = s.listener.Close() // closed already when Run served on it
+		for _, ln := range []net.Listener{s.listener, s.adminListener} {
+			if ln != nil {
+				_ = ln.Close() // closed already when Run served on it
+			}
 		}
 		s.addrMu.Unlock()
 	})
@@ -371,6 +507,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.store.Ping(ctx); err != nil {
 		checks["store"] = "unavailable"
+		status = http.StatusServiceUnavailable
+	} else if f, failing := s.store.WriteHealth(); failing {
+		// The store answers but cannot write (a full disk): sends would
+		// all fail, so new sessions should go elsewhere.
+		checks["store"] = "write failing: " + f.Reason()
 		status = http.StatusServiceUnavailable
 	}
 	body := map[string]any{"status": "ok", "checks": checks}

@@ -41,7 +41,11 @@ type Config struct {
 	Platform string
 	// Logger receives the SDK's diagnostics. Zero: discarded.
 	Logger *slog.Logger
-	// HTTPClient dials the WebSocket. Zero: http.DefaultClient.
+	// HTTPClient dials the WebSocket. Zero: http.DefaultClient. For a
+	// wss:// server whose certificate a private CA signed, give one whose
+	// transport trusts it:
+	//
+	//	&http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	HTTPClient *http.Client
 
 	// RequestTimeout bounds every request on top of the caller's context.

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"os"
 	"time"
 )
 
@@ -83,4 +84,34 @@ func serial() *big.Int {
 		return big.NewInt(time.Now().UnixNano())
 	}
 	return n
+}
+
+// WriteFiles writes leaf as PEM files, as a server's operator would give
+// them: its chain to certPath and its private key (PKCS #8) to keyPath.
+// Each file is replaced at once (written beside it, then renamed), so that
+// a reader polling it never sees half of one.
+func WriteFiles(leaf tls.Certificate, certPath, keyPath string) error {
+	var chain []byte
+	for _, der := range leaf.Certificate {
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	key, err := x509.MarshalPKCS8PrivateKey(leaf.PrivateKey)
+	if err != nil {
+		return fmt.Errorf("pki: private key: %w", err)
+	}
+	if err := replaceFile(certPath, chain); err != nil {
+		return err
+	}
+	return replaceFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}))
+}
+
+func replaceFile(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("pki: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("pki: %w", err)
+	}
+	return nil
 }

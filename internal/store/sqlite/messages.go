@@ -80,6 +80,7 @@ func (s *Store) AppendMessages(ctx context.Context, msgs []*im.Message) ([]im.Ap
 
 	seqs := make(map[convKey]int64) // last seq per conversation, this batch included
 	results, err := s.appendTx(ctx, msgs, seqs)
+	s.health.note(err, time.Now())
 	if err != nil {
 		for k := range seqs {
 			s.seqs.forget(k)

@@ -24,6 +24,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -148,6 +149,14 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	log    *slog.Logger
+	health writeHealth
+	// ckInterval is RunCheckpoints' period (CheckpointInterval; shorter in
+	// tests); ckObserve, when set, sees every checkpoint's outcome.
+	ckInterval time.Duration
+	ckObserve  func(error)
+	ckFailures atomic.Uint64
 }
 
 // Open opens (creating it if needed) the database at cfg.Path, brings its
@@ -173,9 +182,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	}
 
 	s := &Store{
-		writeSem: make(chan struct{}, 1),
-		seqs:     newSeqCache(seqCacheGeneration),
-		sealer:   cfg.Sealer,
+		writeSem:   make(chan struct{}, 1),
+		seqs:       newSeqCache(seqCacheGeneration),
+		sealer:     cfg.Sealer,
+		log:        log,
+		ckInterval: CheckpointInterval,
 	}
 	if err := createPrivate(cfg.Path); err != nil {
 		return nil, err
@@ -409,14 +420,23 @@ const autoCheckpointPages = 10000
 // database file.
 const CheckpointInterval = 200 * time.Millisecond
 
+// checkpointBackoffMax caps the wait between checkpoints after failures,
+// which doubles from CheckpointInterval per failure in a row. 10 s: a
+// failing disk is not hammered, a recovered one is used again soon.
+const checkpointBackoffMax = 10 * time.Second
+
 // RunCheckpoints copies committed WAL frames into the database file every
 // CheckpointInterval from a connection of its own, so that commits do not
 // pay for it, until ctx ends. PASSIVE checkpoints never block the writer or
-// readers; a checkpoint that cannot finish (a reader holds an old snapshot)
-// is simply resumed next time. Optional: without it the writer checkpoints
-// inside commits once the WAL is large.
+// readers; a checkpoint that cannot finish (a reader holds an old snapshot,
+// or the lock is busy) is simply resumed next time. Any other failure (a
+// full disk, an I/O error) is logged and counted (CheckpointFailures), and
+// the next attempt waits twice as long as the last, up to 10 s, until one
+// succeeds: only ctx stops it, and it returns nil then. Optional: without
+// it the writer checkpoints inside commits once the WAL is large.
 func (s *Store) RunCheckpoints(ctx context.Context) error {
-	t := time.NewTicker(CheckpointInterval)
+	delay := s.ckInterval
+	t := time.NewTimer(delay)
 	defer t.Stop()
 	for {
 		select {
@@ -424,11 +444,27 @@ func (s *Store) RunCheckpoints(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		if _, err := s.ck.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err != nil && ctx.Err() == nil {
-			if errors.Is(mapErr("", err), im.ErrBusy) {
-				continue
-			}
-			return fmt.Errorf("sqlite: checkpoint: %w", err)
+		_, err := s.ck.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+		if ctx.Err() != nil {
+			return nil
 		}
+		if err != nil && errors.Is(mapErr("", err), im.ErrBusy) {
+			err = nil
+		}
+		if err != nil {
+			n := s.ckFailures.Add(1)
+			delay = min(2*delay, max(checkpointBackoffMax, s.ckInterval))
+			s.log.Warn("sqlite checkpoint failed; retrying", "err", err, "failures", n, "retry_in", delay)
+		} else {
+			delay = s.ckInterval
+		}
+		if s.ckObserve != nil {
+			s.ckObserve(err)
+		}
+		t.Reset(delay)
 	}
 }
+
+// CheckpointFailures returns how many background checkpoints failed since
+// the store opened (busy ones, which are resumed, do not count).
+func (s *Store) CheckpointFailures() uint64 { return s.ckFailures.Load() }
