@@ -269,6 +269,7 @@ func (s *Session) handleLogin(f protocol.Frame) {
 	s.appID, s.userID, s.deviceID, s.platform = req.AppID, req.UserID, req.DeviceID, req.Platform
 	s.tokenExp.Store(claims.Expires.UnixMilli())
 	s.loggedIn.Store(true)
+	s.lim.Authenticated()
 
 	// Reply first, then register: messages routed from now on queue behind
 	// the reply and the login sync, which deduplicates them by sequence.
@@ -319,6 +320,15 @@ func (s *Session) handleSend(f protocol.Frame) {
 		return
 	}
 	id := f.ID
+	// Over the user's or the app's message rate, the send is refused
+	// before anything is stored; the reply says when to retry.
+	if s.g.cfg.Messages != nil {
+		if after, scope, ok := s.g.cfg.Messages.Allow(s.appID, s.userID); !ok {
+			s.replyErr(id, protocol.Errorf(protocol.CodeRateLimited, "over the %s message rate; retry after %s",
+				scope, after.Round(time.Millisecond)).WithRetryAfter(after))
+			return
+		}
+	}
 	select {
 	case s.inflight <- struct{}{}:
 	case <-s.ctx.Done():

@@ -136,8 +136,12 @@ func (t *Conn) Authenticated() {
 	t.c.perIP[t.ip].unauth--
 }
 
-// Close removes the connection from the counts. Idempotent.
+// Close removes the connection from the counts. Idempotent; nil does
+// nothing.
 func (t *Conn) Close() {
+	if t == nil {
+		return
+	}
 	t.c.mu.Lock()
 	defer t.c.mu.Unlock()
 	if t.closed {

@@ -204,3 +204,24 @@ func TestMessages(t *testing.T) {
 		t.Fatal("nil Messages refused")
 	}
 }
+
+func TestFromFileLimit(t *testing.T) {
+	for _, tc := range []struct {
+		n    uint64
+		want int
+	}{
+		{1024, 717},
+		{65536, 62004},
+		{1 << 20, 995892},
+		{0, 995892},
+		{1 << 40, 995892},
+		{300, 150}, // n/2 floor
+	} {
+		if got := FromFileLimit(tc.n); got != tc.want {
+			t.Errorf("FromFileLimit(%d) = %d, want %d", tc.n, got, tc.want)
+		}
+	}
+	if FileLimit() == 0 {
+		t.Log("no file limit known here")
+	}
+}

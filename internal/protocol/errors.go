@@ -3,6 +3,7 @@ package protocol
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Code is a stable, client-facing error code. Codes never change meaning once
@@ -58,6 +59,13 @@ const (
 	CodeInternal            Code = 50000 // the server failed; the request may be retried
 	CodeVendorUnreachable   Code = 50200 // the vendor's server gave no answer (REST)
 	CodeUnavailable         Code = 50300 // the server is shutting down or overloaded; retry later
+
+	// The connection caps (HTTP 503 before the WebSocket upgrade, with
+	// Retry-After).
+	CodeTooManyConnections           Code = 42901 // the node has max-connections open
+	CodeTooManyConnectionsFromIP     Code = 42902 // the client address has max-connections-per-ip open
+	CodeTooManyUnauthenticated       Code = 42903 // the node has max-unauthenticated connections not logged in
+	CodeTooManyUnauthenticatedFromIP Code = 42904 // the client address has max-unauthenticated-per-ip not logged in
 )
 
 type codeInfo struct {
@@ -112,6 +120,11 @@ var catalogue = map[Code]codeInfo{
 	CodeInternal:            {"internal", 500, "internal error"},
 	CodeVendorUnreachable:   {"vendor_unreachable", 502, "the vendor's server did not answer"},
 	CodeUnavailable:         {"unavailable", 503, "server unavailable, retry later"},
+
+	CodeTooManyConnections:           {"too_many_connections", 503, "too many connections to this server, retry later"},
+	CodeTooManyConnectionsFromIP:     {"too_many_connections_from_ip", 503, "too many connections from your address, retry later"},
+	CodeTooManyUnauthenticated:       {"too_many_unauthenticated", 503, "too many connections waiting to log in, retry later"},
+	CodeTooManyUnauthenticatedFromIP: {"too_many_unauthenticated_from_ip", 503, "too many connections from your address waiting to log in, retry later"},
 }
 
 // Name returns the code's stable snake_case name.
@@ -144,6 +157,9 @@ func Codes() []Code {
 type Error struct {
 	Code    Code   `json:"code"`
 	Message string `json:"message"`
+	// RetryAfterMs, when set, is how long to wait before retrying, in
+	// milliseconds (rate_limited and the connection caps).
+	RetryAfterMs int64 `json:"retryAfterMs,omitempty"`
 }
 
 // Error implements the error interface.
@@ -167,6 +183,13 @@ func Errorf(c Code, format string, args ...any) *Error {
 		msg = fmt.Sprintf(format, args...)
 	}
 	return &Error{Code: c, Message: msg}
+}
+
+// WithRetryAfter sets e's retry hint to d, rounded up to the millisecond
+// (at least 1 ms), and returns e.
+func (e *Error) WithRetryAfter(d time.Duration) *Error {
+	e.RetryAfterMs = max(1, int64((d+time.Millisecond-1)/time.Millisecond))
+	return e
 }
 
 // AsError returns err as an *Error: itself when it is one (or wraps one),
