@@ -47,6 +47,7 @@ func NewKeyed(b Bucket, now func() time.Time, limited prometheus.Counter) *Keyed
 	if now == nil {
 		now = time.Now
 	}
+	b.Burst = max(1, b.Burst) // a bucket holding nothing would refuse forever
 	return &Keyed{b: b, now: now, limited: limited, m: map[string]*rate.Limiter{}}
 }
 
