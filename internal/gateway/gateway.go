@@ -247,6 +247,9 @@ func (g *Gateway) admit(w http.ResponseWriter, r *http.Request) (*limit.Conn, bo
 	b, _ := json.Marshal(e)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	// The refused client's descriptor is freed at once, not kept for
+	// another request on the same connection.
+	w.Header().Set("Connection", "close")
 	w.WriteHeader(code.HTTPStatus())
 	_, _ = w.Write(append(b, '\n'))
 	return nil, false

@@ -44,6 +44,7 @@ func (c *limitClock) Advance(d time.Duration) {
 type refusal struct {
 	status     int
 	retryAfter string
+	closed     bool // the server closes the HTTP connection after it
 	err        protocol.Error
 }
 
@@ -66,7 +67,7 @@ func dialAs(t *testing.T, s *testkit.Server, xff string) (*websocket.Conn, *refu
 		t.Fatalf("dial: %v", err)
 	}
 	body, _ := io.ReadAll(resp.Body)
-	r := &refusal{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}
+	r := &refusal{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), closed: resp.Close}
 	if err := json.Unmarshal(body, &r.err); err != nil {
 		t.Fatalf("refusal body %q: %v", body, err)
 	}
@@ -88,8 +89,8 @@ func mustRefuse(t *testing.T, s *testkit.Server, xff string, code protocol.Code,
 	if conn != nil {
 		t.Fatalf("connection from %q accepted, want %s", xff, code.Name())
 	}
-	if r.status != http.StatusServiceUnavailable || r.err.Code != code || r.retryAfter != retryAfter || r.err.RetryAfterMs <= 0 {
-		t.Fatalf("refusal %d %+v Retry-After %q, want 503 %d Retry-After %s", r.status, r.err, r.retryAfter, code, retryAfter)
+	if r.status != http.StatusServiceUnavailable || r.err.Code != code || r.retryAfter != retryAfter || r.err.RetryAfterMs <= 0 || !r.closed {
+		t.Fatalf("refusal %d %+v Retry-After %q (connection closed %v), want 503 %d Retry-After %s, closed", r.status, r.err, r.retryAfter, r.closed, code, retryAfter)
 	}
 }
 

@@ -162,6 +162,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	s.admin.Register(mux)
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	// An idle keep-alive HTTP connection (health checks, scrapes, admin
+	// clients) holds a file descriptor: close it after two minutes
+	// rather than never.
+	s.http.IdleTimeout = 2 * time.Minute
 	return s, nil
 }
 
