@@ -2,7 +2,10 @@ package limit
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -223,5 +226,32 @@ func TestFromFileLimit(t *testing.T) {
 	}
 	if FileLimit() == 0 {
 		t.Log("no file limit known here")
+	}
+}
+
+// TestKeyedConcurrent: sends racing on one key get exactly the burst,
+// and other keys their own.
+func TestKeyedConcurrent(t *testing.T) {
+	clk := &clock{t: time.Unix(1e9, 0)}
+	k := NewKeyed(Bucket{Rate: 1, Burst: 50}, clk.now, nil)
+	var wg sync.WaitGroup
+	var allowed [4]atomic.Int64
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 100 {
+				key := (g + i) % len(allowed)
+				if _, ok := k.Allow(fmt.Sprint("user", key)); ok {
+					allowed[key].Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range allowed {
+		if n := allowed[i].Load(); n != 50 {
+			t.Errorf("key %d: %d allowed, want the burst of 50", i, n)
+		}
 	}
 }

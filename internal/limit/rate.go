@@ -1,7 +1,9 @@
 package limit
 
 import (
+	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,10 +33,19 @@ type Keyed struct {
 	b       Bucket
 	now     func() time.Time
 	limited prometheus.Counter
+	seed    maphash.Seed
+	// lastSweep is the clock's unix nanoseconds at the last sweep.
+	lastSweep atomic.Int64
+	// shards spread the keys so that concurrent sends rarely wait on
+	// each other, and a sweep holds up only one shard's keys.
+	shards [keyedShards]keyedShard
+}
 
-	mu        sync.Mutex
-	m         map[string]*rate.Limiter
-	lastSweep time.Time
+const keyedShards = 32
+
+type keyedShard struct {
+	mu sync.Mutex
+	m  map[string]*rate.Limiter
 }
 
 // NewKeyed returns per-key buckets of b on the clock now (nil: time.Now),
@@ -48,7 +59,11 @@ func NewKeyed(b Bucket, now func() time.Time, limited prometheus.Counter) *Keyed
 		now = time.Now
 	}
 	b.Burst = max(1, b.Burst) // a bucket holding nothing would refuse forever
-	return &Keyed{b: b, now: now, limited: limited, m: map[string]*rate.Limiter{}}
+	k := &Keyed{b: b, now: now, limited: limited, seed: maphash.MakeSeed()}
+	for i := range k.shards {
+		k.shards[i].m = map[string]*rate.Limiter{}
+	}
+	return k
 }
 
 // Allow takes one event from key's bucket. When the bucket is empty it
@@ -70,22 +85,32 @@ func (k *Keyed) Allow(key string) (retryAfter time.Duration, ok bool) {
 
 // reserve takes a reservation of one event from key's bucket at now.
 func (k *Keyed) reserve(key string, now time.Time) *rate.Reservation {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if now.Sub(k.lastSweep) >= sweepEvery {
-		k.lastSweep = now
-		for key, l := range k.m {
-			if l.TokensAt(now) >= float64(k.b.Burst) {
-				delete(k.m, key)
-			}
-		}
+	if last := k.lastSweep.Load(); now.UnixNano()-last >= int64(sweepEvery) && k.lastSweep.CompareAndSwap(last, now.UnixNano()) {
+		k.sweep(now)
 	}
-	l := k.m[key]
+	sh := &k.shards[maphash.String(k.seed, key)%keyedShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	l := sh.m[key]
 	if l == nil {
 		l = rate.NewLimiter(rate.Limit(k.b.Rate), k.b.Burst)
-		k.m[key] = l
+		sh.m[key] = l
 	}
 	return l.ReserveN(now, 1)
+}
+
+// sweep forgets the full buckets, one shard at a time.
+func (k *Keyed) sweep(now time.Time) {
+	for i := range k.shards {
+		sh := &k.shards[i]
+		sh.mu.Lock()
+		for key, l := range sh.m {
+			if l.TokensAt(now) >= float64(k.b.Burst) {
+				delete(sh.m, key)
+			}
+		}
+		sh.mu.Unlock()
+	}
 }
 
 func (k *Keyed) refused() {
@@ -99,9 +124,14 @@ func (k *Keyed) Keys() int {
 	if k == nil {
 		return 0
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return len(k.m)
+	n := 0
+	for i := range k.shards {
+		sh := &k.shards[i]
+		sh.mu.Lock()
+		n += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return n
 }
 
 // Messages limits message sends per user and per app: a send takes one
