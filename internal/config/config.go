@@ -138,6 +138,12 @@ type Config struct {
 	// Rate 0: no limit.
 	RESTRate  float64
 	RESTBurst int
+	// MaxSessionsPerUser caps one user's logged-in sessions on this node,
+	// counted after the kicks of multi-login; a login over it fails with
+	// too_many_sessions. Default 100: far above a person's devices and
+	// tabs, and it stops a leaked token from holding thousands of
+	// sessions. 0: no cap.
+	MaxSessionsPerUser int
 
 	// Clock is not an option (no flag, variable or file key): the clock of
 	// the rate limits, for tests. Nil: time.Now.
@@ -172,6 +178,7 @@ func Default() Config {
 		UserMessageBurst:        40,
 		RESTRate:                50,
 		RESTBurst:               100,
+		MaxSessionsPerUser:      100,
 	}
 }
 
@@ -212,6 +219,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.IntVar(&c.AppMessageBurst, "app-message-burst", c.AppMessageBurst, "messages an app's users may send at once")
 	fs.Float64Var(&c.RESTRate, "rest-rate", c.RESTRate, "admin REST requests per second per app (0: no limit)")
 	fs.IntVar(&c.RESTBurst, "rest-burst", c.RESTBurst, "admin REST requests an app may make at once")
+	fs.IntVar(&c.MaxSessionsPerUser, "max-sessions-per-user", c.MaxSessionsPerUser, "most logged-in sessions of one user on this node (0: no cap)")
 }
 
 func checkTrustedProxy(s string) error {
@@ -442,6 +450,7 @@ func (c *Config) Validate() error {
 		{"max-connections-per-ip", c.MaxConnectionsPerIP},
 		{"max-unauthenticated", c.MaxUnauthenticated},
 		{"max-unauthenticated-per-ip", c.MaxUnauthenticatedPerIP},
+		{"max-sessions-per-user", c.MaxSessionsPerUser},
 	} {
 		if o.v < 0 {
 			bad("%s must not be negative (0: see its default)", o.name)

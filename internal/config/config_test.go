@@ -200,19 +200,19 @@ func TestLimitOptions(t *testing.T) {
 	d := Default()
 	if d.MaxConnections != 0 || d.MaxConnectionsPerIP != 0 || d.MaxUnauthenticated != 0 || d.MaxUnauthenticatedPerIP != 100 ||
 		d.UserMessageRate != 20 || d.UserMessageBurst != 40 || d.AppMessageRate != 0 || d.RESTRate != 50 || d.RESTBurst != 100 ||
-		len(d.TrustedProxies) != 0 {
+		len(d.TrustedProxies) != 0 || d.MaxSessionsPerUser != 100 {
 		t.Fatalf("defaults %+v", d)
 	}
 	dir := t.TempDir()
 	yml := filepath.Join(dir, "l.yaml")
 	_ = os.WriteFile(yml, []byte("trusted_proxies: [10.0.0.0/8, \"::1\"]\nmax_unauthenticated: 7\napp_message_rate: 2.5\napp_message_burst: 5\n"), 0o600)
-	c, err := load(t, []string{"--config", yml, "--max-connections", "1000", "--user-message-rate", "0.5"},
+	c, err := load(t, []string{"--config", yml, "--max-connections", "1000", "--user-message-rate", "0.5", "--max-sessions-per-user", "0"},
 		map[string]string{"HERALD_MAX_CONNECTIONS_PER_IP": "9", "HERALD_REST_BURST": "3", "HERALD_TRUSTED_PROXIES": "192.0.2.1, 2001:db8::/32"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.MaxConnections != 1000 || c.MaxConnectionsPerIP != 9 || c.MaxUnauthenticated != 7 || c.UserMessageRate != 0.5 ||
-		c.AppMessageRate != 2.5 || c.AppMessageBurst != 5 || c.RESTBurst != 3 ||
+		c.AppMessageRate != 2.5 || c.AppMessageBurst != 5 || c.RESTBurst != 3 || c.MaxSessionsPerUser != 0 ||
 		strings.Join(c.TrustedProxies, "|") != "192.0.2.1|2001:db8::/32" {
 		t.Fatalf("read %+v", c)
 	}
@@ -239,6 +239,7 @@ func TestLimitOptions(t *testing.T) {
 		{"rate without burst", []string{"--app-message-rate", "10"}, nil, "app-message-burst must be at least 1 when app-message-rate is set"},
 		{"zero burst", []string{"--user-message-burst", "0"}, nil, "user-message-burst must be at least 1"},
 		{"negative burst", []string{"--rest-burst", "-2"}, nil, "rest-burst must not be negative"},
+		{"negative sessions per user", []string{"--max-sessions-per-user", "-1"}, nil, "max-sessions-per-user must not be negative"},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {

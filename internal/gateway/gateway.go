@@ -90,6 +90,11 @@ type Config struct {
 	// Messages limits each user's and each app's sends (limit.Messages).
 	// Nil: no limit.
 	Messages MessageLimiter
+	// MaxSessionsPerUser caps a user's logged-in sessions on this node,
+	// counted after the kicks of the login (a login that replaces a
+	// session under the multi-login policy always passes). Over it the
+	// login fails with too_many_sessions. 0: no cap.
+	MaxSessionsPerUser int
 }
 
 // MessageLimiter decides whether a user may send one more message now

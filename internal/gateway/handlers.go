@@ -253,6 +253,15 @@ func (s *Session) handleLogin(f protocol.Frame) {
 		s.replyErr(f.ID, err)
 		return
 	}
+	// The user's place is held from here until the session is registered
+	// below (or the login failed), so that simultaneous logins cannot
+	// pass the cap together.
+	if !s.g.hub.reserve(req.AppID, req.UserID, req.Platform, s.g.cfg.MultiLogin, s.g.cfg.MaxSessionsPerUser) {
+		s.g.metrics.loginFailures.WithLabelValues(protocol.CodeTooManySessions.Name()).Inc()
+		s.replyErr(f.ID, protocol.Errorf(protocol.CodeTooManySessions, "the user has %d sessions on this server (max-sessions-per-user)", s.g.cfg.MaxSessionsPerUser))
+		return
+	}
+	defer s.g.hub.unreserve(req.AppID, req.UserID)
 	if err := s.g.svc.LoggedIn(s.ctx, req.AppID, req.UserID); err != nil {
 		s.replyErr(f.ID, err)
 		return

@@ -66,6 +66,7 @@ const (
 	CodeTooManyConnectionsFromIP     Code = 42902 // the client address has max-connections-per-ip open
 	CodeTooManyUnauthenticated       Code = 42903 // the node has max-unauthenticated connections not logged in
 	CodeTooManyUnauthenticatedFromIP Code = 42904 // the client address has max-unauthenticated-per-ip not logged in
+	CodeTooManySessions              Code = 42905 // login: the user has max-sessions-per-user sessions on this node
 )
 
 type codeInfo struct {
@@ -125,6 +126,7 @@ var catalogue = map[Code]codeInfo{
 	CodeTooManyConnectionsFromIP:     {"too_many_connections_from_ip", 503, "too many connections from your address, retry later"},
 	CodeTooManyUnauthenticated:       {"too_many_unauthenticated", 503, "too many connections waiting to log in, retry later"},
 	CodeTooManyUnauthenticatedFromIP: {"too_many_unauthenticated_from_ip", 503, "too many connections from your address waiting to log in, retry later"},
+	CodeTooManySessions:              {"too_many_sessions", 429, "the user has too many sessions on this server"},
 }
 
 // Name returns the code's stable snake_case name.

@@ -389,3 +389,45 @@ func TestRESTRate(t *testing.T) {
 		t.Fatalf("again over the rate: %d, Retry-After %q", st, h.Get("Retry-After"))
 	}
 }
+
+// TestSessionsPerUserCap: a login over max-sessions-per-user fails with
+// too_many_sessions and leaves the user's sessions as they were; a login
+// that replaces one of them under the kick policy passes; once a session
+// ended, a new login passes.
+func TestSessionsPerUserCap(t *testing.T) {
+	s := testkit.Start(t, func(c *config.Config) { c.MaxSessionsPerUser = 2 })
+	phone := s.LoginAs(t, "alice", "ios", "a1")
+	s.LoginAs(t, "alice", "android", "a2")
+	c := testkit.Dial(t, s.URL)
+	err := c.Login(s.App.AppID, "alice", s.Token(t, "alice", time.Hour), "web", "a3")
+	if err == nil || err.Code != protocol.CodeTooManySessions {
+		t.Fatalf("third session: %v, want too_many_sessions", err)
+	}
+	if n := s.Metric(t, `herald_login_failures_total{code="too_many_sessions"}`); n != 1 {
+		t.Fatalf("login failures metric %v", n)
+	}
+	// The refused connection stays open, not logged in: a request gets
+	// not_logged_in.
+	if err := c.Call(protocol.TypePing, struct{}{}, nil); err == nil || err.Code != protocol.CodeNotLoggedIn {
+		t.Fatalf("ping after the refused login: %v", err)
+	}
+	// Bob is not concerned.
+	s.LoginAs(t, "bob", "web", "b1")
+	// A new iPhone login replaces the old one (platform policy): passes.
+	s.LoginAs(t, "alice", "ios", "a4")
+	if code := phone.CloseCode(wait); code != protocol.CloseKicked {
+		t.Fatalf("old phone closed with %d", code)
+	}
+	// The refused connection may log in once a place is free.
+	if err := c.Login(s.App.AppID, "alice", s.Token(t, "alice", time.Hour), "web", "a3"); err == nil || err.Code != protocol.CodeTooManySessions {
+		t.Fatalf("still two sessions: %v", err)
+	}
+	laptop := s.LoginAs(t, "alice", "ios", "a5") // replaces a4
+	if err := laptop.Call(protocol.TypeLogout, struct{}{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the logged-out session to leave", func() bool { return s.Metric(t, "herald_sessions") == 2 })
+	if err := c.Login(s.App.AppID, "alice", s.Token(t, "alice", time.Hour), "web", "a3"); err != nil {
+		t.Fatalf("login once a place is free: %v", err)
+	}
+}

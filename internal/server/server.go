@@ -133,18 +133,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	s.disp.SetCallGate(s.calls)
 	s.gw, err = gateway.New(s.svc, push.NewRegistry(st), s.calls, s.hub, gateway.Config{
-		HeartbeatInterval: cfg.HeartbeatInterval,
-		OfflineAfter:      cfg.OfflineAfter,
-		LoginTimeout:      cfg.LoginTimeout,
-		TokenWarnBefore:   cfg.TokenWarnBefore,
-		TokenLeeway:       cfg.TokenLeeway,
-		WriteTimeout:      cfg.WriteTimeout,
-		MultiLogin:        cfg.MultiLogin,
-		SendQueue:         cfg.SendQueue,
-		OriginPatterns:    cfg.AllowedOrigins,
-		Conns:             lim.conns,
-		ClientIP:          lim.ips.ClientIP,
-		Messages:          lim.messages,
+		HeartbeatInterval:  cfg.HeartbeatInterval,
+		OfflineAfter:       cfg.OfflineAfter,
+		LoginTimeout:       cfg.LoginTimeout,
+		TokenWarnBefore:    cfg.TokenWarnBefore,
+		TokenLeeway:        cfg.TokenLeeway,
+		WriteTimeout:       cfg.WriteTimeout,
+		MultiLogin:         cfg.MultiLogin,
+		SendQueue:          cfg.SendQueue,
+		OriginPatterns:     cfg.AllowedOrigins,
+		Conns:              lim.conns,
+		ClientIP:           lim.ips.ClientIP,
+		Messages:           lim.messages,
+		MaxSessionsPerUser: cfg.MaxSessionsPerUser,
 	}, log, s.reg)
 	if err != nil {
 		return fail(err)
