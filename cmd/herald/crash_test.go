@@ -66,7 +66,7 @@ func TestKilledAfterAcksLosesNothing(t *testing.T) {
 	for _, durability := range []string{"process", "power"} {
 		t.Run(durability, func(t *testing.T) {
 			dir := t.TempDir()
-			cmd, addr := startProcess(t, dir, "--durability", durability)
+			cmd, addr := startProcess(t, dir, "--durability", durability, "--user-message-rate", "0") // 300 sends at once
 			app, err := devapp.Load(dir)
 			if err != nil {
 				t.Fatal(err)

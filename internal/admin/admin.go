@@ -20,6 +20,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -139,6 +140,16 @@ type Config struct {
 	VendorTimeout time.Duration
 	// Now is the clock (certificate expiry in listings). Nil: time.Now.
 	Now func() time.Time
+	// RateLimit limits each app's requests, after its admin key was
+	// checked (limit.Keyed, keyed by app ID): over it, 429 rate_limited
+	// with Retry-After. Nil: no limit.
+	RateLimit RateLimiter
+}
+
+// RateLimiter takes one request of key, or says when to retry
+// (limit.Keyed).
+type RateLimiter interface {
+	Allow(key string) (retryAfter time.Duration, ok bool)
 }
 
 // Handler serves the admin API. It owns the providers built from stored
@@ -270,6 +281,9 @@ func (h *Handler) authed(fn endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		app, err := h.authenticate(r)
 		if err == nil {
+			err = h.limit(w, app.ID)
+		}
+		if err == nil {
 			err = fn(w, r, app)
 		}
 		if err == nil {
@@ -287,6 +301,23 @@ func (h *Handler) authed(fn endpoint) http.Handler {
 		}
 		writeError(w, pe)
 	})
+}
+
+// limit takes one request from the app's REST rate, or returns
+// rate_limited with its Retry-After header set (in whole seconds, rounded
+// up; retryAfterMs in the body is exact). Only authenticated requests
+// count: a stranger cannot use up an app's budget.
+func (h *Handler) limit(w http.ResponseWriter, appID string) error {
+	if h.cfg.RateLimit == nil {
+		return nil
+	}
+	after, ok := h.cfg.RateLimit.Allow(appID)
+	if ok {
+		return nil
+	}
+	secs := max(1, int64((after+time.Second-1)/time.Second))
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	return protocol.Errorf(protocol.CodeRateLimited, "over the app's REST request rate; retry after %s", after.Round(time.Millisecond)).WithRetryAfter(after)
 }
 
 // authenticate returns the app in the path when the request carries its

@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/heraldim/herald/internal/clientip"
 	"github.com/heraldim/herald/internal/seal"
 )
 
@@ -136,6 +138,58 @@ type Config struct {
 	// notices a failing disk without traffic and recovers by itself.
 	// Default 5 s.
 	WriteProbeInterval time.Duration
+	// TrustedProxies lists the reverse proxies (CIDRs or addresses) whose
+	// X-Forwarded-For / X-Real-IP headers name the client: the per-IP
+	// limits count a connection under the address a trusted peer reports
+	// (the rightmost X-Forwarded-For hop that is not itself trusted), and
+	// under the socket's peer otherwise; a header from any other peer is
+	// ignored, so a client cannot choose its address. Default empty: no
+	// header is believed. See clientip.ParsePrefix.
+	TrustedProxies []string
+	// MaxConnections caps the open WebSocket connections, logged in or
+	// not. Default 0: derived at start from the file-descriptor limit
+	// (RLIMIT_NOFILE) n as n - (256 + n/20), leaving descriptors for the
+	// store, push vendors, /healthz, /readyz, /metrics and the admin API
+	// (see limit.FromFileLimit).
+	MaxConnections int
+	// MaxConnectionsPerIP caps the open connections from one client
+	// address. Default 0: no cap (a carrier-grade NAT puts thousands of
+	// phones behind one address).
+	MaxConnectionsPerIP int
+	// MaxUnauthenticated caps the connections that have not logged in
+	// yet. Default 0: a quarter of MaxConnections, so that idle sockets
+	// can never take the places of logged-in users.
+	MaxUnauthenticated int
+	// MaxUnauthenticatedPerIP caps the connections from one client
+	// address that have not logged in yet. Default 100: a login takes a
+	// round trip, so even a large NAT rarely has that many at once. 0: no
+	// cap.
+	MaxUnauthenticatedPerIP int
+	// UserMessageRate is the messages per second one user may send on
+	// average, shared by the user's sessions on this node; UserMessageBurst
+	// is how many at once. Default 20/s, burst 40: far above typing, room
+	// for a client flushing its outbox after a reconnect. Rate 0: no limit.
+	UserMessageRate  float64
+	UserMessageBurst int
+	// AppMessageRate and AppMessageBurst are the same for all the users of
+	// one app together. Default 0: no limit.
+	AppMessageRate  float64
+	AppMessageBurst int
+	// RESTRate and RESTBurst limit one app's admin REST requests. Default
+	// 50/s, burst 100: a backend's bulk job fits, a runaway loop does not.
+	// Rate 0: no limit.
+	RESTRate  float64
+	RESTBurst int
+	// MaxSessionsPerUser caps one user's logged-in sessions on this node,
+	// counted after the kicks of multi-login; a login over it fails with
+	// too_many_sessions. Default 100: far above a person's devices and
+	// tabs, and it stops a leaked token from holding thousands of
+	// sessions. 0: no cap.
+	MaxSessionsPerUser int
+
+	// Clock is not an option (no flag, variable or file key): the clock of
+	// the rate limits, for tests. Nil: time.Now.
+	Clock func() time.Time
 }
 
 // Default returns the configuration with every default filled in.
@@ -161,11 +215,17 @@ func Default() Config {
 		LogLevel:          "info",
 		LogFormat:         "text",
 
-		WebhookRetryBase:   time.Minute,
-		WebhookMaxAttempts: 12,
-		WebhookTimeout:     10 * time.Second,
-		TLSReloadInterval:  10 * time.Second,
-		WriteProbeInterval: 5 * time.Second,
+		WebhookRetryBase:        time.Minute,
+		WebhookMaxAttempts:      12,
+		WebhookTimeout:          10 * time.Second,
+		TLSReloadInterval:       10 * time.Second,
+		WriteProbeInterval:      5 * time.Second,
+		MaxUnauthenticatedPerIP: 100,
+		UserMessageRate:         20,
+		UserMessageBurst:        40,
+		RESTRate:                50,
+		RESTBurst:               100,
+		MaxSessionsPerUser:      100,
 	}
 }
 
@@ -204,6 +264,19 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key file of --tls-cert")
 	fs.DurationVar(&c.TLSReloadInterval, "tls-reload-interval", c.TLSReloadInterval, "how often the TLS files are checked for changes (0: on SIGHUP only)")
 	fs.DurationVar(&c.WriteProbeInterval, "write-probe-interval", c.WriteProbeInterval, "period of the store's write probe when idle or failing")
+	fs.Var(&listValue{p: &c.TrustedProxies, check: checkTrustedProxy}, "trusted-proxies",
+		"reverse proxies whose X-Forwarded-For/X-Real-IP name the client, comma-separated CIDRs or IPs")
+	fs.IntVar(&c.MaxConnections, "max-connections", c.MaxConnections, "most open WebSocket connections (0: from the file-descriptor limit)")
+	fs.IntVar(&c.MaxConnectionsPerIP, "max-connections-per-ip", c.MaxConnectionsPerIP, "most open connections from one client address (0: no cap)")
+	fs.IntVar(&c.MaxUnauthenticated, "max-unauthenticated", c.MaxUnauthenticated, "most connections not logged in yet (0: a quarter of max-connections)")
+	fs.IntVar(&c.MaxUnauthenticatedPerIP, "max-unauthenticated-per-ip", c.MaxUnauthenticatedPerIP, "most connections not logged in yet from one client address (0: no cap)")
+	fs.Float64Var(&c.UserMessageRate, "user-message-rate", c.UserMessageRate, "messages per second per user (0: no limit)")
+	fs.IntVar(&c.UserMessageBurst, "user-message-burst", c.UserMessageBurst, "messages a user may send at once")
+	fs.Float64Var(&c.AppMessageRate, "app-message-rate", c.AppMessageRate, "messages per second per app (0: no limit)")
+	fs.IntVar(&c.AppMessageBurst, "app-message-burst", c.AppMessageBurst, "messages an app's users may send at once")
+	fs.Float64Var(&c.RESTRate, "rest-rate", c.RESTRate, "admin REST requests per second per app (0: no limit)")
+	fs.IntVar(&c.RESTBurst, "rest-burst", c.RESTBurst, "admin REST requests an app may make at once")
+	fs.IntVar(&c.MaxSessionsPerUser, "max-sessions-per-user", c.MaxSessionsPerUser, "most logged-in sessions of one user on this node (0: no cap)")
 }
 
 // checkMasterKey refuses a master key that is not id:base64-of-32-bytes;
@@ -232,6 +305,11 @@ func (c *Config) Keyring() (*seal.Keyring, error) {
 		return nil, fmt.Errorf("master-keys: %w", err)
 	}
 	return r, nil
+}
+
+func checkTrustedProxy(s string) error {
+	_, err := clientip.ParsePrefix(s)
+	return err
 }
 
 // Load fills every option that was not given as a flag from the environment
@@ -472,6 +550,43 @@ func (c *Config) Validate() error {
 	}
 	if c.WriteProbeInterval <= 0 {
 		bad("write-probe-interval must be positive")
+	}
+	for _, p := range c.TrustedProxies {
+		if err := checkTrustedProxy(p); err != nil {
+			errs = append(errs, fmt.Errorf("trusted-proxies: %w", err))
+		}
+	}
+	for _, o := range []struct {
+		name string
+		v    int
+	}{
+		{"max-connections", c.MaxConnections},
+		{"max-connections-per-ip", c.MaxConnectionsPerIP},
+		{"max-unauthenticated", c.MaxUnauthenticated},
+		{"max-unauthenticated-per-ip", c.MaxUnauthenticatedPerIP},
+		{"max-sessions-per-user", c.MaxSessionsPerUser},
+	} {
+		if o.v < 0 {
+			bad("%s must not be negative (0: see its default)", o.name)
+		}
+	}
+	for _, r := range []struct {
+		name  string
+		rate  float64
+		burst int
+	}{
+		{"user-message", c.UserMessageRate, c.UserMessageBurst},
+		{"app-message", c.AppMessageRate, c.AppMessageBurst},
+		{"rest", c.RESTRate, c.RESTBurst},
+	} {
+		switch {
+		case math.IsNaN(r.rate) || math.IsInf(r.rate, 0) || r.rate < 0:
+			bad("%s-rate must be a number of events per second, 0 or more (0: no limit)", r.name)
+		case r.burst < 0:
+			bad("%s-burst must not be negative", r.name)
+		case r.rate > 0 && r.burst < 1:
+			bad("%s-burst must be at least 1 when %s-rate is set", r.name, r.name)
+		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))

@@ -239,3 +239,69 @@ func TestMasterKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestLimitOptions: the limits' defaults, that each is read like every
+// option, and that bad values are refused naming the option.
+func TestLimitOptions(t *testing.T) {
+	d := Default()
+	if d.MaxConnections != 0 || d.MaxConnectionsPerIP != 0 || d.MaxUnauthenticated != 0 || d.MaxUnauthenticatedPerIP != 100 ||
+		d.UserMessageRate != 20 || d.UserMessageBurst != 40 || d.AppMessageRate != 0 || d.RESTRate != 50 || d.RESTBurst != 100 ||
+		len(d.TrustedProxies) != 0 || d.MaxSessionsPerUser != 100 {
+		t.Fatalf("defaults %+v", d)
+	}
+	dir := t.TempDir()
+	yml := filepath.Join(dir, "l.yaml")
+	_ = os.WriteFile(yml, []byte("trusted_proxies: [10.0.0.0/8, \"::1\"]\nmax_unauthenticated: 7\napp_message_rate: 2.5\napp_message_burst: 5\n"), 0o600)
+	c, err := load(t, []string{"--config", yml, "--max-connections", "1000", "--user-message-rate", "0.5", "--max-sessions-per-user", "0"},
+		map[string]string{"HERALD_MAX_CONNECTIONS_PER_IP": "9", "HERALD_REST_BURST": "3", "HERALD_TRUSTED_PROXIES": "192.0.2.1, 2001:db8::/32"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxConnections != 1000 || c.MaxConnectionsPerIP != 9 || c.MaxUnauthenticated != 7 || c.UserMessageRate != 0.5 ||
+		c.AppMessageRate != 2.5 || c.AppMessageBurst != 5 || c.RESTBurst != 3 || c.MaxSessionsPerUser != 0 ||
+		strings.Join(c.TrustedProxies, "|") != "192.0.2.1|2001:db8::/32" {
+		t.Fatalf("read %+v", c)
+	}
+	if c, err := load(t, []string{"--config", yml}, nil); err != nil || strings.Join(c.TrustedProxies, "|") != "10.0.0.0/8|::1" {
+		t.Fatalf("trusted-proxies from the file: %q %v", c.TrustedProxies, err)
+	}
+	bad := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"proxy not an address", []string{"--trusted-proxies", "proxy.example.com"}, nil, `trusted proxy "proxy.example.com" is not a CIDR`},
+		{"proxy host bits", nil, map[string]string{"HERALD_TRUSTED_PROXIES": "10.1.2.3/8"}, "HERALD_TRUSTED_PROXIES: trusted proxy \"10.1.2.3/8\" has host bits set: did you mean 10.0.0.0/8?"},
+		{"proxy empty item", []string{"--trusted-proxies", "10.0.0.0/8,,::1"}, nil, "empty item"},
+		{"negative max-connections", []string{"--max-connections", "-1"}, nil, "max-connections must not be negative"},
+		{"negative per ip", []string{"--max-connections-per-ip", "-5"}, nil, "max-connections-per-ip must not be negative"},
+		{"negative unauthenticated", nil, map[string]string{"HERALD_MAX_UNAUTHENTICATED": "-1"}, "max-unauthenticated must not be negative"},
+		{"negative unauthenticated per ip", []string{"--max-unauthenticated-per-ip", "-1"}, nil, "max-unauthenticated-per-ip must not be negative"},
+		{"not a number", []string{"--max-connections", "lots"}, nil, "invalid argument"},
+		{"negative rate", []string{"--user-message-rate", "-1"}, nil, "user-message-rate must be a number"},
+		{"NaN rate", nil, map[string]string{"HERALD_APP_MESSAGE_RATE": "NaN"}, "app-message-rate must be a number"},
+		{"infinite rate", []string{"--rest-rate", "+Inf"}, nil, "rest-rate must be a number"},
+		{"rate without burst", []string{"--app-message-rate", "10"}, nil, "app-message-burst must be at least 1 when app-message-rate is set"},
+		{"zero burst", []string{"--user-message-burst", "0"}, nil, "user-message-burst must be at least 1"},
+		{"negative burst", []string{"--rest-burst", "-2"}, nil, "rest-burst must not be negative"},
+		{"negative sessions per user", []string{"--max-sessions-per-user", "-1"}, nil, "max-sessions-per-user must not be negative"},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(t, tc.args, tc.env)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want mention of %q", err, tc.want)
+			}
+		})
+	}
+	// A rate of 0 turns a limit off; its burst may then be 0.
+	if _, err := load(t, []string{"--user-message-rate", "0", "--user-message-burst", "0", "--rest-rate", "0", "--rest-burst", "0"}, nil); err != nil {
+		t.Fatalf("limits off: %v", err)
+	}
+	c = Default()
+	c.TrustedProxies = []string{"nonsense"}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "trusted-proxies") {
+		t.Fatalf("Validate: %v", err)
+	}
+}

@@ -8,10 +8,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 
@@ -19,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/heraldim/herald/internal/im"
+	"github.com/heraldim/herald/internal/limit"
 	"github.com/heraldim/herald/internal/protocol"
 	"github.com/heraldim/herald/internal/push"
 	"github.com/heraldim/herald/internal/token"
@@ -85,6 +89,20 @@ type Config struct {
 	// Presence, if set, is told of every login and session end (webhook
 	// events); nil: nobody is.
 	Presence Presence
+	// Conns caps the connections, in all and per client address, and
+	// those not logged in yet (see limit.Conns). Nil: no caps.
+	Conns *limit.Conns
+	// ClientIP gives a request's client address for the per-address caps
+	// (clientip.Resolver.ClientIP). Nil: the socket's peer.
+	ClientIP func(*http.Request) netip.Addr
+	// Messages limits each user's and each app's sends (limit.Messages).
+	// Nil: no limit.
+	Messages MessageLimiter
+	// MaxSessionsPerUser caps a user's logged-in sessions on this node,
+	// counted after the kicks of the login (a login that replaces a
+	// session under the multi-login policy always passes). Over it the
+	// login fails with too_many_sessions. 0: no cap.
+	MaxSessionsPerUser int
 }
 
 // Presence is told when sessions log in and end. Its methods must not
@@ -138,6 +156,13 @@ func endReason(code int) string {
 	return ReasonError
 }
 
+// MessageLimiter decides whether a user may send one more message now
+// (limit.Messages); when not, it says which limit refused and when to
+// retry, and counted nothing.
+type MessageLimiter interface {
+	Allow(appID, userID string) (retryAfter time.Duration, scope limit.Scope, ok bool)
+}
+
 // Gateway accepts and runs sessions. Create with New; serve it as an
 // http.Handler at /v1/ws; run Run for the heartbeat reaper; Shutdown ends
 // every session.
@@ -171,7 +196,10 @@ func New(svc Service, devices Devices, calls Calls, hub *Hub, cfg Config, log *s
 	default:
 		return nil, fmt.Errorf("gateway: new: unknown multi-login policy %q", cfg.MultiLogin)
 	}
-	m, err := newMetrics(reg, hub)
+	if cfg.Conns == nil {
+		cfg.Conns = limit.NewConns(limit.ConnCaps{})
+	}
+	m, err := newMetrics(reg, hub, cfg.Conns)
 	if err != nil {
 		return nil, err
 	}
@@ -180,8 +208,14 @@ func New(svc Service, devices Devices, calls Calls, hub *Hub, cfg Config, log *s
 }
 
 // ServeHTTP upgrades the request to a WebSocket and runs the session until
-// it ends.
+// it ends. A connection over a cap is refused before the upgrade (see
+// admit).
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	lim, ok := g.admit(w, r)
+	if !ok {
+		return
+	}
+	defer lim.Close()
 	cw := &corkingWriter{ResponseWriter: w}
 	conn, err := websocket.Accept(cw, r, &websocket.AcceptOptions{
 		OriginPatterns:  g.cfg.OriginPatterns,
@@ -196,7 +230,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	conn.SetReadLimit(protocol.MaxFrameBytes)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Session{g: g, conn: conn, cork: cw.conn, id: newID(), ctx: ctx, cancel: cancel, q: newQueue(g.cfg.SendQueue, g.metrics.shed), start: time.Now(),
-		inflight: make(chan struct{}, maxInflight)}
+		inflight: make(chan struct{}, maxInflight), lim: lim}
 	s.seen()
 
 	g.mu.Lock()
@@ -233,6 +267,56 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.cancel()
 	_ = conn.CloseNow()
 	<-writerDone
+}
+
+// capRetryAfter is the Retry-After of a refusal by a cap on all
+// connections: those open leave at the pace of their users.
+const capRetryAfter = 30 * time.Second
+
+// admit counts the request's connection against the caps, or refuses it
+// with 503, a Retry-After and the error of the cap it would exceed, and
+// reports false. A refusal by an unauthenticated cap says to retry after
+// the login timeout, by which every connection counted then has logged
+// in or been closed.
+func (g *Gateway) admit(w http.ResponseWriter, r *http.Request) (*limit.Conn, bool) {
+	ip := netip.Addr{}
+	if g.cfg.ClientIP != nil {
+		ip = g.cfg.ClientIP(r)
+	} else if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		ip = ap.Addr().Unmap()
+	}
+	lim, err := g.cfg.Conns.Open(ip)
+	if err == nil {
+		return lim, true
+	}
+	var re *limit.RefusedError
+	if !errors.As(err, &re) {
+		g.log.Error("admitting a connection", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return nil, false
+	}
+	g.metrics.refused.WithLabelValues(re.Reason.String()).Inc()
+	code, after := protocol.CodeTooManyConnections, capRetryAfter
+	switch re.Reason {
+	case limit.TooManyConnectionsFromIP:
+		code = protocol.CodeTooManyConnectionsFromIP
+	case limit.TooManyUnauthenticated:
+		code, after = protocol.CodeTooManyUnauthenticated, g.cfg.LoginTimeout
+	case limit.TooManyUnauthenticatedFromIP:
+		code, after = protocol.CodeTooManyUnauthenticatedFromIP, g.cfg.LoginTimeout
+	}
+	g.log.Debug("connection refused", "remote", r.RemoteAddr, "client", ip, "reason", re.Reason)
+	secs := max(1, int64((after+time.Second-1)/time.Second))
+	e := protocol.Errorf(code, "").WithRetryAfter(time.Duration(secs) * time.Second)
+	b, _ := json.Marshal(e)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	// The refused client's descriptor is freed at once, not kept for
+	// another request on the same connection.
+	w.Header().Set("Connection", "close")
+	w.WriteHeader(code.HTTPStatus())
+	_, _ = w.Write(append(b, '\n'))
+	return nil, false
 }
 
 func newID() string {

@@ -253,6 +253,15 @@ func (s *Session) handleLogin(f protocol.Frame) {
 		s.replyErr(f.ID, err)
 		return
 	}
+	// The user's place is held from here until the session is registered
+	// below (or the login failed), so that simultaneous logins cannot
+	// pass the cap together.
+	if !s.g.hub.reserve(req.AppID, req.UserID, req.Platform, s.g.cfg.MultiLogin, s.g.cfg.MaxSessionsPerUser) {
+		s.g.metrics.loginFailures.WithLabelValues(protocol.CodeTooManySessions.Name()).Inc()
+		s.replyErr(f.ID, protocol.Errorf(protocol.CodeTooManySessions, "the user has %d sessions on this server (max-sessions-per-user)", s.g.cfg.MaxSessionsPerUser))
+		return
+	}
+	defer s.g.hub.unreserve(req.AppID, req.UserID)
 	if err := s.g.svc.LoggedIn(s.ctx, req.AppID, req.UserID); err != nil {
 		s.replyErr(f.ID, err)
 		return
@@ -271,6 +280,7 @@ func (s *Session) handleLogin(f protocol.Frame) {
 	s.tokenIat.Store(claims.IssuedAt.UnixMilli())
 	s.since = time.Now()
 	s.loggedIn.Store(true)
+	s.lim.Authenticated()
 
 	// Reply first, then register: messages routed from now on queue behind
 	// the reply and the login sync, which deduplicates them by sequence.
@@ -348,6 +358,15 @@ func (s *Session) handleSend(f protocol.Frame) {
 		return
 	}
 	id := f.ID
+	// Over the user's or the app's message rate, the send is refused
+	// before anything is stored; the reply says when to retry.
+	if s.g.cfg.Messages != nil {
+		if after, scope, ok := s.g.cfg.Messages.Allow(s.appID, s.userID); !ok {
+			s.replyErr(id, protocol.Errorf(protocol.CodeRateLimited, "over the %s message rate; retry after %s",
+				scope, after.Round(time.Millisecond)).WithRetryAfter(after))
+			return
+		}
+	}
 	select {
 	case s.inflight <- struct{}{}:
 	case <-s.ctx.Done():

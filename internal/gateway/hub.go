@@ -34,6 +34,9 @@ type Hub struct {
 type hubShard struct {
 	mu    sync.RWMutex
 	users map[userKey][]*Session
+	// pending counts, per user, the logins holding a place (reserve)
+	// that are not registered yet.
+	pending map[userKey]int
 }
 
 var _ im.Router = (*Hub)(nil)
@@ -43,6 +46,7 @@ func NewHub() *Hub {
 	h := &Hub{seed: maphash.MakeSeed()}
 	for i := range h.shards {
 		h.shards[i].users = map[userKey][]*Session{}
+		h.shards[i].pending = map[userKey]int{}
 	}
 	return h
 }
@@ -105,6 +109,42 @@ func (h *Hub) unregister(s *Session) {
 		delete(sh.users, k)
 	} else {
 		sh.users[k] = list
+	}
+}
+
+// reserve holds a place for a login of the user on platform when, after
+// the kicks that login makes under policy, fewer than limit of the user's
+// sessions would remain, counting the other logins holding a place. A
+// limit of 0 or less always holds one. Every reserve that returned true
+// is followed by one unreserve, after register.
+func (h *Hub) reserve(appID, userID, platform, policy string, limit int) bool {
+	k := userKey{appID, userID}
+	sh := h.shard(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if limit > 0 {
+		n := sh.pending[k]
+		for _, o := range sh.users[k] {
+			if !displaces(policy, platform, o.platform) {
+				n++
+			}
+		}
+		if n >= limit {
+			return false
+		}
+	}
+	sh.pending[k]++
+	return true
+}
+
+// unreserve gives back a place reserve held.
+func (h *Hub) unreserve(appID, userID string) {
+	k := userKey{appID, userID}
+	sh := h.shard(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.pending[k]--; sh.pending[k] <= 0 {
+		delete(sh.pending, k)
 	}
 }
 

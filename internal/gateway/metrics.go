@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/heraldim/herald/internal/limit"
 )
 
 type metrics struct {
@@ -16,9 +18,10 @@ type metrics struct {
 	slow              prometheus.Counter
 	shed              prometheus.Counter
 	heartbeatTimeouts prometheus.Counter
+	refused           *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer, hub *Hub) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, hub *Hub, conns *limit.Conns) (*metrics, error) {
 	m := &metrics{
 		connections: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "herald_connections", Help: "Open WebSocket connections, logged in or not.",
@@ -47,6 +50,12 @@ func newMetrics(reg prometheus.Registerer, hub *Hub) (*metrics, error) {
 		heartbeatTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "herald_sessions_heartbeat_timeout_total", Help: "Sessions ended after the offline window passed in silence.",
 		}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_connections_refused_total", Help: "WebSocket connections refused before the upgrade by a connection cap, by reason.",
+		}, []string{"reason"}),
+	}
+	for _, r := range limit.Reasons() {
+		m.refused.WithLabelValues(r.String())
 	}
 	if reg == nil {
 		return m, nil
@@ -54,7 +63,11 @@ func newMetrics(reg prometheus.Registerer, hub *Hub) (*metrics, error) {
 	online := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "herald_sessions", Help: "Logged-in sessions.",
 	}, func() float64 { return float64(hub.Sessions()) })
-	for _, c := range []prometheus.Collector{m.connections, m.frames, m.badFrames, m.loginFailures, m.delivered, m.kicks, m.slow, m.shed, m.heartbeatTimeouts, online} {
+	unauth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "herald_connections_unauthenticated", Help: "Connections admitted that have not logged in yet.",
+	}, func() float64 { _, n := conns.Counts(); return float64(n) })
+	for _, c := range []prometheus.Collector{m.connections, m.frames, m.badFrames, m.loginFailures, m.delivered, m.kicks, m.slow, m.shed, m.heartbeatTimeouts, online,
+		m.refused, unauth} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("gateway: metrics: %w", err)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/heraldim/herald/internal/im"
+	"github.com/heraldim/herald/internal/limit"
 	"github.com/heraldim/herald/internal/protocol"
 )
 
@@ -72,6 +73,9 @@ type Session struct {
 	// others that the session was handed (written, or taken to write):
 	// what its end may owe pushes for (see im.SessionEnd).
 	handed map[string]span
+
+	// lim is the connection's place in the connection caps' counts.
+	lim *limit.Conn
 }
 
 // span is a range of seqs (from, to].

@@ -3,6 +3,7 @@ package protocol
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Code is a stable, client-facing error code. Codes never change meaning once
@@ -68,6 +69,14 @@ const (
 	CodeWebhookNotEnabled    Code = 40028 // a test event for an app whose webhook is disabled or has no URL (REST)
 	CodeMessageRejected      Code = 40310 // the app's before-send hook denied the message; nothing was stored
 	CodeMessageNotModerated  Code = 40311 // the before-send hook failed and the app refuses unmoderated messages (fail closed)
+
+	// The connection caps (HTTP 503 before the WebSocket upgrade, with
+	// Retry-After).
+	CodeTooManyConnections           Code = 42901 // the node has max-connections open
+	CodeTooManyConnectionsFromIP     Code = 42902 // the client address has max-connections-per-ip open
+	CodeTooManyUnauthenticated       Code = 42903 // the node has max-unauthenticated connections not logged in
+	CodeTooManyUnauthenticatedFromIP Code = 42904 // the client address has max-unauthenticated-per-ip not logged in
+	CodeTooManySessions              Code = 42905 // login: the user has max-sessions-per-user sessions on this node
 )
 
 type codeInfo struct {
@@ -132,6 +141,12 @@ var catalogue = map[Code]codeInfo{
 	CodeWebhookNotEnabled:    {"webhook_not_enabled", 400, "the app's webhook is disabled or has no URL"},
 	CodeMessageRejected:      {"message_rejected", 403, "the message was rejected"},
 	CodeMessageNotModerated:  {"message_not_moderated", 403, "the message could not be moderated; retry later"},
+
+	CodeTooManyConnections:           {"too_many_connections", 503, "too many connections to this server, retry later"},
+	CodeTooManyConnectionsFromIP:     {"too_many_connections_from_ip", 503, "too many connections from your address, retry later"},
+	CodeTooManyUnauthenticated:       {"too_many_unauthenticated", 503, "too many connections waiting to log in, retry later"},
+	CodeTooManyUnauthenticatedFromIP: {"too_many_unauthenticated_from_ip", 503, "too many connections from your address waiting to log in, retry later"},
+	CodeTooManySessions:              {"too_many_sessions", 429, "the user has too many sessions on this server"},
 }
 
 // Name returns the code's stable snake_case name.
@@ -164,6 +179,9 @@ func Codes() []Code {
 type Error struct {
 	Code    Code   `json:"code"`
 	Message string `json:"message"`
+	// RetryAfterMs, when set, is how long to wait before retrying, in
+	// milliseconds (rate_limited and the connection caps).
+	RetryAfterMs int64 `json:"retryAfterMs,omitempty"`
 }
 
 // Error implements the error interface.
@@ -187,6 +205,13 @@ func Errorf(c Code, format string, args ...any) *Error {
 		msg = fmt.Sprintf(format, args...)
 	}
 	return &Error{Code: c, Message: msg}
+}
+
+// WithRetryAfter sets e's retry hint to d, rounded up to the millisecond
+// (at least 1 ms), and returns e.
+func (e *Error) WithRetryAfter(d time.Duration) *Error {
+	e.RetryAfterMs = max(1, int64((d+time.Millisecond-1)/time.Millisecond))
+	return e
 }
 
 // AsError returns err as an *Error: itself when it is one (or wraps one),

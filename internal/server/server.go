@@ -26,10 +26,12 @@ import (
 
 	"github.com/heraldim/herald/internal/admin"
 	"github.com/heraldim/herald/internal/call"
+	"github.com/heraldim/herald/internal/clientip"
 	"github.com/heraldim/herald/internal/config"
 	"github.com/heraldim/herald/internal/devapp"
 	"github.com/heraldim/herald/internal/gateway"
 	"github.com/heraldim/herald/internal/im"
+	"github.com/heraldim/herald/internal/limit"
 	"github.com/heraldim/herald/internal/push"
 	"github.com/heraldim/herald/internal/seal"
 	"github.com/heraldim/herald/internal/store/sqlite"
@@ -138,11 +140,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err != nil {
 		return fail(err)
 	}
+	lim, err := newLimits(cfg, log, s.reg)
+	if err != nil {
+		return fail(err)
+	}
 	// The admin API owns the providers built from the apps' stored
 	// credentials: load them before anything is dispatched.
 	s.admin, err = admin.New(admin.Deps{Apps: st, Credentials: st, Devices: st, Resources: st,
 		Providers: s.Providers, Failures: s.disp, Dispatch: s.disp, Log: log, ProviderTokens: st,
-		Messages: s.svc, Users: st, Sessions: s.hub, UserCache: s.svc, Webhooks: s.webhooks}, admin.Config{})
+		Messages: s.svc, Users: st, Sessions: s.hub, UserCache: s.svc, Webhooks: s.webhooks}, admin.Config{RateLimit: lim.rest})
 	if err != nil {
 		return fail(err)
 	}
@@ -159,16 +165,20 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	s.disp.SetCallGate(s.calls)
 	s.gw, err = gateway.New(s.svc, push.NewRegistry(st), s.calls, s.hub, gateway.Config{
-		HeartbeatInterval: cfg.HeartbeatInterval,
-		OfflineAfter:      cfg.OfflineAfter,
-		LoginTimeout:      cfg.LoginTimeout,
-		TokenWarnBefore:   cfg.TokenWarnBefore,
-		TokenLeeway:       cfg.TokenLeeway,
-		WriteTimeout:      cfg.WriteTimeout,
-		MultiLogin:        cfg.MultiLogin,
-		SendQueue:         cfg.SendQueue,
-		OriginPatterns:    cfg.AllowedOrigins,
-		Presence:          presence{s.webhooks},
+		HeartbeatInterval:  cfg.HeartbeatInterval,
+		OfflineAfter:       cfg.OfflineAfter,
+		LoginTimeout:       cfg.LoginTimeout,
+		TokenWarnBefore:    cfg.TokenWarnBefore,
+		TokenLeeway:        cfg.TokenLeeway,
+		WriteTimeout:       cfg.WriteTimeout,
+		MultiLogin:         cfg.MultiLogin,
+		SendQueue:          cfg.SendQueue,
+		OriginPatterns:     cfg.AllowedOrigins,
+		Conns:              lim.conns,
+		ClientIP:           lim.ips.ClientIP,
+		Messages:           lim.messages,
+		MaxSessionsPerUser: cfg.MaxSessionsPerUser,
+		Presence:           presence{s.webhooks},
 	}, log, s.reg)
 	if err != nil {
 		return fail(err)
@@ -211,7 +221,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 func newHTTPServer(h http.Handler, tlsCfg *tls.Config, log *slog.Logger) *http.Server {
 	var protos http.Protocols
 	protos.SetHTTP1(true)
-	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg, Protocols: &protos,
+	// An idle keep-alive HTTP connection (health checks, scrapes, admin
+	// clients) holds a file descriptor: close it after two minutes rather
+	// than never.
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, TLSConfig: tlsCfg, Protocols: &protos,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 }
 
@@ -252,6 +265,62 @@ func (s *Server) ReloadTLS() error {
 		return nil
 	}
 	return s.certs.Reload()
+}
+
+// limits are the node's connection caps and rate limits, built from cfg.
+type limits struct {
+	ips      *clientip.Resolver
+	conns    *limit.Conns
+	messages gateway.MessageLimiter // nil: no message limit
+	rest     admin.RateLimiter      // nil: no REST limit
+}
+
+// newLimits builds the limits, deriving max-connections from the
+// file-descriptor limit when it is not set (and warning when it is set
+// above what the descriptors allow), and registers
+// herald_rate_limited_total.
+func newLimits(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (limits, error) {
+	var l limits
+	var err error
+	if l.ips, err = clientip.New(cfg.TrustedProxies); err != nil {
+		return l, fmt.Errorf("server: %w", err)
+	}
+	fds := limit.FileLimit()
+	derived := limit.FromFileLimit(fds)
+	caps := limit.ConnCaps{Total: cfg.MaxConnections, PerIP: cfg.MaxConnectionsPerIP,
+		Unauthenticated: cfg.MaxUnauthenticated, UnauthenticatedIP: cfg.MaxUnauthenticatedPerIP}
+	switch {
+	case caps.Total == 0:
+		caps.Total = derived
+	case caps.Total > derived && fds != 0:
+		log.Warn("max-connections is above what the file-descriptor limit leaves for connections: when reached, the store, /healthz and the admin API may find no descriptor; raise the limit (ulimit -n, LimitNOFILE) or lower max-connections",
+			"max_connections", caps.Total, "rlimit_nofile", fds, "derived", derived)
+	}
+	if caps.Unauthenticated == 0 {
+		caps.Unauthenticated = max(1, caps.Total/4)
+	}
+	l.conns = limit.NewConns(caps)
+	log.Info("connection caps", "max_connections", caps.Total, "max_connections_per_ip", caps.PerIP,
+		"max_unauthenticated", caps.Unauthenticated, "max_unauthenticated_per_ip", caps.UnauthenticatedIP, "rlimit_nofile", fds)
+
+	limited := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "herald_rate_limited_total", Help: "Requests refused by a rate limit, by scope: user and app (message sends), rest (admin API).",
+	}, []string{"scope"})
+	if err := reg.Register(limited); err != nil {
+		return l, fmt.Errorf("server: metrics: %w", err)
+	}
+	keyed := func(rate float64, burst int, scope limit.Scope) *limit.Keyed {
+		return limit.NewKeyed(limit.Bucket{Rate: rate, Burst: burst}, cfg.Clock, limited.WithLabelValues(string(scope)))
+	}
+	user := keyed(cfg.UserMessageRate, cfg.UserMessageBurst, limit.ScopeUser)
+	app := keyed(cfg.AppMessageRate, cfg.AppMessageBurst, limit.ScopeApp)
+	if user != nil || app != nil {
+		l.messages = limit.NewMessages(user, app, cfg.Clock)
+	}
+	if rest := keyed(cfg.RESTRate, cfg.RESTBurst, limit.ScopeREST); rest != nil {
+		l.rest = rest
+	}
+	return l, nil
 }
 
 // ensureDevApp loads the development app's credentials from the data
