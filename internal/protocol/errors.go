@@ -58,6 +58,10 @@ const (
 	CodeInternal            Code = 50000 // the server failed; the request may be retried
 	CodeVendorUnreachable   Code = 50200 // the vendor's server gave no answer (REST)
 	CodeUnavailable         Code = 50300 // the server is shutting down or overloaded; retry later
+
+	// Tenants.
+	CodeAppDisabled          Code = 40106 // the app was disabled by the operator (login, admin API)
+	CodeOperatorUnauthorized Code = 40107 // operator key missing or wrong (REST /v1/admin)
 )
 
 type codeInfo struct {
@@ -112,6 +116,9 @@ var catalogue = map[Code]codeInfo{
 	CodeInternal:            {"internal", 500, "internal error"},
 	CodeVendorUnreachable:   {"vendor_unreachable", 502, "the vendor's server did not answer"},
 	CodeUnavailable:         {"unavailable", 503, "server unavailable, retry later"},
+
+	CodeAppDisabled:          {"app_disabled", 401, "this app is disabled"},
+	CodeOperatorUnauthorized: {"operator_unauthorized", 401, "operator key missing or wrong"},
 }
 
 // Name returns the code's stable snake_case name.
@@ -191,6 +198,7 @@ const (
 	CloseServerRestart    = 1012 // server is restarting or shutting down; reconnect with backoff
 	CloseTooBig           = 1009 // frame over the size limit (sent by the WebSocket layer)
 	CloseInternal         = 1011 // unexpected server failure; reconnect with backoff
+	CloseAppDisabled      = 4006 // the app was disabled by the operator; do not reconnect
 )
 
 // CloseReconnects reports whether a client should reconnect by itself after
@@ -198,6 +206,8 @@ const (
 func CloseReconnects(code int) bool {
 	switch code {
 	case CloseLoggedOut, CloseKicked, CloseTokenExpired:
+		return false
+	case CloseAppDisabled:
 		return false
 	}
 	return true
