@@ -93,6 +93,12 @@ type Config struct {
 	// "*" alone lets any origin connect (start-up then warns). Default
 	// empty: same-origin browsers only. See OriginPatternError.
 	AllowedOrigins []string
+	// OperatorKey authenticates the operator's API (/v1/admin/apps:
+	// creating, rotating, disabling and deleting apps) as a bearer key.
+	// Empty (the default): the server generates one at first start, saves
+	// it in the data directory (operator-key, mode 0600) and prints it
+	// once. At least 24 characters when set.
+	OperatorKey string
 }
 
 // Default returns the configuration with every default filled in.
@@ -145,6 +151,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.Var(&listValue{p: &c.AllowedOrigins, check: CheckOriginPattern}, "allowed-origins",
 		`browser origins allowed besides the server's own, comma-separated host[:port] patterns ("*.example.com,localhost:5173"; "*": any)`)
+	fs.StringVar(&c.OperatorKey, "operator-key", c.OperatorKey, "bearer key of the operator API /v1/admin (empty: generated at first start into the data directory's operator-key file)")
 }
 
 // Load fills every option that was not given as a flag from the environment
@@ -357,8 +364,15 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("allowed-origins: %w", err))
 		}
 	}
+	if c.OperatorKey != "" && len(c.OperatorKey) < MinOperatorKey {
+		bad("operator-key must be at least %d characters", MinOperatorKey)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))
 	}
 	return nil
 }
+
+// MinOperatorKey is the shortest operator key accepted: 24 characters of
+// a random key are well beyond guessing.
+const MinOperatorKey = 24

@@ -60,6 +60,8 @@ type Server struct {
 	lock        *flock.Flock // the data directory's, held from New to release
 	releaseOnce sync.Once
 	releaseErr  error
+
+	operatorKey string // of the operator API (/v1/admin)
 }
 
 // New locks the data directory (a *DataDirInUseError when another process
@@ -95,6 +97,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if s.dev, err = ensureDevApp(ctx, st, cfg.DataDir, out); err != nil {
 		return fail(err)
 	}
+	if s.operatorKey, err = ensureOperatorKey(cfg.OperatorKey, cfg.DataDir, out); err != nil {
+		return fail(err)
+	}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.hub = gateway.NewHub()
 	s.Providers = push.NewProviderSet()
@@ -105,7 +110,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	// The admin API owns the providers built from the apps' stored
 	// credentials: load them before anything is dispatched.
 	s.admin, err = admin.New(admin.Deps{Apps: st, Credentials: st, Devices: st, Resources: st,
-		Providers: s.Providers, Failures: s.disp, Dispatch: s.disp, Log: log, ProviderTokens: st}, admin.Config{})
+		Providers: s.Providers, Failures: s.disp, Dispatch: s.disp, Log: log, ProviderTokens: st,
+		Tenants: st, OperatorKey: s.operatorKey, Events: tenantEvents{s}}, admin.Config{})
 	if err != nil {
 		return fail(err)
 	}
@@ -183,7 +189,8 @@ func ensureDevApp(ctx context.Context, st im.Store, dir string, out io.Writer) (
 	return c, nil
 }
 
-// DevApp returns the development app's credentials.
+// DevApp returns the development app's credentials as they were at start
+// (a rotation updates its file in the data directory, not this copy).
 func (s *Server) DevApp() devapp.Credentials { return s.dev }
 
 // Listen binds the listen address; Run calls it if it was not called.
