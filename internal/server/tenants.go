@@ -61,3 +61,19 @@ func (e tenantEvents) AppChanged(appID string) {
 func (e tenantEvents) AppDisabled(ctx context.Context, appID string) int {
 	return e.s.gw.CloseApp(ctx, appID)
 }
+
+// AppRows counts an app's rows in every table that holds rows of apps, by
+// table (for tests of deletion).
+func (s *Server) AppRows(ctx context.Context, appID string) (map[string]int, error) {
+	tables, err := s.store.AppTables(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int, len(tables))
+	for _, t := range tables {
+		if out[t], err = s.store.AppRows(ctx, t, appID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
