@@ -1,6 +1,7 @@
 // Command herald is Herald's one binary: the server (serve) and the client
 // tools built on the Go SDK (token, send, listen, group, call, bench), and
-// the vendor emulators with their simulated phones (emulate, device).
+// the vendor emulators with their simulated phones (emulate, device), and
+// the operator's management of apps (app).
 package main
 
 import (
@@ -56,6 +57,7 @@ func newRootCmd() *cobra.Command {
 		newEmulateCmd(),
 		newDeviceCmd(),
 		newPushCmd(),
+		newAppCmd(),
 	)
 	return root
 }
