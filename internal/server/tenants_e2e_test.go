@@ -2,8 +2,10 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 	"github.com/heraldim/herald/internal/config"
 	"github.com/heraldim/herald/internal/operatorkey"
 	"github.com/heraldim/herald/internal/protocol"
+	"github.com/heraldim/herald/internal/server"
 	"github.com/heraldim/herald/internal/testkit"
 	"github.com/heraldim/herald/internal/token"
 )
@@ -496,4 +499,35 @@ func TestTenantConfiguredOperatorKey(t *testing.T) {
 		t.Fatal("a key file was written although the key is configured")
 	}
 	createTenant(t, opAPI(t, s), "chat", "Chat")
+}
+
+// TestTenantOperatorKeyPrintedOnce: the first start prints the generated
+// operator key; a restart on the same data directory keeps it and prints
+// nothing about it.
+func TestTenantOperatorKeyPrintedOnce(t *testing.T) {
+	dir := t.TempDir()
+	start := func() (*server.Server, string) {
+		t.Helper()
+		cfg := config.Default()
+		cfg.Addr, cfg.DataDir = "127.0.0.1:0", dir
+		var out bytes.Buffer
+		srv, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), &out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return srv, out.String()
+	}
+	first, out := start()
+	key := first.OperatorKey()
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "operator key:  "+key+"\n") || !strings.Contains(out, filepath.Join(dir, operatorkey.FileName)) {
+		t.Fatalf("first start printed %q, want the operator key %q and its file", out, key)
+	}
+	second, out := start()
+	defer second.Close()
+	if second.OperatorKey() != key || strings.Contains(out, key) || strings.Contains(out, "operator key") {
+		t.Fatalf("restart: key %q (was %q), printed %q", second.OperatorKey(), key, out)
+	}
 }
