@@ -47,6 +47,9 @@ type AppEvents interface {
 	// sessions must be closed. Called after AppChanged. It returns how
 	// many it closed.
 	AppDisabled(ctx context.Context, appID string) int
+	// AppDeleted: the app and its rows are gone; whatever is held for it
+	// in memory (open calls) must go too. Called after AppDisabled.
+	AppDeleted(appID string)
 }
 
 // Rotation overlaps: how long the previous secret or admin key keeps
@@ -450,6 +453,7 @@ func (h *Handler) deleteApp(w http.ResponseWriter, r *http.Request, _ im.App) er
 	if h.d.Events != nil {
 		h.d.Events.AppChanged(a.ID)
 		h.d.Events.AppDisabled(r.Context(), a.ID)
+		h.d.Events.AppDeleted(a.ID)
 	}
 	h.d.Log.Info("app deleted", "app", a.ID)
 	w.WriteHeader(http.StatusNoContent)

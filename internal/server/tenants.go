@@ -57,6 +57,9 @@ func (e tenantEvents) AppChanged(appID string) {
 	}
 }
 
+// AppDeleted drops the deleted app's open calls.
+func (e tenantEvents) AppDeleted(appID string) { e.s.calls.ForgetApp(appID) }
+
 // AppDisabled closes the app's live sessions (close code 4006).
 func (e tenantEvents) AppDisabled(ctx context.Context, appID string) int {
 	return e.s.gw.CloseApp(ctx, appID)

@@ -346,13 +346,18 @@ func TestTenantDelete(t *testing.T) {
 	bob := mustLogin(t, s, a.ID, a.Secret, "bob")
 	bob.SyncDone(wait)
 	bob.Ack("alice", 1)
+	// An open call: its rows go, and its deadline must not fire on them.
+	var inv protocol.CallInviteReply
+	if err := alice.Call(protocol.TypeCallInvite, protocol.CallInviteRequest{Invitees: []string{"bob"}, Timeout: 60}, &inv); err != nil {
+		t.Fatal(err)
+	}
 	dev := s.LoginAs(t, "alice", "ios", "a1")
 	dev.SyncDone(wait)
 	if _, err := dev.SendText("bob", "1", "dev app"); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := s.Srv.AppRows(t.Context(), a.ID)
-	if err != nil || rows["messages"] != 1 || rows["users"] != 2 || rows["conversations"] != 2 {
+	if err != nil || rows["messages"] != 1 || rows["users"] != 2 || rows["conversations"] != 2 || rows["calls"] != 1 || rows["call_users"] != 2 {
 		t.Fatalf("rows before: %v %v", rows, err)
 	}
 	devBefore, err := s.Srv.AppRows(t.Context(), s.App.AppID)
@@ -360,6 +365,9 @@ func TestTenantDelete(t *testing.T) {
 		t.Fatalf("dev app rows before: %v %v", devBefore, err)
 	}
 
+	if n := s.Metric(t, "herald_calls_open"); n != 1 {
+		t.Fatalf("open calls before the delete: %v", n)
+	}
 	o.fails("DELETE", "/v1/admin/apps/chat", nil, protocol.CodeInvalidArgument)
 	if _, err := alice.SendText("bob", "2", "refused delete changed nothing"); err != nil {
 		t.Fatalf("after a refused delete: %v", err)
@@ -388,6 +396,9 @@ func TestTenantDelete(t *testing.T) {
 		if devAfter[tb] != n {
 			t.Errorf("%s: the dev app had %d rows, now %d", tb, n, devAfter[tb])
 		}
+	}
+	if n := s.Metric(t, "herald_calls_open"); n != 0 {
+		t.Fatalf("open calls after the delete: %v, want the deleted app's call dropped", n)
 	}
 	o.fails("GET", "/v1/admin/apps/chat", nil, protocol.CodeNotFound)
 	o.fails("DELETE", "/v1/admin/apps/chat", nil, protocol.CodeNotFound)
