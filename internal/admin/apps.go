@@ -47,9 +47,11 @@ type AppEvents interface {
 	// sessions must be closed. Called after AppChanged. It returns how
 	// many it closed.
 	AppDisabled(ctx context.Context, appID string) int
-	// AppDeleted: the app and its rows are gone; whatever is held for it
-	// in memory (open calls) must go too. Called after AppDisabled.
-	AppDeleted(appID string)
+	// AppDeleting: the app's rows are about to be deleted (its sessions
+	// were closed); what is held for it in memory (unwritten
+	// acknowledgements, open calls) must go, so that nothing writes rows
+	// of it again.
+	AppDeleting(appID string)
 }
 
 // Rotation overlaps: how long the previous secret or admin key keeps
@@ -442,6 +444,11 @@ func (h *Handler) deleteApp(w http.ResponseWriter, r *http.Request, _ im.App) er
 	// between the deletion and the removal of its providers.
 	h.writeMu.Lock()
 	defer h.writeMu.Unlock()
+	if h.d.Events != nil {
+		// Any session left (a login racing the disabling) goes first.
+		h.d.Events.AppDisabled(r.Context(), a.ID)
+		h.d.Events.AppDeleting(a.ID)
+	}
 	err = h.d.Tenants.DeleteApp(r.Context(), a.ID, h.cfg.Now())
 	if errors.Is(err, im.ErrNotFound) {
 		return protocol.Errorf(protocol.CodeNotFound, "no such app")
@@ -452,8 +459,6 @@ func (h *Handler) deleteApp(w http.ResponseWriter, r *http.Request, _ im.App) er
 	h.dropProviders(a.ID)
 	if h.d.Events != nil {
 		h.d.Events.AppChanged(a.ID)
-		h.d.Events.AppDisabled(r.Context(), a.ID)
-		h.d.Events.AppDeleted(a.ID)
 	}
 	h.d.Log.Info("app deleted", "app", a.ID)
 	w.WriteHeader(http.StatusNoContent)

@@ -1,9 +1,9 @@
 package call
 
-// ForgetApp drops the open calls of a deleted app from memory: their rows
-// are gone with the app, so their deadlines must not fire (each would fail
-// to store its timeout and retry every second) and the push gate must not
-// ring for them.
+// ForgetApp drops the open calls of an app being deleted from memory:
+// their rows go with the app, so their deadlines must not fire (each would
+// fail to store its timeout and retry every second) and the push gate must
+// not ring for them.
 func (s *Service) ForgetApp(appID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -109,3 +109,45 @@ func TestAuthenticateRotationAndDisable(t *testing.T) {
 		t.Errorf("deleted app: code %d, want %d", c, protocol.CodeAppUnknown)
 	}
 }
+
+// savedCursors is a Store that records the cursors written.
+type savedCursors struct {
+	Store // nil: only SaveCursors is used
+	mu    sync.Mutex
+	saved []Cursor
+}
+
+func (c *savedCursors) SaveCursors(_ context.Context, cs []Cursor) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.saved = append(c.saved, cs...)
+	return nil
+}
+
+// TestDropAppForgetsUnwrittenAcks: the positions of an app about to be
+// deleted are not written; other apps' are.
+func TestDropAppForgetsUnwrittenAcks(t *testing.T) {
+	st := &savedCursors{}
+	s, err := New(st, nopRouter{}, Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ackMu.Lock()
+	for _, app := range []string{"gone", "kept"} {
+		s.acks[cursorKey{app: app, user: "alice", device: "d", conv: "c"}] = 3
+		s.userAcks[cursorKey{app: app, user: "alice", conv: "c"}] = 3
+	}
+	s.ackMu.Unlock()
+	s.DropApp("gone")
+	s.flushAcks(t.Context())
+	if len(st.saved) != 1 || st.saved[0].AppID != "kept" {
+		t.Fatalf("saved %+v, want only the kept app's position", st.saved)
+	}
+	s.ackMu.Lock()
+	defer s.ackMu.Unlock()
+	for k := range s.userAcks {
+		if k.app == "gone" {
+			t.Fatalf("user position of the dropped app left: %+v", k)
+		}
+	}
+}

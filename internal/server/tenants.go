@@ -57,8 +57,12 @@ func (e tenantEvents) AppChanged(appID string) {
 	}
 }
 
-// AppDeleted drops the deleted app's open calls.
-func (e tenantEvents) AppDeleted(appID string) { e.s.calls.ForgetApp(appID) }
+// AppDeleting drops the unwritten acknowledgements and the open calls of
+// an app about to be deleted.
+func (e tenantEvents) AppDeleting(appID string) {
+	e.s.svc.DropApp(appID)
+	e.s.calls.ForgetApp(appID)
+}
 
 // AppDisabled closes the app's live sessions (close code 4006).
 func (e tenantEvents) AppDisabled(ctx context.Context, appID string) int {
