@@ -1,6 +1,7 @@
 // Command herald is Herald's one binary: the server (serve) and the client
 // tools built on the Go SDK (token, send, listen, group, call, bench), and
-// the vendor emulators with their simulated phones (emulate, device).
+// the vendor emulators with their simulated phones (emulate, device), and
+// the operator's management of apps (app).
 package main
 
 import (
@@ -58,6 +59,7 @@ func newRootCmd() *cobra.Command {
 		newPushCmd(),
 		newBackupCmd(),
 		newKeysCmd(),
+		newAppCmd(),
 	)
 	return root
 }

@@ -129,6 +129,13 @@ type Deps struct {
 	// Webhooks manages the apps' webhooks (webhook.Service). Nil: the
 	// webhook endpoints answer not_found.
 	Webhooks Webhooks
+	// Tenants and OperatorKey serve the operator's endpoints under
+	// /v1/admin (creating and managing apps); without both every request
+	// there is refused (operator_unauthorized). Events, when set, is told
+	// of every change of an app.
+	Tenants     TenantStore
+	OperatorKey string
+	Events      AppEvents
 }
 
 // Config tunes the handler. Zero values take the defaults.
@@ -165,6 +172,10 @@ type Handler struct {
 
 	mu   sync.Mutex
 	live map[liveKey]*liveProvider
+
+	// tenantMu serializes the operator's changes of apps (read, change,
+	// write).
+	tenantMu sync.Mutex
 }
 
 type liveKey struct {
@@ -213,6 +224,22 @@ type route struct {
 	reply        any
 }
 
+// authKind is the key a route takes.
+type authKind int
+
+const (
+	authApp      authKind = iota // the admin key of the app in the path
+	authOperator                 // the operator key (paths under /v1/admin/)
+)
+
+// auth is the key rt takes: the operator's under operatorPrefix.
+func (rt route) auth() authKind {
+	if strings.HasPrefix(rt.path, operatorPrefix) {
+		return authOperator
+	}
+	return authApp
+}
+
 // routes are the API's endpoints, one group per area (each in its own
 // file).
 func (h *Handler) routes() []route {
@@ -255,9 +282,12 @@ func (h *Handler) pushRoutes() []route {
 // Register mounts the API's routes on mux.
 func (h *Handler) Register(mux *http.ServeMux) {
 	for _, rt := range h.routes() {
-		mux.Handle(rt.method+" "+rt.path, h.authed(rt.fn))
+		mux.Handle(rt.method+" "+rt.path, h.authed(rt.auth(), rt.fn))
 	}
 	mux.HandleFunc("/v1/apps/", func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, protocol.Errorf(protocol.CodeNotFound, "no such endpoint (or method)"))
+	})
+	mux.HandleFunc(operatorPrefix, func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, protocol.Errorf(protocol.CodeNotFound, "no such endpoint (or method)"))
 	})
 }
@@ -276,10 +306,17 @@ func (h *Handler) Close() {
 // catalogue, or writes its own success.
 type endpoint func(w http.ResponseWriter, r *http.Request, app im.App) error
 
-// authed checks the admin key of the app in the path, then runs fn.
-func (h *Handler) authed(fn endpoint) http.Handler {
+// authed checks the admin key of the app in the path (or the operator key,
+// for operator routes: fn then gets no app), then runs fn.
+func (h *Handler) authed(kind authKind, fn endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		app, err := h.authenticate(r)
+		var app im.App
+		var err error
+		if kind == authOperator {
+			err = h.operator(r)
+		} else {
+			app, err = h.authenticate(r)
+		}
 		if err == nil {
 			err = h.limit(w, app.ID)
 		}
@@ -296,7 +333,7 @@ func (h *Handler) authed(fn endpoint) http.Handler {
 			}
 			pe = protocol.Errorf(protocol.CodeInternal, "")
 		}
-		if pe.Code == protocol.CodeAdminUnauthorized {
+		if pe.Code == protocol.CodeAdminUnauthorized || pe.Code == protocol.CodeOperatorUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
 		}
 		writeError(w, pe)
@@ -322,7 +359,9 @@ func (h *Handler) limit(w http.ResponseWriter, appID string) error {
 
 // authenticate returns the app in the path when the request carries its
 // admin key. An unknown app and a wrong key get the same answer, after the
-// same constant-time comparison, so that app IDs cannot be probed.
+// same constant-time comparison, so that app IDs cannot be probed. The
+// previous admin key works until its rotation's overlap ends. A disabled
+// app answers app_disabled, to its admin key only.
 func (h *Handler) authenticate(r *http.Request) (im.App, error) {
 	unauthorized := protocol.Errorf(protocol.CodeAdminUnauthorized, "")
 	appID := r.PathValue("appID")
@@ -336,9 +375,17 @@ func (h *Handler) authenticate(r *http.Request) (im.App, error) {
 	}
 	// Compare digests: equal lengths, so the comparison's time says
 	// nothing about the key's length either.
-	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(app.AdminKey))
-	if subtle.ConstantTimeCompare(a[:], b[:]) != 1 || !ok || err != nil || app.AdminKey == "" {
+	a := sha256.Sum256([]byte(got))
+	match := 0
+	for _, key := range app.AdminKeys(h.cfg.Now()) {
+		b := sha256.Sum256([]byte(key))
+		match |= subtle.ConstantTimeCompare(a[:], b[:])
+	}
+	if match != 1 || !ok || err != nil || app.AdminKey == "" {
 		return im.App{}, unauthorized
+	}
+	if app.Disabled() {
+		return im.App{}, protocol.Errorf(protocol.CodeAppDisabled, "")
 	}
 	return app, nil
 }

@@ -187,6 +187,13 @@ type Config struct {
 	// sessions. 0: no cap.
 	MaxSessionsPerUser int
 
+	// OperatorKey authenticates the operator's API (/v1/admin/apps:
+	// creating, rotating, disabling and deleting apps) as a bearer key.
+	// Empty (the default): the server generates one at first start, saves
+	// it in the data directory (operator-key, mode 0600) and prints it
+	// once. At least 24 characters when set.
+	OperatorKey string
+
 	// Clock is not an option (no flag, variable or file key): the clock of
 	// the rate limits, for tests. Nil: time.Now.
 	Clock func() time.Time
@@ -277,6 +284,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.Float64Var(&c.RESTRate, "rest-rate", c.RESTRate, "admin REST requests per second per app (0: no limit)")
 	fs.IntVar(&c.RESTBurst, "rest-burst", c.RESTBurst, "admin REST requests an app may make at once")
 	fs.IntVar(&c.MaxSessionsPerUser, "max-sessions-per-user", c.MaxSessionsPerUser, "most logged-in sessions of one user on this node (0: no cap)")
+	fs.StringVar(&c.OperatorKey, "operator-key", c.OperatorKey, "bearer key of the operator API /v1/admin (empty: generated at first start into the data directory's operator-key file)")
 }
 
 // checkMasterKey refuses a master key that is not id:base64-of-32-bytes;
@@ -588,8 +596,15 @@ func (c *Config) Validate() error {
 			bad("%s-burst must be at least 1 when %s-rate is set", r.name, r.name)
 		}
 	}
+	if c.OperatorKey != "" && len(c.OperatorKey) < MinOperatorKey {
+		bad("operator-key must be at least %d characters", MinOperatorKey)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))
 	}
 	return nil
 }
+
+// MinOperatorKey is the shortest operator key accepted: 24 characters of
+// a random key are well beyond guessing.
+const MinOperatorKey = 24

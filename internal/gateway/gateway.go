@@ -181,6 +181,8 @@ type Gateway struct {
 	closing  bool
 	wg       sync.WaitGroup
 	shutOnce sync.Once
+
+	appCloses closeCount // CloseApp calls, for logins racing one (apps.go)
 }
 
 // New returns a gateway. It starts no goroutine.

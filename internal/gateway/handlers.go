@@ -247,6 +247,7 @@ func (s *Session) handleLogin(f protocol.Frame) {
 		s.replyErr(f.ID, protocol.Errorf(protocol.CodeInvalidArgument, "deviceID must be 1 to %d characters of A-Z a-z 0-9 _-.@+=", protocol.MaxDeviceIDLen))
 		return
 	}
+	appCloses := s.g.appCloses.Load()
 	claims, err := s.g.svc.Authenticate(s.ctx, req.AppID, req.UserID, req.Token)
 	if err != nil {
 		s.g.metrics.loginFailures.WithLabelValues(protocol.AsError(err).Code.Name()).Inc()
@@ -302,6 +303,7 @@ func (s *Session) handleLogin(f protocol.Frame) {
 		old.closeWith(protocol.CloseKicked, "kicked: logged in elsewhere")
 		s.g.metrics.kicks.Inc()
 	}
+	s.recheckApp(appCloses, req.Token)
 	if s.revokedMeanwhile(claims.IssuedAt) {
 		return
 	}

@@ -138,6 +138,9 @@ type Service struct {
 
 	appMu sync.RWMutex
 	apps  map[string]App
+	// appGen counts ForgetApp calls, so that a read that raced one is
+	// not cached.
+	appGen uint64
 
 	groups     *groupCache
 	known      *knownSeqs // committed seqs, to check acks against
@@ -274,11 +277,13 @@ func (s *Service) Stop() {
 	}
 }
 
-// App returns an app, cached after the first read. Apps are created, never
-// changed, on this server (a secret rotation restarts the node).
+// App returns an app, cached after the first read. Changes of an app
+// (rotation, disabling, deletion) call ForgetApp, so that the next read
+// sees them.
 func (s *Service) App(ctx context.Context, id string) (App, error) {
 	s.appMu.RLock()
 	a, ok := s.apps[id]
+	gen := s.appGen
 	s.appMu.RUnlock()
 	if ok {
 		return a, nil
@@ -288,9 +293,22 @@ func (s *Service) App(ctx context.Context, id string) (App, error) {
 		return App{}, err
 	}
 	s.appMu.Lock()
-	s.apps[id] = a
+	// A ForgetApp since the read may have been for a change the read
+	// missed: do not cache what may be the state before it.
+	if s.appGen == gen {
+		s.apps[id] = a
+	}
 	s.appMu.Unlock()
 	return a, nil
+}
+
+// ForgetApp drops the cached copy of an app, after its credentials or state
+// changed in the store or it was deleted.
+func (s *Service) ForgetApp(id string) {
+	s.appMu.Lock()
+	delete(s.apps, id)
+	s.appGen++
+	s.appMu.Unlock()
 }
 
 // Authenticate checks a login token for appID and userID. Its errors are
@@ -319,7 +337,19 @@ func (s *Service) Authenticate(ctx context.Context, appID, userID, tok string) (
 	if err != nil {
 		return token.Claims{}, fmt.Errorf("im: authenticate: %w", err)
 	}
-	c, err := token.Verify(tok, app.Secret, s.cfg.Now(), s.cfg.TokenLeeway)
+	if app.Disabled() {
+		return token.Claims{}, protocol.Errorf(protocol.CodeAppDisabled, "")
+	}
+	// The current secret, then the previous one while its overlap after a
+	// rotation lasts.
+	var c token.Claims
+	for _, secret := range app.Secrets(s.cfg.Now()) {
+		// A token signed with another secret is invalid under this one;
+		// valid or expired means the signature matched.
+		if c, err = token.Verify(tok, secret, s.cfg.Now(), s.cfg.TokenLeeway); err == nil || errors.Is(err, token.ErrExpired) {
+			break
+		}
+	}
 	switch {
 	case errors.Is(err, token.ErrExpired):
 		return token.Claims{}, protocol.Errorf(protocol.CodeTokenExpired, "")

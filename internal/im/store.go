@@ -26,6 +26,45 @@ type App struct {
 	Secret    string
 	AdminKey  string
 	CreatedAt time.Time
+
+	// PrevSecret is the server secret before the last rotation: tokens
+	// signed with it are still accepted until PrevSecretUntil, so that
+	// live clients keep working while the app's server moves on. Empty
+	// when there is none.
+	PrevSecret      string
+	PrevSecretUntil time.Time
+	// PrevAdminKey is the admin key before the last rotation, accepted
+	// until PrevAdminKeyUntil.
+	PrevAdminKey      string
+	PrevAdminKeyUntil time.Time
+	// DisabledAt is when the operator disabled the app (zero: enabled):
+	// its logins and its admin API are refused.
+	DisabledAt time.Time
+	// UpdatedAt is the time of the last change (CreatedAt before any).
+	UpdatedAt time.Time
+}
+
+// Disabled reports whether the operator disabled the app.
+func (a App) Disabled() bool { return !a.DisabledAt.IsZero() }
+
+// Secrets returns the server secrets that sign valid tokens at now: the
+// current one, then the previous one while its overlap lasts.
+func (a App) Secrets(now time.Time) []string {
+	out := []string{a.Secret}
+	if a.PrevSecret != "" && now.Before(a.PrevSecretUntil) {
+		out = append(out, a.PrevSecret)
+	}
+	return out
+}
+
+// AdminKeys returns the admin keys accepted at now: the current one, then
+// the previous one while its overlap lasts.
+func (a App) AdminKeys(now time.Time) []string {
+	out := []string{a.AdminKey}
+	if a.PrevAdminKey != "" && now.Before(a.PrevAdminKeyUntil) {
+		out = append(out, a.PrevAdminKey)
+	}
+	return out
 }
 
 // Message is a stored message. ConvID is the canonical conversation key (see

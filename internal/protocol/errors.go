@@ -77,6 +77,10 @@ const (
 	CodeTooManyUnauthenticated       Code = 42903 // the node has max-unauthenticated connections not logged in
 	CodeTooManyUnauthenticatedFromIP Code = 42904 // the client address has max-unauthenticated-per-ip not logged in
 	CodeTooManySessions              Code = 42905 // login: the user has max-sessions-per-user sessions on this node
+
+	// Tenants.
+	CodeAppDisabled          Code = 40106 // the app was disabled by the operator (login, admin API)
+	CodeOperatorUnauthorized Code = 40107 // operator key missing or wrong (REST /v1/admin)
 )
 
 type codeInfo struct {
@@ -147,6 +151,9 @@ var catalogue = map[Code]codeInfo{
 	CodeTooManyUnauthenticated:       {"too_many_unauthenticated", 503, "too many connections waiting to log in, retry later"},
 	CodeTooManyUnauthenticatedFromIP: {"too_many_unauthenticated_from_ip", 503, "too many connections from your address waiting to log in, retry later"},
 	CodeTooManySessions:              {"too_many_sessions", 429, "the user has too many sessions on this server"},
+
+	CodeAppDisabled:          {"app_disabled", 401, "this app is disabled"},
+	CodeOperatorUnauthorized: {"operator_unauthorized", 401, "operator key missing or wrong"},
 }
 
 // Name returns the code's stable snake_case name.
@@ -236,6 +243,7 @@ const (
 	CloseServerRestart    = 1012 // server is restarting or shutting down; reconnect with backoff
 	CloseTooBig           = 1009 // frame over the size limit (sent by the WebSocket layer)
 	CloseInternal         = 1011 // unexpected server failure; reconnect with backoff
+	CloseAppDisabled      = 4006 // the app was disabled by the operator; do not reconnect
 	CloseTokenRevoked     = 4007 // the session's token was revoked by the app's server; log in with a new token
 	CloseKickedByServer   = 4008 // the app's server kicked the user; do not reconnect
 )
@@ -245,6 +253,8 @@ const (
 func CloseReconnects(code int) bool {
 	switch code {
 	case CloseLoggedOut, CloseKicked, CloseTokenExpired, CloseTokenRevoked, CloseKickedByServer:
+		return false
+	case CloseAppDisabled:
 		return false
 	}
 	return true

@@ -69,7 +69,7 @@ func TestValidateSend(t *testing.T) {
 
 func TestCloseReconnects(t *testing.T) {
 	for code, want := range map[int]bool{
-		CloseLoggedOut: false, CloseKicked: false, CloseTokenExpired: false,
+		CloseLoggedOut: false, CloseKicked: false, CloseTokenExpired: false, CloseAppDisabled: false,
 		CloseHeartbeatTimeout: true, CloseSlow: true, CloseLoginTimeout: true, CloseServerRestart: true, CloseInternal: true,
 	} {
 		if got := CloseReconnects(code); got != want {
@@ -91,7 +91,7 @@ func TestCatalogueDocumented(t *testing.T) {
 			t.Errorf("docs/protocol.md lacks the row for %d %s", c, c.Name())
 		}
 	}
-	for _, c := range []int{CloseLoggedOut, CloseKicked, CloseHeartbeatTimeout, CloseSlow, CloseTokenExpired, CloseLoginTimeout, CloseServerRestart, CloseTooBig, CloseInternal, CloseTokenRevoked, CloseKickedByServer} {
+	for _, c := range []int{CloseLoggedOut, CloseKicked, CloseHeartbeatTimeout, CloseSlow, CloseTokenExpired, CloseLoginTimeout, CloseServerRestart, CloseTooBig, CloseInternal, CloseTokenRevoked, CloseKickedByServer, CloseAppDisabled} {
 		if !strings.Contains(doc, fmt.Sprintf("| %d |", c)) {
 			t.Errorf("docs/protocol.md lacks close code %d", c)
 		}

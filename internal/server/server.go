@@ -73,7 +73,8 @@ type Server struct {
 	releaseOnce sync.Once
 	releaseErr  error
 
-	keys *seal.Keyring // seals the store's secrets
+	keys        *seal.Keyring // seals the store's secrets
+	operatorKey string        // of the operator API (/v1/admin)
 }
 
 // New locks the data directory (a *DataDirInUseError when another process
@@ -117,6 +118,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if s.dev, err = ensureDevApp(ctx, st, cfg.DataDir, out); err != nil {
 		return fail(err)
 	}
+	if s.operatorKey, err = ensureOperatorKey(cfg.OperatorKey, cfg.DataDir, out); err != nil {
+		return fail(err)
+	}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.hub = gateway.NewHub()
 	s.Providers = push.NewProviderSet()
@@ -148,7 +152,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	// credentials: load them before anything is dispatched.
 	s.admin, err = admin.New(admin.Deps{Apps: st, Credentials: st, Devices: st, Resources: st,
 		Providers: s.Providers, Failures: s.disp, Dispatch: s.disp, Log: log, ProviderTokens: st,
-		Messages: s.svc, Users: st, Sessions: s.hub, UserCache: s.svc, Webhooks: s.webhooks}, admin.Config{RateLimit: lim.rest})
+		Messages: s.svc, Users: st, Sessions: s.hub, UserCache: s.svc, Webhooks: s.webhooks,
+		Tenants: st, OperatorKey: s.operatorKey, Events: tenantEvents{s}}, admin.Config{RateLimit: lim.rest})
 	if err != nil {
 		return fail(err)
 	}
@@ -354,7 +359,8 @@ func ensureDevApp(ctx context.Context, st im.Store, dir string, out io.Writer) (
 // handle on the same database (tests, tools).
 func (s *Server) Sealer() sqlite.Sealer { return s.keys }
 
-// DevApp returns the development app's credentials.
+// DevApp returns the development app's credentials as they were at start
+// (a rotation updates its file in the data directory, not this copy).
 func (s *Server) DevApp() devapp.Credentials { return s.dev }
 
 // Listen binds the listen address, and the admin one when admin-addr is

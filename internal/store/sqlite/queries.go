@@ -10,9 +10,9 @@ const msgColumns = `id, conv_id, conv_type, seq, sender, recipient, type, sub_ty
 	searched_content, extended_data, priority, COALESCE(local_id, ''), content_hash, push_config, created_at`
 
 const (
-	qInsertApp = `INSERT INTO apps (id, name, secret, admin_key, created_at) VALUES ($1, $2, $3, $4, $5)`
+	qInsertApp = `INSERT INTO apps (id, name, secret, admin_key, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)`
 
-	qApp = `SELECT id, name, secret, admin_key, created_at FROM apps WHERE id = $1`
+	qApp = `SELECT ` + appColumns + ` FROM apps WHERE id = $1`
 
 	// qInsertMessage writes one message unless its sender's local ID exists:
 	// then it writes nothing (RowsAffected 0) and the caller looks up the

@@ -113,6 +113,9 @@ type sealedColumn struct {
 var sealedColumns = []sealedColumn{
 	{"apps", "secret", []string{"id"}, func(k []string) []byte { return appAAD(k[0]) }},
 	{"apps", "admin_key", []string{"id"}, func(k []string) []byte { return appAAD(k[0]) }},
+	{"apps", "prev_secret", []string{"id"}, func(k []string) []byte { return appAAD(k[0]) }},
+	{"apps", "prev_admin_key", []string{"id"}, func(k []string) []byte { return appAAD(k[0]) }},
+	{"webhooks", "secret", []string{"app_id"}, func(k []string) []byte { return appAAD(k[0]) }},
 	{"push_credentials", "config", []string{"app_id", "vendor"}, func(k []string) []byte { return credentialAAD(k[0], k[1]) }},
 	{"apns_provider_tokens", "token", []string{"team_id", "key_id", "key_sha256"},
 		func(k []string) []byte { return providerTokenAAD(k[0], k[1], k[2]) }},
