@@ -25,7 +25,7 @@ import (
 // master key, serves those messages.
 func TestBackupWhileServing(t *testing.T) {
 	dir := t.TempDir()
-	_, addr := startProcess(t, dir)
+	_, addr := startProcess(t, dir, "--user-message-rate", "0") // 300 sends at once
 	app, err := devapp.Load(dir)
 	if err != nil {
 		t.Fatal(err)

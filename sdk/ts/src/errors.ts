@@ -85,4 +85,5 @@ export const ZIMServerErrorCode = {
   RateLimited: 42900,
   Unavailable: 50300,
   TokenRevoked: 40108,
+  AppDisabled: 40106,
 } as const;

@@ -589,6 +589,11 @@ export class Connection implements Core {
       this.finish(ZIMConnectionEvent.Success, ext);
       return;
     }
+    // 4006: the operator disabled the app; every login is refused (40106) until it is enabled again.
+    if (code === 4006) {
+      this.finish(ZIMConnectionEvent.LoginInterrupted, { ...ext, code: ZIMServerErrorCode.AppDisabled, message: 'the app is disabled' });
+      return;
+    }
     this.setState(ZIMConnectionState.Reconnecting, ZIMConnectionEvent.LoginInterrupted, ext);
     void this.reconnect(run, Date.now() - s.started >= STABLE_SESSION_MS);
   }
