@@ -117,6 +117,9 @@ type Deps struct {
 	// the token APNs knows. Nil: each process keeps its own in memory (and
 	// a restart within 20 minutes is refused by APNs for a while).
 	ProviderTokens apns.TokenStore
+	// Groups serves the group endpoints (the IM service). Nil: they answer
+	// unavailable.
+	Groups Groups
 }
 
 // Config tunes the handler. Zero values take the defaults.

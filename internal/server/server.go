@@ -102,19 +102,20 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err != nil {
 		return fail(err)
 	}
+	s.svc, err = im.New(st, s.hub, im.Config{CommitBatch: cfg.CommitBatch, MaxGroupMembers: cfg.MaxGroupMembers, NodeID: cfg.NodeID,
+		TokenLeeway: cfg.TokenLeeway, PushPlanned: s.disp.Wake}, log, s.reg)
+	if err != nil {
+		return fail(err)
+	}
 	// The admin API owns the providers built from the apps' stored
 	// credentials: load them before anything is dispatched.
 	s.admin, err = admin.New(admin.Deps{Apps: st, Credentials: st, Devices: st, Resources: st,
-		Providers: s.Providers, Failures: s.disp, Dispatch: s.disp, Log: log, ProviderTokens: st}, admin.Config{})
+		Providers: s.Providers, Failures: s.disp, Dispatch: s.disp, Log: log, ProviderTokens: st,
+		Groups: s.svc}, admin.Config{})
 	if err != nil {
 		return fail(err)
 	}
 	if err := s.admin.LoadProviders(ctx); err != nil {
-		return fail(err)
-	}
-	s.svc, err = im.New(st, s.hub, im.Config{CommitBatch: cfg.CommitBatch, MaxGroupMembers: cfg.MaxGroupMembers, NodeID: cfg.NodeID,
-		TokenLeeway: cfg.TokenLeeway, PushPlanned: s.disp.Wake}, log, s.reg)
-	if err != nil {
 		return fail(err)
 	}
 	// Calls load before anything is dispatched: the dispatcher asks them
