@@ -117,7 +117,7 @@ func TestCLIGroups(t *testing.T) {
 		}
 	}
 
-	if id := strings.TrimSpace(r.ok("group", "create", "--as", "alice", "--name", "Team", "--members", "bob,carol", "--id", "team")); id != "team" {
+	if id := strings.TrimSpace(r.ok("group", "create", "--as", "alice", "--name", "Team", "--members", "bob,carol", "--id", "team", "--join-mode", "any")); id != "team" {
 		t.Fatalf("group create printed %q", id)
 	}
 	ev := bob.waitLine(`"groupStateChanged"`, `"team"`)
@@ -130,7 +130,16 @@ func TestCLIGroups(t *testing.T) {
 	if id := strings.TrimSpace(r.ok("group", "create", "--as", "alice", "--name", "Other")); id == "" || id == "team" {
 		t.Errorf("group create with a server-made ID printed %q", id)
 	}
-	r.refused("40401", "group", "create", "--as", "alice", "--name", "X", "--members", "nobody")
+	if out, stderr, err := r.run("group", "create", "--as", "alice", "--name", "X", "--members", "nobody", "--id", "x"); err != nil ||
+		strings.TrimSpace(out) != "x" || !strings.Contains(stderr, "nobody: 40401") {
+		t.Errorf("create with a user who never logged in: %q %q %v", out, stderr, err)
+	}
+	if j := jsonLinesOf(t, r.ok("group", "join", "--as", "carol", "x")); len(j) != 1 || j[0]["pending"] != true || j[0]["joinMode"] != "approval" {
+		t.Errorf("join of an approval group printed %v", j)
+	}
+	if _, _, err := r.run("group", "create", "--as", "alice", "--name", "X", "--join-mode", "open"); err == nil {
+		t.Error("create with --join-mode open succeeded")
+	}
 	r.refused("40901", "group", "create", "--as", "alice", "--id", "team")
 
 	// Group messages, with a push config.

@@ -203,20 +203,6 @@ func wireGroup(g Group, role int) protocol.Group {
 	}
 }
 
-// dedupe returns users without repeats and without except, in the order
-// given.
-func dedupe(users []string, except string) []string {
-	seen := make(map[string]bool, len(users))
-	out := make([]string, 0, len(users))
-	for _, u := range users {
-		if u != except && !seen[u] {
-			seen[u] = true
-			out = append(out, u)
-		}
-	}
-	return out
-}
-
 // Actor is who asks for a group change: a user, whose membership and role
 // are checked, or the app's server (the admin REST API), which may do what
 // the owner may without being a member, and whose changes the events

@@ -82,6 +82,9 @@ const (
 	CodeRateLimited         = int(protocol.CodeRateLimited)         // too many requests; retry later
 	CodeInternal            = int(protocol.CodeInternal)            // the server failed; the request may be retried
 	CodeUnavailable         = int(protocol.CodeUnavailable)         // server shutting down or overloaded; retry later
+	CodeGroupInviteOnly     = int(protocol.CodeGroupInviteOnly)     // the group takes new members by invitation only
+	CodeJoinRequestPending  = int(protocol.CodeJoinRequestPending)  // a request to join the group is pending already
+	CodeNoJoinRequest       = int(protocol.CodeNoJoinRequest)       // the user has no pending request to join the group
 )
 
 func errorFromWire(e *protocol.Error) *Error {
