@@ -176,8 +176,69 @@ to a group.`,
 				}
 				return nil
 			}),
+		groupSubCmd("join-mode GROUP_ID any|approval|invite", "Change a group's join mode (owner, admins)", "Set how users who are not invited join: any (at once), approval (a join\nrequest the owner or an admin answers) or invite (refused: 40303).", 2,
+			func(ctx context.Context, c *herald.Client, _ *jsonLines, args []string) error {
+				m, ok := joinModes[args[1]]
+				if !ok {
+					return fmt.Errorf("join mode %q: must be any, approval or invite", args[1])
+				}
+				return serverError("group join-mode", c.UpdateGroupJoinMode(ctx, m, args[0]))
+			}),
+		groupSubCmd("applications GROUP_ID", "Print a group's join requests, one JSON line each (owner, admins)", "Print each user's latest request to join the group (all pages, in user\nID order), one JSON line each: groupID, userID, message, state (pending,\naccepted or rejected), createdAt, updatedAt (Unix ms).", 1,
+			func(ctx context.Context, c *herald.Client, out *jsonLines, args []string) error {
+				var cfg herald.GroupApplicationListQueryConfig
+				for {
+					as, next, err := c.QueryGroupApplicationList(ctx, args[0], cfg)
+					if err != nil {
+						return serverError("group applications", err)
+					}
+					for _, a := range as {
+						if err := out.print(applicationLineOf(a)); err != nil {
+							return err
+						}
+					}
+					if next == "" || next == cfg.NextFlag || len(as) == 0 {
+						return nil
+					}
+					cfg.NextFlag = next
+				}
+			}),
+		groupSubCmd("accept GROUP_ID USER", "Accept a user's join request (owner, admins)", "Make USER, whose join request is pending, a member; no pending request\nis 40908 no_join_request.", 2,
+			func(ctx context.Context, c *herald.Client, out *jsonLines, args []string) error {
+				a, err := c.AcceptGroupJoinApplication(ctx, args[1], args[0])
+				if err != nil {
+					return serverError("group accept", err)
+				}
+				return out.print(applicationLineOf(a))
+			}),
+		groupSubCmd("reject GROUP_ID USER", "Reject a user's join request (owner, admins)", "Reject USER's pending join request; USER may ask again.", 2,
+			func(ctx context.Context, c *herald.Client, out *jsonLines, args []string) error {
+				a, err := c.RejectGroupJoinApplication(ctx, args[1], args[0])
+				if err != nil {
+					return serverError("group reject", err)
+				}
+				return out.print(applicationLineOf(a))
+			}),
 	)
 	return cmd
+}
+
+// applicationLine is a join request as printed.
+type applicationLine struct {
+	Event     string `json:"event,omitempty"` // in listen: groupApplicationListChanged or groupApplicationUpdated
+	GroupID   string `json:"groupID"`
+	UserID    string `json:"userID"`
+	Message   string `json:"message,omitempty"`
+	State     string `json:"state"` // pending, accepted or rejected
+	CreatedAt int64  `json:"createdAt"`
+	UpdatedAt int64  `json:"updatedAt"`
+}
+
+func applicationLineOf(a herald.GroupApplicationInfo) applicationLine {
+	state := map[herald.GroupApplicationState]string{herald.GroupApplicationStateWaiting: "pending",
+		herald.GroupApplicationStateAccepted: "accepted", herald.GroupApplicationStateRejected: "rejected"}[a.State]
+	return applicationLine{GroupID: a.GroupID, UserID: a.ApplyUserID, Message: a.Wording, State: state,
+		CreatedAt: millis(a.CreatedAt), UpdatedAt: millis(a.UpdatedAt)}
 }
 
 // groupSubCmd builds a group subcommand taking nArgs arguments (at least

@@ -140,6 +140,19 @@ func TestCLIGroups(t *testing.T) {
 	if _, _, err := r.run("group", "create", "--as", "alice", "--name", "X", "--join-mode", "open"); err == nil {
 		t.Error("create with --join-mode open succeeded")
 	}
+	if as := jsonLinesOf(t, r.ok("group", "applications", "--as", "alice", "x")); len(as) != 1 || as[0]["userID"] != "carol" || as[0]["state"] != "pending" {
+		t.Errorf("group applications printed %v", as)
+	}
+	r.refused("40300", "group", "accept", "--as", "carol", "x", "carol")
+	if a := jsonLinesOf(t, r.ok("group", "accept", "--as", "alice", "x", "carol")); len(a) != 1 || a[0]["state"] != "accepted" {
+		t.Errorf("group accept printed %v", a)
+	}
+	r.refused("40908", "group", "reject", "--as", "alice", "x", "carol")
+	r.ok("group", "join-mode", "--as", "alice", "x", "invite")
+	r.refused("40303", "group", "join", "--as", "dave", "x")
+	if _, _, err := r.run("group", "join-mode", "--as", "alice", "x", "open"); err == nil {
+		t.Error("join-mode open succeeded")
+	}
 	r.refused("40901", "group", "create", "--as", "alice", "--id", "team")
 
 	// Group messages, with a push config.
