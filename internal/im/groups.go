@@ -318,6 +318,14 @@ func (s *Service) CreateGroupAs(ctx context.Context, appID string, a Actor, owne
 		return protocol.GroupReply{}, protocol.Errorf(protocol.CodeGroupFull, "a group has at most %d members", s.cfg.MaxGroupMembers)
 	}
 	if a.server {
+		// Users are recorded only for a create that can succeed.
+		if req.GroupID != "" {
+			if _, err := s.group(ctx, appID, req.GroupID); err == nil {
+				return protocol.GroupReply{}, protocol.Errorf(protocol.CodeGroupExists, "")
+			} else if !errors.Is(err, protocol.Errorf(protocol.CodeGroupNotFound, "")) {
+				return protocol.GroupReply{}, err
+			}
+		}
 		if _, _, err := s.admit(ctx, appID, a, []string{owner}); err != nil {
 			return protocol.GroupReply{}, err
 		}
@@ -511,6 +519,16 @@ func (s *Service) InviteToGroupAs(ctx context.Context, appID string, a Actor, re
 		return protocol.GroupUsersReply{}, err
 	}
 	users, errs := protocol.SplitUserIDs(req.UserIDs, "")
+	if a.server {
+		// Users are recorded only for a group they can be added to.
+		sn, err := s.group(ctx, appID, req.GroupID)
+		if err != nil {
+			return protocol.GroupUsersReply{}, err
+		}
+		if _, err := a.me(sn); err != nil {
+			return protocol.GroupUsersReply{}, err
+		}
+	}
 	users, unknown, err := s.admit(ctx, appID, a, users)
 	if err != nil {
 		return protocol.GroupUsersReply{}, err

@@ -378,8 +378,19 @@ func TestGroupServerAPI(t *testing.T) {
 		t.Fatalf("view %+v", view)
 	}
 
+	// Refused requests record nobody as a user of the app.
+	if _, err := api(t, s, "POST", "/groups", map[string]any{"groupID": "team", "name": "Again", "ownerUserID": "zoe", "members": []string{"zed"}}, nil); err == nil || err.Code != protocol.CodeGroupExists {
+		t.Fatalf("create over an existing group: %v", err)
+	}
+	if _, err := api(t, s, "POST", "/groups/nope/members", map[string]any{"userIDs": []string{"zack"}}, nil); err == nil || err.Code != protocol.CodeGroupNotFound {
+		t.Fatalf("add to no group: %v", err)
+	}
+
 	// The owner, who never logged in, logs in: the group is hers.
 	olga := member(t, s, "olga")
+	for _, u := range []string{"zoe", "zed", "zack"} {
+		wantCode(t, "invite "+u+", named only by refused requests", olga.Call(protocol.TypeGroupInvite, protocol.GroupUsersRequest{GroupID: "team", UserIDs: []string{u}}, nil), protocol.CodeUserNotFound)
+	}
 	var gl protocol.GroupListReply
 	mustOK(t, "olga's groups", olga.Call(protocol.TypeGroupList, protocol.GroupListRequest{}, &gl))
 	if len(gl.Groups) != 1 || gl.Groups[0].GroupID != "team" || gl.Groups[0].MyRole != protocol.RoleOwner {
