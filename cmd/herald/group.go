@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -19,7 +20,10 @@ type (
 		Owner        string `json:"owner"`
 		MemberCount  int    `json:"memberCount"`
 		CreatedAt    int64  `json:"createdAt"`
-		MyRole       string `json:"myRole,omitempty"` // owner, admin or member
+		MyRole       string `json:"myRole,omitempty"`   // owner, admin or member
+		JoinMode     string `json:"joinMode,omitempty"` // any, approval or invite
+		// Pending: a join request was filed, the owner or an admin answers.
+		Pending bool `json:"pending,omitempty"`
 	}
 	memberLine struct {
 		UserID   string `json:"userID"`
@@ -39,7 +43,17 @@ func groupLineOf(g herald.GroupFullInfo) groupLine {
 	if g.MyRole != 0 {
 		l.MyRole = g.MyRole.String()
 	}
+	for name, m := range joinModes {
+		if m == g.JoinMode {
+			l.JoinMode = name
+		}
+	}
 	return l
+}
+
+// joinModes are the --join-mode names.
+var joinModes = map[string]herald.GroupJoinMode{
+	"any": herald.GroupJoinModeAny, "approval": herald.GroupJoinModeAuth, "invite": herald.GroupJoinModeForbid,
 }
 
 func memberLinesOf(ms []herald.GroupMemberInfo) []memberLine {
@@ -70,13 +84,16 @@ to a group.`,
 	}
 	cmd.AddCommand(
 		newGroupCreateCmd(),
-		groupSubCmd("join GROUP_ID", "Join a group and print it as a JSON line", "Make --as a member of the group and print the group as a JSON line.", 1,
+		groupSubCmd("join GROUP_ID", "Join a group and print it as a JSON line", "Make --as a member of the group and print the group as a JSON line. A group\nof join mode approval files a join request instead (the line says\n\"pending\":true); one of mode invite refuses with 40303.", 1,
 			func(ctx context.Context, c *herald.Client, out *jsonLines, args []string) error {
 				g, err := c.JoinGroup(ctx, args[0])
-				if err != nil {
+				pending := errors.Is(err, herald.ErrGroupJoinPending)
+				if err != nil && !pending {
 					return serverError("group join", err)
 				}
-				return out.print(groupLineOf(g))
+				l := groupLineOf(g)
+				l.Pending = pending
+				return out.print(l)
 			}),
 		groupSubCmd("leave GROUP_ID", "Leave a group", "Remove --as from the group. The owner cannot leave (40905): it transfers\nownership or dismisses the group.", 1,
 			func(ctx context.Context, c *herald.Client, _ *jsonLines, args []string) error {
@@ -159,8 +176,69 @@ to a group.`,
 				}
 				return nil
 			}),
+		groupSubCmd("join-mode GROUP_ID any|approval|invite", "Change a group's join mode (owner, admins)", "Set how users who are not invited join: any (at once), approval (a join\nrequest the owner or an admin answers) or invite (refused: 40303).", 2,
+			func(ctx context.Context, c *herald.Client, _ *jsonLines, args []string) error {
+				m, ok := joinModes[args[1]]
+				if !ok {
+					return fmt.Errorf("join mode %q: must be any, approval or invite", args[1])
+				}
+				return serverError("group join-mode", c.UpdateGroupJoinMode(ctx, m, args[0]))
+			}),
+		groupSubCmd("applications GROUP_ID", "Print a group's join requests, one JSON line each (owner, admins)", "Print each user's latest request to join the group (all pages, in user\nID order), one JSON line each: groupID, userID, message, state (pending,\naccepted or rejected), createdAt, updatedAt (Unix ms).", 1,
+			func(ctx context.Context, c *herald.Client, out *jsonLines, args []string) error {
+				var cfg herald.GroupApplicationListQueryConfig
+				for {
+					as, next, err := c.QueryGroupApplicationList(ctx, args[0], cfg)
+					if err != nil {
+						return serverError("group applications", err)
+					}
+					for _, a := range as {
+						if err := out.print(applicationLineOf(a)); err != nil {
+							return err
+						}
+					}
+					if next == "" || next == cfg.NextFlag || len(as) == 0 {
+						return nil
+					}
+					cfg.NextFlag = next
+				}
+			}),
+		groupSubCmd("accept GROUP_ID USER", "Accept a user's join request (owner, admins)", "Make USER, whose join request is pending, a member; no pending request\nis 40908 no_join_request.", 2,
+			func(ctx context.Context, c *herald.Client, out *jsonLines, args []string) error {
+				a, err := c.AcceptGroupJoinApplication(ctx, args[1], args[0])
+				if err != nil {
+					return serverError("group accept", err)
+				}
+				return out.print(applicationLineOf(a))
+			}),
+		groupSubCmd("reject GROUP_ID USER", "Reject a user's join request (owner, admins)", "Reject USER's pending join request; USER may ask again.", 2,
+			func(ctx context.Context, c *herald.Client, out *jsonLines, args []string) error {
+				a, err := c.RejectGroupJoinApplication(ctx, args[1], args[0])
+				if err != nil {
+					return serverError("group reject", err)
+				}
+				return out.print(applicationLineOf(a))
+			}),
 	)
 	return cmd
+}
+
+// applicationLine is a join request as printed.
+type applicationLine struct {
+	Event     string `json:"event,omitempty"` // in listen: groupApplicationListChanged or groupApplicationUpdated
+	GroupID   string `json:"groupID"`
+	UserID    string `json:"userID"`
+	Message   string `json:"message,omitempty"`
+	State     string `json:"state"` // pending, accepted or rejected
+	CreatedAt int64  `json:"createdAt"`
+	UpdatedAt int64  `json:"updatedAt"`
+}
+
+func applicationLineOf(a herald.GroupApplicationInfo) applicationLine {
+	state := map[herald.GroupApplicationState]string{herald.GroupApplicationStateWaiting: "pending",
+		herald.GroupApplicationStateAccepted: "accepted", herald.GroupApplicationStateRejected: "rejected"}[a.State]
+	return applicationLine{GroupID: a.GroupID, UserID: a.ApplyUserID, Message: a.Wording, State: state,
+		CreatedAt: millis(a.CreatedAt), UpdatedAt: millis(a.UpdatedAt)}
 }
 
 // groupSubCmd builds a group subcommand taking nArgs arguments (at least
@@ -190,22 +268,36 @@ func newGroupCreateCmd() *cobra.Command {
 		o                  oneShot
 		id, name, extended string
 		members            []string
+		mode               string
 	)
 	cmd := &cobra.Command{
-		Use:   "create --as U --name N [--members V,W] [--id G]",
+		Use:   "create --as U --name N [--members V,W] [--id G] [--join-mode M]",
 		Short: "Create a group and print its ID",
 		Long: `Create a group with --as as its owner and --members as plain members, and
-print the group's ID (--id, or one the server makes). Members must have
-logged in once (40401 user_not_found otherwise); an --id in use fails with
-40901 group_exists.` + groupExit,
+print the group's ID (--id, or one the server makes). Members that cannot
+be added (invalid IDs, users that never logged in: 40401 user_not_found)
+are named on stderr and the group is created with the others; an --id in
+use fails with 40901 group_exists. --join-mode is any, approval (the
+server's default) or invite.` + groupExit,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var cfg herald.GroupAdvancedConfig
+			if mode != "" {
+				m, ok := joinModes[mode]
+				if !ok {
+					return fmt.Errorf("group create: --join-mode %q: want any, approval or invite", mode)
+				}
+				cfg.JoinMode = &m
+			}
 			return o.run(cmd, func(ctx context.Context, c *herald.Client) error {
-				g, err := c.CreateGroup(ctx, herald.GroupInfo{GroupID: id, GroupName: name, ExtendedData: extended}, userList(members...))
+				r, err := c.CreateGroupWithConfig(ctx, herald.GroupInfo{GroupID: id, GroupName: name, ExtendedData: extended}, userList(members...), cfg)
 				if err != nil {
 					return serverError("group create", err)
 				}
-				_, err = fmt.Fprintln(cmd.OutOrStdout(), g.GroupID)
+				for _, e := range r.ErrorUserList {
+					fmt.Fprintf(cmd.ErrOrStderr(), "not added: %s: %d %s\n", e.UserID, e.Code, e.Reason)
+				}
+				_, err = fmt.Fprintln(cmd.OutOrStdout(), r.GroupInfo.GroupID)
 				return err
 			})
 		},
@@ -216,5 +308,6 @@ logged in once (40401 user_not_found otherwise); an --id in use fails with
 	fs.StringSliceVar(&members, "members", nil, "comma-separated user IDs of the first members besides the owner")
 	fs.StringVar(&id, "id", "", "group ID (default: one the server makes)")
 	fs.StringVar(&extended, "extended-data", "", "opaque app data kept with the group")
+	fs.StringVar(&mode, "join-mode", "", "how users who are not invited join: any, approval or invite (default: the server's, approval)")
 	return cmd
 }

@@ -117,7 +117,7 @@ func TestCLIGroups(t *testing.T) {
 		}
 	}
 
-	if id := strings.TrimSpace(r.ok("group", "create", "--as", "alice", "--name", "Team", "--members", "bob,carol", "--id", "team")); id != "team" {
+	if id := strings.TrimSpace(r.ok("group", "create", "--as", "alice", "--name", "Team", "--members", "bob,carol", "--id", "team", "--join-mode", "any")); id != "team" {
 		t.Fatalf("group create printed %q", id)
 	}
 	ev := bob.waitLine(`"groupStateChanged"`, `"team"`)
@@ -130,7 +130,29 @@ func TestCLIGroups(t *testing.T) {
 	if id := strings.TrimSpace(r.ok("group", "create", "--as", "alice", "--name", "Other")); id == "" || id == "team" {
 		t.Errorf("group create with a server-made ID printed %q", id)
 	}
-	r.refused("40401", "group", "create", "--as", "alice", "--name", "X", "--members", "nobody")
+	if out, stderr, err := r.run("group", "create", "--as", "alice", "--name", "X", "--members", "nobody", "--id", "x"); err != nil ||
+		strings.TrimSpace(out) != "x" || !strings.Contains(stderr, "nobody: 40401") {
+		t.Errorf("create with a user who never logged in: %q %q %v", out, stderr, err)
+	}
+	if j := jsonLinesOf(t, r.ok("group", "join", "--as", "carol", "x")); len(j) != 1 || j[0]["pending"] != true || j[0]["joinMode"] != "approval" {
+		t.Errorf("join of an approval group printed %v", j)
+	}
+	if _, _, err := r.run("group", "create", "--as", "alice", "--name", "X", "--join-mode", "open"); err == nil {
+		t.Error("create with --join-mode open succeeded")
+	}
+	if as := jsonLinesOf(t, r.ok("group", "applications", "--as", "alice", "x")); len(as) != 1 || as[0]["userID"] != "carol" || as[0]["state"] != "pending" {
+		t.Errorf("group applications printed %v", as)
+	}
+	r.refused("40300", "group", "accept", "--as", "carol", "x", "carol")
+	if a := jsonLinesOf(t, r.ok("group", "accept", "--as", "alice", "x", "carol")); len(a) != 1 || a[0]["state"] != "accepted" {
+		t.Errorf("group accept printed %v", a)
+	}
+	r.refused("40908", "group", "reject", "--as", "alice", "x", "carol")
+	r.ok("group", "join-mode", "--as", "alice", "x", "invite")
+	r.refused("40303", "group", "join", "--as", "dave", "x")
+	if _, _, err := r.run("group", "join-mode", "--as", "alice", "x", "open"); err == nil {
+		t.Error("join-mode open succeeded")
+	}
 	r.refused("40901", "group", "create", "--as", "alice", "--id", "team")
 
 	// Group messages, with a push config.

@@ -263,6 +263,18 @@ func (l *listener) handler() herald.EventHandler {
 			_ = l.out.print(callLine{Event: "callInvitationEnded", CallID: i.CallID, OperatedBy: i.OperatedUserID,
 				Mode: i.Mode.String(), ExtendedData: i.ExtendedData, EndedAt: millis(i.EndTime)})
 		},
+		GroupApplicationListChanged: func(as []herald.GroupApplicationInfo, _ herald.GroupApplicationListChangeAction) {
+			for _, a := range as {
+				line := applicationLineOf(a)
+				line.Event = "groupApplicationListChanged"
+				_ = l.out.print(line)
+			}
+		},
+		GroupApplicationUpdated: func(i herald.GroupApplicationUpdatedInfo) {
+			line := applicationLineOf(i.Application)
+			line.Event = "groupApplicationUpdated"
+			_ = l.out.print(line)
+		},
 		SyncDone: func(n int) {
 			_ = l.out.print(syncDoneLine{Event: "syncDone", Count: n})
 		},

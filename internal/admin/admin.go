@@ -136,6 +136,9 @@ type Deps struct {
 	Tenants     TenantStore
 	OperatorKey string
 	Events      AppEvents
+	// Groups serves the group endpoints (the IM service). Nil: they answer
+	// unavailable.
+	Groups Groups
 }
 
 // Config tunes the handler. Zero values take the defaults.

@@ -41,7 +41,7 @@ type Service interface {
 	ConvFor(ctx context.Context, appID, userID, conversationID string, convType int) (string, int64, error)
 
 	CreateGroup(ctx context.Context, appID, userID string, req protocol.GroupCreateRequest) (protocol.GroupReply, error)
-	JoinGroup(ctx context.Context, appID, userID string, req protocol.GroupRequest) (protocol.GroupReply, error)
+	JoinGroup(ctx context.Context, appID, userID string, req protocol.GroupJoinRequest) (protocol.GroupReply, error)
 	LeaveGroup(ctx context.Context, appID, userID string, req protocol.GroupRequest) (struct{}, error)
 	InviteToGroup(ctx context.Context, appID, userID string, req protocol.GroupUsersRequest) (protocol.GroupUsersReply, error)
 	KickFromGroup(ctx context.Context, appID, userID string, req protocol.GroupUsersRequest) (protocol.GroupUsersReply, error)
@@ -51,6 +51,10 @@ type Service interface {
 	GroupInfo(ctx context.Context, appID, userID string, req protocol.GroupRequest) (protocol.GroupReply, error)
 	GroupMembers(ctx context.Context, appID, userID string, req protocol.GroupMembersRequest) (protocol.GroupMembersReply, error)
 	GroupList(ctx context.Context, appID, userID string, req protocol.GroupListRequest) (protocol.GroupListReply, error)
+	SetGroupJoinMode(ctx context.Context, appID, userID string, req protocol.GroupSetJoinModeRequest) (struct{}, error)
+	AcceptGroupApplication(ctx context.Context, appID, userID string, req protocol.GroupApplicationRequest) (protocol.GroupApplication, error)
+	RejectGroupApplication(ctx context.Context, appID, userID string, req protocol.GroupApplicationRequest) (protocol.GroupApplication, error)
+	GroupApplicationList(ctx context.Context, appID, userID string, req protocol.GroupApplicationListRequest) (protocol.GroupApplicationListReply, error)
 	LoggedIn(ctx context.Context, appID, userID string) error
 	// SessionEnded reports a logged-in session that ended without a
 	// logout, for the pushes it may owe; it must not block.

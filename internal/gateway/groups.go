@@ -28,6 +28,14 @@ func (s *Session) handleGroup(f protocol.Frame) bool {
 		query(s, f, svc.GroupMembers)
 	case protocol.TypeGroupList:
 		query(s, f, svc.GroupList)
+	case protocol.TypeGroupSetJoinMode:
+		query(s, f, svc.SetGroupJoinMode)
+	case protocol.TypeGroupAcceptApplication:
+		query(s, f, svc.AcceptGroupApplication)
+	case protocol.TypeGroupRejectApplication:
+		query(s, f, svc.RejectGroupApplication)
+	case protocol.TypeGroupApplicationList:
+		query(s, f, svc.GroupApplicationList)
 	default:
 		return false
 	}

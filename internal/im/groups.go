@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldim/herald/internal/protocol"
 )
@@ -198,37 +199,94 @@ func (s *Service) groupOp(ctx context.Context, appID, groupID string, fn func(sn
 func wireGroup(g Group, role int) protocol.Group {
 	return protocol.Group{
 		GroupID: g.ID, Name: g.Name, ExtendedData: g.ExtendedData, OwnerUserID: g.Owner,
-		MemberCount: g.MemberCount, CreatedAt: g.CreatedAt.UnixMilli(), MyRole: role,
+		MemberCount: g.MemberCount, CreatedAt: g.CreatedAt.UnixMilli(), MyRole: role, JoinMode: g.JoinMode,
 	}
 }
 
-// dedupe returns users without repeats and without except, in the order
-// given.
-func dedupe(users []string, except string) []string {
-	seen := make(map[string]bool, len(users))
-	out := make([]string, 0, len(users))
-	for _, u := range users {
-		if u != except && !seen[u] {
-			seen[u] = true
-			out = append(out, u)
+// Actor is who asks for a group change: a user, whose membership and role
+// are checked, or the app's server (the admin REST API), which may do what
+// the owner may without being a member, and whose changes the events
+// report with an empty operatedBy.
+type Actor struct {
+	userID string
+	server bool
+}
+
+// AsUser is the actor of a request of user id.
+func AsUser(id string) Actor { return Actor{userID: id} }
+
+// AppServer is the actor of the app's server.
+func AppServer() Actor { return Actor{server: true} }
+
+// roleServer is the app server's rank: above the owner's (1).
+const roleServer = 0
+
+// by is the operatedBy of the actor's changes.
+func (a Actor) by() string { return a.userID }
+
+// me returns the actor's membership of the group of sn: the app's server is
+// a member of every group that was not dismissed, with roleServer.
+func (a Actor) me(sn *groupSnap) (GroupMember, error) {
+	if a.server {
+		if !sn.group.DismissedAt.IsZero() {
+			return GroupMember{}, protocol.Errorf(protocol.CodeGroupDismissed, "")
 		}
+		return GroupMember{Role: roleServer}, nil
 	}
-	return out
+	_, m, err := checkMember(sn, a.userID)
+	return m, err
 }
 
-// knownUsers fails with user_not_found when some of users never logged in.
-func (s *Service) knownUsers(ctx context.Context, appID string, users []string) error {
+// isAdmin reports whether a member of role r may manage the group (join
+// mode, join requests).
+func isAdmin(r int) bool { return r <= protocol.RoleAdmin }
+
+// admit splits valid user IDs into users of the app and errors for the
+// others. The app's server names users who may not have logged in yet:
+// they are recorded as users of the app, and see the group at their first
+// login.
+func (s *Service) admit(ctx context.Context, appID string, a Actor, users []string) ([]string, []protocol.GroupErrorUser, error) {
 	if len(users) == 0 {
-		return nil
+		return nil, nil, nil
+	}
+	if a.server {
+		for _, u := range users {
+			if err := s.store.RecordUser(ctx, appID, u); err != nil {
+				return nil, nil, fmt.Errorf("im: record user: %w", err)
+			}
+		}
+		return users, nil, nil
 	}
 	unknown, err := s.UnknownUsers(ctx, appID, users)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if len(unknown) > 0 {
-		return protocol.Errorf(protocol.CodeUserNotFound, "no such users: %s", strings.Join(unknown[:min(len(unknown), 10)], ","))
+	if len(unknown) == 0 {
+		return users, nil, nil
 	}
-	return nil
+	ok := make([]string, 0, len(users))
+	var errs []protocol.GroupErrorUser
+	for _, u := range users {
+		if slices.Contains(unknown, u) {
+			errs = append(errs, protocol.GroupErrorUser{UserID: u, Code: protocol.CodeUserNotFound, Message: "no such user"})
+			continue
+		}
+		ok = append(ok, u)
+	}
+	return ok, errs, nil
+}
+
+// firstError is the error of a request that applied to none of its users:
+// the first user's.
+func firstError(errs []protocol.GroupErrorUser) error {
+	if len(errs) == 0 {
+		return protocol.Errorf(protocol.CodeInvalidArgument, "no user to apply the request to")
+	}
+	e := errs[0]
+	if len(errs) == 1 {
+		return protocol.Errorf(e.Code, "%s: %s", e.UserID, e.Message)
+	}
+	return protocol.Errorf(e.Code, "%s: %s (and %d more users)", e.UserID, e.Message, len(errs)-1)
 }
 
 var groupIDEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
@@ -241,31 +299,61 @@ func newGroupID() string {
 
 // CreateGroup creates a group owned by userID with the members named.
 func (s *Service) CreateGroup(ctx context.Context, appID, userID string, req protocol.GroupCreateRequest) (protocol.GroupReply, error) {
-	if err := protocol.ValidateGroupCreate(&req, userID); err != nil {
+	return s.CreateGroupAs(ctx, appID, AsUser(userID), userID, req)
+}
+
+// CreateGroupAs creates a group owned by owner (the user itself, or one the
+// app's server names) with the members named. Members that cannot be added
+// (invalid IDs; for a user, users that never logged in) are in the reply's
+// ErrorUserList and the group is created with the others.
+func (s *Service) CreateGroupAs(ctx context.Context, appID string, a Actor, owner string, req protocol.GroupCreateRequest) (protocol.GroupReply, error) {
+	if !protocol.ValidUserID(owner) {
+		return protocol.GroupReply{}, protocol.Errorf(protocol.CodeInvalidUserID, "owner is not a valid user ID")
+	}
+	if err := protocol.ValidateGroupCreate(&req, owner); err != nil {
 		return protocol.GroupReply{}, err
 	}
-	members := dedupe(req.Members, userID)
+	members, errs := protocol.SplitUserIDs(req.Members, owner)
 	if len(members)+1 > s.cfg.MaxGroupMembers {
 		return protocol.GroupReply{}, protocol.Errorf(protocol.CodeGroupFull, "a group has at most %d members", s.cfg.MaxGroupMembers)
 	}
-	if err := s.knownUsers(ctx, appID, members); err != nil {
+	if a.server {
+		// Users are recorded only for a create that can succeed.
+		if req.GroupID != "" {
+			if _, err := s.group(ctx, appID, req.GroupID); err == nil {
+				return protocol.GroupReply{}, protocol.Errorf(protocol.CodeGroupExists, "")
+			} else if !errors.Is(err, protocol.Errorf(protocol.CodeGroupNotFound, "")) {
+				return protocol.GroupReply{}, err
+			}
+		}
+		if _, _, err := s.admit(ctx, appID, a, []string{owner}); err != nil {
+			return protocol.GroupReply{}, err
+		}
+	}
+	members, unknown, err := s.admit(ctx, appID, a, members)
+	if err != nil {
 		return protocol.GroupReply{}, err
 	}
+	errs = append(errs, unknown...)
 	id := req.GroupID
 	if id == "" {
 		id = newGroupID()
 	}
+	mode := protocol.DefaultJoinMode
+	if req.JoinMode != nil {
+		mode = *req.JoinMode
+	}
 	now := s.cfg.Now().Truncate(time.Millisecond)
-	g := Group{AppID: appID, ID: id, Name: req.Name, ExtendedData: req.ExtendedData, Owner: userID, CreatedAt: now}
+	g := Group{AppID: appID, ID: id, Name: req.Name, ExtendedData: req.ExtendedData, Owner: owner, CreatedAt: now, JoinMode: mode}
 	ms := make([]GroupMember, 0, len(members)+1)
-	ms = append(ms, GroupMember{UserID: userID, Role: protocol.RoleOwner, JoinedAt: now})
+	ms = append(ms, GroupMember{UserID: owner, Role: protocol.RoleOwner, JoinedAt: now})
 	for _, u := range members {
 		ms = append(ms, GroupMember{UserID: u, Role: protocol.RoleMember, JoinedAt: now})
 	}
 	k := groupKey{appID, id}
 	l := s.groups.lock(k)
 	l.Lock()
-	err := s.store.CreateGroup(ctx, g, ms)
+	err = s.store.CreateGroup(ctx, g, ms)
 	if err == nil {
 		s.groups.put(k, newSnap(g, ms))
 	}
@@ -279,65 +367,48 @@ func (s *Service) CreateGroup(ctx context.Context, appID, userID string, req pro
 	g.MemberCount = len(ms)
 	for _, m := range ms {
 		s.router.SendEvent(appID, m.UserID, protocol.EventGroupStateChanged, protocol.GroupStateChanged{
-			GroupID: id, State: protocol.GroupStateEnter, Event: protocol.GroupEventCreated, OperatedBy: userID,
+			GroupID: id, State: protocol.GroupStateEnter, Event: protocol.GroupEventCreated, OperatedBy: a.by(),
 			Group: wireGroup(g, m.Role),
 		})
 	}
 	s.metrics.groupOps.WithLabelValues("create").Inc()
-	return protocol.GroupReply{Group: wireGroup(g, protocol.RoleOwner)}, nil
+	return protocol.GroupReply{Group: wireGroup(g, protocol.RoleOwner), ErrorUserList: errs}, nil
 }
 
-// addMembers is JoinGroup's and InviteToGroup's change.
-func (s *Service) addMembers(ctx context.Context, appID, groupID, by string, users []string, event string) (*groupSnap, []string, error) {
-	var added []string
-	sn, err := s.groupOp(ctx, appID, groupID, func(sn *groupSnap) (*groupSnap, error) {
-		if !sn.group.DismissedAt.IsZero() {
-			return nil, protocol.Errorf(protocol.CodeGroupDismissed, "")
-		}
-		if event == protocol.GroupEventInvited {
-			if _, ok := sn.members[by]; !ok {
-				return nil, protocol.Errorf(protocol.CodeNotGroupMember, "")
-			}
-		}
-		for _, u := range users {
-			if _, ok := sn.members[u]; !ok {
-				added = append(added, u)
-			}
-		}
-		if len(added) == 0 {
-			return nil, protocol.Errorf(protocol.CodeAlreadyGroupMember, "")
-		}
-		if len(sn.members)+len(added) > s.cfg.MaxGroupMembers {
-			return nil, protocol.Errorf(protocol.CodeGroupFull, "a group has at most %d members", s.cfg.MaxGroupMembers)
-		}
-		now := s.cfg.Now().Truncate(time.Millisecond)
-		ms := make([]GroupMember, 0, len(added))
-		for _, u := range added {
-			ms = append(ms, GroupMember{UserID: u, Role: protocol.RoleMember, JoinedAt: now})
-		}
-		joined, err := s.store.AddGroupMembers(ctx, appID, groupID, ms)
-		if err != nil {
-			return nil, fmt.Errorf("im: add group members: %w", err)
-		}
-		change := make(map[string]GroupMember, len(ms))
-		for _, m := range ms {
-			m.JoinedSeq, m.ReadSeq = joined, joined
-			change[m.UserID] = m
-		}
-		return sn.with(change), nil
-	})
-	if err != nil {
-		return nil, nil, err
+// insertMembers writes users (not members of sn's group) as members and
+// returns the new snapshot; the caller holds the group's lock.
+func (s *Service) insertMembers(ctx context.Context, sn *groupSnap, users []string) (*groupSnap, error) {
+	if len(sn.members)+len(users) > s.cfg.MaxGroupMembers {
+		return nil, protocol.Errorf(protocol.CodeGroupFull, "a group has at most %d members", s.cfg.MaxGroupMembers)
 	}
+	now := s.cfg.Now().Truncate(time.Millisecond)
+	ms := make([]GroupMember, 0, len(users))
+	for _, u := range users {
+		ms = append(ms, GroupMember{UserID: u, Role: protocol.RoleMember, JoinedAt: now})
+	}
+	joined, err := s.store.AddGroupMembers(ctx, sn.group.AppID, sn.group.ID, ms)
+	if err != nil {
+		return nil, fmt.Errorf("im: add group members: %w", err)
+	}
+	change := make(map[string]GroupMember, len(ms))
+	for _, m := range ms {
+		m.JoinedSeq, m.ReadSeq = joined, joined
+		change[m.UserID] = m
+	}
+	return sn.with(change), nil
+}
+
+// entered tells the users added to sn's group, and its members, that they
+// entered it.
+func (s *Service) entered(sn *groupSnap, added []string, event, by string) {
 	for _, u := range added {
-		s.router.SendEvent(appID, u, protocol.EventGroupStateChanged, protocol.GroupStateChanged{
-			GroupID: groupID, State: protocol.GroupStateEnter, Event: event, OperatedBy: by,
+		s.router.SendEvent(sn.group.AppID, u, protocol.EventGroupStateChanged, protocol.GroupStateChanged{
+			GroupID: sn.group.ID, State: protocol.GroupStateEnter, Event: event, OperatedBy: by,
 			Group: wireGroup(sn.group, protocol.RoleMember),
 		})
 	}
 	s.memberEvent(sn, protocol.GroupStateEnter, event, by, added, nil)
 	s.metrics.groupOps.WithLabelValues(event).Inc()
-	return sn, added, nil
 }
 
 // memberEvent tells every member of sn, and the users in also, that users
@@ -355,38 +426,146 @@ func (s *Service) memberEvent(sn *groupSnap, state, event, by string, users, als
 	}
 }
 
-// JoinGroup adds the user to a group.
-func (s *Service) JoinGroup(ctx context.Context, appID, userID string, req protocol.GroupRequest) (protocol.GroupReply, error) {
-	sn, _, err := s.addMembers(ctx, appID, req.GroupID, userID, []string{userID}, protocol.GroupEventJoined)
+// toAdmins sends an event to the owner and the admins of sn's group, and to
+// the users in also.
+func (s *Service) toAdmins(sn *groupSnap, typ string, ev any, also ...string) {
+	for u, m := range sn.members {
+		if isAdmin(m.Role) && !slices.Contains(also, u) {
+			s.router.SendEvent(sn.group.AppID, u, typ, ev)
+		}
+	}
+	for _, u := range also {
+		s.router.SendEvent(sn.group.AppID, u, typ, ev)
+	}
+}
+
+// wireApplication is a join request on the wire.
+func wireApplication(r JoinRequest) protocol.GroupApplication {
+	state := protocol.ApplicationPending
+	switch r.State {
+	case JoinAccepted:
+		state = protocol.ApplicationAccepted
+	case JoinRejected:
+		state = protocol.ApplicationRejected
+	}
+	return protocol.GroupApplication{GroupID: r.GroupID, UserID: r.UserID, Message: r.Message, State: state,
+		CreatedAt: r.CreatedAt.UnixMilli(), UpdatedAt: r.UpdatedAt.UnixMilli()}
+}
+
+// JoinGroup asks for the user to join a group, as its join mode says: any
+// makes it a member; approval files a join request for the owner and the
+// admins (the reply says pending); invite only refuses.
+func (s *Service) JoinGroup(ctx context.Context, appID, userID string, req protocol.GroupJoinRequest) (protocol.GroupReply, error) {
+	if len(req.Message) > protocol.MaxApplicationMessageBytes || !utf8.ValidString(req.Message) {
+		return protocol.GroupReply{}, protocol.Errorf(protocol.CodeInvalidArgument, "message over %d bytes or not UTF-8", protocol.MaxApplicationMessageBytes)
+	}
+	var filed *JoinRequest
+	joined := false
+	sn, err := s.groupOp(ctx, appID, req.GroupID, func(sn *groupSnap) (*groupSnap, error) {
+		if !sn.group.DismissedAt.IsZero() {
+			return nil, protocol.Errorf(protocol.CodeGroupDismissed, "")
+		}
+		if _, ok := sn.members[userID]; ok {
+			return nil, protocol.Errorf(protocol.CodeAlreadyGroupMember, "")
+		}
+		switch sn.group.JoinMode {
+		case protocol.JoinModeAny:
+			joined = true
+			return s.insertMembers(ctx, sn, []string{userID})
+		case protocol.JoinModeInviteOnly:
+			return nil, protocol.Errorf(protocol.CodeGroupInviteOnly, "")
+		}
+		old, err := s.store.JoinRequest(ctx, appID, sn.group.ID, userID)
+		switch {
+		case err == nil && old.State == JoinPending:
+			return nil, protocol.Errorf(protocol.CodeJoinRequestPending, "")
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return nil, fmt.Errorf("im: join request: %w", err)
+		}
+		now := s.cfg.Now().Truncate(time.Millisecond)
+		r := JoinRequest{AppID: appID, GroupID: sn.group.ID, UserID: userID, Message: req.Message, State: JoinPending,
+			CreatedAt: now, UpdatedAt: now}
+		if err := s.store.PutJoinRequest(ctx, r); err != nil {
+			return nil, fmt.Errorf("im: put join request: %w", err)
+		}
+		filed = &r
+		return nil, nil
+	})
 	if err != nil {
 		return protocol.GroupReply{}, err
 	}
-	return protocol.GroupReply{Group: wireGroup(sn.group, protocol.RoleMember)}, nil
+	if joined {
+		s.entered(sn, []string{userID}, protocol.GroupEventJoined, userID)
+		return protocol.GroupReply{Group: wireGroup(sn.group, protocol.RoleMember)}, nil
+	}
+	app := wireApplication(*filed)
+	s.toAdmins(sn, protocol.EventGroupApplicationListChanged, protocol.GroupApplicationListChanged{Action: "added", Application: app})
+	s.metrics.groupOps.WithLabelValues("applied").Inc()
+	return protocol.GroupReply{Group: protocol.Group{GroupID: sn.group.ID, JoinMode: sn.group.JoinMode}, Pending: true, Application: &app}, nil
 }
 
-// InviteToGroup adds users to a group the caller is a member of. Users who
-// are members already are left out of the reply; when all are, it fails.
+// InviteToGroup adds users to a group the caller is a member of.
 func (s *Service) InviteToGroup(ctx context.Context, appID, userID string, req protocol.GroupUsersRequest) (protocol.GroupUsersReply, error) {
-	if err := protocol.ValidateGroupUsers(req.GroupID, req.UserIDs); err != nil {
+	return s.InviteToGroupAs(ctx, appID, AsUser(userID), req)
+}
+
+// InviteToGroupAs adds users to a group: a user must be a member, the app's
+// server may add users who never logged in. Users that cannot be added
+// (invalid IDs, unknown users, members already) are in the reply's
+// ErrorUserList and the others are added; when none can be, the request
+// fails with the first one's code.
+func (s *Service) InviteToGroupAs(ctx context.Context, appID string, a Actor, req protocol.GroupUsersRequest) (protocol.GroupUsersReply, error) {
+	if err := protocol.ValidateGroupUserCount(req.GroupID, req.UserIDs); err != nil {
 		return protocol.GroupUsersReply{}, err
 	}
-	users := dedupe(req.UserIDs, "")
-	if err := s.knownUsers(ctx, appID, users); err != nil {
-		return protocol.GroupUsersReply{}, err
+	users, errs := protocol.SplitUserIDs(req.UserIDs, "")
+	if a.server {
+		// Users are recorded only for a group they can be added to.
+		sn, err := s.group(ctx, appID, req.GroupID)
+		if err != nil {
+			return protocol.GroupUsersReply{}, err
+		}
+		if _, err := a.me(sn); err != nil {
+			return protocol.GroupUsersReply{}, err
+		}
 	}
-	sn, added, err := s.addMembers(ctx, appID, req.GroupID, userID, users, protocol.GroupEventInvited)
+	users, unknown, err := s.admit(ctx, appID, a, users)
 	if err != nil {
 		return protocol.GroupUsersReply{}, err
 	}
-	return protocol.GroupUsersReply{UserIDs: added, MemberCount: len(sn.members)}, nil
+	errs = append(errs, unknown...)
+	var added []string
+	sn, err := s.groupOp(ctx, appID, req.GroupID, func(sn *groupSnap) (*groupSnap, error) {
+		if _, err := a.me(sn); err != nil {
+			return nil, err
+		}
+		for _, u := range users {
+			if _, ok := sn.members[u]; ok {
+				errs = append(errs, protocol.GroupErrorUser{UserID: u, Code: protocol.CodeAlreadyGroupMember, Message: "a member already"})
+				continue
+			}
+			added = append(added, u)
+		}
+		if len(added) == 0 {
+			return nil, firstError(errs)
+		}
+		return s.insertMembers(ctx, sn, added)
+	})
+	if err != nil {
+		return protocol.GroupUsersReply{}, err
+	}
+	s.entered(sn, added, protocol.GroupEventInvited, a.by())
+	return protocol.GroupUsersReply{UserIDs: added, MemberCount: len(sn.members), ErrorUserList: errs}, nil
 }
 
 // removeMembers is LeaveGroup's and KickFromGroup's change; allowed checks
-// the caller's right against the current snapshot.
-func (s *Service) removeMembers(ctx context.Context, appID, groupID, by string, users []string, event string, allowed func(sn *groupSnap, me GroupMember) error) (*groupSnap, []string, error) {
+// the caller's right against the current snapshot. Users that are not
+// members are in the errors returned; when none is, it fails.
+func (s *Service) removeMembers(ctx context.Context, appID, groupID string, a Actor, users []string, event string, allowed func(sn *groupSnap, me GroupMember) error) (*groupSnap, []string, []protocol.GroupErrorUser, error) {
 	var removed []string
+	var errs []protocol.GroupErrorUser
 	sn, err := s.groupOp(ctx, appID, groupID, func(sn *groupSnap) (*groupSnap, error) {
-		_, me, err := checkMember(sn, by)
+		me, err := a.me(sn)
 		if err != nil {
 			return nil, err
 		}
@@ -394,12 +573,21 @@ func (s *Service) removeMembers(ctx context.Context, appID, groupID, by string, 
 			return nil, err
 		}
 		for _, u := range users {
-			if _, ok := sn.members[u]; ok {
+			m, ok := sn.members[u]
+			switch {
+			case !ok:
+				errs = append(errs, protocol.GroupErrorUser{UserID: u, Code: protocol.CodeNotGroupMember, Message: "not a member"})
+			case a.server && m.Role == protocol.RoleOwner:
+				errs = append(errs, protocol.GroupErrorUser{UserID: u, Code: protocol.CodeOwnerCannotLeave, Message: "the owner leaves after a transfer"})
+			default:
 				removed = append(removed, u)
 			}
 		}
 		if len(removed) == 0 {
-			return nil, protocol.Errorf(protocol.CodeNotGroupMember, "none of the users is a member")
+			if len(users) == 1 && len(errs) == 1 && errs[0].Code == protocol.CodeNotGroupMember {
+				return nil, protocol.Errorf(protocol.CodeNotGroupMember, "")
+			}
+			return nil, firstError(errs)
 		}
 		if err := s.store.RemoveGroupMembers(ctx, appID, groupID, removed); err != nil {
 			return nil, fmt.Errorf("im: remove group members: %w", err)
@@ -411,23 +599,23 @@ func (s *Service) removeMembers(ctx context.Context, appID, groupID, by string, 
 		return sn.with(change), nil
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for _, u := range removed {
 		s.router.SendEvent(appID, u, protocol.EventGroupStateChanged, protocol.GroupStateChanged{
-			GroupID: groupID, State: protocol.GroupStateQuit, Event: event, OperatedBy: by,
+			GroupID: groupID, State: protocol.GroupStateQuit, Event: event, OperatedBy: a.by(),
 			Group: wireGroup(sn.group, 0),
 		})
 	}
-	s.memberEvent(sn, protocol.GroupStateQuit, event, by, removed, removed)
+	s.memberEvent(sn, protocol.GroupStateQuit, event, a.by(), removed, removed)
 	s.metrics.groupOps.WithLabelValues(event).Inc()
-	return sn, removed, nil
+	return sn, removed, errs, nil
 }
 
 // LeaveGroup removes the caller from a group. The owner must transfer the
 // group or dismiss it instead.
 func (s *Service) LeaveGroup(ctx context.Context, appID, userID string, req protocol.GroupRequest) (struct{}, error) {
-	_, _, err := s.removeMembers(ctx, appID, req.GroupID, userID, []string{userID}, protocol.GroupEventLeft,
+	_, _, _, err := s.removeMembers(ctx, appID, req.GroupID, AsUser(userID), []string{userID}, protocol.GroupEventLeft,
 		func(_ *groupSnap, me GroupMember) error {
 			if me.Role == protocol.RoleOwner {
 				return protocol.Errorf(protocol.CodeOwnerCannotLeave, "")
@@ -440,17 +628,31 @@ func (s *Service) LeaveGroup(ctx context.Context, appID, userID string, req prot
 // KickFromGroup removes members: the owner may remove anyone else, an
 // admin plain members only.
 func (s *Service) KickFromGroup(ctx context.Context, appID, userID string, req protocol.GroupUsersRequest) (protocol.GroupUsersReply, error) {
-	if err := protocol.ValidateGroupUsers(req.GroupID, req.UserIDs); err != nil {
+	return s.KickFromGroupAs(ctx, appID, AsUser(userID), req)
+}
+
+// KickFromGroupAs removes members: the owner may remove anyone else, an
+// admin plain members only, the app's server anyone but the owner. Users
+// it does not apply to (invalid IDs, not members) are in the reply's
+// ErrorUserList; when none is removed, it fails.
+func (s *Service) KickFromGroupAs(ctx context.Context, appID string, a Actor, req protocol.GroupUsersRequest) (protocol.GroupUsersReply, error) {
+	if err := protocol.ValidateGroupUserCount(req.GroupID, req.UserIDs); err != nil {
 		return protocol.GroupUsersReply{}, err
 	}
-	users := dedupe(req.UserIDs, "")
-	if slices.Contains(users, userID) {
+	users, bad := protocol.SplitUserIDs(req.UserIDs, "")
+	if !a.server && slices.Contains(users, a.userID) {
 		return protocol.GroupUsersReply{}, protocol.Errorf(protocol.CodeInvalidArgument, "cannot kick yourself: leave the group instead")
 	}
-	sn, removed, err := s.removeMembers(ctx, appID, req.GroupID, userID, users, protocol.GroupEventKickedOut,
+	if len(users) == 0 {
+		return protocol.GroupUsersReply{}, firstError(bad)
+	}
+	sn, removed, errs, err := s.removeMembers(ctx, appID, req.GroupID, a, users, protocol.GroupEventKickedOut,
 		func(sn *groupSnap, me GroupMember) error {
-			if me.Role != protocol.RoleOwner && me.Role != protocol.RoleAdmin {
+			if !isAdmin(me.Role) {
 				return protocol.Errorf(protocol.CodePermissionDenied, "only the owner and admins may kick members")
+			}
+			if a.server {
+				return nil
 			}
 			for _, u := range users {
 				if t, ok := sn.members[u]; ok && t.Role <= me.Role {
@@ -462,19 +664,24 @@ func (s *Service) KickFromGroup(ctx context.Context, appID, userID string, req p
 	if err != nil {
 		return protocol.GroupUsersReply{}, err
 	}
-	return protocol.GroupUsersReply{UserIDs: removed, MemberCount: len(sn.members)}, nil
+	return protocol.GroupUsersReply{UserIDs: removed, MemberCount: len(sn.members), ErrorUserList: append(bad, errs...)}, nil
 }
 
 // DismissGroup ends a group (owner only): every member leaves and every
 // later request on it fails with group_dismissed.
 func (s *Service) DismissGroup(ctx context.Context, appID, userID string, req protocol.GroupRequest) (struct{}, error) {
+	return s.DismissGroupAs(ctx, appID, AsUser(userID), req)
+}
+
+// DismissGroupAs ends a group (its owner, or the app's server).
+func (s *Service) DismissGroupAs(ctx context.Context, appID string, a Actor, req protocol.GroupRequest) (struct{}, error) {
 	var former []Recipient
 	_, err := s.groupOp(ctx, appID, req.GroupID, func(sn *groupSnap) (*groupSnap, error) {
-		_, me, err := checkMember(sn, userID)
+		me, err := a.me(sn)
 		if err != nil {
 			return nil, err
 		}
-		if me.Role != protocol.RoleOwner {
+		if me.Role > protocol.RoleOwner {
 			return nil, protocol.Errorf(protocol.CodePermissionDenied, "only the owner may dismiss the group")
 		}
 		now := s.cfg.Now().Truncate(time.Millisecond)
@@ -491,7 +698,7 @@ func (s *Service) DismissGroup(ctx context.Context, appID, userID string, req pr
 	}
 	for _, r := range former {
 		s.router.SendEvent(appID, r.UserID, protocol.EventGroupStateChanged, protocol.GroupStateChanged{
-			GroupID: req.GroupID, State: protocol.GroupStateQuit, Event: protocol.GroupEventDismissed, OperatedBy: userID,
+			GroupID: req.GroupID, State: protocol.GroupStateQuit, Event: protocol.GroupEventDismissed, OperatedBy: a.by(),
 		})
 	}
 	s.metrics.groupOps.WithLabelValues("dismissed").Inc()
@@ -499,10 +706,10 @@ func (s *Service) DismissGroup(ctx context.Context, appID, userID string, req pr
 }
 
 // setRoles applies role changes checked by check, and tells every member.
-func (s *Service) setRoles(ctx context.Context, appID, groupID, by string, check func(sn *groupSnap, me GroupMember) (map[string]int, string, error)) error {
+func (s *Service) setRoles(ctx context.Context, appID, groupID string, a Actor, check func(sn *groupSnap, me GroupMember) (map[string]int, string, error)) error {
 	var changed []protocol.GroupMember
 	sn, err := s.groupOp(ctx, appID, groupID, func(sn *groupSnap) (*groupSnap, error) {
-		_, me, err := checkMember(sn, by)
+		me, err := a.me(sn)
 		if err != nil {
 			return nil, err
 		}
@@ -530,7 +737,7 @@ func (s *Service) setRoles(ctx context.Context, appID, groupID, by string, check
 		return err
 	}
 	slices.SortFunc(changed, func(a, b protocol.GroupMember) int { return strings.Compare(a.UserID, b.UserID) })
-	ev := protocol.GroupMemberInfoUpdated{GroupID: groupID, Members: changed, OperatedBy: by}
+	ev := protocol.GroupMemberInfoUpdated{GroupID: groupID, Members: changed, OperatedBy: a.by()}
 	for _, r := range sn.recips {
 		s.router.SendEvent(appID, r.UserID, protocol.EventGroupMemberInfoUpdated, ev)
 	}
@@ -540,20 +747,34 @@ func (s *Service) setRoles(ctx context.Context, appID, groupID, by string, check
 // TransferGroup makes another member the owner; the caller becomes a plain
 // member.
 func (s *Service) TransferGroup(ctx context.Context, appID, userID string, req protocol.GroupTransferRequest) (struct{}, error) {
+	return s.TransferGroupAs(ctx, appID, AsUser(userID), req)
+}
+
+// TransferGroupAs makes another member the owner (by the owner, or the
+// app's server); the former owner becomes a plain member.
+func (s *Service) TransferGroupAs(ctx context.Context, appID string, a Actor, req protocol.GroupTransferRequest) (struct{}, error) {
 	if !protocol.ValidUserID(req.ToUserID) {
 		return struct{}{}, protocol.Errorf(protocol.CodeInvalidUserID, "toUserID is not a valid user ID")
 	}
-	if req.ToUserID == userID {
+	if !a.server && req.ToUserID == a.userID {
 		return struct{}{}, protocol.Errorf(protocol.CodeInvalidArgument, "you own the group already")
 	}
-	err := s.setRoles(ctx, appID, req.GroupID, userID, func(sn *groupSnap, me GroupMember) (map[string]int, string, error) {
-		if me.Role != protocol.RoleOwner {
+	err := s.setRoles(ctx, appID, req.GroupID, a, func(sn *groupSnap, me GroupMember) (map[string]int, string, error) {
+		if me.Role > protocol.RoleOwner {
 			return nil, "", protocol.Errorf(protocol.CodePermissionDenied, "only the owner may transfer the group")
 		}
 		if _, ok := sn.members[req.ToUserID]; !ok {
 			return nil, "", protocol.Errorf(protocol.CodeNotGroupMember, "%s is not a member", req.ToUserID)
 		}
-		return map[string]int{req.ToUserID: protocol.RoleOwner, userID: protocol.RoleMember}, req.ToUserID, nil
+		old := sn.group.Owner
+		if req.ToUserID == old {
+			return nil, "", protocol.Errorf(protocol.CodeInvalidArgument, "%s owns the group already", old)
+		}
+		roles := map[string]int{req.ToUserID: protocol.RoleOwner}
+		if _, ok := sn.members[old]; ok {
+			roles[old] = protocol.RoleMember
+		}
+		return roles, req.ToUserID, nil
 	})
 	if err == nil {
 		s.metrics.groupOps.WithLabelValues("transfer").Inc()
@@ -569,7 +790,7 @@ func (s *Service) SetGroupRole(ctx context.Context, appID, userID string, req pr
 	if req.Role != protocol.RoleAdmin && req.Role != protocol.RoleMember {
 		return struct{}{}, protocol.Errorf(protocol.CodeInvalidArgument, "role must be 2 (admin) or 3 (member); use groupTransfer for the owner")
 	}
-	err := s.setRoles(ctx, appID, req.GroupID, userID, func(sn *groupSnap, me GroupMember) (map[string]int, string, error) {
+	err := s.setRoles(ctx, appID, req.GroupID, AsUser(userID), func(sn *groupSnap, me GroupMember) (map[string]int, string, error) {
 		if me.Role != protocol.RoleOwner {
 			return nil, "", protocol.Errorf(protocol.CodePermissionDenied, "only the owner may change roles")
 		}
@@ -587,9 +808,175 @@ func (s *Service) SetGroupRole(ctx context.Context, appID, userID string, req pr
 	return struct{}{}, err
 }
 
+// SetGroupJoinMode changes a group's join mode (owner and admins).
+func (s *Service) SetGroupJoinMode(ctx context.Context, appID, userID string, req protocol.GroupSetJoinModeRequest) (struct{}, error) {
+	return s.SetGroupJoinModeAs(ctx, appID, AsUser(userID), req)
+}
+
+// SetGroupJoinModeAs changes a group's join mode (owner, admins, the app's
+// server) and tells the members. Join requests pending stay pending.
+func (s *Service) SetGroupJoinModeAs(ctx context.Context, appID string, a Actor, req protocol.GroupSetJoinModeRequest) (struct{}, error) {
+	if !protocol.ValidJoinMode(req.JoinMode) {
+		return struct{}{}, protocol.JoinModeError()
+	}
+	changed := false
+	sn, err := s.groupOp(ctx, appID, req.GroupID, func(sn *groupSnap) (*groupSnap, error) {
+		me, err := a.me(sn)
+		if err != nil {
+			return nil, err
+		}
+		if !isAdmin(me.Role) {
+			return nil, protocol.Errorf(protocol.CodePermissionDenied, "only the owner and admins may change the join mode")
+		}
+		if sn.group.JoinMode == req.JoinMode {
+			return nil, nil
+		}
+		if err := s.store.SetGroupJoinMode(ctx, appID, req.GroupID, req.JoinMode); err != nil {
+			return nil, fmt.Errorf("im: set group join mode: %w", err)
+		}
+		next := sn.with(nil)
+		next.group.JoinMode = req.JoinMode
+		changed = true
+		return next, nil
+	})
+	if err != nil || !changed {
+		return struct{}{}, err
+	}
+	ev := protocol.GroupJoinModeUpdated{GroupID: req.GroupID, JoinMode: req.JoinMode, OperatedBy: a.by()}
+	for _, r := range sn.recips {
+		s.router.SendEvent(appID, r.UserID, protocol.EventGroupJoinModeUpdated, ev)
+	}
+	s.metrics.groupOps.WithLabelValues("joinMode").Inc()
+	return struct{}{}, nil
+}
+
+// AcceptGroupApplication makes the applicant of a pending join request a
+// member (owner and admins).
+func (s *Service) AcceptGroupApplication(ctx context.Context, appID, userID string, req protocol.GroupApplicationRequest) (protocol.GroupApplication, error) {
+	return s.decideApplication(ctx, appID, AsUser(userID), req, JoinAccepted)
+}
+
+// RejectGroupApplication rejects a pending join request (owner and admins).
+func (s *Service) RejectGroupApplication(ctx context.Context, appID, userID string, req protocol.GroupApplicationRequest) (protocol.GroupApplication, error) {
+	return s.decideApplication(ctx, appID, AsUser(userID), req, JoinRejected)
+}
+
+// DecideGroupApplicationAs accepts (accept true) or rejects a pending join
+// request.
+func (s *Service) DecideGroupApplicationAs(ctx context.Context, appID string, a Actor, req protocol.GroupApplicationRequest, accept bool) (protocol.GroupApplication, error) {
+	state := JoinRejected
+	if accept {
+		state = JoinAccepted
+	}
+	return s.decideApplication(ctx, appID, a, req, state)
+}
+
+// decideApplication moves a pending join request to state: accepted, the
+// applicant becomes a member (and sees what is sent from then on); the
+// applicant, the owner and the admins are told.
+func (s *Service) decideApplication(ctx context.Context, appID string, a Actor, req protocol.GroupApplicationRequest, state int) (protocol.GroupApplication, error) {
+	if !protocol.ValidUserID(req.UserID) {
+		return protocol.GroupApplication{}, protocol.Errorf(protocol.CodeInvalidUserID, "userID is not a valid user ID")
+	}
+	var r JoinRequest
+	before, err := s.groupOp(ctx, appID, req.GroupID, func(sn *groupSnap) (*groupSnap, error) {
+		me, err := a.me(sn)
+		if err != nil {
+			return nil, err
+		}
+		if !isAdmin(me.Role) {
+			return nil, protocol.Errorf(protocol.CodePermissionDenied, "only the owner and admins may answer join requests")
+		}
+		r, err = s.store.JoinRequest(ctx, appID, sn.group.ID, req.UserID)
+		switch {
+		case errors.Is(err, ErrNotFound) || err == nil && r.State != JoinPending:
+			return nil, protocol.Errorf(protocol.CodeNoJoinRequest, "")
+		case err != nil:
+			return nil, fmt.Errorf("im: join request: %w", err)
+		}
+		now := s.cfg.Now().Truncate(time.Millisecond)
+		r.State, r.UpdatedAt = state, now
+		if state == JoinRejected {
+			if err := s.store.DecideJoinRequest(ctx, appID, sn.group.ID, req.UserID, JoinRejected, now); err != nil {
+				return nil, fmt.Errorf("im: reject join request: %w", err)
+			}
+			return nil, nil
+		}
+		if _, ok := sn.members[req.UserID]; ok {
+			return nil, protocol.Errorf(protocol.CodeAlreadyGroupMember, "")
+		}
+		return s.insertMembers(ctx, sn, []string{req.UserID}) // marks the request accepted
+	})
+	if err != nil {
+		return protocol.GroupApplication{}, err
+	}
+	app := wireApplication(r)
+	if state == JoinAccepted {
+		s.entered(before, []string{req.UserID}, protocol.GroupEventJoined, a.by())
+	}
+	s.toAdmins(before, protocol.EventGroupApplicationUpdated, protocol.GroupApplicationUpdated{Application: app, OperatedBy: a.by()}, req.UserID)
+	s.metrics.groupOps.WithLabelValues("application." + app.State).Inc()
+	return app, nil
+}
+
+// GroupApplicationList pages through a group's join requests (owner and
+// admins).
+func (s *Service) GroupApplicationList(ctx context.Context, appID, userID string, req protocol.GroupApplicationListRequest) (protocol.GroupApplicationListReply, error) {
+	return s.GroupApplicationListAs(ctx, appID, AsUser(userID), req)
+}
+
+// GroupApplicationListAs pages through a group's join requests, pending and
+// decided, in applicant order.
+func (s *Service) GroupApplicationListAs(ctx context.Context, appID string, a Actor, req protocol.GroupApplicationListRequest) (protocol.GroupApplicationListReply, error) {
+	if !protocol.ValidGroupID(req.GroupID) {
+		return protocol.GroupApplicationListReply{}, protocol.GroupIDError()
+	}
+	sn, err := s.group(ctx, appID, req.GroupID)
+	if err != nil {
+		return protocol.GroupApplicationListReply{}, err
+	}
+	me, err := a.me(sn)
+	if err != nil {
+		return protocol.GroupApplicationListReply{}, err
+	}
+	if !isAdmin(me.Role) {
+		return protocol.GroupApplicationListReply{}, protocol.Errorf(protocol.CodePermissionDenied, "only the owner and admins may list join requests")
+	}
+	n, perr := protocol.PageCount(req.Count)
+	if perr != nil {
+		return protocol.GroupApplicationListReply{}, perr
+	}
+	rs, err := s.store.JoinRequests(ctx, appID, req.GroupID, req.Next, n+1)
+	if err != nil {
+		return protocol.GroupApplicationListReply{}, fmt.Errorf("im: join requests: %w", err)
+	}
+	out := protocol.GroupApplicationListReply{Applications: make([]protocol.GroupApplication, 0, min(len(rs), n))}
+	if len(rs) > n {
+		rs = rs[:n]
+		out.Next = rs[n-1].UserID
+	}
+	for _, r := range rs {
+		out.Applications = append(out.Applications, wireApplication(r))
+	}
+	return out, nil
+}
+
 // GroupInfo describes a group to one of its members.
 func (s *Service) GroupInfo(ctx context.Context, appID, userID string, req protocol.GroupRequest) (protocol.GroupReply, error) {
-	sn, me, err := s.memberOf(ctx, appID, userID, req.GroupID)
+	return s.GroupInfoAs(ctx, appID, AsUser(userID), req)
+}
+
+// GroupInfoAs describes a group to one of its members or the app's server
+// (MyRole 0).
+func (s *Service) GroupInfoAs(ctx context.Context, appID string, a Actor, req protocol.GroupRequest) (protocol.GroupReply, error) {
+	if !protocol.ValidGroupID(req.GroupID) {
+		return protocol.GroupReply{}, protocol.GroupIDError()
+	}
+	sn, err := s.group(ctx, appID, req.GroupID)
+	if err != nil {
+		return protocol.GroupReply{}, err
+	}
+	me, err := a.me(sn)
 	if err != nil {
 		return protocol.GroupReply{}, err
 	}
@@ -598,7 +985,20 @@ func (s *Service) GroupInfo(ctx context.Context, appID, userID string, req proto
 
 // GroupMembers pages through a group's members, for its members only.
 func (s *Service) GroupMembers(ctx context.Context, appID, userID string, req protocol.GroupMembersRequest) (protocol.GroupMembersReply, error) {
-	if _, _, err := s.memberOf(ctx, appID, userID, req.GroupID); err != nil {
+	return s.GroupMembersAs(ctx, appID, AsUser(userID), req)
+}
+
+// GroupMembersAs pages through a group's members, for its members and the
+// app's server.
+func (s *Service) GroupMembersAs(ctx context.Context, appID string, a Actor, req protocol.GroupMembersRequest) (protocol.GroupMembersReply, error) {
+	if !protocol.ValidGroupID(req.GroupID) {
+		return protocol.GroupMembersReply{}, protocol.GroupIDError()
+	}
+	sn, err := s.group(ctx, appID, req.GroupID)
+	if err != nil {
+		return protocol.GroupMembersReply{}, err
+	}
+	if _, err := a.me(sn); err != nil {
 		return protocol.GroupMembersReply{}, err
 	}
 	n, perr := protocol.PageCount(req.Count)

@@ -292,6 +292,27 @@ type Group struct {
 	// DismissedAt is when the group was dismissed (zero while it lives).
 	DismissedAt time.Time
 	CreatedAt   time.Time
+	// JoinMode is protocol.JoinModeAny, JoinModeApproval or
+	// JoinModeInviteOnly.
+	JoinMode int
+}
+
+// Join request states as stored.
+const (
+	JoinPending  = 0
+	JoinAccepted = 1
+	JoinRejected = 2
+)
+
+// JoinRequest is a user's latest request to join a group.
+type JoinRequest struct {
+	AppID     string
+	GroupID   string
+	UserID    string
+	Message   string
+	State     int
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // GroupMember is one member of a group. The member sees the messages with
@@ -329,8 +350,9 @@ type GroupFanout struct {
 // are changed only by the IM service under its per-group lock, so the
 // store need not check permissions or membership races.
 type GroupStore interface {
-	// CreateGroup stores a group with its first members (the owner among
-	// them); ErrConflict if the group ID exists (dismissed groups too).
+	// CreateGroup stores a group (its join mode too) with its first
+	// members (the owner among them); ErrConflict if the group ID exists
+	// (dismissed groups too).
 	CreateGroup(ctx context.Context, g Group, members []GroupMember) error
 	// Group returns a group; ErrNotFound if there is none.
 	Group(ctx context.Context, appID, groupID string) (Group, error)
@@ -339,7 +361,7 @@ type GroupStore interface {
 	GroupMembers(ctx context.Context, appID, groupID, after string, limit int) ([]GroupMember, error)
 	// AddGroupMembers adds users that are not members. They see what is
 	// sent from now on: JoinedSeq and ReadSeq are set to the group's last
-	// seq, which is returned.
+	// seq, which is returned. Their pending join requests become accepted.
 	AddGroupMembers(ctx context.Context, appID, groupID string, members []GroupMember) (int64, error)
 	// RemoveGroupMembers removes members.
 	RemoveGroupMembers(ctx context.Context, appID, groupID string, users []string) error
@@ -362,4 +384,18 @@ type GroupStore interface {
 	// bound to each) for f's message and records the progress: next is the
 	// last user ID covered, or empty when f is done (its row is deleted).
 	PlanGroupPush(ctx context.Context, f GroupFanout, users []string, next string) error
+	// SetGroupJoinMode sets a group's join mode.
+	SetGroupJoinMode(ctx context.Context, appID, groupID string, mode int) error
+	// PutJoinRequest stores r, replacing the user's earlier request to join
+	// the group.
+	PutJoinRequest(ctx context.Context, r JoinRequest) error
+	// JoinRequest returns a user's request to join a group; ErrNotFound if
+	// there is none.
+	JoinRequest(ctx context.Context, appID, groupID, userID string) (JoinRequest, error)
+	// JoinRequests returns up to limit of a group's join requests with user
+	// ID > after, in user ID order.
+	JoinRequests(ctx context.Context, appID, groupID, after string, limit int) ([]JoinRequest, error)
+	// DecideJoinRequest moves a pending join request to state at time at;
+	// ErrNotFound if the user has none pending.
+	DecideJoinRequest(ctx context.Context, appID, groupID, userID string, state int, at time.Time) error
 }

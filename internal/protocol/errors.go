@@ -44,6 +44,7 @@ const (
 	CodeNotGroupMember      Code = 40300 // the user is not a member of the group
 	CodePermissionDenied    Code = 40301 // the user's role (or not being the inviter) does not allow this
 	CodeNotCallInvitee      Code = 40302 // the user is not invited to (or not in) the call
+	CodeGroupInviteOnly     Code = 40303 // the group takes new members by invitation only
 	CodeNotFound            Code = 40400 // the resource named in the path or body does not exist (REST)
 	CodeUserNotFound        Code = 40401 // a user ID names no user of the app (never logged in)
 	CodeGroupNotFound       Code = 40402 // no such group
@@ -55,6 +56,8 @@ const (
 	CodeCallAnswered        Code = 40904 // the invitee answered (or left) this call already
 	CodeOwnerCannotLeave    Code = 40905 // the owner must transfer ownership or dismiss the group
 	CodeDeviceInUse         Code = 40906 // the PushID is bound to another user whose session that bound it is live
+	CodeJoinRequestPending  Code = 40907 // the user's request to join the group is pending already
+	CodeNoJoinRequest       Code = 40908 // the user has no pending request to join the group
 	CodeGroupDismissed      Code = 41000 // the group was dismissed
 	CodeCallEnded           Code = 41001 // the call ended, was cancelled or timed out
 	CodeRateLimited         Code = 42900 // too many requests; retry later
@@ -120,6 +123,7 @@ var catalogue = map[Code]codeInfo{
 	CodeNotGroupMember:      {"not_group_member", 403, "not a member of this group"},
 	CodePermissionDenied:    {"permission_denied", 403, "not allowed"},
 	CodeNotCallInvitee:      {"not_call_invitee", 403, "not invited to this call"},
+	CodeGroupInviteOnly:     {"group_invite_only", 403, "this group takes new members by invitation only"},
 	CodeNotFound:            {"not_found", 404, "not found"},
 	CodeUserNotFound:        {"user_not_found", 404, "no such user"},
 	CodeGroupNotFound:       {"group_not_found", 404, "no such group"},
@@ -131,6 +135,8 @@ var catalogue = map[Code]codeInfo{
 	CodeCallAnswered:        {"call_already_answered", 409, "already answered this call"},
 	CodeOwnerCannotLeave:    {"owner_cannot_leave", 409, "the owner must transfer ownership or dismiss the group"},
 	CodeDeviceInUse:         {"device_in_use", 409, "this device's PushID is bound to another user who is logged in on it"},
+	CodeJoinRequestPending:  {"join_request_pending", 409, "a request to join this group is pending already"},
+	CodeNoJoinRequest:       {"no_join_request", 409, "no pending request to join this group from this user"},
 	CodeGroupDismissed:      {"group_dismissed", 410, "the group was dismissed"},
 	CodeCallEnded:           {"call_ended", 410, "the call has ended"},
 	CodeRateLimited:         {"rate_limited", 429, "too many requests"},

@@ -15,6 +15,11 @@ const (
 	TypeGroupInfo     = "groupInfo"
 	TypeGroupMembers  = "groupMembers"
 	TypeGroupList     = "groupList"
+
+	TypeGroupSetJoinMode       = "groupSetJoinMode"
+	TypeGroupAcceptApplication = "groupAcceptApplication"
+	TypeGroupRejectApplication = "groupRejectApplication"
+	TypeGroupApplicationList   = "groupApplicationList"
 )
 
 // Group events (server to client).
@@ -26,12 +31,22 @@ const (
 	EventGroupMemberStateChanged = "groupMemberStateChanged"
 	// EventGroupMemberInfoUpdated tells the members that roles changed.
 	EventGroupMemberInfoUpdated = "groupMemberInfoUpdated"
+	// EventGroupApplicationListChanged tells the owner and the admins of
+	// a group that a user asks to join it.
+	EventGroupApplicationListChanged = "groupApplicationListChanged"
+	// EventGroupApplicationUpdated tells the applicant, the owner and the
+	// admins that a join request was accepted or rejected.
+	EventGroupApplicationUpdated = "groupApplicationUpdated"
+	// EventGroupJoinModeUpdated tells the members that the group's join
+	// mode changed.
+	EventGroupJoinModeUpdated = "groupJoinModeUpdated"
 )
 
 var groupTypes = []string{
 	TypeGroupCreate, TypeGroupJoin, TypeGroupLeave, TypeGroupInvite, TypeGroupKick,
 	TypeGroupDismiss, TypeGroupTransfer, TypeGroupSetRole, TypeGroupInfo, TypeGroupMembers,
-	TypeGroupList,
+	TypeGroupList, TypeGroupSetJoinMode, TypeGroupAcceptApplication, TypeGroupRejectApplication,
+	TypeGroupApplicationList,
 }
 
 // Member roles, numbered as in the seed's SDK.
@@ -83,6 +98,8 @@ type Group struct {
 	CreatedAt    int64  `json:"createdAt"`
 	// MyRole is the asking user's role (0 when it is not a member).
 	MyRole int `json:"myRole,omitempty"`
+	// JoinMode says how users who are not invited join (JoinModeAny, ...).
+	JoinMode int `json:"joinMode"`
 }
 
 // GroupMember is one member of a group.
@@ -99,11 +116,22 @@ type GroupCreateRequest struct {
 	Name         string   `json:"name"`
 	ExtendedData string   `json:"extendedData,omitempty"`
 	Members      []string `json:"members,omitempty"`
+	// JoinMode is the group's join mode; absent: DefaultJoinMode.
+	JoinMode *int `json:"joinMode,omitempty"`
 }
 
 // GroupReply carries a group (groupCreate, groupJoin, groupInfo).
 type GroupReply struct {
 	Group Group `json:"group"`
+	// ErrorUserList (groupCreate) names the members that could not be
+	// added, and why; the group was created with the others.
+	ErrorUserList []GroupErrorUser `json:"errorUserList,omitempty"`
+	// Pending (groupJoin of a group in approval mode) says that the
+	// caller is not a member yet: Application is its join request, which
+	// the owner or an admin accepts or rejects. Group then carries the
+	// group's ID and join mode only.
+	Pending     bool              `json:"pending,omitempty"`
+	Application *GroupApplication `json:"application,omitempty"`
 }
 
 // GroupRequest names a group (groupJoin, groupLeave, groupDismiss,
@@ -123,6 +151,8 @@ type GroupUsersRequest struct {
 type GroupUsersReply struct {
 	UserIDs     []string `json:"userIDs"`
 	MemberCount int      `json:"memberCount"`
+	// ErrorUserList names the users the request did not apply to, and why.
+	ErrorUserList []GroupErrorUser `json:"errorUserList,omitempty"`
 }
 
 // GroupTransferRequest makes another member the owner; the caller becomes a
@@ -194,6 +224,119 @@ type GroupMemberInfoUpdated struct {
 	OperatedBy string        `json:"operatedBy"`
 }
 
+// Join modes: how a user who is not invited becomes a member (ZIM's
+// GroupJoinMode any, auth, forbid).
+const (
+	// JoinModeAny: groupJoin makes the caller a member.
+	JoinModeAny = 0
+	// JoinModeApproval: groupJoin files a join request that the owner or
+	// an admin accepts or rejects.
+	JoinModeApproval = 1
+	// JoinModeInviteOnly: groupJoin is refused (group_invite_only); a
+	// member invites.
+	JoinModeInviteOnly = 2
+	// DefaultJoinMode is a new group's join mode when the create request
+	// names none: anyone knowing the group's ID may ask, none may enter
+	// unasked.
+	DefaultJoinMode = JoinModeApproval
+)
+
+// ValidJoinMode reports whether m is a join mode.
+func ValidJoinMode(m int) bool { return m >= JoinModeAny && m <= JoinModeInviteOnly }
+
+// JoinModeError is the error for a join mode out of range.
+func JoinModeError() *Error {
+	return Errorf(CodeInvalidArgument, "joinMode must be 0 (any), 1 (approval) or 2 (invite only)")
+}
+
+// Join request states.
+const (
+	ApplicationPending  = "pending"
+	ApplicationAccepted = "accepted"
+	ApplicationRejected = "rejected"
+)
+
+// MaxApplicationMessageBytes bounds a join request's message (UTF-8).
+const MaxApplicationMessageBytes = 256
+
+// GroupErrorUser names a user a group request did not apply to, and why
+// (ZIM's errorUserList).
+type GroupErrorUser struct {
+	UserID  string `json:"userID"`
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
+}
+
+// GroupJoinRequest asks to join a group; Message goes with the join
+// request of a group in approval mode.
+type GroupJoinRequest struct {
+	GroupID string `json:"groupID"`
+	Message string `json:"message,omitempty"`
+}
+
+// GroupSetJoinModeRequest changes a group's join mode (owner and admins).
+type GroupSetJoinModeRequest struct {
+	GroupID  string `json:"groupID"`
+	JoinMode int    `json:"joinMode"`
+}
+
+// GroupApplication is a user's request to join a group.
+type GroupApplication struct {
+	GroupID string `json:"groupID"`
+	UserID  string `json:"userID"`
+	Message string `json:"message,omitempty"`
+	// State is ApplicationPending, ApplicationAccepted or
+	// ApplicationRejected.
+	State     string `json:"state"`
+	CreatedAt int64  `json:"createdAt"`
+	UpdatedAt int64  `json:"updatedAt"`
+}
+
+// GroupApplicationRequest accepts or rejects a user's join request (owner
+// and admins).
+type GroupApplicationRequest struct {
+	GroupID string `json:"groupID"`
+	UserID  string `json:"userID"`
+}
+
+// GroupApplicationListRequest pages through a group's join requests in
+// applicant order (owner and admins).
+type GroupApplicationListRequest struct {
+	GroupID string `json:"groupID"`
+	Count   int    `json:"count,omitempty"`
+	Next    string `json:"next,omitempty"`
+}
+
+// GroupApplicationListReply carries a page of join requests.
+type GroupApplicationListReply struct {
+	Applications []GroupApplication `json:"applications"`
+	Next         string             `json:"next,omitempty"`
+}
+
+// GroupApplicationListChanged tells the owner and the admins of a group of
+// a new join request.
+type GroupApplicationListChanged struct {
+	// Action is "added".
+	Action      string           `json:"action"`
+	Application GroupApplication `json:"application"`
+}
+
+// GroupApplicationUpdated tells the applicant, the owner and the admins
+// that a join request was accepted or rejected, by whom (empty: the app's
+// server).
+type GroupApplicationUpdated struct {
+	Application GroupApplication `json:"application"`
+	OperatedBy  string           `json:"operatedBy"`
+}
+
+// GroupJoinModeUpdated tells the members of a group that its join mode
+// changed.
+type GroupJoinModeUpdated struct {
+	GroupID    string `json:"groupID"`
+	JoinMode   int    `json:"joinMode"`
+	OperatedBy string `json:"operatedBy"`
+}
+
 // ValidateGroupCreate checks a create request's own fields.
 func ValidateGroupCreate(r *GroupCreateRequest, creator string) *Error {
 	if r.GroupID != "" && !ValidGroupID(r.GroupID) {
@@ -208,10 +351,41 @@ func ValidateGroupCreate(r *GroupCreateRequest, creator string) *Error {
 	if len(r.Members) > MaxUsersPerGroupRequest {
 		return Errorf(CodeInvalidArgument, "at most %d members per request", MaxUsersPerGroupRequest)
 	}
-	for _, u := range r.Members {
-		if !ValidUserID(u) {
-			return Errorf(CodeInvalidUserID, "members: %q is not a valid user ID", truncate(u, 70))
+	if r.JoinMode != nil && !ValidJoinMode(*r.JoinMode) {
+		return JoinModeError()
+	}
+	return nil
+}
+
+// SplitUserIDs splits users into valid user IDs, without repeats and
+// without except, in the order given, and errors for the invalid ones
+// (their IDs cut to 70 bytes).
+func SplitUserIDs(users []string, except string) ([]string, []GroupErrorUser) {
+	seen := make(map[string]bool, len(users))
+	ok := make([]string, 0, len(users))
+	var bad []GroupErrorUser
+	for _, u := range users {
+		switch {
+		case u == except || seen[u]:
+		case !ValidUserID(u):
+			bad = append(bad, GroupErrorUser{UserID: truncate(u, 70), Code: CodeInvalidUserID, Message: "not a valid user ID"})
+		default:
+			ok = append(ok, u)
 		}
+		seen[u] = true
+	}
+	return ok, bad
+}
+
+// ValidateGroupUserCount checks the group ID and the size of a user list
+// of invite or kick: 1 to MaxUsersPerGroupRequest users (whose IDs are
+// checked one by one: SplitUserIDs).
+func ValidateGroupUserCount(groupID string, users []string) *Error {
+	if !ValidGroupID(groupID) {
+		return GroupIDError()
+	}
+	if len(users) == 0 || len(users) > MaxUsersPerGroupRequest {
+		return Errorf(CodeInvalidArgument, "userIDs must name 1 to %d users", MaxUsersPerGroupRequest)
 	}
 	return nil
 }
@@ -219,11 +393,8 @@ func ValidateGroupCreate(r *GroupCreateRequest, creator string) *Error {
 // ValidateGroupUsers checks a user list of invite or kick: 1 to
 // MaxUsersPerGroupRequest valid user IDs.
 func ValidateGroupUsers(groupID string, users []string) *Error {
-	if !ValidGroupID(groupID) {
-		return Errorf(CodeInvalidArgument, "groupID must be 1 to %d characters of A-Z a-z 0-9 _-.@+=", MaxGroupIDLen)
-	}
-	if len(users) == 0 || len(users) > MaxUsersPerGroupRequest {
-		return Errorf(CodeInvalidArgument, "userIDs must name 1 to %d users", MaxUsersPerGroupRequest)
+	if err := ValidateGroupUserCount(groupID, users); err != nil {
+		return err
 	}
 	for _, u := range users {
 		if !ValidUserID(u) {

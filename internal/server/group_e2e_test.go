@@ -77,13 +77,12 @@ func TestGroupLifecycle(t *testing.T) {
 	alice, bob, carol, dave := member(t, s, "alice"), member(t, s, "bob"), member(t, s, "carol"), member(t, s, "dave")
 
 	// Bad creates change nothing.
-	wantCode(t, "unknown member", alice.Call(protocol.TypeGroupCreate, protocol.GroupCreateRequest{GroupID: "g1", Name: "x", Members: []string{"bob", "zed"}}, nil), protocol.CodeUserNotFound)
+	wantCode(t, "bad join mode", alice.Call(protocol.TypeGroupCreate, protocol.GroupCreateRequest{GroupID: "g1", Name: "x", Members: []string{"bob"}, JoinMode: joinMode(3)}, nil), protocol.CodeInvalidArgument)
 	wantCode(t, "bad id", alice.Call(protocol.TypeGroupCreate, protocol.GroupCreateRequest{GroupID: "g:1", Name: "x"}, nil), protocol.CodeInvalidArgument)
-	wantCode(t, "bad member id", alice.Call(protocol.TypeGroupCreate, protocol.GroupCreateRequest{Name: "x", Members: []string{"a b"}}, nil), protocol.CodeInvalidUserID)
 	wantCode(t, "info after failed create", alice.Call(protocol.TypeGroupInfo, protocol.GroupRequest{GroupID: "g1"}, nil), protocol.CodeGroupNotFound)
 
 	var created protocol.GroupReply
-	mustOK(t, "create", alice.Call(protocol.TypeGroupCreate, protocol.GroupCreateRequest{GroupID: "g1", Name: "Team", Members: []string{"bob", "carol", "bob"}}, &created))
+	mustOK(t, "create", alice.Call(protocol.TypeGroupCreate, protocol.GroupCreateRequest{GroupID: "g1", Name: "Team", Members: []string{"bob", "carol", "bob"}, JoinMode: joinMode(protocol.JoinModeAny)}, &created))
 	if g := created.Group; g.GroupID != "g1" || g.MemberCount != 3 || g.OwnerUserID != "alice" || g.MyRole != protocol.RoleOwner {
 		t.Fatalf("created %+v", g)
 	}
@@ -312,7 +311,7 @@ func TestGroupSyncUnreadAndPaging(t *testing.T) {
 func TestGroupRejoinSeesOnlyNewMessages(t *testing.T) {
 	s := testkit.Start(t, nil)
 	alice, bob := member(t, s, "alice"), member(t, s, "bob")
-	mustOK(t, "create", alice.Call(protocol.TypeGroupCreate, protocol.GroupCreateRequest{GroupID: "g", Name: "G", Members: []string{"bob"}}, nil))
+	mustOK(t, "create", alice.Call(protocol.TypeGroupCreate, protocol.GroupCreateRequest{GroupID: "g", Name: "G", Members: []string{"bob"}, JoinMode: joinMode(protocol.JoinModeAny)}, nil))
 	event[protocol.GroupStateChanged](t, alice, protocol.EventGroupStateChanged)
 	event[protocol.GroupStateChanged](t, bob, protocol.EventGroupStateChanged)
 	_, err := sendGroup(t, alice, "g", "1", "before", nil)
@@ -451,7 +450,8 @@ func TestGroupBadInput(t *testing.T) {
 		{"create: over the member limit", alice, protocol.TypeGroupCreate, protocol.GroupCreateRequest{Name: "x", Members: []string{"bob", "carol", "dave", "erin"}}, protocol.CodeGroupFull},
 		{"create: bad shape", alice, protocol.TypeGroupCreate, map[string]any{"members": "bob"}, protocol.CodeBadFrame},
 		{"invite: nobody", alice, protocol.TypeGroupInvite, protocol.GroupUsersRequest{GroupID: "g"}, protocol.CodeInvalidArgument},
-		{"invite: unknown user", alice, protocol.TypeGroupInvite, protocol.GroupUsersRequest{GroupID: "g", UserIDs: []string{"carol", "zed"}}, protocol.CodeUserNotFound},
+		{"invite: unknown user", alice, protocol.TypeGroupInvite, protocol.GroupUsersRequest{GroupID: "g", UserIDs: []string{"zed"}}, protocol.CodeUserNotFound},
+		{"invite: invalid IDs only", alice, protocol.TypeGroupInvite, protocol.GroupUsersRequest{GroupID: "g", UserIDs: []string{"a b", "c:d"}}, protocol.CodeInvalidUserID},
 		{"invite: members only", alice, protocol.TypeGroupInvite, protocol.GroupUsersRequest{GroupID: "g", UserIDs: []string{"bob"}}, protocol.CodeAlreadyGroupMember},
 		{"invite: over the limit", alice, protocol.TypeGroupInvite, protocol.GroupUsersRequest{GroupID: "g", UserIDs: []string{"carol", "dave", "erin"}}, protocol.CodeGroupFull},
 		{"invite: bad group id", alice, protocol.TypeGroupInvite, protocol.GroupUsersRequest{GroupID: "", UserIDs: []string{"carol"}}, protocol.CodeInvalidArgument},

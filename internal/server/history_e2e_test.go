@@ -140,7 +140,7 @@ func TestHistoryForward(t *testing.T) {
 func TestGroupHistoryForward(t *testing.T) {
 	s := testkit.Start(t, nil)
 	alice, bob, carol, dave := member(t, s, "alice"), member(t, s, "bob"), member(t, s, "carol"), member(t, s, "dave")
-	mustOK(t, "create", alice.Call(protocol.TypeGroupCreate, protocol.GroupCreateRequest{GroupID: "g", Name: "G", Members: []string{"bob", "carol"}}, nil))
+	mustOK(t, "create", alice.Call(protocol.TypeGroupCreate, protocol.GroupCreateRequest{GroupID: "g", Name: "G", Members: []string{"bob", "carol"}, JoinMode: joinMode(protocol.JoinModeAny)}, nil))
 	sent := 0
 	send := func(n int) {
 		t.Helper()

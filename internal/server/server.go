@@ -137,8 +137,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err != nil {
 		return fail(err)
 	}
-	// The messaging core comes before the admin API, whose user and
-	// message endpoints use it.
+	// The messaging core comes before the admin API, whose user, group
+	// and message endpoints use it.
 	s.svc, err = im.New(st, s.hub, im.Config{CommitBatch: cfg.CommitBatch, MaxGroupMembers: cfg.MaxGroupMembers, NodeID: cfg.NodeID,
 		TokenLeeway: cfg.TokenLeeway, PushPlanned: s.disp.Wake, Hooks: s.webhooks}, log, s.reg)
 	if err != nil {
@@ -153,7 +153,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	s.admin, err = admin.New(admin.Deps{Apps: st, Credentials: st, Devices: st, Resources: st,
 		Providers: s.Providers, Failures: s.disp, Dispatch: s.disp, Log: log, ProviderTokens: st,
 		Messages: s.svc, Users: st, Sessions: s.hub, UserCache: s.svc, Webhooks: s.webhooks,
-		Tenants: st, OperatorKey: s.operatorKey, Events: tenantEvents{s}}, admin.Config{RateLimit: lim.rest})
+		Tenants: st, OperatorKey: s.operatorKey, Events: tenantEvents{s}, Groups: s.svc}, admin.Config{RateLimit: lim.rest})
 	if err != nil {
 		return fail(err)
 	}

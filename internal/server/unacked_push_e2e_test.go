@@ -307,7 +307,7 @@ func TestUnackedGroupMessagePushedWhenSessionEnds(t *testing.T) {
 	bob.SyncDone(wait)
 	carol, carolTok := phone(t, s, em, "carol", "carol-phone")
 	carol.SyncDone(wait)
-	mustOK(t, "create", alice.Call(protocol.TypeGroupCreate, protocol.GroupCreateRequest{GroupID: "g1", Name: "g", Members: []string{"bob"}}, nil))
+	mustOK(t, "create", alice.Call(protocol.TypeGroupCreate, protocol.GroupCreateRequest{GroupID: "g1", Name: "g", Members: []string{"bob"}, JoinMode: joinMode(protocol.JoinModeAny)}, nil))
 	_, err := sendGroup(t, alice, "g1", "g-m1", "hi", &protocol.PushConfig{Title: "g1", Content: "to the group"})
 	mustOK(t, "send", err)
 	nextMessage(t, bob)

@@ -36,13 +36,17 @@ func TestE2EGroups(t *testing.T) {
 	bob, br, bn := newE2ENoted(t, srv, "bob")
 	carol, _, cn := newE2ENoted(t, srv, "carol")
 
-	_, err := alice.CreateGroup(ctx, GroupInfo{GroupID: "team", GroupName: "Team"}, []string{"bob", "nobody"})
-	wantCode(t, "create with a user who never logged in", err, CodeUserNotFound)
-	g, err := alice.CreateGroup(ctx, GroupInfo{GroupID: "team", GroupName: "Team", ExtendedData: "x"}, []string{"bob"})
+	open := GroupJoinModeAny
+	res, err := alice.CreateGroupWithConfig(ctx, GroupInfo{GroupID: "team", GroupName: "Team", ExtendedData: "x"}, []string{"bob", "nobody"},
+		GroupAdvancedConfig{JoinMode: &open})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.GroupID != "team" || g.GroupName != "Team" || g.OwnerUserID != "alice" || g.MemberCount != 2 || g.MyRole != GroupMemberRoleOwner || g.CreatedAt.IsZero() {
+	if e := res.ErrorUserList; len(e) != 1 || e[0].UserID != "nobody" || e[0].Code != CodeUserNotFound {
+		t.Errorf("create with a user who never logged in: errorUserList %+v", e)
+	}
+	g := res.GroupInfo
+	if g.GroupID != "team" || g.GroupName != "Team" || g.OwnerUserID != "alice" || g.MemberCount != 2 || g.MyRole != GroupMemberRoleOwner || g.CreatedAt.IsZero() || g.JoinMode != GroupJoinModeAny {
 		t.Errorf("created %+v", g)
 	}
 	_, err = alice.CreateGroup(ctx, GroupInfo{GroupID: "team"}, nil)
@@ -53,7 +57,7 @@ func TestE2EGroups(t *testing.T) {
 		t.Errorf("bob's groupStateChanged = %+v", st)
 	}
 	auto, err := bob.CreateGroup(ctx, GroupInfo{GroupName: "no ID"}, nil)
-	if err != nil || auto.GroupID == "" || auto.MemberCount != 1 {
+	if err != nil || auto.GroupID == "" || auto.MemberCount != 1 || auto.JoinMode != GroupJoinModeAuth {
 		t.Errorf("create with a server-made ID: %+v, %v", auto, err)
 	}
 
@@ -187,6 +191,68 @@ func TestE2EGroups(t *testing.T) {
 	bn.waitFor(t, "groupState team quit dismissed")
 	_, err = bob.QueryGroupInfo(ctx, "team")
 	wantCode(t, "info of a dismissed group", err, CodeGroupDismissed)
+}
+
+// TestE2EGroupJoinApplication: the approval flow through the SDK: a
+// request, the owner's event and list, acceptance (the applicant is told
+// and becomes a member), rejection, the join mode's change.
+func TestE2EGroupJoinApplication(t *testing.T) {
+	srv := testkit.Start(t, nil)
+	ctx := context.Background()
+	alice, _, an := newE2ENoted(t, srv, "alice")
+	bob, _, bn := newE2ENoted(t, srv, "bob")
+	carol, _, cn := newE2ENoted(t, srv, "carol")
+	if _, err := alice.CreateGroup(ctx, GroupInfo{GroupID: "club", GroupName: "Club"}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	g, err := bob.JoinGroup(ctx, "club")
+	if !errors.Is(err, ErrGroupJoinPending) || g.GroupID != "club" || g.JoinMode != GroupJoinModeAuth {
+		t.Fatalf("join an approval group: %+v, %v", g, err)
+	}
+	i := an.waitFor(t, "application added club bob")
+	if a := an.val(i).(GroupApplicationInfo); a.State != GroupApplicationStateWaiting {
+		t.Errorf("application %+v", a)
+	}
+	_, err = bob.SendGroupJoinApplication(ctx, "club", "again")
+	wantCode(t, "apply twice", err, CodeJoinRequestPending)
+	apps, next, err := alice.QueryGroupApplicationList(ctx, "club", GroupApplicationListQueryConfig{})
+	if err != nil || len(apps) != 1 || apps[0].ApplyUserID != "bob" || next != "" {
+		t.Fatalf("list %+v %q %v", apps, next, err)
+	}
+	if a, err := alice.AcceptGroupJoinApplication(ctx, "bob", "club"); err != nil || a.State != GroupApplicationStateAccepted {
+		t.Fatalf("accept %+v %v", a, err)
+	}
+	bn.waitFor(t, "groupState club enter joined")
+	bn.waitFor(t, fmt.Sprintf("applicationUpdated club bob %d", GroupApplicationStateAccepted))
+	if info, err := bob.QueryGroupInfo(ctx, "club"); err != nil || info.MyRole != GroupMemberRoleMember {
+		t.Fatalf("bob after acceptance %+v %v", info, err)
+	}
+
+	a, err := carol.SendGroupJoinApplication(ctx, "club", "me too")
+	if err != nil || a.State != GroupApplicationStateWaiting || a.Wording != "me too" {
+		t.Fatalf("carol applies %+v %v", a, err)
+	}
+	_, err = bob.RejectGroupJoinApplication(ctx, "carol", "club")
+	wantCode(t, "reject as a member", err, CodePermissionDenied)
+	if _, err := alice.RejectGroupJoinApplication(ctx, "carol", "club"); err != nil {
+		t.Fatal(err)
+	}
+	cn.waitFor(t, fmt.Sprintf("applicationUpdated club carol %d", GroupApplicationStateRejected))
+	_, err = carol.QueryGroupInfo(ctx, "club")
+	wantCode(t, "carol after rejection", err, CodeNotGroupMember)
+
+	if err := alice.UpdateGroupJoinMode(ctx, GroupJoinModeForbid, "club"); err != nil {
+		t.Fatal(err)
+	}
+	bn.waitFor(t, fmt.Sprintf("joinMode club %d", GroupJoinModeForbid))
+	_, err = carol.JoinGroup(ctx, "club")
+	wantCode(t, "join an invite-only group", err, CodeGroupInviteOnly)
+	wantCode(t, "bad mode", alice.UpdateGroupJoinMode(ctx, 5, "club"), CodeInvalidArgument)
+	inv, err := alice.InviteUsersIntoGroup(ctx, []string{"carol", "ghost"}, "club")
+	if err != nil || len(inv.UserIDs) != 1 || len(inv.ErrorUserList) != 1 || inv.ErrorUserList[0].Code != CodeUserNotFound {
+		t.Fatalf("invite %+v %v", inv, err)
+	}
 }
 
 func TestE2ECalls(t *testing.T) {

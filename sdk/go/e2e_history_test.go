@@ -19,7 +19,8 @@ func TestE2EHistoryReverse(t *testing.T) {
 	e2eLogin(t, srv, alice, "alice")
 	dave, _ := newE2EClient(t, srv, "dave-dev", nil)
 	e2eLogin(t, srv, dave, "dave")
-	if _, err := alice.CreateGroup(ctx, GroupInfo{GroupID: "team", GroupName: "Team"}, nil); err != nil {
+	open := GroupJoinModeAny
+	if _, err := alice.CreateGroupWithConfig(ctx, GroupInfo{GroupID: "team", GroupName: "Team"}, nil, GroupAdvancedConfig{JoinMode: &open}); err != nil {
 		t.Fatal(err)
 	}
 	send := func(from, to int) {

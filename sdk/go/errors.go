@@ -83,6 +83,9 @@ const (
 	CodeInternal            = int(protocol.CodeInternal)            // the server failed; the request may be retried
 	CodeUnavailable         = int(protocol.CodeUnavailable)         // server shutting down or overloaded; retry later
 	CodeTokenRevoked        = int(protocol.CodeTokenRevoked)        // token issued before the app's server revoked the user's tokens
+	CodeGroupInviteOnly     = int(protocol.CodeGroupInviteOnly)     // the group takes new members by invitation only
+	CodeJoinRequestPending  = int(protocol.CodeJoinRequestPending)  // a request to join the group is pending already
+	CodeNoJoinRequest       = int(protocol.CodeNoJoinRequest)       // the user has no pending request to join the group
 )
 
 func errorFromWire(e *protocol.Error) *Error {

@@ -59,6 +59,16 @@ type EventHandler struct {
 	CallUserStateChanged func(info CallUserStateChangeInfo)
 	// CallInvitationEnded tells the users of a call that it ended.
 	CallInvitationEnded func(info CallInvitationEndedInfo)
+
+	// GroupApplicationListChanged tells the owner and the admins of a group
+	// that a user asks to join it (action "added").
+	GroupApplicationListChanged func(applications []GroupApplicationInfo, action GroupApplicationListChangeAction)
+	// GroupApplicationUpdated tells the applicant, the owner and the admins
+	// that a join request was accepted or rejected.
+	GroupApplicationUpdated func(info GroupApplicationUpdatedInfo)
+	// GroupJoinModeUpdated tells the members of a group that its join mode
+	// changed.
+	GroupJoinModeUpdated func(info GroupJoinModeUpdatedInfo)
 }
 
 type eventKind int

@@ -137,6 +137,8 @@ type GroupFullInfo struct {
 	CreatedAt time.Time
 	// MyRole is this client's user's role; zero when it is not a member.
 	MyRole GroupMemberRole
+	// JoinMode says how users who are not invited join.
+	JoinMode GroupJoinMode
 }
 
 // GroupMemberInfo is one member of a group.
@@ -165,6 +167,9 @@ type GroupUsersResult struct {
 	UserIDs []string
 	// MemberCount is the group's member count afterwards.
 	MemberCount int
+	// ErrorUserList names the users the request did not apply to, and why
+	// (invalid user ID, never logged in, a member already, not a member).
+	ErrorUserList []ErrorUserInfo
 }
 
 // GroupStateChangedInfo tells this client's user that it entered or left a
@@ -205,6 +210,7 @@ func groupFromWire(g protocol.Group) GroupFullInfo {
 		MemberCount: g.MemberCount,
 		CreatedAt:   fromMillis(g.CreatedAt),
 		MyRole:      GroupMemberRole(g.MyRole),
+		JoinMode:    GroupJoinMode(g.JoinMode),
 	}
 }
 
@@ -217,27 +223,32 @@ func membersFromWire(ms []protocol.GroupMember) []GroupMemberInfo {
 }
 
 // CreateGroup creates a group with this client's user as its owner and
-// userIDs as plain members, and returns it. Every user named must have
-// logged in to the app once (CodeUserNotFound otherwise); a GroupID in use
-// fails with CodeGroupExists. Every member, the owner included, gets
+// userIDs as plain members, and returns it, in the server's default join
+// mode (GroupJoinModeAuth). Users that cannot be added (invalid IDs, users
+// that never logged in to the app) are left out: CreateGroupWithConfig
+// reports them. A GroupID in use fails with CodeGroupExists. Every member, the owner included, gets
 // EventHandler.GroupStateChanged with GroupEventCreated.
 //
 // Messages go to a group through SendMessage with ConversationTypeGroup
 // and the group ID; they arrive through EventHandler.ReceiveGroupMessage.
 func (c *Client) CreateGroup(ctx context.Context, info GroupInfo, userIDs []string) (GroupFullInfo, error) {
-	req := protocol.GroupCreateRequest{GroupID: info.GroupID, Name: info.GroupName, ExtendedData: info.ExtendedData, Members: userIDs}
-	var r protocol.GroupReply
-	if err := c.call(ctx, protocol.TypeGroupCreate, req, &r); err != nil {
-		return GroupFullInfo{}, fmt.Errorf("herald: create group: %w", err)
-	}
-	return groupFromWire(r.Group), nil
+	r, err := c.CreateGroupWithConfig(ctx, info, userIDs, GroupAdvancedConfig{})
+	return r.GroupInfo, err
 }
 
-// JoinGroup makes this client's user a member of a group and returns it.
+// JoinGroup makes this client's user a member of a group of join mode
+// GroupJoinModeAny and returns it. A group of GroupJoinModeAuth files a
+// join request instead: JoinGroup then returns the group's ID and join mode
+// only, with ErrGroupJoinPending (SendGroupJoinApplication says the same
+// without an error). A group of GroupJoinModeForbid fails with
+// CodeGroupInviteOnly.
 func (c *Client) JoinGroup(ctx context.Context, groupID string) (GroupFullInfo, error) {
 	var r protocol.GroupReply
-	if err := c.call(ctx, protocol.TypeGroupJoin, protocol.GroupRequest{GroupID: groupID}, &r); err != nil {
+	if err := c.call(ctx, protocol.TypeGroupJoin, protocol.GroupJoinRequest{GroupID: groupID}, &r); err != nil {
 		return GroupFullInfo{}, fmt.Errorf("herald: join group: %w", err)
+	}
+	if r.Pending {
+		return groupFromWire(r.Group), ErrGroupJoinPending
 	}
 	return groupFromWire(r.Group), nil
 }
@@ -263,15 +274,16 @@ func (c *Client) DismissGroup(ctx context.Context, groupID string) error {
 }
 
 // InviteUsersIntoGroup adds users to a group; any member may invite (the
-// argument order is the seed's: users first). Users already members are
-// left out of the result; it fails with CodeAlreadyGroupMember when every
-// user named is one.
+// argument order is the seed's: users first). Users it cannot add (invalid
+// IDs, users that never logged in, members already) are in the result's
+// ErrorUserList; when none can be added it fails with the first one's code
+// (CodeAlreadyGroupMember when every user named is a member).
 func (c *Client) InviteUsersIntoGroup(ctx context.Context, userIDs []string, groupID string) (GroupUsersResult, error) {
 	var r protocol.GroupUsersReply
 	if err := c.call(ctx, protocol.TypeGroupInvite, protocol.GroupUsersRequest{GroupID: groupID, UserIDs: userIDs}, &r); err != nil {
 		return GroupUsersResult{}, fmt.Errorf("herald: invite users into group: %w", err)
 	}
-	return GroupUsersResult{GroupID: groupID, UserIDs: r.UserIDs, MemberCount: r.MemberCount}, nil
+	return GroupUsersResult{GroupID: groupID, UserIDs: r.UserIDs, MemberCount: r.MemberCount, ErrorUserList: groupErrorsFromWire(r.ErrorUserList)}, nil
 }
 
 // KickGroupMembers removes members from a group (owner, or an admin for
@@ -281,7 +293,7 @@ func (c *Client) KickGroupMembers(ctx context.Context, userIDs []string, groupID
 	if err := c.call(ctx, protocol.TypeGroupKick, protocol.GroupUsersRequest{GroupID: groupID, UserIDs: userIDs}, &r); err != nil {
 		return GroupUsersResult{}, fmt.Errorf("herald: kick group members: %w", err)
 	}
-	return GroupUsersResult{GroupID: groupID, UserIDs: r.UserIDs, MemberCount: r.MemberCount}, nil
+	return GroupUsersResult{GroupID: groupID, UserIDs: r.UserIDs, MemberCount: r.MemberCount, ErrorUserList: groupErrorsFromWire(r.ErrorUserList)}, nil
 }
 
 // TransferGroupOwner makes toUserID, a member, the group's owner; this
@@ -392,7 +404,13 @@ func (c *Client) groupEvent(f protocol.Frame) bool {
 			}
 		}
 	default:
-		return false
+		var ok bool
+		if fn, ok = c.groupJoinEvent(f); !ok {
+			return false
+		}
+		if fn == nil {
+			return true
+		}
 	}
 	c.enqueue(&event{kind: evNotify, notify: fn})
 	return true

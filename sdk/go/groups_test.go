@@ -86,6 +86,17 @@ func withNotes(h EventHandler, n *notes) EventHandler {
 	h.CallInvitationEnded = func(i CallInvitationEndedInfo) {
 		n.add("callEnded "+i.CallID, i)
 	}
+	h.GroupApplicationListChanged = func(apps []GroupApplicationInfo, action GroupApplicationListChangeAction) {
+		for _, a := range apps {
+			n.add(fmt.Sprintf("application %s %s %s", action, a.GroupID, a.ApplyUserID), a)
+		}
+	}
+	h.GroupApplicationUpdated = func(i GroupApplicationUpdatedInfo) {
+		n.add(fmt.Sprintf("applicationUpdated %s %s %d", i.Application.GroupID, i.Application.ApplyUserID, i.Application.State), i)
+	}
+	h.GroupJoinModeUpdated = func(i GroupJoinModeUpdatedInfo) {
+		n.add(fmt.Sprintf("joinMode %s %d", i.GroupID, i.JoinMode), i)
+	}
 	return h
 }
 

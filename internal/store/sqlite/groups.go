@@ -12,11 +12,11 @@ import (
 )
 
 const groupColumns = `app_id, group_id, name, extended_data, owner_id, member_count, last_seq,
-	last_msg_id, dismissed_at, created_at`
+	last_msg_id, dismissed_at, created_at, join_mode`
 
 const (
 	qInsertGroup = `INSERT INTO im_groups (` + groupColumns + `)
-VALUES ($1, $2, $3, $4, $5, $6, 0, 0, 0, $7)`
+VALUES ($1, $2, $3, $4, $5, $6, 0, 0, 0, $7, $8)`
 
 	qGroup = `SELECT ` + groupColumns + ` FROM im_groups WHERE app_id = $1 AND group_id = $2`
 
@@ -43,7 +43,7 @@ WHERE app_id = $1 AND group_id = $2 AND user_id > $3 ORDER BY user_id LIMIT $4`
 	qDeleteMembers = `DELETE FROM group_members WHERE app_id = $1 AND group_id = $2`
 
 	qUserGroups = `SELECT g.app_id, g.group_id, g.name, g.extended_data, g.owner_id, g.member_count,
-	g.last_seq, g.last_msg_id, g.dismissed_at, g.created_at, m.role
+	g.last_seq, g.last_msg_id, g.dismissed_at, g.created_at, g.join_mode, m.role
 FROM group_members m JOIN im_groups g ON g.app_id = m.app_id AND g.group_id = m.group_id
 WHERE m.app_id = $1 AND m.user_id = $2 AND m.group_id > $3 ORDER BY m.group_id LIMIT $4`
 
@@ -78,6 +78,25 @@ FROM group_fanouts ORDER BY message_id LIMIT $1`
 
 	qDeleteFanout = `DELETE FROM group_fanouts WHERE message_id = $1`
 
+	qSetJoinMode = `UPDATE im_groups SET join_mode = $3 WHERE app_id = $1 AND group_id = $2`
+
+	qPutJoinRequest = `INSERT INTO group_join_requests (app_id, group_id, user_id, message, state, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (app_id, group_id, user_id) DO UPDATE SET message = excluded.message, state = excluded.state,
+	created_at = excluded.created_at, updated_at = excluded.updated_at`
+
+	joinRequestColumns = `app_id, group_id, user_id, message, state, created_at, updated_at`
+
+	qJoinRequest = `SELECT ` + joinRequestColumns + ` FROM group_join_requests
+WHERE app_id = $1 AND group_id = $2 AND user_id = $3`
+
+	qJoinRequests = `SELECT ` + joinRequestColumns + ` FROM group_join_requests
+WHERE app_id = $1 AND group_id = $2 AND user_id > $3 ORDER BY user_id LIMIT $4`
+
+	// qDecideJoinRequest moves a pending request to its outcome ($4).
+	qDecideJoinRequest = `UPDATE group_join_requests SET state = $4, updated_at = $5
+WHERE app_id = $1 AND group_id = $2 AND user_id = $3 AND state = 0`
+
 	// qGroupConversations is the group part of a user's conversation list:
 	// groups with a message the user may see, with that message.
 	qGroupConversations = `SELECT g.group_id, g.last_seq, g.last_seq - m.read_seq, g.last_msg_id,
@@ -110,7 +129,7 @@ func (s *Store) CreateGroup(ctx context.Context, g im.Group, members []im.GroupM
 	const op = "sqlite: create group"
 	return s.inTx(ctx, op, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, qInsertGroup, g.AppID, g.ID, g.Name, g.ExtendedData, g.Owner,
-			len(members), g.CreatedAt.UnixMilli()); err != nil {
+			len(members), g.CreatedAt.UnixMilli(), g.JoinMode); err != nil {
 			return err
 		}
 		stmt, err := tx.PrepareContext(ctx, qInsertMember)
@@ -140,7 +159,7 @@ func scanGroup(sc scanner, extra ...any) (im.Group, error) {
 	var g im.Group
 	var dismissed, created int64
 	dest := append([]any{&g.AppID, &g.ID, &g.Name, &g.ExtendedData, &g.Owner, &g.MemberCount,
-		&g.LastSeq, &g.LastMsgID, &dismissed, &created}, extra...)
+		&g.LastSeq, &g.LastMsgID, &dismissed, &created, &g.JoinMode}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return im.Group{}, err
 	}
@@ -192,6 +211,10 @@ func (s *Store) AddGroupMembers(ctx context.Context, appID, groupID string, memb
 		defer stmt.Close()
 		for _, m := range members {
 			if _, err := stmt.ExecContext(ctx, appID, groupID, m.UserID, m.Role, last, m.JoinedAt.UnixMilli()); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, qDecideJoinRequest, appID, groupID, m.UserID, im.JoinAccepted,
+				m.JoinedAt.UnixMilli()); err != nil {
 				return err
 			}
 		}
@@ -394,4 +417,79 @@ func (s *Store) groupPending(ctx context.Context, appID, userID, deviceID string
 		ps = append(ps, p)
 	}
 	return ps, rows.Err()
+}
+
+// SetGroupJoinMode implements im.GroupStore.
+func (s *Store) SetGroupJoinMode(ctx context.Context, appID, groupID string, mode int) error {
+	res, err := s.w.ExecContext(ctx, qSetJoinMode, appID, groupID, mode)
+	if err == nil {
+		err = affected(res)
+	}
+	return ctxErr(ctx, "sqlite: set group join mode", err)
+}
+
+// affected is sql.ErrNoRows when res changed no row.
+func affected(res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err == nil && n == 0 {
+		err = sql.ErrNoRows
+	}
+	return err
+}
+
+// PutJoinRequest implements im.GroupStore.
+func (s *Store) PutJoinRequest(ctx context.Context, r im.JoinRequest) error {
+	_, err := s.w.ExecContext(ctx, qPutJoinRequest, r.AppID, r.GroupID, r.UserID, r.Message, r.State,
+		r.CreatedAt.UnixMilli(), r.UpdatedAt.UnixMilli())
+	return ctxErr(ctx, "sqlite: put join request", err)
+}
+
+func scanJoinRequest(sc scanner) (im.JoinRequest, error) {
+	var r im.JoinRequest
+	var created, updated int64
+	if err := sc.Scan(&r.AppID, &r.GroupID, &r.UserID, &r.Message, &r.State, &created, &updated); err != nil {
+		return im.JoinRequest{}, err
+	}
+	r.CreatedAt, r.UpdatedAt = fromMillis(created), fromMillis(updated)
+	return r, nil
+}
+
+// JoinRequest implements im.GroupStore.
+func (s *Store) JoinRequest(ctx context.Context, appID, groupID, userID string) (im.JoinRequest, error) {
+	r, err := scanJoinRequest(s.r.QueryRowContext(ctx, qJoinRequest, appID, groupID, userID))
+	if err != nil {
+		return im.JoinRequest{}, ctxErr(ctx, "sqlite: join request", err)
+	}
+	return r, nil
+}
+
+// JoinRequests implements im.GroupStore.
+func (s *Store) JoinRequests(ctx context.Context, appID, groupID, after string, limit int) ([]im.JoinRequest, error) {
+	const op = "sqlite: join requests"
+	rows, err := s.r.QueryContext(ctx, qJoinRequests, appID, groupID, after, limit)
+	if err != nil {
+		return nil, ctxErr(ctx, op, err)
+	}
+	defer rows.Close()
+	var rs []im.JoinRequest
+	for rows.Next() {
+		r, err := scanJoinRequest(rows)
+		if err != nil {
+			return nil, ctxErr(ctx, op, err)
+		}
+		rs = append(rs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, ctxErr(ctx, op, err)
+	}
+	return rs, nil
+}
+
+// DecideJoinRequest implements im.GroupStore.
+func (s *Store) DecideJoinRequest(ctx context.Context, appID, groupID, userID string, state int, at time.Time) error {
+	res, err := s.w.ExecContext(ctx, qDecideJoinRequest, appID, groupID, userID, state, at.UnixMilli())
+	if err == nil {
+		err = affected(res)
+	}
+	return ctxErr(ctx, "sqlite: decide join request", err)
 }

@@ -60,6 +60,7 @@ func Run(t *testing.T, open Opener) {
 		{"GroupFanouts", testGroupFanouts},
 		{"GroupConvIDChecked", testGroupConvIDChecked},
 		{"UnreadTotal", testUnreadTotal},
+		{"GroupJoinRequests", testGroupJoinRequests},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,7 +3,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   ZIMClientErrorCode,
+  ZIMGroupApplicationState,
   ZIMGroupEvent,
+  ZIMGroupJoinMode,
   ZIMGroupMemberEvent,
   ZIMGroupMemberRole,
   ZIMGroupMemberState,
@@ -81,12 +83,16 @@ describe('createGroup', () => {
     expect(r.userList).toEqual([]);
   });
 
-  test('a user who never logged in: user_not_found, and no group', async () => {
-    const e = await rejection(alice.zim.createGroup({ groupID: 'ghosts', groupName: 'G' }, ['bob', 'ghost']));
-    expect(e.code).toBe(40401);
-    expect((await rejection(alice.zim.queryGroupInfo('ghosts'))).code).toBe(40402);
-    const r = await alice.zim.createGroup({ groupID: 'ghosts', groupName: 'G' }, ['bob']);
+  test('users that cannot be added are in errorUserList; the group is made with the others', async () => {
+    const r = await alice.zim.createGroup({ groupID: 'ghosts', groupName: 'G' }, ['bob', 'ghost', 'no spaces']);
     expect(r.groupInfo.memberCount).toBe(2);
+    expect(r.groupInfo.joinMode).toBe(ZIMGroupJoinMode.Auth);
+    expect(r.userList.map((m) => m.userID)).toEqual(['bob']);
+    expect(r.errorUserList).toEqual([
+      { userID: 'no spaces', reason: 40004, message: expect.any(String) },
+      { userID: 'ghost', reason: 40401, message: expect.any(String) },
+    ]);
+    expect(Object.keys(await members(alice, 'ghosts'))).toEqual(['alice', 'bob']);
   });
 
   test('a groupID in use: group_exists, the group unchanged', async () => {
@@ -99,8 +105,8 @@ describe('createGroup', () => {
 
   test('bad input is refused with its code and creates nothing', async () => {
     expect((await rejection(alice.zim.createGroup({ groupID: 'bad id', groupName: 'x' }, []))).code).toBe(40003);
-    expect((await rejection(alice.zim.createGroup({ groupID: 'badu', groupName: 'x' }, ['no spaces']))).code).toBe(
-      40004,
+    expect((await rejection(alice.zim.createGroup({ groupID: 'badu', groupName: 'x' }, [], { joinMode: 3 as ZIMGroupJoinMode }))).code).toBe(
+      40003,
     );
     expect((await rejection(alice.zim.createGroup({ groupID: 'badn', groupName: 'n'.repeat(257) }, []))).code).toBe(
       40003,
@@ -121,7 +127,7 @@ describe('createGroup', () => {
 describe('membership', () => {
   const g = 'club';
   beforeAll(async () => {
-    await alice.zim.createGroup({ groupID: g, groupName: 'Club' }, ['bob', 'carol']);
+    await alice.zim.createGroup({ groupID: g, groupName: 'Club' }, ['bob', 'carol'], { joinMode: ZIMGroupJoinMode.Any });
   });
 
   test('joinGroup: the joiner enters, the members are told', async () => {
@@ -345,7 +351,7 @@ describe('group messages', () => {
 
   test('members get them live, a member logged out gets them at its next login, a later member only what follows', async () => {
     const g = 'chat';
-    await alice.zim.createGroup({ groupID: g, groupName: 'Chat' }, ['bob', 'carol']);
+    await alice.zim.createGroup({ groupID: g, groupName: 'Chat' }, ['bob', 'carol'], { joinMode: ZIMGroupJoinMode.Any });
     await carol.logout();
     const one = await alice.zim.sendMessage({ type: 1, message: 'one' }, g, 2, { priority: 2 });
     expect(one.message).toMatchObject({ conversationID: g, conversationType: 2, conversationSeq: 1, senderUserID: 'alice' });
@@ -379,5 +385,63 @@ describe('group messages', () => {
     expect(texts(dave, g)).toEqual([['three', 'alice', false]]);
     await carol.ev.wait('groupMessageReceived', (d) => d.messageList.some((m) => m.message === 'three'), mc);
     expect(texts(carol, g).map((t) => t[0])).toEqual(['one', 'two', 'three']);
+  });
+});
+
+describe('join policy', () => {
+  test('Auth: a join request reaches the owner; accepted, the applicant is a member and told', async () => {
+    const g = 'asking';
+    await alice.zim.createGroup({ groupID: g, groupName: 'Asking' }, ['bob']);
+    const [ma, md] = [alice.ev.mark(), dave.ev.mark()];
+    const j = await dave.zim.joinGroup(g);
+    expect(j.pending).toBe(true);
+    expect(j.groupInfo).toMatchObject({ baseInfo: { groupID: g }, myRole: 0, joinMode: ZIMGroupJoinMode.Auth });
+    const ev = await alice.ev.wait('groupApplicationListChanged', (d) => d.applicationList[0]?.groupInfo.groupID === g, ma);
+    expect(ev.applicationList[0]).toMatchObject({ applyUser: { userID: 'dave' }, state: ZIMGroupApplicationState.Waiting });
+    expect((await rejection(dave.zim.sendGroupJoinApplication(g, { wording: 'again' }))).code).toBe(40907);
+    expect((await rejection(bob.zim.acceptGroupJoinApplication('dave', g))).code).toBe(40301);
+    expect((await rejection(dave.zim.queryGroupInfo(g))).code).toBe(40300);
+    const list = await alice.zim.queryGroupApplicationList({ groupID: g, count: 10, nextFlag: '' });
+    expect(list.applicationList.map((a) => a.applyUser.userID)).toEqual(['dave']);
+    expect(list.nextFlag).toBe('');
+
+    const acc = await alice.zim.acceptGroupJoinApplication('dave', g);
+    expect(acc.application.state).toBe(ZIMGroupApplicationState.Accepted);
+    const self = await dave.ev.wait('groupStateChanged', (d) => d.groupInfo.baseInfo.groupID === g, md);
+    expect(self).toMatchObject({ state: ZIMGroupState.Enter, event: ZIMGroupEvent.Joined, operatedInfo: { userID: 'alice' } });
+    const upd = await dave.ev.wait('groupApplicationUpdated', (d) => d.applicationList[0]?.groupInfo.groupID === g, md);
+    expect(upd.applicationList[0]?.state).toBe(ZIMGroupApplicationState.Accepted);
+    expect((await dave.zim.queryGroupInfo(g)).groupInfo.myRole).toBe(ZIMGroupMemberRole.Member);
+    expect((await rejection(alice.zim.acceptGroupJoinApplication('dave', g))).code).toBe(40908);
+  });
+
+  test('Auth: rejected, the applicant is told and is no member', async () => {
+    const g = 'picky';
+    await alice.zim.createGroup({ groupID: g, groupName: 'Picky' }, []);
+    const me = erin.ev.mark();
+    const s = await erin.zim.sendGroupJoinApplication(g, { wording: 'please' });
+    expect(s.application).toMatchObject({ state: ZIMGroupApplicationState.Waiting, wording: 'please' });
+    const r = await alice.zim.rejectGroupJoinApplication('erin', g);
+    expect(r.application.state).toBe(ZIMGroupApplicationState.Rejected);
+    const upd = await erin.ev.wait('groupApplicationUpdated', (d) => d.applicationList[0]?.groupInfo.groupID === g, me);
+    expect(upd).toMatchObject({ operatedInfo: { userID: 'alice' } });
+    expect(upd.applicationList[0]?.state).toBe(ZIMGroupApplicationState.Rejected);
+    expect((await rejection(erin.zim.queryGroupInfo(g))).code).toBe(40300);
+  });
+
+  test('Forbid refuses joins; updateGroupJoinMode by the owner, members told; bad modes change nothing', async () => {
+    const g = 'fort';
+    await alice.zim.createGroup({ groupID: g, groupName: 'Fort' }, ['bob'], { joinMode: ZIMGroupJoinMode.Forbid });
+    expect((await rejection(carol.zim.joinGroup(g))).code).toBe(40303);
+    expect((await rejection(bob.zim.updateGroupJoinMode(ZIMGroupJoinMode.Any, g))).code).toBe(40301);
+    expect((await rejection(alice.zim.updateGroupJoinMode(7 as ZIMGroupJoinMode, g))).code).toBe(40003);
+    expect((await alice.zim.queryGroupInfo(g)).groupInfo.joinMode).toBe(ZIMGroupJoinMode.Forbid);
+    const mb = bob.ev.mark();
+    expect(await alice.zim.updateGroupJoinMode(ZIMGroupJoinMode.Any, g)).toEqual({ groupID: g, mode: ZIMGroupJoinMode.Any });
+    const ev = await bob.ev.wait('groupVerifyInfoUpdated', (d) => d.groupID === g, mb);
+    expect(ev).toEqual({ groupID: g, verifyInfo: { joinMode: ZIMGroupJoinMode.Any }, operatedInfo: { userID: 'alice' } });
+    const j = await carol.zim.joinGroup(g);
+    expect(j.pending).toBeUndefined();
+    expect(j.groupInfo.myRole).toBe(ZIMGroupMemberRole.Member);
   });
 });

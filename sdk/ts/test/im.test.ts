@@ -423,7 +423,7 @@ describe('history and conversations', () => {
     const alice = await user('alice');
     const dave = await user('dave');
     const groupID = uniq('g');
-    await alice.zim.createGroup({ groupID, groupName: 'Late' }, []);
+    await alice.zim.createGroup({ groupID, groupName: 'Late' }, [], { joinMode: 0 });
     for (let i = 1; i <= 3; i++) await alice.zim.sendMessage(text(`before ${i}`), groupID, 2);
     await dave.zim.joinGroup(groupID);
     for (let i = 1; i <= 5; i++) await alice.zim.sendMessage(text(`after ${i}`), groupID, 2);

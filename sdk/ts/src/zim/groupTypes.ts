@@ -70,9 +70,39 @@ export interface ZIMGroupInfo {
   extendedData?: string;
 }
 
+/** How a user who is not invited becomes a member (ZIM's numbering). */
+export enum ZIMGroupJoinMode {
+  /** joinGroup makes the user a member. */
+  Any = 0,
+  /**
+   * joinGroup (or sendGroupJoinApplication) files a join request that the
+   * owner or an admin accepts or rejects. Herald's default for new groups.
+   */
+  Auth = 1,
+  /** Only invitations add members (joinGroup: 40303 group_invite_only). */
+  Forbid = 2,
+}
+
+/** A join request's state (ZIM's numbering). */
+export enum ZIMGroupApplicationState {
+  Waiting = 1,
+  Accepted = 2,
+  Rejected = 3,
+}
+
+/** A join request's kind: Herald files join requests only. */
+export enum ZIMGroupApplicationType {
+  Join = 1,
+}
+
+/** How the list of join requests changed (groupApplicationListChanged). */
+export enum ZIMGroupApplicationListChangeAction {
+  Added = 0,
+}
+
 /**
- * createGroup's optional config. Herald has no group notice, attributes or
- * join modes: a config that sets one of these ZIM fields is refused with
+ * createGroup's optional config. Herald has no group notice or attributes:
+ * a config that sets one of these ZIM fields is refused with
  * ZIMClientErrorCode.InvalidArgument (60006, before sending anything), so
  * nothing is dropped silently.
  */
@@ -81,6 +111,8 @@ export interface ZIMGroupAdvancedConfig {
   groupNotice?: string;
   /** Not supported by Herald: must be absent or empty. */
   groupAttributes?: Record<string, string>;
+  /** The group's join mode; absent: the server's default (Auth). */
+  joinMode?: ZIMGroupJoinMode;
 }
 
 /** A group as this client's user sees it. */
@@ -97,6 +129,8 @@ export interface ZIMGroupFullInfo {
    * was dismissed).
    */
   myRole: ZIMGroupMemberRole | 0;
+  /** How users who are not invited join (Herald sends it with every group). */
+  joinMode: ZIMGroupJoinMode;
 }
 
 /** One member of a group. */
@@ -143,14 +177,100 @@ export interface ZIMGroupCreatedResult {
   /** The users made members, the owner not included, in the order named (duplicates once). */
   userList: ZIMGroupMemberInfo[];
   /**
-   * Always empty: the server creates the group with every user named or
-   * fails (user_not_found when one never logged in to the app).
+   * The users that could not be added, with the server's code (40004
+   * invalid_user_id, 40401 user_not_found: never logged in to the app); the
+   * group was created with the others.
    */
   errorUserList: ZIMErrorUserInfo[];
 }
 
 export interface ZIMGroupJoinedResult {
+  /** The group; while pending only its ID and join mode. */
   groupInfo: ZIMGroupFullInfo;
+  /**
+   * True when the group asks for approval: a join request was filed and
+   * groupApplicationUpdated will tell its outcome (Herald's addition).
+   */
+  pending?: boolean;
+}
+
+/** A user's request to join a group. */
+export interface ZIMGroupApplicationInfo {
+  type: ZIMGroupApplicationType;
+  state: ZIMGroupApplicationState;
+  /** The applicant. */
+  applyUser: { userID: string };
+  /** The applicant's words, at most 256 bytes. */
+  wording: string;
+  /** The group (its ID only). */
+  groupInfo: { groupID: string };
+  createTime: number;
+  updateTime: number;
+}
+
+/** sendGroupJoinApplication's config. */
+export interface ZIMGroupJoinApplicationSendConfig {
+  wording?: string;
+}
+
+export interface ZIMGroupJoinApplicationSentResult {
+  groupID: string;
+  /**
+   * The request as filed: Waiting; Accepted when the group lets anyone in
+   * (the user is a member at once) (Herald's addition).
+   */
+  application: ZIMGroupApplicationInfo;
+}
+
+export interface ZIMGroupJoinApplicationAcceptedResult {
+  groupID: string;
+  userID: string;
+  application: ZIMGroupApplicationInfo;
+}
+
+export interface ZIMGroupJoinApplicationRejectedResult {
+  groupID: string;
+  userID: string;
+  application: ZIMGroupApplicationInfo;
+}
+
+export interface ZIMGroupJoinModeUpdatedResult {
+  groupID: string;
+  mode: ZIMGroupJoinMode;
+}
+
+/** queryGroupApplicationList's paging; groupID is Herald's addition (one group's requests). */
+export interface ZIMGroupApplicationListQueryConfig {
+  groupID: string;
+  count?: number;
+  nextFlag?: string | number;
+}
+
+export interface ZIMGroupApplicationListQueriedResult {
+  /** Each user's latest request, waiting or answered, in user ID order. */
+  applicationList: ZIMGroupApplicationInfo[];
+  /** '' after the last page. */
+  nextFlag: string;
+}
+
+/** groupApplicationListChanged: a user asks to join (to the owner and the admins). */
+export interface ZIMEventOfGroupApplicationListChangedResult {
+  applicationList: ZIMGroupApplicationInfo[];
+  action: ZIMGroupApplicationListChangeAction;
+}
+
+/** groupApplicationUpdated: a join request was accepted or rejected. */
+export interface ZIMEventOfGroupApplicationUpdatedResult {
+  applicationList: ZIMGroupApplicationInfo[];
+  /** Who answered ('' for the app's server) (Herald's addition). */
+  operatedInfo: ZIMGroupOperatedInfo;
+}
+
+/** groupVerifyInfoUpdated: a group's join mode changed. */
+export interface ZIMEventOfGroupVerifyInfoUpdatedResult {
+  groupID: string;
+  verifyInfo: { joinMode: ZIMGroupJoinMode };
+  operatedInfo: ZIMGroupOperatedInfo;
 }
 
 export interface ZIMGroupLeftResult {
@@ -165,7 +285,10 @@ export interface ZIMGroupUsersInvitedResult {
   groupID: string;
   /** The users added (plain members). */
   userList: ZIMGroupMemberInfo[];
-  /** The users named who were members already (reason 40902 already_group_member). */
+  /**
+   * The users not added, with the server's code: 40902 (a member already),
+   * 40401 (never logged in), 40004 (an invalid ID).
+   */
   errorUserList: ZIMErrorUserInfo[];
   /** The group's member count afterwards (Herald's addition). */
   memberCount: number;
@@ -247,4 +370,10 @@ export interface GroupEventHandler {
   groupMemberStateChanged: (zim: ZIM, data: ZIMEventOfGroupMemberStateChangedResult) => void;
   /** Members' roles changed. */
   groupMemberInfoUpdated: (zim: ZIM, data: ZIMEventOfGroupMemberInfoUpdatedResult) => void;
+  /** A user asks to join a group this user owns or administers. */
+  groupApplicationListChanged: (zim: ZIM, data: ZIMEventOfGroupApplicationListChangedResult) => void;
+  /** A join request (this user's, or one of a group it manages) was answered. */
+  groupApplicationUpdated: (zim: ZIM, data: ZIMEventOfGroupApplicationUpdatedResult) => void;
+  /** A group's join mode changed. */
+  groupVerifyInfoUpdated: (zim: ZIM, data: ZIMEventOfGroupVerifyInfoUpdatedResult) => void;
 }

@@ -4,13 +4,25 @@
 import { ZIMClientErrorCode, ZIMError } from '../errors.js';
 import { ZIMBase } from './base.js';
 import {
+  ZIMGroupApplicationListChangeAction,
+  ZIMGroupApplicationState,
+  ZIMGroupApplicationType,
   ZIMGroupEvent,
+  ZIMGroupJoinMode,
   ZIMGroupMemberEvent,
   ZIMGroupMemberRole,
   ZIMGroupMemberState,
   ZIMGroupState,
   type ZIMErrorUserInfo,
   type ZIMGroupAdvancedConfig,
+  type ZIMGroupApplicationInfo,
+  type ZIMGroupApplicationListQueriedResult,
+  type ZIMGroupApplicationListQueryConfig,
+  type ZIMGroupJoinApplicationAcceptedResult,
+  type ZIMGroupJoinApplicationRejectedResult,
+  type ZIMGroupJoinApplicationSendConfig,
+  type ZIMGroupJoinApplicationSentResult,
+  type ZIMGroupJoinModeUpdatedResult,
   type ZIMGroupCreatedResult,
   type ZIMGroupDismissedResult,
   type ZIMGroupFullInfo,
@@ -37,18 +49,36 @@ interface WireGroup {
   memberCount?: number;
   createdAt?: number;
   myRole?: number;
+  joinMode?: number;
 }
 interface WireMember {
   userID: string;
   role: number;
   joinedAt?: number;
 }
+interface WireErrorUser {
+  userID: string;
+  code: number;
+  message: string;
+}
+interface WireApplication {
+  groupID: string;
+  userID: string;
+  message?: string;
+  state: string;
+  createdAt?: number;
+  updatedAt?: number;
+}
 interface WireGroupReply {
   group: WireGroup;
+  errorUserList?: WireErrorUser[] | null;
+  pending?: boolean;
+  application?: WireApplication;
 }
 interface WireGroupUsersReply {
   userIDs?: string[] | null;
   memberCount: number;
+  errorUserList?: WireErrorUser[] | null;
 }
 interface WireGroupStateChanged {
   groupID: string;
@@ -107,7 +137,30 @@ function groupFromWire(g: WireGroup | undefined, groupID = ''): ZIMGroupFullInfo
     memberCount: w.memberCount ?? 0,
     createTime: w.createdAt ?? 0,
     myRole: (w.myRole ?? 0) as ZIMGroupMemberRole | 0,
+    joinMode: (w.joinMode ?? ZIMGroupJoinMode.Any) as ZIMGroupJoinMode,
   };
+}
+
+const applicationStates: Record<string, ZIMGroupApplicationState> = {
+  pending: ZIMGroupApplicationState.Waiting,
+  accepted: ZIMGroupApplicationState.Accepted,
+  rejected: ZIMGroupApplicationState.Rejected,
+};
+
+function applicationFromWire(a: WireApplication): ZIMGroupApplicationInfo {
+  return {
+    type: ZIMGroupApplicationType.Join,
+    state: applicationStates[a.state] ?? ZIMGroupApplicationState.Waiting,
+    applyUser: { userID: a.userID },
+    wording: a.message ?? '',
+    groupInfo: { groupID: a.groupID },
+    createTime: a.createdAt ?? 0,
+    updateTime: a.updatedAt ?? 0,
+  };
+}
+
+function errorsFromWire(es: WireErrorUser[] | null | undefined): ZIMErrorUserInfo[] | undefined {
+  return es?.map((e) => ({ userID: e.userID, reason: e.code, message: e.message }));
 }
 
 function memberFromWire(m: WireMember): ZIMGroupMemberInfo {
@@ -147,13 +200,36 @@ export abstract class ZIMGroups extends ZIMBase {
     this.core.onServerEvent('groupMemberInfoUpdated', (d) =>
       this.onGroupMemberInfoUpdated(d as WireGroupMemberInfoUpdated),
     );
+    this.core.onServerEvent('groupApplicationListChanged', (d) => {
+      const w = d as { action: string; application: WireApplication };
+      this.core.emit('groupApplicationListChanged', {
+        applicationList: [applicationFromWire(w.application)],
+        action: ZIMGroupApplicationListChangeAction.Added,
+      });
+    });
+    this.core.onServerEvent('groupApplicationUpdated', (d) => {
+      const w = d as { application: WireApplication; operatedBy?: string };
+      this.core.emit('groupApplicationUpdated', {
+        applicationList: [applicationFromWire(w.application)],
+        operatedInfo: { userID: w.operatedBy ?? '' },
+      });
+    });
+    this.core.onServerEvent('groupJoinModeUpdated', (d) => {
+      const w = d as { groupID: string; joinMode: number; operatedBy?: string };
+      this.core.emit('groupVerifyInfoUpdated', {
+        groupID: w.groupID,
+        verifyInfo: { joinMode: w.joinMode as ZIMGroupJoinMode },
+        operatedInfo: { userID: w.operatedBy ?? '' },
+      });
+    });
   }
 
   /**
    * createGroup creates a group with this user as its owner and userIDs as
-   * plain members. Every user named must have logged in to the app once
-   * (40401 user_not_found otherwise, and no group is made); a groupID in use
-   * is 40901 group_exists. Every member, the owner included, gets
+   * plain members, in config.joinMode (default: the server's, Auth). Users
+   * that cannot be added (invalid IDs, 40401 never logged in to the app)
+   * are in errorUserList and the group is made with the others; a groupID
+   * in use is 40901 group_exists. Every member, the owner included, gets
    * groupStateChanged with ZIMGroupEvent.Created.
    */
   async createGroup(
@@ -175,21 +251,92 @@ export abstract class ZIMGroups extends ZIMBase {
       name: groupInfo?.groupName ?? '',
       extendedData: groupInfo?.extendedData || undefined,
       members: userIDs,
+      joinMode: config?.joinMode,
     });
     const info = groupFromWire(r.group);
-    const members = unique(userIDs ?? [], this.core.userID);
+    const errorUserList = errorsFromWire(r.errorUserList) ?? [];
+    const failed = new Set(errorUserList.map((e) => e.userID));
+    const members = unique(userIDs ?? [], this.core.userID).filter((u) => !failed.has(u));
     const userList = members.map((userID): ZIMGroupMemberInfo => {
       const m: ZIMGroupMemberInfo = { userID, memberRole: ZIMGroupMemberRole.Member };
       if (info.createTime) m.joinTime = info.createTime;
       return m;
     });
-    return { groupInfo: info, userList, errorUserList: [] };
+    return { groupInfo: info, userList, errorUserList };
   }
 
-  /** joinGroup makes this user a member of a group. */
+  /**
+   * joinGroup makes this user a member of a group of join mode Any. A
+   * group of mode Auth files a join request instead: the result says
+   * pending, and groupApplicationUpdated tells the outcome; one of mode
+   * Forbid refuses with 40303 group_invite_only.
+   */
   async joinGroup(groupID: string): Promise<ZIMGroupJoinedResult> {
     const r = await this.core.request<WireGroupReply>('groupJoin', { groupID });
-    return { groupInfo: groupFromWire(r.group, groupID) };
+    const out: ZIMGroupJoinedResult = { groupInfo: groupFromWire(r.group, groupID) };
+    if (r.pending) out.pending = true;
+    return out;
+  }
+
+  /**
+   * sendGroupJoinApplication asks to join a group with a wording (at most
+   * 256 bytes): the owner and the admins get groupApplicationListChanged.
+   * A request already waiting is 40907 join_request_pending; a group of
+   * mode Forbid 40303; one of mode Any makes the user a member at once
+   * (the application's state is Accepted).
+   */
+  async sendGroupJoinApplication(
+    groupID: string,
+    config?: ZIMGroupJoinApplicationSendConfig,
+  ): Promise<ZIMGroupJoinApplicationSentResult> {
+    const r = await this.core.request<WireGroupReply>('groupJoin', { groupID, message: config?.wording || undefined });
+    const application = r.application
+      ? applicationFromWire(r.application)
+      : applicationFromWire({ groupID, userID: this.core.userID, message: config?.wording, state: 'accepted' });
+    return { groupID, application };
+  }
+
+  /**
+   * acceptGroupJoinApplication makes userID, whose request waits, a member
+   * (owner and admins); it sees what is sent from then on. No waiting
+   * request is 40908 no_join_request.
+   */
+  async acceptGroupJoinApplication(userID: string, groupID: string): Promise<ZIMGroupJoinApplicationAcceptedResult> {
+    const a = await this.core.request<WireApplication>('groupAcceptApplication', { groupID, userID });
+    return { groupID, userID, application: applicationFromWire(a) };
+  }
+
+  /** rejectGroupJoinApplication rejects userID's waiting request (owner and admins); it may ask again. */
+  async rejectGroupJoinApplication(userID: string, groupID: string): Promise<ZIMGroupJoinApplicationRejectedResult> {
+    const a = await this.core.request<WireApplication>('groupRejectApplication', { groupID, userID });
+    return { groupID, userID, application: applicationFromWire(a) };
+  }
+
+  /** updateGroupJoinMode changes a group's join mode (owner and admins); members get groupVerifyInfoUpdated. */
+  async updateGroupJoinMode(mode: ZIMGroupJoinMode, groupID: string): Promise<ZIMGroupJoinModeUpdatedResult> {
+    await this.core.request('groupSetJoinMode', { groupID, joinMode: mode });
+    return { groupID, mode };
+  }
+
+  /**
+   * queryGroupApplicationList returns a page of one group's join requests
+   * (config.groupID; owner and admins), each user's latest, in user ID
+   * order; nextFlag is '' after the last page.
+   */
+  async queryGroupApplicationList(
+    config: ZIMGroupApplicationListQueryConfig,
+  ): Promise<ZIMGroupApplicationListQueriedResult> {
+    const flag = config?.nextFlag;
+    const r = await this.core.request<{ applications?: WireApplication[] | null; next?: string }>(
+      'groupApplicationList',
+      {
+        groupID: config?.groupID,
+        count: config?.count || undefined,
+        next: flag === undefined || flag === 0 || flag === '' ? undefined : String(flag),
+      },
+      { retry: true },
+    );
+    return { applicationList: (r.applications ?? []).map(applicationFromWire), nextFlag: r.next ?? '' };
   }
 
   /**
@@ -213,8 +360,9 @@ export abstract class ZIMGroups extends ZIMBase {
 
   /**
    * inviteUsersIntoGroup adds users to a group; any member may invite.
-   * Users who are members already go to errorUserList; when every user
-   * named is one the request fails with 40902 already_group_member.
+   * Users it cannot add (members already, never logged in, invalid IDs) go
+   * to errorUserList with the server's code; when none can be added the
+   * request fails with the first one's code.
    */
   async inviteUsersIntoGroup(userIDs: string[], groupID: string): Promise<ZIMGroupUsersInvitedResult> {
     const r = await this.core.request<WireGroupUsersReply>('groupInvite', { groupID, userIDs });
@@ -222,7 +370,8 @@ export abstract class ZIMGroups extends ZIMBase {
     return {
       groupID,
       userList: added.map((userID) => ({ userID, memberRole: ZIMGroupMemberRole.Member })),
-      errorUserList: errorUsers(userIDs, added, codeAlreadyGroupMember, 'already a member of the group'),
+      errorUserList:
+        errorsFromWire(r.errorUserList) ?? errorUsers(userIDs, added, codeAlreadyGroupMember, 'already a member of the group'),
       memberCount: r.memberCount,
     };
   }
@@ -239,7 +388,7 @@ export abstract class ZIMGroups extends ZIMBase {
     return {
       groupID,
       kickedUserIDList: kicked,
-      errorUserList: errorUsers(userIDs, kicked, codeNotGroupMember, 'not a member of the group'),
+      errorUserList: errorsFromWire(r.errorUserList) ?? errorUsers(userIDs, kicked, codeNotGroupMember, 'not a member of the group'),
       memberCount: r.memberCount,
     };
   }
