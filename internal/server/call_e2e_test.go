@@ -713,8 +713,7 @@ func TestCallDeadlineSurvivesRestart(t *testing.T) {
 	waitCallJobs(t, s1, "bob", 1, push.JobPending)
 	s1.Stop(t)
 
-	s2 := testkit.Start(t, func(c *config.Config) { c.DataDir = dir })
-	installAPNs(t, s2, em, key)
+	s2 := testkit.StartBefore(t, func(c *config.Config) { c.DataDir = dir }, func(s *testkit.Server) { installAPNs(t, s, em, key) })
 	alice = callUser(t, s2, "alice", "android", "a1")
 	carol := callUser(t, s2, "carol", "ios", "c1")
 	ring := callEvent[protocol.CallInvitationReceived](t, carol, protocol.EventCallInvitationReceived)

@@ -557,8 +557,7 @@ func TestGroupPushPlanningResumesAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s2 := testkit.Start(t, func(c *config.Config) { c.DataDir = dir })
-	installAPNs(t, s2, em, key)
+	s2 := testkit.StartBefore(t, func(c *config.Config) { c.DataDir = dir }, func(s *testkit.Server) { installAPNs(t, s, em, key) })
 	cctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	if _, err := em.WaitDeliveries(cctx, toks["carol"], 1); err != nil {

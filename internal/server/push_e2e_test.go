@@ -233,8 +233,7 @@ func TestPendingPushSurvivesRestart(t *testing.T) {
 	s1.Stop(t)
 	em.ClearFault("")
 
-	s2 := testkit.Start(t, func(c *config.Config) { c.DataDir = dir })
-	installAPNs(t, s2, em, key)
+	s2 := testkit.StartBefore(t, func(c *config.Config) { c.DataDir = dir }, func(s *testkit.Server) { installAPNs(t, s, em, key) })
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	ds, err := em.WaitDeliveries(ctx, tok, 1)

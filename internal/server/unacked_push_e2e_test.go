@@ -347,8 +347,9 @@ func TestUnackedPushPlannedAtShutdown(t *testing.T) {
 		t.Fatalf("close %d, want 1012", code)
 	}
 
-	s2 := testkit.Start(t, func(c *config.Config) { c.DataDir = dir })
-	installAPNs(t, s2, em, key)
+	// The provider is there before the restarted server reads its pending
+	// jobs, as a start loads the stored credentials first.
+	s2 := testkit.StartBefore(t, func(c *config.Config) { c.DataDir = dir }, func(s *testkit.Server) { installAPNs(t, s, em, key) })
 	ds := wantPushes(t, s2, em, tok, "bob", 1)
 	if _, body := alertOf(t, ds[0]); body != "restart" {
 		t.Fatalf("push %q", body)

@@ -43,6 +43,15 @@ type Server struct {
 // cfg.DataDir if mod sets it). It is stopped when the test ends.
 func Start(t testing.TB, mod func(*config.Config)) *Server {
 	t.Helper()
+	return StartBefore(t, mod, nil)
+}
+
+// StartBefore is Start with before, when not nil, called once the server
+// is built and listening but before it runs: what it sets up (a push
+// provider, as a start loads them from the stored credentials) is there
+// before the first pending job is read.
+func StartBefore(t testing.TB, mod func(*config.Config), before func(*Server)) *Server {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
@@ -74,6 +83,9 @@ func Start(t testing.TB, mod func(*config.Config)) *Server {
 		Srv:     srv,
 		stop:    cancel,
 		done:    make(chan error, 1),
+	}
+	if before != nil {
+		before(s)
 	}
 	go func() { s.done <- srv.Run(ctx) }()
 	t.Cleanup(func() { s.Stop(t) })
