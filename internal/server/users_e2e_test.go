@@ -309,8 +309,11 @@ func TestUsersDelete(t *testing.T) {
 		t.Fatalf("bob's device events %v, want removed first", evs)
 	}
 	var g protocol.GroupReply
-	if err := alice.Call(protocol.TypeGroupCreate, protocol.GroupCreateRequest{Name: "g", Members: []string{"bob"}}, &g); err == nil || err.Code != protocol.CodeUserNotFound {
-		t.Fatalf("group naming a deleted user: %v, want %d", err, protocol.CodeUserNotFound)
+	// A deleted user is no user of the app: a group naming it is created
+	// without it, the user in errorUserList.
+	if err := alice.Call(protocol.TypeGroupCreate, protocol.GroupCreateRequest{Name: "g", Members: []string{"bob"}}, &g); err != nil ||
+		len(g.ErrorUserList) != 1 || g.ErrorUserList[0].UserID != "bob" || g.ErrorUserList[0].Code != protocol.CodeUserNotFound {
+		t.Fatalf("group naming a deleted user: %v %+v, want bob in errorUserList with %d", err, g.ErrorUserList, protocol.CodeUserNotFound)
 	}
 	var h protocol.HistoryReply
 	if err := alice.Call(protocol.TypeHistory, protocol.HistoryRequest{ConversationID: "bob", Count: 10}, &h); err != nil || len(h.Messages) != 1 {
