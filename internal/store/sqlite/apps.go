@@ -44,11 +44,11 @@ var appChildren = []string{
 // the app's first UpdatedAt.
 func (s *Store) CreateApp(ctx context.Context, a im.App) error {
 	const op = "sqlite: create app"
-	secret, err := s.sealSecret(a.ID, a.Secret)
+	secret, err := s.sealSecret(colAppSecret, a.ID, a.Secret)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	adminKey, err := s.sealSecret(a.ID, a.AdminKey)
+	adminKey, err := s.sealSecret(colAppAdminKey, a.ID, a.AdminKey)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
@@ -106,12 +106,13 @@ func (s *Store) Apps(ctx context.Context, after string, limit int) ([]im.App, er
 func (s *Store) UpdateApp(ctx context.Context, a im.App) error {
 	const op = "sqlite: update app"
 	var sealed [4]string
+	cols := [4]string{colAppSecret, colAppAdminKey, colAppPrevSecret, colAppPrevAdminKey}
 	for i, v := range []string{a.Secret, a.AdminKey, a.PrevSecret, a.PrevAdminKey} {
 		if v == "" && i >= 2 {
 			continue // no previous value: nothing to seal
 		}
 		var err error
-		if sealed[i], err = s.sealSecret(a.ID, v); err != nil {
+		if sealed[i], err = s.sealSecret(cols[i], a.ID, v); err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
 	}
@@ -216,11 +217,12 @@ func (s *Store) scanApp(row scanner) (im.App, error) {
 		&a.PrevAdminKey, &prevKeyUntil, &disabled, &updated); err != nil {
 		return im.App{}, err
 	}
-	for _, p := range []*string{&a.Secret, &a.AdminKey, &a.PrevSecret, &a.PrevAdminKey} {
+	cols := [4]string{colAppSecret, colAppAdminKey, colAppPrevSecret, colAppPrevAdminKey}
+	for i, p := range []*string{&a.Secret, &a.AdminKey, &a.PrevSecret, &a.PrevAdminKey} {
 		if *p == "" {
 			continue
 		}
-		v, err := s.openSecret(a.ID, *p)
+		v, err := s.openSecret(cols[i], a.ID, *p)
 		if err != nil {
 			return im.App{}, fmt.Errorf("app %s: %w", a.ID, err)
 		}

@@ -38,23 +38,34 @@ var ErrPlaintextSecret = errors.New("secret column holds a plaintext value")
 var ErrNoSealer = errors.New("secret column is sealed and the store has no master keys")
 
 // sealSecret returns how a secret of an app (a server secret, an admin key,
-// ...) is stored, and openSecret reads it back. Every secret column of the
-// apps table goes through the pair, so that encryption at rest has one
-// place to live. The value is bound to its app: a sealed secret copied to
-// another app's row does not open. An empty value (no secret) is stored
-// empty.
-func (s *Store) sealSecret(appID, plaintext string) (string, error) {
-	return s.sealValue(appAAD(appID), plaintext)
+// a webhook secret, ...) is stored in column ("table.column"), and
+// openSecret reads it back. Every secret column keyed by an app goes
+// through the pair, so that encryption at rest has one place to live. The
+// value is bound to its column and app: a sealed secret copied to another
+// app's row, or to another column of the same row (an admin key put in
+// place of the server secret), does not open. An empty value (no secret)
+// is stored empty.
+func (s *Store) sealSecret(column, appID, plaintext string) (string, error) {
+	return s.sealValue(secretAAD(column, appID), plaintext)
 }
 
 // openSecret is sealSecret's inverse.
-func (s *Store) openSecret(appID, stored string) (string, error) {
-	return s.openValue(appAAD(appID), stored)
+func (s *Store) openSecret(column, appID, stored string) (string, error) {
+	return s.openValue(secretAAD(column, appID), stored)
 }
 
-// The associated data of each sealed column: the table and the row's key.
-// Parts are joined with NUL, which no ID holds.
-func appAAD(appID string) []byte { return aad("apps", appID) }
+// The secret columns keyed by an app alone.
+const (
+	colAppSecret       = "apps.secret"
+	colAppAdminKey     = "apps.admin_key"
+	colAppPrevSecret   = "apps.prev_secret"
+	colAppPrevAdminKey = "apps.prev_admin_key"
+	colWebhookSecret   = "webhooks.secret"
+)
+
+// The associated data of each sealed column: the column and the row's
+// key. Parts are joined with NUL, which no ID holds.
+func secretAAD(column, appID string) []byte { return aad(column, appID) }
 
 func credentialAAD(appID, vendor string) []byte { return aad("push_credentials", appID, vendor) }
 
@@ -106,16 +117,16 @@ type sealedColumn struct {
 }
 
 // sealedColumns lists every column that holds sealed values, for
-// resealSecrets. A new secret column must be added here: one of apps (or
-// of another table, through sealSecret) with the app's ID as its
-// associated data, key []string{"id"} (or the table's primary key, the
-// app ID first) and aad appAAD(k[0]).
+// resealSecrets. A new secret column must be added here: one keyed by an
+// app (written through sealSecret with its col* name) has key
+// []string{"id"} (or the table's primary key, the app ID first) and aad
+// secretAAD(its col* name, k[0]).
 var sealedColumns = []sealedColumn{
-	{"apps", "secret", []string{"id"}, func(k []string) []byte { return appAAD(k[0]) }},
-	{"apps", "admin_key", []string{"id"}, func(k []string) []byte { return appAAD(k[0]) }},
-	{"apps", "prev_secret", []string{"id"}, func(k []string) []byte { return appAAD(k[0]) }},
-	{"apps", "prev_admin_key", []string{"id"}, func(k []string) []byte { return appAAD(k[0]) }},
-	{"webhooks", "secret", []string{"app_id"}, func(k []string) []byte { return appAAD(k[0]) }},
+	{"apps", "secret", []string{"id"}, func(k []string) []byte { return secretAAD(colAppSecret, k[0]) }},
+	{"apps", "admin_key", []string{"id"}, func(k []string) []byte { return secretAAD(colAppAdminKey, k[0]) }},
+	{"apps", "prev_secret", []string{"id"}, func(k []string) []byte { return secretAAD(colAppPrevSecret, k[0]) }},
+	{"apps", "prev_admin_key", []string{"id"}, func(k []string) []byte { return secretAAD(colAppPrevAdminKey, k[0]) }},
+	{"webhooks", "secret", []string{"app_id"}, func(k []string) []byte { return secretAAD(colWebhookSecret, k[0]) }},
 	{"push_credentials", "config", []string{"app_id", "vendor"}, func(k []string) []byte { return credentialAAD(k[0], k[1]) }},
 	{"apns_provider_tokens", "token", []string{"team_id", "key_id", "key_sha256"},
 		func(k []string) []byte { return providerTokenAAD(k[0], k[1], k[2]) }},

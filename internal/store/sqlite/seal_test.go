@@ -278,8 +278,9 @@ func TestMissingKey(t *testing.T) {
 	}
 }
 
-// TestSealedValueMoved: a sealed value copied into another row, and a
-// plaintext value written behind the store's back, are refused.
+// TestSealedValueMoved: a sealed value copied into another row or another
+// column, and a plaintext value written behind the store's back, are
+// refused.
 func TestSealedValueMoved(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "herald.db")
 	r := ring(t, testKey(t, "k1"))
@@ -295,6 +296,14 @@ func TestSealedValueMoved(t *testing.T) {
 	}
 	if _, err := s.App(ctx, "a2"); !errors.Is(err, seal.ErrTampered) {
 		t.Fatalf("App with a1's admin key copied in: %v, want ErrTampered", err)
+	}
+	// The admin key put in place of the same app's server secret: whoever
+	// knows the admin key could then mint login tokens.
+	if _, err := s.w.ExecContext(ctx, `UPDATE apps SET secret = admin_key WHERE id = 'a1'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.App(ctx, "a1"); !errors.Is(err, seal.ErrTampered) {
+		t.Fatalf("App with its admin key as its secret: %v, want ErrTampered", err)
 	}
 	if _, err := s.w.ExecContext(ctx, `UPDATE apps SET admin_key = 'known' WHERE id = 'a2'`); err != nil {
 		t.Fatal(err)

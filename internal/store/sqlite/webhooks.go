@@ -50,7 +50,7 @@ WHERE o.status = 'pending' AND o.next_at <= $1`
 
 // PutWebhook implements webhook.Store; the secret goes through sealSecret.
 func (s *Store) PutWebhook(ctx context.Context, c webhook.Config) error {
-	sealed, err := s.sealSecret(c.AppID, c.Secret)
+	sealed, err := s.sealSecret(colWebhookSecret, c.AppID, c.Secret)
 	if err != nil {
 		return fmt.Errorf("sqlite: put webhook: %w", err)
 	}
@@ -75,7 +75,7 @@ func (s *Store) Webhooks(ctx context.Context) ([]webhook.Config, error) {
 		if err := rows.Scan(&c.AppID, &c.URL, &c.Secret, &events, &c.Enabled, &c.BeforeSendURL, &timeout, &c.FailOpen, &updated); err != nil {
 			return nil, mapErr(op, err)
 		}
-		if c.Secret, err = s.openSecret(c.AppID, c.Secret); err != nil {
+		if c.Secret, err = s.openSecret(colWebhookSecret, c.AppID, c.Secret); err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
 		for _, e := range strings.Split(events, ",") {
