@@ -240,22 +240,8 @@ func (s *Service) importMessage(ctx context.Context, appID string, in *ImportMes
 		}
 		convID = c
 	}
-	m := &Message{
-		AppID:           appID,
-		ConvID:          convID,
-		ConvType:        req.ConversationType,
-		Sender:          from.UserID,
-		Recipient:       req.ConversationID,
-		Type:            req.Type,
-		SubType:         req.SubType,
-		Text:            req.Text,
-		Data:            req.Data,
-		SearchedContent: req.SearchedContent,
-		ExtendedData:    req.ExtendedData,
-		Priority:        req.Priority,
-		LocalID:         req.LocalMessageID,
-		Quiet:           true,
-	}
+	m := newMessage(appID, convID, from.UserID, req)
+	m.Quiet = true
 	m.ContentHash = contentHash(m)
 	m.ID, _ = s.ids.Next()
 	m.CreatedAt = in.At.Truncate(time.Millisecond)

@@ -433,15 +433,15 @@ func (s *Service) Send(ctx context.Context, from Sender, req *protocol.SendReque
 	return s.submit(ctx, from, req, convID, origin, SendOptions{}, done)
 }
 
-// submit builds the message of a validated request into conversation convID
-// and queues it for commit (a command: routes it at once). It is Send's and
-// SendAs's common part.
-func (s *Service) submit(ctx context.Context, from Sender, req *protocol.SendRequest, convID string, origin any, opts SendOptions, done func(SendResult, error)) error {
-	m := &Message{
-		AppID:           from.AppID,
+// newMessage is the message a validated send request makes in conversation
+// convID, from sender (the stored fields; ID, sequence and times are set
+// later).
+func newMessage(appID, convID, sender string, req *protocol.SendRequest) *Message {
+	return &Message{
+		AppID:           appID,
 		ConvID:          convID,
 		ConvType:        req.ConversationType,
-		Sender:          from.UserID,
+		Sender:          sender,
 		Recipient:       req.ConversationID,
 		Type:            req.Type,
 		SubType:         req.SubType,
@@ -451,8 +451,15 @@ func (s *Service) submit(ctx context.Context, from Sender, req *protocol.SendReq
 		ExtendedData:    req.ExtendedData,
 		Priority:        req.Priority,
 		LocalID:         req.LocalMessageID,
-		SkipSender:      opts.NoSenderSessions,
 	}
+}
+
+// submit builds the message of a validated request into conversation convID
+// and queues it for commit (a command: routes it at once). It is Send's and
+// SendAs's common part.
+func (s *Service) submit(ctx context.Context, from Sender, req *protocol.SendRequest, convID string, origin any, opts SendOptions, done func(SendResult, error)) error {
+	m := newMessage(from.AppID, convID, from.UserID, req)
+	m.SkipSender = opts.NoSenderSessions
 	if s.cfg.Hooks != nil {
 		m.Webhook = s.cfg.Hooks.WantsAfterSend(from.AppID)
 	}
