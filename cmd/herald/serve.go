@@ -70,6 +70,7 @@ device" then plays a phone.`,
 				}
 				defer provs.Close()
 				provs.Install(srv.Providers, srv.DevApp().AppID)
+				srv.SetEmulatedPhones(srv.DevApp().AppID, emus.Phones.Handler())
 				printEmulators(cmd.OutOrStdout(), cfg.DataDir, emus.Manifest)
 			}
 			defer reloadOnHangup(srv)()

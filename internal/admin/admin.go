@@ -175,6 +175,10 @@ type Handler struct {
 
 	mu   sync.Mutex
 	live map[liveKey]*liveProvider
+	// emulated is the emulated phones' API (SetEmulatedPhones); nil when
+	// not emulating. Guarded by mu.
+	emulated    http.Handler
+	emulatedApp string
 
 	// tenantMu serializes the operator's changes of apps (read, change,
 	// write).
@@ -254,6 +258,7 @@ func (h *Handler) routes() []route {
 		h.groupRoutes(),
 		h.messageRoutes(),
 		h.webhookRoutes(),
+		h.consoleRoutes(),
 	} {
 		rs = append(rs, group...)
 	}
@@ -286,6 +291,10 @@ func (h *Handler) pushRoutes() []route {
 func (h *Handler) Register(mux *http.ServeMux) {
 	for _, rt := range h.routes() {
 		mux.Handle(rt.method+" "+rt.path, h.authed(rt.auth(), rt.fn))
+	}
+	// The emulated phones' API, any method and path below (console.go).
+	for _, p := range phonesPatterns {
+		mux.Handle(p, h.authed(authApp, h.servePhones))
 	}
 	mux.HandleFunc("/v1/apps/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, protocol.Errorf(protocol.CodeNotFound, "no such endpoint (or method)"))

@@ -631,6 +631,12 @@ func (s *Server) CallSessionEndsChecked() (uint64, <-chan struct{}) {
 // Online reports whether a user has a live session on this node.
 func (s *Server) Online(appID, userID string) bool { return s.hub.Online(appID, userID) }
 
+// SetEmulatedPhones serves the emulated phones' API (local.Phones) on the
+// admin API under /v1/apps/{appID}/emulator/phones/ for app appID, whose
+// pushes go through the emulators (herald serve --emulate): the console
+// reaches it on its own origin. Nil stops serving it.
+func (s *Server) SetEmulatedPhones(appID string, h http.Handler) { s.admin.SetEmulatedPhones(appID, h) }
+
 // CreateApp creates an app with fresh credentials.
 func (s *Server) CreateApp(ctx context.Context, name string) (devapp.Credentials, error) {
 	c, err := devapp.New()

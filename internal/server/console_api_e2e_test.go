@@ -1,0 +1,139 @@
+package server_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/heraldim/herald/internal/protocol"
+	"github.com/heraldim/herald/internal/testkit"
+)
+
+// TestConsoleUserDevices: a user's devices list shows each bound device
+// (vendor, environment, switch, VoIP) and none of another user's; deleting
+// one unregisters it as the device's own unregisterPush does (gone,
+// recorded as removed in the trace); bad input and a device not bound to
+// the user are refused and change nothing.
+func TestConsoleUserDevices(t *testing.T) {
+	s := testkit.Start(t, nil)
+	bob := loginPlain(t, s, "bob")
+	ios := protocol.PushRegistration{Vendor: "apns", Token: strings.Repeat("ab", 32), VoIPToken: strings.Repeat("cd", 32),
+		Environment: "development", BundleID: bundle}
+	iosID, perr := registerPush(bob, ios)
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	carol := loginPlain(t, s, "carol")
+	carolID, perr := registerPush(carol, protocol.PushRegistration{Vendor: "apns", Token: strings.Repeat("ef", 32),
+		Environment: "production", BundleID: bundle})
+	if perr != nil {
+		t.Fatal(perr)
+	}
+
+	b := mustAdmin(t, s, 200, "GET", "/users/bob/devices", nil)
+	devs, _ := b["devices"].([]any)
+	if b["userID"] != "bob" || len(devs) != 1 {
+		t.Fatalf("bob's devices %v, want his one", b)
+	}
+	d := devs[0].(map[string]any)
+	if d["pushID"] != iosID || d["vendor"] != "apns" || d["environment"] != "development" || d["bound"] != true ||
+		d["userID"] != "bob" || d["enabled"] != true || d["voip"] != true || d["bundleID"] != bundle ||
+		d["registeredAt"] == "" || d["updatedAt"] == "" {
+		t.Fatalf("bob's device %v", d)
+	}
+	if _, ok := d["token"]; ok {
+		t.Fatalf("the device view shows its token: %v", d)
+	}
+	if b := mustAdmin(t, s, 200, "GET", "/users/nobody/devices", nil); len(b["devices"].([]any)) != 0 {
+		t.Fatalf("nobody's devices %v", b)
+	}
+
+	// Refused, nothing changes: a bad user ID, carol's device under bob,
+	// an unknown PushID.
+	wantAdminCode(t, s, protocol.CodeInvalidUserID, "GET", "/users/a:b/devices", nil)
+	wantAdminCode(t, s, protocol.CodeInvalidUserID, "DELETE", "/users/a:b/devices/"+iosID, nil)
+	wantAdminCode(t, s, protocol.CodeNotFound, "DELETE", "/users/bob/devices/"+carolID, nil)
+	wantAdminCode(t, s, protocol.CodeNotFound, "DELETE", "/users/bob/devices/nope", nil)
+	if user, on := deviceUser(t, s, carolID); user != "carol" || !on {
+		t.Fatalf("carol's device after a refused delete: %q %v", user, on)
+	}
+
+	mustAdmin(t, s, 204, "DELETE", "/users/bob/devices/"+iosID, nil)
+	if b := mustAdmin(t, s, 200, "GET", "/users/bob/devices", nil); len(b["devices"].([]any)) != 0 {
+		t.Fatalf("bob's devices after the delete %v", b)
+	}
+	if _, err := s.Srv.PushDevice(t.Context(), s.App.AppID, iosID); err == nil {
+		t.Fatal("the deleted device is still registered")
+	}
+	wantEvents(t, s, iosID, "bound ->bob", "removed bob>-")
+	wantAdminCode(t, s, protocol.CodeNotFound, "DELETE", "/users/bob/devices/"+iosID, nil)
+}
+
+// emulatorCall makes a call under /emulator with the app's admin key
+// (key "" for none), returning the status and body.
+func emulatorCall(t *testing.T, url, key, method string, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestConsoleEmulatedPhones: without emulated phones the app's emulator
+// state says so and the phones' paths are 40400; once the server serves
+// them for the app, they answer under the admin API with its admin key
+// (the path after /emulator as the phones API's) and not without it, and
+// another app still gets 40400.
+func TestConsoleEmulatedPhones(t *testing.T) {
+	s := testkit.Start(t, nil)
+	if b := mustAdmin(t, s, 200, "GET", "/emulator", nil); b["emulating"] != false || b["phonesPath"] != "" {
+		t.Fatalf("emulator state %v, want not emulating", b)
+	}
+	wantAdminCode(t, s, protocol.CodeNotFound, "GET", "/emulator/phones/x", nil)
+
+	var got []string
+	phones := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Method+" "+r.URL.Path+" auth="+r.Header.Get("Authorization"))
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"p1"}`)
+	})
+	s.Srv.SetEmulatedPhones(s.App.AppID, phones)
+	base := s.HTTP + "/v1/apps/" + s.App.AppID
+	if b := mustAdmin(t, s, 200, "GET", "/emulator", nil); b["emulating"] != true || b["phonesPath"] != "/v1/apps/"+s.App.AppID+"/emulator/phones/" {
+		t.Fatalf("emulator state %v, want emulating", b)
+	}
+	if st, b := emulatorCall(t, base+"/emulator/phones", s.App.AdminKey, "POST", `{}`); st != 200 || b != `{"id":"p1"}` {
+		t.Fatalf("POST phones: %d %s", st, b)
+	}
+	if st, _ := emulatorCall(t, base+"/emulator/phones/p1/events", s.App.AdminKey, "GET", ""); st != 200 {
+		t.Fatalf("GET events: %d", st)
+	}
+	if st, _ := emulatorCall(t, base+"/emulator/phones/p1", "", "GET", ""); st != 401 {
+		t.Fatalf("without the admin key: %d, want 401", st)
+	}
+	if want := "POST /phones auth=,GET /phones/p1/events auth="; strings.Join(got, ",") != want {
+		t.Fatalf("the phones API got %q, want %q", got, want)
+	}
+
+	other, err := s.Srv.CreateApp(t.Context(), "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, b := emulatorCall(t, s.HTTP+"/v1/apps/"+other.AppID+"/emulator/phones", other.AdminKey, "POST", `{}`)
+	if st != 404 || !strings.Contains(b, "40400") {
+		t.Fatalf("another app's phones: %d %s, want 404 40400", st, b)
+	}
+	s.Srv.SetEmulatedPhones(s.App.AppID, nil)
+	wantAdminCode(t, s, protocol.CodeNotFound, "POST", "/emulator/phones", map[string]any{})
+}
