@@ -139,6 +139,9 @@ type Deps struct {
 	// Groups serves the group endpoints (the IM service). Nil: they answer
 	// unavailable.
 	Groups Groups
+	// Console serves the console's overview (console.go). Nil: it answers
+	// unavailable.
+	Console ConsoleStats
 }
 
 // Config tunes the handler. Zero values take the defaults.

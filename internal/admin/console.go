@@ -24,6 +24,22 @@ type ConsoleDevices interface {
 	DeleteDevice(ctx context.Context, appID, pushID, reason string) error
 }
 
+// ConsoleStats are the live figures of the console's overview: the hub's
+// sessions (gateway.Hub), the messaging core's commit rate (im.Service)
+// and the store's push queue and outcomes (the SQLite store).
+type ConsoleStats interface {
+	// AppSessions counts the app's users with a live session on this
+	// node and its sessions by platform.
+	AppSessions(appID string) (users int, byPlatform map[string]int)
+	// CommittedLastMinute counts the app's messages this node committed
+	// in the last 60 seconds.
+	CommittedLastMinute(appID string) int
+	// PushQueue counts the app's open jobs by vendor and status.
+	PushQueue(ctx context.Context, appID string) ([]push.QueueCount, error)
+	// PushOutcomes counts the app's recent attempts and ended jobs.
+	PushOutcomes(ctx context.Context, appID string, now time.Time) ([]push.OutcomeCount, error)
+}
+
 // consoleRoutes are the endpoints the web console needs beyond the other
 // groups: a user's devices and their removal, and the emulated phones.
 func (h *Handler) consoleRoutes() []route {
@@ -32,6 +48,7 @@ func (h *Handler) consoleRoutes() []route {
 		{"GET", p + "/users/{userID}/devices", h.userDevices, nil, deviceList{}},
 		{"DELETE", p + "/users/{userID}/devices/{pushID}", h.deleteUserDevice, nil, nil},
 		{"GET", p + "/emulator", h.emulatorStatus, nil, emulatorView{}},
+		{"GET", p + "/overview", h.overview, nil, overviewReply{}},
 	}
 }
 
@@ -200,3 +217,71 @@ func (h *Handler) servePhones(w http.ResponseWriter, r *http.Request, app im.App
 
 // phonesPatterns are the mux patterns of the emulated phones' API.
 var phonesPatterns = []string{"/v1/apps/{appID}/emulator/phones", "/v1/apps/{appID}/emulator/phones/"}
+
+type overviewSessions struct {
+	// Users with at least one live session on this node.
+	Users int `json:"users"`
+	// Sessions is their live sessions; ByPlatform splits them.
+	Sessions   int            `json:"sessions"`
+	ByPlatform map[string]int `json:"byPlatform"`
+}
+
+type queueView struct {
+	Vendor push.Vendor    `json:"vendor"`
+	Status push.JobStatus `json:"status"`
+	Jobs   int            `json:"jobs"`
+}
+
+type outcomeView struct {
+	Vendor push.Vendor `json:"vendor"`
+	// Kind is "attempt" (a call to the vendor; Outcome its outcome) or
+	// "job" (a job that ended; Outcome its status).
+	Kind    string `json:"kind"`
+	Outcome string `json:"outcome"`
+	Last5m  int    `json:"last5m"`
+	Last1h  int    `json:"last1h"`
+}
+
+type overviewReply struct {
+	At       time.Time        `json:"at"`
+	Sessions overviewSessions `json:"sessions"`
+	// MessagesLastMinute is the app's messages committed by this node in
+	// the last 60 seconds.
+	MessagesLastMinute int           `json:"messagesLastMinute"`
+	PushQueue          []queueView   `json:"pushQueue"`
+	PushOutcomes       []outcomeView `json:"pushOutcomes"`
+}
+
+// overview is the console's live page: this app's figures only, cheap
+// enough to poll every 2 s (docs/operations.md, "The console's
+// overview").
+func (h *Handler) overview(w http.ResponseWriter, r *http.Request, app im.App) error {
+	cs := h.d.Console
+	if cs == nil {
+		return protocol.Errorf(protocol.CodeUnavailable, "the overview is not available on this server")
+	}
+	now := h.cfg.Now()
+	users, byPlatform := cs.AppSessions(app.ID)
+	reply := overviewReply{At: now.UTC(), Sessions: overviewSessions{Users: users, ByPlatform: byPlatform},
+		MessagesLastMinute: cs.CommittedLastMinute(app.ID), PushQueue: []queueView{}, PushOutcomes: []outcomeView{}}
+	for _, n := range byPlatform {
+		reply.Sessions.Sessions += n
+	}
+	qs, err := cs.PushQueue(r.Context(), app.ID)
+	if err != nil {
+		return fmt.Errorf("admin: overview: %w", err)
+	}
+	for _, q := range qs {
+		reply.PushQueue = append(reply.PushQueue, queueView{Vendor: q.Vendor, Status: q.Status, Jobs: q.Jobs})
+	}
+	outs, err := cs.PushOutcomes(r.Context(), app.ID, now)
+	if err != nil {
+		return fmt.Errorf("admin: overview: %w", err)
+	}
+	for _, o := range outs {
+		reply.PushOutcomes = append(reply.PushOutcomes, outcomeView{Vendor: o.Vendor, Kind: o.Kind, Outcome: o.Outcome,
+			Last5m: o.Last5m, Last1h: o.Last1h})
+	}
+	writeJSON(w, http.StatusOK, reply)
+	return nil
+}

@@ -7,6 +7,7 @@ package im
 // are closed before: no new positions come.
 func (s *Service) DropApp(appID string) {
 	s.ForgetApp(appID)
+	s.rate.drop(appID)
 	s.ackMu.Lock()
 	for k := range s.acks {
 		if k.app == appID {

@@ -144,6 +144,7 @@ type Service struct {
 
 	groups     *groupCache
 	known      *knownSeqs // committed seqs, to check acks against
+	rate       *commitRate
 	routes     []chan groupRoute
 	fanoutWake chan struct{}
 
@@ -214,6 +215,7 @@ func New(store Store, router Router, cfg Config, log *slog.Logger, reg Registere
 		apps:       map[string]App{},
 		groups:     newGroupCache(),
 		known:      newKnownSeqs(knownSeqsGeneration),
+		rate:       newCommitRate(),
 		fanoutWake: make(chan struct{}, 1),
 		recorded:   map[cursorKey]struct{}{},
 		late:       make(chan lateWork, lateQueue),
@@ -572,7 +574,11 @@ func (s *Service) commit(ctx context.Context, batch []*pendingSend, msgs []*Mess
 		return
 	}
 	planned, hooked := false, false
+	now := time.Now()
 	for i, p := range batch {
+		if !res[i].Duplicate && !res[i].Conflict {
+			s.rate.note(p.msg.AppID, 1, now)
+		}
 		hooked = hooked || (p.msg.Webhook && !res[i].Duplicate && !res[i].Conflict)
 		r := res[i]
 		if !r.Conflict {

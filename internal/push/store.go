@@ -199,3 +199,23 @@ func PushIDEnvironment(pushID string) (Environment, bool) {
 	}
 	return "", false
 }
+
+// QueueCount is how many open jobs of an app wait for one vendor in one
+// status (pending or held).
+type QueueCount struct {
+	Vendor Vendor
+	Status JobStatus
+	Jobs   int
+}
+
+// OutcomeCount counts an app's recent pushes of one vendor by what came
+// of them: vendor attempts by outcome (Kind "attempt", Outcome an
+// attempt's outcome) or jobs that ended by status (Kind "job", Outcome a
+// JobStatus), within the last 5 minutes and the last hour.
+type OutcomeCount struct {
+	Vendor  Vendor
+	Kind    string
+	Outcome string
+	Last5m  int
+	Last1h  int
+}

@@ -1,12 +1,14 @@
 package server_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/heraldim/herald/internal/protocol"
+	"github.com/heraldim/herald/internal/push"
 	"github.com/heraldim/herald/internal/testkit"
 )
 
@@ -136,4 +138,67 @@ func TestConsoleEmulatedPhones(t *testing.T) {
 	}
 	s.Srv.SetEmulatedPhones(s.App.AppID, nil)
 	wantAdminCode(t, s, protocol.CodeNotFound, "POST", "/emulator/phones", map[string]any{})
+}
+
+// TestConsoleOverview: the overview counts this app's live users and
+// sessions by platform, its messages of the last minute, and its pushes
+// (a job for a vendor without credential fails, and shows as such within
+// 5 minutes); another app's overview sees none of it.
+func TestConsoleOverview(t *testing.T) {
+	s := testkit.Start(t, nil)
+	other, err := s.Srv.CreateApp(t.Context(), "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := loginPlain(t, s, "bob")
+	if _, perr := registerPush(bob, protocol.PushRegistration{Vendor: "apns", Token: strings.Repeat("ab", 32),
+		Environment: "development", BundleID: bundle}); perr != nil {
+		t.Fatal(perr)
+	}
+	dropAndWait(t, s, bob, "bob")
+	alice := loginPlain(t, s, "alice")
+	script := s.LoginAs(t, "alice", "server", "script")
+	script.SyncDone(wait)
+	sendWithPush(t, alice, "bob", "m1", &protocol.PushConfig{Title: "Alice", Content: "hello"})
+	sendWithPush(t, alice, "bob", "m2", nil)
+	job := waitJob(t, s, "bob", push.JobFailed)
+
+	b := mustAdmin(t, s, 200, "GET", "/overview", nil)
+	ss := b["sessions"].(map[string]any)
+	bp := ss["byPlatform"].(map[string]any)
+	if ss["users"] != float64(1) || ss["sessions"] != float64(2) || bp["ios"] != float64(1) || bp["server"] != float64(1) {
+		t.Fatalf("sessions %v, want alice with an ios and a server session", ss)
+	}
+	if b["messagesLastMinute"] != float64(2) {
+		t.Fatalf("messagesLastMinute %v, want 2", b["messagesLastMinute"])
+	}
+	if q := b["pushQueue"].([]any); len(q) != 0 {
+		t.Fatalf("pushQueue %v, want none open", q)
+	}
+	found := false
+	for _, o := range b["pushOutcomes"].([]any) {
+		o := o.(map[string]any)
+		if o["vendor"] == "apns" && o["kind"] == "job" && o["outcome"] == "failed" {
+			found = o["last5m"] == float64(1) && o["last1h"] == float64(1)
+		}
+	}
+	if !found {
+		t.Fatalf("pushOutcomes %v, want apns job failed once (job %+v)", b["pushOutcomes"], job)
+	}
+
+	req, _ := http.NewRequest("GET", s.HTTP+"/v1/apps/"+other.AppID+"/overview", nil)
+	req.Header.Set("Authorization", "Bearer "+other.AdminKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var o map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&o); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("other app's overview: %d %v", resp.StatusCode, err)
+	}
+	if o["sessions"].(map[string]any)["users"] != float64(0) || o["messagesLastMinute"] != float64(0) ||
+		len(o["pushOutcomes"].([]any)) != 0 || len(o["pushQueue"].([]any)) != 0 {
+		t.Fatalf("another app's overview shows this app's figures: %v", o)
+	}
 }

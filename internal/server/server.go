@@ -153,7 +153,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	s.admin, err = admin.New(admin.Deps{Apps: st, Credentials: st, Devices: st, Resources: st,
 		Providers: s.Providers, Failures: s.disp, Dispatch: s.disp, Log: log, ProviderTokens: st,
 		Messages: s.svc, Users: st, Sessions: s.hub, UserCache: s.svc, Webhooks: s.webhooks,
-		Tenants: st, OperatorKey: s.operatorKey, Events: tenantEvents{s}, Groups: s.svc}, admin.Config{RateLimit: lim.rest})
+		Tenants: st, OperatorKey: s.operatorKey, Events: tenantEvents{s}, Groups: s.svc,
+		Console: consoleStats{s.hub, s.svc, st}}, admin.Config{RateLimit: lim.rest})
 	if err != nil {
 		return fail(err)
 	}
@@ -630,6 +631,13 @@ func (s *Server) CallSessionEndsChecked() (uint64, <-chan struct{}) {
 
 // Online reports whether a user has a live session on this node.
 func (s *Server) Online(appID, userID string) bool { return s.hub.Online(appID, userID) }
+
+// consoleStats joins the console overview's sources (admin.ConsoleStats).
+type consoleStats struct {
+	*gateway.Hub
+	*im.Service
+	*sqlite.Store
+}
 
 // SetEmulatedPhones serves the emulated phones' API (local.Phones) on the
 // admin API under /v1/apps/{appID}/emulator/phones/ for app appID, whose
