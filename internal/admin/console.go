@@ -49,6 +49,7 @@ func (h *Handler) consoleRoutes() []route {
 		{"DELETE", p + "/users/{userID}/devices/{pushID}", h.deleteUserDevice, nil, nil},
 		{"GET", p + "/emulator", h.emulatorStatus, nil, emulatorView{}},
 		{"GET", p + "/overview", h.overview, nil, overviewReply{}},
+		{"GET", p + "/push/explain", h.explain, nil, explainReply{}},
 	}
 }
 

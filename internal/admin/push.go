@@ -222,24 +222,7 @@ func (h *Handler) trace(w http.ResponseWriter, r *http.Request, app im.App) erro
 	if err != nil {
 		return fmt.Errorf("admin: trace: %w", err)
 	}
-	out := make([]jobView, len(jobs))
-	for i, j := range jobs {
-		v := jobView{ID: j.ID, MessageID: j.MessageID, Kind: j.Kind, CallID: j.CallID, UserID: j.UserID, PushID: j.PushID, Vendor: j.Vendor,
-			Status: j.Status, Reason: j.Reason, AttemptCount: j.Attempts, NotBefore: j.NotBefore,
-			CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, Attempts: []attemptView{}}
-		if !j.ExpiresAt.IsZero() {
-			exp := j.ExpiresAt
-			v.ExpiresAt = &exp
-		}
-		// The push config was validated when its message was sent; an
-		// unreadable one shows empty here and failed its job already.
-		_ = json.Unmarshal(j.PushConfig, &v.PushConfig)
-		for _, a := range attempts[i] {
-			v.Attempts = append(v.Attempts, attemptView{Attempt: a.Attempt, At: a.At, Outcome: a.Outcome,
-				Status: a.Status, Reason: a.Reason, LatencyMs: a.Latency.Milliseconds()})
-		}
-		out[i] = v
-	}
+	out := jobViews(jobs, attempts)
 	reply := traceReply{Jobs: out}
 	if f.PushID != "" {
 		// A device's trace shows who it was bound to when: a rebind
@@ -329,4 +312,27 @@ func (h *Handler) unbind(w http.ResponseWriter, r *http.Request, app im.App) err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// jobViews shows jobs with their attempts (attempts[i] are jobs[i]'s).
+func jobViews(jobs []push.Job, attempts [][]push.Attempt) []jobView {
+	out := make([]jobView, len(jobs))
+	for i, j := range jobs {
+		v := jobView{ID: j.ID, MessageID: j.MessageID, Kind: j.Kind, CallID: j.CallID, UserID: j.UserID, PushID: j.PushID, Vendor: j.Vendor,
+			Status: j.Status, Reason: j.Reason, AttemptCount: j.Attempts, NotBefore: j.NotBefore,
+			CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, Attempts: []attemptView{}}
+		if !j.ExpiresAt.IsZero() {
+			exp := j.ExpiresAt
+			v.ExpiresAt = &exp
+		}
+		// The push config was validated when its message was sent; an
+		// unreadable one shows empty here and failed its job already.
+		_ = json.Unmarshal(j.PushConfig, &v.PushConfig)
+		for _, a := range attempts[i] {
+			v.Attempts = append(v.Attempts, attemptView{Attempt: a.Attempt, At: a.At, Outcome: a.Outcome,
+				Status: a.Status, Reason: a.Reason, LatencyMs: a.Latency.Milliseconds()})
+		}
+		out[i] = v
+	}
+	return out
 }

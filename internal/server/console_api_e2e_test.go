@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	apnsemu "github.com/heraldim/herald/internal/emulator/apns"
 	"github.com/heraldim/herald/internal/protocol"
 	"github.com/heraldim/herald/internal/push"
 	"github.com/heraldim/herald/internal/testkit"
@@ -201,4 +202,82 @@ func TestConsoleOverview(t *testing.T) {
 		len(o["pushOutcomes"].([]any)) != 0 || len(o["pushQueue"].([]any)) != 0 {
 		t.Fatalf("another app's overview shows this app's figures: %v", o)
 	}
+}
+
+// sendID sends a text message with push config pc (nil for none) and
+// returns its message ID.
+func sendID(t *testing.T, c *testkit.Client, to, localID string, pc *protocol.PushConfig) string {
+	t.Helper()
+	var r protocol.SendReply
+	if err := c.Call(protocol.TypeSend, protocol.SendRequest{ConversationID: to, LocalMessageID: localID, Type: 1, Text: "hi", PushConfig: pc}, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r.MessageID
+}
+
+// wantExplain asks why message id was or was not pushed to user, and
+// checks the verdict and reason; it returns the answer.
+func wantExplain(t *testing.T, s *testkit.Server, id, user, verdict, reason string) map[string]any {
+	t.Helper()
+	b := mustAdmin(t, s, 200, "GET", "/push/explain?messageID="+id+"&userID="+user, nil)
+	if b["verdict"] != verdict || b["reason"] != reason || b["detail"] == "" {
+		t.Fatalf("explain %s to %s: %v, want %s %s", id, user, b, verdict, reason)
+	}
+	return b
+}
+
+// TestConsolePushExplain: the explanation reads each case from the stored
+// data: an unknown message, a user outside the conversation, the sender, a
+// message without push config, a recipient without devices, one online at
+// the commit (an inference), a vendor without credential, and a push the
+// vendor accepted; bad input is refused.
+func TestConsolePushExplain(t *testing.T) {
+	s := testkit.Start(t, nil)
+	em := startAPNs(t, s)
+	bob := loginPlain(t, s, "bob")
+	// bob's phone is a Huawei one, a vendor the app has no credential
+	// for; erin's iPhone is on the APNs emulator.
+	if _, perr := registerPush(bob, protocol.PushRegistration{Vendor: "huawei", Token: strings.Repeat("ab", 32),
+		Environment: "production", BundleID: bundle}); perr != nil {
+		t.Fatal(perr)
+	}
+	erin := loginPlain(t, s, "erin")
+	tok := em.RegisterDevice(bundle, apnsemu.Development, false)
+	if _, perr := registerPush(erin, protocol.PushRegistration{Vendor: "apns", Token: tok,
+		Environment: "development", BundleID: bundle}); perr != nil {
+		t.Fatal(perr)
+	}
+	alice := loginPlain(t, s, "alice")
+	pc := &protocol.PushConfig{Title: "Alice", Content: "hello"}
+
+	// bob online: no job, devices eligible: delivered live (inferred).
+	live := sendID(t, alice, "bob", "live", pc)
+	if b := wantExplain(t, s, live, "bob", "not_pushed", "delivered_live"); b["inferred"] != true || len(b["devices"].([]any)) != 1 {
+		t.Fatalf("live: %v, want inferred, with bob's device", b)
+	}
+	wantExplain(t, s, live, "alice", "not_pushed", "sender")
+	wantExplain(t, s, live, "carol", "not_pushed", "not_in_conversation")
+	wantExplain(t, s, "999999999", "bob", "not_pushed", "message_not_found")
+	plain := sendID(t, alice, "bob", "plain", nil)
+	wantExplain(t, s, plain, "bob", "not_pushed", "no_push_config")
+	wantExplain(t, s, sendID(t, alice, "dave", "dave", pc), "dave", "not_pushed", "no_devices")
+
+	dropAndWait(t, s, bob, "bob")
+	dropAndWait(t, s, erin, "erin")
+	off := sendID(t, alice, "bob", "off", pc)
+	waitJob(t, s, "bob", push.JobFailed)
+	b := wantExplain(t, s, off, "bob", "not_pushed", "vendor_not_configured")
+	if d := b["devices"].([]any)[0].(map[string]any); d["credential"] != "missing" || d["eligible"] != true {
+		t.Fatalf("bob's device in the explanation: %v", d)
+	}
+	if jobs := b["jobs"].([]any); len(jobs) != 1 || jobs[0].(map[string]any)["status"] != "failed" {
+		t.Fatalf("bob's jobs in the explanation: %v", jobs)
+	}
+	delivered := sendID(t, alice, "erin", "erin", pc)
+	waitJob(t, s, "erin", push.JobDelivered)
+	wantExplain(t, s, delivered, "erin", "pushed", "delivered")
+
+	wantAdminCode(t, s, protocol.CodeInvalidArgument, "GET", "/push/explain?messageID=abc&userID=bob", nil)
+	wantAdminCode(t, s, protocol.CodeInvalidArgument, "GET", "/push/explain?userID=bob", nil)
+	wantAdminCode(t, s, protocol.CodeInvalidUserID, "GET", "/push/explain?messageID="+off+"&userID=a:b", nil)
 }

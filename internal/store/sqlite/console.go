@@ -2,8 +2,12 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
 	"time"
 
+	"github.com/heraldim/herald/internal/im"
 	"github.com/heraldim/herald/internal/push"
 )
 
@@ -81,4 +85,57 @@ func (s *Store) PushOutcomes(ctx context.Context, appID string, now time.Time) (
 		}
 	}
 	return out, nil
+}
+
+// The push explanation's reads, each by primary key.
+const (
+	qExplainMessage = `SELECT ` + msgColumns + ` FROM messages WHERE id = $1 AND app_id = $2`
+
+	qGroupMember = `SELECT joined_seq FROM group_members WHERE app_id = $1 AND group_id = $2 AND user_id = $3`
+
+	qGroupFanout = `SELECT after_user FROM group_fanouts WHERE message_id = $1 AND app_id = $2`
+)
+
+// MessageByID returns one stored message of the app; im.ErrNotFound if
+// there is none.
+func (s *Store) MessageByID(ctx context.Context, appID string, id int64) (im.Message, error) {
+	m := im.Message{AppID: appID}
+	var created int64
+	err := s.r.QueryRowContext(ctx, qExplainMessage, id, appID).Scan(&m.ID, &m.ConvID, &m.ConvType, &m.Seq, &m.Sender,
+		&m.Recipient, &m.Type, &m.SubType, &m.Text, &m.Data, &m.SearchedContent, &m.ExtendedData,
+		&m.Priority, &m.LocalID, &m.ContentHash, &m.PushConfig, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return im.Message{}, fmt.Errorf("sqlite: message: %w", im.ErrNotFound)
+	}
+	if err != nil {
+		return im.Message{}, mapErr("sqlite: message", err)
+	}
+	m.CreatedAt = fromMillis(created)
+	return m, nil
+}
+
+// GroupMembership says whether the user is a member of the group now, and
+// from which of its messages (the group's seq when the user joined).
+func (s *Store) GroupMembership(ctx context.Context, appID, groupID, userID string) (joinedSeq int64, member bool, err error) {
+	err = s.r.QueryRowContext(ctx, qGroupMember, appID, groupID, userID).Scan(&joinedSeq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, mapErr("sqlite: group membership", err)
+	}
+	return joinedSeq, true, nil
+}
+
+// GroupFanoutState says whether a group message's push is still being
+// planned, and up to which member (by user ID) it got.
+func (s *Store) GroupFanoutState(ctx context.Context, appID string, messageID int64) (afterUser string, inProgress bool, err error) {
+	err = s.r.QueryRowContext(ctx, qGroupFanout, messageID, appID).Scan(&afterUser)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, mapErr("sqlite: group fanout", err)
+	}
+	return afterUser, true, nil
 }

@@ -22,6 +22,10 @@ func TestConsoleQueryPlans(t *testing.T) {
 		{"push queue", qPushQueue, "push_jobs_app_open", []any{"a"}},
 		{"attempt outcomes", qPushAttemptOutcomes, "push_jobs_app_updated", []any{"a", 1, 2}},
 		{"job outcomes", qPushJobOutcomes, "push_jobs_app_updated", []any{"a", 1, 2}},
+		{"explain: jobs", qTraceByMessageUser, "push_jobs_message", []any{"a", 1, "u", 10}},
+		{"explain: message", qExplainMessage, "INTEGER PRIMARY KEY", []any{1, "a"}},
+		{"explain: group member", qGroupMember, "PRIMARY KEY", []any{"a", "g", "u"}},
+		{"explain: group fanout", qGroupFanout, "(message_id=?)", []any{1, "a"}},
 	}
 	for _, tt := range tests {
 		rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+tt.query, tt.args...)

@@ -67,8 +67,11 @@ SELECT $1, COALESCE(MAX(attempt), 0) + 1, $2, $3, $4, $5, $6 FROM push_attempts 
 WHERE id = $1 AND (status = 'pending' OR $2 = 'delivered')`
 
 	qTraceByMessage = `SELECT ` + jobColumns + ` FROM push_jobs WHERE app_id = $1 AND message_id = $2 ORDER BY id DESC LIMIT $3`
-	qTraceByUser    = `SELECT ` + jobColumns + ` FROM push_jobs WHERE app_id = $1 AND user_id = $2 ORDER BY id DESC LIMIT $3`
-	qTraceByPushID  = `SELECT ` + jobColumns + ` FROM push_jobs WHERE app_id = $1 AND push_id = $2 ORDER BY id DESC LIMIT $3`
+	// qTraceByMessageUser is one recipient's jobs of a message (the push
+	// explanation).
+	qTraceByMessageUser = `SELECT ` + jobColumns + ` FROM push_jobs WHERE app_id = $1 AND message_id = $2 AND user_id = $3 ORDER BY id DESC LIMIT $4`
+	qTraceByUser        = `SELECT ` + jobColumns + ` FROM push_jobs WHERE app_id = $1 AND user_id = $2 ORDER BY id DESC LIMIT $3`
+	qTraceByPushID      = `SELECT ` + jobColumns + ` FROM push_jobs WHERE app_id = $1 AND push_id = $2 ORDER BY id DESC LIMIT $3`
 
 	qAttempts = `SELECT job_id, attempt, at, outcome, status, reason, latency_ms FROM push_attempts
 WHERE job_id = $1 ORDER BY attempt`
@@ -321,6 +324,8 @@ func (s *Store) Trace(ctx context.Context, f push.TraceFilter) ([]push.Job, [][]
 	var jobs []push.Job
 	var err error
 	switch {
+	case f.MessageID != 0 && f.UserID != "":
+		jobs, err = s.queryJobs(ctx, op, qTraceByMessageUser, f.AppID, f.MessageID, f.UserID, limit)
 	case f.MessageID != 0:
 		jobs, err = s.queryJobs(ctx, op, qTraceByMessage, f.AppID, f.MessageID, limit)
 	case f.UserID != "":
