@@ -58,7 +58,9 @@ const (
 )
 
 type explainMessage struct {
-	ID             int64     `json:"id"`
+	// ID is a string, as the send reply's: a JavaScript number cannot
+	// hold every 64-bit ID.
+	ID             string    `json:"id"`
 	ConversationID string    `json:"conversationID"`
 	ConvType       int       `json:"convType"`
 	Sender         string    `json:"sender"`
@@ -86,7 +88,7 @@ type explainFanout struct {
 }
 
 type explainReply struct {
-	MessageID int64  `json:"messageID"`
+	MessageID string `json:"messageID"`
 	UserID    string `json:"userID"`
 	Verdict   string `json:"verdict"`
 	Reason    string `json:"reason"`
@@ -126,7 +128,7 @@ func (h *Handler) explain(w http.ResponseWriter, r *http.Request, app im.App) er
 		return protocol.Errorf(protocol.CodeInvalidUserID, "")
 	}
 	ctx := r.Context()
-	rep := explainReply{MessageID: id, UserID: user, Devices: []explainDevice{}, Jobs: []jobView{}}
+	rep := explainReply{MessageID: strconv.FormatInt(id, 10), UserID: user, Devices: []explainDevice{}, Jobs: []jobView{}}
 	m, err := es.MessageByID(ctx, app.ID, id)
 	if errors.Is(err, im.ErrNotFound) {
 		rep.Verdict, rep.Reason = verdictNotPushed, reasonMessageNotFound
@@ -137,7 +139,7 @@ func (h *Handler) explain(w http.ResponseWriter, r *http.Request, app im.App) er
 	if err != nil {
 		return fmt.Errorf("admin: explain: %w", err)
 	}
-	rep.Message = &explainMessage{ID: m.ID, ConversationID: m.ConvID, ConvType: m.ConvType, Sender: m.Sender, Type: m.Type,
+	rep.Message = &explainMessage{ID: strconv.FormatInt(m.ID, 10), ConversationID: m.ConvID, ConvType: m.ConvType, Sender: m.Sender, Type: m.Type,
 		HasPushConfig: len(m.PushConfig) > 0, CreatedAt: m.CreatedAt.UTC()}
 	group := m.ConvType == protocol.ConversationGroup
 	if group {

@@ -281,3 +281,31 @@ func TestConsolePushExplain(t *testing.T) {
 	wantAdminCode(t, s, protocol.CodeInvalidArgument, "GET", "/push/explain?userID=bob", nil)
 	wantAdminCode(t, s, protocol.CodeInvalidUserID, "GET", "/push/explain?messageID="+off+"&userID=a:b", nil)
 }
+
+// TestConsolePushExplainGroup: a group message's explanation per member:
+// one whose device's vendor has no credential, one without devices once
+// the fan-out is done, and a user outside the group.
+func TestConsolePushExplainGroup(t *testing.T) {
+	s := testkit.Start(t, nil)
+	bob := loginPlain(t, s, "bob")
+	if _, perr := registerPush(bob, protocol.PushRegistration{Vendor: "huawei", Token: strings.Repeat("ab", 32),
+		Environment: "production", BundleID: bundle}); perr != nil {
+		t.Fatal(perr)
+	}
+	dropAndWait(t, s, bob, "bob")
+	member(t, s, "carol").Close() // a known user, offline
+	alice := member(t, s, "alice")
+	created(t, protocol.GroupCreateRequest{GroupID: "g1", Name: "G", Members: []string{"bob", "carol"}}, alice)
+	r, perr := sendGroup(t, alice, "g1", "gm1", "hi all", &protocol.PushConfig{Title: "G", Content: "hi"})
+	mustOK(t, "send", perr)
+	waitJob(t, s, "bob", push.JobFailed)
+	b := wantExplain(t, s, r.MessageID, "bob", "not_pushed", "vendor_not_configured")
+	if b["member"] != true || b["message"].(map[string]any)["convType"] != float64(protocol.ConversationGroup) {
+		t.Fatalf("bob's explanation %v", b)
+	}
+	c := wantExplain(t, s, r.MessageID, "carol", "not_pushed", "no_devices")
+	if f, _ := c["fanout"].(map[string]any); f == nil || f["inProgress"] != false {
+		t.Fatalf("carol's fan-out %v, want done", c["fanout"])
+	}
+	wantExplain(t, s, r.MessageID, "dave", "not_pushed", "not_in_conversation")
+}
