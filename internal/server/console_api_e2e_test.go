@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	apnsemu "github.com/heraldim/herald/internal/emulator/apns"
 	"github.com/heraldim/herald/internal/protocol"
@@ -308,4 +309,53 @@ func TestConsolePushExplainGroup(t *testing.T) {
 		t.Fatalf("carol's fan-out %v, want done", c["fanout"])
 	}
 	wantExplain(t, s, r.MessageID, "dave", "not_pushed", "not_in_conversation")
+}
+
+// TestConsoleRetryingPushThenDeviceRemoved: a push the vendor answers with
+// a passing fault waits for its retry: the explanation says throttled and
+// the overview counts it in the queue; removing the device drops it
+// (reason "removed by admin"), which the explanation then says.
+func TestConsoleRetryingPushThenDeviceRemoved(t *testing.T) {
+	s := testkit.Start(t, nil)
+	em := startAPNs(t, s)
+	tok := em.RegisterDevice(bundle, apnsemu.Development, false)
+	em.InjectFault(tok, apnsemu.Fault{Kind: apnsemu.FaultUnavailable, RetryAfter: 50 * time.Second})
+	bob := loginPlain(t, s, "bob")
+	pushID, perr := registerPush(bob, protocol.PushRegistration{Vendor: "apns", Token: tok, Environment: "development", BundleID: bundle})
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	dropAndWait(t, s, bob, "bob")
+	alice := loginPlain(t, s, "alice")
+	id := sendID(t, alice, "bob", "m1", &protocol.PushConfig{Title: "Alice", Content: "hello"})
+	deadline := time.Now().Add(wait)
+	for {
+		jobs := jobsFor(t, s, "bob")
+		if len(jobs) == 1 && jobs[0].Status == push.JobPending && jobs[0].Attempts >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bob's job never waited for a retry: %+v", jobs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	wantExplain(t, s, id, "bob", "pending", "throttled")
+	ov := mustAdmin(t, s, 200, "GET", "/overview", nil)
+	q := ov["pushQueue"].([]any)
+	if len(q) != 1 || q[0].(map[string]any)["vendor"] != "apns" || q[0].(map[string]any)["status"] != "pending" || q[0].(map[string]any)["jobs"] != float64(1) {
+		t.Fatalf("pushQueue %v, want one pending apns job", q)
+	}
+
+	mustAdmin(t, s, 204, "DELETE", "/users/bob/devices/"+pushID, nil)
+	j := waitJob(t, s, "bob", push.JobDropped)
+	if j.Reason != "removed by admin" {
+		t.Fatalf("dropped job's reason %q", j.Reason)
+	}
+	b := wantExplain(t, s, id, "bob", "not_pushed", "dropped")
+	if len(b["devices"].([]any)) != 0 {
+		t.Fatalf("the removed device is still listed: %v", b["devices"])
+	}
+	if q := mustAdmin(t, s, 200, "GET", "/overview", nil)["pushQueue"].([]any); len(q) != 0 {
+		t.Fatalf("pushQueue after the removal %v", q)
+	}
 }
