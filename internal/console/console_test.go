@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/heraldim/herald/internal/config"
 	"github.com/heraldim/herald/internal/console"
 	"github.com/heraldim/herald/internal/console/consoletest"
 )
@@ -125,4 +126,79 @@ func TestSignInAndOut(t *testing.T) {
 	if s := c.SessionStorage(); len(s) != 0 {
 		t.Fatalf("signed out, sessionStorage holds %v", s)
 	}
+}
+
+// The operator signs in with the operator key (a wrong one is refused
+// with 40107), creates an app whose credentials are shown once and work
+// at once, and disables and enables it.
+func TestOperatorApps(t *testing.T) {
+	const opKey = "operator-key-of-the-console-test"
+	c := consoletest.Start(t, func(cfg *config.Config) { cfg.OperatorKey = opKey })
+
+	c.TrySignIn("", "not-"+opKey)
+	c.WaitText(".error-box", "40107")
+	if s := c.SessionStorage(); len(s) != 0 {
+		t.Fatalf("a refused operator key left sessionStorage %v", s)
+	}
+
+	c.SignInOperator(opKey)
+	c.WaitText("main h1", "Apps")
+	c.WaitText("nav.nav", "Apps")
+	if n := c.Count(`nav.nav a[href="#/credentials"]`); n != 0 {
+		t.Fatalf("the operator's nav shows an app's pages")
+	}
+	// The dev app is listed.
+	c.WaitText("main table", c.Server.App.AppID)
+
+	c.Type(`form[aria-label="Create an app"] input[name="name"]`, "Console test app")
+	c.Type(`form[aria-label="Create an app"] input[name="id"]`, "console-test-app")
+	c.Click(`form[aria-label="Create an app"] button[type="submit"]`)
+	c.WaitText(".created-app", "App console-test-app created")
+	c.WaitText("main table", "console-test-app")
+	c.WaitJS(`document.activeElement && document.activeElement.id === "created-app"`, "the focus on the created app's heading", "")
+	adminKey := c.Text(`[data-testid="created-admin-key"]`)
+	if len(adminKey) < 16 {
+		t.Fatalf("created app's admin key %q", adminKey)
+	}
+	c.Screenshot("apps-created")
+
+	// The admin key shown is the app's: the API takes it.
+	if code := appCall(t, c.Server.HTTP, "console-test-app", adminKey); code != http.StatusOK {
+		t.Fatalf("the shown admin key: HTTP %d", code)
+	}
+
+	c.Click(`button[aria-label="Disable app console-test-app"]`)
+	c.WaitJS(`!!document.querySelector('button[aria-label="Enable app console-test-app"]')`, "the app disabled", "")
+	c.WaitText(`[role="status"]`, "App console-test-app disabled")
+	if code := appCall(t, c.Server.HTTP, "console-test-app", adminKey); code != http.StatusForbidden && code != http.StatusUnauthorized {
+		t.Fatalf("a disabled app's admin key: HTTP %d, want refused", code)
+	}
+	c.Click(`button[aria-label="Enable app console-test-app"]`)
+	c.WaitJS(`!!document.querySelector('button[aria-label="Disable app console-test-app"]')`, "the app enabled", "")
+	if code := appCall(t, c.Server.HTTP, "console-test-app", adminKey); code != http.StatusOK {
+		t.Fatalf("the enabled app's admin key: HTTP %d", code)
+	}
+
+	// Dismissing the credentials removes them from the page.
+	c.Click(`.created-app button`)
+	c.WaitJS(`!document.querySelector('[data-testid="created-admin-key"]')`, "the credentials gone", "")
+	c.Screenshot("apps")
+
+	c.Narrow(true)
+	c.Screenshot("apps-narrow")
+	c.Narrow(false)
+}
+
+// appCall lists the app's credentials with its admin key and returns the
+// HTTP status.
+func appCall(t *testing.T, base, appID, key string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+"/v1/apps/"+appID+"/push/credentials", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
