@@ -4,8 +4,13 @@
 // output depends on the sources alone, so a rebuild of unchanged sources
 // gives the same bytes: the Go test and CI compare it with the committed
 // dist/.
+//
+// It also writes .sources.sha256 (a dot-file: not embedded in the binary):
+// the SHA-256 of every input of the build, which the Go test recomputes to
+// catch sources changed without a rebuild, on a clone without npm too.
 import * as esbuild from "esbuild";
-import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -70,4 +75,27 @@ const html = `<!doctype html>
 </html>
 `;
 await writeFile(path.join(outdir, "index.html"), html);
+await writeFile(path.join(outdir, ".sources.sha256"), await sourcesManifest());
 console.log(`built ${path.relative(process.cwd(), outdir) || "."}: index.html ${js} ${css}`);
+
+// sourcesManifest lists the build's inputs as sha256sum does ("<hex>  <path>"
+// by path, paths relative to web/ with "/"): every file under src/ and the
+// build's own files. internal/console/dist_test.go computes the same.
+async function sourcesManifest() {
+  const files = ["build.mjs", "package.json", "package-lock.json", "tsconfig.json"];
+  async function walk(dir) {
+    for (const e of await readdir(path.join(here, dir), { withFileTypes: true })) {
+      const rel = `${dir}/${e.name}`;
+      if (e.isDirectory()) await walk(rel);
+      else if (e.isFile()) files.push(rel);
+    }
+  }
+  await walk("src");
+  files.sort();
+  let out = "";
+  for (const f of files) {
+    const sum = createHash("sha256").update(await readFile(path.join(here, f))).digest("hex");
+    out += `${sum}  ${f}\n`;
+  }
+  return out;
+}
