@@ -8,9 +8,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
 	"github.com/heraldim/herald/internal/config"
 	"github.com/heraldim/herald/internal/console"
 	"github.com/heraldim/herald/internal/console/consoletest"
+	"github.com/heraldim/herald/internal/testkit"
 )
 
 func get(t *testing.T, h http.Handler, path string) *http.Response {
@@ -201,4 +205,55 @@ func appCall(t *testing.T, base, appID, key string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// With admin-addr set the console is on the admin listener, with the
+// admin API it calls, and not on the public one.
+func TestServedOnTheAdminListener(t *testing.T) {
+	srv := testkit.Start(t, func(cfg *config.Config) { cfg.AdminAddr = "127.0.0.1:0" })
+	admin := "http://" + srv.Srv.AdminAddr()
+	if admin == srv.HTTP {
+		t.Fatal("admin-addr set, but the admin listener is the public one")
+	}
+	resp, err := http.Get(admin + "/console/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Security-Policy") != console.CSP {
+		t.Fatalf("admin listener GET /console/: %d CSP %q", resp.StatusCode, resp.Header.Get("Content-Security-Policy"))
+	}
+	resp, err = http.Get(srv.HTTP + "/console/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("public listener GET /console/: %d, want 404", resp.StatusCode)
+	}
+}
+
+// The keyboard: the first Tab reaches the skip link, which moves the focus
+// to the page; the nav's links change the route and the focus goes to the
+// new page's heading. The page watch sees the page's own requests (so it
+// would see another origin's).
+func TestKeyboard(t *testing.T) {
+	c := consoletest.Start(t, nil)
+	c.SignIn(c.Server.App.AppID, c.Server.App.AdminKey)
+	c.Eval(`document.activeElement && document.activeElement.blur()`)
+	c.Key(kb.Tab)
+	c.WaitJS(`document.activeElement && document.activeElement.classList.contains("skip-link")`, "the focus on the skip link", "")
+	c.Key(kb.Enter)
+	c.WaitJS(`document.activeElement && document.activeElement.id === "main"`, "the focus on main", "")
+
+	c.Run(chromedp.Focus(chromedp.CSS(`nav.nav a[href="#/users"]`)))
+	c.Key(kb.Enter)
+	c.WaitText("main h1", "Users")
+	c.WaitJS(`document.activeElement && document.activeElement.tagName === "H1" && location.hash === "#/users"`, "the focus on the Users heading", "")
+	if c.Text(`nav.nav a[aria-current="page"]`) != "Users" {
+		t.Fatalf("the nav marks %q as the current page", c.Text(`nav.nav a[aria-current="page"]`))
+	}
+	if c.Requests() == 0 {
+		t.Fatal("the page watch saw no request")
+	}
 }

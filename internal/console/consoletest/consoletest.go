@@ -66,6 +66,22 @@ type Console struct {
 
 	mu       sync.Mutex
 	problems []string
+	requests int
+}
+
+// Requests returns how many requests the page made (all to its origin, or
+// the test fails).
+func (c *Console) Requests() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.requests
+}
+
+// Key sends a key to the focused element, as the keyboard does: kb.Tab,
+// kb.Enter, "a".
+func (c *Console) Key(key string) {
+	c.T.Helper()
+	c.Run(chromedp.KeyEvent(key))
 }
 
 // Start starts a server (testkit.Start with mod) and opens a browser on
@@ -101,6 +117,9 @@ func Open(t testing.TB, srv *testkit.Server) *Console {
 	listen := func(ev any) {
 		switch e := ev.(type) {
 		case *network.EventRequestWillBeSent:
+			c.mu.Lock()
+			c.requests++
+			c.mu.Unlock()
 			u, err := url.Parse(e.Request.URL)
 			if err != nil || (u.Scheme != "data" && u.Host != origin.Host) {
 				c.problem("request to another origin: %s", e.Request.URL)
