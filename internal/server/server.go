@@ -471,8 +471,13 @@ func (s *Server) Run(ctx context.Context) error {
 		go func() { adminDone <- s.serve(s.adminHTTP, s.adminListener) }()
 	}
 	s.ready.Store(true)
+	scheme := "http"
+	if s.certs != nil {
+		scheme = "https"
+	}
 	s.log.Info("herald serving", "addr", s.Addr(), "admin_addr", s.AdminAddr(), "tls", s.certs != nil,
-		"data", s.cfg.DataDir, "durability", s.cfg.Durability, "app", s.dev.AppID)
+		"data", s.cfg.DataDir, "durability", s.cfg.Durability, "app", s.dev.AppID,
+		"console", scheme+"://"+s.AdminAddr()+console.Prefix)
 
 	var serveErr error
 	select {
