@@ -28,6 +28,7 @@ import (
 	"github.com/heraldim/herald/internal/call"
 	"github.com/heraldim/herald/internal/clientip"
 	"github.com/heraldim/herald/internal/config"
+	"github.com/heraldim/herald/internal/console"
 	"github.com/heraldim/herald/internal/devapp"
 	"github.com/heraldim/herald/internal/gateway"
 	"github.com/heraldim/herald/internal/im"
@@ -206,6 +207,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	adminMux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	s.admin.Register(adminMux)
+	// The web console is a client of the admin API: it goes where the
+	// admin API goes, and calls it on the same origin.
+	consoleHandler := console.Handler()
+	adminMux.Handle("GET /console/", consoleHandler)
+	adminMux.Handle("GET /console", consoleHandler)
 	s.registerStoreMetrics()
 	var tlsCfg *tls.Config
 	if cfg.TLSCert != "" {
@@ -466,8 +472,13 @@ func (s *Server) Run(ctx context.Context) error {
 		go func() { adminDone <- s.serve(s.adminHTTP, s.adminListener) }()
 	}
 	s.ready.Store(true)
+	scheme := "http"
+	if s.certs != nil {
+		scheme = "https"
+	}
 	s.log.Info("herald serving", "addr", s.Addr(), "admin_addr", s.AdminAddr(), "tls", s.certs != nil,
-		"data", s.cfg.DataDir, "durability", s.cfg.Durability, "app", s.dev.AppID)
+		"data", s.cfg.DataDir, "durability", s.cfg.Durability, "app", s.dev.AppID,
+		"console", scheme+"://"+s.AdminAddr()+console.Prefix)
 
 	var serveErr error
 	select {
