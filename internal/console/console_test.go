@@ -257,3 +257,14 @@ func TestKeyboard(t *testing.T) {
 		t.Fatal("the page watch saw no request")
 	}
 }
+
+// ConnectTo adds origins to connect-src and nothing else; one a policy
+// cannot hold is dropped.
+func TestHandlerConnectTo(t *testing.T) {
+	h := console.Handler(console.ConnectTo("http://127.0.0.1:4567/", "http://x; script-src *", ""))
+	csp := get(t, h, "/console/").Header.Get("Content-Security-Policy")
+	want := strings.Replace(console.CSP, "connect-src 'self'", "connect-src 'self' http://127.0.0.1:4567", 1)
+	if csp != want {
+		t.Fatalf("CSP %q, want %q", csp, want)
+	}
+}
