@@ -78,7 +78,6 @@ function App(): JSX.Element {
   useEffect(() => {
     if (api) checkKey(api).catch(() => {});
     // Only for the session found at load: a sign-in has just proved its key.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
   function signOut() {
