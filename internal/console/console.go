@@ -32,23 +32,53 @@ const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
 	"font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; " +
 	"form-action 'self'; frame-ancestors 'none'"
 
+// Option changes what Handler serves.
+type Option func(*handler)
+
+// ConnectTo lets the console's page connect to these origins too (added to
+// connect-src), for a service on a listener of its own that the console
+// shows, such as the emulated phones API of `herald serve --emulate`
+// ("http://127.0.0.1:PORT"). An origin with a character a policy cannot
+// hold (space, ';', ',', quote) is dropped.
+func ConnectTo(origins ...string) Option {
+	return func(h *handler) {
+		for _, o := range origins {
+			if o != "" && !strings.ContainsAny(o, " \t\r\n;,'\"") {
+				h.connect = append(h.connect, strings.TrimSuffix(o, "/"))
+			}
+		}
+	}
+}
+
 // Handler serves the console: GET /console redirects to /console/,
 // /console/ is index.html (never cached: it names the current bundle),
 // /console/<name> the built assets (their names carry a content hash, so
 // they are cached for a year), anything else under /console/ is 404.
-func Handler() http.Handler {
+func Handler(opts ...Option) http.Handler {
 	sub, err := fs.Sub(dist, "dist")
 	if err != nil {
 		panic("console: the embedded dist directory is missing: " + err.Error())
 	}
-	return &handler{files: sub}
+	h := &handler{files: sub}
+	for _, o := range opts {
+		o(h)
+	}
+	h.csp = CSP
+	if len(h.connect) > 0 {
+		h.csp = strings.Replace(CSP, "connect-src 'self'", "connect-src 'self' "+strings.Join(h.connect, " "), 1)
+	}
+	return h
 }
 
-type handler struct{ files fs.FS }
+type handler struct {
+	files   fs.FS
+	connect []string
+	csp     string
+}
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
-	hd.Set("Content-Security-Policy", CSP)
+	hd.Set("Content-Security-Policy", h.csp)
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("X-Frame-Options", "DENY")

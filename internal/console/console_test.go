@@ -257,3 +257,44 @@ func TestKeyboard(t *testing.T) {
 		t.Fatal("the page watch saw no request")
 	}
 }
+
+// ConnectTo adds origins to connect-src and nothing else; one a policy
+// cannot hold is dropped.
+func TestHandlerConnectTo(t *testing.T) {
+	h := console.Handler(console.ConnectTo("http://127.0.0.1:4567/", "http://x; script-src *", ""))
+	csp := get(t, h, "/console/").Header.Get("Content-Security-Policy")
+	want := strings.Replace(console.CSP, "connect-src 'self'", "connect-src 'self' http://127.0.0.1:4567", 1)
+	if csp != want {
+		t.Fatalf("CSP %q, want %q", csp, want)
+	}
+}
+
+// A key that stops working signs the console out: the app's admin key is
+// rotated with no overlap, and a reload finds the sign-in form with the
+// refusal shown and sessionStorage empty.
+func TestSignedOutWhenTheKeyStopsWorking(t *testing.T) {
+	const opKey = "operator-key-of-the-console-test"
+	c := consoletest.Start(t, func(cfg *config.Config) { cfg.OperatorKey = opKey })
+	app := c.Server.App
+	c.SignIn(app.AppID, app.AdminKey)
+
+	req, _ := http.NewRequest(http.MethodPost, c.Server.HTTP+"/v1/admin/apps/"+app.AppID+"/rotate",
+		strings.NewReader(`{"which":"adminKey","overlapSeconds":0}`))
+	req.Header.Set("Authorization", "Bearer "+opKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("rotate: HTTP %d", resp.StatusCode)
+	}
+
+	c.Load("overview")
+	c.WaitText(`[data-testid="signed-out"]`, "40105")
+	c.Run(chromedp.WaitVisible(chromedp.CSS(`form input[name="key"]`)))
+	if s := c.SessionStorage(); len(s) != 0 {
+		t.Fatalf("signed out by a refused key, sessionStorage holds %v", s)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -181,14 +182,27 @@ func (c *Console) Run(actions ...chromedp.Action[chromedp.Void]) {
 }
 
 // Load loads the console at route ("" for the start, "users",
-// "trace?message=m1") and waits for the page's heading.
+// "trace?message=m1") and waits for the page's heading. It is a real load
+// (as a reload is) even when the tab is on the console already, where a
+// navigation that changes the hash alone would not reload the page.
 func (c *Console) Load(route string) {
 	c.T.Helper()
 	u := c.URL
 	if route != "" {
 		u += "#/" + route
 	}
-	c.Run(chromedp.Navigate(u), chromedp.WaitVisible(chromedp.CSS("h1")))
+	ctx, cancel := context.WithTimeout(c.Ctx, Timeout)
+	defer cancel()
+	href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href`))
+	if err != nil {
+		c.T.Fatalf("browser: %v", err)
+	}
+	if strings.HasPrefix(href, c.URL) {
+		c.Run(chromedp.Evaluate[chromedp.Void](fmt.Sprintf("history.replaceState(null, '', %s)", JS(u))), chromedp.Reload())
+	} else {
+		c.Run(chromedp.Navigate(u))
+	}
+	c.Run(chromedp.WaitVisible(chromedp.CSS("h1")))
 }
 
 // Go moves to a route of the loaded console (as a nav link does) and

@@ -49,15 +49,29 @@ export class ApiError extends Error {
   }
 }
 
+/** The codes that say the session's key no longer opens the API: the
+ * admin key is wrong (rotated), the app was disabled, the operator key is
+ * wrong. The console then signs out. */
+export const authErrorCodes: readonly number[] = [40105, 40106, 40107];
+
+export type ApiOptions = {
+  /** The server's origin; "" (the default) is the origin that served the
+   * console. */
+  base?: string;
+  /** Called with an error of authErrorCodes before it is thrown. */
+  onAuthError?: (e: ApiError) => void;
+};
+
 /** A JSON client of the admin API with the session's key. */
 export class ApiClient {
   readonly session: Session;
-  /** The server's origin; "" is the origin that served the console. */
   readonly base: string;
+  private readonly onAuthError?: (e: ApiError) => void;
 
-  constructor(session: Session, base = "") {
+  constructor(session: Session, opts: ApiOptions = {}) {
     this.session = session;
-    this.base = base;
+    this.base = opts.base ?? "";
+    this.onAuthError = opts.onAuthError;
   }
 
   /** p under the signed-in app: appPath("/users/query") is
@@ -125,12 +139,22 @@ export class ApiClient {
     if (!resp.ok) {
       const d = data as { code?: unknown; message?: unknown } | undefined;
       if (d && typeof d.code === "number") {
-        throw new ApiError(resp.status, d.code, typeof d.message === "string" ? d.message : "");
+        const err = new ApiError(resp.status, d.code, typeof d.message === "string" ? d.message : "");
+        if (authErrorCodes.includes(err.code)) this.onAuthError?.(err);
+        throw err;
       }
       throw new ApiError(resp.status, 0, `HTTP ${resp.status} ${resp.statusText}`.trim());
     }
     return data as T;
   }
+}
+
+/** Proves the session's key with a cheap call it must be allowed (an
+ * app's credential list, or the operator's first app): resolves, or
+ * rejects with the API's error. */
+export async function checkKey(api: ApiClient): Promise<void> {
+  if (api.session.mode === "app") await api.get(api.appPath("/push/credentials"));
+  else await api.get(api.adminPath("/apps?limit=1"));
 }
 
 /** What every page component is given (see pages in main.tsx). */

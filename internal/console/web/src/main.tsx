@@ -4,7 +4,7 @@
 import { render, type ComponentType, type JSX } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import "./style.css";
-import { ApiClient, clearSession, loadSession, type PageProps, type Session } from "./api";
+import { ApiClient, ApiError, checkKey, clearSession, loadSession, type PageProps, type Session } from "./api";
 import { Button, LiveRegion, announce, routeHref } from "./ui";
 import { SignIn } from "./pages/signin";
 import { Apps } from "./pages/apps";
@@ -57,11 +57,33 @@ function useRoute(): Route {
 
 function App(): JSX.Element {
   const [session, setSession] = useState<Session | null>(loadSession);
-  const api = useMemo(() => (session ? new ApiClient(session) : null), [session]);
+  // Why the console signed out by itself (the key stopped working), shown
+  // on the sign-in form.
+  const [ended, setEnded] = useState<ApiError | null>(null);
+  const api = useMemo(
+    () =>
+      session
+        ? new ApiClient(session, {
+            onAuthError: (e) => {
+              signOut();
+              setEnded(e);
+            },
+          })
+        : null,
+    [session],
+  );
+
+  // A session restored from sessionStorage (a reload) is proved again: a
+  // key rotated or an app disabled since signs out at once (onAuthError).
+  useEffect(() => {
+    if (api) checkKey(api).catch(() => {});
+    // Only for the session found at load: a sign-in has just proved its key.
+  }, []);
 
   function signOut() {
     clearSession();
     setSession(null);
+    setEnded(null);
     history.replaceState(null, "", location.pathname);
     announce("Signed out");
   }
@@ -75,7 +97,9 @@ function App(): JSX.Element {
         <Layout session={session} api={api} onSignOut={signOut} />
       ) : (
         <SignIn
+          ended={ended}
           onSignIn={(s) => {
+            setEnded(null);
             setSession(s);
             const first = pages.find((p) => p.mode === s.mode);
             if (first) location.hash = routeHref(first.path);

@@ -238,7 +238,6 @@ export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]): {
       (data) => n === seq.current && setState({ data, error: null, loading: false }),
       (error) => n === seq.current && setState({ data: undefined, error, loading: false }),
     );
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [...deps, tick]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
   return { ...state, reload };

@@ -1,12 +1,12 @@
 import type { JSX } from "preact";
 import { useState, useEffect, useRef } from "preact/hooks";
-import { ApiClient, saveSession, type Session } from "../api";
+import { ApiClient, ApiError, checkKey, saveSession, type Session } from "../api";
 import { Button, ErrorBox, Field, announce } from "../ui";
 
 /** The sign-in form: an app's ID and admin key, or the operator key. The
  * key is tried against the API before it is kept (in sessionStorage): a
  * wrong key is shown as the API's error and nothing is stored. */
-export function SignIn({ onSignIn }: { onSignIn: (s: Session) => void }): JSX.Element {
+export function SignIn({ onSignIn, ended }: { onSignIn: (s: Session) => void; ended?: ApiError | null }): JSX.Element {
   const [mode, setMode] = useState<"app" | "operator">("app");
   const [appID, setAppID] = useState("");
   const [key, setKey] = useState("");
@@ -24,11 +24,8 @@ export function SignIn({ onSignIn }: { onSignIn: (s: Session) => void }): JSX.El
     const s: Session = mode === "app" ? { mode, appID: appID.trim(), key: key.trim() } : { mode, key: key.trim() };
     setBusy(true);
     try {
-      const api = new ApiClient(s);
-      // A cheap call the key must be allowed: it proves the key before
-      // anything is kept.
-      if (s.mode === "app") await api.get(api.appPath("/push/credentials"));
-      else await api.get(api.adminPath("/apps?limit=1"));
+      // The key is proved before anything is kept.
+      await checkKey(new ApiClient(s));
       saveSession(s);
       announce("Signed in");
       onSignIn(s);
@@ -43,6 +40,12 @@ export function SignIn({ onSignIn }: { onSignIn: (s: Session) => void }): JSX.El
       <h1 ref={heading} tabIndex={-1}>
         Sign in to the Herald console
       </h1>
+      {ended && !error ? (
+        <div class="card signed-out" data-testid="signed-out">
+          <p>The key stopped working, so the console signed out:</p>
+          <ErrorBox error={ended} />
+        </div>
+      ) : null}
       <form onSubmit={submit} class="card" aria-describedby="signin-note">
         <fieldset class="mode">
           <legend>Sign in with</legend>
