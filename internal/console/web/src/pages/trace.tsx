@@ -171,7 +171,7 @@ export function Trace({ api, query }: PageProps): JSX.Element {
     <>
       <section class="card" aria-labelledby="trace-find">
         <h2 id="trace-find">Trace a message, a user or a device</h2>
-        <form onSubmit={submit} aria-label="Trace" role="search" noValidate>
+        <form onSubmit={submit} aria-label="Trace" role="search" noValidate class="trace-form">
           <div class="row">
             <Field label="Message ID" name="message" value={form.message} onInput={(v) => setForm({ ...form, message: v })} mono hint="With a user ID: why it was, or was not, pushed to that user." />
             <Field label="User ID" name="user" value={form.user} onInput={(v) => setForm({ ...form, user: v })} mono />
@@ -197,7 +197,8 @@ export function Trace({ api, query }: PageProps): JSX.Element {
           {r?.explain ? <Explain ex={r.explain} /> : null}
           {r ? (
             <>
-              <JobsTable caption={`Push jobs of ${r.by} (${r.trace.jobs.length})`} jobs={r.trace.jobs} />
+              {/* With an explanation its evidence has the jobs. */}
+              {!r.explain || filters.pushID ? <JobsTable caption={`Push jobs of ${r.by} (${r.trace.jobs.length})`} jobs={r.trace.jobs} /> : null}
               {r.trace.deviceEvents ? <DeviceEvents pushID={filters.pushID} events={r.trace.deviceEvents} /> : null}
               <div class="row">
                 <Button onClick={res.reload} busy={res.loading}>
@@ -326,24 +327,6 @@ function JobsTable({ caption, jobs }: { caption: string; jobs: JobView[] }): JSX
       columns={[
         { label: "Job", mono: true, render: (j) => j.id },
         {
-          label: "Message",
-          mono: true,
-          render: (j) =>
-            j.messageID === "0" ? (
-              <span class="muted">{j.kind ? j.kind : "push without message"}</span>
-            ) : (
-              <>
-                <a href={routeHref("trace", { message: j.messageID })}>{j.messageID}</a>{" "}
-                <a href={routeHref("trace", { message: j.messageID, user: j.userID })} aria-label={`Why message ${j.messageID} to ${j.userID}`}>
-                  why?
-                </a>
-              </>
-            ),
-        },
-        { label: "User", mono: true, render: (j) => <a href={routeHref("users", { user: j.userID })}>{j.userID}</a> },
-        { label: "PushID", mono: true, render: (j) => <a href={routeHref("trace", { pushID: j.pushID })}>{j.pushID}</a> },
-        { label: "Vendor", render: (j) => j.vendor },
-        {
           label: "Status",
           render: (j) => (
             <span class={j.status === "delivered" ? "ok" : j.status === "pending" || j.status === "held" ? "warn" : "bad"} data-status={j.status}>
@@ -351,7 +334,6 @@ function JobsTable({ caption, jobs }: { caption: string; jobs: JobView[] }): JSX
             </span>
           ),
         },
-        { label: "Reason", mono: true, render: (j) => j.reason || "—" },
         {
           label: "Attempts",
           render: (j) =>
@@ -374,6 +356,25 @@ function JobsTable({ caption, jobs }: { caption: string; jobs: JobView[] }): JSX
               </ol>
             ),
         },
+        { label: "Reason", mono: true, render: (j) => j.reason || "—" },
+        {
+          label: "Message",
+          mono: true,
+          render: (j) =>
+            j.messageID === "0" ? (
+              <span class="muted">{j.kind ? j.kind : "push without message"}</span>
+            ) : (
+              <>
+                <a href={routeHref("trace", { message: j.messageID })}>{j.messageID}</a>{" "}
+                <a href={routeHref("trace", { message: j.messageID, user: j.userID })} aria-label={`Why message ${j.messageID} to ${j.userID}`}>
+                  why?
+                </a>
+              </>
+            ),
+        },
+        { label: "User", mono: true, render: (j) => <a href={routeHref("users", { user: j.userID })}>{j.userID}</a> },
+        { label: "PushID", mono: true, render: (j) => <a href={routeHref("trace", { pushID: j.pushID })}>{j.pushID}</a> },
+        { label: "Vendor", render: (j) => j.vendor },
         {
           label: "Push",
           render: (j) => [j.pushConfig.title, j.pushConfig.content].filter(Boolean).join(" — ") || <span class="muted">data</span>,

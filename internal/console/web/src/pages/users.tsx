@@ -237,8 +237,6 @@ export function Users({ api, query }: PageProps): JSX.Element {
                 columns={[
                   { label: "PushID", mono: true, render: (d) => d.pushID },
                   { label: "Vendor", render: (d) => `${d.vendor} (${d.environment})` },
-                  { label: "Platform", render: (d) => d.platform || "—" },
-                  { label: "Bundle ID", mono: true, render: (d) => d.bundleID || "—" },
                   {
                     label: "Pushes",
                     render: (d) => (
@@ -248,8 +246,6 @@ export function Users({ api, query }: PageProps): JSX.Element {
                       </>
                     ),
                   },
-                  { label: "Registered", render: (d) => when(d.registeredAt) },
-                  { label: "Updated", render: (d) => when(d.updatedAt) },
                   {
                     label: "Look into",
                     render: (d) => (
@@ -308,6 +304,10 @@ export function Users({ api, query }: PageProps): JSX.Element {
                       </div>
                     ),
                   },
+                  { label: "Platform", render: (d) => d.platform || "—" },
+                  { label: "Bundle ID", mono: true, render: (d) => d.bundleID || "—" },
+                  { label: "Registered", render: (d) => when(d.registeredAt) },
+                  { label: "Updated", render: (d) => when(d.updatedAt) },
                 ]}
               />
               <p>
