@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp/kb"
+
 	"github.com/heraldim/herald/internal/config"
 	"github.com/heraldim/herald/internal/console/consoletest"
 	apnsemu "github.com/heraldim/herald/internal/emulator/apns"
@@ -144,8 +146,14 @@ func TestUsersPage(t *testing.T) {
 	c.WaitJS(`document.activeElement && document.activeElement.classList.contains("confirm")`, "the focus on the confirmation", "")
 	c.Click(`.confirm button:not([data-testid="confirm"])`)
 	c.WaitJS(`!document.querySelector(".confirm")`, "the confirmation gone", "")
+	c.WaitJS(`document.activeElement && document.activeElement.id === "users-result"`, "the focus back on the result", "")
+	// And with the keyboard: Escape.
+	c.Click(fmt.Sprintf(`button[aria-label="Unregister device %s"]`, phone1))
+	c.WaitJS(`document.activeElement && document.activeElement.classList.contains("confirm")`, "the focus on the confirmation", "")
+	c.Key(kb.Escape)
+	c.WaitJS(`!document.querySelector(".confirm")`, "the confirmation gone on Escape", "")
 	if d, ok := ph.device(phone1); !ok || d.UserID != "bob" {
-		t.Fatalf("a cancelled unbind changed %s: %+v", phone1, d)
+		t.Fatalf("a cancelled action changed %s: %+v", phone1, d)
 	}
 
 	// Unbind: the device stays registered, bound to nobody.
