@@ -502,11 +502,11 @@ func TestTrace(t *testing.T) {
 
 	type trace struct {
 		Jobs []struct {
-			MessageID  json.Number `json:"messageID"`
-			UserID     string      `json:"userID"`
-			PushID     string      `json:"pushID"`
-			Status     string      `json:"status"`
-			Reason     string      `json:"reason"`
+			MessageID  string `json:"messageID"`
+			UserID     string `json:"userID"`
+			PushID     string `json:"pushID"`
+			Status     string `json:"status"`
+			Reason     string `json:"reason"`
 			PushConfig struct {
 				Title string `json:"title"`
 			} `json:"pushConfig"`
@@ -544,7 +544,7 @@ func TestTrace(t *testing.T) {
 	if byPush := get("pushID=" + pushID); len(byPush.Jobs) != 1 {
 		t.Fatalf("by PushID: %+v", byPush)
 	}
-	if byMsg := get("messageID=" + j.MessageID.String()); len(byMsg.Jobs) != 1 || byMsg.Jobs[0].UserID != "bob" {
+	if byMsg := get("messageID=" + j.MessageID); len(byMsg.Jobs) != 1 || byMsg.Jobs[0].UserID != "bob" {
 		t.Fatalf("by message: %+v", byMsg)
 	}
 	if none := get("userID=alice&limit=5"); len(none.Jobs) != 0 {

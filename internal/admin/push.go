@@ -156,9 +156,12 @@ type attemptView struct {
 	LatencyMs int64     `json:"latencyMs"`
 }
 
+// jobView is a push job in a trace. Its IDs are decimal strings, as the
+// protocol's message IDs: a JavaScript number cannot hold every 64-bit
+// integer, and the console would show (and look up) a rounded one.
 type jobView struct {
-	ID           int64          `json:"id"`
-	MessageID    int64          `json:"messageID"`
+	ID           string         `json:"id"`
+	MessageID    string         `json:"messageID"`
 	Kind         push.JobKind   `json:"kind,omitempty"`
 	CallID       string         `json:"callID,omitempty"`
 	UserID       string         `json:"userID"`
@@ -318,7 +321,7 @@ func (h *Handler) unbind(w http.ResponseWriter, r *http.Request, app im.App) err
 func jobViews(jobs []push.Job, attempts [][]push.Attempt) []jobView {
 	out := make([]jobView, len(jobs))
 	for i, j := range jobs {
-		v := jobView{ID: j.ID, MessageID: j.MessageID, Kind: j.Kind, CallID: j.CallID, UserID: j.UserID, PushID: j.PushID, Vendor: j.Vendor,
+		v := jobView{ID: strconv.FormatInt(j.ID, 10), MessageID: strconv.FormatInt(j.MessageID, 10), Kind: j.Kind, CallID: j.CallID, UserID: j.UserID, PushID: j.PushID, Vendor: j.Vendor,
 			Status: j.Status, Reason: j.Reason, AttemptCount: j.Attempts, NotBefore: j.NotBefore,
 			CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, Attempts: []attemptView{}}
 		if !j.ExpiresAt.IsZero() {

@@ -301,8 +301,8 @@ func TestSend(t *testing.T) {
 	}
 	var tr struct {
 		Jobs []struct {
-			ID        int64  `json:"id"`
-			MessageID int64  `json:"messageID"`
+			ID        string `json:"id"`
+			MessageID string `json:"messageID"`
 			Status    string `json:"status"`
 		} `json:"jobs"`
 	}
@@ -316,7 +316,7 @@ func TestSend(t *testing.T) {
 			t.Fatalf("trace: %s", raw)
 		}
 	}
-	if j := tr.Jobs[0]; j.MessageID != 0 || float64(j.ID) != b["jobIDs"].([]any)[0] {
+	if j := tr.Jobs[0]; j.MessageID != "0" || j.ID != fmt.Sprint(b["jobIDs"].([]any)[0]) {
 		t.Fatalf("trace job %+v, send answered %v", j, b)
 	}
 

@@ -174,7 +174,7 @@ test('Huawei pass-through (a data push of the admin API): throughMessageReceived
     await expect
       .poll(async () => {
         const t = (await (await fetch(`${srv.httpURL}/v1/apps/${srv.app.appID}/push/trace?userID=${user}`, { headers: admin })).json()) as { jobs: any[] };
-        return t.jobs.find((j) => j.id === jobIDs[0])?.status;
+        return t.jobs.find((j) => j.id === String(jobIDs[0]))?.status; // the trace's job IDs are decimal strings
       })
       .toBe('delivered');
   };
