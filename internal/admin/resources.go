@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/heraldim/herald/internal/im"
@@ -34,8 +35,9 @@ type resourceList struct {
 
 // sendReply is the answer of POST .../send.
 type sendReply struct {
-	Jobs   int     `json:"jobs"`
-	JobIDs []int64 `json:"jobIDs"`
+	Jobs int `json:"jobs"`
+	// JobIDs are decimal strings, as in the trace.
+	JobIDs []string `json:"jobIDs"`
 }
 
 func viewResource(r push.Resource) resourceView {
@@ -223,7 +225,11 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, app im.App) error
 	if ids == nil {
 		ids = []int64{}
 	}
-	writeJSON(w, http.StatusOK, sendReply{Jobs: len(ids), JobIDs: ids})
+	reply := sendReply{Jobs: len(ids), JobIDs: make([]string, len(ids))}
+	for i, id := range ids {
+		reply.JobIDs[i] = strconv.FormatInt(id, 10)
+	}
+	writeJSON(w, http.StatusOK, reply)
 	return nil
 }
 

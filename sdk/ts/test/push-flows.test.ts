@@ -169,12 +169,12 @@ test('Huawei pass-through (a data push of the admin API): throughMessageReceived
   const push = async (body: Record<string, string>) => {
     const resp = await fetch(`${srv.httpURL}/v1/apps/${srv.app.appID}/push/send`, { method: 'POST', headers: admin, body: JSON.stringify({ userIDs: [user], ...body }) });
     expect(resp.status).toBe(200);
-    const { jobIDs } = (await resp.json()) as { jobIDs: number[] };
+    const { jobIDs } = (await resp.json()) as { jobIDs: string[] };
     expect(jobIDs).toHaveLength(1);
     await expect
       .poll(async () => {
         const t = (await (await fetch(`${srv.httpURL}/v1/apps/${srv.app.appID}/push/trace?userID=${user}`, { headers: admin })).json()) as { jobs: any[] };
-        return t.jobs.find((j) => j.id === String(jobIDs[0]))?.status; // the trace's job IDs are decimal strings
+        return t.jobs.find((j) => j.id === jobIDs[0])?.status; // job IDs are decimal strings
       })
       .toBe('delivered');
   };
