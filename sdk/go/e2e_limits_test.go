@@ -3,9 +3,11 @@ package herald
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -277,5 +279,53 @@ func TestE2ETooManySessionsEndsTheLogin(t *testing.T) {
 	dials := len(d.dials())
 	if dials != 2 {
 		t.Fatalf("a dialed %d times, want 2 (the login and one refused reconnect)", dials)
+	}
+}
+
+func TestHintedWait(t *testing.T) {
+	for _, tc := range []struct {
+		hint, backoff, max time.Duration
+		r                  float64
+		want               time.Duration
+	}{
+		{time.Second, 20 * time.Millisecond, 30 * time.Second, 0, time.Second},                           // at least the hint
+		{time.Second, 20 * time.Millisecond, 30 * time.Second, 0.5, 1125 * time.Millisecond},             // plus jitter up to a quarter
+		{40 * time.Second, time.Second, 2 * time.Second, 0.5, 41 * time.Second},                          // jitter at most max
+		{time.Second, 5 * time.Second, 30 * time.Second, 0.9, 5 * time.Second},                           // never below the backoff
+		{10 * time.Second, 100 * time.Millisecond, 30 * time.Second, 0.999, 12497500 * time.Microsecond}, // r < 1
+	} {
+		if got := hintedWait(tc.hint, tc.backoff, tc.max, tc.r); got != tc.want {
+			t.Errorf("hintedWait(%v, %v, %v, %v) = %v, want %v", tc.hint, tc.backoff, tc.max, tc.r, got, tc.want)
+		}
+	}
+}
+
+func TestRefusedHandshake(t *testing.T) {
+	resp := func(status int, retryAfter, body string) *http.Response {
+		h := http.Header{}
+		if retryAfter != "" {
+			h.Set("Retry-After", retryAfter)
+		}
+		return &http.Response{StatusCode: status, Header: h, Body: io.NopCloser(strings.NewReader(body))}
+	}
+	for _, tc := range []struct {
+		name string
+		resp *http.Response
+		want *Error
+	}{
+		{"no response", nil, nil},
+		{"server's body", resp(503, "10", `{"code":42903,"message":"too many","retryAfterMs":10000}`),
+			&Error{Code: CodeTooManyUnauthenticated, Message: "too many", RetryAfter: 10 * time.Second}},
+		{"header longer than body", resp(503, "30", `{"code":42901,"message":"m","retryAfterMs":1000}`),
+			&Error{Code: CodeTooManyConnections, Message: "m", RetryAfter: 30 * time.Second}},
+		{"a proxy's page", resp(503, "5", `<html>busy</html>`),
+			&Error{Code: CodeUnavailable, Message: "handshake refused: HTTP 503", RetryAfter: 5 * time.Second}},
+		{"no hint", resp(502, "", ``), &Error{Code: CodeUnavailable, Message: "handshake refused: HTTP 502"}},
+		{"a day is cut", resp(503, "86400", ``), &Error{Code: CodeUnavailable, Message: "handshake refused: HTTP 503", RetryAfter: maxRetryHint}},
+	} {
+		got := refusedHandshake(tc.resp)
+		if (got == nil) != (tc.want == nil) || got != nil && *got != *tc.want {
+			t.Errorf("%s: got %#v, want %#v", tc.name, got, tc.want)
+		}
 	}
 }

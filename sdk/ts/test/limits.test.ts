@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import { afterEach, describe, expect, test } from 'vitest';
 import { ZIMConnectionEvent, ZIMConnectionState, ZIMError, type ZIMLogger } from '../src/node.js';
 import { setWebSocketImplementation, type WebSocketConstructor } from '../src/transport.js';
+import { hintedWait, refusalError } from '../src/zim/connection.js';
 import { startServer, type HeraldServer } from './harness.js';
 import { loggedIn, newClient, rejection, text, uniq, type Client } from './helpers.js';
 
@@ -194,5 +195,24 @@ describe('sessions per user', () => {
     const attempts = log.lines.filter((l) => /^herald: reconnect attempt \d+ failed/.test(l.msg)).map((l) => l.msg);
     expect(attempts).toHaveLength(1);
     expect(attempts[0]).toMatch(/^herald: reconnect attempt 1 failed: 42905 /);
+  });
+});
+
+describe('retry hints', () => {
+  test('hintedWait waits at least the hint plus jitter of up to a quarter (at most max), never less than the backoff', () => {
+    expect(hintedWait(1000, 20, 30_000, 0)).toBe(1000);
+    expect(hintedWait(1000, 20, 30_000, 0.5)).toBe(1125);
+    expect(hintedWait(40_000, 1000, 2000, 0.5)).toBe(41_000);
+    expect(hintedWait(1000, 5000, 30_000, 0.9)).toBe(5000);
+  });
+
+  test('refusalError reads the server body and the Retry-After header', () => {
+    const e = refusalError(503, '10', '{"code":42903,"message":"too many","retryAfterMs":10000}');
+    expect([e.code, e.message, e.retryAfterMs]).toEqual([42903, 'too many', 10_000]);
+    expect(refusalError(503, '30', '{"code":42901,"message":"m","retryAfterMs":1000}').retryAfterMs).toBe(30_000);
+    const proxy = refusalError(503, ['5'], '<html>busy</html>');
+    expect([proxy.code, proxy.retryAfterMs]).toEqual([50300, 5000]);
+    expect(refusalError(502, undefined, '').retryAfterMs).toBeUndefined();
+    expect(refusalError(503, '86400', '').retryAfterMs).toBe(300_000);
   });
 });
