@@ -22,6 +22,17 @@ func backoff(n int, min, max time.Duration, r float64) time.Duration {
 	return half + time.Duration(r*float64(ceil-half))
 }
 
+// hintedWait returns the wait before a reconnect attempt that follows a
+// refusal with a retry hint (the handshake's Retry-After): at least the
+// hint, plus jitter of up to a quarter of it (at most max), so that the
+// clients a cap refused together do not all come back at the same
+// instant; never less than the backoff d. The hint was bounded by
+// maxRetryHint already.
+func hintedWait(hint, d, maxJitter time.Duration, r float64) time.Duration {
+	j := min(hint/4, maxJitter)
+	return max(d, hint+time.Duration(r*float64(j)))
+}
+
 // sleepCtx waits d or until ctx is done; it reports whether d elapsed.
 func sleepCtx(ctxDone <-chan struct{}, d time.Duration) bool {
 	t := time.NewTimer(d)

@@ -471,9 +471,14 @@ func (c *Client) run(ctx context.Context, s *session, done chan struct{}) {
 			attempt = 0
 		}
 		c.setState(ConnectionStateReconnecting, ConnectionEventLoginInterrupted, end.extended())
+		var hint time.Duration // the last refusal's Retry-After
 		for {
 			d := backoff(attempt, c.cfg.ReconnectMin, c.cfg.ReconnectMax, jitter())
 			attempt++
+			if hint > 0 {
+				d = hintedWait(hint, d, c.cfg.ReconnectMax, jitter())
+				c.log.Info("herald: server refused the connection; waiting as it asked", "retryAfter", hint, "wait", d)
+			}
 			if !sleepCtx(ctx.Done(), d) {
 				return
 			}
@@ -488,6 +493,7 @@ func (c *Client) run(ctx context.Context, s *session, done chan struct{}) {
 				return
 			}
 			c.log.Info("herald: reconnect failed", "attempt", attempt, "err", err)
+			hint = retryAfter(err)
 			if !retryable(err) {
 				ev, ext := loginFailure(err)
 				c.finish(ev, ext)

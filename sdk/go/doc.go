@@ -15,6 +15,22 @@
 // server after its handler returned, so a message that was never handed to
 // the app is delivered again at the next login of the same device.
 //
+// The server's limits (docs/protocol.md, "Limits") come with a time to try
+// again, which the SDK obeys. A send over the message rate (CodeRateLimited)
+// is sent again with the same LocalMessageID after the server's retryAfter,
+// not the reconnect backoff, while that fits within RequestTimeout and the
+// caller's context; otherwise SendMessage returns the *Error, whose
+// RetryAfter says when a send will pass. A handshake refused by a connection
+// cap (HTTP 503 with Retry-After, CodeTooManyConnections to
+// CodeTooManyUnauthenticatedFromIP) makes Login return that *Error, and
+// delays the next reconnect attempt by at least the Retry-After plus up to a
+// quarter of it as jitter (hints over five minutes count as five minutes),
+// logged at info level. A login refused with CodeTooManySessions is not
+// retried: Login returns it, and a reconnect refused with it ends the login
+// (ConnectionStateDisconnected, ConnectionEventLoginInterrupted, extended
+// data "code" 42905), since nothing changes until the user's other sessions
+// end.
+//
 // Groups (CreateGroup, JoinGroup, InviteUsersIntoGroup, ...) carry messages
 // sent with ConversationTypeGroup and the group's ID, delivered through
 // EventHandler.ReceiveGroupMessage with the same guarantees. Call

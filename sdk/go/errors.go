@@ -1,8 +1,13 @@
 package herald
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/heraldim/herald/internal/protocol"
 )
@@ -29,6 +34,13 @@ type Error struct {
 	Code int
 	// Message is a human-readable explanation, safe to show.
 	Message string
+	// RetryAfter, when not zero, is how long the server asked to wait
+	// before trying again: set on CodeRateLimited (the send passes after
+	// it) and on the connection caps CodeTooManyConnections to
+	// CodeTooManyUnauthenticatedFromIP (the handshake's Retry-After).
+	// SendMessage and the reconnect loop honour it by themselves; an app
+	// gets it when the SDK gave up (see SendMessage).
+	RetryAfter time.Duration
 }
 
 // Error implements the error interface.
@@ -86,19 +98,76 @@ const (
 	CodeGroupInviteOnly     = int(protocol.CodeGroupInviteOnly)     // the group takes new members by invitation only
 	CodeJoinRequestPending  = int(protocol.CodeJoinRequestPending)  // a request to join the group is pending already
 	CodeNoJoinRequest       = int(protocol.CodeNoJoinRequest)       // the user has no pending request to join the group
+
+	// The connection caps refuse the WebSocket handshake (HTTP 503 with a
+	// Retry-After): Login returns the *Error with RetryAfter set, and the
+	// reconnect loop waits at least that long before its next attempt.
+	CodeTooManyConnections           = int(protocol.CodeTooManyConnections)           // the server has all the connections it takes
+	CodeTooManyConnectionsFromIP     = int(protocol.CodeTooManyConnectionsFromIP)     // the client address has all the connections it may
+	CodeTooManyUnauthenticated       = int(protocol.CodeTooManyUnauthenticated)       // too many connections wait to log in
+	CodeTooManyUnauthenticatedFromIP = int(protocol.CodeTooManyUnauthenticatedFromIP) // too many connections from this address wait to log in
+	// CodeTooManySessions: the login would give the user more sessions on
+	// the server than it allows. It ends the login like a refused token
+	// (no retry loop): the user's other sessions must end first.
+	CodeTooManySessions = int(protocol.CodeTooManySessions)
 )
 
 func errorFromWire(e *protocol.Error) *Error {
-	return &Error{Code: int(e.Code), Message: e.Message}
+	return &Error{Code: int(e.Code), Message: e.Message, RetryAfter: time.Duration(e.RetryAfterMs) * time.Millisecond}
+}
+
+// maxRetryHint bounds the server's retry hints the SDK obeys: a hint above
+// it (a misconfigured proxy's Retry-After of a day) is cut to it, so a
+// client comes back within minutes of a server that recovered.
+const maxRetryHint = 5 * time.Minute
+
+// refusedHandshake turns the response to a refused WebSocket handshake into
+// an *Error: the server's JSON error body ({code, message, retryAfterMs})
+// when there is one, CodeUnavailable otherwise, with RetryAfter the larger
+// of the body's retryAfterMs and the Retry-After header (seconds). It
+// returns nil for no response or one that is not a refusal.
+func refusedHandshake(resp *http.Response) *Error {
+	if resp == nil || resp.StatusCode < 400 {
+		return nil
+	}
+	e := &Error{Code: CodeUnavailable, Message: fmt.Sprintf("handshake refused: HTTP %d", resp.StatusCode)}
+	if resp.Body != nil {
+		var w protocol.Error
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		if json.Unmarshal(b, &w) == nil && w.Code != 0 {
+			e = errorFromWire(&w)
+		}
+	}
+	if secs, err := strconv.ParseInt(resp.Header.Get("Retry-After"), 10, 64); err == nil && secs > 0 {
+		e.RetryAfter = max(e.RetryAfter, time.Duration(min(secs, int64(maxRetryHint/time.Second)))*time.Second)
+	}
+	return e
+}
+
+// retryAfter returns the server's retry hint carried by err, if any,
+// bounded by maxRetryHint.
+func retryAfter(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		return min(e.RetryAfter, maxRetryHint)
+	}
+	return 0
 }
 
 // retryable reports whether a login that failed with err may succeed if
-// tried again with the same token: network faults, timeouts, rate limits
-// and server faults may; a refused token, app or argument will not.
+// tried again with the same token: network faults, timeouts, rate limits,
+// the connection caps and server faults may; a refused token, app or
+// argument will not, nor a login over the user's session cap
+// (CodeTooManySessions: retrying cannot help until the user's other
+// sessions end, and a loop would keep the cap's metric climbing).
 func retryable(err error) bool {
 	var e *Error
 	if !errors.As(err, &e) {
 		return true
 	}
-	return e.Code == CodeRateLimited || e.Code >= 50000
+	switch e.Code {
+	case CodeRateLimited, CodeTooManyConnections, CodeTooManyConnectionsFromIP, CodeTooManyUnauthenticated, CodeTooManyUnauthenticatedFromIP:
+		return true
+	}
+	return e.Code >= 50000
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/heraldim/herald/internal/protocol"
 )
@@ -21,6 +22,13 @@ import (
 // returned with it even on error, so that a caller unsure whether the
 // message was stored (ErrDisconnected, a timeout) can send it again: the
 // server stores a message once per sender and LocalMessageID.
+//
+// A send over the server's message rate is refused with CodeRateLimited
+// before anything is stored, with the time after which one send will pass.
+// SendMessage waits that long (not its reconnect backoff) and sends the
+// same LocalMessageID again, as often as the wait still ends within
+// RequestTimeout of the call and before ctx's deadline; then it returns the
+// *Error, whose RetryAfter tells when to try again.
 func (c *Client) SendMessage(ctx context.Context, msg Message, toConversationID string, convType ConversationType, cfg MessageSendConfig) (Message, error) {
 	if msg.LocalMessageID == "" {
 		msg.LocalMessageID = newLocalID()
@@ -30,11 +38,6 @@ func (c *Client) SendMessage(ctx context.Context, msg Message, toConversationID 
 	if msg.Priority == 0 {
 		msg.Priority = MessagePriorityMedium
 	}
-	s, userID, err := c.current()
-	if err != nil {
-		return msg, fmt.Errorf("herald: send message: %w", err)
-	}
-	msg.SenderUserID = userID
 	req := protocol.SendRequest{
 		ConversationID:   toConversationID,
 		ConversationType: int(convType),
@@ -51,17 +54,36 @@ func (c *Client) SendMessage(ctx context.Context, msg Message, toConversationID 
 		req.PushConfig = &protocol.PushConfig{Title: pc.Title, Content: pc.Content, Payload: pc.Payload, ResourcesID: pc.ResourcesID}
 	}
 	k := convKey{toConversationID, convType}
-	f, err := s.request(ctx, protocol.TypeSend, req, func(f protocol.Frame) {
-		if f.Error != nil {
-			return
+	deadline := time.Now().Add(c.cfg.RequestTimeout)
+	var f protocol.Frame
+	for {
+		s, userID, err := c.current()
+		if err != nil {
+			return msg, fmt.Errorf("herald: send message: %w", err)
 		}
-		var r protocol.SendReply
-		if json.Unmarshal(f.Data, &r) == nil && r.ConversationSeq > 0 {
-			c.ownSent(k, r.ConversationSeq)
+		msg.SenderUserID = userID
+		f, err = s.request(ctx, protocol.TypeSend, req, func(f protocol.Frame) {
+			if f.Error != nil {
+				return
+			}
+			var r protocol.SendReply
+			if json.Unmarshal(f.Data, &r) == nil && r.ConversationSeq > 0 {
+				c.ownSent(k, r.ConversationSeq)
+			}
+		})
+		if err == nil {
+			break
 		}
-	})
-	if err != nil {
-		return msg, fmt.Errorf("herald: send message: %w", err)
+		wait := sendRetryWait(ctx, err, deadline)
+		if wait <= 0 {
+			return msg, fmt.Errorf("herald: send message: %w", err)
+		}
+		c.log.Info("herald: send over the rate limit; sending again after the server's retryAfter",
+			"localMessageID", msg.LocalMessageID, "retryAfter", wait)
+		if !sleepCtx(ctx.Done(), wait) {
+			return msg, fmt.Errorf("herald: send message: %w", err)
+		}
+		c.log.Debug("herald: sending again after the rate limit", "localMessageID", msg.LocalMessageID)
 	}
 	var r protocol.SendReply
 	if err := json.Unmarshal(f.Data, &r); err != nil {
@@ -71,6 +93,25 @@ func (c *Client) SendMessage(ctx context.Context, msg Message, toConversationID 
 	msg.ConversationSeq = r.ConversationSeq
 	msg.Timestamp = fromMillis(r.Timestamp)
 	return msg, nil
+}
+
+// sendRetryWait returns how long to wait before sending again a send that
+// failed with err: the server's retryAfter of a CodeRateLimited refusal
+// (nothing was stored), when waiting it ends before deadline and ctx's
+// deadline; 0 when the send is not to be repeated.
+func sendRetryWait(ctx context.Context, err error, deadline time.Time) time.Duration {
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeRateLimited || e.RetryAfter <= 0 {
+		return 0
+	}
+	end := time.Now().Add(e.RetryAfter)
+	if d, ok := ctx.Deadline(); ok && end.After(d) {
+		return 0
+	}
+	if end.After(deadline) {
+		return 0
+	}
+	return e.RetryAfter
 }
 
 // QueryHistoryMessage returns a page of a conversation's stored messages,

@@ -113,8 +113,13 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 	userID, tok := c.userID, c.token
 	c.mu.Unlock()
 
-	ws, _, err := websocket.Dial(ctx, c.url, &websocket.DialOptions{HTTPClient: c.cfg.HTTPClient})
+	ws, resp, err := websocket.Dial(ctx, c.url, &websocket.DialOptions{HTTPClient: c.cfg.HTTPClient})
 	if err != nil {
+		if e := refusedHandshake(resp); e != nil {
+			// A connection cap (HTTP 503, Retry-After): the *Error carries
+			// the server's hint, which the reconnect loop obeys.
+			return nil, fmt.Errorf("dial %s: %w", c.url, e)
+		}
 		return nil, fmt.Errorf("dial %s: %w", c.url, err)
 	}
 	ws.SetReadLimit(maxReadBytes)

@@ -7,10 +7,20 @@
 export class ZIMError extends Error {
   /** The numeric code (e.g. 40004). */
   readonly code: number;
-  constructor(code: number, message: string) {
+  /**
+   * How long the server asked to wait before trying again, in
+   * milliseconds, when it said: on 42900 rate_limited (a send passes after
+   * it) and on the connection caps 42901–42904 (the refused handshake's
+   * Retry-After, where the runtime shows it: see the README, "Limits").
+   * The SDK waits it by itself before resending or reconnecting; the app
+   * sees it on the error the SDK gives up with.
+   */
+  readonly retryAfterMs?: number;
+  constructor(code: number, message: string, retryAfterMs?: number) {
     super(message);
     this.name = 'ZIMError';
     this.code = code;
+    if (retryAfterMs !== undefined && retryAfterMs > 0) this.retryAfterMs = retryAfterMs;
   }
 }
 
@@ -83,6 +93,13 @@ export const ZIMServerErrorCode = {
   InvalidPushDevice: 40012,
   DeviceInUse: 40906,
   RateLimited: 42900,
+  /** The connection caps: the handshake was refused with HTTP 503 and a Retry-After. */
+  TooManyConnections: 42901,
+  TooManyConnectionsFromIP: 42902,
+  TooManyUnauthenticated: 42903,
+  TooManyUnauthenticatedFromIP: 42904,
+  /** login: the user has as many sessions on the server as it allows; the login ends (no retry). */
+  TooManySessions: 42905,
   Unavailable: 50300,
   TokenRevoked: 40108,
   AppDisabled: 40106,

@@ -50,6 +50,19 @@ const DEFAULT_HEARTBEAT_MS = 15_000;
 const MAX_BATCH = 100;
 // Most positions per ack frame (the server's limit).
 const MAX_ACKS_PER_FRAME = 1000;
+// The longest server retry hint obeyed: a larger one (a proxy's
+// Retry-After of a day) is cut to it, so that a client comes back within
+// minutes of a server that recovered. As maxRetryHint in sdk/go.
+const MAX_RETRY_HINT_MS = 5 * 60_000;
+
+/**
+ * hintedWait is the wait before a reconnect attempt that follows a refusal
+ * with a retry hint: at least the hint, plus jitter of up to a quarter of it
+ * (at most max), never less than the backoff d. As sdk/go/backoff.go.
+ */
+export function hintedWait(hint: number, d: number, max: number, r: number): number {
+  return Math.max(d, hint + r * Math.min(hint / 4, max));
+}
 
 /** backoff returns the wait before reconnect attempt n: equal jitter, as sdk/go/backoff.go. */
 export function backoff(n: number, min: number, max: number, r: number): number {
@@ -71,6 +84,8 @@ class Socket {
   timer: ReturnType<typeof setInterval> | undefined;
   /** Set while the login is in progress: called when the connection ends before the reply. */
   onLoginClose: ((code: number, reason: string) => void) | undefined;
+  /** The server refused the handshake (HTTP 503 and its body), where the runtime shows it. */
+  refused: ZIMError | undefined;
   closed = false;
   constructor(readonly ws: WebSocketLike) {}
 }
@@ -95,6 +110,8 @@ interface Pending {
   /** How often the server answered unavailable, and its last such error (what a timeout then reports). */
   retries: number;
   lastError?: ZIMError;
+  /** Date.now() at which the request times out (requestTimeout after the call). */
+  deadline?: number;
 }
 
 /** Delivery bookkeeping of one conversation (see sdk/go/events.go). */
@@ -160,6 +177,14 @@ export class Connection implements Core {
 
   private queue: QueuedEvent[] = [];
   private draining = false;
+
+  /**
+   * Set while sends wait for the server's rate limit (42900 with
+   * retryAfterMs): no send is written until Date.now() >= until, when they
+   * all are, in the order of the calls, so that a later send cannot pass
+   * the limit before an earlier refused one.
+   */
+  private sendHold: { until: number; timer: ReturnType<typeof setTimeout> } | undefined;
 
   constructor(zim: ZIM, cfg: ConnectionConfig) {
     this.zim = zim;
@@ -241,14 +266,48 @@ export class Connection implements Core {
         onReply: opts.onReply,
         localMessageID: opts.localMessageID,
         retries: 0,
+        deadline: Date.now() + this.cfg.requestTimeout,
       };
       p.timer = setTimeout(() => {
         this.settle(p, p.lastError ?? new ZIMError(ZIMClientErrorCode.Timeout, `${type}: no reply within ${this.cfg.requestTimeout} ms`));
       }, this.cfg.requestTimeout);
       this.requests.add(p);
       const s = this.sock;
-      if (s && s.loggedIn) this.write(p, s);
+      if (s && s.loggedIn && !this.held(p)) this.write(p, s);
     });
+  }
+
+  /** held reports whether p is a send that waits for the rate limit's hold. */
+  private held(p: Pending): boolean {
+    return p.type === 'send' && this.sendHold !== undefined;
+  }
+
+  /**
+   * holdSends holds every send until ms from now (or a later hold's end),
+   * then writes the waiting ones in the order of the calls.
+   */
+  private holdSends(ms: number): void {
+    const until = Date.now() + ms;
+    if (this.sendHold && this.sendHold.until >= until) return;
+    if (this.sendHold) clearTimeout(this.sendHold.timer);
+    const fire = () => {
+      const h = this.sendHold;
+      if (!h) return;
+      const left = h.until - Date.now();
+      if (left > 0) {
+        h.timer = setTimeout(fire, left); // a timer may fire a little early
+        return;
+      }
+      this.sendHold = undefined;
+      const s = this.sock;
+      if (!s || !s.loggedIn || s.closed) return; // the reconnect login writes them
+      for (const p of this.requests) {
+        if (p.type !== 'send' || p.sock || p.settled) continue;
+        this.log.debug(`herald: send ${p.localMessageID ?? ''} sent again after the rate limit`);
+        this.write(p, s);
+      }
+    };
+    this.sendHold = { until, timer: setTimeout(fire, ms) };
   }
 
   private write(p: Pending, s: Socket): void {
@@ -282,6 +341,26 @@ export class Connection implements Core {
       return; // a ping's reply, or one whose connection was replaced
     }
     this.byID.delete(p.id);
+    const after = f.error?.retryAfterMs ?? 0;
+    if (f.error && f.error.code === ZIMServerErrorCode.RateLimited && p.type === 'send' && after > 0 && !p.settled) {
+      // Over the message rate: nothing was stored. Send it again with the
+      // same localMessageID once the server's retryAfterMs passed, unless
+      // that is past the request's deadline: then reject now, with the hint.
+      const err = new ZIMError(f.error.code, f.error.message, after);
+      p.sock = undefined;
+      p.id = '';
+      if (Date.now() + after > (p.deadline ?? 0)) {
+        this.log.info(`herald: send ${p.localMessageID ?? ''} over the rate limit; retryAfterMs ${after} is past its deadline, giving up`);
+        this.requests.delete(p);
+        this.settle(p, err);
+        return;
+      }
+      p.lastError = err;
+      p.retries++;
+      this.log.info(`herald: send ${p.localMessageID ?? ''} over the rate limit; sending again in ${after} ms`);
+      this.holdSends(after);
+      return;
+    }
     if (f.error && f.error.code === ZIMServerErrorCode.Unavailable && p.retry && !p.settled) {
       // The server is stopping or overloaded: send it again later (on this
       // connection, or after the reconnect login), within the deadline.
@@ -291,7 +370,7 @@ export class Connection implements Core {
       const d = backoff(p.retries++, this.cfg.reconnectMin, this.cfg.reconnectMax, Math.random());
       setTimeout(() => {
         const s = this.sock;
-        if (!p.settled && !p.sock && s?.loggedIn && !s.closed) this.write(p, s);
+        if (!p.settled && !p.sock && s?.loggedIn && !s.closed && !this.held(p)) this.write(p, s);
       }, d);
       return;
     }
@@ -306,7 +385,7 @@ export class Connection implements Core {
     if (p.settled) return;
     p.settled = true;
     if (p.timer) clearTimeout(p.timer);
-    if (f.error) p.reject(new ZIMError(f.error.code, f.error.message));
+    if (f.error) p.reject(new ZIMError(f.error.code, f.error.message, f.error.retryAfterMs));
     else p.resolve(f.data ?? {});
   }
 
@@ -328,6 +407,8 @@ export class Connection implements Core {
 
   /** failAll ends every request: the login ended. */
   private failAll(code: number, message: string): void {
+    if (this.sendHold) clearTimeout(this.sendHold.timer);
+    this.sendHold = undefined;
     const all = Array.from(this.requests);
     for (const p of all) this.settle(p, new ZIMError(code, message));
     this.requests.clear();
@@ -381,6 +462,7 @@ export class Connection implements Core {
         return;
       }
       const s = new Socket(ws);
+      this.watchRefusal(s);
       let done = false;
       const finish = (err?: ZIMError) => {
         if (done) return;
@@ -399,7 +481,8 @@ export class Connection implements Core {
         finish(
           run.cancelled
             ? new ZIMError(ZIMClientErrorCode.LoginEnded, 'the login was cancelled')
-            : new ZIMError(ZIMClientErrorCode.NetworkError, `connection closed before the login reply (${code}${reason ? ' ' + reason : ''})`),
+            : (s.refused ??
+                new ZIMError(ZIMClientErrorCode.NetworkError, `connection closed before the login reply (${code}${reason ? ' ' + reason : ''})`)),
         );
       ws.onerror = () => {
         /* onclose follows */
@@ -461,6 +544,40 @@ export class Connection implements Core {
     });
   }
 
+  /**
+   * watchRefusal records why the server refused s's handshake, where the
+   * WebSocket shows it: the Node `ws` package emits 'unexpected-response'
+   * with the HTTP response (a connection cap's 503, its Retry-After header
+   * and its JSON error body). A browser's WebSocket (and Node 22's global
+   * one) shows nothing of it, the handshake just fails (close code 1006):
+   * there the SDK reconnects on its own backoff.
+   */
+  private watchRefusal(s: Socket): void {
+    const ws = s.ws as unknown as {
+      on?: (event: string, fn: (req: unknown, res: HandshakeResponse) => void) => void;
+      terminate?: () => void;
+    };
+    if (typeof ws.on !== 'function') return;
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      let done = false;
+      const end = () => {
+        if (done) return;
+        done = true;
+        s.refused = refusalError(res.statusCode ?? 0, res.headers?.['retry-after'], body);
+        // With a listener, ws leaves aborting to it: it then closes (1006).
+        if (typeof ws.terminate === 'function') ws.terminate();
+        else s.ws.close();
+      };
+      res.on('data', (chunk: unknown) => {
+        if (body.length < 4096) body += String(chunk);
+      });
+      res.on('end', end);
+      res.on('error', end);
+      res.on('aborted', end);
+    });
+  }
+
   /** loggedInOn makes s the logged-in connection. */
   private loggedInOn(s: Socket, r: WireLoginReply): void {
     const reconnect = this.state === ZIMConnectionState.Reconnecting;
@@ -479,7 +596,7 @@ export class Connection implements Core {
     }
     this.flushAcks(); // positions handled before this connection
     for (const p of this.requests) {
-      if (p.sock || p.settled) continue;
+      if (p.sock || p.settled || this.held(p)) continue;
       if (p.retries > 0) this.log.debug(`herald: ${p.type} sent again after the reconnect login`, p.localMessageID ?? '');
       this.write(p, s);
     }
@@ -606,9 +723,14 @@ export class Connection implements Core {
   /** reconnect tries to log in again until it succeeds, the login ends, or a re-login is refused for good. */
   private async reconnect(run: { cancelled: boolean; wake?: () => void }, stable: boolean): Promise<void> {
     if (stable) this.attempt = 0;
+    let hint = 0; // the last refusal's Retry-After (ms)
     for (;;) {
-      const d = backoff(this.attempt, this.cfg.reconnectMin, this.cfg.reconnectMax, Math.random());
+      let d = backoff(this.attempt, this.cfg.reconnectMin, this.cfg.reconnectMax, Math.random());
       this.attempt++;
+      if (hint > 0) {
+        d = hintedWait(hint, d, this.cfg.reconnectMax, Math.random());
+        this.log.info(`herald: server refused the connection; waiting ${Math.ceil(d)} ms as it asked (retry after ${hint} ms)`);
+      }
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, d);
         run.wake = () => {
@@ -625,6 +747,7 @@ export class Connection implements Core {
         if (run.cancelled || this.run !== run) return;
         const err = toZIMError(e);
         this.log.info(`herald: reconnect attempt ${this.attempt} failed: ${err.code} ${err.message}`);
+        hint = Math.min(err.retryAfterMs ?? 0, MAX_RETRY_HINT_MS);
         if (!retryable(err)) {
           const [ev, ext] = loginFailure(err);
           this.finish(ev, ext);
@@ -960,10 +1083,49 @@ function toZIMError(e: unknown): ZIMError {
   return new ZIMError(ZIMClientErrorCode.NetworkError, String(e));
 }
 
-/** retryable: a re-login that failed with err may succeed with the same token later. */
+/**
+ * retryable: a re-login that failed with err may succeed with the same token
+ * later: network faults, timeouts, rate limits, the connection caps
+ * (42901–42904) and server faults. Not a refused token, app or argument,
+ * nor 42905 too_many_sessions: retrying cannot help until the user's other
+ * sessions end, so the login ends (Disconnected, LoginInterrupted).
+ */
 function retryable(err: ZIMError): boolean {
   if (err.code >= 60000 && err.code < 61000) return err.code !== ZIMClientErrorCode.Destroyed && err.code !== ZIMClientErrorCode.LoginEnded;
+  if (err.code >= ZIMServerErrorCode.TooManyConnections && err.code <= ZIMServerErrorCode.TooManyUnauthenticatedFromIP) return true;
   return err.code === ZIMServerErrorCode.RateLimited || err.code >= 50000;
+}
+
+/** The part of Node's http.IncomingMessage watchRefusal reads. */
+interface HandshakeResponse {
+  statusCode?: number;
+  headers?: Record<string, string | string[] | undefined>;
+  on(event: string, fn: (chunk: unknown) => void): void;
+}
+
+/**
+ * refusalError is the ZIMError of a refused handshake: the server's JSON
+ * error body ({code, message, retryAfterMs}) when there is one, 50300
+ * otherwise, with retryAfterMs the larger of the body's and the
+ * Retry-After header's (seconds).
+ */
+export function refusalError(status: number, retryAfter: string | string[] | undefined, body: string): ZIMError {
+  let code: number = ZIMServerErrorCode.Unavailable;
+  let message = `handshake refused: HTTP ${status}`;
+  let ms = 0;
+  try {
+    const j = JSON.parse(body) as { code?: unknown; message?: unknown; retryAfterMs?: unknown };
+    if (typeof j.code === 'number' && j.code > 0) {
+      code = j.code;
+      if (typeof j.message === 'string') message = j.message;
+      if (typeof j.retryAfterMs === 'number' && j.retryAfterMs > 0) ms = j.retryAfterMs;
+    }
+  } catch {
+    /* not the server's body: a proxy's */
+  }
+  const secs = Number(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
+  if (Number.isFinite(secs) && secs > 0) ms = Math.max(ms, secs * 1000);
+  return new ZIMError(code, message, ms > 0 ? Math.min(ms, MAX_RETRY_HINT_MS) : undefined);
 }
 
 /** loginFailure tells which connection event a failed login reports. */

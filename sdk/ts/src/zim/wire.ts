@@ -15,7 +15,7 @@ export interface Frame {
   type: string;
   id?: string;
   data?: unknown;
-  error?: { code: number; message: string };
+  error?: { code: number; message: string; retryAfterMs?: number };
 }
 
 /** A message as the server delivers it. */
