@@ -1,0 +1,89 @@
+package console_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldim/herald/internal/console/consoletest"
+	"github.com/heraldim/herald/internal/protocol"
+	"github.com/heraldim/herald/internal/testkit"
+)
+
+// registerPhone logs user in and registers the simulated phone's token
+// as the app on the phone does at login (its push channel), returning the
+// PushID the server gave it.
+func registerPhone(t *testing.T, s *testkit.Server, user, vendor, token, env, bundle string) string {
+	t.Helper()
+	cl := s.LoginAs(t, user, "ios", "phone-"+user)
+	cl.SyncDone(10 * time.Second)
+	var r protocol.RegisterPushReply
+	if err := cl.Call(protocol.TypeRegisterPush, protocol.PushRegistration{Vendor: vendor, Token: token,
+		Environment: env, BundleID: bundle}, &r); err != nil {
+		t.Fatalf("registerPush: %v", err)
+	}
+	return r.PushID
+}
+
+// Online push debugging against the emulators: a bad PushID is refused
+// with its code; a simulated phone made on the page gets the PushID the
+// server gives its token, a test push to it shows the vendor's answer,
+// the request and the timing, and the phone's callbacks arrive live.
+func TestDebugPushToSimulatedPhone(t *testing.T) {
+	c, _ := consoletest.StartEmulated(t, nil)
+	app := c.Server.App
+	c.SignIn(app.AppID, app.AdminKey)
+	c.Go("debug", "Push debugging")
+
+	// An unknown PushID: the catalogue's 40400, focus on the result.
+	c.Type(`form[aria-label="Send a test push"] input[name="pushID"]`, "Pnosuchdevice")
+	c.Click(`form[aria-label="Send a test push"] button[type="submit"]`)
+	c.WaitText(`[data-testid="debug-result"] .error-box`, "40400")
+	c.WaitText(`[data-testid="debug-result"] .error-box`, "unknown PushID")
+	c.WaitJS(`document.activeElement && document.activeElement.id === "debug-result"`, "the focus on the result", "")
+
+	// A simulated APNs phone (debug build: the sandbox), foreground.
+	c.WaitText(`#debug-phone`, "Simulated phone")
+	c.Eval(`(() => { const s = document.querySelector('form[aria-label="Create a simulated phone"] select[name="state"]');
+		s.value = "foreground"; s.dispatchEvent(new Event("change", {bubbles: true})); })()`)
+	c.Click(`form[aria-label="Create a simulated phone"] button[type="submit"]`)
+	c.WaitJS(`!!document.querySelector('[data-testid="phone-pushid"]')`, "the phone's PushID", "")
+	token := c.Text(`[data-testid="phone-token"]`)
+	shown := c.Text(`[data-testid="phone-pushid"]`)
+	if token == "" || !strings.HasPrefix(shown, "D") {
+		t.Fatalf("phone token %q PushID %q, want a token and a development PushID", token, shown)
+	}
+	// The app on the phone logs in with it: the server's PushID is the
+	// one the page showed, and the page put it in the form.
+	pushID := registerPhone(t, c.Server, "bob", "apns", token, "development", "im.herald.dev")
+	if pushID != shown {
+		t.Fatalf("the server gave the phone PushID %q, the page showed %q", pushID, shown)
+	}
+	c.WaitJS(`document.querySelector('form[aria-label="Send a test push"] input[name="pushID"]').value === `+consoletest.JS(pushID),
+		"the phone's PushID in the form", "")
+
+	// bob's devices list it too.
+	c.Type(`form[aria-label="Find a user's devices"] input[name="userID"]`, "bob")
+	c.Click(`form[aria-label="Find a user's devices"] button[type="submit"]`)
+	c.WaitText(`#main table`, pushID)
+
+	c.Type(`form[aria-label="Send a test push"] textarea[name="payload"]`, `{"k":"v"}`)
+	c.Click(`form[aria-label="Send a test push"] button[type="submit"]`)
+	c.WaitText(`[data-testid="debug-outcome"]`, "delivered")
+	c.WaitText(`[data-testid="debug-answer"]`, "apns (development)")
+	c.WaitText(`[data-testid="debug-latency"]`, " ms")
+	c.WaitText(`[data-testid="debug-request"]`, `"pushID": "`+pushID+`"`)
+	c.WaitText(`[data-testid="debug-request"]`, `"payload": "{\"k\":\"v\"}"`)
+	if n := c.Count(`[data-testid="debug-result"] .error-box`); n != 0 {
+		t.Fatalf("a delivered push shows an error")
+	}
+	c.WaitText(`[data-testid="phone-events"] table`, "notificationArrived")
+	c.WaitText(`[data-testid="phone-events"] table`, "Hello from the Herald console")
+	c.WaitText(`[role="status"]`, "notificationArrived")
+	c.Screenshot("debug")
+
+	c.Narrow(true)
+	c.WaitJS(`document.documentElement.scrollWidth <= window.innerWidth`, "no sideways scroll of the page at 360 px", "")
+	c.Screenshot("debug-narrow")
+	c.Narrow(false)
+}
