@@ -1,7 +1,9 @@
 package console_test
 
 import (
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -86,4 +88,83 @@ func TestDebugPushToSimulatedPhone(t *testing.T) {
 	c.WaitJS(`document.documentElement.scrollWidth <= window.innerWidth`, "no sideways scroll of the page at 360 px", "")
 	c.Screenshot("debug-narrow")
 	c.Narrow(false)
+}
+
+// eventPolls counts the phones API's event long-polls: started, and
+// in flight (a poll ends when its browser request is aborted).
+type eventPolls struct {
+	mu       sync.Mutex
+	started  int
+	inFlight int
+}
+
+func (e *eventPolls) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/events") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		e.mu.Lock()
+		e.started++
+		e.inFlight++
+		e.mu.Unlock()
+		defer func() {
+			e.mu.Lock()
+			e.inFlight--
+			e.mu.Unlock()
+		}()
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (e *eventPolls) get() (started, inFlight int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.started, e.inFlight
+}
+
+// Leaving the page stops the phone's long-poll: the request in flight is
+// aborted and none follows; coming back resumes it for the same phone.
+func TestDebugStopsPollingOnLeave(t *testing.T) {
+	c, emus := consoletest.StartEmulated(t, nil)
+	polls := &eventPolls{}
+	c.Server.Srv.SetEmulatedPhones(c.Server.App.AppID, polls.wrap(emus.Phones.Handler()))
+	app := c.Server.App
+	c.SignIn(app.AppID, app.AdminKey)
+	c.Go("debug", "Push debugging")
+	c.WaitText(`#debug-phone`, "Simulated phone")
+	c.Click(`form[aria-label="Create a simulated phone"] button[type="submit"]`)
+	c.WaitText(`[data-testid="phone-events"] table`, "None yet")
+	waitPolls(t, polls, func(started, inFlight int) bool { return started >= 1 && inFlight == 1 }, "a long-poll in flight")
+
+	c.Go("overview", "Overview")
+	waitPolls(t, polls, func(_, inFlight int) bool { return inFlight == 0 }, "the long-poll aborted")
+	started, _ := polls.get()
+	// A round trip of the page (an overview poll seen) later, no new poll.
+	c.WaitText(`[data-testid="ov-updated"]`, "Updated")
+	if s, n := polls.get(); s != started || n != 0 {
+		t.Fatalf("after leaving the page: %d polls started (was %d), %d in flight", s, started, n)
+	}
+
+	c.Go("debug", "Push debugging")
+	c.WaitText(`[data-testid="phone-id"]`, "phone-")
+	waitPolls(t, polls, func(s, inFlight int) bool { return s > started && inFlight == 1 }, "the long-poll resumed")
+}
+
+// waitPolls waits until ok holds of the polls' counts.
+func waitPolls(t *testing.T, p *eventPolls, ok func(started, inFlight int) bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(consoletest.Timeout)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if ok(p.get()) {
+			return
+		}
+		if time.Now().After(deadline) {
+			s, n := p.get()
+			t.Fatalf("waiting for %s: %d started, %d in flight", what, s, n)
+		}
+		<-tick.C
+	}
 }
