@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
 	"github.com/heraldim/herald/internal/console/consoletest"
 	"github.com/heraldim/herald/internal/protocol"
 	"github.com/heraldim/herald/internal/testkit"
@@ -69,6 +72,10 @@ func TestDebugPushToSimulatedPhone(t *testing.T) {
 	c.Click(`form[aria-label="Find a user's devices"] button[type="submit"]`)
 	c.WaitText(`#main table`, pushID)
 
+	// Every text of the status line from now on (the phone's callbacks
+	// and the push's answer may come in either order).
+	c.Eval(`(() => { const el = document.querySelector('[role="status"]'); window.said = [];
+		new MutationObserver(() => window.said.push(el.textContent)).observe(el, {childList: true, subtree: true, characterData: true}); })()`)
 	c.Type(`form[aria-label="Send a test push"] textarea[name="payload"]`, `{"k":"v"}`)
 	c.Click(`form[aria-label="Send a test push"] button[type="submit"]`)
 	c.WaitText(`[data-testid="debug-outcome"]`, "delivered")
@@ -81,7 +88,8 @@ func TestDebugPushToSimulatedPhone(t *testing.T) {
 	}
 	c.WaitText(`[data-testid="phone-events"] table`, "notificationArrived")
 	c.WaitText(`[data-testid="phone-events"] table`, "Hello from the Herald console")
-	c.WaitText(`[role="status"]`, "notificationArrived")
+	c.WaitJS(`window.said.some((t) => t.includes("Phone phone-1: notificationArrived"))`, "the callback announced", "")
+	c.WaitJS(`window.said.some((t) => t.includes("Test push: delivered"))`, "the answer announced", "")
 	c.Screenshot("debug")
 
 	c.Narrow(true)
@@ -149,6 +157,33 @@ func TestDebugStopsPollingOnLeave(t *testing.T) {
 	c.Go("debug", "Push debugging")
 	c.WaitText(`[data-testid="phone-id"]`, "phone-")
 	waitPolls(t, polls, func(s, inFlight int) bool { return s > started && inFlight == 1 }, "the long-poll resumed")
+
+	// Removing the phone forgets it and ends its poll.
+	id := c.Text(`[data-testid="phone-id"]`)
+	// By the keyboard (the status line may cover the button's place).
+	c.Run(chromedp.Focus(chromedp.CSS(`button[aria-label="Remove phone ` + id + `"]`)))
+	c.Key(kb.Enter)
+	c.WaitJS(`!document.querySelector('[data-testid="phone-id"]')`, "the phone gone (the section holds %q)", "#debug-phone")
+	c.WaitText(`[role="status"]`, "Phone "+id+" removed")
+	waitPolls(t, polls, func(_, inFlight int) bool { return inFlight == 0 }, "the removed phone's poll ended")
+	if n := c.Count(`[data-testid="phone-id"]`); n != 0 {
+		t.Fatal("the removed phone is still shown")
+	}
+}
+
+// Without --emulate the page says how to get simulated phones and offers
+// none; the test push form works alone.
+func TestDebugWithoutEmulators(t *testing.T) {
+	c := consoletest.Start(t, nil)
+	c.SignIn(c.Server.App.AppID, c.Server.App.AdminKey)
+	c.Go("debug", "Push debugging")
+	c.WaitText(`[data-testid="not-emulating"]`, "herald serve --emulate")
+	if n := c.Count(`#debug-phone`); n != 0 {
+		t.Fatal("a simulated phone offered without the emulators")
+	}
+	c.Type(`form[aria-label="Send a test push"] input[name="pushID"]`, "Dnosuchdevice")
+	c.Click(`form[aria-label="Send a test push"] button[type="submit"]`)
+	c.WaitText(`[data-testid="debug-result"] .error-box`, "40400")
 }
 
 // waitPolls waits until ok holds of the polls' counts.

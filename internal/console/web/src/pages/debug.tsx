@@ -130,7 +130,12 @@ export function Debug({ api, query }: PageProps): JSX.Element {
           }}
           onPushID={setPushID}
         />
+      ) : emulator.data ? (
+        <p class="hint" data-testid="not-emulating">
+          To make a simulated phone here, start the server with <code>herald serve --emulate</code> (the vendors' emulators in process).
+        </p>
       ) : null}
+      <ErrorBox error={emulator.error} />
       <section aria-labelledby="debug-send" class="card">
         <h2 id="debug-send">Send a test push</h2>
         <form onSubmit={send} aria-label="Send a test push">
@@ -385,6 +390,10 @@ function SimulatedPhone({ api, phonesPath, phone, onPhone, onPushID }: {
   const [vendor, setVendor] = useState("apns");
   const [debug, setDebug] = useState(true);
   const [state, setState] = useState("background");
+  const [voip, setVoip] = useState(false);
+  const [passThrough, setPassThrough] = useState(true);
+  const voipID = useId("voip");
+  const ptID = useId("pt");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [phonePushID, setPhonePushID] = useState<string | null>(null);
@@ -415,10 +424,25 @@ function SimulatedPhone({ api, phonesPath, phone, onPhone, onPushID }: {
     setBusy(true);
     try {
       const body: Record<string, unknown> = { vendor, debug, state };
-      if (vendor === "huawei") body.permissions = ["huawei-high-priority-pass-through"];
+      if (vendor === "apns" && voip) body.voip = true;
+      if (vendor === "huawei" && passThrough) body.permissions = ["huawei-high-priority-pass-through"];
       const p = await phonesCall<Phone>(api, "POST", base, body);
       onPhone(p);
       announce(`Simulated ${p.vendor} phone ${p.phoneID} created`);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function remove(p: Phone) {
+    setError(null);
+    setBusy(true);
+    try {
+      await phonesCall(api, "DELETE", `${base}/${encodeURIComponent(p.phoneID)}`);
+      onPhone(null);
+      announce(`Phone ${p.phoneID} removed`);
     } catch (err) {
       setError(err);
     } finally {
@@ -458,6 +482,18 @@ function SimulatedPhone({ api, phonesPath, phone, onPhone, onPushID }: {
           <input id={debugID} type="checkbox" name="debug" checked={debug} onChange={(e) => setDebug((e.currentTarget as HTMLInputElement).checked)} />
           <label for={debugID}>Debug build</label>
         </div>
+        {vendor === "apns" ? (
+          <div class="field check">
+            <input id={voipID} type="checkbox" name="voip" checked={voip} onChange={(e) => setVoip((e.currentTarget as HTMLInputElement).checked)} />
+            <label for={voipID}>VoIP (PushKit) token</label>
+          </div>
+        ) : null}
+        {vendor === "huawei" ? (
+          <div class="field check">
+            <input id={ptID} type="checkbox" name="passThrough" checked={passThrough} onChange={(e) => setPassThrough((e.currentTarget as HTMLInputElement).checked)} />
+            <label for={ptID}>High-priority pass-through permission</label>
+          </div>
+        ) : null}
         <Button type="submit" busy={busy}>
           {phone ? "Create another phone" : "Create phone"}
         </Button>
@@ -504,7 +540,12 @@ function SimulatedPhone({ api, phonesPath, phone, onPhone, onPushID }: {
             The app on the phone registers this token with the server when it logs in (its push channel: vendor, token, bundle ID,
             environment); the PushID is then the device's. Until then a test push to it answers 40400.
           </p>
-          <PhoneState api={api} base={base} phone={phone} />
+          <div class="row">
+            <PhoneState api={api} base={base} phone={phone} />
+            <Button kind="danger" busy={busy} onClick={() => remove(phone)} aria-label={`Remove phone ${phone.phoneID}`}>
+              Remove phone
+            </Button>
+          </div>
           <PhoneEvents key={phone.phoneID} api={api} base={base} phone={phone} />
         </>
       ) : null}
