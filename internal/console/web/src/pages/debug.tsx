@@ -74,8 +74,13 @@ type Sent = {
 };
 
 // The phone made on this page and its events outlive the page's
-// component (a visit to another page and back finds them), not the tab.
-let keptPhone: Phone | null = null;
+// component (a visit to another page and back finds them), not the tab;
+// kept by app, as the phones are the app's.
+const keptPhones = new Map<string, Phone>();
+
+function appOf(api: ApiClient): string {
+  return api.session.mode === "app" ? api.session.appID : "";
+}
 
 /** Online push debugging: pick or paste a PushID, send a test push to
  * it, and read the vendor's answer; with herald serve --emulate, make a
@@ -88,7 +93,7 @@ export function Debug({ api, query }: PageProps): JSX.Element {
   const [resourcesID, setResourcesID] = useState("");
   const [busy, setBusy] = useState(false);
   const [sent, setSent] = useState<Sent | null>(null);
-  const [phone, setPhone] = useState<Phone | null>(keptPhone);
+  const [phone, setPhone] = useState<Phone | null>(() => keptPhones.get(appOf(api)) ?? null);
   const resources = useLoad(() => api.get<{ resources: { id: string }[] }>(api.appPath("/push/resources")), []);
   const emulator = useLoad(() => api.get<EmulatorView>(api.appPath("/emulator")), []);
   const resultHeading = useRef<HTMLHeadingElement>(null);
@@ -125,7 +130,8 @@ export function Debug({ api, query }: PageProps): JSX.Element {
           phonesPath={emulator.data.phonesPath}
           phone={phone}
           onPhone={(p) => {
-            keptPhone = p;
+            if (p) keptPhones.set(appOf(api), p);
+            else keptPhones.delete(appOf(api));
             setPhone(p);
           }}
           onPushID={setPushID}
