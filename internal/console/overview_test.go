@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/heraldim/herald/internal/console/consoletest"
 	apnsemu "github.com/heraldim/herald/internal/emulator/apns"
@@ -52,7 +53,22 @@ func TestOverviewLive(t *testing.T) {
 	c.WaitText(`#ov-pushes-h + div table`, "apns")
 	c.WaitText(`#ov-pushes-h + div table`, "call to the vendor")
 	c.WaitJS(`Number(document.querySelector('[data-testid="ov-pushes"]').textContent) >= 1`, "a push in the last 5 minutes", "")
+	// A message sent counts in the last minute.
+	alice := c.Server.LoginAs(t, "alice", "web", "browser-alice")
+	alice.SyncDone(10 * time.Second)
+	if _, err := alice.SendText("carol", "l1", "hello"); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	c.WaitJS(`Number(document.querySelector('[data-testid="ov-messages"]').textContent) >= 1`, "a message in the last minute (%q)", `[data-testid="ov-messages"]`)
+	c.WaitJS(`document.querySelector('[data-testid="ov-users"]').textContent === "2"`, "alice and carol online", "")
+	c.WaitText(`#main table`, "web")
 	c.Screenshot("overview")
+
+	// A hidden tab pauses the polls and says so; visible again, they go on.
+	c.Eval(`Object.defineProperty(document, "hidden", {value: true, configurable: true}); document.dispatchEvent(new Event("visibilitychange"))`)
+	c.WaitText(`[data-testid="ov-updated"]`, "Paused while the tab is hidden.")
+	c.Eval(`Object.defineProperty(document, "hidden", {value: false, configurable: true}); document.dispatchEvent(new Event("visibilitychange"))`)
+	c.WaitText(`[data-testid="ov-updated"]`, "Updated")
 
 	c.Click(`.overview-bar button`)
 	c.WaitText(`[data-testid="ov-updated"]`, "Paused.")
