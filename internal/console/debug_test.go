@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -184,6 +185,16 @@ func TestDebugWithoutEmulators(t *testing.T) {
 	c.Type(`form[aria-label="Send a test push"] input[name="pushID"]`, "Dnosuchdevice")
 	c.Click(`form[aria-label="Send a test push"] button[type="submit"]`)
 	c.WaitText(`[data-testid="debug-result"] .error-box`, "40400")
+
+	// A real device of a vendor the app has no credential for: its code.
+	pushID := registerPhone(t, c.Server, "dave", "apns", strings.Repeat("ab", 32), "production", "im.herald.dev")
+	c.Eval(`(() => { const i = document.querySelector('form[aria-label="Send a test push"] input[name="pushID"]');
+		i.value = ""; i.dispatchEvent(new Event("input", {bubbles: true})); })()`)
+	c.Type(`form[aria-label="Send a test push"] input[name="pushID"]`, pushID)
+	c.Click(`form[aria-label="Send a test push"] button[type="submit"]`)
+	c.WaitText(`[data-testid="debug-result"] .error-box`, fmt.Sprint(int(protocol.CodeVendorNotConfigured)))
+	c.WaitText(`[data-testid="debug-result"] .error-box`, "no apns credential")
+	c.WaitText(`[data-testid="debug-request"]`, pushID)
 }
 
 // waitPolls waits until ok holds of the polls' counts.
