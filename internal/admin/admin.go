@@ -280,6 +280,7 @@ func (h *Handler) pushRoutes() []route {
 		{"POST", p + "/credentials/{vendor}/check", h.checkCredential, nil, checkReply{}},
 		{"POST", p + "/test", h.testPush, []any{testPushRequest{}}, testPushReply{}},
 		{"GET", p + "/trace", h.trace, nil, traceReply{}},
+		{"POST", p + "/devices", h.registerDevice, []any{deviceRegisterRequest{}}, bindRequest{}},
 		{"POST", p + "/bindings", h.bind, []any{bindRequest{}}, bindRequest{}},
 		{"DELETE", p + "/bindings/{pushID}", h.unbind, nil, nil},
 		{"GET", p + "/resources", h.listResources, nil, resourceList{}},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -257,6 +258,58 @@ type deviceEventView struct {
 type bindRequest struct {
 	PushID string `json:"pushID"`
 	UserID string `json:"userID"`
+}
+
+// deviceRegisterRequest registers a device from the app's server, as the
+// device's own login or registerPush would: for apps that use push on its
+// own, and for the console's simulated phones.
+type deviceRegisterRequest struct {
+	Vendor      string `json:"vendor"`
+	Token       string `json:"token"`
+	VoIPToken   string `json:"voipToken,omitempty"`
+	Environment string `json:"environment"`
+	// Platform defaults to ios for APNs and android for the others.
+	Platform string `json:"platform,omitempty"`
+	BundleID string `json:"bundleID"`
+	// UserID, when given, binds the device to that user (taking it from
+	// any other); empty leaves its binding as it was.
+	UserID   string `json:"userID,omitempty"`
+	Disabled bool   `json:"disabled,omitempty"`
+}
+
+// registerDevice registers (or updates) a device and answers its PushID.
+func (h *Handler) registerDevice(w http.ResponseWriter, r *http.Request, app im.App) error {
+	var req deviceRegisterRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	if req.Platform == "" {
+		req.Platform = "android"
+		if push.Vendor(req.Vendor) == push.VendorAPNs {
+			req.Platform = "ios"
+		}
+	}
+	if !protocol.ValidPlatform(req.Platform) {
+		return protocol.Errorf(protocol.CodeInvalidArgument, "platform %q is not one of the documented platforms", req.Platform)
+	}
+	if req.UserID != "" && !protocol.ValidUserID(req.UserID) {
+		return protocol.Errorf(protocol.CodeInvalidUserID, "")
+	}
+	reg := push.Registration{Vendor: push.Vendor(req.Vendor), Token: req.Token, VoIPToken: req.VoIPToken,
+		Environment: push.Environment(req.Environment), Platform: req.Platform, BundleID: req.BundleID, Enabled: !req.Disabled}
+	dev, err := reg.Device(app.ID, req.UserID)
+	if err != nil {
+		return protocol.Errorf(protocol.CodeInvalidPushDevice, "%s", strings.TrimPrefix(err.Error(), push.ErrInvalidRegistration.Error()+": "))
+	}
+	if err := h.d.Devices.RegisterDevice(r.Context(), dev); err != nil {
+		return fmt.Errorf("admin: register device: %w", err)
+	}
+	stored, err := h.d.Devices.Device(r.Context(), app.ID, dev.PushID)
+	if err != nil {
+		return fmt.Errorf("admin: register device: %w", err)
+	}
+	writeJSON(w, http.StatusOK, bindRequest{PushID: stored.PushID, UserID: stored.UserID})
+	return nil
 }
 
 // bind binds a registered device to a user, taking it from any user it

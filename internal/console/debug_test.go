@@ -59,8 +59,13 @@ func TestDebugPushToSimulatedPhone(t *testing.T) {
 	if token == "" || !strings.HasPrefix(shown, "D") {
 		t.Fatalf("phone token %q PushID %q, want a token and a development PushID", token, shown)
 	}
-	// The app on the phone logs in with it: the server's PushID is the
-	// one the page showed, and the page put it in the form.
+	// The page registered the phone as a device, unbound, and put its
+	// PushID in the form; the app on the phone logging in as bob then
+	// binds the same device.
+	dev, err := c.Server.Srv.PushDevice(t.Context(), app.AppID, shown)
+	if err != nil || dev.Token != token || dev.UserID != "" {
+		t.Fatalf("the page's phone as a device: %+v %v", dev, err)
+	}
 	pushID := registerPhone(t, c.Server, "bob", "apns", token, "development", "im.herald.dev")
 	if pushID != shown {
 		t.Fatalf("the server gave the phone PushID %q, the page showed %q", pushID, shown)

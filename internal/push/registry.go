@@ -65,17 +65,26 @@ func NewRegistry(store Store) *Registry { return &Registry{store: store} }
 // Bind registers the device and binds it to userID, taking it from any user
 // it was bound to (promise 6: one user per device). It returns the PushID.
 func (g *Registry) Bind(ctx context.Context, appID, userID string, r Registration) (string, error) {
-	id, err := r.Validate(appID)
+	d, err := r.Device(appID, userID)
 	if err != nil {
 		return "", err
 	}
-	d := Device{AppID: appID, PushID: id, Vendor: r.Vendor, Token: r.Token, VoIPToken: r.VoIPToken,
-		Environment: r.Environment, Platform: r.Platform, BundleID: r.BundleID, UserID: userID,
-		Enabled: r.Enabled, Foreground: r.Foreground}
 	if err := g.store.RegisterDevice(ctx, d); err != nil {
 		return "", fmt.Errorf("push: bind: %w", err)
 	}
-	return id, nil
+	return d.PushID, nil
+}
+
+// Device validates the registration and returns the device it registers in
+// appID, bound to userID (none when empty).
+func (r Registration) Device(appID, userID string) (Device, error) {
+	id, err := r.Validate(appID)
+	if err != nil {
+		return Device{}, err
+	}
+	return Device{AppID: appID, PushID: id, Vendor: r.Vendor, Token: r.Token, VoIPToken: r.VoIPToken,
+		Environment: r.Environment, Platform: r.Platform, BundleID: r.BundleID, UserID: userID,
+		Enabled: r.Enabled, Foreground: r.Foreground}, nil
 }
 
 // Unbind removes the device's binding to userID (logout): the device gets

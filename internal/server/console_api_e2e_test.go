@@ -359,3 +359,54 @@ func TestConsoleRetryingPushThenDeviceRemoved(t *testing.T) {
 		t.Fatalf("pushQueue after the removal %v", q)
 	}
 }
+
+// TestRegisterDeviceFromServer: the app's server registers a device (a
+// simulated phone in the console) and a test push reaches it; a bad
+// registration is refused and stores nothing; with a user it is bound.
+func TestRegisterDeviceFromServer(t *testing.T) {
+	s := testkit.Start(t, nil)
+	em := startAPNs(t, s)
+	tok := em.RegisterDevice(bundle, apnsemu.Development, false)
+	reg := map[string]any{"vendor": "apns", "token": tok, "environment": "development", "bundleID": bundle}
+	b := mustAdmin(t, s, 200, "POST", "/push/devices", reg)
+	pushID, _ := b["pushID"].(string)
+	if pushID == "" || b["userID"] != "" {
+		t.Fatalf("register: %v", b)
+	}
+	dev, err := s.Srv.PushDevice(t.Context(), s.App.AppID, pushID)
+	if err != nil || dev.Platform != "ios" || dev.UserID != "" || !dev.Enabled {
+		t.Fatalf("device %+v %v", dev, err)
+	}
+	if b := mustAdmin(t, s, 200, "POST", "/push/test", map[string]any{"pushID": pushID, "title": "t", "content": "c"}); b["outcome"] != "delivered" {
+		t.Fatalf("test push: %v", b)
+	}
+	if got := em.Deliveries(tok); len(got) != 1 {
+		t.Fatalf("%d deliveries, want 1", len(got))
+	}
+	// Again with a user: the same device, now bound.
+	reg["userID"] = "carol"
+	if b := mustAdmin(t, s, 200, "POST", "/push/devices", reg); b["pushID"] != pushID || b["userID"] != "carol" {
+		t.Fatalf("register with a user: %v", b)
+	}
+	for name, bad := range map[string]map[string]any{
+		"vendor":      {"vendor": "nokia", "token": "t1", "environment": "production", "bundleID": bundle},
+		"environment": {"vendor": "fcm", "token": "t2", "environment": "staging", "bundleID": bundle},
+		"no token":    {"vendor": "fcm", "token": "", "environment": "production", "bundleID": bundle},
+		"voip on fcm": {"vendor": "fcm", "token": "t3", "voipToken": "v", "environment": "production", "bundleID": bundle},
+	} {
+		t.Run(name, func(t *testing.T) { wantAdminCode(t, s, protocol.CodeInvalidPushDevice, "POST", "/push/devices", bad) })
+	}
+	wantAdminCode(t, s, protocol.CodeInvalidArgument, "POST", "/push/devices",
+		map[string]any{"vendor": "fcm", "token": "t4", "environment": "production", "bundleID": bundle, "platform": "toaster"})
+	wantAdminCode(t, s, protocol.CodeInvalidUserID, "POST", "/push/devices",
+		map[string]any{"vendor": "fcm", "token": "t5", "environment": "production", "bundleID": bundle, "userID": "a b"})
+	for _, tk := range []string{"t1", "t2", "t4", "t5"} {
+		for _, v := range []push.Vendor{push.VendorFCM, "nokia"} {
+			for _, env := range []push.Environment{push.Production, "staging"} {
+				if _, err := s.Srv.PushDevice(t.Context(), s.App.AppID, push.NewPushID(s.App.AppID, v, env, tk)); err == nil {
+					t.Fatalf("a refused registration of %s stored a device", tk)
+				}
+			}
+		}
+	}
+}

@@ -354,36 +354,6 @@ async function phonesCall<T>(api: ApiClient, method: string, path: string, body?
   return data as T;
 }
 
-/** The PushID the server gives a vendor token (push.NewPushID): the
- * environment's letter and the first 15 bytes of SHA-256(appID, vendor,
- * environment, token, each NUL-ended) in lower-case base32. Null where
- * the browser has no WebCrypto (a page not on https or localhost). */
-async function pushIDOf(appID: string, vendor: string, environment: string, token: string): Promise<string | null> {
-  if (!globalThis.crypto?.subtle) return null;
-  const enc = new TextEncoder();
-  const parts = [appID, vendor, environment, token].map((s) => enc.encode(s));
-  const buf = new Uint8Array(parts.reduce((n, p) => n + p.length + 1, 0));
-  let i = 0;
-  for (const p of parts) {
-    buf.set(p, i);
-    i += p.length + 1;
-  }
-  const sum = new Uint8Array(await crypto.subtle.digest("SHA-256", buf)).slice(0, 15);
-  const alphabet = "abcdefghijklmnopqrstuvwxyz234567";
-  let out = "";
-  let bits = 0;
-  let value = 0;
-  for (const b of sum) {
-    value = (value << 8) | b;
-    bits += 8;
-    while (bits >= 5) {
-      out += alphabet[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  return (environment === "development" ? "D" : "P") + out;
-}
-
 /** Makes a simulated phone (the emulated phones API of herald serve
  * --emulate) and shows its callbacks as pushes land. */
 function SimulatedPhone({ api, phonesPath, phone, onPhone, onPushID }: {
@@ -413,12 +383,22 @@ function SimulatedPhone({ api, phonesPath, phone, onPhone, onPushID }: {
       setPhonePushID(null);
       return;
     }
+    // The phone's token becomes a device of the app, as the app on the
+    // phone would register it (unbound: a login binds it to its user); the
+    // server answers the PushID.
     let live = true;
-    pushIDOf(api.session.appID, phone.vendor, phone.environment, phone.token).then((id) => {
-      if (!live) return;
-      setPhonePushID(id);
-      if (id) onPushID(id);
-    });
+    const reg: Record<string, unknown> = { vendor: phone.vendor, token: phone.token, environment: phone.environment, bundleID: phone.bundleID };
+    if (phone.voipToken) reg.voipToken = phone.voipToken;
+    api
+      .post<{ pushID: string }>(api.appPath("/push/devices"), reg)
+      .then((r) => {
+        if (!live || !r) return;
+        setPhonePushID(r.pushID);
+        onPushID(r.pushID);
+      })
+      .catch((err) => {
+        if (live) setError(err);
+      });
     return () => {
       live = false;
     };
@@ -538,13 +518,13 @@ function SimulatedPhone({ api, phonesPath, phone, onPhone, onPushID }: {
                   </Button>
                 </>
               ) : (
-                <span class="muted">registered by the app at login (this browser cannot compute it)</span>
+                <span class="muted">registering…</span>
               )}
             </dd>
           </dl>
           <p class="hint">
-            The app on the phone registers this token with the server when it logs in (its push channel: vendor, token, bundle ID,
-            environment); the PushID is then the device's. Until then a test push to it answers 40400.
+            The console registered the phone's token as a device of the app (POST /push/devices), as the app on the phone does
+            at login; it is bound to no user until a login binds it.
           </p>
           <div class="row">
             <PhoneState api={api} base={base} phone={phone} />
