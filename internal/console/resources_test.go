@@ -79,6 +79,7 @@ func TestResourcesCreateEditValidateDelete(t *testing.T) {
 	c.Click(`form button[type="submit"]`)
 	c.WaitText(`[data-testid="resource-error"] .error-box`, code(protocol.CodeInvalidResource))
 	c.WaitText(`[data-testid="resource-error"] .error-box`, "fcm.channelID")
+	c.WaitText(`fieldset[data-vendor="fcm"] [data-testid="server-error"]`, "40015")
 	c.WaitJS(`document.activeElement && document.activeElement.dataset.testid === "resource-error"`, "the focus on the error", "")
 	if st := adminGet(t, c, "/push/resources/call", &r); st != 200 || r.FCM == nil || r.FCM.ChannelID != "calls" {
 		t.Fatalf("a refused edit changed the resource: %d %+v", st, r)
@@ -92,6 +93,10 @@ func TestResourcesCreateEditValidateDelete(t *testing.T) {
 	c.WaitText(`fieldset[data-vendor="xiaomi"]`, "no pass-through")
 	c.Click(`form button[type="submit"]`)
 	c.WaitText(`[data-testid="resource-error"] .error-box`, "xiaomi.kind")
+	c.WaitText(`fieldset[data-vendor="xiaomi"] [data-testid="server-error"]`, "xiaomi.kind")
+	if n := c.Count(`fieldset[data-vendor="fcm"] [data-testid="server-error"]`); n != 0 {
+		t.Fatalf("the FCM fieldset still shows the earlier refusal")
+	}
 	setSelect(c, "xiaomi.kind", "notification")
 	c.Click(`form button[type="submit"]`)
 	c.WaitJS(`!document.querySelector("#res-editor")`, "the editor closed", "")

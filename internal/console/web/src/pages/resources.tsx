@@ -1,5 +1,6 @@
 import type { JSX } from "preact";
 import { useState } from "preact/hooks";
+import { ApiError } from "../api";
 import type { ApiClient, PageProps } from "../api";
 import { Button, Checkbox, ErrorBox, Field, Select, Table, announce, useFocusWhen, useLoad } from "../ui";
 
@@ -179,7 +180,11 @@ export function Resources({ api }: PageProps): JSX.Element {
  * still be asked: its answer is the one that counts). */
 function FieldHint({ text }: { text: string | null }): JSX.Element | null {
   if (!text) return null;
-  return <p class="hint field-error">{text}</p>;
+  return (
+    <p class="hint field-error" aria-live="polite">
+      {text}
+    </p>
+  );
 }
 
 function ResourceEditor({ api, current, onCancel, onSaved }: {
@@ -239,6 +244,16 @@ function ResourceEditor({ api, current, onCancel, onSaved }: {
     }
   }
 
+  // The vendor a refusal names ("fcm.channelID must be ..."): its
+  // fieldset repeats the server's message.
+  const refused = error instanceof ApiError ? /\b(apns|fcm|huawei|xiaomi|oppo|vivo)\.[A-Za-z]+/.exec(error.message)?.[1] ?? "" : "";
+  const serverSays = (vendor: string) =>
+    refused === vendor && error instanceof ApiError ? (
+      <p class="hint field-error" data-testid="server-error">
+        Refused ({error.code}): {error.message}
+      </p>
+    ) : null;
+
   const setA = (k: keyof APNsOptions) => (v: string) => setAPNs((o) => ({ ...o, [k]: v }));
   const setF = (k: keyof FCMOptions) => (v: string) => setFCM((o) => ({ ...o, [k]: v }));
   const setAnd = (vendor: AndroidVendor, k: keyof AndroidOptions) => (v: string) =>
@@ -275,6 +290,7 @@ function ResourceEditor({ api, current, onCancel, onSaved }: {
         />
         <fieldset data-vendor="apns">
           <legend>APNs</legend>
+          {serverSays("apns")}
           <Checkbox label="Set APNs options" name="use-apns" checked={!!apns} onChange={(on) => setAPNs(on ? apns ?? {} : undefined)} />
           {apns ? (
             <>
@@ -300,6 +316,7 @@ function ResourceEditor({ api, current, onCancel, onSaved }: {
         </fieldset>
         <fieldset data-vendor="fcm">
           <legend>FCM</legend>
+          {serverSays("fcm")}
           <Checkbox label="Set FCM options" name="use-fcm" checked={!!fcm} onChange={(on) => setFCM(on ? fcm ?? {} : undefined)} />
           {fcm ? (
             <>
@@ -327,6 +344,7 @@ function ResourceEditor({ api, current, onCancel, onSaved }: {
           return (
             <fieldset key={v.id} data-vendor={v.id}>
               <legend>{v.name}</legend>
+              {serverSays(v.id)}
               <Checkbox
                 label={`Set ${v.name} options`}
                 name={`use-${v.id}`}
