@@ -8,10 +8,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/heraldim/herald/internal/console/consoletest"
+	apnsemu "github.com/heraldim/herald/internal/emulator/apns"
 	fcmemu "github.com/heraldim/herald/internal/emulator/fcm"
 	"github.com/heraldim/herald/internal/protocol"
 )
@@ -200,4 +202,79 @@ func TestCredentialsHuaweiFieldsRefusedThenStored(t *testing.T) {
 	c.WaitText("table", "1 of 6 vendors set")
 	c.WaitText("table", "com.example.chat.MainActivity")
 	c.WaitJS(`!document.body.textContent.includes("hw-secret-value")`, "the secret not shown", "")
+}
+
+// APNs through the page against the APNs emulator: token auth with the
+// .p8 file (its key ID read from Apple's file name) checked ok; replaced
+// by a client certificate (one PEM holding the certificate and its key),
+// whose subject and expiry the row shows, checked ok; once the emulator
+// revokes the certificate, the check shows the refusal.
+func TestCredentialsAPNsTokenThenCertificate(t *testing.T) {
+	c := consoletest.Start(t, nil)
+	em, err := apnsemu.New(apnsemu.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := em.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = em.Close() })
+	const team, keyID, bundle = "TEAM123456", "KEY1234567", "im.herald.test"
+	em.AddApp(team, bundle)
+	key, err := em.NewKey(team, keyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := writeFile(t, "AuthKey_"+keyID+".p8", key)
+	caFile := writeFile(t, "apns-ca.pem", em.CAPEM())
+	notAfter := time.Now().Add(20 * 24 * time.Hour).UTC().Truncate(time.Second)
+	certPEM, certKey, err := em.IssueCertificate(apnsemu.CertificateRequest{TeamID: team, Topics: []string{bundle}, NotAfter: notAfter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bothFile := writeFile(t, "apns-cert.pem", append(append([]byte{}, certPEM...), certKey...))
+
+	c.SignIn(c.Server.App.AppID, c.Server.App.AdminKey)
+	c.Go("credentials", "Push credentials")
+	c.Click(`[data-action="edit-apns"]`)
+	c.WaitText("#cred-editor", "Add the APNs (Apple) credential")
+	editorFocused(c, "cred-editor")
+	c.Run(chromedp.SetUploadFiles(chromedp.CSS(`input[name="keyPEM"]`), []string{keyFile}))
+	c.WaitJS(`document.querySelector('input[name="keyID"]').value === `+consoletest.JS(keyID), "the key ID read from the file name", "")
+	c.Type(`input[name="teamID"]`, team)
+	c.Type(`input[name="checkTopic"]`, bundle)
+	c.Click(`details.advanced > summary`)
+	c.Type(`input[name="productionURL"]`, em.URL(apnsemu.Production))
+	c.Type(`input[name="developmentURL"]`, em.URL(apnsemu.Development))
+	c.Run(chromedp.SetUploadFiles(chromedp.CSS(`input[name="caPEM"]`), []string{caFile}))
+	c.WaitText(`form[data-vendor="apns"]`, "Loaded apns-ca.pem")
+	c.Click(`form[data-vendor="apns"] button[type="submit"]`)
+	c.WaitJS(`!document.querySelector("#cred-editor")`, "the editor closed", "")
+	c.WaitText("table", keyID)
+	c.Click(`[data-action="check-apns"]`)
+	c.WaitText(`[data-testid="check-result"]`, "APNs (Apple) accepted the credential")
+
+	// Replaced by the certificate.
+	c.Click(`[data-action="edit-apns"]`)
+	c.WaitText("#cred-editor", "Replace the APNs (Apple) credential")
+	editorFocused(c, "cred-editor")
+	c.Click(`input[name="apnsAuth"][value="certificate"]`)
+	c.Run(chromedp.SetUploadFiles(chromedp.CSS(`input[name="certPEM"]`), []string{bothFile}))
+	c.WaitText(`form[data-vendor="apns"]`, "Loaded apns-cert.pem")
+	c.Run(chromedp.SetUploadFiles(chromedp.CSS(`input[name="caPEM"]`), []string{caFile}))
+	c.WaitText(`form[data-vendor="apns"]`, "Loaded apns-ca.pem")
+	c.Click(`form[data-vendor="apns"] button[type="submit"]`)
+	c.WaitJS(`!document.querySelector("#cred-editor")`, "the editor closed", "")
+	c.WaitText("table", "certificate")
+	c.WaitText("table", "expires")
+	c.WaitText(`[data-state="failing"]`, "certificate expires") // within 30 days
+	c.Click(`[data-action="check-apns"]`)
+	c.WaitText(`[data-testid="check-result"]`, "APNs (Apple) accepted the credential")
+
+	if err := em.RevokeCertificate(certPEM); err != nil {
+		t.Fatal(err)
+	}
+	c.Click(`[data-action="check-apns"]`)
+	c.WaitText(`[data-testid="check-result"]`, "refused")
+	c.WaitText(`[data-state="failing"]`, "failing check")
 }
