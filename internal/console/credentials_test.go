@@ -15,6 +15,7 @@ import (
 	"github.com/heraldim/herald/internal/console/consoletest"
 	apnsemu "github.com/heraldim/herald/internal/emulator/apns"
 	fcmemu "github.com/heraldim/herald/internal/emulator/fcm"
+	xiaomiemu "github.com/heraldim/herald/internal/emulator/xiaomi"
 	"github.com/heraldim/herald/internal/protocol"
 )
 
@@ -275,6 +276,55 @@ func TestCredentialsAPNsTokenThenCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Click(`[data-action="check-apns"]`)
+	c.WaitText(`[data-testid="check-result"]`, "refused")
+	c.WaitText(`[data-state="failing"]`, "failing check")
+}
+
+// An Android vendor's credential from a credential file (the JSON that
+// herald serve --emulate writes): the file fills the form, the credential
+// is stored and the Xiaomi emulator's check says ok; a wrong secret typed
+// over it is stored but refused by the check.
+func TestCredentialsXiaomiFromFile(t *testing.T) {
+	c := consoletest.Start(t, nil)
+	em, err := xiaomiemu.New(xiaomiemu.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := em.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
+	const pkg = "im.herald.test"
+	if err := em.AddApp(pkg, "mi-secret", "im"); err != nil {
+		t.Fatal(err)
+	}
+	doc, _ := json.Marshal(map[string]string{"appSecret": "mi-secret", "packageName": pkg, "channelID": "im",
+		"baseURL": em.URL(), "caPEM": string(em.CACertPEM())})
+	credFile := writeFile(t, "xiaomi-credential.json", doc)
+
+	c.SignIn(c.Server.App.AppID, c.Server.App.AdminKey)
+	c.Go("credentials", "Push credentials")
+	c.Click(`[data-action="edit-xiaomi"]`)
+	c.WaitText("#cred-editor", "Add the Xiaomi MiPush credential")
+	editorFocused(c, "cred-editor")
+	c.Run(chromedp.SetUploadFiles(chromedp.CSS(`input[name="credentialFile"]`), []string{credFile}))
+	c.WaitJS(`document.querySelector('input[name="packageName"]').value === `+consoletest.JS(pkg), "the form filled from the file", "")
+	c.WaitText(`form[data-vendor="xiaomi"]`, "Loaded xiaomi-credential.json (CA)")
+	c.Click(`form[data-vendor="xiaomi"] button[type="submit"]`)
+	c.WaitJS(`!document.querySelector("#cred-editor")`, "the editor closed", "")
+	c.WaitText("table", pkg)
+	c.Click(`[data-action="check-xiaomi"]`)
+	c.WaitText(`[data-testid="check-result"]`, "Xiaomi MiPush accepted the credential")
+	c.WaitJS(`!document.body.textContent.includes("mi-secret")`, "the secret not shown", "")
+
+	c.Click(`[data-action="edit-xiaomi"]`)
+	editorFocused(c, "cred-editor")
+	c.Run(chromedp.SetUploadFiles(chromedp.CSS(`input[name="credentialFile"]`), []string{credFile}))
+	c.WaitText(`form[data-vendor="xiaomi"]`, "Loaded xiaomi-credential.json (CA)")
+	c.Type(`input[name="appSecret"]`, "-wrong")
+	c.Click(`form[data-vendor="xiaomi"] button[type="submit"]`)
+	c.WaitJS(`!document.querySelector("#cred-editor")`, "the editor closed", "")
+	c.Click(`[data-action="check-xiaomi"]`)
 	c.WaitText(`[data-testid="check-result"]`, "refused")
 	c.WaitText(`[data-state="failing"]`, "failing check")
 }

@@ -3,6 +3,8 @@ package console_test
 import (
 	"testing"
 
+	"github.com/chromedp/chromedp/kb"
+
 	"github.com/heraldim/herald/internal/console/consoletest"
 	"github.com/heraldim/herald/internal/protocol"
 )
@@ -105,12 +107,13 @@ func TestResourcesCreateEditValidateDelete(t *testing.T) {
 		t.Fatalf("edited resource %d %+v", st, r)
 	}
 
-	// A second one, then delete the first after the confirmation.
+	// A second one (saved from the keyboard), then delete the first after the confirmation.
 	c.Click(`[data-action="new-resource"]`)
 	editorFocused(c, "res-editor")
-	c.Type(`input[name="id"]`, "msg")
 	c.Click(`input[name="badge"]`)
-	c.Click(`form button[type="submit"]`)
+	// From the keyboard: Enter in the ID field saves.
+	c.Type(`input[name="id"]`, "msg")
+	c.Key(kb.Enter)
 	c.WaitText("table", "Resources (2)")
 	c.Narrow(true)
 	c.WaitJS(`document.documentElement.scrollWidth <= 360`, "no sideways scrolling of the page at 360 px", "")
