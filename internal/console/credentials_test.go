@@ -249,6 +249,7 @@ func TestCredentialsAPNsTokenThenCertificate(t *testing.T) {
 	c.Type(`input[name="developmentURL"]`, em.URL(apnsemu.Development))
 	c.Run(chromedp.SetUploadFiles(chromedp.CSS(`input[name="caPEM"]`), []string{caFile}))
 	c.WaitText(`form[data-vendor="apns"]`, "Loaded apns-ca.pem")
+	c.Screenshot("credentials-apns-form")
 	c.Click(`form[data-vendor="apns"] button[type="submit"]`)
 	c.WaitJS(`!document.querySelector("#cred-editor")`, "the editor closed", "")
 	c.WaitText("table", keyID)

@@ -615,7 +615,13 @@ function CredentialEditor({ api, vendor, current, onCancel, onSaved }: {
             {vendor === "fcm" || vendor === "huawei" ? (
               <Field label="Token URL" name="tokenURL" type="url" value={f.tokenURL} onInput={set("tokenURL")} mono />
             ) : null}
-            <FileField label="CA certificate (PEM)" name="caPEM" accept=".pem,.crt" hint="Only for an endpoint signed by a private CA (an emulator's)." {...file("caPEM")} />
+            <FileField label="CA certificate (PEM)" name="caPEM" accept=".pem,.crt" hint={
+                current?.customCA
+                  ? "The stored credential has one, never shown back: choose it again, or the system roots are used."
+                  : "Only for an endpoint signed by a private CA (an emulator's)."
+              }
+              {...file("caPEM")}
+            />
           </fieldset>
         </details>
         <div ref={errRef as never} tabIndex={-1}>
