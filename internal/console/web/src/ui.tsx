@@ -251,3 +251,108 @@ export function Placeholder({ what }: { what: string }): JSX.Element {
     </section>
   );
 }
+
+/** A file picked in a labelled input and read in the browser (FileReader,
+ * as text): nothing is uploaded until the form using it is sent. The
+ * loaded file's name is shown (and read out) after the input. */
+export function FileField(p: {
+  label: string;
+  name?: string;
+  accept?: string;
+  hint?: string;
+  required?: boolean;
+  /** The name of the file loaded, "" for none. */
+  loaded: string;
+  onLoad: (text: string, fileName: string) => void;
+  onError?: (e: Error) => void;
+}): JSX.Element {
+  const id = useId("file");
+  const hintID = `${id}-hint`;
+  function pick(e: Event) {
+    const input = e.currentTarget as HTMLInputElement;
+    const f = input.files?.[0];
+    if (!f) return;
+    const r = new FileReader();
+    r.onload = () => p.onLoad(typeof r.result === "string" ? r.result : "", f.name);
+    r.onerror = () => p.onError?.(new Error(`${f.name} could not be read`));
+    r.readAsText(f);
+  }
+  return (
+    <div class="field">
+      <label for={id}>
+        {p.label}
+        {p.required ? <span aria-hidden="true"> *</span> : null}
+      </label>
+      <input id={id} name={p.name} type="file" accept={p.accept} required={p.required && !p.loaded} aria-describedby={hintID} onChange={pick} />
+      <p class="hint" id={hintID}>
+        {p.loaded ? <span class="ok file-loaded">Loaded {p.loaded}. </span> : null}
+        {p.hint ?? ""}
+      </p>
+    </div>
+  );
+}
+
+/** A labelled checkbox, with an optional hint. */
+export function Checkbox(p: { label: string; name?: string; checked: boolean; onChange: (v: boolean) => void; hint?: string }): JSX.Element {
+  const id = useId("check");
+  const hintID = p.hint ? `${id}-hint` : undefined;
+  return (
+    <div class="field check">
+      <input
+        id={id}
+        name={p.name}
+        type="checkbox"
+        checked={p.checked}
+        aria-describedby={hintID}
+        onChange={(e) => p.onChange((e.currentTarget as HTMLInputElement).checked)}
+      />{" "}
+      <label for={id}>{p.label}</label>
+      {p.hint ? (
+        <p class="hint" id={hintID}>
+          {p.hint}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+/** A labelled select of fixed options ({value, label}). */
+export function Select(p: {
+  label: string;
+  name?: string;
+  value: string;
+  options: { value: string; label: string }[];
+  onChange: (v: string) => void;
+  hint?: string;
+}): JSX.Element {
+  const id = useId("select");
+  const hintID = p.hint ? `${id}-hint` : undefined;
+  return (
+    <div class="field">
+      <label for={id}>{p.label}</label>
+      <select id={id} name={p.name} value={p.value} aria-describedby={hintID} onChange={(e) => p.onChange((e.currentTarget as HTMLSelectElement).value)}>
+        {p.options.map((o) => (
+          <option key={o.value} value={o.value}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+      {p.hint ? (
+        <p class="hint" id={hintID}>
+          {p.hint}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+/** Moves the focus to ref's element whenever value turns truthy: an
+ * error or a result just shown, so that keyboard and screen-reader users
+ * land on it. The element needs tabIndex={-1}. */
+export function useFocusWhen(value: unknown): { current: HTMLElement | null } {
+  const ref = useRef<HTMLElement | null>(null);
+  useEffect(() => {
+    if (value) ref.current?.focus();
+  }, [value]);
+  return ref;
+}
