@@ -1,0 +1,281 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/heraldim/herald/internal/im"
+	"github.com/heraldim/herald/internal/webhook"
+)
+
+// hookReq is one request a batch receiver got.
+type hookReq struct {
+	eventID string
+	msgID   string
+}
+
+// batchReceiver answers event requests: fail lists the message IDs whose
+// first request gets a 500; hold, the one whose request is held until the
+// sender gives up (the service stops).
+type batchReceiver struct {
+	mu     sync.Mutex
+	fail   map[string]bool
+	hold   string
+	got    chan hookReq
+	failed map[string]bool
+}
+
+func (r *batchReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	b, _ := io.ReadAll(req.Body)
+	var env struct {
+		ID   string `json:"id"`
+		Data struct {
+			ID string `json:"messageID"`
+		} `json:"data"`
+	}
+	_ = json.Unmarshal(b, &env)
+	h := hookReq{eventID: req.Header.Get(webhook.HeaderEventID), msgID: env.Data.ID}
+	if env.ID != h.eventID {
+		h.eventID = "body " + env.ID + " != header " + h.eventID
+	}
+	r.mu.Lock()
+	status := http.StatusOK
+	if r.fail[h.msgID] && !r.failed[h.msgID] {
+		r.failed[h.msgID] = true
+		status = http.StatusInternalServerError
+	}
+	hold := r.hold == h.msgID
+	r.mu.Unlock()
+	r.got <- h
+	if hold {
+		<-req.Context().Done()
+		return
+	}
+	w.WriteHeader(status)
+}
+
+// hookedStore opens the store at path with app "a" and its webhook
+// pointing at url (created on the first open).
+func hookedStore(t *testing.T, path, url string) *Store {
+	t.Helper()
+	s := openTest(t, Config{Path: path})
+	ctx := t.Context()
+	if cs, err := s.Webhooks(ctx); err != nil || len(cs) > 0 {
+		return s
+	}
+	now := time.Now()
+	if err := s.CreateApp(ctx, im.App{ID: "a", Name: "a", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutWebhook(ctx, webhook.Config{AppID: "a", URL: url, Secret: "whsec_0123456789abcdef",
+		Events: []string{webhook.EventMessageSent}, Enabled: true, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// runHooks starts a webhook service on s with fast retries; the returned
+// stop ends it and waits for it.
+func runHooks(t *testing.T, s *Store) (stop func()) {
+	t.Helper()
+	svc, err := webhook.New(s, webhook.Options{RetryBase: 20 * time.Millisecond, RetryMax: 40 * time.Millisecond, MaxAttempts: 3,
+		Timeout: 5 * time.Second, Rand: func() float64 { return 0 }},
+		slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Load(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = svc.Run(ctx)
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+// appendHooked appends n messages (IDs from+1 on) of app "a" with their
+// message.sent event, in one commit.
+func appendHooked(t *testing.T, s *Store, from int64, n int) {
+	t.Helper()
+	msgs := benchBatch(from, n, 1)
+	for _, m := range msgs {
+		m.AppID, m.Webhook = "a", true
+	}
+	if _, err := s.AppendMessages(t.Context(), msgs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitDelivered polls the listing until app "a" has want delivered events
+// and none pending, and returns the listing.
+func waitDelivered(t *testing.T, s *Store, want int) []webhook.Row {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rows, n, err := s.RecentEvents(t.Context(), "a", "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := len(rows) == want
+		for _, r := range rows {
+			all = all && r.Status == webhook.StatusDelivered
+		}
+		if all && n.Delivered == want && n.Pending == 0 && n.Dead == 0 {
+			return rows
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("counts %+v, want %d delivered: %+v", n, want, rows)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestWebhookBatchFailure: a commit of five hooked messages writes one
+// outbox row; when the third message's delivery fails, the others are
+// delivered at once and in order, the third is retried on its own and
+// delivered once more with the same event ID, and the listing shows five
+// delivered events (the third after 2 attempts). A row written one per
+// message before batches is still delivered, with its old event ID.
+func TestWebhookBatchFailure(t *testing.T) {
+	rcv := &batchReceiver{fail: map[string]bool{"1003": true}, failed: map[string]bool{}, got: make(chan hookReq, 100)}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	s := hookedStore(t, filepath.Join(t.TempDir(), "herald.db"), srv.URL)
+	defer s.Close()
+	ctx := t.Context()
+
+	appendHooked(t, s, 1000, 5)
+	if due, err := s.DueEvents(ctx, time.Now(), 10, nil); err != nil || len(due) != 1 || due[0].Size != 5 {
+		t.Fatalf("due rows after one commit: %+v, %v; want one batch of 5", due, err)
+	}
+	// A message.sent row as written before batches (one per message).
+	msgs := benchBatch(2000, 1, 1)
+	msgs[0].AppID = "a"
+	if _, err := s.AppendMessages(ctx, msgs); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.w.ExecContext(ctx, `INSERT INTO webhook_outbox (app_id, event, message_id, created_at, next_at) VALUES ('a', 'message.sent', 2001, 1, 1)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy, _ := res.LastInsertId()
+
+	stop := runHooks(t, s)
+	rows := waitDelivered(t, s, 6)
+	stop()
+	close(rcv.got)
+	var order []string
+	ids := map[string]map[string]int{} // message -> event ID -> requests
+	for h := range rcv.got {
+		if h.msgID != "2001" { // the old row's delivery runs alongside
+			order = append(order, h.msgID)
+		}
+		if ids[h.msgID] == nil {
+			ids[h.msgID] = map[string]int{}
+		}
+		ids[h.msgID][h.eventID]++
+	}
+	for _, m := range []string{"1001", "1002", "1004", "1005"} {
+		if len(ids[m]) != 1 || ids[m]["evt_m"+m] != 1 {
+			t.Errorf("message %s: requests by event ID %v, want one with evt_m%s", m, ids[m], m)
+		}
+	}
+	if len(ids["1003"]) != 1 || ids["1003"]["evt_m1003"] != 2 {
+		t.Errorf("failed message: requests by event ID %v, want two with evt_m1003", ids["1003"])
+	}
+	if id := webhook.EventID(legacy); len(ids["2001"]) != 1 || ids["2001"][id] != 1 {
+		t.Errorf("row from before batches: requests %v, want one with %s", ids["2001"], id)
+	}
+	// The batch went on past the failed message before it was retried.
+	if len(order) != 6 || order[0] != "1001" || order[2] != "1003" || order[3] != "1004" || order[4] != "1005" {
+		t.Errorf("batch requests %v, want 1001 to 1005 in order, then the retry of 1003", order)
+	}
+
+	byID := map[string]webhook.Row{}
+	for _, r := range rows {
+		byID[webhook.RowEventID(r)] = r
+	}
+	if len(rows) != 6 || len(byID) != 6 {
+		t.Fatalf("listing has %d entries (%d IDs), want 6: %+v", len(rows), len(byID), rows)
+	}
+	for id, want := range map[string]int{"evt_m1001": 1, "evt_m1002": 1, "evt_m1003": 2, "evt_m1004": 1, "evt_m1005": 1, webhook.EventID(legacy): 1} {
+		if r := byID[id]; r.Status != webhook.StatusDelivered || r.Attempts != want {
+			t.Errorf("listing %s: %+v, want delivered after %d attempts", id, r, want)
+		}
+	}
+	if n, err := s.PendingEvents(ctx); err != nil || n != 0 {
+		t.Fatalf("PendingEvents = %d, %v", n, err)
+	}
+}
+
+// TestWebhookBatchRestart: stopped while the third message of a batch is
+// in flight, the service records that the first two were delivered; after
+// a restart (the store reopened) the third is sent again with the same
+// event ID, then the rest, and the first two are not sent again.
+func TestWebhookBatchRestart(t *testing.T) {
+	rcv := &batchReceiver{hold: "1003", failed: map[string]bool{}, got: make(chan hookReq, 100)}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	path := filepath.Join(t.TempDir(), "herald.db")
+	s := hookedStore(t, path, srv.URL)
+	appendHooked(t, s, 1000, 5)
+
+	stop := runHooks(t, s)
+	var first []hookReq
+	for len(first) < 3 {
+		first = append(first, <-rcv.got)
+	}
+	if first[2].msgID != "1003" {
+		t.Fatalf("requests before the stop: %v, want 1001, 1002, 1003 in order", first)
+	}
+	stop()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	rcv.mu.Lock()
+	rcv.hold = ""
+	rcv.mu.Unlock()
+	s = hookedStore(t, path, srv.URL)
+	defer s.Close()
+	due, err := s.DueEvents(t.Context(), time.Now(), 10, nil)
+	if err != nil || len(due) != 1 || due[0].Progress != 2 {
+		t.Fatalf("after the restart: due %+v, %v; want the batch at progress 2", due, err)
+	}
+	stop = runHooks(t, s)
+	waitDelivered(t, s, 5)
+	stop()
+	close(rcv.got)
+	var again []hookReq
+	for h := range rcv.got {
+		again = append(again, h)
+	}
+	want := []hookReq{{"evt_m1003", "1003"}, {"evt_m1004", "1004"}, {"evt_m1005", "1005"}}
+	if len(again) != len(want) {
+		t.Fatalf("after the restart got %v, want %v", again, want)
+	}
+	for i := range want {
+		if again[i] != want[i] {
+			t.Fatalf("after the restart got %v, want %v", again, want)
+		}
+	}
+	if first[2].eventID != "evt_m1003" {
+		t.Fatalf("held request had event ID %q", first[2].eventID)
+	}
+}
