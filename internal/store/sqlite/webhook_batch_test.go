@@ -2,8 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pressly/goose/v3"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/heraldim/herald/internal/im"
@@ -277,5 +280,53 @@ func TestWebhookBatchRestart(t *testing.T) {
 	}
 	if first[2].eventID != "evt_m1003" {
 		t.Fatalf("held request had event ID %q", first[2].eventID)
+	}
+}
+
+// TestWebhookOutboxFromVersion16: a message.sent row written one per
+// message before schema version 17 is still read after the migration, with
+// its message, its old event ID and no batch.
+func TestWebhookOutboxFromVersion16(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "herald.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 16); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO apps (id, name, secret, admin_key, created_at) VALUES ('a', 'A', 's', 'k', 1)`,
+		`INSERT INTO messages (id, app_id, conv_id, seq, conv_type, sender, recipient, type, sub_type, text, searched_content, extended_data, priority, created_at)
+		 VALUES (77, 'a', 'p:u1:u2', 1, 0, 'u1', 'u2', 1, 0, 'old', '', '', 0, 5)`,
+		`INSERT INTO webhook_outbox (id, app_id, event, message_id, created_at, next_at) VALUES (9, 'a', 'message.sent', 77, 5, 5)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := openTest(t, Config{Path: path})
+	defer s.Close()
+	due, err := s.DueEvents(ctx, time.UnixMilli(5), 10, nil)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("DueEvents = %+v, %v", due, err)
+	}
+	if r := due[0]; r.Size != 0 || r.BatchID != 0 || r.Message == nil || r.Message.Text != "old" || webhook.RowEventID(r) != "evt_9" {
+		t.Fatalf("old row %+v (message %+v, event ID %s)", r, r.Message, webhook.RowEventID(r))
+	}
+	if n, err := s.PendingEvents(ctx); err != nil || n != 1 {
+		t.Fatalf("PendingEvents = %d, %v", n, err)
 	}
 }
