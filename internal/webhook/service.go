@@ -580,6 +580,8 @@ func (s *Service) deliverBatch(ctx context.Context, r Row) Outcome {
 				// first undone message.
 				if held < 0 {
 					held, heldAttempts, heldStatus, heldReason = i, attempts+1, status, reason
+				} else {
+					s.metrics.failed.WithLabelValues(EventMessageSent).Inc() // tried again with the batch
 				}
 				break
 			}
