@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -33,6 +34,7 @@ type hookReq struct {
 type batchReceiver struct {
 	mu     sync.Mutex
 	fail   map[string]bool
+	down   bool // every request gets a 500
 	hold   string
 	got    chan hookReq
 	failed map[string]bool
@@ -53,7 +55,7 @@ func (r *batchReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	r.mu.Lock()
 	status := http.StatusOK
-	if r.fail[h.msgID] && !r.failed[h.msgID] {
+	if r.down || r.fail[h.msgID] && !r.failed[h.msgID] {
 		r.failed[h.msgID] = true
 		status = http.StatusInternalServerError
 	}
@@ -205,9 +207,23 @@ func TestWebhookBatchFailure(t *testing.T) {
 	if id := webhook.EventID(legacy); len(ids["2001"]) != 1 || ids["2001"][id] != 1 {
 		t.Errorf("row from before batches: requests %v, want one with %s", ids["2001"], id)
 	}
-	// The batch went on past the failed message before it was retried.
-	if len(order) != 6 || order[0] != "1001" || order[2] != "1003" || order[3] != "1004" || order[4] != "1005" {
-		t.Errorf("batch requests %v, want 1001 to 1005 in order, then the retry of 1003", order)
+	// The batch's messages in order, the failed one's retry only after
+	// the next one was delivered: the batch went on without it.
+	firsts := []string{}
+	retry, at1004 := -1, -1
+	for i, m := range order {
+		switch {
+		case !slices.Contains(firsts, m):
+			firsts = append(firsts, m)
+			if m == "1004" {
+				at1004 = i
+			}
+		case m == "1003":
+			retry = i
+		}
+	}
+	if !slices.Equal(firsts, []string{"1001", "1002", "1003", "1004", "1005"}) || len(order) != 6 || retry < at1004 {
+		t.Errorf("batch requests %v, want 1001 to 1005 in order, the retry of 1003 after 1004", order)
 	}
 
 	byID := map[string]webhook.Row{}
@@ -328,5 +344,64 @@ func TestWebhookOutboxFromVersion16(t *testing.T) {
 	}
 	if n, err := s.PendingEvents(ctx); err != nil || n != 1 {
 		t.Fatalf("PendingEvents = %d, %v", n, err)
+	}
+}
+
+// TestWebhookBatchReceiverDown: with every request failing, a batch is not
+// split message by message: each pass stops at the second failure in a
+// row and the batch backs off; after the last attempt its messages are
+// dead, kept and listed (the first with the attempts and last error).
+func TestWebhookBatchReceiverDown(t *testing.T) {
+	rcv := &batchReceiver{down: true, failed: map[string]bool{}, got: make(chan hookReq, 100)}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	s := hookedStore(t, filepath.Join(t.TempDir(), "herald.db"), srv.URL)
+	defer s.Close()
+	appendHooked(t, s, 1000, 3)
+	stop := runHooks(t, s)
+	deadline := time.Now().Add(10 * time.Second)
+	var rows []webhook.Row
+	for {
+		var n webhook.Counts
+		var err error
+		rows, n, err = s.RecentEvents(t.Context(), "a", "dead", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.Dead == 3 && len(rows) == 3 {
+			if n.Pending != 0 || n.Delivered != 0 {
+				t.Fatalf("counts %+v", n)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("counts %+v, want 3 dead: %+v", n, rows)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	close(rcv.got)
+	var got []string
+	for h := range rcv.got {
+		got = append(got, h.msgID)
+	}
+	want := []string{"1001", "1002", "1001", "1002", "1001", "1002"}
+	if len(got) != len(want) {
+		t.Fatalf("requests %v, want %v (3 passes of two)", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("requests %v, want %v (3 passes of two)", got, want)
+		}
+	}
+	// Newest first: 1003, 1002, 1001 (the one the batch waited on).
+	if r := rows[2]; webhook.RowEventID(r) != "evt_m1001" || r.Attempts != 3 || r.LastStatus != 500 || r.LastError != "HTTP 500" {
+		t.Fatalf("first dead entry %+v", r)
+	}
+	if r := rows[0]; webhook.RowEventID(r) != "evt_m1003" || r.Status != webhook.StatusDead || r.LastError == "" {
+		t.Fatalf("last dead entry %+v", r)
+	}
+	if due, err := s.DueEvents(t.Context(), time.Now().Add(time.Hour), 10, nil); err != nil || len(due) != 0 {
+		t.Fatalf("due after the batch died: %+v, %v", due, err)
 	}
 }
