@@ -618,7 +618,11 @@ func (s *Service) deliverBatch(ctx context.Context, r Row) Outcome {
 	o.Progress = p
 	if held >= 0 { // held == p: the batch's first undone message
 		o.Attempts = heldAttempts
-		return s.failed(o, r, heldStatus, heldReason)
+		o = s.failed(o, r, heldStatus, heldReason)
+		if o.Status == StatusDead {
+			s.metrics.dead.Add(float64(len(ids) - p - 1)) // the rest die with it
+		}
+		return o
 	}
 	o.Status, o.Attempts, o.LastStatus, o.LastError, o.DoneAt = StatusDelivered, 0, lastStatus, "", s.opt.Now()
 	return o

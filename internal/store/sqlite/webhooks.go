@@ -272,8 +272,8 @@ func (s *Store) AdvanceBatch(ctx context.Context, id int64, progress int, splits
 	})
 }
 
-func (s *Store) outboxRows(ctx context.Context, op, q string, args ...any) ([]webhook.Row, error) {
-	rows, err := s.r.QueryContext(ctx, q, args...)
+func outboxRows(ctx context.Context, db querier, op, q string, args ...any) ([]webhook.Row, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, ctxErr(ctx, op, err)
 	}
@@ -303,7 +303,7 @@ func (s *Store) DueEvents(ctx context.Context, now time.Time, limit int, skipApp
 		q += ` AND o.app_id NOT IN ` + placeholders(3, len(skipApps))
 	}
 	q += ` ORDER BY o.next_at, o.id LIMIT $2`
-	return s.outboxRows(ctx, "sqlite: due webhook events", q, args...)
+	return outboxRows(ctx, s.r, "sqlite: due webhook events", q, args...)
 }
 
 // NextDue implements webhook.Store.
@@ -348,17 +348,24 @@ func (s *Store) FinishEvents(ctx context.Context, outs []webhook.Outcome) error 
 // RecentEvents implements webhook.Store: rows newest first, a batch row
 // expanded into its messages (last first) but for those split off, which
 // have their own rows.
+// The reads share one transaction: the entries and the counts are of the
+// same moment.
 func (s *Store) RecentEvents(ctx context.Context, appID, status string, limit int) ([]webhook.Row, webhook.Counts, error) {
 	const op = "sqlite: recent webhook events"
 	var n webhook.Counts
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, n, ctxErr(ctx, op, err)
+	}
+	defer func() { _ = tx.Rollback() }()
 	out := make([]webhook.Row, 0, limit)
 	before := int64(math.MaxInt64)
 	for len(out) < limit {
-		rows, err := s.outboxRows(ctx, op, qRecentWebhooks, appID, status, limit, before)
+		rows, err := outboxRows(ctx, tx, op, qRecentWebhooks, appID, status, limit, before)
 		if err != nil {
 			return nil, n, err
 		}
-		split, err := s.batchSplits(ctx, rows)
+		split, err := batchSplits(ctx, tx, rows)
 		if err != nil {
 			return nil, n, err
 		}
@@ -378,7 +385,7 @@ func (s *Store) RecentEvents(ctx context.Context, appID, status string, limit in
 	}
 	out = out[:min(len(out), limit)]
 
-	rows, err := s.r.QueryContext(ctx, qWebhookCounts, appID)
+	rows, err := tx.QueryContext(ctx, qWebhookCounts, appID)
 	if err != nil {
 		return nil, n, ctxErr(ctx, op, err)
 	}
@@ -404,7 +411,7 @@ func (s *Store) RecentEvents(ctx context.Context, appID, status string, limit in
 
 // batchSplits returns the split-off message IDs of the batch rows among
 // rows.
-func (s *Store) batchSplits(ctx context.Context, rows []webhook.Row) (map[int64]bool, error) {
+func batchSplits(ctx context.Context, db querier, rows []webhook.Row) (map[int64]bool, error) {
 	const op = "sqlite: webhook batch splits"
 	var args []any
 	for _, r := range rows {
@@ -416,7 +423,7 @@ func (s *Store) batchSplits(ctx context.Context, rows []webhook.Row) (map[int64]
 	if len(args) == 0 {
 		return split, nil
 	}
-	q, err := s.r.QueryContext(ctx, qBatchSplits+placeholders(1, len(args)), args...)
+	q, err := db.QueryContext(ctx, qBatchSplits+placeholders(1, len(args)), args...)
 	if err != nil {
 		return nil, ctxErr(ctx, op, err)
 	}
