@@ -551,6 +551,12 @@ func (s *Service) deliverBatch(ctx context.Context, r Row) Outcome {
 	lastStatus := 0
 	for i := p; i < len(ids); i++ {
 		m := msgs[ids[i]]
+		var b []byte
+		if m != nil {
+			if b, err = body(Row{Event: EventMessageSent, AppID: r.AppID, BatchID: r.ID, MessageID: m.ID, Message: m}); err != nil {
+				m = nil // cannot be sent: as if gone
+			}
+		}
 		if m == nil {
 			gone = append(gone, i)
 			if held < 0 {
@@ -563,12 +569,6 @@ func (s *Service) deliverBatch(ctx context.Context, r Row) Outcome {
 		attempts := 0
 		if i == p {
 			attempts = headAttempts
-		}
-		b, err := body(Row{Event: EventMessageSent, AppID: r.AppID, BatchID: r.ID, MessageID: m.ID, Message: m})
-		if err != nil {
-			split(ids[i], s.opt.MaxAttempts, 0, err.Error())
-			p, headAttempts = i+1, 0
-			continue
 		}
 		status, reason, cancelled := s.post(ctx, c, MessageEventID(m.ID), EventMessageSent, b)
 		if cancelled {

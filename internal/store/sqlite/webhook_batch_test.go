@@ -405,3 +405,50 @@ func TestWebhookBatchReceiverDown(t *testing.T) {
 		t.Fatalf("due after the batch died: %+v, %v", due, err)
 	}
 }
+
+// TestWebhookBatchGoneMessage: a message of a batch no longer stored when
+// its turn comes is split off dead (listed, "no longer stored"); the
+// others are delivered.
+func TestWebhookBatchGoneMessage(t *testing.T) {
+	rcv := &batchReceiver{failed: map[string]bool{}, got: make(chan hookReq, 100)}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	s := hookedStore(t, filepath.Join(t.TempDir(), "herald.db"), srv.URL)
+	defer s.Close()
+	appendHooked(t, s, 1000, 3)
+	if _, err := s.w.ExecContext(t.Context(), `DELETE FROM messages WHERE id = 1002`); err != nil {
+		t.Fatal(err)
+	}
+	stop := runHooks(t, s)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rows, n, err := s.RecentEvents(t.Context(), "a", "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.Delivered == 2 && n.Dead == 1 && n.Pending == 0 {
+			if len(rows) != 3 {
+				t.Fatalf("listing %+v", rows)
+			}
+			for _, r := range rows {
+				if webhook.RowEventID(r) == "evt_m1002" && (r.Status != webhook.StatusDead || r.LastError != "the message is no longer stored") {
+					t.Fatalf("gone message listed as %+v", r)
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("counts %+v: %+v", n, rows)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	close(rcv.got)
+	var got []string
+	for h := range rcv.got {
+		got = append(got, h.msgID)
+	}
+	if !slices.Equal(got, []string{"1001", "1003"}) {
+		t.Fatalf("requests %v, want 1001 and 1003", got)
+	}
+}
