@@ -203,7 +203,7 @@ func (h *Handler) webhookDeliveries(w http.ResponseWriter, r *http.Request, app 
 	}
 	out := webhookDeliveries{Counts: counts, Deliveries: make([]webhookDelivery, 0, len(rows))}
 	for _, row := range rows {
-		d := webhookDelivery{EventID: webhook.EventID(row.ID), Event: row.Event, Status: row.Status, Attempts: row.Attempts,
+		d := webhookDelivery{EventID: webhook.RowEventID(row), Event: row.Event, Status: row.Status, Attempts: row.Attempts,
 			CreatedAt: row.CreatedAt, LastStatus: row.LastStatus, LastError: row.LastError}
 		if row.Status == webhook.StatusPending {
 			t := row.NextAt

@@ -109,8 +109,8 @@ type Message struct {
 	// message before the batch is moved past it. Not stored.
 	Quiet bool
 	// Webhook asks AppendMessages to write the message's message.sent
-	// webhook event (an outbox row naming the message) in the same
-	// transaction; not for a duplicate or a conflict.
+	// webhook event in the same transaction (one outbox row per app and
+	// batch names all such messages); not for a duplicate or a conflict.
 	Webhook bool
 }
 

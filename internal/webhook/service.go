@@ -384,6 +384,7 @@ func EventID(id int64) string { return "evt_" + strconv.FormatInt(id, 10) }
 // body builds r's request body.
 func body(r Row) ([]byte, error) {
 	data := json.RawMessage(r.Payload)
+	ts := r.CreatedAt.UnixMilli()
 	if r.Event == EventMessageSent {
 		if r.Message == nil {
 			return nil, errors.New("the message is no longer stored")
@@ -392,67 +393,238 @@ func body(r Row) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		data = b
+		data, ts = b, r.Message.Timestamp
 	}
 	if len(data) == 0 {
 		data = json.RawMessage("{}")
 	}
-	return json.Marshal(envelope{ID: EventID(r.ID), Event: r.Event, AppID: r.AppID, Timestamp: r.CreatedAt.UnixMilli(), Data: data})
+	return json.Marshal(envelope{ID: RowEventID(r), Event: r.Event, AppID: r.AppID, Timestamp: ts, Data: data})
 }
 
 // deliver makes one attempt at r and returns its outcome (Status "" when
-// ctx ended first: nothing to record).
+// ctx ended first: nothing to record). A message.sent batch row goes to
+// deliverBatch.
 func (s *Service) deliver(ctx context.Context, r Row) Outcome {
+	if r.Size > 0 {
+		return s.deliverBatch(ctx, r)
+	}
 	o := Outcome{ID: r.ID, Attempts: r.Attempts + 1, appID: r.AppID}
 	c, ok := s.config(r.AppID)
-	fail := func(status int, reason string) Outcome {
-		o.LastStatus, o.LastError = status, reason
-		s.metrics.failed.WithLabelValues(r.Event).Inc()
-		if o.Attempts >= s.opt.MaxAttempts {
-			o.Status, o.DoneAt = StatusDead, s.opt.Now()
-			s.metrics.dead.Inc()
-			s.log.Warn("webhook event given up", "app", r.AppID, "event", r.Event, "id", r.ID, "attempts", o.Attempts, "reason", reason)
-			return o
-		}
-		o.Status = StatusPending
-		o.NextAt = s.opt.Now().Add(Backoff(s.opt.RetryBase, s.opt.RetryMax, o.Attempts, s.opt.Rand))
-		return o
-	}
 	if !ok || c.URL == "" || !c.Enabled {
 		// Kept: an app that turns its webhook back on gets them.
 		o.Attempts = r.Attempts
-		return fail(0, "webhook disabled or removed")
+		return s.failed(o, r, 0, "webhook disabled or removed")
 	}
 	b, err := body(r)
 	if err != nil {
 		o.Attempts = s.opt.MaxAttempts
-		return fail(0, err.Error())
+		return s.failed(o, r, 0, err.Error())
 	}
+	status, reason, cancelled := s.post(ctx, c, RowEventID(r), r.Event, b)
+	switch {
+	case cancelled:
+		return Outcome{ID: r.ID, appID: r.AppID}
+	case reason != "":
+		return s.failed(o, r, status, reason)
+	}
+	o.Status, o.LastStatus, o.DoneAt = StatusDelivered, status, s.opt.Now()
+	s.metrics.delivered.WithLabelValues(r.Event).Inc()
+	return o
+}
+
+// failed completes o (its Attempts counted) after a failed attempt at r:
+// pending with the backoff, or dead at the last attempt.
+func (s *Service) failed(o Outcome, r Row, status int, reason string) Outcome {
+	o.LastStatus, o.LastError = status, reason
+	s.metrics.failed.WithLabelValues(r.Event).Inc()
+	if o.Attempts >= s.opt.MaxAttempts {
+		o.Status, o.DoneAt = StatusDead, s.opt.Now()
+		s.metrics.dead.Inc()
+		s.log.Warn("webhook event given up", "app", r.AppID, "event", r.Event, "id", RowEventID(r), "attempts", o.Attempts, "reason", reason)
+		return o
+	}
+	o.Status = StatusPending
+	o.NextAt = s.opt.Now().Add(Backoff(s.opt.RetryBase, s.opt.RetryMax, o.Attempts, s.opt.Rand))
+	return o
+}
+
+// post sends one signed event request: the HTTP status, and a reason when
+// it failed; cancelled when ctx ended first.
+func (s *Service) post(ctx context.Context, c Config, eventID, event string, b []byte) (status int, reason string, cancelled bool) {
 	rctx, cancel := context.WithTimeout(ctx, s.opt.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, http.MethodPost, c.URL, bytes.NewReader(b))
 	if err != nil {
-		return fail(0, err.Error())
+		return 0, err.Error(), false
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Herald-Webhook/1")
-	req.Header.Set(HeaderEventID, EventID(r.ID))
-	req.Header.Set(HeaderEvent, r.Event)
+	req.Header.Set(HeaderEventID, eventID)
+	req.Header.Set(HeaderEvent, event)
 	req.Header.Set(HeaderSignature, Sign(c.Secret, s.opt.Now(), b))
 	resp, err := s.client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return Outcome{ID: r.ID, appID: r.AppID}
+			return 0, "", true
 		}
-		return fail(0, trimErr(err))
+		return 0, trimErr(err), false
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	_ = resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fail(resp.StatusCode, "HTTP "+strconv.Itoa(resp.StatusCode))
+		return resp.StatusCode, "HTTP " + strconv.Itoa(resp.StatusCode), false
 	}
-	o.Status, o.LastStatus, o.DoneAt = StatusDelivered, resp.StatusCode, s.opt.Now()
-	s.metrics.delivered.WithLabelValues(r.Event).Inc()
+	return resp.StatusCode, "", false
+}
+
+// Batch progress is written every saveEvery delivered messages or
+// saveAfter, whichever comes first: what a crash may deliver again.
+const (
+	saveEvery = 64
+	saveAfter = time.Second
+)
+
+// deliverBatch delivers the messages of batch row r from its progress on,
+// in order, one request each, and returns the row's outcome (Status ""
+// when ctx ended first; the progress is written then).
+//
+// A failed message is retried on its own when the next one goes through:
+// it is split off into its own row (pending, with the backoff) and the
+// batch goes on. When the next one fails too, or the failed one is the
+// batch's last, the receiver is taken to be down: the pass ends, and the
+// batch row is retried from the failed message after the backoff (its
+// Attempts are that message's); at the last attempt the batch's remaining
+// messages are dead. A message that was delivered only after failed
+// attempts is split off as a delivered row so that the listing shows its
+// attempts; a message no longer stored is split off dead.
+func (s *Service) deliverBatch(ctx context.Context, r Row) Outcome {
+	o := Outcome{ID: r.ID, appID: r.AppID, Progress: r.Progress, Attempts: r.Attempts}
+	ids, err := DecodeIDs(r.Payload)
+	if err != nil || len(ids) != r.Size {
+		o.Attempts = s.opt.MaxAttempts
+		return s.failed(o, r, 0, "undecodable message ID list")
+	}
+	c, ok := s.config(r.AppID)
+	if !ok || c.URL == "" || !c.Enabled {
+		return s.failed(o, r, 0, "webhook disabled or removed")
+	}
+	p := min(r.Progress, len(ids))
+	msgs, err := s.store.EventMessages(ctx, ids[p:])
+	if err != nil {
+		if ctx.Err() != nil {
+			return Outcome{ID: r.ID, appID: r.AppID}
+		}
+		return s.failed(o, r, 0, "reading the messages: "+trimErr(err))
+	}
+
+	saved, lastSave := p, s.opt.Now()
+	var splits []Split
+	save := func(ctx context.Context) bool {
+		if p == saved && len(splits) == 0 {
+			return true
+		}
+		if err := s.store.AdvanceBatch(ctx, r.ID, p, splits); err != nil {
+			s.log.Error("recording webhook batch progress; its messages will be sent again", "id", r.ID, "err", err)
+			return false
+		}
+		saved, lastSave, splits = p, s.opt.Now(), nil
+		return true
+	}
+	stopped := func() Outcome {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		save(sctx)
+		return Outcome{ID: r.ID, appID: r.AppID}
+	}
+	split := func(id int64, attempts, status int, reason string) {
+		so := s.failed(Outcome{Attempts: attempts}, r, status, reason)
+		splits = append(splits, Split{MessageID: id, Outcome: so})
+	}
+
+	// held is the failed message waiting for the next one's outcome; gone
+	// the messages no longer stored met meanwhile.
+	held, heldAttempts := -1, 0
+	var heldStatus int
+	var heldReason string
+	var gone []int
+	headAttempts := r.Attempts // the attempts of ids[p] so far
+	lastStatus := 0
+	for i := p; i < len(ids); i++ {
+		m := msgs[ids[i]]
+		var b []byte
+		if m != nil {
+			if b, err = body(Row{Event: EventMessageSent, AppID: r.AppID, BatchID: r.ID, MessageID: m.ID, Message: m}); err != nil {
+				m = nil // cannot be sent: as if gone
+			}
+		}
+		if m == nil {
+			gone = append(gone, i)
+			if held < 0 {
+				split(ids[i], s.opt.MaxAttempts, 0, "the message is no longer stored")
+				p, gone = i+1, nil
+				headAttempts = 0
+			}
+			continue
+		}
+		attempts := 0
+		if i == p {
+			attempts = headAttempts
+		}
+		status, reason, cancelled := s.post(ctx, c, MessageEventID(m.ID), EventMessageSent, b)
+		if cancelled {
+			return stopped()
+		}
+		if reason != "" {
+			if held >= 0 || i == len(ids)-1 {
+				// Two in a row, or the last: the batch waits from its
+				// first undone message.
+				if held < 0 {
+					held, heldAttempts, heldStatus, heldReason = i, attempts+1, status, reason
+				} else {
+					s.metrics.failed.WithLabelValues(EventMessageSent).Inc() // tried again with the batch
+				}
+				break
+			}
+			held, heldAttempts, heldStatus, heldReason = i, attempts+1, status, reason
+			continue
+		}
+		s.metrics.delivered.WithLabelValues(EventMessageSent).Inc()
+		lastStatus = status
+		if held >= 0 {
+			// The receiver took this one: the held message is retried alone.
+			split(ids[held], heldAttempts, heldStatus, heldReason)
+			for _, g := range gone {
+				split(ids[g], s.opt.MaxAttempts, 0, "the message is no longer stored")
+			}
+			held, gone = -1, nil
+		} else if attempts > 0 {
+			splits = append(splits, Split{MessageID: m.ID, Outcome: Outcome{Status: StatusDelivered,
+				Attempts: attempts + 1, LastStatus: status, DoneAt: s.opt.Now()}})
+		}
+		p, headAttempts = i+1, 0
+		if p-saved >= saveEvery || s.opt.Now().Sub(lastSave) >= saveAfter || len(splits) > 0 {
+			if !save(ctx) && ctx.Err() != nil {
+				return stopped()
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		return stopped()
+	}
+	if !save(ctx) {
+		// Sent, not recorded: the whole rest again, soon.
+		return Outcome{ID: r.ID, appID: r.AppID}
+	}
+	o.Progress = p
+	if held >= 0 { // held == p: the batch's first undone message
+		o.Attempts = heldAttempts
+		o = s.failed(o, r, heldStatus, heldReason)
+		if o.Status == StatusDead {
+			s.metrics.dead.Add(float64(len(ids) - p - 1)) // the rest die with it
+		}
+		return o
+	}
+	o.Status, o.Attempts, o.LastStatus, o.LastError, o.DoneAt = StatusDelivered, 0, lastStatus, "", s.opt.Now()
 	return o
 }
 

@@ -4,9 +4,14 @@
 // message before it is stored.
 //
 // Events reach the outbox in two ways. message.sent is written by the
-// message's own commit transaction (the store adds one small row naming
-// the message when Wants says the app subscribed): no extra write and no
-// wait on the send path, and nothing committed can miss its event. The
+// message's own commit transaction: the store adds one small row per app
+// and commit batch naming the batch's messages (their IDs) when Wants says
+// the app subscribed: one extra row per commit, no wait on the send path,
+// and nothing committed can miss its event. The worker delivers a batch's
+// messages in order, one request each, recording its progress in the row;
+// a message whose delivery fails while the next goes through is split off
+// into its own row and retried alone, so one bad event does not hold the
+// batch. The
 // other events (presence, push outcomes, call ends) are queued in memory by
 // Emit and written in batches every FlushEvery: a crash loses at most that
 // much of them. A worker delivers due rows with bounded concurrency per
@@ -117,7 +122,15 @@ type Row struct {
 	MessageID int64
 	// Message is the named message (message.sent), read with the row; nil
 	// when it is gone.
-	Message    *Message
+	Message *Message
+	// Size is the number of messages of a message.sent batch row (0: any
+	// other row); Payload holds their IDs (EncodeIDs), Progress how many
+	// are done (delivered or split off), Splits how many were split off.
+	Size, Progress, Splits int
+	// BatchID is the batch a row was split off from (its event ID is then
+	// MessageEventID); in the listing, the batch row of an entry expanded
+	// from it.
+	BatchID    int64
 	CreatedAt  time.Time
 	Status     string
 	Attempts   int
@@ -136,6 +149,8 @@ type Outcome struct {
 	LastStatus int
 	LastError  string
 	DoneAt     time.Time
+	// Progress is a batch row's progress (ignored for other rows).
+	Progress int
 
 	appID string // for the service's per-app count
 }
@@ -162,14 +177,22 @@ type Store interface {
 	// DueEvents returns up to limit pending rows due at now, oldest
 	// first, with their messages, leaving out the rows of skipApps.
 	DueEvents(ctx context.Context, now time.Time, limit int, skipApps []string) ([]Row, error)
+	// EventMessages reads the messages of ids that are still stored.
+	EventMessages(ctx context.Context, ids []int64) (map[int64]*Message, error)
+	// AdvanceBatch records a pending batch row's progress and writes its
+	// split rows, in one transaction; nothing when the row is no longer
+	// pending (the app's webhook was deleted).
+	AdvanceBatch(ctx context.Context, id int64, progress int, splits []Split) error
 	// NextDue returns when the earliest pending row is due (zero: none).
 	NextDue(ctx context.Context) (time.Time, error)
 	// FinishEvents writes outcomes in one transaction.
 	FinishEvents(ctx context.Context, outs []Outcome) error
-	// RecentEvents returns an app's newest rows (status "" for all), with
-	// the counts by status.
+	// RecentEvents returns an app's newest events (status "" for all),
+	// batch rows expanded into one entry per message, with the counts of
+	// events (messages for a batch) by status.
 	RecentEvents(ctx context.Context, appID, status string, limit int) ([]Row, Counts, error)
-	// PendingEvents counts every app's pending rows (the gauge).
+	// PendingEvents counts every app's pending events (the gauge; a
+	// batch's undelivered messages each count).
 	PendingEvents(ctx context.Context) (int, error)
 	// TrimEvents deletes the delivered rows finished before t.
 	TrimEvents(ctx context.Context, before time.Time) error

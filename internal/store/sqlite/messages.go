@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldim/herald/internal/im"
+	"github.com/heraldim/herald/internal/webhook"
 )
 
 // convTypePeer is protocol.ConversationPeer: the conversation type whose
@@ -93,6 +94,13 @@ func (s *Store) AppendMessages(ctx context.Context, msgs []*im.Message) ([]im.Ap
 	return results, nil
 }
 
+// webhookBatch is an app's messages of one commit with a message.sent event.
+type webhookBatch struct {
+	app     string
+	created int64
+	ids     []int64
+}
+
 // appendTx runs AppendMessages' transaction, recording in seqs the last seq
 // of every conversation it touched.
 func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convKey]int64) (_ []im.AppendResult, err error) {
@@ -115,6 +123,8 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 	var groupOrder []*groupUpdate
 
 	results := make([]im.AppendResult, len(msgs))
+	hooked := make(map[string]*webhookBatch)
+	var hookOrder []*webhookBatch
 	rows := make(map[rowKey]*rowUpdate)
 	var order []*rowUpdate // rows in first-touched order, for a deterministic write order
 	touch := func(m *im.Message, seq int64, owner, peer string) {
@@ -177,10 +187,14 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 		results[i] = im.AppendResult{ID: m.ID, Seq: seq, CreatedAt: fromMillis(created)}
 		if m.Webhook {
 			// The message.sent event, in the message's own transaction:
-			// a small row naming it, read when the event is delivered.
-			if _, err := tx.ExecContext(ctx, qInsertWebhookMessage, m.AppID, m.ID, created); err != nil {
-				return nil, ctxErr(ctx, op+": webhook event", err)
+			// one row per app for the whole batch, written below.
+			hb := hooked[m.AppID]
+			if hb == nil {
+				hb = &webhookBatch{app: m.AppID, created: created}
+				hooked[m.AppID] = hb
+				hookOrder = append(hookOrder, hb)
 			}
+			hb.ids = append(hb.ids, m.ID)
 		}
 		if len(m.PushUsers) > 0 && m.PushConfig != nil {
 			if pushJobs == nil {
@@ -239,6 +253,11 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 		}
 	}
 
+	for _, hb := range hookOrder {
+		if _, err := tx.ExecContext(ctx, qInsertWebhookBatch, hb.app, webhook.EncodeIDs(hb.ids), len(hb.ids), hb.created); err != nil {
+			return nil, ctxErr(ctx, op+": webhook event", err)
+		}
+	}
 	for _, r := range order {
 		if _, err := upsert.ExecContext(ctx, r.app, r.owner, r.conv, r.convType, r.peer,
 			r.lastSeq, r.lastMsgID, r.unread); err != nil {

@@ -53,8 +53,13 @@ func TestWebhookOutbox(t *testing.T) {
 	if err != nil || len(due) != 3 {
 		t.Fatalf("DueEvents = %d rows, %v", len(due), err)
 	}
-	if m := due[2].Message; due[2].Event != "message.sent" || m == nil || m.ID != 1001 || m.Seq != 1 || m.Sender != msgs[0].Sender {
-		t.Fatalf("message row %+v (message %+v)", due[2], m)
+	// One row for the commit batch, naming its message.
+	if ids, err := webhook.DecodeIDs(due[2].Payload); due[2].Event != "message.sent" || due[2].Size != 1 || err != nil || len(ids) != 1 || ids[0] != 1001 {
+		t.Fatalf("message batch row %+v (IDs %v, %v)", due[2], ids, err)
+	}
+	got, err := s.EventMessages(ctx, []int64{1001, 999})
+	if m := got[1001]; err != nil || len(got) != 1 || m.Seq != 1 || m.Sender != msgs[0].Sender || m.Timestamp != now.UnixMilli() {
+		t.Fatalf("EventMessages = %+v, %v", got, err)
 	}
 	due, err = s.DueEvents(ctx, now, 10, []string{"a"})
 	if err != nil || len(due) != 1 || due[0].AppID != "b" {
