@@ -391,7 +391,17 @@ func (c *Console) Screenshot(name string) {
 	}
 	ctx, cancel := context.WithTimeout(c.Ctx, Timeout)
 	defer cancel()
+	// The status line is fixed to the viewport's bottom: in a capture of
+	// the whole page it would float in the middle, over the content.
+	hide := chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid="live"]').style.visibility = "hidden"`)
+	show := chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid="live"]').style.visibility = ""`)
+	if err := chromedp.Do(ctx, hide); err != nil {
+		c.T.Fatalf("screenshot %s: %v", name, err)
+	}
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err == nil {
+		err = chromedp.Do(ctx, show)
+	}
 	if err != nil {
 		c.T.Fatalf("screenshot %s: %v", name, err)
 	}
