@@ -1,12 +1,8 @@
 package sqlite
 
 import (
-	"database/sql"
-	"io/fs"
 	"path/filepath"
 	"testing"
-
-	"github.com/pressly/goose/v3"
 )
 
 // TestGroupJoinModeMigration: a group that existed before the join modes
@@ -14,21 +10,7 @@ import (
 func TestGroupJoinModeMigration(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "herald.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 12); err != nil {
-		t.Fatal(err)
-	}
+	db := migratedTo(t, path, 12)
 	for _, q := range []string{
 		`INSERT INTO apps (id, name, secret, admin_key, created_at) VALUES ('a', 'A', 's', 'k', 1)`,
 		`INSERT INTO im_groups (app_id, group_id, name, extended_data, owner_id, member_count, created_at)

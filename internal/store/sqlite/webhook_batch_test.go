@@ -2,10 +2,8 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pressly/goose/v3"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/heraldim/herald/internal/im"
@@ -305,21 +302,7 @@ func TestWebhookBatchRestart(t *testing.T) {
 func TestWebhookOutboxFromVersion16(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "herald.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 16); err != nil {
-		t.Fatal(err)
-	}
+	db := migratedTo(t, path, 16)
 	for _, q := range []string{
 		`INSERT INTO apps (id, name, secret, admin_key, created_at) VALUES ('a', 'A', 's', 'k', 1)`,
 		`INSERT INTO messages (id, app_id, conv_id, seq, conv_type, sender, recipient, type, sub_type, text, searched_content, extended_data, priority, created_at)
