@@ -83,9 +83,10 @@ type ResourceStore interface {
 	Resources(ctx context.Context, appID string) ([]push.Resource, error)
 	// DeleteResource removes one; push.ErrNotFound if there is none.
 	DeleteResource(ctx context.Context, appID, id string) error
-	// PlanPush writes a pending push job for every enabled device of the
-	// targets in one transaction and returns the jobs' IDs.
-	PlanPush(ctx context.Context, appID string, t push.Targets, pushConfig []byte, expires time.Time) ([]int64, error)
+	// PlanIntent writes a pending push job for every eligible device of
+	// the intent's targets (push.Eligible) in one transaction and returns
+	// the jobs' IDs.
+	PlanIntent(ctx context.Context, in push.Intent) ([]int64, error)
 }
 
 // Dispatch is what the admin API tells the running dispatcher

@@ -158,7 +158,9 @@ func (h *Handler) explain(w http.ResponseWriter, r *http.Request, app im.App) er
 	failing := h.d.Failures.Failing()
 	for _, d := range ds {
 		ed := explainDevice{deviceView: viewDevice(d), Credential: "ok",
-			Eligible: d.Enabled && !d.CreatedAt.After(m.CreatedAt)}
+			// The planning rule (push.Eligible), and registered by the
+			// time the message was committed.
+			Eligible: push.Eligible(d, user) && !d.CreatedAt.After(m.CreatedAt)}
 		if _, err := h.d.Providers.Provider(ctx, app.ID, d.Vendor, d.Environment); err != nil {
 			ed.Credential = "missing"
 		} else if f, ok := failing[app.ID+"/"+string(d.Vendor)+"/"+string(d.Environment)]; ok {

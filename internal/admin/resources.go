@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -211,11 +210,9 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, app im.App) error
 	if req.TTLSeconds > 0 {
 		expires = time.Now().Add(time.Duration(req.TTLSeconds) * time.Second)
 	}
-	cfg, err := json.Marshal(push.Content{Title: pc.Title, Content: pc.Content, Payload: pc.Payload, ResourcesID: pc.ResourcesID})
-	if err != nil {
-		return fmt.Errorf("admin: send: %w", err)
-	}
-	ids, err := h.d.Resources.PlanPush(r.Context(), app.ID, t, cfg, expires)
+	ids, err := h.d.Resources.PlanIntent(r.Context(), push.Intent{AppID: app.ID, Targets: t,
+		Source:  push.Source{Kind: push.SourceServer},
+		Content: push.Content{Title: pc.Title, Content: pc.Content, Payload: pc.Payload, ResourcesID: pc.ResourcesID}, ExpiresAt: expires})
 	if err != nil {
 		return fmt.Errorf("admin: send: %w", err)
 	}

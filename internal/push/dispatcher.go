@@ -626,14 +626,10 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 		return
 	}
 	dev := *j.Device
-	switch {
-	case dev.UserID != j.UserID:
-		// The device was unbound (logout) or taken by another user after the
-		// job was planned: never show one user's message to another.
-		finish(JobDropped, now, "device no longer bound to the recipient")
-		return
-	case !dev.Enabled:
-		finish(JobDropped, now, "pushes disabled on the device")
+	// The planning rule again (Eligible): the device may have been
+	// unbound, taken by another user or switched off since.
+	if why := Ineligible(dev, j.UserID); why != "" {
+		finish(JobDropped, now, why)
 		return
 	}
 	var c Content
@@ -678,7 +674,7 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 		finish(JobPending, df.until, why)
 		return
 	}
-	if j.Kind == JobCallInvite && !d.ringing(j) {
+	if j.Kind.Rings() && !d.ringing(j) {
 		// Checked early to spare the resource lookup; checked again right
 		// before the vendor call.
 		finish(JobDropped, now, "call invitation no longer ringing")
@@ -696,7 +692,7 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 		finish(JobFailed, now, fail)
 		return
 	}
-	if j.Kind == JobCallInvite {
+	if j.Kind.Rings() {
 		// Last look before the vendor: the invitee may have answered (or
 		// the inviter cancelled) since the job was read.
 		if !d.claimRing(j) {
@@ -835,7 +831,7 @@ func (d *Dispatcher) Compose(ctx context.Context, j Job, dev Device, c Content) 
 		n.Kind = KindAlert
 		note = strings.TrimPrefix(note+"; "+string(dev.Vendor)+" has no pass-through messages: sent as a notification", "; ")
 	}
-	if j.Kind == JobCallInvite {
+	if j.Kind.Rings() {
 		callRing(&n, dev)
 	}
 	// Last: cut what the vendor would refuse (a push config that passed

@@ -31,19 +31,6 @@ ON CONFLICT (app_id, call_id, user_id) DO UPDATE SET state = excluded.state, inv
 	extended_data = excluded.extended_data, deadline = excluded.deadline, updated_at = excluded.updated_at,
 	push_config = excluded.push_config`
 
-	// qPlanCallPush plans a call push to one user: a job per enabled device
-	// bound to the user.
-	qPlanCallPush = `INSERT INTO push_jobs (app_id, message_id, user_id, push_id, vendor, push_config,
-	status, attempts, not_before, expires_at, reason, created_at, updated_at, kind, call_id)
-SELECT app_id, 0, user_id, push_id, vendor, $3, 'pending', 0, $4, $5, '', $4, $4, $6, $7
-FROM devices WHERE app_id = $1 AND user_id = $2 AND user_id <> '' AND enabled = 1`
-
-	// qPlanCallPushOnce is qPlanCallPush but only to the devices that have
-	// no job of that kind for the call yet (call.Push.Once).
-	qPlanCallPushOnce = qPlanCallPush + `
-	AND NOT EXISTS (SELECT 1 FROM push_jobs j WHERE j.app_id = $1 AND j.call_id = $7 AND j.user_id = $2
-		AND j.kind = $6 AND j.push_id = devices.push_id)`
-
 	// qStopRinging drops a user's pending ring pushes of a call.
 	qStopRinging = `UPDATE push_jobs SET status = 'dropped', reason = $4, updated_at = $5
 WHERE app_id = $1 AND call_id = $2 AND user_id = $3 AND kind = 'call_invite' AND status = 'pending'`
@@ -135,14 +122,23 @@ func (s *Store) SaveCall(ctx context.Context, ch call.Change) error {
 			return ctxErr(ctx, op, err)
 		}
 	}
-	for _, p := range ch.Pushes {
-		q := qPlanCallPush
-		if p.Once {
-			q = qPlanCallPushOnce
-		}
-		if _, err := tx.ExecContext(ctx, q, ch.AppID, p.UserID, p.Config, now.UnixMilli(),
-			millisOrZero(p.ExpiresAt), string(p.Kind), ch.CallID); err != nil {
-			return ctxErr(ctx, op, err)
+	if len(ch.Pushes) > 0 {
+		planner := s.planner(tx)
+		defer planner.close()
+		for _, p := range ch.Pushes {
+			c, err := push.DecodeContent(p.Config)
+			if err != nil {
+				return fmt.Errorf("%s: %w", op, err)
+			}
+			kind := push.SourceCallRing
+			if p.Kind == push.JobCallCancel {
+				kind = push.SourceCallWithdraw
+			}
+			in := push.Intent{AppID: ch.AppID, Targets: push.Targets{UserIDs: []string{p.UserID}},
+				Source: push.Source{Kind: kind, CallID: ch.CallID}, Content: c, ExpiresAt: p.ExpiresAt, Once: p.Once}
+			if _, err := planner.plan(ctx, in, now); err != nil {
+				return ctxErr(ctx, op, err)
+			}
 		}
 	}
 	if !ch.ClosedAt.IsZero() {

@@ -346,18 +346,17 @@ func (s *Store) GroupFanouts(ctx context.Context, limit int) ([]im.GroupFanout, 
 
 // PlanGroupPush implements im.GroupStore.
 func (s *Store) PlanGroupPush(ctx context.Context, f im.GroupFanout, users []string, next string) error {
-	now := time.Now().UnixMilli()
-	var expires int64
-	if !f.ExpiresAt.IsZero() {
-		expires = f.ExpiresAt.UnixMilli()
-	}
+	now := time.Now()
 	return s.inTx(ctx, "sqlite: plan group push", func(tx *sql.Tx) error {
 		if len(users) > 0 {
-			stmt := tx.StmtContext(ctx, s.wInsertPushJobs)
-			for _, u := range users {
-				if _, err := stmt.ExecContext(ctx, f.AppID, f.MessageID, u, f.PushConfig, now, expires); err != nil {
-					return err
-				}
+			in, err := messageIntent(f.AppID, f.MessageID, f.PushConfig, f.ExpiresAt, false, users...)
+			if err != nil {
+				return err
+			}
+			p := s.planner(tx)
+			defer p.close()
+			if _, err := p.plan(ctx, in, now); err != nil {
+				return err
 			}
 		}
 		var err error

@@ -14,6 +14,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/heraldim/herald/internal/im"
+	"github.com/heraldim/herald/internal/push"
 )
 
 // TestQueryPlans guards the indexes: no query may scan a whole table.
@@ -35,8 +36,8 @@ func TestQueryPlans(t *testing.T) {
 		{"unread after", qUnreadAfter, []any{"a", "c", 1, "u"}},
 		{"pending", qPending, []any{"a", "u", "d"}},
 		{"user cursor", qUserCursor, []any{"a", "u", "c"}},
-		{"plan push jobs", qInsertPushJobs, []any{"a", 1, "u", []byte("{}"), 1, 0}},
-		{"plan push jobs once", qInsertPushJobsOnce, []any{"a", 1, "u", []byte("{}"), 1, 0}},
+		{"plan push jobs", qPlanMessage, []any{"a", "u", 1, []byte("{}"), 1, 0, "", ""}},
+		{"plan push jobs once", planQuery(push.Intent{Source: push.Source{Kind: push.SourceMessage}, Once: true}), []any{"a", "u", 1, []byte("{}"), 1, 0, "", ""}},
 		{"user devices", qUserDevices, []any{"a", "u"}},
 		{"device", qDevice, []any{"a", "p"}},
 		{"due jobs", qDueJobs, []any{"fcm", 1, 10}},
@@ -48,7 +49,8 @@ func TestQueryPlans(t *testing.T) {
 		{"trace by user", qTraceByUser, []any{"a", "u", 10}},
 		{"trace by push ID", qTraceByPushID, []any{"a", "p", 10}},
 		{"drop device jobs", qDropDeviceJobs, []any{"a", "p", "r", 1}},
-		{"plan call push once", qPlanCallPushOnce, []any{"a", "u", []byte("{}"), 1, 2, "call_invite", "c"}},
+		{"plan call push once", planQuery(push.Intent{Source: push.Source{Kind: push.SourceCallRing}, Once: true}), []any{"a", "u", 0, []byte("{}"), 1, 2, "call_invite", "c"}},
+		{"plan push to devices", planQuery(push.Intent{Targets: push.Targets{PushIDs: []string{"p"}}, Source: push.Source{Kind: push.SourceServer}}), []any{"a", "p", 0, []byte("{}"), 1, 0, "", ""}},
 	}
 	for _, tt := range tests {
 		rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+tt.query, tt.args...)

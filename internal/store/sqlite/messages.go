@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldim/herald/internal/im"
+	"github.com/heraldim/herald/internal/push"
 	"github.com/heraldim/herald/internal/webhook"
 )
 
@@ -118,7 +119,8 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 	byLocalID := tx.StmtContext(ctx, s.wMessageByLocalID)
 	lastSeq := tx.StmtContext(ctx, s.wLastSeq)
 	upsert := tx.StmtContext(ctx, s.wUpsertConversation)
-	var pushJobs *sql.Stmt // prepared on the first message that needs it
+	planner := s.planner(tx)
+	defer planner.close()
 	groups := make(map[convKey]*groupUpdate)
 	var groupOrder []*groupUpdate
 
@@ -197,17 +199,12 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 			hb.ids = append(hb.ids, m.ID)
 		}
 		if len(m.PushUsers) > 0 && m.PushConfig != nil {
-			if pushJobs == nil {
-				pushJobs = tx.StmtContext(ctx, s.wInsertPushJobs)
+			in, err := messageIntent(m.AppID, m.ID, m.PushConfig, m.PushExpires, false, m.PushUsers...)
+			if err != nil {
+				return nil, fmt.Errorf("%s: push jobs: %w", op, err)
 			}
-			var expires int64
-			if !m.PushExpires.IsZero() {
-				expires = m.PushExpires.UnixMilli()
-			}
-			for _, u := range m.PushUsers {
-				if _, err := pushJobs.ExecContext(ctx, m.AppID, m.ID, u, m.PushConfig, created, expires); err != nil {
-					return nil, ctxErr(ctx, op+": push jobs", err)
-				}
+			if _, err := planner.plan(ctx, in, fromMillis(created)); err != nil {
+				return nil, ctxErr(ctx, op+": push jobs", err)
 			}
 		}
 		switch m.ConvType {
@@ -270,8 +267,8 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 	return results, nil
 }
 
-// PlanPushOnce implements im.Store: qInsertPushJobsOnce per plan, in one
-// transaction.
+// PlanPushOnce implements im.Store: each plan is a message intent with
+// Once, in one transaction.
 func (s *Store) PlanPushOnce(ctx context.Context, appID, userID string, plans []im.PushPlan, now time.Time) (int, error) {
 	const op = "sqlite: plan push once"
 	if len(plans) == 0 {
@@ -279,25 +276,18 @@ func (s *Store) PlanPushOnce(ctx context.Context, appID, userID string, plans []
 	}
 	n := 0
 	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, qInsertPushJobsOnce)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
+		planner := s.planner(tx)
+		defer planner.close()
 		for _, p := range plans {
-			var expires int64
-			if !p.ExpiresAt.IsZero() {
-				expires = p.ExpiresAt.UnixMilli()
-			}
-			res, err := stmt.ExecContext(ctx, appID, p.MessageID, userID, p.PushConfig, now.UnixMilli(), expires)
+			in, err := messageIntent(appID, p.MessageID, p.PushConfig, p.ExpiresAt, true, userID)
 			if err != nil {
 				return err
 			}
-			k, err := res.RowsAffected()
+			ids, err := planner.plan(ctx, in, now)
 			if err != nil {
 				return err
 			}
-			n += int(k)
+			n += len(ids)
 		}
 		return nil
 	})
@@ -305,6 +295,17 @@ func (s *Store) PlanPushOnce(ctx context.Context, appID, userID string, plans []
 		return 0, err
 	}
 	return n, nil
+}
+
+// messageIntent is the push of message id with its stored push config
+// to users.
+func messageIntent(appID string, id int64, cfg []byte, expires time.Time, once bool, users ...string) (push.Intent, error) {
+	c, err := push.DecodeContent(cfg)
+	if err != nil {
+		return push.Intent{}, err
+	}
+	return push.Intent{AppID: appID, Targets: push.Targets{UserIDs: users},
+		Source: push.Source{Kind: push.SourceMessage, MessageID: id}, Content: c, ExpiresAt: expires, Once: once}, nil
 }
 
 // checkMessage enforces AppendMessages' preconditions. For peer messages the

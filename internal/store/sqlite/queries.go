@@ -79,23 +79,6 @@ LEFT JOIN cursors k ON k.app_id = c.app_id AND k.user_id = c.owner_id
 WHERE c.app_id = $1 AND c.owner_id = $2 AND c.last_seq > COALESCE(k.seq, 0)
 ORDER BY c.conv_id`
 
-	// qInsertPushJobs plans a message's push to one user: a job per
-	// enabled device bound to the user. It is the one rule of who gets a
-	// message's push; qInsertPushJobsOnce only adds a condition.
-	qInsertPushJobs = `INSERT INTO push_jobs (app_id, message_id, user_id, push_id, vendor, push_config,
-	status, attempts, not_before, expires_at, reason, created_at, updated_at)
-SELECT d.app_id, $2, d.user_id, d.push_id, d.vendor, $4, 'pending', 0, $5, $6, '', $5, $5
-FROM devices d WHERE d.app_id = $1 AND d.user_id = $3 AND d.user_id <> '' AND d.enabled = 1`
-
-	// qInsertPushJobsOnce is qInsertPushJobs for a message whose push may
-	// have been planned before (at its commit, by its group fan-out, or at
-	// the end of another session): a device that has a job for the message
-	// already, whatever its status, gets none. The writer connection is the
-	// only one, so the check and the insert cannot interleave with another
-	// planning.
-	qInsertPushJobsOnce = qInsertPushJobs + `
-	AND NOT EXISTS (SELECT 1 FROM push_jobs j WHERE j.app_id = $1 AND j.message_id = $2 AND j.push_id = d.push_id)`
-
 	// qUserCursor is the furthest any device of a user got in a
 	// conversation.
 	qUserCursor = `SELECT COALESCE(MAX(seq), 0) FROM cursors WHERE app_id = $1 AND user_id = $2 AND conv_id = $3`

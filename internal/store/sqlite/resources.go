@@ -35,17 +35,6 @@ ON CONFLICT (app_id, id) DO UPDATE SET spec = excluded.spec, updated_at = exclud
 	(SELECT COALESCE(SUM(g.last_seq - m.read_seq), 0) FROM group_members m
 		JOIN im_groups g ON g.app_id = m.app_id AND g.group_id = m.group_id
 		WHERE m.app_id = $1 AND m.user_id = $2 AND g.last_seq > m.read_seq)`
-	qPlanUserPush = `INSERT INTO push_jobs (app_id, message_id, user_id, push_id, vendor, push_config,
-	status, attempts, not_before, expires_at, reason, created_at, updated_at)
-SELECT app_id, 0, user_id, push_id, vendor, $3, 'pending', 0, $4, $5, '', $4, $4
-FROM devices WHERE app_id = $1 AND user_id = $2 AND user_id <> '' AND enabled = 1
-ORDER BY push_id
-RETURNING id`
-	qPlanDevicePush = `INSERT INTO push_jobs (app_id, message_id, user_id, push_id, vendor, push_config,
-	status, attempts, not_before, expires_at, reason, created_at, updated_at)
-SELECT app_id, 0, user_id, push_id, vendor, $3, 'pending', 0, $4, $5, '', $4, $4
-FROM devices WHERE app_id = $1 AND push_id = $2 AND enabled = 1
-RETURNING id`
 )
 
 // PutResource stores an app's resource, replacing the one with its ID;
@@ -136,47 +125,13 @@ func (s *Store) UnreadTotal(ctx context.Context, appID, userID string) (int64, e
 // PlanPush writes, in one transaction, a pending push job (message ID 0)
 // with pushConfig for every enabled device bound to each of t.UserIDs, or
 // for each enabled device of t.PushIDs (unknown ones are skipped), and
-// returns the jobs' IDs. expires zero: no expiry of its own.
+// returns the jobs' IDs: PlanIntent of a server push with that config.
+// expires zero: no expiry of its own.
 func (s *Store) PlanPush(ctx context.Context, appID string, t push.Targets, pushConfig []byte, expires time.Time) ([]int64, error) {
-	var ids []int64
-	now := time.Now().UnixMilli()
-	var exp int64
-	if !expires.IsZero() {
-		exp = expires.UnixMilli()
-	}
-	q, keys := qPlanUserPush, t.UserIDs
-	if len(t.PushIDs) > 0 {
-		q, keys = qPlanDevicePush, t.PushIDs
-	}
-	err := s.inTx(ctx, "sqlite: plan push", func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, q)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, k := range keys {
-			rows, err := stmt.QueryContext(ctx, appID, k, pushConfig, now, exp)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var id int64
-				if err := rows.Scan(&id); err != nil {
-					rows.Close()
-					return err
-				}
-				ids = append(ids, id)
-			}
-			err = rows.Err()
-			rows.Close()
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	c, err := push.DecodeContent(pushConfig)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("sqlite: plan push: %w", err)
 	}
-	return ids, nil
+	return s.PlanIntent(ctx, push.Intent{AppID: appID, Targets: t, Source: push.Source{Kind: push.SourceServer},
+		Content: c, ExpiresAt: expires})
 }

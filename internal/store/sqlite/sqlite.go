@@ -350,7 +350,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.w, qLastSeq, &s.wLastSeq},
 		{s.w, qUpsertConversation, &s.wUpsertConversation},
 		{s.w, qSaveCursor, &s.wSaveCursor},
-		{s.w, qInsertPushJobs, &s.wInsertPushJobs},
+		{s.w, qPlanMessage, &s.wInsertPushJobs},
 		{s.w, qInsertAttempt, &s.wInsertAttempt},
 		{s.w, qFinishJob, &s.wFinishJob},
 		{s.r, qDueJobs, &s.rDueJobs},
