@@ -1,6 +1,7 @@
 package push
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -121,4 +122,13 @@ func Ineligible(d Device, userID string) string {
 		return "pushes disabled on the device"
 	}
 	return ""
+}
+
+// Planner plans a push of its own, in a transaction of its own (the admin
+// API's send). Pushes of a message or a call are planned by their store in
+// the message's or the call's transaction, with the same rule.
+type Planner interface {
+	// PlanIntent writes a pending job for every eligible device of in's
+	// targets and returns the jobs' IDs.
+	PlanIntent(ctx context.Context, in Intent) ([]int64, error)
 }

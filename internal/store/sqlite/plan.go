@@ -154,3 +154,5 @@ func (s *Store) PlanIntent(ctx context.Context, in push.Intent) ([]int64, error)
 	}
 	return ids, nil
 }
+
+var _ push.Planner = (*Store)(nil)

@@ -1,0 +1,276 @@
+package storetest
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/heraldim/herald/internal/im"
+	"github.com/heraldim/herald/internal/push"
+)
+
+// PushStore is what the push contract needs of a store: the push store
+// and its planner, plus apps to set the scene.
+type PushStore interface {
+	push.Store
+	push.Planner
+	CreateApp(ctx context.Context, a im.App) error
+	Close() error
+}
+
+// PushOpener opens the push store whose data lives under dir, as Opener.
+type PushOpener func(t *testing.T, dir string) PushStore
+
+// RunPush runs the push store contract against the stores open returns:
+// planning each kind of push.Intent, device eligibility (push.Eligible),
+// once-per-device, expiry, and pending jobs kept across a reopen.
+func RunPush(t *testing.T, open PushOpener) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, e *pushEnv)
+	}{
+		{"Kinds", testPushKinds},
+		{"Eligibility", testPushEligibility},
+		{"Once", testPushOnce},
+		{"Expiry", testPushExpiry},
+		{"Reopen", testPushReopen},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := &pushEnv{t: t, open: open, dir: t.TempDir()}
+			e.s = open(t, e.dir)
+			t.Cleanup(func() {
+				if e.s != nil {
+					if err := e.s.Close(); err != nil {
+						t.Errorf("Close: %v", err)
+					}
+				}
+			})
+			if err := e.s.CreateApp(t.Context(), im.App{ID: "a1", Name: "a1", Secret: "s", AdminKey: "k-a1", CreatedAt: base}); err != nil {
+				t.Fatal(err)
+			}
+			tt.fn(t, e)
+		})
+	}
+}
+
+type pushEnv struct {
+	t    *testing.T
+	open PushOpener
+	dir  string
+	s    PushStore
+}
+
+func (e *pushEnv) reopen() {
+	e.t.Helper()
+	err := e.s.Close()
+	e.s = nil
+	if err != nil {
+		e.t.Fatalf("Close: %v", err)
+	}
+	e.s = e.open(e.t, e.dir)
+}
+
+// device registers an FCM device of user ("" unbound) and returns its
+// PushID.
+func (e *pushEnv) device(user, token string, enabled bool) string {
+	e.t.Helper()
+	id := push.NewPushID("a1", push.VendorFCM, push.Production, token)
+	d := push.Device{AppID: "a1", PushID: id, Vendor: push.VendorFCM, Token: token, Environment: push.Production,
+		BundleID: "b", UserID: user, Enabled: enabled}
+	if err := e.s.RegisterDevice(e.t.Context(), d); err != nil {
+		e.t.Fatal(err)
+	}
+	return id
+}
+
+func (e *pushEnv) plan(in push.Intent) []int64 {
+	e.t.Helper()
+	in.AppID = "a1"
+	ids, err := e.s.PlanIntent(e.t.Context(), in)
+	if err != nil {
+		e.t.Fatalf("PlanIntent(%+v): %v", in, err)
+	}
+	return ids
+}
+
+// due is every pending FCM job due by base + 1 h, by ID.
+func (e *pushEnv) due() []push.Job {
+	e.t.Helper()
+	js, err := e.s.DueJobs(e.t.Context(), push.VendorFCM, time.Now().Add(time.Hour), 100)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	slices.SortFunc(js, func(a, b push.Job) int { return int(a.ID - b.ID) })
+	return js
+}
+
+func users(ids ...string) push.Targets { return push.Targets{UserIDs: ids} }
+
+func testPushKinds(t *testing.T, e *pushEnv) {
+	dev := e.device("bob", "t1", true)
+	c := push.Content{Title: "T", Content: "C", Payload: "P", ResourcesID: "r1"}
+	tests := []struct {
+		name    string
+		in      push.Intent
+		message int64
+		kind    push.JobKind
+		call    string
+	}{
+		{"message", push.Intent{Targets: users("bob"), Source: push.Source{Kind: push.SourceMessage, MessageID: 7}}, 7, push.JobMessage, ""},
+		{"call ring", push.Intent{Targets: users("bob"), Source: push.Source{Kind: push.SourceCallRing, CallID: "c1"}}, 0, push.JobCallInvite, "c1"},
+		{"call withdraw", push.Intent{Targets: users("bob"), Source: push.Source{Kind: push.SourceCallWithdraw, CallID: "c1"}}, 0, push.JobCallCancel, "c1"},
+		{"server push to a user", push.Intent{Targets: users("bob"), Source: push.Source{Kind: push.SourceServer}}, 0, push.JobMessage, ""},
+		{"server push to a device", push.Intent{Targets: push.Targets{PushIDs: []string{dev}}, Source: push.Source{Kind: push.SourceServer}}, 0, push.JobMessage, ""},
+	}
+	want, err := (push.Intent{Content: c}).StoredConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		tt.in.Content = c
+		ids := e.plan(tt.in)
+		if len(ids) != 1 {
+			t.Fatalf("%s: planned %v, want one job", tt.name, ids)
+		}
+		js := e.due()
+		j := js[len(js)-1]
+		if j.ID != ids[0] || j.MessageID != tt.message || j.Kind != tt.kind || j.CallID != tt.call ||
+			j.UserID != "bob" || j.PushID != dev || j.Vendor != push.VendorFCM || j.Status != push.JobPending || j.Attempts != 0 {
+			t.Errorf("%s: job %+v", tt.name, j)
+		}
+		if string(j.PushConfig) != string(want) {
+			t.Errorf("%s: push config %s, want %s", tt.name, j.PushConfig, want)
+		}
+		if got, err := push.DecodeContent(j.PushConfig); err != nil || got != c {
+			t.Errorf("%s: content %+v (%v), want %+v", tt.name, got, err, c)
+		}
+		if tt.kind.Rings() != tt.in.VoIP() {
+			t.Errorf("%s: VoIP %v for job kind %q", tt.name, tt.in.VoIP(), tt.kind)
+		}
+	}
+}
+
+func testPushEligibility(t *testing.T, e *pushEnv) {
+	on := e.device("bob", "on", true)
+	off := e.device("bob", "off", false)
+	carol := e.device("carol", "carol", true)
+	unbound := e.device("", "unbound", true)
+	unboundOff := e.device("", "unbound-off", false)
+	src := push.Source{Kind: push.SourceMessage, MessageID: 1}
+	c := push.Content{Title: "t"}
+	tests := []struct {
+		name    string
+		targets push.Targets
+		want    map[string]string // PushID -> the job's user
+	}{
+		{"user: only its enabled devices", users("bob"), map[string]string{on: "bob"}},
+		{"users: each its own devices", users("bob", "carol", "nobody"), map[string]string{on: "bob", carol: "carol"}},
+		{"unbound devices belong to no user", users(""), map[string]string{}},
+		{"PushIDs: enabled devices, bound or not", push.Targets{PushIDs: []string{on, off, carol, unbound, unboundOff, "Pnone"}},
+			map[string]string{on: "bob", carol: "carol", unbound: ""}},
+	}
+	for _, tt := range tests {
+		before := len(e.due())
+		ids := e.plan(push.Intent{Targets: tt.targets, Source: src, Content: c})
+		js := e.due()[before:]
+		got := map[string]string{}
+		for _, j := range js {
+			got[j.PushID] = j.UserID
+			// Planning and dispatch agree: what was planned is eligible
+			// for its user.
+			if j.Device == nil || !push.Eligible(*j.Device, j.UserID) {
+				t.Errorf("%s: planned job %+v for an ineligible device %+v", tt.name, j, j.Device)
+			}
+		}
+		if len(ids) != len(js) || len(got) != len(tt.want) {
+			t.Fatalf("%s: planned %v = %+v, want %v", tt.name, ids, got, tt.want)
+		}
+		for id, u := range tt.want {
+			if g, ok := got[id]; !ok || g != u {
+				t.Errorf("%s: device %s: job for %q (%v), want %q", tt.name, id, g, ok, u)
+			}
+		}
+	}
+	// The Go rule, device by device.
+	for _, tt := range []struct {
+		name string
+		d    push.Device
+		user string
+		want bool
+	}{
+		{"enabled, bound to the user", push.Device{UserID: "bob", Enabled: true}, "bob", true},
+		{"disabled", push.Device{UserID: "bob"}, "bob", false},
+		{"another user's", push.Device{UserID: "carol", Enabled: true}, "bob", false},
+		{"unbound since", push.Device{Enabled: true}, "bob", false},
+		{"unbound, pushed by PushID", push.Device{Enabled: true}, "", true},
+	} {
+		if got := push.Eligible(tt.d, tt.user); got != tt.want {
+			t.Errorf("Eligible %s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func testPushOnce(t *testing.T, e *pushEnv) {
+	e.device("bob", "t1", true)
+	msg := push.Intent{Targets: users("bob"), Source: push.Source{Kind: push.SourceMessage, MessageID: 3}, Once: true}
+	ring := push.Intent{Targets: users("bob"), Source: push.Source{Kind: push.SourceCallRing, CallID: "c1"}, Once: true}
+	if n := len(e.plan(msg)); n != 1 {
+		t.Fatalf("first message push: %d jobs", n)
+	}
+	if n := len(e.plan(msg)); n != 0 {
+		t.Errorf("message push once again: %d jobs, want 0", n)
+	}
+	if n := len(e.plan(ring)); n != 1 {
+		t.Fatalf("first ring: %d jobs", n)
+	}
+	if n := len(e.plan(ring)); n != 0 {
+		t.Errorf("ring once again: %d jobs, want 0", n)
+	}
+	// Once is per source: another call rings, a withdraw is its own kind,
+	// and a new device gets its first job.
+	other := ring
+	other.Source.CallID = "c2"
+	withdraw := ring
+	withdraw.Source.Kind = push.SourceCallWithdraw
+	for name, in := range map[string]push.Intent{"other call": other, "withdraw": withdraw} {
+		if n := len(e.plan(in)); n != 1 {
+			t.Errorf("%s: %d jobs, want 1", name, n)
+		}
+	}
+	e.device("bob", "t2", true)
+	if n := len(e.plan(msg)); n != 1 {
+		t.Errorf("message push once with a new device: %d jobs, want 1", n)
+	}
+	// Without Once a push is planned again.
+	msg.Once = false
+	if n := len(e.plan(msg)); n != 2 {
+		t.Errorf("message push again: %d jobs, want 2", n)
+	}
+}
+
+func testPushExpiry(t *testing.T, e *pushEnv) {
+	e.device("bob", "t1", true)
+	exp := time.Now().Add(10 * time.Minute).Truncate(time.Millisecond)
+	e.plan(push.Intent{Targets: users("bob"), Source: push.Source{Kind: push.SourceCallRing, CallID: "c1"}, ExpiresAt: exp})
+	e.plan(push.Intent{Targets: users("bob"), Source: push.Source{Kind: push.SourceMessage, MessageID: 1}})
+	js := e.due()
+	if len(js) != 2 || !js[0].ExpiresAt.Equal(exp) || !js[1].ExpiresAt.IsZero() {
+		t.Fatalf("jobs %+v: want the ring expiring at %v, the message never", js, exp)
+	}
+}
+
+func testPushReopen(t *testing.T, e *pushEnv) {
+	dev := e.device("bob", "t1", true)
+	ids := e.plan(push.Intent{Targets: users("bob"), Source: push.Source{Kind: push.SourceMessage, MessageID: 5},
+		Content: push.Content{Title: "t"}})
+	e.reopen()
+	js := e.due()
+	if len(js) != 1 || js[0].ID != ids[0] || js[0].MessageID != 5 || js[0].Device == nil || js[0].Device.PushID != dev {
+		t.Fatalf("after reopen: %+v, want job %v with its device", js, ids)
+	}
+	if c, err := push.DecodeContent(js[0].PushConfig); err != nil || c.Title != "t" {
+		t.Errorf("after reopen: content %+v (%v)", c, err)
+	}
+}
