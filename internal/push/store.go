@@ -141,7 +141,8 @@ type TraceFilter struct {
 }
 
 // Store is what push needs from persistence. Push jobs themselves are
-// written by the message store, in the message's transaction.
+// planned from an Intent by the store that owns the transaction (a
+// message's, a call's, or Planner's own), with the one rule Eligible.
 type Store interface {
 	// RegisterDevice creates or updates a device by PushID. When d.UserID is
 	// set the device is bound to that user, taken from any user it was
