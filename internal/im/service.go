@@ -406,7 +406,9 @@ func (s *Service) UnknownUsers(ctx context.Context, appID string, users []string
 // group messages. Commands are routed at once and never stored. Validation
 // errors (and, for groups, membership errors) are returned directly (done
 // is not called), as *protocol.Error. ctx bounds the membership check's
-// store reads. Send blocks only when the commit queue is full.
+// store reads. origin is the sending session's ID, which routing skips
+// (it gets the reply instead). Send blocks only when the commit queue is
+// full.
 func (s *Service) Send(ctx context.Context, from Sender, req *protocol.SendRequest, origin route.SessionID, done func(SendResult, error)) error {
 	if err := protocol.ValidateSend(req); err != nil {
 		return err
