@@ -11,9 +11,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/heraldim/herald/internal/gateway"
 	"github.com/heraldim/herald/internal/im"
 	"github.com/heraldim/herald/internal/protocol"
+	routepkg "github.com/heraldim/herald/internal/route"
 )
 
 // UserStore keeps the apps' users and their profiles (the store).
@@ -37,10 +37,11 @@ type UserStore interface {
 	RevokeTokens(ctx context.Context, appID, userID string, before time.Time) (time.Time, error)
 }
 
-// Sessions are the live sessions of this node (gateway.Hub).
+// Sessions are the live sessions of this node (gateway.Hub): presence
+// (route.Presence) and the controls that close sessions.
 type Sessions interface {
 	// UserSessions returns the user's live sessions.
-	UserSessions(appID, userID string) []gateway.SessionInfo
+	UserSessions(appID, userID string) []routepkg.SessionInfo
 	// KickUser closes them all (kicked event, close 4008) and returns how
 	// many.
 	KickUser(appID, userID string) int

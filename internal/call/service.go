@@ -45,7 +45,9 @@ import (
 	"github.com/heraldim/herald/internal/push"
 )
 
-// Hub is what the service needs from the session registry.
+// Hub is what the service needs from the session registry (gateway.Hub on
+// one node): presence and events, in the terms of package route, with no
+// session crossing it.
 type Hub interface {
 	// Online reports whether the user has a live session.
 	Online(appID, userID string) bool

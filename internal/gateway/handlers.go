@@ -12,6 +12,7 @@ import (
 	"github.com/heraldim/herald/internal/im"
 	"github.com/heraldim/herald/internal/protocol"
 	"github.com/heraldim/herald/internal/push"
+	"github.com/heraldim/herald/internal/route"
 )
 
 // readLoop reads and handles frames until the connection ends. Requests are
@@ -374,7 +375,7 @@ func (s *Session) handleSend(f protocol.Frame) {
 	case <-s.ctx.Done():
 		return
 	}
-	err := s.g.svc.Send(s.ctx, im.Sender{AppID: s.appID, UserID: s.userID}, &req, s, func(r im.SendResult, err error) {
+	err := s.g.svc.Send(s.ctx, im.Sender{AppID: s.appID, UserID: s.userID}, &req, route.SessionID(s.id), func(r im.SendResult, err error) {
 		<-s.inflight
 		switch {
 		case err != nil:

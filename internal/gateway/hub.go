@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/heraldim/herald/internal/im"
+	"github.com/heraldim/herald/internal/route"
 )
 
 // Kick policies (config multi-login).
@@ -24,7 +25,8 @@ const hubShards = 64
 type userKey struct{ app, user string }
 
 // Hub is the registry of logged-in sessions by app and user. It implements
-// im.Router for one node. The registry is sharded so that routing from the
+// im.Router, call.Hub, route.Presence and route.Events for one node,
+// knowing sessions by their IDs (route.SessionID) at its edges. The registry is sharded so that routing from the
 // commit goroutine rarely waits on logins.
 type Hub struct {
 	seed   maphash.Seed
@@ -39,7 +41,11 @@ type hubShard struct {
 	pending map[userKey]int
 }
 
-var _ im.Router = (*Hub)(nil)
+var (
+	_ im.Router      = (*Hub)(nil)
+	_ route.Presence = (*Hub)(nil)
+	_ route.Events   = (*Hub)(nil)
+)
 
 // NewHub returns an empty registry.
 func NewHub() *Hub {
@@ -172,18 +178,19 @@ func (h *Hub) Sessions() int {
 }
 
 // Route hands m to the live sessions of its sender and recipient, except
-// origin. It never blocks: each session's queue decides what to shed.
-func (h *Hub) Route(m *im.Message, origin any) {
+// the one whose ID is origin. It never blocks: each session's queue
+// decides what to shed.
+func (h *Hub) Route(m *im.Message, origin route.SessionID) {
 	h.routeTo(userKey{m.AppID, m.Recipient}, m, origin)
 	h.routeTo(userKey{m.AppID, m.Sender}, m, origin)
 }
 
-func (h *Hub) routeTo(k userKey, m *im.Message, origin any) {
+func (h *Hub) routeTo(k userKey, m *im.Message, origin route.SessionID) {
 	sh := h.shard(k)
 	sh.mu.RLock()
 	list := sh.users[k]
 	for _, s := range list {
-		if s == origin {
+		if origin != route.NoSession && route.SessionID(s.id) == origin {
 			continue
 		}
 		s.enqueueMessage(m)
@@ -192,8 +199,8 @@ func (h *Hub) routeTo(k userKey, m *im.Message, origin any) {
 }
 
 // RouteGroup hands group message m to the live sessions of members, except
-// origin. It never blocks.
-func (h *Hub) RouteGroup(m *im.Message, members []im.Recipient, origin any) {
+// the one whose ID is origin. It never blocks.
+func (h *Hub) RouteGroup(m *im.Message, members []im.Recipient, origin route.SessionID) {
 	for _, r := range members {
 		if m.Seq > 0 && r.Floor >= m.Seq {
 			continue // joined after m was sent
@@ -202,9 +209,10 @@ func (h *Hub) RouteGroup(m *im.Message, members []im.Recipient, origin any) {
 		sh := h.shard(k)
 		sh.mu.RLock()
 		for _, s := range sh.users[k] {
-			if s != origin {
-				s.push(item{kind: kindMessage, prio: m.Priority, msg: m, floor: r.Floor})
+			if origin != route.NoSession && route.SessionID(s.id) == origin {
+				continue
 			}
+			s.push(item{kind: kindMessage, prio: m.Priority, msg: m, floor: r.Floor})
 		}
 		sh.mu.RUnlock()
 	}

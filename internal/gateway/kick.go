@@ -5,26 +5,19 @@ import (
 	"time"
 
 	"github.com/heraldim/herald/internal/protocol"
+	"github.com/heraldim/herald/internal/route"
 )
-
-// SessionInfo describes one live session of a user (the server API's user
-// query).
-type SessionInfo struct {
-	Platform, DeviceID string
-	// Since is when the session logged in.
-	Since time.Time
-}
 
 // UserSessions returns the user's live sessions on this node, oldest
 // first.
-func (h *Hub) UserSessions(appID, userID string) []SessionInfo {
+func (h *Hub) UserSessions(appID, userID string) []route.SessionInfo {
 	k := userKey{appID, userID}
 	sh := h.shard(k)
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
-	out := make([]SessionInfo, 0, len(sh.users[k]))
+	out := make([]route.SessionInfo, 0, len(sh.users[k]))
 	for _, s := range sh.users[k] {
-		out = append(out, SessionInfo{Platform: s.platform, DeviceID: s.deviceID, Since: s.since})
+		out = append(out, route.SessionInfo{ID: route.SessionID(s.id), Platform: s.platform, DeviceID: s.deviceID, Since: s.since})
 	}
 	return out
 }

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+
+	"github.com/heraldim/herald/internal/route"
 )
 
 // cursorStore is a Store whose SaveCursors blocks until released, so that a
@@ -115,7 +117,7 @@ func TestUserCursorSeesAcksBeforeAndDuringFlush(t *testing.T) {
 // nopRouter routes nothing: the tests here deliver no message.
 type nopRouter struct{}
 
-func (nopRouter) Route(*Message, any)                   {}
-func (nopRouter) Online(string, string) bool            { return false }
-func (nopRouter) RouteGroup(*Message, []Recipient, any) {}
-func (nopRouter) SendEvent(string, string, string, any) {}
+func (nopRouter) Route(*Message, route.SessionID)                   {}
+func (nopRouter) Online(string, string) bool                        { return false }
+func (nopRouter) RouteGroup(*Message, []Recipient, route.SessionID) {}
+func (nopRouter) SendEvent(string, string, string, any)             {}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/heraldim/herald/internal/protocol"
+	"github.com/heraldim/herald/internal/route"
 )
 
 // fakeHooks moderates by text: "no" is denied, anything else gets "!"
@@ -41,7 +42,7 @@ func TestSendHooks(t *testing.T) {
 		if typ == protocol.MessageCommand {
 			req.Text, req.Data = "", []byte(`{"typing":true}`)
 		}
-		return s.Send(context.Background(), from, req, nil, done)
+		return s.Send(context.Background(), from, req, route.NoSession, done)
 	}
 	alice := Sender{AppID: "app", UserID: "alice"}
 	for _, tc := range []struct {

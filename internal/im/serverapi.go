@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/heraldim/herald/internal/protocol"
+	"github.com/heraldim/herald/internal/route"
 )
 
 // SendOptions are the choices of a send by the app's server (SendAs).
@@ -24,7 +25,7 @@ type SendOptions struct {
 
 // SendAs sends a message for the app's server: as from.UserID, which need
 // never have logged in, or as the system. It is Send with what the
-// WebSocket does not allow: no session (origin is nil, so every live
+// WebSocket does not allow: no session (origin is route.NoSession, so every live
 // session of the participants gets the message), a system sender, and
 // opts. Validation is Send's; a user's group send needs membership, a
 // system one only a live group. done is called as for Send.
@@ -41,7 +42,7 @@ func (s *Service) SendAs(ctx context.Context, from Sender, req *protocol.SendReq
 	if err != nil {
 		return err
 	}
-	return s.submit(ctx, from, req, convID, nil, opts, done)
+	return s.submit(ctx, from, req, convID, route.NoSession, opts, done)
 }
 
 // checkSender refuses a user ID the server API cannot send as.
@@ -96,7 +97,7 @@ func routed(recips []Recipient, m *Message) []Recipient {
 
 // routePeer hands a peer message to its participants' live sessions but
 // origin: the recipient's only when it is kept from the sender's.
-func (s *Service) routePeer(m *Message, origin any) {
+func (s *Service) routePeer(m *Message, origin route.SessionID) {
 	if m.SkipSender {
 		s.router.RouteGroup(m, []Recipient{{UserID: m.Recipient}}, origin)
 		return

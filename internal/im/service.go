@@ -18,15 +18,17 @@ import (
 
 	"github.com/heraldim/herald/internal/progress"
 	"github.com/heraldim/herald/internal/protocol"
+	"github.com/heraldim/herald/internal/route"
 	"github.com/heraldim/herald/internal/token"
 )
 
 // Router hands messages to live sessions. The gateway implements it.
 type Router interface {
 	// Route delivers m to every live session of its participants except
-	// origin (the sending session, which gets its reply instead). It is called
-	// in commit order and must not block.
-	Route(m *Message, origin any)
+	// origin (the sending session, which gets its reply instead;
+	// route.NoSession skips none). It is called in commit order and must
+	// not block.
+	Route(m *Message, origin route.SessionID)
 	// Online reports whether a user has a live session. A recipient that is
 	// not online when its message is committed gets a push (with a push
 	// config); one that comes online just after gets both, which is the
@@ -35,7 +37,7 @@ type Router interface {
 	// RouteGroup delivers group message m to the live sessions of members
 	// that joined before it (Recipient.Floor < m.Seq; every member for a
 	// command, whose Seq is 0), except origin. It must not block.
-	RouteGroup(m *Message, members []Recipient, origin any)
+	RouteGroup(m *Message, members []Recipient, origin route.SessionID)
 	// SendEvent writes an event to every live session of a user. It must
 	// not block.
 	SendEvent(appID, userID, typ string, v any)
@@ -104,7 +106,7 @@ type SendResult struct {
 
 type pendingSend struct {
 	msg    *Message
-	origin any
+	origin route.SessionID
 	done   func(SendResult, error)
 }
 
@@ -404,8 +406,10 @@ func (s *Service) UnknownUsers(ctx context.Context, appID string, users []string
 // group messages. Commands are routed at once and never stored. Validation
 // errors (and, for groups, membership errors) are returned directly (done
 // is not called), as *protocol.Error. ctx bounds the membership check's
-// store reads. Send blocks only when the commit queue is full.
-func (s *Service) Send(ctx context.Context, from Sender, req *protocol.SendRequest, origin any, done func(SendResult, error)) error {
+// store reads. origin is the sending session's ID, which routing skips
+// (it gets the reply instead). Send blocks only when the commit queue is
+// full.
+func (s *Service) Send(ctx context.Context, from Sender, req *protocol.SendRequest, origin route.SessionID, done func(SendResult, error)) error {
 	if err := protocol.ValidateSend(req); err != nil {
 		return err
 	}
@@ -459,7 +463,7 @@ func newMessage(appID, convID, sender string, req *protocol.SendRequest) *Messag
 // submit builds the message of a validated request into conversation convID
 // and queues it for commit (a command: routes it at once). It is Send's and
 // SendAs's common part.
-func (s *Service) submit(ctx context.Context, from Sender, req *protocol.SendRequest, convID string, origin any, opts SendOptions, done func(SendResult, error)) error {
+func (s *Service) submit(ctx context.Context, from Sender, req *protocol.SendRequest, convID string, origin route.SessionID, opts SendOptions, done func(SendResult, error)) error {
 	m := newMessage(from.AppID, convID, from.UserID, req)
 	m.SkipSender = opts.NoSenderSessions
 	if s.cfg.Hooks != nil {
