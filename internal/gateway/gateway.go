@@ -348,8 +348,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case now := <-t.Chan():
-			g.reap(now)
+		case <-t.Chan():
+			// The clock's time, not the tick's: a fake clock advanced by
+			// several periods delivers one tick, of the first.
+			g.reap(g.cfg.Clock.Now())
 		}
 	}
 }

@@ -354,7 +354,7 @@ func TestCallCancel(t *testing.T) {
 			name = "CancelPush"
 		}
 		t.Run(name, func(t *testing.T) {
-			s := testkit.Start(t, nil)
+			s, clk := testkit.StartFake(t, nil)
 			em, tok, voipTok := callAPNs(t, s, "dave", true)
 			// The ring stays pending: APNs is unavailable for the VoIP token.
 			em.InjectFault(voipTok, apnsemu.Fault{Kind: apnsemu.FaultUnavailable, RetryAfter: time.Second})
@@ -406,7 +406,8 @@ func TestCallCancel(t *testing.T) {
 					t.Fatalf("cancel push %+v", ds[0])
 				}
 			}
-			time.Sleep(1500 * time.Millisecond) // past the ring's retry time
+			clk.Advance(1500 * time.Millisecond) // past the ring's retry time
+			waitFor(t, "the ring job settled", func() bool { return noPendingJob(jobsFor(t, s, "dave")) })
 			if n := len(em.Deliveries(voipTok)); n != 0 {
 				t.Fatalf("%d ring pushes after the cancel", n)
 			}
@@ -466,27 +467,28 @@ func TestCallRingWithVendorWithdrawn(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
 		timeout int
-		act     func(t *testing.T, desk *testkit.Client, callID string)
+		act     func(t *testing.T, clk *clockwork.FakeClock, desk *testkit.Client, rep protocol.CallInviteReply)
 		content string
 	}{
-		{"accept", 60, func(t *testing.T, desk *testkit.Client, callID string) {
-			if err := desk.Call(protocol.TypeCallAccept, protocol.CallRequest{CallID: callID}, nil); err != nil {
+		{"accept", 60, func(t *testing.T, _ *clockwork.FakeClock, desk *testkit.Client, rep protocol.CallInviteReply) {
+			if err := desk.Call(protocol.TypeCallAccept, protocol.CallRequest{CallID: rep.CallID}, nil); err != nil {
 				t.Fatal(err)
 			}
 		}, "Answered on another device"},
-		{"reject", 60, func(t *testing.T, desk *testkit.Client, callID string) {
-			if err := desk.Call(protocol.TypeCallReject, protocol.CallRequest{CallID: callID}, nil); err != nil {
+		{"reject", 60, func(t *testing.T, _ *clockwork.FakeClock, desk *testkit.Client, rep protocol.CallInviteReply) {
+			if err := desk.Call(protocol.TypeCallReject, protocol.CallRequest{CallID: rep.CallID}, nil); err != nil {
 				t.Fatal(err)
 			}
 		}, "Declined"},
-		{"timeout", 2, func(t *testing.T, desk *testkit.Client, callID string) {
-			if to := callEvent[protocol.CallInvitationTimeout](t, desk, protocol.EventCallInvitationTimeout); to.CallID != callID {
+		{"timeout", 2, func(t *testing.T, clk *clockwork.FakeClock, desk *testkit.Client, rep protocol.CallInviteReply) {
+			advancePast(clk, rep.Deadline)
+			if to := callEvent[protocol.CallInvitationTimeout](t, desk, protocol.EventCallInvitationTimeout); to.CallID != rep.CallID {
 				t.Fatalf("timeout %+v", to)
 			}
 		}, "Missed call"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := testkit.Start(t, nil)
+			s, clk := testkit.StartFake(t, nil)
 			em, tok, voipTok := callAPNs(t, s, "bob", true)
 			accepted, release := em.HoldAnswer(voipTok)
 			defer release()
@@ -500,7 +502,7 @@ func TestCallRingWithVendorWithdrawn(t *testing.T) {
 			}
 			bobDesk := callUser(t, s, "bob", "macos", "b2")
 			callEvent[protocol.CallInvitationReceived](t, bobDesk, protocol.EventCallInvitationReceived)
-			tt.act(t, bobDesk, rep.CallID)
+			tt.act(t, clk, bobDesk, rep)
 			release()
 
 			ctx, cancel := context.WithTimeout(context.Background(), wait)
@@ -756,6 +758,17 @@ func noPendingJob(jobs []push.Job) bool {
 		}
 	}
 	return true
+}
+
+// waitClockUsers waits until the server's timers on clk are armed: the
+// gateway's reaper ticker and the calls' deadline timer.
+func waitClockUsers(t *testing.T, clk *clockwork.FakeClock) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), wait)
+	defer cancel()
+	if err := clk.BlockUntilContext(ctx, 2); err != nil {
+		t.Fatalf("the server's timers: %v", err)
+	}
 }
 
 // advancePast moves clk just past the deadline (unix milliseconds, which
