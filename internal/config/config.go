@@ -205,8 +205,11 @@ type Config struct {
 	//
 	// I/O timeouts that guard the network stay on real time whatever the
 	// clock: socket write deadlines, HTTP client timeouts to vendors and
-	// webhooks, the close handshake's bound, the pollers' and flushers'
-	// tickers (which only look at what the clock says is due).
+	// webhooks, the close handshake's bound, and the pollers' and
+	// flushers' tickers (the push dispatcher's and the webhook loop's
+	// polls, at most a Poll apart, which only look at what the clock says
+	// is due: after advancing a fake clock a retry goes out by the next
+	// poll).
 	Clock clockwork.Clock
 }
 
