@@ -128,7 +128,7 @@ func (s *Service) checkEnd(ctx context.Context, e endCheck) {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	now := s.cfg.Now()
+	now := s.cfg.Clock.Now()
 	for _, id := range ids {
 		c := s.calls[callKey{k.app, id}]
 		if c == nil {

@@ -38,6 +38,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/heraldim/herald/internal/progress"
@@ -70,8 +71,9 @@ type Config struct {
 	// new state (protocol.Call*). Missing states take
 	// defaultWithdrawContent's.
 	WithdrawContent map[int]string
-	// Now is the clock; nil is time.Now.
-	Now func() time.Time
+	// Clock is the clock of the deadlines and of the timer that times
+	// them out; nil is the real clock.
+	Clock clockwork.Clock
 	// Ended, if set, is told of every call that closed (webhook events),
 	// with the reason of the change that closed it and every user's
 	// final state. It must not block.
@@ -170,8 +172,8 @@ func New(st Store, hub Hub, cfg Config, log *slog.Logger, reg prometheus.Registe
 	if cfg.CancelPushTTL <= 0 {
 		cfg.CancelPushTTL = 24 * time.Hour
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = clockwork.NewRealClock()
 	}
 	if cfg.PushPlanned == nil {
 		cfg.PushPlanned = func() {}
@@ -216,13 +218,13 @@ func (s *Service) Load(ctx context.Context) error {
 // sessions (SessionEnded) until ctx ends; the checks queued then still run
 // before it returns (the store must be open until then).
 func (s *Service) Run(ctx context.Context) error {
-	t := time.NewTimer(time.Hour)
+	t := s.cfg.Clock.NewTimer(time.Hour)
 	defer t.Stop()
 	for {
 		s.mu.Lock()
 		wait := time.Hour
 		if next, ok := s.timers.peek(); ok {
-			wait = max(next.at.Sub(s.cfg.Now()), 0)
+			wait = max(next.at.Sub(s.cfg.Clock.Now()), 0)
 		}
 		s.mu.Unlock()
 		t.Reset(wait)
@@ -235,7 +237,7 @@ func (s *Service) Run(ctx context.Context) error {
 			// the store closes, as drainEnds does.
 			s.checkEnd(context.WithoutCancel(ctx), e)
 		case <-s.wake:
-		case <-t.C:
+		case <-t.Chan():
 		}
 		s.fireDue(ctx)
 	}
@@ -245,7 +247,7 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) fireDue(ctx context.Context) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.cfg.Now()
+	now := s.cfg.Clock.Now()
 	for {
 		next, ok := s.timers.peek()
 		if !ok || next.at.After(now) {
@@ -296,7 +298,7 @@ func (s *Service) Ringing(appID, callID, userID string) bool {
 	s.gateMu.RLock()
 	d, ok := s.gate[ringKey{appID, callID, userID}]
 	s.gateMu.RUnlock()
-	return ok && s.cfg.Now().Before(d)
+	return ok && s.cfg.Clock.Now().Before(d)
 }
 
 // ClaimRing implements push.RingClaimer: Ringing, and when true the
@@ -309,7 +311,7 @@ func (s *Service) ClaimRing(j push.Job) bool {
 	s.gateMu.Lock()
 	defer s.gateMu.Unlock()
 	d, ok := s.gate[k]
-	if !ok || !s.cfg.Now().Before(d) {
+	if !ok || !s.cfg.Clock.Now().Before(d) {
 		return false
 	}
 	m := s.claimed[k]
@@ -537,7 +539,7 @@ func (s *Service) invite(ctx context.Context, appID, inviter string, r protocol.
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.cfg.Now()
+	now := s.cfg.Clock.Now()
 	deadline := now.Add(time.Duration(r.Timeout) * time.Second)
 	rec := Record{AppID: appID, CallID: id, Inviter: inviter, Mode: r.Mode, ExtendedData: r.ExtendedData,
 		CreatedAt: now, Deadline: deadline,
@@ -657,7 +659,7 @@ func (s *Service) commit(ctx context.Context, c *state, ch Change) error {
 func (s *Service) commitWithdrawing(ctx context.Context, c *state, ch Change, withdrawCfg []byte) error {
 	ch.AppID, ch.CallID = c.AppID, c.CallID
 	if ch.Now.IsZero() {
-		ch.Now = s.cfg.Now()
+		ch.Now = s.cfg.Clock.Now()
 	}
 	// The call after the change.
 	next := slices.Clone(c.Users)
@@ -793,7 +795,7 @@ func (s *Service) answer(ctx context.Context, appID, userID string, r protocol.C
 	if u == nil || userID == c.Inviter {
 		return nil, protocol.Errorf(protocol.CodeNotCallInvitee, "")
 	}
-	now := s.cfg.Now()
+	now := s.cfg.Clock.Now()
 	switch {
 	case !ringingState(u.State):
 		return nil, answeredErr(u.State)
@@ -827,7 +829,7 @@ func (s *Service) cancel(ctx context.Context, appID, userID string, r protocol.C
 	if userID != c.Inviter {
 		return nil, protocol.Errorf(protocol.CodePermissionDenied, "only the inviter can cancel")
 	}
-	now := s.cfg.Now()
+	now := s.cfg.Clock.Now()
 	names := dedupe(r.Invitees)
 	if len(names) == 0 {
 		for _, u := range c.Users {
@@ -934,7 +936,7 @@ func (s *Service) LoggedIn(ctx context.Context, appID, userID string, deliver fu
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	now := s.cfg.Now()
+	now := s.cfg.Clock.Now()
 	for _, id := range ids {
 		c := s.calls[callKey{appID, id}]
 		if c == nil {
@@ -994,7 +996,7 @@ func (s *Service) callingInvite(ctx context.Context, appID, userID string, r pro
 	if closed {
 		return nil, protocol.Errorf(protocol.CodeCallEnded, "")
 	}
-	now := s.cfg.Now()
+	now := s.cfg.Clock.Now()
 	deadline := now.Add(time.Duration(r.Timeout) * time.Second)
 	cfg, err := ringConfig(r.PushConfig)
 	if err != nil {
@@ -1048,7 +1050,7 @@ func (s *Service) join(ctx context.Context, appID, userID string, r protocol.Cal
 	case u.State == protocol.CallAccepted:
 		return callInfo(c), nil // joining twice is harmless
 	}
-	now := s.cfg.Now()
+	now := s.cfg.Clock.Now()
 	nu := *u
 	nu.State, nu.ExtendedData, nu.UpdatedAt = protocol.CallAccepted, r.ExtendedData, now
 	if err := s.commit(ctx, c, Change{Users: []User{nu}, DropReason: "joined the call", Now: now}); err != nil {
@@ -1087,7 +1089,7 @@ func (s *Service) quit(ctx context.Context, appID, userID string, r protocol.Cal
 	if err != nil {
 		return nil, err
 	}
-	now := s.cfg.Now()
+	now := s.cfg.Clock.Now()
 	nu := *u
 	nu.State, nu.ExtendedData, nu.UpdatedAt = protocol.CallQuit, r.ExtendedData, now
 	for _, o := range c.Users {
@@ -1110,7 +1112,7 @@ func (s *Service) end(ctx context.Context, appID, userID string, r protocol.Call
 	if err != nil {
 		return nil, err
 	}
-	now := s.cfg.Now()
+	now := s.cfg.Clock.Now()
 	nu := *u
 	nu.State, nu.ExtendedData, nu.UpdatedAt = protocol.CallEnded, r.ExtendedData, now
 	return s.endCall(ctx, c, userID, nu, r.ExtendedData, now)

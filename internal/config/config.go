@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
@@ -195,8 +196,21 @@ type Config struct {
 	OperatorKey string
 
 	// Clock is not an option (no flag, variable or file key): the clock of
-	// the rate limits, for tests. Nil: time.Now.
-	Clock func() time.Time
+	// the server's deadlines, passed by server.New to the gateway
+	// (heartbeats, login timeout, token expiry), the messaging core (token
+	// checks), calls (ring deadlines and their timer), the push dispatcher
+	// (due times, backoff, expiry), webhooks (retries) and the rate limits,
+	// so that tests advance a fake clock (clockwork.FakeClock) instead of
+	// sleeping. Nil: the real clock.
+	//
+	// I/O timeouts that guard the network stay on real time whatever the
+	// clock: socket write deadlines, HTTP client timeouts to vendors and
+	// webhooks, the close handshake's bound, and the pollers' and
+	// flushers' tickers (the push dispatcher's and the webhook loop's
+	// polls, at most a Poll apart, which only look at what the clock says
+	// is due: after advancing a fake clock a retry goes out by the next
+	// poll).
+	Clock clockwork.Clock
 }
 
 // Default returns the configuration with every default filled in.

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/heraldim/herald/internal/im"
@@ -108,6 +109,10 @@ type Config struct {
 	// session under the multi-login policy always passes). Over it the
 	// login fails with too_many_sessions. 0: no cap.
 	MaxSessionsPerUser int
+	// Clock is the clock of the heartbeat, login and token deadlines and
+	// of the ticker that checks them (the socket write deadlines and the
+	// close handshake's bound stay on real time). Nil: the real clock.
+	Clock clockwork.Clock
 }
 
 // Presence is told when sessions log in and end. Its methods must not
@@ -203,6 +208,9 @@ func New(svc Service, devices Devices, calls Calls, hub *Hub, cfg Config, log *s
 	default:
 		return nil, fmt.Errorf("gateway: new: unknown multi-login policy %q", cfg.MultiLogin)
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = clockwork.NewRealClock()
+	}
 	if cfg.Conns == nil {
 		cfg.Conns = limit.NewConns(limit.ConnCaps{})
 	}
@@ -236,7 +244,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	conn.SetReadLimit(protocol.MaxFrameBytes)
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Session{g: g, conn: conn, cork: cw.conn, id: newID(), ctx: ctx, cancel: cancel, q: newQueue(g.cfg.SendQueue, g.metrics.shed), start: time.Now(),
+	s := &Session{g: g, conn: conn, cork: cw.conn, id: newID(), ctx: ctx, cancel: cancel, q: newQueue(g.cfg.SendQueue, g.metrics.shed), start: g.cfg.Clock.Now(),
 		inflight: make(chan struct{}, maxInflight), lim: lim}
 	s.seen()
 
@@ -335,14 +343,16 @@ func newID() string {
 // Run checks heartbeats, login deadlines and token expiry once a second
 // until ctx is cancelled.
 func (g *Gateway) Run(ctx context.Context) error {
-	t := time.NewTicker(time.Second)
+	t := g.cfg.Clock.NewTicker(time.Second)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case now := <-t.C:
-			g.reap(now)
+		case <-t.Chan():
+			// The clock's time, not the tick's: a fake clock advanced by
+			// several periods delivers one tick, of the first.
+			g.reap(g.cfg.Clock.Now())
 		}
 	}
 }

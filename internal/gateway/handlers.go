@@ -62,7 +62,7 @@ func (s *Session) handle(f protocol.Frame) {
 	}
 	switch f.Type {
 	case protocol.TypePing:
-		s.reply(f.ID, protocol.PingReply{ServerTime: time.Now().UnixMilli()})
+		s.reply(f.ID, protocol.PingReply{ServerTime: s.g.cfg.Clock.Now().UnixMilli()})
 	case protocol.TypeRenewToken:
 		s.handleRenew(f)
 	case protocol.TypeSend:
@@ -280,7 +280,7 @@ func (s *Session) handleLogin(f protocol.Frame) {
 	s.appID, s.userID, s.deviceID, s.platform = req.AppID, req.UserID, req.DeviceID, req.Platform
 	s.tokenExp.Store(claims.Expires.UnixMilli())
 	s.tokenIat.Store(claims.IssuedAt.UnixMilli())
-	s.since = time.Now()
+	s.since = s.g.cfg.Clock.Now()
 	s.loggedIn.Store(true)
 	s.lim.Authenticated()
 
@@ -289,7 +289,7 @@ func (s *Session) handleLogin(f protocol.Frame) {
 	s.reply(f.ID, protocol.LoginReply{
 		SessionID:         s.id,
 		UserID:            s.userID,
-		ServerTime:        time.Now().UnixMilli(),
+		ServerTime:        s.g.cfg.Clock.Now().UnixMilli(),
 		HeartbeatInterval: s.g.cfg.HeartbeatInterval.Milliseconds(),
 		OfflineAfter:      s.g.cfg.OfflineAfter.Milliseconds(),
 		TokenExpiresAt:    claims.Expires.UnixMilli(),

@@ -145,7 +145,7 @@ func (s *Session) ended() {
 	s.g.svc.SessionEnded(im.SessionEnd{AppID: s.appID, UserID: s.userID, DeviceID: s.deviceID, From: from})
 }
 
-func (s *Session) seen() { s.lastSeen.Store(time.Now().UnixNano()) }
+func (s *Session) seen() { s.lastSeen.Store(s.g.cfg.Clock.Now().UnixNano()) }
 
 // closeWith closes the connection with code after whatever is queued before
 // it has been written.

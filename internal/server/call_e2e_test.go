@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/heraldim/herald/internal/config"
 	apnsemu "github.com/heraldim/herald/internal/emulator/apns"
 	"github.com/heraldim/herald/internal/protocol"
@@ -176,7 +178,7 @@ func TestCallInviteAcceptReject(t *testing.T) {
 // TestCallTimeout: unanswered invitations time out at the deadline; a late
 // answer is refused; a login after the deadline rings nothing.
 func TestCallTimeout(t *testing.T) {
-	s := testkit.Start(t, nil)
+	s, clk := testkit.StartFake(t, nil)
 	known(t, s, "dave")
 	alice := callUser(t, s, "alice", "ios", "a1")
 	bob := callUser(t, s, "bob", "ios", "b1")
@@ -184,11 +186,12 @@ func TestCallTimeout(t *testing.T) {
 	callEvent[protocol.CallInvitationReceived](t, bob, protocol.EventCallInvitationReceived)
 	callEvent[protocol.CallUserStateChanged](t, alice, protocol.EventCallUserStateChanged)
 
+	advancePast(clk, rep.Deadline)
 	to := callEvent[protocol.CallInvitationTimeout](t, bob, protocol.EventCallInvitationTimeout)
 	if to.CallID != rep.CallID {
 		t.Fatalf("timeout %+v", to)
 	}
-	if late := time.Since(time.UnixMilli(rep.Deadline)); late < 0 || late > 2*time.Second {
+	if late := clk.Since(time.UnixMilli(rep.Deadline)); late < 0 || late > 2*time.Second {
 		t.Fatalf("timeout %s after the deadline", late)
 	}
 	ev := callEvent[protocol.CallUserStateChanged](t, alice, protocol.EventCallUserStateChanged)
@@ -203,13 +206,13 @@ func TestCallTimeout(t *testing.T) {
 // TestCallLoginBeforeDeadline: an offline invitee that logs in before the
 // deadline rings with the time left, and the inviter sees it received.
 func TestCallLoginBeforeDeadline(t *testing.T) {
-	s := testkit.Start(t, nil)
+	s, clk := testkit.StartFake(t, nil)
 	known(t, s, "bob")
 	alice := callUser(t, s, "alice", "ios", "a1")
 	rep := invite(t, alice, protocol.CallInviteRequest{Invitees: []string{"bob"}, Timeout: 5})
 	ev := callEvent[protocol.CallUserStateChanged](t, alice, protocol.EventCallUserStateChanged)
 	wantStates(t, ev.Users, map[string]int{"bob": protocol.CallInviting})
-	time.Sleep(1100 * time.Millisecond)
+	clk.Advance(1100 * time.Millisecond)
 
 	bob := callUser(t, s, "bob", "android", "b1")
 	ring := callEvent[protocol.CallInvitationReceived](t, bob, protocol.EventCallInvitationReceived)
@@ -351,7 +354,7 @@ func TestCallCancel(t *testing.T) {
 			name = "CancelPush"
 		}
 		t.Run(name, func(t *testing.T) {
-			s := testkit.Start(t, nil)
+			s, clk := testkit.StartFake(t, nil)
 			em, tok, voipTok := callAPNs(t, s, "dave", true)
 			// The ring stays pending: APNs is unavailable for the VoIP token.
 			em.InjectFault(voipTok, apnsemu.Fault{Kind: apnsemu.FaultUnavailable, RetryAfter: time.Second})
@@ -403,7 +406,8 @@ func TestCallCancel(t *testing.T) {
 					t.Fatalf("cancel push %+v", ds[0])
 				}
 			}
-			time.Sleep(1500 * time.Millisecond) // past the ring's retry time
+			clk.Advance(1500 * time.Millisecond) // past the ring's retry time
+			waitFor(t, "the ring job settled", func() bool { return noPendingJob(jobsFor(t, s, "dave")) })
 			if n := len(em.Deliveries(voipTok)); n != 0 {
 				t.Fatalf("%d ring pushes after the cancel", n)
 			}
@@ -463,27 +467,28 @@ func TestCallRingWithVendorWithdrawn(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
 		timeout int
-		act     func(t *testing.T, desk *testkit.Client, callID string)
+		act     func(t *testing.T, clk *clockwork.FakeClock, desk *testkit.Client, rep protocol.CallInviteReply)
 		content string
 	}{
-		{"accept", 60, func(t *testing.T, desk *testkit.Client, callID string) {
-			if err := desk.Call(protocol.TypeCallAccept, protocol.CallRequest{CallID: callID}, nil); err != nil {
+		{"accept", 60, func(t *testing.T, _ *clockwork.FakeClock, desk *testkit.Client, rep protocol.CallInviteReply) {
+			if err := desk.Call(protocol.TypeCallAccept, protocol.CallRequest{CallID: rep.CallID}, nil); err != nil {
 				t.Fatal(err)
 			}
 		}, "Answered on another device"},
-		{"reject", 60, func(t *testing.T, desk *testkit.Client, callID string) {
-			if err := desk.Call(protocol.TypeCallReject, protocol.CallRequest{CallID: callID}, nil); err != nil {
+		{"reject", 60, func(t *testing.T, _ *clockwork.FakeClock, desk *testkit.Client, rep protocol.CallInviteReply) {
+			if err := desk.Call(protocol.TypeCallReject, protocol.CallRequest{CallID: rep.CallID}, nil); err != nil {
 				t.Fatal(err)
 			}
 		}, "Declined"},
-		{"timeout", 2, func(t *testing.T, desk *testkit.Client, callID string) {
-			if to := callEvent[protocol.CallInvitationTimeout](t, desk, protocol.EventCallInvitationTimeout); to.CallID != callID {
+		{"timeout", 2, func(t *testing.T, clk *clockwork.FakeClock, desk *testkit.Client, rep protocol.CallInviteReply) {
+			advancePast(clk, rep.Deadline)
+			if to := callEvent[protocol.CallInvitationTimeout](t, desk, protocol.EventCallInvitationTimeout); to.CallID != rep.CallID {
 				t.Fatalf("timeout %+v", to)
 			}
 		}, "Missed call"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := testkit.Start(t, nil)
+			s, clk := testkit.StartFake(t, nil)
 			em, tok, voipTok := callAPNs(t, s, "bob", true)
 			accepted, release := em.HoldAnswer(voipTok)
 			defer release()
@@ -497,7 +502,7 @@ func TestCallRingWithVendorWithdrawn(t *testing.T) {
 			}
 			bobDesk := callUser(t, s, "bob", "macos", "b2")
 			callEvent[protocol.CallInvitationReceived](t, bobDesk, protocol.EventCallInvitationReceived)
-			tt.act(t, bobDesk, rep.CallID)
+			tt.act(t, clk, bobDesk, rep)
 			release()
 
 			ctx, cancel := context.WithTimeout(context.Background(), wait)
@@ -674,17 +679,20 @@ func TestCallRingPerVendor(t *testing.T) {
 // TestCallNoPushAfterDeadline: a ring push that could not be sent before
 // the deadline is never sent after it.
 func TestCallNoPushAfterDeadline(t *testing.T) {
-	s := testkit.Start(t, nil)
+	s, clk := testkit.StartFake(t, nil)
 	em, _, voipTok := callAPNs(t, s, "bob", true)
 	// The first attempt fails and APNs asks for a retry after the deadline.
 	em.InjectFault(voipTok, apnsemu.Fault{Kind: apnsemu.FaultUnavailable, RetryAfter: 2 * time.Second, Times: 1})
 	alice := callUser(t, s, "alice", "android", "a1")
-	invite(t, alice, protocol.CallInviteRequest{Invitees: []string{"bob"}, Timeout: 1,
+	rep := invite(t, alice, protocol.CallInviteRequest{Invitees: []string{"bob"}, Timeout: 1,
 		PushConfig: &protocol.PushConfig{Title: "Alice", Content: "calling"}})
 	callEvent[protocol.CallUserStateChanged](t, alice, protocol.EventCallUserStateChanged)
+	waitFor(t, "the failed ring push", func() bool { return len(jobsFor(t, s, "bob")) > 0 && jobsFor(t, s, "bob")[0].Attempts > 0 })
+	advancePast(clk, rep.Deadline)
 	ev := callEvent[protocol.CallUserStateChanged](t, alice, protocol.EventCallUserStateChanged)
 	wantStates(t, ev.Users, map[string]int{"bob": protocol.CallTimeout})
-	time.Sleep(2 * time.Second) // the dispatcher's backoff (1 s base) passed
+	clk.Advance(2 * time.Second) // the dispatcher's backoff (1 s base) passed
+	waitFor(t, "the ring job settled", func() bool { return noPendingJob(jobsFor(t, s, "bob")) })
 	if n := len(em.Deliveries(voipTok)); n != 0 {
 		t.Fatalf("%d ring pushes after the deadline", n)
 	}
@@ -700,7 +708,7 @@ func TestCallNoPushAfterDeadline(t *testing.T) {
 // sent after it.
 func TestCallDeadlineSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
-	s1 := testkit.Start(t, func(c *config.Config) { c.DataDir = dir })
+	s1, clk := testkit.StartFake(t, func(c *config.Config) { c.DataDir = dir })
 	em, key := startAPNsWith(t, s1, apnsemu.Config{TokenUpdateInterval: time.Millisecond})
 	voipTok := em.RegisterDevice(bundle, apnsemu.Development, true)
 	goOffline(t, s1, "bob", protocol.PushRegistration{Vendor: "apns", Token: em.RegisterDevice(bundle, apnsemu.Development, false),
@@ -713,18 +721,19 @@ func TestCallDeadlineSurvivesRestart(t *testing.T) {
 	waitCallJobs(t, s1, "bob", 1, push.JobPending)
 	s1.Stop(t)
 
-	s2 := testkit.StartBefore(t, func(c *config.Config) { c.DataDir = dir }, func(s *testkit.Server) { installAPNs(t, s, em, key) })
+	s2 := testkit.StartBefore(t, func(c *config.Config) { c.DataDir, c.Clock = dir, clk }, func(s *testkit.Server) { installAPNs(t, s, em, key) })
 	alice = callUser(t, s2, "alice", "android", "a1")
 	carol := callUser(t, s2, "carol", "ios", "c1")
 	ring := callEvent[protocol.CallInvitationReceived](t, carol, protocol.EventCallInvitationReceived)
 	if ring.CallID != rep.CallID {
 		t.Fatalf("ring after restart %+v", ring)
 	}
+	advancePast(clk, rep.Deadline)
 	to := callEvent[protocol.CallInvitationTimeout](t, carol, protocol.EventCallInvitationTimeout)
 	if to.CallID != rep.CallID {
 		t.Fatalf("timeout %+v", to)
 	}
-	if d := time.Since(time.UnixMilli(rep.Deadline)); d < 0 || d > 2*time.Second {
+	if d := clk.Since(time.UnixMilli(rep.Deadline)); d < 0 || d > 2*time.Second {
 		t.Fatalf("timed out %s after the deadline", d)
 	}
 	em.ClearFault(voipTok)
@@ -733,23 +742,53 @@ func TestCallDeadlineSurvivesRestart(t *testing.T) {
 	if !info.Ended {
 		t.Fatalf("info %+v", info)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	clk.Advance(1500 * time.Millisecond) // a retry of the ring push came due
+	waitFor(t, "the ring job settled", func() bool { return noPendingJob(jobsFor(t, s2, "bob")) })
 	if n := len(em.Deliveries(voipTok)); n != 0 {
 		t.Fatalf("%d stale ring pushes", n)
 	}
+}
+
+// noPendingJob reports whether none of jobs waits to be sent (the
+// dispatcher settled them).
+func noPendingJob(jobs []push.Job) bool {
+	for _, j := range jobs {
+		if j.Status == push.JobPending {
+			return false
+		}
+	}
+	return true
+}
+
+// waitClockUsers waits until the server's timers on clk are armed: the
+// gateway's reaper ticker and the calls' deadline timer.
+func waitClockUsers(t *testing.T, clk *clockwork.FakeClock) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), wait)
+	defer cancel()
+	if err := clk.BlockUntilContext(ctx, 2); err != nil {
+		t.Fatalf("the server's timers: %v", err)
+	}
+}
+
+// advancePast moves clk just past the deadline (unix milliseconds, which
+// the server's deadline may exceed by less than a millisecond), firing the
+// timers due by then.
+func advancePast(clk *clockwork.FakeClock, deadline int64) {
+	clk.Advance(clk.Until(time.UnixMilli(deadline)) + 10*time.Millisecond)
 }
 
 // TestCallDeadlinePassedWhileDown: a deadline that passed while the server
 // was down fires at once at the next start.
 func TestCallDeadlinePassedWhileDown(t *testing.T) {
 	dir := t.TempDir()
-	s1 := testkit.Start(t, func(c *config.Config) { c.DataDir = dir })
+	s1, clk := testkit.StartFake(t, func(c *config.Config) { c.DataDir = dir })
 	known(t, s1, "bob")
 	alice := callUser(t, s1, "alice", "android", "a1")
 	rep := invite(t, alice, protocol.CallInviteRequest{Invitees: []string{"bob"}, Timeout: 1})
 	s1.Stop(t)
-	time.Sleep(time.Until(time.UnixMilli(rep.Deadline)) + 100*time.Millisecond)
-	s2 := testkit.Start(t, func(c *config.Config) { c.DataDir = dir })
+	clk.Advance(clk.Until(time.UnixMilli(rep.Deadline)) + 100*time.Millisecond)
+	s2 := testkit.Start(t, func(c *config.Config) { c.DataDir, c.Clock = dir, clk })
 	alice = callUser(t, s2, "alice", "android", "a1")
 	info := callInfo(t, alice, rep.CallID)
 	wantStates(t, info.Users, map[string]int{"bob": protocol.CallTimeout})

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/heraldim/herald/internal/config"
 	apnsemu "github.com/heraldim/herald/internal/emulator/apns"
 	"github.com/heraldim/herald/internal/protocol"
@@ -179,13 +181,14 @@ func TestCallRingWhenSessionEnds(t *testing.T) {
 		{"deadline passed", func(t *testing.T, s *testkit.Server, alice, bob *testkit.Client) {
 			rep := invite(t, alice, protocol.CallInviteRequest{Invitees: []string{"bob"}, Timeout: 1, PushConfig: ringPC})
 			callEvent[protocol.CallInvitationReceived](t, bob, protocol.EventCallInvitationReceived)
+			advancePast(s.Clock.(*clockwork.FakeClock), rep.Deadline)
 			if to := callEvent[protocol.CallInvitationTimeout](t, bob, protocol.EventCallInvitationTimeout); to.CallID != rep.CallID {
 				t.Fatalf("timeout %+v", to)
 			}
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := testkit.Start(t, nil)
+			s, _ := testkit.StartFake(t, nil)
 			em := startAPNs(t, s)
 			p := newRingPhone(em, true)
 			known(t, s, "carol")
@@ -209,7 +212,7 @@ func TestCallRingWhenSessionEnds(t *testing.T) {
 // background still counts as live at the invitation; it is rung once the
 // heartbeat window ends its session.
 func TestCallRingFrozenAppAtHeartbeatTimeout(t *testing.T) {
-	s := testkit.Start(t, func(c *config.Config) {
+	s, clk := testkit.StartFake(t, func(c *config.Config) {
 		c.HeartbeatInterval = time.Second
 		c.OfflineAfter = 2 * time.Second
 	})
@@ -225,8 +228,12 @@ func TestCallRingFrozenAppAtHeartbeatTimeout(t *testing.T) {
 		t.Fatalf("bob counted live at the invitation: want no ring then, got %+v", js)
 	}
 	wantStates(t, callInfo(t, alice, rep.CallID).Users, map[string]int{"bob": protocol.CallReceived})
-	// Heartbeat window (2 s) + reaper tick (1 s) + close handshake bound (2 s).
-	ends.wait(1, 2*time.Second+time.Second+2*time.Second+wait)
+	// The heartbeat window (2 s) and a reaper tick (1 s) pass on the
+	// server's clock once its ticker is armed; the close handshake's bound
+	// (2 s) is real time.
+	waitClockUsers(t, clk)
+	clk.Advance(2*time.Second + time.Second)
+	ends.wait(1, 2*time.Second+wait)
 	wantRings(t, s, em, p, "bob", rep.CallID, 1)
 }
 

@@ -274,7 +274,7 @@ func TestSingleLoginPolicyKicksAnyPlatform(t *testing.T) {
 }
 
 func TestSilentClientGoesOfflineWithinWindow(t *testing.T) {
-	s := testkit.Start(t, func(c *config.Config) {
+	s, clk := testkit.StartFake(t, func(c *config.Config) {
 		c.HeartbeatInterval = time.Second
 		c.OfflineAfter = 3 * time.Second
 	})
@@ -289,7 +289,9 @@ func TestSilentClientGoesOfflineWithinWindow(t *testing.T) {
 	if !s.Online("frozen") {
 		t.Fatal("not online after login")
 	}
-	deadline := time.Now().Add(3*time.Second + 3*time.Second) // window + reaper tick + slack
+	waitClockUsers(t, clk)
+	clk.Advance(3*time.Second + time.Second) // window + reaper tick
+	deadline := time.Now().Add(wait)
 	for s.Online("frozen") {
 		if time.Now().After(deadline) {
 			t.Fatal("silent client still online past the offline window")
@@ -301,7 +303,7 @@ func TestSilentClientGoesOfflineWithinWindow(t *testing.T) {
 	live := s.LoginAs(t, "live", "android", "l")
 	live.SyncDone(wait)
 	for range 5 {
-		time.Sleep(time.Second)
+		clk.Advance(time.Second)
 		if err := live.Call(protocol.TypePing, struct{}{}, nil); err != nil {
 			t.Fatalf("ping: %v", err)
 		}
@@ -312,12 +314,14 @@ func TestSilentClientGoesOfflineWithinWindow(t *testing.T) {
 }
 
 func TestTokenWillExpireAndRenew(t *testing.T) {
-	s := testkit.Start(t, func(c *config.Config) { c.TokenWarnBefore = time.Hour })
+	s, clk := testkit.StartFake(t, func(c *config.Config) { c.TokenWarnBefore = time.Hour })
 	c := testkit.Dial(t, s.URL)
 	if err := c.Login(s.App.AppID, "bob", s.Token(t, "bob", 30*time.Minute), "ios", "d"); err != nil {
 		t.Fatal(err)
 	}
 	c.SyncDone(wait)
+	waitClockUsers(t, clk)
+	clk.Advance(time.Second) // the reaper's tick
 	f := c.Next(wait)
 	var w protocol.TokenWillExpire
 	_ = json.Unmarshal(f.Data, &w)
@@ -338,21 +342,24 @@ func TestTokenWillExpireAndRenew(t *testing.T) {
 }
 
 func TestExpiredTokenClosesSession(t *testing.T) {
-	s := testkit.Start(t, func(c *config.Config) { c.TokenLeeway = 3 * time.Second })
+	s, clk := testkit.StartFake(t, func(c *config.Config) { c.TokenLeeway = 3 * time.Second })
 	c := testkit.Dial(t, s.URL)
 	// Expired, but within the leeway: accepted, warned at once, closed when
 	// the leeway has passed too.
 	tok := s.Token(t, "bob", time.Second)
-	time.Sleep(1500 * time.Millisecond)
+	clk.Advance(1500 * time.Millisecond)
 	if err := c.Login(s.App.AppID, "bob", tok, "ios", "d"); err != nil {
 		t.Fatalf("token inside the leeway refused: %v", err)
 	}
 	c.SyncDone(wait)
 	// The session's expiry is the token's: the reaper closes it.
+	waitClockUsers(t, clk)
+	clk.Advance(time.Second) // the reaper's tick, inside the leeway
 	f := c.Next(wait)
 	if f.Type != protocol.EventTokenWillExpir {
 		t.Fatalf("got %s, want tokenWillExpire", f.Type)
 	}
+	clk.Advance(2 * time.Second) // past the leeway
 	if code := c.CloseCode(wait); code != protocol.CloseTokenExpired {
 		t.Fatalf("close code %d, want %d", code, protocol.CloseTokenExpired)
 	}

@@ -7,11 +7,11 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/jonboulle/clockwork"
 
 	"github.com/heraldim/herald/internal/config"
 	"github.com/heraldim/herald/internal/protocol"
@@ -19,26 +19,9 @@ import (
 	"github.com/heraldim/herald/internal/token"
 )
 
-// limitClock is the rate limits' injected clock: it moves only when the
-// test says, so no test waits for a bucket to refill.
-type limitClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newLimitClock() *limitClock { return &limitClock{t: time.Unix(1_800_000_000, 0)} }
-
-func (c *limitClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *limitClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newLimitClock is the server's injected clock for the rate limits: it
+// moves only when the test says, so no test waits for a bucket to refill.
+func newLimitClock() *clockwork.FakeClock { return clockwork.NewFakeClockAt(time.Now()) }
 
 // refusal is a WebSocket handshake the server refused.
 type refusal struct {
@@ -242,7 +225,7 @@ func historyTexts(t *testing.T, c *testkit.Client, peer string) []string {
 func TestUserMessageRate(t *testing.T) {
 	clk := newLimitClock()
 	s := testkit.Start(t, func(c *config.Config) {
-		c.Clock = clk.Now
+		c.Clock = clk
 		c.UserMessageRate, c.UserMessageBurst = 2, 3
 	})
 	phone := s.LoginAs(t, "alice", "ios", "a1")
@@ -292,7 +275,7 @@ func TestUserMessageRate(t *testing.T) {
 func TestAppMessageRate(t *testing.T) {
 	clk := newLimitClock()
 	s := testkit.Start(t, func(c *config.Config) {
-		c.Clock = clk.Now
+		c.Clock = clk
 		c.UserMessageRate = 0
 		c.AppMessageRate, c.AppMessageBurst = 1, 2
 	})
@@ -340,7 +323,7 @@ func TestAppMessageRate(t *testing.T) {
 func TestRESTRate(t *testing.T) {
 	clk := newLimitClock()
 	s := testkit.Start(t, func(c *config.Config) {
-		c.Clock = clk.Now
+		c.Clock = clk
 		c.RESTRate, c.RESTBurst = 0.5, 2
 	})
 	get := func(appID, key string) (int, http.Header, protocol.Error) {

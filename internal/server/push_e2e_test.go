@@ -208,7 +208,7 @@ func TestSeedScenarioOneAndroid(t *testing.T) {
 // on the same data sends it.
 func TestPendingPushSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
-	s1 := testkit.Start(t, func(c *config.Config) { c.DataDir = dir })
+	s1, clk := testkit.StartFake(t, func(c *config.Config) { c.DataDir = dir })
 	// The restarted server signs a new provider token at once; Apple
 	// accepts that, while the emulator by default enforces Apple's "at most
 	// every 20 minutes" per team.
@@ -233,7 +233,8 @@ func TestPendingPushSurvivesRestart(t *testing.T) {
 	s1.Stop(t)
 	em.ClearFault("")
 
-	s2 := testkit.StartBefore(t, func(c *config.Config) { c.DataDir = dir }, func(s *testkit.Server) { installAPNs(t, s, em, key) })
+	s2 := testkit.StartBefore(t, func(c *config.Config) { c.DataDir, c.Clock = dir, clk }, func(s *testkit.Server) { installAPNs(t, s, em, key) })
+	clk.Advance(2 * time.Second) // the retry APNs asked for came due
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	ds, err := em.WaitDeliveries(ctx, tok, 1)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -87,6 +88,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = clockwork.NewRealClock()
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("server: data dir: %w", err)
 	}
@@ -126,7 +130,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	s.hub = gateway.NewHub()
 	s.Providers = push.NewProviderSet()
 	s.webhooks, err = webhook.New(st, webhook.Options{MaxAttempts: cfg.WebhookMaxAttempts, RetryBase: cfg.WebhookRetryBase,
-		Timeout: cfg.WebhookTimeout}, log, s.reg)
+		Timeout: cfg.WebhookTimeout, Now: cfg.Clock.Now}, log, s.reg)
 	if err != nil {
 		return fail(err)
 	}
@@ -134,14 +138,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		return fail(err)
 	}
 	s.disp, err = push.NewDispatcher(st, s.Providers, push.DispatcherConfig{Concurrency: cfg.PushConcurrency,
-		Outcome: pushOutcome(s.webhooks)}, log, s.reg)
+		Outcome: pushOutcome(s.webhooks), Now: cfg.Clock.Now}, log, s.reg)
 	if err != nil {
 		return fail(err)
 	}
 	// The messaging core comes before the admin API, whose user, group
 	// and message endpoints use it.
 	s.svc, err = im.New(st, s.hub, im.Config{CommitBatch: cfg.CommitBatch, MaxGroupMembers: cfg.MaxGroupMembers, NodeID: cfg.NodeID,
-		TokenLeeway: cfg.TokenLeeway, PushPlanned: s.disp.Wake, Hooks: s.webhooks}, log, s.reg)
+		TokenLeeway: cfg.TokenLeeway, PushPlanned: s.disp.Wake, Hooks: s.webhooks, Now: cfg.Clock.Now}, log, s.reg)
 	if err != nil {
 		return fail(err)
 	}
@@ -164,7 +168,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	// Calls load before anything is dispatched: the dispatcher asks them
 	// whether a call's ring push still rings.
-	if s.calls, err = call.New(st, s.hub, call.Config{PushPlanned: s.disp.Wake, Ended: callEnded(s.webhooks)}, log, s.reg); err != nil {
+	if s.calls, err = call.New(st, s.hub, call.Config{PushPlanned: s.disp.Wake, Ended: callEnded(s.webhooks), Clock: cfg.Clock}, log, s.reg); err != nil {
 		return fail(err)
 	}
 	if err := s.calls.Load(ctx); err != nil {
@@ -172,6 +176,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	s.disp.SetCallGate(s.calls)
 	s.gw, err = gateway.New(s.svc, push.NewRegistry(st), s.calls, s.hub, gateway.Config{
+		Clock:              cfg.Clock,
 		HeartbeatInterval:  cfg.HeartbeatInterval,
 		OfflineAfter:       cfg.OfflineAfter,
 		LoginTimeout:       cfg.LoginTimeout,
@@ -322,12 +327,12 @@ func newLimits(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (
 		return l, fmt.Errorf("server: metrics: %w", err)
 	}
 	keyed := func(rate float64, burst int, scope limit.Scope) *limit.Keyed {
-		return limit.NewKeyed(limit.Bucket{Rate: rate, Burst: burst}, cfg.Clock, limited.WithLabelValues(string(scope)))
+		return limit.NewKeyed(limit.Bucket{Rate: rate, Burst: burst}, cfg.Clock.Now, limited.WithLabelValues(string(scope)))
 	}
 	user := keyed(cfg.UserMessageRate, cfg.UserMessageBurst, limit.ScopeUser)
 	app := keyed(cfg.AppMessageRate, cfg.AppMessageBurst, limit.ScopeApp)
 	if user != nil || app != nil {
-		l.messages = limit.NewMessages(user, app, cfg.Clock)
+		l.messages = limit.NewMessages(user, app, cfg.Clock.Now)
 	}
 	if rest := keyed(cfg.RESTRate, cfg.RESTBurst, limit.ScopeREST); rest != nil {
 		l.rest = rest

@@ -271,7 +271,7 @@ func TestUnackedMessagePushedWhenSessionEnds(t *testing.T) {
 // reads nothing and answers no ping; a message sent to it while it still
 // counts as live is pushed once the heartbeat window ends its session.
 func TestFrozenAppPushedAtHeartbeatTimeout(t *testing.T) {
-	s := testkit.Start(t, func(c *config.Config) {
+	s, clk := testkit.StartFake(t, func(c *config.Config) {
 		c.HeartbeatInterval = time.Second
 		c.OfflineAfter = 2 * time.Second
 	})
@@ -288,8 +288,11 @@ func TestFrozenAppPushedAtHeartbeatTimeout(t *testing.T) {
 	if jobs := jobsFor(t, s, "bob"); len(jobs) != 0 || !s.Online("bob") {
 		t.Fatalf("bob counted live at the commit: want no push planned then, got %+v", jobs)
 	}
-	// Heartbeat window (2 s) + reaper tick (1 s) + close handshake bound (2 s).
-	ends.wait(1, 2*time.Second+time.Second+2*time.Second+wait)
+	// The heartbeat window (2 s) and a reaper tick (1 s) pass on the
+	// server's clock; the close handshake's bound (2 s) is real time.
+	waitClockUsers(t, clk)
+	clk.Advance(2*time.Second + time.Second)
+	ends.wait(1, 2*time.Second+wait)
 	ds := wantPushes(t, s, em, tok, "bob", 1)
 	if _, body := alertOf(t, ds[0]); body != "frozen" {
 		t.Fatalf("push %q", body)

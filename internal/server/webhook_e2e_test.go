@@ -530,7 +530,7 @@ func jsonString(v any) string { b, _ := json.Marshal(v); return string(b) }
 // TestWebhookOfflineByTimeout: a session that goes silent ends by the
 // offline window, as user.logout with reason heartbeat_timeout.
 func TestWebhookOfflineByTimeout(t *testing.T) {
-	s := testkit.Start(t, func(c *config.Config) {
+	s, clk := testkit.StartFake(t, func(c *config.Config) {
 		fastRetries(c)
 		c.HeartbeatInterval = time.Second
 		c.OfflineAfter = 2 * time.Second
@@ -543,6 +543,8 @@ func TestWebhookOfflineByTimeout(t *testing.T) {
 	}
 	c.SyncDone(wait)
 	freeze()
+	waitClockUsers(t, clk)
+	clk.Advance(2*time.Second + time.Second) // the offline window and a reaper tick
 	var out struct{ UserID, DeviceID, Reason string }
 	verified(t, secret, r.event("user.logout"), &out)
 	if out.UserID != "frozen" || out.DeviceID != "f" || out.Reason != "heartbeat_timeout" {

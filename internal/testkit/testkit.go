@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/jonboulle/clockwork"
 
 	"github.com/heraldim/herald/internal/config"
 	"github.com/heraldim/herald/internal/devapp"
@@ -34,8 +35,11 @@ type Server struct {
 	DataDir string
 	App     devapp.Credentials
 	Srv     *server.Server
-	stop    context.CancelFunc
-	done    chan error
+	// Clock is the server's clock (config.Config.Clock): the real one
+	// unless the test gave another (StartFake).
+	Clock clockwork.Clock
+	stop  context.CancelFunc
+	done  chan error
 }
 
 // Start runs a server with cfg's defaults adjusted by mod, on a free
@@ -63,6 +67,9 @@ func StartBefore(t testing.TB, mod func(*config.Config), before func(*Server)) *
 	if mod != nil {
 		mod(&cfg)
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = clockwork.NewRealClock()
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -81,6 +88,7 @@ func StartBefore(t testing.TB, mod func(*config.Config), before func(*Server)) *
 		DataDir: cfg.DataDir,
 		App:     srv.DevApp(),
 		Srv:     srv,
+		Clock:   cfg.Clock,
 		stop:    cancel,
 		done:    make(chan error, 1),
 	}
@@ -90,6 +98,23 @@ func StartBefore(t testing.TB, mod func(*config.Config), before func(*Server)) *
 	go func() { s.done <- srv.Run(ctx) }()
 	t.Cleanup(func() { s.Stop(t) })
 	return s
+}
+
+// StartFake is Start on a fake clock that starts at the real time and
+// moves only when the test advances it: a test waits for a server-side
+// deadline (a ring timeout, a heartbeat, a push's backoff) with
+// clk.Advance instead of sleeping. The clock is also s.Clock, and mod may
+// read it from the config it gets.
+func StartFake(t testing.TB, mod func(*config.Config)) (*Server, *clockwork.FakeClock) {
+	t.Helper()
+	clk := clockwork.NewFakeClockAt(time.Now())
+	s := Start(t, func(c *config.Config) {
+		c.Clock = clk
+		if mod != nil {
+			mod(c)
+		}
+	})
+	return s, clk
 }
 
 // Stop stops the server gracefully and waits for it; safe to call twice.
@@ -119,7 +144,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 // Token mints a token of the server's dev app for user, valid for ttl.
 func (s *Server) Token(t testing.TB, user string, ttl time.Duration) string {
 	t.Helper()
-	tok, err := token.Mint(s.App.AppID, s.App.Secret, user, ttl, time.Now())
+	tok, err := token.Mint(s.App.AppID, s.App.Secret, user, ttl, s.Clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
