@@ -37,9 +37,9 @@ type Service interface {
 	Ack(ctx context.Context, appID, userID, deviceID string, acks []protocol.AckPosition) error
 	Pending(ctx context.Context, appID, userID, deviceID string) ([]im.Pending, error)
 	MessagesAfter(ctx context.Context, appID, convID string, afterSeq int64, limit int) ([]im.Message, error)
-	History(ctx context.Context, appID, userID string, req protocol.HistoryRequest) (protocol.HistoryReply, error)
-	Conversations(ctx context.Context, appID, userID string, req protocol.ConversationListRequest) (protocol.ConversationListReply, error)
-	MarkRead(ctx context.Context, appID, userID string, req protocol.MarkReadRequest) (protocol.MarkReadReply, error)
+	History(ctx context.Context, appID, userID string, q im.HistoryQuery) (im.HistoryPage, error)
+	Conversations(ctx context.Context, appID, userID string, q im.ConversationQuery) (im.ConversationPage, error)
+	MarkRead(ctx context.Context, appID, userID string, r im.ReadMark) (int64, error)
 	ConvFor(ctx context.Context, appID, userID, conversationID string, convType int) (string, int64, error)
 
 	CreateGroup(ctx context.Context, appID, userID string, req protocol.GroupCreateRequest) (protocol.GroupReply, error)

@@ -102,11 +102,11 @@ func (s *Session) handle(f protocol.Frame) {
 		}
 		s.push(item{kind: kindSync, prio: prioControl, positions: positions, replyID: f.ID})
 	case protocol.TypeHistory:
-		query(s, f, s.g.svc.History)
+		query(s, f, s.history)
 	case protocol.TypeConversationList:
-		query(s, f, s.g.svc.Conversations)
+		query(s, f, s.conversations)
 	case protocol.TypeMarkRead:
-		query(s, f, s.g.svc.MarkRead)
+		query(s, f, s.markRead)
 	case protocol.TypeRegisterPush:
 		s.handleRegisterPush(f)
 	case protocol.TypeUnregisterPush:

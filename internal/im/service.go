@@ -820,38 +820,79 @@ func (s *Service) MessagesAfter(ctx context.Context, appID, convID string, after
 	return ms, nil
 }
 
+// HistoryQuery pages through a conversation of the user. Without AfterSeq
+// it pages back, newest first: BeforeSeq 0 means from the newest message.
+// With AfterSeq (present, even 0) it pages forward, oldest first: the
+// messages with a seq above *AfterSeq; BeforeSeq must then be 0.
+type HistoryQuery struct {
+	ConversationID string
+	ConvType       int
+	BeforeSeq      int64
+	AfterSeq       *int64
+	Count          int // 0: the default page size
+}
+
+// HistoryPage is a page of stored messages in the query's order; HasMore
+// says there are more in that direction.
+type HistoryPage struct {
+	Messages []Message
+	HasMore  bool
+}
+
+// ConversationQuery pages through the user's conversations, most recently
+// active first. Before is the OrderKey of the last conversation of the
+// previous page (0 for the first page).
+type ConversationQuery struct {
+	Count  int // 0: the default page size
+	Before int64
+}
+
+// ConversationPage is a page of the user's conversations; HasMore says
+// there are more.
+type ConversationPage struct {
+	Conversations []Conversation
+	HasMore       bool
+}
+
+// ReadMark marks a conversation of the user read up to Seq (0: everything).
+type ReadMark struct {
+	ConversationID string
+	ConvType       int
+	Seq            int64
+}
+
 // History returns a page of a conversation of user: newest first, or
-// oldest first when req.AfterSeq is set.
-func (s *Service) History(ctx context.Context, appID, userID string, req protocol.HistoryRequest) (protocol.HistoryReply, error) {
-	convID, floor, err := s.ConvFor(ctx, appID, userID, req.ConversationID, req.ConversationType)
+// oldest first when q.AfterSeq is set.
+func (s *Service) History(ctx context.Context, appID, userID string, q HistoryQuery) (HistoryPage, error) {
+	convID, floor, err := s.ConvFor(ctx, appID, userID, q.ConversationID, q.ConvType)
 	if err != nil {
-		return protocol.HistoryReply{}, err
+		return HistoryPage{}, err
 	}
-	n, perr := protocol.PageCount(req.Count)
+	n, perr := protocol.PageCount(q.Count)
 	if perr != nil {
-		return protocol.HistoryReply{}, perr
+		return HistoryPage{}, perr
 	}
-	if req.BeforeSeq < 0 {
-		return protocol.HistoryReply{}, protocol.Errorf(protocol.CodeInvalidArgument, "beforeSeq must not be negative")
+	if q.BeforeSeq < 0 {
+		return HistoryPage{}, protocol.Errorf(protocol.CodeInvalidArgument, "beforeSeq must not be negative")
 	}
 	var ms []Message
-	if req.AfterSeq != nil {
-		after := *req.AfterSeq
+	if q.AfterSeq != nil {
+		after := *q.AfterSeq
 		if after < 0 {
-			return protocol.HistoryReply{}, protocol.Errorf(protocol.CodeInvalidArgument, "afterSeq must not be negative")
+			return HistoryPage{}, protocol.Errorf(protocol.CodeInvalidArgument, "afterSeq must not be negative")
 		}
-		if req.BeforeSeq != 0 {
-			return protocol.HistoryReply{}, protocol.Errorf(protocol.CodeInvalidArgument, "beforeSeq and afterSeq are exclusive: give one")
+		if q.BeforeSeq != 0 {
+			return HistoryPage{}, protocol.Errorf(protocol.CodeInvalidArgument, "beforeSeq and afterSeq are exclusive: give one")
 		}
 		// A group member sees nothing sent before it joined.
 		ms, err = s.store.MessagesAfter(ctx, appID, convID, max(after, floor), n+1)
 		if err != nil {
-			return protocol.HistoryReply{}, fmt.Errorf("im: history: %w", err)
+			return HistoryPage{}, fmt.Errorf("im: history: %w", err)
 		}
 	} else {
-		ms, err = s.store.MessagesBefore(ctx, appID, convID, req.BeforeSeq, n+1)
+		ms, err = s.store.MessagesBefore(ctx, appID, convID, q.BeforeSeq, n+1)
 		if err != nil {
-			return protocol.HistoryReply{}, fmt.Errorf("im: history: %w", err)
+			return HistoryPage{}, fmt.Errorf("im: history: %w", err)
 		}
 		// A group member sees nothing sent before it joined.
 		for i := range ms {
@@ -861,76 +902,63 @@ func (s *Service) History(ctx context.Context, appID, userID string, req protoco
 			}
 		}
 	}
-	out := protocol.HistoryReply{Messages: make([]protocol.Message, 0, min(len(ms), n))}
+	var out HistoryPage
 	if len(ms) > n {
 		out.HasMore = true
 		ms = ms[:n]
 	}
-	for i := range ms {
-		out.Messages = append(out.Messages, ToWire(&ms[i], userID, false))
-	}
+	out.Messages = ms
 	return out, nil
 }
 
 // Conversations returns a page of the user's conversation list.
-func (s *Service) Conversations(ctx context.Context, appID, userID string, req protocol.ConversationListRequest) (protocol.ConversationListReply, error) {
-	n, perr := protocol.PageCount(req.Count)
+func (s *Service) Conversations(ctx context.Context, appID, userID string, q ConversationQuery) (ConversationPage, error) {
+	n, perr := protocol.PageCount(q.Count)
 	if perr != nil {
-		return protocol.ConversationListReply{}, perr
+		return ConversationPage{}, perr
 	}
-	if req.Before < 0 {
-		return protocol.ConversationListReply{}, protocol.Errorf(protocol.CodeInvalidArgument, "before must not be negative")
+	if q.Before < 0 {
+		return ConversationPage{}, protocol.Errorf(protocol.CodeInvalidArgument, "before must not be negative")
 	}
-	cs, err := s.store.Conversations(ctx, appID, userID, int64(req.Before), n+1)
+	cs, err := s.store.Conversations(ctx, appID, userID, q.Before, n+1)
 	if err != nil {
-		return protocol.ConversationListReply{}, fmt.Errorf("im: conversations: %w", err)
+		return ConversationPage{}, fmt.Errorf("im: conversations: %w", err)
 	}
-	out := protocol.ConversationListReply{Conversations: make([]protocol.Conversation, 0, min(len(cs), n))}
+	var out ConversationPage
 	if len(cs) > n {
 		out.HasMore = true
 		cs = cs[:n]
 	}
-	for _, c := range cs {
-		pc := protocol.Conversation{
-			ConversationID:     c.PeerID,
-			ConversationType:   c.ConvType,
-			UnreadMessageCount: c.Unread,
-			OrderKey:           protocol.OrderKey(c.OrderKey),
-		}
-		if c.LastMsg != nil {
-			w := ToWire(c.LastMsg, userID, false)
-			pc.LastMessage = &w
-		}
-		out.Conversations = append(out.Conversations, pc)
-	}
+	out.Conversations = cs
 	return out, nil
 }
 
-// MarkRead marks the user's conversation read up to req.Seq.
-func (s *Service) MarkRead(ctx context.Context, appID, userID string, req protocol.MarkReadRequest) (protocol.MarkReadReply, error) {
-	convID, _, err := s.ConvFor(ctx, appID, userID, req.ConversationID, req.ConversationType)
+// MarkRead marks the user's conversation read up to r.Seq and returns the
+// unread count left.
+func (s *Service) MarkRead(ctx context.Context, appID, userID string, r ReadMark) (int64, error) {
+	convID, _, err := s.ConvFor(ctx, appID, userID, r.ConversationID, r.ConvType)
 	if err != nil {
-		return protocol.MarkReadReply{}, err
+		return 0, err
 	}
-	if req.Seq < 0 {
-		return protocol.MarkReadReply{}, protocol.Errorf(protocol.CodeInvalidArgument, "seq must not be negative")
+	if r.Seq < 0 {
+		return 0, protocol.Errorf(protocol.CodeInvalidArgument, "seq must not be negative")
 	}
 	var n int64
-	if req.ConversationType == protocol.ConversationGroup {
-		n, err = s.store.MarkGroupRead(ctx, appID, userID, req.ConversationID, req.Seq)
+	if r.ConvType == protocol.ConversationGroup {
+		n, err = s.store.MarkGroupRead(ctx, appID, userID, r.ConversationID, r.Seq)
 		if errors.Is(err, ErrNotFound) {
-			return protocol.MarkReadReply{}, protocol.Errorf(protocol.CodeNotGroupMember, "")
+			return 0, protocol.Errorf(protocol.CodeNotGroupMember, "")
 		}
 	} else {
-		n, err = s.store.MarkRead(ctx, appID, userID, convID, req.Seq)
+		n, err = s.store.MarkRead(ctx, appID, userID, convID, r.Seq)
 	}
 	if errors.Is(err, ErrNotFound) {
-		return protocol.MarkReadReply{}, protocol.Errorf(protocol.CodeInvalidConversation, "no such conversation")
+		return 0, protocol.Errorf(protocol.CodeInvalidConversation, "no such conversation")
 	}
 	if err != nil {
-		return protocol.MarkReadReply{}, fmt.Errorf("im: mark read: %w", err)
+		return 0, fmt.Errorf("im: mark read: %w", err)
 	}
-	return protocol.MarkReadReply{UnreadMessageCount: n}, nil
+	return n, nil
 }
 
 // ConvFor validates a conversation named by a user and returns its key and
