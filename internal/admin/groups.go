@@ -13,16 +13,16 @@ import (
 // (im.Service): its group changes made as the app's server (im.AppServer),
 // which sends the members the same events as the WebSocket requests do.
 type Groups interface {
-	CreateGroupAs(ctx context.Context, appID string, a im.Actor, owner string, req protocol.GroupCreateRequest) (protocol.GroupReply, error)
-	GroupInfoAs(ctx context.Context, appID string, a im.Actor, req protocol.GroupRequest) (protocol.GroupReply, error)
-	GroupMembersAs(ctx context.Context, appID string, a im.Actor, req protocol.GroupMembersRequest) (protocol.GroupMembersReply, error)
-	InviteToGroupAs(ctx context.Context, appID string, a im.Actor, req protocol.GroupUsersRequest) (protocol.GroupUsersReply, error)
-	KickFromGroupAs(ctx context.Context, appID string, a im.Actor, req protocol.GroupUsersRequest) (protocol.GroupUsersReply, error)
-	DismissGroupAs(ctx context.Context, appID string, a im.Actor, req protocol.GroupRequest) (struct{}, error)
-	SetGroupJoinModeAs(ctx context.Context, appID string, a im.Actor, req protocol.GroupSetJoinModeRequest) (struct{}, error)
-	TransferGroupAs(ctx context.Context, appID string, a im.Actor, req protocol.GroupTransferRequest) (struct{}, error)
-	GroupApplicationListAs(ctx context.Context, appID string, a im.Actor, req protocol.GroupApplicationListRequest) (protocol.GroupApplicationListReply, error)
-	DecideGroupApplicationAs(ctx context.Context, appID string, a im.Actor, req protocol.GroupApplicationRequest, accept bool) (protocol.GroupApplication, error)
+	CreateGroupAs(ctx context.Context, appID string, a im.Actor, owner string, req im.GroupCreate) (im.GroupResult, error)
+	GroupInfoAs(ctx context.Context, appID string, a im.Actor, req im.GroupRef) (im.GroupResult, error)
+	GroupMembersAs(ctx context.Context, appID string, a im.Actor, req im.GroupPage) (im.GroupMembersPage, error)
+	InviteToGroupAs(ctx context.Context, appID string, a im.Actor, req im.GroupUsers) (im.GroupUsersResult, error)
+	KickFromGroupAs(ctx context.Context, appID string, a im.Actor, req im.GroupUsers) (im.GroupUsersResult, error)
+	DismissGroupAs(ctx context.Context, appID string, a im.Actor, req im.GroupRef) (struct{}, error)
+	SetGroupJoinModeAs(ctx context.Context, appID string, a im.Actor, req im.GroupSetJoinMode) (struct{}, error)
+	TransferGroupAs(ctx context.Context, appID string, a im.Actor, req im.GroupTransfer) (struct{}, error)
+	GroupApplicationListAs(ctx context.Context, appID string, a im.Actor, req im.GroupPage) (im.JoinRequestPage, error)
+	DecideGroupApplicationAs(ctx context.Context, appID string, a im.Actor, req im.GroupApplicationRef, accept bool) (im.JoinRequest, error)
 }
 
 // groupRoutes are the server API's group endpoints.
@@ -110,14 +110,13 @@ func (h *Handler) createGroup(w http.ResponseWriter, r *http.Request, app im.App
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	rep, err := g.CreateGroupAs(r.Context(), app.ID, im.AppServer(), req.Owner, protocol.GroupCreateRequest{
+	rep, err := g.CreateGroupAs(r.Context(), app.ID, im.AppServer(), req.Owner, im.GroupCreate{
 		GroupID: req.GroupID, Name: req.Name, ExtendedData: req.ExtendedData, Members: req.Members, JoinMode: req.JoinMode,
 	})
 	if err != nil {
 		return err
 	}
-	rep.Group.MyRole = 0
-	writeJSON(w, http.StatusOK, groupCreateReply{Group: rep.Group, ErrorUserList: rep.ErrorUserList})
+	writeJSON(w, http.StatusOK, groupCreateReply{Group: im.WireGroup(rep.Group, 0), ErrorUserList: im.WireUserErrors(rep.ErrorUsers)})
 	return nil
 }
 
@@ -131,15 +130,16 @@ func (h *Handler) getGroup(w http.ResponseWriter, r *http.Request, app im.App) e
 		return err
 	}
 	id := r.PathValue("groupID")
-	info, err := g.GroupInfoAs(r.Context(), app.ID, im.AppServer(), protocol.GroupRequest{GroupID: id})
+	info, err := g.GroupInfoAs(r.Context(), app.ID, im.AppServer(), im.GroupRef{GroupID: id})
 	if err != nil {
 		return err
 	}
-	ms, err := g.GroupMembersAs(r.Context(), app.ID, im.AppServer(), protocol.GroupMembersRequest{GroupID: id, Count: n, Next: next})
+	ms, err := g.GroupMembersAs(r.Context(), app.ID, im.AppServer(), im.GroupPage{GroupID: id, Count: n, Next: next})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, groupView{Group: info.Group, Members: ms.Members, Next: ms.Next})
+	wms := im.WireGroupMembers(ms)
+	writeJSON(w, http.StatusOK, groupView{Group: im.WireGroup(info.Group, info.MyRole), Members: wms.Members, Next: wms.Next})
 	return nil
 }
 
@@ -148,7 +148,7 @@ func (h *Handler) dismissGroup(w http.ResponseWriter, r *http.Request, app im.Ap
 	if err != nil {
 		return err
 	}
-	if _, err := g.DismissGroupAs(r.Context(), app.ID, im.AppServer(), protocol.GroupRequest{GroupID: r.PathValue("groupID")}); err != nil {
+	if _, err := g.DismissGroupAs(r.Context(), app.ID, im.AppServer(), im.GroupRef{GroupID: r.PathValue("groupID")}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -169,11 +169,11 @@ func (h *Handler) groupUsers(w http.ResponseWriter, r *http.Request, app im.App,
 	if add {
 		fn = g.InviteToGroupAs
 	}
-	rep, err := fn(r.Context(), app.ID, im.AppServer(), protocol.GroupUsersRequest{GroupID: r.PathValue("groupID"), UserIDs: req.UserIDs})
+	rep, err := fn(r.Context(), app.ID, im.AppServer(), im.GroupUsers{GroupID: r.PathValue("groupID"), UserIDs: req.UserIDs})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, rep)
+	writeJSON(w, http.StatusOK, im.WireGroupUsers(rep))
 	return nil
 }
 
@@ -198,7 +198,7 @@ func (h *Handler) setGroupJoinMode(w http.ResponseWriter, r *http.Request, app i
 		return protocol.JoinModeError()
 	}
 	if _, err := g.SetGroupJoinModeAs(r.Context(), app.ID, im.AppServer(),
-		protocol.GroupSetJoinModeRequest{GroupID: r.PathValue("groupID"), JoinMode: *req.JoinMode}); err != nil {
+		im.GroupSetJoinMode{GroupID: r.PathValue("groupID"), JoinMode: *req.JoinMode}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -215,7 +215,7 @@ func (h *Handler) transferGroup(w http.ResponseWriter, r *http.Request, app im.A
 		return err
 	}
 	if _, err := g.TransferGroupAs(r.Context(), app.ID, im.AppServer(),
-		protocol.GroupTransferRequest{GroupID: r.PathValue("groupID"), ToUserID: req.ToUserID}); err != nil {
+		im.GroupTransfer{GroupID: r.PathValue("groupID"), ToUserID: req.ToUserID}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -232,11 +232,11 @@ func (h *Handler) groupApplications(w http.ResponseWriter, r *http.Request, app 
 		return err
 	}
 	rep, err := g.GroupApplicationListAs(r.Context(), app.ID, im.AppServer(),
-		protocol.GroupApplicationListRequest{GroupID: r.PathValue("groupID"), Count: n, Next: next})
+		im.GroupPage{GroupID: r.PathValue("groupID"), Count: n, Next: next})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, rep)
+	writeJSON(w, http.StatusOK, im.WireJoinRequests(rep))
 	return nil
 }
 
@@ -246,11 +246,11 @@ func (h *Handler) decideApplication(w http.ResponseWriter, r *http.Request, app 
 		return err
 	}
 	rep, err := g.DecideGroupApplicationAs(r.Context(), app.ID, im.AppServer(),
-		protocol.GroupApplicationRequest{GroupID: r.PathValue("groupID"), UserID: r.PathValue("userID")}, accept)
+		im.GroupApplicationRef{GroupID: r.PathValue("groupID"), UserID: r.PathValue("userID")}, accept)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, rep)
+	writeJSON(w, http.StatusOK, im.WireApplication(rep))
 	return nil
 }
 

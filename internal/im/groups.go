@@ -195,8 +195,9 @@ func (s *Service) groupOp(ctx context.Context, appID, groupID string, fn func(sn
 	return next, nil
 }
 
-// wireGroup is a group as viewer sees it.
-func wireGroup(g Group, role int) protocol.Group {
+// WireGroup is a group on the wire as a member of role sees it (0: not a
+// member, or the app's server).
+func WireGroup(g Group, role int) protocol.Group {
 	return protocol.Group{
 		GroupID: g.ID, Name: g.Name, ExtendedData: g.ExtendedData, OwnerUserID: g.Owner,
 		MemberCount: g.MemberCount, CreatedAt: g.CreatedAt.UnixMilli(), MyRole: role, JoinMode: g.JoinMode,
@@ -245,7 +246,7 @@ func isAdmin(r int) bool { return r <= protocol.RoleAdmin }
 // others. The app's server names users who may not have logged in yet:
 // they are recorded as users of the app, and see the group at their first
 // login.
-func (s *Service) admit(ctx context.Context, appID string, a Actor, users []string) ([]string, []protocol.GroupErrorUser, error) {
+func (s *Service) admit(ctx context.Context, appID string, a Actor, users []string) ([]string, []UserError, error) {
 	if len(users) == 0 {
 		return nil, nil, nil
 	}
@@ -265,10 +266,10 @@ func (s *Service) admit(ctx context.Context, appID string, a Actor, users []stri
 		return users, nil, nil
 	}
 	ok := make([]string, 0, len(users))
-	var errs []protocol.GroupErrorUser
+	var errs []UserError
 	for _, u := range users {
 		if slices.Contains(unknown, u) {
-			errs = append(errs, protocol.GroupErrorUser{UserID: u, Code: protocol.CodeUserNotFound, Message: "no such user"})
+			errs = append(errs, UserError{UserID: u, Code: protocol.CodeUserNotFound, Message: "no such user"})
 			continue
 		}
 		ok = append(ok, u)
@@ -278,7 +279,7 @@ func (s *Service) admit(ctx context.Context, appID string, a Actor, users []stri
 
 // firstError is the error of a request that applied to none of its users:
 // the first user's.
-func firstError(errs []protocol.GroupErrorUser) error {
+func firstError(errs []UserError) error {
 	if len(errs) == 0 {
 		return protocol.Errorf(protocol.CodeInvalidArgument, "no user to apply the request to")
 	}
@@ -298,7 +299,7 @@ func newGroupID() string {
 }
 
 // CreateGroup creates a group owned by userID with the members named.
-func (s *Service) CreateGroup(ctx context.Context, appID, userID string, req protocol.GroupCreateRequest) (protocol.GroupReply, error) {
+func (s *Service) CreateGroup(ctx context.Context, appID, userID string, req GroupCreate) (GroupResult, error) {
 	return s.CreateGroupAs(ctx, appID, AsUser(userID), userID, req)
 }
 
@@ -306,33 +307,36 @@ func (s *Service) CreateGroup(ctx context.Context, appID, userID string, req pro
 // app's server names) with the members named. Members that cannot be added
 // (invalid IDs; for a user, users that never logged in) are in the reply's
 // ErrorUserList and the group is created with the others.
-func (s *Service) CreateGroupAs(ctx context.Context, appID string, a Actor, owner string, req protocol.GroupCreateRequest) (protocol.GroupReply, error) {
+func (s *Service) CreateGroupAs(ctx context.Context, appID string, a Actor, owner string, req GroupCreate) (GroupResult, error) {
 	if !protocol.ValidUserID(owner) {
-		return protocol.GroupReply{}, protocol.Errorf(protocol.CodeInvalidUserID, "owner is not a valid user ID")
+		return GroupResult{}, protocol.Errorf(protocol.CodeInvalidUserID, "owner is not a valid user ID")
 	}
-	if err := protocol.ValidateGroupCreate(&req, owner); err != nil {
-		return protocol.GroupReply{}, err
+	if err := protocol.ValidateGroupCreate(&protocol.GroupCreateRequest{
+		GroupID: req.GroupID, Name: req.Name, ExtendedData: req.ExtendedData, Members: req.Members, JoinMode: req.JoinMode,
+	}, owner); err != nil {
+		return GroupResult{}, err
 	}
-	members, errs := protocol.SplitUserIDs(req.Members, owner)
+	members, bad := protocol.SplitUserIDs(req.Members, owner)
+	errs := userErrors(bad)
 	if len(members)+1 > s.cfg.MaxGroupMembers {
-		return protocol.GroupReply{}, protocol.Errorf(protocol.CodeGroupFull, "a group has at most %d members", s.cfg.MaxGroupMembers)
+		return GroupResult{}, protocol.Errorf(protocol.CodeGroupFull, "a group has at most %d members", s.cfg.MaxGroupMembers)
 	}
 	if a.server {
 		// Users are recorded only for a create that can succeed.
 		if req.GroupID != "" {
 			if _, err := s.group(ctx, appID, req.GroupID); err == nil {
-				return protocol.GroupReply{}, protocol.Errorf(protocol.CodeGroupExists, "")
+				return GroupResult{}, protocol.Errorf(protocol.CodeGroupExists, "")
 			} else if !errors.Is(err, protocol.Errorf(protocol.CodeGroupNotFound, "")) {
-				return protocol.GroupReply{}, err
+				return GroupResult{}, err
 			}
 		}
 		if _, _, err := s.admit(ctx, appID, a, []string{owner}); err != nil {
-			return protocol.GroupReply{}, err
+			return GroupResult{}, err
 		}
 	}
 	members, unknown, err := s.admit(ctx, appID, a, members)
 	if err != nil {
-		return protocol.GroupReply{}, err
+		return GroupResult{}, err
 	}
 	errs = append(errs, unknown...)
 	id := req.GroupID
@@ -360,19 +364,19 @@ func (s *Service) CreateGroupAs(ctx context.Context, appID string, a Actor, owne
 	l.Unlock()
 	switch {
 	case errors.Is(err, ErrConflict):
-		return protocol.GroupReply{}, protocol.Errorf(protocol.CodeGroupExists, "")
+		return GroupResult{}, protocol.Errorf(protocol.CodeGroupExists, "")
 	case err != nil:
-		return protocol.GroupReply{}, fmt.Errorf("im: create group: %w", err)
+		return GroupResult{}, fmt.Errorf("im: create group: %w", err)
 	}
 	g.MemberCount = len(ms)
 	for _, m := range ms {
 		s.router.SendEvent(appID, m.UserID, protocol.EventGroupStateChanged, protocol.GroupStateChanged{
 			GroupID: id, State: protocol.GroupStateEnter, Event: protocol.GroupEventCreated, OperatedBy: a.by(),
-			Group: wireGroup(g, m.Role),
+			Group: WireGroup(g, m.Role),
 		})
 	}
 	s.metrics.groupOps.WithLabelValues("create").Inc()
-	return protocol.GroupReply{Group: wireGroup(g, protocol.RoleOwner), ErrorUserList: errs}, nil
+	return GroupResult{Group: g, MyRole: protocol.RoleOwner, ErrorUsers: errs}, nil
 }
 
 // insertMembers writes users (not members of sn's group) as members and
@@ -404,7 +408,7 @@ func (s *Service) entered(sn *groupSnap, added []string, event, by string) {
 	for _, u := range added {
 		s.router.SendEvent(sn.group.AppID, u, protocol.EventGroupStateChanged, protocol.GroupStateChanged{
 			GroupID: sn.group.ID, State: protocol.GroupStateEnter, Event: event, OperatedBy: by,
-			Group: wireGroup(sn.group, protocol.RoleMember),
+			Group: WireGroup(sn.group, protocol.RoleMember),
 		})
 	}
 	s.memberEvent(sn, protocol.GroupStateEnter, event, by, added, nil)
@@ -439,8 +443,8 @@ func (s *Service) toAdmins(sn *groupSnap, typ string, ev any, also ...string) {
 	}
 }
 
-// wireApplication is a join request on the wire.
-func wireApplication(r JoinRequest) protocol.GroupApplication {
+// WireApplication is a join request on the wire.
+func WireApplication(r JoinRequest) protocol.GroupApplication {
 	state := protocol.ApplicationPending
 	switch r.State {
 	case JoinAccepted:
@@ -455,9 +459,9 @@ func wireApplication(r JoinRequest) protocol.GroupApplication {
 // JoinGroup asks for the user to join a group, as its join mode says: any
 // makes it a member; approval files a join request for the owner and the
 // admins (the reply says pending); invite only refuses.
-func (s *Service) JoinGroup(ctx context.Context, appID, userID string, req protocol.GroupJoinRequest) (protocol.GroupReply, error) {
+func (s *Service) JoinGroup(ctx context.Context, appID, userID string, req GroupJoin) (GroupResult, error) {
 	if len(req.Message) > protocol.MaxApplicationMessageBytes || !utf8.ValidString(req.Message) {
-		return protocol.GroupReply{}, protocol.Errorf(protocol.CodeInvalidArgument, "message over %d bytes or not UTF-8", protocol.MaxApplicationMessageBytes)
+		return GroupResult{}, protocol.Errorf(protocol.CodeInvalidArgument, "message over %d bytes or not UTF-8", protocol.MaxApplicationMessageBytes)
 	}
 	var filed *JoinRequest
 	joined := false
@@ -492,20 +496,20 @@ func (s *Service) JoinGroup(ctx context.Context, appID, userID string, req proto
 		return nil, nil
 	})
 	if err != nil {
-		return protocol.GroupReply{}, err
+		return GroupResult{}, err
 	}
 	if joined {
 		s.entered(sn, []string{userID}, protocol.GroupEventJoined, userID)
-		return protocol.GroupReply{Group: wireGroup(sn.group, protocol.RoleMember)}, nil
+		return GroupResult{Group: sn.group, MyRole: protocol.RoleMember}, nil
 	}
-	app := wireApplication(*filed)
+	app := WireApplication(*filed)
 	s.toAdmins(sn, protocol.EventGroupApplicationListChanged, protocol.GroupApplicationListChanged{Action: "added", Application: app})
 	s.metrics.groupOps.WithLabelValues("applied").Inc()
-	return protocol.GroupReply{Group: protocol.Group{GroupID: sn.group.ID, JoinMode: sn.group.JoinMode}, Pending: true, Application: &app}, nil
+	return GroupResult{Group: Group{ID: sn.group.ID, JoinMode: sn.group.JoinMode}, Pending: true, Application: filed}, nil
 }
 
 // InviteToGroup adds users to a group the caller is a member of.
-func (s *Service) InviteToGroup(ctx context.Context, appID, userID string, req protocol.GroupUsersRequest) (protocol.GroupUsersReply, error) {
+func (s *Service) InviteToGroup(ctx context.Context, appID, userID string, req GroupUsers) (GroupUsersResult, error) {
 	return s.InviteToGroupAs(ctx, appID, AsUser(userID), req)
 }
 
@@ -514,24 +518,25 @@ func (s *Service) InviteToGroup(ctx context.Context, appID, userID string, req p
 // (invalid IDs, unknown users, members already) are in the reply's
 // ErrorUserList and the others are added; when none can be, the request
 // fails with the first one's code.
-func (s *Service) InviteToGroupAs(ctx context.Context, appID string, a Actor, req protocol.GroupUsersRequest) (protocol.GroupUsersReply, error) {
+func (s *Service) InviteToGroupAs(ctx context.Context, appID string, a Actor, req GroupUsers) (GroupUsersResult, error) {
 	if err := protocol.ValidateGroupUserCount(req.GroupID, req.UserIDs); err != nil {
-		return protocol.GroupUsersReply{}, err
+		return GroupUsersResult{}, err
 	}
-	users, errs := protocol.SplitUserIDs(req.UserIDs, "")
+	users, bad := protocol.SplitUserIDs(req.UserIDs, "")
+	errs := userErrors(bad)
 	if a.server {
 		// Users are recorded only for a group they can be added to.
 		sn, err := s.group(ctx, appID, req.GroupID)
 		if err != nil {
-			return protocol.GroupUsersReply{}, err
+			return GroupUsersResult{}, err
 		}
 		if _, err := a.me(sn); err != nil {
-			return protocol.GroupUsersReply{}, err
+			return GroupUsersResult{}, err
 		}
 	}
 	users, unknown, err := s.admit(ctx, appID, a, users)
 	if err != nil {
-		return protocol.GroupUsersReply{}, err
+		return GroupUsersResult{}, err
 	}
 	errs = append(errs, unknown...)
 	var added []string
@@ -541,7 +546,7 @@ func (s *Service) InviteToGroupAs(ctx context.Context, appID string, a Actor, re
 		}
 		for _, u := range users {
 			if _, ok := sn.members[u]; ok {
-				errs = append(errs, protocol.GroupErrorUser{UserID: u, Code: protocol.CodeAlreadyGroupMember, Message: "a member already"})
+				errs = append(errs, UserError{UserID: u, Code: protocol.CodeAlreadyGroupMember, Message: "a member already"})
 				continue
 			}
 			added = append(added, u)
@@ -552,18 +557,18 @@ func (s *Service) InviteToGroupAs(ctx context.Context, appID string, a Actor, re
 		return s.insertMembers(ctx, sn, added)
 	})
 	if err != nil {
-		return protocol.GroupUsersReply{}, err
+		return GroupUsersResult{}, err
 	}
 	s.entered(sn, added, protocol.GroupEventInvited, a.by())
-	return protocol.GroupUsersReply{UserIDs: added, MemberCount: len(sn.members), ErrorUserList: errs}, nil
+	return GroupUsersResult{UserIDs: added, MemberCount: len(sn.members), ErrorUsers: errs}, nil
 }
 
 // removeMembers is LeaveGroup's and KickFromGroup's change; allowed checks
 // the caller's right against the current snapshot. Users that are not
 // members are in the errors returned; when none is, it fails.
-func (s *Service) removeMembers(ctx context.Context, appID, groupID string, a Actor, users []string, event string, allowed func(sn *groupSnap, me GroupMember) error) (*groupSnap, []string, []protocol.GroupErrorUser, error) {
+func (s *Service) removeMembers(ctx context.Context, appID, groupID string, a Actor, users []string, event string, allowed func(sn *groupSnap, me GroupMember) error) (*groupSnap, []string, []UserError, error) {
 	var removed []string
-	var errs []protocol.GroupErrorUser
+	var errs []UserError
 	sn, err := s.groupOp(ctx, appID, groupID, func(sn *groupSnap) (*groupSnap, error) {
 		me, err := a.me(sn)
 		if err != nil {
@@ -576,9 +581,9 @@ func (s *Service) removeMembers(ctx context.Context, appID, groupID string, a Ac
 			m, ok := sn.members[u]
 			switch {
 			case !ok:
-				errs = append(errs, protocol.GroupErrorUser{UserID: u, Code: protocol.CodeNotGroupMember, Message: "not a member"})
+				errs = append(errs, UserError{UserID: u, Code: protocol.CodeNotGroupMember, Message: "not a member"})
 			case a.server && m.Role == protocol.RoleOwner:
-				errs = append(errs, protocol.GroupErrorUser{UserID: u, Code: protocol.CodeOwnerCannotLeave, Message: "the owner leaves after a transfer"})
+				errs = append(errs, UserError{UserID: u, Code: protocol.CodeOwnerCannotLeave, Message: "the owner leaves after a transfer"})
 			default:
 				removed = append(removed, u)
 			}
@@ -604,7 +609,7 @@ func (s *Service) removeMembers(ctx context.Context, appID, groupID string, a Ac
 	for _, u := range removed {
 		s.router.SendEvent(appID, u, protocol.EventGroupStateChanged, protocol.GroupStateChanged{
 			GroupID: groupID, State: protocol.GroupStateQuit, Event: event, OperatedBy: a.by(),
-			Group: wireGroup(sn.group, 0),
+			Group: WireGroup(sn.group, 0),
 		})
 	}
 	s.memberEvent(sn, protocol.GroupStateQuit, event, a.by(), removed, removed)
@@ -614,7 +619,7 @@ func (s *Service) removeMembers(ctx context.Context, appID, groupID string, a Ac
 
 // LeaveGroup removes the caller from a group. The owner must transfer the
 // group or dismiss it instead.
-func (s *Service) LeaveGroup(ctx context.Context, appID, userID string, req protocol.GroupRequest) (struct{}, error) {
+func (s *Service) LeaveGroup(ctx context.Context, appID, userID string, req GroupRef) (struct{}, error) {
 	_, _, _, err := s.removeMembers(ctx, appID, req.GroupID, AsUser(userID), []string{userID}, protocol.GroupEventLeft,
 		func(_ *groupSnap, me GroupMember) error {
 			if me.Role == protocol.RoleOwner {
@@ -627,7 +632,7 @@ func (s *Service) LeaveGroup(ctx context.Context, appID, userID string, req prot
 
 // KickFromGroup removes members: the owner may remove anyone else, an
 // admin plain members only.
-func (s *Service) KickFromGroup(ctx context.Context, appID, userID string, req protocol.GroupUsersRequest) (protocol.GroupUsersReply, error) {
+func (s *Service) KickFromGroup(ctx context.Context, appID, userID string, req GroupUsers) (GroupUsersResult, error) {
 	return s.KickFromGroupAs(ctx, appID, AsUser(userID), req)
 }
 
@@ -635,16 +640,17 @@ func (s *Service) KickFromGroup(ctx context.Context, appID, userID string, req p
 // admin plain members only, the app's server anyone but the owner. Users
 // it does not apply to (invalid IDs, not members) are in the reply's
 // ErrorUserList; when none is removed, it fails.
-func (s *Service) KickFromGroupAs(ctx context.Context, appID string, a Actor, req protocol.GroupUsersRequest) (protocol.GroupUsersReply, error) {
+func (s *Service) KickFromGroupAs(ctx context.Context, appID string, a Actor, req GroupUsers) (GroupUsersResult, error) {
 	if err := protocol.ValidateGroupUserCount(req.GroupID, req.UserIDs); err != nil {
-		return protocol.GroupUsersReply{}, err
+		return GroupUsersResult{}, err
 	}
-	users, bad := protocol.SplitUserIDs(req.UserIDs, "")
+	users, wbad := protocol.SplitUserIDs(req.UserIDs, "")
+	bad := userErrors(wbad)
 	if !a.server && slices.Contains(users, a.userID) {
-		return protocol.GroupUsersReply{}, protocol.Errorf(protocol.CodeInvalidArgument, "cannot kick yourself: leave the group instead")
+		return GroupUsersResult{}, protocol.Errorf(protocol.CodeInvalidArgument, "cannot kick yourself: leave the group instead")
 	}
 	if len(users) == 0 {
-		return protocol.GroupUsersReply{}, firstError(bad)
+		return GroupUsersResult{}, firstError(bad)
 	}
 	sn, removed, errs, err := s.removeMembers(ctx, appID, req.GroupID, a, users, protocol.GroupEventKickedOut,
 		func(sn *groupSnap, me GroupMember) error {
@@ -662,19 +668,19 @@ func (s *Service) KickFromGroupAs(ctx context.Context, appID string, a Actor, re
 			return nil
 		})
 	if err != nil {
-		return protocol.GroupUsersReply{}, err
+		return GroupUsersResult{}, err
 	}
-	return protocol.GroupUsersReply{UserIDs: removed, MemberCount: len(sn.members), ErrorUserList: append(bad, errs...)}, nil
+	return GroupUsersResult{UserIDs: removed, MemberCount: len(sn.members), ErrorUsers: append(bad, errs...)}, nil
 }
 
 // DismissGroup ends a group (owner only): every member leaves and every
 // later request on it fails with group_dismissed.
-func (s *Service) DismissGroup(ctx context.Context, appID, userID string, req protocol.GroupRequest) (struct{}, error) {
+func (s *Service) DismissGroup(ctx context.Context, appID, userID string, req GroupRef) (struct{}, error) {
 	return s.DismissGroupAs(ctx, appID, AsUser(userID), req)
 }
 
 // DismissGroupAs ends a group (its owner, or the app's server).
-func (s *Service) DismissGroupAs(ctx context.Context, appID string, a Actor, req protocol.GroupRequest) (struct{}, error) {
+func (s *Service) DismissGroupAs(ctx context.Context, appID string, a Actor, req GroupRef) (struct{}, error) {
 	var former []Recipient
 	_, err := s.groupOp(ctx, appID, req.GroupID, func(sn *groupSnap) (*groupSnap, error) {
 		me, err := a.me(sn)
@@ -725,7 +731,7 @@ func (s *Service) setRoles(ctx context.Context, appID, groupID string, a Actor, 
 			m := sn.members[u]
 			m.Role = r
 			change[u] = m
-			changed = append(changed, protocol.GroupMember{UserID: u, Role: r, JoinedAt: m.JoinedAt.UnixMilli()})
+			changed = append(changed, WireGroupMember(GroupMember{UserID: u, Role: r, JoinedAt: m.JoinedAt}))
 		}
 		next := sn.with(change)
 		if owner != "" {
@@ -746,13 +752,13 @@ func (s *Service) setRoles(ctx context.Context, appID, groupID string, a Actor, 
 
 // TransferGroup makes another member the owner; the caller becomes a plain
 // member.
-func (s *Service) TransferGroup(ctx context.Context, appID, userID string, req protocol.GroupTransferRequest) (struct{}, error) {
+func (s *Service) TransferGroup(ctx context.Context, appID, userID string, req GroupTransfer) (struct{}, error) {
 	return s.TransferGroupAs(ctx, appID, AsUser(userID), req)
 }
 
 // TransferGroupAs makes another member the owner (by the owner, or the
 // app's server); the former owner becomes a plain member.
-func (s *Service) TransferGroupAs(ctx context.Context, appID string, a Actor, req protocol.GroupTransferRequest) (struct{}, error) {
+func (s *Service) TransferGroupAs(ctx context.Context, appID string, a Actor, req GroupTransfer) (struct{}, error) {
 	if !protocol.ValidUserID(req.ToUserID) {
 		return struct{}{}, protocol.Errorf(protocol.CodeInvalidUserID, "toUserID is not a valid user ID")
 	}
@@ -783,7 +789,7 @@ func (s *Service) TransferGroupAs(ctx context.Context, appID string, a Actor, re
 }
 
 // SetGroupRole makes a member an admin or a plain member (owner only).
-func (s *Service) SetGroupRole(ctx context.Context, appID, userID string, req protocol.GroupSetRoleRequest) (struct{}, error) {
+func (s *Service) SetGroupRole(ctx context.Context, appID, userID string, req GroupSetRole) (struct{}, error) {
 	if !protocol.ValidUserID(req.UserID) {
 		return struct{}{}, protocol.Errorf(protocol.CodeInvalidUserID, "userID is not a valid user ID")
 	}
@@ -809,13 +815,13 @@ func (s *Service) SetGroupRole(ctx context.Context, appID, userID string, req pr
 }
 
 // SetGroupJoinMode changes a group's join mode (owner and admins).
-func (s *Service) SetGroupJoinMode(ctx context.Context, appID, userID string, req protocol.GroupSetJoinModeRequest) (struct{}, error) {
+func (s *Service) SetGroupJoinMode(ctx context.Context, appID, userID string, req GroupSetJoinMode) (struct{}, error) {
 	return s.SetGroupJoinModeAs(ctx, appID, AsUser(userID), req)
 }
 
 // SetGroupJoinModeAs changes a group's join mode (owner, admins, the app's
 // server) and tells the members. Join requests pending stay pending.
-func (s *Service) SetGroupJoinModeAs(ctx context.Context, appID string, a Actor, req protocol.GroupSetJoinModeRequest) (struct{}, error) {
+func (s *Service) SetGroupJoinModeAs(ctx context.Context, appID string, a Actor, req GroupSetJoinMode) (struct{}, error) {
 	if !protocol.ValidJoinMode(req.JoinMode) {
 		return struct{}{}, protocol.JoinModeError()
 	}
@@ -852,18 +858,18 @@ func (s *Service) SetGroupJoinModeAs(ctx context.Context, appID string, a Actor,
 
 // AcceptGroupApplication makes the applicant of a pending join request a
 // member (owner and admins).
-func (s *Service) AcceptGroupApplication(ctx context.Context, appID, userID string, req protocol.GroupApplicationRequest) (protocol.GroupApplication, error) {
+func (s *Service) AcceptGroupApplication(ctx context.Context, appID, userID string, req GroupApplicationRef) (JoinRequest, error) {
 	return s.decideApplication(ctx, appID, AsUser(userID), req, JoinAccepted)
 }
 
 // RejectGroupApplication rejects a pending join request (owner and admins).
-func (s *Service) RejectGroupApplication(ctx context.Context, appID, userID string, req protocol.GroupApplicationRequest) (protocol.GroupApplication, error) {
+func (s *Service) RejectGroupApplication(ctx context.Context, appID, userID string, req GroupApplicationRef) (JoinRequest, error) {
 	return s.decideApplication(ctx, appID, AsUser(userID), req, JoinRejected)
 }
 
 // DecideGroupApplicationAs accepts (accept true) or rejects a pending join
 // request.
-func (s *Service) DecideGroupApplicationAs(ctx context.Context, appID string, a Actor, req protocol.GroupApplicationRequest, accept bool) (protocol.GroupApplication, error) {
+func (s *Service) DecideGroupApplicationAs(ctx context.Context, appID string, a Actor, req GroupApplicationRef, accept bool) (JoinRequest, error) {
 	state := JoinRejected
 	if accept {
 		state = JoinAccepted
@@ -874,9 +880,9 @@ func (s *Service) DecideGroupApplicationAs(ctx context.Context, appID string, a 
 // decideApplication moves a pending join request to state: accepted, the
 // applicant becomes a member (and sees what is sent from then on); the
 // applicant, the owner and the admins are told.
-func (s *Service) decideApplication(ctx context.Context, appID string, a Actor, req protocol.GroupApplicationRequest, state int) (protocol.GroupApplication, error) {
+func (s *Service) decideApplication(ctx context.Context, appID string, a Actor, req GroupApplicationRef, state int) (JoinRequest, error) {
 	if !protocol.ValidUserID(req.UserID) {
-		return protocol.GroupApplication{}, protocol.Errorf(protocol.CodeInvalidUserID, "userID is not a valid user ID")
+		return JoinRequest{}, protocol.Errorf(protocol.CodeInvalidUserID, "userID is not a valid user ID")
 	}
 	var r JoinRequest
 	before, err := s.groupOp(ctx, appID, req.GroupID, func(sn *groupSnap) (*groupSnap, error) {
@@ -908,136 +914,130 @@ func (s *Service) decideApplication(ctx context.Context, appID string, a Actor, 
 		return s.insertMembers(ctx, sn, []string{req.UserID}) // marks the request accepted
 	})
 	if err != nil {
-		return protocol.GroupApplication{}, err
+		return JoinRequest{}, err
 	}
-	app := wireApplication(r)
+	app := WireApplication(r)
 	if state == JoinAccepted {
 		s.entered(before, []string{req.UserID}, protocol.GroupEventJoined, a.by())
 	}
 	s.toAdmins(before, protocol.EventGroupApplicationUpdated, protocol.GroupApplicationUpdated{Application: app, OperatedBy: a.by()}, req.UserID)
 	s.metrics.groupOps.WithLabelValues("application." + app.State).Inc()
-	return app, nil
+	return r, nil
 }
 
 // GroupApplicationList pages through a group's join requests (owner and
 // admins).
-func (s *Service) GroupApplicationList(ctx context.Context, appID, userID string, req protocol.GroupApplicationListRequest) (protocol.GroupApplicationListReply, error) {
+func (s *Service) GroupApplicationList(ctx context.Context, appID, userID string, req GroupPage) (JoinRequestPage, error) {
 	return s.GroupApplicationListAs(ctx, appID, AsUser(userID), req)
 }
 
 // GroupApplicationListAs pages through a group's join requests, pending and
 // decided, in applicant order.
-func (s *Service) GroupApplicationListAs(ctx context.Context, appID string, a Actor, req protocol.GroupApplicationListRequest) (protocol.GroupApplicationListReply, error) {
+func (s *Service) GroupApplicationListAs(ctx context.Context, appID string, a Actor, req GroupPage) (JoinRequestPage, error) {
 	if !protocol.ValidGroupID(req.GroupID) {
-		return protocol.GroupApplicationListReply{}, protocol.GroupIDError()
+		return JoinRequestPage{}, protocol.GroupIDError()
 	}
 	sn, err := s.group(ctx, appID, req.GroupID)
 	if err != nil {
-		return protocol.GroupApplicationListReply{}, err
+		return JoinRequestPage{}, err
 	}
 	me, err := a.me(sn)
 	if err != nil {
-		return protocol.GroupApplicationListReply{}, err
+		return JoinRequestPage{}, err
 	}
 	if !isAdmin(me.Role) {
-		return protocol.GroupApplicationListReply{}, protocol.Errorf(protocol.CodePermissionDenied, "only the owner and admins may list join requests")
+		return JoinRequestPage{}, protocol.Errorf(protocol.CodePermissionDenied, "only the owner and admins may list join requests")
 	}
 	n, perr := protocol.PageCount(req.Count)
 	if perr != nil {
-		return protocol.GroupApplicationListReply{}, perr
+		return JoinRequestPage{}, perr
 	}
 	rs, err := s.store.JoinRequests(ctx, appID, req.GroupID, req.Next, n+1)
 	if err != nil {
-		return protocol.GroupApplicationListReply{}, fmt.Errorf("im: join requests: %w", err)
+		return JoinRequestPage{}, fmt.Errorf("im: join requests: %w", err)
 	}
-	out := protocol.GroupApplicationListReply{Applications: make([]protocol.GroupApplication, 0, min(len(rs), n))}
+	var out JoinRequestPage
 	if len(rs) > n {
 		rs = rs[:n]
 		out.Next = rs[n-1].UserID
 	}
-	for _, r := range rs {
-		out.Applications = append(out.Applications, wireApplication(r))
-	}
+	out.Applications = rs
 	return out, nil
 }
 
 // GroupInfo describes a group to one of its members.
-func (s *Service) GroupInfo(ctx context.Context, appID, userID string, req protocol.GroupRequest) (protocol.GroupReply, error) {
+func (s *Service) GroupInfo(ctx context.Context, appID, userID string, req GroupRef) (GroupResult, error) {
 	return s.GroupInfoAs(ctx, appID, AsUser(userID), req)
 }
 
 // GroupInfoAs describes a group to one of its members or the app's server
 // (MyRole 0).
-func (s *Service) GroupInfoAs(ctx context.Context, appID string, a Actor, req protocol.GroupRequest) (protocol.GroupReply, error) {
+func (s *Service) GroupInfoAs(ctx context.Context, appID string, a Actor, req GroupRef) (GroupResult, error) {
 	if !protocol.ValidGroupID(req.GroupID) {
-		return protocol.GroupReply{}, protocol.GroupIDError()
+		return GroupResult{}, protocol.GroupIDError()
 	}
 	sn, err := s.group(ctx, appID, req.GroupID)
 	if err != nil {
-		return protocol.GroupReply{}, err
+		return GroupResult{}, err
 	}
 	me, err := a.me(sn)
 	if err != nil {
-		return protocol.GroupReply{}, err
+		return GroupResult{}, err
 	}
-	return protocol.GroupReply{Group: wireGroup(sn.group, me.Role)}, nil
+	return GroupResult{Group: sn.group, MyRole: me.Role}, nil
 }
 
 // GroupMembers pages through a group's members, for its members only.
-func (s *Service) GroupMembers(ctx context.Context, appID, userID string, req protocol.GroupMembersRequest) (protocol.GroupMembersReply, error) {
+func (s *Service) GroupMembers(ctx context.Context, appID, userID string, req GroupPage) (GroupMembersPage, error) {
 	return s.GroupMembersAs(ctx, appID, AsUser(userID), req)
 }
 
 // GroupMembersAs pages through a group's members, for its members and the
 // app's server.
-func (s *Service) GroupMembersAs(ctx context.Context, appID string, a Actor, req protocol.GroupMembersRequest) (protocol.GroupMembersReply, error) {
+func (s *Service) GroupMembersAs(ctx context.Context, appID string, a Actor, req GroupPage) (GroupMembersPage, error) {
 	if !protocol.ValidGroupID(req.GroupID) {
-		return protocol.GroupMembersReply{}, protocol.GroupIDError()
+		return GroupMembersPage{}, protocol.GroupIDError()
 	}
 	sn, err := s.group(ctx, appID, req.GroupID)
 	if err != nil {
-		return protocol.GroupMembersReply{}, err
+		return GroupMembersPage{}, err
 	}
 	if _, err := a.me(sn); err != nil {
-		return protocol.GroupMembersReply{}, err
+		return GroupMembersPage{}, err
 	}
 	n, perr := protocol.PageCount(req.Count)
 	if perr != nil {
-		return protocol.GroupMembersReply{}, perr
+		return GroupMembersPage{}, perr
 	}
 	ms, err := s.store.GroupMembers(ctx, appID, req.GroupID, req.Next, n+1)
 	if err != nil {
-		return protocol.GroupMembersReply{}, fmt.Errorf("im: group members: %w", err)
+		return GroupMembersPage{}, fmt.Errorf("im: group members: %w", err)
 	}
-	out := protocol.GroupMembersReply{Members: make([]protocol.GroupMember, 0, min(len(ms), n))}
+	var out GroupMembersPage
 	if len(ms) > n {
 		ms = ms[:n]
 		out.Next = ms[n-1].UserID
 	}
-	for _, m := range ms {
-		out.Members = append(out.Members, protocol.GroupMember{UserID: m.UserID, Role: m.Role, JoinedAt: m.JoinedAt.UnixMilli()})
-	}
+	out.Members = ms
 	return out, nil
 }
 
 // GroupList pages through the caller's groups.
-func (s *Service) GroupList(ctx context.Context, appID, userID string, req protocol.GroupListRequest) (protocol.GroupListReply, error) {
+func (s *Service) GroupList(ctx context.Context, appID, userID string, req GroupListQuery) (GroupListPage, error) {
 	n, perr := protocol.PageCount(req.Count)
 	if perr != nil {
-		return protocol.GroupListReply{}, perr
+		return GroupListPage{}, perr
 	}
 	gs, err := s.store.UserGroups(ctx, appID, userID, req.Next, n+1)
 	if err != nil {
-		return protocol.GroupListReply{}, fmt.Errorf("im: group list: %w", err)
+		return GroupListPage{}, fmt.Errorf("im: group list: %w", err)
 	}
-	out := protocol.GroupListReply{Groups: make([]protocol.Group, 0, min(len(gs), n))}
+	var out GroupListPage
 	if len(gs) > n {
 		gs = gs[:n]
 		out.Next = gs[n-1].ID
 	}
-	for _, g := range gs {
-		out.Groups = append(out.Groups, wireGroup(g.Group, g.Role))
-	}
+	out.Groups = gs
 	return out, nil
 }
 
