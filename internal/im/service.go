@@ -2,6 +2,13 @@
 // with group commit, acknowledgement positions, sync, history, conversation
 // lists and read marks. It knows nothing of WebSockets: the gateway calls it
 // and implements its Router to reach live sessions.
+//
+// History, conversation lists, read marks and the group operations take
+// and return im's own request and reply types; the gateway and the admin
+// API convert from and to the wire types of package protocol (the group
+// ones with the Wire functions of groupapi.go, which the group events
+// share). Sending, the events and the client-facing errors still use
+// protocol's types.
 package im
 
 import (
