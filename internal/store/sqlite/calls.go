@@ -228,19 +228,6 @@ func scanCall(sc interface{ Scan(...any) error }) (call.Record, error) {
 	return r, err
 }
 
-// storedConfig is a push config as a column stores it (push_config, the
-// encoding of Intent.StoredConfig): NULL for nil.
-func storedConfig(c *push.Content) (any, error) {
-	if c == nil {
-		return nil, nil
-	}
-	b, err := push.Intent{Content: *c}.StoredConfig()
-	if err != nil {
-		return nil, err
-	}
-	return b, nil
-}
-
 // millisOrZero stores the zero time as 0.
 func millisOrZero(t time.Time) int64 {
 	if t.IsZero() {
