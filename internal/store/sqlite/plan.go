@@ -170,6 +170,27 @@ func storedConfig(c *push.Content) (any, error) {
 	return b, nil
 }
 
+// jobConfigColumn scans a job's push_config into j.PushConfig; a config
+// that does not decode is j.ConfigErr, not a failed read: the dispatcher
+// fails that one job.
+type jobConfigColumn struct{ j *push.Job }
+
+// Scan implements sql.Scanner.
+func (col jobConfigColumn) Scan(v any) error {
+	var b []byte
+	switch v := v.(type) {
+	case nil:
+	case []byte:
+		b = v
+	case string:
+		b = []byte(v)
+	default:
+		return fmt.Errorf("push config: unexpected %T", v)
+	}
+	col.j.PushConfig, col.j.ConfigErr = push.DecodeContent(b)
+	return nil
+}
+
 // contentColumn scans a push_config column into *c: nil for NULL (or
 // empty), else DecodeContent of the stored JSON.
 type contentColumn struct{ c **push.Content }

@@ -97,7 +97,7 @@ func TestPushJobsPlannedWithMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	pc, content := []byte(`{"title":"t"}`), push.Content{Title: "t"}
+	content := push.Content{Title: "t"}
 	msgs := []*im.Message{
 		{AppID: "a1", ID: 1, ConvID: im.PeerConvID("alice", "bob"), Sender: "alice", Recipient: "bob", Type: 1, Text: "x", Priority: 2, CreatedAt: now, PushConfig: &content, PushUsers: []string{"bob"}, PushExpires: now.Add(time.Hour)},
 		{AppID: "a1", ID: 2, ConvID: im.PeerConvID("alice", "carol"), Sender: "alice", Recipient: "carol", Type: 1, Text: "y", Priority: 2, CreatedAt: now},
@@ -113,7 +113,7 @@ func TestPushJobsPlannedWithMessage(t *testing.T) {
 		t.Fatalf("planned %d jobs, want 2 (bob's two enabled devices; no push config for carol): %+v", len(jobs), jobs)
 	}
 	for _, j := range jobs {
-		if j.UserID != "bob" || j.MessageID != 1 || string(j.PushConfig) != string(pc) || j.Status != push.JobPending || j.ExpiresAt.IsZero() {
+		if j.UserID != "bob" || j.MessageID != 1 || j.PushConfig != content || j.Status != push.JobPending || j.ExpiresAt.IsZero() {
 			t.Fatalf("job %+v", j)
 		}
 		if j.Device == nil || j.Device.PushID != j.PushID || j.Device.UserID != "bob" || j.Device.Token == "" || !j.Device.Enabled {

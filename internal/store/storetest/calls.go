@@ -201,7 +201,7 @@ func testCallPushes(t *testing.T, e *callEnv) {
 	dev("bob", "t3", false)
 	dev("carol", "t4", true)
 	dl := base.Add(time.Minute)
-	content, cfg := push.Content{Title: "A"}, []byte(`{"title":"A"}`)
+	content := push.Content{Title: "A"}
 	ring := func(u string) call.Push {
 		return call.Push{UserID: u, Kind: push.JobCallInvite, Config: content, ExpiresAt: dl}
 	}
@@ -222,7 +222,7 @@ func testCallPushes(t *testing.T, e *callEnv) {
 		t.Fatalf("bob's jobs: %+v (want one per enabled device per call)", js)
 	}
 	for _, j := range jobs("carol") {
-		if j.Kind != push.JobCallInvite || j.CallID != "c1" || !j.ExpiresAt.Equal(dl) || j.Status != push.JobPending || string(j.PushConfig) != string(cfg) {
+		if j.Kind != push.JobCallInvite || j.CallID != "c1" || !j.ExpiresAt.Equal(dl) || j.Status != push.JobPending || j.PushConfig != content {
 			t.Fatalf("job %+v", j)
 		}
 	}
