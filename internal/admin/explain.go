@@ -140,7 +140,7 @@ func (h *Handler) explain(w http.ResponseWriter, r *http.Request, app im.App) er
 		return fmt.Errorf("admin: explain: %w", err)
 	}
 	rep.Message = &explainMessage{ID: strconv.FormatInt(m.ID, 10), ConversationID: m.ConvID, ConvType: m.ConvType, Sender: m.Sender, Type: m.Type,
-		HasPushConfig: len(m.PushConfig) > 0, CreatedAt: m.CreatedAt.UTC()}
+		HasPushConfig: m.PushConfig != nil, CreatedAt: m.CreatedAt.UTC()}
 	group := m.ConvType == protocol.ConversationGroup
 	if group {
 		_, rep.Member, err = es.GroupMembership(ctx, app.ID, m.Recipient, user)
@@ -173,7 +173,7 @@ func (h *Handler) explain(w http.ResponseWriter, r *http.Request, app im.App) er
 		return fmt.Errorf("admin: explain: %w", err)
 	}
 	rep.Jobs = jobViews(jobs, attempts)
-	if group && rep.Member && user != m.Sender && len(m.PushConfig) > 0 && len(jobs) == 0 {
+	if group && rep.Member && user != m.Sender && m.PushConfig != nil && len(jobs) == 0 {
 		after, busy, err := es.GroupFanoutState(ctx, app.ID, id)
 		if err != nil {
 			return fmt.Errorf("admin: explain: %w", err)
@@ -192,7 +192,7 @@ func decide(m im.Message, user string, rep explainReply) (verdict, reason, detai
 		return verdictNotPushed, reasonNotInConversation, "the user is not in the message's conversation (not a participant, or not a member of the group now)", false
 	case user == m.Sender:
 		return verdictNotPushed, reasonSender, "the user sent the message: a sender's own devices are never pushed for it", false
-	case len(m.PushConfig) == 0:
+	case m.PushConfig == nil:
 		return verdictNotPushed, reasonNoPushConfig, "the message was sent without a push config: it is delivered to live sessions and synced, never pushed", false
 	}
 	if len(rep.Jobs) > 0 {

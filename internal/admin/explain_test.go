@@ -13,7 +13,7 @@ import (
 // (throttling, quota, a fan-out caught half-way, a failing credential).
 func TestDecide(t *testing.T) {
 	now := time.Now()
-	m := im.Message{ID: 1, Sender: "alice", Recipient: "bob", PushConfig: []byte(`{"title":"t"}`), CreatedAt: now}
+	m := im.Message{ID: 1, Sender: "alice", Recipient: "bob", PushConfig: &push.Content{Title: "t"}, CreatedAt: now}
 	job := func(st push.JobStatus, reason string, outcomes ...string) jobView {
 		j := jobView{PushID: "p", Vendor: push.VendorFCM, Status: st, Reason: reason, NotBefore: now}
 		for i, o := range outcomes {

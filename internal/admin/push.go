@@ -2,7 +2,6 @@ package admin
 
 import (
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -383,7 +382,7 @@ func jobViews(jobs []push.Job, attempts [][]push.Attempt) []jobView {
 		}
 		// The push config was validated when its message was sent; an
 		// unreadable one shows empty here and failed its job already.
-		_ = json.Unmarshal(j.PushConfig, &v.PushConfig)
+		v.PushConfig = j.PushConfig
 		for _, a := range attempts[i] {
 			v.Attempts = append(v.Attempts, attemptView{Attempt: a.Attempt, At: a.At, Outcome: a.Outcome,
 				Status: a.Status, Reason: a.Reason, LatencyMs: a.Latency.Milliseconds()})

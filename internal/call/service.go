@@ -495,17 +495,14 @@ func (s *Service) known(ctx context.Context, appID string, invitees []string) ([
 	return ok, errs, nil
 }
 
-// ringConfig is an invitation's ring push config as stored (User.PushConfig):
-// nil without one.
-func ringConfig(pc *protocol.PushConfig) ([]byte, error) {
+// ringConfig is a validated request's push config as the call keeps it
+// (User.PushConfig, Withdraw.Config): nil without one.
+func ringConfig(pc *protocol.PushConfig) *push.Content {
 	if pc == nil {
-		return nil, nil
+		return nil
 	}
-	cfg, err := json.Marshal(pc)
-	if err != nil {
-		return nil, fmt.Errorf("call: push config: %w", err)
-	}
-	return cfg, nil
+	c := push.Content(*pc)
+	return &c
 }
 
 // ringPushes plans ring pushes to the offline users among invitees (state
@@ -516,7 +513,7 @@ func ringPushes(invitees []User) []Push {
 	var out []Push
 	for _, u := range invitees {
 		if u.State == protocol.CallInviting && u.PushConfig != nil {
-			out = append(out, Push{UserID: u.UserID, Kind: push.JobCallInvite, Config: u.PushConfig, ExpiresAt: u.Deadline})
+			out = append(out, Push{UserID: u.UserID, Kind: push.JobCallInvite, Config: *u.PushConfig, ExpiresAt: u.Deadline})
 		}
 	}
 	return out
@@ -544,10 +541,7 @@ func (s *Service) invite(ctx context.Context, appID, inviter string, r protocol.
 	rec := Record{AppID: appID, CallID: id, Inviter: inviter, Mode: r.Mode, ExtendedData: r.ExtendedData,
 		CreatedAt: now, Deadline: deadline,
 		Users: []User{{UserID: inviter, State: protocol.CallAccepted, UpdatedAt: now}}}
-	cfg, err := ringConfig(r.PushConfig)
-	if err != nil {
-		return nil, err
-	}
+	cfg := ringConfig(r.PushConfig)
 	var rung []User
 	for _, u := range invitees {
 		st := protocol.CallInviting
@@ -656,7 +650,7 @@ func (s *Service) commit(ctx context.Context, c *state, ch Change) error {
 
 // commitWithdrawing is commit with the push config of the withdraw pushes
 // (see withdraws).
-func (s *Service) commitWithdrawing(ctx context.Context, c *state, ch Change, withdrawCfg []byte) error {
+func (s *Service) commitWithdrawing(ctx context.Context, c *state, ch Change, withdrawCfg *push.Content) error {
 	ch.AppID, ch.CallID = c.AppID, c.CallID
 	if ch.Now.IsZero() {
 		ch.Now = s.cfg.Clock.Now()
@@ -733,7 +727,7 @@ func (s *Service) commitWithdrawing(ctx context.Context, c *state, ch Change, wi
 // a cancel push in ch needs none: the cancel goes to every device with
 // the same collapse ID. cfg is the cancel's push config (nil: the ring's
 // own, its content replaced by Config.WithdrawContent for the new state).
-func (s *Service) withdraws(ch Change, stop []User, taken map[string][]RingClaim, cfg []byte) []Withdraw {
+func (s *Service) withdraws(ch Change, stop []User, taken map[string][]RingClaim, cfg *push.Content) []Withdraw {
 	var out []Withdraw
 	for _, u := range stop {
 		claims := taken[u.UserID]
@@ -875,15 +869,11 @@ func (s *Service) cancel(ctx context.Context, appID, userID string, r protocol.C
 		errs = nil
 	}
 	var pushes []Push
-	var cfg []byte
-	if r.PushConfig != nil {
-		cfg, err = json.Marshal(r.PushConfig)
-		if err != nil {
-			return nil, fmt.Errorf("call: push config: %w", err)
-		}
+	cfg := ringConfig(r.PushConfig)
+	if cfg != nil {
 		for _, u := range targets {
 			if !s.hub.Online(appID, u.UserID) {
-				pushes = append(pushes, Push{UserID: u.UserID, Kind: push.JobCallCancel, Config: cfg, ExpiresAt: now.Add(s.cfg.CancelPushTTL)})
+				pushes = append(pushes, Push{UserID: u.UserID, Kind: push.JobCallCancel, Config: *cfg, ExpiresAt: now.Add(s.cfg.CancelPushTTL)})
 			}
 		}
 	}
@@ -998,10 +988,7 @@ func (s *Service) callingInvite(ctx context.Context, appID, userID string, r pro
 	}
 	now := s.cfg.Clock.Now()
 	deadline := now.Add(time.Duration(r.Timeout) * time.Second)
-	cfg, err := ringConfig(r.PushConfig)
-	if err != nil {
-		return nil, err
-	}
+	cfg := ringConfig(r.PushConfig)
 	var rung []User
 	for _, id := range invitees {
 		if u := c.user(id); u != nil && (ringingState(u.State) || u.State == protocol.CallAccepted) {

@@ -42,12 +42,11 @@ type User struct {
 	// inviter).
 	Deadline  time.Time
 	UpdatedAt time.Time
-	// PushConfig is the ring push config (protocol.PushConfig as JSON) of
-	// the invitation that rang the user; nil: it had none (and for the
-	// inviter). It rings the user's devices when the user is offline at
+	// PushConfig is the ring push config of the invitation that rang the
+	// user; nil: it had none (and for the inviter). It rings the user's devices when the user is offline at
 	// the invitation, or later when its last live session ends without a
 	// logout.
-	PushConfig []byte
+	PushConfig *push.Content
 }
 
 // Push is a push to plan in a call's transaction: one job per enabled
@@ -56,8 +55,8 @@ type Push struct {
 	UserID string
 	// Kind is push.JobCallInvite or push.JobCallCancel.
 	Kind push.JobKind
-	// Config is the push config as JSON (protocol.PushConfig).
-	Config    []byte
+	// Config is the push's content.
+	Config    push.Content
 	ExpiresAt time.Time
 	// Once plans jobs only for the devices that have no job of Kind for
 	// the call yet: a ring planned late never rings a device twice.
@@ -81,9 +80,9 @@ type RingClaim struct {
 type Withdraw struct {
 	UserID string
 	Rings  []RingClaim
-	// Config is the withdraw's push config as JSON; nil: the ring job's
-	// own with its content replaced by Content.
-	Config    []byte
+	// Config is the withdraw's push config; nil: the ring job's own with
+	// its content replaced by Content.
+	Config    *push.Content
 	Content   string
 	ExpiresAt time.Time
 }

@@ -239,7 +239,7 @@ func (s *Service) pushPlanFor(m *Message, user string, now time.Time) (PushPlan,
 	if !now.Before(exp) {
 		return PushPlan{}, false
 	}
-	return PushPlan{MessageID: m.ID, PushConfig: m.PushConfig, ExpiresAt: exp}, true
+	return PushPlan{MessageID: m.ID, PushConfig: *m.PushConfig, ExpiresAt: exp}, true
 }
 
 // pushExpiry is when the push of m stops being worth sending.

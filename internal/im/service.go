@@ -15,7 +15,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/heraldim/herald/internal/progress"
 	"github.com/heraldim/herald/internal/protocol"
+	"github.com/heraldim/herald/internal/push"
 	"github.com/heraldim/herald/internal/route"
 	"github.com/heraldim/herald/internal/token"
 )
@@ -477,11 +477,8 @@ func (s *Service) submit(ctx context.Context, from Sender, req *protocol.SendReq
 		m.Webhook = s.cfg.Hooks.WantsAfterSend(from.AppID)
 	}
 	if req.PushConfig != nil {
-		b, err := json.Marshal(req.PushConfig)
-		if err != nil {
-			return fmt.Errorf("im: send: %w", err)
-		}
-		m.PushConfig = b
+		c := push.Content(*req.PushConfig)
+		m.PushConfig = &c
 	}
 	m.ContentHash = contentHash(m)
 	m.ID, m.CreatedAt = s.ids.Next()

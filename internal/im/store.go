@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/heraldim/herald/internal/push"
 )
 
 // Store errors that callers branch on. Implementations translate their
@@ -87,8 +89,9 @@ type Message struct {
 	Priority        int
 	LocalID         string
 	ContentHash     []byte // digest of the content, to tell a retry from a reuse
-	PushConfig      []byte // JSON of protocol.PushConfig, nil without one
-	CreatedAt       time.Time
+	// PushConfig asks for an offline push; nil without one.
+	PushConfig *push.Content
+	CreatedAt  time.Time
 
 	// PushUsers are the recipients to push (offline when the message was
 	// committed): AppendMessages writes one push job per enabled device
@@ -118,7 +121,7 @@ type Message struct {
 // user (see Store.PlanPushOnce).
 type PushPlan struct {
 	MessageID  int64
-	PushConfig []byte
+	PushConfig push.Content
 	// ExpiresAt is the push's expiry, the same as at the message's
 	// commit (zero: never).
 	ExpiresAt time.Time
@@ -340,7 +343,7 @@ type GroupFanout struct {
 	GroupID    string
 	Seq        int64
 	Sender     string
-	PushConfig []byte
+	PushConfig push.Content
 	ExpiresAt  time.Time
 	AfterUser  string
 	CreatedAt  time.Time

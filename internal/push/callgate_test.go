@@ -31,7 +31,7 @@ func (f *fixture) planRing(t *testing.T, deadline time.Time) {
 	rec := &call.Record{Inviter: "alice", CreatedAt: now, Deadline: deadline,
 		Users: []call.User{{UserID: "alice", State: 1, UpdatedAt: now}, {UserID: "bob", State: 0, InvitedBy: "alice", Deadline: deadline, UpdatedAt: now}}}
 	if err := f.store.SaveCall(t.Context(), call.Change{AppID: "app", CallID: "c1", New: rec, Now: now,
-		Pushes: []call.Push{{UserID: "bob", Kind: push.JobCallInvite, Config: []byte(`{"title":"Alice","content":"calling"}`), ExpiresAt: deadline}}}); err != nil {
+		Pushes: []call.Push{{UserID: "bob", Kind: push.JobCallInvite, Config: push.Content{Title: "Alice", Content: "calling"}, ExpiresAt: deadline}}}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -2,7 +2,6 @@ package push
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -632,11 +631,11 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 		finish(JobDropped, now, why)
 		return
 	}
-	var c Content
-	if err := json.Unmarshal(j.PushConfig, &c); err != nil {
-		finish(JobFailed, now, "push config unreadable: "+err.Error())
+	if j.ConfigErr != nil {
+		finish(JobFailed, now, j.ConfigErr.Error())
 		return
 	}
+	c := j.PushConfig
 	p, err := d.providers.Provider(ctx, j.AppID, dev.Vendor, dev.Environment)
 	if err != nil {
 		finish(JobFailed, now, err.Error())

@@ -139,7 +139,7 @@ func (f *fixture) plan(t *testing.T, ttl time.Duration) {
 	f.msgID++
 	now := *f.clock.Load()
 	m := &im.Message{AppID: "app", ID: f.msgID, ConvID: im.PeerConvID("alice", "bob"), Sender: "alice", Recipient: "bob",
-		Type: 1, Text: "hi", Priority: 2, CreatedAt: now, PushConfig: []byte(`{"title":"Alice","content":"hi","payload":"p1"}`),
+		Type: 1, Text: "hi", Priority: 2, CreatedAt: now, PushConfig: &push.Content{Title: "Alice", Content: "hi", Payload: "p1"},
 		PushUsers: []string{"bob"}, PushExpires: now.Add(ttl)}
 	if _, err := f.store.AppendMessages(t.Context(), []*im.Message{m}); err != nil {
 		t.Fatal(err)
@@ -402,7 +402,7 @@ func TestDispatchNoPassThroughVendor(t *testing.T) {
 	}
 	now := *f.clock.Load()
 	m := &im.Message{AppID: "app", ID: 99, ConvID: im.PeerConvID("alice", "bob"), Sender: "alice", Recipient: "bob",
-		Type: 1, Text: "hi", Priority: 2, CreatedAt: now, PushConfig: []byte(`{"payload":"only data"}`),
+		Type: 1, Text: "hi", Priority: 2, CreatedAt: now, PushConfig: &push.Content{Payload: "only data"},
 		PushUsers: []string{"bob"}, PushExpires: now.Add(time.Hour)}
 	if _, err := f.store.AppendMessages(ctx, []*im.Message{m}); err != nil {
 		t.Fatal(err)

@@ -81,7 +81,8 @@ func (k JobKind) Rings() bool { return k == JobCallInvite }
 // Herald plans today is high priority (a message or a call is news).
 func (i Intent) Priority() Priority { return PriorityHigh }
 
-// StoredConfig is the intent's content as the jobs store it (push_config):
+// StoredConfig is the intent's content as the store writes it (push_config
+// of jobs, messages, group fan-outs and call invitations):
 // the JSON of protocol.PushConfig, which Content mirrors field for field,
 // so that rows written before Intent existed read the same (DecodeContent).
 func (i Intent) StoredConfig() ([]byte, error) {
@@ -92,12 +93,13 @@ func (i Intent) StoredConfig() ([]byte, error) {
 	return b, nil
 }
 
-// DecodeContent reads a stored push config (Job.PushConfig, a message's or
-// an invitation's config).
+// DecodeContent reads a stored push config (a job's, a message's or an
+// invitation's push_config); the store decodes at its boundary, so the
+// services and the dispatcher only see Content.
 func DecodeContent(b []byte) (Content, error) {
 	var c Content
 	if err := json.Unmarshal(b, &c); err != nil {
-		return Content{}, fmt.Errorf("push: push config unreadable: %w", err)
+		return Content{}, fmt.Errorf("push config unreadable: %w", err)
 	}
 	return c, nil
 }

@@ -84,8 +84,11 @@ type Job struct {
 	UserID string
 	PushID string
 	Vendor Vendor
-	// PushConfig is the message's push config as JSON (protocol.PushConfig).
-	PushConfig []byte
+	// PushConfig is what the push says, as the store decoded it
+	// (DecodeContent); ConfigErr is why it could not be (the dispatcher
+	// fails such a job).
+	PushConfig Content
+	ConfigErr  error
 	Status     JobStatus
 	Attempts   int
 	NotBefore  time.Time

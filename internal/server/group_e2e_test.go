@@ -542,7 +542,7 @@ func TestGroupPushPlanningResumesAfterRestart(t *testing.T) {
 	now := time.Now()
 	m := &im.Message{AppID: app, ID: now.UnixNano() >> 10, ConvID: im.GroupConvID("g"), ConvType: protocol.ConversationGroup,
 		Sender: "alice", Recipient: "g", Type: protocol.MessageText, Text: "resumed", Priority: 2, LocalID: "r1",
-		CreatedAt: now, PushConfig: []byte(`{"title":"G","content":"resumed"}`), GroupPush: true, PushExpires: now.Add(time.Hour)}
+		CreatedAt: now, PushConfig: &push.Content{Title: "G", Content: "resumed"}, GroupPush: true, PushExpires: now.Add(time.Hour)}
 	if _, err := st.AppendMessages(ctx, []*im.Message{m}); err != nil {
 		t.Fatal(err)
 	}

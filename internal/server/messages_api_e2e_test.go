@@ -131,8 +131,8 @@ func TestServerSendOfflinePush(t *testing.T) {
 	if len(jobs) != 1 || strconv.FormatInt(jobs[0].MessageID, 10) != r.MessageID || jobs[0].PushID != pushID {
 		t.Fatalf("bob's jobs %+v, want one for message %s", jobs, r.MessageID)
 	}
-	if !strings.Contains(string(jobs[0].PushConfig), `"title":"Alice"`) {
-		t.Fatalf("job push config %s", jobs[0].PushConfig)
+	if jobs[0].PushConfig.Title != "Alice" {
+		t.Fatalf("job push config %+v", jobs[0].PushConfig)
 	}
 	if jobs := jobsFor(t, s, "alice"); len(jobs) != 0 {
 		t.Fatalf("the sender got jobs %+v", jobs)

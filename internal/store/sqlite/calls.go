@@ -90,9 +90,9 @@ func (s *Store) SaveCall(ctx context.Context, ch call.Change) error {
 		}
 	}
 	for _, u := range users {
-		var cfg any
-		if u.PushConfig != nil {
-			cfg = u.PushConfig
+		cfg, err := storedConfig(u.PushConfig)
+		if err != nil {
+			return fmt.Errorf("%s: %w", op, err)
 		}
 		if _, err := tx.ExecContext(ctx, qPutCallUser, ch.AppID, ch.CallID, u.UserID, u.State, u.InvitedBy,
 			u.ExtendedData, millisOrZero(u.Deadline), u.UpdatedAt.UnixMilli(), cfg); err != nil {
@@ -101,9 +101,9 @@ func (s *Store) SaveCall(ctx context.Context, ch call.Change) error {
 	}
 	// Before StopRinging: an in-flight ring is still pending.
 	for _, w := range ch.Withdraws {
-		var cfg any
-		if w.Config != nil {
-			cfg = w.Config
+		cfg, err := storedConfig(w.Config)
+		if err != nil {
+			return fmt.Errorf("%s: %w", op, err)
 		}
 		args := func(id int64, attempt int) []any {
 			return []any{id, ch.AppID, ch.CallID, w.UserID, cfg, w.Content, now.UnixMilli(), millisOrZero(w.ExpiresAt), attempt}
@@ -126,16 +126,12 @@ func (s *Store) SaveCall(ctx context.Context, ch call.Change) error {
 		planner := s.planner(tx)
 		defer planner.close()
 		for _, p := range ch.Pushes {
-			c, err := push.DecodeContent(p.Config)
-			if err != nil {
-				return fmt.Errorf("%s: %w", op, err)
-			}
 			kind := push.SourceCallRing
 			if p.Kind == push.JobCallCancel {
 				kind = push.SourceCallWithdraw
 			}
 			in := push.Intent{AppID: ch.AppID, Targets: push.Targets{UserIDs: []string{p.UserID}},
-				Source: push.Source{Kind: kind, CallID: ch.CallID}, Content: c, ExpiresAt: p.ExpiresAt, Once: p.Once}
+				Source: push.Source{Kind: kind, CallID: ch.CallID}, Content: p.Config, ExpiresAt: p.ExpiresAt, Once: p.Once}
 			if _, err := planner.plan(ctx, in, now); err != nil {
 				return ctxErr(ctx, op, err)
 			}
@@ -212,7 +208,11 @@ func (s *Store) callUsers(ctx context.Context, appID, callID string) ([]call.Use
 			return nil, err
 		}
 		if len(cfg) > 0 {
-			u.PushConfig = cfg
+			c, err := push.DecodeContent(cfg)
+			if err != nil {
+				return nil, err
+			}
+			u.PushConfig = &c
 		}
 		u.Deadline, u.UpdatedAt = timeOrZero(deadline), time.UnixMilli(updated).UTC()
 		out = append(out, u)

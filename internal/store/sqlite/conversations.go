@@ -82,7 +82,7 @@ func scanConversation(sc scanner, appID string) (im.Conversation, error) {
 	if err := sc.Scan(&c.ConvID, &c.ConvType, &c.PeerID, &c.LastSeq, &c.Unread, &c.OrderKey,
 		&msgID, &m.ConvType, &m.Seq, &m.Sender, &m.Recipient, &m.Type, &m.SubType, &m.Text,
 		&m.Data, &m.SearchedContent, &m.ExtendedData, &m.Priority, &m.LocalID, &m.ContentHash,
-		&m.PushConfig, &created); err != nil {
+		contentColumn{&m.PushConfig}, &created); err != nil {
 		return im.Conversation{}, err
 	}
 	if msgID.Valid {

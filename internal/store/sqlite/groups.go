@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/heraldim/herald/internal/im"
+	"github.com/heraldim/herald/internal/push"
 )
 
 const groupColumns = `app_id, group_id, name, extended_data, owner_id, member_count, last_seq,
@@ -328,9 +329,13 @@ func (s *Store) GroupFanouts(ctx context.Context, limit int) ([]im.GroupFanout, 
 	for rows.Next() {
 		var f im.GroupFanout
 		var expires, created int64
-		if err := rows.Scan(&f.MessageID, &f.AppID, &f.GroupID, &f.Seq, &f.Sender, &f.PushConfig,
+		var cfg *push.Content
+		if err := rows.Scan(&f.MessageID, &f.AppID, &f.GroupID, &f.Seq, &f.Sender, contentColumn{&cfg},
 			&expires, &f.AfterUser, &created); err != nil {
 			return nil, ctxErr(ctx, op, err)
+		}
+		if cfg != nil {
+			f.PushConfig = *cfg
 		}
 		if expires != 0 {
 			f.ExpiresAt = fromMillis(expires)
@@ -349,10 +354,7 @@ func (s *Store) PlanGroupPush(ctx context.Context, f im.GroupFanout, users []str
 	now := time.Now()
 	return s.inTx(ctx, "sqlite: plan group push", func(tx *sql.Tx) error {
 		if len(users) > 0 {
-			in, err := messageIntent(f.AppID, f.MessageID, f.PushConfig, f.ExpiresAt, false, users...)
-			if err != nil {
-				return err
-			}
+			in := messageIntent(f.AppID, f.MessageID, f.PushConfig, f.ExpiresAt, false, users...)
 			p := s.planner(tx)
 			defer p.close()
 			if _, err := p.plan(ctx, in, now); err != nil {
@@ -385,7 +387,7 @@ func (s *Store) groupConversations(ctx context.Context, appID, userID string, be
 		var group string
 		if err := rows.Scan(&group, &c.LastSeq, &c.Unread, &c.OrderKey, &msgID, &m.Seq, &m.Sender,
 			&m.Type, &m.SubType, &m.Text, &m.Data, &m.SearchedContent, &m.ExtendedData, &m.Priority,
-			&m.LocalID, &m.ContentHash, &m.PushConfig, &created); err != nil {
+			&m.LocalID, &m.ContentHash, contentColumn{&m.PushConfig}, &created); err != nil {
 			return nil, err
 		}
 		c.ConvID, c.ConvType, c.PeerID = im.GroupConvID(group), convTypeGroup, group

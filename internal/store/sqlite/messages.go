@@ -157,10 +157,14 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 		seq := last + 1
 		created := m.CreatedAt.UnixMilli()
 
+		cfg, err := storedConfig(m.PushConfig)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
 		res, err := insert.ExecContext(ctx,
 			m.ID, m.AppID, m.ConvID, seq, m.ConvType, m.Sender, m.Recipient,
 			m.Type, m.SubType, m.Text, m.Data, m.SearchedContent, m.ExtendedData, m.Priority,
-			nullIfEmpty(m.LocalID), m.ContentHash, m.PushConfig, created)
+			nullIfEmpty(m.LocalID), m.ContentHash, cfg, created)
 		if err != nil {
 			return nil, ctxErr(ctx, op, err)
 		}
@@ -199,10 +203,7 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 			hb.ids = append(hb.ids, m.ID)
 		}
 		if len(m.PushUsers) > 0 && m.PushConfig != nil {
-			in, err := messageIntent(m.AppID, m.ID, m.PushConfig, m.PushExpires, false, m.PushUsers...)
-			if err != nil {
-				return nil, fmt.Errorf("%s: push jobs: %w", op, err)
-			}
+			in := messageIntent(m.AppID, m.ID, *m.PushConfig, m.PushExpires, false, m.PushUsers...)
 			if _, err := planner.plan(ctx, in, fromMillis(created)); err != nil {
 				return nil, ctxErr(ctx, op+": push jobs", err)
 			}
@@ -227,7 +228,7 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 					expires = m.PushExpires.UnixMilli()
 				}
 				if _, err := tx.ExecContext(ctx, qInsertFanout, m.ID, m.AppID, m.Recipient, seq, m.Sender,
-					m.PushConfig, expires, created); err != nil {
+					cfg, expires, created); err != nil {
 					return nil, ctxErr(ctx, op+": group push", err)
 				}
 			}
@@ -279,10 +280,7 @@ func (s *Store) PlanPushOnce(ctx context.Context, appID, userID string, plans []
 		planner := s.planner(tx)
 		defer planner.close()
 		for _, p := range plans {
-			in, err := messageIntent(appID, p.MessageID, p.PushConfig, p.ExpiresAt, true, userID)
-			if err != nil {
-				return err
-			}
+			in := messageIntent(appID, p.MessageID, p.PushConfig, p.ExpiresAt, true, userID)
 			ids, err := planner.plan(ctx, in, now)
 			if err != nil {
 				return err
@@ -297,15 +295,11 @@ func (s *Store) PlanPushOnce(ctx context.Context, appID, userID string, plans []
 	return n, nil
 }
 
-// messageIntent is the push of message id with its stored push config
-// to users.
-func messageIntent(appID string, id int64, cfg []byte, expires time.Time, once bool, users ...string) (push.Intent, error) {
-	c, err := push.DecodeContent(cfg)
-	if err != nil {
-		return push.Intent{}, err
-	}
+// messageIntent is the push of message id with its push config c to
+// users.
+func messageIntent(appID string, id int64, c push.Content, expires time.Time, once bool, users ...string) push.Intent {
 	return push.Intent{AppID: appID, Targets: push.Targets{UserIDs: users},
-		Source: push.Source{Kind: push.SourceMessage, MessageID: id}, Content: c, ExpiresAt: expires, Once: once}, nil
+		Source: push.Source{Kind: push.SourceMessage, MessageID: id}, Content: c, ExpiresAt: expires, Once: once}
 }
 
 // checkMessage enforces AppendMessages' preconditions. For peer messages the
@@ -378,7 +372,7 @@ func (s *Store) queryMessages(ctx context.Context, op string, stmt *sql.Stmt, ap
 		var created int64
 		if err := rows.Scan(&m.ID, &m.ConvID, &m.ConvType, &m.Seq, &m.Sender, &m.Recipient,
 			&m.Type, &m.SubType, &m.Text, &m.Data, &m.SearchedContent, &m.ExtendedData,
-			&m.Priority, &m.LocalID, &m.ContentHash, &m.PushConfig, &created); err != nil {
+			&m.Priority, &m.LocalID, &m.ContentHash, contentColumn{&m.PushConfig}, &created); err != nil {
 			return nil, ctxErr(ctx, op, err)
 		}
 		m.CreatedAt = fromMillis(created)

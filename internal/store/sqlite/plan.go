@@ -156,3 +156,65 @@ func (s *Store) PlanIntent(ctx context.Context, in push.Intent) ([]int64, error)
 }
 
 var _ push.Planner = (*Store)(nil)
+
+// storedConfig is a push config as a column stores it (push_config, the
+// encoding of Intent.StoredConfig): NULL for nil.
+func storedConfig(c *push.Content) (any, error) {
+	if c == nil {
+		return nil, nil
+	}
+	b, err := push.Intent{Content: *c}.StoredConfig()
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// jobConfigColumn scans a job's push_config into j.PushConfig; a config
+// that does not decode is j.ConfigErr, not a failed read: the dispatcher
+// fails that one job.
+type jobConfigColumn struct{ j *push.Job }
+
+// Scan implements sql.Scanner.
+func (col jobConfigColumn) Scan(v any) error {
+	var b []byte
+	switch v := v.(type) {
+	case nil:
+	case []byte:
+		b = v
+	case string:
+		b = []byte(v)
+	default:
+		return fmt.Errorf("push config: unexpected %T", v)
+	}
+	col.j.PushConfig, col.j.ConfigErr = push.DecodeContent(b)
+	return nil
+}
+
+// contentColumn scans a push_config column into *c: nil for NULL (or
+// empty), else DecodeContent of the stored JSON.
+type contentColumn struct{ c **push.Content }
+
+// Scan implements sql.Scanner.
+func (col contentColumn) Scan(v any) error {
+	var b []byte
+	switch v := v.(type) {
+	case nil:
+	case []byte:
+		b = v
+	case string:
+		b = []byte(v)
+	default:
+		return fmt.Errorf("push config: unexpected %T", v)
+	}
+	if len(b) == 0 {
+		*col.c = nil
+		return nil
+	}
+	c, err := push.DecodeContent(b)
+	if err != nil {
+		return err
+	}
+	*col.c = &c
+	return nil
+}

@@ -129,3 +129,56 @@ RETURNING id`,
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// rawJobConfig is job id's push_config column as stored.
+func rawJobConfig(t *testing.T, s *Store, id int64) string {
+	t.Helper()
+	var raw []byte
+	if err := s.r.QueryRowContext(t.Context(), `SELECT push_config FROM push_jobs WHERE id = $1`, id).Scan(&raw); err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
+
+// TestStoredPushConfig: every source's jobs store their content in the one
+// encoding (Intent.StoredConfig), the format of the rows written before
+// Job.PushConfig was typed; a config that does not decode fails its read
+// into ConfigErr, not the read of the batch.
+func TestStoredPushConfig(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t, Config{Path: filepath.Join(t.TempDir(), "herald.db")})
+	defer s.Close()
+	if err := s.CreateApp(ctx, im.App{ID: "a1", Name: "a1", Secret: "s", AdminKey: "k", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	d := push.Device{AppID: "a1", PushID: push.NewPushID("a1", push.VendorFCM, push.Production, "t1"), Vendor: push.VendorFCM,
+		Token: "t1", Environment: push.Production, BundleID: "b", UserID: "bob", Enabled: true}
+	if err := s.RegisterDevice(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	c := push.Content{Title: "t", Content: "c", Payload: "p", ResourcesID: "r"}
+	want := `{"title":"t","content":"c","payload":"p","resourcesID":"r"}`
+	sources := []push.Source{{Kind: push.SourceMessage, MessageID: 7}, {Kind: push.SourceCallRing, CallID: "c1"},
+		{Kind: push.SourceCallWithdraw, CallID: "c1"}, {Kind: push.SourceServer}}
+	for _, src := range sources {
+		ids, err := s.PlanIntent(ctx, push.Intent{AppID: "a1", Targets: push.Targets{UserIDs: []string{"bob"}}, Source: src, Content: c})
+		if err != nil || len(ids) != 1 {
+			t.Fatalf("%v: planned %v %v", src, ids, err)
+		}
+		if raw := rawJobConfig(t, s, ids[0]); raw != want {
+			t.Errorf("%v: stored %s, want %s", src, raw, want)
+		}
+	}
+	if _, err := s.w.ExecContext(ctx, `UPDATE push_jobs SET push_config = CAST('{' AS BLOB) WHERE kind = 'call_cancel'`); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := s.DueJobs(ctx, push.VendorFCM, time.Now().Add(time.Second), 10)
+	if err != nil || len(jobs) != len(sources) {
+		t.Fatalf("due jobs %+v %v", jobs, err)
+	}
+	for _, j := range jobs {
+		if bad := j.Kind == push.JobCallCancel; bad != (j.ConfigErr != nil) || (!bad && j.PushConfig != c) {
+			t.Errorf("job %d (%s): content %+v, error %v", j.ID, j.Kind, j.PushConfig, j.ConfigErr)
+		}
+	}
+}

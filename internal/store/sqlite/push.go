@@ -237,7 +237,7 @@ func (s *Store) DueJobs(ctx context.Context, v push.Vendor, now time.Time, limit
 		var devPushID sql.NullString
 		var d push.Device
 		var dVendor, dEnv string
-		if err := rows.Scan(&j.ID, &j.AppID, &j.MessageID, &j.UserID, &j.PushID, &vendor, &j.PushConfig,
+		if err := rows.Scan(&j.ID, &j.AppID, &j.MessageID, &j.UserID, &j.PushID, &vendor, jobConfigColumn{&j},
 			&status, &j.Attempts, &notBefore, &expires, &j.Reason, &created, &updated, &kind, &j.CallID,
 			&devPushID, &dVendor, &d.Token, &d.VoIPToken, &dEnv, &d.Platform, &d.BundleID,
 			&d.UserID, &d.Enabled, &d.Foreground); err != nil {
@@ -272,7 +272,7 @@ func (s *Store) queryJobs(ctx context.Context, op, q string, args ...any) ([]pus
 		var j push.Job
 		var vendor, status, kind string
 		var notBefore, expires, created, updated int64
-		if err := rows.Scan(&j.ID, &j.AppID, &j.MessageID, &j.UserID, &j.PushID, &vendor, &j.PushConfig,
+		if err := rows.Scan(&j.ID, &j.AppID, &j.MessageID, &j.UserID, &j.PushID, &vendor, jobConfigColumn{&j},
 			&status, &j.Attempts, &notBefore, &expires, &j.Reason, &created, &updated, &kind, &j.CallID); err != nil {
 			return nil, mapErr(op, err)
 		}

@@ -97,9 +97,9 @@ func TestPushJobsPlannedWithMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	pc := []byte(`{"title":"t"}`)
+	content := push.Content{Title: "t"}
 	msgs := []*im.Message{
-		{AppID: "a1", ID: 1, ConvID: im.PeerConvID("alice", "bob"), Sender: "alice", Recipient: "bob", Type: 1, Text: "x", Priority: 2, CreatedAt: now, PushConfig: pc, PushUsers: []string{"bob"}, PushExpires: now.Add(time.Hour)},
+		{AppID: "a1", ID: 1, ConvID: im.PeerConvID("alice", "bob"), Sender: "alice", Recipient: "bob", Type: 1, Text: "x", Priority: 2, CreatedAt: now, PushConfig: &content, PushUsers: []string{"bob"}, PushExpires: now.Add(time.Hour)},
 		{AppID: "a1", ID: 2, ConvID: im.PeerConvID("alice", "carol"), Sender: "alice", Recipient: "carol", Type: 1, Text: "y", Priority: 2, CreatedAt: now},
 	}
 	if _, err := s.AppendMessages(ctx, msgs); err != nil {
@@ -113,7 +113,7 @@ func TestPushJobsPlannedWithMessage(t *testing.T) {
 		t.Fatalf("planned %d jobs, want 2 (bob's two enabled devices; no push config for carol): %+v", len(jobs), jobs)
 	}
 	for _, j := range jobs {
-		if j.UserID != "bob" || j.MessageID != 1 || string(j.PushConfig) != string(pc) || j.Status != push.JobPending || j.ExpiresAt.IsZero() {
+		if j.UserID != "bob" || j.MessageID != 1 || j.PushConfig != content || j.Status != push.JobPending || j.ExpiresAt.IsZero() {
 			t.Fatalf("job %+v", j)
 		}
 		if j.Device == nil || j.Device.PushID != j.PushID || j.Device.UserID != "bob" || j.Device.Token == "" || !j.Device.Enabled {
@@ -177,7 +177,7 @@ func TestDueJobsPerVendorAndDeferralsTraced(t *testing.T) {
 	}
 	now := time.Now()
 	m := &im.Message{AppID: "a1", ID: 1, ConvID: im.PeerConvID("alice", "bob"), Sender: "alice", Recipient: "bob", Type: 1,
-		Text: "x", Priority: 2, CreatedAt: now, PushConfig: []byte(`{"title":"t"}`), PushUsers: []string{"bob"}, PushExpires: now.Add(time.Hour)}
+		Text: "x", Priority: 2, CreatedAt: now, PushConfig: &push.Content{Title: "t"}, PushUsers: []string{"bob"}, PushExpires: now.Add(time.Hour)}
 	if _, err := s.AppendMessages(ctx, []*im.Message{m}); err != nil {
 		t.Fatal(err)
 	}
@@ -240,9 +240,9 @@ func TestPlanPushOnce(t *testing.T) {
 		}
 	}
 	now := time.Now()
-	pc := []byte(`{"title":"t"}`)
+	content := push.Content{Title: "t"}
 	m := &im.Message{AppID: "a1", ID: 7, ConvID: im.PeerConvID("alice", "bob"), Sender: "alice", Recipient: "bob", Type: 1,
-		Text: "x", Priority: 2, CreatedAt: now, PushConfig: pc, PushUsers: []string{"bob"}, PushExpires: now.Add(time.Hour)}
+		Text: "x", Priority: 2, CreatedAt: now, PushConfig: &content, PushUsers: []string{"bob"}, PushExpires: now.Add(time.Hour)}
 	if _, err := s.AppendMessages(ctx, []*im.Message{m}); err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestPlanPushOnce(t *testing.T) {
 	if err := s.RegisterDevice(ctx, pad); err != nil {
 		t.Fatal(err)
 	}
-	plan := []im.PushPlan{{MessageID: 7, PushConfig: pc, ExpiresAt: now.Add(time.Hour)}, {MessageID: 8, PushConfig: pc, ExpiresAt: now.Add(2 * time.Hour)}}
+	plan := []im.PushPlan{{MessageID: 7, PushConfig: content, ExpiresAt: now.Add(time.Hour)}, {MessageID: 8, PushConfig: content, ExpiresAt: now.Add(2 * time.Hour)}}
 	later := now.Add(time.Minute)
 	n, err := s.PlanPushOnce(ctx, "a1", "bob", plan, later)
 	if err != nil || n != 3 {

@@ -87,8 +87,11 @@ func TestPlanPush(t *testing.T) {
 	}
 	jobs, err := s.DueJobs(ctx, push.VendorAPNs, time.Now().Add(time.Second), 10)
 	if err != nil || len(jobs) != 2 || jobs[0].AppID != "a1" || jobs[0].MessageID != 0 || !jobs[0].ExpiresAt.Equal(exp) ||
-		string(jobs[0].PushConfig) != `{"title":"x"}` || jobs[0].UserID != "bob" {
+		jobs[0].PushConfig != (push.Content{Title: "x"}) || jobs[0].UserID != "bob" {
 		t.Fatalf("jobs %+v %v", jobs, err)
+	}
+	if raw := rawJobConfig(t, s, jobs[0].ID); raw != `{"title":"x"}` {
+		t.Fatalf("stored push config %s", raw)
 	}
 	ids, err = s.PlanPush(ctx, "a1", push.Targets{PushIDs: []string{d1.PushID, off.PushID, other.PushID, "Pnone"}}, []byte(`{}`), time.Time{})
 	if err != nil || len(ids) != 1 {

@@ -201,9 +201,9 @@ func testCallPushes(t *testing.T, e *callEnv) {
 	dev("bob", "t3", false)
 	dev("carol", "t4", true)
 	dl := base.Add(time.Minute)
-	cfg := []byte(`{"title":"A"}`)
+	content := push.Content{Title: "A"}
 	ring := func(u string) call.Push {
-		return call.Push{UserID: u, Kind: push.JobCallInvite, Config: cfg, ExpiresAt: dl}
+		return call.Push{UserID: u, Kind: push.JobCallInvite, Config: content, ExpiresAt: dl}
 	}
 	ch := newCall("a1", "c1", "bob", "carol")
 	ch.Pushes = []call.Push{ring("bob"), ring("carol")}
@@ -222,7 +222,7 @@ func testCallPushes(t *testing.T, e *callEnv) {
 		t.Fatalf("bob's jobs: %+v (want one per enabled device per call)", js)
 	}
 	for _, j := range jobs("carol") {
-		if j.Kind != push.JobCallInvite || j.CallID != "c1" || !j.ExpiresAt.Equal(dl) || j.Status != push.JobPending || string(j.PushConfig) != string(cfg) {
+		if j.Kind != push.JobCallInvite || j.CallID != "c1" || !j.ExpiresAt.Equal(dl) || j.Status != push.JobPending || j.PushConfig != content {
 			t.Fatalf("job %+v", j)
 		}
 	}
@@ -231,7 +231,7 @@ func testCallPushes(t *testing.T, e *callEnv) {
 	at := base.Add(time.Second)
 	e.save(call.Change{AppID: "a1", CallID: "c1", Now: at, StopRinging: []string{"bob", "carol"}, DropReason: "answered",
 		Users:  []call.User{{UserID: "bob", State: protocol.CallAccepted, UpdatedAt: at}, {UserID: "carol", State: protocol.CallCancelled, UpdatedAt: at}},
-		Pushes: []call.Push{{UserID: "carol", Kind: push.JobCallCancel, Config: cfg, ExpiresAt: at.Add(time.Hour)}}})
+		Pushes: []call.Push{{UserID: "carol", Kind: push.JobCallCancel, Config: content, ExpiresAt: at.Add(time.Hour)}}})
 	for _, j := range jobs("bob") {
 		want := push.JobDropped
 		if j.CallID == "c2" {
@@ -279,22 +279,22 @@ func testCallRingOnce(t *testing.T, e *callEnv) {
 		}
 	}
 	dev("bob", "t1")
-	cfg := []byte(`{"title":"A","content":"ring"}`)
+	cfg := push.Content{Title: "A", Content: "ring"}
 	ch := newCall("a1", "c1", "bob", "carol")
-	ch.New.Users[1].PushConfig = cfg
+	ch.New.Users[1].PushConfig = &cfg
 	dl := ch.New.Users[1].Deadline
 	ring := call.Push{UserID: "bob", Kind: push.JobCallInvite, Config: cfg, ExpiresAt: dl}
 	ch.Pushes = []call.Push{ring}
 	e.save(ch)
 	at := base.Add(time.Second)
 	bob := e.get("a1", "c1").Users[1]
-	if string(bob.PushConfig) != string(cfg) || e.get("a1", "c1").Users[2].PushConfig != nil || e.get("a1", "c1").Users[0].PushConfig != nil {
+	if bob.PushConfig == nil || *bob.PushConfig != cfg || e.get("a1", "c1").Users[2].PushConfig != nil || e.get("a1", "c1").Users[0].PushConfig != nil {
 		t.Fatalf("push configs %+v", e.get("a1", "c1").Users)
 	}
 	bob.State, bob.UpdatedAt = protocol.CallReceived, at
 	e.save(call.Change{AppID: "a1", CallID: "c1", Now: at, Users: []call.User{bob}})
 	e.reopen()
-	if got := e.get("a1", "c1").Users[1]; got.State != protocol.CallReceived || string(got.PushConfig) != string(cfg) {
+	if got := e.get("a1", "c1").Users[1]; got.State != protocol.CallReceived || got.PushConfig == nil || *got.PushConfig != cfg {
 		t.Fatalf("bob after a change %+v", got)
 	}
 	// The ring of t1 is dropped; a second device is bound since.

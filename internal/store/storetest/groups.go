@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldim/herald/internal/im"
+	"github.com/heraldim/herald/internal/push"
 )
 
 // gmsg makes a group message from a member of group.
@@ -219,7 +220,7 @@ func testGroupFanouts(t *testing.T, e *env) {
 	ctx := t.Context()
 	e.group("a1", "g", "alice", "bob", "carol")
 	m := e.gmsg("a1", "g", "alice", "l1", "push me")
-	m.PushConfig, m.GroupPush, m.PushExpires = []byte(`{"title":"t"}`), true, base.Add(time.Hour)
+	m.PushConfig, m.GroupPush, m.PushExpires = &push.Content{Title: "t"}, true, base.Add(time.Hour)
 	plain := e.gmsg("a1", "g", "alice", "l2", "no push")
 	e.append(m, plain)
 	e.reopen()

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/heraldim/herald/internal/im"
+	"github.com/heraldim/herald/internal/push"
 )
 
 // Opener opens the store whose data lives under dir. Run gives every subtest
@@ -214,8 +215,8 @@ func span(from, to int64) []int64 {
 }
 
 // sameMessage reports how got differs from want (empty when equal). Data
-// and PushConfig compare by bytes (nil equals empty), CreatedAt at
-// millisecond precision.
+// compares by bytes (nil equals empty), PushConfig by content (nil only
+// equals nil), CreatedAt at millisecond precision.
 func sameMessage(want *im.Message, got im.Message) string {
 	w := *want
 	w.CreatedAt = time.UnixMilli(w.CreatedAt.UnixMilli())
@@ -241,7 +242,8 @@ func sameMessage(want *im.Message, got im.Message) string {
 	check("Priority", got.Priority == w.Priority, w.Priority, got.Priority)
 	check("LocalID", got.LocalID == w.LocalID, w.LocalID, got.LocalID)
 	check("ContentHash", bytes.Equal(got.ContentHash, w.ContentHash), w.ContentHash, got.ContentHash)
-	check("PushConfig", bytes.Equal(got.PushConfig, w.PushConfig), w.PushConfig, got.PushConfig)
+	check("PushConfig", (got.PushConfig == nil) == (w.PushConfig == nil) && (w.PushConfig == nil || *got.PushConfig == *w.PushConfig),
+		w.PushConfig, got.PushConfig)
 	check("CreatedAt", got.CreatedAt.Equal(w.CreatedAt), w.CreatedAt, got.CreatedAt)
 	return strings.Join(diffs, "; ")
 }
@@ -347,7 +349,7 @@ func testRoundTrip(t *testing.T, e *env) {
 			m.Data = bytes.Repeat([]byte{0xab, 0x00}, 1000)
 			m.SearchedContent = "search me"
 			m.ExtendedData = `{"k":"v"}`
-			m.PushConfig = []byte(`{"title":"t","content":"c"}`)
+			m.PushConfig = &push.Content{Title: "t", Content: "c"}
 			m.ContentHash = []byte{0, 9, 0, 9}
 		}},
 		{"no local ID", func(m *im.Message) { m.LocalID = "" }},
