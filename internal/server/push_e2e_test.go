@@ -68,7 +68,7 @@ func installAPNs(t testing.TB, s *testkit.Server, em *apnsemu.Emulator, key []by
 func startFCM(t *testing.T, s *testkit.Server) *fcmemu.Emulator {
 	t.Helper()
 	em, err := fcmemu.New(fcmemu.Config{})
-	serveEmulator(t, em, err)
+	serveEmulator(t, s, em, err)
 	em.AddProject("herald-test")
 	sa, err := em.CreateServiceAccount("herald-test")
 	if err != nil {
