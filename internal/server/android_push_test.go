@@ -230,13 +230,7 @@ var androidVendors = []androidVendor{
 
 // serveEmulator starts the vendor emulator em (err is its constructor's)
 // on a loopback port and stops it when the test ends, after the Herald
-// server s that dials it (nil when none does). The emulator's shutdown
-// begins with the test's cleanup: its held answers end at once, so s's
-// pushes in flight get theirs. It ends once s has stopped, with the
-// connections still open closed: s's providers keep theirs after the
-// emulator's GOAWAY (their pools forget them, so closing the idle ones at
-// s's stop misses them), and Go's server would leave each to its client
-// for a second.
+// server s that dials it (nil when none does): shutDownAfter.
 func serveEmulator(t testing.TB, s *testkit.Server, em interface {
 	Start(addr string) error
 	Shutdown(ctx context.Context) error
@@ -248,21 +242,39 @@ func serveEmulator(t testing.TB, s *testkit.Server, em interface {
 	if err := em.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
+	shutDownAfter(t, s, em.Shutdown)
+}
+
+// shutDownAfter shuts an emulator down with shutdown when the test ends,
+// after the Herald server s that dials it (nil when none does; when s
+// stopped before the test ended, the shutdown is the plain one). The
+// shutdown begins with the test's cleanup: the emulator's held answers
+// end at once, so s's pushes in flight get theirs. It ends once s has
+// stopped, with the connections still open closed: s's providers keep
+// theirs after the emulator's GOAWAY (their pools forget them, so closing
+// the idle ones at s's stop misses them), and Go's server would leave
+// each to its client for a second.
+func shutDownAfter(t testing.TB, s *testkit.Server, shutdown func(ctx context.Context) error) {
 	t.Cleanup(func() {
 		if s == nil {
-			_ = em.Shutdown(context.Background())
+			_ = shutdown(context.Background())
 			return
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		shut := make(chan struct{})
 		go func() {
 			defer close(shut)
-			_ = em.Shutdown(ctx)
+			_ = shutdown(ctx)
 		}()
-		s.AfterStop(func() {
+		if s.AfterStop(func() {
 			cancel()
 			<-shut
-		})
+		}) {
+			return
+		}
+		// s stopped before the test ended: another may dial the emulator.
+		<-shut
+		cancel()
 	})
 }
 

@@ -38,7 +38,7 @@ func startAPNsWith(t *testing.T, s *testkit.Server, cfg apnsemu.Config) (*apnsem
 	if err := em.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { em.Close() })
+	shutDownAfter(t, s, em.Shutdown)
 	em.AddApp("TEAM123456", bundle)
 	key, err := em.NewKey("TEAM123456", "KEY1234567")
 	if err != nil {

@@ -147,18 +147,18 @@ func (s *Server) Stop(t testing.TB) {
 	}
 }
 
-// AfterStop has f run once the server has stopped (at once if it has),
-// the last given first: what the server dials, such as a vendor
-// emulator, finishes its own shutdown after it.
-func (s *Server) AfterStop(f func()) {
+// AfterStop has f run once the server has stopped, the last given
+// first, and reports true; when the server has stopped already it reports
+// false and does not run f. What the server dials, such as a vendor
+// emulator, can so finish its own shutdown after it.
+func (s *Server) AfterStop(f func()) bool {
 	s.mu.Lock()
-	if !s.stopped {
-		s.afterStop = append(s.afterStop, f)
-		s.mu.Unlock()
-		return
+	defer s.mu.Unlock()
+	if s.stopped {
+		return false
 	}
-	s.mu.Unlock()
-	f()
+	s.afterStop = append(s.afterStop, f)
+	return true
 }
 
 type testWriter struct{ t testing.TB }
