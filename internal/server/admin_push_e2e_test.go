@@ -32,7 +32,7 @@ func mustAdmin(t *testing.T, s *testkit.Server, want int, method, path string, b
 // the IM category when the credential says self-classified.
 func TestHuaweiBadgeWithClass(t *testing.T) {
 	s := testkit.Start(t, nil)
-	em := startHuawei(t)
+	em := startHuawei(t, s)
 	// The credential says self-classified: the app holds Huawei's
 	// entitlement (without it the emulator refuses category IM, 80300011).
 	em.SetSelfClassified("10086", true)
@@ -83,7 +83,7 @@ func TestHuaweiBadgeWithClass(t *testing.T) {
 func TestFCMDefaultChannel(t *testing.T) {
 	s := testkit.Start(t, nil)
 	em, err := fcmemu.New(fcmemu.Config{})
-	serveEmulator(t, em, err)
+	serveEmulator(t, s, em, err)
 	em.AddProject("herald-test")
 	sa, err := em.CreateServiceAccount("herald-test")
 	if err != nil {
@@ -131,7 +131,7 @@ func TestFCMDefaultChannel(t *testing.T) {
 func TestOPPODefaults(t *testing.T) {
 	s := testkit.Start(t, nil)
 	em, err := oppoemu.New(oppoemu.Config{PublicDailyLimit: 1})
-	serveEmulator(t, em, err)
+	serveEmulator(t, s, em, err)
 	app := em.CreateApp(pkg, "im")
 	tok, err := em.RegisterDevice(app.AppKey)
 	if err != nil {
@@ -188,7 +188,7 @@ func TestOPPODefaults(t *testing.T) {
 func TestTestPushIsTheDispatchersPush(t *testing.T) {
 	s := testkit.Start(t, nil)
 	em, err := xiaomiemu.New(xiaomiemu.Config{})
-	serveEmulator(t, em, err)
+	serveEmulator(t, s, em, err)
 	if err := em.AddApp(pkg, "mi-secret", "im", "promo"); err != nil {
 		t.Fatal(err)
 	}

@@ -51,14 +51,14 @@ type vendorRig struct {
 // androidVendor sets up one Android vendor's emulator.
 type androidVendor struct {
 	name  string
-	setup func(t testing.TB) vendorRig
+	setup func(t testing.TB, s *testkit.Server) vendorRig
 }
 
 const pkg = "com.example.chat"
 
 var androidVendors = []androidVendor{
-	{"huawei", func(t testing.TB) vendorRig {
-		em := startHuawei(t)
+	{"huawei", func(t testing.TB, s *testkit.Server) vendorRig {
+		em := startHuawei(t, s)
 		tok := em.RegisterDevice("10086")
 		return vendorRig{
 			cred:  map[string]any{"appID": "10086", "clientSecret": "hw-secret", "baseURL": em.URL(), "tokenURL": em.TokenURL(), "caPEM": string(em.CACertPEM())},
@@ -104,8 +104,8 @@ var androidVendors = []androidVendor{
 			},
 		}
 	}},
-	{"xiaomi", func(t testing.TB) vendorRig {
-		em := startXiaomi(t)
+	{"xiaomi", func(t testing.TB, s *testkit.Server) vendorRig {
+		em := startXiaomi(t, s)
 		tok := em.RegisterDevice(pkg)
 		return vendorRig{
 			cred:  map[string]any{"appSecret": "mi-secret", "packageName": pkg, "channelID": "im", "baseURL": em.URL(), "caPEM": string(em.CACertPEM())},
@@ -140,8 +140,8 @@ var androidVendors = []androidVendor{
 			},
 		}
 	}},
-	{"oppo", func(t testing.TB) vendorRig {
-		em := startOPPO(t)
+	{"oppo", func(t testing.TB, s *testkit.Server) vendorRig {
+		em := startOPPO(t, s)
 		app := em.CreateApp(pkg, "im")
 		tok, err := em.RegisterDevice(app.AppKey)
 		if err != nil {
@@ -189,8 +189,8 @@ var androidVendors = []androidVendor{
 			},
 		}
 	}},
-	{"vivo", func(t testing.TB) vendorRig {
-		em := startVivo(t)
+	{"vivo", func(t testing.TB, s *testkit.Server) vendorRig {
+		em := startVivo(t, s)
 		tok := em.RegisterDevice("10004")
 		return vendorRig{
 			cred:  map[string]any{"appID": "10004", "appKey": "vivo-key", "appSecret": "vivo-secret", "baseURL": em.URL(), "caPEM": string(em.CACertPEM())},
@@ -229,8 +229,9 @@ var androidVendors = []androidVendor{
 }
 
 // serveEmulator starts the vendor emulator em (err is its constructor's)
-// on a loopback port and stops it when the test ends.
-func serveEmulator(t testing.TB, em interface {
+// on a loopback port and stops it when the test ends, after the Herald
+// server s that dials it (nil when none does): shutDownAfter.
+func serveEmulator(t testing.TB, s *testkit.Server, em interface {
 	Start(addr string) error
 	Shutdown(ctx context.Context) error
 }, err error) {
@@ -241,23 +242,56 @@ func serveEmulator(t testing.TB, em interface {
 	if err := em.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = em.Shutdown(context.Background()) })
+	shutDownAfter(t, s, em.Shutdown)
+}
+
+// shutDownAfter shuts an emulator down with shutdown when the test ends,
+// after the Herald server s that dials it (nil when none does; when s
+// stopped before the test ended, the shutdown is the plain one). The
+// shutdown begins with the test's cleanup: the emulator's held answers
+// end at once, so s's pushes in flight get theirs. It ends once s has
+// stopped, with the connections still open closed: s's providers keep
+// theirs after the emulator's GOAWAY (their pools forget them, so closing
+// the idle ones at s's stop misses them), and Go's server would leave
+// each to its client for a second.
+func shutDownAfter(t testing.TB, s *testkit.Server, shutdown func(ctx context.Context) error) {
+	t.Cleanup(func() {
+		if s == nil {
+			_ = shutdown(context.Background())
+			return
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		shut := make(chan struct{})
+		go func() {
+			defer close(shut)
+			_ = shutdown(ctx)
+		}()
+		if s.AfterStop(func() {
+			cancel()
+			<-shut
+		}) {
+			return
+		}
+		// s stopped before the test ended: another may dial the emulator.
+		<-shut
+		cancel()
+	})
 }
 
 // startHuawei starts a Huawei emulator, stopped with the test, with the
 // rigs' app (10086, secret hw-secret) registered.
-func startHuawei(t testing.TB) *huaweiemu.Emulator {
+func startHuawei(t testing.TB, s *testkit.Server) *huaweiemu.Emulator {
 	em, err := huaweiemu.New(huaweiemu.Config{})
-	serveEmulator(t, em, err)
+	serveEmulator(t, s, em, err)
 	em.RegisterApp("10086", "hw-secret")
 	return em
 }
 
 // startXiaomi starts a Xiaomi emulator, stopped with the test, with the
 // rigs' app (package pkg, secret mi-secret, channel im) registered.
-func startXiaomi(t testing.TB) *xiaomiemu.Emulator {
+func startXiaomi(t testing.TB, s *testkit.Server) *xiaomiemu.Emulator {
 	em, err := xiaomiemu.New(xiaomiemu.Config{})
-	serveEmulator(t, em, err)
+	serveEmulator(t, s, em, err)
 	if err := em.AddApp(pkg, "mi-secret", "im"); err != nil {
 		t.Fatal(err)
 	}
@@ -266,17 +300,17 @@ func startXiaomi(t testing.TB) *xiaomiemu.Emulator {
 
 // startOPPO starts an OPPO emulator, stopped with the test; apps are
 // created by the caller (CreateApp).
-func startOPPO(t testing.TB) *oppoemu.Emulator {
+func startOPPO(t testing.TB, s *testkit.Server) *oppoemu.Emulator {
 	em, err := oppoemu.New(oppoemu.Config{})
-	serveEmulator(t, em, err)
+	serveEmulator(t, s, em, err)
 	return em
 }
 
 // startVivo starts a vivo emulator, stopped with the test, with the rigs'
 // app (10004, key vivo-key, secret vivo-secret) registered.
-func startVivo(t testing.TB) *vivoemu.Emulator {
+func startVivo(t testing.TB, s *testkit.Server) *vivoemu.Emulator {
 	em, err := vivoemu.New(vivoemu.Config{})
-	serveEmulator(t, em, err)
+	serveEmulator(t, s, em, err)
 	if err := em.AddApp(vivoemu.App{ID: "10004", Key: "vivo-key", Secret: "vivo-secret"}); err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +346,7 @@ func TestSeedScenarioOneAndroidVendors(t *testing.T) {
 	for _, v := range androidVendors {
 		t.Run(v.name, func(t *testing.T) {
 			s := testkit.Start(t, nil)
-			rig := v.setup(t)
+			rig := v.setup(t, s)
 			cred, tok, next := rig.cred, rig.token, rig.next
 
 			// A credential missing its secret is refused and nothing stored.
@@ -360,7 +394,7 @@ func TestSeedScenarioOneAndroidVendors(t *testing.T) {
 // says why.
 func TestDailyQuotaHoldsPushes(t *testing.T) {
 	s := testkit.Start(t, nil)
-	em := startXiaomi(t)
+	em := startXiaomi(t, s)
 	tok := em.RegisterDevice(pkg)
 	cred := map[string]any{"appSecret": "mi-secret", "packageName": pkg, "channelID": "im", "baseURL": em.URL(), "caPEM": string(em.CACertPEM())}
 	if st, b := adminCall(t, s, "PUT", "/push/credentials/xiaomi", cred); st != 200 {

@@ -621,7 +621,7 @@ func androidCallCase(vendor string, classified bool, want ...string) callRingCas
 		var rig vendorRig
 		for _, v := range androidVendors {
 			if v.name == vendor {
-				rig = v.setup(t)
+				rig = v.setup(t, s)
 			}
 		}
 		cred := rig.cred

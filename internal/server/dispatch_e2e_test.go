@@ -19,11 +19,11 @@ import (
 )
 
 // rigOf returns the Android vendor rig named name.
-func rigOf(t *testing.T, name string) vendorRig {
+func rigOf(t *testing.T, s *testkit.Server, name string) vendorRig {
 	t.Helper()
 	for _, v := range androidVendors {
 		if v.name == name {
-			return v.setup(t)
+			return v.setup(t, s)
 		}
 	}
 	t.Fatalf("no rig %s", name)
@@ -43,7 +43,7 @@ func TestSlowVendorDelaysNoOther(t *testing.T) {
 	if err := fcm.SetFault(ftok, fcmemu.Fault{Delay: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	hw := rigOf(t, "huawei")
+	hw := rigOf(t, s, "huawei")
 	p := hw.provider(t)
 	t.Cleanup(func() { p.(interface{ Close() }).Close() })
 	s.Srv.Providers.Set(s.App.AppID, push.VendorHuawei, push.Production, p)
@@ -134,7 +134,7 @@ func TestGracefulStopDrainsPushesInFlight(t *testing.T) {
 // push once.
 func TestVivoLostAnswerRetriedWithSameRequestID(t *testing.T) {
 	s := testkit.Start(t, nil)
-	em := startVivo(t)
+	em := startVivo(t, s)
 	reg := em.RegisterDevice("10004")
 	// A short client timeout so the lost answer is given up on quickly;
 	// nothing is asserted about time.

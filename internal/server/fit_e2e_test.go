@@ -58,7 +58,7 @@ var fitRigs = map[string]fitRig{
 func init() {
 	for _, v := range androidVendors {
 		fitRigs[v.name] = func(t *testing.T, s *testkit.Server) (protocol.PushRegistration, func(context.Context) (shown, error)) {
-			rig := v.setup(t)
+			rig := v.setup(t, s)
 			s.Srv.Providers.Set(s.App.AppID, push.Vendor(v.name), push.Production, rig.provider(t))
 			return protocol.PushRegistration{Vendor: v.name, Token: rig.token, Environment: "production", BundleID: pkg}, rig.shown
 		}
@@ -190,7 +190,7 @@ func checkCut(t *testing.T, field, orig, got string, cut bool) {
 // never at all.
 func TestCallVivoRingUnderMinimumTTL(t *testing.T) {
 	s := testkit.Start(t, nil)
-	em := startVivo(t)
+	em := startVivo(t, s)
 	tok := em.RegisterDevice("10004")
 	p, err := vivo.New(vivo.Config{AppID: "10004", AppKey: "vivo-key", AppSecret: "vivo-secret", BaseURL: em.URL(), RootCAs: em.CertPool()})
 	if err != nil {

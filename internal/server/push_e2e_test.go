@@ -38,7 +38,7 @@ func startAPNsWith(t *testing.T, s *testkit.Server, cfg apnsemu.Config) (*apnsem
 	if err := em.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { em.Close() })
+	shutDownAfter(t, s, em.Shutdown)
 	em.AddApp("TEAM123456", bundle)
 	key, err := em.NewKey("TEAM123456", "KEY1234567")
 	if err != nil {
@@ -68,7 +68,7 @@ func installAPNs(t testing.TB, s *testkit.Server, em *apnsemu.Emulator, key []by
 func startFCM(t *testing.T, s *testkit.Server) *fcmemu.Emulator {
 	t.Helper()
 	em, err := fcmemu.New(fcmemu.Config{})
-	serveEmulator(t, em, err)
+	serveEmulator(t, s, em, err)
 	em.AddProject("herald-test")
 	sa, err := em.CreateServiceAccount("herald-test")
 	if err != nil {

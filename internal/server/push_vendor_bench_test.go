@@ -25,7 +25,7 @@ func BenchmarkPushVendors(b *testing.B) {
 	for _, v := range androidVendors {
 		b.Run(v.name+"/pipeline", func(b *testing.B) {
 			s := testkit.Start(b, nil)
-			rig := v.setup(b)
+			rig := v.setup(b, s)
 			if st, body := adminCall(b, s, "PUT", "/push/credentials/"+v.name, rig.cred); st != 200 {
 				b.Fatalf("PUT credential: %d %v", st, body)
 			}
@@ -43,7 +43,7 @@ func BenchmarkPushVendors(b *testing.B) {
 			b.ReportMetric(float64(el.Nanoseconds())/float64(b.N), "ns/op")
 		})
 		b.Run(v.name+"/bare", func(b *testing.B) {
-			rig := v.setup(b)
+			rig := v.setup(b, nil)
 			prov := rig.provider(b)
 			var next atomic.Int64
 			var wg sync.WaitGroup

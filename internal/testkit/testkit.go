@@ -40,6 +40,10 @@ type Server struct {
 	Clock clockwork.Clock
 	stop  context.CancelFunc
 	done  chan error
+
+	mu        sync.Mutex
+	stopped   bool
+	afterStop []func()
 }
 
 // Start runs a server with cfg's defaults adjusted by mod, on a free
@@ -117,7 +121,8 @@ func StartFake(t testing.TB, mod func(*config.Config)) (*Server, *clockwork.Fake
 	return s, clk
 }
 
-// Stop stops the server gracefully and waits for it; safe to call twice.
+// Stop stops the server gracefully and waits for it, then runs what
+// AfterStop was given; safe to call twice.
 func (s *Server) Stop(t testing.TB) {
 	s.stop()
 	if s.done == nil {
@@ -132,6 +137,28 @@ func (s *Server) Stop(t testing.TB) {
 		t.Errorf("server did not stop")
 	}
 	s.done = nil
+	s.mu.Lock()
+	s.stopped = true
+	after := s.afterStop
+	s.afterStop = nil
+	s.mu.Unlock()
+	for i := len(after) - 1; i >= 0; i-- {
+		after[i]()
+	}
+}
+
+// AfterStop has f run once the server has stopped, the last given
+// first, and reports true; when the server has stopped already it reports
+// false and does not run f. What the server dials, such as a vendor
+// emulator, can so finish its own shutdown after it.
+func (s *Server) AfterStop(f func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return false
+	}
+	s.afterStop = append(s.afterStop, f)
+	return true
 }
 
 type testWriter struct{ t testing.TB }

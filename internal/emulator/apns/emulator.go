@@ -305,9 +305,17 @@ func (e *Emulator) Run(ctx context.Context) error {
 	return err
 }
 
-// Close stops both listeners, ends connections (in-flight slow requests
-// are cut short) and waits for the serving goroutines. It is idempotent.
+// Close is Shutdown giving the requests in flight five seconds.
 func (e *Emulator) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return e.Shutdown(ctx)
+}
+
+// Shutdown stops both listeners, ends connections (in-flight slow
+// requests are cut short; those left when ctx ends are closed) and waits
+// for the serving goroutines. It is idempotent.
+func (e *Emulator) Shutdown(ctx context.Context) error {
 	e.life.Lock()
 	if e.closed {
 		e.life.Unlock()
@@ -318,14 +326,12 @@ func (e *Emulator) Close() error {
 	servers := e.servers
 	e.life.Unlock()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
 	var errs []error
 	for _, srv := range servers {
 		if err := srv.Shutdown(ctx); err != nil {
 			// Connections that would not drain in time are cut.
 			srv.Close()
-			if !errors.Is(err, context.DeadlineExceeded) {
+			if ctx.Err() == nil || !errors.Is(err, ctx.Err()) {
 				errs = append(errs, err)
 			}
 		}
