@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldim/herald/internal/im"
 	"github.com/heraldim/herald/internal/protocol"
+	"github.com/heraldim/herald/internal/push"
 )
 
 // Messages is what the server API's message endpoints need of the
@@ -19,7 +20,7 @@ import (
 type Messages interface {
 	// SendAs sends a message as a user or the system; done is called once
 	// the message is committed (see im.Service.SendAs).
-	SendAs(ctx context.Context, from im.Sender, req *protocol.SendRequest, opts im.SendOptions, done func(im.SendResult, error)) error
+	SendAs(ctx context.Context, from im.Sender, req *im.Outgoing, opts im.SendOptions, done func(im.SendResult, error)) error
 	// Import stores another system's history (see im.Service.Import).
 	Import(ctx context.Context, appID string, msgs []im.ImportMessage) ([]im.ImportResult, error)
 }
@@ -160,10 +161,25 @@ type sent struct {
 	err error
 }
 
+// outgoing is the messaging core's form of a send's wire fields.
+func outgoing(r *protocol.SendRequest) im.Outgoing {
+	o := im.Outgoing{
+		ConversationID: r.ConversationID, ConvType: r.ConversationType, LocalID: r.LocalMessageID,
+		Type: r.Type, SubType: r.SubType, Text: r.Text, Data: r.Data,
+		SearchedContent: r.SearchedContent, ExtendedData: r.ExtendedData, Priority: r.Priority,
+	}
+	if r.PushConfig != nil {
+		c := push.Content(*r.PushConfig)
+		o.PushConfig = &c
+	}
+	return o
+}
+
 // sendOne submits one message and returns a channel that gets its outcome.
 func sendOne(ctx context.Context, svc Messages, from im.Sender, req *protocol.SendRequest, opts im.SendOptions) (<-chan sent, error) {
 	ch := make(chan sent, 1)
-	err := svc.SendAs(ctx, from, req, opts, func(r im.SendResult, err error) { ch <- sent{r, err} })
+	o := outgoing(req)
+	err := svc.SendAs(ctx, from, &o, opts, func(r im.SendResult, err error) { ch <- sent{r, err} })
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +339,7 @@ func (h *Handler) importMessages(w http.ResponseWriter, r *http.Request, app im.
 		if err := m.messageSender.check(); err != nil {
 			pre[i] = protocol.AsError(err)
 		}
-		in[i] = im.ImportMessage{Sender: m.FromUserID, System: m.System, Request: m.SendRequest}
+		in[i] = im.ImportMessage{Sender: m.FromUserID, System: m.System, Request: outgoing(&m.SendRequest)}
 		if m.Timestamp > 0 {
 			in[i].At = time.UnixMilli(m.Timestamp)
 		}

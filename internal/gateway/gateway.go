@@ -33,7 +33,7 @@ import (
 // Service is what the gateway needs from the messaging core (im.Service).
 type Service interface {
 	Authenticate(ctx context.Context, appID, userID, tok string) (token.Claims, error)
-	Send(ctx context.Context, from im.Sender, req *protocol.SendRequest, origin route.SessionID, done func(im.SendResult, error)) error
+	Send(ctx context.Context, from im.Sender, req *im.Outgoing, origin route.SessionID, done func(im.SendResult, error)) error
 	Ack(ctx context.Context, appID, userID, deviceID string, acks []protocol.AckPosition) error
 	Pending(ctx context.Context, appID, userID, deviceID string) ([]im.Pending, error)
 	MessagesAfter(ctx context.Context, appID, convID string, afterSeq int64, limit int) ([]im.Message, error)

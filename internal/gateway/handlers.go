@@ -375,7 +375,8 @@ func (s *Session) handleSend(f protocol.Frame) {
 	case <-s.ctx.Done():
 		return
 	}
-	err := s.g.svc.Send(s.ctx, im.Sender{AppID: s.appID, UserID: s.userID}, &req, route.SessionID(s.id), func(r im.SendResult, err error) {
+	out := outgoing(req)
+	err := s.g.svc.Send(s.ctx, im.Sender{AppID: s.appID, UserID: s.userID}, &out, route.SessionID(s.id), func(r im.SendResult, err error) {
 		<-s.inflight
 		switch {
 		case err != nil:

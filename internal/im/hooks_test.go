@@ -14,7 +14,7 @@ import (
 // appended; every app wants message.sent.
 type fakeHooks struct{ calls int }
 
-func (h *fakeHooks) BeforeSend(_ context.Context, _, _ string, req *protocol.SendRequest) error {
+func (h *fakeHooks) BeforeSend(_ context.Context, _, _ string, req *Outgoing) error {
 	h.calls++
 	if req.Text == "no" {
 		return protocol.Errorf(protocol.CodeMessageRejected, "")
@@ -38,7 +38,7 @@ func TestSendHooks(t *testing.T) {
 	}
 	done := func(SendResult, error) {}
 	send := func(from Sender, typ int, text string) error {
-		req := &protocol.SendRequest{ConversationID: "bob", LocalMessageID: "l-" + text, Type: typ, Text: text}
+		req := &Outgoing{ConversationID: "bob", LocalID: "l-" + text, Type: typ, Text: text}
 		if typ == protocol.MessageCommand {
 			req.Text, req.Data = "", []byte(`{"typing":true}`)
 		}

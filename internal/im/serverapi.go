@@ -29,8 +29,8 @@ type SendOptions struct {
 // session of the participants gets the message), a system sender, and
 // opts. Validation is Send's; a user's group send needs membership, a
 // system one only a live group. done is called as for Send.
-func (s *Service) SendAs(ctx context.Context, from Sender, req *protocol.SendRequest, opts SendOptions, done func(SendResult, error)) error {
-	if err := protocol.ValidateSend(req); err != nil {
+func (s *Service) SendAs(ctx context.Context, from Sender, req *Outgoing, opts SendOptions, done func(SendResult, error)) error {
+	if err := req.Validate(); err != nil {
 		return err
 	}
 	if opts.System {
@@ -59,8 +59,8 @@ func checkSender(userID string) error {
 // serverConv returns the conversation key of a server API message from
 // from: a group must exist and live, and (but for the system) have the
 // sender as a member.
-func (s *Service) serverConv(ctx context.Context, from Sender, req *protocol.SendRequest, system bool) (string, error) {
-	if req.ConversationType == protocol.ConversationGroup {
+func (s *Service) serverConv(ctx context.Context, from Sender, req *Outgoing, system bool) (string, error) {
+	if req.ConvType == protocol.ConversationGroup {
 		if system {
 			sn, err := s.group(ctx, from.AppID, req.ConversationID)
 			if err != nil {
@@ -120,7 +120,7 @@ type ImportMessage struct {
 	System bool
 	// Request is the message as a send would carry it. A push config and
 	// the command type are refused: history is neither pushed nor routed.
-	Request protocol.SendRequest
+	Request Outgoing
 	// At is the original send time, kept as the message's timestamp.
 	At time.Time
 }
@@ -204,7 +204,7 @@ func (s *Service) Import(ctx context.Context, appID string, msgs []ImportMessage
 // are *protocol.Error but for store failures.
 func (s *Service) importMessage(ctx context.Context, appID string, in *ImportMessage, latest time.Time) (*Message, error) {
 	req := &in.Request
-	if err := protocol.ValidateSend(req); err != nil {
+	if err := req.Validate(); err != nil {
 		return nil, err
 	}
 	switch {
@@ -224,7 +224,7 @@ func (s *Service) importMessage(ctx context.Context, appID string, in *ImportMes
 		return nil, err
 	}
 	var convID string
-	if req.ConversationType == protocol.ConversationGroup {
+	if req.ConvType == protocol.ConversationGroup {
 		// Former members' history is history too: no membership asked.
 		sn, err := s.group(ctx, appID, req.ConversationID)
 		if err != nil {

@@ -3,12 +3,14 @@
 // lists and read marks. It knows nothing of WebSockets: the gateway calls it
 // and implements its Router to reach live sessions.
 //
-// History, conversation lists, read marks and the group operations take
-// and return im's own request and reply types; the gateway and the admin
-// API convert from and to the wire types of package protocol (the group
-// ones with the Wire functions of groupapi.go, which the group events
-// share). Sending, the events and the client-facing errors still use
-// protocol's types.
+// Sending (Send, SendAs and Import take an Outgoing), history,
+// conversation lists, read marks and the group operations take and return
+// im's own request and reply types; the gateway and the admin API convert
+// from and to the wire types of package protocol (the group ones with the
+// Wire functions of groupapi.go, which the group events share). An
+// Outgoing is still judged by protocol.ValidateSend (Outgoing.Validate),
+// so every entry point gives the same codes and messages. The events and
+// the client-facing errors still use protocol's types.
 package im
 
 import (
@@ -24,7 +26,6 @@ import (
 
 	"github.com/heraldim/herald/internal/progress"
 	"github.com/heraldim/herald/internal/protocol"
-	"github.com/heraldim/herald/internal/push"
 	"github.com/heraldim/herald/internal/route"
 	"github.com/heraldim/herald/internal/token"
 )
@@ -86,7 +87,7 @@ type Config struct {
 type SendHooks interface {
 	// BeforeSend may change req in place, or refuse it with a
 	// *protocol.Error. It is called for clients' stored messages only.
-	BeforeSend(ctx context.Context, appID, from string, req *protocol.SendRequest) error
+	BeforeSend(ctx context.Context, appID, from string, req *Outgoing) error
 	// WantsAfterSend reports whether the app's messages get a
 	// message.sent event, written in their commit transaction. It must
 	// not block.
@@ -416,8 +417,8 @@ func (s *Service) UnknownUsers(ctx context.Context, appID string, users []string
 // store reads. origin is the sending session's ID, which routing skips
 // (it gets the reply instead). Send blocks only when the commit queue is
 // full.
-func (s *Service) Send(ctx context.Context, from Sender, req *protocol.SendRequest, origin route.SessionID, done func(SendResult, error)) error {
-	if err := protocol.ValidateSend(req); err != nil {
+func (s *Service) Send(ctx context.Context, from Sender, req *Outgoing, origin route.SessionID, done func(SendResult, error)) error {
+	if err := req.Validate(); err != nil {
 		return err
 	}
 	if h := s.cfg.Hooks; h != nil && !from.Server && req.Type != protocol.MessageCommand {
@@ -428,7 +429,7 @@ func (s *Service) Send(ctx context.Context, from Sender, req *protocol.SendReque
 		}
 	}
 	var convID string
-	switch req.ConversationType {
+	switch req.ConvType {
 	case protocol.ConversationGroup:
 		// Members only, and not into a dismissed group. A member removed
 		// between this check and the commit still gets its message stored:
@@ -449,11 +450,11 @@ func (s *Service) Send(ctx context.Context, from Sender, req *protocol.SendReque
 // newMessage is the message a validated send request makes in conversation
 // convID, from sender (the stored fields; ID, sequence and times are set
 // later).
-func newMessage(appID, convID, sender string, req *protocol.SendRequest) *Message {
+func newMessage(appID, convID, sender string, req *Outgoing) *Message {
 	return &Message{
 		AppID:           appID,
 		ConvID:          convID,
-		ConvType:        req.ConversationType,
+		ConvType:        req.ConvType,
 		Sender:          sender,
 		Recipient:       req.ConversationID,
 		Type:            req.Type,
@@ -463,21 +464,21 @@ func newMessage(appID, convID, sender string, req *protocol.SendRequest) *Messag
 		SearchedContent: req.SearchedContent,
 		ExtendedData:    req.ExtendedData,
 		Priority:        req.Priority,
-		LocalID:         req.LocalMessageID,
+		LocalID:         req.LocalID,
 	}
 }
 
 // submit builds the message of a validated request into conversation convID
 // and queues it for commit (a command: routes it at once). It is Send's and
 // SendAs's common part.
-func (s *Service) submit(ctx context.Context, from Sender, req *protocol.SendRequest, convID string, origin route.SessionID, opts SendOptions, done func(SendResult, error)) error {
+func (s *Service) submit(ctx context.Context, from Sender, req *Outgoing, convID string, origin route.SessionID, opts SendOptions, done func(SendResult, error)) error {
 	m := newMessage(from.AppID, convID, from.UserID, req)
 	m.SkipSender = opts.NoSenderSessions
 	if s.cfg.Hooks != nil {
 		m.Webhook = s.cfg.Hooks.WantsAfterSend(from.AppID)
 	}
 	if req.PushConfig != nil {
-		c := push.Content(*req.PushConfig)
+		c := *req.PushConfig
 		m.PushConfig = &c
 	}
 	m.ContentHash = contentHash(m)

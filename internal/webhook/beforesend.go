@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/heraldim/herald/internal/im"
 	"github.com/heraldim/herald/internal/protocol"
 )
 
@@ -63,7 +64,7 @@ const maxReason = 200
 // closed). A failure is a timeout, a transport error, a non-2xx status,
 // an answer that is not of the documented shape, or a modification that
 // does not validate as a send.
-func (s *Service) BeforeSend(ctx context.Context, appID, from string, req *protocol.SendRequest) error {
+func (s *Service) BeforeSend(ctx context.Context, appID, from string, req *im.Outgoing) error {
 	c, ok := s.config(appID)
 	if !ok || c.BeforeSendURL == "" || !c.Enabled {
 		return nil
@@ -106,7 +107,7 @@ func (s *Service) BeforeSend(ctx context.Context, appID, from string, req *proto
 					m.ExtendedData = *b.ExtendedData
 				}
 			}
-			if perr := protocol.ValidateSend(&m); perr != nil {
+			if perr := m.Validate(); perr != nil {
 				err = fmt.Errorf("modified message invalid: %s", perr.Message)
 				break
 			}
@@ -127,10 +128,10 @@ func (s *Service) BeforeSend(ctx context.Context, appID, from string, req *proto
 	return protocol.Errorf(protocol.CodeMessageNotModerated, "")
 }
 
-func (s *Service) callBeforeSend(ctx context.Context, c Config, from string, req *protocol.SendRequest) (BeforeSendReply, error) {
+func (s *Service) callBeforeSend(ctx context.Context, c Config, from string, req *im.Outgoing) (BeforeSendReply, error) {
 	var reply BeforeSendReply
-	b, err := json.Marshal(BeforeSendRequest{AppID: c.AppID, From: from, To: req.ConversationID, ConversationType: req.ConversationType,
-		Message: BeforeSendMessage{LocalMessageID: req.LocalMessageID, Type: req.Type, SubType: req.SubType, Text: req.Text, Data: req.Data,
+	b, err := json.Marshal(BeforeSendRequest{AppID: c.AppID, From: from, To: req.ConversationID, ConversationType: req.ConvType,
+		Message: BeforeSendMessage{LocalMessageID: req.LocalID, Type: req.Type, SubType: req.SubType, Text: req.Text, Data: req.Data,
 			SearchedContent: req.SearchedContent, ExtendedData: req.ExtendedData, Priority: req.Priority}})
 	if err != nil {
 		return reply, err

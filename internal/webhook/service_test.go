@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/heraldim/herald/internal/im"
 	"github.com/heraldim/herald/internal/protocol"
 )
 
@@ -79,7 +80,7 @@ func TestBeforeSendAnswers(t *testing.T) {
 			}))
 			defer hook.Close()
 			s := testService(t, Config{BeforeSendURL: hook.URL, BeforeSendTimeout: time.Second, FailOpen: tc.failOpen})
-			req := &protocol.SendRequest{ConversationID: "bob", LocalMessageID: "l1", Type: protocol.MessageText, Text: "hello"}
+			req := &im.Outgoing{ConversationID: "bob", LocalID: "l1", Type: protocol.MessageText, Text: "hello"}
 			err := s.BeforeSend(context.Background(), "app", "alice", req)
 			if got := protocol.AsError(err); (err == nil) != (tc.code == 0) || (err != nil && got.Code != tc.code) {
 				t.Fatalf("BeforeSend = %v, want code %d", err, tc.code)
@@ -107,7 +108,7 @@ func TestBeforeSendTimeout(t *testing.T) {
 	defer close(release)
 	s := testService(t, Config{BeforeSendURL: hook.URL, BeforeSendTimeout: 50 * time.Millisecond})
 	start := time.Now()
-	err := s.BeforeSend(context.Background(), "app", "alice", &protocol.SendRequest{ConversationID: "bob", Type: 1, Text: "x"})
+	err := s.BeforeSend(context.Background(), "app", "alice", &im.Outgoing{ConversationID: "bob", Type: 1, Text: "x"})
 	if protocol.AsError(err).Code != protocol.CodeMessageNotModerated {
 		t.Fatalf("BeforeSend = %v, want message_not_moderated", err)
 	}

@@ -1,0 +1,54 @@
+package im
+
+import (
+	"github.com/heraldim/herald/internal/protocol"
+	"github.com/heraldim/herald/internal/push"
+)
+
+// Outgoing is a message to send (Send, SendAs) or to import (Import), as
+// its sender gave it. ConversationID is seen from the sender: for a peer
+// conversation, the recipient's user ID; for a group, the group's ID.
+// Text carries a text message's body, Data the body of custom and command
+// messages.
+type Outgoing struct {
+	ConversationID  string
+	ConvType        int
+	LocalID         string
+	Type            int
+	SubType         int
+	Text            string
+	Data            []byte
+	SearchedContent string
+	ExtendedData    string
+	Priority        int
+	// PushConfig asks for an offline push to recipients without a live
+	// session (nil: none).
+	PushConfig *push.Content
+}
+
+// Validate checks o against the send rules of package protocol
+// (protocol.ValidateSend: the same codes and messages as a WebSocket
+// send) and normalises its priority (0 becomes medium).
+func (o *Outgoing) Validate() *protocol.Error {
+	r := protocol.SendRequest{
+		ConversationID:   o.ConversationID,
+		ConversationType: o.ConvType,
+		LocalMessageID:   o.LocalID,
+		Type:             o.Type,
+		Text:             o.Text,
+		Data:             o.Data,
+		SubType:          o.SubType,
+		SearchedContent:  o.SearchedContent,
+		ExtendedData:     o.ExtendedData,
+		Priority:         o.Priority,
+	}
+	if o.PushConfig != nil {
+		pc := protocol.PushConfig(*o.PushConfig)
+		r.PushConfig = &pc
+	}
+	if err := protocol.ValidateSend(&r); err != nil {
+		return err
+	}
+	o.Priority = r.Priority
+	return nil
+}
