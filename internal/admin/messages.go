@@ -12,7 +12,6 @@ import (
 
 	"github.com/heraldim/herald/internal/im"
 	"github.com/heraldim/herald/internal/protocol"
-	"github.com/heraldim/herald/internal/push"
 )
 
 // Messages is what the server API's message endpoints need of the
@@ -161,24 +160,10 @@ type sent struct {
 	err error
 }
 
-// outgoing is the messaging core's form of a send's wire fields.
-func outgoing(r *protocol.SendRequest) im.Outgoing {
-	o := im.Outgoing{
-		ConversationID: r.ConversationID, ConvType: r.ConversationType, LocalID: r.LocalMessageID,
-		Type: r.Type, SubType: r.SubType, Text: r.Text, Data: r.Data,
-		SearchedContent: r.SearchedContent, ExtendedData: r.ExtendedData, Priority: r.Priority,
-	}
-	if r.PushConfig != nil {
-		c := push.Content(*r.PushConfig)
-		o.PushConfig = &c
-	}
-	return o
-}
-
 // sendOne submits one message and returns a channel that gets its outcome.
 func sendOne(ctx context.Context, svc Messages, from im.Sender, req *protocol.SendRequest, opts im.SendOptions) (<-chan sent, error) {
 	ch := make(chan sent, 1)
-	o := outgoing(req)
+	o := im.OutgoingFrom(req)
 	err := svc.SendAs(ctx, from, &o, opts, func(r im.SendResult, err error) { ch <- sent{r, err} })
 	if err != nil {
 		return nil, err
@@ -339,7 +324,7 @@ func (h *Handler) importMessages(w http.ResponseWriter, r *http.Request, app im.
 		if err := m.messageSender.check(); err != nil {
 			pre[i] = protocol.AsError(err)
 		}
-		in[i] = im.ImportMessage{Sender: m.FromUserID, System: m.System, Request: outgoing(&m.SendRequest)}
+		in[i] = im.ImportMessage{Sender: m.FromUserID, System: m.System, Request: im.OutgoingFrom(&m.SendRequest)}
 		if m.Timestamp > 0 {
 			in[i].At = time.UnixMilli(m.Timestamp)
 		}

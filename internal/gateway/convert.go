@@ -5,27 +5,12 @@ import (
 
 	"github.com/heraldim/herald/internal/im"
 	"github.com/heraldim/herald/internal/protocol"
-	"github.com/heraldim/herald/internal/push"
 )
 
 // The gateway speaks the wire types of package protocol; the messaging
 // core (Service) takes and returns its own domain types. The converters
 // below are the one place each wire request or reply maps to im's, and
 // the wrappers give query the wire signature it decodes and encodes.
-
-// outgoing is the messaging core's form of a send request.
-func outgoing(r protocol.SendRequest) im.Outgoing {
-	o := im.Outgoing{
-		ConversationID: r.ConversationID, ConvType: r.ConversationType, LocalID: r.LocalMessageID,
-		Type: r.Type, SubType: r.SubType, Text: r.Text, Data: r.Data,
-		SearchedContent: r.SearchedContent, ExtendedData: r.ExtendedData, Priority: r.Priority,
-	}
-	if r.PushConfig != nil {
-		c := push.Content(*r.PushConfig)
-		o.PushConfig = &c
-	}
-	return o
-}
 
 func historyQuery(r protocol.HistoryRequest) im.HistoryQuery {
 	return im.HistoryQuery{

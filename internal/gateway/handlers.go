@@ -375,7 +375,7 @@ func (s *Session) handleSend(f protocol.Frame) {
 	case <-s.ctx.Done():
 		return
 	}
-	out := outgoing(req)
+	out := im.OutgoingFrom(&req)
 	err := s.g.svc.Send(s.ctx, im.Sender{AppID: s.appID, UserID: s.userID}, &out, route.SessionID(s.id), func(r im.SendResult, err error) {
 		<-s.inflight
 		switch {

@@ -26,6 +26,22 @@ type Outgoing struct {
 	PushConfig *push.Content
 }
 
+// OutgoingFrom is the message of a wire send request, for the entry points
+// that take one (the gateway's send, the server API's): the one
+// conversion, the inverse of what Validate builds.
+func OutgoingFrom(r *protocol.SendRequest) Outgoing {
+	o := Outgoing{
+		ConversationID: r.ConversationID, ConvType: r.ConversationType, LocalID: r.LocalMessageID,
+		Type: r.Type, SubType: r.SubType, Text: r.Text, Data: r.Data,
+		SearchedContent: r.SearchedContent, ExtendedData: r.ExtendedData, Priority: r.Priority,
+	}
+	if r.PushConfig != nil {
+		c := push.Content(*r.PushConfig)
+		o.PushConfig = &c
+	}
+	return o
+}
+
 // Validate checks o against the send rules of package protocol
 // (protocol.ValidateSend: the same codes and messages as a WebSocket
 // send) and normalises its priority (0 becomes medium).
