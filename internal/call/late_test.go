@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldim/herald/internal/call"
 	"github.com/heraldim/herald/internal/protocol"
 	"github.com/heraldim/herald/internal/push"
 )
@@ -33,12 +34,12 @@ func TestCallRingSessionEndedDuringInvitation(t *testing.T) {
 	if m, _ := r.svc.SessionEndsChecked(); m != n+1 {
 		t.Fatalf("the end of a user nothing rings was not checked at once: %d, %d", n, m)
 	}
-	rep, err := r.req(t, "alice", protocol.TypeCallInvite, protocol.CallInviteRequest{Invitees: []string{"bob", "carol"}, Timeout: 60,
-		PushConfig: &protocol.PushConfig{Title: "Alice", Content: "calling"}})
+	rep, err := r.svc.Invite(t.Context(), "app", "alice", call.Invitation{Invitees: []string{"bob", "carol"}, Timeout: 60,
+		PushConfig: &push.Content{Title: "Alice", Content: "calling"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := rep.(protocol.CallInviteReply).CallID
+	id := rep.CallID
 	// Carol's check is queued behind bob's recheck: once it ran, so did
 	// bob's.
 	n, changed := r.svc.SessionEndsChecked()
@@ -57,11 +58,11 @@ func TestCallRingSessionEndedDuringInvitation(t *testing.T) {
 	if len(jobs) != 1 || jobs[0].UserID != "bob" || jobs[0].Kind != push.JobCallInvite {
 		t.Fatalf("jobs %+v: want bob's ring only", jobs)
 	}
-	info, err := r.req(t, "alice", protocol.TypeCallInfo, protocol.CallRequest{CallID: id})
+	info, err := r.svc.Info(t.Context(), "app", "alice", id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range info.(protocol.CallInfo).Users {
+	for _, u := range info.Users {
 		want := map[string]int{"alice": protocol.CallAccepted, "bob": protocol.CallInviting, "carol": protocol.CallReceived}[u.UserID]
 		if u.State != want {
 			t.Fatalf("%s is %d, want %d", u.UserID, u.State, want)

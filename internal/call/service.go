@@ -2,6 +2,12 @@
 // the invitees' answers, cancels and timeouts, and for advanced-mode calls
 // inviting more users, joining, quitting and ending.
 //
+// The requests (Invite, CallingInvite, Accept, Reject, Cancel, Join, Quit,
+// End, Info) take and return the package's own types; the gateway decodes
+// and validates the wire frames and converts the replies (see
+// internal/gateway/calls.go). The events sent through the Hub and LoggedIn
+// are still wire types of package protocol.
+//
 // Every call is kept in memory while it is open and in the store for good.
 // Each state change is written to the store (with the pushes it plans and
 // the ring pushes it stops, in one transaction) before its events go out.
@@ -29,7 +35,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -407,53 +412,109 @@ func ringingState(st int) bool {
 	return st == protocol.CallInviting || st == protocol.CallReceived
 }
 
-// Request implements gateway.Calls.
-func (s *Service) Request(ctx context.Context, appID, userID, typ string, data json.RawMessage) (any, error) {
-	f := protocol.Frame{Type: typ, Data: data}
-	switch typ {
-	case protocol.TypeCallInvite:
-		var r protocol.CallInviteRequest
-		if err := protocol.DecodeData(f, &r); err != nil {
-			return nil, err
-		}
-		return s.invite(ctx, appID, userID, r)
-	case protocol.TypeCallingInvite:
-		var r protocol.CallingInviteRequest
-		if err := protocol.DecodeData(f, &r); err != nil {
-			return nil, err
-		}
-		return s.callingInvite(ctx, appID, userID, r)
-	case protocol.TypeCallCancel:
-		var r protocol.CallCancelRequest
-		if err := protocol.DecodeData(f, &r); err != nil {
-			return nil, err
-		}
-		return s.cancel(ctx, appID, userID, r)
-	case protocol.TypeCallAccept, protocol.TypeCallReject, protocol.TypeCallJoin,
-		protocol.TypeCallQuit, protocol.TypeCallEnd, protocol.TypeCallInfo:
-		var r protocol.CallRequest
-		if err := protocol.DecodeData(f, &r); err != nil {
-			return nil, err
-		}
-		if err := protocol.ValidateCallRequest(&r); err != nil {
-			return nil, err
-		}
-		switch typ {
-		case protocol.TypeCallAccept:
-			return s.answer(ctx, appID, userID, r, protocol.CallAccepted)
-		case protocol.TypeCallReject:
-			return s.answer(ctx, appID, userID, r, protocol.CallRejected)
-		case protocol.TypeCallJoin:
-			return s.join(ctx, appID, userID, r)
-		case protocol.TypeCallQuit:
-			return s.quit(ctx, appID, userID, r)
-		case protocol.TypeCallEnd:
-			return s.end(ctx, appID, userID, r)
-		default:
-			return s.info(ctx, appID, userID, r)
-		}
-	}
-	return nil, protocol.Errorf(protocol.CodeUnknownType, "")
+// The requests below are validated by the caller (the gateway runs
+// protocol.ValidateCall* on the wire frame, which also fills in the default
+// timeout). Their errors are *protocol.Error for the client; others are
+// internal. The events the service sends stay wire types (protocol.Call*).
+
+// Invitation invites users to a new call.
+type Invitation struct {
+	Invitees     []string
+	Mode         int
+	Timeout      int // seconds
+	ExtendedData string
+	PushConfig   *push.Content // nil: no ring push
+}
+
+// MoreInvitees invites more users into an advanced-mode call.
+type MoreInvitees struct {
+	CallID     string
+	Invitees   []string
+	Timeout    int // seconds
+	PushConfig *push.Content
+}
+
+// Action answers or acts on a call: accept, reject, join, quit, end.
+type Action struct {
+	CallID       string
+	ExtendedData string
+}
+
+// Cancellation cancels the inviter's invitations still unanswered: all, or
+// those named in Invitees.
+type Cancellation struct {
+	CallID       string
+	Invitees     []string
+	ExtendedData string
+	PushConfig   *push.Content // nil: no cancel push
+}
+
+// ErrorUser names an invitee a request did not apply to, and why.
+type ErrorUser struct {
+	UserID string
+	Code   protocol.Code
+	Reason string
+}
+
+// Invited answers Invite and CallingInvite: the call, the invitation's
+// timeout and deadline, and the invitees not invited.
+type Invited struct {
+	CallID        string
+	Timeout       int
+	Deadline      time.Time
+	ErrorInvitees []ErrorUser
+}
+
+// Outcome answers the requests that only confirm; ErrorInvitees lists the
+// named invitees a cancel did not apply to.
+type Outcome struct {
+	CallID        string
+	ErrorInvitees []ErrorUser
+}
+
+// Invite invites users to a new call by inviter.
+func (s *Service) Invite(ctx context.Context, appID, inviter string, r Invitation) (Invited, error) {
+	return s.invite(ctx, appID, inviter, r)
+}
+
+// CallingInvite invites more users into an advanced-mode call.
+func (s *Service) CallingInvite(ctx context.Context, appID, userID string, r MoreInvitees) (Invited, error) {
+	return s.callingInvite(ctx, appID, userID, r)
+}
+
+// Accept accepts the user's invitation.
+func (s *Service) Accept(ctx context.Context, appID, userID string, r Action) (Outcome, error) {
+	return s.answer(ctx, appID, userID, r, protocol.CallAccepted)
+}
+
+// Reject rejects the user's invitation.
+func (s *Service) Reject(ctx context.Context, appID, userID string, r Action) (Outcome, error) {
+	return s.answer(ctx, appID, userID, r, protocol.CallRejected)
+}
+
+// Cancel cancels the inviter's invitations still unanswered.
+func (s *Service) Cancel(ctx context.Context, appID, userID string, r Cancellation) (Outcome, error) {
+	return s.cancel(ctx, appID, userID, r)
+}
+
+// Join joins an advanced-mode call; it returns the call.
+func (s *Service) Join(ctx context.Context, appID, userID string, r Action) (Record, error) {
+	return s.join(ctx, appID, userID, r)
+}
+
+// Quit leaves an advanced-mode call; the last participant's quit ends it.
+func (s *Service) Quit(ctx context.Context, appID, userID string, r Action) (Outcome, error) {
+	return s.quit(ctx, appID, userID, r)
+}
+
+// End ends an advanced-mode call.
+func (s *Service) End(ctx context.Context, appID, userID string, r Action) (Outcome, error) {
+	return s.end(ctx, appID, userID, r)
+}
+
+// Info returns a call the user is in or was invited to.
+func (s *Service) Info(ctx context.Context, appID, userID, callID string) (Record, error) {
+	return s.info(ctx, appID, userID, callID)
 }
 
 // newCallID returns a fresh call ID: 20 random base32 characters.
@@ -478,31 +539,21 @@ func dedupe(users []string) []string {
 
 // known splits invitees into the users of the app and errors for the
 // others.
-func (s *Service) known(ctx context.Context, appID string, invitees []string) ([]string, []protocol.CallErrorUser, error) {
+func (s *Service) known(ctx context.Context, appID string, invitees []string) ([]string, []ErrorUser, error) {
 	unknown, err := s.store.UnknownUsers(ctx, appID, invitees)
 	if err != nil {
 		return nil, nil, fmt.Errorf("call: users: %w", err)
 	}
 	var ok []string
-	var errs []protocol.CallErrorUser
+	var errs []ErrorUser
 	for _, u := range invitees {
 		if slices.Contains(unknown, u) {
-			errs = append(errs, protocol.CallErrorUser{UserID: u, Code: protocol.CodeUserNotFound, Reason: "no such user"})
+			errs = append(errs, ErrorUser{UserID: u, Code: protocol.CodeUserNotFound, Reason: "no such user"})
 			continue
 		}
 		ok = append(ok, u)
 	}
 	return ok, errs, nil
-}
-
-// ringConfig is a validated request's push config as the call keeps it
-// (User.PushConfig, Withdraw.Config): nil without one.
-func ringConfig(pc *protocol.PushConfig) *push.Content {
-	if pc == nil {
-		return nil
-	}
-	c := push.Content(*pc)
-	return &c
 }
 
 // ringPushes plans ring pushes to the offline users among invitees (state
@@ -519,20 +570,17 @@ func ringPushes(invitees []User) []Push {
 	return out
 }
 
-func (s *Service) invite(ctx context.Context, appID, inviter string, r protocol.CallInviteRequest) (any, error) {
-	if err := protocol.ValidateCallInvite(&r, inviter); err != nil {
-		return nil, err
-	}
+func (s *Service) invite(ctx context.Context, appID, inviter string, r Invitation) (Invited, error) {
 	invitees, errs, err := s.known(ctx, appID, dedupe(r.Invitees))
 	if err != nil {
-		return nil, err
+		return Invited{}, err
 	}
 	if len(invitees) == 0 {
-		return nil, protocol.Errorf(protocol.CodeUserNotFound, "no invitee is a user of the app")
+		return Invited{}, protocol.Errorf(protocol.CodeUserNotFound, "no invitee is a user of the app")
 	}
 	id, err := newCallID()
 	if err != nil {
-		return nil, err
+		return Invited{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -541,7 +589,7 @@ func (s *Service) invite(ctx context.Context, appID, inviter string, r protocol.
 	rec := Record{AppID: appID, CallID: id, Inviter: inviter, Mode: r.Mode, ExtendedData: r.ExtendedData,
 		CreatedAt: now, Deadline: deadline,
 		Users: []User{{UserID: inviter, State: protocol.CallAccepted, UpdatedAt: now}}}
-	cfg := ringConfig(r.PushConfig)
+	cfg := r.PushConfig
 	var rung []User
 	for _, u := range invitees {
 		st := protocol.CallInviting
@@ -557,7 +605,7 @@ func (s *Service) invite(ctx context.Context, appID, inviter string, r protocol.
 	s.gateSet(appID, id, rung)
 	if err := s.store.SaveCall(ctx, Change{AppID: appID, CallID: id, New: &rec, Pushes: pushes, Now: now}); err != nil {
 		s.gateSet(appID, id, ended(rung))
-		return nil, fmt.Errorf("call: invite: %w", err)
+		return Invited{}, fmt.Errorf("call: invite: %w", err)
 	}
 	c := &state{Record: rec}
 	s.calls[callKey{appID, id}] = c
@@ -579,7 +627,7 @@ func (s *Service) invite(ctx context.Context, appID, inviter string, r protocol.
 	s.recheckRung(appID, rung)
 	s.hub.SendEvent(appID, inviter, protocol.EventCallUserStateChanged,
 		protocol.CallUserStateChanged{CallID: id, Users: wireUsers(c.Users)})
-	return protocol.CallInviteReply{CallID: id, Timeout: r.Timeout, Deadline: deadline.UnixMilli(), ErrorInvitees: errs}, nil
+	return Invited{CallID: id, Timeout: r.Timeout, Deadline: deadline, ErrorInvitees: errs}, nil
 }
 
 // ended returns users as no longer ringing (to undo gate entries).
@@ -778,24 +826,24 @@ func (s *Service) tell(c *state, changed []User) {
 }
 
 // answer is callAccept and callReject.
-func (s *Service) answer(ctx context.Context, appID, userID string, r protocol.CallRequest, to int) (any, error) {
+func (s *Service) answer(ctx context.Context, appID, userID string, r Action, to int) (Outcome, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, closed, err := s.lookup(ctx, appID, r.CallID)
 	if err != nil {
-		return nil, err
+		return Outcome{}, err
 	}
 	u := c.user(userID)
 	if u == nil || userID == c.Inviter {
-		return nil, protocol.Errorf(protocol.CodeNotCallInvitee, "")
+		return Outcome{}, protocol.Errorf(protocol.CodeNotCallInvitee, "")
 	}
 	now := s.cfg.Clock.Now()
 	switch {
 	case !ringingState(u.State):
-		return nil, answeredErr(u.State)
+		return Outcome{}, answeredErr(u.State)
 	case closed || !now.Before(u.Deadline):
 		// The deadline passed; the timer is about to say so.
-		return nil, protocol.Errorf(protocol.CodeCallEnded, "")
+		return Outcome{}, protocol.Errorf(protocol.CodeCallEnded, "")
 	}
 	nu := *u
 	nu.State, nu.ExtendedData, nu.UpdatedAt = to, r.ExtendedData, now
@@ -804,24 +852,21 @@ func (s *Service) answer(ctx context.Context, appID, userID string, r protocol.C
 		reason = "call rejected"
 	}
 	if err := s.commit(ctx, c, Change{Users: []User{nu}, DropReason: reason, Now: now}); err != nil {
-		return nil, err
+		return Outcome{}, err
 	}
 	s.tell(c, []User{nu})
-	return protocol.CallReply{CallID: c.CallID}, nil
+	return Outcome{CallID: c.CallID}, nil
 }
 
-func (s *Service) cancel(ctx context.Context, appID, userID string, r protocol.CallCancelRequest) (any, error) {
-	if err := protocol.ValidateCallCancel(&r); err != nil {
-		return nil, err
-	}
+func (s *Service) cancel(ctx context.Context, appID, userID string, r Cancellation) (Outcome, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, closed, err := s.lookup(ctx, appID, r.CallID)
 	if err != nil {
-		return nil, err
+		return Outcome{}, err
 	}
 	if userID != c.Inviter {
-		return nil, protocol.Errorf(protocol.CodePermissionDenied, "only the inviter can cancel")
+		return Outcome{}, protocol.Errorf(protocol.CodePermissionDenied, "only the inviter can cancel")
 	}
 	now := s.cfg.Clock.Now()
 	names := dedupe(r.Invitees)
@@ -833,7 +878,7 @@ func (s *Service) cancel(ctx context.Context, appID, userID string, r protocol.C
 		}
 	}
 	var targets []User
-	var errs []protocol.CallErrorUser
+	var errs []ErrorUser
 	for _, id := range names {
 		u := c.user(id)
 		var perr *protocol.Error
@@ -847,10 +892,10 @@ func (s *Service) cancel(ctx context.Context, appID, userID string, r protocol.C
 		}
 		if perr != nil {
 			if len(r.Invitees) > 0 {
-				errs = append(errs, protocol.CallErrorUser{UserID: id, Code: perr.Code, Reason: perr.Message})
+				errs = append(errs, ErrorUser{UserID: id, Code: perr.Code, Reason: perr.Message})
 			} else if perr.Code == protocol.CodeCallAnswered || len(errs) == 0 {
 				// Cancelling all: remember why nothing may be left.
-				errs = []protocol.CallErrorUser{{UserID: id, Code: perr.Code, Reason: perr.Message}}
+				errs = []ErrorUser{{UserID: id, Code: perr.Code, Reason: perr.Message}}
 			}
 			continue
 		}
@@ -863,13 +908,13 @@ func (s *Service) cancel(ctx context.Context, appID, userID string, r protocol.C
 		if len(errs) > 0 {
 			code = errs[0].Code
 		}
-		return nil, protocol.Errorf(code, "no invitation left to cancel")
+		return Outcome{}, protocol.Errorf(code, "no invitation left to cancel")
 	}
 	if len(r.Invitees) == 0 {
 		errs = nil
 	}
 	var pushes []Push
-	cfg := ringConfig(r.PushConfig)
+	cfg := r.PushConfig
 	if cfg != nil {
 		for _, u := range targets {
 			if !s.hub.Online(appID, u.UserID) {
@@ -878,14 +923,14 @@ func (s *Service) cancel(ctx context.Context, appID, userID string, r protocol.C
 		}
 	}
 	if err := s.commitWithdrawing(ctx, c, Change{Users: targets, Pushes: pushes, DropReason: "call cancelled", Now: now}, cfg); err != nil {
-		return nil, err
+		return Outcome{}, err
 	}
 	ev := protocol.CallInvitationCancelled{CallID: c.CallID, Inviter: c.Inviter, Mode: c.Mode, ExtendedData: r.ExtendedData}
 	for _, u := range targets {
 		s.hub.SendEvent(appID, u.UserID, protocol.EventCallInvitationCancelled, ev)
 	}
 	s.tell(c, targets)
-	return protocol.CallReply{CallID: c.CallID, ErrorInvitees: errs}, nil
+	return Outcome{CallID: c.CallID, ErrorInvitees: errs}, nil
 }
 
 // timeout times out c's invitations whose deadline is at or before now.
@@ -960,39 +1005,36 @@ func requireAdvanced(c *state) *protocol.Error {
 	return nil
 }
 
-func (s *Service) callingInvite(ctx context.Context, appID, userID string, r protocol.CallingInviteRequest) (any, error) {
-	if err := protocol.ValidateCallingInvite(&r, userID); err != nil {
-		return nil, err
-	}
+func (s *Service) callingInvite(ctx context.Context, appID, userID string, r MoreInvitees) (Invited, error) {
 	invitees, errs, err := s.known(ctx, appID, dedupe(r.Invitees))
 	if err != nil {
-		return nil, err
+		return Invited{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, closed, err := s.lookup(ctx, appID, r.CallID)
 	if err != nil {
-		return nil, err
+		return Invited{}, err
 	}
 	if perr := requireAdvanced(c); perr != nil {
-		return nil, perr
+		return Invited{}, perr
 	}
 	if u := c.user(userID); u == nil || u.State != protocol.CallAccepted {
 		if closed {
-			return nil, protocol.Errorf(protocol.CodeCallEnded, "")
+			return Invited{}, protocol.Errorf(protocol.CodeCallEnded, "")
 		}
-		return nil, protocol.Errorf(protocol.CodeNotCallInvitee, "not in the call")
+		return Invited{}, protocol.Errorf(protocol.CodeNotCallInvitee, "not in the call")
 	}
 	if closed {
-		return nil, protocol.Errorf(protocol.CodeCallEnded, "")
+		return Invited{}, protocol.Errorf(protocol.CodeCallEnded, "")
 	}
 	now := s.cfg.Clock.Now()
 	deadline := now.Add(time.Duration(r.Timeout) * time.Second)
-	cfg := ringConfig(r.PushConfig)
+	cfg := r.PushConfig
 	var rung []User
 	for _, id := range invitees {
 		if u := c.user(id); u != nil && (ringingState(u.State) || u.State == protocol.CallAccepted) {
-			errs = append(errs, protocol.CallErrorUser{UserID: id, Code: protocol.CodeInvalidInvitees, Reason: "already invited to or in the call"})
+			errs = append(errs, ErrorUser{UserID: id, Code: protocol.CodeInvalidInvitees, Reason: "already invited to or in the call"})
 			continue
 		}
 		st := protocol.CallInviting
@@ -1002,11 +1044,11 @@ func (s *Service) callingInvite(ctx context.Context, appID, userID string, r pro
 		rung = append(rung, User{UserID: id, State: st, InvitedBy: userID, Deadline: deadline, UpdatedAt: now, PushConfig: cfg})
 	}
 	if len(rung) == 0 {
-		return nil, protocol.Errorf(errs[0].Code, "no invitee can be invited: %s", errs[0].Reason)
+		return Invited{}, protocol.Errorf(errs[0].Code, "no invitee can be invited: %s", errs[0].Reason)
 	}
 	pushes := ringPushes(rung)
 	if err := s.commit(ctx, c, Change{Users: rung, Pushes: pushes, Now: now}); err != nil {
-		return nil, err
+		return Invited{}, err
 	}
 	for _, u := range rung {
 		if u.State == protocol.CallReceived {
@@ -1015,36 +1057,36 @@ func (s *Service) callingInvite(ctx context.Context, appID, userID string, r pro
 	}
 	s.recheckRung(appID, rung)
 	s.tell(c, rung)
-	return protocol.CallInviteReply{CallID: c.CallID, Timeout: r.Timeout, Deadline: deadline.UnixMilli(), ErrorInvitees: errs}, nil
+	return Invited{CallID: c.CallID, Timeout: r.Timeout, Deadline: deadline, ErrorInvitees: errs}, nil
 }
 
-func (s *Service) join(ctx context.Context, appID, userID string, r protocol.CallRequest) (any, error) {
+func (s *Service) join(ctx context.Context, appID, userID string, r Action) (Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, closed, err := s.lookup(ctx, appID, r.CallID)
 	if err != nil {
-		return nil, err
+		return Record{}, err
 	}
 	if perr := requireAdvanced(c); perr != nil {
-		return nil, perr
+		return Record{}, perr
 	}
 	u := c.user(userID)
 	switch {
 	case u == nil:
-		return nil, protocol.Errorf(protocol.CodeNotCallInvitee, "")
+		return Record{}, protocol.Errorf(protocol.CodeNotCallInvitee, "")
 	case closed:
-		return nil, protocol.Errorf(protocol.CodeCallEnded, "")
+		return Record{}, protocol.Errorf(protocol.CodeCallEnded, "")
 	case u.State == protocol.CallAccepted:
-		return callInfo(c), nil // joining twice is harmless
+		return snapshot(c), nil // joining twice is harmless
 	}
 	now := s.cfg.Clock.Now()
 	nu := *u
 	nu.State, nu.ExtendedData, nu.UpdatedAt = protocol.CallAccepted, r.ExtendedData, now
 	if err := s.commit(ctx, c, Change{Users: []User{nu}, DropReason: "joined the call", Now: now}); err != nil {
-		return nil, err
+		return Record{}, err
 	}
 	s.tell(c, []User{nu})
-	return callInfo(c), nil
+	return snapshot(c), nil
 }
 
 // participant finds the advanced-mode call callID in which userID takes
@@ -1069,12 +1111,12 @@ func (s *Service) participant(ctx context.Context, appID, userID, callID string)
 	return c, u, nil
 }
 
-func (s *Service) quit(ctx context.Context, appID, userID string, r protocol.CallRequest) (any, error) {
+func (s *Service) quit(ctx context.Context, appID, userID string, r Action) (Outcome, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, u, err := s.participant(ctx, appID, userID, r.CallID)
 	if err != nil {
-		return nil, err
+		return Outcome{}, err
 	}
 	now := s.cfg.Clock.Now()
 	nu := *u
@@ -1082,22 +1124,22 @@ func (s *Service) quit(ctx context.Context, appID, userID string, r protocol.Cal
 	for _, o := range c.Users {
 		if o.UserID != userID && o.State == protocol.CallAccepted {
 			if err := s.commit(ctx, c, Change{Users: []User{nu}, Now: now}); err != nil {
-				return nil, err
+				return Outcome{}, err
 			}
 			s.tell(c, []User{nu})
-			return protocol.CallReply{CallID: c.CallID}, nil
+			return Outcome{CallID: c.CallID}, nil
 		}
 	}
 	// The last participant left: the call ends.
 	return s.endCall(ctx, c, userID, nu, r.ExtendedData, now)
 }
 
-func (s *Service) end(ctx context.Context, appID, userID string, r protocol.CallRequest) (any, error) {
+func (s *Service) end(ctx context.Context, appID, userID string, r Action) (Outcome, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, u, err := s.participant(ctx, appID, userID, r.CallID)
 	if err != nil {
-		return nil, err
+		return Outcome{}, err
 	}
 	now := s.cfg.Clock.Now()
 	nu := *u
@@ -1107,7 +1149,7 @@ func (s *Service) end(ctx context.Context, appID, userID string, r protocol.Call
 
 // endCall ends advanced call c by user by (whose new state is self): every
 // user still ringing or in the call becomes ended. Callers hold s.mu.
-func (s *Service) endCall(ctx context.Context, c *state, by string, self User, ext string, now time.Time) (any, error) {
+func (s *Service) endCall(ctx context.Context, c *state, by string, self User, ext string, now time.Time) (Outcome, error) {
 	users := []User{self}
 	for _, u := range c.Users {
 		if u.UserID != by && (ringingState(u.State) || u.State == protocol.CallAccepted) {
@@ -1120,30 +1162,31 @@ func (s *Service) endCall(ctx context.Context, c *state, by string, self User, e
 		to = append(to, by)
 	}
 	if err := s.commit(ctx, c, Change{Users: users, ClosedAt: now, DropReason: "call ended", Now: now}); err != nil {
-		return nil, err
+		return Outcome{}, err
 	}
 	ev := protocol.CallInvitationEnded{CallID: c.CallID, OperatedBy: by, Mode: c.Mode, ExtendedData: ext, EndedAt: now.UnixMilli()}
 	for _, u := range to {
 		s.hub.SendEvent(c.AppID, u, protocol.EventCallInvitationEnded, ev)
 	}
-	return protocol.CallReply{CallID: c.CallID}, nil
+	return Outcome{CallID: c.CallID}, nil
 }
 
-func (s *Service) info(ctx context.Context, appID, userID string, r protocol.CallRequest) (any, error) {
+func (s *Service) info(ctx context.Context, appID, userID, callID string) (Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, _, err := s.lookup(ctx, appID, r.CallID)
+	c, _, err := s.lookup(ctx, appID, callID)
 	if err != nil {
-		return nil, err
+		return Record{}, err
 	}
 	if c.user(userID) == nil {
-		return nil, protocol.Errorf(protocol.CodeNotCallInvitee, "")
+		return Record{}, protocol.Errorf(protocol.CodeNotCallInvitee, "")
 	}
-	return callInfo(c), nil
+	return snapshot(c), nil
 }
 
-func callInfo(c *state) protocol.CallInfo {
-	return protocol.CallInfo{CallID: c.CallID, Inviter: c.Inviter, Mode: c.Mode, ExtendedData: c.ExtendedData,
-		CreatedAt: c.CreatedAt.UnixMilli(), Deadline: c.Deadline.UnixMilli(), Ended: !c.ClosedAt.IsZero(),
-		Users: wireUsers(c.Users)}
+// snapshot is a copy of c's record, for a reply.
+func snapshot(c *state) Record {
+	r := c.Record
+	r.Users = slices.Clone(c.Users)
+	return r
 }

@@ -2,7 +2,6 @@ package call_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -122,22 +121,13 @@ func (r *rig) run(t *testing.T) func() {
 	return func() { cancel(); <-done }
 }
 
-func (r *rig) req(t *testing.T, user, typ string, v any) (any, error) {
+func (r *rig) invite(t *testing.T, timeout int, invitees ...string) call.Invited {
 	t.Helper()
-	b, err := json.Marshal(v)
+	rep, err := r.svc.Invite(t.Context(), "app", "alice", call.Invitation{Invitees: invitees, Timeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r.svc.Request(t.Context(), "app", user, typ, b)
-}
-
-func (r *rig) invite(t *testing.T, timeout int, invitees ...string) protocol.CallInviteReply {
-	t.Helper()
-	rep, err := r.req(t, "alice", protocol.TypeCallInvite, protocol.CallInviteRequest{Invitees: invitees, Timeout: timeout})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rep.(protocol.CallInviteReply)
+	return rep
 }
 
 func code(err error) protocol.Code {
@@ -157,13 +147,13 @@ func TestCallGate(t *testing.T) {
 		r.svc.Ringing("app", "other", "bob") || r.svc.Ringing("other", rep.CallID, "bob") {
 		t.Fatal("gate wrong after the invitation")
 	}
-	if _, err := r.req(t, "bob", protocol.TypeCallReject, protocol.CallRequest{CallID: rep.CallID}); err != nil {
+	if _, err := r.svc.Reject(t.Context(), "app", "bob", call.Action{CallID: rep.CallID}); err != nil {
 		t.Fatal(err)
 	}
 	if r.svc.Ringing("app", rep.CallID, "bob") || !r.svc.Ringing("app", rep.CallID, "carol") {
 		t.Fatal("gate wrong after the answer")
 	}
-	if _, err := r.req(t, "alice", protocol.TypeCallCancel, protocol.CallCancelRequest{CallID: rep.CallID}); err != nil {
+	if _, err := r.svc.Cancel(t.Context(), "app", "alice", call.Cancellation{CallID: rep.CallID}); err != nil {
 		t.Fatal(err)
 	}
 	if r.svc.Ringing("app", rep.CallID, "carol") {
@@ -178,10 +168,10 @@ func TestCallStoreFailureChangesNothing(t *testing.T) {
 	rep := r.invite(t, 60, "bob")
 	r.hub.take()
 	r.fs.fail = true
-	if _, err := r.req(t, "bob", protocol.TypeCallAccept, protocol.CallRequest{CallID: rep.CallID}); err == nil || code(err) != 0 {
+	if _, err := r.svc.Accept(t.Context(), "app", "bob", call.Action{CallID: rep.CallID}); err == nil || code(err) != 0 {
 		t.Fatalf("accept with a failing store: %v", err)
 	}
-	if _, err := r.req(t, "alice", protocol.TypeCallInvite, protocol.CallInviteRequest{Invitees: []string{"carol"}}); err == nil {
+	if _, err := r.svc.Invite(t.Context(), "app", "alice", call.Invitation{Invitees: []string{"carol"}}); err == nil {
 		t.Fatal("invite with a failing store succeeded")
 	}
 	if !r.svc.Ringing("app", rep.CallID, "bob") || r.svc.Ringing("app", rep.CallID, "carol") {
@@ -191,7 +181,7 @@ func TestCallStoreFailureChangesNothing(t *testing.T) {
 		t.Fatalf("events %+v", ev)
 	}
 	r.fs.fail = false
-	if _, err := r.req(t, "bob", protocol.TypeCallAccept, protocol.CallRequest{CallID: rep.CallID}); err != nil {
+	if _, err := r.svc.Accept(t.Context(), "app", "bob", call.Action{CallID: rep.CallID}); err != nil {
 		t.Fatalf("accept after the store recovered: %v", err)
 	}
 }
@@ -203,7 +193,7 @@ func TestCallDeadlinesAcrossRestart(t *testing.T) {
 	r1 := newRig(t, path)
 	past := r1.invite(t, 1, "bob")
 	later := r1.invite(t, 2, "carol")
-	time.Sleep(time.Until(time.UnixMilli(past.Deadline)) + 50*time.Millisecond)
+	time.Sleep(time.Until(past.Deadline) + 50*time.Millisecond)
 	r1.st.Close()
 
 	r2 := newRig(t, path)
@@ -211,12 +201,12 @@ func TestCallDeadlinesAcrossRestart(t *testing.T) {
 		t.Fatal("gate after the restart")
 	}
 	defer r2.run(t)()
-	waitTimeout := func(user, id string, deadline int64) {
+	waitTimeout := func(user, id string, deadline time.Time) {
 		t.Helper()
 		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
 			for _, e := range r2.hub.take() {
 				if e.user == user && e.typ == protocol.EventCallInvitationTimeout {
-					if late := time.Since(time.UnixMilli(deadline)); late > time.Second {
+					if late := time.Since(deadline); late > time.Second {
 						t.Fatalf("%s timed out %s late", user, late)
 					}
 					return
@@ -252,7 +242,7 @@ func TestCallLoggedInTimeLeft(t *testing.T) {
 	if rec.Users[1].State != protocol.CallReceived {
 		t.Fatalf("state %+v", rec.Users[1])
 	}
-	if _, err := r.req(t, "alice", protocol.TypeCallCancel, protocol.CallCancelRequest{CallID: rep.CallID}); err != nil {
+	if _, err := r.svc.Cancel(t.Context(), "app", "alice", call.Cancellation{CallID: rep.CallID}); err != nil {
 		t.Fatal(err)
 	}
 	r.svc.LoggedIn(t.Context(), "app", "bob", func(typ string, v any) { t.Fatalf("rang %s after the cancel", typ) })
@@ -270,7 +260,7 @@ func TestClaimRing(t *testing.T) {
 		r.svc.ClaimRing(push.Job{AppID: "app", CallID: "other", UserID: "bob"}) {
 		t.Fatal("claims wrong while ringing")
 	}
-	if _, err := r.req(t, "bob", protocol.TypeCallAccept, protocol.CallRequest{CallID: rep.CallID}); err != nil {
+	if _, err := r.svc.Accept(t.Context(), "app", "bob", call.Action{CallID: rep.CallID}); err != nil {
 		t.Fatal(err)
 	}
 	if r.svc.ClaimRing(job("bob")) || !r.svc.ClaimRing(job("carol")) {

@@ -2,17 +2,26 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 
+	"github.com/heraldim/herald/internal/call"
 	"github.com/heraldim/herald/internal/protocol"
+	"github.com/heraldim/herald/internal/push"
 )
 
-// Calls is what the gateway needs from the call invitation service.
+// Calls is what the gateway needs from the call invitation service. Its
+// requests take and return package call's types, validated by the gateway
+// (protocol.ValidateCall*); errors are *protocol.Error for the client,
+// others are internal. The events it sends are wire types.
 type Calls interface {
-	// Request handles one call request (a protocol.TypeCall* frame type)
-	// of a logged-in user and returns its reply payload. Errors are
-	// *protocol.Error for the client; others are internal.
-	Request(ctx context.Context, appID, userID, typ string, data json.RawMessage) (any, error)
+	Invite(ctx context.Context, appID, inviter string, r call.Invitation) (call.Invited, error)
+	CallingInvite(ctx context.Context, appID, userID string, r call.MoreInvitees) (call.Invited, error)
+	Accept(ctx context.Context, appID, userID string, r call.Action) (call.Outcome, error)
+	Reject(ctx context.Context, appID, userID string, r call.Action) (call.Outcome, error)
+	Cancel(ctx context.Context, appID, userID string, r call.Cancellation) (call.Outcome, error)
+	Join(ctx context.Context, appID, userID string, r call.Action) (call.Record, error)
+	Quit(ctx context.Context, appID, userID string, r call.Action) (call.Outcome, error)
+	End(ctx context.Context, appID, userID string, r call.Action) (call.Outcome, error)
+	Info(ctx context.Context, appID, userID, callID string) (call.Record, error)
 	// LoggedIn delivers the invitations still ringing for the user to one
 	// session that just logged in, through deliver (an event type and its
 	// payload), and marks them received.
@@ -31,7 +40,149 @@ func (s *Session) handleCall(f protocol.Frame) bool {
 		s.replyErr(f.ID, protocol.Errorf(protocol.CodeUnavailable, "calls are not enabled on this server"))
 		return true
 	}
-	r, err := s.g.calls.Request(s.ctx, s.appID, s.userID, f.Type, f.Data)
+	r, err := s.callRequest(s.ctx, f)
 	s.answer(f.ID, r, err)
 	return true
+}
+
+// callRequest decodes and validates a call request frame, runs it and
+// returns its wire reply.
+func (s *Session) callRequest(ctx context.Context, f protocol.Frame) (any, error) {
+	calls, appID, userID := s.g.calls, s.appID, s.userID
+	switch f.Type {
+	case protocol.TypeCallInvite:
+		var r protocol.CallInviteRequest
+		if err := protocol.DecodeData(f, &r); err != nil {
+			return nil, err
+		}
+		if err := protocol.ValidateCallInvite(&r, userID); err != nil {
+			return nil, err
+		}
+		rep, err := calls.Invite(ctx, appID, userID, callInvitation(r))
+		if err != nil {
+			return nil, err
+		}
+		return callInviteReply(rep), nil
+	case protocol.TypeCallingInvite:
+		var r protocol.CallingInviteRequest
+		if err := protocol.DecodeData(f, &r); err != nil {
+			return nil, err
+		}
+		if err := protocol.ValidateCallingInvite(&r, userID); err != nil {
+			return nil, err
+		}
+		rep, err := calls.CallingInvite(ctx, appID, userID, callMoreInvitees(r))
+		if err != nil {
+			return nil, err
+		}
+		return callInviteReply(rep), nil
+	case protocol.TypeCallCancel:
+		var r protocol.CallCancelRequest
+		if err := protocol.DecodeData(f, &r); err != nil {
+			return nil, err
+		}
+		if err := protocol.ValidateCallCancel(&r); err != nil {
+			return nil, err
+		}
+		rep, err := calls.Cancel(ctx, appID, userID, callCancellation(r))
+		if err != nil {
+			return nil, err
+		}
+		return callReply(rep), nil
+	case protocol.TypeCallAccept, protocol.TypeCallReject, protocol.TypeCallJoin,
+		protocol.TypeCallQuit, protocol.TypeCallEnd, protocol.TypeCallInfo:
+		var r protocol.CallRequest
+		if err := protocol.DecodeData(f, &r); err != nil {
+			return nil, err
+		}
+		if err := protocol.ValidateCallRequest(&r); err != nil {
+			return nil, err
+		}
+		a := call.Action{CallID: r.CallID, ExtendedData: r.ExtendedData}
+		var (
+			rep call.Outcome
+			rec call.Record
+			err error
+		)
+		switch f.Type {
+		case protocol.TypeCallAccept:
+			rep, err = calls.Accept(ctx, appID, userID, a)
+		case protocol.TypeCallReject:
+			rep, err = calls.Reject(ctx, appID, userID, a)
+		case protocol.TypeCallQuit:
+			rep, err = calls.Quit(ctx, appID, userID, a)
+		case protocol.TypeCallEnd:
+			rep, err = calls.End(ctx, appID, userID, a)
+		case protocol.TypeCallJoin:
+			rec, err = calls.Join(ctx, appID, userID, a)
+		default:
+			rec, err = calls.Info(ctx, appID, userID, r.CallID)
+		}
+		switch {
+		case err != nil:
+			return nil, err
+		case f.Type == protocol.TypeCallJoin || f.Type == protocol.TypeCallInfo:
+			return callInfoReply(rec), nil
+		}
+		return callReply(rep), nil
+	}
+	return nil, protocol.Errorf(protocol.CodeUnknownType, "")
+}
+
+// The converters below are the one place each wire call request or reply
+// maps to package call's.
+
+// callPushContent is a validated request's push config as the call keeps
+// it: nil without one.
+func callPushContent(pc *protocol.PushConfig) *push.Content {
+	if pc == nil {
+		return nil
+	}
+	c := push.Content(*pc)
+	return &c
+}
+
+func callInvitation(r protocol.CallInviteRequest) call.Invitation {
+	return call.Invitation{Invitees: r.Invitees, Mode: r.Mode, Timeout: r.Timeout,
+		ExtendedData: r.ExtendedData, PushConfig: callPushContent(r.PushConfig)}
+}
+
+func callMoreInvitees(r protocol.CallingInviteRequest) call.MoreInvitees {
+	return call.MoreInvitees{CallID: r.CallID, Invitees: r.Invitees, Timeout: r.Timeout,
+		PushConfig: callPushContent(r.PushConfig)}
+}
+
+func callCancellation(r protocol.CallCancelRequest) call.Cancellation {
+	return call.Cancellation{CallID: r.CallID, Invitees: r.Invitees, ExtendedData: r.ExtendedData,
+		PushConfig: callPushContent(r.PushConfig)}
+}
+
+func callErrorUsers(us []call.ErrorUser) []protocol.CallErrorUser {
+	if us == nil {
+		return nil
+	}
+	out := make([]protocol.CallErrorUser, len(us))
+	for i, u := range us {
+		out[i] = protocol.CallErrorUser{UserID: u.UserID, Code: u.Code, Reason: u.Reason}
+	}
+	return out
+}
+
+func callInviteReply(r call.Invited) protocol.CallInviteReply {
+	return protocol.CallInviteReply{CallID: r.CallID, Timeout: r.Timeout, Deadline: r.Deadline.UnixMilli(),
+		ErrorInvitees: callErrorUsers(r.ErrorInvitees)}
+}
+
+func callReply(r call.Outcome) protocol.CallReply {
+	return protocol.CallReply{CallID: r.CallID, ErrorInvitees: callErrorUsers(r.ErrorInvitees)}
+}
+
+func callInfoReply(c call.Record) protocol.CallInfo {
+	users := make([]protocol.CallUser, len(c.Users))
+	for i, u := range c.Users {
+		users[i] = protocol.CallUser{UserID: u.UserID, State: u.State, ExtendedData: u.ExtendedData, UpdatedAt: u.UpdatedAt.UnixMilli()}
+	}
+	return protocol.CallInfo{CallID: c.CallID, Inviter: c.Inviter, Mode: c.Mode, ExtendedData: c.ExtendedData,
+		CreatedAt: c.CreatedAt.UnixMilli(), Deadline: c.Deadline.UnixMilli(), Ended: !c.ClosedAt.IsZero(),
+		Users: users}
 }
