@@ -154,6 +154,15 @@ type revokeReply struct {
 	SessionsClosed   int       `json:"sessionsClosed"`
 }
 
+// userInPath is the user ID of the path, once the user endpoints are
+// known to be wired (usersReady).
+func (h *Handler) userInPath(r *http.Request) (string, error) {
+	if err := h.usersReady(); err != nil {
+		return "", err
+	}
+	return pathUser(r)
+}
+
 // usersReady reports whether the user dependencies are wired.
 func (h *Handler) usersReady() error {
 	if h.d.Users == nil || h.d.Sessions == nil || h.d.UserCache == nil {
@@ -308,10 +317,7 @@ func notFound(op string, err error) error {
 }
 
 func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, app im.App) error {
-	if err := h.usersReady(); err != nil {
-		return err
-	}
-	id, err := pathUser(r)
+	id, err := h.userInPath(r)
 	if err != nil {
 		return err
 	}
@@ -325,10 +331,7 @@ func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, app im.App) er
 
 // patchUser changes the profile fields given (at least one).
 func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request, app im.App) error {
-	if err := h.usersReady(); err != nil {
-		return err
-	}
-	id, err := pathUser(r)
+	id, err := h.userInPath(r)
 	if err != nil {
 		return err
 	}
@@ -354,10 +357,7 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request, app im.App) 
 // devices, bindings and pending push jobs. Its messages stay in the
 // history of the others.
 func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request, app im.App) error {
-	if err := h.usersReady(); err != nil {
-		return err
-	}
-	id, err := pathUser(r)
+	id, err := h.userInPath(r)
 	if err != nil {
 		return err
 	}
@@ -376,10 +376,7 @@ func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request, app im.App)
 }
 
 func (h *Handler) kickUser(w http.ResponseWriter, r *http.Request, app im.App) error {
-	if err := h.usersReady(); err != nil {
-		return err
-	}
-	id, err := pathUser(r)
+	id, err := h.userInPath(r)
 	if err != nil {
 		return err
 	}
@@ -393,10 +390,7 @@ func (h *Handler) kickUser(w http.ResponseWriter, r *http.Request, app im.App) e
 // revokeTokens refuses from now on the user's tokens issued before
 // "before" (default now) and closes its live sessions logged in with one.
 func (h *Handler) revokeTokens(w http.ResponseWriter, r *http.Request, app im.App) error {
-	if err := h.usersReady(); err != nil {
-		return err
-	}
-	id, err := pathUser(r)
+	id, err := h.userInPath(r)
 	if err != nil {
 		return err
 	}
