@@ -11,7 +11,7 @@ import (
 
 	"github.com/heraldim/herald/internal/config"
 	"github.com/heraldim/herald/internal/server"
-	"github.com/heraldim/herald/internal/store/sqlite"
+	"github.com/heraldim/herald/internal/store/sqlstore"
 )
 
 func newBackupCmd() *cobra.Command {
@@ -32,7 +32,7 @@ the same master keys (or copy master.key beside it), and start.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			db := filepath.Join(dataDir, server.DBFile)
-			if err := sqlite.Backup(cmd.Context(), db, args[0]); err != nil {
+			if err := sqlstore.Backup(cmd.Context(), db, args[0]); err != nil {
 				if errors.Is(err, fs.ErrNotExist) {
 					return fmt.Errorf("backup: no database %s: is --data the server's data directory?", db)
 				}

@@ -16,7 +16,7 @@ import (
 	"github.com/heraldim/herald/internal/im"
 	"github.com/heraldim/herald/internal/protocol"
 	"github.com/heraldim/herald/internal/push"
-	"github.com/heraldim/herald/internal/store/sqlite"
+	"github.com/heraldim/herald/internal/store/sqlstore"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -75,7 +75,7 @@ func (f *failing) SaveCall(ctx context.Context, ch call.Change) error {
 }
 
 type rig struct {
-	st  *sqlite.Store
+	st  *sqlstore.Store
 	fs  *failing
 	hub *hub
 	svc *call.Service
@@ -86,7 +86,7 @@ func newRig(t *testing.T, path string, online ...string) *rig {
 	if path == "" {
 		path = filepath.Join(t.TempDir(), "h.db")
 	}
-	st, err := sqlite.Open(t.Context(), sqlite.Config{Path: path}, nil)
+	st, err := sqlstore.Open(t.Context(), sqlstore.Config{Path: path}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

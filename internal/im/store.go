@@ -174,7 +174,7 @@ type Pending struct {
 }
 
 // Store is what the IM service needs from persistence. Implementations:
-// store/sqlite (embedded, one node). Every method is safe for concurrent use.
+// store/sqlstore (embedded SQLite, one node). Every method is safe for concurrent use.
 type Store interface {
 	// CreateApp stores a new app; ErrConflict if the ID exists.
 	CreateApp(ctx context.Context, a App) error

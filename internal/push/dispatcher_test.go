@@ -17,7 +17,7 @@ import (
 
 	"github.com/heraldim/herald/internal/im"
 	"github.com/heraldim/herald/internal/push"
-	"github.com/heraldim/herald/internal/store/sqlite"
+	"github.com/heraldim/herald/internal/store/sqlstore"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -91,7 +91,7 @@ func (ps providers) Provider(context.Context, string, push.Vendor, push.Environm
 type fixture struct {
 	logs  *logBuffer
 	reg   *prometheus.Registry
-	store *sqlite.Store
+	store *sqlstore.Store
 	clock atomic.Pointer[time.Time]
 	prov  *fakeProvider
 	disp  *push.Dispatcher
@@ -101,7 +101,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, configured bool) *fixture {
 	t.Helper()
-	st, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "h.db")}, nil)
+	st, err := sqlstore.Open(t.Context(), sqlstore.Config{Path: filepath.Join(t.TempDir(), "h.db")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

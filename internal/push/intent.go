@@ -106,7 +106,7 @@ func DecodeContent(b []byte) (Content, error) {
 
 // Eligible is the one rule of which device may get a push for userID: its
 // pushes are enabled and it is bound to userID ("" for a push by PushID to
-// an unbound device). Planning applies it in SQL (store/sqlite
+// an unbound device). Planning applies it in SQL (store/sqlstore
 // eligibleDevice); the dispatcher applies it again before each send, as
 // the device may have changed since (Ineligible), and the admin explain
 // report shows it per device.

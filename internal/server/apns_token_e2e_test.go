@@ -13,7 +13,7 @@ import (
 	"github.com/heraldim/herald/internal/push"
 	"github.com/heraldim/herald/internal/push/apns"
 	"github.com/heraldim/herald/internal/server"
-	"github.com/heraldim/herald/internal/store/sqlite"
+	"github.com/heraldim/herald/internal/store/sqlstore"
 	"github.com/heraldim/herald/internal/testkit"
 )
 
@@ -137,7 +137,7 @@ func TestAPNsTokenSharedByTwoProcesses(t *testing.T) {
 	putAPNsCredential(t, s, em, key)
 
 	// The other process: the same database, its own cache and provider.
-	other, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(s.DataDir, server.DBFile), Sealer: s.Srv.Sealer()}, nil)
+	other, err := sqlstore.Open(context.Background(), sqlstore.Config{Path: filepath.Join(s.DataDir, server.DBFile), Sealer: s.Srv.Sealer()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestAPNsExpiredProviderTokenReplaced(t *testing.T) {
 	em, key := newAPNsEmulator(t, apple.Now)
 	tok := em.RegisterDevice(bundle, apnsemu.Development, false)
 	s := testkit.Start(t, nil)
-	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(s.DataDir, server.DBFile), Sealer: s.Srv.Sealer()}, nil)
+	st, err := sqlstore.Open(context.Background(), sqlstore.Config{Path: filepath.Join(s.DataDir, server.DBFile), Sealer: s.Srv.Sealer()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

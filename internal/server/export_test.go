@@ -1,9 +1,9 @@
 package server
 
-import "github.com/heraldim/herald/internal/store/sqlite"
+import "github.com/heraldim/herald/internal/store/sqlstore"
 
 // Store returns the node's store, for tests that drive it into failures.
-func (s *Server) Store() *sqlite.Store { return s.store }
+func (s *Server) Store() *sqlstore.Store { return s.store }
 
 // TLSReloads returns how many certificate reloads were tried (SIGHUP,
 // ReloadTLS or changed files) and a channel closed at the next one.

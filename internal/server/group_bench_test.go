@@ -29,7 +29,7 @@ import (
 	"github.com/heraldim/herald/internal/protocol"
 	"github.com/heraldim/herald/internal/push"
 	"github.com/heraldim/herald/internal/server"
-	"github.com/heraldim/herald/internal/store/sqlite"
+	"github.com/heraldim/herald/internal/store/sqlstore"
 	"github.com/heraldim/herald/internal/testkit"
 )
 
@@ -50,7 +50,7 @@ func BenchmarkBigGroup(b *testing.B) {
 	// Users, devices and the group go straight into the store: logging
 	// 10,000 users in would take longer than everything measured.
 	em, key, _ := newBenchAPNs(b)
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, server.DBFile)}, nil)
+	st, err := sqlstore.Open(ctx, sqlstore.Config{Path: filepath.Join(dir, server.DBFile)}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/heraldim/herald/internal/protocol"
 	"github.com/heraldim/herald/internal/push"
 	"github.com/heraldim/herald/internal/server"
-	"github.com/heraldim/herald/internal/store/sqlite"
+	"github.com/heraldim/herald/internal/store/sqlstore"
 	"github.com/heraldim/herald/internal/testkit"
 )
 
@@ -535,7 +535,7 @@ func TestGroupPushPlanningResumesAfterRestart(t *testing.T) {
 	// The message and its planning record, as the commit left them, with
 	// the first page (up to bob) planned before the stop.
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, server.DBFile)}, nil)
+	st, err := sqlstore.Open(ctx, sqlstore.Config{Path: filepath.Join(dir, server.DBFile)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ import (
 	"github.com/heraldim/herald/internal/limit"
 	"github.com/heraldim/herald/internal/push"
 	"github.com/heraldim/herald/internal/seal"
-	"github.com/heraldim/herald/internal/store/sqlite"
+	"github.com/heraldim/herald/internal/store/sqlstore"
 	"github.com/heraldim/herald/internal/webhook"
 )
 
@@ -47,7 +47,7 @@ const DBFile = "herald.db"
 type Server struct {
 	cfg   config.Config
 	log   *slog.Logger
-	store *sqlite.Store
+	store *sqlstore.Store
 	svc   *im.Service
 	hub   *gateway.Hub
 	gw    *gateway.Gateway
@@ -98,16 +98,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err != nil {
 		return nil, err
 	}
-	dur := sqlite.DurabilityProcess
+	dur := sqlstore.DurabilityProcess
 	if cfg.Durability == "power" {
-		dur = sqlite.DurabilityPower
+		dur = sqlstore.DurabilityPower
 	}
 	keys, err := loadKeyring(cfg, log)
 	if err != nil {
 		_ = lock.Unlock()
 		return nil, err
 	}
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(cfg.DataDir, DBFile), Durability: dur, Sealer: keys}, log)
+	st, err := sqlstore.Open(ctx, sqlstore.Config{Path: filepath.Join(cfg.DataDir, DBFile), Durability: dur, Sealer: keys}, log)
 	if err != nil {
 		_ = lock.Unlock()
 		if uk := (*seal.UnknownKeyError)(nil); errors.As(err, &uk) {
@@ -369,7 +369,7 @@ func ensureDevApp(ctx context.Context, st im.Store, dir string, out io.Writer) (
 
 // Sealer returns the keyring that seals the store's secrets, for another
 // handle on the same database (tests, tools).
-func (s *Server) Sealer() sqlite.Sealer { return s.keys }
+func (s *Server) Sealer() sqlstore.Sealer { return s.keys }
 
 // DevApp returns the development app's credentials as they were at start
 // (a rotation updates its file in the data directory, not this copy).
@@ -652,7 +652,7 @@ func (s *Server) Online(appID, userID string) bool { return s.hub.Online(appID, 
 type consoleStats struct {
 	*gateway.Hub
 	*im.Service
-	*sqlite.Store
+	*sqlstore.Store
 }
 
 // SetEmulatedPhones serves the emulated phones' API (local.Phones) on the

@@ -40,7 +40,7 @@ type TokenKey struct {
 // second node reuses the token APNs already knows instead of making a new
 // one (APNs refuses a team's new token within 20 minutes of the previous
 // one: 429 TooManyProviderTokenUpdates). Implemented by the stores
-// (store/sqlite; store/postgres the same way); safe for concurrent use by
+// (store/sqlstore); safe for concurrent use by
 // several processes.
 type TokenStore interface {
 	// ProviderToken returns the token stored for k; found is false when

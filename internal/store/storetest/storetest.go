@@ -3,7 +3,7 @@
 //
 //	func TestContract(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T, dir string) im.Store {
-//			s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(dir, "herald.db")}, nil)
+//			s, err := sqlstore.Open(t.Context(), sqlstore.Config{Path: filepath.Join(dir, "herald.db")}, nil)
 //			if err != nil {
 //				t.Fatal(err)
 //			}

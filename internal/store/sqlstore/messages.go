@@ -1,0 +1,399 @@
+package sqlstore
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/heraldim/herald/internal/im"
+	"github.com/heraldim/herald/internal/push"
+	"github.com/heraldim/herald/internal/webhook"
+)
+
+// convTypePeer is protocol.ConversationPeer: the conversation type whose
+// messages update both participants' conversation rows.
+const convTypePeer = 0
+
+// convTypeGroup is protocol.ConversationGroup: its messages update the
+// group's row and the sender's read position, never per-member rows.
+const convTypeGroup = 2
+
+// groupUpdate is the coalesced change a batch makes to one group.
+type groupUpdate struct {
+	app, group string
+	lastSeq    int64
+	lastMsgID  int64
+	senders    map[string]int64 // sender -> its last seq in the batch
+	// before is the group's last seq before the batch; loud says some of
+	// the batch's messages count unread (not all are Message.Quiet).
+	before int64
+	loud   bool
+}
+
+// rowKey names one participant's conversation row.
+type rowKey struct {
+	app, owner, conv string
+}
+
+// rowUpdate is the coalesced change a batch makes to one conversation row:
+// the batch's last message replaces the stored one and unread grows by the
+// number of the batch's messages from others.
+type rowUpdate struct {
+	rowKey
+	convType  int
+	peer      string
+	lastSeq   int64
+	lastMsgID int64
+	unread    int64
+}
+
+// AppendMessages stores msgs in one transaction; see im.Store. msgs are not
+// modified: the assigned Seq is in the results.
+//
+// Seqs come from the in-memory cache of each conversation's last seq (loaded
+// with MAX(seq) on a miss). The batch's allocations live in a local map and
+// reach the cache only after the commit, so a failed batch leaves the cache
+// as it was. Its conversations are even forgotten, to be read again from the
+// database: a failed commit may still have reached the disk.
+//
+// Conversation rows are written once per participant and conversation per
+// batch, not per message: a batch of hundreds of messages between two users
+// costs two row updates.
+func (s *Store) AppendMessages(ctx context.Context, msgs []*im.Message) ([]im.AppendResult, error) {
+	if len(msgs) == 0 {
+		return nil, nil
+	}
+	for i, m := range msgs {
+		if err := checkMessage(m); err != nil {
+			return nil, fmt.Errorf("sqlite: append: message %d: %w", i, err)
+		}
+	}
+
+	select {
+	case s.writeSem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("sqlite: append: %w", ctx.Err())
+	}
+	defer func() { <-s.writeSem }()
+
+	seqs := make(map[convKey]int64) // last seq per conversation, this batch included
+	results, err := s.appendTx(ctx, msgs, seqs)
+	s.health.note(err, time.Now())
+	if err != nil {
+		for k := range seqs {
+			s.seqs.forget(k)
+		}
+		return nil, err
+	}
+	for k, v := range seqs {
+		s.seqs.put(k, v)
+	}
+	return results, nil
+}
+
+// webhookBatch is an app's messages of one commit with a message.sent event.
+type webhookBatch struct {
+	app     string
+	created int64
+	ids     []int64
+}
+
+// appendTx runs AppendMessages' transaction, recording in seqs the last seq
+// of every conversation it touched.
+func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convKey]int64) (_ []im.AppendResult, err error) {
+	const op = "sqlite: append"
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, ctxErr(ctx, op, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback() // the error that made us roll back is the one to report
+		}
+	}()
+	insert := tx.StmtContext(ctx, s.wInsertMessage)
+	byLocalID := tx.StmtContext(ctx, s.wMessageByLocalID)
+	lastSeq := tx.StmtContext(ctx, s.wLastSeq)
+	upsert := tx.StmtContext(ctx, s.wUpsertConversation)
+	planner := s.planner(tx)
+	defer planner.close()
+	groups := make(map[convKey]*groupUpdate)
+	var groupOrder []*groupUpdate
+
+	results := make([]im.AppendResult, len(msgs))
+	hooked := make(map[string]*webhookBatch)
+	var hookOrder []*webhookBatch
+	rows := make(map[rowKey]*rowUpdate)
+	var order []*rowUpdate // rows in first-touched order, for a deterministic write order
+	touch := func(m *im.Message, seq int64, owner, peer string) {
+		k := rowKey{app: m.AppID, owner: owner, conv: m.ConvID}
+		r := rows[k]
+		if r == nil {
+			r = &rowUpdate{rowKey: k, convType: m.ConvType, peer: peer}
+			rows[k] = r
+			order = append(order, r)
+		}
+		r.lastSeq, r.lastMsgID = seq, m.ID
+		if owner != m.Sender && !m.Quiet {
+			r.unread++
+		}
+	}
+
+	for i, m := range msgs {
+		ck := convKey{app: m.AppID, conv: m.ConvID}
+		last, ok := seqs[ck]
+		if !ok {
+			if last, ok = s.seqs.get(ck); !ok {
+				if err := lastSeq.QueryRowContext(ctx, m.AppID, m.ConvID).Scan(&last); err != nil {
+					return nil, ctxErr(ctx, op+": last seq", err)
+				}
+			}
+			seqs[ck] = last
+		}
+		seq := last + 1
+		created := m.CreatedAt.UnixMilli()
+
+		cfg, err := storedConfig(m.PushConfig)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		res, err := insert.ExecContext(ctx,
+			m.ID, m.AppID, m.ConvID, seq, m.ConvType, m.Sender, m.Recipient,
+			m.Type, m.SubType, m.Text, m.Data, m.SearchedContent, m.ExtendedData, m.Priority,
+			nullIfEmpty(m.LocalID), m.ContentHash, cfg, created)
+		if err != nil {
+			return nil, ctxErr(ctx, op, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return nil, ctxErr(ctx, op, err)
+		}
+		if n == 0 {
+			// The sender's local ID is stored already, before or earlier in
+			// this batch: report that message, write nothing.
+			var r im.AppendResult
+			var storedAt int64
+			var hash []byte
+			if err := byLocalID.QueryRowContext(ctx, m.AppID, m.Sender, m.LocalID).
+				Scan(&r.ID, &r.Seq, &storedAt, &hash); err != nil {
+				return nil, ctxErr(ctx, op+": duplicate lookup", err)
+			}
+			r.CreatedAt = fromMillis(storedAt)
+			r.Duplicate = bytes.Equal(hash, m.ContentHash)
+			r.Conflict = !r.Duplicate
+			results[i] = r
+			continue
+		}
+
+		seqs[ck] = seq
+		results[i] = im.AppendResult{ID: m.ID, Seq: seq, CreatedAt: fromMillis(created)}
+		if m.Webhook {
+			// The message.sent event, in the message's own transaction:
+			// one row per app for the whole batch, written below.
+			hb := hooked[m.AppID]
+			if hb == nil {
+				hb = &webhookBatch{app: m.AppID, created: created}
+				hooked[m.AppID] = hb
+				hookOrder = append(hookOrder, hb)
+			}
+			hb.ids = append(hb.ids, m.ID)
+		}
+		if len(m.PushUsers) > 0 && m.PushConfig != nil {
+			in := messageIntent(m.AppID, m.ID, *m.PushConfig, m.PushExpires, false, m.PushUsers...)
+			if _, err := planner.plan(ctx, in, fromMillis(created)); err != nil {
+				return nil, ctxErr(ctx, op+": push jobs", err)
+			}
+		}
+		switch m.ConvType {
+		case convTypePeer:
+			touch(m, seq, m.Sender, m.Recipient)
+			touch(m, seq, m.Recipient, m.Sender)
+		case convTypeGroup:
+			g := groups[ck]
+			if g == nil {
+				g = &groupUpdate{app: m.AppID, group: m.Recipient, senders: map[string]int64{}, before: last}
+				groups[ck] = g
+				groupOrder = append(groupOrder, g)
+			}
+			g.lastSeq, g.lastMsgID = seq, m.ID
+			g.senders[m.Sender] = seq
+			g.loud = g.loud || !m.Quiet
+			if m.GroupPush && m.PushConfig != nil {
+				var expires int64
+				if !m.PushExpires.IsZero() {
+					expires = m.PushExpires.UnixMilli()
+				}
+				if _, err := tx.ExecContext(ctx, qInsertFanout, m.ID, m.AppID, m.Recipient, seq, m.Sender,
+					cfg, expires, created); err != nil {
+					return nil, ctxErr(ctx, op+": group push", err)
+				}
+			}
+		}
+	}
+	for _, g := range groupOrder {
+		if _, err := tx.ExecContext(ctx, qGroupAppended, g.app, g.group, g.lastSeq, g.lastMsgID); err != nil {
+			return nil, ctxErr(ctx, op+": group", err)
+		}
+		if !g.loud {
+			// Quiet messages only: who had read everything still has.
+			if _, err := tx.ExecContext(ctx, qQuietRead, g.app, g.group, g.before, g.lastSeq); err != nil {
+				return nil, ctxErr(ctx, op+": group quiet read", err)
+			}
+		}
+		for sender, seq := range g.senders {
+			if _, err := tx.ExecContext(ctx, qSenderRead, g.app, g.group, sender, seq); err != nil {
+				return nil, ctxErr(ctx, op+": group read", err)
+			}
+		}
+	}
+
+	for _, hb := range hookOrder {
+		if _, err := tx.ExecContext(ctx, qInsertWebhookBatch, hb.app, webhook.EncodeIDs(hb.ids), len(hb.ids), hb.created); err != nil {
+			return nil, ctxErr(ctx, op+": webhook event", err)
+		}
+	}
+	for _, r := range order {
+		if _, err := upsert.ExecContext(ctx, r.app, r.owner, r.conv, r.convType, r.peer,
+			r.lastSeq, r.lastMsgID, r.unread); err != nil {
+			return nil, ctxErr(ctx, op+": conversation", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, ctxErr(ctx, op+": commit", err)
+	}
+	return results, nil
+}
+
+// PlanPushOnce implements im.Store: each plan is a message intent with
+// Once, in one transaction.
+func (s *Store) PlanPushOnce(ctx context.Context, appID, userID string, plans []im.PushPlan, now time.Time) (int, error) {
+	const op = "sqlite: plan push once"
+	if len(plans) == 0 {
+		return 0, nil
+	}
+	n := 0
+	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+		planner := s.planner(tx)
+		defer planner.close()
+		for _, p := range plans {
+			in := messageIntent(appID, p.MessageID, p.PushConfig, p.ExpiresAt, true, userID)
+			ids, err := planner.plan(ctx, in, now)
+			if err != nil {
+				return err
+			}
+			n += len(ids)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// messageIntent is the push of message id with its push config c to
+// users.
+func messageIntent(appID string, id int64, c push.Content, expires time.Time, once bool, users ...string) push.Intent {
+	return push.Intent{AppID: appID, Targets: push.Targets{UserIDs: users},
+		Source: push.Source{Kind: push.SourceMessage, MessageID: id}, Content: c, ExpiresAt: expires, Once: once}
+}
+
+// checkMessage enforces AppendMessages' preconditions. For peer messages the
+// conversation key must be the participants' canonical one: the rows of both
+// participants are keyed by it.
+func checkMessage(m *im.Message) error {
+	switch {
+	case m == nil:
+		return errors.New("nil message")
+	case m.AppID == "":
+		return errors.New("empty AppID")
+	case m.ID == 0:
+		return errors.New("zero ID")
+	case m.ConvID == "":
+		return errors.New("empty ConvID")
+	case m.Sender == "":
+		return errors.New("empty sender")
+	case m.Recipient == "":
+		return errors.New("empty recipient")
+	case m.CreatedAt.IsZero():
+		return errors.New("zero CreatedAt")
+	}
+	switch m.ConvType {
+	case convTypePeer:
+		if peer, ok := im.PeerOf(m.ConvID, m.Sender); !ok || peer != m.Recipient {
+			return fmt.Errorf("ConvID %q is not the peer conversation of %q and %q", m.ConvID, m.Sender, m.Recipient)
+		}
+	case convTypeGroup:
+		if m.ConvID != im.GroupConvID(m.Recipient) {
+			return fmt.Errorf("ConvID %q is not the conversation of group %q", m.ConvID, m.Recipient)
+		}
+	default:
+		return fmt.Errorf("unknown conversation type %d", m.ConvType)
+	}
+	return nil
+}
+
+// MessagesAfter returns up to limit messages with Seq > afterSeq, ascending;
+// see im.Store. A limit of zero or less returns none.
+func (s *Store) MessagesAfter(ctx context.Context, appID, convID string, afterSeq int64, limit int) ([]im.Message, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	return s.queryMessages(ctx, "sqlite: messages after", s.rMessagesAfter, appID, convID, afterSeq, limit)
+}
+
+// MessagesBefore returns up to limit messages with Seq < beforeSeq (all when
+// beforeSeq is 0), newest first; see im.Store. A limit of zero or less
+// returns none.
+func (s *Store) MessagesBefore(ctx context.Context, appID, convID string, beforeSeq int64, limit int) ([]im.Message, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	if beforeSeq == 0 {
+		beforeSeq = math.MaxInt64
+	}
+	return s.queryMessages(ctx, "sqlite: messages before", s.rMessagesBefore, appID, convID, beforeSeq, limit)
+}
+
+// queryMessages runs one of the paging statements.
+func (s *Store) queryMessages(ctx context.Context, op string, stmt *sql.Stmt, appID, convID string, seq int64, limit int) ([]im.Message, error) {
+	rows, err := stmt.QueryContext(ctx, appID, convID, seq, limit)
+	if err != nil {
+		return nil, ctxErr(ctx, op, err)
+	}
+	defer rows.Close()
+	msgs := make([]im.Message, 0, min(limit, 512))
+	for rows.Next() {
+		m := im.Message{AppID: appID}
+		var created int64
+		if err := rows.Scan(&m.ID, &m.ConvID, &m.ConvType, &m.Seq, &m.Sender, &m.Recipient,
+			&m.Type, &m.SubType, &m.Text, &m.Data, &m.SearchedContent, &m.ExtendedData,
+			&m.Priority, &m.LocalID, &m.ContentHash, contentColumn{&m.PushConfig}, &created); err != nil {
+			return nil, ctxErr(ctx, op, err)
+		}
+		m.CreatedAt = fromMillis(created)
+		msgs = append(msgs, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, ctxErr(ctx, op, err)
+	}
+	return msgs, nil
+}
+
+// nullIfEmpty stores an empty string as NULL: an absent local ID must not
+// take part in the unique index.
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// fromMillis converts a stored Unix millisecond time.
+func fromMillis(ms int64) time.Time {
+	return time.UnixMilli(ms).UTC()
+}

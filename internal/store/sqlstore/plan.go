@@ -1,0 +1,220 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/heraldim/herald/internal/push"
+)
+
+// Push planning: every push job but a call's withdraw (which copies the
+// ring jobs it replaces, qWithdrawSelect) is written by txPlanner.plan, from
+// one query text per target shape.
+
+// eligibleDevice is push.Eligible in SQL, for devices d: the device's
+// pushes are enabled; planQuery adds that it is bound to the target user
+// (user targets) or copies its binding into the job (PushID targets), so
+// that the dispatcher's check before each send holds at planning.
+const eligibleDevice = `d.enabled = 1`
+
+// planInsert is the head of every planning query. Its arguments, for all
+// shapes: $1 app, $2 the target (user ID or PushID), $3 message ID, $4
+// push config, $5 now, $6 expiry (0: none), $7 job kind, $8 call ID.
+const planInsert = `INSERT INTO push_jobs (app_id, message_id, user_id, push_id, vendor, push_config,
+	status, attempts, not_before, expires_at, reason, created_at, updated_at, kind, call_id)
+SELECT d.app_id, $3, d.user_id, d.push_id, d.vendor, $4, 'pending', 0, $5, $6, '', $5, $5, $7, $8
+FROM devices d WHERE d.app_id = $1 AND ` + eligibleDevice
+
+// The target shapes and their "once" conditions (push.Intent.Once).
+const (
+	planToUser   = ` AND d.user_id = $2 AND d.user_id <> ''`
+	planToPushID = ` AND d.push_id = $2`
+	// A message's device that has a job for the message already, whatever
+	// its status, gets none. The writer connection is the only one, so the
+	// check and the insert cannot interleave with another planning.
+	planOnceMessage = `
+	AND NOT EXISTS (SELECT 1 FROM push_jobs j WHERE j.app_id = $1 AND j.message_id = $3 AND j.push_id = d.push_id)`
+	// A call's device that has a job of the kind for the call and user.
+	planOnceCall = `
+	AND NOT EXISTS (SELECT 1 FROM push_jobs j WHERE j.app_id = $1 AND j.call_id = $8 AND j.user_id = d.user_id
+		AND j.kind = $7 AND j.push_id = d.push_id)`
+)
+
+// planQuery is the query text planning intent in's jobs to one target.
+func planQuery(in push.Intent) string {
+	q := planInsert + planToUser
+	if len(in.Targets.PushIDs) > 0 {
+		q = planInsert + planToPushID
+	}
+	if in.Once {
+		if in.Source.Kind == push.SourceMessage {
+			q += planOnceMessage
+		} else {
+			q += planOnceCall
+		}
+	}
+	if in.Source.Kind == push.SourceServer {
+		// The admin API answers with the jobs by device.
+		q += `
+ORDER BY d.push_id`
+	}
+	return q + `
+RETURNING id`
+}
+
+// qPlanMessage is the hot path's shape (a message's push to its users),
+// prepared at open (Store.wInsertPushJobs).
+var qPlanMessage = planQuery(push.Intent{Source: push.Source{Kind: push.SourceMessage}})
+
+// txPlanner plans intents in one transaction, preparing each query
+// text once.
+type txPlanner struct {
+	s     *Store
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt
+}
+
+// planner returns tx's planner; close it before the transaction ends.
+func (s *Store) planner(tx *sql.Tx) *txPlanner {
+	return &txPlanner{s: s, tx: tx, stmts: map[string]*sql.Stmt{}}
+}
+
+func (p *txPlanner) close() {
+	for _, st := range p.stmts {
+		_ = st.Close()
+	}
+}
+
+// plan writes the jobs of in, in the planner's transaction: one pending
+// job per eligible device of each target, from now, and returns their IDs
+// in order. A user or PushID without an eligible device gets none. It is
+// the one writer of planned push jobs (messages, group fan-out pages, late
+// pushes, call rings and the admin API's send).
+func (p *txPlanner) plan(ctx context.Context, in push.Intent, now time.Time) ([]int64, error) {
+	cfg, err := in.StoredConfig()
+	if err != nil {
+		return nil, err
+	}
+	keys := in.Targets.UserIDs
+	if len(in.Targets.PushIDs) > 0 {
+		keys = in.Targets.PushIDs
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	q := planQuery(in)
+	stmt := p.stmts[q]
+	if stmt == nil {
+		if q == qPlanMessage && p.s.wInsertPushJobs != nil {
+			stmt = p.tx.StmtContext(ctx, p.s.wInsertPushJobs)
+		} else if stmt, err = p.tx.PrepareContext(ctx, q); err != nil {
+			return nil, fmt.Errorf("plan push: %w", err)
+		}
+		p.stmts[q] = stmt
+	}
+	var ids []int64
+	for _, k := range keys {
+		rows, err := stmt.QueryContext(ctx, in.AppID, k, in.Source.MessageID, cfg, now.UnixMilli(),
+			millisOrZero(in.ExpiresAt), string(in.Source.Kind.JobKind()), in.Source.CallID)
+		if err != nil {
+			return nil, fmt.Errorf("plan push: %w", err)
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("plan push: %w", err)
+			}
+			ids = append(ids, id)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("plan push: %w", err)
+		}
+	}
+	return ids, nil
+}
+
+// PlanIntent implements push.Planner: in's jobs in one transaction of
+// their own (a push sent without a message or a call).
+func (s *Store) PlanIntent(ctx context.Context, in push.Intent) ([]int64, error) {
+	var ids []int64
+	err := s.inTx(ctx, "sqlite: plan push", func(tx *sql.Tx) error {
+		p := s.planner(tx)
+		defer p.close()
+		var err error
+		ids, err = p.plan(ctx, in, time.Now())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+var _ push.Planner = (*Store)(nil)
+
+// storedConfig is a push config as a column stores it (push_config, the
+// encoding of Intent.StoredConfig): NULL for nil.
+func storedConfig(c *push.Content) (any, error) {
+	if c == nil {
+		return nil, nil
+	}
+	b, err := push.Intent{Content: *c}.StoredConfig()
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// jobConfigColumn scans a job's push_config into j.PushConfig; a config
+// that does not decode is j.ConfigErr, not a failed read: the dispatcher
+// fails that one job.
+type jobConfigColumn struct{ j *push.Job }
+
+// Scan implements sql.Scanner.
+func (col jobConfigColumn) Scan(v any) error {
+	var b []byte
+	switch v := v.(type) {
+	case nil:
+	case []byte:
+		b = v
+	case string:
+		b = []byte(v)
+	default:
+		return fmt.Errorf("push config: unexpected %T", v)
+	}
+	col.j.PushConfig, col.j.ConfigErr = push.DecodeContent(b)
+	return nil
+}
+
+// contentColumn scans a push_config column into *c: nil for NULL (or
+// empty), else DecodeContent of the stored JSON.
+type contentColumn struct{ c **push.Content }
+
+// Scan implements sql.Scanner.
+func (col contentColumn) Scan(v any) error {
+	var b []byte
+	switch v := v.(type) {
+	case nil:
+	case []byte:
+		b = v
+	case string:
+		b = []byte(v)
+	default:
+		return fmt.Errorf("push config: unexpected %T", v)
+	}
+	if len(b) == 0 {
+		*col.c = nil
+		return nil
+	}
+	c, err := push.DecodeContent(b)
+	if err != nil {
+		return err
+	}
+	*col.c = &c
+	return nil
+}

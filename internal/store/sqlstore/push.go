@@ -1,0 +1,364 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/heraldim/herald/internal/push"
+)
+
+var _ push.Store = (*Store)(nil)
+
+const deviceColumns = `app_id, push_id, vendor, token, voip_token, environment, platform, bundle_id,
+	user_id, enabled, foreground, created_at, updated_at`
+
+const jobColumns = `id, app_id, message_id, user_id, push_id, vendor, push_config, status, attempts,
+	not_before, expires_at, reason, created_at, updated_at, kind, call_id`
+
+const (
+	// qRegisterDevice upserts a device; an empty user_id keeps the binding.
+	qRegisterDevice = `INSERT INTO devices (` + deviceColumns + `)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
+ON CONFLICT (app_id, push_id) DO UPDATE SET
+	vendor = excluded.vendor, token = excluded.token, voip_token = excluded.voip_token,
+	environment = excluded.environment, platform = excluded.platform, bundle_id = excluded.bundle_id,
+	user_id = CASE WHEN excluded.user_id <> '' THEN excluded.user_id ELSE devices.user_id END,
+	enabled = excluded.enabled, foreground = excluded.foreground, updated_at = excluded.updated_at`
+
+	qUnbindDevice = `UPDATE devices SET user_id = '', updated_at = $4
+WHERE app_id = $1 AND push_id = $2 AND user_id = $3`
+
+	qDeviceExists = `SELECT 1 FROM devices WHERE app_id = $1 AND push_id = $2`
+
+	qDeleteDevice = `DELETE FROM devices WHERE app_id = $1 AND push_id = $2`
+
+	qDropDeviceJobs = `UPDATE push_jobs SET status = 'dropped', reason = $3, updated_at = $4
+WHERE app_id = $1 AND push_id = $2 AND status = 'pending'`
+
+	qDevice = `SELECT ` + deviceColumns + ` FROM devices WHERE app_id = $1 AND push_id = $2`
+
+	qUserDevices = `SELECT ` + deviceColumns + ` FROM devices WHERE app_id = $1 AND user_id = $2 AND user_id <> ''
+ORDER BY push_id`
+
+	// qDueJobs reads due jobs with their devices (NULLs when the device is
+	// gone), so that dispatching a job costs no further read.
+	qDueJobs = `SELECT j.id, j.app_id, j.message_id, j.user_id, j.push_id, j.vendor, j.push_config, j.status,
+	j.attempts, j.not_before, j.expires_at, j.reason, j.created_at, j.updated_at, j.kind, j.call_id,
+	d.push_id, COALESCE(d.vendor, ''), COALESCE(d.token, ''), COALESCE(d.voip_token, ''),
+	COALESCE(d.environment, ''), COALESCE(d.platform, ''), COALESCE(d.bundle_id, ''),
+	COALESCE(d.user_id, ''), COALESCE(d.enabled, 0), COALESCE(d.foreground, 0)
+FROM push_jobs j
+LEFT JOIN devices d ON d.app_id = j.app_id AND d.push_id = j.push_id
+WHERE j.vendor = $1 AND j.status = 'pending' AND j.not_before <= $2 ORDER BY j.not_before, j.id LIMIT $3`
+
+	// qInsertAttempt numbers a job's calls itself (1, 2, ...): a deferral
+	// is traced as a call without being one of the job's attempts, so the
+	// attempt count cannot number the rows.
+	qInsertAttempt = `INSERT INTO push_attempts (job_id, attempt, at, outcome, status, reason, latency_ms)
+SELECT $1, COALESCE(MAX(attempt), 0) + 1, $2, $3, $4, $5, $6 FROM push_attempts WHERE job_id = $1`
+
+	// qFinishJob moves a job to its next state. A job dropped while its
+	// attempt was in flight (device removed, call answered) stays dropped
+	// unless the vendor took the push: a retry must not revive it.
+	qFinishJob = `UPDATE push_jobs SET status = $2, attempts = $3, not_before = $4, reason = $5, updated_at = $6
+WHERE id = $1 AND (status = 'pending' OR $2 = 'delivered')`
+
+	qTraceByMessage = `SELECT ` + jobColumns + ` FROM push_jobs WHERE app_id = $1 AND message_id = $2 ORDER BY id DESC LIMIT $3`
+	// qTraceByMessageUser is one recipient's jobs of a message (the push
+	// explanation).
+	qTraceByMessageUser = `SELECT ` + jobColumns + ` FROM push_jobs WHERE app_id = $1 AND message_id = $2 AND user_id = $3 ORDER BY id DESC LIMIT $4`
+	qTraceByUser        = `SELECT ` + jobColumns + ` FROM push_jobs WHERE app_id = $1 AND user_id = $2 ORDER BY id DESC LIMIT $3`
+	qTraceByPushID      = `SELECT ` + jobColumns + ` FROM push_jobs WHERE app_id = $1 AND push_id = $2 ORDER BY id DESC LIMIT $3`
+
+	qAttempts = `SELECT job_id, attempt, at, outcome, status, reason, latency_ms FROM push_attempts
+WHERE job_id = $1 ORDER BY attempt`
+)
+
+// RegisterDevice implements push.Store. Binding a device to a user takes it
+// from any user it was bound to: the row holds one user. A change of the
+// binding is recorded as a device event in the same transaction.
+func (s *Store) RegisterDevice(ctx context.Context, d push.Device) error {
+	now := time.Now()
+	return s.inTx(ctx, "sqlite: register device", func(tx *sql.Tx) error {
+		from, _, err := deviceUser(ctx, tx, d.AppID, d.PushID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, qRegisterDevice, d.AppID, d.PushID, string(d.Vendor), d.Token, d.VoIPToken,
+			string(d.Environment), d.Platform, d.BundleID, d.UserID, d.Enabled, d.Foreground, now.UnixMilli()); err != nil {
+			return err
+		}
+		to := d.UserID
+		if to == "" {
+			to = from // an empty user keeps the binding
+		}
+		if e, ok := bindingEvent(d.AppID, d.PushID, from, to, now); ok {
+			return recordDeviceEvent(ctx, tx, e)
+		}
+		return nil
+	})
+}
+
+// UnbindDevice implements push.Store; the unbinding is recorded as a
+// device event.
+func (s *Store) UnbindDevice(ctx context.Context, appID, pushID, userID string) error {
+	now := time.Now()
+	return s.inTx(ctx, "sqlite: unbind device", func(tx *sql.Tx) error {
+		if err := deviceExists(ctx, tx, appID, pushID); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, qUnbindDevice, appID, pushID, userID, now.UnixMilli())
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 || userID == "" {
+			return err
+		}
+		e, _ := bindingEvent(appID, pushID, userID, "", now)
+		return recordDeviceEvent(ctx, tx, e)
+	})
+}
+
+// DeleteDevice implements push.Store: the device goes, and so do its
+// pending jobs (dropped with reason); the removal is recorded as a device
+// event.
+func (s *Store) DeleteDevice(ctx context.Context, appID, pushID, reason string) error {
+	now := time.Now()
+	return s.inTx(ctx, "sqlite: delete device", func(tx *sql.Tx) error {
+		user, found, err := deviceUser(ctx, tx, appID, pushID)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return push.ErrNotFound
+		}
+		if _, err := tx.ExecContext(ctx, qDeleteDevice, appID, pushID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, qDropDeviceJobs, appID, pushID, reason, now.UnixMilli()); err != nil {
+			return err
+		}
+		return recordDeviceEvent(ctx, tx, push.DeviceEvent{AppID: appID, PushID: pushID, At: now,
+			Kind: push.DeviceRemoved, FromUser: user, Reason: reason})
+	})
+}
+
+func deviceExists(ctx context.Context, tx *sql.Tx, appID, pushID string) error {
+	var one int
+	err := tx.QueryRowContext(ctx, qDeviceExists, appID, pushID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return push.ErrNotFound
+	}
+	return err
+}
+
+func (s *Store) inTx(ctx context.Context, op string, fn func(*sql.Tx) error) (err error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err := fn(tx); err != nil {
+		if errors.Is(err, push.ErrNotFound) {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		return mapErr(op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return mapErr(op, err)
+	}
+	return nil
+}
+
+// Device implements push.Store.
+func (s *Store) Device(ctx context.Context, appID, pushID string) (push.Device, error) {
+	d, err := scanDevice(s.r.QueryRowContext(ctx, qDevice, appID, pushID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return push.Device{}, fmt.Errorf("sqlite: device: %w", push.ErrNotFound)
+	}
+	if err != nil {
+		return push.Device{}, mapErr("sqlite: device", err)
+	}
+	return d, nil
+}
+
+// UserDevices implements push.Store.
+func (s *Store) UserDevices(ctx context.Context, appID, userID string) ([]push.Device, error) {
+	rows, err := s.r.QueryContext(ctx, qUserDevices, appID, userID)
+	if err != nil {
+		return nil, mapErr("sqlite: user devices", err)
+	}
+	defer rows.Close()
+	var out []push.Device
+	for rows.Next() {
+		d, err := scanDevice(rows)
+		if err != nil {
+			return nil, mapErr("sqlite: user devices", err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr("sqlite: user devices", err)
+	}
+	return out, nil
+}
+
+func scanDevice(r scanner) (push.Device, error) {
+	var d push.Device
+	var vendor, env string
+	var created, updated int64
+	err := r.Scan(&d.AppID, &d.PushID, &vendor, &d.Token, &d.VoIPToken, &env, &d.Platform, &d.BundleID,
+		&d.UserID, &d.Enabled, &d.Foreground, &created, &updated)
+	d.Vendor, d.Environment = push.Vendor(vendor), push.Environment(env)
+	d.CreatedAt, d.UpdatedAt = fromMillis(created), fromMillis(updated)
+	return d, err
+}
+
+// DueJobs implements push.Store.
+func (s *Store) DueJobs(ctx context.Context, v push.Vendor, now time.Time, limit int) ([]push.Job, error) {
+	const op = "sqlite: due jobs"
+	rows, err := s.rDueJobs.QueryContext(ctx, string(v), now.UnixMilli(), limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	var out []push.Job
+	for rows.Next() {
+		var j push.Job
+		var vendor, status, kind string
+		var notBefore, expires, created, updated int64
+		var devPushID sql.NullString
+		var d push.Device
+		var dVendor, dEnv string
+		if err := rows.Scan(&j.ID, &j.AppID, &j.MessageID, &j.UserID, &j.PushID, &vendor, jobConfigColumn{&j},
+			&status, &j.Attempts, &notBefore, &expires, &j.Reason, &created, &updated, &kind, &j.CallID,
+			&devPushID, &dVendor, &d.Token, &d.VoIPToken, &dEnv, &d.Platform, &d.BundleID,
+			&d.UserID, &d.Enabled, &d.Foreground); err != nil {
+			return nil, mapErr(op, err)
+		}
+		j.Vendor, j.Status, j.Kind = push.Vendor(vendor), push.JobStatus(status), push.JobKind(kind)
+		j.NotBefore, j.CreatedAt, j.UpdatedAt = fromMillis(notBefore), fromMillis(created), fromMillis(updated)
+		if expires != 0 {
+			j.ExpiresAt = fromMillis(expires)
+		}
+		if devPushID.Valid {
+			d.AppID, d.PushID = j.AppID, devPushID.String
+			d.Vendor, d.Environment = push.Vendor(dVendor), push.Environment(dEnv)
+			j.Device = &d
+		}
+		out = append(out, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(op, err)
+	}
+	return out, nil
+}
+
+func (s *Store) queryJobs(ctx context.Context, op, q string, args ...any) ([]push.Job, error) {
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	var out []push.Job
+	for rows.Next() {
+		var j push.Job
+		var vendor, status, kind string
+		var notBefore, expires, created, updated int64
+		if err := rows.Scan(&j.ID, &j.AppID, &j.MessageID, &j.UserID, &j.PushID, &vendor, jobConfigColumn{&j},
+			&status, &j.Attempts, &notBefore, &expires, &j.Reason, &created, &updated, &kind, &j.CallID); err != nil {
+			return nil, mapErr(op, err)
+		}
+		j.Vendor, j.Status, j.Kind = push.Vendor(vendor), push.JobStatus(status), push.JobKind(kind)
+		j.NotBefore, j.CreatedAt, j.UpdatedAt = fromMillis(notBefore), fromMillis(created), fromMillis(updated)
+		if expires != 0 {
+			j.ExpiresAt = fromMillis(expires)
+		}
+		out = append(out, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(op, err)
+	}
+	return out, nil
+}
+
+// FinishAttempts implements push.Store: one transaction for the batch.
+func (s *Store) FinishAttempts(ctx context.Context, fs []push.Finish) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	now := time.Now().UnixMilli()
+	return s.inTx(ctx, "sqlite: finish attempts", func(tx *sql.Tx) error {
+		ins, upd := tx.StmtContext(ctx, s.wInsertAttempt), tx.StmtContext(ctx, s.wFinishJob)
+		for _, f := range fs {
+			a := f.Attempt
+			if !f.NoCall {
+				if _, err := ins.ExecContext(ctx, a.JobID, a.At.UnixMilli(), a.Outcome,
+					a.Status, a.Reason, a.Latency.Milliseconds()); err != nil {
+					return err
+				}
+			}
+			if _, err := upd.ExecContext(ctx, a.JobID, string(f.Status), f.Attempts, f.NotBefore.UnixMilli(),
+				f.Reason, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Trace implements push.Store.
+func (s *Store) Trace(ctx context.Context, f push.TraceFilter) ([]push.Job, [][]push.Attempt, error) {
+	const op = "sqlite: push trace"
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	var jobs []push.Job
+	var err error
+	switch {
+	case f.MessageID != 0 && f.UserID != "":
+		jobs, err = s.queryJobs(ctx, op, qTraceByMessageUser, f.AppID, f.MessageID, f.UserID, limit)
+	case f.MessageID != 0:
+		jobs, err = s.queryJobs(ctx, op, qTraceByMessage, f.AppID, f.MessageID, limit)
+	case f.UserID != "":
+		jobs, err = s.queryJobs(ctx, op, qTraceByUser, f.AppID, f.UserID, limit)
+	case f.PushID != "":
+		jobs, err = s.queryJobs(ctx, op, qTraceByPushID, f.AppID, f.PushID, limit)
+	default:
+		return nil, nil, fmt.Errorf("%s: a message ID, user ID or PushID is required", op)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	attempts := make([][]push.Attempt, len(jobs))
+	for i, j := range jobs {
+		rows, err := s.r.QueryContext(ctx, qAttempts, j.ID)
+		if err != nil {
+			return nil, nil, mapErr(op, err)
+		}
+		for rows.Next() {
+			var a push.Attempt
+			var at, ms int64
+			if err := rows.Scan(&a.JobID, &a.Attempt, &at, &a.Outcome, &a.Status, &a.Reason, &ms); err != nil {
+				rows.Close()
+				return nil, nil, mapErr(op, err)
+			}
+			a.At, a.Latency = fromMillis(at), time.Duration(ms)*time.Millisecond
+			attempts[i] = append(attempts[i], a)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, nil, mapErr(op, err)
+		}
+	}
+	return jobs, attempts, nil
+}
