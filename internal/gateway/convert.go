@@ -76,3 +76,68 @@ func (s *Session) markRead(ctx context.Context, appID, userID string, req protoc
 	}
 	return protocol.MarkReadReply{UnreadMessageCount: n}, nil
 }
+
+// The group replies on the wire. They are exported because the admin REST
+// API answers with the same wire forms; they are the one place each group
+// reply maps from im's types.
+
+// WireUserErrors is a group request's user errors on the wire (nil stays
+// nil, so an empty list is omitted).
+func WireUserErrors(es []im.UserError) []protocol.GroupErrorUser {
+	if es == nil {
+		return nil
+	}
+	out := make([]protocol.GroupErrorUser, len(es))
+	for i, e := range es {
+		out[i] = protocol.GroupErrorUser(e)
+	}
+	return out
+}
+
+// WireGroupResult is a create's, join's or info's reply on the wire. A
+// pending join carries the group's ID and join mode only.
+func WireGroupResult(r im.GroupResult) protocol.GroupReply {
+	out := protocol.GroupReply{ErrorUserList: WireUserErrors(r.ErrorUsers), Pending: r.Pending}
+	if r.Pending {
+		out.Group = protocol.Group{GroupID: r.Group.ID, JoinMode: r.Group.JoinMode}
+	} else {
+		out.Group = im.WireGroup(r.Group, r.MyRole)
+	}
+	if r.Application != nil {
+		app := im.WireApplication(*r.Application)
+		out.Application = &app
+	}
+	return out
+}
+
+// WireGroupUsers is an invite's or a kick's reply on the wire.
+func WireGroupUsers(r im.GroupUsersResult) protocol.GroupUsersReply {
+	return protocol.GroupUsersReply{UserIDs: r.UserIDs, MemberCount: r.MemberCount, ErrorUserList: WireUserErrors(r.ErrorUsers)}
+}
+
+// WireGroupMembers is a page of members on the wire.
+func WireGroupMembers(p im.GroupMembersPage) protocol.GroupMembersReply {
+	out := protocol.GroupMembersReply{Members: make([]protocol.GroupMember, 0, len(p.Members)), Next: p.Next}
+	for _, m := range p.Members {
+		out.Members = append(out.Members, im.WireGroupMember(m))
+	}
+	return out
+}
+
+// WireGroupList is a page of the user's groups on the wire.
+func WireGroupList(p im.GroupListPage) protocol.GroupListReply {
+	out := protocol.GroupListReply{Groups: make([]protocol.Group, 0, len(p.Groups)), Next: p.Next}
+	for _, g := range p.Groups {
+		out.Groups = append(out.Groups, im.WireGroup(g.Group, g.Role))
+	}
+	return out
+}
+
+// WireJoinRequests is a page of join requests on the wire.
+func WireJoinRequests(p im.JoinRequestPage) protocol.GroupApplicationListReply {
+	out := protocol.GroupApplicationListReply{Applications: make([]protocol.GroupApplication, 0, len(p.Applications)), Next: p.Next}
+	for _, r := range p.Applications {
+		out.Applications = append(out.Applications, im.WireApplication(r))
+	}
+	return out
+}

@@ -204,6 +204,11 @@ func WireGroup(g Group, role int) protocol.Group {
 	}
 }
 
+// WireGroupMember is a member on the wire (the member events carry it).
+func WireGroupMember(m GroupMember) protocol.GroupMember {
+	return protocol.GroupMember{UserID: m.UserID, Role: m.Role, JoinedAt: m.JoinedAt.UnixMilli()}
+}
+
 // Actor is who asks for a group change: a user, whose membership and role
 // are checked, or the app's server (the admin REST API), which may do what
 // the owner may without being a member, and whose changes the events
