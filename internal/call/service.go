@@ -6,7 +6,7 @@
 // End, Info) take and return the package's own types; the gateway decodes
 // and validates the wire frames and converts the replies (see
 // internal/gateway/calls.go). The events sent through the Hub and LoggedIn
-// are still wire types of package protocol.
+// are the package's too (Event); the gateway converts them.
 //
 // Every call is kept in memory while it is open and in the store for good.
 // Each state change is written to the store (with the pushes it plans and
@@ -51,15 +51,15 @@ import (
 	"github.com/heraldim/herald/internal/push"
 )
 
-// Hub is what the service needs from the session registry (gateway.Hub on
-// one node): presence and events, in the terms of package route, with no
-// session crossing it.
+// Hub is what the service needs from the session registry: presence and
+// its events, with no session crossing it (gateway.CallHub over the
+// gateway's hub: it converts the events to the wire).
 type Hub interface {
 	// Online reports whether the user has a live session.
 	Online(appID, userID string) bool
-	// SendEvent writes an event to every live session of the user; it
-	// never blocks.
-	SendEvent(appID, userID, typ string, v any)
+	// CallEvent writes ev to every live session of the user; it never
+	// blocks.
+	CallEvent(appID, userID string, ev Event)
 }
 
 // Config tunes the service. Zero values take the defaults.
@@ -415,7 +415,7 @@ func ringingState(st int) bool {
 // The requests below are validated by the caller (the gateway runs
 // protocol.ValidateCall* on the wire frame, which also fills in the default
 // timeout). Their errors are *protocol.Error for the client; others are
-// internal. The events the service sends stay wire types (protocol.Call*).
+// internal. The events the service sends are Event values.
 
 // Invitation invites users to a new call.
 type Invitation struct {
@@ -621,12 +621,11 @@ func (s *Service) invite(ctx context.Context, appID, inviter string, r Invitatio
 	}
 	for _, u := range rung {
 		if u.State == protocol.CallReceived {
-			s.hub.SendEvent(appID, u.UserID, protocol.EventCallInvitationReceived, s.received(c, u, now))
+			s.hub.CallEvent(appID, u.UserID, s.received(c, u, now))
 		}
 	}
 	s.recheckRung(appID, rung)
-	s.hub.SendEvent(appID, inviter, protocol.EventCallUserStateChanged,
-		protocol.CallUserStateChanged{CallID: id, Users: wireUsers(c.Users)})
+	s.hub.CallEvent(appID, inviter, UserStateChanged{CallID: id, Users: slices.Clone(c.Users)})
 	return Invited{CallID: id, Timeout: r.Timeout, Deadline: deadline, ErrorInvitees: errs}, nil
 }
 
@@ -640,24 +639,15 @@ func ended(users []User) []User {
 }
 
 // received is the ring event of invitee u at now.
-func (s *Service) received(c *state, u User, now time.Time) protocol.CallInvitationReceived {
+func (s *Service) received(c *state, u User, now time.Time) InvitationReceived {
 	left := u.Deadline.Sub(now)
 	secs := int((left + time.Second - 1) / time.Second)
 	inviter := u.InvitedBy
 	if inviter == "" {
 		inviter = c.Inviter
 	}
-	return protocol.CallInvitationReceived{CallID: c.CallID, Inviter: inviter, Mode: c.Mode, Timeout: max(secs, 0),
-		Deadline: u.Deadline.UnixMilli(), ExtendedData: c.ExtendedData, CreatedAt: c.CreatedAt.UnixMilli(),
-		Users: wireUsers(c.Users)}
-}
-
-func wireUsers(us []User) []protocol.CallUser {
-	out := make([]protocol.CallUser, len(us))
-	for i, u := range us {
-		out[i] = protocol.CallUser{UserID: u.UserID, State: u.State, ExtendedData: u.ExtendedData, UpdatedAt: u.UpdatedAt.UnixMilli()}
-	}
-	return out
+	return InvitationReceived{CallID: c.CallID, Inviter: inviter, Mode: c.Mode, Timeout: max(secs, 0),
+		Deadline: u.Deadline, ExtendedData: c.ExtendedData, CreatedAt: c.CreatedAt, Users: slices.Clone(c.Users)}
 }
 
 // lookup returns an open call, or a closed one read from the store
@@ -819,9 +809,9 @@ func involved(c *state, also ...User) []string {
 
 // tell sends a callUserStateChanged with changed to everyone involved.
 func (s *Service) tell(c *state, changed []User) {
-	ev := protocol.CallUserStateChanged{CallID: c.CallID, Users: wireUsers(changed)}
+	ev := UserStateChanged{CallID: c.CallID, Users: slices.Clone(changed)}
 	for _, u := range involved(c, changed...) {
-		s.hub.SendEvent(c.AppID, u, protocol.EventCallUserStateChanged, ev)
+		s.hub.CallEvent(c.AppID, u, ev)
 	}
 }
 
@@ -925,9 +915,9 @@ func (s *Service) cancel(ctx context.Context, appID, userID string, r Cancellati
 	if err := s.commitWithdrawing(ctx, c, Change{Users: targets, Pushes: pushes, DropReason: "call cancelled", Now: now}, cfg); err != nil {
 		return Outcome{}, err
 	}
-	ev := protocol.CallInvitationCancelled{CallID: c.CallID, Inviter: c.Inviter, Mode: c.Mode, ExtendedData: r.ExtendedData}
+	ev := InvitationCancelled{CallID: c.CallID, Inviter: c.Inviter, Mode: c.Mode, ExtendedData: r.ExtendedData}
 	for _, u := range targets {
-		s.hub.SendEvent(appID, u.UserID, protocol.EventCallInvitationCancelled, ev)
+		s.hub.CallEvent(appID, u.UserID, ev)
 	}
 	s.tell(c, targets)
 	return Outcome{CallID: c.CallID, ErrorInvitees: errs}, nil
@@ -954,16 +944,16 @@ func (s *Service) timeout(ctx context.Context, c *state, now time.Time) {
 		}
 		return
 	}
-	ev := protocol.CallInvitationTimeout{CallID: c.CallID, Mode: c.Mode}
+	ev := InvitationTimeout{CallID: c.CallID, Mode: c.Mode}
 	for _, u := range due {
-		s.hub.SendEvent(c.AppID, u.UserID, protocol.EventCallInvitationTimeout, ev)
+		s.hub.CallEvent(c.AppID, u.UserID, ev)
 	}
 	s.tell(c, due)
 }
 
 // LoggedIn implements gateway.Calls: the invitations still ringing for the
 // user go to the new session, and those not received yet become received.
-func (s *Service) LoggedIn(ctx context.Context, appID, userID string, deliver func(typ string, v any)) {
+func (s *Service) LoggedIn(ctx context.Context, appID, userID string, deliver func(Event)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ids := make([]string, 0, len(s.ringingBy[userKey{appID, userID}]))
@@ -993,7 +983,7 @@ func (s *Service) LoggedIn(ctx context.Context, appID, userID string, deliver fu
 			}
 			u = c.user(userID)
 		}
-		deliver(protocol.EventCallInvitationReceived, s.received(c, *u, now))
+		deliver(s.received(c, *u, now))
 	}
 }
 
@@ -1052,7 +1042,7 @@ func (s *Service) callingInvite(ctx context.Context, appID, userID string, r Mor
 	}
 	for _, u := range rung {
 		if u.State == protocol.CallReceived {
-			s.hub.SendEvent(appID, u.UserID, protocol.EventCallInvitationReceived, s.received(c, u, now))
+			s.hub.CallEvent(appID, u.UserID, s.received(c, u, now))
 		}
 	}
 	s.recheckRung(appID, rung)
@@ -1164,9 +1154,9 @@ func (s *Service) endCall(ctx context.Context, c *state, by string, self User, e
 	if err := s.commit(ctx, c, Change{Users: users, ClosedAt: now, DropReason: "call ended", Now: now}); err != nil {
 		return Outcome{}, err
 	}
-	ev := protocol.CallInvitationEnded{CallID: c.CallID, OperatedBy: by, Mode: c.Mode, ExtendedData: ext, EndedAt: now.UnixMilli()}
+	ev := InvitationEnded{CallID: c.CallID, OperatedBy: by, Mode: c.Mode, ExtendedData: ext, EndedAt: now}
 	for _, u := range to {
-		s.hub.SendEvent(c.AppID, u, protocol.EventCallInvitationEnded, ev)
+		s.hub.CallEvent(c.AppID, u, ev)
 	}
 	return Outcome{CallID: c.CallID}, nil
 }

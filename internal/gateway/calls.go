@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/heraldim/herald/internal/call"
 	"github.com/heraldim/herald/internal/protocol"
@@ -11,7 +12,8 @@ import (
 // Calls is what the gateway needs from the call invitation service. Its
 // requests take and return package call's types, validated by the gateway
 // (protocol.ValidateCall*); errors are *protocol.Error for the client,
-// others are internal. The events it sends are wire types.
+// others are internal. Its events are call.Event values, which
+// WireCallEvent converts (CallHub for those it sends through the hub).
 type Calls interface {
 	Invite(ctx context.Context, appID, inviter string, r call.Invitation) (call.Invited, error)
 	CallingInvite(ctx context.Context, appID, userID string, r call.MoreInvitees) (call.Invited, error)
@@ -23,9 +25,9 @@ type Calls interface {
 	End(ctx context.Context, appID, userID string, r call.Action) (call.Outcome, error)
 	Info(ctx context.Context, appID, userID, callID string) (call.Record, error)
 	// LoggedIn delivers the invitations still ringing for the user to one
-	// session that just logged in, through deliver (an event type and its
-	// payload), and marks them received.
-	LoggedIn(ctx context.Context, appID, userID string, deliver func(typ string, v any))
+	// session that just logged in, through deliver, and marks them
+	// received.
+	LoggedIn(ctx context.Context, appID, userID string, deliver func(call.Event))
 	// SessionEnded reports a logged-in session of the user that ended
 	// without a logout, for the rings it may owe; it must not block.
 	SessionEnded(appID, userID string)
@@ -178,11 +180,60 @@ func callReply(r call.Outcome) protocol.CallReply {
 }
 
 func callInfoReply(c call.Record) protocol.CallInfo {
-	users := make([]protocol.CallUser, len(c.Users))
-	for i, u := range c.Users {
-		users[i] = protocol.CallUser{UserID: u.UserID, State: u.State, ExtendedData: u.ExtendedData, UpdatedAt: u.UpdatedAt.UnixMilli()}
-	}
 	return protocol.CallInfo{CallID: c.CallID, Inviter: c.Inviter, Mode: c.Mode, ExtendedData: c.ExtendedData,
 		CreatedAt: c.CreatedAt.UnixMilli(), Deadline: c.Deadline.UnixMilli(), Ended: !c.ClosedAt.IsZero(),
-		Users: users}
+		Users: callUsers(c.Users)}
 }
+
+// callUsers is a call's users on the wire (an empty list, never null).
+func callUsers(us []call.User) []protocol.CallUser {
+	out := make([]protocol.CallUser, len(us))
+	for i, u := range us {
+		out[i] = protocol.CallUser{UserID: u.UserID, State: u.State, ExtendedData: u.ExtendedData, UpdatedAt: u.UpdatedAt.UnixMilli()}
+	}
+	return out
+}
+
+// WireCallEvent is a call event on the wire: its event type and payload,
+// times in Unix ms. An event of a type it does not know is a programming
+// error: it panics, as a silent drop would hide it.
+func WireCallEvent(ev call.Event) (typ string, v any) {
+	switch ev := ev.(type) {
+	case call.InvitationReceived:
+		return protocol.EventCallInvitationReceived, protocol.CallInvitationReceived{CallID: ev.CallID,
+			Inviter: ev.Inviter, Mode: ev.Mode, Timeout: ev.Timeout, Deadline: ev.Deadline.UnixMilli(),
+			ExtendedData: ev.ExtendedData, CreatedAt: ev.CreatedAt.UnixMilli(), Users: callUsers(ev.Users)}
+	case call.UserStateChanged:
+		return protocol.EventCallUserStateChanged, protocol.CallUserStateChanged{CallID: ev.CallID, Users: callUsers(ev.Users)}
+	case call.InvitationCancelled:
+		return protocol.EventCallInvitationCancelled, protocol.CallInvitationCancelled{CallID: ev.CallID,
+			Inviter: ev.Inviter, Mode: ev.Mode, ExtendedData: ev.ExtendedData}
+	case call.InvitationTimeout:
+		return protocol.EventCallInvitationTimeout, protocol.CallInvitationTimeout{CallID: ev.CallID, Mode: ev.Mode}
+	case call.InvitationEnded:
+		return protocol.EventCallInvitationEnded, protocol.CallInvitationEnded{CallID: ev.CallID,
+			OperatedBy: ev.OperatedBy, Mode: ev.Mode, ExtendedData: ev.ExtendedData, EndedAt: ev.EndedAt.UnixMilli()}
+	}
+	panic(fmt.Sprintf("gateway: unknown call event %T", ev))
+}
+
+// EventSender is presence and wire events, as the hub (or a router over
+// several nodes' hubs) offers them (route.Presence and route.Events).
+type EventSender interface {
+	Online(appID, userID string) bool
+	SendEvent(appID, userID, typ string, v any)
+}
+
+// CallHub is the call service's hub over h: its events converted to the
+// wire (WireCallEvent) and sent with h.SendEvent.
+func CallHub(h EventSender) call.Hub { return callHub{h} }
+
+type callHub struct{ EventSender }
+
+func (h callHub) CallEvent(appID, userID string, ev call.Event) {
+	typ, v := WireCallEvent(ev)
+	h.SendEvent(appID, userID, typ, v)
+}
+
+// callEvent writes a call event to this session.
+func (s *Session) callEvent(ev call.Event) { s.event(WireCallEvent(ev)) }
