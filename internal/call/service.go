@@ -6,7 +6,8 @@
 // End, Info) take and return the package's own types; the gateway decodes
 // and validates the wire frames and converts the replies (see
 // internal/gateway/calls.go). The events sent through the Hub and LoggedIn
-// are the package's too (Event); the gateway converts them.
+// (Event) and the refusals (*Error with a Code) are the package's too; the
+// gateway converts them to the wire.
 //
 // Every call is kept in memory while it is open and in the store for good.
 // Each state change is written to the store (with the pushes it plans and
@@ -414,8 +415,9 @@ func ringingState(st int) bool {
 
 // The requests below are validated by the caller (the gateway runs
 // protocol.ValidateCall* on the wire frame, which also fills in the default
-// timeout). Their errors are *protocol.Error for the client; others are
-// internal. The events the service sends are Event values.
+// timeout). Their refusals are *Error, with a Code the gateway maps to the
+// wire (WireCallError); other errors are internal. The events the service
+// sends are Event values.
 
 // Invitation invites users to a new call.
 type Invitation struct {
@@ -452,8 +454,8 @@ type Cancellation struct {
 // ErrorUser names an invitee a request did not apply to, and why.
 type ErrorUser struct {
 	UserID string
-	Code   protocol.Code
-	Reason string
+	Code   Code
+	Reason string // "": the code's own message
 }
 
 // Invited answers Invite and CallingInvite: the call, the invitation's
@@ -548,7 +550,7 @@ func (s *Service) known(ctx context.Context, appID string, invitees []string) ([
 	var errs []ErrorUser
 	for _, u := range invitees {
 		if slices.Contains(unknown, u) {
-			errs = append(errs, ErrorUser{UserID: u, Code: protocol.CodeUserNotFound, Reason: "no such user"})
+			errs = append(errs, ErrorUser{UserID: u, Code: CodeUserNotFound, Reason: "no such user"})
 			continue
 		}
 		ok = append(ok, u)
@@ -576,7 +578,7 @@ func (s *Service) invite(ctx context.Context, appID, inviter string, r Invitatio
 		return Invited{}, err
 	}
 	if len(invitees) == 0 {
-		return Invited{}, protocol.Errorf(protocol.CodeUserNotFound, "no invitee is a user of the app")
+		return Invited{}, refused(CodeUserNotFound, "no invitee is a user of the app")
 	}
 	id, err := newCallID()
 	if err != nil {
@@ -658,7 +660,7 @@ func (s *Service) lookup(ctx context.Context, appID, callID string) (c *state, c
 	}
 	r, err := s.store.Call(ctx, appID, callID)
 	if errors.Is(err, ErrNotFound) {
-		return nil, false, protocol.Errorf(protocol.CodeCallNotFound, "")
+		return nil, false, refused(CodeCallNotFound, "")
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("call: %w", err)
@@ -668,12 +670,12 @@ func (s *Service) lookup(ctx context.Context, appID, callID string) (c *state, c
 
 // answeredErr is the error for acting on an invitation in state st (not
 // ringing).
-func answeredErr(st int) *protocol.Error {
+func answeredErr(st int) *Error {
 	switch st {
 	case protocol.CallAccepted, protocol.CallRejected, protocol.CallQuit:
-		return protocol.Errorf(protocol.CodeCallAnswered, "")
+		return refused(CodeAnswered, "")
 	}
-	return protocol.Errorf(protocol.CodeCallEnded, "")
+	return refused(CodeEnded, "")
 }
 
 // commit stores ch, keeping the gate and the memory in step: the gate loses
@@ -825,7 +827,7 @@ func (s *Service) answer(ctx context.Context, appID, userID string, r Action, to
 	}
 	u := c.user(userID)
 	if u == nil || userID == c.Inviter {
-		return Outcome{}, protocol.Errorf(protocol.CodeNotCallInvitee, "")
+		return Outcome{}, refused(CodeNotInvitee, "")
 	}
 	now := s.cfg.Clock.Now()
 	switch {
@@ -833,7 +835,7 @@ func (s *Service) answer(ctx context.Context, appID, userID string, r Action, to
 		return Outcome{}, answeredErr(u.State)
 	case closed || !now.Before(u.Deadline):
 		// The deadline passed; the timer is about to say so.
-		return Outcome{}, protocol.Errorf(protocol.CodeCallEnded, "")
+		return Outcome{}, refused(CodeEnded, "")
 	}
 	nu := *u
 	nu.State, nu.ExtendedData, nu.UpdatedAt = to, r.ExtendedData, now
@@ -856,7 +858,7 @@ func (s *Service) cancel(ctx context.Context, appID, userID string, r Cancellati
 		return Outcome{}, err
 	}
 	if userID != c.Inviter {
-		return Outcome{}, protocol.Errorf(protocol.CodePermissionDenied, "only the inviter can cancel")
+		return Outcome{}, refused(CodePermissionDenied, "only the inviter can cancel")
 	}
 	now := s.cfg.Clock.Now()
 	names := dedupe(r.Invitees)
@@ -871,19 +873,19 @@ func (s *Service) cancel(ctx context.Context, appID, userID string, r Cancellati
 	var errs []ErrorUser
 	for _, id := range names {
 		u := c.user(id)
-		var perr *protocol.Error
+		var perr *Error
 		switch {
 		case u == nil || id == c.Inviter:
-			perr = protocol.Errorf(protocol.CodeNotCallInvitee, "not invited to this call")
+			perr = refused(CodeNotInvitee, "not invited to this call")
 		case !ringingState(u.State):
 			perr = answeredErr(u.State)
 		case closed || !now.Before(u.Deadline):
-			perr = protocol.Errorf(protocol.CodeCallEnded, "the invitation timed out")
+			perr = refused(CodeEnded, "the invitation timed out")
 		}
 		if perr != nil {
 			if len(r.Invitees) > 0 {
 				errs = append(errs, ErrorUser{UserID: id, Code: perr.Code, Reason: perr.Message})
-			} else if perr.Code == protocol.CodeCallAnswered || len(errs) == 0 {
+			} else if perr.Code == CodeAnswered || len(errs) == 0 {
 				// Cancelling all: remember why nothing may be left.
 				errs = []ErrorUser{{UserID: id, Code: perr.Code, Reason: perr.Message}}
 			}
@@ -894,11 +896,11 @@ func (s *Service) cancel(ctx context.Context, appID, userID string, r Cancellati
 		targets = append(targets, nu)
 	}
 	if len(targets) == 0 {
-		code := protocol.CodeCallEnded
+		code := CodeEnded
 		if len(errs) > 0 {
 			code = errs[0].Code
 		}
-		return Outcome{}, protocol.Errorf(code, "no invitation left to cancel")
+		return Outcome{}, refused(code, "no invitation left to cancel")
 	}
 	if len(r.Invitees) == 0 {
 		errs = nil
@@ -988,9 +990,9 @@ func (s *Service) LoggedIn(ctx context.Context, appID, userID string, deliver fu
 }
 
 // requireAdvanced refuses the advanced-mode requests on a general call.
-func requireAdvanced(c *state) *protocol.Error {
+func requireAdvanced(c *state) *Error {
 	if c.Mode != protocol.CallModeAdvanced {
-		return protocol.Errorf(protocol.CodeInvalidArgument, "only an advanced-mode call allows this")
+		return refused(CodeInvalidArgument, "only an advanced-mode call allows this")
 	}
 	return nil
 }
@@ -1011,12 +1013,12 @@ func (s *Service) callingInvite(ctx context.Context, appID, userID string, r Mor
 	}
 	if u := c.user(userID); u == nil || u.State != protocol.CallAccepted {
 		if closed {
-			return Invited{}, protocol.Errorf(protocol.CodeCallEnded, "")
+			return Invited{}, refused(CodeEnded, "")
 		}
-		return Invited{}, protocol.Errorf(protocol.CodeNotCallInvitee, "not in the call")
+		return Invited{}, refused(CodeNotInvitee, "not in the call")
 	}
 	if closed {
-		return Invited{}, protocol.Errorf(protocol.CodeCallEnded, "")
+		return Invited{}, refused(CodeEnded, "")
 	}
 	now := s.cfg.Clock.Now()
 	deadline := now.Add(time.Duration(r.Timeout) * time.Second)
@@ -1024,7 +1026,7 @@ func (s *Service) callingInvite(ctx context.Context, appID, userID string, r Mor
 	var rung []User
 	for _, id := range invitees {
 		if u := c.user(id); u != nil && (ringingState(u.State) || u.State == protocol.CallAccepted) {
-			errs = append(errs, ErrorUser{UserID: id, Code: protocol.CodeInvalidInvitees, Reason: "already invited to or in the call"})
+			errs = append(errs, ErrorUser{UserID: id, Code: CodeInvalidInvitees, Reason: "already invited to or in the call"})
 			continue
 		}
 		st := protocol.CallInviting
@@ -1034,7 +1036,7 @@ func (s *Service) callingInvite(ctx context.Context, appID, userID string, r Mor
 		rung = append(rung, User{UserID: id, State: st, InvitedBy: userID, Deadline: deadline, UpdatedAt: now, PushConfig: cfg})
 	}
 	if len(rung) == 0 {
-		return Invited{}, protocol.Errorf(errs[0].Code, "no invitee can be invited: %s", errs[0].Reason)
+		return Invited{}, refused(errs[0].Code, "no invitee can be invited: %s", errs[0].Reason)
 	}
 	pushes := ringPushes(rung)
 	if err := s.commit(ctx, c, Change{Users: rung, Pushes: pushes, Now: now}); err != nil {
@@ -1063,9 +1065,9 @@ func (s *Service) join(ctx context.Context, appID, userID string, r Action) (Rec
 	u := c.user(userID)
 	switch {
 	case u == nil:
-		return Record{}, protocol.Errorf(protocol.CodeNotCallInvitee, "")
+		return Record{}, refused(CodeNotInvitee, "")
 	case closed:
-		return Record{}, protocol.Errorf(protocol.CodeCallEnded, "")
+		return Record{}, refused(CodeEnded, "")
 	case u.State == protocol.CallAccepted:
 		return snapshot(c), nil // joining twice is harmless
 	}
@@ -1092,11 +1094,11 @@ func (s *Service) participant(ctx context.Context, appID, userID, callID string)
 	u := c.user(userID)
 	switch {
 	case u == nil:
-		return nil, nil, protocol.Errorf(protocol.CodeNotCallInvitee, "")
+		return nil, nil, refused(CodeNotInvitee, "")
 	case closed:
-		return nil, nil, protocol.Errorf(protocol.CodeCallEnded, "")
+		return nil, nil, refused(CodeEnded, "")
 	case u.State != protocol.CallAccepted:
-		return nil, nil, protocol.Errorf(protocol.CodeNotCallInvitee, "not in the call")
+		return nil, nil, refused(CodeNotInvitee, "not in the call")
 	}
 	return c, u, nil
 }
@@ -1169,7 +1171,7 @@ func (s *Service) info(ctx context.Context, appID, userID, callID string) (Recor
 		return Record{}, err
 	}
 	if c.user(userID) == nil {
-		return Record{}, protocol.Errorf(protocol.CodeNotCallInvitee, "")
+		return Record{}, refused(CodeNotInvitee, "")
 	}
 	return snapshot(c), nil
 }

@@ -133,7 +133,7 @@ func (r *rig) invite(t *testing.T, timeout int, invitees ...string) call.Invited
 
 func code(err error) protocol.Code {
 	var pe *protocol.Error
-	if errors.As(err, &pe) {
+	if errors.As(gateway.WireCallError(err), &pe) {
 		return pe.Code
 	}
 	return 0

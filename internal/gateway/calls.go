@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/heraldim/herald/internal/call"
@@ -11,8 +12,8 @@ import (
 
 // Calls is what the gateway needs from the call invitation service. Its
 // requests take and return package call's types, validated by the gateway
-// (protocol.ValidateCall*); errors are *protocol.Error for the client,
-// others are internal. Its events are call.Event values, which
+// (protocol.ValidateCall*); its refusals are *call.Error, which
+// WireCallError converts for the client, other errors are internal. Its events are call.Event values, which
 // WireCallEvent converts (CallHub for those it sends through the hub).
 type Calls interface {
 	Invite(ctx context.Context, appID, inviter string, r call.Invitation) (call.Invited, error)
@@ -43,7 +44,7 @@ func (s *Session) handleCall(f protocol.Frame) bool {
 		return true
 	}
 	r, err := s.callRequest(s.ctx, f)
-	s.answer(f.ID, r, err)
+	s.answer(f.ID, r, WireCallError(err))
 	return true
 }
 
@@ -165,7 +166,12 @@ func callErrorUsers(us []call.ErrorUser) []protocol.CallErrorUser {
 	}
 	out := make([]protocol.CallErrorUser, len(us))
 	for i, u := range us {
-		out[i] = protocol.CallErrorUser{UserID: u.UserID, Code: u.Code, Reason: u.Reason}
+		code := wireCallCode(u.Code)
+		reason := u.Reason
+		if reason == "" {
+			reason = protocol.Errorf(code, "").Message
+		}
+		out[i] = protocol.CallErrorUser{UserID: u.UserID, Code: code, Reason: reason}
 	}
 	return out
 }
@@ -183,6 +189,40 @@ func callInfoReply(c call.Record) protocol.CallInfo {
 	return protocol.CallInfo{CallID: c.CallID, Inviter: c.Inviter, Mode: c.Mode, ExtendedData: c.ExtendedData,
 		CreatedAt: c.CreatedAt.UnixMilli(), Deadline: c.Deadline.UnixMilli(), Ended: !c.ClosedAt.IsZero(),
 		Users: callUsers(c.Users)}
+}
+
+// callCodes are the wire codes of the call service's refusals.
+var callCodes = map[call.Code]protocol.Code{
+	call.CodeInvalidArgument:  protocol.CodeInvalidArgument,
+	call.CodeInvalidInvitees:  protocol.CodeInvalidInvitees,
+	call.CodeUserNotFound:     protocol.CodeUserNotFound,
+	call.CodeCallNotFound:     protocol.CodeCallNotFound,
+	call.CodeNotInvitee:       protocol.CodeNotCallInvitee,
+	call.CodePermissionDenied: protocol.CodePermissionDenied,
+	call.CodeAnswered:         protocol.CodeCallAnswered,
+	call.CodeEnded:            protocol.CodeCallEnded,
+}
+
+// wireCallCode is c on the wire; a code without one is internal.
+func wireCallCode(c call.Code) protocol.Code {
+	if w, ok := callCodes[c]; ok {
+		return w
+	}
+	return protocol.CodeInternal
+}
+
+// WireCallError is an error of the call service for the client: a refusal
+// (*call.Error) as its wire code and message (the code's own when it has
+// none); any other error (nil included) unchanged.
+func WireCallError(err error) error {
+	var ce *call.Error
+	if !errors.As(err, &ce) {
+		return err
+	}
+	if ce.Message == "" {
+		return protocol.Errorf(wireCallCode(ce.Code), "")
+	}
+	return protocol.Errorf(wireCallCode(ce.Code), "%s", ce.Message)
 }
 
 // callUsers is a call's users on the wire (an empty list, never null).

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -22,7 +24,7 @@ func TestCallReplies(t *testing.T) {
 		{"invited", callInviteReply(call.Invited{CallID: "c1", Timeout: 60, Deadline: at}),
 			`{"callID":"c1","timeout":60,"deadline":1700000000123}`},
 		{"invited with errors", callInviteReply(call.Invited{CallID: "c1", Timeout: 60, Deadline: at,
-			ErrorInvitees: []call.ErrorUser{{UserID: "nobody", Code: protocol.CodeUserNotFound, Reason: "no such user"}}}),
+			ErrorInvitees: []call.ErrorUser{{UserID: "nobody", Code: call.CodeUserNotFound, Reason: "no such user"}}}),
 			`{"callID":"c1","timeout":60,"deadline":1700000000123,"errorInvitees":[{"userID":"nobody","code":` +
 				callJSON(t, protocol.CodeUserNotFound) + `,"reason":"no such user"}]}`},
 		{"outcome", callReply(call.Outcome{CallID: "c1"}), `{"callID":"c1"}`},
@@ -125,5 +127,46 @@ func TestCallHub(t *testing.T) {
 	h.CallEvent("app", "bob", call.InvitationTimeout{CallID: "c1"})
 	if !h.Online("app", "bob") || len(s.typs) != 1 || s.typs[0] != protocol.EventCallInvitationTimeout {
 		t.Fatalf("sent %v", s.typs)
+	}
+}
+
+// TestCallErrors: each refusal of the call service reaches the client as
+// its wire code, with its message or else the code's own; an error user
+// without a reason gets the code's message; other errors stay internal.
+func TestCallErrors(t *testing.T) {
+	tests := []struct {
+		code call.Code
+		want protocol.Code
+	}{
+		{call.CodeInvalidArgument, protocol.CodeInvalidArgument},
+		{call.CodeInvalidInvitees, protocol.CodeInvalidInvitees},
+		{call.CodeUserNotFound, protocol.CodeUserNotFound},
+		{call.CodeCallNotFound, protocol.CodeCallNotFound},
+		{call.CodeNotInvitee, protocol.CodeNotCallInvitee},
+		{call.CodePermissionDenied, protocol.CodePermissionDenied},
+		{call.CodeAnswered, protocol.CodeCallAnswered},
+		{call.CodeEnded, protocol.CodeCallEnded},
+		{call.Code(999), protocol.CodeInternal},
+	}
+	for _, tt := range tests {
+		t.Run(tt.code.String(), func(t *testing.T) {
+			var pe *protocol.Error
+			if err := WireCallError(fmt.Errorf("wrapped: %w", &call.Error{Code: tt.code, Message: "50% off"})); !errors.As(err, &pe) ||
+				pe.Code != tt.want || pe.Message != "50% off" {
+				t.Fatalf("with a message: %v", err)
+			}
+			if err := WireCallError(&call.Error{Code: tt.code}); !errors.As(err, &pe) ||
+				pe.Code != tt.want || pe.Message != protocol.Errorf(tt.want, "").Message {
+				t.Fatalf("without one: %v", err)
+			}
+			us := callErrorUsers([]call.ErrorUser{{UserID: "bob", Code: tt.code}})
+			if us[0].Code != tt.want || us[0].Reason != protocol.Errorf(tt.want, "").Message {
+				t.Fatalf("error user %+v", us[0])
+			}
+		})
+	}
+	other := errors.New("disk on fire")
+	if WireCallError(other) != other || WireCallError(nil) != nil {
+		t.Fatal("a non-refusal changed")
 	}
 }
