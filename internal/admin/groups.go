@@ -117,7 +117,7 @@ func (h *Handler) createGroup(w http.ResponseWriter, r *http.Request, app im.App
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, groupCreateReply{Group: im.WireGroup(rep.Group, 0), ErrorUserList: gateway.WireUserErrors(rep.ErrorUsers)})
+	writeJSON(w, http.StatusOK, groupCreateReply{Group: gateway.WireGroup(rep.Group, 0), ErrorUserList: gateway.WireUserErrors(rep.ErrorUsers)})
 	return nil
 }
 
@@ -140,7 +140,7 @@ func (h *Handler) getGroup(w http.ResponseWriter, r *http.Request, app im.App) e
 		return err
 	}
 	wms := gateway.WireGroupMembers(ms)
-	writeJSON(w, http.StatusOK, groupView{Group: im.WireGroup(info.Group, info.MyRole), Members: wms.Members, Next: wms.Next})
+	writeJSON(w, http.StatusOK, groupView{Group: gateway.WireGroup(info.Group, info.MyRole), Members: wms.Members, Next: wms.Next})
 	return nil
 }
 
@@ -251,7 +251,7 @@ func (h *Handler) decideApplication(w http.ResponseWriter, r *http.Request, app 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, im.WireApplication(rep))
+	writeJSON(w, http.StatusOK, gateway.WireApplication(rep))
 	return nil
 }
 

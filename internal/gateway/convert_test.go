@@ -6,6 +6,7 @@ import (
 
 	"github.com/heraldim/herald/internal/im"
 	"github.com/heraldim/herald/internal/protocol"
+	"github.com/heraldim/herald/internal/route"
 )
 
 // TestGroupReplies: each group reply converts to the wire shape the
@@ -63,5 +64,76 @@ func TestGroupReplies(t *testing.T) {
 				t.Fatalf("got  %s\nwant %s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestGroupEvents: each group event converts to its wire type and shape;
+// a dismissed group's state change carries an empty group (times 0, not
+// the zero time's milliseconds).
+func TestGroupEvents(t *testing.T) {
+	at := time.UnixMilli(1_700_000_000_123)
+	g := im.Group{ID: "g1", Name: "team", Owner: "alice", MemberCount: 2, CreatedAt: at, JoinMode: protocol.JoinModeAny}
+	req := im.JoinRequest{GroupID: "g1", UserID: "bob", Message: "hi", State: im.JoinRejected, CreatedAt: at, UpdatedAt: at}
+	wireReq := `{"groupID":"g1","userID":"bob","message":"hi","state":"rejected","createdAt":1700000000123,"updatedAt":1700000000123}`
+	mode := callJSON(t, protocol.JoinModeAny)
+	tests := []struct {
+		name, typ string
+		ev        im.GroupEvent
+		want      string
+	}{
+		{"entered", protocol.EventGroupStateChanged, im.GroupStateChanged{GroupID: "g1", State: protocol.GroupStateEnter,
+			Event: protocol.GroupEventCreated, OperatedBy: "alice", Group: &g, Role: protocol.RoleMember},
+			`{"groupID":"g1","state":"` + protocol.GroupStateEnter + `","event":"` + protocol.GroupEventCreated + `","operatedBy":"alice",` +
+				`"group":{"groupID":"g1","name":"team","ownerUserID":"alice","memberCount":2,"createdAt":1700000000123,"myRole":` +
+				callJSON(t, protocol.RoleMember) + `,"joinMode":` + mode + `}}`},
+		{"dismissed", protocol.EventGroupStateChanged, im.GroupStateChanged{GroupID: "g1", State: protocol.GroupStateQuit,
+			Event: protocol.GroupEventDismissed},
+			`{"groupID":"g1","state":"` + protocol.GroupStateQuit + `","event":"` + protocol.GroupEventDismissed + `","operatedBy":"",` +
+				`"group":{"groupID":"","name":"","ownerUserID":"","memberCount":0,"createdAt":0,"joinMode":0}}`},
+		{"members entered", protocol.EventGroupMemberStateChanged, im.GroupMemberStateChanged{GroupID: "g1", State: protocol.GroupStateEnter,
+			Event: protocol.GroupEventInvited, UserIDs: []string{"bob"}, OperatedBy: "alice", MemberCount: 2},
+			`{"groupID":"g1","state":"` + protocol.GroupStateEnter + `","event":"` + protocol.GroupEventInvited + `","userIDs":["bob"],` +
+				`"operatedBy":"alice","memberCount":2}`},
+		{"roles", protocol.EventGroupMemberInfoUpdated, im.GroupMemberInfoUpdated{GroupID: "g1", OperatedBy: "alice",
+			Members: []im.GroupMember{{UserID: "bob", Role: protocol.RoleAdmin, JoinedSeq: 3, JoinedAt: at}}},
+			`{"groupID":"g1","members":[{"userID":"bob","role":` + callJSON(t, protocol.RoleAdmin) + `,"joinedAt":1700000000123}],"operatedBy":"alice"}`},
+		{"roles, none", protocol.EventGroupMemberInfoUpdated, im.GroupMemberInfoUpdated{GroupID: "g1"},
+			`{"groupID":"g1","members":null,"operatedBy":""}`},
+		{"application filed", protocol.EventGroupApplicationListChanged, im.GroupApplicationListChanged{Action: "added", Application: req},
+			`{"action":"added","application":` + wireReq + `}`},
+		{"application decided", protocol.EventGroupApplicationUpdated, im.GroupApplicationUpdated{Application: req, OperatedBy: "alice"},
+			`{"application":` + wireReq + `,"operatedBy":"alice"}`},
+		{"join mode", protocol.EventGroupJoinModeUpdated, im.GroupJoinModeUpdated{GroupID: "g1", JoinMode: protocol.JoinModeInviteOnly, OperatedBy: "alice"},
+			`{"groupID":"g1","joinMode":` + callJSON(t, protocol.JoinModeInviteOnly) + `,"operatedBy":"alice"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			typ, v := WireGroupEvent(tt.ev)
+			if typ != tt.typ {
+				t.Fatalf("type %q, want %q", typ, tt.typ)
+			}
+			if got := callJSON(t, v); got != tt.want {
+				t.Fatalf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// wireRouter records the events IMRouter sends.
+type wireRouter struct {
+	sentEvents
+}
+
+func (*wireRouter) Route(*im.Message, route.SessionID)                      {}
+func (*wireRouter) RouteGroup(*im.Message, []im.Recipient, route.SessionID) {}
+
+// TestIMRouter: the messaging core's router over a wire router sends each
+// group event as its wire type.
+func TestIMRouter(t *testing.T) {
+	var w wireRouter
+	r := IMRouter(&w)
+	r.GroupEvent("app", "bob", im.GroupJoinModeUpdated{GroupID: "g1"})
+	if !r.Online("app", "bob") || len(w.typs) != 1 || w.typs[0] != protocol.EventGroupJoinModeUpdated {
+		t.Fatalf("sent %v", w.typs)
 	}
 }

@@ -36,9 +36,9 @@ func (s *Session) handleGroup(f protocol.Frame) bool {
 	case protocol.TypeGroupSetJoinMode:
 		query(s, f, wire(svc.SetGroupJoinMode, groupSetJoinMode, noReply))
 	case protocol.TypeGroupAcceptApplication:
-		query(s, f, wire(svc.AcceptGroupApplication, groupApplicationRef, im.WireApplication))
+		query(s, f, wire(svc.AcceptGroupApplication, groupApplicationRef, WireApplication))
 	case protocol.TypeGroupRejectApplication:
-		query(s, f, wire(svc.RejectGroupApplication, groupApplicationRef, im.WireApplication))
+		query(s, f, wire(svc.RejectGroupApplication, groupApplicationRef, WireApplication))
 	case protocol.TypeGroupApplicationList:
 		query(s, f, wire(svc.GroupApplicationList, groupApplicationsPage, WireJoinRequests))
 	default:

@@ -168,7 +168,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	// Calls load before anything is dispatched: the dispatcher asks them
 	// whether a call's ring push still rings.
-	if s.calls, err = call.New(st, gateway.CallHub(s.hub), call.Config{PushPlanned: s.disp.Wake, Ended: callEnded(s.webhooks), Clock: cfg.Clock}, log, s.reg); err != nil {
+	if s.calls, err = call.New(st, s.hub, call.Config{PushPlanned: s.disp.Wake, Ended: callEnded(s.webhooks), Clock: cfg.Clock}, log, s.reg); err != nil {
 		return fail(err)
 	}
 	if err := s.calls.Load(ctx); err != nil {
