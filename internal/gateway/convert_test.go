@@ -137,3 +137,30 @@ func TestIMRouter(t *testing.T) {
 		t.Fatalf("sent %v", w.typs)
 	}
 }
+
+// TestUserInfoReply: the profiles in the order given and the refused IDs,
+// both lists present when empty.
+func TestUserInfoReply(t *testing.T) {
+	tests := []struct {
+		name string
+		r    im.UserInfoResult
+		want string
+	}{
+		{"empty", im.UserInfoResult{}, `{"users":[],"errorUserList":[]}`},
+		{"users and errors", im.UserInfoResult{
+			Users:      []im.User{{AppID: "app", UserID: "bob", Nickname: "Bob", AvatarURL: "u", Extra: "x", CreatedAt: time.Now()}, {UserID: "amy"}},
+			ErrorUsers: []im.UserError{{UserID: "n o", Code: protocol.CodeInvalidUserID, Message: "m"}}},
+			`{"users":[{"userID":"bob","nickname":"Bob","avatarURL":"u","extra":"x"},{"userID":"amy","nickname":"","avatarURL":"","extra":""}],` +
+				`"errorUserList":[{"userID":"n o","code":` + callJSON(t, protocol.CodeInvalidUserID) + `,"message":"m"}]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := callJSON(t, userInfoReply(tt.r)); got != tt.want {
+				t.Fatalf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+	if q := userInfoQuery(protocol.UserInfoRequest{UserIDs: []string{"a", "b"}}); len(q.UserIDs) != 2 || q.UserIDs[1] != "b" {
+		t.Fatalf("query %+v", q)
+	}
+}
