@@ -53,8 +53,9 @@ import (
 )
 
 // Hub is what the service needs from the session registry: presence and
-// its events, with no session crossing it (gateway.CallHub over the
-// gateway's hub: it converts the events to the wire).
+// its events, with no session crossing it (the gateway's Hub on one node,
+// or gateway.CallHub over a wire router: they convert the events to the
+// wire).
 type Hub interface {
 	// Online reports whether the user has a live session.
 	Online(appID, userID string) bool

@@ -13,8 +13,9 @@ import (
 // Calls is what the gateway needs from the call invitation service. Its
 // requests take and return package call's types, validated by the gateway
 // (protocol.ValidateCall*); its refusals are *call.Error, which
-// WireCallError converts for the client, other errors are internal. Its events are call.Event values, which
-// WireCallEvent converts (CallHub for those it sends through the hub).
+// WireCallError converts for the client, other errors are internal. Its
+// events are call.Event values, which WireCallEvent converts (the Hub's
+// CallEvent, or CallHub over another wire router).
 type Calls interface {
 	Invite(ctx context.Context, appID, inviter string, r call.Invitation) (call.Invited, error)
 	CallingInvite(ctx context.Context, appID, userID string, r call.MoreInvitees) (call.Invited, error)

@@ -31,7 +31,8 @@ import (
 )
 
 // Router hands messages and events to live sessions. The gateway
-// implements it (gateway.IMRouter over its hub).
+// implements it (its Hub on one node, or gateway.IMRouter over a wire
+// router).
 type Router interface {
 	// Route delivers m to every live session of its participants except
 	// origin (the sending session, which gets its reply instead;
@@ -48,7 +49,7 @@ type Router interface {
 	// command, whose Seq is 0), except origin. It must not block.
 	RouteGroup(m *Message, members []Recipient, origin route.SessionID)
 	// GroupEvent writes a group event to every live session of a user
-	// (gateway.IMRouter converts it to the wire). It must not block.
+	// (the gateway converts it to the wire). It must not block.
 	GroupEvent(appID, userID string, ev GroupEvent)
 }
 
