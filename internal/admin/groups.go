@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/heraldim/herald/internal/gateway"
 	"github.com/heraldim/herald/internal/im"
 	"github.com/heraldim/herald/internal/protocol"
 )
@@ -116,7 +117,7 @@ func (h *Handler) createGroup(w http.ResponseWriter, r *http.Request, app im.App
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, groupCreateReply{Group: im.WireGroup(rep.Group, 0), ErrorUserList: im.WireUserErrors(rep.ErrorUsers)})
+	writeJSON(w, http.StatusOK, groupCreateReply{Group: gateway.WireGroup(rep.Group, 0), ErrorUserList: gateway.WireUserErrors(rep.ErrorUsers)})
 	return nil
 }
 
@@ -138,8 +139,8 @@ func (h *Handler) getGroup(w http.ResponseWriter, r *http.Request, app im.App) e
 	if err != nil {
 		return err
 	}
-	wms := im.WireGroupMembers(ms)
-	writeJSON(w, http.StatusOK, groupView{Group: im.WireGroup(info.Group, info.MyRole), Members: wms.Members, Next: wms.Next})
+	wms := gateway.WireGroupMembers(ms)
+	writeJSON(w, http.StatusOK, groupView{Group: gateway.WireGroup(info.Group, info.MyRole), Members: wms.Members, Next: wms.Next})
 	return nil
 }
 
@@ -173,7 +174,7 @@ func (h *Handler) groupUsers(w http.ResponseWriter, r *http.Request, app im.App,
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, im.WireGroupUsers(rep))
+	writeJSON(w, http.StatusOK, gateway.WireGroupUsers(rep))
 	return nil
 }
 
@@ -236,7 +237,7 @@ func (h *Handler) groupApplications(w http.ResponseWriter, r *http.Request, app 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, im.WireJoinRequests(rep))
+	writeJSON(w, http.StatusOK, gateway.WireJoinRequests(rep))
 	return nil
 }
 
@@ -250,7 +251,7 @@ func (h *Handler) decideApplication(w http.ResponseWriter, r *http.Request, app 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, im.WireApplication(rep))
+	writeJSON(w, http.StatusOK, gateway.WireApplication(rep))
 	return nil
 }
 

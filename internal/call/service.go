@@ -6,7 +6,8 @@
 // End, Info) take and return the package's own types; the gateway decodes
 // and validates the wire frames and converts the replies (see
 // internal/gateway/calls.go). The events sent through the Hub and LoggedIn
-// are still wire types of package protocol.
+// (Event) and the refusals (*Error with a Code) are the package's too; the
+// gateway converts them to the wire.
 //
 // Every call is kept in memory while it is open and in the store for good.
 // Each state change is written to the store (with the pushes it plans and
@@ -51,15 +52,16 @@ import (
 	"github.com/heraldim/herald/internal/push"
 )
 
-// Hub is what the service needs from the session registry (gateway.Hub on
-// one node): presence and events, in the terms of package route, with no
-// session crossing it.
+// Hub is what the service needs from the session registry: presence and
+// its events, with no session crossing it (the gateway's Hub on one node,
+// or gateway.CallHub over a wire router: they convert the events to the
+// wire).
 type Hub interface {
 	// Online reports whether the user has a live session.
 	Online(appID, userID string) bool
-	// SendEvent writes an event to every live session of the user; it
-	// never blocks.
-	SendEvent(appID, userID, typ string, v any)
+	// CallEvent writes ev to every live session of the user; it never
+	// blocks.
+	CallEvent(appID, userID string, ev Event)
 }
 
 // Config tunes the service. Zero values take the defaults.
@@ -414,8 +416,9 @@ func ringingState(st int) bool {
 
 // The requests below are validated by the caller (the gateway runs
 // protocol.ValidateCall* on the wire frame, which also fills in the default
-// timeout). Their errors are *protocol.Error for the client; others are
-// internal. The events the service sends stay wire types (protocol.Call*).
+// timeout). Their refusals are *Error, with a Code the gateway maps to the
+// wire (WireCallError); other errors are internal. The events the service
+// sends are Event values.
 
 // Invitation invites users to a new call.
 type Invitation struct {
@@ -452,8 +455,8 @@ type Cancellation struct {
 // ErrorUser names an invitee a request did not apply to, and why.
 type ErrorUser struct {
 	UserID string
-	Code   protocol.Code
-	Reason string
+	Code   Code
+	Reason string // "": the code's own message
 }
 
 // Invited answers Invite and CallingInvite: the call, the invitation's
@@ -548,7 +551,7 @@ func (s *Service) known(ctx context.Context, appID string, invitees []string) ([
 	var errs []ErrorUser
 	for _, u := range invitees {
 		if slices.Contains(unknown, u) {
-			errs = append(errs, ErrorUser{UserID: u, Code: protocol.CodeUserNotFound, Reason: "no such user"})
+			errs = append(errs, ErrorUser{UserID: u, Code: CodeUserNotFound, Reason: "no such user"})
 			continue
 		}
 		ok = append(ok, u)
@@ -576,7 +579,7 @@ func (s *Service) invite(ctx context.Context, appID, inviter string, r Invitatio
 		return Invited{}, err
 	}
 	if len(invitees) == 0 {
-		return Invited{}, protocol.Errorf(protocol.CodeUserNotFound, "no invitee is a user of the app")
+		return Invited{}, refused(CodeUserNotFound, "no invitee is a user of the app")
 	}
 	id, err := newCallID()
 	if err != nil {
@@ -621,12 +624,11 @@ func (s *Service) invite(ctx context.Context, appID, inviter string, r Invitatio
 	}
 	for _, u := range rung {
 		if u.State == protocol.CallReceived {
-			s.hub.SendEvent(appID, u.UserID, protocol.EventCallInvitationReceived, s.received(c, u, now))
+			s.hub.CallEvent(appID, u.UserID, s.received(c, u, now))
 		}
 	}
 	s.recheckRung(appID, rung)
-	s.hub.SendEvent(appID, inviter, protocol.EventCallUserStateChanged,
-		protocol.CallUserStateChanged{CallID: id, Users: wireUsers(c.Users)})
+	s.hub.CallEvent(appID, inviter, UserStateChanged{CallID: id, Users: slices.Clone(c.Users)})
 	return Invited{CallID: id, Timeout: r.Timeout, Deadline: deadline, ErrorInvitees: errs}, nil
 }
 
@@ -640,24 +642,15 @@ func ended(users []User) []User {
 }
 
 // received is the ring event of invitee u at now.
-func (s *Service) received(c *state, u User, now time.Time) protocol.CallInvitationReceived {
+func (s *Service) received(c *state, u User, now time.Time) InvitationReceived {
 	left := u.Deadline.Sub(now)
 	secs := int((left + time.Second - 1) / time.Second)
 	inviter := u.InvitedBy
 	if inviter == "" {
 		inviter = c.Inviter
 	}
-	return protocol.CallInvitationReceived{CallID: c.CallID, Inviter: inviter, Mode: c.Mode, Timeout: max(secs, 0),
-		Deadline: u.Deadline.UnixMilli(), ExtendedData: c.ExtendedData, CreatedAt: c.CreatedAt.UnixMilli(),
-		Users: wireUsers(c.Users)}
-}
-
-func wireUsers(us []User) []protocol.CallUser {
-	out := make([]protocol.CallUser, len(us))
-	for i, u := range us {
-		out[i] = protocol.CallUser{UserID: u.UserID, State: u.State, ExtendedData: u.ExtendedData, UpdatedAt: u.UpdatedAt.UnixMilli()}
-	}
-	return out
+	return InvitationReceived{CallID: c.CallID, Inviter: inviter, Mode: c.Mode, Timeout: max(secs, 0),
+		Deadline: u.Deadline, ExtendedData: c.ExtendedData, CreatedAt: c.CreatedAt, Users: slices.Clone(c.Users)}
 }
 
 // lookup returns an open call, or a closed one read from the store
@@ -668,7 +661,7 @@ func (s *Service) lookup(ctx context.Context, appID, callID string) (c *state, c
 	}
 	r, err := s.store.Call(ctx, appID, callID)
 	if errors.Is(err, ErrNotFound) {
-		return nil, false, protocol.Errorf(protocol.CodeCallNotFound, "")
+		return nil, false, refused(CodeCallNotFound, "")
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("call: %w", err)
@@ -678,12 +671,12 @@ func (s *Service) lookup(ctx context.Context, appID, callID string) (c *state, c
 
 // answeredErr is the error for acting on an invitation in state st (not
 // ringing).
-func answeredErr(st int) *protocol.Error {
+func answeredErr(st int) *Error {
 	switch st {
 	case protocol.CallAccepted, protocol.CallRejected, protocol.CallQuit:
-		return protocol.Errorf(protocol.CodeCallAnswered, "")
+		return refused(CodeAnswered, "")
 	}
-	return protocol.Errorf(protocol.CodeCallEnded, "")
+	return refused(CodeEnded, "")
 }
 
 // commit stores ch, keeping the gate and the memory in step: the gate loses
@@ -819,9 +812,9 @@ func involved(c *state, also ...User) []string {
 
 // tell sends a callUserStateChanged with changed to everyone involved.
 func (s *Service) tell(c *state, changed []User) {
-	ev := protocol.CallUserStateChanged{CallID: c.CallID, Users: wireUsers(changed)}
+	ev := UserStateChanged{CallID: c.CallID, Users: slices.Clone(changed)}
 	for _, u := range involved(c, changed...) {
-		s.hub.SendEvent(c.AppID, u, protocol.EventCallUserStateChanged, ev)
+		s.hub.CallEvent(c.AppID, u, ev)
 	}
 }
 
@@ -835,7 +828,7 @@ func (s *Service) answer(ctx context.Context, appID, userID string, r Action, to
 	}
 	u := c.user(userID)
 	if u == nil || userID == c.Inviter {
-		return Outcome{}, protocol.Errorf(protocol.CodeNotCallInvitee, "")
+		return Outcome{}, refused(CodeNotInvitee, "")
 	}
 	now := s.cfg.Clock.Now()
 	switch {
@@ -843,7 +836,7 @@ func (s *Service) answer(ctx context.Context, appID, userID string, r Action, to
 		return Outcome{}, answeredErr(u.State)
 	case closed || !now.Before(u.Deadline):
 		// The deadline passed; the timer is about to say so.
-		return Outcome{}, protocol.Errorf(protocol.CodeCallEnded, "")
+		return Outcome{}, refused(CodeEnded, "")
 	}
 	nu := *u
 	nu.State, nu.ExtendedData, nu.UpdatedAt = to, r.ExtendedData, now
@@ -866,7 +859,7 @@ func (s *Service) cancel(ctx context.Context, appID, userID string, r Cancellati
 		return Outcome{}, err
 	}
 	if userID != c.Inviter {
-		return Outcome{}, protocol.Errorf(protocol.CodePermissionDenied, "only the inviter can cancel")
+		return Outcome{}, refused(CodePermissionDenied, "only the inviter can cancel")
 	}
 	now := s.cfg.Clock.Now()
 	names := dedupe(r.Invitees)
@@ -881,19 +874,19 @@ func (s *Service) cancel(ctx context.Context, appID, userID string, r Cancellati
 	var errs []ErrorUser
 	for _, id := range names {
 		u := c.user(id)
-		var perr *protocol.Error
+		var perr *Error
 		switch {
 		case u == nil || id == c.Inviter:
-			perr = protocol.Errorf(protocol.CodeNotCallInvitee, "not invited to this call")
+			perr = refused(CodeNotInvitee, "not invited to this call")
 		case !ringingState(u.State):
 			perr = answeredErr(u.State)
 		case closed || !now.Before(u.Deadline):
-			perr = protocol.Errorf(protocol.CodeCallEnded, "the invitation timed out")
+			perr = refused(CodeEnded, "the invitation timed out")
 		}
 		if perr != nil {
 			if len(r.Invitees) > 0 {
 				errs = append(errs, ErrorUser{UserID: id, Code: perr.Code, Reason: perr.Message})
-			} else if perr.Code == protocol.CodeCallAnswered || len(errs) == 0 {
+			} else if perr.Code == CodeAnswered || len(errs) == 0 {
 				// Cancelling all: remember why nothing may be left.
 				errs = []ErrorUser{{UserID: id, Code: perr.Code, Reason: perr.Message}}
 			}
@@ -904,11 +897,11 @@ func (s *Service) cancel(ctx context.Context, appID, userID string, r Cancellati
 		targets = append(targets, nu)
 	}
 	if len(targets) == 0 {
-		code := protocol.CodeCallEnded
+		code := CodeEnded
 		if len(errs) > 0 {
 			code = errs[0].Code
 		}
-		return Outcome{}, protocol.Errorf(code, "no invitation left to cancel")
+		return Outcome{}, refused(code, "no invitation left to cancel")
 	}
 	if len(r.Invitees) == 0 {
 		errs = nil
@@ -925,9 +918,9 @@ func (s *Service) cancel(ctx context.Context, appID, userID string, r Cancellati
 	if err := s.commitWithdrawing(ctx, c, Change{Users: targets, Pushes: pushes, DropReason: "call cancelled", Now: now}, cfg); err != nil {
 		return Outcome{}, err
 	}
-	ev := protocol.CallInvitationCancelled{CallID: c.CallID, Inviter: c.Inviter, Mode: c.Mode, ExtendedData: r.ExtendedData}
+	ev := InvitationCancelled{CallID: c.CallID, Inviter: c.Inviter, Mode: c.Mode, ExtendedData: r.ExtendedData}
 	for _, u := range targets {
-		s.hub.SendEvent(appID, u.UserID, protocol.EventCallInvitationCancelled, ev)
+		s.hub.CallEvent(appID, u.UserID, ev)
 	}
 	s.tell(c, targets)
 	return Outcome{CallID: c.CallID, ErrorInvitees: errs}, nil
@@ -954,16 +947,16 @@ func (s *Service) timeout(ctx context.Context, c *state, now time.Time) {
 		}
 		return
 	}
-	ev := protocol.CallInvitationTimeout{CallID: c.CallID, Mode: c.Mode}
+	ev := InvitationTimeout{CallID: c.CallID, Mode: c.Mode}
 	for _, u := range due {
-		s.hub.SendEvent(c.AppID, u.UserID, protocol.EventCallInvitationTimeout, ev)
+		s.hub.CallEvent(c.AppID, u.UserID, ev)
 	}
 	s.tell(c, due)
 }
 
 // LoggedIn implements gateway.Calls: the invitations still ringing for the
 // user go to the new session, and those not received yet become received.
-func (s *Service) LoggedIn(ctx context.Context, appID, userID string, deliver func(typ string, v any)) {
+func (s *Service) LoggedIn(ctx context.Context, appID, userID string, deliver func(Event)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ids := make([]string, 0, len(s.ringingBy[userKey{appID, userID}]))
@@ -993,14 +986,14 @@ func (s *Service) LoggedIn(ctx context.Context, appID, userID string, deliver fu
 			}
 			u = c.user(userID)
 		}
-		deliver(protocol.EventCallInvitationReceived, s.received(c, *u, now))
+		deliver(s.received(c, *u, now))
 	}
 }
 
 // requireAdvanced refuses the advanced-mode requests on a general call.
-func requireAdvanced(c *state) *protocol.Error {
+func requireAdvanced(c *state) *Error {
 	if c.Mode != protocol.CallModeAdvanced {
-		return protocol.Errorf(protocol.CodeInvalidArgument, "only an advanced-mode call allows this")
+		return refused(CodeInvalidArgument, "only an advanced-mode call allows this")
 	}
 	return nil
 }
@@ -1021,12 +1014,12 @@ func (s *Service) callingInvite(ctx context.Context, appID, userID string, r Mor
 	}
 	if u := c.user(userID); u == nil || u.State != protocol.CallAccepted {
 		if closed {
-			return Invited{}, protocol.Errorf(protocol.CodeCallEnded, "")
+			return Invited{}, refused(CodeEnded, "")
 		}
-		return Invited{}, protocol.Errorf(protocol.CodeNotCallInvitee, "not in the call")
+		return Invited{}, refused(CodeNotInvitee, "not in the call")
 	}
 	if closed {
-		return Invited{}, protocol.Errorf(protocol.CodeCallEnded, "")
+		return Invited{}, refused(CodeEnded, "")
 	}
 	now := s.cfg.Clock.Now()
 	deadline := now.Add(time.Duration(r.Timeout) * time.Second)
@@ -1034,7 +1027,7 @@ func (s *Service) callingInvite(ctx context.Context, appID, userID string, r Mor
 	var rung []User
 	for _, id := range invitees {
 		if u := c.user(id); u != nil && (ringingState(u.State) || u.State == protocol.CallAccepted) {
-			errs = append(errs, ErrorUser{UserID: id, Code: protocol.CodeInvalidInvitees, Reason: "already invited to or in the call"})
+			errs = append(errs, ErrorUser{UserID: id, Code: CodeInvalidInvitees, Reason: "already invited to or in the call"})
 			continue
 		}
 		st := protocol.CallInviting
@@ -1044,7 +1037,7 @@ func (s *Service) callingInvite(ctx context.Context, appID, userID string, r Mor
 		rung = append(rung, User{UserID: id, State: st, InvitedBy: userID, Deadline: deadline, UpdatedAt: now, PushConfig: cfg})
 	}
 	if len(rung) == 0 {
-		return Invited{}, protocol.Errorf(errs[0].Code, "no invitee can be invited: %s", errs[0].Reason)
+		return Invited{}, refused(errs[0].Code, "no invitee can be invited: %s", errs[0].Reason)
 	}
 	pushes := ringPushes(rung)
 	if err := s.commit(ctx, c, Change{Users: rung, Pushes: pushes, Now: now}); err != nil {
@@ -1052,7 +1045,7 @@ func (s *Service) callingInvite(ctx context.Context, appID, userID string, r Mor
 	}
 	for _, u := range rung {
 		if u.State == protocol.CallReceived {
-			s.hub.SendEvent(appID, u.UserID, protocol.EventCallInvitationReceived, s.received(c, u, now))
+			s.hub.CallEvent(appID, u.UserID, s.received(c, u, now))
 		}
 	}
 	s.recheckRung(appID, rung)
@@ -1073,9 +1066,9 @@ func (s *Service) join(ctx context.Context, appID, userID string, r Action) (Rec
 	u := c.user(userID)
 	switch {
 	case u == nil:
-		return Record{}, protocol.Errorf(protocol.CodeNotCallInvitee, "")
+		return Record{}, refused(CodeNotInvitee, "")
 	case closed:
-		return Record{}, protocol.Errorf(protocol.CodeCallEnded, "")
+		return Record{}, refused(CodeEnded, "")
 	case u.State == protocol.CallAccepted:
 		return snapshot(c), nil // joining twice is harmless
 	}
@@ -1102,11 +1095,11 @@ func (s *Service) participant(ctx context.Context, appID, userID, callID string)
 	u := c.user(userID)
 	switch {
 	case u == nil:
-		return nil, nil, protocol.Errorf(protocol.CodeNotCallInvitee, "")
+		return nil, nil, refused(CodeNotInvitee, "")
 	case closed:
-		return nil, nil, protocol.Errorf(protocol.CodeCallEnded, "")
+		return nil, nil, refused(CodeEnded, "")
 	case u.State != protocol.CallAccepted:
-		return nil, nil, protocol.Errorf(protocol.CodeNotCallInvitee, "not in the call")
+		return nil, nil, refused(CodeNotInvitee, "not in the call")
 	}
 	return c, u, nil
 }
@@ -1164,9 +1157,9 @@ func (s *Service) endCall(ctx context.Context, c *state, by string, self User, e
 	if err := s.commit(ctx, c, Change{Users: users, ClosedAt: now, DropReason: "call ended", Now: now}); err != nil {
 		return Outcome{}, err
 	}
-	ev := protocol.CallInvitationEnded{CallID: c.CallID, OperatedBy: by, Mode: c.Mode, ExtendedData: ext, EndedAt: now.UnixMilli()}
+	ev := InvitationEnded{CallID: c.CallID, OperatedBy: by, Mode: c.Mode, ExtendedData: ext, EndedAt: now}
 	for _, u := range to {
-		s.hub.SendEvent(c.AppID, u, protocol.EventCallInvitationEnded, ev)
+		s.hub.CallEvent(c.AppID, u, ev)
 	}
 	return Outcome{CallID: c.CallID}, nil
 }
@@ -1179,7 +1172,7 @@ func (s *Service) info(ctx context.Context, appID, userID, callID string) (Recor
 		return Record{}, err
 	}
 	if c.user(userID) == nil {
-		return Record{}, protocol.Errorf(protocol.CodeNotCallInvitee, "")
+		return Record{}, refused(CodeNotInvitee, "")
 	}
 	return snapshot(c), nil
 }

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/heraldim/herald/internal/call"
+	"github.com/heraldim/herald/internal/gateway"
 	"github.com/heraldim/herald/internal/im"
 	"github.com/heraldim/herald/internal/protocol"
 	"github.com/heraldim/herald/internal/push"
@@ -104,7 +105,7 @@ func newRig(t *testing.T, path string, online ...string) *rig {
 	for _, u := range online {
 		r.hub.online[u] = true
 	}
-	r.svc, err = call.New(r.fs, r.hub, call.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	r.svc, err = call.New(r.fs, gateway.CallHub(r.hub), call.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +133,7 @@ func (r *rig) invite(t *testing.T, timeout int, invitees ...string) call.Invited
 
 func code(err error) protocol.Code {
 	var pe *protocol.Error
-	if errors.As(err, &pe) {
+	if errors.As(gateway.WireCallError(err), &pe) {
 		return pe.Code
 	}
 	return 0
@@ -230,8 +231,8 @@ func TestCallLoggedInTimeLeft(t *testing.T) {
 	rep := r.invite(t, 3, "bob")
 	time.Sleep(300 * time.Millisecond)
 	var got []protocol.CallInvitationReceived
-	r.svc.LoggedIn(t.Context(), "app", "bob", func(typ string, v any) {
-		if typ == protocol.EventCallInvitationReceived {
+	r.svc.LoggedIn(t.Context(), "app", "bob", func(ev call.Event) {
+		if typ, v := gateway.WireCallEvent(ev); typ == protocol.EventCallInvitationReceived {
 			got = append(got, v.(protocol.CallInvitationReceived))
 		}
 	})
@@ -245,7 +246,7 @@ func TestCallLoggedInTimeLeft(t *testing.T) {
 	if _, err := r.svc.Cancel(t.Context(), "app", "alice", call.Cancellation{CallID: rep.CallID}); err != nil {
 		t.Fatal(err)
 	}
-	r.svc.LoggedIn(t.Context(), "app", "bob", func(typ string, v any) { t.Fatalf("rang %s after the cancel", typ) })
+	r.svc.LoggedIn(t.Context(), "app", "bob", func(ev call.Event) { t.Fatalf("rang %T after the cancel", ev) })
 }
 
 // TestClaimRing: a claim passes while the invitee rings and fails once it

@@ -64,11 +64,8 @@ type Push struct {
 }
 
 // RingClaim is one attempt of a ring push job that passed the call gate
-// on its way to the vendor.
-type RingClaim struct {
-	JobID   int64
-	Attempt int
-}
+// on its way to the vendor (push's: the store plans withdraws from it).
+type RingClaim = push.RingClaim
 
 // Withdraw is the push that replaces the rings of one user of the call
 // that may be with the vendor: a push.JobCallCancel job (with the ring's

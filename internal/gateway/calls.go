@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/heraldim/herald/internal/call"
 	"github.com/heraldim/herald/internal/protocol"
@@ -10,8 +12,10 @@ import (
 
 // Calls is what the gateway needs from the call invitation service. Its
 // requests take and return package call's types, validated by the gateway
-// (protocol.ValidateCall*); errors are *protocol.Error for the client,
-// others are internal. The events it sends are wire types.
+// (protocol.ValidateCall*); its refusals are *call.Error, which
+// WireCallError converts for the client, other errors are internal. Its
+// events are call.Event values, which WireCallEvent converts (the Hub's
+// CallEvent, or CallHub over another wire router).
 type Calls interface {
 	Invite(ctx context.Context, appID, inviter string, r call.Invitation) (call.Invited, error)
 	CallingInvite(ctx context.Context, appID, userID string, r call.MoreInvitees) (call.Invited, error)
@@ -23,9 +27,9 @@ type Calls interface {
 	End(ctx context.Context, appID, userID string, r call.Action) (call.Outcome, error)
 	Info(ctx context.Context, appID, userID, callID string) (call.Record, error)
 	// LoggedIn delivers the invitations still ringing for the user to one
-	// session that just logged in, through deliver (an event type and its
-	// payload), and marks them received.
-	LoggedIn(ctx context.Context, appID, userID string, deliver func(typ string, v any))
+	// session that just logged in, through deliver, and marks them
+	// received.
+	LoggedIn(ctx context.Context, appID, userID string, deliver func(call.Event))
 	// SessionEnded reports a logged-in session of the user that ended
 	// without a logout, for the rings it may owe; it must not block.
 	SessionEnded(appID, userID string)
@@ -41,7 +45,7 @@ func (s *Session) handleCall(f protocol.Frame) bool {
 		return true
 	}
 	r, err := s.callRequest(s.ctx, f)
-	s.answer(f.ID, r, err)
+	s.answer(f.ID, r, WireCallError(err))
 	return true
 }
 
@@ -163,7 +167,12 @@ func callErrorUsers(us []call.ErrorUser) []protocol.CallErrorUser {
 	}
 	out := make([]protocol.CallErrorUser, len(us))
 	for i, u := range us {
-		out[i] = protocol.CallErrorUser{UserID: u.UserID, Code: u.Code, Reason: u.Reason}
+		code := wireCallCode(u.Code)
+		reason := u.Reason
+		if reason == "" {
+			reason = protocol.Errorf(code, "").Message
+		}
+		out[i] = protocol.CallErrorUser{UserID: u.UserID, Code: code, Reason: reason}
 	}
 	return out
 }
@@ -178,11 +187,94 @@ func callReply(r call.Outcome) protocol.CallReply {
 }
 
 func callInfoReply(c call.Record) protocol.CallInfo {
-	users := make([]protocol.CallUser, len(c.Users))
-	for i, u := range c.Users {
-		users[i] = protocol.CallUser{UserID: u.UserID, State: u.State, ExtendedData: u.ExtendedData, UpdatedAt: u.UpdatedAt.UnixMilli()}
-	}
 	return protocol.CallInfo{CallID: c.CallID, Inviter: c.Inviter, Mode: c.Mode, ExtendedData: c.ExtendedData,
 		CreatedAt: c.CreatedAt.UnixMilli(), Deadline: c.Deadline.UnixMilli(), Ended: !c.ClosedAt.IsZero(),
-		Users: users}
+		Users: callUsers(c.Users)}
 }
+
+// callCodes are the wire codes of the call service's refusals.
+var callCodes = map[call.Code]protocol.Code{
+	call.CodeInvalidArgument:  protocol.CodeInvalidArgument,
+	call.CodeInvalidInvitees:  protocol.CodeInvalidInvitees,
+	call.CodeUserNotFound:     protocol.CodeUserNotFound,
+	call.CodeCallNotFound:     protocol.CodeCallNotFound,
+	call.CodeNotInvitee:       protocol.CodeNotCallInvitee,
+	call.CodePermissionDenied: protocol.CodePermissionDenied,
+	call.CodeAnswered:         protocol.CodeCallAnswered,
+	call.CodeEnded:            protocol.CodeCallEnded,
+}
+
+// wireCallCode is c on the wire; a code without one is internal.
+func wireCallCode(c call.Code) protocol.Code {
+	if w, ok := callCodes[c]; ok {
+		return w
+	}
+	return protocol.CodeInternal
+}
+
+// WireCallError is an error of the call service for the client: a refusal
+// (*call.Error) as its wire code and message (the code's own when it has
+// none); any other error (nil included) unchanged.
+func WireCallError(err error) error {
+	var ce *call.Error
+	if !errors.As(err, &ce) {
+		return err
+	}
+	if ce.Message == "" {
+		return protocol.Errorf(wireCallCode(ce.Code), "")
+	}
+	return protocol.Errorf(wireCallCode(ce.Code), "%s", ce.Message)
+}
+
+// callUsers is a call's users on the wire (an empty list, never null).
+func callUsers(us []call.User) []protocol.CallUser {
+	out := make([]protocol.CallUser, len(us))
+	for i, u := range us {
+		out[i] = protocol.CallUser{UserID: u.UserID, State: u.State, ExtendedData: u.ExtendedData, UpdatedAt: u.UpdatedAt.UnixMilli()}
+	}
+	return out
+}
+
+// WireCallEvent is a call event on the wire: its event type and payload,
+// times in Unix ms. An event of a type it does not know is a programming
+// error: it panics, as a silent drop would hide it.
+func WireCallEvent(ev call.Event) (typ string, v any) {
+	switch ev := ev.(type) {
+	case call.InvitationReceived:
+		return protocol.EventCallInvitationReceived, protocol.CallInvitationReceived{CallID: ev.CallID,
+			Inviter: ev.Inviter, Mode: ev.Mode, Timeout: ev.Timeout, Deadline: ev.Deadline.UnixMilli(),
+			ExtendedData: ev.ExtendedData, CreatedAt: ev.CreatedAt.UnixMilli(), Users: callUsers(ev.Users)}
+	case call.UserStateChanged:
+		return protocol.EventCallUserStateChanged, protocol.CallUserStateChanged{CallID: ev.CallID, Users: callUsers(ev.Users)}
+	case call.InvitationCancelled:
+		return protocol.EventCallInvitationCancelled, protocol.CallInvitationCancelled{CallID: ev.CallID,
+			Inviter: ev.Inviter, Mode: ev.Mode, ExtendedData: ev.ExtendedData}
+	case call.InvitationTimeout:
+		return protocol.EventCallInvitationTimeout, protocol.CallInvitationTimeout{CallID: ev.CallID, Mode: ev.Mode}
+	case call.InvitationEnded:
+		return protocol.EventCallInvitationEnded, protocol.CallInvitationEnded{CallID: ev.CallID,
+			OperatedBy: ev.OperatedBy, Mode: ev.Mode, ExtendedData: ev.ExtendedData, EndedAt: ev.EndedAt.UnixMilli()}
+	}
+	panic(fmt.Sprintf("gateway: unknown call event %T", ev))
+}
+
+// EventSender is presence and wire events, as the hub (or a router over
+// several nodes' hubs) offers them (route.Presence and route.Events).
+type EventSender interface {
+	Online(appID, userID string) bool
+	SendEvent(appID, userID, typ string, v any)
+}
+
+// CallHub is the call service's hub over h: its events converted to the
+// wire (WireCallEvent) and sent with h.SendEvent.
+func CallHub(h EventSender) call.Hub { return callHub{h} }
+
+type callHub struct{ EventSender }
+
+func (h callHub) CallEvent(appID, userID string, ev call.Event) {
+	typ, v := WireCallEvent(ev)
+	h.SendEvent(appID, userID, typ, v)
+}
+
+// callEvent writes a call event to this session.
+func (s *Session) callEvent(ev call.Event) { s.event(WireCallEvent(ev)) }

@@ -65,7 +65,7 @@ type Service interface {
 	// cutoff (token_revoked), as Authenticate does.
 	CheckRevoked(ctx context.Context, appID, userID string, issuedAt time.Time) error
 	// UserInfo returns profiles of users of the app (userInfo).
-	UserInfo(ctx context.Context, appID, userID string, req protocol.UserInfoRequest) (protocol.UserInfoReply, error)
+	UserInfo(ctx context.Context, appID, userID string, req im.UserInfoQuery) (im.UserInfoResult, error)
 }
 
 // Devices registers push devices and binds them to users (push.Registry).

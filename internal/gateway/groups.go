@@ -12,15 +12,15 @@ func (s *Session) handleGroup(f protocol.Frame) bool {
 	svc := s.g.svc
 	switch f.Type {
 	case protocol.TypeGroupCreate:
-		query(s, f, wire(svc.CreateGroup, groupCreate, im.WireGroupResult))
+		query(s, f, wire(svc.CreateGroup, groupCreate, WireGroupResult))
 	case protocol.TypeGroupJoin:
-		query(s, f, wire(svc.JoinGroup, groupJoin, im.WireGroupResult))
+		query(s, f, wire(svc.JoinGroup, groupJoin, WireGroupResult))
 	case protocol.TypeGroupLeave:
 		query(s, f, wire(svc.LeaveGroup, groupRef, noReply))
 	case protocol.TypeGroupInvite:
-		query(s, f, wire(svc.InviteToGroup, groupUsers, im.WireGroupUsers))
+		query(s, f, wire(svc.InviteToGroup, groupUsers, WireGroupUsers))
 	case protocol.TypeGroupKick:
-		query(s, f, wire(svc.KickFromGroup, groupUsers, im.WireGroupUsers))
+		query(s, f, wire(svc.KickFromGroup, groupUsers, WireGroupUsers))
 	case protocol.TypeGroupDismiss:
 		query(s, f, wire(svc.DismissGroup, groupRef, noReply))
 	case protocol.TypeGroupTransfer:
@@ -28,19 +28,19 @@ func (s *Session) handleGroup(f protocol.Frame) bool {
 	case protocol.TypeGroupSetRole:
 		query(s, f, wire(svc.SetGroupRole, groupSetRole, noReply))
 	case protocol.TypeGroupInfo:
-		query(s, f, wire(svc.GroupInfo, groupRef, im.WireGroupResult))
+		query(s, f, wire(svc.GroupInfo, groupRef, WireGroupResult))
 	case protocol.TypeGroupMembers:
-		query(s, f, wire(svc.GroupMembers, groupMembersPage, im.WireGroupMembers))
+		query(s, f, wire(svc.GroupMembers, groupMembersPage, WireGroupMembers))
 	case protocol.TypeGroupList:
-		query(s, f, wire(svc.GroupList, groupListQuery, im.WireGroupList))
+		query(s, f, wire(svc.GroupList, groupListQuery, WireGroupList))
 	case protocol.TypeGroupSetJoinMode:
 		query(s, f, wire(svc.SetGroupJoinMode, groupSetJoinMode, noReply))
 	case protocol.TypeGroupAcceptApplication:
-		query(s, f, wire(svc.AcceptGroupApplication, groupApplicationRef, im.WireApplication))
+		query(s, f, wire(svc.AcceptGroupApplication, groupApplicationRef, WireApplication))
 	case protocol.TypeGroupRejectApplication:
-		query(s, f, wire(svc.RejectGroupApplication, groupApplicationRef, im.WireApplication))
+		query(s, f, wire(svc.RejectGroupApplication, groupApplicationRef, WireApplication))
 	case protocol.TypeGroupApplicationList:
-		query(s, f, wire(svc.GroupApplicationList, groupApplicationsPage, im.WireJoinRequests))
+		query(s, f, wire(svc.GroupApplicationList, groupApplicationsPage, WireJoinRequests))
 	default:
 		return false
 	}

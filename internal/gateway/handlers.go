@@ -313,7 +313,7 @@ func (s *Session) handleLogin(f protocol.Frame) {
 		p.LoggedIn(PresenceEvent{AppID: s.appID, UserID: s.userID, Platform: s.platform, DeviceID: s.deviceID, SessionID: s.id})
 	}
 	if s.g.calls != nil {
-		s.g.calls.LoggedIn(s.ctx, s.appID, s.userID, s.event)
+		s.g.calls.LoggedIn(s.ctx, s.appID, s.userID, s.callEvent)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"sync"
 
+	"github.com/heraldim/herald/internal/call"
 	"github.com/heraldim/herald/internal/im"
 	"github.com/heraldim/herald/internal/route"
 )
@@ -43,6 +44,7 @@ type hubShard struct {
 
 var (
 	_ im.Router      = (*Hub)(nil)
+	_ call.Hub       = (*Hub)(nil)
 	_ route.Presence = (*Hub)(nil)
 	_ route.Events   = (*Hub)(nil)
 )
@@ -216,6 +218,18 @@ func (h *Hub) RouteGroup(m *im.Message, members []im.Recipient, origin route.Ses
 		}
 		sh.mu.RUnlock()
 	}
+}
+
+// GroupEvent implements im.Router: SendEvent of ev on the wire.
+func (h *Hub) GroupEvent(appID, userID string, ev im.GroupEvent) {
+	typ, v := WireGroupEvent(ev)
+	h.SendEvent(appID, userID, typ, v)
+}
+
+// CallEvent implements call.Hub: SendEvent of ev on the wire.
+func (h *Hub) CallEvent(appID, userID string, ev call.Event) {
+	typ, v := WireCallEvent(ev)
+	h.SendEvent(appID, userID, typ, v)
 }
 
 // SendEvent writes an event to every live session of the user on this

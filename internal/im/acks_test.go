@@ -120,4 +120,4 @@ type nopRouter struct{}
 func (nopRouter) Route(*Message, route.SessionID)                   {}
 func (nopRouter) Online(string, string) bool                        { return false }
 func (nopRouter) RouteGroup(*Message, []Recipient, route.SessionID) {}
-func (nopRouter) SendEvent(string, string, string, any)             {}
+func (nopRouter) GroupEvent(string, string, GroupEvent)             {}

@@ -4,7 +4,7 @@ import "github.com/heraldim/herald/internal/protocol"
 
 // The group requests and replies of Service, in im's own types: the
 // gateway and the admin REST API convert from their wire forms and back
-// with the Wire functions below, which the group events use too.
+// (the reply converters are the gateway's, in its convert.go).
 
 // GroupCreate creates a group. GroupID is optional: the service makes one
 // when it is empty. JoinMode nil: protocol.DefaultJoinMode.
@@ -128,70 +128,6 @@ func userErrors(es []protocol.GroupErrorUser) []UserError {
 	out := make([]UserError, len(es))
 	for i, e := range es {
 		out[i] = UserError(e)
-	}
-	return out
-}
-
-// WireUserErrors is a request's user errors on the wire.
-func WireUserErrors(es []UserError) []protocol.GroupErrorUser {
-	if es == nil {
-		return nil
-	}
-	out := make([]protocol.GroupErrorUser, len(es))
-	for i, e := range es {
-		out[i] = protocol.GroupErrorUser(e)
-	}
-	return out
-}
-
-// WireGroupResult is a create's, join's or info's reply on the wire.
-func WireGroupResult(r GroupResult) protocol.GroupReply {
-	out := protocol.GroupReply{ErrorUserList: WireUserErrors(r.ErrorUsers), Pending: r.Pending}
-	if r.Pending {
-		out.Group = protocol.Group{GroupID: r.Group.ID, JoinMode: r.Group.JoinMode}
-	} else {
-		out.Group = WireGroup(r.Group, r.MyRole)
-	}
-	if r.Application != nil {
-		app := WireApplication(*r.Application)
-		out.Application = &app
-	}
-	return out
-}
-
-// WireGroupUsers is an invite's or a kick's reply on the wire.
-func WireGroupUsers(r GroupUsersResult) protocol.GroupUsersReply {
-	return protocol.GroupUsersReply{UserIDs: r.UserIDs, MemberCount: r.MemberCount, ErrorUserList: WireUserErrors(r.ErrorUsers)}
-}
-
-// WireGroupMember is a member on the wire.
-func WireGroupMember(m GroupMember) protocol.GroupMember {
-	return protocol.GroupMember{UserID: m.UserID, Role: m.Role, JoinedAt: m.JoinedAt.UnixMilli()}
-}
-
-// WireGroupMembers is a page of members on the wire.
-func WireGroupMembers(p GroupMembersPage) protocol.GroupMembersReply {
-	out := protocol.GroupMembersReply{Members: make([]protocol.GroupMember, 0, len(p.Members)), Next: p.Next}
-	for _, m := range p.Members {
-		out.Members = append(out.Members, WireGroupMember(m))
-	}
-	return out
-}
-
-// WireGroupList is a page of the user's groups on the wire.
-func WireGroupList(p GroupListPage) protocol.GroupListReply {
-	out := protocol.GroupListReply{Groups: make([]protocol.Group, 0, len(p.Groups)), Next: p.Next}
-	for _, g := range p.Groups {
-		out.Groups = append(out.Groups, WireGroup(g.Group, g.Role))
-	}
-	return out
-}
-
-// WireJoinRequests is a page of join requests on the wire.
-func WireJoinRequests(p JoinRequestPage) protocol.GroupApplicationListReply {
-	out := protocol.GroupApplicationListReply{Applications: make([]protocol.GroupApplication, 0, len(p.Applications)), Next: p.Next}
-	for _, r := range p.Applications {
-		out.Applications = append(out.Applications, WireApplication(r))
 	}
 	return out
 }

@@ -195,15 +195,6 @@ func (s *Service) groupOp(ctx context.Context, appID, groupID string, fn func(sn
 	return next, nil
 }
 
-// WireGroup is a group on the wire as a member of role sees it (0: not a
-// member, or the app's server).
-func WireGroup(g Group, role int) protocol.Group {
-	return protocol.Group{
-		GroupID: g.ID, Name: g.Name, ExtendedData: g.ExtendedData, OwnerUserID: g.Owner,
-		MemberCount: g.MemberCount, CreatedAt: g.CreatedAt.UnixMilli(), MyRole: role, JoinMode: g.JoinMode,
-	}
-}
-
 // Actor is who asks for a group change: a user, whose membership and role
 // are checked, or the app's server (the admin REST API), which may do what
 // the owner may without being a member, and whose changes the events
@@ -370,9 +361,9 @@ func (s *Service) CreateGroupAs(ctx context.Context, appID string, a Actor, owne
 	}
 	g.MemberCount = len(ms)
 	for _, m := range ms {
-		s.router.SendEvent(appID, m.UserID, protocol.EventGroupStateChanged, protocol.GroupStateChanged{
+		s.router.GroupEvent(appID, m.UserID, GroupStateChanged{
 			GroupID: id, State: protocol.GroupStateEnter, Event: protocol.GroupEventCreated, OperatedBy: a.by(),
-			Group: WireGroup(g, m.Role),
+			Group: &g, Role: m.Role,
 		})
 	}
 	s.metrics.groupOps.WithLabelValues("create").Inc()
@@ -406,9 +397,9 @@ func (s *Service) insertMembers(ctx context.Context, sn *groupSnap, users []stri
 // entered it.
 func (s *Service) entered(sn *groupSnap, added []string, event, by string) {
 	for _, u := range added {
-		s.router.SendEvent(sn.group.AppID, u, protocol.EventGroupStateChanged, protocol.GroupStateChanged{
+		s.router.GroupEvent(sn.group.AppID, u, GroupStateChanged{
 			GroupID: sn.group.ID, State: protocol.GroupStateEnter, Event: event, OperatedBy: by,
-			Group: WireGroup(sn.group, protocol.RoleMember),
+			Group: &sn.group, Role: protocol.RoleMember,
 		})
 	}
 	s.memberEvent(sn, protocol.GroupStateEnter, event, by, added, nil)
@@ -418,42 +409,40 @@ func (s *Service) entered(sn *groupSnap, added []string, event, by string) {
 // memberEvent tells every member of sn, and the users in also, that users
 // entered or left.
 func (s *Service) memberEvent(sn *groupSnap, state, event, by string, users, also []string) {
-	ev := protocol.GroupMemberStateChanged{
+	ev := GroupMemberStateChanged{
 		GroupID: sn.group.ID, State: state, Event: event, UserIDs: users, OperatedBy: by,
 		MemberCount: len(sn.members),
 	}
 	for _, r := range sn.recips {
-		s.router.SendEvent(sn.group.AppID, r.UserID, protocol.EventGroupMemberStateChanged, ev)
+		s.router.GroupEvent(sn.group.AppID, r.UserID, ev)
 	}
 	for _, u := range also {
-		s.router.SendEvent(sn.group.AppID, u, protocol.EventGroupMemberStateChanged, ev)
+		s.router.GroupEvent(sn.group.AppID, u, ev)
 	}
 }
 
 // toAdmins sends an event to the owner and the admins of sn's group, and to
 // the users in also.
-func (s *Service) toAdmins(sn *groupSnap, typ string, ev any, also ...string) {
+func (s *Service) toAdmins(sn *groupSnap, ev GroupEvent, also ...string) {
 	for u, m := range sn.members {
 		if isAdmin(m.Role) && !slices.Contains(also, u) {
-			s.router.SendEvent(sn.group.AppID, u, typ, ev)
+			s.router.GroupEvent(sn.group.AppID, u, ev)
 		}
 	}
 	for _, u := range also {
-		s.router.SendEvent(sn.group.AppID, u, typ, ev)
+		s.router.GroupEvent(sn.group.AppID, u, ev)
 	}
 }
 
-// WireApplication is a join request on the wire.
-func WireApplication(r JoinRequest) protocol.GroupApplication {
-	state := protocol.ApplicationPending
-	switch r.State {
+// joinStateLabel names a join request's state in the group metrics.
+func joinStateLabel(st int) string {
+	switch st {
 	case JoinAccepted:
-		state = protocol.ApplicationAccepted
+		return "accepted"
 	case JoinRejected:
-		state = protocol.ApplicationRejected
+		return "rejected"
 	}
-	return protocol.GroupApplication{GroupID: r.GroupID, UserID: r.UserID, Message: r.Message, State: state,
-		CreatedAt: r.CreatedAt.UnixMilli(), UpdatedAt: r.UpdatedAt.UnixMilli()}
+	return "pending"
 }
 
 // JoinGroup asks for the user to join a group, as its join mode says: any
@@ -502,8 +491,7 @@ func (s *Service) JoinGroup(ctx context.Context, appID, userID string, req Group
 		s.entered(sn, []string{userID}, protocol.GroupEventJoined, userID)
 		return GroupResult{Group: sn.group, MyRole: protocol.RoleMember}, nil
 	}
-	app := WireApplication(*filed)
-	s.toAdmins(sn, protocol.EventGroupApplicationListChanged, protocol.GroupApplicationListChanged{Action: "added", Application: app})
+	s.toAdmins(sn, GroupApplicationListChanged{Action: "added", Application: *filed})
 	s.metrics.groupOps.WithLabelValues("applied").Inc()
 	return GroupResult{Group: Group{ID: sn.group.ID, JoinMode: sn.group.JoinMode}, Pending: true, Application: filed}, nil
 }
@@ -607,9 +595,9 @@ func (s *Service) removeMembers(ctx context.Context, appID, groupID string, a Ac
 		return nil, nil, nil, err
 	}
 	for _, u := range removed {
-		s.router.SendEvent(appID, u, protocol.EventGroupStateChanged, protocol.GroupStateChanged{
+		s.router.GroupEvent(appID, u, GroupStateChanged{
 			GroupID: groupID, State: protocol.GroupStateQuit, Event: event, OperatedBy: a.by(),
-			Group: WireGroup(sn.group, 0),
+			Group: &sn.group,
 		})
 	}
 	s.memberEvent(sn, protocol.GroupStateQuit, event, a.by(), removed, removed)
@@ -703,7 +691,7 @@ func (s *Service) DismissGroupAs(ctx context.Context, appID string, a Actor, req
 		return struct{}{}, err
 	}
 	for _, r := range former {
-		s.router.SendEvent(appID, r.UserID, protocol.EventGroupStateChanged, protocol.GroupStateChanged{
+		s.router.GroupEvent(appID, r.UserID, GroupStateChanged{
 			GroupID: req.GroupID, State: protocol.GroupStateQuit, Event: protocol.GroupEventDismissed, OperatedBy: a.by(),
 		})
 	}
@@ -713,7 +701,7 @@ func (s *Service) DismissGroupAs(ctx context.Context, appID string, a Actor, req
 
 // setRoles applies role changes checked by check, and tells every member.
 func (s *Service) setRoles(ctx context.Context, appID, groupID string, a Actor, check func(sn *groupSnap, me GroupMember) (map[string]int, string, error)) error {
-	var changed []protocol.GroupMember
+	var changed []GroupMember
 	sn, err := s.groupOp(ctx, appID, groupID, func(sn *groupSnap) (*groupSnap, error) {
 		me, err := a.me(sn)
 		if err != nil {
@@ -731,7 +719,7 @@ func (s *Service) setRoles(ctx context.Context, appID, groupID string, a Actor, 
 			m := sn.members[u]
 			m.Role = r
 			change[u] = m
-			changed = append(changed, WireGroupMember(GroupMember{UserID: u, Role: r, JoinedAt: m.JoinedAt}))
+			changed = append(changed, GroupMember{UserID: u, Role: r, JoinedAt: m.JoinedAt})
 		}
 		next := sn.with(change)
 		if owner != "" {
@@ -742,10 +730,10 @@ func (s *Service) setRoles(ctx context.Context, appID, groupID string, a Actor, 
 	if err != nil {
 		return err
 	}
-	slices.SortFunc(changed, func(a, b protocol.GroupMember) int { return strings.Compare(a.UserID, b.UserID) })
-	ev := protocol.GroupMemberInfoUpdated{GroupID: groupID, Members: changed, OperatedBy: a.by()}
+	slices.SortFunc(changed, func(a, b GroupMember) int { return strings.Compare(a.UserID, b.UserID) })
+	ev := GroupMemberInfoUpdated{GroupID: groupID, Members: changed, OperatedBy: a.by()}
 	for _, r := range sn.recips {
-		s.router.SendEvent(appID, r.UserID, protocol.EventGroupMemberInfoUpdated, ev)
+		s.router.GroupEvent(appID, r.UserID, ev)
 	}
 	return nil
 }
@@ -848,9 +836,9 @@ func (s *Service) SetGroupJoinModeAs(ctx context.Context, appID string, a Actor,
 	if err != nil || !changed {
 		return struct{}{}, err
 	}
-	ev := protocol.GroupJoinModeUpdated{GroupID: req.GroupID, JoinMode: req.JoinMode, OperatedBy: a.by()}
+	ev := GroupJoinModeUpdated{GroupID: req.GroupID, JoinMode: req.JoinMode, OperatedBy: a.by()}
 	for _, r := range sn.recips {
-		s.router.SendEvent(appID, r.UserID, protocol.EventGroupJoinModeUpdated, ev)
+		s.router.GroupEvent(appID, r.UserID, ev)
 	}
 	s.metrics.groupOps.WithLabelValues("joinMode").Inc()
 	return struct{}{}, nil
@@ -916,12 +904,11 @@ func (s *Service) decideApplication(ctx context.Context, appID string, a Actor, 
 	if err != nil {
 		return JoinRequest{}, err
 	}
-	app := WireApplication(r)
 	if state == JoinAccepted {
 		s.entered(before, []string{req.UserID}, protocol.GroupEventJoined, a.by())
 	}
-	s.toAdmins(before, protocol.EventGroupApplicationUpdated, protocol.GroupApplicationUpdated{Application: app, OperatedBy: a.by()}, req.UserID)
-	s.metrics.groupOps.WithLabelValues("application." + app.State).Inc()
+	s.toAdmins(before, GroupApplicationUpdated{Application: r, OperatedBy: a.by()}, req.UserID)
+	s.metrics.groupOps.WithLabelValues("application." + joinStateLabel(r.State)).Inc()
 	return r, nil
 }
 

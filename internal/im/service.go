@@ -6,11 +6,11 @@
 // Sending (Send, SendAs and Import take an Outgoing), history,
 // conversation lists, read marks and the group operations take and return
 // im's own request and reply types; the gateway and the admin API convert
-// from and to the wire types of package protocol (the group ones with the
-// Wire functions of groupapi.go, which the group events share). An
-// Outgoing is still judged by protocol.ValidateSend (Outgoing.Validate),
-// so every entry point gives the same codes and messages. The events and
-// the client-facing errors still use protocol's types.
+// from and to the wire types of package protocol (the group replies and
+// events with the gateway's converters, gateway/convert.go). An Outgoing
+// is still judged by protocol.ValidateSend (Outgoing.Validate), so every
+// entry point gives the same codes and messages. The group events are im's
+// own (GroupEvent); the client-facing errors still use protocol's types.
 package im
 
 import (
@@ -30,7 +30,9 @@ import (
 	"github.com/heraldim/herald/internal/token"
 )
 
-// Router hands messages to live sessions. The gateway implements it.
+// Router hands messages and events to live sessions. The gateway
+// implements it (its Hub on one node, or gateway.IMRouter over a wire
+// router).
 type Router interface {
 	// Route delivers m to every live session of its participants except
 	// origin (the sending session, which gets its reply instead;
@@ -46,9 +48,9 @@ type Router interface {
 	// that joined before it (Recipient.Floor < m.Seq; every member for a
 	// command, whose Seq is 0), except origin. It must not block.
 	RouteGroup(m *Message, members []Recipient, origin route.SessionID)
-	// SendEvent writes an event to every live session of a user. It must
-	// not block.
-	SendEvent(appID, userID, typ string, v any)
+	// GroupEvent writes a group event to every live session of a user
+	// (the gateway converts it to the wire). It must not block.
+	GroupEvent(appID, userID string, ev GroupEvent)
 }
 
 // Config tunes the service.

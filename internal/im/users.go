@@ -115,15 +115,27 @@ func (s *Service) ForgetUser(appID, userID string) {
 	s.recordedMu.Unlock()
 }
 
+// UserInfoQuery names the users whose profiles a client asks for.
+type UserInfoQuery struct {
+	UserIDs []string
+}
+
+// UserInfoResult has the users found, in the order asked, and the IDs
+// that are invalid or name no user of the app.
+type UserInfoResult struct {
+	Users      []User
+	ErrorUsers []UserError
+}
+
 // UserInfo answers a client's userInfo request: the profiles of users of
-// its app, in the order asked; invalid and unknown IDs in errorUserList.
-func (s *Service) UserInfo(ctx context.Context, appID, _ string, req protocol.UserInfoRequest) (protocol.UserInfoReply, error) {
+// its app, in the order asked; invalid and unknown IDs in ErrorUsers.
+func (s *Service) UserInfo(ctx context.Context, appID, _ string, req UserInfoQuery) (UserInfoResult, error) {
 	if len(req.UserIDs) == 0 || len(req.UserIDs) > protocol.MaxUserInfoIDs {
-		return protocol.UserInfoReply{}, protocol.Errorf(protocol.CodeInvalidArgument, "userIDs must list 1 to %d user IDs", protocol.MaxUserInfoIDs)
+		return UserInfoResult{}, protocol.Errorf(protocol.CodeInvalidArgument, "userIDs must list 1 to %d user IDs", protocol.MaxUserInfoIDs)
 	}
-	reply := protocol.UserInfoReply{Users: []protocol.UserInfo{}, ErrorUserList: []protocol.UserErrorInfo{}}
+	var reply UserInfoResult
 	refuse := func(id string, e *protocol.Error) {
-		reply.ErrorUserList = append(reply.ErrorUserList, protocol.UserErrorInfo{UserID: id, Code: e.Code, Message: e.Message})
+		reply.ErrorUsers = append(reply.ErrorUsers, UserError{UserID: id, Code: e.Code, Message: e.Message})
 	}
 	valid := make([]string, 0, len(req.UserIDs))
 	seen := make(map[string]bool, len(req.UserIDs))
@@ -138,12 +150,12 @@ func (s *Service) UserInfo(ctx context.Context, appID, _ string, req protocol.Us
 	}
 	us, err := s.store.Users(ctx, appID, valid)
 	if err != nil {
-		return protocol.UserInfoReply{}, fmt.Errorf("im: user info: %w", err)
+		return UserInfoResult{}, fmt.Errorf("im: user info: %w", err)
 	}
 	found := make(map[string]bool, len(us))
 	for _, u := range us {
 		found[u.UserID] = true
-		reply.Users = append(reply.Users, protocol.UserInfo{UserID: u.UserID, Nickname: u.Nickname, AvatarURL: u.AvatarURL, Extra: u.Extra})
+		reply.Users = append(reply.Users, u)
 	}
 	for _, id := range valid {
 		if !found[id] {

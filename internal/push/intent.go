@@ -66,6 +66,32 @@ type Intent struct {
 	// late (a session ended unacknowledged, a ring after a reconnect) never
 	// reaches a device twice.
 	Once bool
+	// Replaces, on a withdraw (SourceCallWithdraw) to users, sends it only
+	// to the devices whose rings of the call may be with the vendor (see
+	// Replaced); nil: to every eligible device of the users.
+	Replaces *Replaced
+}
+
+// RingClaim is one attempt of a ring job (JobCallInvite) that passed the
+// call gate on its way to the vendor (RingClaimer).
+type RingClaim struct {
+	JobID   int64
+	Attempt int
+}
+
+// Replaced names the rings of the target user and call that a withdraw
+// replaces, and so the devices its jobs go to: the device of each of the
+// user's ring jobs of the call that the vendor accepted (JobDelivered),
+// and of each ring in InFlight whose claimed attempt has no recorded
+// outcome yet (still pending with fewer attempts). A ring whose attempts
+// failed reached no phone and is not withdrawn; a device that is no
+// longer eligible (Eligible) gets no withdraw, as it would get no push.
+type Replaced struct {
+	InFlight []RingClaim
+	// RingConfig: each job's push config is its ring's, with the content
+	// replaced by the intent's Content.Content (its other fields unused);
+	// false: the intent's Content.
+	RingConfig bool
 }
 
 // VoIP reports whether the intent's jobs ring a call: sent as a VoIP push

@@ -35,21 +35,6 @@ ON CONFLICT (app_id, call_id, user_id) DO UPDATE SET state = excluded.state, inv
 	qStopRinging = `UPDATE push_jobs SET status = 'dropped', reason = $4, updated_at = $5
 WHERE app_id = $1 AND call_id = $2 AND user_id = $3 AND kind = 'call_invite' AND status = 'pending'`
 
-	// qWithdraw* plan the pushes withdrawing a user's rings of a call: to
-	// the device of each ring the vendor accepted (Delivered), or of ring
-	// job $1 when its claimed attempt $9 has no recorded outcome yet (in
-	// flight: InFlight). The push config is $5, or the ring's with the
-	// content $6. Both take the same nine arguments ($1 and $9 are 0 for
-	// Delivered).
-	qWithdrawSelect = `INSERT INTO push_jobs (app_id, message_id, user_id, push_id, vendor, push_config,
-	status, attempts, not_before, expires_at, reason, created_at, updated_at, kind, call_id)
-SELECT app_id, 0, user_id, push_id, vendor,
-	COALESCE($5, CAST(json_set(CAST(push_config AS TEXT), '$.content', $6) AS BLOB)),
-	'pending', 0, $7, $8, '', $7, $7, 'call_cancel', call_id
-FROM push_jobs WHERE app_id = $2 AND call_id = $3 AND user_id = $4 AND kind = 'call_invite'`
-	qWithdrawDelivered = qWithdrawSelect + ` AND status = 'delivered' AND $1 = 0 AND $9 = 0`
-	qWithdrawInFlight  = qWithdrawSelect + ` AND id = $1 AND status = 'pending' AND attempts < $9`
-
 	callColumns = `app_id, call_id, inviter, mode, extended_data, created_at, deadline, closed_at`
 
 	qCall      = `SELECT ` + callColumns + ` FROM calls WHERE app_id = $1 AND call_id = $2`
@@ -99,22 +84,12 @@ func (s *Store) SaveCall(ctx context.Context, ch call.Change) error {
 			return ctxErr(ctx, op, err)
 		}
 	}
+	planner := s.planner(tx)
+	defer planner.close()
 	// Before StopRinging: an in-flight ring is still pending.
 	for _, w := range ch.Withdraws {
-		cfg, err := storedConfig(w.Config)
-		if err != nil {
-			return fmt.Errorf("%s: %w", op, err)
-		}
-		args := func(id int64, attempt int) []any {
-			return []any{id, ch.AppID, ch.CallID, w.UserID, cfg, w.Content, now.UnixMilli(), millisOrZero(w.ExpiresAt), attempt}
-		}
-		if _, err := tx.ExecContext(ctx, qWithdrawDelivered, args(0, 0)...); err != nil {
+		if _, err := planner.plan(ctx, withdrawIntent(ch, w), now); err != nil {
 			return ctxErr(ctx, op, err)
-		}
-		for _, r := range w.Rings {
-			if _, err := tx.ExecContext(ctx, qWithdrawInFlight, args(r.JobID, r.Attempt)...); err != nil {
-				return ctxErr(ctx, op, err)
-			}
 		}
 	}
 	for _, u := range ch.StopRinging {
@@ -122,19 +97,15 @@ func (s *Store) SaveCall(ctx context.Context, ch call.Change) error {
 			return ctxErr(ctx, op, err)
 		}
 	}
-	if len(ch.Pushes) > 0 {
-		planner := s.planner(tx)
-		defer planner.close()
-		for _, p := range ch.Pushes {
-			kind := push.SourceCallRing
-			if p.Kind == push.JobCallCancel {
-				kind = push.SourceCallWithdraw
-			}
-			in := push.Intent{AppID: ch.AppID, Targets: push.Targets{UserIDs: []string{p.UserID}},
-				Source: push.Source{Kind: kind, CallID: ch.CallID}, Content: p.Config, ExpiresAt: p.ExpiresAt, Once: p.Once}
-			if _, err := planner.plan(ctx, in, now); err != nil {
-				return ctxErr(ctx, op, err)
-			}
+	for _, p := range ch.Pushes {
+		kind := push.SourceCallRing
+		if p.Kind == push.JobCallCancel {
+			kind = push.SourceCallWithdraw
+		}
+		in := push.Intent{AppID: ch.AppID, Targets: push.Targets{UserIDs: []string{p.UserID}},
+			Source: push.Source{Kind: kind, CallID: ch.CallID}, Content: p.Config, ExpiresAt: p.ExpiresAt, Once: p.Once}
+		if _, err := planner.plan(ctx, in, now); err != nil {
+			return ctxErr(ctx, op, err)
 		}
 	}
 	if !ch.ClosedAt.IsZero() {
@@ -146,6 +117,21 @@ func (s *Store) SaveCall(ctx context.Context, ch call.Change) error {
 		return ctxErr(ctx, op, err)
 	}
 	return nil
+}
+
+// withdrawIntent is w as the planner's intent: a withdraw of the call to
+// w's user that replaces its rings (push.Replaced), with w's config or the
+// rings' own with w's content.
+func withdrawIntent(ch call.Change, w call.Withdraw) push.Intent {
+	in := push.Intent{AppID: ch.AppID, Targets: push.Targets{UserIDs: []string{w.UserID}},
+		Source: push.Source{Kind: push.SourceCallWithdraw, CallID: ch.CallID}, ExpiresAt: w.ExpiresAt,
+		Replaces: &push.Replaced{InFlight: w.Rings, RingConfig: w.Config == nil}}
+	if w.Config != nil {
+		in.Content = *w.Config
+	} else {
+		in.Content = push.Content{Content: w.Content}
+	}
+	return in
 }
 
 // Call implements call.Store.

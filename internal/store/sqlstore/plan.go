@@ -3,15 +3,16 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/heraldim/herald/internal/push"
 )
 
-// Push planning: every push job but a call's withdraw (which copies the
-// ring jobs it replaces, qWithdrawSelect) is written by txPlanner.plan, from
-// one query text per target shape.
+// Push planning: every push job is written by txPlanner.plan, from one
+// query text per target shape (planQuery; withdrawQuery for a withdraw
+// that replaces rings).
 
 // eligibleDevice is push.Eligible in SQL, for devices d: the device's
 // pushes are enabled; planQuery adds that it is bound to the target user
@@ -64,6 +65,41 @@ ORDER BY d.push_id`
 RETURNING id`
 }
 
+// A withdraw that replaces rings (push.Intent.Replaces) goes to the
+// eligible devices of the target user's ring jobs of the call: those the
+// vendor accepted (withdrawDelivered), or ring job $9 when its claimed
+// attempt $10 has no recorded outcome yet (withdrawInFlight). Its push
+// config is $4, or with Replaced.RingConfig the ring's with the content
+// $4 (withdrawRingConfig). The arguments $1-$8 are planInsert's.
+const (
+	withdrawInsert = `INSERT INTO push_jobs (app_id, message_id, user_id, push_id, vendor, push_config,
+	status, attempts, not_before, expires_at, reason, created_at, updated_at, kind, call_id)
+SELECT d.app_id, $3, d.user_id, d.push_id, d.vendor, `
+	withdrawOwnConfig  = `$4`
+	withdrawRingConfig = `CAST(json_set(CAST(r.push_config AS TEXT), '$.content', $4) AS BLOB)`
+	withdrawFrom       = `, 'pending', 0, $5, $6, '', $5, $5, $7, $8
+FROM push_jobs r JOIN devices d ON d.app_id = r.app_id AND d.push_id = r.push_id
+WHERE r.app_id = $1 AND r.call_id = $8 AND r.user_id = $2 AND r.kind = 'call_invite'
+	AND d.user_id = $2 AND ` + eligibleDevice
+	withdrawDelivered = ` AND r.status = 'delivered'`
+	withdrawInFlight  = ` AND r.id = $9 AND r.status = 'pending' AND r.attempts < $10`
+)
+
+// withdrawQuery is the query text planning a ring-replacing withdraw's
+// jobs to one target user: the delivered rings', or (inFlight) one
+// claimed ring's.
+func withdrawQuery(ringConfig, inFlight bool) string {
+	cfg, rings := withdrawOwnConfig, withdrawDelivered
+	if ringConfig {
+		cfg = withdrawRingConfig
+	}
+	if inFlight {
+		rings = withdrawInFlight
+	}
+	return withdrawInsert + cfg + withdrawFrom + rings + `
+RETURNING id`
+}
+
 // qPlanMessage is the hot path's shape (a message's push to its users),
 // prepared at open (Store.wInsertPushJobs).
 var qPlanMessage = planQuery(push.Intent{Source: push.Source{Kind: push.SourceMessage}})
@@ -91,8 +127,11 @@ func (p *txPlanner) close() {
 // job per eligible device of each target, from now, and returns their IDs
 // in order. A user or PushID without an eligible device gets none. It is
 // the one writer of planned push jobs (messages, group fan-out pages, late
-// pushes, call rings and the admin API's send).
+// pushes, call rings and withdraws, and the admin API's send).
 func (p *txPlanner) plan(ctx context.Context, in push.Intent, now time.Time) ([]int64, error) {
+	if in.Replaces != nil {
+		return p.planWithdraw(ctx, in, now)
+	}
 	cfg, err := in.StoredConfig()
 	if err != nil {
 		return nil, err
@@ -101,12 +140,56 @@ func (p *txPlanner) plan(ctx context.Context, in push.Intent, now time.Time) ([]
 	if len(in.Targets.PushIDs) > 0 {
 		keys = in.Targets.PushIDs
 	}
-	if len(keys) == 0 {
-		return nil, nil
-	}
 	q := planQuery(in)
+	var ids []int64
+	for _, k := range keys {
+		if ids, err = p.run(ctx, ids, q, in.AppID, k, in.Source.MessageID, cfg, now.UnixMilli(),
+			millisOrZero(in.ExpiresAt), string(in.Source.Kind.JobKind()), in.Source.CallID); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// planWithdraw writes the jobs of a withdraw that replaces rings
+// (in.Replaces): for each target user, to the devices of its delivered
+// rings, then of each in-flight claimed ring.
+func (p *txPlanner) planWithdraw(ctx context.Context, in push.Intent, now time.Time) ([]int64, error) {
+	if in.Source.Kind != push.SourceCallWithdraw || len(in.Targets.PushIDs) > 0 {
+		return nil, errors.New("plan push: only a call withdraw to users replaces rings")
+	}
+	ringCfg := in.Replaces.RingConfig
+	var cfg any = in.Content.Content
+	if !ringCfg {
+		b, err := in.StoredConfig()
+		if err != nil {
+			return nil, err
+		}
+		cfg = b
+	}
+	var ids []int64
+	var err error
+	for _, u := range in.Targets.UserIDs {
+		args := []any{in.AppID, u, in.Source.MessageID, cfg, now.UnixMilli(), millisOrZero(in.ExpiresAt),
+			string(in.Source.Kind.JobKind()), in.Source.CallID}
+		if ids, err = p.run(ctx, ids, withdrawQuery(ringCfg, false), args...); err != nil {
+			return nil, err
+		}
+		for _, r := range in.Replaces.InFlight {
+			if ids, err = p.run(ctx, ids, withdrawQuery(ringCfg, true), append(args[:8:8], r.JobID, r.Attempt)...); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return ids, nil
+}
+
+// run executes planning query q (prepared once per planner) with args and
+// appends the IDs of the jobs it wrote to ids.
+func (p *txPlanner) run(ctx context.Context, ids []int64, q string, args ...any) ([]int64, error) {
 	stmt := p.stmts[q]
 	if stmt == nil {
+		var err error
 		if q == qPlanMessage && p.s.wInsertPushJobs != nil {
 			stmt = p.tx.StmtContext(ctx, p.s.wInsertPushJobs)
 		} else if stmt, err = p.tx.PrepareContext(ctx, q); err != nil {
@@ -114,26 +197,20 @@ func (p *txPlanner) plan(ctx context.Context, in push.Intent, now time.Time) ([]
 		}
 		p.stmts[q] = stmt
 	}
-	var ids []int64
-	for _, k := range keys {
-		rows, err := stmt.QueryContext(ctx, in.AppID, k, in.Source.MessageID, cfg, now.UnixMilli(),
-			millisOrZero(in.ExpiresAt), string(in.Source.Kind.JobKind()), in.Source.CallID)
-		if err != nil {
+	rows, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, fmt.Errorf("plan push: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
 			return nil, fmt.Errorf("plan push: %w", err)
 		}
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("plan push: %w", err)
-			}
-			ids = append(ids, id)
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("plan push: %w", err)
-		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("plan push: %w", err)
 	}
 	return ids, nil
 }
