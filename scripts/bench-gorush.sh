@@ -21,7 +21,7 @@ set -euo pipefail
 
 PUSHES=${1:-20000}
 ROUNDS=${2:-2}
-GORUSH_VERSION=${GORUSH_VERSION:-v1.18.9}
+GORUSH_VERSION=${GORUSH_VERSION:-latest}
 APNS2_VERSION=${APNS2_VERSION:-v0.25.0}
 export PATH=/usr/local/go/bin:$PATH
 
