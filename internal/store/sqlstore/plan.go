@@ -42,11 +42,11 @@ const (
 		AND j.kind = $7 AND j.push_id = d.push_id)`
 )
 
-// planPage is the most targets one planning statement names: a group
-// fan-out page (im's members per page) is planned in a few statements, not
-// one per member, and a statement stays far below SQLite's (32,766) and
-// PostgreSQL's (65,535) limits on bound parameters.
-const planPage = 512
+// planPage is the most targets one planning statement names: a page of a
+// group fan-out (im plans 1,000 members per transaction) is one statement,
+// not one per member, and a statement binds far fewer parameters than
+// SQLite (32,766) and PostgreSQL (65,535) allow.
+const planPage = 1024
 
 // planQuery is the query text planning intent in's jobs to n targets (a
 // power of two up to planPage): $2 is the first target and $9.. the
