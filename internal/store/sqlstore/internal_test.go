@@ -77,6 +77,16 @@ func TestQueryPlans(t *testing.T) {
 	}
 }
 
+// TestPlanSize: a page of targets is planned by a statement sized to the
+// next power of two, never smaller than the page, at most planPage.
+func TestPlanSize(t *testing.T) {
+	for _, tt := range []struct{ k, want int }{{1, 1}, {2, 2}, {3, 4}, {79, 128}, {1000, 1024}, {planPage, planPage}} {
+		if got := planSize(tt.k); got != tt.want {
+			t.Errorf("planSize(%d) = %d, want %d", tt.k, got, tt.want)
+		}
+	}
+}
+
 // TestBusy: a lock held by another connection beyond busy_timeout is
 // reported as the retryable im.ErrBusy.
 func TestBusy(t *testing.T) {
