@@ -30,6 +30,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldim/herald/internal/push"
@@ -141,6 +142,8 @@ type Provider struct {
 	base    map[push.Environment]string
 	clients map[push.Environment]*http.Client
 	tokens  *tokenSource // nil with certificate authentication
+	// auth is the Authorization value of the token last sent.
+	auth    atomic.Pointer[authValue]
 	now     func() time.Time
 	timeout time.Duration
 
@@ -313,16 +316,16 @@ func (p *Provider) do(ctx context.Context, env push.Environment, r *request) (pu
 	if err != nil {
 		return push.Result{}, "", fmt.Errorf("apns: send: %w", err)
 	}
-	for k, v := range r.header {
-		hreq.Header[k] = v
-	}
+	// r is this call's own (buildRequest's or Check's): its header map
+	// becomes the request's rather than being copied.
+	hreq.Header = r.header
 	var jwt string
 	if p.tokens != nil {
 		jwt, err = p.tokens.token(ctx)
 		if err != nil {
 			return push.Result{}, "", err
 		}
-		hreq.Header.Set("Authorization", "bearer "+jwt)
+		hreq.Header["Authorization"] = p.authorization(jwt)
 	}
 
 	resp, err := client.Do(hreq)
@@ -332,7 +335,12 @@ func (p *Provider) do(ctx context.Context, env push.Environment, r *request) (pu
 	defer resp.Body.Close()
 	// APNs' bodies are a small JSON object or empty; anything longer is not
 	// APNs talking.
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	// An accepted push's answer is empty (Content-Length 0): nothing to
+	// read, and no read buffer to allocate.
+	var body []byte
+	if resp.ContentLength != 0 {
+		body, err = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	}
 	if err != nil {
 		return push.Result{}, "", fmt.Errorf("apns: send: reading answer (status %d): %w", resp.StatusCode, err)
 	}
@@ -381,6 +389,25 @@ func (p *Provider) do(ctx context.Context, env push.Environment, r *request) (pu
 		p.tokens.accept(jwt)
 	}
 	return res, reason, nil
+}
+
+// authorization is the Authorization header value for provider token jwt.
+// The value for the current token is made once and shared by every
+// request while the token lasts (an hour at most): net/http only reads a
+// request's header values.
+func (p *Provider) authorization(jwt string) []string {
+	if a := p.auth.Load(); a != nil && a.jwt == jwt {
+		return a.value
+	}
+	a := &authValue{jwt: jwt, value: []string{"bearer " + jwt}}
+	p.auth.Store(a)
+	return a.value
+}
+
+// authValue is a provider token and its Authorization header value.
+type authValue struct {
+	jwt   string
+	value []string
 }
 
 // request is one APNs request before it is addressed to a host.

@@ -87,7 +87,9 @@ func buildRequest(n push.Notification, now time.Time, maxPayload, maxVoIPPayload
 		return nil, fmt.Errorf("apns: %w: expired at %s", push.ErrExpired, n.Expiration.UTC().Format(time.RFC3339))
 	}
 
-	h := http.Header{}
+	// Keys are written in canonical form (http.Header.Set would
+	// canonicalize each, allocating a new string for each lowercase key).
+	h := make(http.Header, 8)
 	kind := n.Kind
 	if kind == "" {
 		kind = push.KindAlert
@@ -108,36 +110,36 @@ func buildRequest(n push.Notification, now time.Time, maxPayload, maxVoIPPayload
 	aps := map[string]any{}
 	switch kind {
 	case push.KindAlert:
-		h.Set("apns-push-type", pushTypeAlert)
-		h.Set("apns-topic", n.Topic)
+		h["Apns-Push-Type"] = []string{pushTypeAlert}
+		h["Apns-Topic"] = []string{n.Topic}
 		addAlert(aps, n, "default")
 	case push.KindData:
-		h.Set("apns-push-type", pushTypeBackground)
-		h.Set("apns-topic", n.Topic)
+		h["Apns-Push-Type"] = []string{pushTypeBackground}
+		h["Apns-Topic"] = []string{n.Topic}
 		priority = "5" // APNs: background pushes must use priority 5
 		aps["content-available"] = 1
 	case push.KindVoIP:
-		h.Set("apns-push-type", pushTypeVoIP)
-		h.Set("apns-topic", n.Topic+voipTopicSuffix)
+		h["Apns-Push-Type"] = []string{pushTypeVoIP}
+		h["Apns-Topic"] = []string{n.Topic + voipTopicSuffix}
 		limit = maxVoIPPayload
 		addAlert(aps, n, "")
 	default:
 		return nil, fmt.Errorf("apns: %w: kind %q", push.ErrInvalidNotification, n.Kind)
 	}
-	h.Set("apns-priority", priority)
+	h["Apns-Priority"] = []string{priority}
 	switch {
 	case !n.Expiration.IsZero():
-		h.Set("apns-expiration", strconv.FormatInt(ceilUnix(n.Expiration), 10))
+		h["Apns-Expiration"] = []string{strconv.FormatInt(ceilUnix(n.Expiration), 10)}
 	case kind == push.KindVoIP:
-		h.Set("apns-expiration", "0")
+		h["Apns-Expiration"] = []string{"0"}
 	}
 	if n.CollapseID != "" {
-		h.Set("apns-collapse-id", n.CollapseID)
+		h["Apns-Collapse-Id"] = []string{n.CollapseID}
 	}
 	if isUUID(n.ID) {
-		h.Set("apns-id", strings.ToLower(n.ID))
+		h["Apns-Id"] = []string{strings.ToLower(n.ID)}
 	}
-	h.Set("Content-Type", "application/json")
+	h["Content-Type"] = []string{"application/json"}
 
 	payload := make(map[string]any, len(n.Extra)+2)
 	for k, v := range n.Extra {

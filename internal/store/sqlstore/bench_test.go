@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldim/herald/internal/im"
+	"github.com/heraldim/herald/internal/push"
 )
 
 // benchConvs is how many peer conversations a benchmark batch spreads over:
@@ -127,4 +128,31 @@ func BenchmarkAppendMessagesWebhook(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkPlanGroupPush measures planning one page of a group push: 500
+// offline members with one enabled device each, one job per member, in
+// PlanGroupPush's one transaction.
+func BenchmarkPlanGroupPush(b *testing.B) {
+	const members = 500
+	s := benchStore(b, DurabilityProcess)
+	ctx := b.Context()
+	users := make([]string, members)
+	for i := range users {
+		users[i] = "m" + strconv.Itoa(i)
+		tok := "tok" + strconv.Itoa(i)
+		d := push.Device{AppID: "bench", PushID: push.NewPushID("bench", push.VendorAPNs, push.Development, tok),
+			Vendor: push.VendorAPNs, Token: tok, Environment: push.Development, BundleID: "b", UserID: users[i], Enabled: true}
+		if err := s.RegisterDevice(ctx, d); err != nil {
+			b.Fatal(err)
+		}
+	}
+	f := im.GroupFanout{AppID: "bench", GroupID: "g", Sender: "m0", PushConfig: push.Content{Title: "t", Content: "c"}}
+	for b.Loop() {
+		f.MessageID++
+		if err := s.PlanGroupPush(ctx, f, users, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*members), "ns/member")
 }

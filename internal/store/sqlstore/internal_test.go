@@ -37,7 +37,7 @@ func TestQueryPlans(t *testing.T) {
 		{"pending", qPending, []any{"a", "u", "d"}},
 		{"user cursor", qUserCursor, []any{"a", "u", "c"}},
 		{"plan push jobs", qPlanMessage, []any{"a", "u", 1, []byte("{}"), 1, 0, "", ""}},
-		{"plan push jobs once", planQuery(push.Intent{Source: push.Source{Kind: push.SourceMessage}, Once: true}), []any{"a", "u", 1, []byte("{}"), 1, 0, "", ""}},
+		{"plan push jobs once", planQuery(push.Intent{Source: push.Source{Kind: push.SourceMessage}, Once: true}, 1), []any{"a", "u", 1, []byte("{}"), 1, 0, "", ""}},
 		{"user devices", qUserDevices, []any{"a", "u"}},
 		{"device", qDevice, []any{"a", "p"}},
 		{"due jobs", qDueJobs, []any{"fcm", 1, 10}},
@@ -49,8 +49,10 @@ func TestQueryPlans(t *testing.T) {
 		{"trace by user", qTraceByUser, []any{"a", "u", 10}},
 		{"trace by push ID", qTraceByPushID, []any{"a", "p", 10}},
 		{"drop device jobs", qDropDeviceJobs, []any{"a", "p", "r", 1}},
-		{"plan call push once", planQuery(push.Intent{Source: push.Source{Kind: push.SourceCallRing}, Once: true}), []any{"a", "u", 0, []byte("{}"), 1, 2, "call_invite", "c"}},
-		{"plan push to devices", planQuery(push.Intent{Targets: push.Targets{PushIDs: []string{"p"}}, Source: push.Source{Kind: push.SourceServer}}), []any{"a", "p", 0, []byte("{}"), 1, 0, "", ""}},
+		{"plan call push once", planQuery(push.Intent{Source: push.Source{Kind: push.SourceCallRing}, Once: true}, 1), []any{"a", "u", 0, []byte("{}"), 1, 2, "call_invite", "c"}},
+		{"plan push to devices", planQuery(push.Intent{Targets: push.Targets{PushIDs: []string{"p"}}, Source: push.Source{Kind: push.SourceServer}}, 1), []any{"a", "p", 0, []byte("{}"), 1, 0, "", ""}},
+		{"plan a page of members", planQuery(push.Intent{Source: push.Source{Kind: push.SourceMessage}}, 4), []any{"a", "u1", 1, []byte("{}"), 1, 0, "", "", "u2", "u3", "u4"}},
+		{"plan a page of members once", planQuery(push.Intent{Source: push.Source{Kind: push.SourceMessage}, Once: true}, 4), []any{"a", "u1", 1, []byte("{}"), 1, 0, "", "", "u2", "u3", "u4"}},
 	}
 	for _, tt := range tests {
 		rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+tt.query, tt.args...)
@@ -71,6 +73,16 @@ func TestQueryPlans(t *testing.T) {
 			if strings.HasPrefix(step, "SCAN") || strings.Contains(step, "TEMP B-TREE") {
 				t.Errorf("%s: plan %q scans or sorts", tt.name, plan)
 			}
+		}
+	}
+}
+
+// TestPlanSize: a page of targets is planned by a statement sized to the
+// next power of two, never smaller than the page, at most planPage.
+func TestPlanSize(t *testing.T) {
+	for _, tt := range []struct{ k, want int }{{1, 1}, {2, 2}, {3, 4}, {79, 128}, {1000, 1024}, {planPage, planPage}} {
+		if got := planSize(tt.k); got != tt.want {
+			t.Errorf("planSize(%d) = %d, want %d", tt.k, got, tt.want)
 		}
 	}
 }

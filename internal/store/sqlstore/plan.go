@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/heraldim/herald/internal/push"
@@ -28,10 +30,8 @@ const planInsert = `INSERT INTO push_jobs (app_id, message_id, user_id, push_id,
 SELECT d.app_id, $3, d.user_id, d.push_id, d.vendor, $4, 'pending', 0, $5, $6, '', $5, $5, $7, $8
 FROM devices d WHERE d.app_id = $1 AND ` + eligibleDevice
 
-// The target shapes and their "once" conditions (push.Intent.Once).
+// The "once" conditions (push.Intent.Once).
 const (
-	planToUser   = ` AND d.user_id = $2 AND d.user_id <> ''`
-	planToPushID = ` AND d.push_id = $2`
 	// A message's device that has a job for the message already, whatever
 	// its status, gets none. The writer connection is the only one, so the
 	// check and the insert cannot interleave with another planning.
@@ -43,26 +43,50 @@ const (
 		AND j.kind = $7 AND j.push_id = d.push_id)`
 )
 
-// planQuery is the query text planning intent in's jobs to one target.
-func planQuery(in push.Intent) string {
-	q := planInsert + planToUser
+// planPage is the most targets one planning statement names: a page of a
+// group fan-out (im plans 1,000 members per transaction) is one statement,
+// not one per member, and a statement binds far fewer parameters than
+// SQLite (32,766) and PostgreSQL (65,535) allow.
+const planPage = 1024
+
+// planQuery is the query text planning intent in's jobs to n targets (a
+// power of two up to planPage): $2 is the first target and $9.. the
+// others, in one IN list, so that a page of members is one statement.
+func planQuery(in push.Intent, n int) string {
+	col := "d.user_id"
 	if len(in.Targets.PushIDs) > 0 {
-		q = planInsert + planToPushID
+		col = "d.push_id"
+	}
+	var b strings.Builder
+	b.WriteString(planInsert)
+	b.WriteString(" AND " + col)
+	if n <= 1 {
+		b.WriteString(" = $2")
+	} else {
+		b.WriteString(" IN ($2")
+		for i := range n - 1 {
+			b.WriteString(", $" + strconv.Itoa(planArgs+1+i))
+		}
+		b.WriteString(")")
+	}
+	if col == "d.user_id" {
+		b.WriteString(" AND d.user_id <> ''")
 	}
 	if in.Once {
 		if in.Source.Kind == push.SourceMessage {
-			q += planOnceMessage
+			b.WriteString(planOnceMessage)
 		} else {
-			q += planOnceCall
+			b.WriteString(planOnceCall)
 		}
 	}
 	if in.Source.Kind == push.SourceServer {
 		// The admin API answers with the jobs by device.
-		q += `
-ORDER BY d.push_id`
+		b.WriteString(`
+ORDER BY d.push_id`)
 	}
-	return q + `
-RETURNING id`
+	b.WriteString(`
+RETURNING id`)
+	return b.String()
 }
 
 // A withdraw that replaces rings (push.Intent.Replaces) goes to the
@@ -100,9 +124,24 @@ func withdrawQuery(ringConfig, inFlight bool) string {
 RETURNING id`
 }
 
-// qPlanMessage is the hot path's shape (a message's push to its users),
+// planArgs is how many arguments every planning query binds before its
+// second and later targets (planInsert).
+const planArgs = 8
+
+// planSize is the statement size for k targets: the next power of two,
+// so that a transaction prepares at most a handful of texts (the
+// remaining places repeat the last target, which an IN list ignores).
+func planSize(k int) int {
+	n := 1
+	for n < k {
+		n *= 2
+	}
+	return n
+}
+
+// qPlanMessage is the hot path's shape (a message's push to one user),
 // prepared at open (Store.wInsertPushJobs).
-var qPlanMessage = planQuery(push.Intent{Source: push.Source{Kind: push.SourceMessage}})
+var qPlanMessage = planQuery(push.Intent{Source: push.Source{Kind: push.SourceMessage}}, 1)
 
 // txPlanner plans intents in one transaction, preparing each query
 // text once.
@@ -124,10 +163,14 @@ func (p *txPlanner) close() {
 }
 
 // plan writes the jobs of in, in the planner's transaction: one pending
-// job per eligible device of each target, from now, and returns their IDs
-// in order. A user or PushID without an eligible device gets none. It is
-// the one writer of planned push jobs (messages, group fan-out pages, late
-// pushes, call rings and withdraws, and the admin API's send).
+// job per eligible device of each target, from now, and returns their IDs.
+// A user or PushID without an eligible device gets none; a target named
+// twice is planned once. Targets are planned planPage at a time, one
+// statement each (set-based: a page of a group's members is one INSERT,
+// not one per member). A push by the admin API (SourceServer) is planned
+// one target at a time so that its IDs come by target, then by device.
+// It is the one writer of planned push jobs (messages, group fan-out
+// pages, late pushes, call rings and withdraws, and the admin API's send).
 func (p *txPlanner) plan(ctx context.Context, in push.Intent, now time.Time) ([]int64, error) {
 	if in.Replaces != nil {
 		return p.planWithdraw(ctx, in, now)
@@ -140,11 +183,27 @@ func (p *txPlanner) plan(ctx context.Context, in push.Intent, now time.Time) ([]
 	if len(in.Targets.PushIDs) > 0 {
 		keys = in.Targets.PushIDs
 	}
-	q := planQuery(in)
+	page := planPage
+	if in.Source.Kind == push.SourceServer {
+		page = 1
+	}
+	args := []any{in.AppID, nil, in.Source.MessageID, cfg, now.UnixMilli(),
+		millisOrZero(in.ExpiresAt), string(in.Source.Kind.JobKind()), in.Source.CallID}
 	var ids []int64
-	for _, k := range keys {
-		if ids, err = p.run(ctx, ids, q, in.AppID, k, in.Source.MessageID, cfg, now.UnixMilli(),
-			millisOrZero(in.ExpiresAt), string(in.Source.Kind.JobKind()), in.Source.CallID); err != nil {
+	for len(keys) > 0 {
+		chunk := keys[:min(page, len(keys))]
+		keys = keys[len(chunk):]
+		n := planSize(len(chunk))
+		stmt, err := p.stmt(ctx, planQuery(in, n))
+		if err != nil {
+			return nil, err
+		}
+		args = append(args[:planArgs], make([]any, n-1)...)
+		args[1] = chunk[0]
+		for i := 1; i < n; i++ {
+			args[planArgs+i-1] = chunk[min(i, len(chunk)-1)]
+		}
+		if ids, err = p.run(ctx, stmt, args, ids); err != nil {
 			return nil, err
 		}
 	}
@@ -172,11 +231,11 @@ func (p *txPlanner) planWithdraw(ctx context.Context, in push.Intent, now time.T
 	for _, u := range in.Targets.UserIDs {
 		args := []any{in.AppID, u, in.Source.MessageID, cfg, now.UnixMilli(), millisOrZero(in.ExpiresAt),
 			string(in.Source.Kind.JobKind()), in.Source.CallID}
-		if ids, err = p.run(ctx, ids, withdrawQuery(ringCfg, false), args...); err != nil {
+		if ids, err = p.runQuery(ctx, withdrawQuery(ringCfg, false), args, ids); err != nil {
 			return nil, err
 		}
 		for _, r := range in.Replaces.InFlight {
-			if ids, err = p.run(ctx, ids, withdrawQuery(ringCfg, true), append(args[:8:8], r.JobID, r.Attempt)...); err != nil {
+			if ids, err = p.runQuery(ctx, withdrawQuery(ringCfg, true), append(args[:planArgs:planArgs], r.JobID, r.Attempt), ids); err != nil {
 				return nil, err
 			}
 		}
@@ -184,33 +243,50 @@ func (p *txPlanner) planWithdraw(ctx context.Context, in push.Intent, now time.T
 	return ids, nil
 }
 
-// run executes planning query q (prepared once per planner) with args and
-// appends the IDs of the jobs it wrote to ids.
-func (p *txPlanner) run(ctx context.Context, ids []int64, q string, args ...any) ([]int64, error) {
-	stmt := p.stmts[q]
-	if stmt == nil {
+// runQuery runs query text q, prepared once per planner, with args and
+// appends the job IDs it returns.
+func (p *txPlanner) runQuery(ctx context.Context, q string, args []any, ids []int64) ([]int64, error) {
+	stmt, err := p.stmt(ctx, q)
+	if err != nil {
+		return ids, err
+	}
+	return p.run(ctx, stmt, args, ids)
+}
+
+// stmt is q prepared in the planner's transaction, once per planner.
+func (p *txPlanner) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st := p.stmts[q]; st != nil {
+		return st, nil
+	}
+	var st *sql.Stmt
+	if q == qPlanMessage && p.s.wInsertPushJobs != nil {
+		st = p.tx.StmtContext(ctx, p.s.wInsertPushJobs)
+	} else {
 		var err error
-		if q == qPlanMessage && p.s.wInsertPushJobs != nil {
-			stmt = p.tx.StmtContext(ctx, p.s.wInsertPushJobs)
-		} else if stmt, err = p.tx.PrepareContext(ctx, q); err != nil {
+		if st, err = p.tx.PrepareContext(ctx, q); err != nil {
 			return nil, fmt.Errorf("plan push: %w", err)
 		}
-		p.stmts[q] = stmt
 	}
+	p.stmts[q] = st
+	return st, nil
+}
+
+// run executes one planning statement and appends the job IDs it returns.
+func (p *txPlanner) run(ctx context.Context, stmt *sql.Stmt, args []any, ids []int64) ([]int64, error) {
 	rows, err := stmt.QueryContext(ctx, args...)
 	if err != nil {
-		return nil, fmt.Errorf("plan push: %w", err)
+		return ids, fmt.Errorf("plan push: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("plan push: %w", err)
+			return ids, fmt.Errorf("plan push: %w", err)
 		}
 		ids = append(ids, id)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("plan push: %w", err)
+		return ids, fmt.Errorf("plan push: %w", err)
 	}
 	return ids, nil
 }

@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"context"
+	"maps"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -33,6 +35,7 @@ func RunPush(t *testing.T, open PushOpener) {
 		{"Kinds", testPushKinds},
 		{"Eligibility", testPushEligibility},
 		{"Once", testPushOnce},
+		{"Pages", testPushPages},
 		{"Expiry", testPushExpiry},
 		{"Reopen", testPushReopen},
 	}
@@ -93,6 +96,16 @@ func (e *pushEnv) plan(in push.Intent) []int64 {
 		e.t.Fatalf("PlanIntent(%+v): %v", in, err)
 	}
 	return ids
+}
+
+// dueAll is up to limit pending FCM jobs due by now + 1 h.
+func (e *pushEnv) dueAll(limit int) []push.Job {
+	e.t.Helper()
+	js, err := e.s.DueJobs(e.t.Context(), push.VendorFCM, time.Now().Add(time.Hour), limit)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return js
 }
 
 // due is every pending FCM job due by base + 1 h, by ID.
@@ -240,6 +253,53 @@ func testPushOnce(t *testing.T, e *pushEnv) {
 	msg.Once = false
 	if n := len(e.plan(msg)); n != 2 {
 		t.Errorf("message push again: %d jobs, want 2", n)
+	}
+}
+
+// testPushPages: a push to many targets (more than a store plans in one
+// statement, with a tail that is not a round number) gets exactly one job
+// per eligible device of each target, a target named twice included; a
+// replan with Once adds none, and a push by PushIDs reaches each device
+// named.
+func testPushPages(t *testing.T, e *pushEnv) {
+	const n = 1100
+	var targets, pushIDs []string
+	want := map[string]string{} // PushID -> user, the eligible devices
+	for i := range n {
+		u := "u" + strconv.Itoa(i)
+		targets = append(targets, u)
+		for d := range i % 3 { // 0, 1 or 2 devices
+			enabled := i%7 != 0
+			id := e.device(u, u+"-t"+strconv.Itoa(d), enabled)
+			if enabled {
+				want[id] = u
+				pushIDs = append(pushIDs, id)
+			}
+		}
+	}
+	targets = append(targets, "u1", "u2", "nobody") // named twice, or unknown
+	msg := push.Intent{Targets: users(targets...), Source: push.Source{Kind: push.SourceMessage, MessageID: 9}, Once: true}
+	ids := e.plan(msg)
+	if len(ids) != len(want) {
+		t.Fatalf("planned %d jobs, want %d (one per eligible device)", len(ids), len(want))
+	}
+	js := e.dueAll(2 * n)
+	got := map[string]string{}
+	for _, j := range js {
+		if _, dup := got[j.PushID]; dup {
+			t.Errorf("device %s got two jobs", j.PushID)
+		}
+		got[j.PushID] = j.UserID
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("jobs by device differ: %d got, %d want", len(got), len(want))
+	}
+	if again := e.plan(msg); len(again) != 0 {
+		t.Errorf("replan with Once: %d jobs, want 0", len(again))
+	}
+	byDevice := push.Intent{Targets: push.Targets{PushIDs: pushIDs}, Source: push.Source{Kind: push.SourceMessage, MessageID: 10}}
+	if ids := e.plan(byDevice); len(ids) != len(pushIDs) {
+		t.Errorf("push by %d PushIDs: %d jobs", len(pushIDs), len(ids))
 	}
 }
 
