@@ -133,10 +133,10 @@ type Store struct {
 
 	// Prepared statements of the hot paths; w* on the writer, r* on the
 	// readers.
-	wInsertMessage      *sql.Stmt
-	wMessageByLocalID   *sql.Stmt
-	wLastSeq            *sql.Stmt
-	wUpsertConversation *sql.Stmt
+	wInsertMessages      *multiRow
+	wUpsertConversations *multiRow
+	wMessageByLocalID    *sql.Stmt
+	wLastSeq             *sql.Stmt
 	wSaveCursor         *sql.Stmt
 	wInsertPushJobs     *sql.Stmt
 	wInsertAttempt      *sql.Stmt
@@ -346,10 +346,8 @@ func (s *Store) prepare(ctx context.Context) error {
 		query string
 		stmt  **sql.Stmt
 	}{
-		{s.w, qInsertMessage, &s.wInsertMessage},
 		{s.w, qMessageByLocalID, &s.wMessageByLocalID},
 		{s.w, qLastSeq, &s.wLastSeq},
-		{s.w, qUpsertConversation, &s.wUpsertConversation},
 		{s.w, qSaveCursor, &s.wSaveCursor},
 		{s.w, qPlanMessage, &s.wInsertPushJobs},
 		{s.w, qInsertAttempt, &s.wInsertAttempt},
@@ -366,6 +364,17 @@ func (s *Store) prepare(ctx context.Context) error {
 			return mapErr("sqlite: prepare", err)
 		}
 		*p.stmt = stmt
+	}
+	var err error
+	if s.wInsertMessages, err = prepareMultiRow(ctx, s.w, messageCols, maxMessageRows, func(rows int) string {
+		return valuesSQL(qInsertMessagesHead, messageCols, "", qInsertMessagesTail, rows)
+	}); err != nil {
+		return mapErr("sqlite: prepare", err)
+	}
+	if s.wUpsertConversations, err = prepareMultiRow(ctx, s.w, conversationCols, maxConversationRows, func(rows int) string {
+		return valuesSQL(qUpsertConversationsHead, conversationCols, qUpsertConversationsRow, qUpsertConversationsTail, rows)
+	}); err != nil {
+		return mapErr("sqlite: prepare", err)
 	}
 	return nil
 }
@@ -387,7 +396,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
 		for _, st := range []*sql.Stmt{
-			s.wInsertMessage, s.wMessageByLocalID, s.wLastSeq, s.wUpsertConversation, s.wSaveCursor, s.wInsertPushJobs,
+			s.wMessageByLocalID, s.wLastSeq, s.wSaveCursor, s.wInsertPushJobs,
 			s.wInsertAttempt, s.wFinishJob, s.rDueJobs,
 			s.rMessagesAfter, s.rMessagesBefore, s.rConversations, s.rConversation, s.rPending,
 		} {
@@ -395,6 +404,8 @@ func (s *Store) Close() error {
 				errs = append(errs, st.Close())
 			}
 		}
+		errs = append(errs, s.wInsertMessages.close()...)
+		errs = append(errs, s.wUpsertConversations.close()...)
 		// Readers first: the last connection to close checkpoints the WAL
 		// into the database file, and that should be the writer.
 		if s.ck != nil {
