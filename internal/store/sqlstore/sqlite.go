@@ -137,16 +137,16 @@ type Store struct {
 	wUpsertConversations *multiRow
 	wMessageByLocalID    *sql.Stmt
 	wLastSeq             *sql.Stmt
-	wSaveCursor         *sql.Stmt
-	wInsertPushJobs     *sql.Stmt
-	wInsertAttempt      *sql.Stmt
-	wFinishJob          *sql.Stmt
-	rDueJobs            *sql.Stmt
-	rMessagesAfter      *sql.Stmt
-	rMessagesBefore     *sql.Stmt
-	rConversations      *sql.Stmt
-	rConversation       *sql.Stmt
-	rPending            *sql.Stmt
+	wSaveCursor          *sql.Stmt
+	wInsertPushJobs      *sql.Stmt
+	wInsertAttempt       *sql.Stmt
+	wFinishJob           *sql.Stmt
+	rDueJobs             *sql.Stmt
+	rMessagesAfter       *sql.Stmt
+	rMessagesBefore      *sql.Stmt
+	rConversations       *sql.Stmt
+	rConversation        *sql.Stmt
+	rPending             *sql.Stmt
 
 	closeOnce sync.Once
 	closeErr  error
