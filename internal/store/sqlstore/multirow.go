@@ -35,9 +35,10 @@ type multiRow struct {
 	stmts []*sql.Stmt
 }
 
-// valuesSQL is head, then rows tuples of cols numbered placeholders each (a
-// tuple is "($1, …, $cols" + rowTail + ")"), then tail.
-func valuesSQL(head string, cols int, rowTail string, tail string, rows int) string {
+// valuesSQL is head, then rows tuples of cols placeholders each (a tuple is
+// "($1, …, $cols" + rowTail + ")", numbered on through the rows), then
+// tail. anon writes every placeholder as "?" (SQLite; see Store.anonParams).
+func valuesSQL(head string, cols int, rowTail string, tail string, rows int, anon bool) string {
 	var b strings.Builder
 	b.Grow(len(head) + len(tail) + rows*(cols*6+len(rowTail)+4))
 	b.WriteString(head)
@@ -51,8 +52,12 @@ func valuesSQL(head string, cols int, rowTail string, tail string, rows int) str
 			if c > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
+			if anon {
+				b.WriteByte('?')
+			} else {
+				b.WriteByte('$')
+				b.WriteString(strconv.Itoa(n))
+			}
 			n++
 		}
 		b.WriteString(rowTail)

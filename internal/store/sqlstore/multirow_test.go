@@ -7,10 +7,16 @@ import (
 )
 
 func TestValuesSQL(t *testing.T) {
-	got := valuesSQL("INSERT INTO t (a, b, c) VALUES ", 2, ", 0", " ON CONFLICT DO NOTHING", 3)
-	want := "INSERT INTO t (a, b, c) VALUES ($1, $2, 0), ($3, $4, 0), ($5, $6, 0) ON CONFLICT DO NOTHING"
-	if got != want {
-		t.Errorf("valuesSQL = %q, want %q", got, want)
+	for _, tt := range []struct {
+		anon bool
+		want string
+	}{
+		{false, "INSERT INTO t (a, b, c) VALUES ($1, $2, 0), ($3, $4, 0), ($5, $6, 0) ON CONFLICT DO NOTHING"},
+		{true, "INSERT INTO t (a, b, c) VALUES (?, ?, 0), (?, ?, 0), (?, ?, 0) ON CONFLICT DO NOTHING"},
+	} {
+		if got := valuesSQL("INSERT INTO t (a, b, c) VALUES ", 2, ", 0", " ON CONFLICT DO NOTHING", 3, tt.anon); got != tt.want {
+			t.Errorf("valuesSQL(anon %v) = %q, want %q", tt.anon, got, tt.want)
+		}
 	}
 }
 
@@ -27,7 +33,7 @@ func TestMultiRowChunks(t *testing.T) {
 		t.Error("a maximum of 6 rows was accepted")
 	}
 	m, err := prepareMultiRow(ctx, s.w, 2, 4, func(rows int) string {
-		return valuesSQL("INSERT INTO scratch (n, v) VALUES ", 2, "", " ON CONFLICT (n) DO NOTHING", rows)
+		return valuesSQL("INSERT INTO scratch (n, v) VALUES ", 2, "", " ON CONFLICT (n) DO NOTHING", rows, s.anonParams)
 	})
 	if err != nil {
 		t.Fatal(err)
