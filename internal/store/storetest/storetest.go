@@ -604,6 +604,12 @@ func testLargeBatch(t *testing.T, e *env) {
 			t.Errorf("alice's conversation with %s %+v, want LastSeq %d Unread 0 OrderKey %d", p, c, last, lastID)
 		}
 	}
+	// The next message of a conversation follows the batch's last.
+	conv0 := im.PeerConvID("alice", peer(0))
+	next := int64(len(e.all("a", conv0)) + 1)
+	if r := e.append(e.msg("a", peer(0), "alice", "next", "next"))[0]; r.Seq != next {
+		t.Errorf("the message after the batch has seq %d, want %d", r.Seq, next)
+	}
 }
 
 // testUnread: a message counts as unread for its recipient only.
