@@ -156,3 +156,23 @@ func BenchmarkPlanGroupPush(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*members), "ns/member")
 }
+
+// BenchmarkAppendMessagesSpread is BenchmarkAppendMessages (process
+// durability) with batches spread over many conversations, as a gateway's
+// commit with hundreds of active pairs makes them: a conversation row or
+// two per message.
+func BenchmarkAppendMessagesSpread(b *testing.B) {
+	for _, convs := range []int{16, 256} {
+		b.Run(fmt.Sprintf("batch=512/convs=%d", convs), func(b *testing.B) {
+			s := benchStore(b, DurabilityProcess)
+			var id int64
+			for b.Loop() {
+				if _, err := s.AppendMessages(b.Context(), benchBatch(id, 512, convs)); err != nil {
+					b.Fatal(err)
+				}
+				id += 512
+			}
+			b.ReportMetric(float64(id)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}

@@ -51,6 +51,38 @@ type rowUpdate struct {
 	unread    int64
 }
 
+// messageCols and conversationCols are the parameters per row of the
+// multi-row statements qInsertMessages and qUpsertConversations.
+const (
+	messageCols      = 18
+	conversationCols = 8
+)
+
+// errLocalIDStored says a message of the batch was not written because its
+// sender's local ID was stored before the batch: the batch is rolled back
+// and run again with each local ID looked up first.
+var errLocalIDStored = errors.New("a local ID of the batch is stored already")
+
+// localKey names a sender's local ID.
+type localKey struct {
+	app, sender, local string
+}
+
+// localRef is the message, of the batch or stored before, that holds a
+// local ID: a later message with the same local ID reports it.
+type localRef struct {
+	res  im.AppendResult
+	hash []byte
+}
+
+// writtenMsg is a message of the batch that gets a row: msgs[i], its
+// creation time in ms and its stored push config.
+type writtenMsg struct {
+	i       int
+	created int64
+	cfg     any
+}
+
 // AppendMessages stores msgs in one transaction; see im.Store. msgs are not
 // modified: the assigned Seq is in the results.
 //
@@ -60,9 +92,15 @@ type rowUpdate struct {
 // as it was. Its conversations are even forgotten, to be read again from the
 // database: a failed commit may still have reached the disk.
 //
+// Message rows are written with multi-row INSERTs (multirow.go). A local ID
+// used twice within the batch is resolved in memory; one stored before the
+// batch (a client resending after a lost reply, rare) makes the INSERT
+// write fewer rows than it got, and then the batch is rolled back and run
+// once more looking every local ID up before it takes a seq.
+//
 // Conversation rows are written once per participant and conversation per
 // batch, not per message: a batch of hundreds of messages between two users
-// costs two row updates.
+// costs two row updates, and all of a batch's rows go in multi-row upserts.
 func (s *Store) AppendMessages(ctx context.Context, msgs []*im.Message) ([]im.AppendResult, error) {
 	if len(msgs) == 0 {
 		return nil, nil
@@ -81,7 +119,17 @@ func (s *Store) AppendMessages(ctx context.Context, msgs []*im.Message) ([]im.Ap
 	defer func() { <-s.writeSem }()
 
 	seqs := make(map[convKey]int64) // last seq per conversation, this batch included
-	results, err := s.appendTx(ctx, msgs, seqs)
+	results, err := s.appendTx(ctx, msgs, seqs, false)
+	if errors.Is(err, errLocalIDStored) {
+		// Rolled back, nothing written: the seqs taken are free again.
+		seqs = make(map[convKey]int64)
+		results, err = s.appendTx(ctx, msgs, seqs, true)
+		if errors.Is(err, errLocalIDStored) {
+			// Only another writer storing the same local ID since the
+			// lookup can get here; a retry finds its message.
+			err = fmt.Errorf("sqlite: append: %w: %w", im.ErrBusy, err)
+		}
+	}
 	s.health.note(err, time.Now())
 	if err != nil {
 		for k := range seqs {
@@ -103,8 +151,10 @@ type webhookBatch struct {
 }
 
 // appendTx runs AppendMessages' transaction, recording in seqs the last seq
-// of every conversation it touched.
-func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convKey]int64) (_ []im.AppendResult, err error) {
+// of every conversation it touched. lookUp looks each local ID up before
+// the message takes a seq; without it a local ID stored before the batch
+// fails the transaction with errLocalIDStored.
+func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convKey]int64, lookUp bool) (_ []im.AppendResult, err error) {
 	const op = "sqlite: append"
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -115,16 +165,91 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 			_ = tx.Rollback() // the error that made us roll back is the one to report
 		}
 	}()
-	insert := tx.StmtContext(ctx, s.wInsertMessage)
-	byLocalID := tx.StmtContext(ctx, s.wMessageByLocalID)
 	lastSeq := tx.StmtContext(ctx, s.wLastSeq)
-	upsert := tx.StmtContext(ctx, s.wUpsertConversation)
+	var byLocalID *sql.Stmt
+	if lookUp {
+		byLocalID = tx.StmtContext(ctx, s.wMessageByLocalID)
+	}
+
+	// The message rows: a seq for each message that gets one, in batch
+	// order, and one multi-row INSERT per chunk.
+	results := make([]im.AppendResult, len(msgs))
+	written := make([]writtenMsg, 0, len(msgs))
+	args := make([]any, 0, len(msgs)*messageCols)
+	var locals map[localKey]localRef
+	for i, m := range msgs {
+		var lk localKey
+		if m.LocalID != "" {
+			lk = localKey{app: m.AppID, sender: m.Sender, local: m.LocalID}
+			ref, ok := locals[lk]
+			if !ok && lookUp {
+				var storedAt int64
+				err := byLocalID.QueryRowContext(ctx, m.AppID, m.Sender, m.LocalID).
+					Scan(&ref.res.ID, &ref.res.Seq, &storedAt, &ref.hash)
+				switch {
+				case err == nil:
+					ref.res.CreatedAt = fromMillis(storedAt)
+					ok = true
+				case !errors.Is(err, sql.ErrNoRows):
+					return nil, ctxErr(ctx, op+": duplicate lookup", err)
+				}
+			}
+			if ok {
+				// The sender's local ID is stored already, before or
+				// earlier in this batch: report that message, write
+				// nothing.
+				r := ref.res
+				r.Duplicate = bytes.Equal(ref.hash, m.ContentHash)
+				r.Conflict = !r.Duplicate
+				results[i] = r
+				continue
+			}
+		}
+
+		ck := convKey{app: m.AppID, conv: m.ConvID}
+		last, ok := seqs[ck]
+		if !ok {
+			if last, ok = s.seqs.get(ck); !ok {
+				if err := lastSeq.QueryRowContext(ctx, m.AppID, m.ConvID).Scan(&last); err != nil {
+					return nil, ctxErr(ctx, op+": last seq", err)
+				}
+			}
+			seqs[ck] = last
+		}
+		seq := last + 1
+		seqs[ck] = seq
+		created := m.CreatedAt.UnixMilli()
+
+		cfg, err := storedConfig(m.PushConfig)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		args = append(args,
+			m.ID, m.AppID, m.ConvID, seq, m.ConvType, m.Sender, m.Recipient,
+			m.Type, m.SubType, m.Text, m.Data, m.SearchedContent, m.ExtendedData, m.Priority,
+			nullIfEmpty(m.LocalID), m.ContentHash, cfg, created)
+		results[i] = im.AppendResult{ID: m.ID, Seq: seq, CreatedAt: fromMillis(created)}
+		written = append(written, writtenMsg{i: i, created: created, cfg: cfg})
+		if m.LocalID != "" {
+			if locals == nil {
+				locals = make(map[localKey]localRef)
+			}
+			locals[lk] = localRef{res: results[i], hash: m.ContentHash}
+		}
+	}
+	n, err := s.wInsertMessages.exec(ctx, tx, args)
+	if err != nil {
+		return nil, ctxErr(ctx, op, err)
+	}
+	if n != int64(len(written)) {
+		return nil, fmt.Errorf("%s: %w", op, errLocalIDStored)
+	}
+
+	// What the written messages change besides their rows.
 	planner := s.planner(tx)
 	defer planner.close()
 	groups := make(map[convKey]*groupUpdate)
 	var groupOrder []*groupUpdate
-
-	results := make([]im.AppendResult, len(msgs))
 	hooked := make(map[string]*webhookBatch)
 	var hookOrder []*webhookBatch
 	rows := make(map[rowKey]*rowUpdate)
@@ -142,55 +267,8 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 			r.unread++
 		}
 	}
-
-	for i, m := range msgs {
-		ck := convKey{app: m.AppID, conv: m.ConvID}
-		last, ok := seqs[ck]
-		if !ok {
-			if last, ok = s.seqs.get(ck); !ok {
-				if err := lastSeq.QueryRowContext(ctx, m.AppID, m.ConvID).Scan(&last); err != nil {
-					return nil, ctxErr(ctx, op+": last seq", err)
-				}
-			}
-			seqs[ck] = last
-		}
-		seq := last + 1
-		created := m.CreatedAt.UnixMilli()
-
-		cfg, err := storedConfig(m.PushConfig)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
-		}
-		res, err := insert.ExecContext(ctx,
-			m.ID, m.AppID, m.ConvID, seq, m.ConvType, m.Sender, m.Recipient,
-			m.Type, m.SubType, m.Text, m.Data, m.SearchedContent, m.ExtendedData, m.Priority,
-			nullIfEmpty(m.LocalID), m.ContentHash, cfg, created)
-		if err != nil {
-			return nil, ctxErr(ctx, op, err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return nil, ctxErr(ctx, op, err)
-		}
-		if n == 0 {
-			// The sender's local ID is stored already, before or earlier in
-			// this batch: report that message, write nothing.
-			var r im.AppendResult
-			var storedAt int64
-			var hash []byte
-			if err := byLocalID.QueryRowContext(ctx, m.AppID, m.Sender, m.LocalID).
-				Scan(&r.ID, &r.Seq, &storedAt, &hash); err != nil {
-				return nil, ctxErr(ctx, op+": duplicate lookup", err)
-			}
-			r.CreatedAt = fromMillis(storedAt)
-			r.Duplicate = bytes.Equal(hash, m.ContentHash)
-			r.Conflict = !r.Duplicate
-			results[i] = r
-			continue
-		}
-
-		seqs[ck] = seq
-		results[i] = im.AppendResult{ID: m.ID, Seq: seq, CreatedAt: fromMillis(created)}
+	for _, w := range written {
+		m, seq, created := msgs[w.i], results[w.i].Seq, w.created
 		if m.Webhook {
 			// The message.sent event, in the message's own transaction:
 			// one row per app for the whole batch, written below.
@@ -213,9 +291,12 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 			touch(m, seq, m.Sender, m.Recipient)
 			touch(m, seq, m.Recipient, m.Sender)
 		case convTypeGroup:
+			ck := convKey{app: m.AppID, conv: m.ConvID}
 			g := groups[ck]
 			if g == nil {
-				g = &groupUpdate{app: m.AppID, group: m.Recipient, senders: map[string]int64{}, before: last}
+				// Seqs are dense: the group's first message of the batch
+				// follows the last one before it.
+				g = &groupUpdate{app: m.AppID, group: m.Recipient, senders: map[string]int64{}, before: seq - 1}
 				groups[ck] = g
 				groupOrder = append(groupOrder, g)
 			}
@@ -228,7 +309,7 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 					expires = m.PushExpires.UnixMilli()
 				}
 				if _, err := tx.ExecContext(ctx, qInsertFanout, m.ID, m.AppID, m.Recipient, seq, m.Sender,
-					cfg, expires, created); err != nil {
+					w.cfg, expires, created); err != nil {
 					return nil, ctxErr(ctx, op+": group push", err)
 				}
 			}
@@ -256,11 +337,12 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 			return nil, ctxErr(ctx, op+": webhook event", err)
 		}
 	}
+	args = args[:0]
 	for _, r := range order {
-		if _, err := upsert.ExecContext(ctx, r.app, r.owner, r.conv, r.convType, r.peer,
-			r.lastSeq, r.lastMsgID, r.unread); err != nil {
-			return nil, ctxErr(ctx, op+": conversation", err)
-		}
+		args = append(args, r.app, r.owner, r.conv, r.convType, r.peer, r.lastSeq, r.lastMsgID, r.unread)
+	}
+	if _, err := s.wUpsertConversations.exec(ctx, tx, args); err != nil {
+		return nil, ctxErr(ctx, op+": conversation", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, ctxErr(ctx, op+": commit", err)

@@ -14,13 +14,16 @@ const (
 
 	qApp = `SELECT ` + appColumns + ` FROM apps WHERE id = $1`
 
-	// qInsertMessage writes one message unless its sender's local ID exists:
-	// then it writes nothing (RowsAffected 0) and the caller looks up the
-	// stored one. A conflict on any other key is an error.
-	qInsertMessage = `INSERT INTO messages (id, app_id, conv_id, seq, conv_type, sender, recipient,
+	// qInsertMessages writes message rows (valuesSQL: qInsertMessagesHead,
+	// messageCols parameters per row, qInsertMessagesTail). A row whose
+	// sender's local ID exists is not written (RowsAffected counts only the
+	// rows written) and the caller looks up the stored one. A conflict on
+	// any other key is an error.
+	qInsertMessagesHead = `INSERT INTO messages (id, app_id, conv_id, seq, conv_type, sender, recipient,
 	type, sub_type, text, data, searched_content, extended_data, priority, local_id, content_hash,
 	push_config, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+VALUES `
+	qInsertMessagesTail = `
 ON CONFLICT (app_id, sender, local_id) WHERE local_id IS NOT NULL DO NOTHING`
 
 	qMessageByLocalID = `SELECT id, seq, created_at, content_hash FROM messages
@@ -28,12 +31,17 @@ WHERE app_id = $1 AND sender = $2 AND local_id = $3`
 
 	qLastSeq = `SELECT COALESCE(MAX(seq), 0) FROM messages WHERE app_id = $1 AND conv_id = $2`
 
-	// qUpsertConversation applies one batch's coalesced change to one
-	// participant's row. Seqs only grow and this process is the only
-	// writer, so the batch's last seq and message replace the stored ones.
-	qUpsertConversation = `INSERT INTO conversations (app_id, owner_id, conv_id, conv_type, peer_id,
+	// qUpsertConversations applies one batch's coalesced change to
+	// participants' rows (valuesSQL: qUpsertConversationsHead,
+	// conversationCols parameters and read_seq 0 per row,
+	// qUpsertConversationsTail); a statement holds each row once. Seqs
+	// only grow and this process is the only writer, so the batch's last
+	// seq and message replace the stored ones.
+	qUpsertConversationsHead = `INSERT INTO conversations (app_id, owner_id, conv_id, conv_type, peer_id,
 	last_seq, last_msg_id, unread, read_seq)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)
+VALUES `
+	qUpsertConversationsRow  = `, 0`
+	qUpsertConversationsTail = `
 ON CONFLICT (app_id, owner_id, conv_id) DO UPDATE SET
 	last_seq = excluded.last_seq,
 	last_msg_id = excluded.last_msg_id,

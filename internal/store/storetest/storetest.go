@@ -47,6 +47,7 @@ func Run(t *testing.T, open Opener) {
 		{"SeqContiguous", testSeqContiguous},
 		{"RoundTrip", testRoundTrip},
 		{"Dedup", testDedup},
+		{"LargeBatch", testLargeBatch},
 		{"Unread", testUnread},
 		{"MarkRead", testMarkRead},
 		{"PendingAndCursors", testPendingAndCursors},
@@ -508,6 +509,106 @@ func testDedup(t *testing.T, e0 *env) {
 				}
 			}
 		})
+	}
+}
+
+// testLargeBatch: a batch of hundreds of messages in tens of conversations
+// (more rows than one statement of a store that writes many rows per
+// statement holds, whichever chunk size it picked below 200) is stored as
+// the same messages one at a time would be, with local IDs reused inside
+// the batch across its chunks and one stored before the batch.
+func testLargeBatch(t *testing.T, e *env) {
+	e.app("a")
+	const convs, n = 70, 203 // 140 conversation rows, 203 message rows
+	peer := func(i int) string { return fmt.Sprintf("bob%02d", i%convs) }
+	before := e.append(e.msg("a", "alice", peer(0), "P", "stored before"))[0]
+
+	type want struct {
+		of      int // the message whose result this one reports; -1 the stored one
+		dup     bool
+		written bool
+	}
+	var batch []*im.Message
+	var wants []want
+	for i := range n {
+		local, text := fmt.Sprintf("L%d", i), fmt.Sprintf("text %d", i)
+		w := want{of: i, written: true}
+		switch i {
+		case 100: // a retry of message 10, in another chunk
+			local, text, w = "L10", "text 10", want{of: 10, dup: true}
+		case 150: // message 20's local ID with other content
+			local, w = "L20", want{of: 20}
+		case 190: // a retry of the message stored before the batch
+			local, text, w = "P", "stored before", want{of: -1, dup: true}
+		case 191: // a retry of that retry
+			local, text, w = "P", "stored before", want{of: -1, dup: true}
+		}
+		batch = append(batch, e.msg("a", "alice", peer(i), local, text))
+		wants = append(wants, w)
+	}
+	res := e.append(batch...)
+
+	perConv := map[string][]*im.Message{} // peer → messages written, in order
+	for i, w := range wants {
+		r := res[i]
+		switch {
+		case w.written:
+			perConv[peer(i)] = append(perConv[peer(i)], batch[i])
+			if r.Duplicate || r.Conflict || r.ID != batch[i].ID {
+				t.Errorf("message %d: %+v, want new with ID %d", i, r, batch[i].ID)
+			}
+		default:
+			orig := before
+			if w.of >= 0 {
+				orig = res[w.of]
+			}
+			if r.Duplicate != w.dup || r.Conflict == w.dup || r.ID != orig.ID || r.Seq != orig.Seq || !r.CreatedAt.Equal(orig.CreatedAt) {
+				t.Errorf("message %d: %+v, want dup %v of %+v", i, r, w.dup, orig)
+			}
+		}
+	}
+	for i := range convs {
+		p := peer(i)
+		conv := im.PeerConvID("alice", p)
+		first := int64(1)
+		if i == 0 {
+			first = 2 // after the message stored before
+		}
+		wantMsgs := perConv[p]
+		got := e.all("a", conv)
+		if i == 0 {
+			got = got[1:]
+		}
+		if len(got) != len(wantMsgs) {
+			t.Fatalf("%s: %d messages stored, want %d", conv, len(got), len(wantMsgs))
+		}
+		for j, m := range got {
+			if m.Seq != first+int64(j) {
+				t.Errorf("%s: message %d has seq %d, want %d", conv, j, m.Seq, first+int64(j))
+			}
+			w := *wantMsgs[j]
+			w.Seq = first + int64(j) // AppendMessages leaves msgs as they were
+			if d := sameMessage(&w, m); d != "" {
+				t.Errorf("%s: message %d: %s", conv, j, d)
+			}
+			if res := res[slices.Index(batch, wantMsgs[j])]; res.Seq != m.Seq {
+				t.Errorf("%s: message %d stored at seq %d, reported %d", conv, j, m.Seq, res.Seq)
+			}
+		}
+		last := first + int64(len(wantMsgs)) - 1
+		lastID := wantMsgs[len(wantMsgs)-1].ID
+		if c := e.conv("a", p, conv); c.LastSeq != last || c.Unread != last || c.OrderKey != lastID {
+			t.Errorf("%s's conversation %+v, want LastSeq %d Unread %d OrderKey %d", p, c, last, last, lastID)
+		}
+		if c := e.conv("a", "alice", conv); c.LastSeq != last || c.Unread != 0 || c.OrderKey != lastID {
+			t.Errorf("alice's conversation with %s %+v, want LastSeq %d Unread 0 OrderKey %d", p, c, last, lastID)
+		}
+	}
+	// The next message of a conversation follows the batch's last.
+	conv0 := im.PeerConvID("alice", peer(0))
+	next := int64(len(e.all("a", conv0)) + 1)
+	if r := e.append(e.msg("a", peer(0), "alice", "next", "next"))[0]; r.Seq != next {
+		t.Errorf("the message after the batch has seq %d, want %d", r.Seq, next)
 	}
 }
 
