@@ -44,11 +44,11 @@ WHERE app_id = $1 AND call_id = $2 AND user_id = $3 AND kind = 'call_invite' AND
 	qWithdrawSelect = `INSERT INTO push_jobs (app_id, message_id, user_id, push_id, vendor, push_config,
 	status, attempts, not_before, expires_at, reason, created_at, updated_at, kind, call_id)
 SELECT app_id, 0, user_id, push_id, vendor,
-	COALESCE($5, CAST(json_set(CAST(push_config AS TEXT), '$.content', $6) AS BLOB)),
+	COALESCE($5, %s),
 	'pending', 0, $7, $8, '', $7, $7, 'call_cancel', call_id
 FROM push_jobs WHERE app_id = $2 AND call_id = $3 AND user_id = $4 AND kind = 'call_invite'`
-	qWithdrawDelivered = qWithdrawSelect + ` AND status = 'delivered' AND $1 = 0 AND $9 = 0`
-	qWithdrawInFlight  = qWithdrawSelect + ` AND id = $1 AND status = 'pending' AND attempts < $9`
+	qWithdrawDelivered = ` AND status = 'delivered' AND $1 = 0 AND $9 = 0`
+	qWithdrawInFlight  = ` AND id = $1 AND status = 'pending' AND attempts < $9`
 
 	callColumns = `app_id, call_id, inviter, mode, extended_data, created_at, deadline, closed_at`
 
@@ -108,11 +108,11 @@ func (s *Store) SaveCall(ctx context.Context, ch call.Change) error {
 		args := func(id int64, attempt int) []any {
 			return []any{id, ch.AppID, ch.CallID, w.UserID, cfg, w.Content, now.UnixMilli(), millisOrZero(w.ExpiresAt), attempt}
 		}
-		if _, err := tx.ExecContext(ctx, qWithdrawDelivered, args(0, 0)...); err != nil {
+		if _, err := tx.ExecContext(ctx, s.withdrawQuery(qWithdrawDelivered), args(0, 0)...); err != nil {
 			return ctxErr(ctx, op, err)
 		}
 		for _, r := range w.Rings {
-			if _, err := tx.ExecContext(ctx, qWithdrawInFlight, args(r.JobID, r.Attempt)...); err != nil {
+			if _, err := tx.ExecContext(ctx, s.withdrawQuery(qWithdrawInFlight), args(r.JobID, r.Attempt)...); err != nil {
 				return ctxErr(ctx, op, err)
 			}
 		}
@@ -249,4 +249,10 @@ func timeOrZero(ms int64) time.Time {
 func (s *Store) CallJobs(ctx context.Context, appID, callID string) ([]push.Job, error) {
 	return s.queryJobs(ctx, "sqlite: call jobs",
 		`SELECT `+jobColumns+` FROM push_jobs WHERE app_id = $1 AND call_id = $2 ORDER BY id`, appID, callID)
+}
+
+// withdrawQuery is qWithdrawSelect, with the dialect's JSON update of the
+// ring's content, followed by the condition cond.
+func (s *Store) withdrawQuery(cond string) string {
+	return fmt.Sprintf(qWithdrawSelect, fmt.Sprintf(s.d.contentSet, "$6")) + cond
 }

@@ -80,8 +80,16 @@ func (s *Store) AppendMessages(ctx context.Context, msgs []*im.Message) ([]im.Ap
 	}
 	defer func() { <-s.writeSem }()
 
-	seqs := make(map[convKey]int64) // last seq per conversation, this batch included
-	results, err := s.appendTx(ctx, msgs, seqs)
+	var seqs map[convKey]int64 // last seq per conversation, this batch included
+	var results []im.AppendResult
+	var err error
+	for attempt := 1; ; attempt++ {
+		seqs = make(map[convKey]int64)
+		results, err = s.appendTx(ctx, msgs, seqs)
+		if err == nil || !retryable(err) || attempt == retryAttempts {
+			break
+		}
+	}
 	s.health.note(err, time.Now())
 	if err != nil {
 		for k := range seqs {
@@ -115,6 +123,9 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 			_ = tx.Rollback() // the error that made us roll back is the one to report
 		}
 	}()
+	if err := s.lockConversations(ctx, tx, msgs); err != nil {
+		return nil, ctxErr(ctx, op+": lock conversations", err)
+	}
 	insert := tx.StmtContext(ctx, s.wInsertMessage)
 	byLocalID := tx.StmtContext(ctx, s.wMessageByLocalID)
 	lastSeq := tx.StmtContext(ctx, s.wLastSeq)
@@ -163,7 +174,7 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 		}
 		res, err := insert.ExecContext(ctx,
 			m.ID, m.AppID, m.ConvID, seq, m.ConvType, m.Sender, m.Recipient,
-			m.Type, m.SubType, m.Text, m.Data, m.SearchedContent, m.ExtendedData, m.Priority,
+			m.Type, m.SubType, s.d.bodyText(m.Text), m.Data, m.SearchedContent, m.ExtendedData, m.Priority,
 			nullIfEmpty(m.LocalID), m.ContentHash, cfg, created)
 		if err != nil {
 			return nil, ctxErr(ctx, op, err)
