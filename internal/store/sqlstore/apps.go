@@ -24,7 +24,6 @@ const (
 	qAppDeleted = `SELECT COUNT(*) FROM deleted_apps WHERE id = $1`
 
 	qInsertDeletedApp = `INSERT INTO deleted_apps (id, deleted_at) VALUES ($1, $2)`
-
 )
 
 // appChildren delete the rows of an app that have no app_id column of their
