@@ -47,6 +47,9 @@ type dialect struct {
 	// string, NUL characters included: TEXT on SQLite, BYTEA on
 	// PostgreSQL (whose TEXT refuses NUL).
 	bodyText func(string) any
+	// nowMillis is the database's clock in Unix milliseconds (node
+	// leases: the nodes' own clocks may disagree).
+	nowMillis string
 }
 
 // sqliteDialect is the embedded database's dialect.
@@ -61,6 +64,7 @@ WHERE m.type = 'table' AND c.name = 'app_id' AND m.name <> 'apps' ORDER BY m.nam
 	secureDeleteOn:   "PRAGMA secure_delete = ON",
 	secureDeleteOff:  "PRAGMA secure_delete = OFF",
 	bodyText:         func(v string) any { return v },
+	nowMillis:        `CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`,
 }
 
 // postgresDialect is PostgreSQL's.
@@ -76,6 +80,7 @@ WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'
 	// Every foreign key references apps, which DeleteApp deletes last.
 	deferForeignKeys: "",
 	bodyText:         func(v string) any { return []byte(v) },
+	nowMillis:        `CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)`,
 	contentSet:       `convert_to(jsonb_set(convert_from(push_config, 'UTF8')::jsonb, '{content}', to_jsonb(CAST(%s AS TEXT)))::text, 'UTF8')`,
 }
 
