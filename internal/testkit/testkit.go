@@ -22,10 +22,10 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/heraldim/herald/internal/config"
-	"github.com/heraldim/herald/internal/store/pgtest"
 	"github.com/heraldim/herald/internal/devapp"
 	"github.com/heraldim/herald/internal/protocol"
 	"github.com/heraldim/herald/internal/server"
+	"github.com/heraldim/herald/internal/store/pgtest"
 	"github.com/heraldim/herald/internal/token"
 )
 
