@@ -236,11 +236,12 @@ func (s *Store) PageCount(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// probePostgres is ProbeWrite on PostgreSQL: a transaction that takes a
-// transaction ID and commits, so that the server must write (and, with
-// synchronous_commit, flush) a commit record. A server that cannot write
-// (read-only, in recovery, disk full, unreachable) fails it. Nothing of
-// the database changes.
+// probePostgres is ProbeWrite on PostgreSQL: a transaction that runs an
+// UPDATE (matching no row: a read-only database or a standby refuses it
+// all the same), takes a transaction ID and commits, so that the server
+// must write (and, with synchronous_commit, flush) a commit record. A
+// server that cannot write (read-only, in recovery, WAL disk full,
+// unreachable) fails it. Nothing of the database changes.
 func (s *Store) probePostgres(ctx context.Context) (err error) {
 	const op = "postgres: write probe"
 	tx, err := s.w.BeginTx(ctx, nil)
@@ -252,6 +253,9 @@ func (s *Store) probePostgres(ctx context.Context) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
+	if _, err := tx.ExecContext(ctx, "UPDATE nodes SET owner = owner WHERE false"); err != nil {
+		return ctxErr(ctx, op, err)
+	}
 	var xid string
 	if err := tx.QueryRowContext(ctx, "SELECT pg_current_xact_id()::text").Scan(&xid); err != nil {
 		return ctxErr(ctx, op, err)

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"crypto/sha256"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -214,5 +215,43 @@ func TestPostgresConcurrentNodes(t *testing.T) {
 		if gr.LastSeq != int64(want[im.GroupConvID(g)]) {
 			t.Fatalf("group %s: last seq %d, want %d", g, gr.LastSeq, want[im.GroupConvID(g)])
 		}
+	}
+}
+
+// TestPostgresWriteHealth: the write probe succeeds on a writable
+// database and fails, in WriteHealth, once the database refuses writes
+// (read-only, as a standby would); Ping still answers.
+func TestPostgresWriteHealth(t *testing.T) {
+	u := pgtest.Fresh(t)
+	ctx := t.Context()
+	s, err := OpenPostgres(ctx, PostgresConfig{URL: u, MaxConns: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.ProbeWrite(ctx); err != nil {
+		t.Fatalf("probe: %v", err)
+	}
+	if f, failing := s.WriteHealth(); failing {
+		t.Fatalf("health after a good probe: %+v", f)
+	}
+	// Read-only for new sessions, and the pool's sessions ended.
+	if _, err := s.w.ExecContext(ctx, `DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_read_only = on', current_database()); END $$`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`); err != nil {
+		t.Fatal(err)
+	}
+	s.w.SetMaxIdleConns(0) // the next statements open new sessions
+	s.w.SetMaxIdleConns(2)
+	if err := s.ProbeWrite(ctx); err == nil {
+		t.Fatal("probe succeeded on a read-only database")
+	}
+	f, failing := s.WriteHealth()
+	if !failing || !strings.Contains(f.Reason(), "read-only") {
+		t.Fatalf("health: failing=%v reason %q, want a read-only failure", failing, f.Reason())
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("ping: %v", err)
 	}
 }
