@@ -1,7 +1,12 @@
 // Package sqlstore implements im.Store, push.Store and the other stores on
 // SQL databases: an embedded SQLite database (the pure-Go modernc.org/sqlite
-// driver), the default store of a single-node Herald. The query text is
-// written to run on PostgreSQL too (queries.go).
+// driver, Open), the default store of a single-node Herald, and PostgreSQL
+// (the pgx driver, OpenPostgres), which several nodes share. Both run the
+// same Store and the same query text ($n placeholders, ON CONFLICT); what
+// differs lives in one dialect value (dialect.go). Each dialect has its own
+// migrations (migrations/sqlite, migrations/postgres): a new migration adds
+// one file to each, under the same number (migrations/README.md;
+// TestSchemaParity compares the two schemas).
 //
 // On SQLite, one process owns the database file. It writes through a single connection
 // (SQLite allows one writer at a time; one connection avoids lock waits
@@ -11,6 +16,10 @@
 // the same file: their caches would disagree. The unique index on
 // (app, conversation, seq) then fails the losing batch with im.ErrConflict
 // instead of storing a duplicate seq, and the cache reloads after a failure.
+//
+// On PostgreSQL, other processes write beside this one: there is no seq
+// cache, seqs are allocated under per-conversation locks (seqalloc.go), and
+// each node leases its node number for message IDs (nodes.go).
 package sqlstore
 
 import (
