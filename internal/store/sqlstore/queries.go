@@ -29,8 +29,10 @@ WHERE app_id = $1 AND sender = $2 AND local_id = $3`
 	qLastSeq = `SELECT COALESCE(MAX(seq), 0) FROM messages WHERE app_id = $1 AND conv_id = $2`
 
 	// qUpsertConversation applies one batch's coalesced change to one
-	// participant's row. Seqs only grow and this process is the only
-	// writer, so the batch's last seq and message replace the stored ones.
+	// participant's row. Seqs only grow and the batches of a conversation
+	// follow each other (SQLite: one writer; PostgreSQL: the conversation's
+	// lock, seqalloc.go), so the batch's last seq and message replace the
+	// stored ones.
 	qUpsertConversation = `INSERT INTO conversations (app_id, owner_id, conv_id, conv_type, peer_id,
 	last_seq, last_msg_id, unread, read_seq)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)

@@ -56,6 +56,24 @@ func (s *Store) lockConversations(ctx context.Context, tx *sql.Tx, msgs []*im.Me
 	for _, m := range msgs {
 		keys = append(keys, convLockKey(convKey{app: m.AppID, conv: m.ConvID}))
 	}
+	return lockKeys(ctx, tx, keys)
+}
+
+// lockConversation takes, on a database written by several processes, the
+// lock of one conversation, for the transactions other than appends that
+// read a conversation's state and write it back (MarkRead: its unread count
+// must not overwrite what a concurrent append added; a group's members and
+// read positions against its last seq). A transaction takes one such lock
+// at most, or uses lockConversations, so the lock order holds.
+func (s *Store) lockConversation(ctx context.Context, tx *sql.Tx, appID, convID string) error {
+	if !s.d.shared {
+		return nil
+	}
+	return lockKeys(ctx, tx, []int64{convLockKey(convKey{app: appID, conv: convID})})
+}
+
+// lockKeys takes the advisory locks keys in ascending order.
+func lockKeys(ctx context.Context, tx *sql.Tx, keys []int64) error {
 	slices.Sort(keys)
 	keys = slices.Compact(keys)
 	for _, k := range keys {
