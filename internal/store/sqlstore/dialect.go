@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -108,10 +107,6 @@ func (d dialect) migrate(ctx context.Context, db *sql.DB, log *slog.Logger, opts
 	}
 	return nil
 }
-
-// errNoDialect is returned by a Store method the store's database cannot
-// serve (Backup on PostgreSQL).
-var errNoDialect = errors.New("not supported on this database")
 
 // boolInt is b as the integer the schema stores flags as (1 or 0): both
 // databases compare it with integers, and PostgreSQL's driver does not
