@@ -97,4 +97,18 @@ func TestPostgresTwoNodes(t *testing.T) {
 		}
 		seqs[m.ConversationID] = m.ConversationSeq
 	}
+	// A node that stops gives its number back: the next one to start
+	// takes it.
+	na := a.Srv.NodeID()
+	a.Stop(t)
+	dirC := t.TempDir()
+	for _, e := range entries {
+		if b, err := os.ReadFile(filepath.Join(dirB, e.Name())); err == nil {
+			_ = os.WriteFile(filepath.Join(dirC, e.Name()), b, 0o600)
+		}
+	}
+	c := testkit.Start(t, testkit.PostgresAt(url, func(c *config.Config) { c.DataDir = dirC }))
+	if got := c.Srv.NodeID(); got != na {
+		t.Fatalf("after node %d stopped, a new node leased %d", na, got)
+	}
 }

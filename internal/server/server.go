@@ -619,6 +619,13 @@ func (s *Server) Close() error { return s.release() }
 // process may open the database only once this one is done with it.
 func (s *Server) release() error {
 	s.releaseOnce.Do(func() {
+		if s.nodeLease != nil {
+			// For a node that never ran (Run released it already, and
+			// releasing twice changes nothing).
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = s.store.ReleaseNode(ctx, s.nodeLease.Node, s.nodeLease.Owner())
+			cancel()
+		}
 		s.releaseErr = s.store.Close()
 		if err := s.lock.Unlock(); err != nil {
 			s.releaseErr = errors.Join(s.releaseErr, fmt.Errorf("server: unlocking data directory: %w", err))

@@ -142,6 +142,9 @@ type NodeLease struct {
 	now    func() time.Time
 }
 
+// Owner returns the name the lease is held under.
+func (l *NodeLease) Owner() string { return l.owner }
+
 // ClaimNodeLease claims a node number for owner (ClaimNode with
 // NodeLeaseTTL); keep it with Run.
 func (s *Store) ClaimNodeLease(ctx context.Context, owner string) (*NodeLease, error) {
