@@ -2,35 +2,38 @@
 -- 00001-00017 (../sqlite): the same tables, columns, defaults and indexes
 -- (TestSchemaParity compares them). Integers are BIGINT (SQLite's INTEGER is
 -- 64-bit), BLOB is BYTEA, and the tables whose id SQLite assigns (the rowid
--- alias) take it from an identity column. Later migrations add one file to
--- each directory, under the same number.
+-- alias) take it from an identity column. Text columns use the "C"
+-- collation: byte order, as SQLite's BINARY, whatever the database's
+-- locale, so that paging by text IDs orders and compares as the code
+-- expects. Later migrations add one file to each directory, under the same
+-- number.
 
 -- +goose Up
 CREATE TABLE apps (
-    id         TEXT   NOT NULL PRIMARY KEY,
-    name       TEXT   NOT NULL,
-    secret     TEXT   NOT NULL,
-    admin_key  TEXT   NOT NULL,
+    id         TEXT COLLATE "C"   NOT NULL PRIMARY KEY,
+    name       TEXT COLLATE "C"   NOT NULL,
+    secret     TEXT COLLATE "C"   NOT NULL,
+    admin_key  TEXT COLLATE "C"   NOT NULL,
     created_at BIGINT NOT NULL
-, disabled_at BIGINT NOT NULL DEFAULT 0, prev_secret TEXT NOT NULL DEFAULT '', prev_secret_until BIGINT NOT NULL DEFAULT 0, prev_admin_key TEXT NOT NULL DEFAULT '', prev_admin_key_until BIGINT NOT NULL DEFAULT 0, updated_at BIGINT NOT NULL DEFAULT 0);
+, disabled_at BIGINT NOT NULL DEFAULT 0, prev_secret TEXT COLLATE "C" NOT NULL DEFAULT '', prev_secret_until BIGINT NOT NULL DEFAULT 0, prev_admin_key TEXT NOT NULL DEFAULT '', prev_admin_key_until BIGINT NOT NULL DEFAULT 0, updated_at BIGINT NOT NULL DEFAULT 0);
 CREATE TABLE messages (
     id               BIGINT  NOT NULL PRIMARY KEY,
-    app_id           TEXT    NOT NULL REFERENCES apps (id),
-    conv_id          TEXT    NOT NULL,
+    app_id           TEXT COLLATE "C"    NOT NULL REFERENCES apps (id),
+    conv_id          TEXT COLLATE "C"    NOT NULL,
     seq              BIGINT  NOT NULL,
     conv_type        BIGINT NOT NULL,
-    sender           TEXT    NOT NULL,
-    recipient        TEXT    NOT NULL,
+    sender           TEXT COLLATE "C"    NOT NULL,
+    recipient        TEXT COLLATE "C"    NOT NULL,
     type             BIGINT NOT NULL,
     sub_type         BIGINT NOT NULL,
     text             BYTEA   NOT NULL, -- TEXT cannot hold NUL characters here
     data             BYTEA,
-    searched_content TEXT    NOT NULL,
-    extended_data    TEXT    NOT NULL,
+    searched_content TEXT COLLATE "C"    NOT NULL,
+    extended_data    TEXT COLLATE "C"    NOT NULL,
     priority         BIGINT NOT NULL,
     -- NULL when the client gave no local ID: such messages are never
     -- deduplicated (NULLs are distinct in a unique index).
-    local_id         TEXT,
+    local_id         TEXT COLLATE "C",
     content_hash     BYTEA,
     push_config      BYTEA,
     created_at       BIGINT  NOT NULL
@@ -39,11 +42,11 @@ CREATE UNIQUE INDEX messages_conv_seq ON messages (app_id, conv_id, seq);
 CREATE UNIQUE INDEX messages_local_id ON messages (app_id, sender, local_id)
     WHERE local_id IS NOT NULL;
 CREATE TABLE conversations (
-    app_id      TEXT    NOT NULL REFERENCES apps (id),
-    owner_id    TEXT    NOT NULL,
-    conv_id     TEXT    NOT NULL,
+    app_id      TEXT COLLATE "C"    NOT NULL REFERENCES apps (id),
+    owner_id    TEXT COLLATE "C"    NOT NULL,
+    conv_id     TEXT COLLATE "C"    NOT NULL,
     conv_type   BIGINT NOT NULL,
-    peer_id     TEXT    NOT NULL,
+    peer_id     TEXT COLLATE "C"    NOT NULL,
     last_seq    BIGINT  NOT NULL,
     last_msg_id BIGINT  NOT NULL,
     unread      BIGINT  NOT NULL DEFAULT 0,
@@ -52,23 +55,23 @@ CREATE TABLE conversations (
 );
 CREATE INDEX conversations_order ON conversations (app_id, owner_id, last_msg_id);
 CREATE TABLE cursors (
-    app_id    TEXT   NOT NULL REFERENCES apps (id),
-    user_id   TEXT   NOT NULL,
-    device_id TEXT   NOT NULL,
-    conv_id   TEXT   NOT NULL,
+    app_id    TEXT COLLATE "C"   NOT NULL REFERENCES apps (id),
+    user_id   TEXT COLLATE "C"   NOT NULL,
+    device_id TEXT COLLATE "C"   NOT NULL,
+    conv_id   TEXT COLLATE "C"   NOT NULL,
     seq       BIGINT NOT NULL,
     PRIMARY KEY (app_id, user_id, device_id, conv_id)
 );
 CREATE TABLE devices (
-    app_id      TEXT    NOT NULL REFERENCES apps (id),
-    push_id     TEXT    NOT NULL,
-    vendor      TEXT    NOT NULL,
-    token       TEXT    NOT NULL,
-    voip_token  TEXT    NOT NULL DEFAULT '',
-    environment TEXT    NOT NULL,
-    platform    TEXT    NOT NULL DEFAULT '',
-    bundle_id   TEXT    NOT NULL DEFAULT '',
-    user_id     TEXT    NOT NULL DEFAULT '',
+    app_id      TEXT COLLATE "C"    NOT NULL REFERENCES apps (id),
+    push_id     TEXT COLLATE "C"    NOT NULL,
+    vendor      TEXT COLLATE "C"    NOT NULL,
+    token       TEXT COLLATE "C"    NOT NULL,
+    voip_token  TEXT COLLATE "C"    NOT NULL DEFAULT '',
+    environment TEXT COLLATE "C"    NOT NULL,
+    platform    TEXT COLLATE "C"    NOT NULL DEFAULT '',
+    bundle_id   TEXT COLLATE "C"    NOT NULL DEFAULT '',
+    user_id     TEXT COLLATE "C"    NOT NULL DEFAULT '',
     enabled     BIGINT NOT NULL DEFAULT 1,
     -- foreground presentation on iOS: bit 1 alert, 2 sound, 4 badge
     foreground  BIGINT NOT NULL DEFAULT 0,
@@ -79,20 +82,20 @@ CREATE TABLE devices (
 CREATE INDEX devices_user ON devices (app_id, user_id) WHERE user_id <> '';
 CREATE TABLE push_jobs (
     id          BIGINT  GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-    app_id      TEXT    NOT NULL REFERENCES apps (id),
+    app_id      TEXT COLLATE "C"    NOT NULL REFERENCES apps (id),
     message_id  BIGINT  NOT NULL,
-    user_id     TEXT    NOT NULL,
-    push_id     TEXT    NOT NULL,
-    vendor      TEXT    NOT NULL,
+    user_id     TEXT COLLATE "C"    NOT NULL,
+    push_id     TEXT COLLATE "C"    NOT NULL,
+    vendor      TEXT COLLATE "C"    NOT NULL,
     push_config BYTEA    NOT NULL,
-    status      TEXT    NOT NULL,
+    status      TEXT COLLATE "C"    NOT NULL,
     attempts    BIGINT NOT NULL DEFAULT 0,
     not_before  BIGINT  NOT NULL,
     expires_at  BIGINT  NOT NULL, -- 0: no expiry of its own
-    reason      TEXT    NOT NULL DEFAULT '',
+    reason      TEXT COLLATE "C"    NOT NULL DEFAULT '',
     created_at  BIGINT  NOT NULL,
     updated_at  BIGINT  NOT NULL
-, kind TEXT NOT NULL DEFAULT '', call_id TEXT NOT NULL DEFAULT '');
+, kind TEXT COLLATE "C" NOT NULL DEFAULT '', call_id TEXT NOT NULL DEFAULT '');
 CREATE INDEX push_jobs_message ON push_jobs (app_id, message_id);
 CREATE INDEX push_jobs_user ON push_jobs (app_id, user_id, id);
 CREATE INDEX push_jobs_push_id ON push_jobs (app_id, push_id, id);
@@ -100,41 +103,41 @@ CREATE TABLE push_attempts (
     job_id     BIGINT  NOT NULL,
     attempt    BIGINT NOT NULL,
     at         BIGINT  NOT NULL,
-    outcome    TEXT    NOT NULL,
+    outcome    TEXT COLLATE "C"    NOT NULL,
     status     BIGINT NOT NULL,
-    reason     TEXT    NOT NULL,
+    reason     TEXT COLLATE "C"    NOT NULL,
     latency_ms BIGINT  NOT NULL,
     PRIMARY KEY (job_id, attempt)
 );
 CREATE TABLE push_credentials (
-    app_id       TEXT   NOT NULL REFERENCES apps (id),
-    vendor       TEXT   NOT NULL,
-    environments TEXT   NOT NULL,
+    app_id       TEXT COLLATE "C"   NOT NULL REFERENCES apps (id),
+    vendor       TEXT COLLATE "C"   NOT NULL,
+    environments TEXT COLLATE "C"   NOT NULL,
     config       BYTEA   NOT NULL,
     created_at   BIGINT NOT NULL,
     updated_at   BIGINT NOT NULL,
     PRIMARY KEY (app_id, vendor)
 );
 CREATE TABLE push_resources (
-    app_id     TEXT   NOT NULL REFERENCES apps (id),
-    id         TEXT   NOT NULL,
+    app_id     TEXT COLLATE "C"   NOT NULL REFERENCES apps (id),
+    id         TEXT COLLATE "C"   NOT NULL,
     spec       BYTEA   NOT NULL,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     PRIMARY KEY (app_id, id)
 );
 CREATE TABLE users (
-    app_id     TEXT   NOT NULL REFERENCES apps (id),
-    user_id    TEXT   NOT NULL,
-    created_at BIGINT NOT NULL, nickname TEXT NOT NULL DEFAULT '', avatar_url TEXT NOT NULL DEFAULT '', extra TEXT NOT NULL DEFAULT '', updated_at BIGINT NOT NULL DEFAULT 0, tokens_valid_after BIGINT NOT NULL DEFAULT 0,
+    app_id     TEXT COLLATE "C"   NOT NULL REFERENCES apps (id),
+    user_id    TEXT COLLATE "C"   NOT NULL,
+    created_at BIGINT NOT NULL, nickname TEXT COLLATE "C" NOT NULL DEFAULT '', avatar_url TEXT NOT NULL DEFAULT '', extra TEXT NOT NULL DEFAULT '', updated_at BIGINT NOT NULL DEFAULT 0, tokens_valid_after BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (app_id, user_id)
 );
 CREATE TABLE im_groups (
-    app_id        TEXT    NOT NULL REFERENCES apps (id),
-    group_id      TEXT    NOT NULL,
-    name          TEXT    NOT NULL,
-    extended_data TEXT    NOT NULL,
-    owner_id      TEXT    NOT NULL,
+    app_id        TEXT COLLATE "C"    NOT NULL REFERENCES apps (id),
+    group_id      TEXT COLLATE "C"    NOT NULL,
+    name          TEXT COLLATE "C"    NOT NULL,
+    extended_data TEXT COLLATE "C"    NOT NULL,
+    owner_id      TEXT COLLATE "C"    NOT NULL,
     member_count  BIGINT NOT NULL,
     last_seq      BIGINT  NOT NULL DEFAULT 0,
     last_msg_id   BIGINT  NOT NULL DEFAULT 0,
@@ -143,9 +146,9 @@ CREATE TABLE im_groups (
     PRIMARY KEY (app_id, group_id)
 );
 CREATE TABLE group_members (
-    app_id     TEXT    NOT NULL,
-    group_id   TEXT    NOT NULL,
-    user_id    TEXT    NOT NULL,
+    app_id     TEXT COLLATE "C"    NOT NULL,
+    group_id   TEXT COLLATE "C"    NOT NULL,
+    user_id    TEXT COLLATE "C"    NOT NULL,
     role       BIGINT NOT NULL,
     joined_seq BIGINT  NOT NULL,
     read_seq   BIGINT  NOT NULL,
@@ -155,21 +158,21 @@ CREATE TABLE group_members (
 CREATE INDEX group_members_user ON group_members (app_id, user_id, group_id);
 CREATE TABLE group_fanouts (
     message_id  BIGINT NOT NULL PRIMARY KEY,
-    app_id      TEXT   NOT NULL,
-    group_id    TEXT   NOT NULL,
+    app_id      TEXT COLLATE "C"   NOT NULL,
+    group_id    TEXT COLLATE "C"   NOT NULL,
     seq         BIGINT NOT NULL,
-    sender      TEXT   NOT NULL,
+    sender      TEXT COLLATE "C"   NOT NULL,
     push_config BYTEA   NOT NULL,
     expires_at  BIGINT NOT NULL,
-    after_user  TEXT   NOT NULL DEFAULT '',
+    after_user  TEXT COLLATE "C"   NOT NULL DEFAULT '',
     created_at  BIGINT NOT NULL
 );
 CREATE TABLE calls (
-    app_id        TEXT    NOT NULL REFERENCES apps (id),
-    call_id       TEXT    NOT NULL,
-    inviter       TEXT    NOT NULL,
+    app_id        TEXT COLLATE "C"    NOT NULL REFERENCES apps (id),
+    call_id       TEXT COLLATE "C"    NOT NULL,
+    inviter       TEXT COLLATE "C"    NOT NULL,
     mode          BIGINT NOT NULL,
-    extended_data TEXT    NOT NULL DEFAULT '',
+    extended_data TEXT COLLATE "C"    NOT NULL DEFAULT '',
     created_at    BIGINT  NOT NULL,
     deadline      BIGINT  NOT NULL,
     closed_at     BIGINT  NOT NULL DEFAULT 0,
@@ -177,23 +180,23 @@ CREATE TABLE calls (
 );
 CREATE INDEX calls_open ON calls (app_id, call_id) WHERE closed_at = 0;
 CREATE TABLE call_users (
-    app_id        TEXT    NOT NULL,
-    call_id       TEXT    NOT NULL,
-    user_id       TEXT    NOT NULL,
+    app_id        TEXT COLLATE "C"    NOT NULL,
+    call_id       TEXT COLLATE "C"    NOT NULL,
+    user_id       TEXT COLLATE "C"    NOT NULL,
     position      BIGINT NOT NULL,
     state         BIGINT NOT NULL,
-    invited_by    TEXT    NOT NULL DEFAULT '',
-    extended_data TEXT    NOT NULL DEFAULT '',
+    invited_by    TEXT COLLATE "C"    NOT NULL DEFAULT '',
+    extended_data TEXT COLLATE "C"    NOT NULL DEFAULT '',
     deadline      BIGINT  NOT NULL DEFAULT 0,
     updated_at    BIGINT  NOT NULL, push_config BYTEA,
     PRIMARY KEY (app_id, call_id, user_id)
 );
 CREATE INDEX push_jobs_call ON push_jobs (app_id, call_id, user_id) WHERE call_id <> '';
 CREATE TABLE apns_provider_tokens (
-    team_id    TEXT   NOT NULL,
-    key_id     TEXT   NOT NULL,
-    key_sha256 TEXT   NOT NULL,
-    token      TEXT   NOT NULL,
+    team_id    TEXT COLLATE "C"   NOT NULL,
+    key_id     TEXT COLLATE "C"   NOT NULL,
+    key_sha256 TEXT COLLATE "C"   NOT NULL,
+    token      TEXT COLLATE "C"   NOT NULL,
     issued_at  BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     PRIMARY KEY (team_id, key_id, key_sha256)
@@ -201,52 +204,52 @@ CREATE TABLE apns_provider_tokens (
 CREATE INDEX push_jobs_due_vendor ON push_jobs (vendor, not_before, id) WHERE status = 'pending';
 CREATE TABLE device_events (
     id        BIGINT  GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-    app_id    TEXT    NOT NULL REFERENCES apps (id),
-    push_id   TEXT    NOT NULL,
+    app_id    TEXT COLLATE "C"    NOT NULL REFERENCES apps (id),
+    push_id   TEXT COLLATE "C"    NOT NULL,
     at        BIGINT  NOT NULL,
-    kind      TEXT    NOT NULL,
-    from_user TEXT    NOT NULL,
-    to_user   TEXT    NOT NULL,
-    reason    TEXT    NOT NULL DEFAULT ''
+    kind      TEXT COLLATE "C"    NOT NULL,
+    from_user TEXT COLLATE "C"    NOT NULL,
+    to_user   TEXT COLLATE "C"    NOT NULL,
+    reason    TEXT COLLATE "C"    NOT NULL DEFAULT ''
 );
 CREATE INDEX device_events_push_id ON device_events (app_id, push_id, id);
 CREATE TABLE deleted_apps (
-    id         TEXT   NOT NULL PRIMARY KEY,
+    id         TEXT COLLATE "C"   NOT NULL PRIMARY KEY,
     deleted_at BIGINT NOT NULL
 );
 CREATE TABLE group_join_requests (
-    app_id     TEXT    NOT NULL,
-    group_id   TEXT    NOT NULL,
-    user_id    TEXT    NOT NULL,
-    message    TEXT    NOT NULL,
+    app_id     TEXT COLLATE "C"    NOT NULL,
+    group_id   TEXT COLLATE "C"    NOT NULL,
+    user_id    TEXT COLLATE "C"    NOT NULL,
+    message    TEXT COLLATE "C"    NOT NULL,
     state      BIGINT NOT NULL,
     created_at BIGINT  NOT NULL,
     updated_at BIGINT  NOT NULL,
     PRIMARY KEY (app_id, group_id, user_id)
 );
 CREATE TABLE webhooks (
-    app_id                TEXT    NOT NULL PRIMARY KEY REFERENCES apps (id),
-    url                   TEXT    NOT NULL,
-    secret                TEXT    NOT NULL,
-    events                TEXT    NOT NULL,
+    app_id                TEXT COLLATE "C"    NOT NULL PRIMARY KEY REFERENCES apps (id),
+    url                   TEXT COLLATE "C"    NOT NULL,
+    secret                TEXT COLLATE "C"    NOT NULL,
+    events                TEXT COLLATE "C"    NOT NULL,
     enabled               BIGINT NOT NULL,
-    before_send_url       TEXT    NOT NULL,
+    before_send_url       TEXT COLLATE "C"    NOT NULL,
     before_send_timeout   BIGINT  NOT NULL,
     before_send_fail_open BIGINT NOT NULL,
     updated_at            BIGINT  NOT NULL
 );
 CREATE TABLE webhook_outbox (
     id          BIGINT  GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-    app_id      TEXT    NOT NULL REFERENCES apps (id),
-    event       TEXT    NOT NULL,
+    app_id      TEXT COLLATE "C"    NOT NULL REFERENCES apps (id),
+    event       TEXT COLLATE "C"    NOT NULL,
     message_id  BIGINT,
     payload     BYTEA,
     created_at  BIGINT  NOT NULL,
-    status      TEXT    NOT NULL DEFAULT 'pending',
+    status      TEXT COLLATE "C"    NOT NULL DEFAULT 'pending',
     attempts    BIGINT NOT NULL DEFAULT 0,
     next_at     BIGINT  NOT NULL,
     last_status BIGINT NOT NULL DEFAULT 0,
-    last_error  TEXT    NOT NULL DEFAULT '',
+    last_error  TEXT COLLATE "C"    NOT NULL DEFAULT '',
     done_at     BIGINT  NOT NULL DEFAULT 0
 , size BIGINT NOT NULL DEFAULT 0, progress BIGINT NOT NULL DEFAULT 0, splits BIGINT NOT NULL DEFAULT 0, batch_id BIGINT);
 CREATE INDEX webhook_outbox_due ON webhook_outbox (next_at) WHERE status = 'pending';

@@ -7,7 +7,7 @@
 -- +goose Up
 CREATE TABLE nodes (
     node_id     BIGINT NOT NULL PRIMARY KEY,
-    owner       TEXT   NOT NULL,
+    owner       TEXT COLLATE "C"   NOT NULL,
     lease_until BIGINT NOT NULL,
     claimed_at  BIGINT NOT NULL
 );
