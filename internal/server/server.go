@@ -522,7 +522,7 @@ func (s *Server) Run(ctx context.Context) error {
 		scheme = "https"
 	}
 	s.log.Info("herald serving", "addr", s.Addr(), "admin_addr", s.AdminAddr(), "tls", s.certs != nil,
-		"data", s.cfg.DataDir, "durability", s.cfg.Durability, "app", s.dev.AppID,
+		"data", s.cfg.DataDir, "store", storeName(s.cfg), "node", s.cfg.NodeID, "durability", s.cfg.Durability, "app", s.dev.AppID,
 		"console", scheme+"://"+s.AdminAddr()+console.Prefix)
 
 	var serveErr error
@@ -747,4 +747,13 @@ func nodeOwner() string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return host + "-" + hex.EncodeToString(b)
+}
+
+// storeName says which store the node runs on, for the log: "sqlite", or
+// "postgres" (never the URL, which may hold a password).
+func storeName(cfg config.Config) string {
+	if cfg.StorePostgres() {
+		return "postgres"
+	}
+	return "sqlite"
 }
