@@ -16,6 +16,7 @@ import (
 
 func newBackupCmd() *cobra.Command {
 	dataDir := config.Default().DataDir
+	var store string
 	cmd := &cobra.Command{
 		Use:   "backup OUT.db",
 		Short: "Copy the database of --data into a new file, also while the server runs",
@@ -28,9 +29,19 @@ The secrets in the copy (apps' secrets, vendor credentials) stay sealed by
 the master keys: keep the key (master-keys, or the data directory's
 master.key) apart from the backup; a restore needs it. To restore, stop
 the server, put OUT.db as herald.db into an empty data directory, give
-the same master keys (or copy master.key beside it), and start.`,
+the same master keys (or copy master.key beside it), and start.
+
+A PostgreSQL store (--store postgres://..., or HERALD_STORE) is not
+copied by this command: back it up with PostgreSQL's own tools (pg_dump,
+or continuous archiving), as docs/operations.md describes.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("store") {
+				store = os.Getenv("HERALD_STORE")
+			}
+			if c := (config.Config{Store: store}); c.StorePostgres() {
+				return errors.New("backup: the store is PostgreSQL: herald backup copies only the embedded SQLite database; back PostgreSQL up with pg_dump (see docs/operations.md)")
+			}
 			db := filepath.Join(dataDir, server.DBFile)
 			if err := sqlstore.Backup(cmd.Context(), db, args[0]); err != nil {
 				if errors.Is(err, fs.ErrNotExist) {
@@ -54,5 +65,6 @@ the same master keys (or copy master.key beside it), and start.`,
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data", dataDir, "data directory of the server whose database is copied")
+	cmd.Flags().StringVar(&store, "store", "", "the server's --store: a postgres:// URL is refused (use pg_dump)")
 	return cmd
 }

@@ -146,3 +146,31 @@ func TestKeysNew(t *testing.T) {
 		t.Fatalf("keys new with a bad ID: %v", err)
 	}
 }
+
+// TestBackupRefusesPostgres: backup copies only the embedded database; a
+// PostgreSQL store is refused with a message naming pg_dump, and no file
+// is written.
+func TestBackupRefusesPostgres(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "copy.db")
+	for name, set := range map[string]func(args []string) []string{
+		"flag": func(a []string) []string { return append(a, "--store", "postgres://h/db") },
+		"env": func(a []string) []string {
+			t.Setenv("HERALD_STORE", "postgresql://h/db")
+			return a
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			root := newRootCmd()
+			root.SetOut(new(bytes.Buffer))
+			root.SetErr(new(bytes.Buffer))
+			root.SetArgs(set([]string{"backup", "--data", t.TempDir(), out}))
+			err := root.Execute()
+			if err == nil || !strings.Contains(err.Error(), "pg_dump") {
+				t.Fatalf("backup on PostgreSQL: %v, want a refusal naming pg_dump", err)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Fatalf("a file was written: %v", err)
+			}
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -37,6 +38,13 @@ type Config struct {
 	// every commit is synced to disk; group commit shares one sync among many
 	// messages).
 	Durability string
+	// Store selects the database: empty (default) is the embedded SQLite
+	// database in DataDir; a postgres:// (or postgresql://) URL is a
+	// PostgreSQL database that several nodes may share.
+	Store string
+	// StoreMaxConns caps the PostgreSQL connection pool (writes and reads);
+	// zero means sqlstore.DefaultMaxConns (16). Unused on SQLite.
+	StoreMaxConns int
 	// HeartbeatInterval is how often clients send a heartbeat, told to them at
 	// login. Default 10 s, as the seed's SDK beats.
 	HeartbeatInterval time.Duration
@@ -256,6 +264,8 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.String("config", "", "YAML configuration file (keys as flag names with _ for -)")
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address for WebSocket and HTTP")
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory (embedded database, dev app credentials)")
+	fs.StringVar(&c.Store, "store", c.Store, `database: empty for the embedded SQLite database in the data directory, or a postgres:// URL`)
+	fs.IntVar(&c.StoreMaxConns, "store-max-conns", c.StoreMaxConns, "PostgreSQL pool size (0: 16)")
 	fs.StringVar(&c.Durability, "durability", c.Durability, `"process": commits survive a killed process; "power": also power loss (fsync per group commit)`)
 	fs.DurationVar(&c.HeartbeatInterval, "heartbeat-interval", c.HeartbeatInterval, "client heartbeat interval")
 	fs.DurationVar(&c.OfflineAfter, "offline-after", c.OfflineAfter, "end a session silent for this long")
@@ -487,6 +497,12 @@ func (c *Config) Validate() error {
 	if c.Durability != "process" && c.Durability != "power" {
 		bad(`durability must be "process" or "power", not %q`, c.Durability)
 	}
+	if c.Store != "" && !c.StorePostgres() {
+		bad(`store must be empty (SQLite in the data directory) or a postgres:// URL, not %q`, redactStore(c.Store))
+	}
+	if c.StoreMaxConns < 0 {
+		bad("store-max-conns must not be negative, not %d", c.StoreMaxConns)
+	}
 	if c.HeartbeatInterval < time.Second {
 		bad("heartbeat-interval must be at least 1s")
 	}
@@ -622,3 +638,17 @@ func (c *Config) Validate() error {
 // MinOperatorKey is the shortest operator key accepted: 24 characters of
 // a random key are well beyond guessing.
 const MinOperatorKey = 24
+
+// StorePostgres reports whether Store names a PostgreSQL database.
+func (c *Config) StorePostgres() bool {
+	return strings.HasPrefix(c.Store, "postgres://") || strings.HasPrefix(c.Store, "postgresql://")
+}
+
+// redactStore returns a store URL without its password, for errors.
+func redactStore(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}

@@ -61,6 +61,8 @@ func TestInvalidConfigRefused(t *testing.T) {
 		want string
 	}{
 		{"unknown durability", []string{"--durability", "maybe"}, nil, "durability"},
+		{"store not postgres", []string{"--store", "mysql://u:hidden@h/db"}, nil, "mysql://u:xxxxx@h/db"},
+		{"negative pool", nil, map[string]string{"HERALD_STORE_MAX_CONNS": "-1"}, "store-max-conns"},
 		{"offline window too short", []string{"--heartbeat-interval", "10s", "--offline-after", "15s"}, nil, "offline-after"},
 		{"bad env duration", nil, map[string]string{"HERALD_LOGIN_TIMEOUT": "soon"}, "HERALD_LOGIN_TIMEOUT"},
 		{"bad policy", []string{"--multi-login", "some"}, nil, "multi-login"},
@@ -335,5 +337,24 @@ func TestOperatorKey(t *testing.T) {
 				t.Fatalf("got %q, %v; want %q", c.OperatorKey, err, tc.want)
 			}
 		})
+	}
+}
+
+func TestStoreOption(t *testing.T) {
+	c, err := load(t, nil, nil)
+	if err != nil || c.Store != "" || c.StorePostgres() {
+		t.Fatalf("default: %q %v (want SQLite)", c.Store, err)
+	}
+	file := filepath.Join(t.TempDir(), "herald.yaml")
+	if err := os.WriteFile(file, []byte("store: postgres://h/db\nstore_max_conns: 8\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err = load(t, []string{"--config", file}, nil)
+	if err != nil || !c.StorePostgres() || c.Store != "postgres://h/db" || c.StoreMaxConns != 8 {
+		t.Fatalf("file: %q %d %v", c.Store, c.StoreMaxConns, err)
+	}
+	c, err = load(t, nil, map[string]string{"HERALD_STORE": "postgresql://h/other"})
+	if err != nil || !c.StorePostgres() {
+		t.Fatalf("env: %q %v", c.Store, err)
 	}
 }

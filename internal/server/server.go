@@ -5,7 +5,9 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,9 +50,12 @@ type Server struct {
 	cfg   config.Config
 	log   *slog.Logger
 	store *sqlstore.Store
-	svc   *im.Service
-	hub   *gateway.Hub
-	gw    *gateway.Gateway
+	// nodeLease holds this node's number on a shared (PostgreSQL) store;
+	// nil on SQLite.
+	nodeLease *sqlstore.NodeLease
+	svc       *im.Service
+	hub       *gateway.Hub
+	gw        *gateway.Gateway
 	// Providers holds the apps' push providers by vendor and environment.
 	Providers *push.ProviderSet
 	disp      *push.Dispatcher
@@ -107,7 +112,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		_ = lock.Unlock()
 		return nil, err
 	}
-	st, err := sqlstore.Open(ctx, sqlstore.Config{Path: filepath.Join(cfg.DataDir, DBFile), Durability: dur, Sealer: keys}, log)
+	var st *sqlstore.Store
+	if cfg.StorePostgres() {
+		st, err = sqlstore.OpenPostgres(ctx, sqlstore.PostgresConfig{URL: cfg.Store, MaxConns: cfg.StoreMaxConns, Sealer: keys}, log)
+	} else {
+		st, err = sqlstore.Open(ctx, sqlstore.Config{Path: filepath.Join(cfg.DataDir, DBFile), Durability: dur, Sealer: keys}, log)
+	}
 	if err != nil {
 		_ = lock.Unlock()
 		if uk := (*seal.UnknownKeyError)(nil); errors.As(err, &uk) {
@@ -119,6 +129,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	fail := func(err error) (*Server, error) {
 		_ = s.release()
 		return nil, err
+	}
+	if cfg.StorePostgres() {
+		// Nodes sharing the database each lease a node number for their
+		// message IDs (--node-id is for a single SQLite node).
+		if s.nodeLease, err = st.ClaimNodeLease(ctx, nodeOwner()); err != nil {
+			return fail(fmt.Errorf("server: %w", err))
+		}
+		cfg.NodeID = s.nodeLease.Node
+		s.cfg.NodeID = cfg.NodeID
+		log.Info("node number leased", "node", cfg.NodeID)
 	}
 	if s.dev, err = ensureDevApp(ctx, st, cfg.DataDir, out); err != nil {
 		return fail(err)
@@ -375,6 +395,10 @@ func (s *Server) Sealer() sqlstore.Sealer { return s.keys }
 // (a rotation updates its file in the data directory, not this copy).
 func (s *Server) DevApp() devapp.Credentials { return s.dev }
 
+// NodeID returns the node number in this node's message IDs: --node-id,
+// or the one leased from a shared (PostgreSQL) store.
+func (s *Server) NodeID() int { return s.cfg.NodeID }
+
 // Listen binds the listen address, and the admin one when admin-addr is
 // set; Run calls it if it was not called.
 func (s *Server) Listen() error {
@@ -463,6 +487,22 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { whDone <- s.webhooks.Run(whCtx) }()
 	probeDone := make(chan error, 1)
 	go func() { probeDone <- s.store.RunWriteProbes(ckCtx, s.cfg.WriteProbeInterval) }()
+	// The node number lease: lost, the node must stop making message IDs
+	// before another node may take its number, so it stops.
+	leaseCtx, stopLease := context.WithCancel(context.Background())
+	defer stopLease()
+	leaseDone := make(chan error, 1)
+	leaseLost := make(chan error, 1)
+	go func() {
+		var err error
+		if s.nodeLease != nil {
+			err = s.nodeLease.Run(leaseCtx)
+		}
+		if err != nil {
+			leaseLost <- err
+		}
+		leaseDone <- err
+	}()
 	certsDone := make(chan struct{})
 	go func() {
 		defer close(certsDone)
@@ -482,7 +522,7 @@ func (s *Server) Run(ctx context.Context) error {
 		scheme = "https"
 	}
 	s.log.Info("herald serving", "addr", s.Addr(), "admin_addr", s.AdminAddr(), "tls", s.certs != nil,
-		"data", s.cfg.DataDir, "durability", s.cfg.Durability, "app", s.dev.AppID,
+		"data", s.cfg.DataDir, "store", storeName(s.cfg), "node", s.cfg.NodeID, "durability", s.cfg.Durability, "app", s.dev.AppID,
 		"console", scheme+"://"+s.AdminAddr()+console.Prefix)
 
 	var serveErr error
@@ -492,6 +532,8 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Error("http server failed", "err", serveErr)
 	case serveErr = <-adminDone:
 		s.log.Error("admin http server failed", "err", serveErr)
+	case serveErr = <-leaseLost:
+		s.log.Error("stopping: node number lease lost", "err", serveErr)
 	}
 
 	s.ready.Store(false)
@@ -554,6 +596,10 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Warn("write probes", "err", err)
 	}
 	<-certsDone
+	// After the services: the number is given back only once this node
+	// makes no more IDs.
+	stopLease()
+	<-leaseDone
 	if err := s.release(); err != nil {
 		s.log.Warn("closing store", "err", err)
 	}
@@ -573,6 +619,13 @@ func (s *Server) Close() error { return s.release() }
 // process may open the database only once this one is done with it.
 func (s *Server) release() error {
 	s.releaseOnce.Do(func() {
+		if s.nodeLease != nil {
+			// For a node that never ran (Run released it already, and
+			// releasing twice changes nothing).
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = s.store.ReleaseNode(ctx, s.nodeLease.Node, s.nodeLease.Owner())
+			cancel()
+		}
 		s.releaseErr = s.store.Close()
 		if err := s.lock.Unlock(); err != nil {
 			s.releaseErr = errors.Join(s.releaseErr, fmt.Errorf("server: unlocking data directory: %w", err))
@@ -682,4 +735,25 @@ func (s *Server) PushTrace(ctx context.Context, f push.TraceFilter) ([]push.Job,
 // PushDevice returns an app's registered device.
 func (s *Server) PushDevice(ctx context.Context, appID, pushID string) (push.Device, error) {
 	return s.store.Device(ctx, appID, pushID)
+}
+
+// nodeOwner names this process in the node number lease: the host name
+// and random bytes, unique among the processes sharing a database.
+func nodeOwner() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "herald"
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return host + "-" + hex.EncodeToString(b)
+}
+
+// storeName says which store the node runs on, for the log: "sqlite", or
+// "postgres" (never the URL, which may hold a password).
+func storeName(cfg config.Config) string {
+	if cfg.StorePostgres() {
+		return "postgres"
+	}
+	return "sqlite"
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/heraldim/herald/internal/devapp"
 	"github.com/heraldim/herald/internal/protocol"
 	"github.com/heraldim/herald/internal/server"
+	"github.com/heraldim/herald/internal/store/pgtest"
 	"github.com/heraldim/herald/internal/token"
 )
 
@@ -478,4 +479,23 @@ func (s *Server) Metric(t testing.TB, name string) float64 {
 	}
 	t.Fatalf("metric %s not exposed", name)
 	return 0
+}
+
+// Postgres returns a Start mod that puts the server's store on a fresh
+// PostgreSQL database (pgtest.Fresh: dropped when t ends), then applies
+// mod. It skips t when HERALD_TEST_POSTGRES is unset. Servers sharing one
+// database get the same store URL from PostgresAt.
+func Postgres(t testing.TB, mod func(*config.Config)) func(*config.Config) {
+	t.Helper()
+	return PostgresAt(pgtest.Fresh(t), mod)
+}
+
+// PostgresAt is Postgres on the database at url.
+func PostgresAt(url string, mod func(*config.Config)) func(*config.Config) {
+	return func(c *config.Config) {
+		c.Store = url
+		if mod != nil {
+			mod(c)
+		}
+	}
 }

@@ -24,13 +24,6 @@ const (
 	qAppDeleted = `SELECT COUNT(*) FROM deleted_apps WHERE id = $1`
 
 	qInsertDeletedApp = `INSERT INTO deleted_apps (id, deleted_at) VALUES ($1, $2)`
-
-	// qAppTables lists the tables with an app_id column: the rows
-	// DeleteApp removes. Reading the schema instead of naming the tables
-	// keeps a table added by a later migration from being forgotten.
-	// (SQLite's catalogue; PostgreSQL would read information_schema.)
-	qAppTables = `SELECT m.name FROM sqlite_master m JOIN pragma_table_info(m.name) c
-WHERE m.type = 'table' AND c.name = 'app_id' AND m.name <> 'apps' ORDER BY m.name`
 )
 
 // appChildren delete the rows of an app that have no app_id column of their
@@ -141,10 +134,12 @@ func (s *Store) DeleteApp(ctx context.Context, id string, at time.Time) error {
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	// The rows reference each other (and the app): check the references
 	// at commit, when they are all gone, rather than after each statement.
-	if _, err := tx.ExecContext(ctx, `PRAGMA defer_foreign_keys = ON`); err != nil {
-		return ctxErr(ctx, op, err)
+	if q := s.d.deferForeignKeys; q != "" {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return ctxErr(ctx, op, err)
+		}
 	}
-	tables, err := appTables(ctx, tx)
+	tables, err := s.appTables(ctx, tx)
 	if err != nil {
 		return ctxErr(ctx, op, err)
 	}
@@ -177,7 +172,7 @@ func (s *Store) DeleteApp(ctx context.Context, id string, at time.Time) error {
 // AppTables returns the tables that hold rows of apps (an app_id column),
 // for tests that check a deletion left none.
 func (s *Store) AppTables(ctx context.Context) ([]string, error) {
-	tables, err := appTables(ctx, s.r)
+	tables, err := s.appTables(ctx, s.r)
 	return tables, ctxErr(ctx, "sqlite: app tables", err)
 }
 
@@ -192,8 +187,11 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-func appTables(ctx context.Context, q querier) ([]string, error) {
-	rows, err := q.QueryContext(ctx, qAppTables)
+// appTables lists the tables with an app_id column: the rows DeleteApp
+// removes. Reading the schema instead of naming the tables keeps a table
+// added by a later migration from being forgotten.
+func (s *Store) appTables(ctx context.Context, q querier) ([]string, error) {
+	rows, err := q.QueryContext(ctx, s.d.appTables)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/heraldim/herald/internal/im"
 	"github.com/heraldim/herald/internal/push"
+	"github.com/heraldim/herald/internal/store/pgtest"
 )
 
 // benchConvs is how many peer conversations a benchmark batch spreads over:
@@ -68,6 +69,28 @@ func BenchmarkAppendMessages(b *testing.B) {
 				b.ReportMetric(float64(id)/b.Elapsed().Seconds(), "msgs/s")
 			})
 		}
+	}
+	// The same batches on PostgreSQL (HERALD_TEST_POSTGRES; skipped
+	// without), one fresh database per size.
+	for _, size := range []int{1, 16, 128, 512} {
+		b.Run(fmt.Sprintf("postgres/batch=%d", size), func(b *testing.B) {
+			s, err := OpenPostgres(b.Context(), PostgresConfig{URL: pgtest.Fresh(b)}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { s.Close() })
+			if err := s.CreateApp(b.Context(), im.App{ID: "bench", Name: "bench", CreatedAt: time.Now()}); err != nil {
+				b.Fatal(err)
+			}
+			var id int64
+			for b.Loop() {
+				if _, err := s.AppendMessages(b.Context(), benchBatch(id, size, benchConvs)); err != nil {
+					b.Fatal(err)
+				}
+				id += int64(size)
+			}
+			b.ReportMetric(float64(id)/b.Elapsed().Seconds(), "msgs/s")
+		})
 	}
 }
 

@@ -111,6 +111,9 @@ func (s *Store) MarkRead(ctx context.Context, appID, userID, convID string, seq 
 			_ = tx.Rollback() // the error that made us roll back is the one to report
 		}
 	}()
+	if err := s.lockConversation(ctx, tx, appID, convID); err != nil {
+		return 0, ctxErr(ctx, op, err)
+	}
 	var last, read int64
 	if err := tx.QueryRowContext(ctx, qReadState, appID, userID, convID).Scan(&last, &read); err != nil {
 		return 0, ctxErr(ctx, op, err)

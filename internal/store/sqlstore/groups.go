@@ -202,6 +202,9 @@ func (s *Store) GroupMembers(ctx context.Context, appID, groupID, after string, 
 func (s *Store) AddGroupMembers(ctx context.Context, appID, groupID string, members []im.GroupMember) (int64, error) {
 	var last int64
 	err := s.inTx(ctx, "sqlite: add group members", func(tx *sql.Tx) error {
+		if err := s.lockConversation(ctx, tx, appID, im.GroupConvID(groupID)); err != nil {
+			return err
+		}
 		if err := tx.QueryRowContext(ctx, qGroupLastSeq, appID, groupID).Scan(&last); err != nil {
 			return err
 		}
@@ -301,6 +304,9 @@ func (s *Store) MarkGroupRead(ctx context.Context, appID, userID, groupID string
 	}
 	var unread int64
 	err := s.inTx(ctx, "sqlite: mark group read", func(tx *sql.Tx) error {
+		if err := s.lockConversation(ctx, tx, appID, im.GroupConvID(groupID)); err != nil {
+			return err
+		}
 		var last, read int64
 		if err := tx.QueryRowContext(ctx, qMemberReadState, appID, groupID, userID).Scan(&last, &read); err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 
 	"github.com/heraldim/herald/internal/im"
@@ -40,6 +41,10 @@ func (f WriteFailure) Reason() string {
 	var se *sqlite.Error
 	if errors.As(f.Err, &se) {
 		return se.Error()
+	}
+	var pe *pgconn.PgError
+	if errors.As(f.Err, &pe) {
+		return pe.Error()
 	}
 	if f.Err == nil {
 		return ""
@@ -129,6 +134,9 @@ func (s *Store) ProbeWrite(ctx context.Context) error {
 }
 
 func (s *Store) probe(ctx context.Context) (err error) {
+	if s.d.shared {
+		return s.probePostgres(ctx)
+	}
 	const op = "sqlite: write probe"
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -226,4 +234,34 @@ func (s *Store) PageCount(ctx context.Context) (int64, error) {
 		return 0, mapErr("sqlite: page_count", err)
 	}
 	return n, nil
+}
+
+// probePostgres is ProbeWrite on PostgreSQL: a transaction that runs an
+// UPDATE (matching no row: a read-only database or a standby refuses it
+// all the same), takes a transaction ID and commits, so that the server
+// must write (and, with synchronous_commit, flush) a commit record. A
+// server that cannot write (read-only, in recovery, WAL disk full,
+// unreachable) fails it. Nothing of the database changes.
+func (s *Store) probePostgres(ctx context.Context) (err error) {
+	const op = "postgres: write probe"
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return ctxErr(ctx, op, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if _, err := tx.ExecContext(ctx, "UPDATE nodes SET owner = owner WHERE false"); err != nil {
+		return ctxErr(ctx, op, err)
+	}
+	var xid string
+	if err := tx.QueryRowContext(ctx, "SELECT pg_current_xact_id()::text").Scan(&xid); err != nil {
+		return ctxErr(ctx, op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return ctxErr(ctx, op+": commit", err)
+	}
+	return nil
 }

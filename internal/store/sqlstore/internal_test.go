@@ -311,7 +311,7 @@ func migratedTo(t *testing.T, path string, version int64) *sql.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fsys, err := fs.Sub(migrations, "migrations")
+	fsys, err := fs.Sub(migrations, "migrations/sqlite")
 	if err != nil {
 		t.Fatal(err)
 	}

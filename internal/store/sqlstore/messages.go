@@ -118,16 +118,28 @@ func (s *Store) AppendMessages(ctx context.Context, msgs []*im.Message) ([]im.Ap
 	}
 	defer func() { <-s.writeSem }()
 
-	seqs := make(map[convKey]int64) // last seq per conversation, this batch included
-	results, err := s.appendTx(ctx, msgs, seqs, false)
-	if errors.Is(err, errLocalIDStored) {
-		// Rolled back, nothing written: the seqs taken are free again.
+	var seqs map[convKey]int64 // last seq per conversation, this batch included
+	var results []im.AppendResult
+	var err error
+	lookUp := false
+	for attempt := 1; ; attempt++ {
 		seqs = make(map[convKey]int64)
-		results, err = s.appendTx(ctx, msgs, seqs, true)
+		results, err = s.appendTx(ctx, msgs, seqs, lookUp)
 		if errors.Is(err, errLocalIDStored) {
+			if !lookUp {
+				// Rolled back, nothing written: the seqs taken are free
+				// again. Once more, looking each local ID up first.
+				lookUp = true
+				attempt--
+				continue
+			}
 			// Only another writer storing the same local ID since the
 			// lookup can get here; a retry finds its message.
 			err = fmt.Errorf("sqlite: append: %w: %w", im.ErrBusy, err)
+			break
+		}
+		if err == nil || !retryable(err) || attempt == retryAttempts {
+			break
 		}
 	}
 	s.health.note(err, time.Now())
@@ -165,6 +177,9 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 			_ = tx.Rollback() // the error that made us roll back is the one to report
 		}
 	}()
+	if err := s.lockConversations(ctx, tx, msgs); err != nil {
+		return nil, ctxErr(ctx, op+": lock conversations", err)
+	}
 	lastSeq := tx.StmtContext(ctx, s.wLastSeq)
 	var byLocalID *sql.Stmt
 	if lookUp {
@@ -226,7 +241,7 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 		}
 		args = append(args,
 			m.ID, m.AppID, m.ConvID, seq, m.ConvType, m.Sender, m.Recipient,
-			m.Type, m.SubType, m.Text, m.Data, m.SearchedContent, m.ExtendedData, m.Priority,
+			m.Type, m.SubType, s.d.bodyText(m.Text), m.Data, m.SearchedContent, m.ExtendedData, m.Priority,
 			nullIfEmpty(m.LocalID), m.ContentHash, cfg, created)
 		results[i] = im.AppendResult{ID: m.ID, Seq: seq, CreatedAt: fromMillis(created)}
 		written = append(written, writtenMsg{i: i, created: created, cfg: cfg})

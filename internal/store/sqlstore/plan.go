@@ -94,14 +94,13 @@ RETURNING id`)
 // vendor accepted (withdrawDelivered), or ring job $9 when its claimed
 // attempt $10 has no recorded outcome yet (withdrawInFlight). Its push
 // config is $4, or with Replaced.RingConfig the ring's with the content
-// $4 (withdrawRingConfig). The arguments $1-$8 are planInsert's.
+// $4 (dialect.contentSet). The arguments $1-$8 are planInsert's.
 const (
 	withdrawInsert = `INSERT INTO push_jobs (app_id, message_id, user_id, push_id, vendor, push_config,
 	status, attempts, not_before, expires_at, reason, created_at, updated_at, kind, call_id)
 SELECT d.app_id, $3, d.user_id, d.push_id, d.vendor, `
-	withdrawOwnConfig  = `$4`
-	withdrawRingConfig = `CAST(json_set(CAST(r.push_config AS TEXT), '$.content', $4) AS BLOB)`
-	withdrawFrom       = `, 'pending', 0, $5, $6, '', $5, $5, $7, $8
+	withdrawOwnConfig = `$4`
+	withdrawFrom      = `, 'pending', 0, $5, $6, '', $5, $5, $7, $8
 FROM push_jobs r JOIN devices d ON d.app_id = r.app_id AND d.push_id = r.push_id
 WHERE r.app_id = $1 AND r.call_id = $8 AND r.user_id = $2 AND r.kind = 'call_invite'
 	AND d.user_id = $2 AND ` + eligibleDevice
@@ -112,10 +111,11 @@ WHERE r.app_id = $1 AND r.call_id = $8 AND r.user_id = $2 AND r.kind = 'call_inv
 // withdrawQuery is the query text planning a ring-replacing withdraw's
 // jobs to one target user: the delivered rings', or (inFlight) one
 // claimed ring's.
-func withdrawQuery(ringConfig, inFlight bool) string {
+func (p *txPlanner) withdrawQuery(ringConfig, inFlight bool) string {
 	cfg, rings := withdrawOwnConfig, withdrawDelivered
 	if ringConfig {
-		cfg = withdrawRingConfig
+		// The ring's config with the content $4, in the dialect's JSON.
+		cfg = fmt.Sprintf(p.s.d.contentSet, "r.push_config", "$4")
 	}
 	if inFlight {
 		rings = withdrawInFlight
@@ -231,11 +231,11 @@ func (p *txPlanner) planWithdraw(ctx context.Context, in push.Intent, now time.T
 	for _, u := range in.Targets.UserIDs {
 		args := []any{in.AppID, u, in.Source.MessageID, cfg, now.UnixMilli(), millisOrZero(in.ExpiresAt),
 			string(in.Source.Kind.JobKind()), in.Source.CallID}
-		if ids, err = p.runQuery(ctx, withdrawQuery(ringCfg, false), args, ids); err != nil {
+		if ids, err = p.runQuery(ctx, p.withdrawQuery(ringCfg, false), args, ids); err != nil {
 			return nil, err
 		}
 		for _, r := range in.Replaces.InFlight {
-			if ids, err = p.runQuery(ctx, withdrawQuery(ringCfg, true), append(args[:planArgs:planArgs], r.JobID, r.Attempt), ids); err != nil {
+			if ids, err = p.runQuery(ctx, p.withdrawQuery(ringCfg, true), append(args[:planArgs:planArgs], r.JobID, r.Attempt), ids); err != nil {
 				return nil, err
 			}
 		}

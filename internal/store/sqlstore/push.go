@@ -88,7 +88,7 @@ func (s *Store) RegisterDevice(ctx context.Context, d push.Device) error {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, qRegisterDevice, d.AppID, d.PushID, string(d.Vendor), d.Token, d.VoIPToken,
-			string(d.Environment), d.Platform, d.BundleID, d.UserID, d.Enabled, d.Foreground, now.UnixMilli()); err != nil {
+			string(d.Environment), d.Platform, d.BundleID, d.UserID, boolInt(d.Enabled), d.Foreground, now.UnixMilli()); err != nil {
 			return err
 		}
 		to := d.UserID
@@ -155,7 +155,21 @@ func deviceExists(ctx context.Context, tx *sql.Tx, appID, pushID string) error {
 	return err
 }
 
+// inTx runs fn in a transaction on the writer and commits it, mapping the
+// errors. A transaction failing only because others ran beside it (PostgreSQL's
+// serialization failures and deadlocks) runs again, up to retryAttempts
+// times: fn must be safe to call again.
 func (s *Store) inTx(ctx context.Context, op string, fn func(*sql.Tx) error) (err error) {
+	for attempt := 1; ; attempt++ {
+		err = s.inTxOnce(ctx, op, fn)
+		if err == nil || !retryable(err) || attempt == retryAttempts {
+			return err
+		}
+	}
+}
+
+// inTxOnce is one attempt of inTx.
+func (s *Store) inTxOnce(ctx context.Context, op string, fn func(*sql.Tx) error) (err error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(op, err)

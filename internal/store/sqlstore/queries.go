@@ -35,8 +35,10 @@ WHERE app_id = $1 AND sender = $2 AND local_id = $3`
 	// participants' rows (valuesSQL: qUpsertConversationsHead,
 	// conversationCols parameters and read_seq 0 per row,
 	// qUpsertConversationsTail); a statement holds each row once. Seqs
-	// only grow and this process is the only writer, so the batch's last
-	// seq and message replace the stored ones.
+	// only grow and the batches of a conversation follow each other
+	// (SQLite: one writer; PostgreSQL: the conversation's lock,
+	// seqalloc.go), so the batch's last seq and message replace the stored
+	// ones.
 	qUpsertConversationsHead = `INSERT INTO conversations (app_id, owner_id, conv_id, conv_type, peer_id,
 	last_seq, last_msg_id, unread, read_seq)
 VALUES `

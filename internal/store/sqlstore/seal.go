@@ -157,17 +157,19 @@ func (e *SecretOpenError) Unwrap() error { return e.Err }
 // naming its key ID. It changes nothing when every value is sealed under
 // the primary key. The old plaintext is overwritten (secure_delete), not
 // left in the file's free space.
-func resealSecrets(ctx context.Context, db *sql.DB, sl Sealer, log *slog.Logger) error {
-	const op = "sqlite: sealing secrets"
+func resealSecrets(ctx context.Context, d dialect, db *sql.DB, sl Sealer, log *slog.Logger) error {
+	op := d.name + ": sealing secrets"
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return ctxErr(ctx, op, err)
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "PRAGMA secure_delete = ON"); err != nil {
-		return ctxErr(ctx, op, err)
+	if d.secureDeleteOn != "" {
+		if _, err := conn.ExecContext(ctx, d.secureDeleteOn); err != nil {
+			return ctxErr(ctx, op, err)
+		}
+		defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), d.secureDeleteOff) }()
 	}
-	defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA secure_delete = OFF") }()
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return ctxErr(ctx, op, err)

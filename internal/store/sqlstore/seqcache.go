@@ -12,7 +12,9 @@ const seqCacheGeneration = 1 << 16
 
 // seqCache remembers the last Seq of recently written conversations so that
 // AppendMessages need not look it up with MAX(seq) in every batch. This is
-// sound only because this process is the only writer of the database.
+// sound only because this process is the only writer of the database
+// (SQLite). On PostgreSQL the store has no seq cache (a nil *seqCache,
+// which always misses): seqalloc.go.
 //
 // It keeps two generations: lookups promote entries from the old one to the
 // current one, and when the current one is full it becomes the old one (the
@@ -31,6 +33,9 @@ func newSeqCache(size int) *seqCache {
 
 // get returns the cached last seq of k.
 func (c *seqCache) get(k convKey) (int64, bool) {
+	if c == nil {
+		return 0, false
+	}
 	if v, ok := c.cur[k]; ok {
 		return v, true
 	}
@@ -43,6 +48,9 @@ func (c *seqCache) get(k convKey) (int64, bool) {
 
 // put records v as the last seq of k.
 func (c *seqCache) put(k convKey, v int64) {
+	if c == nil {
+		return
+	}
 	if _, ok := c.cur[k]; !ok && len(c.cur) >= c.size {
 		c.old, c.cur = c.cur, make(map[convKey]int64, c.size)
 	}
@@ -51,6 +59,9 @@ func (c *seqCache) put(k convKey, v int64) {
 
 // forget drops k, so that its last seq is read from the database next time.
 func (c *seqCache) forget(k convKey) {
+	if c == nil {
+		return
+	}
 	delete(c.cur, k)
 	delete(c.old, k)
 }

@@ -1,7 +1,12 @@
 // Package sqlstore implements im.Store, push.Store and the other stores on
 // SQL databases: an embedded SQLite database (the pure-Go modernc.org/sqlite
-// driver), the default store of a single-node Herald. The query text is
-// written to run on PostgreSQL too (queries.go).
+// driver, Open), the default store of a single-node Herald, and PostgreSQL
+// (the pgx driver, OpenPostgres), which several nodes share. Both run the
+// same Store and the same query text ($n placeholders, ON CONFLICT); what
+// differs lives in one dialect value (dialect.go). Each dialect has its own
+// migrations (migrations/sqlite, migrations/postgres): a new migration adds
+// one file to each, under the same number (migrations/README.md;
+// TestSchemaParity compares the two schemas).
 //
 // On SQLite, one process owns the database file. It writes through a single connection
 // (SQLite allows one writer at a time; one connection avoids lock waits
@@ -11,6 +16,10 @@
 // the same file: their caches would disagree. The unique index on
 // (app, conversation, seq) then fails the losing batch with im.ErrConflict
 // instead of storing a duplicate seq, and the cache reloads after a failure.
+//
+// On PostgreSQL, other processes write beside this one: there is no seq
+// cache, seqs are allocated under per-conversation locks (seqalloc.go), and
+// each node leases its node number for message IDs (nodes.go).
 package sqlstore
 
 import (
@@ -28,7 +37,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/heraldim/herald/internal/im"
@@ -36,7 +44,7 @@ import (
 
 var _ im.Store = (*Store)(nil)
 
-//go:embed migrations/*.sql
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrations embed.FS
 
 // Durability says which failure a committed write survives. The zero value
@@ -120,6 +128,12 @@ type Config struct {
 // im.ErrNotFound (and nothing of the batch is stored). Times are stored with
 // millisecond precision and returned in UTC.
 type Store struct {
+	d dialect // what differs between SQLite and PostgreSQL
+
+	// skipLocked says the database supports FOR UPDATE SKIP LOCKED
+	// (PostgreSQL), for claims of rows by several processes.
+	skipLocked bool
+
 	w  *sql.DB // the one writer connection
 	r  *sql.DB // reader pool, query_only
 	ck *sql.DB // one connection for background checkpoints (RunCheckpoints)
@@ -190,6 +204,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	}
 
 	s := &Store{
+		d:          sqliteDialect,
 		writeSem:   make(chan struct{}, 1),
 		seqs:       newSeqCache(seqCacheGeneration),
 		sealer:     cfg.Sealer,
@@ -246,11 +261,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	if err := s.w.PingContext(ctx); err != nil {
 		return nil, mapErr("sqlite: open "+cfg.Path, err)
 	}
-	if err := migrate(ctx, s.w, log); err != nil {
+	if err := s.d.migrate(ctx, s.w, log); err != nil {
 		return nil, err
 	}
 	if s.sealer != nil {
-		if err := resealSecrets(ctx, s.w, s.sealer, log); err != nil {
+		if err := resealSecrets(ctx, s.d, s.w, s.sealer, log); err != nil {
 			return nil, err
 		}
 	}
@@ -330,29 +345,6 @@ func dsn(path string, pragmas ...string) string {
 	return b.String()
 }
 
-// migrate applies the embedded migrations that the database lacks.
-func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return fmt.Errorf("sqlite: migrations: %w", err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys,
-		goose.WithDisableGlobalRegistry(true), // only our SQL files, never Go migrations registered elsewhere
-		goose.WithSlog(log),
-	)
-	if err != nil {
-		return fmt.Errorf("sqlite: migrations: %w", err)
-	}
-	res, err := p.Up(ctx)
-	if err != nil {
-		return mapErr("sqlite: migrate", err)
-	}
-	for _, r := range res {
-		log.Info("sqlite migration applied", "version", r.Source.Version, "duration", r.Duration)
-	}
-	return nil
-}
-
 // prepare prepares the statements of the hot paths.
 func (s *Store) prepare(ctx context.Context) error {
 	for _, p := range []struct {
@@ -425,7 +417,7 @@ func (s *Store) Close() error {
 		if s.ck != nil {
 			errs = append(errs, s.ck.Close())
 		}
-		if s.r != nil {
+		if s.r != nil && s.r != s.w {
 			errs = append(errs, s.r.Close())
 		}
 		if s.w != nil {
@@ -460,7 +452,14 @@ const checkpointBackoffMax = 10 * time.Second
 // the next attempt waits twice as long as the last, up to 10 s, until one
 // succeeds: only ctx stops it, and it returns nil then. Optional: without
 // it the writer checkpoints inside commits once the WAL is large.
+//
+// On PostgreSQL, which has no WAL file of ours to checkpoint, it only
+// waits for ctx to end.
 func (s *Store) RunCheckpoints(ctx context.Context) error {
+	if s.ck == nil {
+		<-ctx.Done()
+		return nil
+	}
 	delay := s.ckInterval
 	t := time.NewTimer(delay)
 	defer t.Stop()

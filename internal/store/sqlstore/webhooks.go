@@ -74,8 +74,8 @@ func (s *Store) PutWebhook(ctx context.Context, c webhook.Config) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: put webhook: %w", err)
 	}
-	_, err = s.w.ExecContext(ctx, qPutWebhook, c.AppID, c.URL, sealed, strings.Join(c.Events, ","), c.Enabled,
-		c.BeforeSendURL, c.BeforeSendTimeout.Milliseconds(), c.FailOpen, c.UpdatedAt.UnixMilli())
+	_, err = s.w.ExecContext(ctx, qPutWebhook, c.AppID, c.URL, sealed, strings.Join(c.Events, ","), boolInt(c.Enabled),
+		c.BeforeSendURL, c.BeforeSendTimeout.Milliseconds(), boolInt(c.FailOpen), c.UpdatedAt.UnixMilli())
 	return ctxErr(ctx, "sqlite: put webhook", err)
 }
 
