@@ -142,6 +142,25 @@ func (s *Service) Load(ctx context.Context) error {
 	return nil
 }
 
+// Reload reads the app's configuration again, after another node of a
+// cluster changed it: the stored one replaces the cached one, or none is
+// kept if it was deleted.
+func (s *Service) Reload(ctx context.Context, appID string) error {
+	cs, err := s.store.Webhooks(ctx)
+	if err != nil {
+		return fmt.Errorf("webhook: reload: %w", err)
+	}
+	s.cfgMu.Lock()
+	defer s.cfgMu.Unlock()
+	delete(s.cfgs, appID)
+	for _, c := range cs {
+		if c.AppID == appID {
+			s.cfgs[appID] = c
+		}
+	}
+	return nil
+}
+
 func (s *Service) config(appID string) (Config, bool) {
 	s.cfgMu.RLock()
 	defer s.cfgMu.RUnlock()
