@@ -84,6 +84,10 @@ type Config struct {
 	// newer sessions displace under its multi-login policy. It must not
 	// block.
 	Displaced func(appID, userID string, remote []route.SessionInfo)
+	// Reconnected, if set, is called after the connection to NATS came
+	// back: broadcasts sent meanwhile were missed, so the node drops its
+	// caches. It runs on a NATS goroutine.
+	Reconnected func()
 }
 
 // Errors of New.
@@ -166,7 +170,13 @@ func (b *Bus) subject(parts ...string) string {
 // until Close.
 func (b *Bus) Connect(ctx context.Context) error {
 	opts := []nats.Option{nats.Name("herald " + b.cfg.NodeID), nats.MaxReconnects(-1),
-		nats.ReconnectHandler(func(*nats.Conn) { b.log.Info("bus reconnected") }),
+		nats.ReconnectHandler(func(*nats.Conn) {
+			b.log.Info("bus reconnected")
+			if b.cfg.Reconnected != nil {
+				b.cfg.Reconnected()
+			}
+			b.heartbeat() // the others resync this node's presence if they dropped it
+		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				b.log.Warn("bus disconnected", "err", err)

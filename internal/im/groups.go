@@ -131,6 +131,24 @@ func (s *Service) ForgetGroup(appID, groupID string) {
 	s.groups.drop(k)
 }
 
+// ForgetAll drops every cached app, group and revocation cut-off: a node
+// of a cluster that lost the bus for a while may have missed their
+// invalidations.
+func (s *Service) ForgetAll() {
+	s.appMu.Lock()
+	clear(s.apps)
+	s.appGen++
+	s.appMu.Unlock()
+	s.groups.mu.Lock()
+	clear(s.groups.m)
+	s.groups.members = 0
+	s.groups.mu.Unlock()
+	s.revoked.mu.Lock()
+	s.revoked.gen++
+	clear(s.revoked.after)
+	s.revoked.mu.Unlock()
+}
+
 // groupChanged tells Config.GroupChanged that a group's change was
 // written.
 func (s *Service) groupChanged(k groupKey) {

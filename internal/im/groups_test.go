@@ -48,3 +48,17 @@ func TestSnapWith(t *testing.T) {
 		t.Fatalf("next %+v", next.members)
 	}
 }
+
+// TestGroupCacheDrop: dropping a group forgets it and its members' count;
+// dropping one not cached changes nothing.
+func TestGroupCacheDrop(t *testing.T) {
+	c := newGroupCache()
+	a, b := groupKey{"app", "a"}, groupKey{"app", "b"}
+	c.put(a, snapOf(10))
+	c.put(b, snapOf(5))
+	c.drop(a)
+	c.drop(groupKey{"app", "none"})
+	if c.get(a) != nil || c.get(b) == nil || c.members != 5 {
+		t.Fatalf("after dropping a: a cached %v, b cached %v, %d members", c.get(a) != nil, c.get(b) != nil, c.members)
+	}
+}

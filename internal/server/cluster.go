@@ -57,6 +57,19 @@ func (s *Server) newBus(ctx context.Context) (*bus.Bus, error) {
 			if gw := s.kicker.Load(); gw != nil {
 				gw.KickDisplaced(appID, userID, remote)
 			}
+		},
+		Reconnected: func() {
+			// Invalidations broadcast while the node was cut off were
+			// missed: read everything again.
+			if s.kicker.Load() == nil {
+				return // still starting: nothing cached to distrust
+			}
+			s.svc.ForgetAll()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := s.webhooks.Load(ctx); err != nil {
+				s.log.Warn("bus: reloading the webhook configurations after a reconnect", "err", err)
+			}
 		}}, s.hub, s.log)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
