@@ -15,11 +15,16 @@ import (
 
 	"github.com/jonboulle/clockwork"
 	natsserver "github.com/nats-io/nats-server/v2/server"
+	"go.uber.org/goleak"
 
 	"github.com/heraldim/herald/internal/im"
 	"github.com/heraldim/herald/internal/route"
 	"github.com/heraldim/herald/internal/route/routetest"
 )
+
+// Every bus and server a test starts is closed by its cleanup; nothing of
+// them may keep running.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // natsURL is the NATS server of a test: HERALD_TEST_NATS when set (with
 // a fresh subject prefix per test, so tests share it), else an embedded
