@@ -42,6 +42,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -117,6 +118,8 @@ type Bus struct {
 
 	ctlMu    sync.RWMutex
 	handlers map[string]func(Control)
+
+	failures atomic.Uint64 // publishes that failed
 
 	closeOnce sync.Once
 }
@@ -241,18 +244,31 @@ func (b *Bus) Close() error {
 }
 
 func (b *Bus) publish(subj string, v any) {
-	if b.nc == nil {
-		return
-	}
 	data, err := json.Marshal(v)
 	if err != nil {
 		b.log.Error("bus: encoding", "subject", subj, "err", err)
 		return
 	}
+	b.publishData(subj, data)
+}
+
+// publishData publishes, counting a failure (a closed connection, or the
+// reconnect buffer full while NATS is away) rather than logging each:
+// while the bus is down every delivery fails.
+func (b *Bus) publishData(subj string, data []byte) {
+	if b.nc == nil {
+		return
+	}
 	if err := b.nc.Publish(subj, data); err != nil {
-		b.log.Warn("bus: publish", "subject", subj, "err", err)
+		if b.failures.Add(1) == 1 {
+			b.log.Warn("bus: publish failed (further failures are counted, not logged)", "subject", subj, "err", err)
+		}
 	}
 }
+
+// PublishFailures counts the publishes that failed (deliveries, presence
+// updates and broadcasts not sent).
+func (b *Bus) PublishFailures() uint64 { return b.failures.Load() }
 
 // remoteNodes returns the other nodes with sessions of the users.
 func (b *Bus) remoteNodes(appID string, users ...string) []string {
@@ -306,8 +322,17 @@ func (b *Bus) RemoteSessions(appID, userID string) []route.SessionInfo {
 // session of its sender or recipient. It never blocks.
 func (b *Bus) Route(m *im.Message, origin route.SessionID) {
 	b.local.Route(m, origin)
-	for _, n := range b.remoteNodes(m.AppID, m.Recipient, m.Sender) {
-		b.publish(b.subject("node", n), delivery{Kind: kindRoute, Msg: m, Origin: origin})
+	nodes := b.remoteNodes(m.AppID, m.Recipient, m.Sender)
+	if len(nodes) == 0 {
+		return
+	}
+	data, err := json.Marshal(delivery{Kind: kindRoute, Msg: m, Origin: origin})
+	if err != nil {
+		b.log.Error("bus: encoding a delivery", "err", err)
+		return
+	}
+	for _, n := range nodes {
+		b.publishData(b.subject("node", n), data)
 	}
 }
 
@@ -343,8 +368,12 @@ func (b *Bus) SendEvent(appID, userID, typ string, v any) {
 	if err != nil {
 		return
 	}
+	data, err := json.Marshal(delivery{Kind: kindEvent, AppID: appID, UserID: userID, Event: typ, Payload: payload})
+	if err != nil {
+		return
+	}
 	for _, n := range nodes {
-		b.publish(b.subject("node", n), delivery{Kind: kindEvent, AppID: appID, UserID: userID, Event: typ, Payload: payload})
+		b.publishData(b.subject("node", n), data)
 	}
 }
 

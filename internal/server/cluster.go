@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/heraldim/herald/internal/bus"
 	"github.com/heraldim/herald/internal/gateway"
 	"github.com/heraldim/herald/internal/im"
@@ -80,6 +82,10 @@ func (s *Server) newBus(ctx context.Context) (*bus.Bus, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.log.Info("bus connected", "url", s.cfg.Bus, "node", id)
+	s.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "herald_bus_publish_failures_total",
+		Help: "Publishes to the cluster's bus that failed (deliveries, presence updates, broadcasts not sent; the clients sync what they missed).",
+	}, func() float64 { return float64(b.PublishFailures()) }))
 	return b, nil
 }
 
