@@ -29,7 +29,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // natsURL is the NATS server of a test: HERALD_TEST_NATS when set (with
 // a fresh subject prefix per test, so tests share it), else an embedded
 // server of the test's own.
-func natsURL(t *testing.T) string {
+func natsURL(t testing.TB) string {
 	t.Helper()
 	if u := os.Getenv("HERALD_TEST_NATS"); u != "" {
 		return u
@@ -37,7 +37,7 @@ func natsURL(t *testing.T) string {
 	return embedded(t)
 }
 
-func embedded(t *testing.T) string {
+func embedded(t testing.TB) string {
 	t.Helper()
 	s, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
 	if err != nil {
@@ -51,7 +51,7 @@ func embedded(t *testing.T) string {
 	return s.ClientURL()
 }
 
-func randHex(t *testing.T) string {
+func randHex(t testing.TB) string {
 	b := make([]byte, 4)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
@@ -63,20 +63,26 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // cluster is n bus nodes on one NATS server, each over a fake registry.
 type cluster struct {
-	t      *testing.T
+	t      testing.TB
 	nodes  []*Bus
 	locals []*fakeLocal
 	next   int
 }
 
-func newCluster(t *testing.T, url string, n int, clock clockwork.Clock) *cluster {
+// newCluster starts n nodes; heartbeats every 50 ms (expiry 150 ms) keep
+// the tests short.
+func newCluster(t testing.TB, url string, n int, clock clockwork.Clock) *cluster {
+	return newClusterBeat(t, url, n, clock, 50*time.Millisecond)
+}
+
+func newClusterBeat(t testing.TB, url string, n int, clock clockwork.Clock, heartbeat time.Duration) *cluster {
 	t.Helper()
 	prefix := "ht" + randHex(t)
 	c := &cluster{t: t}
 	for i := range n {
 		l := newFakeLocal()
 		b, err := New(Config{URL: url, NodeID: "n" + string(rune('a'+i)), Prefix: prefix, Clock: clock,
-			Heartbeat: 50 * time.Millisecond, Displaced: l.displaced}, l, quiet)
+			Heartbeat: heartbeat, Displaced: l.displaced}, l, quiet)
 		if err != nil {
 			t.Fatal(err)
 		}
