@@ -95,6 +95,13 @@ type Config struct {
 	PushDrain time.Duration
 	// NodeID distinguishes nodes in message IDs (0-1023). Default 0.
 	NodeID int
+	// Bus is the NATS server of a cluster (nats://host:4222, several
+	// comma-separated): live deliveries, presence, kicks and cache
+	// invalidations go between the nodes through it. Empty (the
+	// default): one node, everything in process. It needs a shared
+	// store (Store postgres://...): nodes with a database each would not
+	// see each other's messages.
+	Bus string
 	// LogLevel is debug, info (default), warn or error.
 	LogLevel string
 	// LogFormat is text (default) or json.
@@ -281,6 +288,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "time given to a graceful shutdown")
 	fs.DurationVar(&c.PushDrain, "push-drain", c.PushDrain, "time a graceful stop lets pushes in flight finish (bounded by shutdown-grace too)")
 	fs.IntVar(&c.NodeID, "node-id", c.NodeID, "node number in message IDs (0-1023)")
+	fs.StringVar(&c.Bus, "bus", c.Bus, "NATS URL of a cluster's bus (nats://host:4222; empty: one node); needs --store postgres://...")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.Var(&listValue{p: &c.AllowedOrigins, check: CheckOriginPattern}, "allowed-origins",
@@ -546,6 +554,12 @@ func (c *Config) Validate() error {
 	}
 	if c.NodeID < 0 || c.NodeID > 1023 {
 		bad("node-id must be 0 to 1023")
+	}
+	if c.Bus != "" && !c.StorePostgres() {
+		bad("bus needs a shared store: set store to a postgres:// URL (with the embedded SQLite store each node would have its own messages)")
+	}
+	if c.Bus != "" && !strings.HasPrefix(c.Bus, "nats://") && !strings.HasPrefix(c.Bus, "tls://") {
+		bad("bus must be a nats:// or tls:// URL")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -358,3 +358,27 @@ func TestStoreOption(t *testing.T) {
 		t.Fatalf("env: %q %v", c.Store, err)
 	}
 }
+
+// TestBusNeedsSharedStore: --bus alone is refused (each node would have
+// its own SQLite database); with a postgres:// store it is taken, from a
+// flag, the environment or the file.
+func TestBusNeedsSharedStore(t *testing.T) {
+	if _, err := load(t, []string{"--bus", "nats://127.0.0.1:4222"}, nil); err == nil || !strings.Contains(err.Error(), "bus needs a shared store") {
+		t.Fatalf("bus without store: err = %v", err)
+	}
+	if _, err := load(t, []string{"--bus", "http://x", "--store", "postgres://db/h"}, nil); err == nil || !strings.Contains(err.Error(), "nats://") {
+		t.Fatalf("bus of another scheme: err = %v", err)
+	}
+	c, err := load(t, nil, map[string]string{"HERALD_BUS": "nats://n:4222", "HERALD_STORE": "postgres://db/h"})
+	if err != nil || c.Bus != "nats://n:4222" || c.Store != "postgres://db/h" {
+		t.Fatalf("from the environment: %+v, %v", c.Bus, err)
+	}
+	f := filepath.Join(t.TempDir(), "h.yaml")
+	if err := os.WriteFile(f, []byte("bus: nats://f:4222\nstore: postgres://db/h\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err = load(t, []string{"--config", f}, nil)
+	if err != nil || c.Bus != "nats://f:4222" {
+		t.Fatalf("from the file: %q, %v", c.Bus, err)
+	}
+}

@@ -109,6 +109,9 @@ type Config struct {
 	// session under the multi-login policy always passes). Over it the
 	// login fails with too_many_sessions. 0: no cap.
 	MaxSessionsPerUser int
+	// Remote, if set, tells the user's sessions on the other nodes of a
+	// cluster: MaxSessionsPerUser counts them. Nil: this node only.
+	Remote RemoteSessions
 	// Clock is the clock of the heartbeat, login and token deadlines and
 	// of the ticker that checks them (the socket write deadlines and the
 	// close handshake's bound stay on real time). Nil: the real clock.

@@ -258,7 +258,7 @@ func (s *Session) handleLogin(f protocol.Frame) {
 	// The user's place is held from here until the session is registered
 	// below (or the login failed), so that simultaneous logins cannot
 	// pass the cap together.
-	if !s.g.hub.reserve(req.AppID, req.UserID, req.Platform, s.g.cfg.MultiLogin, s.g.cfg.MaxSessionsPerUser) {
+	if !s.g.reserve(req.AppID, req.UserID, req.Platform) {
 		s.g.metrics.loginFailures.WithLabelValues(protocol.CodeTooManySessions.Name()).Inc()
 		s.replyErr(f.ID, protocol.Errorf(protocol.CodeTooManySessions, "the user has %d sessions on this server (max-sessions-per-user)", s.g.cfg.MaxSessionsPerUser))
 		return
@@ -296,13 +296,7 @@ func (s *Session) handleLogin(f protocol.Frame) {
 		PushID:            s.pushID,
 	})
 	for _, old := range s.g.hub.register(s, s.g.cfg.MultiLogin) {
-		reason := protocol.KickSamePlatform
-		if s.g.cfg.MultiLogin == PolicySingle {
-			reason = protocol.KickSingleLogin
-		}
-		old.event(protocol.EventKicked, protocol.Kicked{Reason: reason, Message: "logged in on another device"})
-		old.closeWith(protocol.CloseKicked, "kicked: logged in elsewhere")
-		s.g.metrics.kicks.Inc()
+		old.kickedByLogin()
 	}
 	s.recheckApp(appCloses, req.Token)
 	if s.revokedMeanwhile(claims.IssuedAt) {

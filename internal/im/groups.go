@@ -111,6 +111,52 @@ func (c *groupCache) put(k groupKey, sn *groupSnap) {
 	c.members += len(sn.members)
 }
 
+func (c *groupCache) drop(k groupKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.m[k]; ok {
+		c.members -= len(old.members)
+		delete(c.m, k)
+	}
+}
+
+// ForgetGroup drops the cached snapshot of a group, after another node
+// changed it in the store (Config.GroupChanged there): the next use reads
+// it again.
+func (s *Service) ForgetGroup(appID, groupID string) {
+	k := groupKey{appID, groupID}
+	l := s.groups.lock(k)
+	l.Lock()
+	defer l.Unlock()
+	s.groups.drop(k)
+}
+
+// ForgetAll drops every cached app, group and revocation cut-off: a node
+// of a cluster that lost the bus for a while may have missed their
+// invalidations.
+func (s *Service) ForgetAll() {
+	s.appMu.Lock()
+	clear(s.apps)
+	s.appGen++
+	s.appMu.Unlock()
+	s.groups.mu.Lock()
+	clear(s.groups.m)
+	s.groups.members = 0
+	s.groups.mu.Unlock()
+	s.revoked.mu.Lock()
+	s.revoked.gen++
+	clear(s.revoked.after)
+	s.revoked.mu.Unlock()
+}
+
+// groupChanged tells Config.GroupChanged that a group's change was
+// written.
+func (s *Service) groupChanged(k groupKey) {
+	if s.cfg.GroupChanged != nil {
+		s.cfg.GroupChanged(k.app, k.group)
+	}
+}
+
 // group returns a group's snapshot, loading it on a miss. Errors are
 // *protocol.Error for a group that does not exist.
 func (s *Service) group(ctx context.Context, appID, groupID string) (*groupSnap, error) {
@@ -192,6 +238,7 @@ func (s *Service) groupOp(ctx context.Context, appID, groupID string, fn func(sn
 		return sn, nil
 	}
 	s.groups.put(k, next)
+	s.groupChanged(k)
 	return next, nil
 }
 
@@ -351,6 +398,7 @@ func (s *Service) CreateGroupAs(ctx context.Context, appID string, a Actor, owne
 	err = s.store.CreateGroup(ctx, g, ms)
 	if err == nil {
 		s.groups.put(k, newSnap(g, ms))
+		s.groupChanged(k)
 	}
 	l.Unlock()
 	switch {

@@ -80,6 +80,10 @@ type Config struct {
 	// RouteWorkers is how many goroutines hand group messages to members'
 	// sessions (each owns a shard of the groups). Default 2.
 	RouteWorkers int
+	// GroupChanged, if set, is called after a change of a group was
+	// written (its cached snapshot replaced), so that the other nodes of
+	// a cluster drop their copy (ForgetGroup). It must not block.
+	GroupChanged func(appID, groupID string)
 	// Hooks, if set, moderates client sends before they are stored and
 	// records message.sent webhook events with their commit (nil: off).
 	Hooks SendHooks

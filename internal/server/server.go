@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/heraldim/herald/internal/admin"
+	"github.com/heraldim/herald/internal/bus"
 	"github.com/heraldim/herald/internal/call"
 	"github.com/heraldim/herald/internal/clientip"
 	"github.com/heraldim/herald/internal/config"
@@ -55,7 +56,14 @@ type Server struct {
 	nodeLease *sqlstore.NodeLease
 	svc       *im.Service
 	hub       *gateway.Hub
-	gw        *gateway.Gateway
+	// bus connects the node to the others of a cluster (cfg.Bus); nil for
+	// one node. router is the bus when set, else the hub.
+	bus    *bus.Bus
+	router router
+	// kicker is the gateway once built, for the bus's kicks (which may
+	// come while New runs).
+	kicker atomic.Pointer[gateway.Gateway]
+	gw     *gateway.Gateway
 	// Providers holds the apps' push providers by vendor and environment.
 	Providers *push.ProviderSet
 	disp      *push.Dispatcher
@@ -148,6 +156,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.hub = gateway.NewHub()
+	s.router = s.hub
+	if s.bus, err = s.newBus(ctx); err != nil {
+		return fail(err)
+	}
+	if s.bus != nil {
+		s.router = busRouter{s.bus}
+	}
 	s.Providers = push.NewProviderSet()
 	s.webhooks, err = webhook.New(st, webhook.Options{MaxAttempts: cfg.WebhookMaxAttempts, RetryBase: cfg.WebhookRetryBase,
 		Timeout: cfg.WebhookTimeout, Now: cfg.Clock.Now}, log, s.reg)
@@ -164,7 +179,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	// The messaging core comes before the admin API, whose user, group
 	// and message endpoints use it.
-	s.svc, err = im.New(st, s.hub, im.Config{CommitBatch: cfg.CommitBatch, MaxGroupMembers: cfg.MaxGroupMembers, NodeID: cfg.NodeID,
+	s.svc, err = im.New(st, s.router, im.Config{GroupChanged: s.groupChanged, CommitBatch: cfg.CommitBatch, MaxGroupMembers: cfg.MaxGroupMembers, NodeID: cfg.NodeID,
 		TokenLeeway: cfg.TokenLeeway, PushPlanned: s.disp.Wake, Hooks: s.webhooks, Now: cfg.Clock.Now}, log, s.reg)
 	if err != nil {
 		return fail(err)
@@ -177,7 +192,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	// credentials: load them before anything is dispatched.
 	s.admin, err = admin.New(admin.Deps{Apps: st, Credentials: st, Devices: st, Resources: st,
 		Providers: s.Providers, Failures: s.disp, Dispatch: s.disp, Log: log, ProviderTokens: st,
-		Messages: s.svc, Users: st, Sessions: s.hub, UserCache: s.svc, Webhooks: s.webhooks,
+		Messages: s.svc, Users: st, Sessions: clusterSessions{s}, UserCache: clusterUsers{s}, Webhooks: clusterWebhooks{s.webhooks, s},
 		Tenants: st, OperatorKey: s.operatorKey, Events: tenantEvents{s}, Groups: s.svc,
 		Console: consoleStats{s.hub, s.svc, st}}, admin.Config{RateLimit: lim.rest})
 	if err != nil {
@@ -210,7 +225,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		ClientIP:           lim.ips.ClientIP,
 		Messages:           lim.messages,
 		MaxSessionsPerUser: cfg.MaxSessionsPerUser,
-		Presence:           presence{s.webhooks},
+		Presence:           presenceHooks{presence{s.webhooks}, s.bus},
+		Remote:             s.remoteSessions(),
 	}, log, s.reg)
 	if err != nil {
 		return fail(err)
@@ -246,6 +262,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		tlsCfg = s.certs.tlsConfig()
 	}
 	s.http = newHTTPServer(mux, tlsCfg, log)
+	s.handleControl()
 	if cfg.AdminAddr != "" {
 		s.adminHTTP = newHTTPServer(adminMux, tlsCfg, log)
 	}
@@ -485,6 +502,14 @@ func (s *Server) Run(ctx context.Context) error {
 	defer stopWebhooks()
 	whDone := make(chan error, 1)
 	go func() { whDone <- s.webhooks.Run(whCtx) }()
+	busDone := make(chan error, 1)
+	go func() {
+		if s.bus == nil {
+			busDone <- nil
+			return
+		}
+		busDone <- s.bus.Run(ckCtx) // heartbeats until the store closes
+	}()
 	probeDone := make(chan error, 1)
 	go func() { probeDone <- s.store.RunWriteProbes(ckCtx, s.cfg.WriteProbeInterval) }()
 	// The node number lease: lost, the node must stop making message IDs
@@ -600,6 +625,7 @@ func (s *Server) Run(ctx context.Context) error {
 	// makes no more IDs.
 	stopLease()
 	<-leaseDone
+	<-busDone
 	if err := s.release(); err != nil {
 		s.log.Warn("closing store", "err", err)
 	}
@@ -619,6 +645,9 @@ func (s *Server) Close() error { return s.release() }
 // process may open the database only once this one is done with it.
 func (s *Server) release() error {
 	s.releaseOnce.Do(func() {
+		if s.bus != nil {
+			_ = s.bus.Close() // goodbye: the other nodes drop this one's sessions at once
+		}
 		if s.nodeLease != nil {
 			// For a node that never ran (Run released it already, and
 			// releasing twice changes nothing).
@@ -698,8 +727,9 @@ func (s *Server) CallSessionEndsChecked() (uint64, <-chan struct{}) {
 	return s.calls.SessionEndsChecked()
 }
 
-// Online reports whether a user has a live session on this node.
-func (s *Server) Online(appID, userID string) bool { return s.hub.Online(appID, userID) }
+// Online reports whether a user has a live session (on any node of a
+// cluster).
+func (s *Server) Online(appID, userID string) bool { return s.router.Online(appID, userID) }
 
 // consoleStats joins the console overview's sources (admin.ConsoleStats).
 type consoleStats struct {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/heraldim/herald/internal/bus"
 	"github.com/heraldim/herald/internal/devapp"
 	"github.com/heraldim/herald/internal/operatorkey"
 )
@@ -41,6 +42,7 @@ type tenantEvents struct{ s *Server }
 // so that the CLI's client commands keep working.
 func (e tenantEvents) AppChanged(appID string) {
 	e.s.svc.ForgetApp(appID)
+	e.s.broadcast(bus.Control{Op: opAppChanged, AppID: appID})
 	if appID != e.s.dev.AppID {
 		return
 	}
@@ -62,10 +64,12 @@ func (e tenantEvents) AppChanged(appID string) {
 func (e tenantEvents) AppDeleting(appID string) {
 	e.s.svc.DropApp(appID)
 	e.s.calls.ForgetApp(appID)
+	e.s.broadcast(bus.Control{Op: opAppDeleting, AppID: appID})
 }
 
 // AppDisabled closes the app's live sessions (close code 4006).
 func (e tenantEvents) AppDisabled(ctx context.Context, appID string) int {
+	e.s.broadcast(bus.Control{Op: opCloseApp, AppID: appID})
 	return e.s.gw.CloseApp(ctx, appID)
 }
 

@@ -128,16 +128,38 @@ func New(store Store, opt Options, log *slog.Logger, reg prometheus.Registerer) 
 		inflight: map[int64]bool{}, perApp: map[string]int{}, results: make(chan Outcome, 256)}, nil
 }
 
-// Load reads every app's configuration.
+// Load reads every app's configuration, replacing what was cached (at
+// start, and in a cluster after the bus came back).
 func (s *Service) Load(ctx context.Context) error {
 	cs, err := s.store.Webhooks(ctx)
 	if err != nil {
 		return fmt.Errorf("webhook: load: %w", err)
 	}
+	cfgs := make(map[string]Config, len(cs))
+	for _, c := range cs {
+		cfgs[c.AppID] = c
+	}
 	s.cfgMu.Lock()
 	defer s.cfgMu.Unlock()
+	s.cfgs = cfgs
+	return nil
+}
+
+// Reload reads the app's configuration again, after another node of a
+// cluster changed it: the stored one replaces the cached one, or none is
+// kept if it was deleted.
+func (s *Service) Reload(ctx context.Context, appID string) error {
+	cs, err := s.store.Webhooks(ctx)
+	if err != nil {
+		return fmt.Errorf("webhook: reload: %w", err)
+	}
+	s.cfgMu.Lock()
+	defer s.cfgMu.Unlock()
+	delete(s.cfgs, appID)
 	for _, c := range cs {
-		s.cfgs[c.AppID] = c
+		if c.AppID == appID {
+			s.cfgs[appID] = c
+		}
 	}
 	return nil
 }

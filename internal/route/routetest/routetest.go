@@ -15,7 +15,10 @@ import (
 
 // Node is one implementation under test.
 type Node interface {
-	im.Router
+	// Route and RouteGroup are im.Router's (its events are the
+	// converters', checked in the gateway).
+	Route(m *im.Message, origin route.SessionID)
+	RouteGroup(m *im.Message, members []im.Recipient, origin route.SessionID)
 	route.Presence
 	route.Events
 	// Login registers a logged-in session of the user on platform, as the

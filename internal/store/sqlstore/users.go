@@ -36,8 +36,10 @@ FROM users u WHERE u.app_id = $1 AND u.user_id = $2`
 WHERE app_id = $1 AND user_id = $2`
 
 	// qRevokeTokens never moves a cutoff back: an older revocation than the
-	// last one changes nothing.
-	qRevokeTokens = `UPDATE users SET tokens_valid_after = MAX(tokens_valid_after, $3)
+	// last one changes nothing. (CASE, not the two-argument MAX that
+	// PostgreSQL lacks or the GREATEST that SQLite lacks.)
+	qRevokeTokens = `UPDATE users SET tokens_valid_after =
+	CASE WHEN $3 > tokens_valid_after THEN $3 ELSE tokens_valid_after END
 WHERE app_id = $1 AND user_id = $2 RETURNING tokens_valid_after`
 
 	qTokensValidAfter = `SELECT tokens_valid_after FROM users WHERE app_id = $1 AND user_id = $2`
