@@ -309,3 +309,97 @@ func TestUserCursor(t *testing.T) {
 		}
 	}
 }
+
+// planJobs registers n devices of bob and plans one push of a message to
+// them: n pending APNs jobs due at now.
+func planJobs(t *testing.T, s *Store, n int, now time.Time) {
+	t.Helper()
+	ctx := t.Context()
+	for i := range n {
+		if err := s.RegisterDevice(ctx, device("a1", "tok"+strconv.Itoa(i), "bob")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	content := push.Content{Title: "t"}
+	msg := &im.Message{AppID: "a1", ID: 1, ConvID: im.PeerConvID("alice", "bob"), Sender: "alice", Recipient: "bob",
+		Type: 1, Text: "x", Priority: 2, CreatedAt: now, PushConfig: &content, PushUsers: []string{"bob"}}
+	if _, err := s.AppendMessages(ctx, []*im.Message{msg}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestClaimJobsLeases: a claim leases jobs to one owner, who alone records
+// them; a lease that ended lets another owner claim the job, and the first
+// owner's late finish then changes nothing of the job but is traced.
+func TestClaimJobsLeases(t *testing.T) {
+	s := pushStore(t)
+	ctx := t.Context()
+	now := time.Now()
+	planJobs(t, s, 3, now)
+	at := now.Add(time.Second)
+	lease := time.Minute
+
+	if _, err := s.ClaimJobs(ctx, push.VendorAPNs, at, 10, "", at.Add(lease)); !errors.Is(err, push.ErrNoOwner) {
+		t.Fatalf("claim without owner: %v, want ErrNoOwner", err)
+	}
+	if _, err := s.ClaimJobs(ctx, push.VendorAPNs, at, 10, "a", at); err == nil {
+		t.Fatal("claim with a lease ending now succeeded")
+	}
+	a, err := s.ClaimJobs(ctx, push.VendorAPNs, at, 2, "a", at.Add(lease))
+	if err != nil || len(a) != 2 {
+		t.Fatalf("a's claim: %v %+v", err, a)
+	}
+	if a[0].Device == nil || a[0].Device.Token == "" || a[0].ID > a[1].ID {
+		t.Fatalf("claimed jobs without their devices or out of order: %+v", a)
+	}
+	long := at.Add(10 * lease) // the leases of b and c outlast a's
+	b, err := s.ClaimJobs(ctx, push.VendorAPNs, at, 10, "b", long)
+	if err != nil || len(b) != 1 || b[0].ID == a[0].ID || b[0].ID == a[1].ID {
+		t.Fatalf("b's claim while a's leases run: %v %+v", err, b)
+	}
+	if c, _ := s.ClaimJobs(ctx, push.VendorAPNs, at, 10, "c", long); len(c) != 0 {
+		t.Fatalf("claimed leased jobs: %+v", c)
+	}
+
+	// a records its first job: the lease ends with it.
+	if err := s.FinishAttempts(ctx, []push.Finish{{Attempt: push.Attempt{JobID: a[0].ID, At: at, Outcome: "retry", Status: 503},
+		Attempts: 1, Status: push.JobPending, NotBefore: at, Reason: "retry", Owner: "a"}}); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.ClaimJobs(ctx, push.VendorAPNs, at, 10, "c", long); len(c) != 1 || c[0].ID != a[0].ID || c[0].Attempts != 1 {
+		t.Fatalf("after a's finish, c claimed %+v, want a's first job with 1 attempt", c)
+	}
+
+	// a's second lease ends unrecorded; c claims the job and delivers it.
+	late := at.Add(lease)
+	c, err := s.ClaimJobs(ctx, push.VendorAPNs, late, 10, "c", late.Add(lease))
+	if err != nil || len(c) != 1 || c[0].ID != a[1].ID {
+		t.Fatalf("claim after a's lease ended: %v %+v", err, c)
+	}
+	if err := s.FinishAttempts(ctx, []push.Finish{{Attempt: push.Attempt{JobID: c[0].ID, At: late, Outcome: "delivered", Status: 200},
+		Attempts: 1, Status: push.JobDelivered, NotBefore: late, Reason: "c", Owner: "c"}}); err != nil {
+		t.Fatal(err)
+	}
+	// a's finish comes late: the job stays c's, the call is traced.
+	if err := s.FinishAttempts(ctx, []push.Finish{{Attempt: push.Attempt{JobID: a[1].ID, At: at, Outcome: "retry", Status: 503, Reason: "slow"},
+		Attempts: 1, Status: push.JobPending, NotBefore: at, Reason: "a", Owner: "a"}}); err != nil {
+		t.Fatal(err)
+	}
+	jobs, attempts, err := s.Trace(ctx, push.TraceFilter{AppID: "a1", MessageID: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, j := range jobs {
+		if j.ID != a[1].ID {
+			continue
+		}
+		if j.Status != push.JobDelivered || j.Reason != "c" {
+			t.Fatalf("stale finish overwrote the new owner's state: %+v", j)
+		}
+		if len(attempts[i]) != 2 || attempts[i][1].Reason != "slow; "+leaseLostNote {
+			t.Fatalf("attempts of the job: %+v", attempts[i])
+		}
+		return
+	}
+	t.Fatalf("job %d not traced", a[1].ID)
+}

@@ -131,6 +131,12 @@ type Store struct {
 
 	sealer Sealer // nil: secrets in plaintext
 
+	// skipLocked makes claims of push jobs skip rows other transactions
+	// hold (FOR UPDATE SKIP LOCKED, see claimQuery): true on PostgreSQL,
+	// where several nodes claim at once; false on SQLite, which has one
+	// writer and no such clause.
+	skipLocked bool
+
 	// Prepared statements of the hot paths; w* on the writer, r* on the
 	// readers.
 	wInsertMessage      *sql.Stmt
