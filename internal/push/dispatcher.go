@@ -237,7 +237,7 @@ func NewDispatcher(store Store, providers Providers, cfg DispatcherConfig, log *
 	d := &Dispatcher{store: store, providers: providers, cfg: cfg, log: log, metrics: m,
 		wakes: map[Vendor]chan struct{}{}, sems: map[Vendor]chan struct{}{}, stopping: make(chan struct{}),
 		inflight: map[int64]bool{},
-		failing: map[string]string{}, deferred: map[string]deferral{}, zeroDeferred: map[int64]bool{},
+		failing:  map[string]string{}, deferred: map[string]deferral{}, zeroDeferred: map[int64]bool{},
 		held: map[string]time.Time{}, resources: map[string]cachedResource{}}
 	for _, v := range Vendors {
 		d.wakes[v] = make(chan struct{}, 1)
