@@ -137,14 +137,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err := s.webhooks.Load(ctx); err != nil {
 		return fail(err)
 	}
+	nodeID := cfg.NodeID
+	if nodeID == "" { // a Config not made by Load (tests)
+		nodeID = config.DefaultNodeID()
+	}
 	s.disp, err = push.NewDispatcher(st, s.Providers, push.DispatcherConfig{Concurrency: cfg.PushConcurrency,
-		Outcome: pushOutcome(s.webhooks), Now: cfg.Clock.Now}, log, s.reg)
+		Outcome: pushOutcome(s.webhooks), Now: cfg.Clock.Now, Owner: nodeID}, log, s.reg)
 	if err != nil {
 		return fail(err)
 	}
 	// The messaging core comes before the admin API, whose user, group
 	// and message endpoints use it.
-	s.svc, err = im.New(st, s.hub, im.Config{CommitBatch: cfg.CommitBatch, MaxGroupMembers: cfg.MaxGroupMembers, NodeID: cfg.NodeID,
+	s.svc, err = im.New(st, s.hub, im.Config{CommitBatch: cfg.CommitBatch, MaxGroupMembers: cfg.MaxGroupMembers, NodeID: cfg.NodeNumber,
 		TokenLeeway: cfg.TokenLeeway, PushPlanned: s.disp.Wake, Hooks: s.webhooks, Now: cfg.Clock.Now}, log, s.reg)
 	if err != nil {
 		return fail(err)
