@@ -160,7 +160,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	// The admin API owns the providers built from the apps' stored
 	// credentials: load them before anything is dispatched.
 	s.admin, err = admin.New(admin.Deps{Apps: st, Credentials: st, Devices: st, Resources: st,
-		Providers: s.Providers, Failures: s.disp, Dispatch: s.disp, Log: log, ProviderTokens: st,
+		Providers: s.Providers, Failures: s.disp, Dispatch: s.disp, Log: log, ProviderTokens: st, AccessTokens: st,
 		Messages: s.svc, Users: st, Sessions: s.hub, UserCache: s.svc, Webhooks: s.webhooks,
 		Tenants: st, OperatorKey: s.operatorKey, Events: tenantEvents{s}, Groups: s.svc,
 		Console: consoleStats{s.hub, s.svc, st}}, admin.Config{RateLimit: lim.rest})

@@ -1,5 +1,6 @@
--- Schema version 18: a push queue shared by several nodes. A dispatcher
--- claims due jobs by leasing them (ClaimJobs): lease_owner is the claiming
+-- Schema version 18: a push queue shared by several nodes, and the vendors'
+-- access tokens shared by them. A dispatcher claims due jobs by leasing
+-- them (ClaimJobs): lease_owner is the claiming
 -- node's ID and lease_until (Unix ms) the end of its lease; a job whose
 -- lease is still running is claimed by no one else, and only its lease
 -- owner records its outcome (FinishAttempts), which ends the lease
@@ -16,7 +17,24 @@ ALTER TABLE push_jobs ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX push_jobs_claim ON push_jobs (vendor, not_before, id, lease_until) WHERE status = 'pending';
 DROP INDEX push_jobs_due_vendor;
 
+-- vendor_access_tokens holds the current access token of each vendor
+-- account (FCM, Huawei, OPPO, vivo), shared by every node on the store: the
+-- vendors limit how often tokens are fetched. secret_sha256 is the SHA-256
+-- (hex) of the secret the token was fetched with, so a replaced secret
+-- never inherits its predecessor's token. token is sealed (a bearer
+-- credential until expires_at, Unix ms).
+CREATE TABLE vendor_access_tokens (
+    vendor        TEXT   NOT NULL,
+    account       TEXT   NOT NULL,
+    secret_sha256 TEXT   NOT NULL,
+    token         TEXT   NOT NULL,
+    expires_at    BIGINT NOT NULL,
+    updated_at    BIGINT NOT NULL,
+    PRIMARY KEY (vendor, account, secret_sha256)
+);
+
 -- +goose Down
+DROP TABLE vendor_access_tokens;
 CREATE INDEX push_jobs_due_vendor ON push_jobs (vendor, not_before, id) WHERE status = 'pending';
 DROP INDEX push_jobs_claim;
 ALTER TABLE push_jobs DROP COLUMN lease_until;
