@@ -40,7 +40,8 @@ type TokenStore interface {
 	// there is none.
 	AccessToken(ctx context.Context, k TokenKey) (t AccessToken, found bool, err error)
 	// PutAccessToken stores t for k unless the token stored expires later
-	// (of two nodes that fetched at once, the later token stays).
+	// (of two nodes that fetched at once, the later token stays; on a tie,
+	// t replaces it).
 	PutAccessToken(ctx context.Context, k TokenKey, t AccessToken) error
 }
 

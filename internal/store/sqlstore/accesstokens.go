@@ -16,13 +16,15 @@ var _ push.TokenStore = (*Store)(nil)
 const (
 	qAccessToken = `SELECT token, expires_at FROM vendor_access_tokens
 WHERE vendor = $1 AND account = $2 AND secret_sha256 = $3`
-	// qPutAccessToken keeps the token that expires later: of two nodes
-	// that fetched at once, either order of writes leaves the same one.
+	// qPutAccessToken keeps the token that expires later (the newer one on a
+	// tie, such as a token refetched at once after a refusal): of two nodes
+	// that fetched at once, the later-expiring token stays whichever writes
+	// last.
 	qPutAccessToken = `INSERT INTO vendor_access_tokens (vendor, account, secret_sha256, token, expires_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (vendor, account, secret_sha256) DO UPDATE SET
 	token = excluded.token, expires_at = excluded.expires_at, updated_at = excluded.updated_at
-WHERE excluded.expires_at > vendor_access_tokens.expires_at`
+WHERE excluded.expires_at >= vendor_access_tokens.expires_at`
 )
 
 // AccessToken implements push.TokenStore.
