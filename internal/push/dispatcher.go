@@ -68,7 +68,8 @@ type DispatcherConfig struct {
 	// Poll is how often due jobs are looked for when nothing woke the
 	// dispatcher. Default 200 ms.
 	Poll time.Duration
-	// Batch is the most jobs of one vendor read at once. Default 256.
+	// Batch is the most jobs of one vendor claimed at once (never more
+	// than the vendor's free slots). Default 256.
 	Batch int
 	// MaxAttempts is how many calls a job gets before it fails. Default 8.
 	MaxAttempts int
@@ -84,9 +85,9 @@ type DispatcherConfig struct {
 	Owner string
 	// Lease is how long a claimed job is this node's alone: it must
 	// outlast one attempt, from the claim to its recorded outcome. The
-	// longest vendor call is an FCM or Huawei/Xiaomi/OPPO/vivo send that
-	// first fetches an access token (one exchange of up to 15 s, then the
-	// send of up to 15 s), the record's write is bounded by 10 s, and a job
+	// longest vendor call is an FCM, Huawei, OPPO or vivo send that first
+	// fetches an access token (one exchange of up to 15 s, then the send
+	// of up to 15 s), the record's write is bounded by 10 s, and a job
 	// is claimed only when a slot is free for it, so it waits for nothing
 	// else. Default 2 min: twice that sum and more. It is also how long
 	// the jobs of a node that died wait before another node sends them.

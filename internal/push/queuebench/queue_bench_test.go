@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"os"
 	"strconv"
 	"sync"
@@ -229,7 +228,7 @@ func benchNATS(b *testing.B, consumers int) {
 				break
 			}
 			if time.Now().After(deadline) {
-				b.Fatal(fmt.Sprintf("stream left with %d messages", info.State.Msgs))
+				b.Fatalf("stream left with %d messages", info.State.Msgs)
 			}
 			time.Sleep(time.Millisecond)
 		}
