@@ -492,18 +492,20 @@ func (d *Dispatcher) isStopping() bool {
 // attempt (DispatcherConfig.Lease).
 func (d *Dispatcher) read(ctx, sendCtx context.Context, v Vendor, attempts *sync.WaitGroup) {
 	sem, wake := d.sems[v], d.wakes[v]
-	// The fewest free slots worth a claim while attempts run: a claim per
-	// freed slot would cost a write per push.
+	// The fewest free slots worth a claim on a wake while attempts run: a
+	// claim per freed slot would cost a write per push. A poll claims for
+	// any free slot, so that the last few slots are filled too.
 	least := max(1, min(d.cfg.Batch, cap(sem)/8))
 	t := time.NewTicker(d.cfg.Poll)
 	defer t.Stop()
+	polled := true
 	for {
 		if ctx.Err() != nil || d.isStopping() {
 			return
 		}
 		var jobs []Job
 		free := min(d.cfg.Batch, cap(sem)-len(sem))
-		if free >= least || (free > 0 && len(sem) == 0) {
+		if free >= least || (free > 0 && (polled || len(sem) == 0)) {
 			now := d.cfg.Now()
 			var err error
 			jobs, err = d.store.ClaimJobs(ctx, v, now, free, d.cfg.Owner, now.Add(d.cfg.Lease))
@@ -545,12 +547,14 @@ func (d *Dispatcher) read(ctx, sendCtx context.Context, v Vendor, attempts *sync
 			// A full claim and slots left: more is probably due now.
 			continue
 		}
+		polled = false
 		select {
 		case <-ctx.Done():
 			return
 		case <-d.stopping:
 			return
 		case <-t.C:
+			polled = true
 		case <-wake:
 		}
 	}
