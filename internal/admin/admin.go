@@ -104,7 +104,7 @@ type Dispatch interface {
 }
 
 // Deps are the handler's dependencies; all are required but
-// ProviderTokens.
+// ProviderTokens and AccessTokens.
 type Deps struct {
 	Apps        Apps
 	Credentials CredentialStore
@@ -119,6 +119,10 @@ type Deps struct {
 	// the token APNs knows. Nil: each process keeps its own in memory (and
 	// a restart within 20 minutes is refused by APNs for a while).
 	ProviderTokens apns.TokenStore
+	// AccessTokens shares the access tokens of FCM, Huawei, OPPO and vivo
+	// with every node on the store (the vendors limit how often they are
+	// fetched). Nil: each provider keeps its own in memory.
+	AccessTokens push.TokenStore
 	// Messages is the messaging core, for the server API's message
 	// endpoints. Nil: they answer unavailable.
 	Messages Messages

@@ -286,7 +286,7 @@ func (h *Handler) build(v push.Vendor, config []byte) (push.Provider, []push.Env
 			return nil, nil, protocol.Errorf(protocol.CodeInvalidArgument, "defaultChannelID must be up to %d characters of A-Z a-z 0-9 _ - .", push.MaxResourceOptionLen)
 		}
 		p, err := fcm.New(fcm.Config{ServiceAccountJSON: sa, BaseURL: c.BaseURL, TokenURL: c.TokenURL, RootCAs: roots, Now: h.cfg.Now,
-			DefaultChannelID: c.DefaultChannelID})
+			DefaultChannelID: c.DefaultChannelID, Tokens: h.d.AccessTokens, Log: h.d.Log})
 		if err != nil {
 			return nil, nil, providerError(err)
 		}
@@ -299,7 +299,8 @@ func (h *Handler) build(v push.Vendor, config []byte) (push.Provider, []push.Env
 					return nil, errors.New("badgeClass must be the launcher Activity's full class name, such as com.example.chat.MainActivity")
 				}
 				return huawei.New(huawei.Config{AppID: c.AppID, ClientSecret: c.ClientSecret, SelfClassified: c.SelfClassified,
-					BadgeClass: c.BadgeClass, BaseURL: c.BaseURL, TokenURL: c.TokenURL, RootCAs: roots, Now: h.cfg.Now})
+					BadgeClass: c.BadgeClass, BaseURL: c.BaseURL, TokenURL: c.TokenURL, RootCAs: roots, Now: h.cfg.Now,
+					Tokens: h.d.AccessTokens, Log: h.d.Log})
 			})
 	case push.VendorXiaomi:
 		var c xiaomiConfig
@@ -314,14 +315,14 @@ func (h *Handler) build(v push.Vendor, config []byte) (push.Provider, []push.Env
 			func(roots *x509.CertPool) (push.Provider, error) {
 				return oppo.New(oppo.Config{AppKey: c.AppKey, MasterSecret: c.MasterSecret, ChannelID: c.ChannelID,
 					Category: c.Category, NotifyLevel: c.NotifyLevel, PrivateMsgTemplateID: c.PrivateMsgTemplateID,
-					BaseURL: c.BaseURL, RootCAs: roots, Now: h.cfg.Now})
+					BaseURL: c.BaseURL, RootCAs: roots, Now: h.cfg.Now, Tokens: h.d.AccessTokens, Log: h.d.Log})
 			})
 	case push.VendorVivo:
 		var c vivoConfig
 		return buildAndroid(config, &c, "vivo", func() []push.Environment { return c.Environments }, func() string { return c.CAPEM },
 			func(roots *x509.CertPool) (push.Provider, error) {
 				return vivo.New(vivo.Config{AppID: c.AppID, AppKey: c.AppKey, AppSecret: c.AppSecret, Category: c.Category,
-					BaseURL: c.BaseURL, RootCAs: roots, Now: h.cfg.Now})
+					BaseURL: c.BaseURL, RootCAs: roots, Now: h.cfg.Now, Tokens: h.d.AccessTokens, Log: h.d.Log})
 			})
 	}
 	return nil, nil, protocol.Errorf(protocol.CodeInvalidArgument, "vendor %q is not supported", v)

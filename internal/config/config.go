@@ -6,7 +6,9 @@
 package config
 
 import (
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -15,6 +17,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jonboulle/clockwork"
 	"github.com/spf13/pflag"
@@ -93,8 +96,14 @@ type Config struct {
 	// ShutdownGrace deadline bounds it too: the drain never outlasts the
 	// grace.
 	PushDrain time.Duration
-	// NodeID distinguishes nodes in message IDs (0-1023). Default 0.
-	NodeID int
+	// NodeNumber distinguishes nodes in message IDs (0-1023). Default 0.
+	NodeNumber int
+	// NodeID names this node among the nodes sharing a store: the owner
+	// of the push jobs it claims (their leases), so it must differ per
+	// running node. Empty (the default): the host name, "-" and 6 random
+	// hex digits, drawn at start (see DefaultNodeID), which differs even
+	// between two processes on one host.
+	NodeID string
 	// Bus is the NATS server of a cluster (nats://host:4222, several
 	// comma-separated): live deliveries, presence, kicks and cache
 	// invalidations go between the nodes through it. Empty (the
@@ -247,7 +256,7 @@ func Default() Config {
 		PushConcurrency:   64,
 		ShutdownGrace:     10 * time.Second,
 		PushDrain:         10 * time.Second,
-		NodeID:            0,
+		NodeNumber:        0,
 		LogLevel:          "info",
 		LogFormat:         "text",
 
@@ -287,7 +296,8 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.IntVar(&c.PushConcurrency, "push-concurrency", c.PushConcurrency, "most pushes in flight per vendor")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "time given to a graceful shutdown")
 	fs.DurationVar(&c.PushDrain, "push-drain", c.PushDrain, "time a graceful stop lets pushes in flight finish (bounded by shutdown-grace too)")
-	fs.IntVar(&c.NodeID, "node-id", c.NodeID, "node number in message IDs (0-1023)")
+	fs.IntVar(&c.NodeNumber, "node-number", c.NodeNumber, "node number in message IDs (0-1023)")
+	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "this node's name among the nodes sharing a store, distinct per node (default: host name-6 random hex digits)")
 	fs.StringVar(&c.Bus, "bus", c.Bus, "NATS URL of a cluster's bus (nats://host:4222; empty: one node); needs --store postgres://...")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
@@ -400,6 +410,9 @@ func (c *Config) Load(fs *pflag.FlagSet, lookupEnv func(string) (string, bool)) 
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))
+	}
+	if c.NodeID == "" {
+		c.NodeID = DefaultNodeID() // drawn once, at start
 	}
 	return c.Validate()
 }
@@ -552,8 +565,11 @@ func (c *Config) Validate() error {
 	if c.PushDrain <= 0 {
 		bad("push-drain must be positive")
 	}
-	if c.NodeID < 0 || c.NodeID > 1023 {
-		bad("node-id must be 0 to 1023")
+	if c.NodeNumber < 0 || c.NodeNumber > 1023 {
+		bad("node-number must be 0 to 1023")
+	}
+	if len(c.NodeID) > 128 || strings.ContainsFunc(c.NodeID, unicode.IsSpace) {
+		bad("node-id must be at most 128 characters without spaces, not %q", c.NodeID)
 	}
 	if c.Bus != "" && !c.StorePostgres() {
 		bad("bus needs a shared store: set store to a postgres:// URL (with the embedded SQLite store each node would have its own messages)")
@@ -665,4 +681,17 @@ func redactStore(s string) string {
 		return "(unparsable URL)"
 	}
 	return u.Redacted()
+}
+
+// DefaultNodeID returns a node ID for a node given none: the host name
+// ("node" when it cannot be read), "-" and 6 random hex digits, so that
+// two processes on one host (or two hosts of one name) differ.
+func DefaultNodeID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "node"
+	}
+	var b [3]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return host + "-" + hex.EncodeToString(b[:])
 }

@@ -67,7 +67,8 @@ func TestInvalidConfigRefused(t *testing.T) {
 		{"bad env duration", nil, map[string]string{"HERALD_LOGIN_TIMEOUT": "soon"}, "HERALD_LOGIN_TIMEOUT"},
 		{"bad policy", []string{"--multi-login", "some"}, nil, "multi-login"},
 		{"tiny queue", []string{"--send-queue", "1"}, nil, "send-queue"},
-		{"node id", []string{"--node-id", "5000"}, nil, "node-id"},
+		{"node number", []string{"--node-number", "5000"}, nil, "node-number"},
+		{"node id with a space", []string{"--node-id", "a b"}, nil, "node-id"},
 		{"unknown file key", []string{"--config", unknown}, nil, `unknown option "heartbeat"`},
 		{"nested file value", []string{"--config", nested}, nil, "scalar"},
 		{"missing file", []string{"--config", filepath.Join(dir, "none.yaml")}, nil, "no such file"},
@@ -380,5 +381,26 @@ func TestBusNeedsSharedStore(t *testing.T) {
 	c, err = load(t, []string{"--config", f}, nil)
 	if err != nil || c.Bus != "nats://f:4222" {
 		t.Fatalf("from the file: %q, %v", c.Bus, err)
+	}
+}
+
+// TestNodeID: a node given no ID gets the host name and a random suffix,
+// different in each process; a given one is kept.
+func TestNodeID(t *testing.T) {
+	a, err := load(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := load(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	if !strings.HasPrefix(a.NodeID, host+"-") || len(a.NodeID) != len(host)+7 || a.NodeID == b.NodeID {
+		t.Fatalf("default node IDs %q and %q", a.NodeID, b.NodeID)
+	}
+	c, err := load(t, nil, map[string]string{"HERALD_NODE_ID": "eu-1"})
+	if err != nil || c.NodeID != "eu-1" {
+		t.Fatalf("node ID from the environment: %q %v", c.NodeID, err)
 	}
 }

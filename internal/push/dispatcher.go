@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -67,7 +68,8 @@ type DispatcherConfig struct {
 	// Poll is how often due jobs are looked for when nothing woke the
 	// dispatcher. Default 200 ms.
 	Poll time.Duration
-	// Batch is the most jobs of one vendor read at once. Default 256.
+	// Batch is the most jobs of one vendor claimed at once (never more
+	// than the vendor's free slots). Default 256.
 	Batch int
 	// MaxAttempts is how many calls a job gets before it fails. Default 8.
 	MaxAttempts int
@@ -76,6 +78,20 @@ type DispatcherConfig struct {
 	// 1 s and 5 min.
 	BaseBackoff time.Duration
 	MaxBackoff  time.Duration
+	// Owner is this node's ID (config.NodeID): the owner of the leases it
+	// takes on jobs (Store.ClaimJobs), so that of several nodes on one
+	// store each job is sent by one. Empty: a random ID, which is enough
+	// for a store no other node uses.
+	Owner string
+	// Lease is how long a claimed job is this node's alone: it must
+	// outlast one attempt, from the claim to its recorded outcome. The
+	// longest vendor call is an FCM, Huawei, OPPO or vivo send that first
+	// fetches an access token (one exchange of up to 15 s, then the send
+	// of up to 15 s), the record's write is bounded by 10 s, and a job
+	// is claimed only when a slot is free for it, so it waits for nothing
+	// else. Default 2 min: twice that sum and more. It is also how long
+	// the jobs of a node that died wait before another node sends them.
+	Lease time.Duration
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 	// Outcome, if set, is told of every job's final outcome (delivered,
@@ -86,7 +102,10 @@ type DispatcherConfig struct {
 
 // Dispatcher sends due push jobs through the vendors' providers and records
 // every attempt. Jobs are durable: those pending when the process stops are
-// sent after it restarts.
+// sent after it restarts. Several dispatchers (nodes) may share one store:
+// each claims jobs under a lease (Store.ClaimJobs), so each job is sent by
+// one of them, and the jobs of one that died are sent by another once its
+// leases end.
 type Dispatcher struct {
 	store     Store
 	providers Providers
@@ -108,12 +127,12 @@ type Dispatcher struct {
 	runDone  chan struct{}      // closed when Run returns; nil before Run
 	abort    context.CancelFunc // cancels the attempts in flight
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// inflight holds the jobs whose attempt runs here. A claim never
+	// returns a job whose lease runs, so this only guards against a job
+	// whose lease ended while its attempt ran being claimed again by this
+	// node and sent twice at once.
 	inflight map[int64]bool
-	// finished holds, per vendor, jobs finished since the vendor's
-	// current read of due jobs began: that read may predate their new
-	// state, so they are skipped until the vendor's next read.
-	finished map[Vendor]map[int64]bool
 	failing  map[string]string // app/vendor/env -> why its credential fails
 	// deferred maps app/vendor/env to a credential the vendor refuses for
 	// a while (Deferred): its pushes wait until then.
@@ -206,22 +225,30 @@ func NewDispatcher(store Store, providers Providers, cfg DispatcherConfig, log *
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = DefaultLease
+	}
+	if cfg.Owner == "" {
+		cfg.Owner = "dispatcher-" + strconv.FormatUint(rand.Uint64(), 16)
+	}
 	m, err := newDispatchMetrics(reg)
 	if err != nil {
 		return nil, err
 	}
 	d := &Dispatcher{store: store, providers: providers, cfg: cfg, log: log, metrics: m,
 		wakes: map[Vendor]chan struct{}{}, sems: map[Vendor]chan struct{}{}, stopping: make(chan struct{}),
-		inflight: map[int64]bool{}, finished: map[Vendor]map[int64]bool{},
-		failing: map[string]string{}, deferred: map[string]deferral{}, zeroDeferred: map[int64]bool{},
+		inflight: map[int64]bool{},
+		failing:  map[string]string{}, deferred: map[string]deferral{}, zeroDeferred: map[int64]bool{},
 		held: map[string]time.Time{}, resources: map[string]cachedResource{}}
 	for _, v := range Vendors {
 		d.wakes[v] = make(chan struct{}, 1)
 		d.sems[v] = make(chan struct{}, cfg.Concurrency)
-		d.finished[v] = map[int64]bool{}
 	}
 	return d, nil
 }
+
+// DefaultLease is DispatcherConfig.Lease's default (see there).
+const DefaultLease = 2 * time.Minute
 
 // deferral is a credential refused until a time, with the vendor's reason.
 type deferral struct {
@@ -381,8 +408,8 @@ type finished struct {
 //
 // Outcomes are written by one recorder goroutine, many per transaction:
 // a transaction per push made the single SQLite writer the pipeline's
-// bottleneck. A job stays in flight (never read again as due) until its
-// outcome is stored.
+// bottleneck. A job is leased to this node (Owner) from its claim until
+// its outcome is stored, so that no other node sends it meanwhile.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	// Attempts run on their own context: Shutdown stops the readers
 	// without cancelling the pushes already with a vendor.
@@ -458,27 +485,38 @@ func (d *Dispatcher) isStopping() bool {
 	}
 }
 
-// read is vendor v's reader: it reads v's due jobs and starts an attempt
-// for each (on sendCtx) as v's slots allow, until ctx ends or Shutdown.
+// read is vendor v's reader: it claims v's due jobs, as many as v has
+// free slots, and starts an attempt for each (on sendCtx), until ctx ends
+// or Shutdown. Claiming only what can start at once keeps a lease from
+// running out while its job waits for a slot: the lease covers one
+// attempt (DispatcherConfig.Lease).
 func (d *Dispatcher) read(ctx, sendCtx context.Context, v Vendor, attempts *sync.WaitGroup) {
 	sem, wake := d.sems[v], d.wakes[v]
+	// The fewest free slots worth a claim on a wake while attempts run: a
+	// claim per freed slot would cost a write per push. A poll claims for
+	// any free slot, so that the last few slots are filled too.
+	least := max(1, min(d.cfg.Batch, cap(sem)/8))
 	t := time.NewTicker(d.cfg.Poll)
 	defer t.Stop()
+	polled := true
 	for {
 		if ctx.Err() != nil || d.isStopping() {
 			return
 		}
-		d.mu.Lock()
-		clear(d.finished[v])
-		d.mu.Unlock()
-		jobs, err := d.store.DueJobs(ctx, v, d.cfg.Now(), d.cfg.Batch)
-		if err != nil && ctx.Err() == nil {
-			d.log.Warn("reading due push jobs", "vendor", v, "err", err)
+		var jobs []Job
+		free := min(d.cfg.Batch, cap(sem)-len(sem))
+		if free >= least || (free > 0 && (polled || len(sem) == 0)) {
+			now := d.cfg.Now()
+			var err error
+			jobs, err = d.store.ClaimJobs(ctx, v, now, free, d.cfg.Owner, now.Add(d.cfg.Lease))
+			if err != nil && ctx.Err() == nil {
+				d.log.Warn("claiming due push jobs", "vendor", v, "err", err)
+			}
 		}
 		dispatched := 0
-		for _, j := range jobs {
+		for i, j := range jobs {
 			d.mu.Lock()
-			busy := d.inflight[j.ID] || d.finished[v][j.ID]
+			busy := d.inflight[j.ID]
 			if !busy {
 				d.inflight[j.ID] = true
 			}
@@ -486,53 +524,57 @@ func (d *Dispatcher) read(ctx, sendCtx context.Context, v Vendor, attempts *sync
 			if busy {
 				continue
 			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				d.unmark(j.ID)
-				return
-			case <-d.stopping:
-				d.unmark(j.ID)
+			// A slot is free for each claimed job: only this reader takes
+			// v's slots. Once stopping, no new attempt starts and the jobs
+			// left go back unleased.
+			if d.isStopping() || ctx.Err() != nil {
+				d.release(jobs[i:])
 				return
 			}
-			// Checked again apart from the select, which picks at random
-			// among ready cases: once stopping, no new attempt starts.
-			if d.isStopping() {
-				<-sem
-				d.unmark(j.ID)
-				return
-			}
+			sem <- struct{}{}
 			dispatched++
 			attempts.Add(1)
 			go func(j Job) {
 				defer attempts.Done()
-				defer func() { <-sem }()
+				defer func() {
+					<-sem
+					d.wakeVendor(v) // a slot is free
+				}()
 				d.handle(sendCtx, j)
 			}(j)
 		}
-		if dispatched > 0 && len(jobs) == d.cfg.Batch {
-			// A full read that found work: more is probably due now.
+		if dispatched > 0 && len(jobs) == free && cap(sem)-len(sem) >= least {
+			// A full claim and slots left: more is probably due now.
 			continue
 		}
+		polled = false
 		select {
 		case <-ctx.Done():
 			return
 		case <-d.stopping:
 			return
 		case <-t.C:
+			polled = true
 		case <-wake:
 		}
 	}
 }
 
-func (d *Dispatcher) unmark(id int64) {
-	d.mu.Lock()
-	delete(d.inflight, id)
-	d.mu.Unlock()
+// release hands claimed jobs that will not be attempted back to the queue
+// (their state as claimed, their leases ended) through the recorder, so
+// that another node need not wait for the leases to run out.
+func (d *Dispatcher) release(jobs []Job) {
+	for _, j := range jobs {
+		d.results <- finished{Finish: Finish{Attempt: Attempt{JobID: j.ID}, Attempts: j.Attempts, Status: JobPending,
+			NotBefore: j.NotBefore, Reason: j.Reason, NoCall: true, Owner: d.cfg.Owner}, jobID: j.ID, vendor: j.Vendor}
+	}
 }
 
 // recordBatch is the most outcomes written in one transaction.
 const recordBatch = 256
+
+// recordTimeout bounds the write of one batch of outcomes.
+const recordTimeout = 10 * time.Second
 
 // record writes outcomes from results in batches until results is closed,
 // then marks their jobs no longer in flight. It outlives Run's context so
@@ -558,10 +600,21 @@ func (d *Dispatcher) record(results <-chan finished) {
 				break fill
 			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// No longer in flight before the write: until it commits, the
+		// leases keep the jobs from being claimed again, and right after
+		// it they may be (a retry due at once).
+		woken := map[Vendor]bool{}
+		d.mu.Lock()
+		for _, f := range done {
+			delete(d.inflight, f.jobID)
+			woken[f.vendor] = true
+		}
+		d.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
 		if err := d.store.FinishAttempts(ctx, batch); err != nil {
-			// The jobs stay pending: they are attempted again, which a
-			// vendor tolerates better than a lost push.
+			// The jobs stay pending and leased: they are attempted again
+			// once their leases end, which a vendor tolerates better than a
+			// lost push.
 			d.log.Error("recording push attempts", "attempts", len(batch), "err", err)
 		} else if d.cfg.Outcome != nil {
 			for _, f := range done {
@@ -571,19 +624,8 @@ func (d *Dispatcher) record(results <-chan finished) {
 			}
 		}
 		cancel()
-		woken := map[Vendor]bool{}
-		d.mu.Lock()
-		for _, f := range done {
-			delete(d.inflight, f.jobID)
-			if fin := d.finished[f.vendor]; fin != nil {
-				fin[f.jobID] = true
-			}
-			woken[f.vendor] = true
-		}
-		d.mu.Unlock()
-		// Jobs held back as in flight can be read again (and retries due
-		// now, such as after an auth failure, sent) without waiting for
-		// the next poll.
+		// Slots are free and retries due now (such as after an auth
+		// failure) can be claimed without waiting for the next poll.
 		for v := range woken {
 			if d.wakes[v] != nil {
 				d.wakeVendor(v)
@@ -614,7 +656,7 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 		}
 		d.metrics.jobs.WithLabelValues(string(j.Vendor), attempt.Outcome).Inc()
 		d.results <- finished{Finish: Finish{Attempt: attempt, Attempts: attempt.Attempt, Status: status, NotBefore: notBefore,
-			Reason: reason, NoCall: noCall}, jobID: j.ID, vendor: j.Vendor, job: &j}
+			Reason: reason, NoCall: noCall, Owner: d.cfg.Owner}, jobID: j.ID, vendor: j.Vendor, job: &j}
 	}
 	if !j.ExpiresAt.IsZero() && !now.Before(j.ExpiresAt) {
 		finish(JobExpired, now, "expired before it was sent")

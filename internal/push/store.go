@@ -12,6 +12,10 @@ import (
 // ErrNotFound: the device or job asked for does not exist.
 var ErrNotFound = errors.New("push: not found")
 
+// ErrNoOwner: a claim of push jobs named no owner (the node's ID), so its
+// leases could not be told from anyone else's.
+var ErrNoOwner = errors.New("push: claim without an owner")
+
 // Device is a registered push endpoint.
 type Device struct {
 	AppID       string
@@ -96,7 +100,7 @@ type Job struct {
 	Reason     string
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
-	// Device is the job's device as DueJobs read it with the job; nil when
+	// Device is the job's device as DueJobs or ClaimJobs read it with the job; nil when
 	// the device is gone. Other reads leave it nil.
 	Device *Device
 }
@@ -117,6 +121,10 @@ type Finish struct {
 	// NoCall: no vendor was called (the job was held back); no attempt is
 	// recorded.
 	NoCall bool
+	// Owner is the node recording the outcome: the job's lease owner
+	// (ClaimJobs), or empty for a job no one claimed. A finish whose owner
+	// does not hold the job's lease changes nothing of the job.
+	Owner string
 }
 
 // Attempt is one call to a vendor, for the delivery trace.
@@ -167,8 +175,17 @@ type Store interface {
 	// (Job.Device). One read per vendor: a vendor's backlog never fills
 	// another vendor's read.
 	DueJobs(ctx context.Context, v Vendor, now time.Time, limit int) ([]Job, error)
+	// ClaimJobs leases to owner, until leaseUntil, up to limit pending jobs
+	// of vendor v due at now that no one holds a lease on (or whose lease
+	// ended by now), and returns them oldest first, each with its device.
+	// The lease and the read are atomic: of several owners claiming at
+	// once (nodes on one store), each job goes to one. A leased job is
+	// claimed again only after its lease ends; FinishAttempts by its owner
+	// ends the lease. ErrNoOwner when owner is empty.
+	ClaimJobs(ctx context.Context, v Vendor, now time.Time, limit int, owner string, leaseUntil time.Time) ([]Job, error)
 	// FinishAttempts records attempts and moves their jobs to their next
-	// state, all in one transaction.
+	// state, all in one transaction. Only a job's lease owner (Finish.Owner)
+	// moves it; another's attempt is traced and its job left alone.
 	FinishAttempts(ctx context.Context, fs []Finish) error
 	// Trace returns jobs matching f, newest first, with their attempts.
 	Trace(ctx context.Context, f TraceFilter) ([]Job, [][]Attempt, error)

@@ -68,7 +68,7 @@ func (s *Server) newBus(ctx context.Context) (*bus.Bus, error) {
 	if _, err := rand.Read(r); err != nil {
 		return nil, fmt.Errorf("server: bus node ID: %w", err)
 	}
-	id := fmt.Sprintf("%s-%d-%s", host, s.cfg.NodeID, hex.EncodeToString(r))
+	id := fmt.Sprintf("%s-%d-%s", host, s.cfg.NodeNumber, hex.EncodeToString(r))
 	b, err := bus.New(bus.Config{URL: s.cfg.Bus, NodeID: id,
 		Displaced: func(appID, userID string, remote []route.SessionInfo) {
 			if gw := s.kicker.Load(); gw != nil {

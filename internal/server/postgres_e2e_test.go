@@ -64,7 +64,7 @@ func TestPostgresTwoNodes(t *testing.T) {
 		}
 	}
 	b := testkit.Start(t, testkit.PostgresAt(url, func(c *config.Config) { c.DataDir = dirB }))
-	if na, nb := a.Srv.NodeID(), b.Srv.NodeID(); na == nb {
+	if na, nb := a.Srv.NodeNumber(), b.Srv.NodeNumber(); na == nb {
 		t.Fatalf("both nodes leased node number %d", na)
 	}
 	alice := a.LoginAs(t, "alice", "ios", "a1")
@@ -99,7 +99,7 @@ func TestPostgresTwoNodes(t *testing.T) {
 	}
 	// A node that stops gives its number back: the next one to start
 	// takes it.
-	na := a.Srv.NodeID()
+	na := a.Srv.NodeNumber()
 	a.Stop(t)
 	dirC := t.TempDir()
 	for _, e := range entries {
@@ -108,7 +108,7 @@ func TestPostgresTwoNodes(t *testing.T) {
 		}
 	}
 	c := testkit.Start(t, testkit.PostgresAt(url, func(c *config.Config) { c.DataDir = dirC }))
-	if got := c.Srv.NodeID(); got != na {
+	if got := c.Srv.NodeNumber(); got != na {
 		t.Fatalf("after node %d stopped, a new node leased %d", na, got)
 	}
 }

@@ -5,9 +5,7 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -138,15 +136,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		_ = s.release()
 		return nil, err
 	}
+	if cfg.NodeID == "" { // a Config not made by Load (tests)
+		cfg.NodeID = config.DefaultNodeID()
+		s.cfg.NodeID = cfg.NodeID
+	}
 	if cfg.StorePostgres() {
 		// Nodes sharing the database each lease a node number for their
-		// message IDs (--node-id is for a single SQLite node).
-		if s.nodeLease, err = st.ClaimNodeLease(ctx, nodeOwner()); err != nil {
+		// message IDs (--node-number is for a single SQLite node).
+		if s.nodeLease, err = st.ClaimNodeLease(ctx, cfg.NodeID); err != nil {
 			return fail(fmt.Errorf("server: %w", err))
 		}
-		cfg.NodeID = s.nodeLease.Node
-		s.cfg.NodeID = cfg.NodeID
-		log.Info("node number leased", "node", cfg.NodeID)
+		cfg.NodeNumber = s.nodeLease.Node
+		s.cfg.NodeNumber = cfg.NodeNumber
+		log.Info("node number leased", "node", cfg.NodeNumber, "node_id", cfg.NodeID)
 	}
 	if s.dev, err = ensureDevApp(ctx, st, cfg.DataDir, out); err != nil {
 		return fail(err)
@@ -173,13 +175,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		return fail(err)
 	}
 	s.disp, err = push.NewDispatcher(st, s.Providers, push.DispatcherConfig{Concurrency: cfg.PushConcurrency,
-		Outcome: pushOutcome(s.webhooks), Now: cfg.Clock.Now}, log, s.reg)
+		Outcome: pushOutcome(s.webhooks), Now: cfg.Clock.Now, Owner: cfg.NodeID}, log, s.reg)
 	if err != nil {
 		return fail(err)
 	}
 	// The messaging core comes before the admin API, whose user, group
 	// and message endpoints use it.
-	s.svc, err = im.New(st, s.router, im.Config{GroupChanged: s.groupChanged, CommitBatch: cfg.CommitBatch, MaxGroupMembers: cfg.MaxGroupMembers, NodeID: cfg.NodeID,
+	s.svc, err = im.New(st, s.router, im.Config{GroupChanged: s.groupChanged, CommitBatch: cfg.CommitBatch, MaxGroupMembers: cfg.MaxGroupMembers, NodeID: cfg.NodeNumber,
 		TokenLeeway: cfg.TokenLeeway, PushPlanned: s.disp.Wake, Hooks: s.webhooks, Now: cfg.Clock.Now}, log, s.reg)
 	if err != nil {
 		return fail(err)
@@ -191,7 +193,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	// The admin API owns the providers built from the apps' stored
 	// credentials: load them before anything is dispatched.
 	s.admin, err = admin.New(admin.Deps{Apps: st, Credentials: st, Devices: st, Resources: st,
-		Providers: s.Providers, Failures: s.disp, Dispatch: s.disp, Log: log, ProviderTokens: st,
+		Providers: s.Providers, Failures: s.disp, Dispatch: s.disp, Log: log, ProviderTokens: st, AccessTokens: st,
 		Messages: s.svc, Users: st, Sessions: clusterSessions{s}, UserCache: clusterUsers{s}, Webhooks: clusterWebhooks{s.webhooks, s},
 		Tenants: st, OperatorKey: s.operatorKey, Events: tenantEvents{s}, Groups: s.svc,
 		Console: consoleStats{s.hub, s.svc, st}}, admin.Config{RateLimit: lim.rest})
@@ -412,9 +414,9 @@ func (s *Server) Sealer() sqlstore.Sealer { return s.keys }
 // (a rotation updates its file in the data directory, not this copy).
 func (s *Server) DevApp() devapp.Credentials { return s.dev }
 
-// NodeID returns the node number in this node's message IDs: --node-id,
+// NodeNumber returns the node number in this node's message IDs: --node-number,
 // or the one leased from a shared (PostgreSQL) store.
-func (s *Server) NodeID() int { return s.cfg.NodeID }
+func (s *Server) NodeNumber() int { return s.cfg.NodeNumber }
 
 // Listen binds the listen address, and the admin one when admin-addr is
 // set; Run calls it if it was not called.
@@ -547,7 +549,7 @@ func (s *Server) Run(ctx context.Context) error {
 		scheme = "https"
 	}
 	s.log.Info("herald serving", "addr", s.Addr(), "admin_addr", s.AdminAddr(), "tls", s.certs != nil,
-		"data", s.cfg.DataDir, "store", storeName(s.cfg), "node", s.cfg.NodeID, "durability", s.cfg.Durability, "app", s.dev.AppID,
+		"data", s.cfg.DataDir, "store", storeName(s.cfg), "node", s.cfg.NodeNumber, "node_id", s.cfg.NodeID, "durability", s.cfg.Durability, "app", s.dev.AppID,
 		"console", scheme+"://"+s.AdminAddr()+console.Prefix)
 
 	var serveErr error
@@ -765,18 +767,6 @@ func (s *Server) PushTrace(ctx context.Context, f push.TraceFilter) ([]push.Job,
 // PushDevice returns an app's registered device.
 func (s *Server) PushDevice(ctx context.Context, appID, pushID string) (push.Device, error) {
 	return s.store.Device(ctx, appID, pushID)
-}
-
-// nodeOwner names this process in the node number lease: the host name
-// and random bytes, unique among the processes sharing a database.
-func nodeOwner() string {
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "herald"
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return host + "-" + hex.EncodeToString(b)
 }
 
 // storeName says which store the node runs on, for the log: "sqlite", or

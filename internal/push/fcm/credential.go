@@ -150,14 +150,28 @@ func (p *Provider) accessToken(ctx context.Context, fresh bool) (string, error) 
 			return tok, nil
 		}
 	}
+	p.mu.Lock()
+	refused := p.refused
+	p.mu.Unlock()
+	if !fresh {
+		// Another node may have fetched one.
+		if t, ok := p.shared.Load(ctx, p.now(), tokenRefreshMargin, refused); ok {
+			p.mu.Lock()
+			p.token, p.refreshAt = t.Token, t.Expires.Add(-tokenRefreshMargin)
+			p.mu.Unlock()
+			return t.Token, nil
+		}
+	}
 	tok, life, err := p.exchange(ctx)
 	if err != nil {
 		return "", err
 	}
+	now := p.now()
 	margin := min(tokenRefreshMargin, life/2)
 	p.mu.Lock()
-	p.token, p.refreshAt = tok, p.now().Add(life-margin)
+	p.token, p.refreshAt = tok, now.Add(life-margin)
 	p.mu.Unlock()
+	p.shared.Save(ctx, push.AccessToken{Token: tok, Expires: now.Add(life)})
 	return tok, nil
 }
 
@@ -175,6 +189,7 @@ func (p *Provider) cached() string {
 func (p *Provider) forget(tok string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.refused = tok
 	if p.token == tok {
 		p.token = ""
 	}

@@ -117,6 +117,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -202,6 +203,13 @@ type Config struct {
 	// FCM's fallback "Miscellaneous" channel. Zero: none sent (the app's
 	// manifest default decides).
 	DefaultChannelID string
+	// Tokens shares the access token with the other nodes on the store
+	// (keyed by the service account and its key): a node reuses a stored
+	// token that has time left instead of fetching its own. Zero: the
+	// Provider keeps its token to itself.
+	Tokens push.TokenStore
+	// Log receives the Tokens store's errors. Zero: discarded.
+	Log *slog.Logger
 }
 
 // Provider sends pushes to FCM for one Firebase project with one service
@@ -221,9 +229,12 @@ type Provider struct {
 	// mutex so that waiting honours the caller's context.
 	sem chan struct{}
 
+	shared push.SharedToken // Config.Tokens
+
 	mu        sync.Mutex
 	token     string    // cached access token, "" when none
 	refreshAt time.Time // when the cached token stops being used
+	refused   string    // the last token FCM refused: never taken back from shared
 }
 
 var (
@@ -273,6 +284,8 @@ func New(cfg Config) (*Provider, error) {
 		now:     cfg.Now,
 		sem:     make(chan struct{}, 1),
 		channel: cfg.DefaultChannelID,
+		shared: push.SharedToken{Store: cfg.Tokens, Log: cfg.Log,
+			Key: push.TokenKey{Vendor: push.VendorFCM, Account: sa.ClientEmail, Secret: push.SecretHash(sa.PrivateKey)}},
 	}
 	if p.client == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()

@@ -103,6 +103,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -182,6 +183,13 @@ type Config struct {
 	QuotaCodes []string
 	// Now is the clock. Zero: time.Now.
 	Now func() time.Time
+	// Tokens shares the access token with the other nodes on the store
+	// (keyed by the app ID and its secret): Huawei flow-controls its token
+	// endpoint, so a node reuses a stored token that has time left. Zero:
+	// the Provider keeps its token to itself.
+	Tokens push.TokenStore
+	// Log receives the Tokens store's errors. Zero: discarded.
+	Log *slog.Logger
 }
 
 // Provider sends pushes to Push Kit for one app. It is safe for
@@ -203,9 +211,12 @@ type Provider struct {
 	// honours the caller's context.
 	sem chan struct{}
 
+	shared push.SharedToken // Config.Tokens
+
 	mu        sync.Mutex
 	token     string
 	refreshAt time.Time
+	refused   string // the last token Huawei refused: never taken back from shared
 }
 
 var (
@@ -247,6 +258,8 @@ func New(cfg Config) (*Provider, error) {
 		badgeClass: cfg.BadgeClass,
 		quota:      make(map[string]bool),
 		sem:        make(chan struct{}, 1),
+		shared: push.SharedToken{Store: cfg.Tokens, Log: cfg.Log,
+			Key: push.TokenKey{Vendor: push.VendorHuawei, Account: cfg.AppID, Secret: push.SecretHash(cfg.ClientSecret)}},
 	}
 	codes := cfg.QuotaCodes
 	if len(codes) == 0 {
@@ -436,6 +449,16 @@ func (p *Provider) accessToken(ctx context.Context, fresh bool) (string, error) 
 		if tok := p.cached(); tok != "" {
 			return tok, nil // another Send fetched it while we waited
 		}
+		p.mu.Lock()
+		refused := p.refused
+		p.mu.Unlock()
+		// Another node may have fetched one.
+		if t, ok := p.shared.Load(ctx, p.now(), tokenRefreshMargin, refused); ok {
+			p.mu.Lock()
+			p.token, p.refreshAt = t.Token, t.Expires.Add(-tokenRefreshMargin)
+			p.mu.Unlock()
+			return t.Token, nil
+		}
 	}
 	form := url.Values{
 		"grant_type":    {"client_credentials"},
@@ -474,6 +497,7 @@ func (p *Provider) accessToken(ctx context.Context, fresh bool) (string, error) 
 	p.mu.Lock()
 	p.token, p.refreshAt = ans.AccessToken, start.Add(life-margin)
 	p.mu.Unlock()
+	p.shared.Save(ctx, push.AccessToken{Token: ans.AccessToken, Expires: start.Add(life)})
 	return ans.AccessToken, nil
 }
 
@@ -490,6 +514,7 @@ func (p *Provider) cached() string {
 func (p *Provider) forget(tok string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.refused = tok
 	if p.token == tok {
 		p.token = ""
 	}

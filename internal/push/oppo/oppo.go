@@ -97,6 +97,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -210,6 +211,13 @@ type Config struct {
 	// Now is the clock for timestamps, expirations and the token cache.
 	// Zero: time.Now.
 	Now func() time.Time
+	// Tokens shares the auth token with the other nodes on the store
+	// (keyed by the app and its secret): the vendor limits how often one
+	// is obtained, so a node reuses a stored token that has time left.
+	// Zero: the Provider keeps its token to itself.
+	Tokens push.TokenStore
+	// Log receives the Tokens store's errors. Zero: discarded.
+	Log *slog.Logger
 }
 
 // Provider sends pushes to OPPO for one app. It is safe for concurrent use.
@@ -231,9 +239,12 @@ type Provider struct {
 	// so that waiting honours the caller's context.
 	sem chan struct{}
 
+	shared push.SharedToken // Config.Tokens
+
 	mu        sync.Mutex
 	token     string    // cached auth_token, "" when none
 	refreshAt time.Time // when the cached token stops being used
+	refused   string    // the last token OPPO refused: never taken back from shared
 }
 
 var (
@@ -282,6 +293,8 @@ func New(cfg Config) (*Provider, error) {
 		timeout:      cfg.Timeout,
 		now:          cfg.Now,
 		sem:          make(chan struct{}, 1),
+		shared: push.SharedToken{Store: cfg.Tokens, Log: cfg.Log,
+			Key: push.TokenKey{Vendor: push.VendorOPPO, Account: cfg.AppKey, Secret: push.SecretHash(cfg.MasterSecret)}},
 	}
 	if p.client == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
@@ -479,6 +492,16 @@ func (p *Provider) authToken(ctx context.Context, fresh bool) (string, *push.Res
 		if tok := p.cached(); tok != "" {
 			return tok, nil, nil
 		}
+		p.mu.Lock()
+		refused := p.refused
+		p.mu.Unlock()
+		// Another node may have obtained one.
+		if t, ok := p.shared.Load(ctx, p.now(), TokenRefreshMargin, refused); ok {
+			p.mu.Lock()
+			p.token, p.refreshAt = t.Token, t.Expires.Add(-TokenRefreshMargin)
+			p.mu.Unlock()
+			return t.Token, nil, nil
+		}
 	}
 	obtained := p.now()
 	ts := strconv.FormatInt(obtained.UnixMilli(), 10)
@@ -509,6 +532,7 @@ func (p *Provider) authToken(ctx context.Context, fresh bool) (string, *push.Res
 	p.token = d.AuthToken
 	p.refreshAt = obtained.Add(AuthTokenLifetime - TokenRefreshMargin)
 	p.mu.Unlock()
+	p.shared.Save(ctx, push.AccessToken{Token: d.AuthToken, Expires: obtained.Add(AuthTokenLifetime)})
 	return d.AuthToken, nil, nil
 }
 
@@ -525,6 +549,7 @@ func (p *Provider) cached() string {
 func (p *Provider) forget(tok string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.refused = tok
 	if p.token == tok {
 		p.token = ""
 	}

@@ -55,6 +55,16 @@ func (p *Provider) authToken(ctx context.Context, force bool) (string, *push.Res
 		if tok := p.cached(); tok != "" {
 			return tok, nil, nil
 		}
+		p.mu.Lock()
+		refused := p.refused
+		p.mu.Unlock()
+		// Another node may have obtained one.
+		if t, ok := p.shared.Load(ctx, p.now(), 0, refused); ok {
+			p.mu.Lock()
+			p.token, p.refreshAt = t.Token, t.Expires.Add(-0)
+			p.mu.Unlock()
+			return t.Token, nil, nil
+		}
 	}
 	now := p.now()
 	ts := now.UnixMilli()
@@ -94,6 +104,9 @@ func (p *Provider) authToken(ctx context.Context, force bool) (string, *push.Res
 	p.mu.Lock()
 	p.token, p.refreshAt = a.AuthToken, now.Add(p.cfg.TokenRefresh)
 	p.mu.Unlock()
+	// Stored with the time it stops being used (TokenRefresh), not vivo's
+	// 24 h: no node uses it longer than the one that obtained it.
+	p.shared.Save(ctx, push.AccessToken{Token: a.AuthToken, Expires: now.Add(p.cfg.TokenRefresh)})
 	return a.AuthToken, nil, nil
 }
 
@@ -110,6 +123,7 @@ func (p *Provider) cached() string {
 func (p *Provider) forget(tok string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.refused = tok
 	if p.token == tok {
 		p.token = ""
 	}

@@ -110,6 +110,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -216,6 +217,13 @@ type Config struct {
 	// Now is the clock for expirations, timestamps and the token cache.
 	// Zero: time.Now.
 	Now func() time.Time
+	// Tokens shares the auth token with the other nodes on the store
+	// (keyed by the app and its secret): the vendor limits how often one
+	// is obtained, so a node reuses a stored token that has time left.
+	// Zero: the Provider keeps its token to itself.
+	Tokens push.TokenStore
+	// Log receives the Tokens store's errors. Zero: discarded.
+	Log *slog.Logger
 }
 
 // Provider sends pushes to vivo PUSH for one app. It is safe for
@@ -234,9 +242,12 @@ type Provider struct {
 	// so that waiting honours the caller's context.
 	sem chan struct{}
 
+	shared push.SharedToken // Config.Tokens
+
 	mu        sync.Mutex
 	token     string
 	refreshAt time.Time
+	refused   string // the last token vivo refused: never taken back from shared
 }
 
 var (
@@ -313,6 +324,8 @@ func New(cfg Config) (*Provider, error) {
 		authFail: setOf(cfg.AuthFailureCodes),
 		retry:    setOf(cfg.RetryCodes),
 		sem:      make(chan struct{}, 1),
+		shared: push.SharedToken{Store: cfg.Tokens, Log: cfg.Log,
+			Key: push.TokenKey{Vendor: push.VendorVivo, Account: cfg.AppID, Secret: push.SecretHash(cfg.AppKey + "\x00" + cfg.AppSecret)}},
 	}
 	if p.client == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()

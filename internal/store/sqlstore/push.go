@@ -1,10 +1,14 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/heraldim/herald/internal/push"
@@ -45,14 +49,18 @@ ORDER BY push_id`
 
 	// qDueJobs reads due jobs with their devices (NULLs when the device is
 	// gone), so that dispatching a job costs no further read.
-	qDueJobs = `SELECT j.id, j.app_id, j.message_id, j.user_id, j.push_id, j.vendor, j.push_config, j.status,
+	qDueJobs = qJobsWithDevices + `
+WHERE j.vendor = $1 AND j.status = 'pending' AND j.not_before <= $2 ORDER BY j.not_before, j.id LIMIT $3`
+
+	// qJobsWithDevices is the select of jobs joined with their devices
+	// that DueJobs and ClaimJobs read (scanJobWithDevice).
+	qJobsWithDevices = `SELECT j.id, j.app_id, j.message_id, j.user_id, j.push_id, j.vendor, j.push_config, j.status,
 	j.attempts, j.not_before, j.expires_at, j.reason, j.created_at, j.updated_at, j.kind, j.call_id,
 	d.push_id, COALESCE(d.vendor, ''), COALESCE(d.token, ''), COALESCE(d.voip_token, ''),
 	COALESCE(d.environment, ''), COALESCE(d.platform, ''), COALESCE(d.bundle_id, ''),
 	COALESCE(d.user_id, ''), COALESCE(d.enabled, 0), COALESCE(d.foreground, 0)
 FROM push_jobs j
-LEFT JOIN devices d ON d.app_id = j.app_id AND d.push_id = j.push_id
-WHERE j.vendor = $1 AND j.status = 'pending' AND j.not_before <= $2 ORDER BY j.not_before, j.id LIMIT $3`
+LEFT JOIN devices d ON d.app_id = j.app_id AND d.push_id = j.push_id`
 
 	// qInsertAttempt numbers a job's calls itself (1, 2, ...): a deferral
 	// is traced as a call without being one of the job's attempts, so the
@@ -63,8 +71,12 @@ SELECT $1, COALESCE(MAX(attempt), 0) + 1, $2, $3, $4, $5, $6 FROM push_attempts 
 	// qFinishJob moves a job to its next state. A job dropped while its
 	// attempt was in flight (device removed, call answered) stays dropped
 	// unless the vendor took the push: a retry must not revive it.
-	qFinishJob = `UPDATE push_jobs SET status = $2, attempts = $3, not_before = $4, reason = $5, updated_at = $6
-WHERE id = $1 AND (status = 'pending' OR $2 = 'delivered')`
+	// Only the job's lease owner ($7) records it (a finisher whose lease
+	// expired and whose job another node claimed changes nothing), and
+	// recording ends the lease.
+	qFinishJob = `UPDATE push_jobs SET status = $2, attempts = $3, not_before = $4, reason = $5, updated_at = $6,
+	lease_owner = '', lease_until = 0
+WHERE id = $1 AND lease_owner = $7 AND (status = 'pending' OR $2 = 'delivered')`
 
 	qTraceByMessage = `SELECT ` + jobColumns + ` FROM push_jobs WHERE app_id = $1 AND message_id = $2 ORDER BY id DESC LIMIT $3`
 	// qTraceByMessageUser is one recipient's jobs of a message (the push
@@ -242,6 +254,96 @@ func (s *Store) DueJobs(ctx context.Context, v push.Vendor, now time.Time, limit
 	if err != nil {
 		return nil, mapErr(op, err)
 	}
+	out, err := scanJobsWithDevices(rows)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	return out, nil
+}
+
+// claimQuery is ClaimJobs' lease-taking statement: it leases to $4 until
+// $5 up to $3 of vendor $1's jobs that are pending, due at $2 and not
+// leased (or whose lease ended by $2), oldest first, and returns their
+// IDs. With skipLocked (PostgreSQL) the selecting subquery locks its rows
+// FOR UPDATE SKIP LOCKED, so that nodes claiming at once pass over each
+// other's rows instead of waiting for them and then finding them leased;
+// SQLite has one writer at a time, which makes the statement atomic as is.
+func claimQuery(skipLocked bool) string {
+	lock := ""
+	if skipLocked {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	return `UPDATE push_jobs SET lease_owner = $4, lease_until = $5
+WHERE id IN (SELECT id FROM push_jobs
+	WHERE vendor = $1 AND status = 'pending' AND not_before <= $2 AND lease_until <= $2
+	ORDER BY not_before, id LIMIT $3` + lock + `)
+RETURNING id`
+}
+
+// claimedJobsQuery reads n claimed jobs by ID ($1..$n) with their devices.
+func claimedJobsQuery(n int) string {
+	var b strings.Builder
+	b.WriteString(qJobsWithDevices)
+	b.WriteString("\nWHERE j.id IN (")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(i+1))
+	}
+	b.WriteString(")") // sorted by ClaimJobs: no temporary B-tree for a claim's few rows
+	return b.String()
+}
+
+// ClaimJobs implements push.Store: the lease and the read of the leased
+// jobs (with their devices) are one transaction.
+func (s *Store) ClaimJobs(ctx context.Context, v push.Vendor, now time.Time, limit int, owner string, leaseUntil time.Time) ([]push.Job, error) {
+	const op = "sqlite: claim jobs"
+	switch {
+	case owner == "":
+		return nil, fmt.Errorf("%s: %w", op, push.ErrNoOwner)
+	case !leaseUntil.After(now):
+		return nil, fmt.Errorf("%s: lease end %v is not after now %v", op, leaseUntil, now)
+	case limit <= 0:
+		return nil, nil
+	}
+	var out []push.Job
+	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, claimQuery(s.skipLocked), string(v), now.UnixMilli(), limit, owner, leaseUntil.UnixMilli())
+		if err != nil {
+			return err
+		}
+		var ids []any
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || len(ids) == 0 {
+			return err
+		}
+		rows, err = tx.QueryContext(ctx, claimedJobsQuery(len(ids)), ids...)
+		if err != nil {
+			return err
+		}
+		out, err = scanJobsWithDevices(rows)
+		return err
+	})
+	slices.SortFunc(out, func(a, b push.Job) int {
+		return cmp.Or(a.NotBefore.Compare(b.NotBefore), cmp.Compare(a.ID, b.ID))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// scanJobsWithDevices reads and closes rows of qJobsWithDevices.
+func scanJobsWithDevices(rows *sql.Rows) ([]push.Job, error) {
 	defer rows.Close()
 	var out []push.Job
 	for rows.Next() {
@@ -255,7 +357,7 @@ func (s *Store) DueJobs(ctx context.Context, v push.Vendor, now time.Time, limit
 			&status, &j.Attempts, &notBefore, &expires, &j.Reason, &created, &updated, &kind, &j.CallID,
 			&devPushID, &dVendor, &d.Token, &d.VoIPToken, &dEnv, &d.Platform, &d.BundleID,
 			&d.UserID, &d.Enabled, &d.Foreground); err != nil {
-			return nil, mapErr(op, err)
+			return nil, err
 		}
 		j.Vendor, j.Status, j.Kind = push.Vendor(vendor), push.JobStatus(status), push.JobKind(kind)
 		j.NotBefore, j.CreatedAt, j.UpdatedAt = fromMillis(notBefore), fromMillis(created), fromMillis(updated)
@@ -269,10 +371,7 @@ func (s *Store) DueJobs(ctx context.Context, v push.Vendor, now time.Time, limit
 		}
 		out = append(out, j)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, mapErr(op, err)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 func (s *Store) queryJobs(ctx context.Context, op, q string, args ...any) ([]push.Job, error) {
@@ -304,6 +403,9 @@ func (s *Store) queryJobs(ctx context.Context, op, q string, args ...any) ([]pus
 }
 
 // FinishAttempts implements push.Store: one transaction for the batch.
+// A finish whose owner no longer holds the job's lease (it expired and
+// another node claimed the job) leaves the job alone; its vendor call is
+// still traced (the call happened), with a reason saying so.
 func (s *Store) FinishAttempts(ctx context.Context, fs []push.Finish) error {
 	if len(fs) == 0 {
 		return nil
@@ -313,19 +415,49 @@ func (s *Store) FinishAttempts(ctx context.Context, fs []push.Finish) error {
 		ins, upd := tx.StmtContext(ctx, s.wInsertAttempt), tx.StmtContext(ctx, s.wFinishJob)
 		for _, f := range fs {
 			a := f.Attempt
-			if !f.NoCall {
-				if _, err := ins.ExecContext(ctx, a.JobID, a.At.UnixMilli(), a.Outcome,
-					a.Status, a.Reason, a.Latency.Milliseconds()); err != nil {
+			res, err := upd.ExecContext(ctx, a.JobID, string(f.Status), f.Attempts, f.NotBefore.UnixMilli(),
+				f.Reason, now, f.Owner)
+			if err != nil {
+				return err
+			}
+			if f.NoCall {
+				continue
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				lost, err := leaseLost(ctx, tx, a.JobID, f.Owner)
+				if err != nil {
 					return err
 				}
+				if lost {
+					a.Reason = strings.TrimPrefix(a.Reason+"; "+leaseLostNote, "; ")
+				}
 			}
-			if _, err := upd.ExecContext(ctx, a.JobID, string(f.Status), f.Attempts, f.NotBefore.UnixMilli(),
-				f.Reason, now); err != nil {
+			if _, err := ins.ExecContext(ctx, a.JobID, a.At.UnixMilli(), a.Outcome,
+				a.Status, a.Reason, a.Latency.Milliseconds()); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// leaseLostNote ends the traced reason of a call whose finisher had lost
+// the job's lease.
+const leaseLostNote = "lease lost: the job's state was left to the node that holds it"
+
+const qJobLeaseOwner = `SELECT lease_owner FROM push_jobs WHERE id = $1`
+
+// leaseLost reports whether job id exists and is leased by someone other
+// than owner.
+func leaseLost(ctx context.Context, tx *sql.Tx, id int64, owner string) (bool, error) {
+	var holder string
+	err := tx.QueryRowContext(ctx, qJobLeaseOwner, id).Scan(&holder)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil && holder != owner, err
 }
 
 // Trace implements push.Store.

@@ -309,3 +309,39 @@ func TestUserCursor(t *testing.T) {
 		}
 	}
 }
+
+// TestAccessTokens: a vendor account's stored access token is replaced by
+// one that expires later (or as late), never by an older one, and each
+// account and secret has its own.
+func TestAccessTokens(t *testing.T) {
+	s := pushStore(t)
+	ctx := t.Context()
+	k := push.TokenKey{Vendor: push.VendorHuawei, Account: "101", Secret: push.SecretHash("s1")}
+	if _, ok, err := s.AccessToken(ctx, k); ok || err != nil {
+		t.Fatalf("token before any: %v %v", ok, err)
+	}
+	now := time.Now().Truncate(time.Millisecond)
+	put := func(tok string, exp time.Time) {
+		t.Helper()
+		if err := s.PutAccessToken(ctx, k, push.AccessToken{Token: tok, Expires: exp}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("t1", now.Add(time.Hour))
+	put("t0", now.Add(time.Minute)) // fetched earlier, written later: loses
+	if got, _, _ := s.AccessToken(ctx, k); got.Token != "t1" || !got.Expires.Equal(now.Add(time.Hour)) {
+		t.Fatalf("after an older token: %+v", got)
+	}
+	put("t2", now.Add(time.Hour)) // a tie: the newer write wins
+	if got, _, _ := s.AccessToken(ctx, k); got.Token != "t2" {
+		t.Fatalf("after a tie: %+v", got)
+	}
+	other := k
+	other.Secret = push.SecretHash("s2")
+	if _, ok, _ := s.AccessToken(ctx, other); ok {
+		t.Fatal("a replaced secret inherited the old secret's token")
+	}
+	if err := s.PutAccessToken(ctx, k, push.AccessToken{Token: "", Expires: now}); err == nil {
+		t.Fatal("stored an empty token")
+	}
+}

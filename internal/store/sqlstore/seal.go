@@ -73,6 +73,10 @@ func providerTokenAAD(teamID, keyID, keySHA256 string) []byte {
 	return aad("apns_provider_tokens", teamID, keyID, keySHA256)
 }
 
+func accessTokenAAD(vendor, account, secretSHA256 string) []byte {
+	return aad("vendor_access_tokens", vendor, account, secretSHA256)
+}
+
 func aad(parts ...string) []byte { return []byte("herald\x00" + strings.Join(parts, "\x00")) }
 
 // sealValue seals plaintext for aad; without a Sealer, or for an empty
@@ -130,6 +134,8 @@ var sealedColumns = []sealedColumn{
 	{"push_credentials", "config", []string{"app_id", "vendor"}, func(k []string) []byte { return credentialAAD(k[0], k[1]) }},
 	{"apns_provider_tokens", "token", []string{"team_id", "key_id", "key_sha256"},
 		func(k []string) []byte { return providerTokenAAD(k[0], k[1], k[2]) }},
+	{"vendor_access_tokens", "token", []string{"vendor", "account", "secret_sha256"},
+		func(k []string) []byte { return accessTokenAAD(k[0], k[1], k[2]) }},
 }
 
 // SecretOpenError says which stored secret could not be opened at start:

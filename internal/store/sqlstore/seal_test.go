@@ -25,9 +25,15 @@ const (
 	plainAdminKey = "PLAIN-admin-key-77c1"
 	plainConfig   = `{"private_key":"PLAIN-vendor-key-5e2b"}`
 	plainToken    = "PLAIN-apns-provider-token-a1d4"
+	plainAccess   = "PLAIN-vendor-access-token-9c0e"
 )
 
-var tokenKey = apns.TokenKey{TeamID: "TEAM", KeyID: "KEY", KeySHA256: "abcd"}
+var (
+	tokenKey  = apns.TokenKey{TeamID: "TEAM", KeyID: "KEY", KeySHA256: "abcd"}
+	accessKey = push.TokenKey{Vendor: push.VendorFCM, Account: "sa@example.iam", Secret: push.SecretHash("key")}
+	// accessExpiry is far ahead: the sealing tests reopen the files later.
+	accessExpiry = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+)
 
 func testKey(t *testing.T, id string) seal.Key {
 	t.Helper()
@@ -74,6 +80,9 @@ func writeSecrets(t *testing.T, s *Store) {
 	if _, err := s.SwapProviderToken(ctx, tokenKey, time.Time{}, apns.ProviderToken{Token: plainToken, Issued: time.Unix(1700000000, 0)}); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.PutAccessToken(ctx, accessKey, push.AccessToken{Token: plainAccess, Expires: accessExpiry}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // checkSecrets reads every secret back through s.
@@ -91,6 +100,10 @@ func checkSecrets(t *testing.T, s *Store) {
 	tok, ok, err := s.ProviderToken(ctx, tokenKey)
 	if err != nil || !ok || tok.Token != plainToken {
 		t.Fatalf("ProviderToken = %+v, %v, %v", tok, ok, err)
+	}
+	at, ok, err := s.AccessToken(ctx, accessKey)
+	if err != nil || !ok || at.Token != plainAccess || !at.Expires.Equal(accessExpiry) {
+		t.Fatalf("AccessToken = %+v, %v, %v", at, ok, err)
 	}
 }
 
@@ -129,8 +142,8 @@ func rawSecrets(t *testing.T, path string) map[string]string {
 func checkRawSealed(t *testing.T, path, kid string) {
 	t.Helper()
 	raw := rawSecrets(t, path)
-	if len(raw) != 6 {
-		t.Fatalf("%d secret values stored, want 6: %v", len(raw), raw)
+	if len(raw) != 7 {
+		t.Fatalf("%d secret values stored, want 7: %v", len(raw), raw)
 	}
 	for k, v := range raw {
 		if got, err := seal.KeyID(v); err != nil || got != kid {
@@ -151,7 +164,7 @@ func checkNoPlaintext(t *testing.T, path string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, secret := range []string{plainSecret, plainAdminKey, "PLAIN-vendor-key", plainToken} {
+		for _, secret := range []string{plainSecret, plainAdminKey, "PLAIN-vendor-key", plainToken, plainAccess} {
 			if bytes.Contains(b, []byte(secret)) {
 				t.Errorf("%s holds the plaintext %q", filepath.Base(p), secret)
 			}

@@ -130,10 +130,6 @@ type Config struct {
 type Store struct {
 	d dialect // what differs between SQLite and PostgreSQL
 
-	// skipLocked says the database supports FOR UPDATE SKIP LOCKED
-	// (PostgreSQL), for claims of rows by several processes.
-	skipLocked bool
-
 	w  *sql.DB // the one writer connection
 	r  *sql.DB // reader pool, query_only
 	ck *sql.DB // one connection for background checkpoints (RunCheckpoints)
@@ -151,6 +147,11 @@ type Store struct {
 	// binding quadratic in the parameters of a statement (1,152 in a
 	// 64-row INSERT). Zero, "$n", is what PostgreSQL needs.
 	anonParams bool
+	// skipLocked makes claims of push jobs skip rows other transactions
+	// hold (FOR UPDATE SKIP LOCKED, see claimQuery): true on PostgreSQL,
+	// where several nodes claim at once; false on SQLite, which has one
+	// writer and no such clause.
+	skipLocked bool
 
 	// Prepared statements of the hot paths; w* on the writer, r* on the
 	// readers.

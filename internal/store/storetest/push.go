@@ -2,9 +2,11 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,7 +28,8 @@ type PushOpener func(t *testing.T, dir string) PushStore
 
 // RunPush runs the push store contract against the stores open returns:
 // planning each kind of push.Intent, device eligibility (push.Eligible),
-// once-per-device, expiry, and pending jobs kept across a reopen.
+// once-per-device, expiry, pending jobs kept across a reopen, and the
+// lease-based claim of jobs by several owners (ClaimJobs, FinishAttempts).
 func RunPush(t *testing.T, open PushOpener) {
 	tests := []struct {
 		name string
@@ -38,6 +41,7 @@ func RunPush(t *testing.T, open PushOpener) {
 		{"Pages", testPushPages},
 		{"Expiry", testPushExpiry},
 		{"Reopen", testPushReopen},
+		{"Claim", testPushClaim},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -326,4 +330,82 @@ func testPushReopen(t *testing.T, e *pushEnv) {
 	if c, err := js[0].PushConfig, js[0].ConfigErr; err != nil || c.Title != "t" {
 		t.Errorf("after reopen: content %+v (%v)", c, err)
 	}
+}
+
+// testPushClaim: a claim leases jobs to one owner, who alone records them;
+// a lease that ended lets another owner claim the job, and the first
+// owner's late finish then changes nothing of the job but is traced.
+func testPushClaim(t *testing.T, e *pushEnv) {
+	ctx := t.Context()
+	for _, tok := range []string{"t1", "t2", "t3"} {
+		e.device("bob", tok, true)
+	}
+	e.plan(push.Intent{Targets: users("bob"), Content: push.Content{Title: "T"}, Source: push.Source{Kind: push.SourceServer}})
+	at := time.Now().Add(time.Second)
+	lease := time.Minute
+	long := at.Add(10 * lease) // the leases of b and c outlast a's
+	claim := func(owner string, now time.Time, limit int, until time.Time) []push.Job {
+		t.Helper()
+		js, err := e.s.ClaimJobs(ctx, push.VendorFCM, now, limit, owner, until)
+		if err != nil {
+			t.Fatalf("ClaimJobs(%s): %v", owner, err)
+		}
+		return js
+	}
+	if _, err := e.s.ClaimJobs(ctx, push.VendorFCM, at, 10, "", long); !errors.Is(err, push.ErrNoOwner) {
+		t.Fatalf("claim without an owner: %v, want ErrNoOwner", err)
+	}
+	if _, err := e.s.ClaimJobs(ctx, push.VendorFCM, at, 10, "a", at); err == nil {
+		t.Fatal("a claim with a lease ending now succeeded")
+	}
+	a := claim("a", at, 2, at.Add(lease))
+	if len(a) != 2 || a[0].Device == nil || a[0].Device.Token == "" || a[0].ID > a[1].ID {
+		t.Fatalf("a's claim (2 of 3, oldest first, with devices): %+v", a)
+	}
+	if b := claim("b", at, 10, long); len(b) != 1 || b[0].ID == a[0].ID || b[0].ID == a[1].ID {
+		t.Fatalf("b's claim while a's leases run: %+v", b)
+	}
+	if c := claim("c", at, 10, long); len(c) != 0 {
+		t.Fatalf("claimed leased jobs: %+v", c)
+	}
+	// a records its first job: the lease ends with it.
+	if err := e.s.FinishAttempts(ctx, []push.Finish{{Attempt: push.Attempt{JobID: a[0].ID, At: at, Outcome: "retry", Status: 503},
+		Attempts: 1, Status: push.JobPending, NotBefore: at, Reason: "retry", Owner: "a"}}); err != nil {
+		t.Fatal(err)
+	}
+	if c := claim("c", at, 10, long); len(c) != 1 || c[0].ID != a[0].ID || c[0].Attempts != 1 {
+		t.Fatalf("after a's finish, c claimed %+v, want a's first job with 1 attempt", c)
+	}
+	// a's second lease ends unrecorded; c claims the job and delivers it.
+	late := at.Add(lease)
+	c := claim("c", late, 10, late.Add(lease))
+	if len(c) != 1 || c[0].ID != a[1].ID {
+		t.Fatalf("claim after a's lease ended: %+v", c)
+	}
+	if err := e.s.FinishAttempts(ctx, []push.Finish{{Attempt: push.Attempt{JobID: c[0].ID, At: late, Outcome: "delivered", Status: 200},
+		Attempts: 1, Status: push.JobDelivered, NotBefore: late, Reason: "c", Owner: "c"}}); err != nil {
+		t.Fatal(err)
+	}
+	// a's finish comes late: the job stays c's, the call is traced.
+	if err := e.s.FinishAttempts(ctx, []push.Finish{{Attempt: push.Attempt{JobID: a[1].ID, At: at, Outcome: "retry", Status: 503, Reason: "slow"},
+		Attempts: 1, Status: push.JobPending, NotBefore: at, Reason: "a", Owner: "a"}}); err != nil {
+		t.Fatal(err)
+	}
+	jobs, attempts, err := e.s.Trace(ctx, push.TraceFilter{AppID: "a1", UserID: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, j := range jobs {
+		if j.ID != a[1].ID {
+			continue
+		}
+		if j.Status != push.JobDelivered || j.Reason != "c" {
+			t.Fatalf("a stale finish overwrote the new owner's state: %+v", j)
+		}
+		if len(attempts[i]) != 2 || !strings.HasPrefix(attempts[i][1].Reason, "slow; lease lost") {
+			t.Fatalf("attempts of the job: %+v", attempts[i])
+		}
+		return
+	}
+	t.Fatalf("job %d not traced", a[1].ID)
 }

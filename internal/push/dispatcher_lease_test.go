@@ -1,0 +1,173 @@
+package push_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldim/herald/internal/push"
+	"github.com/heraldim/herald/internal/store/sqlstore"
+)
+
+// countingProvider delivers every push and counts the sends of each
+// notification ID (the job's).
+type countingProvider struct {
+	mu   sync.Mutex
+	sent map[string]int
+}
+
+func (p *countingProvider) Send(_ context.Context, n push.Notification) (push.Result, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sent[n.ID]++
+	return push.Result{Outcome: push.Delivered, Status: 200, VendorID: "v"}, nil
+}
+
+// node is a second dispatcher on the fixture's store, as another node
+// would run it: its own owner and provider, the same clock.
+func (f *fixture) node(t *testing.T, store push.Store, owner string, p push.Provider, cfg push.DispatcherConfig) (*push.Dispatcher, func()) {
+	t.Helper()
+	cfg.Owner, cfg.Now = owner, func() time.Time { return *f.clock.Load() }
+	if cfg.Poll == 0 {
+		cfg.Poll = 5 * time.Millisecond
+	}
+	d, err := push.NewDispatcher(store, providers{p, true}, cfg, slog.New(slog.NewTextHandler(f.logs, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = d.Run(ctx); close(done) }()
+	return d, func() { cancel(); <-done }
+}
+
+// TestTwoDispatchersSendEachJobOnce: two nodes' dispatchers on one store
+// send each of many jobs exactly once between them.
+func TestTwoDispatchersSendEachJobOnce(t *testing.T) {
+	f := newFixture(t, true)
+	const n = 100
+	for range n {
+		f.plan(t, time.Hour)
+	}
+	a, b := &countingProvider{sent: map[string]int{}}, &countingProvider{sent: map[string]int{}}
+	cfg := push.DispatcherConfig{Concurrency: 8, Batch: 8}
+	_, stopA := f.node(t, f.store, "node-a", a, cfg)
+	_, stopB := f.node(t, f.store, "node-b", b, cfg)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		jobs, _, err := f.store.Trace(t.Context(), push.TraceFilter{AppID: "app", UserID: "bob", Limit: n + 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		left := 0
+		for _, j := range jobs {
+			if j.Status != push.JobDelivered {
+				left++
+			}
+		}
+		if len(jobs) == n && left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d jobs not delivered; warnings: %q", left, n, f.logs.lines("level=WARN"))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stopA()
+	stopB()
+	total := 0
+	for id, c := range a.sent {
+		if c != 1 || b.sent[id] != 0 {
+			t.Errorf("job %s sent %d times by node a and %d by node b", id, c, b.sent[id])
+		}
+		total += c
+	}
+	for id, c := range b.sent {
+		if c != 1 {
+			t.Errorf("job %s sent %d times by node b", id, c)
+		}
+		total += c
+	}
+	if total != n {
+		t.Fatalf("%d sends for %d jobs", total, n)
+	}
+	t.Logf("node a sent %d, node b %d", len(a.sent), len(b.sent))
+}
+
+// deadStore is the store of a node that dies right after its vendor calls:
+// no outcome it records reaches the database.
+type deadStore struct{ *sqlstore.Store }
+
+func (deadStore) FinishAttempts(context.Context, []push.Finish) error { return nil }
+
+// TestDeadDispatcherLeaseExpires: a node that claimed a job and stopped
+// without recording it holds it until its lease ends; then another node
+// sends it.
+func TestDeadDispatcherLeaseExpires(t *testing.T) {
+	f := newFixture(t, true)
+	f.plan(t, time.Hour)
+	gate := newGate()
+	lease := time.Minute
+	_, stopA := f.node(t, deadStore{f.store}, "node-a", gate, push.DispatcherConfig{Lease: lease})
+	<-gate.entered
+	stopA() // its context ends: the call is cut, and the outcome never stored
+
+	now := *f.clock.Load()
+	if js, err := f.store.ClaimJobs(t.Context(), push.VendorAPNs, now, 10, "probe", now.Add(time.Second)); err != nil || len(js) != 0 {
+		t.Fatalf("claimed a job under a running lease: %v %+v", err, js)
+	}
+	b := &countingProvider{sent: map[string]int{}}
+	_, stopB := f.node(t, f.store, "node-b", b, push.DispatcherConfig{Lease: lease})
+	defer stopB()
+	f.advance(lease)
+	j, attempts := f.waitJob(t, push.JobDelivered)
+	if len(attempts) != 1 || attempts[0].Outcome != "delivered" {
+		t.Fatalf("job %+v attempts %+v", j, attempts)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.sent) != 1 {
+		t.Fatalf("node b sent %v", b.sent)
+	}
+}
+
+// TestStaleFinisherDoesNotOverwrite: a node whose vendor call outlasted
+// its lease, while another node claimed the job and recorded a retry,
+// finishes late: the job keeps the new owner's state, and the late call
+// is traced as such.
+func TestStaleFinisherDoesNotOverwrite(t *testing.T) {
+	f := newFixture(t, true)
+	f.plan(t, time.Hour)
+	gate := newGate()
+	lease := time.Minute
+	_, stopA := f.node(t, f.store, "node-a", gate, push.DispatcherConfig{Lease: lease})
+	defer stopA()
+	<-gate.entered
+
+	retry := &fakeProvider{sentNow: make(chan struct{}, 10), script: []push.Result{{Outcome: push.Retry, Status: 503, Reason: "node b's retry"}}}
+	_, stopB := f.node(t, f.store, "node-b", retry, push.DispatcherConfig{Lease: lease, BaseBackoff: time.Hour})
+	f.advance(lease)
+	<-retry.sentNow
+	waitFor(t, "node b's retry recorded", func() bool {
+		jobs, _ := f.jobsOf(t, f.dev.PushID)
+		return len(jobs) == 1 && jobs[0].Attempts == 1 && strings.Contains(jobs[0].Reason, "node b's retry")
+	})
+	stopB()
+
+	close(gate.release) // node a's call ends: delivered, but too late
+	waitFor(t, "node a's late call traced", func() bool {
+		_, attempts := f.jobsOf(t, f.dev.PushID)
+		return len(attempts) == 1 && len(attempts[0]) == 2
+	})
+	jobs, attempts := f.jobsOf(t, f.dev.PushID)
+	if j := jobs[0]; j.Status != push.JobPending || j.Attempts != 1 || !strings.Contains(j.Reason, "node b's retry") {
+		t.Fatalf("the stale finisher overwrote node b's state: %+v", j)
+	}
+	late := attempts[0][1]
+	if late.Outcome != "delivered" || !strings.Contains(late.Reason, "lease lost") {
+		t.Fatalf("node a's late call traced as %+v", late)
+	}
+}

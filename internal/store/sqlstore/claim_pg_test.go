@@ -1,0 +1,103 @@
+package sqlstore
+
+import (
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+)
+
+// TestClaimQueryPostgres runs ClaimJobs' statement with SKIP LOCKED
+// (claimQuery(true)) on PostgreSQL: three pools claiming at once from one
+// queue get disjoint jobs, every job once. The table has push_jobs' queue
+// columns only (the PostgreSQL schema lands with the PostgreSQL store).
+func TestClaimQueryPostgres(t *testing.T) {
+	url := os.Getenv("HERALD_TEST_POSTGRES")
+	if url == "" {
+		t.Skip("HERALD_TEST_POSTGRES is not set: the claim's SKIP LOCKED statement needs PostgreSQL")
+	}
+	admin, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var r [6]byte
+	_, _ = rand.Read(r[:])
+	name := "herald_t_" + hex.EncodeToString(r[:])
+	if _, err := admin.ExecContext(t.Context(), "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE " + name + " WITH (FORCE)") })
+	dbURL := strings.Replace(url, "/test?", "/"+name+"?", 1)
+	if dbURL == url {
+		t.Skipf("cannot name a fresh database in %q (expected a /test? path)", url)
+	}
+	const jobs, nodes = 600, 3
+	pools := make([]*sql.DB, nodes)
+	for i := range pools {
+		if pools[i], err = sql.Open("pgx", dbURL); err != nil {
+			t.Fatal(err)
+		}
+		defer pools[i].Close()
+	}
+	if _, err := pools[0].ExecContext(t.Context(), `CREATE TABLE push_jobs (
+	id BIGSERIAL PRIMARY KEY, vendor TEXT NOT NULL, status TEXT NOT NULL, not_before BIGINT NOT NULL,
+	lease_owner TEXT NOT NULL DEFAULT '', lease_until BIGINT NOT NULL DEFAULT 0);
+CREATE INDEX push_jobs_claim ON push_jobs (vendor, not_before, id, lease_until) WHERE status = 'pending';
+INSERT INTO push_jobs (vendor, status, not_before) SELECT 'fcm', 'pending', 1 FROM generate_series(1, 600)`); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UnixMilli()
+	q := claimQuery(true)
+	claimed := make([][]int64, nodes)
+	var wg sync.WaitGroup
+	for i, db := range pools {
+		wg.Go(func() {
+			owner := "node-" + string(rune('a'+i))
+			for {
+				rows, err := db.QueryContext(t.Context(), q, "fcm", now, 16, owner, now+60000)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				n := 0
+				for rows.Next() {
+					var id int64
+					if err := rows.Scan(&id); err != nil {
+						t.Error(err)
+					}
+					claimed[i] = append(claimed[i], id)
+					n++
+				}
+				rows.Close()
+				if n == 0 {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[int64]bool{}
+	for i, ids := range claimed {
+		for _, id := range ids {
+			if seen[id] {
+				t.Fatalf("job %d claimed twice (node %d)", id, i)
+			}
+			seen[id] = true
+		}
+	}
+	if len(seen) != jobs {
+		t.Fatalf("%d of %d jobs claimed", len(seen), jobs)
+	}
+	var left int
+	if err := pools[0].QueryRowContext(t.Context(), `SELECT count(*) FROM push_jobs WHERE lease_owner = ''`).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("%d jobs unleased after the claims (%v)", left, err)
+	}
+	t.Logf("claims per node: %d, %d, %d", len(claimed[0]), len(claimed[1]), len(claimed[2]))
+}
