@@ -69,7 +69,7 @@ type queue struct {
 	// owner pops itself).
 	writing bool
 	start   func()
-	shed   prometheus.Counter // may be nil
+	shed    prometheus.Counter // may be nil
 }
 
 func newQueue(max int, shed prometheus.Counter) *queue {

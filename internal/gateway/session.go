@@ -27,16 +27,16 @@ const syncPage = 500
 // sequence is ahead of what the session delivered makes the writer fetch the
 // missing ones from the store first, and one already delivered is dropped.
 type Session struct {
-	g      *Gateway
-	conn   wsConn
-	cork   *corkConn
+	g    *Gateway
+	conn wsConn
+	cork *corkConn
 	// writers counts the writer goroutine (0 or 1) for the session's end.
 	writers sync.WaitGroup
-	id     string
-	ctx    context.Context
-	cancel context.CancelFunc
-	q      *queue
-	start  time.Time
+	id      string
+	ctx     context.Context
+	cancel  context.CancelFunc
+	q       *queue
+	start   time.Time
 	// inflight holds a token per send waiting for its commit.
 	inflight chan struct{}
 
