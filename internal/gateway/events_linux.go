@@ -25,8 +25,12 @@ import (
 // re-arms it when the socket has nothing more to read. A session that
 // receives nothing therefore has no goroutine and no read buffer.
 //
-// The poller watches a duplicate of each socket's descriptor: the Go
-// runtime keeps the original (writes go through it, under write deadlines).
+// The poller watches the sockets' own descriptors (the Go runtime's
+// poller holds them too, for the writes and their deadlines); every system
+// call on one goes through syscall.RawConn.Control, so that a descriptor
+// closed meanwhile is never mistaken for a new one with the same number.
+// Only the session's reader closes a socket (finish): others shut it down,
+// which the poller reports, so that the end is always seen.
 type poller struct {
 	mu      sync.Mutex
 	started bool
@@ -105,10 +109,13 @@ func (p *poller) add(c *evConn) error {
 	if err := p.startLocked(); err != nil {
 		return err
 	}
-	p.conns[int32(c.fd)] = c
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(c.fd)}
-	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
-		delete(p.conns, int32(c.fd))
+	p.conns[c.key] = c
+	err := c.ctl(func(fd int) error {
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(fd)}
+		return syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev)
+	})
+	if err != nil {
+		delete(p.conns, c.key)
 		return fmt.Errorf("gateway: epoll add: %w", err)
 	}
 	return nil
@@ -117,22 +124,21 @@ func (p *poller) add(c *evConn) error {
 // arm re-arms c after its reader found nothing more to read. Level
 // semantics: data that arrived in between fires at once.
 func (p *poller) arm(c *evConn) error {
-	c.fdmu.Lock()
-	defer c.fdmu.Unlock()
-	if c.fd < 0 {
-		return net.ErrClosed
-	}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(c.fd)}
-	return syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, c.fd, &ev)
+	return c.ctl(func(fd int) error {
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(fd)}
+		return syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, fd, &ev)
+	})
 }
 
 // remove unregisters c's descriptor; the caller closes it after.
 func (p *poller) remove(c *evConn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	delete(p.conns, int32(c.fd))
+	if p.conns[c.key] == c {
+		delete(p.conns, c.key)
+	}
 	if p.started && !p.stopped {
-		_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
+		_ = c.ctl(func(fd int) error { return syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, fd, nil) })
 	}
 }
 
@@ -178,10 +184,10 @@ var chunks = sync.Pool{New: func() any { b := make([]byte, readChunk); return &b
 type evConn struct {
 	s    *Session
 	p    *poller
-	nc   net.Conn  // the socket, as the Go runtime holds it
-	w    *corkConn // writes, over nc
-	fdmu sync.Mutex
-	fd   int // duplicate of nc's descriptor; -1 once closed
+	nc   net.Conn        // the socket, as the Go runtime holds it
+	rc   syscall.RawConn // nc's descriptor, for the reads and epoll
+	key  int32           // the descriptor's number, the poller's key
+	w    *corkConn       // writes, over nc
 	wmu  sync.Mutex
 
 	// Owned by the one reading goroutine (the registration is one-shot).
@@ -193,6 +199,7 @@ type evConn struct {
 	reading  atomic.Bool // a goroutine is reading (the one owner of the above)
 
 	closeSent atomic.Bool
+	started   atomic.Bool // start ran: a reader owns the socket's end
 	closeOnce sync.Once
 	closeRcvd chan struct{} // closed when the peer's close frame came or reading ended
 
@@ -211,22 +218,11 @@ func newEvConn(p *poller, nc net.Conn, cork *corkConn, buffered []byte) (*evConn
 	if err != nil {
 		return nil, fmt.Errorf("gateway: raw conn: %w", err)
 	}
-	fd := -1
-	var derr error
-	if err := rc.Control(func(ofd uintptr) {
-		r, _, e := syscall.Syscall(syscall.SYS_FCNTL, ofd, syscall.F_DUPFD_CLOEXEC, 0)
-		if e != 0 {
-			derr = e
-			return
-		}
-		fd = int(r)
-	}); err != nil {
+	key := int32(-1)
+	if err := rc.Control(func(fd uintptr) { key = int32(fd) }); err != nil {
 		return nil, fmt.Errorf("gateway: raw conn: %w", err)
 	}
-	if derr != nil {
-		return nil, fmt.Errorf("gateway: dup: %w", derr)
-	}
-	c := &evConn{p: p, nc: nc, w: cork, fd: fd, closeRcvd: make(chan struct{})}
+	c := &evConn{p: p, nc: nc, rc: rc, key: key, w: cork, closeRcvd: make(chan struct{})}
 	if len(buffered) > 0 {
 		c.in = append([]byte(nil), buffered...)
 	}
@@ -236,6 +232,7 @@ func newEvConn(p *poller, nc net.Conn, cork *corkConn, buffered []byte) (*evConn
 // start handles the bytes already buffered, in the caller's goroutine,
 // then registers c with the poller.
 func (c *evConn) start() error {
+	c.started.Store(true)
 	if len(c.in) > 0 {
 		c.reading.Store(true)
 		ok := c.parse()
@@ -299,19 +296,30 @@ func (c *evConn) closeDead() {
 	}
 }
 
-func (c *evConn) read(b []byte) (int, error) {
-	c.fdmu.Lock()
-	fd := c.fd
-	c.fdmu.Unlock()
-	if fd < 0 {
-		return 0, net.ErrClosed
+// ctl runs fn on c's descriptor, unless it was closed.
+func (c *evConn) ctl(fn func(fd int) error) error {
+	var err error
+	if cerr := c.rc.Control(func(fd uintptr) { err = fn(int(fd)) }); cerr != nil {
+		return cerr
 	}
-	n, err := syscall.Read(fd, b)
+	return err
+}
+
+// errEOF is the end of a socket's stream.
+var errEOF = errors.New("gateway: end of stream")
+
+func (c *evConn) read(b []byte) (int, error) {
+	n := 0
+	err := c.ctl(func(fd int) error {
+		var err error
+		n, err = syscall.Read(fd, b)
+		return err
+	})
 	if n < 0 {
 		n = 0
 	}
 	if n == 0 && err == nil {
-		err = errors.New("EOF")
+		err = errEOF
 	}
 	return n, err
 }
@@ -471,10 +479,7 @@ func (c *evConn) finish() {
 	c.in, c.msg = nil, nil
 	c.closeOnce.Do(func() { close(c.closeRcvd) })
 	c.p.remove(c)
-	c.fdmu.Lock()
-	_ = syscall.Close(c.fd)
-	c.fd = -1
-	c.fdmu.Unlock()
+	_ = c.nc.Close()
 	c.s.finish()
 }
 
@@ -530,6 +535,12 @@ func (c *evConn) writeControl(op byte, p []byte) error {
 func (c *evConn) WriteText(b []byte) error { return c.writeFrame(opText, b) }
 
 func (c *evConn) Close(code int, reason string) error {
+	if !c.started.Load() {
+		// Refused before it started (the gateway is shutting down):
+		// nobody reads for the peer's answer.
+		_ = c.writeControl(opClose, closePayload(code, reason))
+		return c.nc.Close()
+	}
 	if c.closeSent.CompareAndSwap(false, true) {
 		if err := c.writeControl(opClose, closePayload(code, reason)); err != nil {
 			_ = c.CloseNow()
@@ -546,14 +557,13 @@ func (c *evConn) Close(code int, reason string) error {
 }
 
 // CloseNow shuts the socket down, which the poller reports as readable
-// (end of stream), so the reading side ends the session.
+// (end of stream), so the reading side ends the session and closes it.
 func (c *evConn) CloseNow() error {
-	c.fdmu.Lock()
-	if c.fd >= 0 {
-		_ = syscall.Shutdown(c.fd, syscall.SHUT_RDWR)
+	err := c.ctl(func(fd int) error { return syscall.Shutdown(fd, syscall.SHUT_RDWR) })
+	if errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ENOTCONN) {
+		return nil
 	}
-	c.fdmu.Unlock()
-	return c.nc.Close()
+	return err
 }
 
 func (c *evConn) Abort() error { return c.CloseNow() }
