@@ -235,7 +235,7 @@ func (c *evConn) start() error {
 	c.started.Store(true)
 	if len(c.in) > 0 {
 		c.reading.Store(true)
-		ok := c.parse()
+		ok := c.consume(c.in)
 		c.reading.Store(false)
 		if !ok {
 			c.finish()
@@ -263,8 +263,12 @@ func (c *evConn) readReady() {
 		n, err := c.read(*chunk)
 		switch {
 		case n > 0:
-			c.in = append(c.in, (*chunk)[:n]...)
-			if !c.parse() {
+			data := (*chunk)[:n]
+			if len(c.in) > 0 {
+				c.in = append(c.in, data...)
+				data = c.in
+			}
+			if !c.consume(data) {
 				c.finish()
 				c.reading.Store(false)
 				return
@@ -324,10 +328,9 @@ func (c *evConn) read(b []byte) (int, error) {
 	return n, err
 }
 
-// parse handles the complete frames in c.in and keeps the rest; false:
-// the connection must end.
-func (c *evConn) parse() bool {
-	b := c.in
+// parse handles the complete frames of b and returns the incomplete rest
+// (a slice of b); false: the connection must end.
+func (c *evConn) parse(b []byte) ([]byte, bool) {
 	for {
 		if len(b) < 2 {
 			break
@@ -338,27 +341,25 @@ func (c *evConn) parse() bool {
 		switch n {
 		case 126:
 			if len(b) < 4 {
-				c.in = b
-				return true
+				return b, true
 			}
 			n, hdr = int64(binary.BigEndian.Uint16(b[2:])), 4
 		case 127:
 			if len(b) < 10 {
-				c.in = b
-				return true
+				return b, true
 			}
 			n, hdr = int64(binary.BigEndian.Uint64(b[2:])), 10
 		}
 		if rsv != 0 || !masked || n < 0 {
-			return c.fail(websocket.StatusProtocolError, "protocol error")
+			return nil, c.fail(websocket.StatusProtocolError, "protocol error")
 		}
 		control := op >= opClose
 		if control && (!fin || n > 125) {
-			return c.fail(websocket.StatusProtocolError, "invalid control frame")
+			return nil, c.fail(websocket.StatusProtocolError, "invalid control frame")
 		}
 		if !control && int64(len(c.msg))+n > protocol.MaxFrameBytes {
 			c.s.g.metrics.badFrames.Inc()
-			return c.fail(websocket.StatusMessageTooBig, fmt.Sprintf("read limited at %d bytes", protocol.MaxFrameBytes+1))
+			return nil, c.fail(websocket.StatusMessageTooBig, fmt.Sprintf("read limited at %d bytes", protocol.MaxFrameBytes+1))
 		}
 		if int64(len(b)) < int64(hdr)+4+n {
 			break
@@ -370,16 +371,28 @@ func (c *evConn) parse() bool {
 		}
 		b = b[int64(hdr)+4+n:]
 		if !c.frame(fin, op, payload) {
-			return false
+			return nil, false
 		}
 	}
-	if len(b) == 0 {
-		c.in = c.in[:0]
-	} else {
-		c.in = append(c.in[:0], b...)
+	return b, true
+}
+
+// consume parses data (c.in, or a read chunk when c.in is empty) and keeps
+// its incomplete rest in c.in; false: the connection must end.
+func (c *evConn) consume(data []byte) bool {
+	rest, ok := c.parse(data)
+	if !ok {
+		return false
 	}
-	if cap(c.in) > corkKeepBytes && len(c.in) == 0 {
-		c.in = nil
+	switch {
+	case len(rest) == 0 && cap(c.in) > corkKeepBytes:
+		c.in = nil // do not keep a large frame's memory
+	case len(rest) == 0:
+		c.in = c.in[:0]
+	case len(c.in) > 0: // rest is the tail of c.in
+		c.in = c.in[:copy(c.in, rest)]
+	default: // rest is in the read chunk
+		c.in = append(c.in[:0], rest...)
 	}
 	return true
 }
