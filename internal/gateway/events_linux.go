@@ -182,13 +182,13 @@ var chunks = sync.Pool{New: func() any { b := make([]byte, readChunk); return &b
 // evConn is TransportEvents' wsConn: RFC 6455 framing over a socket the
 // poller reads.
 type evConn struct {
-	s    *Session
-	p    *poller
-	nc   net.Conn        // the socket, as the Go runtime holds it
-	rc   syscall.RawConn // nc's descriptor, for the reads and epoll
-	key  int32           // the descriptor's number, the poller's key
-	w    *corkConn       // writes, over nc
-	wmu  sync.Mutex
+	s   *Session
+	p   *poller
+	nc  net.Conn        // the socket, as the Go runtime holds it
+	rc  syscall.RawConn // nc's descriptor, for the reads and epoll
+	key int32           // the descriptor's number, the poller's key
+	w   *corkConn       // writes, over nc
+	wmu sync.Mutex
 
 	// Owned by the one reading goroutine (the registration is one-shot).
 	in       []byte // bytes of a frame not complete yet; nil when none
