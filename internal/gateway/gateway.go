@@ -318,8 +318,9 @@ func (g *Gateway) serveEvents(w http.ResponseWriter, r *http.Request, lim *limit
 		return
 	}
 	if err := ec.start(); err != nil {
+		// Not registered: no reader will close it.
 		g.log.Error("websocket: watching the connection", "err", err)
-		_ = ec.CloseNow()
+		_ = nc.Close()
 		s.finish()
 	}
 }
