@@ -64,6 +64,7 @@ func TestInvalidConfigRefused(t *testing.T) {
 		{"offline window too short", []string{"--heartbeat-interval", "10s", "--offline-after", "15s"}, nil, "offline-after"},
 		{"bad env duration", nil, map[string]string{"HERALD_LOGIN_TIMEOUT": "soon"}, "HERALD_LOGIN_TIMEOUT"},
 		{"bad policy", []string{"--multi-login", "some"}, nil, "multi-login"},
+		{"bad ws transport", []string{"--ws-transport", "threads"}, nil, "ws-transport"},
 		{"tiny queue", []string{"--send-queue", "1"}, nil, "send-queue"},
 		{"node id", []string{"--node-id", "5000"}, nil, "node-id"},
 		{"unknown file key", []string{"--config", unknown}, nil, `unknown option "heartbeat"`},
