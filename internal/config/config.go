@@ -78,6 +78,11 @@ type Config struct {
 	// WriteTimeout closes a session as slow when one frame cannot be written
 	// within it. Default 10 s.
 	WriteTimeout time.Duration
+	// WSTransport is how the WebSocket connections are read: "events"
+	// (default: one poller for every connection, no goroutine while a
+	// session is idle; Linux and plain connections, otherwise as
+	// "goroutine") or "goroutine" (a reading goroutine per session).
+	WSTransport string
 	// CommitBatch is the most messages committed in one transaction. Default
 	// 512: large enough to amortise a commit, small enough to bound latency.
 	CommitBatch int
@@ -251,6 +256,7 @@ func Default() Config {
 		MultiLogin:        "platform",
 		SendQueue:         1024,
 		WriteTimeout:      10 * time.Second,
+		WSTransport:       "events",
 		CommitBatch:       512,
 		MaxGroupMembers:   10000,
 		PushConcurrency:   64,
@@ -291,6 +297,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&c.MultiLogin, "multi-login", c.MultiLogin, `kick policy: "platform", "single" or "multi"`)
 	fs.IntVar(&c.SendQueue, "send-queue", c.SendQueue, "frames queued per session before shedding / slow close")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "close a session whose frame cannot be written within this")
+	fs.StringVar(&c.WSTransport, "ws-transport", c.WSTransport, `how WebSocket connections are read: "events" (no goroutine per idle session; Linux, plain connections) or "goroutine"`)
 	fs.IntVar(&c.CommitBatch, "commit-batch", c.CommitBatch, "most messages per commit transaction")
 	fs.IntVar(&c.MaxGroupMembers, "max-group-members", c.MaxGroupMembers, "most members of a group")
 	fs.IntVar(&c.PushConcurrency, "push-concurrency", c.PushConcurrency, "most pushes in flight per vendor")
@@ -549,6 +556,11 @@ func (c *Config) Validate() error {
 	}
 	if c.WriteTimeout <= 0 {
 		bad("write-timeout must be positive")
+	}
+	switch c.WSTransport {
+	case "events", "goroutine":
+	default:
+		bad(`ws-transport must be "events" or "goroutine", not %q`, c.WSTransport)
 	}
 	if c.CommitBatch < 1 || c.CommitBatch > 10000 {
 		bad("commit-batch must be 1 to 10000")

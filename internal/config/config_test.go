@@ -66,6 +66,7 @@ func TestInvalidConfigRefused(t *testing.T) {
 		{"offline window too short", []string{"--heartbeat-interval", "10s", "--offline-after", "15s"}, nil, "offline-after"},
 		{"bad env duration", nil, map[string]string{"HERALD_LOGIN_TIMEOUT": "soon"}, "HERALD_LOGIN_TIMEOUT"},
 		{"bad policy", []string{"--multi-login", "some"}, nil, "multi-login"},
+		{"bad ws transport", []string{"--ws-transport", "threads"}, nil, "ws-transport"},
 		{"tiny queue", []string{"--send-queue", "1"}, nil, "send-queue"},
 		{"node number", []string{"--node-number", "5000"}, nil, "node-number"},
 		{"node id with a space", []string{"--node-id", "a b"}, nil, "node-id"},

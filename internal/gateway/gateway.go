@@ -112,6 +112,9 @@ type Config struct {
 	// Remote, if set, tells the user's sessions on the other nodes of a
 	// cluster: MaxSessionsPerUser counts them. Nil: this node only.
 	Remote RemoteSessions
+	// Transport is how sessions' sockets are read: TransportEvents (""
+	// too) or TransportGoroutine.
+	Transport string
 	// Clock is the clock of the heartbeat, login and token deadlines and
 	// of the ticker that checks them (the socket write deadlines and the
 	// close handshake's bound stay on real time). Nil: the real clock.
@@ -196,6 +199,8 @@ type Gateway struct {
 	shutOnce sync.Once
 
 	appCloses closeCount // CloseApp calls, for logins racing one (apps.go)
+
+	poller *poller // TransportEvents' reader of idle connections
 }
 
 // New returns a gateway. It starts no goroutine.
@@ -205,6 +210,13 @@ func New(svc Service, devices Devices, calls Calls, hub *Hub, cfg Config, log *s
 	}
 	if cfg.HeartbeatInterval <= 0 || cfg.OfflineAfter <= 0 || cfg.LoginTimeout <= 0 || cfg.WriteTimeout <= 0 || cfg.SendQueue <= 0 {
 		return nil, errors.New("gateway: new: durations and queue size must be positive")
+	}
+	switch cfg.Transport {
+	case "":
+		cfg.Transport = TransportEvents
+	case TransportEvents, TransportGoroutine:
+	default:
+		return nil, fmt.Errorf("gateway: new: unknown transport %q", cfg.Transport)
 	}
 	switch cfg.MultiLogin {
 	case PolicyPlatform, PolicySingle, PolicyMulti:
@@ -222,69 +234,147 @@ func New(svc Service, devices Devices, calls Calls, hub *Hub, cfg Config, log *s
 		return nil, err
 	}
 	return &Gateway{cfg: cfg, svc: svc, devices: devices, claims: newDeviceClaims(), calls: calls, hub: hub, log: log, metrics: m,
-		conns: map[*Session]struct{}{}}, nil
+		conns: map[*Session]struct{}{}, poller: newPoller()}, nil
 }
 
 // ServeHTTP upgrades the request to a WebSocket and runs the session until
 // it ends. A connection over a cap is refused before the upgrade (see
-// admit).
+// admit). With TransportEvents (a plain connection on Linux) it returns
+// once the session is set up: the poller reads the connection from then on.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	lim, ok := g.admit(w, r)
 	if !ok {
 		return
 	}
-	defer lim.Close()
+	if g.cfg.Transport == TransportEvents && eventsAvailable && r.TLS == nil {
+		g.serveEvents(w, r, lim)
+		return
+	}
 	cw := &corkingWriter{ResponseWriter: w}
 	conn, err := websocket.Accept(cw, r, &websocket.AcceptOptions{
 		OriginPatterns:  g.cfg.OriginPatterns,
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
+		lim.Close()
 		// Accept answered already (403 for an origin not allowed, 400
 		// for a bad handshake). Debug only: anyone can make these.
 		g.log.Debug("websocket accept failed", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
 		return
 	}
 	conn.SetReadLimit(protocol.MaxFrameBytes)
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &Session{g: g, conn: conn, cork: cw.conn, id: newID(), ctx: ctx, cancel: cancel, q: newQueue(g.cfg.SendQueue, g.metrics.shed), start: g.cfg.Clock.Now(),
-		inflight: make(chan struct{}, maxInflight), lim: lim}
-	s.seen()
+	s := g.newSession(coderConn{c: conn, cork: cw.conn}, cw.conn, lim)
+	if !g.register(s) {
+		return
+	}
+	s.readLoop(conn)
+	s.finish()
+}
 
+// serveEvents answers the handshake itself and hands the connection to the
+// poller.
+func (g *Gateway) serveEvents(w http.ResponseWriter, r *http.Request, lim *limit.Conn) {
+	if code, err := checkHandshake(w, r, g.cfg.OriginPatterns); err != nil {
+		lim.Close()
+		http.Error(w, err.Error(), code)
+		g.log.Debug("websocket accept failed", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
+		return
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		lim.Close()
+		http.Error(w, http.StatusText(http.StatusNotImplemented), http.StatusNotImplemented)
+		return
+	}
+	nc, brw, err := hj.Hijack()
+	if err != nil {
+		lim.Close()
+		g.log.Debug("websocket hijack failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	var buffered []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		buffered, _ = brw.Reader.Peek(n)
+	}
+	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+		acceptKey(r.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n"
+	_ = nc.SetWriteDeadline(time.Now().Add(g.cfg.WriteTimeout))
+	if _, err := nc.Write([]byte(resp)); err != nil {
+		lim.Close()
+		_ = nc.Close()
+		return
+	}
+	_ = nc.SetWriteDeadline(time.Time{})
+	// net/http's 4 KiB reader and writer (brw) are not kept: the session
+	// holds no buffer while idle.
+	cork := &corkConn{Conn: nc}
+	ec, err := newEvConn(g.poller, nc, cork, buffered)
+	if err != nil {
+		lim.Close()
+		_ = nc.Close()
+		g.log.Error("websocket: taking over the connection", "err", err)
+		return
+	}
+	s := g.newSession(ec, cork, lim)
+	ec.s = s
+	if !g.register(s) {
+		return
+	}
+	if err := ec.start(); err != nil {
+		// Not registered: no reader will close it.
+		g.log.Error("websocket: watching the connection", "err", err)
+		_ = nc.Close()
+		s.finish()
+	}
+}
+
+func (g *Gateway) newSession(conn wsConn, cork *corkConn, lim *limit.Conn) *Session {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Session{g: g, conn: conn, cork: cork, id: newID(), ctx: ctx, cancel: cancel, q: newQueue(g.cfg.SendQueue, g.metrics.shed), start: g.cfg.Clock.Now(),
+		inflight: make(chan struct{}, maxInflight), lim: lim, sent: map[string]int64{}}
+	s.q.start = s.startWriter
+	s.seen()
+	return s
+}
+
+// register adds s to the gateway's sessions, or closes it when the gateway
+// is shutting down and reports false.
+func (g *Gateway) register(s *Session) bool {
 	g.mu.Lock()
 	if g.closing {
 		g.mu.Unlock()
-		cancel()
-		_ = conn.Close(protocol.CloseServerRestart, "server shutting down")
-		return
+		s.cancel()
+		_ = s.conn.Close(protocol.CloseServerRestart, "server shutting down")
+		s.lim.Close()
+		return false
 	}
 	g.conns[s] = struct{}{}
 	g.wg.Add(1)
 	g.mu.Unlock()
 	g.metrics.connections.Inc()
+	return true
+}
 
-	defer func() {
-		// The device's claim goes first: a session is live for the rebind
-		// check as long as it is online.
-		g.claims.release(s)
-		g.hub.unregister(s)
-		s.ended()
-		g.mu.Lock()
-		delete(g.conns, s)
-		g.mu.Unlock()
-		g.metrics.connections.Dec()
-		g.wg.Done()
-	}()
-
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		s.writeLoop()
-	}()
-	s.readLoop()
+// finish ends a registered session once its reading side ended: it stops
+// the writer, waits for it, and reports the end. Called once, by the
+// transport's reader.
+func (s *Session) finish() {
 	s.cancel()
-	_ = conn.CloseNow()
-	<-writerDone
+	_ = s.conn.CloseNow()
+	s.q.close()
+	s.writers.Wait()
+	g := s.g
+	// The device's claim goes first: a session is live for the rebind
+	// check as long as it is online.
+	g.claims.release(s)
+	g.hub.unregister(s)
+	s.ended()
+	g.mu.Lock()
+	delete(g.conns, s)
+	g.mu.Unlock()
+	g.metrics.connections.Dec()
+	s.lim.Close()
+	g.wg.Done()
 }
 
 // capRetryAfter is the Retry-After of a refusal by a cap on all
@@ -423,6 +513,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	go func() { g.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		g.poller.stop()
 		return nil
 	case <-ctx.Done():
 		g.mu.Lock()
@@ -431,6 +522,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		}
 		g.mu.Unlock()
 		<-done
+		g.poller.stop()
 		return fmt.Errorf("gateway: shutdown: %w", ctx.Err())
 	}
 }

@@ -15,37 +15,49 @@ import (
 	"github.com/heraldim/herald/internal/route"
 )
 
-// readLoop reads and handles frames until the connection ends. Requests are
-// handled in order; anything slow (store reads) only delays this session.
-func (s *Session) readLoop() {
+// readLoop is TransportGoroutine's reader: it reads and handles frames
+// until the connection ends. Requests are handled in order; anything slow
+// (store reads) only delays this session.
+func (s *Session) readLoop(conn *websocket.Conn) {
 	for {
 		// No per-read context (it costs a timer per frame): the writer
 		// closes the connection when the session ends, which ends this read.
-		typ, b, err := s.conn.Read(context.Background())
+		typ, b, err := conn.Read(context.Background())
 		if err != nil {
 			if websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
 				s.g.metrics.badFrames.Inc()
 			}
 			return
 		}
-		s.seen()
-		if typ != websocket.MessageText {
-			s.g.metrics.badFrames.Inc()
-			s.replyErr("", protocol.Errorf(protocol.CodeBadFrame, "frames are JSON text messages"))
-			continue
-		}
-		f, perr := protocol.Decode(b)
-		if perr != nil {
-			s.g.metrics.badFrames.Inc()
-			s.replyErr(f.ID, perr)
-			continue
-		}
-		s.g.metrics.frames.WithLabelValues(f.Type).Inc()
-		if f.Type == protocol.TypeLogout && s.handleLogout(f) {
+		if s.onMessage(typ, b) {
+			// Logged out: the writer sends the reply and the close frame.
+			<-s.ctx.Done()
 			return
 		}
-		s.handle(f)
 	}
+}
+
+// onMessage handles one message read from the connection, in the order
+// they came; true: the session stops reading (it logged out).
+func (s *Session) onMessage(typ websocket.MessageType, b []byte) bool {
+	s.seen()
+	if typ != websocket.MessageText {
+		s.g.metrics.badFrames.Inc()
+		s.replyErr("", protocol.Errorf(protocol.CodeBadFrame, "frames are JSON text messages"))
+		return false
+	}
+	f, perr := protocol.Decode(b)
+	if perr != nil {
+		s.g.metrics.badFrames.Inc()
+		s.replyErr(f.ID, perr)
+		return false
+	}
+	s.g.metrics.frames.WithLabelValues(f.Type).Inc()
+	if f.Type == protocol.TypeLogout && s.handleLogout(f) {
+		return true
+	}
+	s.handle(f)
+	return false
 }
 
 func (s *Session) handle(f protocol.Frame) {
@@ -424,8 +436,6 @@ func (s *Session) handleLogout(f protocol.Frame) bool {
 	}
 	s.reply(f.ID, struct{}{})
 	s.closeWith(protocol.CloseLoggedOut, "logged out")
-	// Wait for the writer to send the reply and the close frame.
-	<-s.ctx.Done()
 	return true
 }
 

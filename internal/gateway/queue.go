@@ -63,13 +63,17 @@ type queue struct {
 	items  []item
 	max    int
 	dirty  map[string]int64 // conversation -> seq before the first shed message
-	wake   chan struct{}
 	closed bool
-	shed   prometheus.Counter // may be nil
+	// writing is set while a writer runs (from the push that started it
+	// to the pop that found nothing); start starts one (nil: none, the
+	// owner pops itself).
+	writing bool
+	start   func()
+	shed    prometheus.Counter // may be nil
 }
 
 func newQueue(max int, shed prometheus.Counter) *queue {
-	return &queue{max: max, wake: make(chan struct{}, 1), shed: shed}
+	return &queue{max: max, shed: shed}
 }
 
 // push adds it; it returns false when the session must be closed as slow.
@@ -95,13 +99,11 @@ func (q *queue) push(it item) bool {
 	default:
 		ok = q.shedFor(it)
 	}
-	q.mu.Unlock()
-	if ok {
-		select {
-		case q.wake <- struct{}{}:
-		default:
-		}
+	if ok && !q.writing && q.start != nil {
+		q.writing = true
+		q.start()
 	}
+	q.mu.Unlock()
 	return ok
 }
 
@@ -140,11 +142,12 @@ func (q *queue) markDirty(m *im.Message) {
 }
 
 // pop takes everything queued, or the dirty set when nothing is queued.
-// A closed queue gives nothing.
+// A closed queue gives nothing. Giving nothing marks the writer done.
 func (q *queue) pop(buf []item) ([]item, map[string]int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
+		q.writing = false
 		return buf[:0], nil
 	}
 	if len(q.items) > 0 {
@@ -155,6 +158,9 @@ func (q *queue) pop(buf []item) ([]item, map[string]int64) {
 	}
 	d := q.dirty
 	q.dirty = nil
+	if len(d) == 0 {
+		q.writing = false
+	}
 	return buf[:0], d
 }
 

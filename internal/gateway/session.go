@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/heraldim/herald/internal/im"
 	"github.com/heraldim/herald/internal/limit"
 	"github.com/heraldim/herald/internal/protocol"
@@ -21,20 +19,24 @@ import (
 // session catches up.
 const syncPage = 500
 
-// Session is one WebSocket connection. Its reader goroutine handles requests;
-// its writer goroutine owns everything written, so that per conversation the
+// Session is one WebSocket connection. Its reader (a goroutine per session
+// with TransportGoroutine, one per burst of input with TransportEvents)
+// handles requests; its writer goroutine, started when something is queued
+// and ending when the queue is empty, owns everything written, so that per conversation the
 // client sees messages in sequence order without gaps: a message whose
 // sequence is ahead of what the session delivered makes the writer fetch the
 // missing ones from the store first, and one already delivered is dropped.
 type Session struct {
-	g      *Gateway
-	conn   *websocket.Conn
-	cork   *corkConn
-	id     string
-	ctx    context.Context
-	cancel context.CancelFunc
-	q      *queue
-	start  time.Time
+	g    *Gateway
+	conn wsConn
+	cork *corkConn
+	// writers counts the writer goroutine (0 or 1) for the session's end.
+	writers sync.WaitGroup
+	id      string
+	ctx     context.Context
+	cancel  context.CancelFunc
+	q       *queue
+	start   time.Time
 	// inflight holds a token per send waiting for its commit.
 	inflight chan struct{}
 
@@ -67,7 +69,7 @@ type Session struct {
 	// acknowledged on this session. Owned by the reader goroutine.
 	acked map[string]int64
 
-	// Owned by the writer goroutine.
+	// Owned by the writer goroutine (one at a time).
 	sent map[string]int64 // conversation -> last seq delivered
 	// handed tracks, per conversation, the messages with a push config from
 	// others that the session was handed (written, or taken to write):
@@ -182,13 +184,11 @@ func (s *Session) abort(code int, reason string) {
 			// does not cut a Close in progress short: it waits for it, up
 			// to the library's 5 s. Closing the socket under it does.)
 			done := make(chan struct{})
-			go func() { _ = s.conn.Close(websocket.StatusCode(code), reason); close(done) }()
+			go func() { _ = s.conn.Close(code, reason); close(done) }()
 			select {
 			case <-done:
 			case <-time.After(2 * time.Second):
-				if s.cork != nil {
-					_ = s.cork.Conn.Close()
-				}
+				_ = s.conn.Abort()
 				<-done
 			}
 			s.cancel()
@@ -249,47 +249,50 @@ func encodeFrame(typ, id string, data []byte) []byte {
 	return append(b, '}')
 }
 
-// writeLoop is the session's writer goroutine.
+// startWriter starts the writer goroutine; the queue calls it, under its
+// lock, when something is queued and no writer runs.
+func (s *Session) startWriter() {
+	s.writers.Add(1)
+	go s.drain()
+}
+
+// drain is the session's writer goroutine: it writes what is queued and
+// ends when the queue is empty (an idle session has no writer).
 //
 // It drains the queue in batches, with the connection corked for the batch,
-// so a batch costs one system call however many frames it holds.
-func (s *Session) writeLoop() {
-	defer func() {
-		s.cancel()
-		_ = s.conn.CloseNow() // ends the reader too
-	}()
-	s.sent = map[string]int64{}
+// so a batch costs one system call however many frames it holds. A write
+// that fails ends the session; the queue then starts no other writer.
+func (s *Session) drain() {
+	defer s.writers.Done()
 	var buf []item
 	for {
-		select {
-		case <-s.ctx.Done():
+		if s.ctx.Err() != nil {
 			return
-		case <-s.q.wake:
 		}
-		for {
-			var dirty map[string]int64
-			buf, dirty = s.q.pop(buf)
-			if len(buf) == 0 && len(dirty) == 0 {
-				break
-			}
-			s.cork.cork(s.g.cfg.WriteTimeout)
-			err := s.writeBatch(buf, dirty)
-			if err != nil {
-				s.handUnwritten(buf, dirty)
-			}
-			clear(buf)
-			if ferr := s.cork.uncork(); err == nil {
-				err = ferr
-			}
-			if err != nil {
-				if !errors.Is(err, errClosed) {
-					s.g.log.Debug("session write failed", "session", s.id, "err", err)
-					if errors.Is(err, os.ErrDeadlineExceeded) {
-						s.g.metrics.slow.Inc()
-					}
+		var dirty map[string]int64
+		buf, dirty = s.q.pop(buf)
+		if len(buf) == 0 && len(dirty) == 0 {
+			return // pop marked the queue idle
+		}
+		s.cork.cork(s.g.cfg.WriteTimeout)
+		err := s.writeBatch(buf, dirty)
+		if err != nil {
+			s.handUnwritten(buf, dirty)
+		}
+		clear(buf)
+		if ferr := s.cork.uncork(); err == nil {
+			err = ferr
+		}
+		if err != nil {
+			if !errors.Is(err, errClosed) {
+				s.g.log.Debug("session write failed", "session", s.id, "err", err)
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					s.g.metrics.slow.Inc()
 				}
-				return
 			}
+			s.cancel()
+			_ = s.conn.CloseNow() // ends the reader too
+			return
 		}
 	}
 }
@@ -350,7 +353,7 @@ func (s *Session) handleItem(it *item) error {
 		if err := s.cork.uncork(); err != nil {
 			return err
 		}
-		_ = s.conn.Close(websocket.StatusCode(it.code), it.reason)
+		_ = s.conn.Close(it.code, it.reason)
 		return errClosed
 	}
 	return nil
@@ -359,7 +362,7 @@ func (s *Session) handleItem(it *item) error {
 // write writes one frame into the corked connection. The write deadline of
 // the cork bounds it: a context per frame would cost a timer each.
 func (s *Session) write(b []byte) error {
-	return s.conn.Write(context.Background(), websocket.MessageText, b)
+	return s.conn.WriteText(b)
 }
 
 // deliver writes m in conversation order. With replyID, m is the session's

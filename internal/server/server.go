@@ -220,6 +220,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		TokenWarnBefore:    cfg.TokenWarnBefore,
 		TokenLeeway:        cfg.TokenLeeway,
 		WriteTimeout:       cfg.WriteTimeout,
+		Transport:          cfg.WSTransport,
 		MultiLogin:         cfg.MultiLogin,
 		SendQueue:          cfg.SendQueue,
 		OriginPatterns:     cfg.AllowedOrigins,
