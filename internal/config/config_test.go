@@ -83,6 +83,21 @@ func TestInvalidConfigRefused(t *testing.T) {
 	}
 }
 
+// TestPushLease: push-lease defaults to the dispatcher's 2 min, is read
+// like every option, and is at least a second.
+func TestPushLease(t *testing.T) {
+	if c := Default(); c.PushLease != 2*time.Minute {
+		t.Fatalf("default push-lease %s", c.PushLease)
+	}
+	c, err := load(t, nil, map[string]string{"HERALD_PUSH_LEASE": "30s"})
+	if err != nil || c.PushLease != 30*time.Second {
+		t.Fatalf("HERALD_PUSH_LEASE: %s %v", c.PushLease, err)
+	}
+	if _, err := load(t, []string{"--push-lease", "500ms"}, nil); err == nil || !strings.Contains(err.Error(), "push-lease must be at least 1s") {
+		t.Fatalf("push-lease 500ms accepted: %v", err)
+	}
+}
+
 // TestPushDrain: push-drain defaults to 10 s, is read like every option,
 // and must be positive.
 func TestPushDrain(t *testing.T) {

@@ -175,7 +175,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		return fail(err)
 	}
 	s.disp, err = push.NewDispatcher(st, s.Providers, push.DispatcherConfig{Concurrency: cfg.PushConcurrency,
-		Outcome: pushOutcome(s.webhooks), Now: cfg.Clock.Now, Owner: cfg.NodeID}, log, s.reg)
+		Outcome: pushOutcome(s.webhooks), Now: cfg.Clock.Now, Owner: cfg.NodeID, Lease: cfg.PushLease}, log, s.reg)
 	if err != nil {
 		return fail(err)
 	}
