@@ -83,6 +83,23 @@ func TestInvalidConfigRefused(t *testing.T) {
 	}
 }
 
+// TestBusPrefix: bus-prefix defaults to "herald" and takes one subject
+// token's safe characters only.
+func TestBusPrefix(t *testing.T) {
+	if c := Default(); c.BusPrefix != "herald" {
+		t.Fatalf("default bus-prefix %q", c.BusPrefix)
+	}
+	c, err := load(t, []string{"--bus-prefix", "herald-t_1"}, nil)
+	if err != nil || c.BusPrefix != "herald-t_1" {
+		t.Fatalf("--bus-prefix: %q %v", c.BusPrefix, err)
+	}
+	for _, bad := range []string{"", "a.b", "a*", "a b", ">"} {
+		if _, err := load(t, []string{"--bus-prefix=" + bad}, nil); err == nil || !strings.Contains(err.Error(), "bus-prefix must be") {
+			t.Errorf("bus-prefix %q accepted: %v", bad, err)
+		}
+	}
+}
+
 // TestPushLease: push-lease defaults to the dispatcher's 2 min, is read
 // like every option, and is at least a second.
 func TestPushLease(t *testing.T) {

@@ -69,7 +69,7 @@ func (s *Server) newBus(ctx context.Context) (*bus.Bus, error) {
 		return nil, fmt.Errorf("server: bus node ID: %w", err)
 	}
 	id := fmt.Sprintf("%s-%d-%s", host, s.cfg.NodeNumber, hex.EncodeToString(r))
-	b, err := bus.New(bus.Config{URL: s.cfg.Bus, NodeID: id,
+	b, err := bus.New(bus.Config{URL: s.cfg.Bus, NodeID: id, Prefix: s.cfg.BusPrefix,
 		Displaced: func(appID, userID string, remote []route.SessionInfo) {
 			if gw := s.kicker.Load(); gw != nil {
 				gw.KickDisplaced(appID, userID, remote)
