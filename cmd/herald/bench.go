@@ -23,7 +23,9 @@ func newBenchCmd() *cobra.Command {
 		Short: "Measure a local server: throughput, latency, sync time, idle memory",
 		Long: `Measure a Herald server running on this machine, over the raw WebSocket
 protocol. Only loopback servers are accepted (127.0.0.0/8, ::1, localhost).
-Every mode stops by itself; each run uses fresh users.
+Every mode stops by itself; each run uses fresh users. --server may list
+the nodes of a cluster, comma-separated: pair i's sender connects to node
+i mod n and its receiver to the next node, so every message crosses nodes.
 
   throughput  --pairs sender/receiver pairs, each sender keeping --window sends
               in flight for --duration; messages persisted/s and delivered/s,
@@ -44,6 +46,8 @@ status is 1 when a delivery check failed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Mode = loadgen.Mode(mode)
+			urls := strings.Split(cfg.ServerURL, ",")
+			cfg.ServerURL, cfg.MoreServerURLs = urls[0], urls[1:]
 			switch {
 			case appID != "" && secret != "":
 				cfg.AppID, cfg.Secret = appID, secret
@@ -78,7 +82,7 @@ status is 1 when a delivery check failed.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.ServerURL, "server", cfg.ServerURL, "server WebSocket URL (loopback only)")
+	f.StringVar(&cfg.ServerURL, "server", cfg.ServerURL, "server WebSocket URL (loopback only); several comma-separated (nodes of one cluster): sessions spread over them, each pair's sender and receiver on different ones")
 	f.StringVar(&dataDir, "data", "./herald-data", "server data directory holding the dev app's credentials")
 	f.StringVar(&appID, "app-id", "", "app ID (instead of --data)")
 	f.StringVar(&secret, "secret", "", "app server secret (instead of --data)")

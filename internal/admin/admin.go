@@ -134,6 +134,10 @@ type Deps struct {
 	// Webhooks manages the apps' webhooks (webhook.Service). Nil: the
 	// webhook endpoints answer not_found.
 	Webhooks Webhooks
+	// CredentialEvents, when set, is told after an app's push credential
+	// was stored or removed here, so that the other nodes of a cluster
+	// install the change too (Handler.ReloadProviders).
+	CredentialEvents CredentialEvents
 	// Tenants and OperatorKey serve the operator's endpoints under
 	// /v1/admin (creating and managing apps); without both every request
 	// there is refused (operator_unauthorized). Events, when set, is told

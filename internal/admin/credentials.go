@@ -414,15 +414,60 @@ func (h *Handler) LoadProviders(ctx context.Context) error {
 		return fmt.Errorf("admin: loading credentials: %w", err)
 	}
 	for _, c := range creds {
-		p, envs, err := h.build(c.Vendor, c.Config)
-		lp := &liveProvider{p: p, envs: envs}
-		if err != nil {
-			lp.err = protocol.AsError(err).Message
-			h.d.Log.Error("stored push credential unusable", "app", c.AppID, "vendor", c.Vendor, "err", lp.err)
-		}
-		h.install(c.AppID, c.Vendor, lp)
+		h.installStored(c)
 	}
 	return nil
+}
+
+// installStored builds and installs the provider of a stored credential;
+// one that does not build is installed with its load error.
+func (h *Handler) installStored(c push.Credential) {
+	p, envs, err := h.build(c.Vendor, c.Config)
+	lp := &liveProvider{p: p, envs: envs}
+	if err != nil {
+		lp.err = protocol.AsError(err).Message
+		h.d.Log.Error("stored push credential unusable", "app", c.AppID, "vendor", c.Vendor, "err", lp.err)
+	}
+	h.install(c.AppID, c.Vendor, lp)
+}
+
+// CredentialEvents is told of the push credential changes made through
+// this node's admin API (Deps.CredentialEvents).
+type CredentialEvents interface {
+	CredentialsChanged(appID string)
+}
+
+// ReloadProviders reads appID's stored credentials again and installs
+// them, removing the providers of vendors it no longer has a credential
+// for: another node of the cluster changed them.
+func (h *Handler) ReloadProviders(ctx context.Context, appID string) error {
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
+	creds, err := h.d.Credentials.Credentials(ctx, appID)
+	if err != nil {
+		return fmt.Errorf("admin: reloading credentials of %s: %w", appID, err)
+	}
+	stored := map[push.Vendor]bool{}
+	for _, c := range creds {
+		stored[c.Vendor] = true
+		h.installStored(c)
+	}
+	for _, v := range push.Vendors {
+		h.mu.Lock()
+		_, live := h.live[liveKey{appID, v}]
+		h.mu.Unlock()
+		if live && !stored[v] {
+			h.install(appID, v, nil)
+		}
+	}
+	return nil
+}
+
+// credentialsChanged tells Deps.CredentialEvents, if set.
+func (h *Handler) credentialsChanged(appID string) {
+	if h.d.CredentialEvents != nil {
+		h.d.CredentialEvents.CredentialsChanged(appID)
+	}
 }
 
 // putCredential validates a credential by building its provider, stores
@@ -490,6 +535,7 @@ func (h *Handler) putCredential(w http.ResponseWriter, r *http.Request, app im.A
 		return fmt.Errorf("admin: storing credential: %w", err)
 	}
 	h.install(app.ID, v, &liveProvider{p: p, envs: envs})
+	h.credentialsChanged(app.ID)
 	h.d.Log.Info("push credential set", "app", app.ID, "vendor", v, "environments", envs)
 	creds, err := h.d.Credentials.Credentials(r.Context(), app.ID)
 	if err != nil {
@@ -533,6 +579,7 @@ func (h *Handler) deleteCredential(w http.ResponseWriter, r *http.Request, app i
 		return fmt.Errorf("admin: deleting credential: %w", err)
 	}
 	h.install(app.ID, v, nil)
+	h.credentialsChanged(app.ID)
 	h.d.Log.Info("push credential removed", "app", app.ID, "vendor", v)
 	w.WriteHeader(http.StatusNoContent)
 	return nil

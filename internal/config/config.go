@@ -101,6 +101,11 @@ type Config struct {
 	// ShutdownGrace deadline bounds it too: the drain never outlasts the
 	// grace.
 	PushDrain time.Duration
+	// PushLease is how long a claimed push job is this node's alone
+	// (push.DispatcherConfig.Lease): it must outlast one vendor attempt,
+	// and it is how long the jobs of a node that died wait before another
+	// node sends them. Default 2 min.
+	PushLease time.Duration
 	// NodeNumber distinguishes nodes in message IDs (0-1023). Default 0.
 	NodeNumber int
 	// NodeID names this node among the nodes sharing a store: the owner
@@ -116,6 +121,10 @@ type Config struct {
 	// store (Store postgres://...): nodes with a database each would not
 	// see each other's messages.
 	Bus string
+	// BusPrefix is the first token of every subject the node uses on the
+	// bus (bus.Config.Prefix). Default "herald"; clusters sharing one
+	// NATS server need distinct prefixes.
+	BusPrefix string
 	// LogLevel is debug, info (default), warn or error.
 	LogLevel string
 	// LogFormat is text (default) or json.
@@ -262,6 +271,8 @@ func Default() Config {
 		PushConcurrency:   64,
 		ShutdownGrace:     10 * time.Second,
 		PushDrain:         10 * time.Second,
+		PushLease:         2 * time.Minute, // push.DefaultLease
+		BusPrefix:         "herald",
 		NodeNumber:        0,
 		LogLevel:          "info",
 		LogFormat:         "text",
@@ -303,9 +314,11 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.IntVar(&c.PushConcurrency, "push-concurrency", c.PushConcurrency, "most pushes in flight per vendor")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "time given to a graceful shutdown")
 	fs.DurationVar(&c.PushDrain, "push-drain", c.PushDrain, "time a graceful stop lets pushes in flight finish (bounded by shutdown-grace too)")
+	fs.DurationVar(&c.PushLease, "push-lease", c.PushLease, "how long a claimed push job is this node's alone; a dead node's jobs are sent by another after it (at least 1s)")
 	fs.IntVar(&c.NodeNumber, "node-number", c.NodeNumber, "node number in message IDs (0-1023)")
 	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "this node's name among the nodes sharing a store, distinct per node (default: host name-6 random hex digits)")
 	fs.StringVar(&c.Bus, "bus", c.Bus, "NATS URL of a cluster's bus (nats://host:4222; empty: one node); needs --store postgres://...")
+	fs.StringVar(&c.BusPrefix, "bus-prefix", c.BusPrefix, "first token of the bus's subjects, the same on a cluster's nodes, distinct per cluster sharing a NATS server (A-Z a-z 0-9 _ -)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.Var(&listValue{p: &c.AllowedOrigins, check: CheckOriginPattern}, "allowed-origins",
@@ -577,6 +590,9 @@ func (c *Config) Validate() error {
 	if c.PushDrain <= 0 {
 		bad("push-drain must be positive")
 	}
+	if c.PushLease < time.Second {
+		bad("push-lease must be at least 1s, not %v", c.PushLease)
+	}
 	if c.NodeNumber < 0 || c.NodeNumber > 1023 {
 		bad("node-number must be 0 to 1023")
 	}
@@ -588,6 +604,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Bus != "" && !strings.HasPrefix(c.Bus, "nats://") && !strings.HasPrefix(c.Bus, "tls://") {
 		bad("bus must be a nats:// or tls:// URL")
+	}
+	if c.BusPrefix == "" || len(c.BusPrefix) > 64 || strings.ContainsFunc(c.BusPrefix, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-')
+	}) {
+		bad("bus-prefix must be 1 to 64 characters of A-Z a-z 0-9 _ -, not %q", c.BusPrefix)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -84,6 +84,38 @@ func TestInvalidConfigRefused(t *testing.T) {
 	}
 }
 
+// TestBusPrefix: bus-prefix defaults to "herald" and takes one subject
+// token's safe characters only.
+func TestBusPrefix(t *testing.T) {
+	if c := Default(); c.BusPrefix != "herald" {
+		t.Fatalf("default bus-prefix %q", c.BusPrefix)
+	}
+	c, err := load(t, []string{"--bus-prefix", "herald-t_1"}, nil)
+	if err != nil || c.BusPrefix != "herald-t_1" {
+		t.Fatalf("--bus-prefix: %q %v", c.BusPrefix, err)
+	}
+	for _, bad := range []string{"", "a.b", "a*", "a b", ">"} {
+		if _, err := load(t, []string{"--bus-prefix=" + bad}, nil); err == nil || !strings.Contains(err.Error(), "bus-prefix must be") {
+			t.Errorf("bus-prefix %q accepted: %v", bad, err)
+		}
+	}
+}
+
+// TestPushLease: push-lease defaults to the dispatcher's 2 min, is read
+// like every option, and is at least a second.
+func TestPushLease(t *testing.T) {
+	if c := Default(); c.PushLease != 2*time.Minute {
+		t.Fatalf("default push-lease %s", c.PushLease)
+	}
+	c, err := load(t, nil, map[string]string{"HERALD_PUSH_LEASE": "30s"})
+	if err != nil || c.PushLease != 30*time.Second {
+		t.Fatalf("HERALD_PUSH_LEASE: %s %v", c.PushLease, err)
+	}
+	if _, err := load(t, []string{"--push-lease", "500ms"}, nil); err == nil || !strings.Contains(err.Error(), "push-lease must be at least 1s") {
+		t.Fatalf("push-lease 500ms accepted: %v", err)
+	}
+}
+
 // TestPushDrain: push-drain defaults to 10 s, is read like every option,
 // and must be positive.
 func TestPushDrain(t *testing.T) {

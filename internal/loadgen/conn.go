@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -120,15 +121,33 @@ type conn struct {
 func (e *engine) dial(ctx context.Context, user string) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, loginTimeout)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, e.cfg.ServerURL, &websocket.DialOptions{
+	u := e.serverFor(user)
+	ws, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{
 		HTTPClient:      e.hc,
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("loadgen: dial %s: %w", e.cfg.ServerURL, err)
+		return nil, fmt.Errorf("loadgen: dial %s: %w", u, err)
 	}
 	ws.SetReadLimit(protocol.MaxFrameBytes * 4)
 	return &conn{ws: ws, user: user, done: make(chan struct{})}, nil
+}
+
+// serverFor is the endpoint user's session dials (Config.MoreServerURLs):
+// with n endpoints, user <prefix>-<kind><i> goes to endpoint i mod n, and
+// to the next one for a receiver (kind r or yr).
+func (e *engine) serverFor(user string) string {
+	if len(e.cfg.MoreServerURLs) == 0 {
+		return e.cfg.ServerURL
+	}
+	urls := append([]string{e.cfg.ServerURL}, e.cfg.MoreServerURLs...)
+	name := strings.TrimPrefix(user, e.prefix+"-")
+	digits := strings.TrimLeft(name, "abcdefghijklmnopqrstuvwxyz")
+	i, _ := strconv.Atoi(digits)
+	if kind := strings.TrimSuffix(name, digits); kind == "r" || kind == "yr" {
+		i++
+	}
+	return urls[i%len(urls)]
 }
 
 func (e *engine) mint(user string) (string, error) {

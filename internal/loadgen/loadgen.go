@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -57,6 +58,12 @@ type Config struct {
 	// ServerURL is the WebSocket endpoint; its host must be a loopback
 	// address. Default ws://127.0.0.1:8080/v1/ws.
 	ServerURL string
+	// MoreServerURLs are the WebSocket endpoints of other nodes of the
+	// same cluster (loopback too). With any, sessions are spread over
+	// ServerURL and these: pair i's sender on endpoint i mod n and its
+	// receiver on the next one, so that every message crosses nodes;
+	// idle session i on endpoint i mod n. /metrics is read at ServerURL.
+	MoreServerURLs []string
 	// AppID and Secret are the app whose tokens the run mints (the dev app).
 	AppID, Secret string
 	// Mode is the measurement to run.
@@ -127,8 +134,10 @@ var ErrNotLoopback = errors.New("loadgen: the server must be on a loopback addre
 
 // Validate checks the options that the configured mode uses.
 func (c *Config) Validate() error {
-	if err := CheckLoopback(c.ServerURL); err != nil {
-		return err
+	for _, u := range append([]string{c.ServerURL}, c.MoreServerURLs...) {
+		if err := CheckLoopback(u); err != nil {
+			return err
+		}
 	}
 	if c.AppID == "" || c.Secret == "" {
 		return errors.New("loadgen: app ID and secret are required")
@@ -233,7 +242,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	e := newEngine(cfg, prefix)
 	defer e.close()
-	res := &Result{Mode: cfg.Mode, Server: cfg.ServerURL, Prefix: prefix}
+	res := &Result{Mode: cfg.Mode, Server: strings.Join(append([]string{cfg.ServerURL}, cfg.MoreServerURLs...), ","), Prefix: prefix}
 	switch cfg.Mode {
 	case ModeThroughput:
 		res.Throughput, err = e.throughput(ctx, &res.Usage)

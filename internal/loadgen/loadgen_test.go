@@ -120,6 +120,28 @@ func TestRunRefusesRemoteServer(t *testing.T) {
 	}
 }
 
+func TestRunRefusesRemoteMoreServer(t *testing.T) {
+	cfg := loadgen.DefaultConfig()
+	cfg.AppID, cfg.Secret = "a", "s"
+	cfg.MoreServerURLs = []string{"ws://198.51.100.1:8080/v1/ws"}
+	if _, err := loadgen.Run(context.Background(), cfg); !errors.Is(err, loadgen.ErrNotLoopback) {
+		t.Fatalf("Run = %v, want ErrNotLoopback", err)
+	}
+}
+
+// TestSpreadOverEndpoints: with several endpoints (here one server under
+// two names) every acknowledged message is still delivered once, in order.
+func TestSpreadOverEndpoints(t *testing.T) {
+	s := testkit.Start(t, nil)
+	tc := run(t, s, func(c *loadgen.Config) {
+		c.MoreServerURLs = []string{strings.Replace(s.URL, "127.0.0.1", "localhost", 1)}
+		c.Pairs, c.Window, c.Duration, c.Count = 3, 4, 0, 300
+	}).Throughput
+	if tc.Check.Written != 300 || tc.Check.Acknowledged != 300 || tc.Check.Received != 300 {
+		t.Errorf("count run over two endpoints: %+v", tc.Check)
+	}
+}
+
 func TestValidateBoundsEveryMode(t *testing.T) {
 	base := loadgen.DefaultConfig()
 	base.AppID, base.Secret = "a", "s"

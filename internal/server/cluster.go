@@ -29,6 +29,7 @@ const (
 	opForgetUser  = "forgetUser"  // the user changed through the server API: drop what is cached
 	opWebhooks    = "webhooks"    // an app's webhook configuration changed: read it again
 	opGroup       = "group"       // a group changed: drop its cached snapshot
+	opCredentials = "credentials" // an app's push credentials changed: install them again
 )
 
 // router is what the messaging core routes through: the hub alone, or
@@ -69,7 +70,7 @@ func (s *Server) newBus(ctx context.Context) (*bus.Bus, error) {
 		return nil, fmt.Errorf("server: bus node ID: %w", err)
 	}
 	id := fmt.Sprintf("%s-%d-%s", host, s.cfg.NodeNumber, hex.EncodeToString(r))
-	b, err := bus.New(bus.Config{URL: s.cfg.Bus, NodeID: id,
+	b, err := bus.New(bus.Config{URL: s.cfg.Bus, NodeID: id, Prefix: s.cfg.BusPrefix,
 		Displaced: func(appID, userID string, remote []route.SessionInfo) {
 			if gw := s.kicker.Load(); gw != nil {
 				gw.KickDisplaced(appID, userID, remote)
@@ -86,6 +87,11 @@ func (s *Server) newBus(ctx context.Context) (*bus.Bus, error) {
 			defer cancel()
 			if err := s.webhooks.Load(ctx); err != nil {
 				s.log.Warn("bus: reloading the webhook configurations after a reconnect", "err", err)
+			}
+			// Credentials stored meanwhile (one removed meanwhile stays
+			// installed until the node restarts or it changes again).
+			if err := s.admin.LoadProviders(ctx); err != nil {
+				s.log.Warn("bus: reloading the push credentials after a reconnect", "err", err)
 			}
 		}}, s.hub, s.log)
 	if err != nil {
@@ -136,6 +142,21 @@ func (s *Server) handleControl() {
 		}
 	})
 	b.Handle(opGroup, func(c bus.Control) { s.svc.ForgetGroup(c.AppID, c.UserID) })
+	b.Handle(opCredentials, func(c bus.Control) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.admin.ReloadProviders(ctx, c.AppID); err != nil {
+			s.log.Warn("bus: reloading an app's push credentials", "app", c.AppID, "err", err)
+		}
+	})
+}
+
+// clusterCredentials tells the other nodes when an app's push credentials
+// changed here, so that they install the same providers.
+type clusterCredentials struct{ s *Server }
+
+func (c clusterCredentials) CredentialsChanged(appID string) {
+	c.s.broadcast(bus.Control{Op: opCredentials, AppID: appID})
 }
 
 // broadcast sends c to the other nodes; without a bus it does nothing.

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/heraldim/herald/internal/config"
 	"github.com/heraldim/herald/internal/protocol"
+	"github.com/heraldim/herald/internal/push"
 	"github.com/heraldim/herald/internal/store/pgtest"
 	"github.com/heraldim/herald/internal/testkit"
 )
@@ -169,4 +171,22 @@ func TestClusterRevoke(t *testing.T) {
 	if code := dave.CloseCode(wait); code != protocol.CloseTokenRevoked {
 		t.Fatalf("dave on node a: close code %d, want %d", code, protocol.CloseTokenRevoked)
 	}
+}
+
+// TestClusterPushCredentials: a push credential stored or removed through
+// one node's admin API is installed or removed on the other as well, so
+// that every node's dispatcher can send the jobs it claims.
+func TestClusterPushCredentials(t *testing.T) {
+	a, b := startCluster(t)
+	installed := func() bool {
+		_, err := b.Srv.Providers.Provider(context.Background(), b.App.AppID, push.VendorXiaomi, push.Production)
+		return err == nil
+	}
+	if installed() {
+		t.Fatal("node b has a Xiaomi provider before any credential")
+	}
+	mustAdmin(t, a, 200, "PUT", "/push/credentials/xiaomi", map[string]any{"appSecret": "mi-secret", "packageName": "im.herald.test"})
+	waitUntil(t, "node b installs the credential stored on node a", installed)
+	mustAdmin(t, a, 204, "DELETE", "/push/credentials/xiaomi", nil)
+	waitUntil(t, "node b removes the credential removed on node a", func() bool { return !installed() })
 }

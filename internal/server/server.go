@@ -175,7 +175,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		return fail(err)
 	}
 	s.disp, err = push.NewDispatcher(st, s.Providers, push.DispatcherConfig{Concurrency: cfg.PushConcurrency,
-		Outcome: pushOutcome(s.webhooks), Now: cfg.Clock.Now, Owner: cfg.NodeID}, log, s.reg)
+		Outcome: pushOutcome(s.webhooks), Now: cfg.Clock.Now, Owner: cfg.NodeID, Lease: cfg.PushLease}, log, s.reg)
 	if err != nil {
 		return fail(err)
 	}
@@ -194,7 +194,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	// credentials: load them before anything is dispatched.
 	s.admin, err = admin.New(admin.Deps{Apps: st, Credentials: st, Devices: st, Resources: st,
 		Providers: s.Providers, Failures: s.disp, Dispatch: s.disp, Log: log, ProviderTokens: st, AccessTokens: st,
-		Messages: s.svc, Users: st, Sessions: clusterSessions{s}, UserCache: clusterUsers{s}, Webhooks: clusterWebhooks{s.webhooks, s},
+		Messages: s.svc, Users: st, Sessions: clusterSessions{s}, UserCache: clusterUsers{s}, Webhooks: clusterWebhooks{s.webhooks, s}, CredentialEvents: clusterCredentials{s},
 		Tenants: st, OperatorKey: s.operatorKey, Events: tenantEvents{s}, Groups: s.svc,
 		Console: consoleStats{s.hub, s.svc, st}}, admin.Config{RateLimit: lim.rest})
 	if err != nil {

@@ -226,6 +226,45 @@ func TestFaults(t *testing.T) {
 	}
 }
 
+// TestSlowFaultSenderGone: a sender whose request ends during a slow
+// fault's delay (a node killed mid-send) has its push not accepted.
+func TestSlowFaultSenderGone(t *testing.T) {
+	e := start(t, xiaomi.Config{PlainHTTP: true})
+	regid := e.RegisterDevice(pkg)
+	if err := e.SetFault("", xiaomi.Fault{Kind: xiaomi.FaultSlow, Times: 1, Delay: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL()+"/v3/message/regid", strings.NewReader(valid(regid).Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "key="+secret)
+	req.Header.Set("Content-Type", formType)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // the request is in its delay (a minute)
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("cancelled send answered")
+	}
+	// The next send is normal (the fault cleared, in case the cancel came
+	// before the request took it) and is the only delivery.
+	e.ClearFaults()
+	if a := do(t, http.DefaultClient, http.MethodPost, e.URL()+"/v3/message/regid", "key="+secret, formType, valid(regid).Encode()); a.Code != 0 {
+		t.Fatalf("second send: %+v", a)
+	}
+	if n := len(e.Deliveries(regid)); n != 1 {
+		t.Fatalf("%d deliveries, want 1 (the cancelled send is not accepted)", n)
+	}
+}
+
 func TestStats(t *testing.T) {
 	e := start(t, xiaomi.Config{PlainHTTP: true})
 	base := e.URL() + "/v1/stats/message/counters?"

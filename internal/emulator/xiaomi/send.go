@@ -78,7 +78,11 @@ func (e *Emulator) authenticate(r *http.Request) (*app, *apiError) {
 }
 
 // play waits a fault's delay and returns its error, if any (nil for
-// FaultSlow and FaultInvalidRegID).
+// FaultSlow and FaultInvalidRegID). A sender that went away during the
+// delay (its connection closed: a node killed mid-send) gets an error
+// nobody reads, and its push is not accepted: the emulator plays a vendor
+// that had not taken the push yet, so a takeover's resend is the push's
+// only delivery.
 func (e *Emulator) play(r *http.Request, f *Fault) *apiError {
 	if f.Delay > 0 {
 		t := time.NewTimer(f.Delay)
@@ -86,6 +90,7 @@ func (e *Emulator) play(r *http.Request, f *Fault) *apiError {
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
+			return failure(codeInternal, "Sender went away", "内部错误")
 		case <-e.life.Done():
 		}
 	}
