@@ -3,10 +3,11 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"runtime/debug"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 
 	"github.com/heraldim/herald/internal/protocol"
 )
@@ -31,6 +33,15 @@ import (
 // closed meanwhile is never mistaken for a new one with the same number.
 // Only the session's reader closes a socket (finish): others shut it down,
 // which the poller reports, so that the end is always seen.
+//
+// The WebSocket protocol itself (handshake, frame headers, masking, close
+// bodies) is gobwas/ws's; only the loop is ours. Its companion netpoll
+// library (mailru/easygo) is not served by our module proxy; the network
+// engines that are (nbio, gnet) bring their own event loops, connection
+// types and read buffers (gnet owns the listener), which would replace the
+// session's read path, the cork and net/http's server rather than sit
+// under a hijacked connection. The loop is ~150 lines of epoll with
+// one-shot registrations.
 type poller struct {
 	mu      sync.Mutex
 	started bool
@@ -159,42 +170,51 @@ func (p *poller) stop() {
 	_ = syscall.Close(p.wake[1])
 }
 
-// WebSocket opcodes (RFC 6455 5.2).
+// The RFC 6455 opcodes as the low bits of a frame's first byte (the
+// package's raw test client writes frames byte by byte).
 const (
-	opContinuation = 0x0
-	opText         = 0x1
-	opBinary       = 0x2
-	opClose        = 0x8
-	opPing         = 0x9
-	opPong         = 0xA
+	opContinuation = byte(ws.OpContinuation)
+	opText         = byte(ws.OpText)
+	opClose        = byte(ws.OpClose)
+	opPing         = byte(ws.OpPing)
+	opPong         = byte(ws.OpPong)
 )
 
 // closeWait bounds how long Close waits for the peer's close frame (as
 // coder/websocket's Close).
 const closeWait = 5 * time.Second
 
-// readChunk is the size of one read(2); its buffer is pooled and held only
-// while a socket is being read.
+// readChunk is the size of one read(2).
 const readChunk = 4096
 
-var chunks = sync.Pool{New: func() any { b := make([]byte, readChunk); return &b }}
+// readBuf is what a socket's reader needs while it reads: the read(2)
+// buffer and the frame header parser's state. It is pooled and held only
+// while a socket is being read, so an idle session holds none of it.
+type readBuf struct {
+	chunk [readChunk]byte
+	r     bytes.Reader               // over the bytes being parsed, for ws.ReadHeaderBuffer
+	hdr   [ws.MaxHeaderSize - 2]byte // ws.ReadHeaderBuffer's scratch
+}
 
-// evConn is TransportEvents' wsConn: RFC 6455 framing over a socket the
-// poller reads.
+var readBufs = sync.Pool{New: func() any { return new(readBuf) }}
+
+// evConn is TransportEvents' wsConn: RFC 6455 framing (gobwas/ws) over a
+// socket the poller reads.
 type evConn struct {
-	s   *Session
-	p   *poller
-	nc  net.Conn        // the socket, as the Go runtime holds it
-	rc  syscall.RawConn // nc's descriptor, for the reads and epoll
-	key int32           // the descriptor's number, the poller's key
-	w   *corkConn       // writes, over nc
-	wmu sync.Mutex
+	s    *Session
+	p    *poller
+	nc   net.Conn        // the socket, as the Go runtime holds it
+	rc   syscall.RawConn // nc's descriptor, for the reads and epoll
+	key  int32           // the descriptor's number, the poller's key
+	w    *corkConn       // writes, over nc
+	wmu  sync.Mutex
+	whdr [ws.MaxHeaderSize]byte // a data frame's header being written; under wmu
 
 	// Owned by the one reading goroutine (the registration is one-shot).
-	in       []byte // bytes of a frame not complete yet; nil when none
-	msg      []byte // a fragmented message being assembled
-	msgOp    byte
-	draining bool // the session stopped reading (logout): discard data
+	in       []byte    // bytes of a frame not complete yet; nil when none
+	msg      []byte    // a fragmented message being assembled
+	msgOp    ws.OpCode // its opcode (text or binary); OpContinuation (0): none
+	draining bool      // the session stopped reading (logout): discard data
 	ended    bool
 	reading  atomic.Bool // a goroutine is reading (the one owner of the above)
 
@@ -235,7 +255,9 @@ func (c *evConn) start() error {
 	c.started.Store(true)
 	if len(c.in) > 0 {
 		c.reading.Store(true)
-		ok := c.consume(c.in)
+		rb := readBufs.Get().(*readBuf)
+		ok := c.consume(rb, c.in)
+		readBufs.Put(rb)
 		c.reading.Store(false)
 		if !ok {
 			c.finish()
@@ -257,18 +279,18 @@ func (c *evConn) readReady() {
 		c.reading.Store(false)
 		return
 	}
-	chunk := chunks.Get().(*[]byte)
-	defer chunks.Put(chunk)
+	rb := readBufs.Get().(*readBuf)
+	defer readBufs.Put(rb)
 	for {
-		n, err := c.read(*chunk)
+		n, err := c.read(rb.chunk[:])
 		switch {
 		case n > 0:
-			data := (*chunk)[:n]
+			data := rb.chunk[:n]
 			if len(c.in) > 0 {
 				c.in = append(c.in, data...)
 				data = c.in
 			}
-			if !c.consume(data) {
+			if !c.consume(rb, data) {
 				c.finish()
 				c.reading.Store(false)
 				return
@@ -329,48 +351,41 @@ func (c *evConn) read(b []byte) (int, error) {
 }
 
 // parse handles the complete frames of b and returns the incomplete rest
-// (a slice of b); false: the connection must end.
-func (c *evConn) parse(b []byte) ([]byte, bool) {
-	for {
-		if len(b) < 2 {
-			break
+// (a slice of b); false: the connection must end. A header is read by
+// ws.ReadHeaderBuffer over the bytes at hand: when they end inside it, the
+// reader's end of input means "wait for more", as does a payload not
+// complete yet. A message over the limit is refused from its header,
+// before its payload arrives.
+func (c *evConn) parse(rb *readBuf, b []byte) ([]byte, bool) {
+	for len(b) >= ws.MinHeaderSize {
+		rb.r.Reset(b)
+		h, err := ws.ReadHeaderBuffer(&rb.r, rb.hdr[:])
+		switch {
+		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+			return b, true
+		case err != nil:
+			return nil, c.fail(ws.StatusProtocolError, err.Error())
 		}
-		fin, rsv, op := b[0]&0x80 != 0, b[0]&0x70, b[0]&0x0f
-		masked, n := b[1]&0x80 != 0, int64(b[1]&0x7f)
-		hdr := 2
-		switch n {
-		case 126:
-			if len(b) < 4 {
-				return b, true
-			}
-			n, hdr = int64(binary.BigEndian.Uint16(b[2:])), 4
-		case 127:
-			if len(b) < 10 {
-				return b, true
-			}
-			n, hdr = int64(binary.BigEndian.Uint64(b[2:])), 10
+		state := ws.StateServerSide // no extension is negotiated
+		if c.msgOp != ws.OpContinuation {
+			state = state.Set(ws.StateFragmented)
 		}
-		if rsv != 0 || !masked || n < 0 {
-			return nil, c.fail(websocket.StatusProtocolError, "protocol error")
+		if err := ws.CheckHeader(h, state); err != nil {
+			return nil, c.fail(ws.StatusProtocolError, err.Error())
 		}
-		control := op >= opClose
-		if control && (!fin || n > 125) {
-			return nil, c.fail(websocket.StatusProtocolError, "invalid control frame")
-		}
-		if !control && int64(len(c.msg))+n > protocol.MaxFrameBytes {
+		if !h.OpCode.IsControl() && int64(len(c.msg))+h.Length > protocol.MaxFrameBytes {
 			c.s.g.metrics.badFrames.Inc()
-			return nil, c.fail(websocket.StatusMessageTooBig, fmt.Sprintf("read limited at %d bytes", protocol.MaxFrameBytes+1))
+			return nil, c.fail(ws.StatusMessageTooBig, fmt.Sprintf("read limited at %d bytes", protocol.MaxFrameBytes+1))
 		}
-		if int64(len(b)) < int64(hdr)+4+n {
+		hdr := len(b) - rb.r.Len()
+		if int64(len(b)-hdr) < h.Length {
 			break
 		}
-		key := b[hdr : hdr+4]
-		payload := b[hdr+4 : int64(hdr)+4+n]
-		for i := range payload {
-			payload[i] ^= key[i&3]
-		}
-		b = b[int64(hdr)+4+n:]
-		if !c.frame(fin, op, payload) {
+		end := hdr + int(h.Length)
+		payload := b[hdr:end]
+		ws.Cipher(payload, h.Mask, 0)
+		b = b[end:]
+		if !c.frame(h, payload) {
 			return nil, false
 		}
 	}
@@ -379,8 +394,8 @@ func (c *evConn) parse(b []byte) ([]byte, bool) {
 
 // consume parses data (c.in, or a read chunk when c.in is empty) and keeps
 // its incomplete rest in c.in; false: the connection must end.
-func (c *evConn) consume(data []byte) bool {
-	rest, ok := c.parse(data)
+func (c *evConn) consume(rb *readBuf, data []byte) bool {
+	rest, ok := c.parse(rb, data)
 	if !ok {
 		return false
 	}
@@ -397,27 +412,26 @@ func (c *evConn) consume(data []byte) bool {
 	return true
 }
 
-// frame handles one frame; false: the connection must end.
-func (c *evConn) frame(fin bool, op byte, payload []byte) bool {
-	switch op {
-	case opClose:
-		code := websocket.StatusNoStatusRcvd
-		if len(payload) >= 2 {
-			code = websocket.StatusCode(binary.BigEndian.Uint16(payload))
-		}
+// frame handles one frame whose header ws.CheckHeader accepted (so a
+// control frame is final and short, a continuation continues a message, a
+// new message does not interrupt one); false: the connection must end.
+func (c *evConn) frame(h ws.Header, payload []byte) bool {
+	switch h.OpCode {
+	case ws.OpClose:
+		code, _ := ws.ParseCloseFrameDataUnsafe(payload)
 		if c.closeSent.CompareAndSwap(false, true) {
 			echo := code
-			if echo == websocket.StatusNoStatusRcvd {
-				echo = websocket.StatusNormalClosure
+			if echo.Empty() || echo == ws.StatusNoStatusRcvd {
+				echo = ws.StatusNormalClosure
 			}
-			_ = c.writeControl(opClose, closePayload(int(echo), ""))
+			_ = c.writeControl(ws.OpClose, ws.NewCloseFrameBody(echo, ""))
 		}
 		c.closeOnce.Do(func() { close(c.closeRcvd) })
 		return false
-	case opPing:
+	case ws.OpPing:
 		c.s.seen()
-		return c.writeControl(opPong, payload) == nil
-	case opPong:
+		return c.writeControl(ws.OpPong, payload) == nil
+	case ws.OpPong:
 		c.s.seen()
 		c.pongMu.Lock()
 		if c.pong != nil {
@@ -426,31 +440,25 @@ func (c *evConn) frame(fin bool, op byte, payload []byte) bool {
 		}
 		c.pongMu.Unlock()
 		return true
-	case opText, opBinary:
-		if c.msgOp != 0 {
-			return c.fail(websocket.StatusProtocolError, "new message before the last one ended")
-		}
-		if !fin {
-			c.msg, c.msgOp = append([]byte(nil), payload...), op
+	case ws.OpText, ws.OpBinary:
+		if !h.Fin {
+			c.msg, c.msgOp = append([]byte(nil), payload...), h.OpCode
 			return true
 		}
-		return c.deliver(op, append([]byte(nil), payload...))
-	case opContinuation:
-		if c.msgOp == 0 {
-			return c.fail(websocket.StatusProtocolError, "continuation without a message")
-		}
+		return c.deliver(h.OpCode, append([]byte(nil), payload...))
+	case ws.OpContinuation:
 		c.msg = append(c.msg, payload...)
-		if !fin {
+		if !h.Fin {
 			return true
 		}
-		m, mop := c.msg, c.msgOp
-		c.msg, c.msgOp = nil, 0
-		return c.deliver(mop, m)
+		m, op := c.msg, c.msgOp
+		c.msg, c.msgOp = nil, ws.OpContinuation
+		return c.deliver(op, m)
 	}
-	return c.fail(websocket.StatusProtocolError, "unknown opcode")
+	return c.fail(ws.StatusProtocolError, ws.ErrProtocolOpCodeReserved.Error())
 }
 
-func (c *evConn) deliver(op byte, b []byte) (ok bool) {
+func (c *evConn) deliver(op ws.OpCode, b []byte) (ok bool) {
 	if c.draining {
 		return true
 	}
@@ -464,7 +472,7 @@ func (c *evConn) deliver(op byte, b []byte) (ok bool) {
 		}
 	}()
 	typ := websocket.MessageText
-	if op == opBinary {
+	if op == ws.OpBinary {
 		typ = websocket.MessageBinary
 	}
 	if c.s.onMessage(typ, b) {
@@ -476,9 +484,9 @@ func (c *evConn) deliver(op byte, b []byte) (ok bool) {
 }
 
 // fail closes the connection with code (protocol errors, too big).
-func (c *evConn) fail(code websocket.StatusCode, reason string) bool {
+func (c *evConn) fail(code ws.StatusCode, reason string) bool {
 	if c.closeSent.CompareAndSwap(false, true) {
-		_ = c.writeControl(opClose, closePayload(int(code), reason))
+		_ = c.writeControl(ws.OpClose, ws.NewCloseFrameBody(code, reason))
 	}
 	return false
 }
@@ -496,66 +504,41 @@ func (c *evConn) finish() {
 	c.s.finish()
 }
 
-func closePayload(code int, reason string) []byte {
-	if len(reason) > 123 {
-		reason = reason[:123]
-	}
-	b := make([]byte, 2, 2+len(reason))
-	binary.BigEndian.PutUint16(b, uint16(code))
-	return append(b, reason...)
-}
-
-// writeFrame writes one unmasked frame (server to client) through the cork.
-func (c *evConn) writeFrame(op byte, p []byte) error {
-	var hdr [10]byte
-	hdr[0] = 0x80 | op
-	n := 2
-	switch l := len(p); {
-	case l <= 125:
-		hdr[1] = byte(l)
-	case l <= 0xffff:
-		hdr[1] = 126
-		binary.BigEndian.PutUint16(hdr[2:], uint16(l))
-		n = 4
-	default:
-		hdr[1] = 127
-		binary.BigEndian.PutUint64(hdr[2:], uint64(l))
-		n = 10
+// writeControl writes a control frame (server to client: unmasked) in one
+// write, so that it passes an uncorked cork as one system call.
+func (c *evConn) writeControl(op ws.OpCode, p []byte) error {
+	b, err := ws.CompileFrame(ws.NewFrame(op, true, p))
+	if err != nil {
+		return fmt.Errorf("gateway: control frame: %w", err)
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if len(p) <= 125 {
-		// One write: a control frame passes the cork uncorked.
-		var f [2 + 125]byte
-		copy(f[:], hdr[:2])
-		copy(f[2:], p)
-		_, err := c.w.Write(f[:2+len(p)])
-		return err
-	}
-	if _, err := c.w.Write(hdr[:n]); err != nil {
-		return err
-	}
-	_, err := c.w.Write(p)
+	_, err = c.w.Write(b)
 	return err
 }
 
-// writeControl writes a control frame with a deadline of its own when the
-// cork is not holding it.
-func (c *evConn) writeControl(op byte, p []byte) error {
-	return c.writeFrame(op, p)
+// WriteText writes one unmasked text frame through the cork (the session's
+// writer corks it for its batch: header and payload are gathered).
+func (c *evConn) WriteText(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := ws.WriteHeaderBuffer(c.w, ws.Header{Fin: true, OpCode: ws.OpText, Length: int64(len(b))}, c.whdr[:]); err != nil {
+		return err
+	}
+	_, err := c.w.Write(b)
+	return err
 }
 
-func (c *evConn) WriteText(b []byte) error { return c.writeFrame(opText, b) }
-
 func (c *evConn) Close(code int, reason string) error {
+	body := ws.NewCloseFrameBody(ws.StatusCode(code), reason)
 	if !c.started.Load() {
 		// Refused before it started (the gateway is shutting down):
 		// nobody reads for the peer's answer.
-		_ = c.writeControl(opClose, closePayload(code, reason))
+		_ = c.writeControl(ws.OpClose, body)
 		return c.nc.Close()
 	}
 	if c.closeSent.CompareAndSwap(false, true) {
-		if err := c.writeControl(opClose, closePayload(code, reason)); err != nil {
+		if err := c.writeControl(ws.OpClose, body); err != nil {
 			_ = c.CloseNow()
 			return err
 		}
@@ -586,7 +569,7 @@ func (c *evConn) Ping(ctx context.Context) error {
 	c.pongMu.Lock()
 	c.pong = ch
 	c.pongMu.Unlock()
-	if err := c.writeControl(opPing, nil); err != nil {
+	if err := c.writeControl(ws.OpPing, nil); err != nil {
 		return err
 	}
 	select {

@@ -231,3 +231,46 @@ func TestEventsIdleSessionsHaveNoGoroutine(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestEventsProtocolErrors: frames RFC 6455 forbids end the connection with
+// 1002; a close without a status is answered with 1000.
+func TestEventsProtocolErrors(t *testing.T) {
+	srv := startEvents(t)
+	req := pingRequest("p")
+	rsv := frame(true, opText, req, true)
+	rsv[0] |= 0x40
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		code int
+	}{
+		{"reserved opcode", frame(true, 0x3, req, true), 1002},
+		{"reserved control opcode", frame(true, 0xB, nil, true), 1002},
+		{"continuation without a message", frame(true, opContinuation, req, true), 1002},
+		{"new message inside a fragmented one", append(frame(false, opText, req[:4], true), frame(true, opText, req, true)...), 1002},
+		{"fragmented ping", frame(false, opPing, []byte("hi"), true), 1002},
+		{"ping over 125 bytes", frame(true, opPing, make([]byte, 126), true), 1002},
+		{"rsv bit without an extension", rsv, 1002},
+		{"64-bit length with its top bit set", []byte{0x81, 0x80 | 127, 0x80, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4}, 1002},
+		{"close without a status", frame(true, opClose, nil, true), 1000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := dialRaw(t, srv, nil)
+			w.write(tc.b)
+			w.wantClose(tc.code)
+		})
+	}
+}
+
+// TestEventsHeaderSplitInLength: a header that ends inside its extended
+// length, then the rest, is one frame.
+func TestEventsHeaderSplitInLength(t *testing.T) {
+	srv := startEvents(t)
+	req := []byte(`{"type":"ping","id":"q","pad":"` + strings.Repeat("x", 200) + `"}`)
+	b := frame(true, opText, req, true) // 16-bit length: a 4-byte header, then the mask
+	w := dialRaw(t, srv, nil)
+	for _, part := range [][]byte{b[:3], b[3:6], b[6:]} {
+		w.write(part)
+	}
+	w.wantReply("q")
+}

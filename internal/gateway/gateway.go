@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -271,8 +272,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.finish()
 }
 
-// serveEvents answers the handshake itself and hands the connection to the
-// poller.
+// serveEvents answers the handshake (checkHandshake's checks, then
+// gobwas/ws's upgrader on the hijacked connection) and hands the connection
+// to the poller.
 func (g *Gateway) serveEvents(w http.ResponseWriter, r *http.Request, lim *limit.Conn) {
 	if code, err := checkHandshake(w, r, g.cfg.OriginPatterns); err != nil {
 		lim.Close()
@@ -280,31 +282,24 @@ func (g *Gateway) serveEvents(w http.ResponseWriter, r *http.Request, lim *limit
 		g.log.Debug("websocket accept failed", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
 		return
 	}
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		lim.Close()
-		http.Error(w, http.StatusText(http.StatusNotImplemented), http.StatusNotImplemented)
-		return
-	}
-	nc, brw, err := hj.Hijack()
+	// checkHandshake refused what it refuses with the statuses and messages
+	// of the other transport. The upgrader checks the same RFC 6455 rules
+	// again (stricter in one: an Upgrade header listing more than
+	// "websocket" gets its 400), hijacks, and answers the 101 with the
+	// accept key, within the write timeout.
+	nc, brw, _, err := ws.HTTPUpgrader{Timeout: g.cfg.WriteTimeout}.Upgrade(r, w)
 	if err != nil {
 		lim.Close()
-		g.log.Debug("websocket hijack failed", "remote", r.RemoteAddr, "err", err)
+		if nc != nil {
+			_ = nc.Close()
+		}
+		g.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
 	var buffered []byte
 	if n := brw.Reader.Buffered(); n > 0 {
 		buffered, _ = brw.Reader.Peek(n)
 	}
-	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-		acceptKey(r.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n"
-	_ = nc.SetWriteDeadline(time.Now().Add(g.cfg.WriteTimeout))
-	if _, err := nc.Write([]byte(resp)); err != nil {
-		lim.Close()
-		_ = nc.Close()
-		return
-	}
-	_ = nc.SetWriteDeadline(time.Time{})
 	// net/http's 4 KiB reader and writer (brw) are not kept: the session
 	// holds no buffer while idle.
 	cork := &corkConn{Conn: nc}

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/sha1"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -154,12 +153,4 @@ func headerHasToken(h http.Header, key, token string) bool {
 		}
 	}
 	return false
-}
-
-// acceptKey is the Sec-WebSocket-Accept answer to key (RFC 6455 4.2.2).
-func acceptKey(key string) string {
-	h := sha1.New()
-	h.Write([]byte(strings.TrimSpace(key)))
-	h.Write([]byte("258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-	return base64.StdEncoding.EncodeToString(h.Sum(nil))
 }
