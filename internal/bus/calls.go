@@ -118,6 +118,10 @@ func NewCalls(b *Bus, cfg CallsConfig) *Calls {
 	return &Calls{b: b, cfg: cfg}
 }
 
+// Serving reports whether this node serves the cluster's calls now (it
+// leads, and its Service is loaded).
+func (c *Calls) Serving() bool { return c.cur.Load() != nil }
+
 func (c *Calls) subject() string { return c.b.subject("calls") }
 
 // Serve answers the cluster's call requests with svc until ctx is done:

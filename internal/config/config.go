@@ -111,6 +111,11 @@ type Config struct {
 	// store (Store postgres://...): nodes with a database each would not
 	// see each other's messages.
 	Bus string
+	// BusPrefix is the first token of every subject the nodes use on the
+	// bus. Empty (the default): "herald". Clusters sharing one NATS
+	// server need distinct prefixes (a node answers the call requests of
+	// every node on its prefix).
+	BusPrefix string
 	// LogLevel is debug, info (default), warn or error.
 	LogLevel string
 	// LogFormat is text (default) or json.
@@ -299,6 +304,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.IntVar(&c.NodeNumber, "node-number", c.NodeNumber, "node number in message IDs (0-1023)")
 	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "this node's name among the nodes sharing a store, distinct per node (default: host name-6 random hex digits)")
 	fs.StringVar(&c.Bus, "bus", c.Bus, "NATS URL of a cluster's bus (nats://host:4222; empty: one node); needs --store postgres://...")
+	fs.StringVar(&c.BusPrefix, "bus-prefix", c.BusPrefix, `first token of the bus's subjects (default "herald"); distinct per cluster on one NATS server`)
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.Var(&listValue{p: &c.AllowedOrigins, check: CheckOriginPattern}, "allowed-origins",
@@ -576,6 +582,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Bus != "" && !strings.HasPrefix(c.Bus, "nats://") && !strings.HasPrefix(c.Bus, "tls://") {
 		bad("bus must be a nats:// or tls:// URL")
+	}
+	if c.BusPrefix != "" && (strings.ContainsAny(c.BusPrefix, ". \t*>") || len(c.BusPrefix) > 64) {
+		bad("bus-prefix must be one subject token of at most 64 characters (no dots, spaces, * or >), not %q", c.BusPrefix)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
