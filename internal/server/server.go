@@ -67,16 +67,17 @@ type Server struct {
 	Providers *push.ProviderSet
 	disp      *push.Dispatcher
 	calls     *call.Service
-	// callsBus and callLeader are the calls of a cluster (nil for one
-	// node): the requests forwarded to the leader, and the leadership
-	// under which this node runs calls when it leads.
-	callsBus   *bus.Calls
-	callLeader cluster.Leadership
 	admin     *admin.Handler
 	reg       *prometheus.Registry
 	http      *http.Server
 	dev       devapp.Credentials
 	webhooks  *webhook.Service
+
+	// callsBus and callLeader are the calls of a cluster (nil for one
+	// node): the requests forwarded to the leader, and the leadership
+	// under which this node runs calls when it leads.
+	callsBus   *bus.Calls
+	callLeader cluster.Leadership
 
 	ready    atomic.Bool
 	listener net.Listener
