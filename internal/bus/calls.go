@@ -107,6 +107,11 @@ func (t *callTerm) close() {
 	t.wg.Wait()
 }
 
+// presenceWait bounds the wait of a session end for the presence update
+// sent before it: past it (the update lost), the end is checked with the
+// presence this node has, which the next heartbeat repairs anyway.
+const presenceWait = time.Second
+
 // NewCalls returns the calls of the node of b. It starts nothing.
 func NewCalls(b *Bus, cfg CallsConfig) *Calls {
 	if cfg.Timeout <= 0 {
@@ -187,6 +192,10 @@ type callRequest struct {
 	AppID  string          `json:"a"`
 	UserID string          `json:"u,omitempty"`
 	Body   json.RawMessage `json:"b,omitempty"`
+	// Node and Seq, on a session end: the sender and the number of its
+	// presence update that preceded the end (see awaitPresence).
+	Node string `json:"n,omitempty"`
+	Seq  uint64 `json:"s,omitempty"`
 }
 
 // callReply is the leader's answer: Body, or a refusal (Code, Message), or
@@ -439,7 +448,11 @@ func (c *Calls) SessionEnded(appID, userID string) {
 		t.svc.SessionEnded(appID, userID)
 		return
 	}
-	c.b.publish(c.subject(), callRequest{Op: opSessionEnded, AppID: appID, UserID: userID})
+	// The gateway told the bus of the session's end first: the leader
+	// waits for that update before it looks whether the user is still
+	// online somewhere.
+	c.b.publish(c.subject(), callRequest{Op: opSessionEnded, AppID: appID, UserID: userID,
+		Node: c.b.cfg.NodeID, Seq: c.b.presenceSeq()})
 }
 
 // Ringing implements push.CallGate; false when the leader cannot be
@@ -555,6 +568,7 @@ func (c *Calls) run(ctx context.Context, svc CallService, req callRequest) (any,
 		})
 		return evs, encErr
 	case opSessionEnded:
+		c.b.awaitPresence(req.Node, req.Seq, presenceWait)
 		svc.SessionEnded(app, user)
 		return nil, nil
 	case opRinging:

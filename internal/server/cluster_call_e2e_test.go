@@ -250,3 +250,29 @@ func TestClusterCallRingGate(t *testing.T) {
 		t.Fatal("after the failover, the gate says carol's invitation does not ring")
 	}
 }
+
+// TestClusterCallRingWhenSessionEnds: an invitee rung on its live
+// session on a node that does not run the calls, whose session there
+// ends without an answer, gets its ring push: the end reaches the leader
+// after the presence update that takes the user offline.
+func TestClusterCallRingWhenSessionEnds(t *testing.T) {
+	nodes := startNodes(t, 2, nil)
+	leader, others := callLeader(t, nodes)
+	other := others[0]
+	em, key := startAPNsWith(t, leader, apnsemu.Config{})
+	installAPNs(t, other, em, key)
+	p := newRingPhone(em, true)
+	alice := callUser(t, leader, "alice", "android", "a1")
+	bob := p.login(t, other, testkit.Dial(t, other.URL), "bob")
+	waitUntil(t, "the leader sees bob online", func() bool { return leader.Online("bob") })
+	ends := watchCallEnds(t, leader)
+	rep := invite(t, alice, protocol.CallInviteRequest{Invitees: []string{"bob"}, Timeout: 60, PushConfig: ringPC})
+	callEvent[protocol.CallInvitationReceived](t, bob, protocol.EventCallInvitationReceived)
+	if js := jobsFor(t, leader, "bob"); len(js) != 0 {
+		t.Fatalf("bob was live, yet rung at the invitation: %+v", js)
+	}
+	bob.Close()
+	ends.wait(1, wait)
+	wantRings(t, leader, em, p, "bob", rep.CallID, 1)
+	wantStates(t, callInfo(t, alice, rep.CallID).Users, map[string]int{"bob": protocol.CallInviting})
+}
