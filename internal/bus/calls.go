@@ -32,7 +32,9 @@ import (
 //     a *call.Error of CodeUnavailable (the client retries) and the ring
 //     gate answers false: no ring is pushed that the leader could not
 //     confirm.
-//   - SessionEnded is published without a reply (it must not block): one
+//   - SessionEnded is published without a reply (it must not block), with
+//     the sender's presence number: the leader applies the presence
+//     update of the end before it checks the user (awaitPresence). One
 //     lost in a failover costs a late ring, not the invitation, which the
 //     next login still delivers.
 //
