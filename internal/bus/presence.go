@@ -243,3 +243,32 @@ func (b *Bus) Nodes() []string {
 	}
 	return out
 }
+
+// presenceSeq is the number of this node's last presence update.
+func (b *Bus) presenceSeq() uint64 {
+	b.seqMu.Lock()
+	defer b.seqMu.Unlock()
+	return b.seq
+}
+
+// awaitPresence waits until node's presence updates up to seq are applied
+// here (or node is not known here, or timeout passed), so that what this
+// node reads of the user's presence is at least as new as a message of
+// node's sent after those updates: the bus handles each subscription on
+// its own goroutine, so a message on another subject may overtake them.
+func (b *Bus) awaitPresence(node string, seq uint64, timeout time.Duration) {
+	if node == "" || node == b.cfg.NodeID {
+		return
+	}
+	end := time.Now().Add(timeout)
+	for {
+		b.mu.RLock()
+		p := b.nodes[node]
+		done := p == nil || p.seq >= seq
+		b.mu.RUnlock()
+		if done || time.Now().After(end) {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -26,12 +26,17 @@ const (
 	CodeAnswered
 	// CodeEnded: the call ended, was cancelled or timed out.
 	CodeEnded
+	// CodeUnavailable: in a cluster, the node that runs the calls (the
+	// leader) could not be asked (none leads at the moment: a failover,
+	// or the bus is down); nothing changed, the client retries.
+	CodeUnavailable
 )
 
 var codeNames = map[Code]string{
 	CodeInvalidArgument: "invalid argument", CodeInvalidInvitees: "invalid invitees",
 	CodeUserNotFound: "user not found", CodeCallNotFound: "call not found", CodeNotInvitee: "not an invitee",
 	CodePermissionDenied: "permission denied", CodeAnswered: "answered", CodeEnded: "ended",
+	CodeUnavailable: "unavailable",
 }
 
 // String names the code (for logs).

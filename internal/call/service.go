@@ -221,6 +221,26 @@ func (s *Service) Load(ctx context.Context) error {
 	return nil
 }
 
+// Reset drops every open call from memory, with its deadlines and its
+// gate entries (until the next Load the gate holds every ring back). In a
+// cluster the calls run on the leader only: a node that stops leading
+// resets, and one that starts leading resets and loads, so that it holds
+// the store's state and not a stale copy of an earlier term. Call it
+// while Run is not running.
+func (s *Service) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = map[callKey]*state{}
+	s.ringingBy = map[userKey]map[string]bool{}
+	s.timers = deadlines{}
+	s.gateMu.Lock()
+	s.gate = map[ringKey]time.Time{}
+	s.claimed = map[ringKey]map[int64]int{}
+	s.gateUsers = map[userKey]int{}
+	s.gateMu.Unlock()
+	s.metrics.open.Set(0)
+}
+
 // Run times out invitations at their deadlines and checks the ended
 // sessions (SessionEnded) until ctx ends; the checks queued then still run
 // before it returns (the store must be open until then).

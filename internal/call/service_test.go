@@ -268,3 +268,36 @@ func TestClaimRing(t *testing.T) {
 		t.Fatal("claims wrong after bob's answer")
 	}
 }
+
+// TestCallReset: a reset drops the open calls from memory (the gate
+// closes, nothing times out) and a Load brings them back from the store,
+// as a node that stops and then starts leading the calls of a cluster.
+func TestCallReset(t *testing.T) {
+	r := newRig(t, "")
+	rep := r.invite(t, 60, "bob")
+	r.svc.Reset()
+	if r.svc.Ringing("app", rep.CallID, "bob") {
+		t.Fatal("the gate rings after a reset")
+	}
+	if _, err := r.svc.Accept(t.Context(), "app", "bob", call.Action{CallID: rep.CallID}); code(err) != protocol.CodeCallEnded {
+		// In the store but not in memory: not this node's to change.
+		t.Fatalf("accept after a reset: %v", err)
+	}
+	r.svc.Reset()
+	if err := r.svc.Load(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if !r.svc.Ringing("app", rep.CallID, "bob") {
+		t.Fatal("the gate does not ring after the load")
+	}
+	if _, err := r.svc.Accept(t.Context(), "app", "bob", call.Action{CallID: rep.CallID}); err != nil {
+		t.Fatal(err)
+	}
+	r.svc.Reset()
+	if err := r.svc.Load(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if r.svc.Ringing("app", rep.CallID, "bob") {
+		t.Fatal("an answered invitation rings after a reload")
+	}
+}

@@ -417,6 +417,34 @@ func TestBusNeedsSharedStore(t *testing.T) {
 	}
 }
 
+// TestBusPrefix: the bus's subject prefix is one subject token, from the
+// flag, the environment or the file.
+// TestBusPrefixSources: bus-prefix comes from the environment and the
+// file like every option, and a prefix that is not one subject token is
+// refused.
+func TestBusPrefixSources(t *testing.T) {
+	base := []string{"--bus", "nats://n:4222", "--store", "postgres://db/h"}
+	for _, bad := range []string{"a.b", "a b", "a*", ">", strings.Repeat("p", 65)} {
+		if _, err := load(t, append(base, "--bus-prefix", bad), nil); err == nil || !strings.Contains(err.Error(), "bus-prefix") {
+			t.Fatalf("bus-prefix %q: err = %v", bad, err)
+		}
+	}
+	c, err := load(t, base, map[string]string{"HERALD_BUS_PREFIX": "blue"})
+	if err != nil || c.BusPrefix != "blue" {
+		t.Fatalf("from the environment: %q, %v", c.BusPrefix, err)
+	}
+	f := filepath.Join(t.TempDir(), "h.yaml")
+	if err := os.WriteFile(f, []byte("bus_prefix: green\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = load(t, append(base, "--config", f), nil); err != nil || c.BusPrefix != "green" {
+		t.Fatalf("from the file: %q, %v", c.BusPrefix, err)
+	}
+	if c, err = load(t, base, nil); err != nil || c.BusPrefix != "herald" {
+		t.Fatalf("default: %q, %v", c.BusPrefix, err)
+	}
+}
+
 // TestNodeID: a node given no ID gets the host name and a random suffix,
 // different in each process; a given one is kept.
 func TestNodeID(t *testing.T) {

@@ -202,6 +202,7 @@ var callCodes = map[call.Code]protocol.Code{
 	call.CodePermissionDenied: protocol.CodePermissionDenied,
 	call.CodeAnswered:         protocol.CodeCallAnswered,
 	call.CodeEnded:            protocol.CodeCallEnded,
+	call.CodeUnavailable:      protocol.CodeUnavailable,
 }
 
 // wireCallCode is c on the wire; a code without one is internal.

@@ -38,6 +38,7 @@ type router interface {
 	im.Router
 	route.Presence
 	route.Events
+	call.Hub
 }
 
 // busRouter is the bus as the router of im and calls: their domain events
@@ -270,3 +271,47 @@ func (s *Server) UserSessions(appID, userID string) []route.SessionInfo {
 // WantsWebhook reports whether the app's webhook configuration, as this
 // node has it, subscribes to event.
 func (s *Server) WantsWebhook(appID, event string) bool { return s.webhooks.Wants(appID, event) }
+
+// callsLeadership names the leadership of the call service.
+const callsLeadership = "calls"
+
+// runCalls runs the call service until ctx is done: on one node at once;
+// in a cluster while this node leads the calls, as often as it becomes
+// the leader.
+func (s *Server) runCalls(ctx context.Context) error {
+	if s.callLeader == nil {
+		return s.calls.Run(ctx)
+	}
+	return s.callLeader.Run(ctx, s.leadCalls)
+}
+
+// leadCalls is one term of this node as the calls' leader: it loads the
+// open calls from the store (their deadlines too: one that passed during
+// the failover fires at once), runs their timers and answers the other
+// nodes' requests until ctx is done, then drops the state. A load that
+// fails ends the term: the lock goes back and the campaign tries again.
+func (s *Server) leadCalls(ctx context.Context) {
+	s.calls.Reset()
+	defer s.calls.Reset()
+	if err := s.calls.Load(ctx); err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("calls: loading the open calls as the new leader", "err", err)
+		}
+		return
+	}
+	termCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	runDone := make(chan error, 1)
+	go func() { runDone <- s.calls.Run(termCtx) }()
+	// Serve returns when ctx is done, or at once when it could not
+	// subscribe: then the term ends, and the lock goes back for another
+	// node (or this one) to try again.
+	if err := s.callsBus.Serve(termCtx, s.calls); err != nil {
+		s.log.Error("calls: serving the cluster's call requests", "err", err)
+	}
+	cancel()
+	if err := <-runDone; err != nil {
+		s.log.Warn("calls: timers", "err", err)
+	}
+	s.log.Info("calls: leadership term ended")
+}

@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"os"
@@ -24,6 +26,15 @@ import (
 // development app whatever the store.
 func startCluster(t *testing.T) (a, b *testkit.Server) {
 	t.Helper()
+	nodes := startNodes(t, 2, nil)
+	return nodes[0], nodes[1]
+}
+
+// startNodes runs n nodes as startCluster does, each with mod applied
+// last (nil: none). The nodes' bus subjects have a prefix of the test's
+// own, so that tests sharing HERALD_TEST_NATS do not meet.
+func startNodes(t *testing.T, n int, mod func(*config.Config)) []*testkit.Server {
+	t.Helper()
 	pg := pgtest.Fresh(t) // skips when HERALD_TEST_POSTGRES is unset: cluster mode needs a shared store
 	busURL := os.Getenv("HERALD_TEST_NATS")
 	if busURL == "" {
@@ -38,18 +49,30 @@ func startCluster(t *testing.T) (a, b *testkit.Server) {
 		t.Cleanup(ns.Shutdown)
 		busURL = ns.ClientURL()
 	}
-	// One set of keys for both nodes: the seed's data directory (its
-	// master key, operator key and dev app) is copied to the second.
+	r := make([]byte, 4)
+	if _, err := rand.Read(r); err != nil {
+		t.Fatal(err)
+	}
+	prefix := "ht" + hex.EncodeToString(r)
+	// One set of keys for every node: the seed's data directory (its
+	// master key, operator key and dev app) is copied to the others.
 	seed := testkit.Start(t, testkit.PostgresAt(pg, nil))
 	seed.Stop(t)
-	dirB := t.TempDir()
-	copyDir(t, seed.DataDir, dirB)
-	mod := func(dir string) func(*config.Config) {
-		return func(c *config.Config) { c.DataDir, c.Bus, c.Store = dir, busURL, pg }
+	nodes := make([]*testkit.Server, n)
+	for i := range nodes {
+		dir := seed.DataDir
+		if i > 0 {
+			dir = t.TempDir()
+			copyDir(t, seed.DataDir, dir)
+		}
+		nodes[i] = testkit.Start(t, func(c *config.Config) {
+			c.DataDir, c.Bus, c.BusPrefix, c.Store = dir, busURL, prefix, pg
+			if mod != nil {
+				mod(c)
+			}
+		})
 	}
-	a = testkit.Start(t, mod(seed.DataDir))
-	b = testkit.Start(t, mod(dirB))
-	return a, b
+	return nodes
 }
 
 func copyDir(t *testing.T, from, to string) {

@@ -29,6 +29,7 @@ import (
 	"github.com/heraldim/herald/internal/bus"
 	"github.com/heraldim/herald/internal/call"
 	"github.com/heraldim/herald/internal/clientip"
+	"github.com/heraldim/herald/internal/cluster"
 	"github.com/heraldim/herald/internal/config"
 	"github.com/heraldim/herald/internal/console"
 	"github.com/heraldim/herald/internal/devapp"
@@ -71,6 +72,12 @@ type Server struct {
 	http      *http.Server
 	dev       devapp.Credentials
 	webhooks  *webhook.Service
+
+	// callsBus and callLeader are the calls of a cluster (nil for one
+	// node): the requests forwarded to the leader, and the leadership
+	// under which this node runs calls when it leads.
+	callsBus   *bus.Calls
+	callLeader cluster.Leadership
 
 	ready    atomic.Bool
 	listener net.Listener
@@ -203,16 +210,32 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err := s.admin.LoadProviders(ctx); err != nil {
 		return fail(err)
 	}
-	// Calls load before anything is dispatched: the dispatcher asks them
-	// whether a call's ring push still rings.
-	if s.calls, err = call.New(st, s.hub, call.Config{PushPlanned: s.disp.Wake, Ended: callEnded(s.webhooks), Clock: cfg.Clock}, log, s.reg); err != nil {
+	// The call service's events go through the router: on every node of
+	// a cluster, the invitees' sessions get them.
+	if s.calls, err = call.New(st, s.router, call.Config{PushPlanned: s.disp.Wake, Ended: callEnded(s.webhooks), Clock: cfg.Clock}, log, s.reg); err != nil {
 		return fail(err)
 	}
-	if err := s.calls.Load(ctx); err != nil {
-		return fail(err)
+	var calls gateway.Calls = s.calls
+	if s.bus == nil {
+		// One node: the calls load before anything is dispatched (the
+		// dispatcher asks them whether a call's ring push still rings),
+		// and run with the node.
+		if err := s.calls.Load(ctx); err != nil {
+			return fail(err)
+		}
+		s.disp.SetCallGate(s.calls)
+	} else {
+		// A cluster: the calls run on the leader, which loads them when
+		// it starts leading (runCalls); every node asks it through the
+		// bus, and the gate holds rings back while nobody leads.
+		s.callsBus = bus.NewCalls(s.bus, bus.CallsConfig{})
+		if s.callLeader, err = cluster.NewElector(st.SharedDB(), cluster.ElectorConfig{Name: callsLeadership}, log); err != nil {
+			return fail(fmt.Errorf("server: %w", err))
+		}
+		calls = s.callsBus
+		s.disp.SetCallGate(s.callsBus)
 	}
-	s.disp.SetCallGate(s.calls)
-	s.gw, err = gateway.New(s.svc, push.NewRegistry(st), s.calls, s.hub, gateway.Config{
+	s.gw, err = gateway.New(s.svc, push.NewRegistry(st), calls, s.hub, gateway.Config{
 		Clock:              cfg.Clock,
 		HeartbeatInterval:  cfg.HeartbeatInterval,
 		OfflineAfter:       cfg.OfflineAfter,
@@ -494,7 +517,7 @@ func (s *Server) Run(ctx context.Context) error {
 	callCtx, stopCalls := context.WithCancel(context.Background())
 	defer stopCalls()
 	callsDone := make(chan error, 1)
-	go func() { callsDone <- s.calls.Run(callCtx) }()
+	go func() { callsDone <- s.runCalls(callCtx) }()
 	pushCtx, stopPush := context.WithCancel(context.Background())
 	defer stopPush()
 	pushDone := make(chan error, 1)
