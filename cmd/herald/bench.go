@@ -94,6 +94,7 @@ status is 1 when a delivery check failed.`,
 	f.IntVar(&cfg.Size, "size", cfg.Size, "text bytes per message")
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", cfg.DrainTimeout, "longest wait for the last replies and deliveries")
 	f.BoolVar(&asJSON, "json", false, "print the result as one JSON object")
+	cmd.AddCommand(newBenchRelayCmd())
 	return cmd
 }
 

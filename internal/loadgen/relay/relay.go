@@ -21,12 +21,10 @@ package relay
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -94,7 +92,7 @@ type pending struct {
 	to, local  string
 	typ        int
 	text       string
-	seq, id    int64
+	seq, id, t int64 // set by the commit
 }
 
 // New opens (creating it if needed) the database and prepares the relay. It
@@ -245,16 +243,10 @@ func (r *Relay) commit(ctx context.Context, batch []*pending) {
 	}
 	for _, p := range batch {
 		r.seqs[convKey(p.from.user, p.to)] = p.seq
-		p.from.reply(p.reqID, protocol.SendReply{MessageID: strconv.FormatInt(p.id, 10), ConversationSeq: p.seq, Timestamp: now}, nil)
-		b, _ := json.Marshal(struct {
-			Type string           `json:"type"`
-			Data protocol.Message `json:"data"`
-		}{protocol.EventMessage, protocol.Message{
-			MessageID: strconv.FormatInt(p.id, 10), LocalMessageID: p.local, ConversationID: p.from.user,
-			ConversationType: protocol.ConversationPeer, ConversationSeq: p.seq, SenderUserID: p.from.user,
-			Type: p.typ, Text: p.text, Timestamp: now,
-		}})
-		r.deliver(p.to, b)
+		p.t = now
+		// Frames are encoded by the sessions' writers, off the commit loop.
+		p.from.queue(outFrame{sent: p})
+		r.deliver(p.to, outFrame{msg: p})
 	}
 }
 
@@ -293,12 +285,12 @@ func (r *Relay) insert(ctx context.Context, batch []*pending, now int64) (err er
 	return nil
 }
 
-// deliver queues frame b on every session of user.
-func (r *Relay) deliver(user string, b []byte) {
+// deliver queues frame f on every session of user.
+func (r *Relay) deliver(user string, f outFrame) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for s := range r.sessions[user] {
-		s.queue(b)
+		s.queue(f)
 	}
 }
 

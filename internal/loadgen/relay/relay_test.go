@@ -77,8 +77,8 @@ func TestLoadgenDrivesRelay(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "relay.db")
 	url := start(t, path)
 	tp := bench(t, url, loadgen.ModeThroughput, 4)
-	if tp.Throughput.Persisted != 2000 || tp.Throughput.Check.Received != 2000 {
-		t.Fatalf("persisted %d, received %d; want 2000 each", tp.Throughput.Persisted, tp.Throughput.Check.Received)
+	if tp.Throughput.Check.Acknowledged != 2000 || tp.Throughput.Check.Received != 2000 {
+		t.Fatalf("acknowledged %d, received %d; want 2000 each", tp.Throughput.Check.Acknowledged, tp.Throughput.Check.Received)
 	}
 	if !tp.Usage.ServerKnown {
 		t.Error("the relay's CPU was not read from /metrics")

@@ -29,7 +29,7 @@ type session struct {
 	ws   *websocket.Conn
 	gc   *gatherConn
 	user string // set once at login, before the session is registered
-	out  chan []byte
+	out  chan outFrame
 	done chan struct{} // closed when the session ends
 	once sync.Once
 }
@@ -48,7 +48,7 @@ func (r *Relay) serveWS(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	ws.SetReadLimit(protocol.MaxFrameBytes)
-	s := &session{r: r, ws: ws, gc: gw.conn, out: make(chan []byte, r.cfg.SendQueue), done: make(chan struct{})}
+	s := &session{r: r, ws: ws, gc: gw.conn, out: make(chan outFrame, r.cfg.SendQueue), done: make(chan struct{})}
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
@@ -126,30 +126,60 @@ func (s *session) login(f *inFrame) {
 	s.r.register(s)
 	s.reply(f.ID, protocol.LoginReply{SessionID: strconv.FormatInt(now.UnixNano(), 36), UserID: s.user, ServerTime: now.UnixMilli(),
 		HeartbeatInterval: heartbeat.Milliseconds(), OfflineAfter: 2 * heartbeat.Milliseconds(), TokenExpiresAt: c.Expires.UnixMilli()}, nil)
-	s.queue([]byte(`{"type":"syncDone","data":{"count":0}}`))
+	s.queue(outFrame{raw: []byte(`{"type":"syncDone","data":{"count":0}}`)})
+}
+
+// outFrame is a frame waiting for the writer, which encodes it: raw bytes,
+// a send's reply (sent) or a message delivery (msg).
+type outFrame struct {
+	raw       []byte
+	sent, msg *pending
+}
+
+type replyFrame struct {
+	Type  string          `json:"type"`
+	ID    string          `json:"id,omitempty"`
+	Data  any             `json:"data,omitempty"`
+	Error *protocol.Error `json:"error,omitempty"`
+}
+
+type messageFrame struct {
+	Type string           `json:"type"`
+	Data protocol.Message `json:"data"`
+}
+
+func (f outFrame) encode() ([]byte, error) {
+	switch {
+	case f.sent != nil:
+		p := f.sent
+		return json.Marshal(replyFrame{Type: protocol.TypeReply, ID: p.reqID,
+			Data: protocol.SendReply{MessageID: strconv.FormatInt(p.id, 10), ConversationSeq: p.seq, Timestamp: p.t}})
+	case f.msg != nil:
+		p := f.msg
+		return json.Marshal(messageFrame{Type: protocol.EventMessage, Data: protocol.Message{
+			MessageID: strconv.FormatInt(p.id, 10), LocalMessageID: p.local, ConversationID: p.from.user,
+			ConversationType: protocol.ConversationPeer, ConversationSeq: p.seq, SenderUserID: p.from.user,
+			Type: p.typ, Text: p.text, Timestamp: p.t,
+		}})
+	}
+	return f.raw, nil
 }
 
 // reply queues a reply to request id with data or e.
 func (s *session) reply(id string, data any, e *protocol.Error) {
-	f := struct {
-		Type  string          `json:"type"`
-		ID    string          `json:"id,omitempty"`
-		Data  any             `json:"data,omitempty"`
-		Error *protocol.Error `json:"error,omitempty"`
-	}{protocol.TypeReply, id, data, e}
-	b, err := json.Marshal(f)
+	b, err := json.Marshal(replyFrame{Type: protocol.TypeReply, ID: id, Data: data, Error: e})
 	if err != nil {
 		s.r.log.Error("relay: encode reply", "err", err)
 		return
 	}
-	s.queue(b)
+	s.queue(outFrame{raw: b})
 }
 
-// queue hands b to the writer; a session whose queue is full is closed as
+// queue hands f to the writer; a session whose queue is full is closed as
 // slow, so that it never holds up the commit loop.
-func (s *session) queue(b []byte) {
+func (s *session) queue(f outFrame) {
 	select {
-	case s.out <- b:
+	case s.out <- f:
 	case <-s.done:
 	default:
 		s.end()
@@ -159,20 +189,23 @@ func (s *session) queue(b []byte) {
 
 func (s *session) writeLoop() {
 	for {
-		var b []byte
+		var f outFrame
 		select {
-		case b = <-s.out:
+		case f = <-s.out:
 		case <-s.done:
 			return
 		}
 		s.gc.hold()
 		for more := true; more; {
-			if err := s.ws.Write(context.Background(), websocket.MessageText, b); err != nil {
+			b, err := f.encode()
+			if err != nil {
+				s.r.log.Error("relay: encode", "err", err)
+			} else if err := s.ws.Write(context.Background(), websocket.MessageText, b); err != nil {
 				s.end()
 				return
 			}
 			select {
-			case b = <-s.out:
+			case f = <-s.out:
 			default:
 				more = false
 			}

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Herald against the minimal durable relay (herald bench relay), alternated
+# in one run: docs/benchmarks.md, "Against the relay". Every measurement
+# gets a fresh process and data directory; within a round the order is
+# server A, relay, server B (if given), for each of
+#   throughput --pairs 8, throughput --pairs 256,
+#   latency --rate 1000, latency --rate 10000 (100 pairs).
+#
+#   scripts/bench-relay.sh OUT_DIR ROUNDS HERALD_BIN [HERALD_BIN_B]
+#
+# HERALD_BIN serves and runs the load generator; HERALD_BIN_B (optional) is a
+# second server build measured beside it (old against new). Each run's JSON
+# goes to OUT_DIR/<round>-<what>-<target>.json, and a table (TSV) of all of
+# them to OUT_DIR/summary.tsv. DURATION (default 10s) is each run's length.
+set -euo pipefail
+
+out=${1:?out dir}
+rounds=${2:?rounds}
+bin=${3:?herald binary}
+bin_b=${4:-}
+duration=${DURATION:-10s}
+mkdir -p "$out"
+port=28950
+
+start() { # target dir -> sets pid, url
+	local target=$1 dir=$2
+	port=$((port + 1))
+	case $target in
+	relay)
+		"$bin" bench relay --data "$dir" --listen 127.0.0.1:$port >"$dir.log" 2>&1 &
+		;;
+	herald | herald_b)
+		local b=$bin
+		[ "$target" = herald_b ] && b=$bin_b
+		"$b" serve --data "$dir" --addr 127.0.0.1:$port --user-message-rate 0 \
+			--max-unauthenticated-per-ip 0 --log-level warn >"$dir.log" 2>&1 &
+		;;
+	esac
+	pid=$!
+	url=ws://127.0.0.1:$port/v1/ws
+	for _ in $(seq 100); do
+		if [ -f "$dir/dev-app.json" ] && curl -sf "http://127.0.0.1:$port/metrics" >/dev/null; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "$target did not start: $(cat "$dir.log")" >&2
+	kill "$pid"
+	return 1
+}
+
+targets="herald relay"
+[ -n "$bin_b" ] && targets="herald relay herald_b"
+for r in $(seq "$rounds"); do
+	for what in tp8 tp256 lat1000 lat10000; do
+		case $what in
+		tp8) args="--mode throughput --pairs 8" ;;
+		tp256) args="--mode throughput --pairs 256" ;;
+		lat1000) args="--mode latency --rate 1000 --pairs 100" ;;
+		lat10000) args="--mode latency --rate 10000 --pairs 100" ;;
+		esac
+		for t in $targets; do
+			dir=$(mktemp -d)
+			start "$t" "$dir"
+			# shellcheck disable=SC2086
+			"$bin" bench --server "$url" --data "$dir" $args --duration "$duration" --json \
+				>"$out/$r-$what-$t.json" 2>/dev/null || true
+			kill -INT "$pid"
+			wait "$pid" || true
+			rm -rf "$dir" "$dir.log"
+			echo "round $r $what $t: load $(cut -d' ' -f1 /proc/loadavg)" >&2
+		done
+	done
+done
+
+{
+	printf 'file\tpersisted/s\tdelivered/s\tp50ms\tp99ms\tp999ms\tserverCores\tclientCores\tok\n'
+	for f in "$out"/*.json; do
+		jq -r --arg f "$(basename "$f" .json)" '[$f,
+			(.throughput.persistedPerSec // .latency.offeredPerSec // 0 | floor),
+			(.throughput.deliveredPerSec // 0 | floor),
+			(.latency.latency.p50Ms // ""), (.latency.latency.p99Ms // ""), (.latency.latency.p999Ms // ""),
+			(.usage.serverCores * 100 | floor / 100), (.usage.clientCores * 100 | floor / 100), .ok] | @tsv' "$f" || echo "$f unreadable"
+	done
+} >"$out/summary.tsv"
+column -t -s $'\t' "$out/summary.tsv"
