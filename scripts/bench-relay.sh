@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
 # Herald against the minimal durable relay (herald bench relay), alternated
-# in one run: docs/benchmarks.md, "Against the relay". Every measurement
-# gets a fresh process and data directory; within a round the order is
-# server A, relay, server B (if given), for each of
+# in one run: docs/benchmarks.md, "The relay baseline". Every measurement
+# gets a fresh process and data directory; within a round, for each of
 #   throughput --pairs 8, throughput --pairs 256,
-#   latency --rate 1000, latency --rate 10000 (100 pairs).
+#   latency --rate 1000, latency --rate 10000 (100 pairs),
+# the order is: the first server, the relay, the other servers.
 #
-#   scripts/bench-relay.sh OUT_DIR ROUNDS HERALD_BIN [HERALD_BIN_B]
+#   scripts/bench-relay.sh OUT_DIR ROUNDS HERALD_BIN SERVER_BIN...
 #
-# HERALD_BIN serves and runs the load generator; HERALD_BIN_B (optional) is a
-# second server build measured beside it (old against new). Each run's JSON
-# goes to OUT_DIR/<round>-<what>-<target>.json, and a table (TSV) of all of
-# them to OUT_DIR/summary.tsv. DURATION (default 10s) is each run's length.
+# HERALD_BIN runs the relay (herald bench relay) and the load generator; each
+# SERVER_BIN is a server build (herald serve) measured beside it, e.g. old
+# and new. Each run's JSON goes to OUT_DIR/<round>-<what>-<target>.json
+# (target s1, s2, ... or relay), and a table (TSV) of all of them to
+# OUT_DIR/summary.tsv. DURATION (default 10s) is each run's length; WHAT
+# (default "tp8 tp256 lat1000 lat10000") picks the measurements.
 set -euo pipefail
 
 out=${1:?out dir}
 rounds=${2:?rounds}
 bin=${3:?herald binary}
-bin_b=${4:-}
+shift 3
+servers=("$@")
+[ ${#servers[@]} -gt 0 ] || { echo "give at least one SERVER_BIN" >&2; exit 2; }
 duration=${DURATION:-10s}
 mkdir -p "$out"
 port=28950
@@ -29,9 +33,8 @@ start() { # target dir -> sets pid, url
 	relay)
 		"$bin" bench relay --data "$dir" --listen 127.0.0.1:$port >"$dir.log" 2>&1 &
 		;;
-	herald | herald_b)
-		local b=$bin
-		[ "$target" = herald_b ] && b=$bin_b
+	s*)
+		local b=${servers[$((${target#s} - 1))]}
 		"$b" serve --data "$dir" --addr 127.0.0.1:$port --user-message-rate 0 \
 			--max-unauthenticated-per-ip 0 --log-level warn >"$dir.log" 2>&1 &
 		;;
@@ -49,10 +52,10 @@ start() { # target dir -> sets pid, url
 	return 1
 }
 
-targets="herald relay"
-[ -n "$bin_b" ] && targets="herald relay herald_b"
+targets="s1 relay"
+for i in $(seq 2 ${#servers[@]}); do targets="$targets s$i"; done
 for r in $(seq "$rounds"); do
-	for what in tp8 tp256 lat1000 lat10000; do
+	for what in ${WHAT:-tp8 tp256 lat1000 lat10000}; do
 		case $what in
 		tp8) args="--mode throughput --pairs 8" ;;
 		tp256) args="--mode throughput --pairs 256" ;;
