@@ -13,7 +13,8 @@
 # and new. Each run's JSON goes to OUT_DIR/<round>-<what>-<target>.json
 # (target s1, s2, ... or relay), and a table (TSV) of all of them to
 # OUT_DIR/summary.tsv. DURATION (default 10s) is each run's length; WHAT
-# (default "tp8 tp256 lat1000 lat10000") picks the measurements.
+# (default "tp8 tp256 lat1000 lat10000") picks the measurements; ports are
+# taken from PORT_BASE+1 (default 23951) up, skipping those in use.
 set -euo pipefail
 
 out=${1:?out dir}
@@ -24,11 +25,15 @@ servers=("$@")
 [ ${#servers[@]} -gt 0 ] || { echo "give at least one SERVER_BIN" >&2; exit 2; }
 duration=${DURATION:-10s}
 mkdir -p "$out"
-port=28950
+port=${PORT_BASE:-23950} # below the ephemeral range (32768-60999): client sockets take ports there
+
+# free reports whether nothing listens on 127.0.0.1:$1.
+free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 start() { # target dir -> sets pid, url
 	local target=$1 dir=$2
 	port=$((port + 1))
+	while ! free $port; do port=$((port + 1)); done
 	case $target in
 	relay)
 		"$bin" bench relay --data "$dir" --listen 127.0.0.1:$port >"$dir.log" 2>&1 &
@@ -42,13 +47,16 @@ start() { # target dir -> sets pid, url
 	pid=$!
 	url=ws://127.0.0.1:$port/v1/ws
 	for _ in $(seq 100); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			break # it exited (port taken after all?)
+		fi
 		if [ -f "$dir/dev-app.json" ] && curl -sf "http://127.0.0.1:$port/metrics" >/dev/null; then
 			return 0
 		fi
 		sleep 0.1
 	done
 	echo "$target did not start: $(cat "$dir.log")" >&2
-	kill "$pid"
+	kill "$pid" 2>/dev/null || true
 	return 1
 }
 
@@ -64,11 +72,14 @@ for r in $(seq "$rounds"); do
 		esac
 		for t in $targets; do
 			dir=$(mktemp -d)
-			start "$t" "$dir"
+			if ! start "$t" "$dir"; then
+				rm -rf "$dir" "$dir.log"
+				continue
+			fi
 			# shellcheck disable=SC2086
 			"$bin" bench --server "$url" --data "$dir" $args --duration "$duration" --json \
 				>"$out/$r-$what-$t.json" 2>/dev/null || true
-			kill -INT "$pid"
+			kill -INT "$pid" 2>/dev/null || true
 			wait "$pid" || true
 			rm -rf "$dir" "$dir.log"
 			echo "round $r $what $t: load $(cut -d' ' -f1 /proc/loadavg)" >&2
