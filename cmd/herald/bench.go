@@ -40,7 +40,10 @@ Every mode stops by itself; each run uses fresh users.
 
 The app's credentials come from --data (the server's data directory, as
 written by herald serve) unless --app-id and --secret are given. The exit
-status is 1 when a delivery check failed.`,
+status is 1 when a delivery check failed.
+
+herald bench relay runs the minimal durable relay that the server's
+throughput and latency are compared with (docs/benchmarks.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Mode = loadgen.Mode(mode)
