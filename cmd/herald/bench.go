@@ -42,7 +42,10 @@ i mod n and its receiver to the next node, so every message crosses nodes.
 
 The app's credentials come from --data (the server's data directory, as
 written by herald serve) unless --app-id and --secret are given. The exit
-status is 1 when a delivery check failed.`,
+status is 1 when a delivery check failed.
+
+herald bench relay runs the minimal durable relay that the server's
+throughput and latency are compared with (docs/benchmarks.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Mode = loadgen.Mode(mode)
@@ -98,6 +101,7 @@ status is 1 when a delivery check failed.`,
 	f.IntVar(&cfg.Size, "size", cfg.Size, "text bytes per message")
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", cfg.DrainTimeout, "longest wait for the last replies and deliveries")
 	f.BoolVar(&asJSON, "json", false, "print the result as one JSON object")
+	cmd.AddCommand(newBenchRelayCmd())
 	return cmd
 }
 

@@ -71,6 +71,8 @@ type Session struct {
 
 	// Owned by the writer goroutine (one at a time).
 	sent map[string]int64 // conversation -> last seq delivered
+	// wbuf is reused to encode send replies and deliveries (encode.go).
+	wbuf []byte
 	// handed tracks, per conversation, the messages with a push config from
 	// others that the session was handed (written, or taken to write):
 	// what its end may owe pushes for (see im.SessionEnd).
@@ -403,24 +405,29 @@ func (s *Session) deliver(m *im.Message, replyID string) error {
 }
 
 func (s *Session) writeSendReply(m *im.Message, id string) error {
-	b, _ := json.Marshal(protocol.SendReply{
-		MessageID:       strconv.FormatInt(m.ID, 10),
-		ConversationSeq: m.Seq,
-		Timestamp:       m.CreatedAt.UnixMilli(),
-	})
-	return s.write(encodeFrame(protocol.TypeReply, id, b))
+	s.wbuf = appendSendReplyFrame(s.wbuf[:0], id, m)
+	return s.writeBuf()
 }
 
 func (s *Session) writeMessage(m *im.Message, offline bool) error {
-	b, err := json.Marshal(im.ToWire(m, s.userID, offline))
-	if err != nil {
-		return err
-	}
+	w := im.ToWire(m, s.userID, offline)
+	s.wbuf = appendMessageFrame(s.wbuf[:0], &w)
 	if s.owesPush(m) {
 		s.hand(m.ConvID, m.Seq-1, m.Seq)
 	}
 	s.g.metrics.delivered.Inc()
-	return s.write(encodeFrame(protocol.EventMessage, "", b))
+	return s.writeBuf()
+}
+
+// writeBuf writes the frame in wbuf (the WebSocket library copies it) and
+// drops a buffer grown past corkKeepBytes, so that an idle session does not
+// keep a large message's memory.
+func (s *Session) writeBuf() error {
+	err := s.write(s.wbuf)
+	if cap(s.wbuf) > corkKeepBytes {
+		s.wbuf = nil
+	}
+	return err
 }
 
 // catchUp writes the stored messages of conv after what the session
