@@ -29,6 +29,7 @@ const (
 	opForgetUser  = "forgetUser"  // the user changed through the server API: drop what is cached
 	opWebhooks    = "webhooks"    // an app's webhook configuration changed: read it again
 	opGroup       = "group"       // a group changed: drop its cached snapshot
+	// opWakeWorkers (workers.go): work written for the leader-only loops
 )
 
 // router is what the messaging core routes through: the hub alone, or
@@ -134,6 +135,11 @@ func (s *Server) handleControl() {
 		if err := s.webhooks.Reload(ctx, c.AppID); err != nil {
 			s.log.Warn("bus: reloading an app's webhook configuration", "app", c.AppID, "err", err)
 		}
+		s.webhooks.Wake() // events held while it was disabled
+	})
+	b.Handle(opWakeWorkers, func(bus.Control) {
+		s.webhooks.Wake()
+		s.svc.WakeGroupPushes()
 	})
 	b.Handle(opGroup, func(c bus.Control) { s.svc.ForgetGroup(c.AppID, c.UserID) })
 }

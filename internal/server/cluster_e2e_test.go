@@ -22,7 +22,14 @@ import (
 // development app whatever the store.
 func startCluster(t *testing.T) (a, b *testkit.Server) {
 	t.Helper()
-	pg := pgtest.Fresh(t) // skips when HERALD_TEST_POSTGRES is unset: cluster mode needs a shared store
+	a, b, _ = startClusterPG(t)
+	return a, b
+}
+
+// startClusterPG is startCluster, also returning the store's URL.
+func startClusterPG(t *testing.T) (a, b *testkit.Server, pg string) {
+	t.Helper()
+	pg = pgtest.Fresh(t) // skips when HERALD_TEST_POSTGRES is unset: cluster mode needs a shared store
 	busURL := os.Getenv("HERALD_TEST_NATS")
 	if busURL == "" {
 		ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
@@ -47,7 +54,7 @@ func startCluster(t *testing.T) (a, b *testkit.Server) {
 	}
 	a = testkit.Start(t, mod(seed.DataDir))
 	b = testkit.Start(t, mod(dirB))
-	return a, b
+	return a, b, pg
 }
 
 func copyDir(t *testing.T, from, to string) {

@@ -71,6 +71,9 @@ type Server struct {
 	http      *http.Server
 	dev       devapp.Credentials
 	webhooks  *webhook.Service
+	// workers elects the leaders of the loops run on one node of a
+	// cluster (workers.go).
+	workers workers
 
 	ready    atomic.Bool
 	listener net.Listener
@@ -165,9 +168,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if s.bus != nil {
 		s.router = busRouter{s.bus}
 	}
+	if s.workers, err = s.newWorkers(); err != nil {
+		return fail(err)
+	}
 	s.Providers = push.NewProviderSet()
 	s.webhooks, err = webhook.New(st, webhook.Options{MaxAttempts: cfg.WebhookMaxAttempts, RetryBase: cfg.WebhookRetryBase,
-		Timeout: cfg.WebhookTimeout, Now: cfg.Clock.Now}, log, s.reg)
+		Timeout: cfg.WebhookTimeout, Now: cfg.Clock.Now, Leader: leadership(s.workers.webhooks),
+		Enqueued: func() { s.wakeWorkers(s.workers.webhooks) }}, log, s.reg)
 	if err != nil {
 		return fail(err)
 	}
@@ -182,7 +189,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	// The messaging core comes before the admin API, whose user, group
 	// and message endpoints use it.
 	s.svc, err = im.New(st, s.router, im.Config{GroupChanged: s.groupChanged, CommitBatch: cfg.CommitBatch, MaxGroupMembers: cfg.MaxGroupMembers, NodeID: cfg.NodeNumber,
-		TokenLeeway: cfg.TokenLeeway, PushPlanned: s.disp.Wake, Hooks: s.webhooks, Now: cfg.Clock.Now}, log, s.reg)
+		TokenLeeway: cfg.TokenLeeway, PushPlanned: s.disp.Wake, Hooks: s.webhooks, Now: cfg.Clock.Now,
+		GroupPushLeader: leadership(s.workers.groupPushes), GroupPushQueued: func() { s.wakeWorkers(s.workers.groupPushes) }}, log, s.reg)
 	if err != nil {
 		return fail(err)
 	}
@@ -657,6 +665,7 @@ func (s *Server) release() error {
 			_ = s.store.ReleaseNode(ctx, s.nodeLease.Node, s.nodeLease.Owner())
 			cancel()
 		}
+		s.workers.close()
 		s.releaseErr = s.store.Close()
 		if err := s.lock.Unlock(); err != nil {
 			s.releaseErr = errors.Join(s.releaseErr, fmt.Errorf("server: unlocking data directory: %w", err))
