@@ -76,6 +76,7 @@ func (s *Server) newBus(ctx context.Context) (*bus.Bus, error) {
 				gw.KickDisplaced(appID, userID, remote)
 			}
 		},
+		NodeLost: s.sessionsLost,
 		Reconnected: func() {
 			// Invalidations broadcast while the node was cut off were
 			// missed: read everything again.

@@ -94,3 +94,27 @@ func (s *Server) WorkersLeading() (webhooks, groupPushes bool) {
 	}
 	return s.workers.webhooks.Leading(), s.workers.groupPushes.Leading()
 }
+
+// sessionsLost has the sessions of a node that died checked for the pushes
+// they leave owed (im.Service.SessionsLost), on one node: the group push
+// leader's (the planning it does is as shared as the group pages'). When
+// no node leads at that moment the checks are not made, and the messages,
+// unacknowledged, are delivered at the next login (only the notification
+// is lost).
+func (s *Server) sessionsLost(node string, lost []bus.LostUser) {
+	if s.svc == nil || s.workers.groupPushes == nil || !s.workers.groupPushes.Leading() {
+		return
+	}
+	n := 0
+	for _, u := range lost {
+		devices := make([]string, 0, len(u.Sessions))
+		for _, ss := range u.Sessions {
+			if ss.DeviceID != "" {
+				devices = append(devices, ss.DeviceID)
+			}
+		}
+		s.svc.SessionsLost(u.AppID, u.UserID, devices)
+		n += len(devices)
+	}
+	s.log.Info("checking the sessions of a lost node for owed pushes", "node", node, "users", len(lost), "devices", n)
+}
