@@ -610,6 +610,9 @@ func (s *Service) commit(ctx context.Context, batch []*pendingSend, msgs []*Mess
 		}
 		planned = planned || (len(p.msg.PushUsers) > 0 && !r.Duplicate && !r.Conflict)
 		if p.msg.GroupPush && !r.Duplicate && !r.Conflict {
+			// Woken before the replies, as the planning reads presence:
+			// the sooner, the fewer members leave in between.
+			s.WakeGroupPushes()
 			fanout = true
 		}
 		switch {
@@ -638,11 +641,8 @@ func (s *Service) commit(ctx context.Context, batch []*pendingSend, msgs []*Mess
 	if hooked {
 		s.cfg.Hooks.Committed()
 	}
-	if fanout {
-		s.WakeGroupPushes()
-		if s.cfg.GroupPushQueued != nil {
-			s.cfg.GroupPushQueued()
-		}
+	if fanout && s.cfg.GroupPushQueued != nil {
+		s.cfg.GroupPushQueued()
 	}
 }
 
