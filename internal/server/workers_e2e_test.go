@@ -28,6 +28,7 @@ type countingReceiver struct {
 	mu       sync.Mutex
 	answered map[string]int
 	hold     bool
+	held     int // requests kept so far
 	closed   chan struct{} // at the test's end
 }
 
@@ -36,6 +37,9 @@ func newCountingReceiver(t *testing.T) *countingReceiver {
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.mu.Lock()
 		hold := r.hold
+		if hold {
+			r.held++
+		}
 		r.mu.Unlock()
 		if hold {
 			select {
@@ -67,6 +71,12 @@ func (r *countingReceiver) setHold(h bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.hold = h
+}
+
+func (r *countingReceiver) heldCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.held
 }
 
 func (r *countingReceiver) counts() map[string]int {
@@ -147,11 +157,16 @@ func TestClusterWebhooksDeliveredOnce(t *testing.T) {
 
 	// The receiver keeps what comes now; the leader stops with those
 	// deliveries in flight (cancelled: they stay pending, and the other
-	// node, leading next, sends them again).
+	// node, leading next, sends them again, once).
 	r.holdAll()
 	more := append(send(leader, "alice", "l2-", 5), send(follower, "carol", "f2-", 5)...)
-	leader.Stop(t)
+	// The leader fills its 4 deliveries in flight for the app (the
+	// webhook service's PerApp) with kept requests, and starts no other.
+	waitUntil(t, "the leader's deliveries held", func() bool { return r.heldCount() >= 4 })
+	// Those stay kept; what comes next is answered: the other node's
+	// deliveries once it leads.
 	r.answer()
+	leader.Stop(t)
 	more = append(more, send(follower, "carol", "f3-", 5)...)
 	waitUntil(t, "the other node leads", func() bool { w, _ := follower.Srv.WorkersLeading(); return w })
 	ids = append(ids, more...)
