@@ -28,7 +28,7 @@ type countingReceiver struct {
 	mu       sync.Mutex
 	answered map[string]int
 	hold     bool
-	held     int // requests kept so far
+	held     int           // requests kept so far
 	closed   chan struct{} // at the test's end
 }
 
