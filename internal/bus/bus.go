@@ -91,6 +91,17 @@ type Config struct {
 	// back: broadcasts sent meanwhile were missed, so the node drops its
 	// caches. It runs on a NATS goroutine.
 	Reconnected func()
+	// NodeLost, if set, is called when a node is dropped for its silence
+	// (not when it said goodbye), with the sessions it had: they ended
+	// without their node reporting it. It must not block.
+	NodeLost func(node string, lost []LostUser)
+}
+
+// LostUser is a user's sessions on a node that was dropped for its
+// silence.
+type LostUser struct {
+	AppID, UserID string
+	Sessions      []route.SessionInfo
 }
 
 // Errors of New.

@@ -255,6 +255,41 @@ func TestPresenceExpires(t *testing.T) {
 	}
 }
 
+// TestNodeLostReportsSessions: a node dropped for its silence is reported
+// with its users' sessions there; one that says goodbye is not.
+func TestNodeLostReportsSessions(t *testing.T) {
+	clock := clockwork.NewFakeClock()
+	c := newCluster(t, natsURL(t), 3, clock)
+	lost := make(chan []LostUser, 4)
+	c.nodes[0].cfg.NodeLost = func(node string, us []LostUser) {
+		if node != c.nodes[1].cfg.NodeID {
+			t.Errorf("lost %s, want %s", node, c.nodes[1].cfg.NodeID)
+		}
+		lost <- us
+	}
+	c.login(1, "app", "bob", "ios")
+	c.login(1, "app", "bob", "android")
+	c.login(2, "app", "carol", "ios")
+	_ = c.nodes[2].Close() // goodbye: not lost
+	c.waitFor("carol offline after her node left", func() bool { return !c.nodes[0].Online("app", "carol") })
+	c.nodes[1].nc.Close() // dies: no goodbye
+	clock.Advance(2 * c.nodes[0].cfg.Expiry)
+	c.nodes[0].expire(clock.Now())
+	select {
+	case us := <-lost:
+		if len(us) != 1 || us[0].AppID != "app" || us[0].UserID != "bob" || len(us[0].Sessions) != 2 {
+			t.Fatalf("lost %+v, want bob's two sessions", us)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the silent node was not reported lost")
+	}
+	select {
+	case us := <-lost:
+		t.Fatalf("reported again: %+v", us)
+	default:
+	}
+}
+
 // TestGoodbye: a node that closes cleanly is dropped at once.
 func TestGoodbye(t *testing.T) {
 	c := newCluster(t, natsURL(t), 2, nil)

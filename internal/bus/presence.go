@@ -221,15 +221,27 @@ func (b *Bus) dropLocked(node string) {
 	delete(b.nodes, node)
 }
 
-// expire drops the nodes not heard from for Expiry.
+// expire drops the nodes not heard from for Expiry, and reports their
+// sessions to NodeLost.
 func (b *Bus) expire(now time.Time) {
+	lost := map[string][]LostUser{}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	for n, p := range b.nodes {
 		if now.Sub(p.lastSeen) > b.cfg.Expiry {
 			b.log.Warn("bus: node silent, its sessions dropped from presence", "node", n, "silent", now.Sub(p.lastSeen))
+			if b.cfg.NodeLost != nil {
+				us := make([]LostUser, 0, len(p.users))
+				for k := range p.users {
+					us = append(us, LostUser{AppID: k.app, UserID: k.user, Sessions: b.remote[k][n]})
+				}
+				lost[n] = us
+			}
 			b.dropLocked(n)
 		}
+	}
+	b.mu.Unlock()
+	for n, us := range lost {
+		b.cfg.NodeLost(n, us)
 	}
 }
 

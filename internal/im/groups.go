@@ -1109,6 +1109,38 @@ func (s *Service) routeShard(group string) int {
 // groupPushPage is how many members one fan-out transaction covers.
 const groupPushPage = 1000
 
+// runGroupPushes runs groupPushLoop until stop: on this node, or, with
+// Config.GroupPushLeader, while this node leads. A page is planned in one
+// transaction with its progress (PlanGroupPush), so a leader that stops or
+// loses the leadership mid-message leaves the rest to the next one, which
+// goes on after the last page written: each page is planned once.
+func (s *Service) runGroupPushes(ctx context.Context, stop <-chan struct{}) {
+	if s.cfg.GroupPushLeader == nil {
+		s.groupPushLoop(ctx, stop)
+		return
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-lctx.Done():
+		}
+	}()
+	_ = s.cfg.GroupPushLeader.Run(lctx, func(ctx context.Context) { s.groupPushLoop(ctx, ctx.Done()) })
+}
+
+// WakeGroupPushes makes the planning of group pushes look for work now (on
+// the leader: the other nodes' commits wake it through the cluster's bus).
+// It never blocks.
+func (s *Service) WakeGroupPushes() {
+	select {
+	case s.fanoutWake <- struct{}{}:
+	default:
+	}
+}
+
 // groupPushLoop turns group messages' offline pushes into push jobs, a page
 // of members per transaction, until stop.
 func (s *Service) groupPushLoop(ctx context.Context, stop <-chan struct{}) {
@@ -1118,11 +1150,13 @@ func (s *Service) groupPushLoop(ctx context.Context, stop <-chan struct{}) {
 		for {
 			fs, err := s.store.GroupFanouts(ctx, 16)
 			if err != nil {
-				s.log.Warn("reading group pushes failed; retrying", "err", err)
+				if ctx.Err() == nil {
+					s.log.Warn("reading group pushes failed; retrying", "err", err)
+				}
 				break
 			}
 			for _, f := range fs {
-				if err := s.planGroupPush(ctx, f); err != nil {
+				if err := s.planGroupPush(ctx, f); err != nil && ctx.Err() == nil {
 					s.log.Warn("planning a group push failed; retrying", "message", f.MessageID, "err", err)
 				}
 			}

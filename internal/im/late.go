@@ -41,6 +41,14 @@ import (
 //   - The checks are in memory until they ran: a crash in between loses
 //     them, and the messages, still unacknowledged, are delivered at the
 //     next login instead (promise 2; only the notification is lost).
+//   - In a cluster, a node that dies reports none of its sessions' ends.
+//     Another node checks them instead (SessionsLost) once the dead node's
+//     presence expires: it does not know what the sessions were handed, so
+//     it takes every conversation the device has not acknowledged to its
+//     end, from the acknowledged positions (everything there would have
+//     been handed to a live session by its login sync or live), which also
+//     covers the messages committed while the dead node still counted as
+//     live. PlanPushOnce skips what was pushed already.
 //
 // Every end but a logout counts: a dropped connection, the heartbeat
 // timeout, a slow consumer, an expired token, a server restart (checked
@@ -69,6 +77,9 @@ type SessionEnd struct {
 	// the seq after which those messages begin. Conversations the client
 	// acknowledged as far as it was handed are left out.
 	From map[string]int64
+	// lost: the session's node died and From is unknown: every
+	// conversation counts from the acknowledged positions (SessionsLost).
+	lost bool
 }
 
 // lateWork is one check for the late planner: a session's end, or one
@@ -87,6 +98,20 @@ func (s *Service) SessionEnded(e SessionEnd) {
 		return
 	}
 	s.queueLate(lateWork{end: &e})
+}
+
+// SessionsLost queues the checks of a user's sessions on a node that died
+// (see the comment at the top of this file), one per device. It never
+// blocks; after the service stopped it does nothing.
+func (s *Service) SessionsLost(appID, userID string, devices []string) {
+	seen := make(map[string]bool, len(devices))
+	for _, d := range devices {
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		s.queueLate(lateWork{end: &SessionEnd{AppID: appID, UserID: userID, DeviceID: d, lost: true}})
+	}
 }
 
 // recheckPush is called after peer message m was routed, when its
@@ -158,7 +183,7 @@ func (s *Service) checkSessionEnd(ctx context.Context, e *SessionEnd) error {
 	var plans []PushPlan
 	for _, p := range ps {
 		from, ok := e.From[p.ConvID]
-		if !ok {
+		if !ok && !e.lost {
 			continue
 		}
 		// What another device of the user acknowledged reached the user

@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/heraldim/herald/internal/cluster"
 	"github.com/heraldim/herald/internal/progress"
 	"github.com/heraldim/herald/internal/protocol"
 	"github.com/heraldim/herald/internal/route"
@@ -74,6 +75,14 @@ type Config struct {
 	// PushPlanned, if set, is called after a commit that planned push jobs
 	// (to wake the push dispatcher). It must not block.
 	PushPlanned func()
+	// GroupPushLeader runs the planning of group pushes (groupPushLoop)
+	// on one node of a cluster: each page of a group message's members is
+	// planned by the leader alone. Nil: this node plans (a node alone).
+	GroupPushLeader cluster.Leadership
+	// GroupPushQueued, if set, is called after a commit that left group
+	// pushes to plan (to wake the leader on another node: see
+	// WakeGroupPushes). It must not block.
+	GroupPushQueued func()
 	// MaxGroupMembers is the most members a group may have. Default
 	// protocol.DefaultMaxGroupMembers.
 	MaxGroupMembers int
@@ -260,7 +269,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}()
 	go func() {
 		defer wg.Done()
-		s.groupPushLoop(ctx, ackStop)
+		s.runGroupPushes(ctx, ackStop)
 	}()
 	var routes sync.WaitGroup
 	for _, ch := range s.routes {
@@ -588,7 +597,7 @@ func (s *Service) commit(ctx context.Context, batch []*pendingSend, msgs []*Mess
 		}
 		return
 	}
-	planned, hooked := false, false
+	planned, hooked, fanout := false, false, false
 	now := time.Now()
 	for i, p := range batch {
 		if !res[i].Duplicate && !res[i].Conflict {
@@ -601,10 +610,10 @@ func (s *Service) commit(ctx context.Context, batch []*pendingSend, msgs []*Mess
 		}
 		planned = planned || (len(p.msg.PushUsers) > 0 && !r.Duplicate && !r.Conflict)
 		if p.msg.GroupPush && !r.Duplicate && !r.Conflict {
-			select {
-			case s.fanoutWake <- struct{}{}:
-			default:
-			}
+			// Woken before the replies, as the planning reads presence:
+			// the sooner, the fewer members leave in between.
+			s.WakeGroupPushes()
+			fanout = true
 		}
 		switch {
 		case r.Conflict:
@@ -631,6 +640,9 @@ func (s *Service) commit(ctx context.Context, batch []*pendingSend, msgs []*Mess
 	}
 	if hooked {
 		s.cfg.Hooks.Committed()
+	}
+	if fanout && s.cfg.GroupPushQueued != nil {
+		s.cfg.GroupPushQueued()
 	}
 }
 

@@ -30,6 +30,7 @@ const (
 	opWebhooks    = "webhooks"    // an app's webhook configuration changed: read it again
 	opGroup       = "group"       // a group changed: drop its cached snapshot
 	opCredentials = "credentials" // an app's push credentials changed: install them again
+	// opWakeWorkers (workers.go): work written for the leader-only loops
 )
 
 // router is what the messaging core routes through: the hub alone, or
@@ -77,6 +78,7 @@ func (s *Server) newBus(ctx context.Context) (*bus.Bus, error) {
 				gw.KickDisplaced(appID, userID, remote)
 			}
 		},
+		NodeLost: s.sessionsLost,
 		Reconnected: func() {
 			// Invalidations broadcast while the node was cut off were
 			// missed: read everything again.
@@ -141,6 +143,11 @@ func (s *Server) handleControl() {
 		if err := s.webhooks.Reload(ctx, c.AppID); err != nil {
 			s.log.Warn("bus: reloading an app's webhook configuration", "app", c.AppID, "err", err)
 		}
+		s.webhooks.Wake() // events held while it was disabled
+	})
+	b.Handle(opWakeWorkers, func(bus.Control) {
+		s.webhooks.Wake()
+		s.svc.WakeGroupPushes()
 	})
 	b.Handle(opGroup, func(c bus.Control) { s.svc.ForgetGroup(c.AppID, c.UserID) })
 	b.Handle(opCredentials, func(c bus.Control) {

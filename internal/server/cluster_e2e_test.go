@@ -30,10 +30,24 @@ func startCluster(t *testing.T) (a, b *testkit.Server) {
 	return nodes[0], nodes[1]
 }
 
+// startClusterPG is startCluster, also returning the store's URL.
+func startClusterPG(t *testing.T) (a, b *testkit.Server, pg string) {
+	t.Helper()
+	nodes, pg := startNodesPG(t, 2, nil)
+	return nodes[0], nodes[1], pg
+}
+
 // startNodes runs n nodes as startCluster does, each with mod applied
 // last (nil: none). The nodes' bus subjects have a prefix of the test's
 // own, so that tests sharing HERALD_TEST_NATS do not meet.
 func startNodes(t *testing.T, n int, mod func(*config.Config)) []*testkit.Server {
+	t.Helper()
+	nodes, _ := startNodesPG(t, n, mod)
+	return nodes
+}
+
+// startNodesPG is startNodes, also returning the store's URL.
+func startNodesPG(t *testing.T, n int, mod func(*config.Config)) ([]*testkit.Server, string) {
 	t.Helper()
 	pg := pgtest.Fresh(t) // skips when HERALD_TEST_POSTGRES is unset: cluster mode needs a shared store
 	busURL := os.Getenv("HERALD_TEST_NATS")
@@ -72,7 +86,7 @@ func startNodes(t *testing.T, n int, mod func(*config.Config)) []*testkit.Server
 			}
 		})
 	}
-	return nodes
+	return nodes, pg
 }
 
 func copyDir(t *testing.T, from, to string) {

@@ -72,6 +72,9 @@ type Server struct {
 	http      *http.Server
 	dev       devapp.Credentials
 	webhooks  *webhook.Service
+	// workers elects the leaders of the loops run on one node of a
+	// cluster (workers.go).
+	workers workers
 
 	// callsBus and callLeader are the calls of a cluster (nil for one
 	// node): the requests forwarded to the leader, and the leadership
@@ -172,9 +175,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if s.bus != nil {
 		s.router = busRouter{s.bus}
 	}
+	if s.workers, err = s.newWorkers(); err != nil {
+		return fail(err)
+	}
 	s.Providers = push.NewProviderSet()
 	s.webhooks, err = webhook.New(st, webhook.Options{MaxAttempts: cfg.WebhookMaxAttempts, RetryBase: cfg.WebhookRetryBase,
-		Timeout: cfg.WebhookTimeout, Now: cfg.Clock.Now}, log, s.reg)
+		Timeout: cfg.WebhookTimeout, Now: cfg.Clock.Now, Leader: leadership(s.workers.webhooks),
+		Enqueued: func() { s.wakeWorkers(s.workers.webhooks) }}, log, s.reg)
 	if err != nil {
 		return fail(err)
 	}
@@ -189,7 +196,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	// The messaging core comes before the admin API, whose user, group
 	// and message endpoints use it.
 	s.svc, err = im.New(st, s.router, im.Config{GroupChanged: s.groupChanged, CommitBatch: cfg.CommitBatch, MaxGroupMembers: cfg.MaxGroupMembers, NodeID: cfg.NodeNumber,
-		TokenLeeway: cfg.TokenLeeway, PushPlanned: s.disp.Wake, Hooks: s.webhooks, Now: cfg.Clock.Now}, log, s.reg)
+		TokenLeeway: cfg.TokenLeeway, PushPlanned: s.disp.Wake, Hooks: s.webhooks, Now: cfg.Clock.Now,
+		GroupPushLeader: leadership(s.workers.groupPushes), GroupPushQueued: func() { s.wakeWorkers(s.workers.groupPushes) }}, log, s.reg)
 	if err != nil {
 		return fail(err)
 	}
@@ -229,7 +237,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		// it starts leading (runCalls); every node asks it through the
 		// bus, and the gate holds rings back while nobody leads.
 		s.callsBus = bus.NewCalls(s.bus, bus.CallsConfig{})
-		if s.callLeader, err = cluster.NewElector(st.SharedDB(), cluster.ElectorConfig{Name: callsLeadership}, log); err != nil {
+		if s.callLeader, err = cluster.NewElector(s.workers.db, cluster.ElectorConfig{Name: callsLeadership}, log); err != nil {
 			return fail(fmt.Errorf("server: %w", err))
 		}
 		calls = s.callsBus
@@ -681,6 +689,7 @@ func (s *Server) release() error {
 			_ = s.store.ReleaseNode(ctx, s.nodeLease.Node, s.nodeLease.Owner())
 			cancel()
 		}
+		s.workers.close()
 		s.releaseErr = s.store.Close()
 		if err := s.lock.Unlock(); err != nil {
 			s.releaseErr = errors.Join(s.releaseErr, fmt.Errorf("server: unlocking data directory: %w", err))

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/heraldim/herald/internal/cluster"
 )
 
 // Options tunes the service. Zero values take the defaults.
@@ -48,6 +50,14 @@ type Options struct {
 	// nil: math/rand.
 	Now  func() time.Time
 	Rand func() float64
+	// Leader runs the delivery of the outbox on one node of a cluster:
+	// every node writes the events it queued, and only the leader reads
+	// the due rows and sends them. Nil: this node delivers (a node alone).
+	Leader cluster.Leadership
+	// Enqueued, if set, is called after this node wrote events to the
+	// outbox (to wake the leader on another node: see Wake). It must not
+	// block.
+	Enqueued func()
 }
 
 // Service keeps the apps' configurations, queues events and delivers them.
@@ -74,7 +84,6 @@ type Service struct {
 	inMu     sync.Mutex
 	inflight map[int64]bool
 	perApp   map[string]int
-	results  chan Outcome
 }
 
 // New returns a service; it starts nothing.
@@ -125,7 +134,7 @@ func New(store Store, opt Options, log *slog.Logger, reg prometheus.Registerer) 
 	}
 	return &Service{store: store, log: log, opt: opt, client: client, metrics: m, cfgs: map[string]Config{},
 		flush: make(chan struct{}, 1), wake: make(chan struct{}, 1),
-		inflight: map[int64]bool{}, perApp: map[string]int{}, results: make(chan Outcome, 256)}, nil
+		inflight: map[int64]bool{}, perApp: map[string]int{}}, nil
 }
 
 // Load reads every app's configuration, replacing what was cached (at
@@ -182,7 +191,15 @@ func (s *Service) Wants(appID, event string) bool {
 func (s *Service) WantsAfterSend(appID string) bool { return s.Wants(appID, EventMessageSent) }
 
 // Committed wakes the worker after a commit wrote message.sent events.
-func (s *Service) Committed() { s.Wake() }
+func (s *Service) Committed() { s.enqueued() }
+
+// enqueued wakes the worker, and the leader's through Options.Enqueued.
+func (s *Service) enqueued() {
+	s.Wake()
+	if s.opt.Enqueued != nil {
+		s.opt.Enqueued()
+	}
+}
 
 // Wake makes the worker look for due events now.
 func (s *Service) Wake() {
@@ -217,26 +234,39 @@ func (s *Service) Emit(appID, event string, data any) {
 // Run flushes queued events and delivers due ones until ctx ends; then it
 // writes what is still queued and waits for the deliveries in flight
 // (cancelled: their events stay pending and are sent after the next
-// start).
+// start, or by the next leader). With Options.Leader, this node delivers
+// only while it leads; it writes its queued events all along.
 func (s *Service) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	recDone := make(chan struct{})
-	go func() {
-		defer close(recDone)
-		s.record()
-	}()
 	flushDone := make(chan struct{})
 	go func() {
 		defer close(flushDone)
 		s.flushLoop(ctx)
 	}()
-	s.deliverLoop(ctx, &wg)
-	wg.Wait()
-	close(s.results)
-	<-recDone
+	if s.opt.Leader == nil {
+		s.deliverTerm(ctx)
+	} else {
+		_ = s.opt.Leader.Run(ctx, s.deliverTerm) // returns nil when ctx is done
+	}
 	<-flushDone
 	s.client.CloseIdleConnections()
 	return nil
+}
+
+// deliverTerm delivers due events until ctx ends (the node stops or loses
+// the leadership), then waits for the deliveries in flight and records
+// their outcomes.
+func (s *Service) deliverTerm(ctx context.Context) {
+	var wg sync.WaitGroup
+	results := make(chan Outcome, 256)
+	recDone := make(chan struct{})
+	go func() {
+		defer close(recDone)
+		s.record(results)
+	}()
+	s.deliverLoop(ctx, &wg, results)
+	wg.Wait()
+	close(results)
+	<-recDone
 }
 
 func (s *Service) flushLoop(ctx context.Context) {
@@ -268,11 +298,11 @@ func (s *Service) flushQueued(ctx context.Context) {
 		s.log.Error("writing webhook events; they are lost", "events", len(evs), "err", err)
 		return
 	}
-	s.Wake()
+	s.enqueued()
 }
 
 // deliverLoop reads due events and starts their deliveries.
-func (s *Service) deliverLoop(ctx context.Context, wg *sync.WaitGroup) {
+func (s *Service) deliverLoop(ctx context.Context, wg *sync.WaitGroup, results chan<- Outcome) {
 	var lastTrim, lastGauge time.Time
 	for {
 		now := s.opt.Now()
@@ -287,7 +317,7 @@ func (s *Service) deliverLoop(ctx context.Context, wg *sync.WaitGroup) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				s.results <- s.deliver(ctx, r)
+				results <- s.deliver(ctx, r)
 			}()
 		}
 		if now.Sub(lastGauge) >= time.Second {
@@ -348,10 +378,10 @@ func (s *Service) take(r Row) bool {
 
 // record writes outcomes in batches, then releases their rows: a row is
 // read as due again only once its outcome is written.
-func (s *Service) record() {
+func (s *Service) record(results <-chan Outcome) {
 	batch := make([]Outcome, 0, 64)
 	for {
-		o, ok := <-s.results
+		o, ok := <-results
 		if !ok {
 			return
 		}
@@ -359,7 +389,7 @@ func (s *Service) record() {
 	fill:
 		for len(batch) < cap(batch) {
 			select {
-			case o, ok := <-s.results:
+			case o, ok := <-results:
 				if !ok {
 					break fill
 				}

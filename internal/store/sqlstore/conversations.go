@@ -1,10 +1,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/heraldim/herald/internal/im"
 )
@@ -177,28 +179,27 @@ func (s *Store) UserCursor(ctx context.Context, appID, userID, convID string) (i
 // SaveCursors stores delivery positions in one transaction; a position
 // never moves back. A cursor of an unknown app fails the whole call with
 // im.ErrNotFound.
-func (s *Store) SaveCursors(ctx context.Context, cs []im.Cursor) (err error) {
-	const op = "sqlite: save cursors"
+func (s *Store) SaveCursors(ctx context.Context, cs []im.Cursor) error {
 	if len(cs) == 0 {
 		return nil
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return ctxErr(ctx, op, err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback() // the error that made us roll back is the one to report
+	// In key order: on PostgreSQL two nodes may flush positions of the
+	// same rows at once (a device that moved to another node while its
+	// acks were still queued here), and rows locked in one order cannot
+	// deadlock. Each update only moves a position forward (qSaveCursor),
+	// so the writes of two nodes commute.
+	sorted := slices.Clone(cs)
+	slices.SortFunc(sorted, func(a, b im.Cursor) int {
+		return cmp.Or(cmp.Compare(a.AppID, b.AppID), cmp.Compare(a.UserID, b.UserID),
+			cmp.Compare(a.DeviceID, b.DeviceID), cmp.Compare(a.ConvID, b.ConvID))
+	})
+	return s.inTx(ctx, "sqlite: save cursors", func(tx *sql.Tx) error {
+		stmt := tx.StmtContext(ctx, s.wSaveCursor)
+		for _, c := range sorted {
+			if _, err := stmt.ExecContext(ctx, c.AppID, c.UserID, c.DeviceID, c.ConvID, c.Seq); err != nil {
+				return err
+			}
 		}
-	}()
-	stmt := tx.StmtContext(ctx, s.wSaveCursor)
-	for _, c := range cs {
-		if _, err := stmt.ExecContext(ctx, c.AppID, c.UserID, c.DeviceID, c.ConvID, c.Seq); err != nil {
-			return ctxErr(ctx, op, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return ctxErr(ctx, op+": commit", err)
-	}
-	return nil
+		return nil
+	})
 }

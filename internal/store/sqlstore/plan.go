@@ -33,8 +33,10 @@ FROM devices d WHERE d.app_id = $1 AND ` + eligibleDevice
 // The "once" conditions (push.Intent.Once).
 const (
 	// A message's device that has a job for the message already, whatever
-	// its status, gets none. The writer connection is the only one, so the
-	// check and the insert cannot interleave with another planning.
+	// its status, gets none. On SQLite the writer connection is the only
+	// one, so the check and the insert cannot interleave with another
+	// planning; on PostgreSQL PlanPushOnce holds the user's lock
+	// (lockUserPlans), and group pages are planned by one node.
 	planOnceMessage = `
 	AND NOT EXISTS (SELECT 1 FROM push_jobs j WHERE j.app_id = $1 AND j.message_id = $3 AND j.push_id = d.push_id)`
 	// A call's device that has a job of the kind for the call and user.

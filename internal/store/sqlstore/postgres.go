@@ -118,13 +118,3 @@ func redactURL(u string) string {
 	return p.Redacted()
 }
 
-// SharedDB returns the pool of a database that other nodes share
-// (PostgreSQL), for what the nodes agree on through it (cluster.Elector
-// holds one of its connections while it campaigns and leads); nil on
-// SQLite, which one process owns.
-func (s *Store) SharedDB() *sql.DB {
-	if !s.d.shared {
-		return nil
-	}
-	return s.w
-}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/heraldim/herald/internal/im"
+	"github.com/heraldim/herald/internal/push"
 	"github.com/heraldim/herald/internal/store/pgtest"
 	"github.com/heraldim/herald/internal/store/storetest"
 )
@@ -253,5 +254,65 @@ func TestPostgresWriteHealth(t *testing.T) {
 	}
 	if err := s.Ping(ctx); err != nil {
 		t.Fatalf("ping: %v", err)
+	}
+}
+
+// TestPostgresPlanPushOnceConcurrent: three stores (as three nodes) plan
+// the same user's late pushes at once, over and over: each device gets
+// one job per message, never two.
+func TestPostgresPlanPushOnceConcurrent(t *testing.T) {
+	u := pgtest.Fresh(t)
+	const nodes, rounds, msgs = 3, 8, 10
+	stores := make([]*Store, nodes)
+	for i := range stores {
+		s, err := OpenPostgres(t.Context(), PostgresConfig{URL: u, MaxConns: 4}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		stores[i] = s
+	}
+	ctx := t.Context()
+	if err := stores[0].CreateApp(ctx, im.App{ID: "a1", Name: "a1", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{"b-phone", "b-pad"} {
+		if err := stores[0].RegisterDevice(ctx, device("a1", tok, "bob")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	plans := make([]im.PushPlan, msgs)
+	for i := range plans {
+		plans[i] = im.PushPlan{MessageID: int64(i + 1), PushConfig: push.Content{Title: "t"}, ExpiresAt: now.Add(time.Hour)}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, nodes*rounds)
+	for _, s := range stores {
+		for range rounds {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := s.PlanPushOnce(ctx, "a1", "bob", plans, now); err != nil {
+					errs <- err
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	jobs, _, err := stores[1].Trace(ctx, push.TraceFilter{AppID: "a1", UserID: "bob", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := map[string]int{}
+	for _, j := range jobs {
+		per[fmt.Sprintf("%s/%d", j.PushID, j.MessageID)]++
+	}
+	if len(jobs) != 2*msgs || len(per) != 2*msgs {
+		t.Fatalf("%d jobs over %d (device, message) pairs, want %d once each: %v", len(jobs), len(per), 2*msgs, per)
 	}
 }
