@@ -1,7 +1,8 @@
 // Package testkit holds the fixtures shared by Herald's end-to-end tests: a
 // real server on a loopback port with its SQLite file in a temporary
-// directory, and a raw protocol client that speaks frames directly (so tests
-// see exactly what goes over the wire).
+// directory (or, under HERALD_TEST_STORE=postgres, its own fresh
+// PostgreSQL database: see StoreEnv), and a raw protocol client that speaks
+// frames directly (so tests see exactly what goes over the wire).
 package testkit
 
 import (
@@ -71,6 +72,9 @@ func StartBefore(t testing.TB, mod func(*config.Config), before func(*Server)) *
 	cfg.UserMessageRate, cfg.RESTRate, cfg.MaxUnauthenticatedPerIP = 0, 0, 0
 	if mod != nil {
 		mod(&cfg)
+	}
+	if cfg.Store == "" {
+		cfg.Store = StoreFor(t, cfg.DataDir)
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clockwork.NewRealClock()
