@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,8 +11,6 @@ import (
 	"github.com/heraldim/herald/internal/protocol"
 	"github.com/heraldim/herald/internal/push"
 	"github.com/heraldim/herald/internal/push/apns"
-	"github.com/heraldim/herald/internal/server"
-	"github.com/heraldim/herald/internal/store/sqlstore"
 	"github.com/heraldim/herald/internal/testkit"
 )
 
@@ -137,11 +134,7 @@ func TestAPNsTokenSharedByTwoProcesses(t *testing.T) {
 	putAPNsCredential(t, s, em, key)
 
 	// The other process: the same database, its own cache and provider.
-	other, err := sqlstore.Open(context.Background(), sqlstore.Config{Path: filepath.Join(s.DataDir, server.DBFile), Sealer: s.Srv.Sealer()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { other.Close() })
+	other := testkit.OpenStore(t, s.DataDir, s.Srv.Sealer())
 	p, err := apns.New(apns.Config{
 		ProductionURL: em.URL(apnsemu.Production), DevelopmentURL: em.URL(apnsemu.Development),
 		KeyPEM: key, KeyID: tokenKey, TeamID: tokenTeam, RootCAs: em.CertPool(),
@@ -191,11 +184,7 @@ func TestAPNsExpiredProviderTokenReplaced(t *testing.T) {
 	em, key := newAPNsEmulator(t, apple.Now)
 	tok := em.RegisterDevice(bundle, apnsemu.Development, false)
 	s := testkit.Start(t, nil)
-	st, err := sqlstore.Open(context.Background(), sqlstore.Config{Path: filepath.Join(s.DataDir, server.DBFile), Sealer: s.Srv.Sealer()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testkit.OpenStore(t, s.DataDir, s.Srv.Sealer())
 	p, err := apns.New(apns.Config{
 		ProductionURL: em.URL(apnsemu.Production), DevelopmentURL: em.URL(apnsemu.Development),
 		KeyPEM: key, KeyID: tokenKey, TeamID: tokenTeam, RootCAs: em.CertPool(),

@@ -21,10 +21,15 @@ import (
 )
 
 // storedSecrets returns the stored form of the apps' secrets and admin keys
-// and of the vendor credentials, read from the file of a stopped server.
+// and of the vendor credentials, read from the store of a stopped server
+// on dir (its file, or its PostgreSQL database under testkit.StoreEnv).
 func storedSecrets(t *testing.T, dir string) []string {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, server.DBFile)+"?mode=ro")
+	driver, dsn := "sqlite", "file:"+filepath.Join(dir, server.DBFile)+"?mode=ro"
+	if u := testkit.StoreFor(t, dir); u != "" {
+		driver, dsn = "pgx", u
+	}
+	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,11 +41,11 @@ func storedSecrets(t *testing.T, dir string) []string {
 			t.Fatal(err)
 		}
 		for rows.Next() {
-			var v string
+			var v []byte // TEXT or BLOB on SQLite, BYTEA on PostgreSQL
 			if err := rows.Scan(&v); err != nil {
 				t.Fatal(err)
 			}
-			out = append(out, v)
+			out = append(out, string(v))
 		}
 		if err := rows.Close(); err != nil {
 			t.Fatal(err)
@@ -61,6 +66,17 @@ func checkSealedUnder(t *testing.T, dir, kid string, want int) {
 			t.Errorf("stored secret %.24q…: key %q, %v; want sealed under %q", v, id, err, kid)
 		}
 	}
+}
+
+// sqliteFiles returns files when the tests' store is the embedded
+// database (testkit.StoreEnv), and none when it is PostgreSQL, which keeps
+// no database file in the data directory.
+func sqliteFiles(t *testing.T, files ...string) []string {
+	t.Helper()
+	if testkit.StoreKind(t) != testkit.StoreSQLite {
+		return nil
+	}
+	return files
 }
 
 func masterKey(t *testing.T, id string) string {
@@ -92,7 +108,9 @@ func TestSecretsAtRest(t *testing.T) {
 	putAPNsCredential(t, s, em, key)
 	s.Stop(t)
 	checkSealedUnder(t, dir, "k1", 3)
-	for _, f := range []string{server.DBFile, server.DBFile + "-wal"} {
+	// The database's bytes are a file only on SQLite; on PostgreSQL the
+	// sealed columns above are what the test can see.
+	for _, f := range sqliteFiles(t, server.DBFile, server.DBFile+"-wal") {
 		b, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			t.Fatal(err)
@@ -119,7 +137,7 @@ func TestSecretsAtRest(t *testing.T) {
 
 	// Without k2: no start, and the error names k2.
 	cfg := config.Default()
-	cfg.Addr, cfg.DataDir, cfg.MasterKeys = "127.0.0.1:0", dir, []string{k1}
+	cfg.Addr, cfg.DataDir, cfg.MasterKeys, cfg.Store = "127.0.0.1:0", dir, []string{k1}, testkit.StoreFor(t, dir)
 	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), io.Discard)
 	if err == nil {
 		srv.Close()
@@ -138,13 +156,15 @@ func TestSecretsAtRest(t *testing.T) {
 // key into the data directory (0600) and seals with it; later starts use
 // it; configuring master-keys later re-wraps what it sealed under the
 // configured key. The data directory is 0700 and the database and its
-// -wal and -shm 0600.
+// -wal and -shm 0600 (when the store is the embedded database).
 func TestGeneratedMasterKey(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	s := testkit.Start(t, func(c *config.Config) { c.DataDir = dir })
-	for name, want := range map[string]os.FileMode{
-		".": 0o700, server.MasterKeyFile: 0o600, server.DBFile: 0o600, server.DBFile + "-wal": 0o600, server.DBFile + "-shm": 0o600,
-	} {
+	modes := map[string]os.FileMode{".": 0o700, server.MasterKeyFile: 0o600}
+	for _, f := range sqliteFiles(t, server.DBFile, server.DBFile+"-wal", server.DBFile+"-shm") {
+		modes[f] = 0o600
+	}
+	for name, want := range modes {
 		fi, err := os.Stat(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
@@ -179,7 +199,7 @@ func TestGeneratedMasterKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := config.Default()
-	cfg.Addr, cfg.DataDir = "127.0.0.1:0", other
+	cfg.Addr, cfg.DataDir, cfg.Store = "127.0.0.1:0", other, testkit.StoreFor(t, other)
 	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), io.Discard)
 	if err == nil {
 		srv.Close()

@@ -15,7 +15,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -28,8 +27,6 @@ import (
 	"github.com/heraldim/herald/internal/im"
 	"github.com/heraldim/herald/internal/protocol"
 	"github.com/heraldim/herald/internal/push"
-	"github.com/heraldim/herald/internal/server"
-	"github.com/heraldim/herald/internal/store/sqlstore"
 	"github.com/heraldim/herald/internal/testkit"
 )
 
@@ -50,10 +47,7 @@ func BenchmarkBigGroup(b *testing.B) {
 	// Users, devices and the group go straight into the store: logging
 	// 10,000 users in would take longer than everything measured.
 	em, key, _ := newBenchAPNs(b)
-	st, err := sqlstore.Open(ctx, sqlstore.Config{Path: filepath.Join(dir, server.DBFile)}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	st := testkit.OpenStore(b, dir, nil)
 	now := time.Now()
 	members := make([]im.GroupMember, 0, bigGroupMembers)
 	for i := range bigGroupMembers {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,8 +12,6 @@ import (
 	"github.com/heraldim/herald/internal/im"
 	"github.com/heraldim/herald/internal/protocol"
 	"github.com/heraldim/herald/internal/push"
-	"github.com/heraldim/herald/internal/server"
-	"github.com/heraldim/herald/internal/store/sqlstore"
 	"github.com/heraldim/herald/internal/testkit"
 )
 
@@ -535,10 +532,7 @@ func TestGroupPushPlanningResumesAfterRestart(t *testing.T) {
 	// The message and its planning record, as the commit left them, with
 	// the first page (up to bob) planned before the stop.
 	ctx := context.Background()
-	st, err := sqlstore.Open(ctx, sqlstore.Config{Path: filepath.Join(dir, server.DBFile)}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := testkit.OpenStore(t, dir, nil)
 	now := time.Now()
 	m := &im.Message{AppID: app, ID: now.UnixNano() >> 10, ConvID: im.GroupConvID("g"), ConvType: protocol.ConversationGroup,
 		Sender: "alice", Recipient: "g", Type: protocol.MessageText, Text: "resumed", Priority: 2, LocalID: "r1",

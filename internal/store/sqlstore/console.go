@@ -22,14 +22,14 @@ WHERE app_id = $1 AND status IN ('pending', 'held') GROUP BY vendor, status`
 	// qPushAttemptOutcomes counts the app's vendor attempts since $2 (and
 	// since $3, within) by vendor and outcome: the jobs changed since $2
 	// through push_jobs_app_updated, then their attempts by primary key.
-	qPushAttemptOutcomes = `SELECT j.vendor, a.outcome, COUNT(*), COALESCE(SUM(a.at >= $3), 0)
+	qPushAttemptOutcomes = `SELECT j.vendor, a.outcome, COUNT(*), COALESCE(SUM(CASE WHEN a.at >= $3 THEN 1 ELSE 0 END), 0)
 FROM push_jobs j JOIN push_attempts a ON a.job_id = j.id
 WHERE j.app_id = $1 AND j.updated_at >= $2 AND a.at >= $2
 GROUP BY j.vendor, a.outcome`
 
 	// qPushJobOutcomes counts the app's jobs that ended since $2 (and
 	// since $3) by vendor and status, through push_jobs_app_updated.
-	qPushJobOutcomes = `SELECT vendor, status, COUNT(*), COALESCE(SUM(updated_at >= $3), 0)
+	qPushJobOutcomes = `SELECT vendor, status, COUNT(*), COALESCE(SUM(CASE WHEN updated_at >= $3 THEN 1 ELSE 0 END), 0)
 FROM push_jobs WHERE app_id = $1 AND updated_at >= $2 AND status NOT IN ('pending', 'held')
 GROUP BY vendor, status`
 )

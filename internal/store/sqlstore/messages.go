@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"time"
 
@@ -377,11 +376,7 @@ func (s *Store) PlanPushOnce(ctx context.Context, appID, userID string, plans []
 	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
 		// On a shared database two nodes may plan the same user's late
 		// pushes at once (two of the user's sessions ending on two nodes):
-		// the "once" check and the insert must not interleave, so they run
-		// under the user's lock (SQLite has one writer already).
-		if err := s.lockUserPlans(ctx, tx, appID, userID); err != nil {
-			return err
-		}
+		// each plan takes its message's once lock (lockOnce) first.
 		planner := s.planner(tx)
 		defer planner.close()
 		for _, p := range plans {
@@ -398,24 +393,6 @@ func (s *Store) PlanPushOnce(ctx context.Context, appID, userID string, plans []
 		return 0, err
 	}
 	return n, nil
-}
-
-// lockUserPlans takes, on a database written by several processes, the
-// lock of a user's "once" plans until the transaction ends. It is the
-// transaction's only advisory lock, so it cannot deadlock with the
-// conversation locks; a key that collides with a conversation's only
-// costs some waiting.
-func (s *Store) lockUserPlans(ctx context.Context, tx *sql.Tx, appID, userID string) error {
-	if !s.d.shared {
-		return nil
-	}
-	h := fnv.New64a()
-	h.Write([]byte("plan-once"))
-	h.Write([]byte{0})
-	h.Write([]byte(appID))
-	h.Write([]byte{0})
-	h.Write([]byte(userID))
-	return lockKeys(ctx, tx, []int64{int64(h.Sum64())})
 }
 
 // messageIntent is the push of message id with its push config c to

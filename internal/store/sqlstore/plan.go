@@ -35,8 +35,8 @@ const (
 	// A message's device that has a job for the message already, whatever
 	// its status, gets none. On SQLite the writer connection is the only
 	// one, so the check and the insert cannot interleave with another
-	// planning; on PostgreSQL PlanPushOnce holds the user's lock
-	// (lockUserPlans), and group pages are planned by one node.
+	// planning; on PostgreSQL plan takes the source's once lock first
+	// (lockOnce).
 	planOnceMessage = `
 	AND NOT EXISTS (SELECT 1 FROM push_jobs j WHERE j.app_id = $1 AND j.message_id = $3 AND j.push_id = d.push_id)`
 	// A call's device that has a job of the kind for the call and user.
@@ -44,6 +44,32 @@ const (
 	AND NOT EXISTS (SELECT 1 FROM push_jobs j WHERE j.app_id = $1 AND j.call_id = $8 AND j.user_id = d.user_id
 		AND j.kind = $7 AND j.push_id = d.push_id)`
 )
+
+// lockOnce takes, on a database written by several connections at once
+// (PostgreSQL), the lock of in's source until the transaction ends, before
+// a "once" planning: two plannings of one message (a late push at a
+// session's end and another's, on two connections or two nodes) each
+// check for the other's jobs with NOT EXISTS, and under READ COMMITTED
+// neither sees a job the other has not committed, so both would insert.
+// With the lock the second waits for the first to commit, and its INSERT,
+// whose snapshot is taken after the wait, sees the first's jobs. On SQLite
+// it does nothing: the one writer connection serialises plannings.
+//
+// A transaction planning several sources takes their locks in its order;
+// two such transactions can deadlock, and PostgreSQL aborts one with
+// 40P01, which inTx retries.
+func (s *Store) lockOnce(ctx context.Context, tx *sql.Tx, in push.Intent) error {
+	if !s.d.shared {
+		return nil
+	}
+	src := strconv.FormatInt(in.Source.MessageID, 10)
+	if in.Source.Kind != push.SourceMessage {
+		src = string(in.Source.Kind.JobKind()) + "\x00" + in.Source.CallID
+	}
+	// The key space is the conversations' (convLockKey): a collision
+	// costs some waiting, nothing else.
+	return lockKeys(ctx, tx, []int64{convLockKey(convKey{app: in.AppID, conv: "push-once\x00" + src})})
+}
 
 // planPage is the most targets one planning statement names: a page of a
 // group fan-out (im plans 1,000 members per transaction) is one statement,
@@ -180,6 +206,11 @@ func (p *txPlanner) plan(ctx context.Context, in push.Intent, now time.Time) ([]
 	cfg, err := in.StoredConfig()
 	if err != nil {
 		return nil, err
+	}
+	if in.Once {
+		if err := p.s.lockOnce(ctx, p.tx, in); err != nil {
+			return nil, err
+		}
 	}
 	keys := in.Targets.UserIDs
 	if len(in.Targets.PushIDs) > 0 {

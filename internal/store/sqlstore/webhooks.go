@@ -39,7 +39,7 @@ SELECT app_id, 'message.sent', $2, id, created_at, $3, $4, $5, $6, $7, $8 FROM w
 	attempts = CASE WHEN progress = $2 THEN attempts ELSE 0 END, last_error = CASE WHEN progress = $2 THEN last_error ELSE '' END,
 	progress = $2 WHERE id = $1 AND status = 'pending'`
 	qBatchSplits        = `SELECT batch_id, message_id FROM webhook_outbox WHERE batch_id IN `
-	qInsertWebhookEvent = `INSERT INTO webhook_outbox (app_id, event, payload, created_at, next_at) VALUES ($1, $2, $3, $4, $4)`
+	qInsertWebhookEvent = `INSERT INTO webhook_outbox (app_id, event, payload, created_at, next_at) VALUES ($1, $2, $3, $4, $4) RETURNING id`
 
 	outboxColumns = `o.id, o.app_id, o.event, o.payload, COALESCE(o.message_id, 0), o.created_at, o.status, o.attempts, o.next_at,
 	o.last_status, o.last_error, o.done_at, o.size, o.progress, o.splits, COALESCE(o.batch_id, 0),
@@ -142,12 +142,10 @@ func (s *Store) EnqueueEvents(ctx context.Context, evs []webhook.NewEvent) ([]in
 		}
 		defer stmt.Close()
 		for _, e := range evs {
-			res, err := stmt.ExecContext(ctx, e.AppID, e.Event, e.Payload, e.CreatedAt.UnixMilli())
-			if err != nil {
-				return err
-			}
-			id, err := res.LastInsertId()
-			if err != nil {
+			// RETURNING, not LastInsertId: PostgreSQL's driver has no
+			// last insert ID.
+			var id int64
+			if err := stmt.QueryRowContext(ctx, e.AppID, e.Event, e.Payload, e.CreatedAt.UnixMilli()).Scan(&id); err != nil {
 				return err
 			}
 			ids = append(ids, id)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,6 +39,7 @@ func RunPush(t *testing.T, open PushOpener) {
 		{"Kinds", testPushKinds},
 		{"Eligibility", testPushEligibility},
 		{"Once", testPushOnce},
+		{"OnceConcurrent", testPushOnceConcurrent},
 		{"Pages", testPushPages},
 		{"Expiry", testPushExpiry},
 		{"Reopen", testPushReopen},
@@ -218,6 +220,46 @@ func testPushEligibility(t *testing.T, e *pushEnv) {
 	} {
 		if got := push.Eligible(tt.d, tt.user); got != tt.want {
 			t.Errorf("Eligible %s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// testPushOnceConcurrent: plannings of one once source at the same time
+// (the late pushes of two sessions' ends, on two connections or nodes)
+// write one job per device between them.
+func testPushOnceConcurrent(t *testing.T, e *pushEnv) {
+	e.device("bob", "t1", true)
+	e.device("bob", "t2", true)
+	const plannings = 8
+	for _, in := range []push.Intent{
+		{AppID: "a1", Targets: users("bob"), Source: push.Source{Kind: push.SourceMessage, MessageID: 3}, Once: true},
+		{AppID: "a1", Targets: users("bob"), Source: push.Source{Kind: push.SourceCallRing, CallID: "c1"}, Once: true},
+	} {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var jobs []int64
+		errs := make(chan error, plannings)
+		for range plannings {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ids, err := e.s.PlanIntent(t.Context(), in)
+				if err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				jobs = append(jobs, ids...)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("PlanIntent(%+v): %v", in.Source, err)
+		}
+		if len(jobs) != 2 {
+			t.Errorf("%d plannings of %+v at once: %d jobs %v, want 2 (one per device)", plannings, in.Source, len(jobs), jobs)
 		}
 	}
 }
