@@ -268,7 +268,7 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 	hooked := make(map[string]*webhookBatch)
 	var hookOrder []*webhookBatch
 	rows := make(map[rowKey]*rowUpdate)
-	var order []*rowUpdate // rows in first-touched order, for a deterministic write order
+	var order []*rowUpdate   // rows in first-touched order, for a deterministic write order
 	var pushes []timedIntent // the messages' pushes, planned in one go
 	touch := func(m *im.Message, seq int64, owner, peer string) {
 		k := rowKey{app: m.AppID, owner: owner, conv: m.ConvID}
