@@ -226,7 +226,7 @@ SELECT d.app_id, v.column3, d.user_id, d.push_id, d.vendor, v.column4, 'pending'
 FROM (VALUES `
 	planBatchTail = `) AS v
 JOIN devices d ON d.app_id = v.column1 AND d.user_id = v.column2
-WHERE v.column2 <> '' AND ` + eligibleDevice
+WHERE d.user_id <> '' AND ` + eligibleDevice
 	// planBatchCols is the parameters of one VALUES row.
 	planBatchCols = 6
 	// maxPlanBatchRows is the most rows one statement names (768
