@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -295,6 +296,57 @@ func claimedJobsQuery(n int) string {
 	return b.String()
 }
 
+// maxClaimedRead is the most claimed jobs one read names: the reads are
+// prepared at open for 1, 2, 4, … maxClaimedRead IDs (the dispatcher
+// claims up to 256 jobs at once), so that a claim parses no SQL.
+const maxClaimedRead = 256
+
+// prepareClaims prepares ClaimJobs' statements on the writer.
+func (s *Store) prepareClaims(ctx context.Context) error {
+	var err error
+	if s.wClaimJobs, err = s.w.PrepareContext(ctx, claimQuery(s.skipLocked)); err != nil {
+		return err
+	}
+	for n := 1; n <= maxClaimedRead; n *= 2 {
+		st, err := s.w.PrepareContext(ctx, claimedJobsQuery(n))
+		if err != nil {
+			return err
+		}
+		s.wClaimedJobs = append(s.wClaimedJobs, st)
+	}
+	return nil
+}
+
+// claimedJobs reads the jobs ids (sorted, distinct) with their devices in
+// tx, by the prepared reads: a read of n IDs names the next power of two,
+// its remaining places repeating the last ID (which an IN list ignores).
+func (s *Store) claimedJobs(ctx context.Context, tx *sql.Tx, ids []any) ([]push.Job, error) {
+	var out []push.Job
+	for len(ids) > 0 {
+		chunk := ids[:min(maxClaimedRead, len(ids))]
+		ids = ids[len(chunk):]
+		k := bits.Len(uint(len(chunk) - 1)) // 1<<k ≥ len(chunk)
+		args := chunk
+		if n := 1 << k; n > len(chunk) {
+			args = make([]any, n)
+			copy(args, chunk)
+			for i := len(chunk); i < n; i++ {
+				args[i] = chunk[len(chunk)-1]
+			}
+		}
+		rows, err := tx.StmtContext(ctx, s.wClaimedJobs[k]).QueryContext(ctx, args...)
+		if err != nil {
+			return nil, err
+		}
+		js, err := scanJobsWithDevices(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, js...)
+	}
+	return out, nil
+}
+
 // ClaimJobs implements push.Store: the lease and the read of the leased
 // jobs (with their devices) are one transaction.
 func (s *Store) ClaimJobs(ctx context.Context, v push.Vendor, now time.Time, limit int, owner string, leaseUntil time.Time) ([]push.Job, error) {
@@ -309,7 +361,7 @@ func (s *Store) ClaimJobs(ctx context.Context, v push.Vendor, now time.Time, lim
 	}
 	var out []push.Job
 	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, claimQuery(s.skipLocked), string(v), now.UnixMilli(), limit, owner, leaseUntil.UnixMilli())
+		rows, err := tx.StmtContext(ctx, s.wClaimJobs).QueryContext(ctx, string(v), now.UnixMilli(), limit, owner, leaseUntil.UnixMilli())
 		if err != nil {
 			return err
 		}
@@ -326,11 +378,7 @@ func (s *Store) ClaimJobs(ctx context.Context, v push.Vendor, now time.Time, lim
 		if err := rows.Err(); err != nil || len(ids) == 0 {
 			return err
 		}
-		rows, err = tx.QueryContext(ctx, claimedJobsQuery(len(ids)), ids...)
-		if err != nil {
-			return err
-		}
-		out, err = scanJobsWithDevices(rows)
+		out, err = s.claimedJobs(ctx, tx, ids)
 		return err
 	})
 	slices.SortFunc(out, func(a, b push.Job) int {

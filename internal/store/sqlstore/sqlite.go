@@ -160,6 +160,8 @@ type Store struct {
 	wPlanMessages        *multiRow
 	wFinishJobs          *multiRow
 	wInsertAttempts      *multiRow
+	wClaimJobs           *sql.Stmt
+	wClaimedJobs         []*sql.Stmt // by log2 of the IDs read (claimedJobs)
 	wMessageByLocalID    *sql.Stmt
 	wLastSeq             *sql.Stmt
 	wSaveCursor          *sql.Stmt
@@ -391,6 +393,9 @@ func (s *Store) prepare(ctx context.Context) error {
 	}); err != nil {
 		return mapErr("sqlite: prepare", err)
 	}
+	if err := s.prepareClaims(ctx); err != nil {
+		return mapErr("sqlite: prepare", err)
+	}
 	if s.wFinishJobs, err = prepareMultiRow(ctx, s.w, finishCols, maxFinishRows, func(rows int) string {
 		return typedValuesSQL(qFinishJobsHead, finishJobTypes, qFinishJobsTail, rows, s.anonParams)
 	}); err != nil {
@@ -422,7 +427,7 @@ func (s *Store) Close() error {
 		var errs []error
 		for _, st := range []*sql.Stmt{
 			s.wMessageByLocalID, s.wLastSeq, s.wSaveCursor, s.wInsertPushJobs,
-			s.wInsertAttempt, s.wFinishJob, s.rDueJobs,
+			s.wInsertAttempt, s.wFinishJob, s.rDueJobs, s.wClaimJobs,
 			s.rMessagesAfter, s.rMessagesBefore, s.rConversations, s.rConversation, s.rPending,
 		} {
 			if st != nil {
@@ -432,6 +437,9 @@ func (s *Store) Close() error {
 		errs = append(errs, s.wInsertMessages.close()...)
 		errs = append(errs, s.wUpsertConversations.close()...)
 		errs = append(errs, s.wPlanMessages.close()...)
+		for _, st := range s.wClaimedJobs {
+			errs = append(errs, st.Close())
+		}
 		errs = append(errs, s.wFinishJobs.close()...)
 		errs = append(errs, s.wInsertAttempts.close()...)
 		// Readers first: the last connection to close checkpoints the WAL
