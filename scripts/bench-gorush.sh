@@ -6,6 +6,8 @@
 # temporary directory, removed at the end.
 #
 #   scripts/bench-gorush.sh [PUSHES] [ROUNDS]     (default 20000 2)
+#   REVS="main HEAD" scripts/bench-gorush.sh ...  (old/new pipelines alternated)
+#   SKIP_GORUSH=1                                 (pipeline and bare client only)
 #
 # 1. It tries to build gorush itself at GORUSH_VERSION from the Go module
 #    proxy. gorush cannot be pointed at another APNs host (its client's host
@@ -38,17 +40,35 @@ else
 	sed 's/^/  /' "$tmp/gorush.err"
 fi
 
-echo "== building the benchmark binary (a scratch export of HEAD + sideshow/apns2 $APNS2_VERSION)"
-mkdir -p "$tmp/src"
-git -C "$root" archive HEAD | tar -x -C "$tmp/src"
-cp "$root/scripts/gorush/gorush_apns_bench_test.go.in" "$tmp/src/internal/server/gorush_apns_bench_test.go"
-(cd "$tmp/src" && GOFLAGS=-mod=mod go get "github.com/sideshow/apns2@$APNS2_VERSION" >/dev/null 2>&1 &&
-	GOFLAGS=-mod=mod go test -c -o "$tmp/srv.test" ./internal/server)
+# REVS: the commits to build, each its own benchmark binary, their
+# pipelines alternated within every round (old/new in one run); the bare
+# provider and gorush's path run once per round, from the last one's.
+REVS=${REVS:-HEAD}
+bins=()
+for rev in $REVS; do
+	name=$(git -C "$root" rev-parse --short "$rev")
+	echo "== building the benchmark binary of $rev ($name: a scratch export + sideshow/apns2 $APNS2_VERSION)"
+	mkdir -p "$tmp/src-$name"
+	git -C "$root" archive "$rev" | tar -x -C "$tmp/src-$name"
+	cp "$root/scripts/gorush/gorush_apns_bench_test.go.in" "$tmp/src-$name/internal/server/gorush_apns_bench_test.go"
+	(cd "$tmp/src-$name" && GOFLAGS=-mod=mod go get "github.com/sideshow/apns2@$APNS2_VERSION" >/dev/null 2>&1 &&
+		GOFLAGS=-mod=mod go test -c -o "$tmp/srv-$name.test" ./internal/server)
+	bins+=("$name")
+done
+last=${bins[${#bins[@]}-1]}
+
+bench() { # bench ROUND NAME BENCHMARK
+	"$tmp/srv-$2.test" -test.run '^$' -test.bench "^$3\$" -test.benchtime "${PUSHES}x" |
+		awk -v r="$1" -v n="$2" '/^Benchmark/ { for (i = 1; i <= NF; i++) if ($(i+1) == "pushes/s") print "round " r, n, $1, $i, "pushes/s" }'
+}
 
 echo "== $ROUNDS rounds of $PUSHES pushes each; $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
 for r in $(seq 1 "$ROUNDS"); do
-	for b in BenchmarkPushPipeline BenchmarkPushBareClient BenchmarkPushGorushAPNs; do
-		"$tmp/srv.test" -test.run '^$' -test.bench "^$b\$" -test.benchtime "${PUSHES}x" |
-			awk -v r="$r" '/^Benchmark/ { for (i = 1; i <= NF; i++) if ($(i+1) == "pushes/s") print "round " r, $1, $i, "pushes/s" }'
+	for name in "${bins[@]}"; do
+		bench "$r" "$name" BenchmarkPushPipeline
 	done
+	bench "$r" "$last" BenchmarkPushBareClient
+	if [ -z "${SKIP_GORUSH:-}" ]; then
+		bench "$r" "$last" BenchmarkPushGorushAPNs
+	fi
 done

@@ -46,6 +46,8 @@ type dialect struct {
 	// string, NUL characters included: TEXT on SQLite, BYTEA on
 	// PostgreSQL (whose TEXT refuses NUL).
 	bodyText func(string) any
+	// blob is the binary column type's name in a CAST (push configs).
+	blob string
 	// nowMillis is the database's clock in Unix milliseconds (node
 	// leases: the nodes' own clocks may disagree).
 	nowMillis string
@@ -63,6 +65,7 @@ WHERE m.type = 'table' AND c.name = 'app_id' AND m.name <> 'apps' ORDER BY m.nam
 	secureDeleteOn:   "PRAGMA secure_delete = ON",
 	secureDeleteOff:  "PRAGMA secure_delete = OFF",
 	bodyText:         func(v string) any { return v },
+	blob:             "BLOB",
 	nowMillis:        `CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`,
 }
 
@@ -79,6 +82,7 @@ WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'
 	// Every foreign key references apps, which DeleteApp deletes last.
 	deferForeignKeys: "",
 	bodyText:         func(v string) any { return []byte(v) },
+	blob:             "BYTEA",
 	nowMillis:        `CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)`,
 	contentSet:       `convert_to(jsonb_set(convert_from(%[1]s, 'UTF8')::jsonb, '{content}', to_jsonb(CAST(%[2]s AS TEXT)))::text, 'UTF8')`,
 }

@@ -268,7 +268,8 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 	hooked := make(map[string]*webhookBatch)
 	var hookOrder []*webhookBatch
 	rows := make(map[rowKey]*rowUpdate)
-	var order []*rowUpdate // rows in first-touched order, for a deterministic write order
+	var order []*rowUpdate   // rows in first-touched order, for a deterministic write order
+	var pushes []timedIntent // the messages' pushes, planned in one go
 	touch := func(m *im.Message, seq int64, owner, peer string) {
 		k := rowKey{app: m.AppID, owner: owner, conv: m.ConvID}
 		r := rows[k]
@@ -296,10 +297,9 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 			hb.ids = append(hb.ids, m.ID)
 		}
 		if len(m.PushUsers) > 0 && m.PushConfig != nil {
-			in := messageIntent(m.AppID, m.ID, *m.PushConfig, m.PushExpires, false, m.PushUsers...)
-			if _, err := planner.plan(ctx, in, fromMillis(created)); err != nil {
-				return nil, ctxErr(ctx, op+": push jobs", err)
-			}
+			pushes = append(pushes, timedIntent{
+				in:  messageIntent(m.AppID, m.ID, *m.PushConfig, m.PushExpires, false, m.PushUsers...),
+				now: fromMillis(created)})
 		}
 		switch m.ConvType {
 		case convTypePeer:
@@ -329,6 +329,9 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 				}
 			}
 		}
+	}
+	if _, err := planner.planBatch(ctx, pushes); err != nil {
+		return nil, ctxErr(ctx, op+": push jobs", err)
 	}
 	for _, g := range groupOrder {
 		if _, err := tx.ExecContext(ctx, qGroupAppended, g.app, g.group, g.lastSeq, g.lastMsgID); err != nil {

@@ -67,6 +67,46 @@ func valuesSQL(head string, cols int, rowTail string, tail string, rows int, ano
 	return b.String()
 }
 
+// typedValuesSQL is like valuesSQL for a VALUES list read by a SELECT or
+// an UPDATE … FROM rather than inserted as is: its first row casts each
+// parameter c whose types[c] is not empty to that type, because
+// PostgreSQL types a VALUES column by its first row and a bare parameter
+// there would be text (SQLite's casts to a column's own type change
+// nothing). The row has len(types) parameters.
+func typedValuesSQL(head string, types []string, tail string, rows int, anon bool) string {
+	var b strings.Builder
+	b.Grow(len(head) + len(tail) + rows*(len(types)*6+4) + len(types)*16)
+	b.WriteString(head)
+	n := 0
+	for r := 0; r < rows; r++ {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c, typ := range types {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			if r == 0 && typ != "" {
+				b.WriteString("CAST(")
+			}
+			n++
+			if anon {
+				b.WriteByte('?')
+			} else {
+				b.WriteByte('$')
+				b.WriteString(strconv.Itoa(n))
+			}
+			if r == 0 && typ != "" {
+				b.WriteString(" AS " + typ + ")")
+			}
+		}
+		b.WriteByte(')')
+	}
+	b.WriteString(tail)
+	return b.String()
+}
+
 // prepareMultiRow prepares build(rows) on db for rows 1, 2, 4, … max (max a
 // power of two).
 func prepareMultiRow(ctx context.Context, db *sql.DB, cols, max int, build func(rows int) string) (*multiRow, error) {
@@ -107,6 +147,34 @@ func (m *multiRow) exec(ctx context.Context, tx *sql.Tx, args []any) (int64, err
 		args, rows = args[n*m.cols:], rows-n
 	}
 	return total, nil
+}
+
+// query runs the rows whose parameters are args (as exec) in tx and calls
+// scan on each row every statement returns.
+func (m *multiRow) query(ctx context.Context, tx *sql.Tx, args []any, scan func(*sql.Rows) error) error {
+	if len(args)%m.cols != 0 {
+		return fmt.Errorf("multi-row statement: %d parameters are not rows of %d", len(args), m.cols)
+	}
+	for rows := len(args) / m.cols; rows > 0; {
+		k := min(bits.Len(uint(rows))-1, len(m.stmts)-1)
+		n := 1 << k
+		rs, err := tx.StmtContext(ctx, m.stmts[k]).QueryContext(ctx, args[:n*m.cols]...)
+		if err != nil {
+			return err
+		}
+		for rs.Next() {
+			if err := scan(rs); err != nil {
+				rs.Close()
+				return err
+			}
+		}
+		rs.Close()
+		if err := rs.Err(); err != nil {
+			return err
+		}
+		args, rows = args[n*m.cols:], rows-n
+	}
+	return nil
 }
 
 // close closes the statements; m may be nil.

@@ -22,6 +22,20 @@ func TestValuesSQL(t *testing.T) {
 
 // TestMultiRowChunks: every row count, below, at and across the largest
 // statement, writes each row once and in order.
+func TestTypedValuesSQL(t *testing.T) {
+	for _, tt := range []struct {
+		anon bool
+		want string
+	}{
+		{false, "SELECT * FROM (VALUES (CAST($1 AS BIGINT), $2), ($3, $4)) AS v"},
+		{true, "SELECT * FROM (VALUES (CAST(? AS BIGINT), ?), (?, ?)) AS v"},
+	} {
+		if got := typedValuesSQL("SELECT * FROM (VALUES ", []string{"BIGINT", ""}, ") AS v", 2, tt.anon); got != tt.want {
+			t.Errorf("typedValuesSQL(anon %v) = %q, want %q", tt.anon, got, tt.want)
+		}
+	}
+}
+
 func TestMultiRowChunks(t *testing.T) {
 	s := openTest(t, Config{Path: filepath.Join(t.TempDir(), "herald.db")})
 	defer s.Close()

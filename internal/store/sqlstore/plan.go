@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,10 +26,13 @@ const eligibleDevice = `d.enabled = 1`
 // planInsert is the head of every planning query. Its arguments, for all
 // shapes: $1 app, $2 the target (user ID or PushID), $3 message ID, $4
 // push config, $5 now, $6 expiry (0: none), $7 job kind, $8 call ID.
-const planInsert = `INSERT INTO push_jobs (app_id, message_id, user_id, push_id, vendor, push_config,
-	status, attempts, not_before, expires_at, reason, created_at, updated_at, kind, call_id)
+const planInsert = planJobColumns + `
 SELECT d.app_id, $3, d.user_id, d.push_id, d.vendor, $4, 'pending', 0, $5, $6, '', $5, $5, $7, $8
 FROM devices d WHERE d.app_id = $1 AND ` + eligibleDevice
+
+// planJobColumns is the head of every statement writing planned jobs.
+const planJobColumns = `INSERT INTO push_jobs (app_id, message_id, user_id, push_id, vendor, push_config,
+	status, attempts, not_before, expires_at, reason, created_at, updated_at, kind, call_id)`
 
 // The "once" conditions (push.Intent.Once).
 const (
@@ -124,8 +128,7 @@ RETURNING id`)
 // config is $4, or with Replaced.RingConfig the ring's with the content
 // $4 (dialect.contentSet). The arguments $1-$8 are planInsert's.
 const (
-	withdrawInsert = `INSERT INTO push_jobs (app_id, message_id, user_id, push_id, vendor, push_config,
-	status, attempts, not_before, expires_at, reason, created_at, updated_at, kind, call_id)
+	withdrawInsert = planJobColumns + `
 SELECT d.app_id, $3, d.user_id, d.push_id, d.vendor, `
 	withdrawOwnConfig = `$4`
 	withdrawFrom      = `, 'pending', 0, $5, $6, '', $5, $5, $7, $8
@@ -241,6 +244,84 @@ func (p *txPlanner) plan(ctx context.Context, in push.Intent, now time.Time) ([]
 		}
 	}
 	return ids, nil
+}
+
+// Batch planning: the message pushes of a commit batch (each message to
+// its users, from its own creation time) are planned by one statement per
+// chunk of rows rather than one per message: a VALUES list of (app, user,
+// message, config, from, expiry) rows joined to the users' eligible
+// devices. It writes the jobs planQuery would write for each message's
+// intent on its own.
+const (
+	planBatchHead = planJobColumns + `
+SELECT d.app_id, v.column3, d.user_id, d.push_id, d.vendor, v.column4, 'pending', 0,
+	v.column5, v.column6, '', v.column5, v.column5, '` + string(push.JobMessage) + `', ''
+FROM (VALUES `
+	planBatchTail = `) AS v
+JOIN devices d ON d.app_id = v.column1 AND d.user_id = v.column2
+WHERE d.user_id <> '' AND ` + eligibleDevice
+	// planBatchCols is the parameters of one VALUES row.
+	planBatchCols = 6
+	// maxPlanBatchRows is the most rows one statement names (768
+	// parameters; see multirow.go for the limits and the sizes prepared).
+	maxPlanBatchRows = 128
+)
+
+// planBatchSQL is the batch planning statement of rows VALUES rows; blob
+// is the dialect's binary type, anon: see Store.anonParams.
+func planBatchSQL(rows int, blob string, anon bool) string {
+	return typedValuesSQL(planBatchHead, []string{"", "", "BIGINT", blob, "BIGINT", "BIGINT"}, planBatchTail, rows, anon)
+}
+
+// timedIntent is an intent of a batch and the time its jobs start from.
+type timedIntent struct {
+	in  push.Intent
+	now time.Time
+}
+
+// batchable reports whether the batch statement plans in: a message's
+// push to users, planned whatever jobs the message has already.
+func batchable(in push.Intent) bool {
+	return in.Source.Kind == push.SourceMessage && in.Replaces == nil && !in.Once &&
+		len(in.Targets.PushIDs) == 0
+}
+
+// planBatch writes the jobs of every intent in ins, as plan would one at a
+// time; the plain message pushes to users (batchable) share multi-row
+// statements, any other intent is planned by plan. It returns how many
+// jobs it wrote.
+func (p *txPlanner) planBatch(ctx context.Context, ins []timedIntent) (int64, error) {
+	var args []any
+	var total int64
+	for _, t := range ins {
+		if !batchable(t.in) || p.s.wPlanMessages == nil {
+			ids, err := p.plan(ctx, t.in, t.now)
+			if err != nil {
+				return total, err
+			}
+			total += int64(len(ids))
+			continue
+		}
+		cfg, err := t.in.StoredConfig()
+		if err != nil {
+			return total, err
+		}
+		users := t.in.Targets.UserIDs
+		for i, u := range users {
+			if slices.Contains(users[:i], u) {
+				continue // a target named twice is planned once
+			}
+			args = append(args, t.in.AppID, u, t.in.Source.MessageID, cfg, t.now.UnixMilli(), millisOrZero(t.in.ExpiresAt))
+		}
+	}
+	if len(args) == 0 {
+		return total, nil
+	}
+	n, err := p.s.wPlanMessages.exec(ctx, p.tx, args)
+	if err != nil {
+		return total, fmt.Errorf("plan push: %w", err)
+	}
+	return total + n, nil
 }
 
 // planWithdraw writes the jobs of a withdraw that replaces rings

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -295,6 +296,57 @@ func claimedJobsQuery(n int) string {
 	return b.String()
 }
 
+// maxClaimedRead is the most claimed jobs one read names: the reads are
+// prepared at open for 1, 2, 4, … maxClaimedRead IDs (the dispatcher
+// claims up to 256 jobs at once), so that a claim parses no SQL.
+const maxClaimedRead = 256
+
+// prepareClaims prepares ClaimJobs' statements on the writer.
+func (s *Store) prepareClaims(ctx context.Context) error {
+	var err error
+	if s.wClaimJobs, err = s.w.PrepareContext(ctx, claimQuery(s.skipLocked)); err != nil {
+		return err
+	}
+	for n := 1; n <= maxClaimedRead; n *= 2 {
+		st, err := s.w.PrepareContext(ctx, claimedJobsQuery(n))
+		if err != nil {
+			return err
+		}
+		s.wClaimedJobs = append(s.wClaimedJobs, st)
+	}
+	return nil
+}
+
+// claimedJobs reads the jobs ids (sorted, distinct) with their devices in
+// tx, by the prepared reads: a read of n IDs names the next power of two,
+// its remaining places repeating the last ID (which an IN list ignores).
+func (s *Store) claimedJobs(ctx context.Context, tx *sql.Tx, ids []any) ([]push.Job, error) {
+	var out []push.Job
+	for len(ids) > 0 {
+		chunk := ids[:min(maxClaimedRead, len(ids))]
+		ids = ids[len(chunk):]
+		k := bits.Len(uint(len(chunk) - 1)) // 1<<k ≥ len(chunk)
+		args := chunk
+		if n := 1 << k; n > len(chunk) {
+			args = make([]any, n)
+			copy(args, chunk)
+			for i := len(chunk); i < n; i++ {
+				args[i] = chunk[len(chunk)-1]
+			}
+		}
+		rows, err := tx.StmtContext(ctx, s.wClaimedJobs[k]).QueryContext(ctx, args...)
+		if err != nil {
+			return nil, err
+		}
+		js, err := scanJobsWithDevices(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, js...)
+	}
+	return out, nil
+}
+
 // ClaimJobs implements push.Store: the lease and the read of the leased
 // jobs (with their devices) are one transaction.
 func (s *Store) ClaimJobs(ctx context.Context, v push.Vendor, now time.Time, limit int, owner string, leaseUntil time.Time) ([]push.Job, error) {
@@ -309,7 +361,7 @@ func (s *Store) ClaimJobs(ctx context.Context, v push.Vendor, now time.Time, lim
 	}
 	var out []push.Job
 	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, claimQuery(s.skipLocked), string(v), now.UnixMilli(), limit, owner, leaseUntil.UnixMilli())
+		rows, err := tx.StmtContext(ctx, s.wClaimJobs).QueryContext(ctx, string(v), now.UnixMilli(), limit, owner, leaseUntil.UnixMilli())
 		if err != nil {
 			return err
 		}
@@ -326,11 +378,7 @@ func (s *Store) ClaimJobs(ctx context.Context, v push.Vendor, now time.Time, lim
 		if err := rows.Err(); err != nil || len(ids) == 0 {
 			return err
 		}
-		rows, err = tx.QueryContext(ctx, claimedJobsQuery(len(ids)), ids...)
-		if err != nil {
-			return err
-		}
-		out, err = scanJobsWithDevices(rows)
+		out, err = s.claimedJobs(ctx, tx, ids)
 		return err
 	})
 	slices.SortFunc(out, func(a, b push.Job) int {
@@ -406,11 +454,94 @@ func (s *Store) queryJobs(ctx context.Context, op, q string, args ...any) ([]pus
 // A finish whose owner no longer holds the job's lease (it expired and
 // another node claimed the job) leaves the job alone; its vendor call is
 // still traced (the call happened), with a reason saying so.
+//
+// The batch is set-based: one multi-row UPDATE … FROM (VALUES …) moves
+// the jobs (qFinishJobsHead) and one multi-row INSERT records the calls
+// (qInsertAttemptsHead), per chunk of maxFinishRows. A batch naming a
+// job twice is recorded one finish at a time instead, in order, since a
+// set-based statement sees only the state before it.
 func (s *Store) FinishAttempts(ctx context.Context, fs []push.Finish) error {
 	if len(fs) == 0 {
 		return nil
 	}
 	now := time.Now().UnixMilli()
+	if s.wFinishJobs == nil || s.wInsertAttempts == nil || repeatsJob(fs) {
+		return s.finishEach(ctx, fs, now)
+	}
+	jobArgs := make([]any, 0, len(fs)*finishCols)
+	calls := 0
+	for _, f := range fs {
+		jobArgs = append(jobArgs, f.Attempt.JobID, string(f.Status), f.Attempts, f.NotBefore.UnixMilli(),
+			f.Reason, now, f.Owner)
+		if !f.NoCall {
+			calls++
+		}
+	}
+	return s.inTx(ctx, "sqlite: finish attempts", func(tx *sql.Tx) error {
+		var moved map[int64]bool
+		if calls > 0 {
+			moved = make(map[int64]bool, len(fs))
+		}
+		err := s.wFinishJobs.query(ctx, tx, jobArgs, func(rs *sql.Rows) error {
+			var id int64
+			if err := rs.Scan(&id); err != nil {
+				return err
+			}
+			if moved != nil {
+				moved[id] = true
+			}
+			return nil
+		})
+		if err != nil || calls == 0 {
+			return err
+		}
+		args := make([]any, 0, calls*attemptCols)
+		for _, f := range fs {
+			if f.NoCall {
+				continue
+			}
+			a := f.Attempt
+			if !moved[a.JobID] {
+				lost, err := leaseLost(ctx, tx, a.JobID, f.Owner)
+				if err != nil {
+					return err
+				}
+				if lost {
+					a.Reason = strings.TrimPrefix(a.Reason+"; "+leaseLostNote, "; ")
+				}
+			}
+			args = append(args, a.JobID, a.At.UnixMilli(), a.Outcome, a.Status, a.Reason, a.Latency.Milliseconds())
+		}
+		_, err = s.wInsertAttempts.exec(ctx, tx, args)
+		return err
+	})
+}
+
+// repeatsJob reports whether fs names a job more than once.
+func repeatsJob(fs []push.Finish) bool {
+	if len(fs) <= 8 {
+		for i, f := range fs {
+			for _, g := range fs[:i] {
+				if g.Attempt.JobID == f.Attempt.JobID {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	seen := make(map[int64]struct{}, len(fs))
+	for _, f := range fs {
+		if _, ok := seen[f.Attempt.JobID]; ok {
+			return true
+		}
+		seen[f.Attempt.JobID] = struct{}{}
+	}
+	return false
+}
+
+// finishEach is FinishAttempts one finish at a time (qFinishJob, then
+// qInsertAttempt), in order.
+func (s *Store) finishEach(ctx context.Context, fs []push.Finish, now int64) error {
 	return s.inTx(ctx, "sqlite: finish attempts", func(tx *sql.Tx) error {
 		ins, upd := tx.StmtContext(ctx, s.wInsertAttempt), tx.StmtContext(ctx, s.wFinishJob)
 		for _, f := range fs {
@@ -442,6 +573,37 @@ func (s *Store) FinishAttempts(ctx context.Context, fs []push.Finish) error {
 		return nil
 	})
 }
+
+// The set-based forms of qFinishJob and qInsertAttempt (FinishAttempts):
+// rows of (job, status, attempts, not before, reason, now, owner) and of
+// (job, at, outcome, status, reason, latency), each job once.
+const (
+	qFinishJobsHead = `UPDATE push_jobs SET status = v.column2, attempts = v.column3, not_before = v.column4,
+	reason = v.column5, updated_at = v.column6, lease_owner = '', lease_until = 0
+FROM (VALUES `
+	qFinishJobsTail = `) AS v
+WHERE push_jobs.id = v.column1 AND push_jobs.lease_owner = v.column7
+	AND (push_jobs.status = 'pending' OR v.column2 = 'delivered')
+RETURNING id`
+	finishCols = 7
+
+	qInsertAttemptsHead = `INSERT INTO push_attempts (job_id, attempt, at, outcome, status, reason, latency_ms)
+SELECT v.column1, COALESCE((SELECT MAX(a.attempt) FROM push_attempts a WHERE a.job_id = v.column1), 0) + 1,
+	v.column2, v.column3, v.column4, v.column5, v.column6
+FROM (VALUES `
+	qInsertAttemptsTail = `) AS v`
+	attemptCols         = 6
+
+	// maxFinishRows is the most finishes one statement names (448
+	// parameters): the dispatcher records its finishes in batches of up
+	// to a few hundred.
+	maxFinishRows = 64
+)
+
+var (
+	finishJobTypes = []string{"BIGINT", "", "BIGINT", "BIGINT", "", "BIGINT", ""}
+	attemptTypes   = []string{"BIGINT", "BIGINT", "", "BIGINT", "", "BIGINT"}
+)
 
 // leaseLostNote ends the traced reason of a call whose finisher had lost
 // the job's lease.

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"errors"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -343,5 +344,41 @@ func TestAccessTokens(t *testing.T) {
 	}
 	if err := s.PutAccessToken(ctx, k, push.AccessToken{Token: "", Expires: now}); err == nil {
 		t.Fatal("stored an empty token")
+	}
+}
+
+// TestClaimReadsAcrossChunks: a claim of more jobs than one prepared read
+// names (maxClaimedRead) returns each claimed job once, with its device,
+// oldest first.
+func TestClaimReadsAcrossChunks(t *testing.T) {
+	s := pushStore(t)
+	ctx := t.Context()
+	n := maxClaimedRead + 45
+	for i := range n {
+		d := device("a1", "tok-"+strconv.Itoa(i), "bob")
+		if err := s.RegisterDevice(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids, err := s.PlanIntent(ctx, push.Intent{AppID: "a1", Targets: push.Targets{UserIDs: []string{"bob"}},
+		Content: push.Content{Title: "T"}, Source: push.Source{Kind: push.SourceServer}})
+	if err != nil || len(ids) != n {
+		t.Fatalf("PlanIntent: %d jobs, %v; want %d", len(ids), err, n)
+	}
+	now := time.Now().Add(time.Second)
+	js, err := s.ClaimJobs(ctx, push.VendorAPNs, now, n+10, "a", now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	for _, j := range js {
+		if j.Device == nil || j.Device.Token == "" {
+			t.Fatalf("job %d claimed without its device", j.ID)
+		}
+		got = append(got, j.ID)
+	}
+	slices.Sort(ids)
+	if !slices.Equal(got, ids) {
+		t.Fatalf("claimed %d jobs %v, want %d %v", len(got), got, len(ids), ids)
 	}
 }

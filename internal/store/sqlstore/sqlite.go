@@ -157,6 +157,11 @@ type Store struct {
 	// readers.
 	wInsertMessages      *multiRow
 	wUpsertConversations *multiRow
+	wPlanMessages        *multiRow
+	wFinishJobs          *multiRow
+	wInsertAttempts      *multiRow
+	wClaimJobs           *sql.Stmt
+	wClaimedJobs         []*sql.Stmt // by log2 of the IDs read (claimedJobs)
 	wMessageByLocalID    *sql.Stmt
 	wLastSeq             *sql.Stmt
 	wSaveCursor          *sql.Stmt
@@ -383,6 +388,24 @@ func (s *Store) prepare(ctx context.Context) error {
 	}); err != nil {
 		return mapErr("sqlite: prepare", err)
 	}
+	if s.wPlanMessages, err = prepareMultiRow(ctx, s.w, planBatchCols, maxPlanBatchRows, func(rows int) string {
+		return planBatchSQL(rows, s.d.blob, s.anonParams)
+	}); err != nil {
+		return mapErr("sqlite: prepare", err)
+	}
+	if err := s.prepareClaims(ctx); err != nil {
+		return mapErr("sqlite: prepare", err)
+	}
+	if s.wFinishJobs, err = prepareMultiRow(ctx, s.w, finishCols, maxFinishRows, func(rows int) string {
+		return typedValuesSQL(qFinishJobsHead, finishJobTypes, qFinishJobsTail, rows, s.anonParams)
+	}); err != nil {
+		return mapErr("sqlite: prepare", err)
+	}
+	if s.wInsertAttempts, err = prepareMultiRow(ctx, s.w, attemptCols, maxFinishRows, func(rows int) string {
+		return typedValuesSQL(qInsertAttemptsHead, attemptTypes, qInsertAttemptsTail, rows, s.anonParams)
+	}); err != nil {
+		return mapErr("sqlite: prepare", err)
+	}
 	return nil
 }
 
@@ -404,7 +427,7 @@ func (s *Store) Close() error {
 		var errs []error
 		for _, st := range []*sql.Stmt{
 			s.wMessageByLocalID, s.wLastSeq, s.wSaveCursor, s.wInsertPushJobs,
-			s.wInsertAttempt, s.wFinishJob, s.rDueJobs,
+			s.wInsertAttempt, s.wFinishJob, s.rDueJobs, s.wClaimJobs,
 			s.rMessagesAfter, s.rMessagesBefore, s.rConversations, s.rConversation, s.rPending,
 		} {
 			if st != nil {
@@ -413,6 +436,12 @@ func (s *Store) Close() error {
 		}
 		errs = append(errs, s.wInsertMessages.close()...)
 		errs = append(errs, s.wUpsertConversations.close()...)
+		errs = append(errs, s.wPlanMessages.close()...)
+		for _, st := range s.wClaimedJobs {
+			errs = append(errs, st.Close())
+		}
+		errs = append(errs, s.wFinishJobs.close()...)
+		errs = append(errs, s.wInsertAttempts.close()...)
 		// Readers first: the last connection to close checkpoints the WAL
 		// into the database file, and that should be the writer.
 		if s.ck != nil {

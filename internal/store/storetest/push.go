@@ -21,6 +21,9 @@ type PushStore interface {
 	push.Store
 	push.Planner
 	CreateApp(ctx context.Context, a im.App) error
+	// AppendMessages plans the pushes of a batch's messages (PushUsers
+	// with PushConfig) in the batch's transaction.
+	AppendMessages(ctx context.Context, msgs []*im.Message) ([]im.AppendResult, error)
 	Close() error
 }
 
@@ -30,7 +33,9 @@ type PushOpener func(t *testing.T, dir string) PushStore
 // RunPush runs the push store contract against the stores open returns:
 // planning each kind of push.Intent, device eligibility (push.Eligible),
 // once-per-device, expiry, pending jobs kept across a reopen, and the
-// lease-based claim of jobs by several owners (ClaimJobs, FinishAttempts).
+// lease-based claim of jobs by several owners (ClaimJobs, FinishAttempts),
+// the pushes of a message batch planned together (as each message's
+// intent alone would plan them) and batches of finishes.
 func RunPush(t *testing.T, open PushOpener) {
 	tests := []struct {
 		name string
@@ -44,6 +49,8 @@ func RunPush(t *testing.T, open PushOpener) {
 		{"Expiry", testPushExpiry},
 		{"Reopen", testPushReopen},
 		{"Claim", testPushClaim},
+		{"BatchPlanning", testPushBatchPlanning},
+		{"FinishBatch", testPushFinishBatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -451,3 +458,211 @@ func testPushClaim(t *testing.T, e *pushEnv) {
 	}
 	t.Fatalf("job %d not traced", a[1].ID)
 }
+
+// testPushBatchPlanning appends batches of messages with pushes and checks
+// that each message got the jobs its intent alone gets: one per eligible
+// device of each of its users, from the message's time, with its config
+// and expiry; none for a user without devices, a message without a push
+// config, a disabled or unbound device; a user named twice planned once.
+// The large batch crosses the store's statement chunks.
+func testPushBatchPlanning(t *testing.T, e *pushEnv) {
+	ctx := t.Context()
+	devs := map[string][]string{} // user → eligible PushIDs
+	for _, d := range []struct {
+		user, token string
+		enabled     bool
+	}{{"bob", "b1", true}, {"bob", "b2", true}, {"bob", "b3", false}, {"carol", "c1", true}, {"", "u1", true}} {
+		id := e.device(d.user, d.token, d.enabled)
+		if d.enabled && d.user != "" {
+			devs[d.user] = append(devs[d.user], id)
+		}
+	}
+	nextID := int64(5_000_000)
+	msg := func(to string, cfg *push.Content, expires time.Time, pushUsers ...string) *im.Message {
+		nextID++
+		return &im.Message{AppID: "a1", ID: nextID, ConvID: im.PeerConvID("alice", to), Sender: "alice", Recipient: to,
+			Type: 1, Text: "x", Priority: 2, CreatedAt: base.Add(time.Duration(nextID-5_000_000) * time.Millisecond),
+			PushConfig: cfg, PushUsers: pushUsers, PushExpires: expires}
+	}
+	cfg := func(title string) *push.Content { return &push.Content{Title: title, Content: "C"} }
+	exp := base.Add(time.Hour)
+	small := []*im.Message{
+		msg("bob", cfg("m0"), time.Time{}, "bob"),
+		msg("carol", cfg("m1"), exp, "carol"),
+		msg("dave", cfg("m2"), time.Time{}, "dave"),
+		msg("bob", nil, time.Time{}, "bob"),
+		msg("bob", cfg("m4"), time.Time{}),
+		msg("bob", cfg("m5"), time.Time{}, "bob", "carol", "bob"),
+	}
+	var large []*im.Message
+	for i := range 300 {
+		to := []string{"bob", "carol", "dave"}[i%3]
+		large = append(large, msg(to, cfg("l"+strconv.Itoa(i)), time.Time{}, to))
+	}
+	for _, batch := range [][]*im.Message{small, large} {
+		if _, err := e.s.AppendMessages(ctx, batch); err != nil {
+			t.Fatalf("AppendMessages: %v", err)
+		}
+		for _, m := range batch {
+			jobs, _, err := e.s.Trace(ctx, push.TraceFilter{AppID: "a1", MessageID: m.ID, Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{} // PushID → user
+			if m.PushConfig != nil {
+				for _, u := range m.PushUsers {
+					for _, id := range devs[u] {
+						want[id] = u
+					}
+				}
+			}
+			got := map[string]string{}
+			for _, j := range jobs {
+				if _, dup := got[j.PushID]; dup {
+					t.Fatalf("message %d: two jobs for device %s", m.ID, j.PushID)
+				}
+				got[j.PushID] = j.UserID
+				if j.Status != push.JobPending || j.Kind != push.JobMessage || j.Attempts != 0 ||
+					!j.NotBefore.Equal(m.CreatedAt) || !j.CreatedAt.Equal(m.CreatedAt) || !j.ExpiresAt.Equal(m.PushExpires) ||
+					j.ConfigErr != nil || j.PushConfig.Title != m.PushConfig.Title || j.CallID != "" {
+					t.Fatalf("message %d: job %+v", m.ID, j)
+				}
+			}
+			if !maps.Equal(got, want) {
+				t.Fatalf("message %d to %v: jobs on %v, want %v", m.ID, m.PushUsers, got, want)
+			}
+		}
+	}
+}
+
+// testPushFinishBatch records finishes in one batch: jobs of several
+// owners, one owner's lease lost inside the batch (its finish changes
+// nothing of the job and its call is traced with the lease-lost note),
+// deferrals without a call, and a job named twice in one batch (the
+// finishes apply in order, as one at a time).
+func testPushFinishBatch(t *testing.T, e *pushEnv) {
+	ctx := t.Context()
+	for i := range 6 {
+		e.device("bob", "t"+strconv.Itoa(i), true)
+	}
+	e.plan(push.Intent{Targets: users("bob"), Content: push.Content{Title: "T"}, Source: push.Source{Kind: push.SourceServer}})
+	at := time.Now().Add(time.Second)
+	lease := time.Minute
+	claimFor := func(owner string, now time.Time, limit int, d time.Duration) []push.Job {
+		t.Helper()
+		js, err := e.s.ClaimJobs(ctx, push.VendorFCM, now, limit, owner, now.Add(d))
+		if err != nil {
+			t.Fatalf("ClaimJobs(%s): %v", owner, err)
+		}
+		return js
+	}
+	claim := func(owner string, now time.Time, limit int) []push.Job {
+		t.Helper()
+		return claimFor(owner, now, limit, lease)
+	}
+	// a holds a[2] for one lease, a[0] and a[1] and b's jobs for ten.
+	a := append(claimFor("a", at, 1, lease), claimFor("a", at, 2, 10*lease)...)
+	a[0], a[1], a[2] = a[1], a[2], a[0]
+	b := claimFor("b", at, 3, 10*lease)
+	if len(a) != 3 || len(b) != 3 {
+		t.Fatalf("claims: a %d, b %d jobs, want 3 each", len(a), len(b))
+	}
+	// a's lease on a[2] ends; c claims and delivers it before a's batch.
+	late := at.Add(lease)
+	c := claim("c", late, 10)
+	if len(c) != 1 || c[0].ID != a[2].ID {
+		t.Fatalf("c's claim after a's lease ended: %+v", c)
+	}
+	if err := e.s.FinishAttempts(ctx, []push.Finish{{Attempt: push.Attempt{JobID: c[0].ID, At: late, Outcome: "delivered", Status: 200},
+		Attempts: 1, Status: push.JobDelivered, NotBefore: late, Reason: "c", Owner: "c"}}); err != nil {
+		t.Fatal(err)
+	}
+	done := func(j push.Job, owner string, st push.JobStatus, reason string) push.Finish {
+		return push.Finish{Attempt: push.Attempt{JobID: j.ID, At: at, Outcome: reason, Status: 200, Reason: reason, Latency: 3 * time.Millisecond},
+			Attempts: 1, Status: st, NotBefore: at, Reason: reason, Owner: owner}
+	}
+	held := push.Finish{Attempt: push.Attempt{JobID: b[2].ID}, Status: push.JobPending, NotBefore: at.Add(5 * lease),
+		Reason: "held", NoCall: true, Owner: "b"}
+	batch := []push.Finish{
+		done(a[0], "a", push.JobDelivered, "a0"),
+		done(b[0], "b", push.JobDelivered, "b0"),
+		done(a[1], "a", push.JobFailed, "a1"),
+		done(a[2], "a", push.JobPending, "a2 slow"), // lease lost
+		done(b[1], "b", push.JobPending, "b1 retry"),
+		held,
+	}
+	if err := e.s.FinishAttempts(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	jobs, attempts, err := e.s.Trace(ctx, push.TraceFilter{AppID: "a1", UserID: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type state struct {
+		status   push.JobStatus
+		reason   string
+		attempts []string // reasons of the traced calls
+	}
+	want := map[int64]state{
+		a[0].ID: {push.JobDelivered, "a0", []string{"a0"}},
+		b[0].ID: {push.JobDelivered, "b0", []string{"b0"}},
+		a[1].ID: {push.JobFailed, "a1", []string{"a1"}},
+		a[2].ID: {push.JobDelivered, "c", []string{"", "a2 slow; " + leaseLostNote}},
+		b[1].ID: {push.JobPending, "b1 retry", []string{"b1 retry"}},
+		b[2].ID: {push.JobPending, "held", nil},
+	}
+	for i, j := range jobs {
+		w, ok := want[j.ID]
+		if !ok {
+			t.Fatalf("unexpected job %+v", j)
+		}
+		var rs []string
+		for n, at := range attempts[i] {
+			if at.Attempt != n+1 {
+				t.Fatalf("job %d: attempt numbers %+v", j.ID, attempts[i])
+			}
+			rs = append(rs, at.Reason)
+		}
+		if j.Status != w.status || j.Reason != w.reason || !slices.Equal(rs, w.attempts) {
+			t.Fatalf("job %d: %s %q, calls %q; want %s %q, calls %q", j.ID, j.Status, j.Reason, rs, w.status, w.reason, w.attempts)
+		}
+	}
+	// The lease of a finished job ended with it; b1 (retry) and b2 (held)
+	// are claimable again once due.
+	later := at.Add(20 * lease)
+	if got := claim("d", later, 10); len(got) != 2 {
+		t.Fatalf("claim after the batch: %+v, want b1 and b2", got)
+	}
+	// A job named twice in a batch: the finishes apply in order, and the
+	// second finds the lease ended by the first.
+	twice := claim("e", later.Add(2*lease), 1)
+	if len(twice) != 1 {
+		t.Fatalf("claim for the repeated batch: %+v", twice)
+	}
+	j := twice[0]
+	first := push.Finish{Attempt: push.Attempt{JobID: j.ID, At: later, Outcome: "deferred", Status: 429, Reason: "quota"},
+		Attempts: j.Attempts, Status: push.JobPending, NotBefore: later, Reason: "deferred", Owner: "e"}
+	second := push.Finish{Attempt: push.Attempt{JobID: j.ID, At: later, Outcome: "delivered", Status: 200, Reason: "again"},
+		Attempts: j.Attempts + 1, Status: push.JobDelivered, NotBefore: later, Reason: "again", Owner: "e"}
+	if err := e.s.FinishAttempts(ctx, []push.Finish{first, second}); err != nil {
+		t.Fatal(err)
+	}
+	jobs, attempts, err = e.s.Trace(ctx, push.TraceFilter{AppID: "a1", UserID: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, got := range jobs {
+		if got.ID != j.ID {
+			continue
+		}
+		n := len(attempts[i])
+		if got.Status != push.JobPending || got.Reason != "deferred" || n < 2 ||
+			attempts[i][n-2].Reason != "quota" || attempts[i][n-1].Reason != "again; "+leaseLostNote {
+			t.Fatalf("job named twice: %+v, calls %+v", got, attempts[i])
+		}
+	}
+}
+
+// leaseLostNote is the note a store adds to the traced reason of a call
+// whose finisher had lost the job's lease.
+const leaseLostNote = "lease lost: the job's state was left to the node that holds it"
