@@ -29,7 +29,7 @@ WHERE excluded.expires_at >= vendor_access_tokens.expires_at`
 
 // AccessToken implements push.TokenStore.
 func (s *Store) AccessToken(ctx context.Context, k push.TokenKey) (push.AccessToken, bool, error) {
-	const op = "sqlite: access token"
+	const op = "store: access token"
 	var t push.AccessToken
 	var expires int64
 	err := s.r.QueryRowContext(ctx, qAccessToken, string(k.Vendor), k.Account, k.Secret).Scan(&t.Token, &expires)
@@ -48,7 +48,7 @@ func (s *Store) AccessToken(ctx context.Context, k push.TokenKey) (push.AccessTo
 
 // PutAccessToken implements push.TokenStore.
 func (s *Store) PutAccessToken(ctx context.Context, k push.TokenKey, t push.AccessToken) error {
-	const op = "sqlite: put access token"
+	const op = "store: put access token"
 	if t.Token == "" || t.Expires.IsZero() || k.Account == "" || k.Secret == "" {
 		return fmt.Errorf("%s: empty token, expiry, account or secret hash", op)
 	}

@@ -38,10 +38,10 @@ func (s *Store) ProviderToken(ctx context.Context, k apns.TokenKey) (apns.Provid
 		return apns.ProviderToken{}, false, nil
 	}
 	if err != nil {
-		return apns.ProviderToken{}, false, ctxErr(ctx, "sqlite: provider token", err)
+		return apns.ProviderToken{}, false, ctxErr(ctx, "store: provider token", err)
 	}
 	if t.Token, err = s.openValue(providerTokenAAD(k.TeamID, k.KeyID, k.KeySHA256), t.Token); err != nil {
-		return apns.ProviderToken{}, false, fmt.Errorf("sqlite: provider token: %w", err)
+		return apns.ProviderToken{}, false, fmt.Errorf("store: provider token: %w", err)
 	}
 	t.Issued = time.Unix(issued, 0)
 	return t, true, nil
@@ -52,7 +52,7 @@ func (s *Store) ProviderToken(ctx context.Context, k apns.TokenKey) (apns.Provid
 // stored afterwards (see apns.TokenStore). The compare-and-set and the
 // read are one transaction, so the answer is the token that won.
 func (s *Store) SwapProviderToken(ctx context.Context, k apns.TokenKey, prev time.Time, next apns.ProviderToken) (apns.ProviderToken, error) {
-	const op = "sqlite: swap provider token"
+	const op = "store: swap provider token"
 	if next.Token == "" || next.Issued.IsZero() {
 		return apns.ProviderToken{}, fmt.Errorf("%s: empty token or issued time", op)
 	}

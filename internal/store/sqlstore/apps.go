@@ -36,7 +36,7 @@ var appChildren = []string{
 // to a deleted app. CreatedAt is stored with millisecond precision, and is
 // the app's first UpdatedAt.
 func (s *Store) CreateApp(ctx context.Context, a im.App) error {
-	const op = "sqlite: create app"
+	const op = "store: create app"
 	secret, err := s.sealSecret(colAppSecret, a.ID, a.Secret)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
@@ -67,7 +67,7 @@ func (s *Store) CreateApp(ctx context.Context, a im.App) error {
 func (s *Store) App(ctx context.Context, id string) (im.App, error) {
 	a, err := s.scanApp(s.r.QueryRowContext(ctx, qApp, id))
 	if err != nil {
-		return im.App{}, ctxErr(ctx, "sqlite: app", err)
+		return im.App{}, ctxErr(ctx, "store: app", err)
 	}
 	return a, nil
 }
@@ -75,7 +75,7 @@ func (s *Store) App(ctx context.Context, id string) (im.App, error) {
 // Apps returns up to limit apps with IDs after after, by ID: a page of the
 // app list (after "" for the first).
 func (s *Store) Apps(ctx context.Context, after string, limit int) ([]im.App, error) {
-	const op = "sqlite: apps"
+	const op = "store: apps"
 	rows, err := s.r.QueryContext(ctx, qAppsAfter, after, limit)
 	if err != nil {
 		return nil, ctxErr(ctx, op, err)
@@ -97,7 +97,7 @@ func (s *Store) Apps(ctx context.Context, after string, limit int) ([]im.App, er
 // if the app does not exist. Callers read, change and write: they
 // serialize their changes of one app.
 func (s *Store) UpdateApp(ctx context.Context, a im.App) error {
-	const op = "sqlite: update app"
+	const op = "store: update app"
 	var sealed [4]string
 	cols := [4]string{colAppSecret, colAppAdminKey, colAppPrevSecret, colAppPrevAdminKey}
 	for i, v := range []string{a.Secret, a.AdminKey, a.PrevSecret, a.PrevAdminKey} {
@@ -126,7 +126,7 @@ func (s *Store) UpdateApp(ctx context.Context, a im.App) error {
 // transaction, and keeps its ID from being used again (CreateApp refuses
 // it); im.ErrNotFound if the app does not exist.
 func (s *Store) DeleteApp(ctx context.Context, id string, at time.Time) error {
-	const op = "sqlite: delete app"
+	const op = "store: delete app"
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return ctxErr(ctx, op, err)
@@ -173,14 +173,14 @@ func (s *Store) DeleteApp(ctx context.Context, id string, at time.Time) error {
 // for tests that check a deletion left none.
 func (s *Store) AppTables(ctx context.Context) ([]string, error) {
 	tables, err := s.appTables(ctx, s.r)
-	return tables, ctxErr(ctx, "sqlite: app tables", err)
+	return tables, ctxErr(ctx, "store: app tables", err)
 }
 
 // AppRows counts the rows of an app in table (one of AppTables), for tests.
 func (s *Store) AppRows(ctx context.Context, table, appID string) (int, error) {
 	var n int
 	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM "`+table+`" WHERE app_id = $1`, appID).Scan(&n)
-	return n, ctxErr(ctx, "sqlite: app rows", err)
+	return n, ctxErr(ctx, "store: app rows", err)
 }
 
 type querier interface {

@@ -47,7 +47,7 @@ WHERE app_id = $1 AND call_id = $2 ORDER BY position`
 // SaveCall implements call.Store: the call's row, its users, its pushes and
 // the ring pushes it stops, in one transaction.
 func (s *Store) SaveCall(ctx context.Context, ch call.Change) error {
-	const op = "sqlite: save call"
+	const op = "store: save call"
 	now := ch.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -136,7 +136,7 @@ func withdrawIntent(ch call.Change, w call.Withdraw) push.Intent {
 
 // Call implements call.Store.
 func (s *Store) Call(ctx context.Context, appID, callID string) (call.Record, error) {
-	const op = "sqlite: call"
+	const op = "store: call"
 	r, err := scanCall(s.r.QueryRowContext(ctx, qCall, appID, callID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return call.Record{}, fmt.Errorf("%s: %w", op, call.ErrNotFound)
@@ -152,7 +152,7 @@ func (s *Store) Call(ctx context.Context, appID, callID string) (call.Record, er
 
 // OpenCalls implements call.Store.
 func (s *Store) OpenCalls(ctx context.Context) ([]call.Record, error) {
-	const op = "sqlite: open calls"
+	const op = "store: open calls"
 	rows, err := s.r.QueryContext(ctx, qOpenCalls)
 	if err != nil {
 		return nil, ctxErr(ctx, op, err)
@@ -233,6 +233,6 @@ func timeOrZero(ms int64) time.Time {
 // CallJobs returns the push jobs of a call, oldest first (for tests and
 // the delivery trace).
 func (s *Store) CallJobs(ctx context.Context, appID, callID string) ([]push.Job, error) {
-	return s.queryJobs(ctx, "sqlite: call jobs",
+	return s.queryJobs(ctx, "store: call jobs",
 		`SELECT `+jobColumns+` FROM push_jobs WHERE app_id = $1 AND call_id = $2 ORDER BY id`, appID, callID)
 }

@@ -38,7 +38,7 @@ GROUP BY vendor, status`
 func (s *Store) PushQueue(ctx context.Context, appID string) ([]push.QueueCount, error) {
 	rows, err := s.r.QueryContext(ctx, qPushQueue, appID)
 	if err != nil {
-		return nil, mapErr("sqlite: push queue", err)
+		return nil, mapErr("store: push queue", err)
 	}
 	defer rows.Close()
 	var out []push.QueueCount
@@ -46,13 +46,13 @@ func (s *Store) PushQueue(ctx context.Context, appID string) ([]push.QueueCount,
 		var c push.QueueCount
 		var v, st string
 		if err := rows.Scan(&v, &st, &c.Jobs); err != nil {
-			return nil, mapErr("sqlite: push queue", err)
+			return nil, mapErr("store: push queue", err)
 		}
 		c.Vendor, c.Status = push.Vendor(v), push.JobStatus(st)
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, mapErr("sqlite: push queue", err)
+		return nil, mapErr("store: push queue", err)
 	}
 	return out, nil
 }
@@ -66,14 +66,14 @@ func (s *Store) PushOutcomes(ctx context.Context, appID string, now time.Time) (
 	for _, q := range []struct{ kind, query string }{{"attempt", qPushAttemptOutcomes}, {"job", qPushJobOutcomes}} {
 		rows, err := s.r.QueryContext(ctx, q.query, appID, hour, five)
 		if err != nil {
-			return nil, mapErr("sqlite: push outcomes", err)
+			return nil, mapErr("store: push outcomes", err)
 		}
 		for rows.Next() {
 			c := push.OutcomeCount{Kind: q.kind}
 			var v string
 			if err := rows.Scan(&v, &c.Outcome, &c.Last1h, &c.Last5m); err != nil {
 				rows.Close()
-				return nil, mapErr("sqlite: push outcomes", err)
+				return nil, mapErr("store: push outcomes", err)
 			}
 			c.Vendor = push.Vendor(v)
 			out = append(out, c)
@@ -81,7 +81,7 @@ func (s *Store) PushOutcomes(ctx context.Context, appID string, now time.Time) (
 		err = rows.Err()
 		rows.Close()
 		if err != nil {
-			return nil, mapErr("sqlite: push outcomes", err)
+			return nil, mapErr("store: push outcomes", err)
 		}
 	}
 	return out, nil
@@ -105,10 +105,10 @@ func (s *Store) MessageByID(ctx context.Context, appID string, id int64) (im.Mes
 		&m.Recipient, &m.Type, &m.SubType, &m.Text, &m.Data, &m.SearchedContent, &m.ExtendedData,
 		&m.Priority, &m.LocalID, &m.ContentHash, contentColumn{&m.PushConfig}, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return im.Message{}, fmt.Errorf("sqlite: message: %w", im.ErrNotFound)
+		return im.Message{}, fmt.Errorf("store: message: %w", im.ErrNotFound)
 	}
 	if err != nil {
-		return im.Message{}, mapErr("sqlite: message", err)
+		return im.Message{}, mapErr("store: message", err)
 	}
 	m.CreatedAt = fromMillis(created)
 	return m, nil
@@ -122,7 +122,7 @@ func (s *Store) GroupMembership(ctx context.Context, appID, groupID, userID stri
 		return 0, false, nil
 	}
 	if err != nil {
-		return 0, false, mapErr("sqlite: group membership", err)
+		return 0, false, mapErr("store: group membership", err)
 	}
 	return joinedSeq, true, nil
 }
@@ -135,7 +135,7 @@ func (s *Store) GroupFanoutState(ctx context.Context, appID string, messageID in
 		return "", false, nil
 	}
 	if err != nil {
-		return "", false, mapErr("sqlite: group fanout", err)
+		return "", false, mapErr("store: group fanout", err)
 	}
 	return afterUser, true, nil
 }

@@ -15,7 +15,7 @@ import (
 // OrderKey < before (all when before is 0), newest first; see im.Store. A
 // limit of zero or less returns none.
 func (s *Store) Conversations(ctx context.Context, appID, userID string, before int64, limit int) ([]im.Conversation, error) {
-	const op = "sqlite: conversations"
+	const op = "store: conversations"
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -65,7 +65,7 @@ func (s *Store) Conversations(ctx context.Context, appID, userID string, before 
 func (s *Store) Conversation(ctx context.Context, appID, userID, convID string) (im.Conversation, error) {
 	c, err := scanConversation(s.rConversation.QueryRowContext(ctx, appID, userID, convID), appID)
 	if err != nil {
-		return im.Conversation{}, ctxErr(ctx, "sqlite: conversation", err)
+		return im.Conversation{}, ctxErr(ctx, "store: conversation", err)
 	}
 	return c, nil
 }
@@ -100,7 +100,7 @@ func scanConversation(sc scanner, appID string) (im.Conversation, error) {
 // and never beyond the last message, so that messages still to come count
 // as unread. im.ErrNotFound if the user has no such conversation.
 func (s *Store) MarkRead(ctx context.Context, appID, userID, convID string, seq int64) (_ int64, err error) {
-	const op = "sqlite: mark read"
+	const op = "store: mark read"
 	if seq < 0 {
 		return 0, fmt.Errorf("%s: negative seq %d", op, seq)
 	}
@@ -143,7 +143,7 @@ func (s *Store) MarkRead(ctx context.Context, appID, userID, convID string, seq 
 // Pending returns the user's conversations whose last seq is above the
 // device's cursor (0 without one), ordered by conversation ID.
 func (s *Store) Pending(ctx context.Context, appID, userID, deviceID string) ([]im.Pending, error) {
-	const op = "sqlite: pending"
+	const op = "store: pending"
 	rows, err := s.rPending.QueryContext(ctx, appID, userID, deviceID)
 	if err != nil {
 		return nil, ctxErr(ctx, op, err)
@@ -171,7 +171,7 @@ func (s *Store) Pending(ctx context.Context, appID, userID, deviceID string) ([]
 func (s *Store) UserCursor(ctx context.Context, appID, userID, convID string) (int64, error) {
 	var seq int64
 	if err := s.r.QueryRowContext(ctx, qUserCursor, appID, userID, convID).Scan(&seq); err != nil {
-		return 0, ctxErr(ctx, "sqlite: user cursor", err)
+		return 0, ctxErr(ctx, "store: user cursor", err)
 	}
 	return seq, nil
 }
@@ -193,7 +193,7 @@ func (s *Store) SaveCursors(ctx context.Context, cs []im.Cursor) error {
 		return cmp.Or(cmp.Compare(a.AppID, b.AppID), cmp.Compare(a.UserID, b.UserID),
 			cmp.Compare(a.DeviceID, b.DeviceID), cmp.Compare(a.ConvID, b.ConvID))
 	})
-	return s.inTx(ctx, "sqlite: save cursors", func(tx *sql.Tx) error {
+	return s.inTx(ctx, "store: save cursors", func(tx *sql.Tx) error {
 		stmt := tx.StmtContext(ctx, s.wSaveCursor)
 		for _, c := range sorted {
 			if _, err := stmt.ExecContext(ctx, c.AppID, c.UserID, c.DeviceID, c.ConvID, c.Seq); err != nil {

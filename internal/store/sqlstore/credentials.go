@@ -26,7 +26,7 @@ ON CONFLICT (app_id, vendor) DO UPDATE SET
 // PutCredential stores an app's credential for c.Vendor, replacing the one
 // it had; im.ErrNotFound if the app does not exist.
 func (s *Store) PutCredential(ctx context.Context, c push.Credential) error {
-	const op = "sqlite: put credential"
+	const op = "store: put credential"
 	config, err := s.sealValue(credentialAAD(c.AppID, string(c.Vendor)), string(c.Config))
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
@@ -43,7 +43,7 @@ func (s *Store) PutCredential(ctx context.Context, c push.Credential) error {
 // Credentials returns an app's credentials by vendor; with appID empty,
 // every app's.
 func (s *Store) Credentials(ctx context.Context, appID string) ([]push.Credential, error) {
-	const op = "sqlite: credentials"
+	const op = "store: credentials"
 	q, args := qAppCredentials, []any{appID}
 	if appID == "" {
 		q, args = qAllCredentials, nil
@@ -86,12 +86,12 @@ func (s *Store) Credentials(ctx context.Context, appID string) ([]push.Credentia
 func (s *Store) DeleteCredential(ctx context.Context, appID string, v push.Vendor) error {
 	res, err := s.w.ExecContext(ctx, qDelCredential, appID, string(v))
 	if err != nil {
-		return ctxErr(ctx, "sqlite: delete credential", err)
+		return ctxErr(ctx, "store: delete credential", err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return mapErr("sqlite: delete credential", err)
+		return mapErr("store: delete credential", err)
 	} else if n == 0 {
-		return fmt.Errorf("sqlite: delete credential: %w", push.ErrNotFound)
+		return fmt.Errorf("store: delete credential: %w", push.ErrNotFound)
 	}
 	return nil
 }

@@ -54,7 +54,7 @@ func recordDeviceEvent(ctx context.Context, tx *sql.Tx, e push.DeviceEvent) erro
 
 // DeviceEvents implements push.DeviceEventLog.
 func (s *Store) DeviceEvents(ctx context.Context, appID, pushID string, limit int) ([]push.DeviceEvent, error) {
-	const op = "sqlite: device events"
+	const op = "store: device events"
 	rows, err := s.r.QueryContext(ctx, qDeviceEvents, appID, pushID, limit)
 	if err != nil {
 		return nil, mapErr(op, err)

@@ -127,7 +127,7 @@ ORDER BY g.group_id`
 
 // CreateGroup implements im.GroupStore.
 func (s *Store) CreateGroup(ctx context.Context, g im.Group, members []im.GroupMember) error {
-	const op = "sqlite: create group"
+	const op = "store: create group"
 	return s.inTx(ctx, op, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, qInsertGroup, g.AppID, g.ID, g.Name, g.ExtendedData, g.Owner,
 			len(members), g.CreatedAt.UnixMilli(), g.JoinMode); err != nil {
@@ -151,7 +151,7 @@ func (s *Store) CreateGroup(ctx context.Context, g im.Group, members []im.GroupM
 func (s *Store) Group(ctx context.Context, appID, groupID string) (im.Group, error) {
 	g, err := scanGroup(s.r.QueryRowContext(ctx, qGroup, appID, groupID))
 	if err != nil {
-		return im.Group{}, ctxErr(ctx, "sqlite: group", err)
+		return im.Group{}, ctxErr(ctx, "store: group", err)
 	}
 	return g, nil
 }
@@ -173,7 +173,7 @@ func scanGroup(sc scanner, extra ...any) (im.Group, error) {
 
 // GroupMembers implements im.GroupStore.
 func (s *Store) GroupMembers(ctx context.Context, appID, groupID, after string, limit int) ([]im.GroupMember, error) {
-	const op = "sqlite: group members"
+	const op = "store: group members"
 	if limit <= 0 {
 		limit = math.MaxInt32 // every member; -1 would not run on PostgreSQL
 	}
@@ -201,7 +201,7 @@ func (s *Store) GroupMembers(ctx context.Context, appID, groupID, after string, 
 // AddGroupMembers implements im.GroupStore.
 func (s *Store) AddGroupMembers(ctx context.Context, appID, groupID string, members []im.GroupMember) (int64, error) {
 	var last int64
-	err := s.inTx(ctx, "sqlite: add group members", func(tx *sql.Tx) error {
+	err := s.inTx(ctx, "store: add group members", func(tx *sql.Tx) error {
 		if err := s.lockConversation(ctx, tx, appID, im.GroupConvID(groupID)); err != nil {
 			return err
 		}
@@ -230,7 +230,7 @@ func (s *Store) AddGroupMembers(ctx context.Context, appID, groupID string, memb
 
 // RemoveGroupMembers implements im.GroupStore.
 func (s *Store) RemoveGroupMembers(ctx context.Context, appID, groupID string, users []string) error {
-	return s.inTx(ctx, "sqlite: remove group members", func(tx *sql.Tx) error {
+	return s.inTx(ctx, "store: remove group members", func(tx *sql.Tx) error {
 		for _, u := range users {
 			if _, err := tx.ExecContext(ctx, qDeleteMember, appID, groupID, u); err != nil {
 				return err
@@ -243,7 +243,7 @@ func (s *Store) RemoveGroupMembers(ctx context.Context, appID, groupID string, u
 
 // SetGroupRoles implements im.GroupStore.
 func (s *Store) SetGroupRoles(ctx context.Context, appID, groupID string, roles map[string]int, owner string) error {
-	return s.inTx(ctx, "sqlite: set group roles", func(tx *sql.Tx) error {
+	return s.inTx(ctx, "store: set group roles", func(tx *sql.Tx) error {
 		for u, r := range roles {
 			if _, err := tx.ExecContext(ctx, qSetRole, appID, groupID, u, r); err != nil {
 				return err
@@ -260,7 +260,7 @@ func (s *Store) SetGroupRoles(ctx context.Context, appID, groupID string, roles 
 
 // DismissGroup implements im.GroupStore.
 func (s *Store) DismissGroup(ctx context.Context, appID, groupID string, at time.Time) error {
-	return s.inTx(ctx, "sqlite: dismiss group", func(tx *sql.Tx) error {
+	return s.inTx(ctx, "store: dismiss group", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, qDismissGroup, appID, groupID, at.UnixMilli())
 		if err != nil {
 			return err
@@ -275,7 +275,7 @@ func (s *Store) DismissGroup(ctx context.Context, appID, groupID string, at time
 
 // UserGroups implements im.GroupStore.
 func (s *Store) UserGroups(ctx context.Context, appID, userID, after string, limit int) ([]im.UserGroup, error) {
-	const op = "sqlite: user groups"
+	const op = "store: user groups"
 	rows, err := s.r.QueryContext(ctx, qUserGroups, appID, userID, after, limit)
 	if err != nil {
 		return nil, ctxErr(ctx, op, err)
@@ -300,10 +300,10 @@ func (s *Store) UserGroups(ctx context.Context, appID, userID, after string, lim
 // MarkGroupRead implements im.GroupStore.
 func (s *Store) MarkGroupRead(ctx context.Context, appID, userID, groupID string, seq int64) (int64, error) {
 	if seq < 0 {
-		return 0, fmt.Errorf("sqlite: mark group read: negative seq %d", seq)
+		return 0, fmt.Errorf("store: mark group read: negative seq %d", seq)
 	}
 	var unread int64
-	err := s.inTx(ctx, "sqlite: mark group read", func(tx *sql.Tx) error {
+	err := s.inTx(ctx, "store: mark group read", func(tx *sql.Tx) error {
 		if err := s.lockConversation(ctx, tx, appID, im.GroupConvID(groupID)); err != nil {
 			return err
 		}
@@ -325,7 +325,7 @@ func (s *Store) MarkGroupRead(ctx context.Context, appID, userID, groupID string
 
 // GroupFanouts implements im.GroupStore.
 func (s *Store) GroupFanouts(ctx context.Context, limit int) ([]im.GroupFanout, error) {
-	const op = "sqlite: group fanouts"
+	const op = "store: group fanouts"
 	rows, err := s.r.QueryContext(ctx, qFanouts, limit)
 	if err != nil {
 		return nil, ctxErr(ctx, op, err)
@@ -358,7 +358,7 @@ func (s *Store) GroupFanouts(ctx context.Context, limit int) ([]im.GroupFanout, 
 // PlanGroupPush implements im.GroupStore.
 func (s *Store) PlanGroupPush(ctx context.Context, f im.GroupFanout, users []string, next string) error {
 	now := time.Now()
-	return s.inTx(ctx, "sqlite: plan group push", func(tx *sql.Tx) error {
+	return s.inTx(ctx, "store: plan group push", func(tx *sql.Tx) error {
 		if len(users) > 0 {
 			in := messageIntent(f.AppID, f.MessageID, f.PushConfig, f.ExpiresAt, false, users...)
 			p := s.planner(tx)
@@ -432,7 +432,7 @@ func (s *Store) SetGroupJoinMode(ctx context.Context, appID, groupID string, mod
 	if err == nil {
 		err = affected(res)
 	}
-	return ctxErr(ctx, "sqlite: set group join mode", err)
+	return ctxErr(ctx, "store: set group join mode", err)
 }
 
 // affected is sql.ErrNoRows when res changed no row.
@@ -448,7 +448,7 @@ func affected(res sql.Result) error {
 func (s *Store) PutJoinRequest(ctx context.Context, r im.JoinRequest) error {
 	_, err := s.w.ExecContext(ctx, qPutJoinRequest, r.AppID, r.GroupID, r.UserID, r.Message, r.State,
 		r.CreatedAt.UnixMilli(), r.UpdatedAt.UnixMilli())
-	return ctxErr(ctx, "sqlite: put join request", err)
+	return ctxErr(ctx, "store: put join request", err)
 }
 
 func scanJoinRequest(sc scanner) (im.JoinRequest, error) {
@@ -465,14 +465,14 @@ func scanJoinRequest(sc scanner) (im.JoinRequest, error) {
 func (s *Store) JoinRequest(ctx context.Context, appID, groupID, userID string) (im.JoinRequest, error) {
 	r, err := scanJoinRequest(s.r.QueryRowContext(ctx, qJoinRequest, appID, groupID, userID))
 	if err != nil {
-		return im.JoinRequest{}, ctxErr(ctx, "sqlite: join request", err)
+		return im.JoinRequest{}, ctxErr(ctx, "store: join request", err)
 	}
 	return r, nil
 }
 
 // JoinRequests implements im.GroupStore.
 func (s *Store) JoinRequests(ctx context.Context, appID, groupID, after string, limit int) ([]im.JoinRequest, error) {
-	const op = "sqlite: join requests"
+	const op = "store: join requests"
 	rows, err := s.r.QueryContext(ctx, qJoinRequests, appID, groupID, after, limit)
 	if err != nil {
 		return nil, ctxErr(ctx, op, err)
@@ -498,5 +498,5 @@ func (s *Store) DecideJoinRequest(ctx context.Context, appID, groupID, userID st
 	if err == nil {
 		err = affected(res)
 	}
-	return ctxErr(ctx, "sqlite: decide join request", err)
+	return ctxErr(ctx, "store: decide join request", err)
 }

@@ -137,7 +137,7 @@ func (s *Store) probe(ctx context.Context) (err error) {
 	if s.d.shared {
 		return s.probePostgres(ctx)
 	}
-	const op = "sqlite: write probe"
+	const op = "store: write probe"
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return ctxErr(ctx, op, err)

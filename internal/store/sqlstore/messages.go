@@ -107,14 +107,14 @@ func (s *Store) AppendMessages(ctx context.Context, msgs []*im.Message) ([]im.Ap
 	}
 	for i, m := range msgs {
 		if err := checkMessage(m); err != nil {
-			return nil, fmt.Errorf("sqlite: append: message %d: %w", i, err)
+			return nil, fmt.Errorf("store: append: message %d: %w", i, err)
 		}
 	}
 
 	select {
 	case s.writeSem <- struct{}{}:
 	case <-ctx.Done():
-		return nil, fmt.Errorf("sqlite: append: %w", ctx.Err())
+		return nil, fmt.Errorf("store: append: %w", ctx.Err())
 	}
 	defer func() { <-s.writeSem }()
 
@@ -135,7 +135,7 @@ func (s *Store) AppendMessages(ctx context.Context, msgs []*im.Message) ([]im.Ap
 			}
 			// Only another writer storing the same local ID since the
 			// lookup can get here; a retry finds its message.
-			err = fmt.Errorf("sqlite: append: %w: %w", im.ErrBusy, err)
+			err = fmt.Errorf("store: append: %w: %w", im.ErrBusy, err)
 			break
 		}
 		if err == nil || !retryable(err) || attempt == retryAttempts {
@@ -167,7 +167,7 @@ type webhookBatch struct {
 // the message takes a seq; without it a local ID stored before the batch
 // fails the transaction with errLocalIDStored.
 func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convKey]int64, lookUp bool) (_ []im.AppendResult, err error) {
-	const op = "sqlite: append"
+	const op = "store: append"
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, ctxErr(ctx, op, err)
@@ -371,7 +371,7 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 // PlanPushOnce implements im.Store: each plan is a message intent with
 // Once, in one transaction.
 func (s *Store) PlanPushOnce(ctx context.Context, appID, userID string, plans []im.PushPlan, now time.Time) (int, error) {
-	const op = "sqlite: plan push once"
+	const op = "store: plan push once"
 	if len(plans) == 0 {
 		return 0, nil
 	}
@@ -446,7 +446,7 @@ func (s *Store) MessagesAfter(ctx context.Context, appID, convID string, afterSe
 	if limit <= 0 {
 		return nil, nil
 	}
-	return s.queryMessages(ctx, "sqlite: messages after", s.rMessagesAfter, appID, convID, afterSeq, limit)
+	return s.queryMessages(ctx, "store: messages after", s.rMessagesAfter, appID, convID, afterSeq, limit)
 }
 
 // MessagesBefore returns up to limit messages with Seq < beforeSeq (all when
@@ -459,7 +459,7 @@ func (s *Store) MessagesBefore(ctx context.Context, appID, convID string, before
 	if beforeSeq == 0 {
 		beforeSeq = math.MaxInt64
 	}
-	return s.queryMessages(ctx, "sqlite: messages before", s.rMessagesBefore, appID, convID, beforeSeq, limit)
+	return s.queryMessages(ctx, "store: messages before", s.rMessagesBefore, appID, convID, beforeSeq, limit)
 }
 
 // queryMessages runs one of the paging statements.

@@ -409,7 +409,7 @@ func (p *txPlanner) run(ctx context.Context, stmt *sql.Stmt, args []any, ids []i
 // their own (a push sent without a message or a call).
 func (s *Store) PlanIntent(ctx context.Context, in push.Intent) ([]int64, error) {
 	var ids []int64
-	err := s.inTx(ctx, "sqlite: plan push", func(tx *sql.Tx) error {
+	err := s.inTx(ctx, "store: plan push", func(tx *sql.Tx) error {
 		p := s.planner(tx)
 		defer p.close()
 		var err error

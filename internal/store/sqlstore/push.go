@@ -95,7 +95,7 @@ WHERE job_id = $1 ORDER BY attempt`
 // binding is recorded as a device event in the same transaction.
 func (s *Store) RegisterDevice(ctx context.Context, d push.Device) error {
 	now := time.Now()
-	return s.inTx(ctx, "sqlite: register device", func(tx *sql.Tx) error {
+	return s.inTx(ctx, "store: register device", func(tx *sql.Tx) error {
 		from, _, err := deviceUser(ctx, tx, d.AppID, d.PushID)
 		if err != nil {
 			return err
@@ -119,7 +119,7 @@ func (s *Store) RegisterDevice(ctx context.Context, d push.Device) error {
 // device event.
 func (s *Store) UnbindDevice(ctx context.Context, appID, pushID, userID string) error {
 	now := time.Now()
-	return s.inTx(ctx, "sqlite: unbind device", func(tx *sql.Tx) error {
+	return s.inTx(ctx, "store: unbind device", func(tx *sql.Tx) error {
 		if err := deviceExists(ctx, tx, appID, pushID); err != nil {
 			return err
 		}
@@ -140,7 +140,7 @@ func (s *Store) UnbindDevice(ctx context.Context, appID, pushID, userID string) 
 // event.
 func (s *Store) DeleteDevice(ctx context.Context, appID, pushID, reason string) error {
 	now := time.Now()
-	return s.inTx(ctx, "sqlite: delete device", func(tx *sql.Tx) error {
+	return s.inTx(ctx, "store: delete device", func(tx *sql.Tx) error {
 		user, found, err := deviceUser(ctx, tx, appID, pushID)
 		if err != nil {
 			return err
@@ -208,10 +208,10 @@ func (s *Store) inTxOnce(ctx context.Context, op string, fn func(*sql.Tx) error)
 func (s *Store) Device(ctx context.Context, appID, pushID string) (push.Device, error) {
 	d, err := scanDevice(s.r.QueryRowContext(ctx, qDevice, appID, pushID))
 	if errors.Is(err, sql.ErrNoRows) {
-		return push.Device{}, fmt.Errorf("sqlite: device: %w", push.ErrNotFound)
+		return push.Device{}, fmt.Errorf("store: device: %w", push.ErrNotFound)
 	}
 	if err != nil {
-		return push.Device{}, mapErr("sqlite: device", err)
+		return push.Device{}, mapErr("store: device", err)
 	}
 	return d, nil
 }
@@ -220,19 +220,19 @@ func (s *Store) Device(ctx context.Context, appID, pushID string) (push.Device, 
 func (s *Store) UserDevices(ctx context.Context, appID, userID string) ([]push.Device, error) {
 	rows, err := s.r.QueryContext(ctx, qUserDevices, appID, userID)
 	if err != nil {
-		return nil, mapErr("sqlite: user devices", err)
+		return nil, mapErr("store: user devices", err)
 	}
 	defer rows.Close()
 	var out []push.Device
 	for rows.Next() {
 		d, err := scanDevice(rows)
 		if err != nil {
-			return nil, mapErr("sqlite: user devices", err)
+			return nil, mapErr("store: user devices", err)
 		}
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, mapErr("sqlite: user devices", err)
+		return nil, mapErr("store: user devices", err)
 	}
 	return out, nil
 }
@@ -250,7 +250,7 @@ func scanDevice(r scanner) (push.Device, error) {
 
 // DueJobs implements push.Store.
 func (s *Store) DueJobs(ctx context.Context, v push.Vendor, now time.Time, limit int) ([]push.Job, error) {
-	const op = "sqlite: due jobs"
+	const op = "store: due jobs"
 	rows, err := s.rDueJobs.QueryContext(ctx, string(v), now.UnixMilli(), limit)
 	if err != nil {
 		return nil, mapErr(op, err)
@@ -350,7 +350,7 @@ func (s *Store) claimedJobs(ctx context.Context, tx *sql.Tx, ids []any) ([]push.
 // ClaimJobs implements push.Store: the lease and the read of the leased
 // jobs (with their devices) are one transaction.
 func (s *Store) ClaimJobs(ctx context.Context, v push.Vendor, now time.Time, limit int, owner string, leaseUntil time.Time) ([]push.Job, error) {
-	const op = "sqlite: claim jobs"
+	const op = "store: claim jobs"
 	switch {
 	case owner == "":
 		return nil, fmt.Errorf("%s: %w", op, push.ErrNoOwner)
@@ -477,7 +477,7 @@ func (s *Store) FinishAttempts(ctx context.Context, fs []push.Finish) error {
 			calls++
 		}
 	}
-	return s.inTx(ctx, "sqlite: finish attempts", func(tx *sql.Tx) error {
+	return s.inTx(ctx, "store: finish attempts", func(tx *sql.Tx) error {
 		var moved map[int64]bool
 		if calls > 0 {
 			moved = make(map[int64]bool, len(fs))
@@ -542,7 +542,7 @@ func repeatsJob(fs []push.Finish) bool {
 // finishEach is FinishAttempts one finish at a time (qFinishJob, then
 // qInsertAttempt), in order.
 func (s *Store) finishEach(ctx context.Context, fs []push.Finish, now int64) error {
-	return s.inTx(ctx, "sqlite: finish attempts", func(tx *sql.Tx) error {
+	return s.inTx(ctx, "store: finish attempts", func(tx *sql.Tx) error {
 		ins, upd := tx.StmtContext(ctx, s.wInsertAttempt), tx.StmtContext(ctx, s.wFinishJob)
 		for _, f := range fs {
 			a := f.Attempt
@@ -624,7 +624,7 @@ func leaseLost(ctx context.Context, tx *sql.Tx, id int64, owner string) (bool, e
 
 // Trace implements push.Store.
 func (s *Store) Trace(ctx context.Context, f push.TraceFilter) ([]push.Job, [][]push.Attempt, error) {
-	const op = "sqlite: push trace"
+	const op = "store: push trace"
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100

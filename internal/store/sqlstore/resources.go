@@ -42,10 +42,10 @@ ON CONFLICT (app_id, id) DO UPDATE SET spec = excluded.spec, updated_at = exclud
 func (s *Store) PutResource(ctx context.Context, r push.Resource) error {
 	spec, err := json.Marshal(r.Spec)
 	if err != nil {
-		return fmt.Errorf("sqlite: put resource: %w", err)
+		return fmt.Errorf("store: put resource: %w", err)
 	}
 	_, err = s.w.ExecContext(ctx, qPutResource, r.AppID, r.ID, spec, time.Now().UnixMilli())
-	return ctxErr(ctx, "sqlite: put resource", err)
+	return ctxErr(ctx, "store: put resource", err)
 }
 
 // Resource implements push.ResourceLookup: push.ErrNotFound if the app has
@@ -53,17 +53,17 @@ func (s *Store) PutResource(ctx context.Context, r push.Resource) error {
 func (s *Store) Resource(ctx context.Context, appID, id string) (push.Resource, error) {
 	r, err := scanResource(s.r.QueryRowContext(ctx, qResource, appID, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return push.Resource{}, fmt.Errorf("sqlite: resource: %w", push.ErrNotFound)
+		return push.Resource{}, fmt.Errorf("store: resource: %w", push.ErrNotFound)
 	}
 	if err != nil {
-		return push.Resource{}, ctxErr(ctx, "sqlite: resource", err)
+		return push.Resource{}, ctxErr(ctx, "store: resource", err)
 	}
 	return r, nil
 }
 
 // Resources returns an app's resources by ID.
 func (s *Store) Resources(ctx context.Context, appID string) ([]push.Resource, error) {
-	const op = "sqlite: resources"
+	const op = "store: resources"
 	rows, err := s.r.QueryContext(ctx, qResources, appID)
 	if err != nil {
 		return nil, ctxErr(ctx, op, err)
@@ -88,12 +88,12 @@ func (s *Store) Resources(ctx context.Context, appID string) ([]push.Resource, e
 func (s *Store) DeleteResource(ctx context.Context, appID, id string) error {
 	res, err := s.w.ExecContext(ctx, qDelResource, appID, id)
 	if err != nil {
-		return ctxErr(ctx, "sqlite: delete resource", err)
+		return ctxErr(ctx, "store: delete resource", err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return mapErr("sqlite: delete resource", err)
+		return mapErr("store: delete resource", err)
 	} else if n == 0 {
-		return fmt.Errorf("sqlite: delete resource: %w", push.ErrNotFound)
+		return fmt.Errorf("store: delete resource: %w", push.ErrNotFound)
 	}
 	return nil
 }
@@ -117,7 +117,7 @@ func scanResource(r scanner) (push.Resource, error) {
 func (s *Store) UnreadTotal(ctx context.Context, appID, userID string) (int64, error) {
 	var n int64
 	if err := s.r.QueryRowContext(ctx, qUnreadTotal, appID, userID).Scan(&n); err != nil {
-		return 0, ctxErr(ctx, "sqlite: unread total", err)
+		return 0, ctxErr(ctx, "store: unread total", err)
 	}
 	return n, nil
 }
@@ -130,7 +130,7 @@ func (s *Store) UnreadTotal(ctx context.Context, appID, userID string) (int64, e
 func (s *Store) PlanPush(ctx context.Context, appID string, t push.Targets, pushConfig []byte, expires time.Time) ([]int64, error) {
 	c, err := push.DecodeContent(pushConfig)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: plan push: %w", err)
+		return nil, fmt.Errorf("store: plan push: %w", err)
 	}
 	return s.PlanIntent(ctx, push.Intent{AppID: appID, Targets: t, Source: push.Source{Kind: push.SourceServer},
 		Content: c, ExpiresAt: expires})

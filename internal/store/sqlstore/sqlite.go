@@ -373,7 +373,7 @@ func (s *Store) prepare(ctx context.Context) error {
 	} {
 		stmt, err := p.db.PrepareContext(ctx, p.query)
 		if err != nil {
-			return mapErr("sqlite: prepare", err)
+			return mapErr("store: prepare", err)
 		}
 		*p.stmt = stmt
 	}
@@ -381,30 +381,30 @@ func (s *Store) prepare(ctx context.Context) error {
 	if s.wInsertMessages, err = prepareMultiRow(ctx, s.w, messageCols, maxMessageRows, func(rows int) string {
 		return valuesSQL(qInsertMessagesHead, messageCols, "", qInsertMessagesTail, rows, s.anonParams)
 	}); err != nil {
-		return mapErr("sqlite: prepare", err)
+		return mapErr("store: prepare", err)
 	}
 	if s.wUpsertConversations, err = prepareMultiRow(ctx, s.w, conversationCols, maxConversationRows, func(rows int) string {
 		return valuesSQL(qUpsertConversationsHead, conversationCols, qUpsertConversationsRow, qUpsertConversationsTail, rows, s.anonParams)
 	}); err != nil {
-		return mapErr("sqlite: prepare", err)
+		return mapErr("store: prepare", err)
 	}
 	if s.wPlanMessages, err = prepareMultiRow(ctx, s.w, planBatchCols, maxPlanBatchRows, func(rows int) string {
 		return planBatchSQL(rows, s.d.blob, s.anonParams)
 	}); err != nil {
-		return mapErr("sqlite: prepare", err)
+		return mapErr("store: prepare", err)
 	}
 	if err := s.prepareClaims(ctx); err != nil {
-		return mapErr("sqlite: prepare", err)
+		return mapErr("store: prepare", err)
 	}
 	if s.wFinishJobs, err = prepareMultiRow(ctx, s.w, finishCols, maxFinishRows, func(rows int) string {
 		return typedValuesSQL(qFinishJobsHead, finishJobTypes, qFinishJobsTail, rows, s.anonParams)
 	}); err != nil {
-		return mapErr("sqlite: prepare", err)
+		return mapErr("store: prepare", err)
 	}
 	if s.wInsertAttempts, err = prepareMultiRow(ctx, s.w, attemptCols, maxFinishRows, func(rows int) string {
 		return typedValuesSQL(qInsertAttemptsHead, attemptTypes, qInsertAttemptsTail, rows, s.anonParams)
 	}); err != nil {
-		return mapErr("sqlite: prepare", err)
+		return mapErr("store: prepare", err)
 	}
 	return nil
 }
@@ -412,10 +412,10 @@ func (s *Store) prepare(ctx context.Context) error {
 // Ping checks that both the writer and a reader answer.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.w.PingContext(ctx); err != nil {
-		return mapErr("sqlite: ping writer", err)
+		return mapErr("store: ping writer", err)
 	}
 	if err := s.r.PingContext(ctx); err != nil {
-		return mapErr("sqlite: ping reader", err)
+		return mapErr("store: ping reader", err)
 	}
 	return nil
 }
@@ -454,7 +454,7 @@ func (s *Store) Close() error {
 			errs = append(errs, s.w.Close())
 		}
 		if err := errors.Join(errs...); err != nil {
-			s.closeErr = fmt.Errorf("sqlite: close: %w", err)
+			s.closeErr = fmt.Errorf("store: close: %w", err)
 		}
 	})
 	return s.closeErr

@@ -59,7 +59,7 @@ const ReasonUserDeleted = "user deleted by the app's server"
 // RecordUser remembers that userID logged in to appID (idempotent).
 func (s *Store) RecordUser(ctx context.Context, appID, userID string) error {
 	_, err := s.w.ExecContext(ctx, qRecordUser, appID, userID, time.Now().UnixMilli())
-	return ctxErr(ctx, "sqlite: record user", err)
+	return ctxErr(ctx, "store: record user", err)
 }
 
 // UnknownUsers returns those of users that never logged in to appID (nor
@@ -74,7 +74,7 @@ func (s *Store) UnknownUsers(ctx context.Context, appID string, users []string) 
 			continue
 		}
 		if err != nil {
-			return nil, ctxErr(ctx, "sqlite: unknown users", err)
+			return nil, ctxErr(ctx, "store: unknown users", err)
 		}
 	}
 	return unknown, nil
@@ -84,7 +84,7 @@ func (s *Store) UnknownUsers(ctx context.Context, appID string, users []string) 
 // exist, in one transaction.
 func (s *Store) PutUsers(ctx context.Context, appID string, us []im.UserProfile) error {
 	now := time.Now().UnixMilli()
-	return s.userTx(ctx, "sqlite: put users", func(tx *sql.Tx) error {
+	return s.userTx(ctx, "store: put users", func(tx *sql.Tx) error {
 		for _, u := range us {
 			if _, err := tx.ExecContext(ctx, qPutUser, appID, u.UserID, u.Nickname, u.AvatarURL, u.Extra, now); err != nil {
 				return err
@@ -104,7 +104,7 @@ func scanUser(ctx context.Context, row *sql.Row, appID string) (im.User, error) 
 	u := im.User{AppID: appID}
 	var created, updated, after int64
 	if err := row.Scan(&u.UserID, &u.Nickname, &u.AvatarURL, &u.Extra, &created, &updated, &after, &u.Devices); err != nil {
-		return im.User{}, ctxErr(ctx, "sqlite: user", err)
+		return im.User{}, ctxErr(ctx, "store: user", err)
 	}
 	u.CreatedAt = time.UnixMilli(created).UTC()
 	if updated > 0 {
@@ -125,7 +125,7 @@ func (s *Store) Users(ctx context.Context, appID string, ids []string) ([]im.Use
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: users: %w", err)
+			return nil, fmt.Errorf("store: users: %w", err)
 		}
 		out = append(out, u)
 	}
@@ -144,7 +144,7 @@ func (s *Store) UpdateUser(ctx context.Context, appID, userID string, p im.UserP
 	n1, v1 := set(p.Nickname)
 	n2, v2 := set(p.AvatarURL)
 	n3, v3 := set(p.Extra)
-	err := s.userTx(ctx, "sqlite: update user", func(tx *sql.Tx) error {
+	err := s.userTx(ctx, "store: update user", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, qPatchUser, appID, userID, n1, v1, n2, v2, n3, v3, time.Now().UnixMilli())
 		if err != nil {
 			return err
@@ -169,7 +169,7 @@ func (s *Store) RevokeTokens(ctx context.Context, appID, userID string, before t
 	var after int64
 	err := s.w.QueryRowContext(ctx, qRevokeTokens, appID, userID, before.UnixMilli()).Scan(&after)
 	if err != nil {
-		return time.Time{}, ctxErr(ctx, "sqlite: revoke tokens", err)
+		return time.Time{}, ctxErr(ctx, "store: revoke tokens", err)
 	}
 	return time.UnixMilli(after).UTC(), nil
 }
@@ -182,7 +182,7 @@ func (s *Store) TokensValidAfter(ctx context.Context, appID, userID string) (tim
 		return time.Time{}, nil
 	}
 	if err != nil {
-		return time.Time{}, ctxErr(ctx, "sqlite: tokens valid after", err)
+		return time.Time{}, ctxErr(ctx, "store: tokens valid after", err)
 	}
 	return time.UnixMilli(after).UTC(), nil
 }
@@ -194,7 +194,7 @@ func (s *Store) TokensValidAfter(ctx context.Context, appID, userID string) (tim
 // group memberships stay. im.ErrNotFound if there is no such user.
 func (s *Store) DeleteUser(ctx context.Context, appID, userID string) error {
 	now := time.Now()
-	return s.userTx(ctx, "sqlite: delete user", func(tx *sql.Tx) error {
+	return s.userTx(ctx, "store: delete user", func(tx *sql.Tx) error {
 		var one int
 		if err := tx.QueryRowContext(ctx, qUserExists, appID, userID).Scan(&one); err != nil {
 			return err // sql.ErrNoRows: im.ErrNotFound

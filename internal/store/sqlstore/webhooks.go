@@ -72,16 +72,16 @@ FROM webhook_outbox WHERE app_id = $1 GROUP BY status`
 func (s *Store) PutWebhook(ctx context.Context, c webhook.Config) error {
 	sealed, err := s.sealSecret(colWebhookSecret, c.AppID, c.Secret)
 	if err != nil {
-		return fmt.Errorf("sqlite: put webhook: %w", err)
+		return fmt.Errorf("store: put webhook: %w", err)
 	}
 	_, err = s.w.ExecContext(ctx, qPutWebhook, c.AppID, c.URL, sealed, strings.Join(c.Events, ","), boolInt(c.Enabled),
 		c.BeforeSendURL, c.BeforeSendTimeout.Milliseconds(), boolInt(c.FailOpen), c.UpdatedAt.UnixMilli())
-	return ctxErr(ctx, "sqlite: put webhook", err)
+	return ctxErr(ctx, "store: put webhook", err)
 }
 
 // Webhooks implements webhook.Store.
 func (s *Store) Webhooks(ctx context.Context) ([]webhook.Config, error) {
-	const op = "sqlite: webhooks"
+	const op = "store: webhooks"
 	rows, err := s.r.QueryContext(ctx, qWebhooks)
 	if err != nil {
 		return nil, ctxErr(ctx, op, err)
@@ -115,7 +115,7 @@ func (s *Store) Webhooks(ctx context.Context) ([]webhook.Config, error) {
 
 // DeleteWebhook implements webhook.Store.
 func (s *Store) DeleteWebhook(ctx context.Context, appID string) error {
-	const op = "sqlite: delete webhook"
+	const op = "store: delete webhook"
 	return s.inTx(ctx, op, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, qDelWebhook, appID)
 		if err != nil {
@@ -133,7 +133,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, appID string) error {
 
 // EnqueueEvents implements webhook.Store.
 func (s *Store) EnqueueEvents(ctx context.Context, evs []webhook.NewEvent) ([]int64, error) {
-	const op = "sqlite: enqueue webhook events"
+	const op = "store: enqueue webhook events"
 	ids := make([]int64, 0, len(evs))
 	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, qInsertWebhookEvent)
@@ -212,7 +212,7 @@ func placeholders(from, n int) string {
 
 // EventMessages implements webhook.Store.
 func (s *Store) EventMessages(ctx context.Context, ids []int64) (map[int64]*webhook.Message, error) {
-	const op = "sqlite: webhook event messages"
+	const op = "store: webhook event messages"
 	out := make(map[int64]*webhook.Message, len(ids))
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), 500)]
@@ -245,7 +245,7 @@ func (s *Store) EventMessages(ctx context.Context, ids []int64) (map[int64]*webh
 
 // AdvanceBatch implements webhook.Store.
 func (s *Store) AdvanceBatch(ctx context.Context, id int64, progress int, splits []webhook.Split) error {
-	return s.inTx(ctx, "sqlite: advance webhook batch", func(tx *sql.Tx) error {
+	return s.inTx(ctx, "store: advance webhook batch", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, qAdvanceWebhook, id, progress, len(splits))
 		if err != nil {
 			return err
@@ -301,14 +301,14 @@ func (s *Store) DueEvents(ctx context.Context, now time.Time, limit int, skipApp
 		q += ` AND o.app_id NOT IN ` + placeholders(3, len(skipApps))
 	}
 	q += ` ORDER BY o.next_at, o.id LIMIT $2`
-	return outboxRows(ctx, s.r, "sqlite: due webhook events", q, args...)
+	return outboxRows(ctx, s.r, "store: due webhook events", q, args...)
 }
 
 // NextDue implements webhook.Store.
 func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
 	var at int64
 	if err := s.r.QueryRowContext(ctx, qNextWebhookDue).Scan(&at); err != nil {
-		return time.Time{}, ctxErr(ctx, "sqlite: next webhook due", err)
+		return time.Time{}, ctxErr(ctx, "store: next webhook due", err)
 	}
 	if at == 0 {
 		return time.Time{}, nil
@@ -321,7 +321,7 @@ func (s *Store) FinishEvents(ctx context.Context, outs []webhook.Outcome) error 
 	if len(outs) == 0 {
 		return nil
 	}
-	return s.inTx(ctx, "sqlite: finish webhook events", func(tx *sql.Tx) error {
+	return s.inTx(ctx, "store: finish webhook events", func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, qFinishWebhook)
 		if err != nil {
 			return err
@@ -349,7 +349,7 @@ func (s *Store) FinishEvents(ctx context.Context, outs []webhook.Outcome) error 
 // The reads share one transaction: the entries and the counts are of the
 // same moment.
 func (s *Store) RecentEvents(ctx context.Context, appID, status string, limit int) ([]webhook.Row, webhook.Counts, error) {
-	const op = "sqlite: recent webhook events"
+	const op = "store: recent webhook events"
 	var n webhook.Counts
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -410,7 +410,7 @@ func (s *Store) RecentEvents(ctx context.Context, appID, status string, limit in
 // batchSplits returns the split-off message IDs of the batch rows among
 // rows.
 func batchSplits(ctx context.Context, db querier, rows []webhook.Row) (map[int64]bool, error) {
-	const op = "sqlite: webhook batch splits"
+	const op = "store: webhook batch splits"
 	var args []any
 	for _, r := range rows {
 		if r.Size > 0 && r.Splits > 0 {
@@ -475,11 +475,11 @@ func appendBatch(out []webhook.Row, r webhook.Row, split map[int64]bool, status 
 func (s *Store) PendingEvents(ctx context.Context) (int, error) {
 	var n int
 	err := s.r.QueryRowContext(ctx, qPendingWebhooks).Scan(&n)
-	return n, ctxErr(ctx, "sqlite: pending webhook events", err)
+	return n, ctxErr(ctx, "store: pending webhook events", err)
 }
 
 // TrimEvents deletes delivered rows finished before t.
 func (s *Store) TrimEvents(ctx context.Context, before time.Time) error {
 	_, err := s.w.ExecContext(ctx, qTrimWebhookEvent, before.UnixMilli())
-	return ctxErr(ctx, "sqlite: trim webhook events", err)
+	return ctxErr(ctx, "store: trim webhook events", err)
 }
