@@ -117,4 +117,3 @@ func redactURL(u string) string {
 	}
 	return p.Redacted()
 }
-
