@@ -46,6 +46,8 @@ func (s *Session) onMessage(typ websocket.MessageType, b []byte) bool {
 		s.replyErr("", protocol.Errorf(protocol.CodeBadFrame, "frames are JSON text messages"))
 		return false
 	}
+	// f.Data is a slice of b, which the transport may reuse once onMessage
+	// returns: handlers decode it (DecodeData) before they return.
 	f, perr := protocol.Decode(b)
 	if perr != nil {
 		s.g.metrics.badFrames.Inc()

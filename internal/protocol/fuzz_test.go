@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 )
@@ -19,11 +20,16 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"history","id":"4","data":{"conversationID":"bob","beforeSeq":10,"count":20}}`,
 		`{"type":"sync","id":"5","data":{"positions":[{"conversationID":"bob","seq":1}]}}`,
 		`{"type":"ping","id":"6"}`, `[]`, `{}`, `null`, `{"type":1}`, "\x00\xff",
+		`{"TYPE":"ping","Id":"7","x":[1,-2.5e3,true,null,{"a":"\u00e9\n"}]}`,
+		`{"type":"ping","id":"8","data":null,"type":null}`, `{"type":"send","id":"9","data":{"a":01}}`,
+		`{"typ\u0065":"ping","id":"10"}`, `{"type":"ping","id":"11","error":{"code":1}}`,
+		`{"type":"ping","id":"12"}}`, `{"type":"ping","id":"\u00e9"}`, `{"type":"ping","id":"13",}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fr, perr := Decode(b)
+		checkSameAsStd(t, b, fr, perr)
 		if perr != nil {
 			if _, ok := catalogue[perr.Code]; !ok {
 				t.Fatalf("uncatalogued code %d", perr.Code)
@@ -55,4 +61,22 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkSameAsStd fails t unless Decode's verdict on b (fr, perr) is the one
+// encoding/json gives: the same frame and the same error, when b is an
+// object at all.
+func checkSameAsStd(t *testing.T, b []byte, fr Frame, perr *Error) {
+	t.Helper()
+	tb := bytes.TrimSpace(b)
+	if len(tb) == 0 || tb[0] != '{' {
+		return
+	}
+	want, werr := decodeStd(tb)
+	if fr.Type != want.Type || fr.ID != want.ID || !bytes.Equal(fr.Data, want.Data) || (fr.Error == nil) != (want.Error == nil) {
+		t.Fatalf("%q: frame %+v, encoding/json gives %+v", b, fr, want)
+	}
+	if (perr == nil) != (werr == nil) || perr != nil && (perr.Code != werr.Code || perr.Message != werr.Message) {
+		t.Fatalf("%q: error %v, encoding/json gives %v", b, perr, werr)
+	}
 }
