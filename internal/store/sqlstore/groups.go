@@ -360,7 +360,11 @@ func (s *Store) PlanGroupPush(ctx context.Context, f im.GroupFanout, users []str
 	now := time.Now()
 	return s.inTx(ctx, "store: plan group push", func(tx *sql.Tx) error {
 		if len(users) > 0 {
-			in := messageIntent(f.AppID, f.MessageID, f.PushConfig, f.ExpiresAt, false, users...)
+			// Once: a member whose session ended before its page was
+			// planned may have had the message's late push already
+			// (PlanPushOnce); the page must not plan a second job for the
+			// device.
+			in := messageIntent(f.AppID, f.MessageID, f.PushConfig, f.ExpiresAt, true, users...)
 			p := s.planner(tx)
 			defer p.close()
 			if _, err := p.plan(ctx, in, now); err != nil {
