@@ -44,17 +44,7 @@ import (
 
 // CallService is what Calls forwards to: the call.Service of the leader.
 type CallService interface {
-	Invite(ctx context.Context, appID, inviter string, r call.Invitation) (call.Invited, error)
-	CallingInvite(ctx context.Context, appID, userID string, r call.MoreInvitees) (call.Invited, error)
-	Accept(ctx context.Context, appID, userID string, r call.Action) (call.Outcome, error)
-	Reject(ctx context.Context, appID, userID string, r call.Action) (call.Outcome, error)
-	Cancel(ctx context.Context, appID, userID string, r call.Cancellation) (call.Outcome, error)
-	Join(ctx context.Context, appID, userID string, r call.Action) (call.Record, error)
-	Quit(ctx context.Context, appID, userID string, r call.Action) (call.Outcome, error)
-	End(ctx context.Context, appID, userID string, r call.Action) (call.Outcome, error)
-	Info(ctx context.Context, appID, userID, callID string) (call.Record, error)
-	LoggedIn(ctx context.Context, appID, userID string, deliver func(call.Event))
-	SessionEnded(appID, userID string)
+	call.Operations
 	push.RingClaimer
 }
 

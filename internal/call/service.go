@@ -101,6 +101,31 @@ func defaultWithdrawContent() map[int]string {
 	}
 }
 
+// Operations is what a session's node asks of the call service: the
+// requests of the protocol's call frames, a login's ringing invitations
+// and a session's end. The gateway takes it; in a cluster the bus's
+// forwarder implements it on every node and the leader's Service answers.
+type Operations interface {
+	Invite(ctx context.Context, appID, inviter string, r Invitation) (Invited, error)
+	CallingInvite(ctx context.Context, appID, userID string, r MoreInvitees) (Invited, error)
+	Accept(ctx context.Context, appID, userID string, r Action) (Outcome, error)
+	Reject(ctx context.Context, appID, userID string, r Action) (Outcome, error)
+	Cancel(ctx context.Context, appID, userID string, r Cancellation) (Outcome, error)
+	Join(ctx context.Context, appID, userID string, r Action) (Record, error)
+	Quit(ctx context.Context, appID, userID string, r Action) (Outcome, error)
+	End(ctx context.Context, appID, userID string, r Action) (Outcome, error)
+	Info(ctx context.Context, appID, userID, callID string) (Record, error)
+	// LoggedIn delivers the invitations still ringing for the user to one
+	// session that just logged in, through deliver, and marks them
+	// received.
+	LoggedIn(ctx context.Context, appID, userID string, deliver func(Event))
+	// SessionEnded reports a logged-in session of the user that ended
+	// without a logout, for the rings it may owe; it must not block.
+	SessionEnded(appID, userID string)
+}
+
+var _ Operations = (*Service)(nil)
+
 // Service implements the gateway's Calls and the push dispatcher's
 // CallGate. Create it with New, Load the open calls, then Run it.
 type Service struct {

@@ -16,24 +16,7 @@ import (
 // WireCallError converts for the client, other errors are internal. Its
 // events are call.Event values, which WireCallEvent converts (the Hub's
 // CallEvent, or CallHub over another wire router).
-type Calls interface {
-	Invite(ctx context.Context, appID, inviter string, r call.Invitation) (call.Invited, error)
-	CallingInvite(ctx context.Context, appID, userID string, r call.MoreInvitees) (call.Invited, error)
-	Accept(ctx context.Context, appID, userID string, r call.Action) (call.Outcome, error)
-	Reject(ctx context.Context, appID, userID string, r call.Action) (call.Outcome, error)
-	Cancel(ctx context.Context, appID, userID string, r call.Cancellation) (call.Outcome, error)
-	Join(ctx context.Context, appID, userID string, r call.Action) (call.Record, error)
-	Quit(ctx context.Context, appID, userID string, r call.Action) (call.Outcome, error)
-	End(ctx context.Context, appID, userID string, r call.Action) (call.Outcome, error)
-	Info(ctx context.Context, appID, userID, callID string) (call.Record, error)
-	// LoggedIn delivers the invitations still ringing for the user to one
-	// session that just logged in, through deliver, and marks them
-	// received.
-	LoggedIn(ctx context.Context, appID, userID string, deliver func(call.Event))
-	// SessionEnded reports a logged-in session of the user that ended
-	// without a logout, for the rings it may owe; it must not block.
-	SessionEnded(appID, userID string)
-}
+type Calls = call.Operations
 
 // handleCall handles the call request types and reports whether f was one.
 func (s *Session) handleCall(f protocol.Frame) bool {
