@@ -437,6 +437,20 @@ func storedConfig(c *push.Content) (any, error) {
 	return b, nil
 }
 
+// configBytes is a scanned push_config value's bytes (nil for NULL): a
+// BLOB on SQLite, BYTEA on PostgreSQL, TEXT from older rows.
+func configBytes(v any) ([]byte, error) {
+	switch v := v.(type) {
+	case nil:
+		return nil, nil
+	case []byte:
+		return v, nil
+	case string:
+		return []byte(v), nil
+	}
+	return nil, fmt.Errorf("push config: unexpected %T", v)
+}
+
 // jobConfigColumn scans a job's push_config into j.PushConfig; a config
 // that does not decode is j.ConfigErr, not a failed read: the dispatcher
 // fails that one job.
@@ -444,15 +458,9 @@ type jobConfigColumn struct{ j *push.Job }
 
 // Scan implements sql.Scanner.
 func (col jobConfigColumn) Scan(v any) error {
-	var b []byte
-	switch v := v.(type) {
-	case nil:
-	case []byte:
-		b = v
-	case string:
-		b = []byte(v)
-	default:
-		return fmt.Errorf("push config: unexpected %T", v)
+	b, err := configBytes(v)
+	if err != nil {
+		return err
 	}
 	col.j.PushConfig, col.j.ConfigErr = push.DecodeContent(b)
 	return nil
@@ -464,15 +472,9 @@ type contentColumn struct{ c **push.Content }
 
 // Scan implements sql.Scanner.
 func (col contentColumn) Scan(v any) error {
-	var b []byte
-	switch v := v.(type) {
-	case nil:
-	case []byte:
-		b = v
-	case string:
-		b = []byte(v)
-	default:
-		return fmt.Errorf("push config: unexpected %T", v)
+	b, err := configBytes(v)
+	if err != nil {
+		return err
 	}
 	if len(b) == 0 {
 		*col.c = nil
