@@ -1,46 +1,26 @@
 package sqlstore
 
 import (
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
-	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+
+	"github.com/heraldim/herald/internal/store/pgtest"
 )
 
 // TestClaimQueryPostgres runs ClaimJobs' statement with SKIP LOCKED
 // (claimQuery(true)) on PostgreSQL: three pools claiming at once from one
 // queue get disjoint jobs, every job once. The table has push_jobs' queue
-// columns only (the PostgreSQL schema lands with the PostgreSQL store).
+// columns only, in a fresh database.
 func TestClaimQueryPostgres(t *testing.T) {
-	url := os.Getenv("HERALD_TEST_POSTGRES")
-	if url == "" {
-		t.Skip("HERALD_TEST_POSTGRES is not set: the claim's SKIP LOCKED statement needs PostgreSQL")
-	}
-	admin, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	var r [6]byte
-	_, _ = rand.Read(r[:])
-	name := "herald_t_" + hex.EncodeToString(r[:])
-	if _, err := admin.ExecContext(t.Context(), "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE " + name + " WITH (FORCE)") })
-	dbURL := strings.Replace(url, "/test?", "/"+name+"?", 1)
-	if dbURL == url {
-		t.Skipf("cannot name a fresh database in %q (expected a /test? path)", url)
-	}
+	dbURL := pgtest.Fresh(t) // skips when HERALD_TEST_POSTGRES is unset
 	const jobs, nodes = 600, 3
 	pools := make([]*sql.DB, nodes)
 	for i := range pools {
+		var err error
 		if pools[i], err = sql.Open("pgx", dbURL); err != nil {
 			t.Fatal(err)
 		}
