@@ -170,11 +170,6 @@ type Store interface {
 	// UserDevices returns the devices bound to a user.
 	UserDevices(ctx context.Context, appID, userID string) ([]Device, error)
 
-	// DueJobs returns up to limit pending jobs of vendor v whose
-	// not_before is at or before now, oldest first, each with its device
-	// (Job.Device). One read per vendor: a vendor's backlog never fills
-	// another vendor's read.
-	DueJobs(ctx context.Context, v Vendor, now time.Time, limit int) ([]Job, error)
 	// ClaimJobs leases to owner, until leaseUntil, up to limit pending jobs
 	// of vendor v due at now that no one holds a lease on (or whose lease
 	// ended by now), and returns them oldest first, each with its device.

@@ -248,10 +248,13 @@ func scanDevice(r scanner) (push.Device, error) {
 	return d, err
 }
 
-// DueJobs implements push.Store.
+// DueJobs returns up to limit pending jobs of vendor v whose not_before is
+// at or before now, oldest first, each with its device, whether leased or
+// not: a view for tests and tools (the dispatcher claims with ClaimJobs),
+// so its statement is not prepared at open.
 func (s *Store) DueJobs(ctx context.Context, v push.Vendor, now time.Time, limit int) ([]push.Job, error) {
 	const op = "store: due jobs"
-	rows, err := s.rDueJobs.QueryContext(ctx, string(v), now.UnixMilli(), limit)
+	rows, err := s.r.QueryContext(ctx, qDueJobs, string(v), now.UnixMilli(), limit)
 	if err != nil {
 		return nil, mapErr(op, err)
 	}

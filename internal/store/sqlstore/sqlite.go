@@ -168,7 +168,6 @@ type Store struct {
 	wInsertPushJobs      *sql.Stmt
 	wInsertAttempt       *sql.Stmt
 	wFinishJob           *sql.Stmt
-	rDueJobs             *sql.Stmt
 	rMessagesAfter       *sql.Stmt
 	rMessagesBefore      *sql.Stmt
 	rConversations       *sql.Stmt
@@ -364,7 +363,6 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.w, qPlanMessage, &s.wInsertPushJobs},
 		{s.w, qInsertAttempt, &s.wInsertAttempt},
 		{s.w, qFinishJob, &s.wFinishJob},
-		{s.r, qDueJobs, &s.rDueJobs},
 		{s.r, qMessagesAfter, &s.rMessagesAfter},
 		{s.r, qMessagesBefore, &s.rMessagesBefore},
 		{s.r, qConversations, &s.rConversations},
@@ -427,7 +425,7 @@ func (s *Store) Close() error {
 		var errs []error
 		for _, st := range []*sql.Stmt{
 			s.wMessageByLocalID, s.wLastSeq, s.wSaveCursor, s.wInsertPushJobs,
-			s.wInsertAttempt, s.wFinishJob, s.rDueJobs, s.wClaimJobs,
+			s.wInsertAttempt, s.wFinishJob, s.wClaimJobs,
 			s.rMessagesAfter, s.rMessagesBefore, s.rConversations, s.rConversation, s.rPending,
 		} {
 			if st != nil {

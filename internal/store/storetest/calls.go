@@ -19,6 +19,8 @@ import (
 type CallStore interface {
 	call.Store
 	push.Store
+	// DueJobs is PushStore's.
+	DueJobs(ctx context.Context, v push.Vendor, now time.Time, limit int) ([]push.Job, error)
 	CreateApp(ctx context.Context, a im.App) error
 	RecordUser(ctx context.Context, appID, userID string) error
 	Close() error

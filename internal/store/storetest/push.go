@@ -20,6 +20,11 @@ import (
 type PushStore interface {
 	push.Store
 	push.Planner
+	// DueJobs returns up to limit pending jobs of vendor v whose
+	// not_before is at or before now, oldest first, each with its device,
+	// leased or not: the suites' view of what planning wrote (the
+	// dispatcher claims jobs with ClaimJobs instead).
+	DueJobs(ctx context.Context, v push.Vendor, now time.Time, limit int) ([]push.Job, error)
 	CreateApp(ctx context.Context, a im.App) error
 	// AppendMessages plans the pushes of a batch's messages (PushUsers
 	// with PushConfig) in the batch's transaction.
