@@ -100,7 +100,7 @@ type Job struct {
 	Reason     string
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
-	// Device is the job's device as DueJobs or ClaimJobs read it with the job; nil when
+	// Device is the job's device as ClaimJobs (or the stores' DueJobs) read it with the job; nil when
 	// the device is gone. Other reads leave it nil.
 	Device *Device
 }
