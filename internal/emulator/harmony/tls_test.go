@@ -1,0 +1,5 @@
+package harmony
+
+import "crypto/tls"
+
+func tlsConfig(e *Emulator) *tls.Config { return &tls.Config{RootCAs: e.CertPool()} }
