@@ -41,8 +41,8 @@
 //     1 with action or uri, badge addNum 1..99, setNum 0..99, style 0 or
 //     3 (80100003); target.token 1..1000 tokens (80300010), at most 10
 //     with pushOptions.testMessage (80100001); pushOptions.ttl 1..1296000
-//     (80100001), collapseKey -1..100 (80100001); the body without target
-//     at most 4096 bytes (80300008).
+//     (80100001), collapseKey -1..100 (80100001); the body less its target.token
+//     array at most 4096 bytes (80300008).
 //  5. Faults of the first token.
 //  6. The tokens, each: a token of an uninstalled or unknown app
 //     instance; a malformed one (reason tokenFormatError); one of another

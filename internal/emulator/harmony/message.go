@@ -185,7 +185,7 @@ func (e *Emulator) check(raw []byte, pushType string) (*parsed, *refusal) {
 			return nil, refuse(codeParam, "Check Parameter Error: biTag is at most %d bytes", maxBiTagBytes)
 		}
 	}
-	if size := bodyWithoutTarget(raw); size > e.cfg.MaxBodyBytes {
+	if size := bodyWithoutTokens(raw); size > e.cfg.MaxBodyBytes {
 		return nil, refuse(codeBodyTooLarge, "The message body size exceeds the default value (4096 bytes, push tokens excluded): %d bytes", size)
 	}
 	return &p, nil
@@ -225,12 +225,14 @@ func checkNotification(n *Notification) *refusal {
 	return nil
 }
 
-// bodyWithoutTarget is the request's size less its target object: the
-// 4096-byte limit excludes the push tokens.
-func bodyWithoutTarget(raw []byte) int {
-	var outer map[string]json.RawMessage
+// bodyWithoutTokens is the request's size less its target.token array:
+// the 4096-byte limit excludes the push tokens.
+func bodyWithoutTokens(raw []byte) int {
+	var outer struct {
+		Target map[string]json.RawMessage `json:"target"`
+	}
 	if json.Unmarshal(raw, &outer) != nil {
 		return len(raw)
 	}
-	return len(raw) - len(outer["target"])
+	return len(raw) - len(outer.Target["token"])
 }
