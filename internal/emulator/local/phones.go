@@ -184,6 +184,9 @@ func platformOf(v push.Vendor) string {
 	if v == push.VendorAPNs {
 		return "ios"
 	}
+	if v == push.VendorHarmony {
+		return "harmonyos"
+	}
 	return "android"
 }
 
@@ -215,7 +218,7 @@ func (p *Phones) create(w http.ResponseWriter, r *http.Request) {
 	}
 	v := push.Vendor(req.Vendor)
 	if !slices.Contains(push.Vendors, v) {
-		control.Error(w, http.StatusBadRequest, "vendor %q: want apns, fcm, huawei, xiaomi, oppo or vivo", req.Vendor)
+		control.Error(w, http.StatusBadRequest, "vendor %q: want apns, fcm, huawei, xiaomi, oppo, vivo or harmony", req.Vendor)
 		return
 	}
 	if req.VoIP && v != push.VendorAPNs {
@@ -448,6 +451,8 @@ func (e *Emulators) trayIDs(v push.Vendor, token string) map[string]bool {
 		for _, it := range e.Vivo.Tray(token) {
 			ids[it.TaskID] = true
 		}
+	case push.VendorHarmony:
+		return e.harmonyTrayIDs(token)
 	}
 	return ids
 }
