@@ -96,3 +96,52 @@ func TestHarmonyOfflinePushReachesTray(t *testing.T) {
 		t.Fatalf("tray holds %d after the uninstall", n)
 	}
 }
+
+// TestHarmonyCallRing: an offline HarmonyOS invitee's ring is a VOIP
+// notification carrying the call's replace key (notifyId) and a ttl within
+// the call's deadline, or, when the credential and Push Kit grant the
+// in-app call entitlement, an in-app call message (push-type 10) with the
+// call ID for the app; after the inviter's cancel the tray shows one
+// notification: the cancel.
+func TestHarmonyCallRing(t *testing.T) {
+	for _, callRight := range []bool{false, true} {
+		t.Run(fmt.Sprint("callRight=", callRight), func(t *testing.T) {
+			s := testkit.Start(t, nil)
+			em, sa := startHarmony(t, s)
+			em.SetCallRight(harmonyProject, callRight)
+			cred := map[string]any{"serviceAccountJSON": string(sa), "baseURL": em.URL(), "caPEM": string(em.CACertPEM()), "callRight": callRight}
+			if st, b := adminCall(t, s, "PUT", "/push/credentials/harmony", cred); st != 200 {
+				t.Fatalf("PUT credential: %d %v", st, b)
+			}
+			tok := em.RegisterDevice(harmonyProject)
+			goOffline(t, s, "bob", protocol.PushRegistration{Vendor: "harmony", Token: tok, Environment: "production", BundleID: pkg})
+			alice := callUser(t, s, "alice", "ios", "a1")
+			rep := invite(t, alice, protocol.CallInviteRequest{Invitees: []string{"bob"}, Timeout: 120,
+				PushConfig: &protocol.PushConfig{Title: "Alice", Content: "calling"}})
+			waitFor(t, "the ring", func() bool { return len(em.Deliveries(tok)) == 1 })
+			ring := em.Deliveries(tok)[0]
+			if ring.Options == nil || ring.Options.TTL == nil || *ring.Options.TTL > 120 {
+				t.Fatalf("ring options %+v: want a ttl within the call's 120 s", ring.Options)
+			}
+			if callRight {
+				if ring.PushType != "10" || ring.ExtraData == nil || !strings.Contains(*ring.ExtraData, rep.CallID) {
+					t.Fatalf("ring %+v: want an in-app call message with the call ID", ring)
+				}
+			} else {
+				n := ring.Notification
+				if ring.PushType != "0" || n == nil || n.Category != "VOIP" || n.NotifyID == nil ||
+					*n.NotifyID != push.NumericCollapseID(push.CallCollapseID(rep.CallID)) {
+					t.Fatalf("ring %+v %+v: want a VOIP notification with the call's notifyId", ring, n)
+				}
+			}
+			if err := alice.Call(protocol.TypeCallCancel, protocol.CallCancelRequest{CallID: rep.CallID,
+				PushConfig: &protocol.PushConfig{Title: "Alice", Content: "missed call"}}, nil); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the cancel push", func() bool { return len(em.Deliveries(tok)) == 2 })
+			if got := em.Tray(tok); len(got) != 1 || got[0].Title != "Alice" || got[0].Body != "missed call" {
+				t.Fatalf("tray after the cancel %+v (jobs %+v)", got, jobsFor(t, s, "bob"))
+			}
+		})
+	}
+}
