@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -74,10 +75,7 @@ another user with the same --device takes the binding over.`,
 				return &exitError{code: 2, err: err}
 			}
 			v := push.Vendor(vendor)
-			platform := map[push.Vendor]string{push.VendorAPNs: "ios", push.VendorFCM: "android", push.VendorHuawei: "android",
-				push.VendorXiaomi: "android", push.VendorOPPO: "android", push.VendorVivo: "android",
-				push.VendorHarmony: "harmonyos"}[v]
-			if platform == "" {
+			if !slices.Contains(push.Vendors, v) {
 				return &exitError{code: 2, err: fmt.Errorf("--vendor %q: the emulators are apns, fcm, huawei, xiaomi, oppo, vivo and harmony", vendor)}
 			}
 			m, err := local.LoadManifest(opts.data)
@@ -106,7 +104,7 @@ another user with the same --device takes the binding over.`,
 			if devID == "" {
 				devID = "cli-device-" + vendor + "-" + user
 			}
-			c, err := opts.newPushClient(appID, devID, platform, cmd.ErrOrStderr(), &herald.PushRegistration{
+			c, err := opts.newPushClient(appID, devID, local.PlatformOf(v), cmd.ErrOrStderr(), &herald.PushRegistration{
 				Vendor: vendor, Token: dev.Token, VoIPToken: dev.VoIPToken, Debug: debug, BundleID: dev.BundleID})
 			if err != nil {
 				return err

@@ -179,8 +179,9 @@ func (p *Phones) withPhone(h func(http.ResponseWriter, *http.Request, *phone)) h
 	}
 }
 
-// platformOf is the phone's OS: iOS for APNs, Android for the rest.
-func platformOf(v push.Vendor) string {
+// PlatformOf is the OS of a vendor's phone (the login platform): iOS for
+// APNs, HarmonyOS for harmony, Android for the rest.
+func PlatformOf(v push.Vendor) string {
 	if v == push.VendorAPNs {
 		return "ios"
 	}
@@ -270,7 +271,7 @@ func (p *Phones) create(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(p.ctx)
 	ph := &phone{
 		info: PhoneInfo{PhoneID: id, Vendor: string(v), Token: dev.Token, VoIPToken: dev.VoIPToken, BundleID: dev.BundleID,
-			Environment: string(dev.Environment), Platform: platformOf(v), Permissions: perms},
+			Environment: string(dev.Environment), Platform: PlatformOf(v), Permissions: perms},
 		dev: dev, cancel: cancel, gone: make(chan struct{}), done: make(chan struct{}),
 		state: st, changed: make(chan struct{}), displayed: make(map[int]Event),
 	}
