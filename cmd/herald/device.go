@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -38,7 +39,7 @@ func newDeviceCmd() *cobra.Command {
 		ttl                        time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "device --vendor apns|fcm|huawei|xiaomi|oppo|vivo --user U [--debug] [--voip] [--state S]",
+		Use:   "device --vendor apns|fcm|huawei|xiaomi|oppo|vivo|harmony --user U [--debug] [--voip] [--state S]",
 		Short: "Play a phone: register with an emulator, log in, go offline, show the pushes",
 		Long: `Play a phone with the app on it, against the emulators of "herald serve
 --emulate" or "herald emulate" (their control APIs are read from
@@ -74,10 +75,8 @@ another user with the same --device takes the binding over.`,
 				return &exitError{code: 2, err: err}
 			}
 			v := push.Vendor(vendor)
-			platform := map[push.Vendor]string{push.VendorAPNs: "ios", push.VendorFCM: "android", push.VendorHuawei: "android",
-				push.VendorXiaomi: "android", push.VendorOPPO: "android", push.VendorVivo: "android"}[v]
-			if platform == "" {
-				return &exitError{code: 2, err: fmt.Errorf("--vendor %q: the emulators are apns, fcm, huawei, xiaomi, oppo and vivo", vendor)}
+			if !slices.Contains(push.Vendors, v) {
+				return &exitError{code: 2, err: fmt.Errorf("--vendor %q: the emulators are apns, fcm, huawei, xiaomi, oppo, vivo and harmony", vendor)}
 			}
 			m, err := local.LoadManifest(opts.data)
 			if err != nil {
@@ -105,7 +104,7 @@ another user with the same --device takes the binding over.`,
 			if devID == "" {
 				devID = "cli-device-" + vendor + "-" + user
 			}
-			c, err := opts.newPushClient(appID, devID, platform, cmd.ErrOrStderr(), &herald.PushRegistration{
+			c, err := opts.newPushClient(appID, devID, local.PlatformOf(v), cmd.ErrOrStderr(), &herald.PushRegistration{
 				Vendor: vendor, Token: dev.Token, VoIPToken: dev.VoIPToken, Debug: debug, BundleID: dev.BundleID})
 			if err != nil {
 				return err
@@ -146,7 +145,7 @@ another user with the same --device takes the binding over.`,
 	}
 	opts.bind(cmd, true)
 	fs := cmd.Flags()
-	fs.StringVar(&vendor, "vendor", "", "push vendor of the phone: apns, fcm, huawei, xiaomi, oppo or vivo (required)")
+	fs.StringVar(&vendor, "vendor", "", "push vendor of the phone: apns, fcm, huawei, xiaomi, oppo, vivo or harmony (required)")
 	fs.StringVar(&user, "user", "", "user ID to log in as (required)")
 	fs.BoolVar(&debug, "debug", false, "a development build (enableDebug): APNs sandbox, development PushID")
 	fs.BoolVar(&voip, "voip", false, "also register a PushKit (VoIP) token (APNs only)")

@@ -162,7 +162,7 @@ func TestCLIEmulate(t *testing.T) {
 		done <- err
 	}()
 	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(out.String(), "vivo\n") || !strings.HasSuffix(out.String(), ")\n") {
+	for !strings.Contains(out.String(), "vivo\n") || !strings.Contains(out.String(), "HarmonyOS NEXT\n") || !strings.HasSuffix(out.String(), ")\n") {
 		if time.Now().After(deadline) {
 			t.Fatalf("no summary: %s", out.String())
 		}
@@ -174,14 +174,16 @@ func TestCLIEmulate(t *testing.T) {
 	}
 	for _, f := range []string{m.APNs.CAFile, m.APNs.KeyFile, m.FCM.CAFile, m.FCM.ServiceAccountFile,
 		m.Huawei.CAFile, m.Huawei.CredentialFile, m.Xiaomi.CAFile, m.Xiaomi.CredentialFile,
-		m.OPPO.CAFile, m.OPPO.CredentialFile, m.Vivo.CAFile, m.Vivo.CredentialFile} {
+		m.OPPO.CAFile, m.OPPO.CredentialFile, m.Vivo.CAFile, m.Vivo.CredentialFile,
+		m.Harmony.CAFile, m.Harmony.CredentialFile} {
 		if _, err := os.Stat(f); err != nil {
 			t.Error(err)
 		}
 	}
 	for _, u := range []string{m.APNs.ProductionURL, m.APNs.DevelopmentURL, m.APNs.ControlURL, m.FCM.URL, m.FCM.ControlURL,
 		m.Huawei.URL, m.Huawei.ControlURL, m.Xiaomi.URL, m.Xiaomi.ControlURL, m.OPPO.URL, m.OPPO.ControlURL,
-		m.Vivo.URL, m.Vivo.ControlURL, m.Phones.URL} {
+		m.Vivo.URL, m.Vivo.ControlURL, m.Phones.URL,
+		m.Harmony.URL, m.Harmony.ControlURL} {
 		if !strings.Contains(out.String(), u) || !strings.Contains(u, "127.0.0.1:") {
 			t.Errorf("URL %q not in the summary or not loopback", u)
 		}

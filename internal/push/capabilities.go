@@ -20,7 +20,8 @@ const (
 var AppStates = []AppState{StateForeground, StateBackground, StateKilled}
 
 // Vendors lists the vendors in a stable order.
-var Vendors = []Vendor{VendorAPNs, VendorFCM, VendorHuawei, VendorXiaomi, VendorOPPO, VendorVivo}
+var Vendors = []Vendor{VendorAPNs, VendorFCM, VendorHuawei, VendorXiaomi, VendorOPPO, VendorVivo,
+	VendorHarmony}
 
 // Capability says what a device of one vendor does with a notification
 // push (one with a title and content) in one app state: whether the system
@@ -89,6 +90,7 @@ var capabilities = map[Vendor]map[AppState]Capability{
 		StateBackground: {Displayed: true},
 		StateKilled:     {Displayed: true},
 	},
+	VendorHarmony: harmonyCapabilities,
 }
 
 // CapabilityOf returns what a device of vendor v does in app state s. It

@@ -36,6 +36,11 @@ func TestCapabilityTable(t *testing.T) {
 		{VendorVivo, fg, true, false, false, ""},
 		{VendorVivo, bg, true, false, false, ""},
 		{VendorVivo, k, true, false, false, ""},
+		// HarmonyOS NEXT (not in the seed; Huawei's Push Kit pages): shown
+		// always, background messages handed over in the foreground only.
+		{VendorHarmony, fg, true, false, true, ""},
+		{VendorHarmony, bg, true, false, false, ""},
+		{VendorHarmony, k, true, false, false, ""},
 	}
 	seen := map[Vendor]int{}
 	for _, tt := range tests {
@@ -80,6 +85,7 @@ func TestPassThrough(t *testing.T) {
 	for v, want := range map[Vendor]bool{
 		VendorAPNs: true, VendorFCM: true, VendorHuawei: true,
 		VendorXiaomi: false, VendorOPPO: false, VendorVivo: false,
+		VendorHarmony: true,
 	} {
 		if got := PassThrough(v); got != want {
 			t.Errorf("PassThrough(%s) = %v, want %v", v, got, want)

@@ -966,6 +966,8 @@ func notification(j Job, dev Device, c Content) Notification {
 //     (MiPush has no call class).
 //   - OPPO and vivo: a notification of the IM class their providers send
 //     (no pass-through, no call class).
+//   - HarmonyOS: KindVoIP, an in-app call message (push-type 10) when the
+//     credential holds that entitlement, else a VOIP notification.
 //
 // Every one carries the call's collapse ID (set by notification), shared
 // with the withdraw. The expiration stays the job's: the call's deadline.
@@ -976,7 +978,7 @@ func callRing(n *Notification, dev Device) {
 		if dev.VoIPToken != "" {
 			n.Kind, n.Token = KindVoIP, dev.VoIPToken
 		}
-	case VendorFCM, VendorHuawei:
+	case VendorFCM, VendorHuawei, VendorHarmony:
 		n.Kind = KindVoIP
 	case VendorXiaomi:
 		if n.Kind == KindAlert {

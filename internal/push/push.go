@@ -29,6 +29,10 @@ const (
 	VendorXiaomi Vendor = "xiaomi"
 	VendorOPPO   Vendor = "oppo"
 	VendorVivo   Vendor = "vivo"
+	// VendorHarmony is HarmonyOS NEXT (5 and later) Push Kit, REST API v3
+	// (internal/push/harmony); Huawei's v1 API (VendorHuawei) reaches
+	// only Android and HarmonyOS 4 and earlier.
+	VendorHarmony Vendor = "harmony"
 )
 
 // Environment is where a device's token is valid. Only APNs distinguishes

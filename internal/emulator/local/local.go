@@ -30,6 +30,7 @@ import (
 
 	apnsemu "github.com/heraldim/herald/internal/emulator/apns"
 	fcmemu "github.com/heraldim/herald/internal/emulator/fcm"
+	harmonyemu "github.com/heraldim/herald/internal/emulator/harmony"
 	huaweiemu "github.com/heraldim/herald/internal/emulator/huawei"
 	oppoemu "github.com/heraldim/herald/internal/emulator/oppo"
 	vivoemu "github.com/heraldim/herald/internal/emulator/vivo"
@@ -90,6 +91,9 @@ type Config struct {
 	OPPOControlAddr   string
 	VivoAddr          string
 	VivoControlAddr   string
+	// HarmonyAddr serves HarmonyOS NEXT Push Kit (v3); HarmonyControlAddr
+	// its control API.
+	HarmonyAddr, HarmonyControlAddr string
 	// PhonesAddr serves the phones API (Phones): emulated phones for
 	// programs not written in Go.
 	PhonesAddr string
@@ -109,6 +113,8 @@ type Manifest struct {
 	OPPO   OPPOInfo   `json:"oppo"`
 	Vivo   VivoInfo   `json:"vivo"`
 	Phones PhonesInfo `json:"phones"`
+
+	Harmony HarmonyInfo `json:"harmony"`
 }
 
 // PhonesInfo locates the phones API (Phones).
@@ -233,6 +239,8 @@ type Emulators struct {
 	Xiaomi *xiaomiemu.Emulator
 	OPPO   *oppoemu.Emulator
 	Vivo   *vivoemu.Emulator
+
+	Harmony *harmonyemu.Emulator
 	// Phones serves the phones API at Manifest.Phones.URL.
 	Phones   *Phones
 	Manifest Manifest
@@ -308,6 +316,11 @@ func Start(cfg Config) (_ *Emulators, err error) {
 	if err != nil {
 		return nil, err
 	}
+	harmonyInfo, harmonyFiles, err := e.startHarmony(cfg, dir)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, harmonyFiles...)
 
 	m := Manifest{
 		APNs: APNsInfo{
@@ -322,6 +335,7 @@ func Start(cfg Config) (_ *Emulators, err error) {
 			ProjectID: defaultFCMProjectID, PackageName: cfg.BundleID,
 		},
 		Huawei: android.Huawei, Xiaomi: android.Xiaomi, OPPO: android.OPPO, Vivo: android.Vivo,
+		Harmony: harmonyInfo,
 	}
 	// The phones API plays phones against the emulators above; it needs
 	// no URL of its own.
@@ -412,6 +426,9 @@ func (e *Emulators) Close() {
 		}
 		if e.Vivo != nil {
 			_ = e.Vivo.Shutdown(context.Background())
+		}
+		if e.Harmony != nil {
+			_ = e.Harmony.Shutdown(context.Background())
 		}
 		for _, s := range e.controls {
 			ctx, cancel := context.WithTimeout(context.Background(), controlShutdownTimeout)

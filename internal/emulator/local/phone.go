@@ -168,8 +168,11 @@ func RegisterDevice(ctx context.Context, m Manifest, vendor push.Vendor, debug, 
 	case push.VendorVivo:
 		d.control, d.BundleID = m.Vivo.ControlURL, m.Vivo.PackageName
 		body = map[string]any{"appId": m.Vivo.AppID}
+	case push.VendorHarmony:
+		d.control, d.BundleID = m.Harmony.ControlURL, m.Harmony.PackageName
+		body = map[string]any{"projectID": m.Harmony.ProjectID}
 	default:
-		return nil, fmt.Errorf("local: no emulator for vendor %q (apns, fcm, huawei, xiaomi, oppo or vivo)", vendor)
+		return nil, fmt.Errorf("local: no emulator for vendor %q (apns, fcm, huawei, xiaomi, oppo, vivo or harmony)", vendor)
 	}
 	if d.control == "" {
 		return nil, fmt.Errorf("local: the manifest has no control URL for %s", vendor)
@@ -422,6 +425,8 @@ func decode(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 		return r, true, nil
 	case push.VendorHuawei, push.VendorXiaomi, push.VendorOPPO, push.VendorVivo:
 		return decodeAndroid(v, raw)
+	case push.VendorHarmony:
+		return decodeHarmony(raw)
 	}
 	return Received{}, false, fmt.Errorf("local: no decoder for %s", v)
 }

@@ -179,10 +179,14 @@ func (p *Phones) withPhone(h func(http.ResponseWriter, *http.Request, *phone)) h
 	}
 }
 
-// platformOf is the phone's OS: iOS for APNs, Android for the rest.
-func platformOf(v push.Vendor) string {
+// PlatformOf is the OS of a vendor's phone (the login platform): iOS for
+// APNs, HarmonyOS for harmony, Android for the rest.
+func PlatformOf(v push.Vendor) string {
 	if v == push.VendorAPNs {
 		return "ios"
+	}
+	if v == push.VendorHarmony {
+		return "harmonyos"
 	}
 	return "android"
 }
@@ -215,7 +219,7 @@ func (p *Phones) create(w http.ResponseWriter, r *http.Request) {
 	}
 	v := push.Vendor(req.Vendor)
 	if !slices.Contains(push.Vendors, v) {
-		control.Error(w, http.StatusBadRequest, "vendor %q: want apns, fcm, huawei, xiaomi, oppo or vivo", req.Vendor)
+		control.Error(w, http.StatusBadRequest, "vendor %q: want apns, fcm, huawei, xiaomi, oppo, vivo or harmony", req.Vendor)
 		return
 	}
 	if req.VoIP && v != push.VendorAPNs {
@@ -267,7 +271,7 @@ func (p *Phones) create(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(p.ctx)
 	ph := &phone{
 		info: PhoneInfo{PhoneID: id, Vendor: string(v), Token: dev.Token, VoIPToken: dev.VoIPToken, BundleID: dev.BundleID,
-			Environment: string(dev.Environment), Platform: platformOf(v), Permissions: perms},
+			Environment: string(dev.Environment), Platform: PlatformOf(v), Permissions: perms},
 		dev: dev, cancel: cancel, gone: make(chan struct{}), done: make(chan struct{}),
 		state: st, changed: make(chan struct{}), displayed: make(map[int]Event),
 	}
@@ -448,6 +452,8 @@ func (e *Emulators) trayIDs(v push.Vendor, token string) map[string]bool {
 		for _, it := range e.Vivo.Tray(token) {
 			ids[it.TaskID] = true
 		}
+	case push.VendorHarmony:
+		return e.harmonyTrayIDs(token)
 	}
 	return ids
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/heraldim/herald/internal/push"
 	"github.com/heraldim/herald/internal/push/apns"
 	"github.com/heraldim/herald/internal/push/fcm"
+	"github.com/heraldim/herald/internal/push/harmony"
 	"github.com/heraldim/herald/internal/push/huawei"
 	"github.com/heraldim/herald/internal/push/oppo"
 	"github.com/heraldim/herald/internal/push/vivo"
@@ -24,6 +25,8 @@ type Providers struct {
 	Xiaomi *xiaomi.Provider
 	OPPO   *oppo.Provider
 	Vivo   *vivo.Provider
+
+	Harmony *harmony.Provider
 }
 
 // Providers builds a provider per vendor from the manifest's files, as an
@@ -93,6 +96,9 @@ func (m Manifest) Providers() (_ *Providers, err error) {
 		BaseURL: vc.BaseURL, RootCAs: roots}); err != nil {
 		return nil, fmt.Errorf("local: %w", err)
 	}
+	if p.Harmony, err = m.harmonyProvider(); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -117,7 +123,8 @@ func (p *Providers) Install(set *push.ProviderSet, appID string) {
 	set.Set(appID, push.VendorAPNs, push.Development, p.APNs)
 	set.Set(appID, push.VendorAPNs, push.Production, p.APNs)
 	for v, prov := range map[push.Vendor]push.Provider{push.VendorFCM: p.FCM, push.VendorHuawei: p.Huawei,
-		push.VendorXiaomi: p.Xiaomi, push.VendorOPPO: p.OPPO, push.VendorVivo: p.Vivo} {
+		push.VendorXiaomi: p.Xiaomi, push.VendorOPPO: p.OPPO, push.VendorVivo: p.Vivo,
+		push.VendorHarmony: p.Harmony} {
 		set.Set(appID, v, push.Development, prov)
 		set.Set(appID, v, push.Production, prov)
 	}
@@ -142,6 +149,9 @@ func (p *Providers) Close() {
 	}
 	if p.Vivo != nil {
 		p.Vivo.Close()
+	}
+	if p.Harmony != nil {
+		p.Harmony.Close()
 	}
 }
 

@@ -46,6 +46,9 @@ const table: Record<PushVendor, Record<PhoneAppState, Callback[]>> = {
   xiaomi: { foreground: arrived, background: arrived, killed: [] },
   oppo: { foreground: [], background: [], killed: [] },
   vivo: { foreground: [], background: [], killed: [] },
+  // HarmonyOS NEXT (not in the seed): Push Kit shows notifications and
+  // raises no arrival callback; background messages are not a message's push.
+  harmony: { foreground: [], background: [], killed: [] },
 };
 
 const sourceType: Record<PushVendor, ZPNsPushSourceType> = {
@@ -55,6 +58,7 @@ const sourceType: Record<PushVendor, ZPNsPushSourceType> = {
   xiaomi: ZPNsPushSourceType.XiaoMi,
   oppo: ZPNsPushSourceType.Oppo,
   vivo: ZPNsPushSourceType.Vivo,
+  harmony: ZPNsPushSourceType.HarmonyOS,
 };
 
 const states: PhoneAppState[] = ['foreground', 'background', 'killed'];

@@ -351,7 +351,8 @@ function detectPlatform(hint: string | undefined): string {
     return h === 'win32' ? 'windows' : h === 'darwin' ? 'macos' : h;
   }
   if (g.navigator?.product === 'ReactNative') {
-    return getPushSide()?.registration()?.vendor === 'apns' ? 'ios' : 'android';
+    const vendor = getPushSide()?.registration()?.vendor;
+    return vendor === 'apns' ? 'ios' : vendor === 'harmony' ? 'harmonyos' : 'android';
   }
   if (g.process?.versions?.node) {
     switch (g.process.platform) {

@@ -4,13 +4,19 @@
 // libraries); tests and demos plug in an EmulatedPhone.
 
 /** A vendor push channel, as the server's `login.push.vendor` names it. */
-export type PushVendor = 'apns' | 'fcm' | 'huawei' | 'xiaomi' | 'oppo' | 'vivo';
+/** harmony is HarmonyOS NEXT (5 and later) Push Kit, whose tokens come from pushService.getToken(). */
+export type PushVendor = 'apns' | 'fcm' | 'huawei' | 'xiaomi' | 'oppo' | 'vivo' | 'harmony';
 
 /** Every vendor, in a stable order. */
-export const pushVendors: readonly PushVendor[] = ['apns', 'fcm', 'huawei', 'xiaomi', 'oppo', 'vivo'];
+export const pushVendors: readonly PushVendor[] = ['apns', 'fcm', 'huawei', 'xiaomi', 'oppo', 'vivo', 'harmony'];
 
 /** The device's OS. */
-export type PushPlatform = 'ios' | 'android';
+export type PushPlatform = 'ios' | 'android' | 'harmonyos';
+
+/** The platform a vendor's devices run: apns iOS, harmony HarmonyOS NEXT, the others Android. */
+export function platformOfVendor(v: PushVendor): PushPlatform {
+  return v === 'apns' ? 'ios' : v === 'harmony' ? 'harmonyos' : 'android';
+}
 
 /** The APNs environment of a build. */
 export type APNsEnvironment = 'development' | 'production';

@@ -14,6 +14,11 @@ export enum ZPNsPushSourceType {
   Oppo = 4,
   FCM = 5,
   APNs = 10,
+  /**
+   * HarmonyOS NEXT Push Kit. Herald's number: the seed's SDK documents
+   * none for HarmonyOS.
+   */
+  HarmonyOS = 11,
 }
 
 /**

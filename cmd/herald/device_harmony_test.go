@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCLIServeEmulateDeviceHarmony: a HarmonyOS NEXT phone (herald device
+// --vendor harmony) registered with serve --emulate's HarmonyOS emulator
+// gets an offline message in the background: the system shows it, and the
+// SDK raises neither notificationArrived nor throughMessageReceived (Push
+// Kit has no arrival callback; background messages only in the foreground).
+func TestCLIServeEmulateDeviceHarmony(t *testing.T) {
+	dir := t.TempDir()
+	_, addr := startProcess(t, dir, "--emulate")
+	common := []string{"--server", "ws://" + addr, "--data", dir}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var dout syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		stderr, err := runCLI(ctx, &dout, append([]string{"device", "--vendor", "harmony", "--user", "bob", "--state", "background"}, common...)...)
+		if err != nil {
+			t.Logf("device stderr: %s", stderr)
+		}
+		done <- err
+	}()
+	defer func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("device: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("device did not stop when interrupted")
+		}
+	}()
+	waitLine(t, &dout, done, `"event":"registered"`, `"pushID":"P`, `"errorCode":0`, `"vendor":"harmony"`)
+	waitLine(t, &dout, done, `"event":"appStateChanged"`, `"state":"background"`)
+
+	var sout syncBuffer
+	if stderr, err := runCLI(context.Background(), &sout, append([]string{"send", "--as", "alice", "--to", "bob",
+		"--title", "T", "--content", "C", "--payload", "P1", "hello"}, common...)...); err != nil {
+		t.Fatalf("send: %v\n%s", err, stderr)
+	}
+	out := waitLine(t, &dout, done, `"event":"notificationDisplayed"`, `"vendor":"harmony"`, `"title":"T"`, `"content":"C"`, `"payload":"P1"`)
+	if strings.Contains(out, "notificationArrived") || strings.Contains(out, "throughMessageReceived") {
+		t.Errorf("HarmonyOS device raised a callback it has not:\n%s", out)
+	}
+}

@@ -1,0 +1,227 @@
+package harmony
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/heraldim/herald/internal/emulator/tray"
+)
+
+// device is an app instance registered with the emulator.
+type device struct {
+	projectID   string
+	uninstalled bool
+}
+
+// Delivery is one accepted message for one device.
+type Delivery struct {
+	// RequestID is the requestId the sender was answered.
+	RequestID string
+	ProjectID string
+	Token     string
+	// PushType is the push-type header: "0", "6" or "10".
+	PushType string
+	// Notification is payload.notification of push-type 0 (nil otherwise).
+	Notification *Notification
+	// Category is the notification's category as Push Kit treats it:
+	// MARKETING without the self-classification entitlement.
+	Category string
+	// ExtraData is payload.extraData of push-type 6 and 10.
+	ExtraData *string
+	Options   *PushOptions
+	// Raw is the request body as sent.
+	Raw      json.RawMessage
+	Received time.Time
+}
+
+// RegisterDevice plays pushService.getToken() on a HarmonyOS phone: it
+// returns a new push token of an app of projectID. Tokens look like
+// Huawei's examples ("MAMzLg...", base64url characters); the length is
+// UNCONFIRMED.
+func (e *Emulator) RegisterDevice(projectID string) string {
+	tok := "MAMzLg" + randomString(120)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.devices[tok] = &device{projectID: projectID}
+	return tok
+}
+
+// Uninstall plays the app's removal (or pushService.deleteToken()): the
+// token is invalid from now on.
+func (e *Emulator) Uninstall(token string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if d := e.devices[token]; d != nil {
+		d.uninstalled = true
+	}
+}
+
+func (e *Emulator) knownDevice(token string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.devices[token] != nil
+}
+
+// record appends to the token's log and wakes waiters. Called with e.mu held.
+func (e *Emulator) record(d Delivery) {
+	e.logs[d.Token] = append(e.logs[d.Token], d)
+	close(e.changed)
+	e.changed = make(chan struct{})
+}
+
+// Deliveries returns the messages accepted for token, oldest first.
+func (e *Emulator) Deliveries(token string) []Delivery {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]Delivery(nil), e.logs[token]...)
+}
+
+// Next returns token's oldest delivery Next has not returned yet, waiting
+// until ctx ends or the emulator shuts down (ErrClosed).
+func (e *Emulator) Next(ctx context.Context, token string) (Delivery, error) {
+	for {
+		e.mu.Lock()
+		if n := e.taken[token]; n < len(e.logs[token]) {
+			d := e.logs[token][n]
+			e.taken[token] = n + 1
+			e.mu.Unlock()
+			return d, nil
+		}
+		changed := e.changed
+		e.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return Delivery{}, ctx.Err()
+		case <-e.life.Done():
+			return Delivery{}, ErrClosed
+		}
+	}
+}
+
+// TrayItem is one notification shown in the simulated phone's
+// notification centre.
+type TrayItem struct {
+	// NotifyID is notification.notifyId (nil when absent or -1: Push Kit
+	// picks a fresh one).
+	NotifyID *int
+	Category string
+	Title    string
+	Body     string
+	// Data is clickAction.data, handed to the app when the user taps.
+	Data      map[string]string
+	RequestID string
+}
+
+// Tray returns what the phone holding token shows, oldest first: every
+// notification message (push-type 0); one with the notifyId of a shown
+// one replaces it ("不同的通知消息可以拥有相同的notifyId，实现新消息覆盖旧消息功能").
+// Background and call messages go to the app and show nothing.
+func (e *Emulator) Tray(token string) []TrayItem {
+	var shown []TrayItem
+	for _, d := range e.Deliveries(token) {
+		n := d.Notification
+		if n == nil {
+			continue
+		}
+		item := TrayItem{Category: d.Category, Title: n.Title, Body: n.Body, RequestID: d.RequestID}
+		if n.ClickAction != nil {
+			item.Data = n.ClickAction.Data
+		}
+		if n.NotifyID != nil && *n.NotifyID >= 0 {
+			id := *n.NotifyID
+			item.NotifyID = &id
+		}
+		shown = tray.Show(shown, item, func(old TrayItem) bool {
+			return item.NotifyID != nil && old.NotifyID != nil && *item.NotifyID == *old.NotifyID
+		})
+	}
+	return shown
+}
+
+// FaultKind names a failure the emulator plays.
+type FaultKind string
+
+// The faults.
+const (
+	// FaultInvalidToken answers the token as invalid (80300007 alone,
+	// 80100000 among valid tokens).
+	FaultInvalidToken FaultKind = "invalid_token"
+	// FaultJWTExpired answers 80200005 (HTTP 401).
+	FaultJWTExpired FaultKind = "jwt_expired"
+	// FaultFlowControl answers HTTP 503 with Retry-After when set.
+	FaultFlowControl FaultKind = "flow_control"
+	// FaultServerError answers 81000001 (HTTP 500).
+	FaultServerError FaultKind = "server_error"
+	// FaultSlow only delays the answer by Delay.
+	FaultSlow FaultKind = "slow"
+)
+
+// Fault is a failure to play on sends, for a token or for all of them.
+type Fault struct {
+	Kind FaultKind
+	// RetryAfter, when positive, is sent as Retry-After (whole seconds,
+	// rounded up) with flow control and server errors.
+	RetryAfter time.Duration
+	// Delay holds the answer back this long (any kind).
+	Delay time.Duration
+	// Times is how many sends the fault applies to; 0: until cleared.
+	Times int
+}
+
+type faultState struct {
+	Fault
+	left int
+}
+
+// SetFault plays f on sends to token, or on every send when token is "".
+func (e *Emulator) SetFault(token string, f Fault) error {
+	switch f.Kind {
+	case FaultInvalidToken, FaultJWTExpired, FaultFlowControl, FaultServerError, FaultSlow:
+	default:
+		return fmt.Errorf("harmony emulator: unknown fault kind %q", f.Kind)
+	}
+	if f.Kind == FaultInvalidToken && token == "" {
+		return errors.New("harmony emulator: invalid_token needs a token")
+	}
+	if f.Times < 0 || f.Delay < 0 || f.RetryAfter < 0 {
+		return errors.New("harmony emulator: negative fault parameter")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.faults[token] = &faultState{Fault: f, left: f.Times}
+	return nil
+}
+
+// ClearFaults removes every fault.
+func (e *Emulator) ClearFaults() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	clear(e.faults)
+}
+
+// takeFault returns the fault for key and counts one use. Called with e.mu held.
+func (e *Emulator) takeFault(key string) *Fault {
+	fs := e.faults[key]
+	if fs == nil {
+		return nil
+	}
+	f := fs.Fault
+	if fs.Times > 0 {
+		if fs.left--; fs.left <= 0 {
+			delete(e.faults, key)
+		}
+	}
+	return &f
+}
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)[:n]
+}
