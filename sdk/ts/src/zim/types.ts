@@ -147,6 +147,8 @@ export enum ZIMRevokeType {
 /** A revoked message, in the place of the message it was (docs/protocol.md, "Message revoke"). */
 export interface ZIMRevokeMessage extends ZIMMessageBase {
   type: 31;
+  /** Always '': the body is dropped (kept so that code reading message.message works on every message). */
+  message: string;
   revokeType: ZIMRevokeType;
   revokeStatus: ZIMMessageRevokeStatus;
   /** Unix milliseconds of the revoke. */

@@ -157,6 +157,7 @@ export function messageFromWire(w: WireMessage, me: string): ZIMMessage {
       return {
         ...base,
         type: 31,
+        message: '',
         revokeType: (w.revokeType ?? 0) as ZIMRevokeType,
         revokeStatus: (w.revokeStatus ?? -1) as ZIMMessageRevokeStatus,
         revokeTimestamp: w.revokeTimestamp ?? 0,
