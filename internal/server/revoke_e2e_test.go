@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -46,6 +47,15 @@ func wantMarker(t *testing.T, what string, m protocol.Message, id string, status
 		m.RevokeStatus != status || m.OperatedUserID != by || m.OriginalMessageType != protocol.MessageText || m.RevokeTimestamp == 0 {
 		t.Fatalf("%s: %+v (revoke %+v), want the revoke marker of %s by %q with status %d", what, m, m.RevokeFields, id, by, status)
 	}
+}
+
+func mustID(t *testing.T, s string) int64 {
+	t.Helper()
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 func revoke(c *testkit.Client, conv string, convType int, id string, cfg protocol.MessageRevokeConfig) (protocol.RevokeMessageReply, *protocol.Error) {
@@ -321,6 +331,13 @@ func TestRevokeWithdrawsShownNotification(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitFor(t, "the notification shown", func() bool { return slices.Equal(tray(), []string{"Alice|keep", "Alice|oops"}) })
+			// Its push recorded as delivered: a push still claimed at the
+			// revoke is withdrawn only at its lease's end (the store
+			// contract's Revoke test covers that case).
+			waitFor(t, "the push recorded", func() bool {
+				js, _, err := s.Srv.PushTrace(context.Background(), push.TraceFilter{AppID: s.App.AppID, MessageID: mustID(t, r.MessageID)})
+				return err == nil && len(js) == 1 && js[0].Status == push.JobDelivered
+			})
 			if _, err := revoke(alice, "bob", 0, r.MessageID, protocol.MessageRevokeConfig{PushConfig: &protocol.PushConfig{Title: "Alice", Content: "message revoked"}}); err != nil {
 				t.Fatal(err)
 			}
