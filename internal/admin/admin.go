@@ -269,6 +269,7 @@ func (h *Handler) routes() []route {
 		h.userRoutes(),
 		h.groupRoutes(),
 		h.messageRoutes(),
+		h.revokeRoutes(),
 		h.webhookRoutes(),
 		h.consoleRoutes(),
 	} {

@@ -29,8 +29,7 @@ type Messages interface {
 const maxBatchUsers = 100
 
 // messageRoutes are the server API's message endpoints: send as a user or
-// the system, send to many users, import history. (Revoking a message is
-// not here yet.)
+// the system, send to many users, import history (revoking one: revoke.go).
 func (h *Handler) messageRoutes() []route {
 	const p = "/v1/apps/{appID}/messages"
 	return []route{

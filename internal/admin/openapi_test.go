@@ -101,8 +101,18 @@ func (o openAPI) mismatches(t reflect.Type, s map[string]any, path string) []str
 	var bad []string
 	seen := map[string]bool{}
 	// The fields encoding/json writes: an embedded struct without a tag
-	// stands for its own fields, which VisibleFields lists too.
+	// stands for its own fields, which VisibleFields lists too; so does an
+	// embedded pointer to one (protocol.Message's RevokeFields), whose
+	// fields VisibleFields does not list.
+	var fields []reflect.StructField
 	for _, f := range reflect.VisibleFields(t) {
+		if f.Anonymous && f.Tag.Get("json") == "" && f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Struct {
+			fields = append(fields, reflect.VisibleFields(f.Type.Elem())...)
+			continue
+		}
+		fields = append(fields, f)
+	}
+	for _, f := range fields {
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if !f.IsExported() || name == "-" || f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
 			continue

@@ -66,6 +66,10 @@ type Config struct {
 	// mints tokens and this server, on a token's issue and expiry times; a
 	// session ends this long after its token expired. Default 30 s.
 	TokenLeeway time.Duration
+	// RevokeWindow is how long after sending a message its sender may
+	// revoke it (a group's owner and admins, and the server API, any
+	// time). Default 2 min, ZIM's documented default.
+	RevokeWindow time.Duration
 	// MultiLogin is the kick policy: "platform" (default: one session per user
 	// and platform; a new login kicks the old one), "single" (one session per
 	// user) or "multi" (no kicks). Sessions of platform "server" (backends,
@@ -262,6 +266,7 @@ func Default() Config {
 		LoginTimeout:      10 * time.Second,
 		TokenWarnBefore:   30 * time.Second,
 		TokenLeeway:       30 * time.Second,
+		RevokeWindow:      2 * time.Minute,
 		MultiLogin:        "platform",
 		SendQueue:         1024,
 		WriteTimeout:      10 * time.Second,
@@ -305,6 +310,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.LoginTimeout, "login-timeout", c.LoginTimeout, "close connections that do not log in within this")
 	fs.DurationVar(&c.TokenWarnBefore, "token-warn-before", c.TokenWarnBefore, "send tokenWillExpire this long before expiry")
 	fs.DurationVar(&c.TokenLeeway, "token-leeway", c.TokenLeeway, "clock skew tolerated on token times")
+	fs.DurationVar(&c.RevokeWindow, "revoke-window", c.RevokeWindow, "how long after sending a message its sender may revoke it")
 	fs.StringVar(&c.MultiLogin, "multi-login", c.MultiLogin, `kick policy: "platform", "single" or "multi"`)
 	fs.IntVar(&c.SendQueue, "send-queue", c.SendQueue, "frames queued per session before shedding / slow close")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "close a session whose frame cannot be written within this")
@@ -555,6 +561,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TokenWarnBefore < 0 {
 		bad("token-warn-before must not be negative")
+	}
+	if c.RevokeWindow <= 0 {
+		bad("revoke-window must be positive")
 	}
 	if c.TokenLeeway < 0 || c.TokenLeeway > 10*time.Minute {
 		bad("token-leeway must be 0 to 10m")

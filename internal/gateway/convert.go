@@ -197,6 +197,8 @@ func WireGroupEvent(ev im.GroupEvent) (typ string, v any) {
 	case im.GroupApplicationUpdated:
 		return protocol.EventGroupApplicationUpdated, protocol.GroupApplicationUpdated{Application: WireApplication(ev.Application),
 			OperatedBy: ev.OperatedBy}
+	case im.MessageRevoked:
+		return protocol.EventMessageRevokeReceived, wireRevoked(ev)
 	case im.GroupJoinModeUpdated:
 		return protocol.EventGroupJoinModeUpdated, protocol.GroupJoinModeUpdated{GroupID: ev.GroupID, JoinMode: ev.JoinMode,
 			OperatedBy: ev.OperatedBy}

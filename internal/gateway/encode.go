@@ -88,6 +88,13 @@ func appendMessageFrame(b []byte, w *protocol.Message) []byte {
 	if w.System {
 		b = append(b, `,"system":true`...)
 	}
+	if w.RevokeFields != nil {
+		// A revoke marker (rare): its fields as json.Marshal writes them.
+		if rb, err := json.Marshal(w.RevokeFields); err == nil && len(rb) > 2 {
+			b = append(b, ',')
+			b = append(b, rb[1:len(rb)-1]...)
+		}
+	}
 	return append(b, `}}`...)
 }
 

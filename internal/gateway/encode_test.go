@@ -44,6 +44,10 @@ func TestEncodeFramesMatchJSON(t *testing.T) {
 		if r.IntN(2) == 0 {
 			w.Data = []byte(pick())
 		}
+		if r.IntN(4) == 0 {
+			w.RevokeFields = &protocol.RevokeFields{RevokeStatus: int(num()), RevokeTimestamp: num(), OperatedUserID: pick(),
+				RevokeExtendedData: pick(), OriginalMessageType: int(num())}
+		}
 		body, err := json.Marshal(w)
 		if err != nil {
 			t.Fatal(err)
@@ -57,8 +61,8 @@ func TestEncodeFramesMatchJSON(t *testing.T) {
 // appendMessageFrame writes every field of protocol.Message: one added there
 // must be added here too.
 func TestMessageFrameFields(t *testing.T) {
-	if n := reflect.TypeFor[protocol.Message]().NumField(); n != 16 {
-		t.Fatalf("protocol.Message has %d fields; appendMessageFrame writes 16: update it and this test", n)
+	if n := reflect.TypeFor[protocol.Message]().NumField(); n != 17 {
+		t.Fatalf("protocol.Message has %d fields; appendMessageFrame writes 17: update it and this test", n)
 	}
 }
 

@@ -67,6 +67,8 @@ type Service interface {
 	CheckRevoked(ctx context.Context, appID, userID string, issuedAt time.Time) error
 	// UserInfo returns profiles of users of the app (userInfo).
 	UserInfo(ctx context.Context, appID, userID string, req im.UserInfoQuery) (im.UserInfoResult, error)
+	// RevokeMessage revokes a message of the user's (revokeMessage).
+	RevokeMessage(ctx context.Context, appID, userID string, req protocol.RevokeMessageRequest) (im.RevokeOutcome, error)
 }
 
 // Devices registers push devices and binds them to users (push.Registry).

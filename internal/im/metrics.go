@@ -24,6 +24,8 @@ type metrics struct {
 	// because too many waited.
 	latePushes  prometheus.Counter
 	lateDropped prometheus.Counter
+	// revokes counts revoked messages by who revoked (revoke.go).
+	revokes *prometheus.CounterVec
 }
 
 func newMetrics(reg Registerer) (*metrics, error) {
@@ -58,11 +60,14 @@ func newMetrics(reg Registerer) (*metrics, error) {
 		lateDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "herald_push_unacked_checks_dropped_total", Help: "Ended sessions not checked for unacknowledged messages because too many waited (the messages wait for the next login).",
 		}),
+		revokes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_messages_revoked_total", Help: "Messages revoked, by who revoked (self, server_api, group_admin, group_owner).",
+		}, []string{"by"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.messages, m.duplicates, m.commands, m.commitSeconds, m.batchSize, m.groupOps, m.groupPushSeconds, m.latePushes, m.lateDropped} {
+	for _, c := range []prometheus.Collector{m.messages, m.duplicates, m.commands, m.commitSeconds, m.batchSize, m.groupOps, m.groupPushSeconds, m.latePushes, m.lateDropped, m.revokes} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("im: metrics: %w", err)
 		}

@@ -93,6 +93,9 @@ type Config struct {
 	// written (its cached snapshot replaced), so that the other nodes of
 	// a cluster drop their copy (ForgetGroup). It must not block.
 	GroupChanged func(appID, groupID string)
+	// RevokeWindow is how long after sending a message its sender may
+	// revoke it (revoke.go). Default (zero) DefaultRevokeWindow.
+	RevokeWindow time.Duration
 	// Hooks, if set, moderates client sends before they are stored and
 	// records message.sent webhook events with their commit (nil: off).
 	Hooks SendHooks
@@ -215,6 +218,9 @@ func New(store Store, router Router, cfg Config, log *slog.Logger, reg Registere
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.RevokeWindow <= 0 {
+		cfg.RevokeWindow = DefaultRevokeWindow
 	}
 	if cfg.MaxGroupMembers <= 0 {
 		cfg.MaxGroupMembers = protocol.DefaultMaxGroupMembers
@@ -1022,7 +1028,7 @@ func ToWire(m *Message, viewer string, offline bool) protocol.Message {
 	if viewer == m.Sender || m.ConvType == protocol.ConversationGroup {
 		conv = m.Recipient
 	}
-	return protocol.Message{
+	w := protocol.Message{
 		MessageID:        strconv.FormatInt(m.ID, 10),
 		LocalMessageID:   m.LocalID,
 		ConversationID:   conv,
@@ -1039,5 +1045,10 @@ func ToWire(m *Message, viewer string, offline bool) protocol.Message {
 		Timestamp:        m.CreatedAt.UnixMilli(),
 		Offline:          offline,
 		System:           m.Sender == protocol.SystemUserID,
+		RevokeFields:     revokeFields(m),
 	}
+	if m.Revoke != nil {
+		w.Type = protocol.MessageRevoke
+	}
+	return w
 }

@@ -92,6 +92,8 @@ type Message struct {
 	// PushConfig asks for an offline push; nil without one.
 	PushConfig *push.Content
 	CreatedAt  time.Time
+	// Revoke is set on a revoked message (revoke.go); nil otherwise.
+	Revoke *Revocation
 
 	// PushUsers are the recipients to push (offline when the message was
 	// committed): AppendMessages writes one push job per enabled device

@@ -84,6 +84,12 @@ const (
 	// Tenants.
 	CodeAppDisabled          Code = 40106 // the app was disabled by the operator (login, admin API)
 	CodeOperatorUnauthorized Code = 40107 // operator key missing or wrong (REST /v1/admin)
+
+	// Message revoke.
+	CodeRevokeNotAllowed      Code = 40340 // not the sender, nor the group's owner or an admin
+	CodeRevokeWindowPassed    Code = 40341 // the sender's revoke window for the message has passed
+	CodeMessageNotFound       Code = 40440 // no such message in the conversation (or the app)
+	CodeMessageAlreadyRevoked Code = 40940 // the message was revoked already
 )
 
 type codeInfo struct {
@@ -160,6 +166,11 @@ var catalogue = map[Code]codeInfo{
 
 	CodeAppDisabled:          {"app_disabled", 401, "this app is disabled"},
 	CodeOperatorUnauthorized: {"operator_unauthorized", 401, "operator key missing or wrong"},
+
+	CodeRevokeNotAllowed:      {"revoke_not_allowed", 403, "only the sender, or the group's owner or an admin, may revoke this message"},
+	CodeRevokeWindowPassed:    {"revoke_window_passed", 403, "the time to revoke this message has passed"},
+	CodeMessageNotFound:       {"message_not_found", 404, "no such message"},
+	CodeMessageAlreadyRevoked: {"message_already_revoked", 409, "the message was revoked already"},
 }
 
 // Name returns the code's stable snake_case name.

@@ -71,6 +71,9 @@ var knownTypes = func() map[string]bool {
 	for _, t := range userTypes {
 		m[t] = true
 	}
+	for _, t := range revokeTypes {
+		m[t] = true
+	}
 	return m
 }()
 
@@ -296,6 +299,8 @@ type Message struct {
 	// System marks a message the app's server sent as the system
 	// (SenderUserID is then SystemUserID), not as one of its users.
 	System bool `json:"system,omitempty"`
+	// RevokeFields is set on a revoked message (Type MessageRevoke).
+	*RevokeFields
 }
 
 // AckPosition acknowledges every message of a conversation up to Seq.

@@ -946,6 +946,7 @@ func notification(j Job, dev Device, c Content) Notification {
 		n.Extra = map[string]string{CallExtraKey: j.CallID}
 		n.CollapseID = CallCollapseID(j.CallID)
 	}
+	messageKey(&n, j)
 	return n
 }
 

@@ -24,6 +24,9 @@ const (
 	// SourceServer is a push sent without a message through the admin API
 	// (MessageID 0).
 	SourceServer
+	// SourceMessageWithdraw withdraws the shown notifications of revoked
+	// message Source.MessageID (withdraw.go).
+	SourceMessageWithdraw
 )
 
 // JobKind is the stored kind of the jobs a source plans.
@@ -33,6 +36,8 @@ func (k SourceKind) JobKind() JobKind {
 		return JobCallInvite
 	case SourceCallWithdraw:
 		return JobCallCancel
+	case SourceMessageWithdraw:
+		return JobMessageWithdraw
 	}
 	return JobMessage
 }
@@ -68,7 +73,9 @@ type Intent struct {
 	Once bool
 	// Replaces, on a withdraw (SourceCallWithdraw) to users, sends it only
 	// to the devices whose rings of the call may be with the vendor (see
-	// Replaced); nil: to every eligible device of the users.
+	// Replaced); nil: to every eligible device of the users. A message's
+	// withdraw (SourceMessageWithdraw) always has it and no Targets: it
+	// goes to the devices of the message's pushes (withdraw.go).
 	Replaces *Replaced
 }
 
@@ -88,7 +95,8 @@ type RingClaim struct {
 // longer eligible (Eligible) gets no withdraw, as it would get no push.
 type Replaced struct {
 	InFlight []RingClaim
-	// RingConfig: each job's push config is its ring's, with the content
+	// RingConfig: each job's push config is its ring's (for a message's
+	// withdraw: the message push's it replaces), with the content
 	// replaced by the intent's Content.Content (its other fields unused);
 	// false: the intent's Content.
 	RingConfig bool

@@ -73,6 +73,9 @@ const (
 	// JobCallCancel tells an offline invitee of call CallID that the
 	// inviter cancelled (an alert).
 	JobCallCancel JobKind = "call_cancel"
+	// JobMessageWithdraw replaces the shown notification of revoked
+	// message MessageID (withdraw.go).
+	JobMessageWithdraw JobKind = "message_withdraw"
 )
 
 // Job is one notification for one device, durable until the vendor

@@ -69,6 +69,11 @@ type EventHandler struct {
 	// GroupJoinModeUpdated tells the members of a group that its join mode
 	// changed.
 	GroupJoinModeUpdated func(info GroupJoinModeUpdatedInfo)
+
+	// MessageRevokeReceived tells that messages were revoked (by their
+	// sender, a group's owner or admin, or the app's server): each is the
+	// revoked message in its place (Type MessageTypeRevoke).
+	MessageRevokeReceived func(msgs []Message)
 }
 
 type eventKind int

@@ -167,6 +167,8 @@ type Message struct {
 	// IsSystem marks a message the app's server sent as the system
 	// (SenderUserID is then SystemUserID), not as one of its users.
 	IsSystem bool
+	// Revoke is set on a revoked message (Type MessageTypeRevoke).
+	Revoke *RevokeInfo
 }
 
 // SystemUserID is the sender of system messages: a user receives them in
@@ -274,6 +276,7 @@ func messageFromWire(m protocol.Message) Message {
 		Priority:         MessagePriority(m.Priority),
 		Timestamp:        fromMillis(m.Timestamp),
 		IsSystem:         m.System,
+		Revoke:           revokeFromWire(m),
 	}
 }
 

@@ -100,17 +100,13 @@ const (
 // there is none.
 func (s *Store) MessageByID(ctx context.Context, appID string, id int64) (im.Message, error) {
 	m := im.Message{AppID: appID}
-	var created int64
-	err := s.r.QueryRowContext(ctx, qExplainMessage, id, appID).Scan(&m.ID, &m.ConvID, &m.ConvType, &m.Seq, &m.Sender,
-		&m.Recipient, &m.Type, &m.SubType, &m.Text, &m.Data, &m.SearchedContent, &m.ExtendedData,
-		&m.Priority, &m.LocalID, &m.ContentHash, contentColumn{&m.PushConfig}, &created)
+	err := scanMessage(s.r.QueryRowContext(ctx, qExplainMessage, id, appID), &m)
 	if errors.Is(err, sql.ErrNoRows) {
 		return im.Message{}, fmt.Errorf("store: message: %w", im.ErrNotFound)
 	}
 	if err != nil {
 		return im.Message{}, mapErr("store: message", err)
 	}
-	m.CreatedAt = fromMillis(created)
 	return m, nil
 }
 

@@ -81,14 +81,16 @@ func scanConversation(sc scanner, appID string) (im.Conversation, error) {
 	var m im.Message
 	var msgID sql.NullInt64
 	var created int64
+	var rv revokeCols
 	if err := sc.Scan(&c.ConvID, &c.ConvType, &c.PeerID, &c.LastSeq, &c.Unread, &c.OrderKey,
 		&msgID, &m.ConvType, &m.Seq, &m.Sender, &m.Recipient, &m.Type, &m.SubType, &m.Text,
 		&m.Data, &m.SearchedContent, &m.ExtendedData, &m.Priority, &m.LocalID, &m.ContentHash,
-		contentColumn{&m.PushConfig}, &created); err != nil {
+		contentColumn{&m.PushConfig}, &created, &rv.at, &rv.by, &rv.status, &rv.data); err != nil {
 		return im.Conversation{}, err
 	}
 	if msgID.Valid {
 		m.AppID, m.ID, m.ConvID, m.CreatedAt = appID, msgID.Int64, c.ConvID, fromMillis(created)
+		m.Revoke = rv.revocation()
 		c.LastMsg = &m
 	}
 	return c, nil

@@ -472,13 +472,9 @@ func (s *Store) queryMessages(ctx context.Context, op string, stmt *sql.Stmt, ap
 	msgs := make([]im.Message, 0, min(limit, 512))
 	for rows.Next() {
 		m := im.Message{AppID: appID}
-		var created int64
-		if err := rows.Scan(&m.ID, &m.ConvID, &m.ConvType, &m.Seq, &m.Sender, &m.Recipient,
-			&m.Type, &m.SubType, &m.Text, &m.Data, &m.SearchedContent, &m.ExtendedData,
-			&m.Priority, &m.LocalID, &m.ContentHash, contentColumn{&m.PushConfig}, &created); err != nil {
+		if err := scanMessage(rows, &m); err != nil {
 			return nil, ctxErr(ctx, op, err)
 		}
-		m.CreatedAt = fromMillis(created)
 		msgs = append(msgs, m)
 	}
 	if err := rows.Err(); err != nil {

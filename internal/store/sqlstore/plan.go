@@ -41,8 +41,10 @@ const (
 	// one, so the check and the insert cannot interleave with another
 	// planning; on PostgreSQL plan takes the source's once lock first
 	// (lockOnce).
+	// A revoked message is never pushed (revoke.go).
 	planOnceMessage = `
-	AND NOT EXISTS (SELECT 1 FROM push_jobs j WHERE j.app_id = $1 AND j.message_id = $3 AND j.push_id = d.push_id)`
+	AND NOT EXISTS (SELECT 1 FROM push_jobs j WHERE j.app_id = $1 AND j.message_id = $3 AND j.push_id = d.push_id)
+	AND NOT EXISTS (SELECT 1 FROM messages rm WHERE rm.id = $3 AND rm.revoked_at <> 0)`
 	// A call's device that has a job of the kind for the call and user.
 	planOnceCall = `
 	AND NOT EXISTS (SELECT 1 FROM push_jobs j WHERE j.app_id = $1 AND j.call_id = $8 AND j.user_id = d.user_id
@@ -203,6 +205,9 @@ func (p *txPlanner) close() {
 // It is the one writer of planned push jobs (messages, group fan-out
 // pages, late pushes, call rings and withdraws, and the admin API's send).
 func (p *txPlanner) plan(ctx context.Context, in push.Intent, now time.Time) ([]int64, error) {
+	if in.Source.Kind == push.SourceMessageWithdraw {
+		return p.planMessageWithdraw(ctx, in, now)
+	}
 	if in.Replaces != nil {
 		return p.planWithdraw(ctx, in, now)
 	}

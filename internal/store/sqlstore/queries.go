@@ -7,7 +7,8 @@ package sqlstore
 // msgColumns is the column list every message query selects, in the order
 // scanMessage reads it.
 const msgColumns = `id, conv_id, conv_type, seq, sender, recipient, type, sub_type, text, data,
-	searched_content, extended_data, priority, COALESCE(local_id, ''), content_hash, push_config, created_at`
+	searched_content, extended_data, priority, COALESCE(local_id, ''), content_hash, push_config, created_at,
+	revoked_at, revoked_by, revoke_status, revoke_data`
 
 const (
 	qInsertApp = `INSERT INTO apps (id, name, secret, admin_key, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)`
@@ -62,7 +63,8 @@ WHERE app_id = $1 AND conv_id = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4`
 	COALESCE(m.recipient, ''), COALESCE(m.type, 0), COALESCE(m.sub_type, 0), COALESCE(m.text, ''),
 	m.data, COALESCE(m.searched_content, ''), COALESCE(m.extended_data, ''),
 	COALESCE(m.priority, 0), COALESCE(m.local_id, ''), m.content_hash, m.push_config,
-	COALESCE(m.created_at, 0)
+	COALESCE(m.created_at, 0), COALESCE(m.revoked_at, 0), COALESCE(m.revoked_by, ''),
+	COALESCE(m.revoke_status, 0), COALESCE(m.revoke_data, '')
 FROM conversations c
 LEFT JOIN messages m ON m.app_id = c.app_id AND m.conv_id = c.conv_id AND m.seq = c.last_seq`
 

@@ -56,6 +56,7 @@ func RunPush(t *testing.T, open PushOpener) {
 		{"Claim", testPushClaim},
 		{"BatchPlanning", testPushBatchPlanning},
 		{"FinishBatch", testPushFinishBatch},
+		{"Revoke", testPushRevoke},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -76,7 +76,8 @@ test('Automatic: a development build registers a development PushID with enableD
   const id = await send(sender, user, 'sandbox');
   await rec.until('notificationArrived', (r) => r.event === 'notificationArrived');
   expect(rec.about('sandbox')).toEqual([
-    ['notificationArrived', { title: 'T sandbox', content: 'C sandbox', payload: 'sandbox', extras: { payload: 'sandbox' }, pushSourceType: ZPNsPushSourceType.APNs }],
+    // A message's push carries its messageID (the key its revoke's withdraw shares).
+    ['notificationArrived', { title: 'T sandbox', content: 'C sandbox', payload: 'sandbox', extras: { payload: 'sandbox', messageID: id }, pushSourceType: ZPNsPushSourceType.APNs }],
   ]);
   expect((await jobs(srv, id)).map((j) => [j.pushID, j.status])).toEqual([[reg[0]!.pushID, 'delivered']]);
 });

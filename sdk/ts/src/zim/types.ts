@@ -45,6 +45,8 @@ export enum ZIMMessageType {
   /** Delivered only to sessions live at that moment: never stored, synced or pushed; no conversationSeq. */
   Command = 2,
   Custom = 200,
+  /** A revoked message (ZIMRevokeMessage): its body is gone, it keeps its place. */
+  Revoke = 31,
 }
 
 export enum ZIMMessagePriority {
@@ -125,7 +127,39 @@ export interface ZIMCustomMessage extends ZIMMessageBase {
   searchedContent?: string;
 }
 
-export type ZIMMessage = ZIMTextMessage | ZIMCommandMessage | ZIMCustomMessage;
+/** Who revoked a message (ZIMMessageRevokeStatus). */
+export enum ZIMMessageRevokeStatus {
+  Unknown = -1,
+  SelfRevoke = 0,
+  SystemRevoke = 1,
+  ServiceAPIRevoke = 2,
+  GroupAdminRevoke = 3,
+  GroupOwnerRevoke = 4,
+}
+
+/** ZIMRevokeType: Herald's revokes are two-way (for everyone). */
+export enum ZIMRevokeType {
+  Unknown = -1,
+  TwoWay = 0,
+  OneWay = 1,
+}
+
+/** A revoked message, in the place of the message it was (docs/protocol.md, "Message revoke"). */
+export interface ZIMRevokeMessage extends ZIMMessageBase {
+  type: 31;
+  /** Always '': the body is dropped (kept so that code reading message.message works on every message). */
+  message: string;
+  revokeType: ZIMRevokeType;
+  revokeStatus: ZIMMessageRevokeStatus;
+  /** Unix milliseconds of the revoke. */
+  revokeTimestamp: number;
+  /** The user who revoked ('' for the app's server without one). */
+  operatedUserID: string;
+  revokeExtendedData: string;
+  originalMessageType: ZIMMessageType;
+}
+
+export type ZIMMessage = ZIMTextMessage | ZIMCommandMessage | ZIMCustomMessage | ZIMRevokeMessage;
 
 /** The offline push of a message, for recipients without a live session. */
 export interface ZIMPushConfig {

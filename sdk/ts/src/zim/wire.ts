@@ -8,7 +8,10 @@ import {
   type ZIMConversation,
   type ZIMConversationType,
   type ZIMMessage,
+  type ZIMMessageRevokeStatus,
+  type ZIMMessageType,
   type ZIMPushConfig,
+  type ZIMRevokeType,
 } from './types.js';
 
 export interface Frame {
@@ -37,6 +40,13 @@ export interface WireMessage {
   offline?: boolean;
   /** Sent by the app's server as the system (senderUserID "@system"). */
   system?: boolean;
+  /** The revoke fields of a revoked message (type 31). */
+  revokeType?: number;
+  revokeStatus?: number;
+  revokeTimestamp?: number;
+  operatedUserID?: string;
+  revokeExtendedData?: string;
+  originalMessageType?: number;
 }
 
 export interface WireSendRequest {
@@ -143,6 +153,18 @@ export function messageFromWire(w: WireMessage, me: string): ZIMMessage {
   switch (w.type) {
     case 2:
       return { ...base, type: 2, message: base64Decode(w.data ?? '') };
+    case 31:
+      return {
+        ...base,
+        type: 31,
+        message: '',
+        revokeType: (w.revokeType ?? 0) as ZIMRevokeType,
+        revokeStatus: (w.revokeStatus ?? -1) as ZIMMessageRevokeStatus,
+        revokeTimestamp: w.revokeTimestamp ?? 0,
+        operatedUserID: w.operatedUserID ?? '',
+        revokeExtendedData: w.revokeExtendedData ?? '',
+        originalMessageType: (w.originalMessageType ?? 0) as ZIMMessageType,
+      };
     case 200:
       return {
         ...base,
