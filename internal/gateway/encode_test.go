@@ -44,6 +44,9 @@ func TestEncodeFramesMatchJSON(t *testing.T) {
 		if r.IntN(2) == 0 {
 			w.Data = []byte(pick())
 		}
+		if r.IntN(2) == 0 {
+			w.MentionedUserIDs, w.IsMentionAll = []string{pick(), pick()}, r.IntN(2) == 0
+		}
 		body, err := json.Marshal(w)
 		if err != nil {
 			t.Fatal(err)
@@ -57,8 +60,8 @@ func TestEncodeFramesMatchJSON(t *testing.T) {
 // appendMessageFrame writes every field of protocol.Message: one added there
 // must be added here too.
 func TestMessageFrameFields(t *testing.T) {
-	if n := reflect.TypeFor[protocol.Message]().NumField(); n != 16 {
-		t.Fatalf("protocol.Message has %d fields; appendMessageFrame writes 16: update it and this test", n)
+	if n := reflect.TypeFor[protocol.Message]().NumField(); n != 18 {
+		t.Fatalf("protocol.Message has %d fields; appendMessageFrame writes 18: update it and this test", n)
 	}
 }
 

@@ -67,6 +67,7 @@ type Service interface {
 	CheckRevoked(ctx context.Context, appID, userID string, issuedAt time.Time) error
 	// UserInfo returns profiles of users of the app (userInfo).
 	UserInfo(ctx context.Context, appID, userID string, req im.UserInfoQuery) (im.UserInfoResult, error)
+	SetConversationNotificationStatus(ctx context.Context, appID, userID string, req im.NotifyStatusRequest) (im.NotifyStatusResult, error)
 }
 
 // Devices registers push devices and binds them to users (push.Registry).

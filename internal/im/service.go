@@ -480,6 +480,8 @@ func newMessage(appID, convID, sender string, req *Outgoing) *Message {
 		ExtendedData:    req.ExtendedData,
 		Priority:        req.Priority,
 		LocalID:         req.LocalID,
+		MentionedUsers:  req.MentionedUserIDs,
+		MentionAll:      req.MentionAll,
 	}
 }
 
@@ -540,6 +542,7 @@ func contentHash(m *Message) []byte {
 	field(m.Data)
 	field([]byte(m.SearchedContent))
 	field([]byte(m.ExtendedData))
+	mentionHash(field, m)
 	return h.Sum(nil)
 }
 
@@ -1039,5 +1042,7 @@ func ToWire(m *Message, viewer string, offline bool) protocol.Message {
 		Timestamp:        m.CreatedAt.UnixMilli(),
 		Offline:          offline,
 		System:           m.Sender == protocol.SystemUserID,
+		MentionedUserIDs: m.MentionedUsers,
+		IsMentionAll:     m.MentionAll,
 	}
 }

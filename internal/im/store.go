@@ -92,6 +92,12 @@ type Message struct {
 	// PushConfig asks for an offline push; nil without one.
 	PushConfig *push.Content
 	CreatedAt  time.Time
+	// MentionedUsers and MentionAll are the message's mention list (group
+	// messages only): in a conversation a recipient set to do-not-disturb
+	// or mentions-only, the message is pushed to the users it names (all
+	// members with MentionAll).
+	MentionedUsers []string
+	MentionAll     bool
 
 	// PushUsers are the recipients to push (offline when the message was
 	// committed): AppendMessages writes one push job per enabled device
@@ -151,6 +157,9 @@ type Conversation struct {
 	Unread   int64
 	LastMsg  *Message // nil when the conversation has no message yet
 	OrderKey int64    // ID of the last message: orders the list, newest first
+	// NotifyStatus is the user's notification status of the conversation
+	// (protocol.NotifyStatus*; notify when never set).
+	NotifyStatus int
 }
 
 // Cursor is a device's delivery position in one conversation: every message
@@ -236,6 +245,7 @@ type Store interface {
 	UnknownUsers(ctx context.Context, appID string, users []string) ([]string, error)
 
 	GroupStore
+	NotifyStore
 
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error

@@ -103,7 +103,7 @@ func (s *Store) MessageByID(ctx context.Context, appID string, id int64) (im.Mes
 	var created int64
 	err := s.r.QueryRowContext(ctx, qExplainMessage, id, appID).Scan(&m.ID, &m.ConvID, &m.ConvType, &m.Seq, &m.Sender,
 		&m.Recipient, &m.Type, &m.SubType, &m.Text, &m.Data, &m.SearchedContent, &m.ExtendedData,
-		&m.Priority, &m.LocalID, &m.ContentHash, contentColumn{&m.PushConfig}, &created)
+		&m.Priority, &m.LocalID, &m.ContentHash, contentColumn{&m.PushConfig}, &created, mentionsColumn{&m})
 	if errors.Is(err, sql.ErrNoRows) {
 		return im.Message{}, fmt.Errorf("store: message: %w", im.ErrNotFound)
 	}
