@@ -69,6 +69,11 @@ type EventHandler struct {
 	// GroupJoinModeUpdated tells the members of a group that its join mode
 	// changed.
 	GroupJoinModeUpdated func(info GroupJoinModeUpdatedInfo)
+
+	// ConversationChanged tells every live session of the user that
+	// conversations changed (ZIM conversationChanged), e.g. a notification
+	// status set on another device.
+	ConversationChanged func(infoList []ConversationChangeInfo)
 }
 
 type eventKind int

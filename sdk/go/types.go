@@ -167,6 +167,12 @@ type Message struct {
 	// IsSystem marks a message the app's server sent as the system
 	// (SenderUserID is then SystemUserID), not as one of its users.
 	IsSystem bool
+	// MentionedUserIDs and IsMentionAll are the message's mention list
+	// (ZIM's mentionedUserIDs, isMentionAll; group messages only, up to 50
+	// users). Set them before SendMessage. A mentioned user is pushed even
+	// in a conversation it set to do-not-disturb or mentions-only.
+	MentionedUserIDs []string
+	IsMentionAll     bool
 }
 
 // SystemUserID is the sender of system messages: a user receives them in
@@ -201,6 +207,12 @@ type PushConfig struct {
 	// ResourcesID names app-level, per-vendor delivery options (channel,
 	// sound, ...) configured on the server.
 	ResourcesID string
+	// EnableBadge sets the app icon's badge (ZIMPushConfig enableBadge):
+	// the recipient's unread messages across its conversations not in
+	// do-not-disturb, without this message, plus BadgeIncrement (0-99;
+	// usually 1, counting this message).
+	EnableBadge    bool
+	BadgeIncrement int
 }
 
 // MessageSendConfig configures one SendMessage.
@@ -245,6 +257,9 @@ type Conversation struct {
 	// OrderKey orders the list, most recently active first; it is what
 	// ConversationQueryConfig.NextConversation pages by.
 	OrderKey int64
+	// NotificationStatus is the user's setting of the conversation
+	// (SetConversationNotificationStatus).
+	NotificationStatus ConversationNotificationStatus
 }
 
 // ConversationQueryConfig pages through the conversation list.
@@ -274,6 +289,8 @@ func messageFromWire(m protocol.Message) Message {
 		Priority:         MessagePriority(m.Priority),
 		Timestamp:        fromMillis(m.Timestamp),
 		IsSystem:         m.System,
+		MentionedUserIDs: m.MentionedUserIDs,
+		IsMentionAll:     m.IsMentionAll,
 	}
 }
 
@@ -283,6 +300,7 @@ func conversationFromWire(c protocol.Conversation) Conversation {
 		ConversationType:   ConversationType(c.ConversationType),
 		UnreadMessageCount: c.UnreadMessageCount,
 		OrderKey:           int64(c.OrderKey),
+		NotificationStatus: ConversationNotificationStatus(c.NotificationStatus),
 	}
 	if c.LastMessage != nil {
 		m := messageFromWire(*c.LastMessage)
