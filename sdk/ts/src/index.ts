@@ -3,6 +3,7 @@ export type { ZIMEventHandler, ZIMEventName } from './zim/events.js';
 export * from './zim/types.js';
 export * from './zim/groupTypes.js';
 export * from './zim/callTypes.js';
+export * from './zim/conversationTypes.js';
 export { ZPNs } from './zpns/zpns.js';
 export * from './zpns/types.js';
 export * from './zpns/source.js';

@@ -37,6 +37,8 @@ export interface WireMessage {
   offline?: boolean;
   /** Sent by the app's server as the system (senderUserID "@system"). */
   system?: boolean;
+  mentionedUserIDs?: string[];
+  isMentionAll?: boolean;
 }
 
 export interface WireSendRequest {
@@ -51,6 +53,8 @@ export interface WireSendRequest {
   extendedData?: string;
   priority?: number;
   pushConfig?: ZIMPushConfig;
+  mentionedUserIDs?: string[];
+  isMentionAll?: boolean;
 }
 
 export interface WireSendReply {
@@ -67,6 +71,7 @@ export interface WireConversation {
   lastMessage?: WireMessage;
   /** A 64-bit integer as a decimal string (docs/protocol.md, conversationList). */
   orderKey: string;
+  notificationStatus?: number;
 }
 
 // Conversations' order keys are 64-bit integers, beyond what a JavaScript
@@ -120,6 +125,8 @@ export function pushConfigToWire(pc: (ZIMPushConfig & { extendedData?: string })
   const payload = pc.payload ?? pc.extendedData;
   if (payload !== undefined) out.payload = payload;
   if (pc.resourcesID !== undefined) out.resourcesID = pc.resourcesID;
+  if (pc.enableBadge !== undefined) out.enableBadge = pc.enableBadge;
+  if (pc.badgeIncrement !== undefined) out.badgeIncrement = pc.badgeIncrement;
   return out;
 }
 
@@ -139,6 +146,8 @@ export function messageFromWire(w: WireMessage, me: string): ZIMMessage {
     priority: w.priority,
     extendedData: w.extendedData ?? '',
     ...(w.system ? { isSystem: true } : {}),
+    ...(w.mentionedUserIDs?.length ? { mentionedUserIDs: w.mentionedUserIDs } : {}),
+    ...(w.isMentionAll ? { isMentionAll: true } : {}),
   };
   switch (w.type) {
     case 2:
@@ -165,6 +174,7 @@ export function conversationFromWire(c: WireConversation, me: string): ZIMConver
     conversationType: c.conversationType as ZIMConversationType,
     unreadMessageCount: c.unreadMessageCount,
     orderKey: Number(c.orderKey),
+    notificationStatus: c.notificationStatus ?? 1,
   };
   if (c.lastMessage) out.lastMessage = messageFromWire(c.lastMessage, me);
   orderKeys.set(out, String(c.orderKey));
