@@ -358,3 +358,43 @@ func TestBadgeIsUnreadExceptDoNotDisturb(t *testing.T) {
 	wantCode(t, "negative increment", alice.Call(protocol.TypeSend, protocol.SendRequest{ConversationID: "bob", LocalMessageID: "bad",
 		Type: 1, Text: "x", PushConfig: &protocol.PushConfig{EnableBadge: true, BadgeIncrement: -1}}, nil), protocol.CodeInvalidPushConfig)
 }
+
+// TestBadgeReachesFCM: on Android through FCM the same badge number is
+// android.notification.notification_count, which the FCM emulator checks
+// (an integer, not negative) and records on the device's notification.
+func TestBadgeReachesFCM(t *testing.T) {
+	s := testkit.Start(t, nil)
+	em := startFCM(t, s)
+	tok := em.RegisterDevice("herald-test", bundle)
+	reg := protocol.PushRegistration{Vendor: "fcm", Token: tok, Environment: "production", BundleID: bundle}
+	c := testkit.Dial(t, s.URL)
+	mustOK(t, "login", c.Call(protocol.TypeLogin, protocol.LoginRequest{AppID: s.App.AppID, UserID: "bob",
+		Token: s.Token(t, "bob", time.Hour), Platform: "android", DeviceID: "phone-bob", Push: &reg}, nil))
+	c.SyncDone(wait)
+	mustOK(t, "dnd", setStatus(c, protocol.NotifyStatusDoNotDisturb, "dave", protocol.ConversationPeer))
+	c.Close()
+	deadline := time.Now().Add(wait)
+	for s.Online("bob") {
+		if time.Now().After(deadline) {
+			t.Fatal("bob still online")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	carol, dave, alice := member(t, s, "carol"), member(t, s, "dave"), member(t, s, "alice")
+	if _, err := carol.SendText("bob", "c1", "from carol"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dave.SendText("bob", "d1", "muted"); err != nil {
+		t.Fatal(err)
+	}
+	sendWithPush(t, alice, "bob", "a1", &protocol.PushConfig{Title: "Alice", Content: "hi", EnableBadge: true, BadgeIncrement: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	d, err := em.Next(ctx, tok)
+	if err != nil {
+		t.Fatalf("no push reached FCM: %v (jobs %+v)", err, jobsFor(t, s, "bob"))
+	}
+	if a := d.Message.Android; a == nil || a.Notification == nil || a.Notification.NotificationCount == nil || *a.Notification.NotificationCount != 2 {
+		t.Fatalf("FCM got %+v", d.Message.Android)
+	}
+}
