@@ -222,8 +222,9 @@ type Store interface {
 	// OrderKey < before (all when before is 0), newest first, each with its
 	// last message and unread count.
 	Conversations(ctx context.Context, appID, userID string, before int64, limit int) ([]Conversation, error)
-	// Conversation returns one of the user's conversations; ErrNotFound if
-	// the user has none with that ID.
+	// Conversation returns one of the user's conversations, peer or group
+	// (a GroupConvID key: the member's view, as Conversations lists it);
+	// ErrNotFound if the user has none with that ID.
 	Conversation(ctx context.Context, appID, userID, convID string) (Conversation, error)
 	// MarkRead marks the user's conversation read up to seq (the last message
 	// when seq is 0) and returns the unread count left: messages of others
