@@ -653,6 +653,8 @@ func (s *Service) commit(ctx context.Context, batch []*pendingSend, msgs []*Mess
 // push jobs, written with the message (promise 4). The sender's own devices
 // are never pushed for its own message. A recipient live now whose session
 // ends without acknowledging the message gets its push then (late.go).
+// A recipient's notification status (dnd.go) is applied by the store's
+// planning statement, on this path as on the others.
 func (s *Service) planPush(m *Message) {
 	m.PushUsers = m.PushUsers[:0]
 	if m.PushConfig != nil && m.ConvType == protocol.ConversationGroup {
