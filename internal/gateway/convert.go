@@ -36,19 +36,26 @@ func conversationQuery(r protocol.ConversationListRequest) im.ConversationQuery 
 func conversationListReply(p im.ConversationPage, viewer string) protocol.ConversationListReply {
 	out := protocol.ConversationListReply{Conversations: make([]protocol.Conversation, 0, len(p.Conversations)), HasMore: p.HasMore}
 	for _, c := range p.Conversations {
-		pc := protocol.Conversation{
-			ConversationID:     c.PeerID,
-			ConversationType:   c.ConvType,
-			UnreadMessageCount: c.Unread,
-			OrderKey:           protocol.OrderKey(c.OrderKey),
-		}
-		if c.LastMsg != nil {
-			w := im.ToWire(c.LastMsg, viewer, false)
-			pc.LastMessage = &w
-		}
-		out.Conversations = append(out.Conversations, pc)
+		out.Conversations = append(out.Conversations, WireConversation(c, viewer))
 	}
 	return out
+}
+
+// WireConversation is one conversation of viewer on the wire, as
+// conversationList and conversationChanged show it.
+func WireConversation(c im.Conversation, viewer string) protocol.Conversation {
+	pc := protocol.Conversation{
+		ConversationID:     c.PeerID,
+		ConversationType:   c.ConvType,
+		UnreadMessageCount: c.Unread,
+		OrderKey:           protocol.OrderKey(c.OrderKey),
+		NotificationStatus: max(c.NotifyStatus, protocol.NotifyStatusNotify),
+	}
+	if c.LastMsg != nil {
+		w := im.ToWire(c.LastMsg, viewer, false)
+		pc.LastMessage = &w
+	}
+	return pc
 }
 
 func readMark(r protocol.MarkReadRequest) im.ReadMark {
@@ -199,6 +206,8 @@ func WireGroupEvent(ev im.GroupEvent) (typ string, v any) {
 			OperatedBy: ev.OperatedBy}
 	case im.MessageRevoked:
 		return protocol.EventMessageRevokeReceived, wireRevoked(ev)
+	case im.ConversationChanged:
+		return protocol.EventConversationChanged, conversationChanged(ev)
 	case im.GroupJoinModeUpdated:
 		return protocol.EventGroupJoinModeUpdated, protocol.GroupJoinModeUpdated{GroupID: ev.GroupID, JoinMode: ev.JoinMode,
 			OperatedBy: ev.OperatedBy}

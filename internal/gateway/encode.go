@@ -95,6 +95,19 @@ func appendMessageFrame(b []byte, w *protocol.Message) []byte {
 			b = append(b, rb[1:len(rb)-1]...)
 		}
 	}
+	if len(w.MentionedUserIDs) > 0 {
+		b = append(b, `,"mentionedUserIDs":[`...)
+		for i, u := range w.MentionedUserIDs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, u)
+		}
+		b = append(b, ']')
+	}
+	if w.IsMentionAll {
+		b = append(b, `,"isMentionAll":true`...)
+	}
 	return append(b, `}}`...)
 }
 

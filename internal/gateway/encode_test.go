@@ -48,6 +48,9 @@ func TestEncodeFramesMatchJSON(t *testing.T) {
 			w.RevokeFields = &protocol.RevokeFields{RevokeStatus: int(num()), RevokeTimestamp: num(), OperatedUserID: pick(),
 				RevokeExtendedData: pick(), OriginalMessageType: int(num())}
 		}
+		if r.IntN(2) == 0 {
+			w.MentionedUserIDs, w.IsMentionAll = []string{pick(), pick()}, r.IntN(2) == 0
+		}
 		body, err := json.Marshal(w)
 		if err != nil {
 			t.Fatal(err)
@@ -61,8 +64,8 @@ func TestEncodeFramesMatchJSON(t *testing.T) {
 // appendMessageFrame writes every field of protocol.Message: one added there
 // must be added here too.
 func TestMessageFrameFields(t *testing.T) {
-	if n := reflect.TypeFor[protocol.Message]().NumField(); n != 17 {
-		t.Fatalf("protocol.Message has %d fields; appendMessageFrame writes 17: update it and this test", n)
+	if n := reflect.TypeFor[protocol.Message]().NumField(); n != 19 {
+		t.Fatalf("protocol.Message has %d fields; appendMessageFrame writes 19: update it and this test", n)
 	}
 }
 

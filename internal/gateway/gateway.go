@@ -69,6 +69,7 @@ type Service interface {
 	UserInfo(ctx context.Context, appID, userID string, req im.UserInfoQuery) (im.UserInfoResult, error)
 	// RevokeMessage revokes a message of the user's (revokeMessage).
 	RevokeMessage(ctx context.Context, appID, userID string, req protocol.RevokeMessageRequest) (im.RevokeOutcome, error)
+	SetConversationNotificationStatus(ctx context.Context, appID, userID string, req im.NotifyStatusRequest) (im.NotifyStatusResult, error)
 }
 
 // Devices registers push devices and binds them to users (push.Registry).

@@ -71,7 +71,7 @@ func (s *Session) handle(f protocol.Frame) {
 		s.replyErr(f.ID, protocol.Errorf(protocol.CodeNotLoggedIn, ""))
 		return
 	}
-	if s.handleGroup(f) || s.handleCall(f) || s.handleUser(f) || s.handleRevoke(f) {
+	if s.handleGroup(f) || s.handleCall(f) || s.handleUser(f) || s.handleRevoke(f) || s.handleConversation(f) {
 		return
 	}
 	switch f.Type {

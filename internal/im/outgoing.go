@@ -24,6 +24,10 @@ type Outgoing struct {
 	// PushConfig asks for an offline push to recipients without a live
 	// session (nil: none).
 	PushConfig *push.Content
+	// MentionedUserIDs and MentionAll are the mention list (groups only;
+	// Validate keeps each ID once).
+	MentionedUserIDs []string
+	MentionAll       bool
 }
 
 // OutgoingFrom is the message of a wire send request, for the entry points
@@ -34,6 +38,7 @@ func OutgoingFrom(r *protocol.SendRequest) Outgoing {
 		ConversationID: r.ConversationID, ConvType: r.ConversationType, LocalID: r.LocalMessageID,
 		Type: r.Type, SubType: r.SubType, Text: r.Text, Data: r.Data,
 		SearchedContent: r.SearchedContent, ExtendedData: r.ExtendedData, Priority: r.Priority,
+		MentionedUserIDs: r.MentionedUserIDs, MentionAll: r.IsMentionAll,
 	}
 	if r.PushConfig != nil {
 		c := push.Content(*r.PushConfig)
@@ -57,6 +62,8 @@ func (o *Outgoing) Validate() *protocol.Error {
 		SearchedContent:  o.SearchedContent,
 		ExtendedData:     o.ExtendedData,
 		Priority:         o.Priority,
+		MentionedUserIDs: o.MentionedUserIDs,
+		IsMentionAll:     o.MentionAll,
 	}
 	if o.PushConfig != nil {
 		pc := protocol.PushConfig(*o.PushConfig)
@@ -66,5 +73,6 @@ func (o *Outgoing) Validate() *protocol.Error {
 		return err
 	}
 	o.Priority = r.Priority
+	o.MentionedUserIDs = r.MentionedUserIDs
 	return nil
 }

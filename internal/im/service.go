@@ -486,6 +486,8 @@ func newMessage(appID, convID, sender string, req *Outgoing) *Message {
 		ExtendedData:    req.ExtendedData,
 		Priority:        req.Priority,
 		LocalID:         req.LocalID,
+		MentionedUsers:  req.MentionedUserIDs,
+		MentionAll:      req.MentionAll,
 	}
 }
 
@@ -546,6 +548,7 @@ func contentHash(m *Message) []byte {
 	field(m.Data)
 	field([]byte(m.SearchedContent))
 	field([]byte(m.ExtendedData))
+	mentionHash(field, m)
 	return h.Sum(nil)
 }
 
@@ -656,6 +659,8 @@ func (s *Service) commit(ctx context.Context, batch []*pendingSend, msgs []*Mess
 // push jobs, written with the message (promise 4). The sender's own devices
 // are never pushed for its own message. A recipient live now whose session
 // ends without acknowledging the message gets its push then (late.go).
+// A recipient's notification status (dnd.go) is applied by the store's
+// planning statement, on this path as on the others.
 func (s *Service) planPush(m *Message) {
 	m.PushUsers = m.PushUsers[:0]
 	if m.PushConfig != nil && m.ConvType == protocol.ConversationGroup {
@@ -1046,6 +1051,8 @@ func ToWire(m *Message, viewer string, offline bool) protocol.Message {
 		Offline:          offline,
 		System:           m.Sender == protocol.SystemUserID,
 		RevokeFields:     revokeFields(m),
+		MentionedUserIDs: m.MentionedUsers,
+		IsMentionAll:     m.MentionAll,
 	}
 	if m.Revoke != nil {
 		w.Type = protocol.MessageRevoke

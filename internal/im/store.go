@@ -94,6 +94,12 @@ type Message struct {
 	CreatedAt  time.Time
 	// Revoke is set on a revoked message (revoke.go); nil otherwise.
 	Revoke *Revocation
+	// MentionedUsers and MentionAll are the message's mention list (group
+	// messages only): in a conversation a recipient set to do-not-disturb
+	// or mentions-only, the message is pushed to the users it names (all
+	// members with MentionAll).
+	MentionedUsers []string
+	MentionAll     bool
 
 	// PushUsers are the recipients to push (offline when the message was
 	// committed): AppendMessages writes one push job per enabled device
@@ -153,6 +159,9 @@ type Conversation struct {
 	Unread   int64
 	LastMsg  *Message // nil when the conversation has no message yet
 	OrderKey int64    // ID of the last message: orders the list, newest first
+	// NotifyStatus is the user's notification status of the conversation
+	// (protocol.NotifyStatus*; notify when never set).
+	NotifyStatus int
 }
 
 // Cursor is a device's delivery position in one conversation: every message
@@ -215,8 +224,9 @@ type Store interface {
 	// OrderKey < before (all when before is 0), newest first, each with its
 	// last message and unread count.
 	Conversations(ctx context.Context, appID, userID string, before int64, limit int) ([]Conversation, error)
-	// Conversation returns one of the user's conversations; ErrNotFound if
-	// the user has none with that ID.
+	// Conversation returns one of the user's conversations, peer or group
+	// (a GroupConvID key: the member's view, as Conversations lists it);
+	// ErrNotFound if the user has none with that ID.
 	Conversation(ctx context.Context, appID, userID, convID string) (Conversation, error)
 	// MarkRead marks the user's conversation read up to seq (the last message
 	// when seq is 0) and returns the unread count left: messages of others
@@ -238,6 +248,7 @@ type Store interface {
 	UnknownUsers(ctx context.Context, appID string, users []string) ([]string, error)
 
 	GroupStore
+	NotifyStore
 
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error

@@ -72,6 +72,8 @@ const (
 	CodeWebhookNotEnabled    Code = 40028 // a test event for an app whose webhook is disabled or has no URL (REST)
 	CodeMessageRejected      Code = 40310 // the app's before-send hook denied the message; nothing was stored
 	CodeMessageNotModerated  Code = 40311 // the before-send hook failed and the app refuses unmoderated messages (fail closed)
+	CodeInvalidMention       Code = 40030 // a send's mention list is bad: not a group, too many, an invalid user ID, or on a command
+	CodeInvalidNotifyStatus  Code = 40031 // a notification status other than 1, 2, 3, or mentionsOnly (3) on a peer conversation
 
 	// The connection caps (HTTP 503 before the WebSocket upgrade, with
 	// Retry-After).
@@ -157,6 +159,8 @@ var catalogue = map[Code]codeInfo{
 	CodeWebhookNotEnabled:    {"webhook_not_enabled", 400, "the app's webhook is disabled or has no URL"},
 	CodeMessageRejected:      {"message_rejected", 403, "the message was rejected"},
 	CodeMessageNotModerated:  {"message_not_moderated", 403, "the message could not be moderated; retry later"},
+	CodeInvalidMention:       {"invalid_mention", 400, "invalid mention list"},
+	CodeInvalidNotifyStatus:  {"invalid_notification_status", 400, "invalid conversation notification status"},
 
 	CodeTooManyConnections:           {"too_many_connections", 503, "too many connections to this server, retry later"},
 	CodeTooManyConnectionsFromIP:     {"too_many_connections_from_ip", 503, "too many connections from your address, retry later"},

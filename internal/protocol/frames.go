@@ -74,6 +74,9 @@ var knownTypes = func() map[string]bool {
 	for _, t := range revokeTypes {
 		m[t] = true
 	}
+	for _, t := range conversationTypes {
+		m[t] = true
+	}
 	return m
 }()
 
@@ -250,6 +253,9 @@ type PushConfig struct {
 	Content     string `json:"content,omitempty"`
 	Payload     string `json:"payload,omitempty"`
 	ResourcesID string `json:"resourcesID,omitempty"`
+	// EnableBadge and BadgeIncrement: see push.Content (ZIMPushConfig).
+	EnableBadge    bool `json:"enableBadge,omitempty"`
+	BadgeIncrement int  `json:"badgeIncrement,omitempty"`
 }
 
 // SendRequest sends one message. Text carries a text message's body; Data
@@ -266,6 +272,11 @@ type SendRequest struct {
 	ExtendedData     string      `json:"extendedData,omitempty"`
 	Priority         int         `json:"priority,omitempty"`
 	PushConfig       *PushConfig `json:"pushConfig,omitempty"`
+	// MentionedUserIDs and IsMentionAll are the message's mention list
+	// (ZIM ZIMMessage mentionedUserIDs, isMentionAll): group messages
+	// only (ValidateMentions).
+	MentionedUserIDs []string `json:"mentionedUserIDs,omitempty"`
+	IsMentionAll     bool     `json:"isMentionAll,omitempty"`
 }
 
 // SendReply answers send once the message is committed (for stored types).
@@ -301,6 +312,10 @@ type Message struct {
 	System bool `json:"system,omitempty"`
 	// RevokeFields is set on a revoked message (Type MessageRevoke).
 	*RevokeFields
+	// MentionedUserIDs and IsMentionAll: the mention list it was sent
+	// with (absent when none).
+	MentionedUserIDs []string `json:"mentionedUserIDs,omitempty"`
+	IsMentionAll     bool     `json:"isMentionAll,omitempty"`
 }
 
 // AckPosition acknowledges every message of a conversation up to Seq.
@@ -369,6 +384,9 @@ type Conversation struct {
 	UnreadMessageCount int64    `json:"unreadMessageCount"`
 	LastMessage        *Message `json:"lastMessage,omitempty"`
 	OrderKey           OrderKey `json:"orderKey"`
+	// NotificationStatus is the user's setting of the conversation
+	// (NotifyStatus*; 1 notify when never set).
+	NotificationStatus int `json:"notificationStatus"`
 }
 
 // ConversationListReply answers conversationList.

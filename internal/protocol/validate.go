@@ -180,7 +180,7 @@ func ValidateSend(r *SendRequest) *Error {
 			return err
 		}
 	}
-	return nil
+	return ValidateMentions(r)
 }
 
 // ValidatePushConfig checks a push config's fields against their limits
@@ -195,6 +195,8 @@ func ValidatePushConfig(pc *PushConfig) *Error {
 		return Errorf(CodeInvalidPushConfig, "pushConfig.payload over %d bytes or not UTF-8", MaxPushPayloadBytes)
 	case pc.ResourcesID != "" && !ValidResourceID(pc.ResourcesID):
 		return Errorf(CodeInvalidPushConfig, "pushConfig.resourcesID must be up to %d characters of A-Z a-z 0-9 _-.@+=", MaxPushResourceIDLen)
+	case pc.BadgeIncrement < 0 || pc.BadgeIncrement > MaxBadgeIncrement:
+		return Errorf(CodeInvalidPushConfig, "pushConfig.badgeIncrement must be 0 to %d", MaxBadgeIncrement)
 	}
 	return nil
 }

@@ -29,6 +29,13 @@ type Content struct {
 	Content     string `json:"content,omitempty"`
 	Payload     string `json:"payload,omitempty"`
 	ResourcesID string `json:"resourcesID,omitempty"`
+	// EnableBadge (ZIMPushConfig enableBadge) asks for the app icon's
+	// badge: the recipient's unread messages across its conversations
+	// that are not in do-not-disturb, read when the push is sent, not
+	// counting this push's message, plus BadgeIncrement (ZIM's
+	// badgeIncrement: how much this push raises the badge). See BadgeOf.
+	EnableBadge    bool `json:"enableBadge,omitempty"`
+	BadgeIncrement int  `json:"badgeIncrement,omitempty"`
 }
 
 // CallGate is asked right before a call invitation's push (JobCallInvite)
@@ -860,6 +867,17 @@ func (d *Dispatcher) Compose(ctx context.Context, j Job, dev Device, c Content) 
 					n.Badge = &badge
 				}
 			}
+		}
+	}
+	if c.EnableBadge && j.UserID != "" {
+		// ZIMPushConfig's badge overrides a resource's (BadgeOf).
+		if bc, ok := d.store.(BadgeCounter); ok {
+			others, err := bc.UnreadExcept(ctx, j.AppID, j.UserID, j.MessageID)
+			if err != nil {
+				return n, note, "", err
+			}
+			badge := BadgeOf(others, c.BadgeIncrement)
+			n.Badge = &badge
 		}
 	}
 	// Pass-through or notification, from the capability table: a vendor

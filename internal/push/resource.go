@@ -260,10 +260,18 @@ type ResourceLookup interface {
 }
 
 // UnreadCounter is the dispatcher's optional store capability that sums a
-// user's unread counts across conversations (the badge). Without it, no
-// badge is set.
+// user's unread counts across conversations, leaving out those the user
+// set to do-not-disturb (the badge). Without it, no badge is set.
 type UnreadCounter interface {
 	UnreadTotal(ctx context.Context, appID, userID string) (int64, error)
+}
+
+// BadgeCounter is the dispatcher's optional store capability behind a
+// push config's EnableBadge: UnreadTotal without message messageID when
+// that message is counted there (0: none to leave out). Without it, a push
+// config's badge is not set.
+type BadgeCounter interface {
+	UnreadExcept(ctx context.Context, appID, userID string, messageID int64) (int64, error)
 }
 
 // Targets names the recipients of a push sent without a message (the
@@ -271,4 +279,16 @@ type UnreadCounter interface {
 type Targets struct {
 	UserIDs []string
 	PushIDs []string
+}
+
+// BadgeOf is the badge of a push whose config has EnableBadge (ZIM's
+// enableBadge and badgeIncrement): what the recipient's conversations say
+// without this push's message — others, the unread messages across its
+// conversations not set to do-not-disturb, read when the push is sent —
+// raised by the push's badgeIncrement, as ZIM's badge is the one the app
+// reported raised by the increment. So with the usual increment 1 the
+// badge counts this message among the unread ones, and with 0 it stays
+// what the conversations say without it.
+func BadgeOf(others int64, increment int) int {
+	return int(min(others+int64(max(increment, 0)), 1<<31-1))
 }

@@ -98,6 +98,8 @@ const (
 	CodeGroupInviteOnly     = int(protocol.CodeGroupInviteOnly)     // the group takes new members by invitation only
 	CodeJoinRequestPending  = int(protocol.CodeJoinRequestPending)  // a request to join the group is pending already
 	CodeNoJoinRequest       = int(protocol.CodeNoJoinRequest)       // the user has no pending request to join the group
+	CodeInvalidMention      = int(protocol.CodeInvalidMention)      // a bad mention list: not a group, over 50, an invalid user ID
+	CodeInvalidNotifyStatus = int(protocol.CodeInvalidNotifyStatus) // a notification status not 1-3, or mentions-only on a peer conversation
 
 	// The connection caps refuse the WebSocket handshake (HTTP 503 with a
 	// Retry-After): Login returns the *Error with RetryAfter set, and the

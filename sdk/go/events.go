@@ -74,6 +74,10 @@ type EventHandler struct {
 	// sender, a group's owner or admin, or the app's server): each is the
 	// revoked message in its place (Type MessageTypeRevoke).
 	MessageRevokeReceived func(msgs []Message)
+	// ConversationChanged tells every live session of the user that
+	// conversations changed (ZIM conversationChanged), e.g. a notification
+	// status set on another device.
+	ConversationChanged func(infoList []ConversationChangeInfo)
 }
 
 type eventKind int

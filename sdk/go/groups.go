@@ -406,7 +406,9 @@ func (c *Client) groupEvent(f protocol.Frame) bool {
 	default:
 		var ok bool
 		if fn, ok = c.groupJoinEvent(f); !ok {
-			return false
+			if fn, ok = c.conversationEvent(f); !ok {
+				return false
+			}
 		}
 		if fn == nil {
 			return true

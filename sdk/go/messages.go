@@ -49,9 +49,12 @@ func (c *Client) SendMessage(ctx context.Context, msg Message, toConversationID 
 		SearchedContent:  msg.SearchedContent,
 		ExtendedData:     msg.ExtendedData,
 		Priority:         int(cfg.Priority),
+		MentionedUserIDs: msg.MentionedUserIDs,
+		IsMentionAll:     msg.IsMentionAll,
 	}
 	if pc := cfg.PushConfig; pc != nil {
-		req.PushConfig = &protocol.PushConfig{Title: pc.Title, Content: pc.Content, Payload: pc.Payload, ResourcesID: pc.ResourcesID}
+		req.PushConfig = &protocol.PushConfig{Title: pc.Title, Content: pc.Content, Payload: pc.Payload, ResourcesID: pc.ResourcesID,
+			EnableBadge: pc.EnableBadge, BadgeIncrement: pc.BadgeIncrement}
 	}
 	k := convKey{toConversationID, convType}
 	deadline := time.Now().Add(c.cfg.RequestTimeout)

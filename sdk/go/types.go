@@ -169,6 +169,12 @@ type Message struct {
 	IsSystem bool
 	// Revoke is set on a revoked message (Type MessageTypeRevoke).
 	Revoke *RevokeInfo
+	// MentionedUserIDs and IsMentionAll are the message's mention list
+	// (ZIM's mentionedUserIDs, isMentionAll; group messages only, up to 50
+	// users). Set them before SendMessage. A mentioned user is pushed even
+	// in a conversation it set to do-not-disturb or mentions-only.
+	MentionedUserIDs []string
+	IsMentionAll     bool
 }
 
 // SystemUserID is the sender of system messages: a user receives them in
@@ -203,6 +209,12 @@ type PushConfig struct {
 	// ResourcesID names app-level, per-vendor delivery options (channel,
 	// sound, ...) configured on the server.
 	ResourcesID string
+	// EnableBadge sets the app icon's badge (ZIMPushConfig enableBadge):
+	// the recipient's unread messages across its conversations not in
+	// do-not-disturb, without this message, plus BadgeIncrement (0-99;
+	// usually 1, counting this message).
+	EnableBadge    bool
+	BadgeIncrement int
 }
 
 // MessageSendConfig configures one SendMessage.
@@ -247,6 +259,9 @@ type Conversation struct {
 	// OrderKey orders the list, most recently active first; it is what
 	// ConversationQueryConfig.NextConversation pages by.
 	OrderKey int64
+	// NotificationStatus is the user's setting of the conversation
+	// (SetConversationNotificationStatus).
+	NotificationStatus ConversationNotificationStatus
 }
 
 // ConversationQueryConfig pages through the conversation list.
@@ -277,6 +292,8 @@ func messageFromWire(m protocol.Message) Message {
 		Timestamp:        fromMillis(m.Timestamp),
 		IsSystem:         m.System,
 		Revoke:           revokeFromWire(m),
+		MentionedUserIDs: m.MentionedUserIDs,
+		IsMentionAll:     m.IsMentionAll,
 	}
 }
 
@@ -286,6 +303,7 @@ func conversationFromWire(c protocol.Conversation) Conversation {
 		ConversationType:   ConversationType(c.ConversationType),
 		UnreadMessageCount: c.UnreadMessageCount,
 		OrderKey:           int64(c.OrderKey),
+		NotificationStatus: ConversationNotificationStatus(c.NotificationStatus),
 	}
 	if c.LastMessage != nil {
 		m := messageFromWire(*c.LastMessage)

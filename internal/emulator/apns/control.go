@@ -75,6 +75,8 @@ type ctlDeviceInfo struct {
 	Environment  Environment `json:"environment"`
 	VoIP         bool        `json:"voip"`
 	Unregistered *time.Time  `json:"unregistered,omitempty"`
+	// Badge is the number the app's icon shows (DeviceInfo.Badge).
+	Badge *int `json:"badge,omitempty"`
 }
 
 type ctlFaultRequest struct {
@@ -113,7 +115,7 @@ func (e *Emulator) ctlDevice(w http.ResponseWriter, r *http.Request) {
 		control.Error(w, http.StatusNotFound, "unknown device token")
 		return
 	}
-	info := ctlDeviceInfo{BundleID: d.BundleID, Environment: d.Environment, VoIP: d.VoIP}
+	info := ctlDeviceInfo{BundleID: d.BundleID, Environment: d.Environment, VoIP: d.VoIP, Badge: d.Badge}
 	if !d.Unregistered.IsZero() {
 		info.Unregistered = &d.Unregistered
 	}

@@ -13,6 +13,8 @@ type device struct {
 	env          Environment
 	voip         bool
 	unregistered time.Time // zero while registered
+	// badge is the number on the app's icon (nil: none shown yet).
+	badge *int
 }
 
 // topic is the apns-topic the device's token belongs to.
@@ -33,6 +35,9 @@ type DeviceInfo struct {
 	// Unregistered is when the token was unregistered; zero while it is
 	// registered.
 	Unregistered time.Time
+	// Badge is the number the app's icon shows, as the last delivered
+	// notification with aps.badge set it (0 removes it); nil before any.
+	Badge *int
 }
 
 // RegisterDevice registers an app on a simulated device, as iOS does when
@@ -76,7 +81,30 @@ func (e *Emulator) Device(token string) (DeviceInfo, bool) {
 	if d == nil {
 		return DeviceInfo{}, false
 	}
-	return DeviceInfo{BundleID: d.bundle, Environment: d.env, VoIP: d.voip, Unregistered: d.unregistered}, true
+	info := DeviceInfo{BundleID: d.bundle, Environment: d.env, VoIP: d.voip, Unregistered: d.unregistered}
+	if d.badge != nil {
+		b := *d.badge
+		info.Badge = &b
+	}
+	return info, true
+}
+
+// showBadge sets the icon badge of key's device from delivered d, as iOS
+// does: aps.badge is "the number to display in a badge on your app's
+// icon. Specify 0 to remove the current badge, if any" (Apple, "Generating
+// a remote notification", payload key reference). Without the key the
+// badge stays as it was. Called with e.mu held.
+func (e *Emulator) showBadge(key string, d Delivery) {
+	dev := e.devices[key]
+	if dev == nil {
+		return
+	}
+	n, ok := d.Aps()["badge"].(float64)
+	if !ok || n < 0 || n != float64(int(n)) {
+		return
+	}
+	b := int(n)
+	dev.badge = &b
 }
 
 // FaultKind is a failure the emulator injects.

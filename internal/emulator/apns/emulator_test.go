@@ -278,6 +278,10 @@ func TestChecks(t *testing.T) {
 		{"empty body", prod, func(r *rawReq) { r.body = nil }, 400, "PayloadEmpty"},
 		{"body not JSON", prod, func(r *rawReq) { r.body = []byte(`{"aps":`) }, 400, "BadPayload"},
 		{"body without aps", prod, func(r *rawReq) { r.body = []byte(`{"alert":"hi"}`) }, 400, "BadPayload"},
+		{"badge 0", prod, func(r *rawReq) { r.body = []byte(`{"aps":{"alert":"hi","badge":0}}`) }, 200, ""},
+		{"badge not a number", prod, func(r *rawReq) { r.body = []byte(`{"aps":{"alert":"hi","badge":"3"}}`) }, 400, "BadPayload"},
+		{"negative badge", prod, func(r *rawReq) { r.body = []byte(`{"aps":{"alert":"hi","badge":-1}}`) }, 400, "BadPayload"},
+		{"fractional badge", prod, func(r *rawReq) { r.body = []byte(`{"aps":{"alert":"hi","badge":1.5}}`) }, 400, "BadPayload"},
 		{"body of 4096 bytes", prod, func(r *rawReq) { r.body = padded(4096) }, 200, ""},
 		{"body of 4097 bytes", prod, func(r *rawReq) { r.body = padded(4097) }, 413, "PayloadTooLarge"},
 		{"body over 4096 bytes only once escaped", prod, func(r *rawReq) {
@@ -663,4 +667,27 @@ func TestCloseCutsSlowRequests(t *testing.T) {
 		t.Fatal("Close hung on a slow request")
 	}
 	<-errc
+}
+
+// TestBadgeShownOnDevice: a delivered aps.badge sets the icon's number,
+// a notification without one leaves it, 0 clears it.
+func TestBadgeShownOnDevice(t *testing.T) {
+	f := start(t, Config{})
+	tok := f.emu.RegisterDevice(bundleID, Production, false)
+	if d, _ := f.emu.Device(tok); d.Badge != nil {
+		t.Fatalf("badge %v before any push", *d.Badge)
+	}
+	for _, tt := range []struct {
+		body string
+		want int
+	}{{`{"aps":{"alert":"a","badge":4}}`, 4}, {`{"aps":{"alert":"b"}}`, 4}, {`{"aps":{"alert":"c","badge":0}}`, 0}} {
+		r := f.alert(t, Production, tok)
+		r.body = []byte(tt.body)
+		if got := f.do(t, nil, r); got.status != 200 {
+			t.Fatalf("%s: %d %q", tt.body, got.status, got.reason)
+		}
+		if d, _ := f.emu.Device(tok); d.Badge == nil || *d.Badge != tt.want {
+			t.Fatalf("after %s the icon shows %v, want %d", tt.body, d.Badge, tt.want)
+		}
+	}
 }

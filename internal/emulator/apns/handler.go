@@ -209,9 +209,18 @@ func (e *Emulator) handle(env Environment, w http.ResponseWriter, r *http.Reques
 		fail(http.StatusBadRequest, "BadPayload")
 		return
 	}
-	if _, ok := payload["aps"].(map[string]any); !ok {
+	aps, ok := payload["aps"].(map[string]any)
+	if !ok {
 		fail(http.StatusBadRequest, "BadPayload")
 		return
+	}
+	if b, has := aps["badge"]; has {
+		// aps.badge is a number, the icon's count (0 removes it): Apple,
+		// "Generating a remote notification", payload key reference.
+		if n, isNum := b.(float64); !isNum || n < 0 || n != float64(int64(n)) {
+			fail(http.StatusBadRequest, "BadPayload")
+			return
+		}
 	}
 
 	e.mu.Lock()

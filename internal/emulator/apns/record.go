@@ -92,6 +92,7 @@ func (e *Emulator) record(d Delivery) {
 		list = &rec.dropped
 	} else {
 		rec.count++
+		e.showBadge(key, d)
 	}
 	if len(*list) >= e.cfg.MaxRecords {
 		*list = append((*list)[:0], (*list)[len(*list)-e.cfg.MaxRecords+1:]...)

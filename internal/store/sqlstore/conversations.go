@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/heraldim/herald/internal/im"
 )
@@ -63,6 +64,9 @@ func (s *Store) Conversations(ctx context.Context, appID, userID string, before 
 // Conversation returns one of the user's conversations; im.ErrNotFound if
 // the user has none with that ID.
 func (s *Store) Conversation(ctx context.Context, appID, userID, convID string) (im.Conversation, error) {
+	if group, ok := strings.CutPrefix(convID, "g:"); ok {
+		return s.groupConversation(ctx, appID, userID, group)
+	}
 	c, err := scanConversation(s.rConversation.QueryRowContext(ctx, appID, userID, convID), appID)
 	if err != nil {
 		return im.Conversation{}, ctxErr(ctx, "store: conversation", err)
@@ -85,7 +89,7 @@ func scanConversation(sc scanner, appID string) (im.Conversation, error) {
 	if err := sc.Scan(&c.ConvID, &c.ConvType, &c.PeerID, &c.LastSeq, &c.Unread, &c.OrderKey,
 		&msgID, &m.ConvType, &m.Seq, &m.Sender, &m.Recipient, &m.Type, &m.SubType, &m.Text,
 		&m.Data, &m.SearchedContent, &m.ExtendedData, &m.Priority, &m.LocalID, &m.ContentHash,
-		contentColumn{&m.PushConfig}, &created, &rv.at, &rv.by, &rv.status, &rv.data); err != nil {
+		contentColumn{&m.PushConfig}, &created, &rv.at, &rv.by, &rv.status, &rv.data, mentionsColumn{&m}, &c.NotifyStatus); err != nil {
 		return im.Conversation{}, err
 	}
 	if msgID.Valid {

@@ -100,14 +100,18 @@ WHERE app_id = $1 AND group_id = $2 AND user_id = $3 AND state = 0`
 
 	// qGroupConversations is the group part of a user's conversation list:
 	// groups with a message the user may see, with that message.
-	qGroupConversations = `SELECT g.group_id, g.last_seq, g.last_seq - m.read_seq, g.last_msg_id,
+	// qGroupConversationSelect reads group conversation rows: a
+	// member's groups with their last message and the member's status.
+	qGroupConversationSelect = `SELECT g.group_id, g.last_seq, g.last_seq - m.read_seq, g.last_msg_id,
 	x.id, COALESCE(x.seq, 0), COALESCE(x.sender, ''), COALESCE(x.type, 0), COALESCE(x.sub_type, 0),
 	COALESCE(x.text, ''), x.data, COALESCE(x.searched_content, ''), COALESCE(x.extended_data, ''),
 	COALESCE(x.priority, 0), COALESCE(x.local_id, ''), x.content_hash, x.push_config,
-	COALESCE(x.created_at, 0)
+	COALESCE(x.created_at, 0), x.mentions, ` + notifyStatusColumn + `
 FROM group_members m
 JOIN im_groups g ON g.app_id = m.app_id AND g.group_id = m.group_id
 LEFT JOIN messages x ON x.app_id = g.app_id AND x.conv_id = 'g:' || g.group_id AND x.seq = g.last_seq
+LEFT JOIN conversation_settings cs ON cs.app_id = m.app_id AND cs.user_id = m.user_id AND cs.conv_id = 'g:' || m.group_id`
+	qGroupConversations = qGroupConversationSelect + `
 WHERE m.app_id = $1 AND m.user_id = $2 AND g.last_seq > m.joined_seq AND g.last_msg_id < $3
 ORDER BY g.last_msg_id DESC LIMIT $4`
 
@@ -387,6 +391,12 @@ func (s *Store) groupConversations(ctx context.Context, appID, userID string, be
 	if err != nil {
 		return nil, err
 	}
+	return scanGroupConversations(rows, appID)
+}
+
+// scanGroupConversations reads rows of qGroupConversationSelect and
+// closes them.
+func scanGroupConversations(rows *sql.Rows, appID string) ([]im.Conversation, error) {
 	defer rows.Close()
 	var cs []im.Conversation
 	for rows.Next() {
@@ -397,7 +407,7 @@ func (s *Store) groupConversations(ctx context.Context, appID, userID string, be
 		var group string
 		if err := rows.Scan(&group, &c.LastSeq, &c.Unread, &c.OrderKey, &msgID, &m.Seq, &m.Sender,
 			&m.Type, &m.SubType, &m.Text, &m.Data, &m.SearchedContent, &m.ExtendedData, &m.Priority,
-			&m.LocalID, &m.ContentHash, contentColumn{&m.PushConfig}, &created); err != nil {
+			&m.LocalID, &m.ContentHash, contentColumn{&m.PushConfig}, &created, mentionsColumn{&m}, &c.NotifyStatus); err != nil {
 			return nil, err
 		}
 		c.ConvID, c.ConvType, c.PeerID = im.GroupConvID(group), convTypeGroup, group

@@ -54,7 +54,7 @@ type rowUpdate struct {
 // messageCols and conversationCols are the parameters per row of the
 // multi-row statements qInsertMessages and qUpsertConversations.
 const (
-	messageCols      = 18
+	messageCols      = 19
 	conversationCols = 8
 )
 
@@ -242,7 +242,7 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 		args = append(args,
 			m.ID, m.AppID, m.ConvID, seq, m.ConvType, m.Sender, m.Recipient,
 			m.Type, m.SubType, s.d.bodyText(m.Text), m.Data, m.SearchedContent, m.ExtendedData, m.Priority,
-			nullIfEmpty(m.LocalID), m.ContentHash, cfg, created)
+			nullIfEmpty(m.LocalID), m.ContentHash, cfg, created, storedMentions(m))
 		results[i] = im.AppendResult{ID: m.ID, Seq: seq, CreatedAt: fromMillis(created)}
 		written = append(written, writtenMsg{i: i, created: created, cfg: cfg})
 		if m.LocalID != "" {
@@ -258,6 +258,12 @@ func (s *Store) appendTx(ctx context.Context, msgs []*im.Message, seqs map[convK
 	}
 	if n != int64(len(written)) {
 		return nil, fmt.Errorf("%s: %w", op, errLocalIDStored)
+	}
+	// The mention lists, before the pushes: planning reads them.
+	for _, w := range written {
+		if err := writeMentions(ctx, tx, msgs[w.i]); err != nil {
+			return nil, ctxErr(ctx, op+": mentions", err)
+		}
 	}
 
 	// What the written messages change besides their rows.

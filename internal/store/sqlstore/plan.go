@@ -113,6 +113,10 @@ func planQuery(in push.Intent, n int) string {
 			b.WriteString(planOnceCall)
 		}
 	}
+	if in.Source.Kind == push.SourceMessage && col == "d.user_id" {
+		// The recipient's notification status (dnd.go).
+		b.WriteString(quietFilterPlan)
+	}
 	if in.Source.Kind == push.SourceServer {
 		// The admin API answers with the jobs by device.
 		b.WriteString(`
@@ -264,7 +268,7 @@ SELECT d.app_id, v.column3, d.user_id, d.push_id, d.vendor, v.column4, 'pending'
 FROM (VALUES `
 	planBatchTail = `) AS v
 JOIN devices d ON d.app_id = v.column1 AND d.user_id = v.column2
-WHERE d.user_id <> '' AND ` + eligibleDevice
+WHERE d.user_id <> '' AND ` + eligibleDevice + quietFilterBatch
 	// planBatchCols is the parameters of one VALUES row.
 	planBatchCols = 6
 	// maxPlanBatchRows is the most rows one statement names (768

@@ -8,7 +8,7 @@ package sqlstore
 // scanMessage reads it.
 const msgColumns = `id, conv_id, conv_type, seq, sender, recipient, type, sub_type, text, data,
 	searched_content, extended_data, priority, COALESCE(local_id, ''), content_hash, push_config, created_at,
-	revoked_at, revoked_by, revoke_status, revoke_data`
+	revoked_at, revoked_by, revoke_status, revoke_data, mentions`
 
 const (
 	qInsertApp = `INSERT INTO apps (id, name, secret, admin_key, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)`
@@ -22,7 +22,7 @@ const (
 	// any other key is an error.
 	qInsertMessagesHead = `INSERT INTO messages (id, app_id, conv_id, seq, conv_type, sender, recipient,
 	type, sub_type, text, data, searched_content, extended_data, priority, local_id, content_hash,
-	push_config, created_at)
+	push_config, created_at, mentions)
 VALUES `
 	qInsertMessagesTail = `
 ON CONFLICT (app_id, sender, local_id) WHERE local_id IS NOT NULL DO NOTHING`
@@ -64,9 +64,10 @@ WHERE app_id = $1 AND conv_id = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4`
 	m.data, COALESCE(m.searched_content, ''), COALESCE(m.extended_data, ''),
 	COALESCE(m.priority, 0), COALESCE(m.local_id, ''), m.content_hash, m.push_config,
 	COALESCE(m.created_at, 0), COALESCE(m.revoked_at, 0), COALESCE(m.revoked_by, ''),
-	COALESCE(m.revoke_status, 0), COALESCE(m.revoke_data, '')
+	COALESCE(m.revoke_status, 0), COALESCE(m.revoke_data, ''), m.mentions, ` + notifyStatusColumn + `
 FROM conversations c
-LEFT JOIN messages m ON m.app_id = c.app_id AND m.conv_id = c.conv_id AND m.seq = c.last_seq`
+LEFT JOIN messages m ON m.app_id = c.app_id AND m.conv_id = c.conv_id AND m.seq = c.last_seq
+LEFT JOIN conversation_settings cs ON cs.app_id = c.app_id AND cs.user_id = c.owner_id AND cs.conv_id = c.conv_id`
 
 	qConversations = convSelect + `
 WHERE c.app_id = $1 AND c.owner_id = $2 AND c.last_msg_id < $3

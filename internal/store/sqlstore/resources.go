@@ -11,10 +11,7 @@ import (
 	"github.com/heraldim/herald/internal/push"
 )
 
-var (
-	_ push.ResourceLookup = (*Store)(nil)
-	_ push.UnreadCounter  = (*Store)(nil)
-)
+var _ push.ResourceLookup = (*Store)(nil)
 
 const resourceColumns = `app_id, id, spec, created_at, updated_at`
 
@@ -27,14 +24,6 @@ ON CONFLICT (app_id, id) DO UPDATE SET spec = excluded.spec, updated_at = exclud
 	qResource    = `SELECT ` + resourceColumns + ` FROM push_resources WHERE app_id = $1 AND id = $2`
 	qResources   = `SELECT ` + resourceColumns + ` FROM push_resources WHERE app_id = $1 ORDER BY id`
 	qDelResource = `DELETE FROM push_resources WHERE app_id = $1 AND id = $2`
-	// qUnreadTotal is the badge: the peer conversations' stored unread
-	// counts plus each group's messages after the member's read position
-	// (the same count the conversation list shows for a group).
-	qUnreadTotal = `SELECT
-	(SELECT COALESCE(SUM(unread), 0) FROM conversations WHERE app_id = $1 AND owner_id = $2) +
-	(SELECT COALESCE(SUM(g.last_seq - m.read_seq), 0) FROM group_members m
-		JOIN im_groups g ON g.app_id = m.app_id AND g.group_id = m.group_id
-		WHERE m.app_id = $1 AND m.user_id = $2 AND g.last_seq > m.read_seq)`
 )
 
 // PutResource stores an app's resource, replacing the one with its ID;
@@ -110,16 +99,6 @@ func scanResource(r scanner) (push.Resource, error) {
 	}
 	res.CreatedAt, res.UpdatedAt = fromMillis(created), fromMillis(updated)
 	return res, nil
-}
-
-// UnreadTotal implements push.UnreadCounter: the sum of a user's unread
-// counts across its conversations, peer and group.
-func (s *Store) UnreadTotal(ctx context.Context, appID, userID string) (int64, error) {
-	var n int64
-	if err := s.r.QueryRowContext(ctx, qUnreadTotal, appID, userID).Scan(&n); err != nil {
-		return 0, ctxErr(ctx, "store: unread total", err)
-	}
-	return n, nil
 }
 
 // PlanPush writes, in one transaction, a pending push job (message ID 0)

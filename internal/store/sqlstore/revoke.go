@@ -24,7 +24,7 @@ const revokedReason = "message revoked"
 const (
 	// qRevokeMessage makes a message a revoke marker; a message revoked
 	// before is left alone (no row).
-	qRevokeMessage = `UPDATE messages SET text = $3, data = NULL, searched_content = '', push_config = NULL,
+	qRevokeMessage = `UPDATE messages SET text = $3, data = NULL, searched_content = '', push_config = NULL, mentions = NULL,
 	revoked_at = $4, revoked_by = $5, revoke_status = $6, revoke_data = $7
 WHERE app_id = $1 AND id = $2 AND revoked_at = 0`
 
@@ -160,7 +160,7 @@ func scanMessage(sc scanner, m *im.Message) error {
 	if err := sc.Scan(&m.ID, &m.ConvID, &m.ConvType, &m.Seq, &m.Sender, &m.Recipient,
 		&m.Type, &m.SubType, &m.Text, &m.Data, &m.SearchedContent, &m.ExtendedData,
 		&m.Priority, &m.LocalID, &m.ContentHash, contentColumn{&m.PushConfig}, &created,
-		&rv.at, &rv.by, &rv.status, &rv.data); err != nil {
+		&rv.at, &rv.by, &rv.status, &rv.data, mentionsColumn{m}); err != nil {
 		return err
 	}
 	m.CreatedAt = fromMillis(created)

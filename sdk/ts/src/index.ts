@@ -4,6 +4,7 @@ export * from './zim/types.js';
 export * from './zim/groupTypes.js';
 export * from './zim/callTypes.js';
 export type { ZIMMessageRevokeConfig, ZIMMessageRevokedResult, ZIMEventOfMessageRevokeReceivedResult } from './zim/revoke.js';
+export * from './zim/conversationTypes.js';
 export { ZPNs } from './zpns/zpns.js';
 export * from './zpns/types.js';
 export * from './zpns/source.js';

@@ -4,13 +4,15 @@ import type { ConnectionEventHandler, MessageEventHandler } from './types.js';
 import type { GroupEventHandler } from './groupTypes.js';
 import type { CallEventHandler } from './callTypes.js';
 import type { RevokeEventHandler } from './revoke.js';
+import type { ConversationEventHandler } from './conversationTypes.js';
 
 export interface ZIMEventHandler
   extends ConnectionEventHandler,
     MessageEventHandler,
     GroupEventHandler,
     CallEventHandler,
-    RevokeEventHandler {}
+    RevokeEventHandler,
+    ConversationEventHandler {}
 
 /** The name of a ZIM event. */
 export type ZIMEventName = keyof ZIMEventHandler;

@@ -2,7 +2,7 @@
 // wire of docs/protocol.md ("Groups"), mapped as the Go SDK's groups.go
 // does. Rules live on the server; this file only translates.
 import { ZIMClientErrorCode, ZIMError } from '../errors.js';
-import { ZIMBase } from './base.js';
+import { ZIMConversations } from './conversations.js';
 import {
   ZIMGroupApplicationListChangeAction,
   ZIMGroupApplicationState,
@@ -190,7 +190,7 @@ function errorUsers(asked: readonly string[], done: readonly string[], code: num
 }
 
 /** Group requests and events of the ZIM class. */
-export abstract class ZIMGroups extends ZIMBase {
+export abstract class ZIMGroups extends ZIMConversations {
   protected override attach(): void {
     super.attach();
     this.core.onServerEvent('groupStateChanged', (d) => this.onGroupStateChanged(d as WireGroupStateChanged));

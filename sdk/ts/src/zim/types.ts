@@ -104,6 +104,10 @@ export interface ZIMMessageBase {
    * otherwise.
    */
   isSystem?: boolean;
+  /** The users this group message mentions (ZIM mentionedUserIDs; up to 50). Set before sendMessage. */
+  mentionedUserIDs?: string[];
+  /** The message mentions everyone (@all; ZIM isMentionAll). */
+  isMentionAll?: boolean;
 }
 
 export interface ZIMTextMessage extends ZIMMessageBase {
@@ -169,6 +173,13 @@ export interface ZIMPushConfig {
   payload?: string;
   /** Names the server's per-vendor delivery options (channel, sound, ...). */
   resourcesID?: string;
+  /**
+   * Sets the app icon's badge: the recipient's unread messages across its
+   * conversations not in do-not-disturb, without this message, plus
+   * badgeIncrement (0-99; usually 1).
+   */
+  enableBadge?: boolean;
+  badgeIncrement?: number;
 }
 
 export interface ZIMMessageSendConfig {
@@ -274,6 +285,8 @@ export interface ZIMConversation {
   lastMessage?: ZIMMessage;
   /** Orders the list, most recently active first; what nextConversation pages by. */
   orderKey: number;
+  /** This user's ZIMConversationNotificationStatus of the conversation (1 notify, 2 doNotDisturb, 3 mentionsOnly). */
+  notificationStatus: number;
 }
 
 export interface ZIMConversationQueryConfig {

@@ -47,6 +47,8 @@ export interface WireMessage {
   operatedUserID?: string;
   revokeExtendedData?: string;
   originalMessageType?: number;
+  mentionedUserIDs?: string[];
+  isMentionAll?: boolean;
 }
 
 export interface WireSendRequest {
@@ -61,6 +63,8 @@ export interface WireSendRequest {
   extendedData?: string;
   priority?: number;
   pushConfig?: ZIMPushConfig;
+  mentionedUserIDs?: string[];
+  isMentionAll?: boolean;
 }
 
 export interface WireSendReply {
@@ -77,6 +81,7 @@ export interface WireConversation {
   lastMessage?: WireMessage;
   /** A 64-bit integer as a decimal string (docs/protocol.md, conversationList). */
   orderKey: string;
+  notificationStatus?: number;
 }
 
 // Conversations' order keys are 64-bit integers, beyond what a JavaScript
@@ -130,6 +135,8 @@ export function pushConfigToWire(pc: (ZIMPushConfig & { extendedData?: string })
   const payload = pc.payload ?? pc.extendedData;
   if (payload !== undefined) out.payload = payload;
   if (pc.resourcesID !== undefined) out.resourcesID = pc.resourcesID;
+  if (pc.enableBadge !== undefined) out.enableBadge = pc.enableBadge;
+  if (pc.badgeIncrement !== undefined) out.badgeIncrement = pc.badgeIncrement;
   return out;
 }
 
@@ -149,6 +156,8 @@ export function messageFromWire(w: WireMessage, me: string): ZIMMessage {
     priority: w.priority,
     extendedData: w.extendedData ?? '',
     ...(w.system ? { isSystem: true } : {}),
+    ...(w.mentionedUserIDs?.length ? { mentionedUserIDs: w.mentionedUserIDs } : {}),
+    ...(w.isMentionAll ? { isMentionAll: true } : {}),
   };
   switch (w.type) {
     case 2:
@@ -187,6 +196,7 @@ export function conversationFromWire(c: WireConversation, me: string): ZIMConver
     conversationType: c.conversationType as ZIMConversationType,
     unreadMessageCount: c.unreadMessageCount,
     orderKey: Number(c.orderKey),
+    notificationStatus: c.notificationStatus ?? 1,
   };
   if (c.lastMessage) out.lastMessage = messageFromWire(c.lastMessage, me);
   orderKeys.set(out, String(c.orderKey));

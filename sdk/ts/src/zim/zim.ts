@@ -211,6 +211,8 @@ export class ZIM extends ZIMRevoke {
       priority: config?.priority ?? 0,
     };
     if (message.extendedData) req.extendedData = message.extendedData;
+    if (message.mentionedUserIDs?.length) req.mentionedUserIDs = message.mentionedUserIDs;
+    if (message.isMentionAll) req.isMentionAll = true;
     const push = pushConfigToWire(config?.pushConfig);
     if (push) req.pushConfig = push;
     const sending = {
