@@ -29,6 +29,7 @@ const (
 	VendorXiaomi Vendor = "xiaomi"
 	VendorOPPO   Vendor = "oppo"
 	VendorVivo   Vendor = "vivo"
+	VendorHonor  Vendor = "honor"
 )
 
 // Environment is where a device's token is valid. Only APNs distinguishes
