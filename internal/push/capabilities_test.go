@@ -36,6 +36,10 @@ func TestCapabilityTable(t *testing.T) {
 		{VendorVivo, fg, true, false, false, ""},
 		{VendorVivo, bg, true, false, false, ""},
 		{VendorVivo, k, true, false, false, ""},
+		// Honor (not in the seed): pass-through while the app runs.
+		{VendorHonor, fg, true, false, true, ""},
+		{VendorHonor, bg, true, false, true, ""},
+		{VendorHonor, k, true, false, false, ""},
 	}
 	seen := map[Vendor]int{}
 	for _, tt := range tests {
@@ -80,6 +84,7 @@ func TestPassThrough(t *testing.T) {
 	for v, want := range map[Vendor]bool{
 		VendorAPNs: true, VendorFCM: true, VendorHuawei: true,
 		VendorXiaomi: false, VendorOPPO: false, VendorVivo: false,
+		VendorHonor: true,
 	} {
 		if got := PassThrough(v); got != want {
 			t.Errorf("PassThrough(%s) = %v, want %v", v, got, want)
