@@ -1,8 +1,8 @@
 // Package local runs the vendor emulators on this machine for `herald
 // emulate` and `herald serve --emulate`: the APNs and FCM emulators with a
 // team key and a Firebase service account made for the occasion, the
-// Huawei, Xiaomi, OPPO and vivo emulators with an app and its credential
-// each (android.go), their control APIs on loopback listeners of their
+// Huawei, Xiaomi, OPPO, vivo and Honor emulators with an app and its
+// credential each (android.go, honor.go), their control APIs on loopback listeners of their
 // own, and a manifest (emulators.json) that tells other processes —
 // `herald device`, a server configured by hand — every URL and credential
 // file.
@@ -30,6 +30,7 @@ import (
 
 	apnsemu "github.com/heraldim/herald/internal/emulator/apns"
 	fcmemu "github.com/heraldim/herald/internal/emulator/fcm"
+	honoremu "github.com/heraldim/herald/internal/emulator/honor"
 	huaweiemu "github.com/heraldim/herald/internal/emulator/huawei"
 	oppoemu "github.com/heraldim/herald/internal/emulator/oppo"
 	vivoemu "github.com/heraldim/herald/internal/emulator/vivo"
@@ -90,6 +91,8 @@ type Config struct {
 	OPPOControlAddr   string
 	VivoAddr          string
 	VivoControlAddr   string
+	HonorAddr         string
+	HonorControlAddr  string
 	// PhonesAddr serves the phones API (Phones): emulated phones for
 	// programs not written in Go.
 	PhonesAddr string
@@ -108,6 +111,7 @@ type Manifest struct {
 	Xiaomi XiaomiInfo `json:"xiaomi"`
 	OPPO   OPPOInfo   `json:"oppo"`
 	Vivo   VivoInfo   `json:"vivo"`
+	Honor  HonorInfo  `json:"honor"`
 	Phones PhonesInfo `json:"phones"`
 }
 
@@ -233,6 +237,7 @@ type Emulators struct {
 	Xiaomi *xiaomiemu.Emulator
 	OPPO   *oppoemu.Emulator
 	Vivo   *vivoemu.Emulator
+	Honor  *honoremu.Emulator
 	// Phones serves the phones API at Manifest.Phones.URL.
 	Phones   *Phones
 	Manifest Manifest
@@ -322,6 +327,7 @@ func Start(cfg Config) (_ *Emulators, err error) {
 			ProjectID: defaultFCMProjectID, PackageName: cfg.BundleID,
 		},
 		Huawei: android.Huawei, Xiaomi: android.Xiaomi, OPPO: android.OPPO, Vivo: android.Vivo,
+		Honor: android.Honor,
 	}
 	// The phones API plays phones against the emulators above; it needs
 	// no URL of its own.
@@ -412,6 +418,9 @@ func (e *Emulators) Close() {
 		}
 		if e.Vivo != nil {
 			_ = e.Vivo.Shutdown(context.Background())
+		}
+		if e.Honor != nil {
+			_ = e.Honor.Shutdown(context.Background())
 		}
 		for _, s := range e.controls {
 			ctx, cancel := context.WithTimeout(context.Background(), controlShutdownTimeout)

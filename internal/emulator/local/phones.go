@@ -215,7 +215,7 @@ func (p *Phones) create(w http.ResponseWriter, r *http.Request) {
 	}
 	v := push.Vendor(req.Vendor)
 	if !slices.Contains(push.Vendors, v) {
-		control.Error(w, http.StatusBadRequest, "vendor %q: want apns, fcm, huawei, xiaomi, oppo or vivo", req.Vendor)
+		control.Error(w, http.StatusBadRequest, "vendor %q: want apns, fcm, huawei, xiaomi, oppo, vivo or honor", req.Vendor)
 		return
 	}
 	if req.VoIP && v != push.VendorAPNs {
@@ -448,6 +448,8 @@ func (e *Emulators) trayIDs(v push.Vendor, token string) map[string]bool {
 		for _, it := range e.Vivo.Tray(token) {
 			ids[it.TaskID] = true
 		}
+	case push.VendorHonor:
+		e.honorTray(token, ids)
 	}
 	return ids
 }
