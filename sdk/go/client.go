@@ -79,7 +79,7 @@ type Config struct {
 // PushRegistration is the device's push channel, as the push SDK obtained
 // it from the phone's vendor (registerPush).
 type PushRegistration struct {
-	// Vendor is "apns", "fcm", "huawei", "xiaomi", "oppo" or "vivo".
+	// Vendor is "apns", "fcm", "huawei", "xiaomi", "oppo", "vivo" or "honor".
 	Vendor string
 	// Token is the vendor's device token; VoIPToken the iOS PushKit token.
 	Token     string
