@@ -46,6 +46,9 @@ const table: Record<PushVendor, Record<PhoneAppState, Callback[]>> = {
   xiaomi: { foreground: arrived, background: arrived, killed: [] },
   oppo: { foreground: [], background: [], killed: [] },
   vivo: { foreground: [], background: [], killed: [] },
+  // Honor is not in the seed's table: no notificationArrived, and a
+  // notification push is no pass-through message.
+  honor: { foreground: [], background: [], killed: [] },
 };
 
 const sourceType: Record<PushVendor, ZPNsPushSourceType> = {
@@ -55,6 +58,7 @@ const sourceType: Record<PushVendor, ZPNsPushSourceType> = {
   xiaomi: ZPNsPushSourceType.XiaoMi,
   oppo: ZPNsPushSourceType.Oppo,
   vivo: ZPNsPushSourceType.Vivo,
+  honor: ZPNsPushSourceType.Honor,
 };
 
 const states: PhoneAppState[] = ['foreground', 'background', 'killed'];

@@ -4,10 +4,10 @@
 // libraries); tests and demos plug in an EmulatedPhone.
 
 /** A vendor push channel, as the server's `login.push.vendor` names it. */
-export type PushVendor = 'apns' | 'fcm' | 'huawei' | 'xiaomi' | 'oppo' | 'vivo';
+export type PushVendor = 'apns' | 'fcm' | 'huawei' | 'xiaomi' | 'oppo' | 'vivo' | 'honor';
 
 /** Every vendor, in a stable order. */
-export const pushVendors: readonly PushVendor[] = ['apns', 'fcm', 'huawei', 'xiaomi', 'oppo', 'vivo'];
+export const pushVendors: readonly PushVendor[] = ['apns', 'fcm', 'huawei', 'xiaomi', 'oppo', 'vivo', 'honor'];
 
 /** The device's OS. */
 export type PushPlatform = 'ios' | 'android';

@@ -39,6 +39,8 @@ export function pushSourceTypeOf(vendor: PushVendor): ZPNsPushSourceType {
       return ZPNsPushSourceType.Oppo;
     case 'vivo':
       return ZPNsPushSourceType.Vivo;
+    case 'honor':
+      return ZPNsPushSourceType.Honor;
   }
 }
 
@@ -49,6 +51,7 @@ const switchOf: Record<Exclude<PushVendor, 'apns'>, keyof ZPNsConfig> = {
   xiaomi: 'enableMiPush',
   oppo: 'enableOppoPush',
   vivo: 'enableVivoPush',
+  honor: 'enableHonorPush',
 };
 const configKeys = Object.values(switchOf);
 // ZIM's codes for a request that found no login.
