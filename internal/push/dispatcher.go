@@ -965,7 +965,7 @@ func notification(j Job, dev Device, c Content) Notification {
 //   - Xiaomi: KindVoIP, a notification on the app's private (IM) channel
 //     (MiPush has no call class).
 //   - OPPO and vivo: a notification of the IM class their providers send
-//     (no pass-through, no call class).
+//     (no pass-through, no call class); Honor likewise (no call class).
 //
 // Every one carries the call's collapse ID (set by notification), shared
 // with the withdraw. The expiration stays the job's: the call's deadline.
