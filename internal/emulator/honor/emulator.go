@@ -27,8 +27,8 @@
 //  3. global faults (SetFault with token "");
 //  4. the body: JSON of Honor's fields only, with their types (400
 //     80100003); 1 to 1000 tokens (80300010); data or a notification
-//     (80100003); a notification message has a title and a body (from
-//     notification or android.notification) and an
+//     (80100003); a notification message's data is JSON, it has a title
+//     and a body (from notification or android.notification) and an
 //     android.notification.clickAction of type 1 (with intent or action),
 //     2 (with an https url) or 3 (80100001); image URLs https; style 0 or
 //     1, style 1 with bigTitle and bigBody; importance LOW or NORMAL; at

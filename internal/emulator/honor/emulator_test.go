@@ -138,7 +138,7 @@ func TestSendRejections(t *testing.T) {
 	tok := r.accessToken(t)
 	dev := r.e.RegisterDevice(testApp.AppID)
 	big := notification(dev)
-	big["data"] = strings.Repeat("x", 4200)
+	big["data"] = `"` + strings.Repeat("x", 4200) + `"`
 	many := make([]string, 1001)
 	for i := range many {
 		many[i] = dev
@@ -177,6 +177,7 @@ func TestSendRejections(t *testing.T) {
 		{"no clickAction", testApp.AppID, tok, withAndroid(map[string]any{"notification": map[string]any{"title": "t", "body": "b"}}), nil, 400, 80100001},
 		{"top-level notification only", testApp.AppID, tok, map[string]any{"notification": map[string]any{"title": "t", "body": "b"}, "token": []string{dev}}, nil, 400, 80100001},
 		{"no body", testApp.AppID, tok, note(map[string]any{"body": ""}), nil, 400, 80100001},
+		{"notification with data not JSON", testApp.AppID, tok, map[string]any{"data": "plain", "android": map[string]any{"notification": map[string]any{"title": "t", "body": "b", "clickAction": map[string]any{"type": 3}}}, "token": []string{dev}}, nil, 400, 80100001},
 		{"clickAction 4", testApp.AppID, tok, note(map[string]any{"clickAction": map[string]any{"type": 4}}), nil, 400, 80100001},
 		{"clickAction 2 over http", testApp.AppID, tok, note(map[string]any{"clickAction": map[string]any{"type": 2, "url": "http://x.example"}}), nil, 400, 80100001},
 		{"clickAction 1 without intent", testApp.AppID, tok, note(map[string]any{"clickAction": map[string]any{"type": 1}}), nil, 400, 80100001},

@@ -1,6 +1,7 @@
 package honor
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -149,6 +150,12 @@ func (m *Message) check(maxTokens int) *refusal {
 	if !notif {
 		return nil
 	}
+	// "通知栏消息支持JSON格式字符串": a notification message's data is JSON.
+	for _, d := range []*string{m.Data, dataOf(a)} {
+		if d != nil && !json.Valid([]byte(*d)) {
+			return bad(codeParam, "the data of a notification message must be a JSON string")
+		}
+	}
 	title, body := "", ""
 	if n := m.Notification; n != nil {
 		title, body = n.Title, n.Body
@@ -212,6 +219,13 @@ func (m *Message) check(maxTokens int) *refusal {
 		}
 	}
 	return nil
+}
+
+func dataOf(a *AndroidConfig) *string {
+	if a == nil {
+		return nil
+	}
+	return a.Data
 }
 
 func httpsURL(s string) bool {
