@@ -62,6 +62,8 @@
 //	code 200, our token not listed             Delivered, VendorID = data.requestId
 //	code 200, our token in data.expireTokens   DropDevice (uninstalled or expired token)
 //	  or data.failTokens
+//	code 200, data.sendResult false, our       Retry after Retry-After if present
+//	  token not listed
 //	code 80300007 (all tokens invalid) (1)     DropDevice
 //	code 80200001, 80200003 (1)                AuthFailed, cached token dropped
 //	HTTP 401 without a code                    AuthFailed, cached token dropped

@@ -63,11 +63,16 @@ func (p *Provider) translate(status int, header http.Header, body []byte, token 
 	}
 	switch {
 	case code == codeSuccess:
-		res.Outcome = push.Delivered
-		if a.Data != nil && (slices.Contains(a.Data.ExpireTokens, token) || slices.Contains(a.Data.FailTokens, token)) {
+		switch {
+		case a.Data != nil && (slices.Contains(a.Data.ExpireTokens, token) || slices.Contains(a.Data.FailTokens, token)):
 			res.Outcome = push.DropDevice
 			res.Reason = clip(res.Reason + " (token listed as failed or expired)")
-		} else {
+		case a.Data != nil && !a.Data.SendResult:
+			// Nothing was sent, and our token is not said to be bad.
+			res.Outcome, res.RetryAfter = push.Retry, wait
+			res.Reason = clip(res.Reason + " (sendResult false)")
+		default:
+			res.Outcome = push.Delivered
 			res.Reason = ""
 		}
 	case code == codeAllInvalid:
