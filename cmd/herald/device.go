@@ -39,7 +39,7 @@ func newDeviceCmd() *cobra.Command {
 		ttl                        time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "device --vendor apns|fcm|huawei|xiaomi|oppo|vivo|harmony --user U [--debug] [--voip] [--state S]",
+		Use:   "device --vendor apns|fcm|huawei|xiaomi|oppo|vivo|harmony|honor --user U [--debug] [--voip] [--state S]",
 		Short: "Play a phone: register with an emulator, log in, go offline, show the pushes",
 		Long: `Play a phone with the app on it, against the emulators of "herald serve
 --emulate" or "herald emulate" (their control APIs are read from
@@ -63,7 +63,8 @@ emulators.json in --data):
     raises them in that app state, with title, content and payload. A
     pass-through (data) push is not displayed; Xiaomi, OPPO and vivo raise
     no callback for it, Huawei throughMessageReceived only with
-    --permission huawei-high-priority-pass-through. A VoIP push (--voip)
+    --permission huawei-high-priority-pass-through, Honor only while the
+    app runs (foreground or background). A VoIP push (--voip)
     is "voipPushReceived": PushKit hands it to the app in every state.
 
 The device never logs out, so its binding survives it; "herald device" of
@@ -76,7 +77,7 @@ another user with the same --device takes the binding over.`,
 			}
 			v := push.Vendor(vendor)
 			if !slices.Contains(push.Vendors, v) {
-				return &exitError{code: 2, err: fmt.Errorf("--vendor %q: the emulators are apns, fcm, huawei, xiaomi, oppo, vivo and harmony", vendor)}
+				return &exitError{code: 2, err: fmt.Errorf("--vendor %q: the emulators are apns, fcm, huawei, xiaomi, oppo, vivo, harmony and honor", vendor)}
 			}
 			m, err := local.LoadManifest(opts.data)
 			if err != nil {
@@ -145,7 +146,7 @@ another user with the same --device takes the binding over.`,
 	}
 	opts.bind(cmd, true)
 	fs := cmd.Flags()
-	fs.StringVar(&vendor, "vendor", "", "push vendor of the phone: apns, fcm, huawei, xiaomi, oppo, vivo or harmony (required)")
+	fs.StringVar(&vendor, "vendor", "", "push vendor of the phone: apns, fcm, huawei, xiaomi, oppo, vivo, harmony or honor (required)")
 	fs.StringVar(&user, "user", "", "user ID to log in as (required)")
 	fs.BoolVar(&debug, "debug", false, "a development build (enableDebug): APNs sandbox, development PushID")
 	fs.BoolVar(&voip, "voip", false, "also register a PushKit (VoIP) token (APNs only)")

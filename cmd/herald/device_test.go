@@ -175,7 +175,7 @@ func TestCLIEmulate(t *testing.T) {
 	for _, f := range []string{m.APNs.CAFile, m.APNs.KeyFile, m.FCM.CAFile, m.FCM.ServiceAccountFile,
 		m.Huawei.CAFile, m.Huawei.CredentialFile, m.Xiaomi.CAFile, m.Xiaomi.CredentialFile,
 		m.OPPO.CAFile, m.OPPO.CredentialFile, m.Vivo.CAFile, m.Vivo.CredentialFile,
-		m.Harmony.CAFile, m.Harmony.CredentialFile} {
+		m.Harmony.CAFile, m.Harmony.CredentialFile, m.Honor.CAFile, m.Honor.CredentialFile} {
 		if _, err := os.Stat(f); err != nil {
 			t.Error(err)
 		}
@@ -183,7 +183,7 @@ func TestCLIEmulate(t *testing.T) {
 	for _, u := range []string{m.APNs.ProductionURL, m.APNs.DevelopmentURL, m.APNs.ControlURL, m.FCM.URL, m.FCM.ControlURL,
 		m.Huawei.URL, m.Huawei.ControlURL, m.Xiaomi.URL, m.Xiaomi.ControlURL, m.OPPO.URL, m.OPPO.ControlURL,
 		m.Vivo.URL, m.Vivo.ControlURL, m.Phones.URL,
-		m.Harmony.URL, m.Harmony.ControlURL} {
+		m.Harmony.URL, m.Harmony.ControlURL, m.Honor.URL, m.Honor.TokenURL, m.Honor.ControlURL} {
 		if !strings.Contains(out.String(), u) || !strings.Contains(u, "127.0.0.1:") {
 			t.Errorf("URL %q not in the summary or not loopback", u)
 		}

@@ -33,6 +33,8 @@ func (f *emulatorFlags) bind(cmd *cobra.Command, prefix string) {
 	fs.StringVar(&f.cfg.VivoControlAddr, prefix+"vivo-control-addr", "127.0.0.1:0", "vivo emulator's control API")
 	fs.StringVar(&f.cfg.HarmonyAddr, prefix+"harmony-addr", "127.0.0.1:0", "HarmonyOS NEXT Push Kit (v3) emulator")
 	fs.StringVar(&f.cfg.HarmonyControlAddr, prefix+"harmony-control-addr", "127.0.0.1:0", "HarmonyOS emulator's control API")
+	fs.StringVar(&f.cfg.HonorAddr, prefix+"honor-addr", "127.0.0.1:0", "Honor Push emulator (sendMessage and the OAuth token endpoint)")
+	fs.StringVar(&f.cfg.HonorControlAddr, prefix+"honor-control-addr", "127.0.0.1:0", "Honor emulator's control API")
 	fs.StringVar(&f.cfg.PhonesAddr, prefix+"phones-addr", "127.0.0.1:0", "phones API: emulated phones over HTTP for non-Go tests and browsers (docs/emulated-phone.md)")
 	fs.StringVar(&f.cfg.BundleID, prefix+"bundle-id", "im.herald.dev", "the app's iOS bundle ID and Android package name")
 }
@@ -43,8 +45,8 @@ func newEmulateCmd() *cobra.Command {
 		Use:   "emulate --dir DIR",
 		Short: "Run the push vendors' emulators for local testing without phones or credentials",
 		Long: `Run strict emulators of APNs, FCM, Huawei Push Kit, Xiaomi MiPush, OPPO
-PUSH, vivo push and HarmonyOS NEXT Push Kit (v3, with a service account
-made at start) on loopback addresses until interrupted. An APNs team
+PUSH, vivo push, Honor Push and HarmonyOS NEXT Push Kit (v3, with a
+service account made at start) on loopback addresses until interrupted. An APNs team
 key, a Firebase project with a service account, and an app with its
 credential at each Android vendor (with an "im" channel at Xiaomi and
 OPPO) are made at start, and written into --dir with the emulators' CA
@@ -110,6 +112,12 @@ vivo
   control:       %s
   CA:            %s
   credential:    %s  (app ID %s)
+Honor
+  send:          %s
+  token URL:     %s
+  control:       %s
+  CA:            %s
+  credential:    %s  (app ID %s, client ID %s)
 Phones API
   url:           %s  (emulated phones: docs/emulated-phone.md)
 `, dir, local.ManifestFile,
@@ -121,6 +129,7 @@ Phones API
 		m.Xiaomi.URL, m.Xiaomi.ControlURL, m.Xiaomi.CAFile, m.Xiaomi.CredentialFile, m.Xiaomi.ChannelID,
 		m.OPPO.URL, m.OPPO.ControlURL, m.OPPO.CAFile, m.OPPO.CredentialFile, m.OPPO.AppKey, m.OPPO.ChannelID,
 		m.Vivo.URL, m.Vivo.ControlURL, m.Vivo.CAFile, m.Vivo.CredentialFile, m.Vivo.AppID,
+		m.Honor.URL, m.Honor.TokenURL, m.Honor.ControlURL, m.Honor.CAFile, m.Honor.CredentialFile, m.Honor.AppID, m.Honor.ClientID,
 		m.Phones.URL)
 	fmt.Fprintf(w, `HarmonyOS NEXT
   send:          %s

@@ -34,8 +34,8 @@ certificate and key (--tls-cert, --tls-key).
 
 With --emulate the push vendors' emulators run in the same process (see
 herald emulate), their files and emulators.json go into --data, and the
-development app pushes through them: APNs, FCM, Huawei, Xiaomi, OPPO and
-vivo, for development and production devices alike. "herald
+development app pushes through them: APNs, FCM, Huawei, Xiaomi, OPPO,
+vivo and Honor, for development and production devices alike. "herald
 device" then plays a phone.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

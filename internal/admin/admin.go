@@ -119,9 +119,9 @@ type Deps struct {
 	// the token APNs knows. Nil: each process keeps its own in memory (and
 	// a restart within 20 minutes is refused by APNs for a while).
 	ProviderTokens apns.TokenStore
-	// AccessTokens shares the access tokens of FCM, Huawei, OPPO and vivo
-	// with every node on the store (the vendors limit how often they are
-	// fetched). Nil: each provider keeps its own in memory.
+	// AccessTokens shares the access tokens of FCM, Huawei, OPPO, vivo
+	// and Honor with every node on the store (the vendors limit how often
+	// they are fetched). Nil: each provider keeps its own in memory.
 	AccessTokens push.TokenStore
 	// Messages is the messaging core, for the server API's message
 	// endpoints. Nil: they answer unavailable.
@@ -285,7 +285,7 @@ func (h *Handler) pushRoutes() []route {
 	return []route{
 		{"GET", p + "/credentials", h.listCredentials, nil, credentialList{}},
 		{"PUT", p + "/credentials/{vendor}", h.putCredential,
-			[]any{apnsConfig{}, fcmConfig{}, huaweiConfig{}, xiaomiConfig{}, oppoConfig{}, vivoConfig{}}, credentialView{}},
+			[]any{apnsConfig{}, fcmConfig{}, huaweiConfig{}, xiaomiConfig{}, oppoConfig{}, vivoConfig{}, honorConfig{}}, credentialView{}},
 		{"DELETE", p + "/credentials/{vendor}", h.deleteCredential, nil, nil},
 		{"POST", p + "/credentials/{vendor}/check", h.checkCredential, nil, checkReply{}},
 		{"POST", p + "/test", h.testPush, []any{testPushRequest{}}, testPushReply{}},

@@ -121,6 +121,7 @@ type credentialView struct {
 	// Android vendors' credentials (their secrets are never shown).
 	AppID       string `json:"appID,omitempty"`
 	AppKey      string `json:"appKey,omitempty"`
+	ClientID    string `json:"clientID,omitempty"` // Honor's OAuth client
 	PackageName string `json:"packageName,omitempty"`
 	ChannelID   string `json:"channelID,omitempty"`
 	Category    string `json:"category,omitempty"`
@@ -172,11 +173,12 @@ var supported = map[push.Vendor]bool{
 	push.VendorAPNs: true, push.VendorFCM: true,
 	push.VendorHuawei: true, push.VendorXiaomi: true, push.VendorOPPO: true, push.VendorVivo: true,
 	push.VendorHarmony: true,
+	push.VendorHonor:   true,
 }
 
 func pathVendor(v string) (push.Vendor, error) {
 	if !supported[push.Vendor(v)] {
-		return "", protocol.Errorf(protocol.CodeInvalidArgument, "vendor %q is not supported (apns, fcm, huawei, xiaomi, oppo, vivo, harmony)", v)
+		return "", protocol.Errorf(protocol.CodeInvalidArgument, "vendor %q is not supported (apns, fcm, huawei, xiaomi, oppo, vivo, harmony, honor)", v)
 	}
 	return push.Vendor(v), nil
 }
@@ -327,6 +329,8 @@ func (h *Handler) build(v push.Vendor, config []byte) (push.Provider, []push.Env
 			})
 	case push.VendorHarmony:
 		return h.buildHarmony(config)
+	case push.VendorHonor:
+		return h.buildHonor(config)
 	}
 	return nil, nil, protocol.Errorf(protocol.CodeInvalidArgument, "vendor %q is not supported", v)
 }
@@ -518,6 +522,8 @@ func (h *Handler) putCredential(w http.ResponseWriter, r *http.Request, app im.A
 		stored, err = decodeStored(w, r, &vivoConfig{})
 	case push.VendorHarmony:
 		stored, err = decodeHarmony(w, r)
+	case push.VendorHonor:
+		stored, err = decodeStored(w, r, &honorConfig{})
 	}
 	if err != nil {
 		return fmt.Errorf("admin: encoding credential: %w", err)
@@ -687,6 +693,8 @@ func (h *Handler) view(c push.Credential, failing map[string]string) credentialV
 		v.Auth, v.AppID, v.AppKey, v.Category, v.BaseURL, v.CustomCA = "appSecret", vc.AppID, vc.AppKey, vc.Category, vc.BaseURL, vc.CAPEM != ""
 	case push.VendorHarmony:
 		viewHarmony(&v, c.Config)
+	case push.VendorHonor:
+		honorView(c.Config, &v)
 	}
 	h.mu.Lock()
 	if lp := h.live[liveKey{c.AppID, c.Vendor}]; lp != nil {

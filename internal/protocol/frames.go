@@ -177,7 +177,7 @@ type PushRegistration struct {
 	// PushID as the push SDK reported it (registered); optional, checked
 	// when given.
 	PushID string `json:"pushID,omitempty"`
-	// Vendor is apns, fcm, huawei, xiaomi, oppo, vivo or harmony.
+	// Vendor is apns, fcm, huawei, xiaomi, oppo, vivo, harmony or honor.
 	Vendor string `json:"vendor"`
 	// Token is the vendor's device token; VoIPToken the iOS PushKit token.
 	Token     string `json:"token"`

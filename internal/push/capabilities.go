@@ -21,7 +21,7 @@ var AppStates = []AppState{StateForeground, StateBackground, StateKilled}
 
 // Vendors lists the vendors in a stable order.
 var Vendors = []Vendor{VendorAPNs, VendorFCM, VendorHuawei, VendorXiaomi, VendorOPPO, VendorVivo,
-	VendorHarmony}
+	VendorHarmony, VendorHonor}
 
 // Capability says what a device of one vendor does with a notification
 // push (one with a title and content) in one app state: whether the system
@@ -91,6 +91,16 @@ var capabilities = map[Vendor]map[AppState]Capability{
 		StateKilled:     {Displayed: true},
 	},
 	VendorHarmony: harmonyCapabilities,
+	// Honor is not in the seed's table. From Honor's push SDK: the system
+	// shows notification messages in every state and tells the app
+	// nothing of their arrival; pass-through (透传) messages reach
+	// HonorMessageService.onMessageReceived while the app's process runs,
+	// not once it was killed (docs/vendors-honor.md).
+	VendorHonor: {
+		StateForeground: {Displayed: true, ThroughMessageReceived: true},
+		StateBackground: {Displayed: true, ThroughMessageReceived: true},
+		StateKilled:     {Displayed: true},
+	},
 }
 
 // CapabilityOf returns what a device of vendor v does in app state s. It

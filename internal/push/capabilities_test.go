@@ -41,6 +41,10 @@ func TestCapabilityTable(t *testing.T) {
 		{VendorHarmony, fg, true, false, true, ""},
 		{VendorHarmony, bg, true, false, false, ""},
 		{VendorHarmony, k, true, false, false, ""},
+		// Honor (not in the seed): pass-through while the app runs.
+		{VendorHonor, fg, true, false, true, ""},
+		{VendorHonor, bg, true, false, true, ""},
+		{VendorHonor, k, true, false, false, ""},
 	}
 	seen := map[Vendor]int{}
 	for _, tt := range tests {
@@ -86,6 +90,7 @@ func TestPassThrough(t *testing.T) {
 		VendorAPNs: true, VendorFCM: true, VendorHuawei: true,
 		VendorXiaomi: false, VendorOPPO: false, VendorVivo: false,
 		VendorHarmony: true,
+		VendorHonor:   true,
 	} {
 		if got := PassThrough(v); got != want {
 			t.Errorf("PassThrough(%s) = %v, want %v", v, got, want)

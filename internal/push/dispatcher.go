@@ -984,7 +984,7 @@ func notification(j Job, dev Device, c Content) Notification {
 //   - Xiaomi: KindVoIP, a notification on the app's private (IM) channel
 //     (MiPush has no call class).
 //   - OPPO and vivo: a notification of the IM class their providers send
-//     (no pass-through, no call class).
+//     (no pass-through, no call class); Honor likewise (no call class).
 //   - HarmonyOS: KindVoIP, an in-app call message (push-type 10) when the
 //     credential holds that entitlement, else a VOIP notification.
 //

@@ -33,6 +33,7 @@ const (
 	// (internal/push/harmony); Huawei's v1 API (VendorHuawei) reaches
 	// only Android and HarmonyOS 4 and earlier.
 	VendorHarmony Vendor = "harmony"
+	VendorHonor   Vendor = "honor"
 )
 
 // Environment is where a device's token is valid. Only APNs distinguishes

@@ -32,6 +32,7 @@ const MaxTokenLen = 512
 var vendors = map[Vendor]bool{
 	VendorAPNs: true, VendorFCM: true, VendorHuawei: true, VendorXiaomi: true, VendorOPPO: true, VendorVivo: true,
 	VendorHarmony: true,
+	VendorHonor:   true,
 }
 
 // Validate checks a registration and returns its PushID.

@@ -18,7 +18,8 @@ var ErrInvalidResource = errors.New("push: invalid resource")
 
 // ResourceSpec is what a push resource says: per-vendor delivery options
 // that a push config names by its resourcesID. Its JSON is one object with
-// a key per vendor ("apns", "fcm", "huawei", "xiaomi", "oppo", "vivo")
+// a key per vendor ("apns", "fcm", "huawei", "xiaomi", "oppo", "vivo",
+// "honor")
 // beside the vendor-neutral options ("badge").
 type ResourceSpec struct {
 	APNs   *APNsOptions    `json:"apns,omitempty"`
@@ -27,6 +28,7 @@ type ResourceSpec struct {
 	Xiaomi *AndroidOptions `json:"xiaomi,omitempty"`
 	OPPO   *AndroidOptions `json:"oppo,omitempty"`
 	Vivo   *AndroidOptions `json:"vivo,omitempty"`
+	Honor  *AndroidOptions `json:"honor,omitempty"`
 	// Badge sets the app icon's badge to the recipient's unread count
 	// across conversations, read when the push is sent. Huawei badges
 	// only with the app's launcher Activity (its credential's badge
@@ -60,18 +62,18 @@ type FCMOptions struct {
 	Kind string `json:"kind,omitempty"`
 }
 
-// AndroidOptions are a resource's options for Huawei, Xiaomi, OPPO and
-// vivo devices. The message class that keeps IM pushes out of the vendors'
+// AndroidOptions are a resource's options for Huawei, Xiaomi, OPPO, vivo
+// and Honor devices. The message class that keeps IM pushes out of the vendors'
 // marketing quotas is mostly set on the credential (OPPO category and
 // notify level, vivo classification and category, Huawei
 // self-classification); a resource picks the channel.
 type AndroidOptions struct {
 	// ChannelID is the Android notification channel the app created (for
 	// Xiaomi and OPPO, the private-message channel registered with the
-	// vendor). vivo has no channels.
+	// vendor). vivo and Honor have no channels.
 	ChannelID string `json:"channelID,omitempty"`
 	// Kind is "notification" (the default) or "data" (pass-through; only
-	// where the vendor hands data to the app: Huawei).
+	// where the vendor hands data to the app: Huawei, Honor).
 	Kind string `json:"kind,omitempty"`
 }
 
@@ -126,10 +128,13 @@ func ParseResourceSpec(b []byte) (ResourceSpec, error) {
 		case k == "vivo":
 			spec.Vivo = &AndroidOptions{}
 			err = strictJSON(raw, spec.Vivo)
+		case k == "honor":
+			spec.Honor = &AndroidOptions{}
+			err = strictJSON(raw, spec.Honor)
 		case k == "badge":
 			err = json.Unmarshal(raw, &spec.Badge)
 		default:
-			return ResourceSpec{}, fmt.Errorf("%w: unknown key %q (want apns, fcm, huawei, xiaomi, oppo, vivo, badge)", ErrInvalidResource, k)
+			return ResourceSpec{}, fmt.Errorf("%w: unknown key %q (want apns, fcm, huawei, xiaomi, oppo, vivo, honor, badge)", ErrInvalidResource, k)
 		}
 		if err != nil {
 			return ResourceSpec{}, fmt.Errorf("%w: %s: %v", ErrInvalidResource, k, err)
@@ -206,6 +211,9 @@ func (s ResourceSpec) Validate() error {
 		if v == VendorVivo && o.ChannelID != "" {
 			return bad("vivo.channelID: vivo has no notification channels (its classification and category are set on the credential)")
 		}
+		if v == VendorHonor && o.ChannelID != "" {
+			return bad("honor.channelID: Honor's API takes no notification channel (its class is importance, set by Herald)")
+		}
 		switch o.Kind {
 		case "", "notification":
 		case "data":
@@ -221,7 +229,8 @@ func (s ResourceSpec) Validate() error {
 
 // android returns the Android vendors' options by vendor.
 func (s ResourceSpec) android() map[Vendor]*AndroidOptions {
-	return map[Vendor]*AndroidOptions{VendorHuawei: s.Huawei, VendorXiaomi: s.Xiaomi, VendorOPPO: s.OPPO, VendorVivo: s.Vivo}
+	return map[Vendor]*AndroidOptions{VendorHuawei: s.Huawei, VendorXiaomi: s.Xiaomi, VendorOPPO: s.OPPO, VendorVivo: s.Vivo,
+		VendorHonor: s.Honor}
 }
 
 func printableOption(s string) bool {

@@ -17,6 +17,7 @@ func TestParseResourceSpec(t *testing.T) {
 	}
 	for _, c := range []struct{ body, inMsg string }{
 		{`{"vivo":{"channelID":"im"}}`, "vivo has no notification channels"},
+		{`{"honor":{"channelID":"im"}}`, "honor.channelID"},
 		{`{"oppo":{"kind":"data"}}`, "oppo has no pass-through"},
 		{`{"xiaomi":{"kind":"data"}}`, "xiaomi has no pass-through"},
 		{`{"huawei":{"category":"IM"}}`, "category"},
@@ -61,7 +62,7 @@ func TestApplyResource(t *testing.T) {
 	if applyResource(&n, Device{Vendor: VendorHuawei}, spec); n.Kind != KindAlert || n.Sound != "" {
 		t.Fatalf("huawei without options: %+v", n)
 	}
-	android, err := ParseResourceSpec([]byte(`{"huawei":{"channelID":"im","kind":"data"},"xiaomi":{"channelID":"mi_im"},"oppo":{"channelID":"oppo_im"},"vivo":{"kind":"notification"}}`))
+	android, err := ParseResourceSpec([]byte(`{"huawei":{"channelID":"im","kind":"data"},"xiaomi":{"channelID":"mi_im"},"oppo":{"channelID":"oppo_im"},"vivo":{"kind":"notification"},"honor":{"kind":"data"}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,6 +71,7 @@ func TestApplyResource(t *testing.T) {
 		VendorXiaomi: {Kind: KindAlert, ChannelID: "mi_im"},
 		VendorOPPO:   {Kind: KindAlert, ChannelID: "oppo_im"},
 		VendorVivo:   {Kind: KindAlert},
+		VendorHonor:  {Kind: KindData},
 	} {
 		n := Notification{Kind: KindAlert}
 		applyResource(&n, Device{Vendor: v}, android)

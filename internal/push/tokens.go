@@ -10,9 +10,9 @@ import (
 
 // TokenKey names one vendor account's access token: the vendor, the
 // account (FCM's service account e-mail, Huawei's or vivo's app ID, OPPO's
-// app key) and the SHA-256 (hex) of the secret it is fetched with
-// (SecretHash), so that a secret replaced under the same account never
-// inherits its predecessor's token.
+// app key, Honor's client ID) and the SHA-256 (hex) of the secret it is
+// fetched with (SecretHash), so that a secret replaced under the same
+// account never inherits its predecessor's token.
 type TokenKey struct {
 	Vendor  Vendor
 	Account string
@@ -31,7 +31,7 @@ type AccessToken struct {
 	Expires time.Time
 }
 
-// TokenStore keeps vendor access tokens (FCM, Huawei, OPPO, vivo) where
+// TokenStore keeps vendor access tokens (FCM, Huawei, OPPO, vivo, Honor) where
 // every node on the store finds them: the vendors limit how often tokens
 // are fetched, so the nodes share one per account instead of fetching one
 // each. The store seals them like the other secrets.

@@ -226,6 +226,7 @@ var androidVendors = []androidVendor{
 			},
 		}
 	}},
+	{"honor", honorRig},
 }
 
 // serveEmulator starts the vendor emulator em (err is its constructor's)

@@ -607,6 +607,7 @@ var callRingCases = []callRingCase{
 	androidCallCase("xiaomi", false, "notify_id=", "extra.channel_id=im", "pass_through=0"),
 	androidCallCase("oppo", false, `"notify_id":`, `"channel_id":"im"`),
 	androidCallCase("vivo", false, `"notifyId":`, `"classification":1`, `"category":"IM"`),
+	androidCallCase("honor", false, `"importance":"NORMAL"`, `"notifyId":`, `"tag":"call-`),
 }
 
 // androidCallCase is the case of an Android vendor of androidVendors (with

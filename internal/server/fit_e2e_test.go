@@ -107,6 +107,7 @@ func TestLongestPushConfigIsSent(t *testing.T) {
 		{"xiaomi", "xiaomi", pc, true, true, true},
 		{"oppo", "oppo", pc, true, true, false},
 		{"vivo", "vivo", pc, true, true, false},
+		{"honor", "honor", pc, false, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -79,8 +79,8 @@ type Config struct {
 // PushRegistration is the device's push channel, as the push SDK obtained
 // it from the phone's vendor (registerPush).
 type PushRegistration struct {
-	// Vendor is "apns", "fcm", "huawei", "xiaomi", "oppo", "vivo" or
-	// "harmony" (HarmonyOS NEXT).
+	// Vendor is "apns", "fcm", "huawei", "xiaomi", "oppo", "vivo",
+	// "harmony" (HarmonyOS NEXT) or "honor".
 	Vendor string
 	// Token is the vendor's device token; VoIPToken the iOS PushKit token.
 	Token     string

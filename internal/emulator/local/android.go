@@ -20,7 +20,7 @@ type file struct {
 	data []byte
 }
 
-// startAndroid starts the Huawei, Xiaomi, OPPO and vivo emulators and their
+// startAndroid starts the Huawei, Xiaomi, OPPO, vivo and Honor emulators and their
 // control APIs, registers one app each for cfg.BundleID (with the "im"
 // channel where the vendor has channels), and returns their manifest
 // entries and the files to write (CA certificates and credentials). What it
@@ -125,6 +125,11 @@ func (e *Emulators) startAndroid(cfg Config, dir string) (Manifest, []file, erro
 		AppID: defaultVivoAppID, PackageName: cfg.BundleID}
 	if m.Vivo.CredentialFile, err = credential(VivoCredentialFile, vivoCredential{AppID: vivoApp.ID, AppKey: vivoApp.Key,
 		AppSecret: vivoApp.Secret, BaseURL: m.Vivo.URL, CAPEM: string(e.Vivo.CACertPEM())}); err != nil {
+		return m, nil, err
+	}
+
+	// Honor: an App ID with its OAuth client.
+	if m.Honor, err = e.startHonor(cfg, errLog, credential, ca); err != nil {
 		return m, nil, err
 	}
 	return m, files, nil

@@ -1,8 +1,8 @@
 // Package local runs the vendor emulators on this machine for `herald
 // emulate` and `herald serve --emulate`: the APNs and FCM emulators with a
 // team key and a Firebase service account made for the occasion, the
-// Huawei, Xiaomi, OPPO and vivo emulators with an app and its credential
-// each (android.go), their control APIs on loopback listeners of their
+// Huawei, Xiaomi, OPPO, vivo and Honor emulators with an app and its
+// credential each (android.go, honor.go), their control APIs on loopback listeners of their
 // own, and a manifest (emulators.json) that tells other processes —
 // `herald device`, a server configured by hand — every URL and credential
 // file.
@@ -31,6 +31,7 @@ import (
 	apnsemu "github.com/heraldim/herald/internal/emulator/apns"
 	fcmemu "github.com/heraldim/herald/internal/emulator/fcm"
 	harmonyemu "github.com/heraldim/herald/internal/emulator/harmony"
+	honoremu "github.com/heraldim/herald/internal/emulator/honor"
 	huaweiemu "github.com/heraldim/herald/internal/emulator/huawei"
 	oppoemu "github.com/heraldim/herald/internal/emulator/oppo"
 	vivoemu "github.com/heraldim/herald/internal/emulator/vivo"
@@ -94,6 +95,8 @@ type Config struct {
 	// HarmonyAddr serves HarmonyOS NEXT Push Kit (v3); HarmonyControlAddr
 	// its control API.
 	HarmonyAddr, HarmonyControlAddr string
+	HonorAddr                       string
+	HonorControlAddr                string
 	// PhonesAddr serves the phones API (Phones): emulated phones for
 	// programs not written in Go.
 	PhonesAddr string
@@ -112,6 +115,7 @@ type Manifest struct {
 	Xiaomi XiaomiInfo `json:"xiaomi"`
 	OPPO   OPPOInfo   `json:"oppo"`
 	Vivo   VivoInfo   `json:"vivo"`
+	Honor  HonorInfo  `json:"honor"`
 	Phones PhonesInfo `json:"phones"`
 
 	Harmony HarmonyInfo `json:"harmony"`
@@ -241,6 +245,7 @@ type Emulators struct {
 	Vivo   *vivoemu.Emulator
 
 	Harmony *harmonyemu.Emulator
+	Honor   *honoremu.Emulator
 	// Phones serves the phones API at Manifest.Phones.URL.
 	Phones   *Phones
 	Manifest Manifest
@@ -336,6 +341,7 @@ func Start(cfg Config) (_ *Emulators, err error) {
 		},
 		Huawei: android.Huawei, Xiaomi: android.Xiaomi, OPPO: android.OPPO, Vivo: android.Vivo,
 		Harmony: harmonyInfo,
+		Honor:   android.Honor,
 	}
 	// The phones API plays phones against the emulators above; it needs
 	// no URL of its own.
@@ -429,6 +435,9 @@ func (e *Emulators) Close() {
 		}
 		if e.Harmony != nil {
 			_ = e.Harmony.Shutdown(context.Background())
+		}
+		if e.Honor != nil {
+			_ = e.Honor.Shutdown(context.Background())
 		}
 		for _, s := range e.controls {
 			ctx, cancel := context.WithTimeout(context.Background(), controlShutdownTimeout)

@@ -48,6 +48,9 @@ func TestReactions(t *testing.T) {
 		{push.VendorHuawei, push.StateBackground, alert, perm, []string{shown}},
 		{push.VendorOPPO, push.StateForeground, alert, nil, []string{shown}},
 		{push.VendorVivo, push.StateKilled, data, nil, nil},
+		{push.VendorHonor, push.StateBackground, alert, nil, []string{shown}},
+		{push.VendorHonor, push.StateForeground, data, nil, []string{through}},
+		{push.VendorHonor, push.StateKilled, data, nil, nil},
 	}
 	for _, tt := range tests {
 		c, err := push.CapabilityOf(tt.v, tt.s)
@@ -79,7 +82,8 @@ func TestEmulatorsEndToEnd(t *testing.T) {
 	}
 	for _, f := range []string{m.APNs.CAFile, m.APNs.KeyFile, m.FCM.CAFile, m.FCM.ServiceAccountFile,
 		m.Huawei.CAFile, m.Huawei.CredentialFile, m.Xiaomi.CAFile, m.Xiaomi.CredentialFile,
-		m.OPPO.CAFile, m.OPPO.CredentialFile, m.Vivo.CAFile, m.Vivo.CredentialFile} {
+		m.OPPO.CAFile, m.OPPO.CredentialFile, m.Vivo.CAFile, m.Vivo.CredentialFile,
+		m.Honor.CAFile, m.Honor.CredentialFile} {
 		if st, err := os.Stat(f); err != nil || st.Mode().Perm() != 0o600 || filepath.Dir(f) != mustAbs(t, dir) {
 			t.Errorf("%s: %v %v", f, st, err)
 		}
@@ -119,6 +123,8 @@ func TestEmulatorsEndToEnd(t *testing.T) {
 		{push.VendorOPPO, true, push.StateKilled, "", nil, []string{shown}},
 		{push.VendorVivo, false, push.StateBackground, "", nil, []string{shown}},
 		{push.VendorVivo, true, push.StateKilled, "", nil, []string{shown}},
+		{push.VendorHonor, false, push.StateBackground, "", nil, []string{shown}},
+		{push.VendorHonor, true, push.StateForeground, push.KindData, nil, []string{through}},
 	} {
 		if tc.kind == "" {
 			tc.kind = push.KindAlert

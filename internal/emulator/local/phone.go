@@ -171,8 +171,10 @@ func RegisterDevice(ctx context.Context, m Manifest, vendor push.Vendor, debug, 
 	case push.VendorHarmony:
 		d.control, d.BundleID = m.Harmony.ControlURL, m.Harmony.PackageName
 		body = map[string]any{"projectID": m.Harmony.ProjectID}
+	case push.VendorHonor:
+		d.control, d.BundleID, body = honorDevice(m)
 	default:
-		return nil, fmt.Errorf("local: no emulator for vendor %q (apns, fcm, huawei, xiaomi, oppo, vivo or harmony)", vendor)
+		return nil, fmt.Errorf("local: no emulator for vendor %q (apns, fcm, huawei, xiaomi, oppo, vivo, harmony or honor)", vendor)
 	}
 	if d.control == "" {
 		return nil, fmt.Errorf("local: the manifest has no control URL for %s", vendor)
@@ -423,7 +425,7 @@ func decode(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 			}
 		}
 		return r, true, nil
-	case push.VendorHuawei, push.VendorXiaomi, push.VendorOPPO, push.VendorVivo:
+	case push.VendorHuawei, push.VendorXiaomi, push.VendorOPPO, push.VendorVivo, push.VendorHonor:
 		return decodeAndroid(v, raw)
 	case push.VendorHarmony:
 		return decodeHarmony(raw)
@@ -431,13 +433,15 @@ func decode(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 	return Received{}, false, fmt.Errorf("local: no decoder for %s", v)
 }
 
-// decodeAndroid reads a delivery of the Huawei, Xiaomi, OPPO or vivo
-// control API.
+// decodeAndroid reads a delivery of the Huawei, Xiaomi, OPPO, vivo or
+// Honor control API.
 func decodeAndroid(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 	switch v {
-	case push.VendorHuawei:
+	case push.VendorHuawei, push.VendorHonor:
 		// message.data is a string holding a JSON object: payload, and
-		// title and content for a data message.
+		// title and content for a data message. Honor's control API
+		// reports its body (data, notification, android.notification: the
+		// fields of Push Kit's message Honor's API kept) in the same shape.
 		type note struct {
 			Title string `json:"title"`
 			Body  string `json:"body"`
@@ -455,7 +459,7 @@ func decodeAndroid(v push.Vendor, raw json.RawMessage) (Received, bool, error) {
 			} `json:"message"`
 		}
 		if err := json.Unmarshal(raw, &d); err != nil {
-			return Received{}, false, fmt.Errorf("local: huawei delivery: %w", err)
+			return Received{}, false, fmt.Errorf("local: %s delivery: %w", v, err)
 		}
 		var data map[string]string
 		if d.Message.Data != "" {

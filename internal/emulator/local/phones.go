@@ -219,7 +219,7 @@ func (p *Phones) create(w http.ResponseWriter, r *http.Request) {
 	}
 	v := push.Vendor(req.Vendor)
 	if !slices.Contains(push.Vendors, v) {
-		control.Error(w, http.StatusBadRequest, "vendor %q: want apns, fcm, huawei, xiaomi, oppo, vivo or harmony", req.Vendor)
+		control.Error(w, http.StatusBadRequest, "vendor %q: want apns, fcm, huawei, xiaomi, oppo, vivo, harmony or honor", req.Vendor)
 		return
 	}
 	if req.VoIP && v != push.VendorAPNs {
@@ -454,6 +454,8 @@ func (e *Emulators) trayIDs(v push.Vendor, token string) map[string]bool {
 		}
 	case push.VendorHarmony:
 		return e.harmonyTrayIDs(token)
+	case push.VendorHonor:
+		e.honorTray(token, ids)
 	}
 	return ids
 }

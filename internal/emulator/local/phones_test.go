@@ -232,6 +232,8 @@ func TestPhonesReactions(t *testing.T) {
 			fg: {[]string{shown}, nil}, bg: {[]string{shown}, nil}, killed: {[]string{shown}, nil}}},
 		{"vivo", nil, false, map[push.AppState]want{
 			fg: {[]string{shown}, nil}, bg: {[]string{shown}, nil}, killed: {[]string{shown}, nil}}},
+		{"honor", nil, false, map[push.AppState]want{
+			fg: {[]string{shown}, []string{through}}, bg: {[]string{shown}, []string{through}}, killed: {[]string{shown}, none}}},
 	} {
 		t.Run(fmt.Sprintf("%s%v", tc.vendor, tc.perms), func(t *testing.T) {
 			r.t = t

@@ -11,6 +11,7 @@ import (
 	"github.com/heraldim/herald/internal/push/apns"
 	"github.com/heraldim/herald/internal/push/fcm"
 	"github.com/heraldim/herald/internal/push/harmony"
+	"github.com/heraldim/herald/internal/push/honor"
 	"github.com/heraldim/herald/internal/push/huawei"
 	"github.com/heraldim/herald/internal/push/oppo"
 	"github.com/heraldim/herald/internal/push/vivo"
@@ -27,6 +28,7 @@ type Providers struct {
 	Vivo   *vivo.Provider
 
 	Harmony *harmony.Provider
+	Honor   *honor.Provider
 }
 
 // Providers builds a provider per vendor from the manifest's files, as an
@@ -99,6 +101,9 @@ func (m Manifest) Providers() (_ *Providers, err error) {
 	if p.Harmony, err = m.harmonyProvider(); err != nil {
 		return nil, err
 	}
+	if p.Honor, err = m.honorProvider(); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -116,15 +121,15 @@ func readCredential(credFile, caFile string, v any) (*x509.CertPool, error) {
 }
 
 // Install sets the providers as appID's for both environments: APNs (a
-// debug build's device uses the sandbox), and FCM, Huawei, Xiaomi, OPPO and
-// vivo (their APIs have one environment, which serves debug builds too, as
+// debug build's device uses the sandbox), and FCM, Huawei, Xiaomi, OPPO,
+// vivo and Honor (their APIs have one environment, which serves debug builds too, as
 // a credential stored through the admin API without "environments" does).
 func (p *Providers) Install(set *push.ProviderSet, appID string) {
 	set.Set(appID, push.VendorAPNs, push.Development, p.APNs)
 	set.Set(appID, push.VendorAPNs, push.Production, p.APNs)
 	for v, prov := range map[push.Vendor]push.Provider{push.VendorFCM: p.FCM, push.VendorHuawei: p.Huawei,
 		push.VendorXiaomi: p.Xiaomi, push.VendorOPPO: p.OPPO, push.VendorVivo: p.Vivo,
-		push.VendorHarmony: p.Harmony} {
+		push.VendorHarmony: p.Harmony, push.VendorHonor: p.Honor} {
 		set.Set(appID, v, push.Development, prov)
 		set.Set(appID, v, push.Production, prov)
 	}
@@ -152,6 +157,9 @@ func (p *Providers) Close() {
 	}
 	if p.Harmony != nil {
 		p.Harmony.Close()
+	}
+	if p.Honor != nil {
+		p.Honor.Close()
 	}
 }
 

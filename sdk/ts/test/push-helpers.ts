@@ -124,7 +124,7 @@ export async function jobs(srv: HeraldServer, messageID: string): Promise<any[]>
 }
 
 /** Every Android vendor switched on. */
-export const allVendors = { enableFCMPush: true, enableHWPush: true, enableMiPush: true, enableOppoPush: true, enableVivoPush: true };
+export const allVendors = { enableFCMPush: true, enableHWPush: true, enableMiPush: true, enableOppoPush: true, enableVivoPush: true, enableHonorPush: true };
 
 let n = 0;
 /** uniq makes a user ID unique in the test file. */

@@ -49,6 +49,9 @@ const table: Record<PushVendor, Record<PhoneAppState, Callback[]>> = {
   // HarmonyOS NEXT (not in the seed): Push Kit shows notifications and
   // raises no arrival callback; background messages are not a message's push.
   harmony: { foreground: [], background: [], killed: [] },
+  // Honor is not in the seed's table: no notificationArrived, and a
+  // notification push is no pass-through message.
+  honor: { foreground: [], background: [], killed: [] },
 };
 
 const sourceType: Record<PushVendor, ZPNsPushSourceType> = {
@@ -59,6 +62,7 @@ const sourceType: Record<PushVendor, ZPNsPushSourceType> = {
   oppo: ZPNsPushSourceType.Oppo,
   vivo: ZPNsPushSourceType.Vivo,
   harmony: ZPNsPushSourceType.HarmonyOS,
+  honor: ZPNsPushSourceType.Honor,
 };
 
 const states: PhoneAppState[] = ['foreground', 'background', 'killed'];

@@ -24,7 +24,7 @@ export interface PhoneEvent {
   title?: string;
   content?: string;
   payload?: string;
-  /** APNs: alert, background, voip; FCM, Huawei: notification or data; Xiaomi: notification or passThrough; OPPO, vivo: notification; HarmonyOS: notification, data (background message) or call. */
+  /** APNs: alert, background, voip; FCM, Huawei, Honor: notification or data; Xiaomi: notification or passThrough; OPPO, vivo: notification; HarmonyOS: notification, data (background message) or call. */
   kind: string;
   /** The push's number at the vendor's emulator, per token (click takes it); the events of one push share it. */
   seq: number;

@@ -5,10 +5,10 @@
 
 /** A vendor push channel, as the server's `login.push.vendor` names it. */
 /** harmony is HarmonyOS NEXT (5 and later) Push Kit, whose tokens come from pushService.getToken(). */
-export type PushVendor = 'apns' | 'fcm' | 'huawei' | 'xiaomi' | 'oppo' | 'vivo' | 'harmony';
+export type PushVendor = 'apns' | 'fcm' | 'huawei' | 'xiaomi' | 'oppo' | 'vivo' | 'harmony' | 'honor';
 
 /** Every vendor, in a stable order. */
-export const pushVendors: readonly PushVendor[] = ['apns', 'fcm', 'huawei', 'xiaomi', 'oppo', 'vivo', 'harmony'];
+export const pushVendors: readonly PushVendor[] = ['apns', 'fcm', 'huawei', 'xiaomi', 'oppo', 'vivo', 'harmony', 'honor'];
 
 /** The device's OS. */
 export type PushPlatform = 'ios' | 'android' | 'harmonyos';

@@ -13,6 +13,8 @@ export enum ZPNsPushSourceType {
   HuaWei = 3,
   Oppo = 4,
   FCM = 5,
+  /** Honor Push: Herald's number (the seed's SDK has no Honor channel). */
+  Honor = 6,
   APNs = 10,
   /**
    * HarmonyOS NEXT Push Kit. Herald's number: the seed's SDK documents
@@ -40,6 +42,8 @@ export interface ZPNsConfig {
   enableMiPush?: boolean;
   enableOppoPush?: boolean;
   enableVivoPush?: boolean;
+  /** Honor Push (Honor phones on Magic UI 6.0 and later). */
+  enableHonorPush?: boolean;
 }
 
 /** How iOS presents an alert that arrives while the app is in the foreground. */

@@ -42,6 +42,8 @@ export function pushSourceTypeOf(vendor: PushVendor): ZPNsPushSourceType {
       return ZPNsPushSourceType.Vivo;
     case 'harmony':
       return ZPNsPushSourceType.HarmonyOS;
+    case 'honor':
+      return ZPNsPushSourceType.Honor;
   }
 }
 
@@ -54,6 +56,7 @@ const switchOf: Record<SwitchedVendor, keyof ZPNsConfig> = {
   xiaomi: 'enableMiPush',
   oppo: 'enableOppoPush',
   vivo: 'enableVivoPush',
+  honor: 'enableHonorPush',
 };
 const configKeys = Object.values(switchOf);
 // ZIM's codes for a request that found no login.

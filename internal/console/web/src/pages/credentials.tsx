@@ -4,7 +4,7 @@ import { useState } from "preact/hooks";
 import type { ApiClient, PageProps } from "../api";
 import { Button, Checkbox, ErrorBox, Field, FileField, Table, announce, useFocusWhen, useLoad } from "../ui";
 
-type Vendor = "apns" | "fcm" | "huawei" | "xiaomi" | "oppo" | "vivo";
+type Vendor = "apns" | "fcm" | "huawei" | "xiaomi" | "oppo" | "vivo" | "honor";
 type Env = "development" | "production";
 
 const vendors: { id: Vendor; name: string }[] = [
@@ -14,6 +14,7 @@ const vendors: { id: Vendor; name: string }[] = [
   { id: "xiaomi", name: "Xiaomi MiPush" },
   { id: "oppo", name: "OPPO PUSH" },
   { id: "vivo", name: "vivo push" },
+  { id: "honor", name: "Honor Push" },
 ];
 
 function vendorName(v: string): string {
@@ -35,6 +36,7 @@ type CredentialView = {
   privateKeyID?: string;
   appID?: string;
   appKey?: string;
+  clientID?: string;
   packageName?: string;
   channelID?: string;
   category?: string;
@@ -255,6 +257,7 @@ function Details({ c }: { c?: CredentialView }): JSX.Element {
   add("client email", c.clientEmail);
   add("app ID", c.appID);
   add("app key", c.appKey);
+  add("client ID", c.clientID);
   add("package", c.packageName);
   add("channel", c.channelID);
   add("default channel", c.defaultChannelID);
@@ -350,6 +353,7 @@ function CredentialEditor({ api, vendor, current, onCancel, onSaved }: {
     checkTopic: current?.checkTopic ?? "",
     appID: current?.appID ?? "",
     appKey: current?.appKey ?? "",
+    clientID: current?.clientID ?? "",
     packageName: current?.packageName ?? "",
     channelID: current?.channelID ?? "",
     defaultChannelID: current?.defaultChannelID ?? "",
@@ -467,6 +471,14 @@ function CredentialEditor({ api, vendor, current, onCancel, onSaved }: {
         b.appSecret = f.appSecret;
         put("category", f.category);
         put("baseURL", f.baseURL);
+        break;
+      case "honor":
+        b.appID = f.appID.trim();
+        b.clientID = f.clientID.trim();
+        b.clientSecret = f.clientSecret;
+        put("badgeClass", f.badgeClass);
+        put("baseURL", f.baseURL);
+        put("tokenURL", f.tokenURL);
         break;
     }
     if (text("caPEM")) b.caPEM = text("caPEM");
@@ -600,6 +612,17 @@ function CredentialEditor({ api, vendor, current, onCancel, onSaved }: {
             <Field label="Category" name="category" value={f.category} onInput={set("category")} mono hint="Optional: IM, the category vivo's classification expects." />
           </fieldset>
         ) : null}
+        {vendor === "honor" ? (
+          <fieldset>
+            <legend>Honor Push app</legend>
+            <div class="row">
+              <Field label="App ID" name="appID" value={f.appID} onInput={set("appID")} mono required />
+              <Field label="Client ID" name="clientID" value={f.clientID} onInput={set("clientID")} mono required />
+              <Field label="Client secret" name="clientSecret" type="password" value={f.clientSecret} onInput={set("clientSecret")} mono required hint={secretHint} autoComplete="new-password" />
+            </div>
+            <Field label="Badge class" name="badgeClass" value={f.badgeClass} onInput={set("badgeClass")} mono hint="Optional: the launcher Activity, full class name; without it no badge is sent." />
+          </fieldset>
+        ) : null}
         <details class="advanced" open={!!(f.baseURL || f.productionURL || f.developmentURL || f.tokenURL || files.caPEM)}>
           <summary>Endpoints (emulators, proxies)</summary>
           <fieldset>
@@ -612,7 +635,7 @@ function CredentialEditor({ api, vendor, current, onCancel, onSaved }: {
             ) : (
               <Field label="Base URL" name="baseURL" type="url" value={f.baseURL} onInput={set("baseURL")} mono hint="Empty: the vendor's own." />
             )}
-            {vendor === "fcm" || vendor === "huawei" ? (
+            {vendor === "fcm" || vendor === "huawei" || vendor === "honor" ? (
               <Field label="Token URL" name="tokenURL" type="url" value={f.tokenURL} onInput={set("tokenURL")} mono />
             ) : null}
             <FileField label="CA certificate (PEM)" name="caPEM" accept=".pem,.crt" hint={

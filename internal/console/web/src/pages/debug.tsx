@@ -61,7 +61,7 @@ type PhoneEvent = {
   heraldTruncated?: string;
 };
 
-const vendors = ["apns", "fcm", "huawei", "xiaomi", "oppo", "vivo"];
+const vendors = ["apns", "fcm", "huawei", "xiaomi", "oppo", "vivo", "honor"];
 const states = ["background", "foreground", "killed"];
 
 /** One test push sent and what came back. */

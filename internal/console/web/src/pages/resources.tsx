@@ -7,7 +7,7 @@ import { Button, Checkbox, ErrorBox, Field, Select, Table, announce, useFocusWhe
 type APNsOptions = { sound?: string; category?: string; pushType?: string };
 type FCMOptions = { channelID?: string; priority?: string; kind?: string };
 type AndroidOptions = { channelID?: string; kind?: string };
-type AndroidVendor = "huawei" | "xiaomi" | "oppo" | "vivo";
+type AndroidVendor = "huawei" | "xiaomi" | "oppo" | "vivo" | "honor";
 
 /** push.ResourceSpec: a key per vendor beside the vendor-neutral badge. */
 type ResourceSpec = {
@@ -17,6 +17,7 @@ type ResourceSpec = {
   xiaomi?: AndroidOptions;
   oppo?: AndroidOptions;
   vivo?: AndroidOptions;
+  honor?: AndroidOptions;
   badge: boolean;
 };
 
@@ -28,6 +29,7 @@ const androidVendors: { id: AndroidVendor; name: string; channels: boolean; data
   { id: "xiaomi", name: "Xiaomi", channels: true, data: false },
   { id: "oppo", name: "OPPO", channels: true, data: false },
   { id: "vivo", name: "vivo", channels: false, data: false },
+  { id: "honor", name: "Honor", channels: false, data: true },
 ];
 
 // The server's rules (internal/push/resource.go), repeated as hints only:
@@ -202,6 +204,7 @@ function ResourceEditor({ api, current, onCancel, onSaved }: {
     xiaomi: current?.xiaomi,
     oppo: current?.oppo,
     vivo: current?.vivo,
+    honor: current?.honor,
   });
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
