@@ -84,6 +84,12 @@ const (
 	// Tenants.
 	CodeAppDisabled          Code = 40106 // the app was disabled by the operator (login, admin API)
 	CodeOperatorUnauthorized Code = 40107 // operator key missing or wrong (REST /v1/admin)
+
+	// Push receipts and statistics.
+	CodeInvalidReceipt     Code = 40045 // a push receipt's kind or pushJobID is not valid
+	CodeReceiptUnsupported Code = 40046 // the push's vendor raises no such callback (notificationArrived)
+	CodeInvalidStatsQuery  Code = 40047 // push statistics: from, to, bucket or vendor invalid (REST)
+	CodePushNotFound       Code = 40445 // no push of this app sent to this user has that pushJobID
 )
 
 type codeInfo struct {
@@ -160,6 +166,11 @@ var catalogue = map[Code]codeInfo{
 
 	CodeAppDisabled:          {"app_disabled", 401, "this app is disabled"},
 	CodeOperatorUnauthorized: {"operator_unauthorized", 401, "operator key missing or wrong"},
+
+	CodeInvalidReceipt:     {"invalid_receipt", 400, "invalid push receipt"},
+	CodeReceiptUnsupported: {"receipt_unsupported", 400, "this push's vendor raises no such callback"},
+	CodeInvalidStatsQuery:  {"invalid_stats_query", 400, "invalid push statistics query"},
+	CodePushNotFound:       {"push_not_found", 404, "no such push"},
 }
 
 // Name returns the code's stable snake_case name.

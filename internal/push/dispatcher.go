@@ -112,6 +112,7 @@ type Dispatcher struct {
 	cfg       DispatcherConfig
 	log       *slog.Logger
 	metrics   *dispatchMetrics
+	outcomes  *outcomeMetrics // the statistics' counters (stats.go)
 
 	// wakes and sems are per vendor (push.Vendors), made by NewDispatcher:
 	// each vendor's reader waits on its own.
@@ -235,7 +236,11 @@ func NewDispatcher(store Store, providers Providers, cfg DispatcherConfig, log *
 	if err != nil {
 		return nil, err
 	}
-	d := &Dispatcher{store: store, providers: providers, cfg: cfg, log: log, metrics: m,
+	om, err := newOutcomeMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dispatcher{store: store, providers: providers, cfg: cfg, log: log, metrics: m, outcomes: om,
 		wakes: map[Vendor]chan struct{}{}, sems: map[Vendor]chan struct{}{}, stopping: make(chan struct{}),
 		inflight: map[int64]bool{},
 		failing:  map[string]string{}, deferred: map[string]deferral{}, zeroDeferred: map[int64]bool{},
@@ -616,9 +621,10 @@ func (d *Dispatcher) record(results <-chan finished) {
 			// once their leases end, which a vendor tolerates better than a
 			// lost push.
 			d.log.Error("recording push attempts", "attempts", len(batch), "err", err)
-		} else if d.cfg.Outcome != nil {
+		} else {
 			for _, f := range done {
-				if f.job != nil && f.Status != JobPending && f.Status != JobHeld {
+				d.outcomes.count(f.vendor, f.Finish)
+				if d.cfg.Outcome != nil && f.job != nil && f.Status != JobPending && f.Status != JobHeld {
 					d.cfg.Outcome(*f.job, f.Finish)
 				}
 			}

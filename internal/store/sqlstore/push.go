@@ -481,21 +481,28 @@ func (s *Store) FinishAttempts(ctx context.Context, fs []push.Finish) error {
 		}
 	}
 	return s.inTx(ctx, "store: finish attempts", func(tx *sql.Tx) error {
-		var moved map[int64]bool
-		if calls > 0 {
-			moved = make(map[int64]bool, len(fs))
-		}
+		// The jobs this batch moved, with their app and vendor for the
+		// statistics (stats.go): only a moved job's finish counts.
+		moved := make(map[int64]jobOf, len(fs))
 		err := s.wFinishJobs.query(ctx, tx, jobArgs, func(rs *sql.Rows) error {
 			var id int64
-			if err := rs.Scan(&id); err != nil {
+			var j jobOf
+			if err := rs.Scan(&id, &j.app, &j.vendor); err != nil {
 				return err
 			}
-			if moved != nil {
-				moved[id] = true
-			}
+			moved[id] = j
 			return nil
 		})
-		if err != nil || calls == 0 {
+		if err != nil {
+			return err
+		}
+		deltas := map[statKey]int64{}
+		for _, f := range fs {
+			if j, ok := moved[f.Attempt.JobID]; ok {
+				finishStats(deltas, j.app, j.vendor, f)
+			}
+		}
+		if err := s.addStats(ctx, tx, deltas); err != nil || calls == 0 {
 			return err
 		}
 		args := make([]any, 0, calls*attemptCols)
@@ -504,7 +511,7 @@ func (s *Store) FinishAttempts(ctx context.Context, fs []push.Finish) error {
 				continue
 			}
 			a := f.Attempt
-			if !moved[a.JobID] {
+			if _, ok := moved[a.JobID]; !ok {
 				lost, err := leaseLost(ctx, tx, a.JobID, f.Owner)
 				if err != nil {
 					return err
@@ -547,6 +554,7 @@ func repeatsJob(fs []push.Finish) bool {
 func (s *Store) finishEach(ctx context.Context, fs []push.Finish, now int64) error {
 	return s.inTx(ctx, "store: finish attempts", func(tx *sql.Tx) error {
 		ins, upd := tx.StmtContext(ctx, s.wInsertAttempt), tx.StmtContext(ctx, s.wFinishJob)
+		deltas := map[statKey]int64{}
 		for _, f := range fs {
 			a := f.Attempt
 			res, err := upd.ExecContext(ctx, a.JobID, string(f.Status), f.Attempts, f.NotBefore.UnixMilli(),
@@ -554,12 +562,21 @@ func (s *Store) finishEach(ctx context.Context, fs []push.Finish, now int64) err
 			if err != nil {
 				return err
 			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				var j jobOf
+				if err := tx.QueryRowContext(ctx, qJobAppVendor, a.JobID).Scan(&j.app, &j.vendor); err != nil {
+					return err
+				}
+				finishStats(deltas, j.app, j.vendor, f)
+			}
 			if f.NoCall {
 				continue
 			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 0 {
+			if n == 0 {
 				lost, err := leaseLost(ctx, tx, a.JobID, f.Owner)
 				if err != nil {
 					return err
@@ -573,8 +590,14 @@ func (s *Store) finishEach(ctx context.Context, fs []push.Finish, now int64) err
 				return err
 			}
 		}
-		return nil
+		return s.addStats(ctx, tx, deltas)
 	})
+}
+
+// jobOf is a moved job's app and vendor, for the statistics.
+type jobOf struct {
+	app    string
+	vendor push.Vendor
 }
 
 // The set-based forms of qFinishJob and qInsertAttempt (FinishAttempts):
@@ -587,7 +610,7 @@ FROM (VALUES `
 	qFinishJobsTail = `) AS v
 WHERE push_jobs.id = v.column1 AND push_jobs.lease_owner = v.column7
 	AND (push_jobs.status = 'pending' OR v.column2 = 'delivered')
-RETURNING id`
+RETURNING id, app_id, vendor`
 	finishCols = 7
 
 	qInsertAttemptsHead = `INSERT INTO push_attempts (job_id, attempt, at, outcome, status, reason, latency_ms)
