@@ -482,7 +482,7 @@ func (s *Store) FinishAttempts(ctx context.Context, fs []push.Finish) error {
 	}
 	return s.inTx(ctx, "store: finish attempts", func(tx *sql.Tx) error {
 		// The jobs this batch moved, with their app and vendor for the
-		// statistics (stats.go): only a moved job's finish counts.
+		// statistics (stats.go).
 		moved := make(map[int64]jobOf, len(fs))
 		err := s.wFinishJobs.query(ctx, tx, jobArgs, func(rs *sql.Rows) error {
 			var id int64
@@ -493,38 +493,55 @@ func (s *Store) FinishAttempts(ctx context.Context, fs []push.Finish) error {
 			moved[id] = j
 			return nil
 		})
-		if err != nil {
+		if err != nil || calls == 0 {
 			return err
 		}
 		deltas := map[statKey]int64{}
-		for _, f := range fs {
-			if j, ok := moved[f.Attempt.JobID]; ok {
-				finishStats(deltas, j.app, j.vendor, f)
-			}
-		}
-		if err := s.addStats(ctx, tx, deltas); err != nil || calls == 0 {
-			return err
-		}
 		args := make([]any, 0, calls*attemptCols)
 		for _, f := range fs {
 			if f.NoCall {
 				continue
 			}
 			a := f.Attempt
-			if _, ok := moved[a.JobID]; !ok {
-				lost, err := leaseLost(ctx, tx, a.JobID, f.Owner)
-				if err != nil {
+			j, ok := moved[a.JobID]
+			if !ok {
+				var lost bool
+				if j, lost, err = s.unmoved(ctx, tx, a.JobID, f.Owner); err != nil {
 					return err
 				}
 				if lost {
 					a.Reason = strings.TrimPrefix(a.Reason+"; "+leaseLostNote, "; ")
 				}
 			}
+			finishStats(deltas, j.app, j.vendor, f)
 			args = append(args, a.JobID, a.At.UnixMilli(), a.Outcome, a.Status, a.Reason, a.Latency.Milliseconds())
 		}
-		_, err = s.wInsertAttempts.exec(ctx, tx, args)
-		return err
+		if _, err = s.wInsertAttempts.exec(ctx, tx, args); err != nil {
+			return err
+		}
+		return s.addStats(ctx, tx, deltas)
 	})
+}
+
+// unmoved reads a job a finish by owner did not move: its app and
+// vendor for the statistics when owner still holds its lease (the job was
+// dropped while its push was in flight, by an unregister or the vendor's
+// own refusal removing the device), and whether the lease was lost (the
+// finish counts nothing then: the job's state is its new holder's). A job
+// gone counts nothing and lost no lease.
+func (s *Store) unmoved(ctx context.Context, tx *sql.Tx, id int64, owner string) (jobOf, bool, error) {
+	var j jobOf
+	var holder string
+	err := tx.QueryRowContext(ctx, qJobLease, id).Scan(&j.app, &j.vendor, &holder)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return jobOf{}, false, nil
+	case err != nil:
+		return jobOf{}, false, err
+	case holder != owner:
+		return jobOf{}, true, nil
+	}
+	return j, false, nil
 }
 
 // repeatsJob reports whether fs names a job more than once.
@@ -562,29 +579,26 @@ func (s *Store) finishEach(ctx context.Context, fs []push.Finish, now int64) err
 			if err != nil {
 				return err
 			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			if n > 0 {
-				var j jobOf
-				if err := tx.QueryRowContext(ctx, qJobAppVendor, a.JobID).Scan(&j.app, &j.vendor); err != nil {
-					return err
-				}
-				finishStats(deltas, j.app, j.vendor, f)
-			}
 			if f.NoCall {
 				continue
 			}
-			if n == 0 {
-				lost, err := leaseLost(ctx, tx, a.JobID, f.Owner)
-				if err != nil {
+			var j jobOf
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n > 0 {
+				if err := tx.QueryRowContext(ctx, qJobAppVendor, a.JobID).Scan(&j.app, &j.vendor); err != nil {
+					return err
+				}
+			} else {
+				var lost bool
+				if j, lost, err = s.unmoved(ctx, tx, a.JobID, f.Owner); err != nil {
 					return err
 				}
 				if lost {
 					a.Reason = strings.TrimPrefix(a.Reason+"; "+leaseLostNote, "; ")
 				}
 			}
+			finishStats(deltas, j.app, j.vendor, f)
 			if _, err := ins.ExecContext(ctx, a.JobID, a.At.UnixMilli(), a.Outcome,
 				a.Status, a.Reason, a.Latency.Milliseconds()); err != nil {
 				return err
@@ -635,18 +649,7 @@ var (
 // the job's lease.
 const leaseLostNote = "lease lost: the job's state was left to the node that holds it"
 
-const qJobLeaseOwner = `SELECT lease_owner FROM push_jobs WHERE id = $1`
-
-// leaseLost reports whether job id exists and is leased by someone other
-// than owner.
-func leaseLost(ctx context.Context, tx *sql.Tx, id int64, owner string) (bool, error) {
-	var holder string
-	err := tx.QueryRowContext(ctx, qJobLeaseOwner, id).Scan(&holder)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil && holder != owner, err
-}
+const qJobLease = `SELECT app_id, vendor, lease_owner FROM push_jobs WHERE id = $1`
 
 // Trace implements push.Store.
 func (s *Store) Trace(ctx context.Context, f push.TraceFilter) ([]push.Job, [][]push.Attempt, error) {

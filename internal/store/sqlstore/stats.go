@@ -39,8 +39,12 @@ func hourOf(t time.Time) int64 {
 	return ms - ms%int64(time.Hour/time.Millisecond)
 }
 
-// finishStats adds what finish f of a job of app and vendor counts.
+// finishStats adds what finish f of a job of app and vendor counts
+// (nothing for app "": a job gone, or another node's).
 func finishStats(deltas map[statKey]int64, app string, vendor push.Vendor, f push.Finish) {
+	if app == "" {
+		return
+	}
 	sent, end, reason := push.FinishStats(f)
 	h := hourOf(f.Attempt.At)
 	if sent {
