@@ -318,7 +318,7 @@ func TestE2EPushReceiptsAndStats(t *testing.T) {
 	// vendor at a time when asked.
 	day := url.Values{"from": q["from"], "to": q["to"], "bucket": {"day"}}
 	d := pushStats(t, srv, day)
-	if prev.Truncate(24*time.Hour).Equal(hour.Truncate(24 * time.Hour)) {
+	if prev.Truncate(24 * time.Hour).Equal(hour.Truncate(24 * time.Hour)) {
 		if got := d.counts(hour.Truncate(24*time.Hour), "xiaomi"); !got.same(statsCounts{Planned: 2, Sent: 2, Accepted: 2, Arrived: 2}) {
 			t.Errorf("xiaomi's day: %v", got)
 		}
