@@ -647,6 +647,7 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 	var note string   // what the trace should know about how the push was built
 	noCall := false   // set when the job is held back without calling the vendor
 	keepZero := false // set when the call was deferred without an end
+	sent := false     // set once the vendor was called
 	finish := func(status JobStatus, notBefore time.Time, reason string) {
 		if note != "" {
 			reason = strings.TrimPrefix(reason+"; "+note, "; ")
@@ -662,7 +663,7 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 		}
 		d.metrics.jobs.WithLabelValues(string(j.Vendor), attempt.Outcome).Inc()
 		d.results <- finished{Finish: Finish{Attempt: attempt, Attempts: attempt.Attempt, Status: status, NotBefore: notBefore,
-			Reason: reason, NoCall: noCall, Owner: d.cfg.Owner}, jobID: j.ID, vendor: j.Vendor, job: &j}
+			Reason: reason, NoCall: noCall, Sent: sent, Owner: d.cfg.Owner}, jobID: j.ID, vendor: j.Vendor, job: &j}
 	}
 	if !j.ExpiresAt.IsZero() && !now.Before(j.ExpiresAt) {
 		finish(JobExpired, now, "expired before it was sent")
@@ -749,6 +750,7 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 	}
 	start := time.Now()
 	res, err := p.Send(ctx, n)
+	sent = true
 	attempt.Latency = time.Since(start)
 	// Retries are timed from the end of the call: one that timed out after
 	// 15 s must not be followed by an immediate resend.

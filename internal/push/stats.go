@@ -234,20 +234,15 @@ func ReceiptStat(k ReceiptKind) string {
 }
 
 // FinishStats says what one recorded finish counts in the rollup: sent
-// when the attempt called the vendor, and the job's end when it ended
-// (StatAccepted, or StatFailed with the attempt's outcome as reason). The
-// stores and the dispatcher's metrics share it, so the two count alike.
+// when the attempt called the vendor (Finish.Sent), and the job's end when
+// it ended (StatAccepted, or StatFailed with the attempt's outcome as
+// reason). The stores and the dispatcher's metrics share it, so the two
+// count alike.
 func FinishStats(f Finish) (sent bool, end, reason string) {
 	if f.NoCall {
 		return false, "", ""
 	}
-	switch f.Attempt.Outcome {
-	case string(JobExpired), string(JobDropped), string(JobFailed), "held":
-		// Decided before any vendor call (expired, device gone, the push
-		// could not be built or the credential loaded).
-	default:
-		sent = true
-	}
+	sent = f.Sent
 	switch f.Status {
 	case JobDelivered:
 		end = StatAccepted

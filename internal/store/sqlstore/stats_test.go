@@ -42,15 +42,15 @@ func TestPushStatsRollup(t *testing.T) {
 				t.Fatalf("ClaimJobs: %d, %v", len(js), err)
 			}
 			err = s.FinishAttempts(ctx, []push.Finish{
-				{Attempt: push.Attempt{JobID: ids[0], At: now, Outcome: "delivered", Status: 200}, Attempts: 1, Status: push.JobDelivered, NotBefore: now, Owner: "n1"},
-				{Attempt: push.Attempt{JobID: ids[1], At: now, Outcome: "rejected", Status: 400}, Attempts: 1, Status: push.JobFailed, NotBefore: now, Owner: "n1"},
+				{Attempt: push.Attempt{JobID: ids[0], At: now, Outcome: "delivered", Status: 200}, Attempts: 1, Status: push.JobDelivered, NotBefore: now, Sent: true, Owner: "n1"},
+				{Attempt: push.Attempt{JobID: ids[1], At: now, Outcome: "rejected", Status: 400}, Attempts: 1, Status: push.JobFailed, NotBefore: now, Sent: true, Owner: "n1"},
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			// A node whose lease ended: traced, not counted.
 			if err := s.FinishAttempts(ctx, []push.Finish{{Attempt: push.Attempt{JobID: ids[0], At: now, Outcome: "delivered", Status: 200},
-				Attempts: 2, Status: push.JobDelivered, NotBefore: now, Owner: "n2"}}); err != nil {
+				Attempts: 2, Status: push.JobDelivered, NotBefore: now, Sent: true, Owner: "n2"}}); err != nil {
 				t.Fatal(err)
 			}
 
