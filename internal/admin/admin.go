@@ -151,6 +151,9 @@ type Deps struct {
 	// Console serves the console's overview (console.go). Nil: it answers
 	// unavailable.
 	Console ConsoleStats
+	// Stats reads the push statistics (stats.go). Nil: they answer
+	// unavailable.
+	Stats push.StatsStore
 }
 
 // Config tunes the handler. Zero values take the defaults.
@@ -272,6 +275,7 @@ func (h *Handler) routes() []route {
 		h.revokeRoutes(),
 		h.webhookRoutes(),
 		h.consoleRoutes(),
+		h.statsRoutes(),
 	} {
 		rs = append(rs, group...)
 	}

@@ -89,6 +89,9 @@ type Config struct {
 	WriteTimeout      time.Duration
 	MultiLogin        string
 	SendQueue         int
+	// Receipts records pushReceipt frames; nil: they are refused
+	// (unavailable).
+	Receipts Receipts
 	// OriginPatterns lists the browser origins allowed to connect besides
 	// the server's own: host[:port] patterns with path.Match wildcards,
 	// checked by websocket.Accept against the Origin header's host (see

@@ -123,6 +123,8 @@ func (s *Session) handle(f protocol.Frame) {
 		query(s, f, s.markRead)
 	case protocol.TypeRegisterPush:
 		s.handleRegisterPush(f)
+	case protocol.TypePushReceipt:
+		query(s, f, s.pushReceipt)
 	case protocol.TypeUnregisterPush:
 		var req protocol.UnregisterPushRequest
 		if perr := protocol.DecodeData(f, &req); perr != nil {

@@ -92,6 +92,11 @@ const (
 	CodeRevokeWindowPassed    Code = 40341 // the sender's revoke window for the message has passed
 	CodeMessageNotFound       Code = 40440 // no such message in the conversation (or the app)
 	CodeMessageAlreadyRevoked Code = 40940 // the message was revoked already
+	// Push receipts and statistics.
+	CodeInvalidReceipt     Code = 40045 // a push receipt's kind or pushJobID is not valid
+	CodeReceiptUnsupported Code = 40046 // the push's vendor raises no such callback (notificationArrived)
+	CodeInvalidStatsQuery  Code = 40047 // push statistics: from, to, bucket or vendor invalid (REST)
+	CodePushNotFound       Code = 40445 // no push of this app sent to this user has that pushJobID
 )
 
 type codeInfo struct {
@@ -175,6 +180,10 @@ var catalogue = map[Code]codeInfo{
 	CodeRevokeWindowPassed:    {"revoke_window_passed", 403, "the time to revoke this message has passed"},
 	CodeMessageNotFound:       {"message_not_found", 404, "no such message"},
 	CodeMessageAlreadyRevoked: {"message_already_revoked", 409, "the message was revoked already"},
+	CodeInvalidReceipt:        {"invalid_receipt", 400, "invalid push receipt"},
+	CodeReceiptUnsupported:    {"receipt_unsupported", 400, "this push's vendor raises no such callback"},
+	CodeInvalidStatsQuery:     {"invalid_stats_query", 400, "invalid push statistics query"},
+	CodePushNotFound:          {"push_not_found", 404, "no such push"},
 }
 
 // Name returns the code's stable snake_case name.

@@ -61,6 +61,7 @@ var knownTypes = func() map[string]bool {
 		TypeSend: true, TypeAck: true, TypeSync: true, TypeHistory: true,
 		TypeConversationList: true, TypeMarkRead: true, TypeUnregisterPush: true,
 		TypeRegisterPush: true,
+		TypePushReceipt:  true,
 	}
 	for _, t := range groupTypes {
 		m[t] = true

@@ -119,6 +119,7 @@ type Dispatcher struct {
 	cfg       DispatcherConfig
 	log       *slog.Logger
 	metrics   *dispatchMetrics
+	outcomes  *outcomeMetrics // the statistics' counters (stats.go)
 
 	// wakes and sems are per vendor (push.Vendors), made by NewDispatcher:
 	// each vendor's reader waits on its own.
@@ -242,7 +243,11 @@ func NewDispatcher(store Store, providers Providers, cfg DispatcherConfig, log *
 	if err != nil {
 		return nil, err
 	}
-	d := &Dispatcher{store: store, providers: providers, cfg: cfg, log: log, metrics: m,
+	om, err := newOutcomeMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dispatcher{store: store, providers: providers, cfg: cfg, log: log, metrics: m, outcomes: om,
 		wakes: map[Vendor]chan struct{}{}, sems: map[Vendor]chan struct{}{}, stopping: make(chan struct{}),
 		inflight: map[int64]bool{},
 		failing:  map[string]string{}, deferred: map[string]deferral{}, zeroDeferred: map[int64]bool{},
@@ -623,9 +628,10 @@ func (d *Dispatcher) record(results <-chan finished) {
 			// once their leases end, which a vendor tolerates better than a
 			// lost push.
 			d.log.Error("recording push attempts", "attempts", len(batch), "err", err)
-		} else if d.cfg.Outcome != nil {
+		} else {
 			for _, f := range done {
-				if f.job != nil && f.Status != JobPending && f.Status != JobHeld {
+				d.outcomes.count(f.vendor, f.Finish)
+				if d.cfg.Outcome != nil && f.job != nil && f.Status != JobPending && f.Status != JobHeld {
 					d.cfg.Outcome(*f.job, f.Finish)
 				}
 			}
@@ -648,6 +654,7 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 	var note string   // what the trace should know about how the push was built
 	noCall := false   // set when the job is held back without calling the vendor
 	keepZero := false // set when the call was deferred without an end
+	sent := false     // set once the vendor was called
 	finish := func(status JobStatus, notBefore time.Time, reason string) {
 		if note != "" {
 			reason = strings.TrimPrefix(reason+"; "+note, "; ")
@@ -663,7 +670,7 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 		}
 		d.metrics.jobs.WithLabelValues(string(j.Vendor), attempt.Outcome).Inc()
 		d.results <- finished{Finish: Finish{Attempt: attempt, Attempts: attempt.Attempt, Status: status, NotBefore: notBefore,
-			Reason: reason, NoCall: noCall, Owner: d.cfg.Owner}, jobID: j.ID, vendor: j.Vendor, job: &j}
+			Reason: reason, NoCall: noCall, Sent: sent, Owner: d.cfg.Owner}, jobID: j.ID, vendor: j.Vendor, job: &j}
 	}
 	if !j.ExpiresAt.IsZero() && !now.Before(j.ExpiresAt) {
 		finish(JobExpired, now, "expired before it was sent")
@@ -750,6 +757,7 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 	}
 	start := time.Now()
 	res, err := p.Send(ctx, n)
+	sent = true
 	attempt.Latency = time.Since(start)
 	// Retries are timed from the end of the call: one that timed out after
 	// 15 s must not be followed by an immediate resend.

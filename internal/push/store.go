@@ -124,6 +124,11 @@ type Finish struct {
 	// NoCall: no vendor was called (the job was held back); no attempt is
 	// recorded.
 	NoCall bool
+	// Sent: the vendor was called for this attempt, whether it answered
+	// or not (the statistics' sent; FinishStats). An attempt decided
+	// before the call (expired, device gone, a push that cannot be built)
+	// is recorded without it.
+	Sent bool
 	// Owner is the node recording the outcome: the job's lease owner
 	// (ClaimJobs), or empty for a job no one claimed. A finish whose owner
 	// does not hold the job's lease changes nothing of the job.

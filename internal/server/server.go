@@ -72,6 +72,7 @@ type Server struct {
 	http      *http.Server
 	dev       devapp.Credentials
 	webhooks  *webhook.Service
+	receipts  *push.Receipts // the apps' push receipts (receipts.go)
 	// workers elects the leaders of the loops run on one node of a
 	// cluster (workers.go).
 	workers workers
@@ -211,7 +212,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		Providers: s.Providers, Failures: s.disp, Dispatch: s.disp, Log: log, ProviderTokens: st, AccessTokens: st,
 		Messages: s.svc, Users: st, Sessions: clusterSessions{s}, UserCache: clusterUsers{s}, Webhooks: clusterWebhooks{s.webhooks, s}, CredentialEvents: clusterCredentials{s},
 		Tenants: st, OperatorKey: s.operatorKey, Events: tenantEvents{s}, Groups: s.svc,
-		Console: consoleStats{s.hub, s.svc, st}}, admin.Config{RateLimit: lim.rest})
+		Console: consoleStats{s.hub, s.svc, st}, Stats: st}, admin.Config{RateLimit: lim.rest})
 	if err != nil {
 		return fail(err)
 	}
@@ -243,6 +244,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		calls = s.callsBus
 		s.disp.SetCallGate(s.callsBus)
 	}
+	if s.receipts, err = push.NewReceipts(st, cfg.Clock.Now, s.reg); err != nil {
+		return fail(err)
+	}
 	s.gw, err = gateway.New(s.svc, push.NewRegistry(st), calls, s.hub, gateway.Config{
 		Clock:              cfg.Clock,
 		HeartbeatInterval:  cfg.HeartbeatInterval,
@@ -261,6 +265,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		MaxSessionsPerUser: cfg.MaxSessionsPerUser,
 		Presence:           presenceHooks{presence{s.webhooks}, s.bus},
 		Remote:             s.remoteSessions(),
+		Receipts:           s.receipts,
 	}, log, s.reg)
 	if err != nil {
 		return fail(err)
@@ -274,6 +279,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	// is set, and share the public one otherwise.
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/ws", s.gw)
+	mux.HandleFunc("POST /v1/push/receipts", s.serveReceipt)
 	s.health(mux)
 	adminMux := mux
 	if cfg.AdminAddr != "" {

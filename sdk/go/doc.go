@@ -42,6 +42,9 @@
 // login and binds it to the user; RegisterPush does the same while logged
 // in (a token that arrives or changes after login, pushes switched off and
 // on) and replaces Config.Push for later logins; Logout unbinds the device.
+// ReportPushReceipt (logged in) and ReportPushReceiptWithToken (before
+// login) report that a push, named by its PushJobIDKey extra, arrived or
+// was tapped, for the app's push statistics.
 //
 //	c, err := herald.Create(herald.Config{AppID: appID, DeviceID: "laptop-1"})
 //	c.SetEventHandler(herald.EventHandler{

@@ -58,7 +58,7 @@ type Event struct {
 	// the vendor's SDK does (APNs: the payload's top-level keys but aps;
 	// FCM, Huawei: the data object; Xiaomi: extra.* but channel_id; OPPO:
 	// action_parameters; vivo: clientCustomMap), payload, callID and
-	// heraldTruncated included, and push_id where the vendor carries it.
+	// heraldTruncated included, and push_id (the push job's ID, which receipts name).
 	// A value that is not a JSON string is given as its JSON text.
 	Extras map[string]string `json:"extras,omitempty"`
 }

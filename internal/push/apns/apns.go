@@ -73,6 +73,10 @@ const (
 	// Notification.Payload is handed to the app. Notification.Extra keys
 	// are top-level keys beside it and "aps".
 	PayloadKey = "payload"
+	// PushIDKey is the top-level key of Notification.ID (the push job's
+	// ID, push.ReceiptExtraKey), for the app to report receipts and drop
+	// duplicates: apns-id never reaches the app.
+	PushIDKey = push.ReceiptExtraKey
 )
 
 // Config configures a Provider. Exactly one credential is given: token

@@ -79,7 +79,7 @@ func buildRequest(n push.Notification, now time.Time, maxPayload, maxVoIPPayload
 		return nil, fmt.Errorf("apns: %w: collapse ID is %d bytes; APNs allows %d", push.ErrInvalidNotification, len(n.CollapseID), maxCollapseID)
 	}
 	for k := range n.Extra {
-		if k == "aps" || k == PayloadKey {
+		if k == "aps" || k == PayloadKey || k == PushIDKey {
 			return nil, fmt.Errorf("apns: %w: extra key %q is reserved", push.ErrInvalidNotification, k)
 		}
 	}
@@ -148,6 +148,9 @@ func buildRequest(n push.Notification, now time.Time, maxPayload, maxVoIPPayload
 	payload["aps"] = aps
 	if n.Payload != "" {
 		payload[PayloadKey] = n.Payload
+	}
+	if n.ID != "" {
+		payload[PushIDKey] = n.ID
 	}
 	body, err := json.Marshal(payload)
 	if err != nil {

@@ -134,10 +134,10 @@ var DefaultQuotaCodes = []string{"80300016"}
 
 // Keys of the message.data object that Herald fills; Extra may not use them.
 const (
-	DataKeyPayload = "payload" // Notification.Payload
-	DataKeyPushID  = "push_id" // Notification.ID, for the app to drop duplicates
-	DataKeyTitle   = "title"   // Notification.Title, data and VoIP messages only
-	DataKeyContent = "content" // Notification.Content, data and VoIP messages only
+	DataKeyPayload = "payload"            // Notification.Payload
+	DataKeyPushID  = push.ReceiptExtraKey // Notification.ID, for the app to report receipts and drop duplicates
+	DataKeyTitle   = "title"              // Notification.Title, data and VoIP messages only
+	DataKeyContent = "content"            // Notification.Content, data and VoIP messages only
 )
 
 const (

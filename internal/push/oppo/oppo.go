@@ -140,8 +140,8 @@ const (
 
 // Keys of action_parameters that Herald fills; Extra may not use them.
 const (
-	ParamPayload = "payload" // Notification.Payload
-	ParamPushID  = "push_id" // Notification.ID, for the app to drop duplicates
+	ParamPayload = "payload"            // Notification.Payload
+	ParamPushID  = push.ReceiptExtraKey // Notification.ID, for the app to report receipts and drop duplicates
 )
 
 // OPPO's return codes that Send acts on.

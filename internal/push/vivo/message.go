@@ -109,8 +109,8 @@ func (p *Provider) buildBody(n push.Notification, now time.Time) ([]byte, error)
 	}
 	custom := make(map[string]string, len(n.Extra)+1)
 	for k, v := range n.Extra {
-		if k == PayloadKey {
-			return nil, invalid("extra may not use the key %q", PayloadKey)
+		if k == PayloadKey || k == PushIDKey {
+			return nil, invalid("extra may not use the key %q", k)
 		}
 		if k == "" {
 			return nil, invalid("extra has an empty key")
@@ -119,6 +119,9 @@ func (p *Provider) buildBody(n push.Notification, now time.Time) ([]byte, error)
 	}
 	if n.Payload != "" {
 		custom[PayloadKey] = n.Payload
+	}
+	if n.ID != "" {
+		custom[PushIDKey] = n.ID
 	}
 	if len(custom) > MaxCustomPairs {
 		return nil, tooLarge("%d custom pairs, over %d", len(custom), MaxCustomPairs)

@@ -150,6 +150,10 @@ const (
 	DefaultCategory = "IM"
 	// PayloadKey is the clientCustomMap key of Notification.Payload.
 	PayloadKey = "payload"
+	// PushIDKey is the clientCustomMap key of Notification.ID (the push
+	// job's ID, push.ReceiptExtraKey), for the app to report receipts and
+	// drop duplicates.
+	PushIDKey = push.ReceiptExtraKey
 )
 
 // Result codes of vivo PUSH that Send treats specially.

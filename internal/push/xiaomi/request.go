@@ -15,6 +15,11 @@ import (
 // extraChannelID is the form key of the Android channel and message class.
 const extraChannelID = "extra.channel_id"
 
+// extraPushID is the form key of Notification.ID (the push job's ID,
+// push.ReceiptExtraKey), for the app to report receipts and drop
+// duplicates: Xiaomi's msgID is its own.
+const extraPushID = "extra." + push.ReceiptExtraKey
+
 // buildForm turns n into the form of /v3/message/regid (see the package
 // comment), or refuses it.
 func (p *Provider) buildForm(n push.Notification, now time.Time) (url.Values, error) {
@@ -79,10 +84,13 @@ func (p *Provider) buildForm(n push.Notification, now time.Time) (url.Values, er
 		f[extraChannelID] = []string{channel}
 	}
 	for k, v := range n.Extra {
-		if k == "" || k == "channel_id" {
+		if k == "" || k == "channel_id" || k == push.ReceiptExtraKey {
 			return nil, fmt.Errorf("xiaomi: %w: extra key %q", push.ErrInvalidNotification, k)
 		}
 		f["extra."+k] = []string{v}
+	}
+	if n.ID != "" {
+		f[extraPushID] = []string{n.ID}
 	}
 	return f, nil
 }

@@ -481,43 +481,67 @@ func (s *Store) FinishAttempts(ctx context.Context, fs []push.Finish) error {
 		}
 	}
 	return s.inTx(ctx, "store: finish attempts", func(tx *sql.Tx) error {
-		var moved map[int64]bool
-		if calls > 0 {
-			moved = make(map[int64]bool, len(fs))
-		}
+		// The jobs this batch moved, with their app and vendor for the
+		// statistics (stats.go).
+		moved := make(map[int64]jobOf, len(fs))
 		err := s.wFinishJobs.query(ctx, tx, jobArgs, func(rs *sql.Rows) error {
 			var id int64
-			if err := rs.Scan(&id); err != nil {
+			var j jobOf
+			if err := rs.Scan(&id, &j.app, &j.vendor); err != nil {
 				return err
 			}
-			if moved != nil {
-				moved[id] = true
-			}
+			moved[id] = j
 			return nil
 		})
 		if err != nil || calls == 0 {
 			return err
 		}
+		deltas := map[statKey]int64{}
 		args := make([]any, 0, calls*attemptCols)
 		for _, f := range fs {
 			if f.NoCall {
 				continue
 			}
 			a := f.Attempt
-			if !moved[a.JobID] {
-				lost, err := leaseLost(ctx, tx, a.JobID, f.Owner)
-				if err != nil {
+			j, ok := moved[a.JobID]
+			if !ok {
+				var lost bool
+				if j, lost, err = s.unmoved(ctx, tx, a.JobID, f.Owner); err != nil {
 					return err
 				}
 				if lost {
 					a.Reason = strings.TrimPrefix(a.Reason+"; "+leaseLostNote, "; ")
 				}
 			}
+			finishStats(deltas, j.app, j.vendor, f)
 			args = append(args, a.JobID, a.At.UnixMilli(), a.Outcome, a.Status, a.Reason, a.Latency.Milliseconds())
 		}
-		_, err = s.wInsertAttempts.exec(ctx, tx, args)
-		return err
+		if _, err = s.wInsertAttempts.exec(ctx, tx, args); err != nil {
+			return err
+		}
+		return s.addStats(ctx, tx, deltas)
 	})
+}
+
+// unmoved reads a job a finish by owner did not move: its app and
+// vendor for the statistics when owner still holds its lease (the job was
+// dropped while its push was in flight, by an unregister or the vendor's
+// own refusal removing the device), and whether the lease was lost (the
+// finish counts nothing then: the job's state is its new holder's). A job
+// gone counts nothing and lost no lease.
+func (s *Store) unmoved(ctx context.Context, tx *sql.Tx, id int64, owner string) (jobOf, bool, error) {
+	var j jobOf
+	var holder string
+	err := tx.QueryRowContext(ctx, qJobLease, id).Scan(&j.app, &j.vendor, &holder)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return jobOf{}, false, nil
+	case err != nil:
+		return jobOf{}, false, err
+	case holder != owner:
+		return jobOf{}, true, nil
+	}
+	return j, false, nil
 }
 
 // repeatsJob reports whether fs names a job more than once.
@@ -547,6 +571,7 @@ func repeatsJob(fs []push.Finish) bool {
 func (s *Store) finishEach(ctx context.Context, fs []push.Finish, now int64) error {
 	return s.inTx(ctx, "store: finish attempts", func(tx *sql.Tx) error {
 		ins, upd := tx.StmtContext(ctx, s.wInsertAttempt), tx.StmtContext(ctx, s.wFinishJob)
+		deltas := map[statKey]int64{}
 		for _, f := range fs {
 			a := f.Attempt
 			res, err := upd.ExecContext(ctx, a.JobID, string(f.Status), f.Attempts, f.NotBefore.UnixMilli(),
@@ -557,24 +582,36 @@ func (s *Store) finishEach(ctx context.Context, fs []push.Finish, now int64) err
 			if f.NoCall {
 				continue
 			}
+			var j jobOf
 			if n, err := res.RowsAffected(); err != nil {
 				return err
-			} else if n == 0 {
-				lost, err := leaseLost(ctx, tx, a.JobID, f.Owner)
-				if err != nil {
+			} else if n > 0 {
+				if err := tx.QueryRowContext(ctx, qJobAppVendor, a.JobID).Scan(&j.app, &j.vendor); err != nil {
+					return err
+				}
+			} else {
+				var lost bool
+				if j, lost, err = s.unmoved(ctx, tx, a.JobID, f.Owner); err != nil {
 					return err
 				}
 				if lost {
 					a.Reason = strings.TrimPrefix(a.Reason+"; "+leaseLostNote, "; ")
 				}
 			}
+			finishStats(deltas, j.app, j.vendor, f)
 			if _, err := ins.ExecContext(ctx, a.JobID, a.At.UnixMilli(), a.Outcome,
 				a.Status, a.Reason, a.Latency.Milliseconds()); err != nil {
 				return err
 			}
 		}
-		return nil
+		return s.addStats(ctx, tx, deltas)
 	})
+}
+
+// jobOf is a moved job's app and vendor, for the statistics.
+type jobOf struct {
+	app    string
+	vendor push.Vendor
 }
 
 // The set-based forms of qFinishJob and qInsertAttempt (FinishAttempts):
@@ -587,7 +624,7 @@ FROM (VALUES `
 	qFinishJobsTail = `) AS v
 WHERE push_jobs.id = v.column1 AND push_jobs.lease_owner = v.column7
 	AND (push_jobs.status = 'pending' OR v.column2 = 'delivered')
-RETURNING id`
+RETURNING id, app_id, vendor`
 	finishCols = 7
 
 	qInsertAttemptsHead = `INSERT INTO push_attempts (job_id, attempt, at, outcome, status, reason, latency_ms)
@@ -612,18 +649,7 @@ var (
 // the job's lease.
 const leaseLostNote = "lease lost: the job's state was left to the node that holds it"
 
-const qJobLeaseOwner = `SELECT lease_owner FROM push_jobs WHERE id = $1`
-
-// leaseLost reports whether job id exists and is leased by someone other
-// than owner.
-func leaseLost(ctx context.Context, tx *sql.Tx, id int64, owner string) (bool, error) {
-	var holder string
-	err := tx.QueryRowContext(ctx, qJobLeaseOwner, id).Scan(&holder)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil && holder != owner, err
-}
+const qJobLease = `SELECT app_id, vendor, lease_owner FROM push_jobs WHERE id = $1`
 
 // Trace implements push.Store.
 func (s *Store) Trace(ctx context.Context, f push.TraceFilter) ([]push.Job, [][]push.Attempt, error) {

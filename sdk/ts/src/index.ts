@@ -8,6 +8,7 @@ export * from './zim/conversationTypes.js';
 export { ZPNs } from './zpns/zpns.js';
 export * from './zpns/types.js';
 export * from './zpns/source.js';
+export { pushJobIDKey, ZPNsReceiptErrorCode, type ZPNsReceiptConfig, type ZPNsReceiptKind, type ZPNsReceiptResult } from './zpns/receipts.js';
 export * from './zpns/emulatedPhone.js';
 export * from './zpns/adapters/firebase.js';
 export * from './zpns/adapters/voip.js';

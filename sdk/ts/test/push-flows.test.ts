@@ -77,7 +77,7 @@ test('Automatic: a development build registers a development PushID with enableD
   await rec.until('notificationArrived', (r) => r.event === 'notificationArrived');
   expect(rec.about('sandbox')).toEqual([
     // A message's push carries its messageID (the key its revoke's withdraw shares).
-    ['notificationArrived', { title: 'T sandbox', content: 'C sandbox', payload: 'sandbox', extras: { payload: 'sandbox', messageID: id }, pushSourceType: ZPNsPushSourceType.APNs }],
+    ['notificationArrived', { title: 'T sandbox', content: 'C sandbox', payload: 'sandbox', extras: { payload: 'sandbox', messageID: id, push_id: expect.stringMatching(/^00000000-0000-4000-8000-[0-9a-f]{12}$/) }, pushSourceType: ZPNsPushSourceType.APNs }],
   ]);
   expect((await jobs(srv, id)).map((j) => [j.pushID, j.status])).toEqual([[reg[0]!.pushID, 'delivered']]);
 });

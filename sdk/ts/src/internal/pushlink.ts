@@ -43,6 +43,8 @@ export interface ZIMSide {
   registerPush(reg: PushRegistration): Promise<string>;
   /** Sends `unregisterPush`. Logged in only. */
   unregisterPush(pushID: string): Promise<void>;
+  /** Sends `pushReceipt`; resolves with duplicate. Logged in only. */
+  reportPushReceipt(kind: 'notificationArrived' | 'notificationClicked', pushJobID: string): Promise<boolean>;
 }
 
 let pushSide: PushSide | undefined;

@@ -61,6 +61,11 @@ const zimSide: ZIMSide = {
     if (!z) throw new ZIMError(ZIMClientErrorCode.Destroyed, 'no ZIM instance');
     await z.unregisterPushDevice(pushID);
   },
+  reportPushReceipt: async (kind, pushJobID) => {
+    const z = primary;
+    if (!z) throw new ZIMError(ZIMClientErrorCode.Destroyed, 'no ZIM instance');
+    return (await z.reportPushReceipt(kind, pushJobID)).duplicate;
+  },
 };
 
 const silentLogger: ZIMLogger = {
@@ -322,6 +327,22 @@ export class ZIM extends ZIMRevoke {
   /** @internal */
   unregisterPushDevice(pushID: string): Promise<void> {
     return this.core.unregisterPush(pushID);
+  }
+
+  /**
+   * reportPushReceipt tells the server that the push whose extras carried
+   * pushJobID (ZPNsMessage.extras.push_id) reached the device
+   * ('notificationArrived') or was tapped ('notificationClicked'), for the
+   * app's push statistics (docs/protocol.md, pushReceipt). One receipt
+   * per push and kind is counted: duplicate is true when the server had
+   * it already. Rejects with the server's code, nothing recorded:
+   * 40045 (bad kind or ID), 40046 (the push's vendor raises no such
+   * callback), 40445 (no push of this app sent to this user). ZPNs
+   * reports its callbacks itself once ZPNs.enablePushReceipts was called.
+   */
+  async reportPushReceipt(kind: 'notificationArrived' | 'notificationClicked', pushJobID: string): Promise<{ duplicate: boolean }> {
+    const r = await this.core.call<{ duplicate?: boolean }>('pushReceipt', { kind, pushJobID }, { retry: true });
+    return { duplicate: r?.duplicate === true };
   }
 }
 

@@ -24,6 +24,7 @@ import {
   type ZPNsRegisterConfig,
   type ZPNsRegisterMessage,
 } from './types.js';
+import { Receipts, type ZPNsReceiptConfig } from './receipts.js';
 
 /** The vendor's ZPNsPushSourceType. */
 export function pushSourceTypeOf(vendor: PushVendor): ZPNsPushSourceType {
@@ -154,6 +155,35 @@ export class ZPNs {
   private static config: ZPNsConfig = {};
   private static debug = false;
   private static source: PushTokenSource | undefined;
+  private static receipts: Receipts | undefined;
+
+  /**
+   * enablePushReceipts makes ZPNs report its notificationArrived and
+   * notificationClicked callbacks to the server (the push statistics of
+   * the admin API): over ZIM's connection while logged in; before login
+   * with config.credentials' login token over HTTP (config.server), or,
+   * without credentials, at ZIM's next login. undefined switches it off.
+   * Only pushes carrying a push ID (extras.push_id: Herald's) are
+   * reported. A bad config throws InvalidArgument and changes nothing.
+   */
+  static enablePushReceipts(config: ZPNsReceiptConfig | undefined = {}): void {
+    if (config === undefined) {
+      ZPNs.receipts = undefined;
+      return;
+    }
+    if (!isObject(config)) throw invalid('enablePushReceipts takes an object');
+    for (const [k, v] of Object.entries(config)) {
+      if (k === 'server') {
+        if (v !== undefined && typeof v !== 'string') throw invalid('enablePushReceipts: server must be a URL string');
+      } else if (k === 'credentials' || k === 'onReported') {
+        if (v !== undefined && typeof v !== 'function') throw invalid(`enablePushReceipts: ${k} must be a function`);
+      } else {
+        throw invalid(`enablePushReceipts: unknown option ${JSON.stringify(k)} (want server, credentials, onReported)`);
+      }
+    }
+    if (config.credentials && !config.server) throw invalid('enablePushReceipts: credentials need the server URL');
+    ZPNs.receipts = new Receipts({ ...config }, getZIMSide);
+  }
 
   /** The SDK's version. */
   static getVersion(): string {
@@ -477,6 +507,8 @@ export class ZPNs {
       if (cur.replaces !== result.pushID) getZIMSide()?.unregisterPush(cur.replaces).catch(() => {});
       cur.replaces = undefined;
     }
+    // Logged in: the receipts that waited for a login go now.
+    ZPNs.receipts?.flush();
     if (cur.reported && !changed) return;
     cur.reported = true;
     this.report(cur.vendor, result.pushID, 0, '', cur.registration.token);
@@ -529,6 +561,7 @@ export class ZPNs {
       pushSourceType: pushSourceTypeOf(cur.vendor),
     };
     this.emit(event, message);
+    if (event === 'notificationArrived' || event === 'notificationClicked') ZPNs.receipts?.report(event, extras);
   }
 
   private report(vendor: PushVendor, pushID: string, errorCode: number, errorMessage: string, commandResult = ''): void {
