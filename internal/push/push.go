@@ -29,6 +29,9 @@ const (
 	VendorXiaomi Vendor = "xiaomi"
 	VendorOPPO   Vendor = "oppo"
 	VendorVivo   Vendor = "vivo"
+	// VendorWebPush is browsers' Web Push (RFC 8030, 8291, 8292); its
+	// device token is a WebSubscription.
+	VendorWebPush Vendor = "webpush"
 )
 
 // Environment is where a device's token is valid. Only APNs distinguishes
