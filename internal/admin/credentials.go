@@ -135,6 +135,10 @@ type credentialView struct {
 	DefaultChannelID string `json:"defaultChannelID,omitempty"`
 	ClientEmail      string `json:"clientEmail,omitempty"`
 	PrivateKeyID     string `json:"privateKeyID,omitempty"`
+	// PublicKey and Subject are Web Push's VAPID public key (the pages'
+	// applicationServerKey) and subject.
+	PublicKey string `json:"publicKey,omitempty"`
+	Subject   string `json:"subject,omitempty"`
 	// URLs are shown when they replace the vendor's own.
 	ProductionURL  string    `json:"productionURL,omitempty"`
 	DevelopmentURL string    `json:"developmentURL,omitempty"`
@@ -171,11 +175,12 @@ type checkReply struct {
 var supported = map[push.Vendor]bool{
 	push.VendorAPNs: true, push.VendorFCM: true,
 	push.VendorHuawei: true, push.VendorXiaomi: true, push.VendorOPPO: true, push.VendorVivo: true,
+	push.VendorWebPush: true,
 }
 
 func pathVendor(v string) (push.Vendor, error) {
 	if !supported[push.Vendor(v)] {
-		return "", protocol.Errorf(protocol.CodeInvalidArgument, "vendor %q is not supported (apns, fcm, huawei, xiaomi, oppo, vivo)", v)
+		return "", protocol.Errorf(protocol.CodeInvalidArgument, "vendor %q is not supported (apns, fcm, huawei, xiaomi, oppo, vivo, webpush)", v)
 	}
 	return push.Vendor(v), nil
 }
@@ -324,6 +329,8 @@ func (h *Handler) build(v push.Vendor, config []byte) (push.Provider, []push.Env
 				return vivo.New(vivo.Config{AppID: c.AppID, AppKey: c.AppKey, AppSecret: c.AppSecret, Category: c.Category,
 					BaseURL: c.BaseURL, RootCAs: roots, Now: h.cfg.Now, Tokens: h.d.AccessTokens, Log: h.d.Log})
 			})
+	case push.VendorWebPush:
+		return h.buildWebPush(config)
 	}
 	return nil, nil, protocol.Errorf(protocol.CodeInvalidArgument, "vendor %q is not supported", v)
 }
@@ -513,6 +520,11 @@ func (h *Handler) putCredential(w http.ResponseWriter, r *http.Request, app im.A
 		stored, err = decodeStored(w, r, &oppoConfig{})
 	case push.VendorVivo:
 		stored, err = decodeStored(w, r, &vivoConfig{})
+	case push.VendorWebPush:
+		var c webpushConfig
+		if err = decode(w, r, &c); err == nil {
+			stored, err = h.decodeWebPush(r.Context(), app.ID, &c)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("admin: encoding credential: %w", err)
@@ -680,6 +692,8 @@ func (h *Handler) view(c push.Credential, failing map[string]string) credentialV
 		var vc vivoConfig
 		_ = json.Unmarshal(c.Config, &vc)
 		v.Auth, v.AppID, v.AppKey, v.Category, v.BaseURL, v.CustomCA = "appSecret", vc.AppID, vc.AppKey, vc.Category, vc.BaseURL, vc.CAPEM != ""
+	case push.VendorWebPush:
+		viewWebPush(&v, c.Config)
 	}
 	h.mu.Lock()
 	if lp := h.live[liveKey{c.AppID, c.Vendor}]; lp != nil {

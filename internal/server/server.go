@@ -261,6 +261,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		MaxSessionsPerUser: cfg.MaxSessionsPerUser,
 		Presence:           presenceHooks{presence{s.webhooks}, s.bus},
 		Remote:             s.remoteSessions(),
+		WebPushKey:         s.webPushKey,
 	}, log, s.reg)
 	if err != nil {
 		return fail(err)
