@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	webpushemu "github.com/heraldim/herald/internal/emulator/webpush"
 	"github.com/heraldim/herald/internal/emulator/local"
+	webpushemu "github.com/heraldim/herald/internal/emulator/webpush"
 	"github.com/heraldim/herald/internal/push"
 	"github.com/heraldim/herald/internal/push/webpush"
 )
