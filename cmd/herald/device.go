@@ -38,7 +38,7 @@ func newDeviceCmd() *cobra.Command {
 		ttl                        time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "device --vendor apns|fcm|huawei|xiaomi|oppo|vivo --user U [--debug] [--voip] [--state S]",
+		Use:   "device --vendor apns|fcm|huawei|xiaomi|oppo|vivo|webpush --user U [--debug] [--voip] [--state S]",
 		Short: "Play a phone: register with an emulator, log in, go offline, show the pushes",
 		Long: `Play a phone with the app on it, against the emulators of "herald serve
 --emulate" or "herald emulate" (their control APIs are read from
@@ -75,9 +75,10 @@ another user with the same --device takes the binding over.`,
 			}
 			v := push.Vendor(vendor)
 			platform := map[push.Vendor]string{push.VendorAPNs: "ios", push.VendorFCM: "android", push.VendorHuawei: "android",
-				push.VendorXiaomi: "android", push.VendorOPPO: "android", push.VendorVivo: "android"}[v]
+				push.VendorXiaomi: "android", push.VendorOPPO: "android", push.VendorVivo: "android",
+				push.VendorWebPush: "web"}[v]
 			if platform == "" {
-				return &exitError{code: 2, err: fmt.Errorf("--vendor %q: the emulators are apns, fcm, huawei, xiaomi, oppo and vivo", vendor)}
+				return &exitError{code: 2, err: fmt.Errorf("--vendor %q: the emulators are apns, fcm, huawei, xiaomi, oppo, vivo and webpush", vendor)}
 			}
 			m, err := local.LoadManifest(opts.data)
 			if err != nil {
@@ -146,7 +147,7 @@ another user with the same --device takes the binding over.`,
 	}
 	opts.bind(cmd, true)
 	fs := cmd.Flags()
-	fs.StringVar(&vendor, "vendor", "", "push vendor of the phone: apns, fcm, huawei, xiaomi, oppo or vivo (required)")
+	fs.StringVar(&vendor, "vendor", "", "push vendor of the phone: apns, fcm, huawei, xiaomi, oppo, vivo or webpush (a browser) (required)")
 	fs.StringVar(&user, "user", "", "user ID to log in as (required)")
 	fs.BoolVar(&debug, "debug", false, "a development build (enableDebug): APNs sandbox, development PushID")
 	fs.BoolVar(&voip, "voip", false, "also register a PushKit (VoIP) token (APNs only)")

@@ -31,6 +31,8 @@ func (f *emulatorFlags) bind(cmd *cobra.Command, prefix string) {
 	fs.StringVar(&f.cfg.OPPOControlAddr, prefix+"oppo-control-addr", "127.0.0.1:0", "OPPO emulator's control API")
 	fs.StringVar(&f.cfg.VivoAddr, prefix+"vivo-addr", "127.0.0.1:0", "vivo push emulator")
 	fs.StringVar(&f.cfg.VivoControlAddr, prefix+"vivo-control-addr", "127.0.0.1:0", "vivo emulator's control API")
+	fs.StringVar(&f.cfg.WebPushAddr, prefix+"webpush-addr", "127.0.0.1:0", "Web Push service emulator (browsers)")
+	fs.StringVar(&f.cfg.WebPushControlAddr, prefix+"webpush-control-addr", "127.0.0.1:0", "Web Push emulator's control API (simulated browsers)")
 	fs.StringVar(&f.cfg.PhonesAddr, prefix+"phones-addr", "127.0.0.1:0", "phones API: emulated phones over HTTP for non-Go tests and browsers (docs/emulated-phone.md)")
 	fs.StringVar(&f.cfg.BundleID, prefix+"bundle-id", "im.herald.dev", "the app's iOS bundle ID and Android package name")
 }
@@ -41,7 +43,8 @@ func newEmulateCmd() *cobra.Command {
 		Use:   "emulate --dir DIR",
 		Short: "Run the push vendors' emulators for local testing without phones or credentials",
 		Long: `Run strict emulators of APNs, FCM, Huawei Push Kit, Xiaomi MiPush, OPPO
-PUSH and vivo push on loopback addresses until interrupted. An APNs team
+PUSH, vivo push and a Web Push service (browsers) on loopback addresses
+until interrupted. An APNs team
 key, a Firebase project with a service account, and an app with its
 credential at each Android vendor (with an "im" channel at Xiaomi and
 OPPO) are made at start, and written into --dir with the emulators' CA
@@ -107,6 +110,11 @@ vivo
   control:       %s
   CA:            %s
   credential:    %s  (app ID %s)
+Web Push
+  push service:  %s
+  control:       %s
+  CA:            %s
+  credential:    %s  (VAPID public key %s)
 Phones API
   url:           %s  (emulated phones: docs/emulated-phone.md)
 `, dir, local.ManifestFile,
@@ -118,6 +126,7 @@ Phones API
 		m.Xiaomi.URL, m.Xiaomi.ControlURL, m.Xiaomi.CAFile, m.Xiaomi.CredentialFile, m.Xiaomi.ChannelID,
 		m.OPPO.URL, m.OPPO.ControlURL, m.OPPO.CAFile, m.OPPO.CredentialFile, m.OPPO.AppKey, m.OPPO.ChannelID,
 		m.Vivo.URL, m.Vivo.ControlURL, m.Vivo.CAFile, m.Vivo.CredentialFile, m.Vivo.AppID,
+		m.WebPush.URL, m.WebPush.ControlURL, m.WebPush.CAFile, m.WebPush.CredentialFile, m.WebPush.PublicKey,
 		m.Phones.URL)
 }
 

@@ -33,6 +33,7 @@ import (
 	huaweiemu "github.com/heraldim/herald/internal/emulator/huawei"
 	oppoemu "github.com/heraldim/herald/internal/emulator/oppo"
 	vivoemu "github.com/heraldim/herald/internal/emulator/vivo"
+	webpushemu "github.com/heraldim/herald/internal/emulator/webpush"
 	xiaomiemu "github.com/heraldim/herald/internal/emulator/xiaomi"
 )
 
@@ -90,6 +91,10 @@ type Config struct {
 	OPPOControlAddr   string
 	VivoAddr          string
 	VivoControlAddr   string
+	// WebPushAddr serves the Web Push service emulator; WebPushControlAddr
+	// its control API (the simulated browsers' side).
+	WebPushAddr        string
+	WebPushControlAddr string
 	// PhonesAddr serves the phones API (Phones): emulated phones for
 	// programs not written in Go.
 	PhonesAddr string
@@ -108,7 +113,9 @@ type Manifest struct {
 	Xiaomi XiaomiInfo `json:"xiaomi"`
 	OPPO   OPPOInfo   `json:"oppo"`
 	Vivo   VivoInfo   `json:"vivo"`
-	Phones PhonesInfo `json:"phones"`
+	// WebPush is the Web Push service emulator (browsers).
+	WebPush WebPushInfo `json:"webpush"`
+	Phones  PhonesInfo  `json:"phones"`
 }
 
 // PhonesInfo locates the phones API (Phones).
@@ -233,6 +240,8 @@ type Emulators struct {
 	Xiaomi *xiaomiemu.Emulator
 	OPPO   *oppoemu.Emulator
 	Vivo   *vivoemu.Emulator
+	// WebPush is the Web Push service emulator.
+	WebPush *webpushemu.Emulator
 	// Phones serves the phones API at Manifest.Phones.URL.
 	Phones   *Phones
 	Manifest Manifest
@@ -308,6 +317,11 @@ func Start(cfg Config) (_ *Emulators, err error) {
 	if err != nil {
 		return nil, err
 	}
+	web, webFiles, err := e.startWebPush(cfg, dir)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, webFiles...)
 
 	m := Manifest{
 		APNs: APNsInfo{
@@ -322,6 +336,7 @@ func Start(cfg Config) (_ *Emulators, err error) {
 			ProjectID: defaultFCMProjectID, PackageName: cfg.BundleID,
 		},
 		Huawei: android.Huawei, Xiaomi: android.Xiaomi, OPPO: android.OPPO, Vivo: android.Vivo,
+		WebPush: web,
 	}
 	// The phones API plays phones against the emulators above; it needs
 	// no URL of its own.
@@ -412,6 +427,9 @@ func (e *Emulators) Close() {
 		}
 		if e.Vivo != nil {
 			_ = e.Vivo.Shutdown(context.Background())
+		}
+		if e.WebPush != nil {
+			_ = e.WebPush.Shutdown(context.Background())
 		}
 		for _, s := range e.controls {
 			ctx, cancel := context.WithTimeout(context.Background(), controlShutdownTimeout)

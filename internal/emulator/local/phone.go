@@ -129,6 +129,7 @@ type Device struct {
 
 	control string
 	client  *http.Client
+	browser *Browser // webpush: the simulated browser
 }
 
 // RegisterDevice registers an app with the emulator of vendor in m, as the
@@ -168,8 +169,14 @@ func RegisterDevice(ctx context.Context, m Manifest, vendor push.Vendor, debug, 
 	case push.VendorVivo:
 		d.control, d.BundleID = m.Vivo.ControlURL, m.Vivo.PackageName
 		body = map[string]any{"appId": m.Vivo.AppID}
+	case push.VendorWebPush:
+		d.control, d.BundleID = m.WebPush.ControlURL, m.APNs.BundleID // the app's ID; a page would give its origin
+		if err := d.registerBrowser(ctx, m); err != nil {
+			return nil, err
+		}
+		return d, nil
 	default:
-		return nil, fmt.Errorf("local: no emulator for vendor %q (apns, fcm, huawei, xiaomi, oppo or vivo)", vendor)
+		return nil, fmt.Errorf("local: no emulator for vendor %q (apns, fcm, huawei, xiaomi, oppo, vivo or webpush)", vendor)
 	}
 	if d.control == "" {
 		return nil, fmt.Errorf("local: the manifest has no control URL for %s", vendor)
@@ -248,6 +255,19 @@ func (d *Device) Watch(ctx context.Context, state func() push.AppState, emit fun
 	if _, err := push.CapabilityOf(d.Vendor, state()); err != nil {
 		return err
 	}
+	react := func(r Received) error {
+		c, err := push.CapabilityOf(d.Vendor, state())
+		if err != nil {
+			return err
+		}
+		for _, ev := range Reactions(d.Vendor, c, r, d.Permissions) {
+			emit(r.event(ev, d.Vendor))
+		}
+		return nil
+	}
+	if d.browser != nil {
+		return d.watchBrowser(ctx, react)
+	}
 	tokens := []string{d.Token}
 	if d.VoIPToken != "" {
 		tokens = append(tokens, d.VoIPToken)
@@ -258,16 +278,7 @@ func (d *Device) Watch(ctx context.Context, state func() push.AppState, emit fun
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- d.watch(ctx, tok, func(r Received) error {
-				c, err := push.CapabilityOf(d.Vendor, state())
-				if err != nil {
-					return err
-				}
-				for _, ev := range Reactions(d.Vendor, c, r, d.Permissions) {
-					emit(r.event(ev, d.Vendor))
-				}
-				return nil
-			})
+			errs <- d.watch(ctx, tok, react)
 		}()
 	}
 	wg.Wait()

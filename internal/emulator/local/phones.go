@@ -366,7 +366,11 @@ func (p *Phones) click(w http.ResponseWriter, r *http.Request, ph *phone) {
 	ev, ok := ph.displayed[req.Seq]
 	// A notification a later one replaced (the same collapse ID: a
 	// withdrawn call ring) is no longer in the tray.
-	if ok && p.tray != nil && !p.tray(ph.dev.Vendor, ph.dev.Token)[ev.MessageID] {
+	if ok && ph.dev.browser != nil && !ph.dev.browserTrayIDs()[ev.MessageID] {
+		delete(ph.displayed, req.Seq)
+		ok = false
+	}
+	if ok && ph.dev.browser == nil && p.tray != nil && !p.tray(ph.dev.Vendor, ph.dev.Token)[ev.MessageID] {
 		delete(ph.displayed, req.Seq)
 		ok = false
 	}

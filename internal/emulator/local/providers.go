@@ -13,6 +13,7 @@ import (
 	"github.com/heraldim/herald/internal/push/huawei"
 	"github.com/heraldim/herald/internal/push/oppo"
 	"github.com/heraldim/herald/internal/push/vivo"
+	"github.com/heraldim/herald/internal/push/webpush"
 	"github.com/heraldim/herald/internal/push/xiaomi"
 )
 
@@ -24,6 +25,9 @@ type Providers struct {
 	Xiaomi *xiaomi.Provider
 	OPPO   *oppo.Provider
 	Vivo   *vivo.Provider
+	// WebPush sends to the simulated browsers with the manifest's VAPID
+	// key.
+	WebPush *webpush.Provider
 }
 
 // Providers builds a provider per vendor from the manifest's files, as an
@@ -93,6 +97,9 @@ func (m Manifest) Providers() (_ *Providers, err error) {
 		BaseURL: vc.BaseURL, RootCAs: roots}); err != nil {
 		return nil, fmt.Errorf("local: %w", err)
 	}
+	if p.WebPush, err = m.webPushProvider(); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -117,7 +124,7 @@ func (p *Providers) Install(set *push.ProviderSet, appID string) {
 	set.Set(appID, push.VendorAPNs, push.Development, p.APNs)
 	set.Set(appID, push.VendorAPNs, push.Production, p.APNs)
 	for v, prov := range map[push.Vendor]push.Provider{push.VendorFCM: p.FCM, push.VendorHuawei: p.Huawei,
-		push.VendorXiaomi: p.Xiaomi, push.VendorOPPO: p.OPPO, push.VendorVivo: p.Vivo} {
+		push.VendorXiaomi: p.Xiaomi, push.VendorOPPO: p.OPPO, push.VendorVivo: p.Vivo, push.VendorWebPush: p.WebPush} {
 		set.Set(appID, v, push.Development, prov)
 		set.Set(appID, v, push.Production, prov)
 	}
@@ -142,6 +149,9 @@ func (p *Providers) Close() {
 	}
 	if p.Vivo != nil {
 		p.Vivo.Close()
+	}
+	if p.WebPush != nil {
+		p.WebPush.Close()
 	}
 }
 
