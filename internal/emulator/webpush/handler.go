@@ -3,6 +3,7 @@ package webpush
 import (
 	"crypto/ecdh"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -16,8 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"crypto/elliptic"
 )
 
 // refuse answers a refused push: status and a text saying why.
@@ -221,8 +220,10 @@ func (e *Emulator) checkVAPID(h string, subKey []byte) (int, string) {
 	if err != nil || len(sig) != 64 {
 		return http.StatusForbidden, "JWT signature: want 64 bytes of r||s"
 	}
-	x, y := new(big.Int).SetBytes(key[1:33]), new(big.Int).SetBytes(key[33:65])
-	pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: x, Y: y}
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), key)
+	if err != nil {
+		return http.StatusUnauthorized, "k is not a P-256 public key"
+	}
 	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
 	if !ecdsa.Verify(pub, digest[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
 		return http.StatusForbidden, "JWT signature does not verify with k"
