@@ -93,7 +93,7 @@ type PhoneInfo struct {
 	VoIPToken   string   `json:"voipToken,omitempty"`
 	BundleID    string   `json:"bundleID"`
 	Environment string   `json:"environment"`
-	Platform    string   `json:"platform"` // ios or android
+	Platform    string   `json:"platform"` // ios, android or web
 	State       string   `json:"state"`
 	Permissions []string `json:"permissions"`
 	// WatchError says why the phone stopped watching its deliveries
@@ -179,10 +179,14 @@ func (p *Phones) withPhone(h func(http.ResponseWriter, *http.Request, *phone)) h
 	}
 }
 
-// platformOf is the phone's OS: iOS for APNs, Android for the rest.
+// platformOf is the phone's OS: iOS for APNs, a browser ("web") for Web
+// Push, Android for the rest.
 func platformOf(v push.Vendor) string {
-	if v == push.VendorAPNs {
+	switch v {
+	case push.VendorAPNs:
 		return "ios"
+	case push.VendorWebPush:
+		return "web"
 	}
 	return "android"
 }

@@ -46,6 +46,8 @@ const table: Record<PushVendor, Record<PhoneAppState, Callback[]>> = {
   xiaomi: { foreground: arrived, background: arrived, killed: [] },
   oppo: { foreground: [], background: [], killed: [] },
   vivo: { foreground: [], background: [], killed: [] },
+  // Not in the seed: a browser's service worker tells the open pages.
+  webpush: { foreground: arrived, background: arrived, killed: [] },
 };
 
 const sourceType: Record<PushVendor, ZPNsPushSourceType> = {
@@ -55,6 +57,7 @@ const sourceType: Record<PushVendor, ZPNsPushSourceType> = {
   xiaomi: ZPNsPushSourceType.XiaoMi,
   oppo: ZPNsPushSourceType.Oppo,
   vivo: ZPNsPushSourceType.Vivo,
+  webpush: ZPNsPushSourceType.WebPush,
 };
 
 const states: PhoneAppState[] = ['foreground', 'background', 'killed'];

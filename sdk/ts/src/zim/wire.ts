@@ -105,6 +105,7 @@ export interface WireLoginReply {
   offlineAfter: number;
   tokenExpiresAt: number;
   pushID?: string;
+  webPushKey?: string;
 }
 
 /**

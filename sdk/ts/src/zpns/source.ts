@@ -4,13 +4,13 @@
 // libraries); tests and demos plug in an EmulatedPhone.
 
 /** A vendor push channel, as the server's `login.push.vendor` names it. */
-export type PushVendor = 'apns' | 'fcm' | 'huawei' | 'xiaomi' | 'oppo' | 'vivo';
+export type PushVendor = 'apns' | 'fcm' | 'huawei' | 'xiaomi' | 'oppo' | 'vivo' | 'webpush';
 
 /** Every vendor, in a stable order. */
-export const pushVendors: readonly PushVendor[] = ['apns', 'fcm', 'huawei', 'xiaomi', 'oppo', 'vivo'];
+export const pushVendors: readonly PushVendor[] = ['apns', 'fcm', 'huawei', 'xiaomi', 'oppo', 'vivo', 'webpush'];
 
-/** The device's OS. */
-export type PushPlatform = 'ios' | 'android';
+/** The device's OS; 'web' is a browser (vendor webpush, webPushSource). */
+export type PushPlatform = 'ios' | 'android' | 'web';
 
 /** The APNs environment of a build. */
 export type APNsEnvironment = 'development' | 'production';
@@ -84,7 +84,7 @@ export interface PushSourceListener {
 export interface PushTokenSource {
   readonly platform: PushPlatform;
   readonly vendors: readonly PushVendor[];
-  /** The iOS bundle ID or the Android package name (the push topic). */
+  /** The iOS bundle ID or the Android package name (the push topic); a page's origin for web. */
   readonly bundleID: string;
   getToken(req: PushTokenRequest): Promise<PushTokens>;
   apnsEnvironment?(): APNsEnvironment | undefined | Promise<APNsEnvironment | undefined>;

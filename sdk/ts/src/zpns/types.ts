@@ -14,6 +14,8 @@ export enum ZPNsPushSourceType {
   Oppo = 4,
   FCM = 5,
   APNs = 10,
+  /** Web Push (browsers): Herald's own, not in the seed. */
+  WebPush = 11,
 }
 
 /**

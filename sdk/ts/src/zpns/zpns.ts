@@ -39,11 +39,13 @@ export function pushSourceTypeOf(vendor: PushVendor): ZPNsPushSourceType {
       return ZPNsPushSourceType.Oppo;
     case 'vivo':
       return ZPNsPushSourceType.Vivo;
+    case 'webpush':
+      return ZPNsPushSourceType.WebPush;
   }
 }
 
 // The setPushConfig switch of each Android vendor; APNs has none.
-const switchOf: Record<Exclude<PushVendor, 'apns'>, keyof ZPNsConfig> = {
+const switchOf: Record<Exclude<PushVendor, 'apns' | 'webpush'>, keyof ZPNsConfig> = {
   fcm: 'enableFCMPush',
   huawei: 'enableHWPush',
   xiaomi: 'enableMiPush',
@@ -81,8 +83,8 @@ function checkBooleans(what: string, obj: unknown, keys: readonly string[]): voi
 
 function checkSource(source: PushTokenSource): void {
   if (!isObject(source)) throw invalid('the token source must be an object');
-  if (source.platform !== 'ios' && source.platform !== 'android') {
-    throw invalid(`token source platform ${JSON.stringify(source.platform)}: want "ios" or "android"`);
+  if (source.platform !== 'ios' && source.platform !== 'android' && source.platform !== 'web') {
+    throw invalid(`token source platform ${JSON.stringify(source.platform)}: want "ios", "android" or "web"`);
   }
   if (!Array.isArray(source.vendors) || source.vendors.length === 0) {
     throw invalid('token source vendors must be a non-empty array');
@@ -91,7 +93,7 @@ function checkSource(source: PushTokenSource): void {
     if (!pushVendors.includes(v)) {
       throw invalid(`token source vendor ${JSON.stringify(v)}: want one of ${pushVendors.join(', ')}`);
     }
-    if ((v === 'apns') !== (source.platform === 'ios')) {
+    if ((v === 'apns') !== (source.platform === 'ios') || (v === 'webpush') !== (source.platform === 'web')) {
       throw invalid(`token source vendor ${v} is not a vendor of ${source.platform}`);
     }
   }
@@ -339,7 +341,7 @@ export class ZPNs {
     const enabled = source.vendors.filter((v) => this.enabled(v));
     const vendor = enabled[0];
     if (!vendor) {
-      const off = source.vendors.map((v) => switchOf[v as Exclude<PushVendor, 'apns'>]).join(', ');
+      const off = source.vendors.map((v) => switchOf[v as Exclude<PushVendor, 'apns' | 'webpush'>]).join(', ');
       this.report(source.vendors[0]!, '', ZPNsErrorCode.NoVendorEnabled, `zpns: setPushConfig switched off every vendor of this device (${off})`);
       return;
     }
@@ -402,7 +404,8 @@ export class ZPNs {
   }
 
   private enabled(vendor: PushVendor): boolean {
-    return vendor === 'apns' || ZPNs.config[switchOf[vendor]] === true;
+    // APNs and Web Push have no setPushConfig switch: a device has one channel.
+    return vendor === 'apns' || vendor === 'webpush' || ZPNs.config[switchOf[vendor]] === true;
   }
 
   // bindNow sends cur's registration (logged in).
