@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -221,5 +222,36 @@ func TestTopicReplacesPending(t *testing.T) {
 	}
 	if st := send(""); st != http.StatusGone {
 		t.Fatalf("push to an unsubscribed subscription: %d", st)
+	}
+}
+
+// TestTTLExpiresPending: a pending push whose TTL runs out before the
+// browser connects is dropped unread.
+func TestTTLExpiresPending(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	e, c := start(t, clock)
+	app := newSender(t)
+	sub, _ := e.Subscribe(app.pub)
+	for _, ttl := range []string{"60", "3600"} {
+		r, _ := http.NewRequest("POST", sub.Endpoint, bytes.NewReader(record(t, 120)))
+		r.Header.Set("TTL", ttl)
+		r.Header.Set("Content-Encoding", "aes128gcm")
+		r.Header.Set("Authorization", "vapid t="+app.jwt(t, jwt.MapClaims{"aud": e.URL(), "exp": now.Add(time.Hour).Unix(), "sub": "mailto:a@example.com"})+", k="+base64.RawURLEncoding.EncodeToString(app.pub))
+		resp, err := c.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 201 || resp.Header.Get("TTL") != ttl {
+			t.Fatalf("TTL %s: %d, TTL %q", ttl, resp.StatusCode, resp.Header.Get("TTL"))
+		}
+	}
+	mu.Lock()
+	now = now.Add(61 * time.Second)
+	mu.Unlock()
+	if p := e.Pending(sub.ID); len(p) != 1 || p[0].TTL != 3600 || e.Stats().Expired != 1 {
+		t.Fatalf("pending %+v, stats %+v", p, e.Stats())
 	}
 }
