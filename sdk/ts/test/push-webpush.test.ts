@@ -7,8 +7,9 @@
 // does (RFC 8291), and runs Herald's service worker
 // (installHeraldServiceWorker), which shows it and tells the page:
 // ZPNs raises notificationArrived, then notificationClicked on a click.
-// Headless Chromium cannot subscribe without its maker's push service,
-// so the browser's side is played in Node.
+// Headless Chromium cannot subscribe without its maker's push service, so
+// the browser's side is played in Node here (push-webpush-browser.test.ts
+// runs the service worker in Chromium).
 import { createDecipheriv, createECDH, createHmac, randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import {
