@@ -117,7 +117,11 @@ another user with the same --device takes the binding over.`,
 				l := &listener{c: c, out: out, ended: make(chan herald.ConnectionEvent, 1), stopped: make(chan struct{})}
 				c.SetEventHandler(l.handler())
 			}
-			reg := registeredLine{Event: "registered", PushID: push.NewPushID(appID, v, dev.Environment, dev.Token),
+			canonical, err := push.CanonicalToken(v, dev.Token)
+			if err != nil {
+				return err
+			}
+			reg := registeredLine{Event: "registered", PushID: push.NewPushID(appID, v, dev.Environment, canonical),
 				Vendor: vendor, Token: dev.Token, VoIPToken: dev.VoIPToken}
 			if err := c.Login(ctx, user, tok); err != nil {
 				var he *herald.Error

@@ -61,19 +61,8 @@ func (r Registration) Validate(appID string) (string, error) {
 	return id, nil
 }
 
-// canonicalToken is the token as stored and hashed into the PushID: a web
-// push subscription in its canonical JSON (WebSubscription.Token), any
-// other vendor's token as given.
-func (r Registration) canonicalToken() (string, error) {
-	if r.Vendor != VendorWebPush {
-		return r.Token, nil
-	}
-	s, err := ParseWebSubscription(r.Token)
-	if err != nil {
-		return "", err
-	}
-	return s.Token(), nil
-}
+// canonicalToken is the registration's token as stored (CanonicalToken).
+func (r Registration) canonicalToken() (string, error) { return CanonicalToken(r.Vendor, r.Token) }
 
 // Registry keeps devices and their bindings to users.
 type Registry struct {

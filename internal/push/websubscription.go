@@ -93,6 +93,21 @@ func (s WebSubscription) Token() string {
 	return string(b)
 }
 
+// CanonicalToken is a device token as it is stored and hashed into the
+// PushID: a web push subscription in its canonical JSON
+// (WebSubscription.Token), any other vendor's token as given. A web push
+// token that does not parse is an error wrapping ErrInvalidRegistration.
+func CanonicalToken(v Vendor, token string) (string, error) {
+	if v != VendorWebPush {
+		return token, nil
+	}
+	s, err := ParseWebSubscription(token)
+	if err != nil {
+		return "", err
+	}
+	return s.Token(), nil
+}
+
 // decodeB64URL decodes base64url with or without padding (RFC 4648 §5).
 func decodeB64URL(s string) ([]byte, error) {
 	return base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
