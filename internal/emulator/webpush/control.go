@@ -127,6 +127,8 @@ func (e *Emulator) ctlDeliveries(w http.ResponseWriter, r *http.Request) {
 		control.Error(w, http.StatusBadRequest, "%v", err)
 		return
 	}
+	e.waitBegins(id)
+	defer e.waitEnds(id)
 	control.LongPoll(w, r, e.life.Done(), after, wait, func(after int) ([]ControlMessage, int, <-chan struct{}) {
 		e.mu.Lock()
 		defer e.mu.Unlock()

@@ -58,11 +58,12 @@
 //     413 Payload Too Large (RFC 8030 §7.2).
 //
 // An accepted push answers 201 Created with Location {URL}/message/{id}
-// and the TTL it will keep the push (RFC 8030 §5). It is pending until
-// the browser connects (Deliveries with connect, or the control API's
-// deliveries long-poll); a pending push with the same Topic as a newer
-// one is replaced by it (§5.4), and one whose TTL ran out is dropped
-// unread (TTL 0: delivered only to a browser connected at the time).
+// and the TTL it will keep the push (RFC 8030 §5). A browser that is
+// connected (waiting in Next or the control API's deliveries long-poll,
+// or between two of them: Config.ConnectedGrace) gets it at once;
+// otherwise it is pending until the browser connects. A pending push with
+// the same Topic as a newer one is replaced by it (§5.4), and one whose
+// TTL ran out is dropped unread.
 package webpush
 
 import (
@@ -90,6 +91,8 @@ const (
 	// size every push service must support (RFC 8030 §7.2) and RFC 8291's
 	// single record.
 	DefaultMaxPayload = 4096
+	// DefaultConnectedGrace is 2 s: a browser polls again at once.
+	DefaultConnectedGrace = 2 * time.Second
 	// MaxJWTLifetime is RFC 8292 §2's limit on exp.
 	MaxJWTLifetime = 24 * time.Hour
 )
@@ -104,6 +107,10 @@ type Config struct {
 	Hosts []string
 	// MaxPayload is the largest body accepted. Zero: DefaultMaxPayload.
 	MaxPayload int
+	// ConnectedGrace is how long a browser counts as connected after its
+	// last wait for pushes ended (the gap between two long-polls). Zero:
+	// DefaultConnectedGrace.
+	ConnectedGrace time.Duration
 	// Now is the emulator's clock (exp, TTL). Zero: time.Now.
 	Now func() time.Time
 	// ErrorLog receives the HTTP server's errors. Zero: discarded.
@@ -160,6 +167,8 @@ type Emulator struct {
 type subscription struct {
 	key       []byte // applicationServerKey
 	gone      bool
+	waiting   int       // browsers' waits in progress (connected)
+	lastWait  time.Time // when the last wait ended
 	pending   []*Message
 	delivered []*Message
 }
@@ -172,6 +181,9 @@ func New(cfg Config) (*Emulator, error) {
 	}
 	if cfg.ErrorLog == nil {
 		cfg.ErrorLog = log.New(io.Discard, "", 0)
+	}
+	if cfg.ConnectedGrace <= 0 {
+		cfg.ConnectedGrace = DefaultConnectedGrace
 	}
 	e := &Emulator{cfg: cfg, now: cfg.Now, life: serve.New("webpush"), subs: map[string]*subscription{}, changed: make(chan struct{})}
 	if e.now == nil {
@@ -242,7 +254,8 @@ func (e *Emulator) Subscribe(applicationServerKey []byte) (Subscription, error) 
 	id := randomID()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.subs[id] = &subscription{key: append([]byte(nil), applicationServerKey...)}
+	// The browser that subscribes is online: connected for the grace.
+	e.subs[id] = &subscription{key: append([]byte(nil), applicationServerKey...), lastWait: e.now()}
 	return Subscription{ID: id, Endpoint: e.URL() + "/push/" + id}, nil
 }
 
@@ -306,16 +319,9 @@ func (e *Emulator) expire(s *subscription) {
 
 // connect is the browser connecting to the push service: the pending
 // pushes are delivered. It returns the delivered pushes after the first
-// after, the count to resume from and the channel closed at the next
-// change. The caller holds mu.
+// after and the count to resume from. The caller holds mu.
 func (e *Emulator) connect(s *subscription, after int) ([]Message, int) {
-	e.expire(s)
-	now := e.now()
-	for _, m := range s.pending {
-		m.Seq, m.Delivered = len(s.delivered)+1, now
-		s.delivered = append(s.delivered, m)
-	}
-	s.pending = nil
+	e.deliver(s)
 	var out []Message
 	for i := after; i < len(s.delivered); i++ {
 		out = append(out, *s.delivered[i])
@@ -323,10 +329,50 @@ func (e *Emulator) connect(s *subscription, after int) ([]Message, int) {
 	return out, max(after, len(s.delivered))
 }
 
+// deliver hands s's pending pushes to its browser; the caller holds mu.
+func (e *Emulator) deliver(s *subscription) {
+	e.expire(s)
+	now := e.now()
+	for _, m := range s.pending {
+		m.Seq, m.Delivered = len(s.delivered)+1, now
+		s.delivered = append(s.delivered, m)
+	}
+	s.pending = nil
+}
+
+// connected reports whether s's browser is connected: it is waiting for
+// pushes (a deliveries long-poll, Next) or stopped waiting (or
+// subscribed) less than Config.ConnectedGrace ago. A push to a
+// connected browser is delivered at once, never pending (RFC 8030 §6: the
+// push service forwards to a connected user agent). The caller holds mu.
+func (e *Emulator) connected(s *subscription) bool {
+	return s.waiting > 0 || (!s.lastWait.IsZero() && e.now().Sub(s.lastWait) < e.cfg.ConnectedGrace)
+}
+
+// waitBegins and waitEnds bracket a browser's wait for pushes on id.
+func (e *Emulator) waitBegins(id string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if s := e.subs[id]; s != nil {
+		s.waiting++
+	}
+}
+
+func (e *Emulator) waitEnds(id string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if s := e.subs[id]; s != nil {
+		s.waiting--
+		s.lastWait = e.now()
+	}
+}
+
 // Next connects the subscription's browser and waits for its next push
 // after the first after delivered ones; it returns ErrClosed after
 // Shutdown and ctx's error when it ends first.
 func (e *Emulator) Next(ctx context.Context, id string, after int) (Message, error) {
+	e.waitBegins(id)
+	defer e.waitEnds(id)
 	for {
 		e.mu.Lock()
 		s := e.subs[id]

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -84,12 +85,19 @@ func start(t *testing.T, now func() time.Time) (*Emulator, *http.Client) {
 // with its status, and stores nothing.
 func TestPushServiceChecks(t *testing.T) {
 	now := time.Now()
-	e, c := start(t, func() time.Time { return now })
+	var offline atomic.Bool // the browser went offline after subscribing: pushes stay pending
+	e, c := start(t, func() time.Time {
+		if offline.Load() {
+			return now.Add(DefaultConnectedGrace + time.Second)
+		}
+		return now
+	})
 	app := newSender(t)
 	sub, err := e.Subscribe(app.pub)
 	if err != nil {
 		t.Fatal(err)
 	}
+	offline.Store(true)
 	other := newSender(t)
 	good := jwt.MapClaims{"aud": e.URL(), "exp": now.Add(12 * time.Hour).Unix(), "sub": "mailto:ops@example.com"}
 	with := func(k string, v any) jwt.MapClaims {
@@ -182,11 +190,19 @@ func TestPushServiceChecks(t *testing.T) {
 
 // TestTopicReplacesPending: a push with the Topic of one still pending
 // replaces it; once the browser connects both are gone from pending and
-// it gets the newer one only; a later unsubscribe answers 410.
+// it gets the newer one only; a push to the connected browser is
+// delivered at once; a later unsubscribe answers 410.
 func TestTopicReplacesPending(t *testing.T) {
-	e, c := start(t, nil)
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	e, c := start(t, clock)
 	app := newSender(t)
 	sub, _ := e.Subscribe(app.pub)
+	// The browser that subscribed goes offline.
+	mu.Lock()
+	now = now.Add(DefaultConnectedGrace + time.Second)
+	mu.Unlock()
 	send := func(topic string) int {
 		r, _ := http.NewRequest("POST", sub.Endpoint, bytes.NewReader(record(t, 150)))
 		r.Header.Set("TTL", "600")
@@ -217,6 +233,14 @@ func TestTopicReplacesPending(t *testing.T) {
 	if err != nil || m.Seq != 2 || m.Topic != "call-1" || len(e.Pending(sub.ID)) != 0 {
 		t.Fatalf("second delivery %+v, %v", m, err)
 	}
+	// The browser has just been waiting: it is connected, and a push goes
+	// to it at once instead of waiting (and being replaced) in pending.
+	if st := send("call-1"); st != 201 || len(e.Pending(sub.ID)) != 0 {
+		t.Fatalf("push to a connected browser: %d, pending %+v", st, e.Pending(sub.ID))
+	}
+	if m, err := e.Next(ctx, sub.ID, 2); err != nil || m.Seq != 3 {
+		t.Fatalf("third delivery %+v, %v", m, err)
+	}
 	if err := e.Unsubscribe(sub.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -234,6 +258,9 @@ func TestTTLExpiresPending(t *testing.T) {
 	e, c := start(t, clock)
 	app := newSender(t)
 	sub, _ := e.Subscribe(app.pub)
+	mu.Lock()
+	now = now.Add(DefaultConnectedGrace + time.Second) // offline
+	mu.Unlock()
 	for _, ttl := range []string{"60", "3600"} {
 		r, _ := http.NewRequest("POST", sub.Endpoint, bytes.NewReader(record(t, 120)))
 		r.Header.Set("TTL", ttl)

@@ -112,6 +112,9 @@ func (e *Emulator) handlePush(w http.ResponseWriter, r *http.Request) {
 		s.pending = kept
 	}
 	s.pending = append(s.pending, m)
+	if e.connected(s) {
+		e.deliver(s)
+	}
 	e.stats.Accepted++
 	e.signal()
 	e.mu.Unlock()
