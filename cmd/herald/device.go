@@ -39,7 +39,7 @@ func newDeviceCmd() *cobra.Command {
 		ttl                        time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "device --vendor apns|fcm|huawei|xiaomi|oppo|vivo|harmony|honor --user U [--debug] [--voip] [--state S]",
+		Use:   "device --vendor apns|fcm|huawei|xiaomi|oppo|vivo|harmony|honor|webpush --user U [--debug] [--voip] [--state S]",
 		Short: "Play a phone: register with an emulator, log in, go offline, show the pushes",
 		Long: `Play a phone with the app on it, against the emulators of "herald serve
 --emulate" or "herald emulate" (their control APIs are read from
@@ -77,7 +77,7 @@ another user with the same --device takes the binding over.`,
 			}
 			v := push.Vendor(vendor)
 			if !slices.Contains(push.Vendors, v) {
-				return &exitError{code: 2, err: fmt.Errorf("--vendor %q: the emulators are apns, fcm, huawei, xiaomi, oppo, vivo, harmony and honor", vendor)}
+				return &exitError{code: 2, err: fmt.Errorf("--vendor %q: the emulators are apns, fcm, huawei, xiaomi, oppo, vivo, harmony, honor and webpush", vendor)}
 			}
 			m, err := local.LoadManifest(opts.data)
 			if err != nil {
@@ -116,7 +116,11 @@ another user with the same --device takes the binding over.`,
 				l := &listener{c: c, out: out, ended: make(chan herald.ConnectionEvent, 1), stopped: make(chan struct{})}
 				c.SetEventHandler(l.handler())
 			}
-			reg := registeredLine{Event: "registered", PushID: push.NewPushID(appID, v, dev.Environment, dev.Token),
+			canonical, err := push.CanonicalToken(v, dev.Token)
+			if err != nil {
+				return err
+			}
+			reg := registeredLine{Event: "registered", PushID: push.NewPushID(appID, v, dev.Environment, canonical),
 				Vendor: vendor, Token: dev.Token, VoIPToken: dev.VoIPToken}
 			if err := c.Login(ctx, user, tok); err != nil {
 				var he *herald.Error
@@ -146,7 +150,7 @@ another user with the same --device takes the binding over.`,
 	}
 	opts.bind(cmd, true)
 	fs := cmd.Flags()
-	fs.StringVar(&vendor, "vendor", "", "push vendor of the phone: apns, fcm, huawei, xiaomi, oppo, vivo, harmony or honor (required)")
+	fs.StringVar(&vendor, "vendor", "", "push vendor of the phone: apns, fcm, huawei, xiaomi, oppo, vivo, harmony, honor or webpush (a browser) (required)")
 	fs.StringVar(&user, "user", "", "user ID to log in as (required)")
 	fs.BoolVar(&debug, "debug", false, "a development build (enableDebug): APNs sandbox, development PushID")
 	fs.BoolVar(&voip, "voip", false, "also register a PushKit (VoIP) token (APNs only)")

@@ -35,6 +35,8 @@ func (f *emulatorFlags) bind(cmd *cobra.Command, prefix string) {
 	fs.StringVar(&f.cfg.HarmonyControlAddr, prefix+"harmony-control-addr", "127.0.0.1:0", "HarmonyOS emulator's control API")
 	fs.StringVar(&f.cfg.HonorAddr, prefix+"honor-addr", "127.0.0.1:0", "Honor Push emulator (sendMessage and the OAuth token endpoint)")
 	fs.StringVar(&f.cfg.HonorControlAddr, prefix+"honor-control-addr", "127.0.0.1:0", "Honor emulator's control API")
+	fs.StringVar(&f.cfg.WebPushAddr, prefix+"webpush-addr", "127.0.0.1:0", "Web Push service emulator (browsers)")
+	fs.StringVar(&f.cfg.WebPushControlAddr, prefix+"webpush-control-addr", "127.0.0.1:0", "Web Push emulator's control API (simulated browsers)")
 	fs.StringVar(&f.cfg.PhonesAddr, prefix+"phones-addr", "127.0.0.1:0", "phones API: emulated phones over HTTP for non-Go tests and browsers (docs/emulated-phone.md)")
 	fs.StringVar(&f.cfg.BundleID, prefix+"bundle-id", "im.herald.dev", "the app's iOS bundle ID and Android package name")
 }
@@ -45,8 +47,9 @@ func newEmulateCmd() *cobra.Command {
 		Use:   "emulate --dir DIR",
 		Short: "Run the push vendors' emulators for local testing without phones or credentials",
 		Long: `Run strict emulators of APNs, FCM, Huawei Push Kit, Xiaomi MiPush, OPPO
-PUSH, vivo push, Honor Push and HarmonyOS NEXT Push Kit (v3, with a
-service account made at start) on loopback addresses until interrupted. An APNs team
+PUSH, vivo push, Honor Push, HarmonyOS NEXT Push Kit (v3, with a
+service account made at start) and a Web Push service (browsers) on
+loopback addresses until interrupted. An APNs team
 key, a Firebase project with a service account, and an app with its
 credential at each Android vendor (with an "im" channel at Xiaomi and
 OPPO) are made at start, and written into --dir with the emulators' CA
@@ -118,6 +121,11 @@ Honor
   control:       %s
   CA:            %s
   credential:    %s  (app ID %s, client ID %s)
+Web Push
+  push service:  %s
+  control:       %s
+  CA:            %s
+  credential:    %s  (VAPID public key %s)
 Phones API
   url:           %s  (emulated phones: docs/emulated-phone.md)
 `, dir, local.ManifestFile,
@@ -130,6 +138,7 @@ Phones API
 		m.OPPO.URL, m.OPPO.ControlURL, m.OPPO.CAFile, m.OPPO.CredentialFile, m.OPPO.AppKey, m.OPPO.ChannelID,
 		m.Vivo.URL, m.Vivo.ControlURL, m.Vivo.CAFile, m.Vivo.CredentialFile, m.Vivo.AppID,
 		m.Honor.URL, m.Honor.TokenURL, m.Honor.ControlURL, m.Honor.CAFile, m.Honor.CredentialFile, m.Honor.AppID, m.Honor.ClientID,
+		m.WebPush.URL, m.WebPush.ControlURL, m.WebPush.CAFile, m.WebPush.CredentialFile, m.WebPush.PublicKey,
 		m.Phones.URL)
 	fmt.Fprintf(w, `HarmonyOS NEXT
   send:          %s

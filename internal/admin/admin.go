@@ -289,7 +289,7 @@ func (h *Handler) pushRoutes() []route {
 	return []route{
 		{"GET", p + "/credentials", h.listCredentials, nil, credentialList{}},
 		{"PUT", p + "/credentials/{vendor}", h.putCredential,
-			[]any{apnsConfig{}, fcmConfig{}, huaweiConfig{}, xiaomiConfig{}, oppoConfig{}, vivoConfig{}, honorConfig{}}, credentialView{}},
+			[]any{apnsConfig{}, fcmConfig{}, huaweiConfig{}, xiaomiConfig{}, oppoConfig{}, vivoConfig{}, honorConfig{}, webpushConfig{}}, credentialView{}},
 		{"DELETE", p + "/credentials/{vendor}", h.deleteCredential, nil, nil},
 		{"POST", p + "/credentials/{vendor}/check", h.checkCredential, nil, checkReply{}},
 		{"POST", p + "/test", h.testPush, []any{testPushRequest{}}, testPushReply{}},

@@ -136,6 +136,10 @@ type credentialView struct {
 	DefaultChannelID string `json:"defaultChannelID,omitempty"`
 	ClientEmail      string `json:"clientEmail,omitempty"`
 	PrivateKeyID     string `json:"privateKeyID,omitempty"`
+	// PublicKey and Subject are Web Push's VAPID public key (the pages'
+	// applicationServerKey) and subject.
+	PublicKey string `json:"publicKey,omitempty"`
+	Subject   string `json:"subject,omitempty"`
 	// URLs are shown when they replace the vendor's own.
 	ProductionURL  string    `json:"productionURL,omitempty"`
 	DevelopmentURL string    `json:"developmentURL,omitempty"`
@@ -174,11 +178,12 @@ var supported = map[push.Vendor]bool{
 	push.VendorHuawei: true, push.VendorXiaomi: true, push.VendorOPPO: true, push.VendorVivo: true,
 	push.VendorHarmony: true,
 	push.VendorHonor:   true,
+	push.VendorWebPush: true,
 }
 
 func pathVendor(v string) (push.Vendor, error) {
 	if !supported[push.Vendor(v)] {
-		return "", protocol.Errorf(protocol.CodeInvalidArgument, "vendor %q is not supported (apns, fcm, huawei, xiaomi, oppo, vivo, harmony, honor)", v)
+		return "", protocol.Errorf(protocol.CodeInvalidArgument, "vendor %q is not supported (apns, fcm, huawei, xiaomi, oppo, vivo, harmony, honor, webpush)", v)
 	}
 	return push.Vendor(v), nil
 }
@@ -331,6 +336,8 @@ func (h *Handler) build(v push.Vendor, config []byte) (push.Provider, []push.Env
 		return h.buildHarmony(config)
 	case push.VendorHonor:
 		return h.buildHonor(config)
+	case push.VendorWebPush:
+		return h.buildWebPush(config)
 	}
 	return nil, nil, protocol.Errorf(protocol.CodeInvalidArgument, "vendor %q is not supported", v)
 }
@@ -524,6 +531,11 @@ func (h *Handler) putCredential(w http.ResponseWriter, r *http.Request, app im.A
 		stored, err = decodeHarmony(w, r)
 	case push.VendorHonor:
 		stored, err = decodeStored(w, r, &honorConfig{})
+	case push.VendorWebPush:
+		var c webpushConfig
+		if err = decode(w, r, &c); err == nil {
+			stored, err = h.decodeWebPush(r.Context(), app.ID, &c)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("admin: encoding credential: %w", err)
@@ -695,6 +707,8 @@ func (h *Handler) view(c push.Credential, failing map[string]string) credentialV
 		viewHarmony(&v, c.Config)
 	case push.VendorHonor:
 		honorView(c.Config, &v)
+	case push.VendorWebPush:
+		viewWebPush(&v, c.Config)
 	}
 	h.mu.Lock()
 	if lp := h.live[liveKey{c.AppID, c.Vendor}]; lp != nil {

@@ -287,6 +287,9 @@ func (h *Handler) registerDevice(w http.ResponseWriter, r *http.Request, app im.
 		if push.Vendor(req.Vendor) == push.VendorAPNs {
 			req.Platform = "ios"
 		}
+		if push.Vendor(req.Vendor) == push.VendorWebPush {
+			req.Platform = "web"
+		}
 	}
 	if !protocol.ValidPlatform(req.Platform) {
 		return protocol.Errorf(protocol.CodeInvalidArgument, "platform %q is not one of the documented platforms", req.Platform)

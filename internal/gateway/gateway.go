@@ -116,6 +116,9 @@ type Config struct {
 	// session under the multi-login policy always passes). Over it the
 	// login fails with too_many_sessions. 0: no cap.
 	MaxSessionsPerUser int
+	// WebPushKey returns an app's VAPID public key for the login reply
+	// (protocol.LoginReply.WebPushKey), "" when it has none. Nil: none.
+	WebPushKey func(appID string) string
 	// Remote, if set, tells the user's sessions on the other nodes of a
 	// cluster: MaxSessionsPerUser counts them. Nil: this node only.
 	Remote RemoteSessions

@@ -302,6 +302,10 @@ func (s *Session) handleLogin(f protocol.Frame) {
 
 	// Reply first, then register: messages routed from now on queue behind
 	// the reply and the login sync, which deduplicates them by sequence.
+	var webPushKey string
+	if s.g.cfg.WebPushKey != nil {
+		webPushKey = s.g.cfg.WebPushKey(req.AppID)
+	}
 	s.reply(f.ID, protocol.LoginReply{
 		SessionID:         s.id,
 		UserID:            s.userID,
@@ -310,6 +314,7 @@ func (s *Session) handleLogin(f protocol.Frame) {
 		OfflineAfter:      s.g.cfg.OfflineAfter.Milliseconds(),
 		TokenExpiresAt:    claims.Expires.UnixMilli(),
 		PushID:            s.pushID,
+		WebPushKey:        webPushKey,
 	})
 	for _, old := range s.g.hub.register(s, s.g.cfg.MultiLogin) {
 		old.kickedByLogin()

@@ -229,6 +229,10 @@ type LoginReply struct {
 	TokenExpiresAt    int64  `json:"tokenExpiresAt"`
 	// PushID is the device's PushID when the login registered one.
 	PushID string `json:"pushID,omitempty"`
+	// WebPushKey is the app's VAPID public key (base64url) when it has a
+	// Web Push credential: the applicationServerKey a page passes to
+	// pushManager.subscribe before registerPush with vendor webpush.
+	WebPushKey string `json:"webPushKey,omitempty"`
 }
 
 // PingReply answers a heartbeat.

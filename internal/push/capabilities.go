@@ -21,7 +21,7 @@ var AppStates = []AppState{StateForeground, StateBackground, StateKilled}
 
 // Vendors lists the vendors in a stable order.
 var Vendors = []Vendor{VendorAPNs, VendorFCM, VendorHuawei, VendorXiaomi, VendorOPPO, VendorVivo,
-	VendorHarmony, VendorHonor}
+	VendorHarmony, VendorHonor, VendorWebPush}
 
 // Capability says what a device of one vendor does with a notification
 // push (one with a title and content) in one app state: whether the system
@@ -99,6 +99,15 @@ var capabilities = map[Vendor]map[AppState]Capability{
 	VendorHonor: {
 		StateForeground: {Displayed: true, ThroughMessageReceived: true},
 		StateBackground: {Displayed: true, ThroughMessageReceived: true},
+		StateKilled:     {Displayed: true},
+	},
+	// Web Push (not in the seed's table): the service worker must show
+	// every push (pushManager.subscribe's userVisibleOnly: true) and
+	// raises notificationArrived to the pages of the site that are open;
+	// "killed" is no page open, where only the service worker runs.
+	VendorWebPush: {
+		StateForeground: {Displayed: true, NotificationArrived: true},
+		StateBackground: {Displayed: true, NotificationArrived: true},
 		StateKilled:     {Displayed: true},
 	},
 }

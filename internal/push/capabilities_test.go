@@ -45,6 +45,11 @@ func TestCapabilityTable(t *testing.T) {
 		{VendorHonor, fg, true, false, true, ""},
 		{VendorHonor, bg, true, false, true, ""},
 		{VendorHonor, k, true, false, false, ""},
+		// Web Push: the service worker shows every push and tells the
+		// open pages (none when "killed").
+		{VendorWebPush, fg, true, true, false, ""},
+		{VendorWebPush, bg, true, true, false, ""},
+		{VendorWebPush, k, true, false, false, ""},
 	}
 	seen := map[Vendor]int{}
 	for _, tt := range tests {

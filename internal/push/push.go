@@ -34,6 +34,9 @@ const (
 	// only Android and HarmonyOS 4 and earlier.
 	VendorHarmony Vendor = "harmony"
 	VendorHonor   Vendor = "honor"
+	// VendorWebPush is browsers' Web Push (RFC 8030, 8291, 8292); its
+	// device token is a WebSubscription.
+	VendorWebPush Vendor = "webpush"
 )
 
 // Environment is where a device's token is valid. Only APNs distinguishes

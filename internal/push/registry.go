@@ -33,6 +33,7 @@ var vendors = map[Vendor]bool{
 	VendorAPNs: true, VendorFCM: true, VendorHuawei: true, VendorXiaomi: true, VendorOPPO: true, VendorVivo: true,
 	VendorHarmony: true,
 	VendorHonor:   true,
+	VendorWebPush: true,
 }
 
 // Validate checks a registration and returns its PushID.
@@ -42,19 +43,28 @@ func (r Registration) Validate(appID string) (string, error) {
 		return "", fmt.Errorf("%w: unknown vendor %q", ErrInvalidRegistration, r.Vendor)
 	case r.Environment != Production && r.Environment != Development:
 		return "", fmt.Errorf("%w: environment must be production or development", ErrInvalidRegistration)
-	case r.Token == "" || len(r.Token) > MaxTokenLen || len(r.VoIPToken) > MaxTokenLen:
+	case r.Vendor != VendorWebPush && (r.Token == "" || len(r.Token) > MaxTokenLen || len(r.VoIPToken) > MaxTokenLen):
 		return "", fmt.Errorf("%w: token must be 1 to %d characters", ErrInvalidRegistration, MaxTokenLen)
+	case r.Vendor == VendorWebPush && (r.Token == "" || len(r.Token) > MaxWebTokenLen):
+		return "", fmt.Errorf("%w: a web push token must be 1 to %d characters", ErrInvalidRegistration, MaxWebTokenLen)
 	case r.VoIPToken != "" && r.Vendor != VendorAPNs:
 		return "", fmt.Errorf("%w: only APNs devices have a VoIP token", ErrInvalidRegistration)
 	case r.BundleID == "" || len(r.BundleID) > 255:
 		return "", fmt.Errorf("%w: bundle ID (or package name) is required", ErrInvalidRegistration)
 	}
-	id := NewPushID(appID, r.Vendor, r.Environment, r.Token)
+	token, err := r.canonicalToken()
+	if err != nil {
+		return "", err
+	}
+	id := NewPushID(appID, r.Vendor, r.Environment, token)
 	if r.PushID != "" && r.PushID != id {
 		return "", fmt.Errorf("%w: pushID does not belong to this token and environment", ErrInvalidRegistration)
 	}
 	return id, nil
 }
+
+// canonicalToken is the registration's token as stored (CanonicalToken).
+func (r Registration) canonicalToken() (string, error) { return CanonicalToken(r.Vendor, r.Token) }
 
 // Registry keeps devices and their bindings to users.
 type Registry struct {
@@ -84,7 +94,8 @@ func (r Registration) Device(appID, userID string) (Device, error) {
 	if err != nil {
 		return Device{}, err
 	}
-	return Device{AppID: appID, PushID: id, Vendor: r.Vendor, Token: r.Token, VoIPToken: r.VoIPToken,
+	token, _ := r.canonicalToken() // Validate parsed it
+	return Device{AppID: appID, PushID: id, Vendor: r.Vendor, Token: token, VoIPToken: r.VoIPToken,
 		Environment: r.Environment, Platform: r.Platform, BundleID: r.BundleID, UserID: userID,
 		Enabled: r.Enabled, Foreground: r.Foreground}, nil
 }

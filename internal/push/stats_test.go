@@ -21,11 +21,12 @@ func TestJobRefRoundTrip(t *testing.T) {
 	}
 }
 
-// TestReceiptSupported: notificationArrived where the seed's table has the
-// vendor's SDK raise it (Apple, Xiaomi), taps everywhere.
+// TestReceiptSupported: notificationArrived where the capability table has
+// the vendor's SDK raise it (the seed's Apple and Xiaomi, and Web Push's
+// service worker), taps everywhere.
 func TestReceiptSupported(t *testing.T) {
 	for _, v := range Vendors {
-		arrived := v == VendorAPNs || v == VendorXiaomi
+		arrived := v == VendorAPNs || v == VendorXiaomi || v == VendorWebPush
 		if got := ReceiptSupported(v, ReceiptArrived); got != arrived {
 			t.Errorf("%s arrived: %v, want %v", v, got, arrived)
 		}

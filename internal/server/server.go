@@ -266,6 +266,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		Presence:           presenceHooks{presence{s.webhooks}, s.bus},
 		Remote:             s.remoteSessions(),
 		Receipts:           s.receipts,
+		WebPushKey:         s.webPushKey,
 	}, log, s.reg)
 	if err != nil {
 		return fail(err)

@@ -80,7 +80,8 @@ type Config struct {
 // it from the phone's vendor (registerPush).
 type PushRegistration struct {
 	// Vendor is "apns", "fcm", "huawei", "xiaomi", "oppo", "vivo",
-	// "harmony" (HarmonyOS NEXT) or "honor".
+	// "harmony" (HarmonyOS NEXT), "honor" or "webpush" (a browser: Token is
+	// the subscription's JSON, see WebPushKey).
 	Vendor string
 	// Token is the vendor's device token; VoIPToken the iOS PushKit token.
 	Token     string
@@ -198,6 +199,8 @@ type Client struct {
 	// pushID is the PushID the server gave the device at the last login
 	// or RegisterPush.
 	pushID atomic.Pointer[string]
+	// webPushKey is the app's VAPID public key from the last login.
+	webPushKey atomic.Pointer[string]
 	// push is the registration every login carries: Config.Push, then
 	// that of the last successful RegisterPush. nil: none.
 	push atomic.Pointer[PushRegistration]

@@ -33,3 +33,14 @@ func (c *Client) RegisterPush(ctx context.Context, reg PushRegistration) (string
 	c.pushID.Store(&r.PushID)
 	return r.PushID, nil
 }
+
+// WebPushKey returns the app's VAPID public key (base64url) from the last
+// login, "" when the app has no Web Push credential or before a login: the
+// applicationServerKey a browser subscribes with before RegisterPush with
+// vendor "webpush" and the subscription's JSON as Token.
+func (c *Client) WebPushKey() string {
+	if k := c.webPushKey.Load(); k != nil {
+		return *k
+	}
+	return ""
+}

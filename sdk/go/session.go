@@ -161,6 +161,7 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 		if r.PushID != "" {
 			c.pushID.Store(&r.PushID)
 		}
+		c.webPushKey.Store(&r.WebPushKey)
 		s.heartbeat = time.Duration(r.HeartbeatInterval) * time.Millisecond
 		if s.heartbeat <= 0 {
 			s.heartbeat = defaultHeartbeat

@@ -35,6 +35,7 @@ import (
 	huaweiemu "github.com/heraldim/herald/internal/emulator/huawei"
 	oppoemu "github.com/heraldim/herald/internal/emulator/oppo"
 	vivoemu "github.com/heraldim/herald/internal/emulator/vivo"
+	webpushemu "github.com/heraldim/herald/internal/emulator/webpush"
 	xiaomiemu "github.com/heraldim/herald/internal/emulator/xiaomi"
 )
 
@@ -97,6 +98,10 @@ type Config struct {
 	HarmonyAddr, HarmonyControlAddr string
 	HonorAddr                       string
 	HonorControlAddr                string
+	// WebPushAddr serves the Web Push service emulator; WebPushControlAddr
+	// its control API (the simulated browsers' side).
+	WebPushAddr        string
+	WebPushControlAddr string
 	// PhonesAddr serves the phones API (Phones): emulated phones for
 	// programs not written in Go.
 	PhonesAddr string
@@ -119,6 +124,8 @@ type Manifest struct {
 	Phones PhonesInfo `json:"phones"`
 
 	Harmony HarmonyInfo `json:"harmony"`
+	// WebPush is the Web Push service emulator (browsers).
+	WebPush WebPushInfo `json:"webpush"`
 }
 
 // PhonesInfo locates the phones API (Phones).
@@ -246,6 +253,8 @@ type Emulators struct {
 
 	Harmony *harmonyemu.Emulator
 	Honor   *honoremu.Emulator
+	// WebPush is the Web Push service emulator.
+	WebPush *webpushemu.Emulator
 	// Phones serves the phones API at Manifest.Phones.URL.
 	Phones   *Phones
 	Manifest Manifest
@@ -326,6 +335,11 @@ func Start(cfg Config) (_ *Emulators, err error) {
 		return nil, err
 	}
 	files = append(files, harmonyFiles...)
+	web, webFiles, err := e.startWebPush(cfg, dir)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, webFiles...)
 
 	m := Manifest{
 		APNs: APNsInfo{
@@ -342,6 +356,7 @@ func Start(cfg Config) (_ *Emulators, err error) {
 		Huawei: android.Huawei, Xiaomi: android.Xiaomi, OPPO: android.OPPO, Vivo: android.Vivo,
 		Harmony: harmonyInfo,
 		Honor:   android.Honor,
+		WebPush: web,
 	}
 	// The phones API plays phones against the emulators above; it needs
 	// no URL of its own.
@@ -438,6 +453,9 @@ func (e *Emulators) Close() {
 		}
 		if e.Honor != nil {
 			_ = e.Honor.Shutdown(context.Background())
+		}
+		if e.WebPush != nil {
+			_ = e.WebPush.Shutdown(context.Background())
 		}
 		for _, s := range e.controls {
 			ctx, cancel := context.WithTimeout(context.Background(), controlShutdownTimeout)

@@ -83,7 +83,7 @@ func TestEmulatorsEndToEnd(t *testing.T) {
 	for _, f := range []string{m.APNs.CAFile, m.APNs.KeyFile, m.FCM.CAFile, m.FCM.ServiceAccountFile,
 		m.Huawei.CAFile, m.Huawei.CredentialFile, m.Xiaomi.CAFile, m.Xiaomi.CredentialFile,
 		m.OPPO.CAFile, m.OPPO.CredentialFile, m.Vivo.CAFile, m.Vivo.CredentialFile,
-		m.Honor.CAFile, m.Honor.CredentialFile} {
+		m.Honor.CAFile, m.Honor.CredentialFile, m.WebPush.CAFile, m.WebPush.CredentialFile} {
 		if st, err := os.Stat(f); err != nil || st.Mode().Perm() != 0o600 || filepath.Dir(f) != mustAbs(t, dir) {
 			t.Errorf("%s: %v %v", f, st, err)
 		}
@@ -125,6 +125,9 @@ func TestEmulatorsEndToEnd(t *testing.T) {
 		{push.VendorVivo, true, push.StateKilled, "", nil, []string{shown}},
 		{push.VendorHonor, false, push.StateBackground, "", nil, []string{shown}},
 		{push.VendorHonor, true, push.StateForeground, push.KindData, nil, []string{through}},
+		// A browser decrypts the push and its service worker shows it.
+		{push.VendorWebPush, false, push.StateBackground, "", nil, []string{shown, arrived}},
+		{push.VendorWebPush, false, push.StateKilled, "", nil, []string{shown}},
 	} {
 		if tc.kind == "" {
 			tc.kind = push.KindAlert

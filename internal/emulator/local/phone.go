@@ -129,6 +129,7 @@ type Device struct {
 
 	control string
 	client  *http.Client
+	browser *Browser // webpush: the simulated browser
 }
 
 // RegisterDevice registers an app with the emulator of vendor in m, as the
@@ -173,8 +174,14 @@ func RegisterDevice(ctx context.Context, m Manifest, vendor push.Vendor, debug, 
 		body = map[string]any{"projectID": m.Harmony.ProjectID}
 	case push.VendorHonor:
 		d.control, d.BundleID, body = honorDevice(m)
+	case push.VendorWebPush:
+		d.control, d.BundleID = m.WebPush.ControlURL, m.APNs.BundleID // the app's ID; a page would give its origin
+		if err := d.registerBrowser(ctx, m); err != nil {
+			return nil, err
+		}
+		return d, nil
 	default:
-		return nil, fmt.Errorf("local: no emulator for vendor %q (apns, fcm, huawei, xiaomi, oppo, vivo, harmony or honor)", vendor)
+		return nil, fmt.Errorf("local: no emulator for vendor %q (apns, fcm, huawei, xiaomi, oppo, vivo, harmony, honor or webpush)", vendor)
 	}
 	if d.control == "" {
 		return nil, fmt.Errorf("local: the manifest has no control URL for %s", vendor)
@@ -253,6 +260,19 @@ func (d *Device) Watch(ctx context.Context, state func() push.AppState, emit fun
 	if _, err := push.CapabilityOf(d.Vendor, state()); err != nil {
 		return err
 	}
+	react := func(r Received) error {
+		c, err := push.CapabilityOf(d.Vendor, state())
+		if err != nil {
+			return err
+		}
+		for _, ev := range Reactions(d.Vendor, c, r, d.Permissions) {
+			emit(r.event(ev, d.Vendor))
+		}
+		return nil
+	}
+	if d.browser != nil {
+		return d.watchBrowser(ctx, react)
+	}
 	tokens := []string{d.Token}
 	if d.VoIPToken != "" {
 		tokens = append(tokens, d.VoIPToken)
@@ -263,16 +283,7 @@ func (d *Device) Watch(ctx context.Context, state func() push.AppState, emit fun
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- d.watch(ctx, tok, func(r Received) error {
-				c, err := push.CapabilityOf(d.Vendor, state())
-				if err != nil {
-					return err
-				}
-				for _, ev := range Reactions(d.Vendor, c, r, d.Permissions) {
-					emit(r.event(ev, d.Vendor))
-				}
-				return nil
-			})
+			errs <- d.watch(ctx, tok, react)
 		}()
 	}
 	wg.Wait()

@@ -93,7 +93,7 @@ type PhoneInfo struct {
 	VoIPToken   string   `json:"voipToken,omitempty"`
 	BundleID    string   `json:"bundleID"`
 	Environment string   `json:"environment"`
-	Platform    string   `json:"platform"` // ios or android
+	Platform    string   `json:"platform"` // ios, android or web
 	State       string   `json:"state"`
 	Permissions []string `json:"permissions"`
 	// WatchError says why the phone stopped watching its deliveries
@@ -180,10 +180,14 @@ func (p *Phones) withPhone(h func(http.ResponseWriter, *http.Request, *phone)) h
 }
 
 // PlatformOf is the OS of a vendor's phone (the login platform): iOS for
-// APNs, HarmonyOS for harmony, Android for the rest.
+// APNs, a browser ("web") for Web Push, HarmonyOS for harmony, Android
+// for the rest.
 func PlatformOf(v push.Vendor) string {
-	if v == push.VendorAPNs {
+	switch v {
+	case push.VendorAPNs:
 		return "ios"
+	case push.VendorWebPush:
+		return "web"
 	}
 	if v == push.VendorHarmony {
 		return "harmonyos"
@@ -370,7 +374,11 @@ func (p *Phones) click(w http.ResponseWriter, r *http.Request, ph *phone) {
 	ev, ok := ph.displayed[req.Seq]
 	// A notification a later one replaced (the same collapse ID: a
 	// withdrawn call ring) is no longer in the tray.
-	if ok && p.tray != nil && !p.tray(ph.dev.Vendor, ph.dev.Token)[ev.MessageID] {
+	if ok && ph.dev.browser != nil && !ph.dev.browserTrayIDs()[ev.MessageID] {
+		delete(ph.displayed, req.Seq)
+		ok = false
+	}
+	if ok && ph.dev.browser == nil && p.tray != nil && !p.tray(ph.dev.Vendor, ph.dev.Token)[ev.MessageID] {
 		delete(ph.displayed, req.Seq)
 		ok = false
 	}

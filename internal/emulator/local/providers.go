@@ -15,6 +15,7 @@ import (
 	"github.com/heraldim/herald/internal/push/huawei"
 	"github.com/heraldim/herald/internal/push/oppo"
 	"github.com/heraldim/herald/internal/push/vivo"
+	"github.com/heraldim/herald/internal/push/webpush"
 	"github.com/heraldim/herald/internal/push/xiaomi"
 )
 
@@ -29,6 +30,9 @@ type Providers struct {
 
 	Harmony *harmony.Provider
 	Honor   *honor.Provider
+	// WebPush sends to the simulated browsers with the manifest's VAPID
+	// key.
+	WebPush *webpush.Provider
 }
 
 // Providers builds a provider per vendor from the manifest's files, as an
@@ -104,6 +108,9 @@ func (m Manifest) Providers() (_ *Providers, err error) {
 	if p.Honor, err = m.honorProvider(); err != nil {
 		return nil, err
 	}
+	if p.WebPush, err = m.webPushProvider(); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -129,7 +136,7 @@ func (p *Providers) Install(set *push.ProviderSet, appID string) {
 	set.Set(appID, push.VendorAPNs, push.Production, p.APNs)
 	for v, prov := range map[push.Vendor]push.Provider{push.VendorFCM: p.FCM, push.VendorHuawei: p.Huawei,
 		push.VendorXiaomi: p.Xiaomi, push.VendorOPPO: p.OPPO, push.VendorVivo: p.Vivo,
-		push.VendorHarmony: p.Harmony, push.VendorHonor: p.Honor} {
+		push.VendorHarmony: p.Harmony, push.VendorHonor: p.Honor, push.VendorWebPush: p.WebPush} {
 		set.Set(appID, v, push.Development, prov)
 		set.Set(appID, v, push.Production, prov)
 	}
@@ -160,6 +167,9 @@ func (p *Providers) Close() {
 	}
 	if p.Honor != nil {
 		p.Honor.Close()
+	}
+	if p.WebPush != nil {
+		p.WebPush.Close()
 	}
 }
 

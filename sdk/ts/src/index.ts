@@ -12,6 +12,9 @@ export { pushJobIDKey, ZPNsReceiptErrorCode, type ZPNsReceiptConfig, type ZPNsRe
 export * from './zpns/emulatedPhone.js';
 export * from './zpns/adapters/firebase.js';
 export * from './zpns/adapters/voip.js';
+export * from './zpns/webpush.js';
+export { installHeraldServiceWorker } from './zpns/serviceWorker.js';
+export type { WebPushMessage, WorkerScopeLike, WorkerClientLike } from './zpns/serviceWorker.js';
 export { ZIMError, ZIMClientErrorCode, zimClientErrorCodes } from './errors.js';
 export type { PushRegistration } from './internal/pushlink.js';
 export { setWebSocketImplementation } from './transport.js';

@@ -52,6 +52,8 @@ const table: Record<PushVendor, Record<PhoneAppState, Callback[]>> = {
   // Honor is not in the seed's table: no notificationArrived, and a
   // notification push is no pass-through message.
   honor: { foreground: [], background: [], killed: [] },
+  // Not in the seed: a browser's service worker tells the open pages.
+  webpush: { foreground: arrived, background: arrived, killed: [] },
 };
 
 const sourceType: Record<PushVendor, ZPNsPushSourceType> = {
@@ -63,6 +65,7 @@ const sourceType: Record<PushVendor, ZPNsPushSourceType> = {
   vivo: ZPNsPushSourceType.Vivo,
   harmony: ZPNsPushSourceType.HarmonyOS,
   honor: ZPNsPushSourceType.Honor,
+  webpush: ZPNsPushSourceType.WebPush,
 };
 
 const states: PhoneAppState[] = ['foreground', 'background', 'killed'];

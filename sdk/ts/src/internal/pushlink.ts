@@ -16,7 +16,7 @@ import type { ZIMError } from '../errors.js';
 
 /** A device's push channel as the server's `login.push` takes it. */
 export interface PushRegistration {
-  vendor: 'apns' | 'fcm' | 'huawei' | 'xiaomi' | 'oppo' | 'vivo' | 'harmony' | 'honor';
+  vendor: 'apns' | 'fcm' | 'huawei' | 'xiaomi' | 'oppo' | 'vivo' | 'harmony' | 'honor' | 'webpush';
   token: string;
   voipToken?: string;
   environment: 'development' | 'production';

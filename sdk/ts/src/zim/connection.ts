@@ -164,6 +164,8 @@ export class Connection implements Core {
   private pushSent: PushRegistration | undefined;
   /** The PushID the server gave pushSent (login or registerPush reply). */
   private pushBound = '';
+  /** The app's VAPID public key from the last login ('' for none). */
+  webPushKey = '';
 
   private nextID = 0;
   /** Every request not settled yet, in the order of the calls (a Set keeps insertion order). */
@@ -589,6 +591,7 @@ export class Connection implements Core {
     for (const p of this.pos.values()) p.sent = 0; // a new connection: acknowledge every position again
     this.setState(ZIMConnectionState.Connected, ZIMConnectionEvent.Success, {});
     this.enqueue({ kind: 'emit', event: 'conversationSyncStateChanged', data: { state: ZIMConversationSyncState.Started } });
+    this.webPushKey = r.webPushKey ?? '';
     if (this.pushSent && r.pushID) {
       this.pushBound = r.pushID;
       const ps = this.cfg.pushSide();

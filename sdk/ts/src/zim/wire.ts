@@ -120,6 +120,7 @@ export interface WireLoginReply {
   offlineAfter: number;
   tokenExpiresAt: number;
   pushID?: string;
+  webPushKey?: string;
 }
 
 /**

@@ -319,6 +319,15 @@ export class ZIM extends ZIMRevoke {
     return this.core.loggedIn;
   }
 
+  /**
+   * The app's VAPID public key (base64url) from the last login, '' before
+   * one or when the app has no Web Push credential: the
+   * applicationServerKey of webPushSource (Herald's own, not in the seed).
+   */
+  getWebPushKey(): string {
+    return this.core.webPushKey;
+  }
+
   /** @internal */
   registerPushDevice(reg: PushRegistration): Promise<string> {
     return this.core.registerPush(reg);

@@ -5,17 +5,17 @@
 
 /** A vendor push channel, as the server's `login.push.vendor` names it. */
 /** harmony is HarmonyOS NEXT (5 and later) Push Kit, whose tokens come from pushService.getToken(). */
-export type PushVendor = 'apns' | 'fcm' | 'huawei' | 'xiaomi' | 'oppo' | 'vivo' | 'harmony' | 'honor';
+export type PushVendor = 'apns' | 'fcm' | 'huawei' | 'xiaomi' | 'oppo' | 'vivo' | 'harmony' | 'honor' | 'webpush';
 
 /** Every vendor, in a stable order. */
-export const pushVendors: readonly PushVendor[] = ['apns', 'fcm', 'huawei', 'xiaomi', 'oppo', 'vivo', 'harmony', 'honor'];
+export const pushVendors: readonly PushVendor[] = ['apns', 'fcm', 'huawei', 'xiaomi', 'oppo', 'vivo', 'harmony', 'honor', 'webpush'];
 
 /** The device's OS. */
-export type PushPlatform = 'ios' | 'android' | 'harmonyos';
+export type PushPlatform = 'ios' | 'android' | 'harmonyos' | 'web';
 
-/** The platform a vendor's devices run: apns iOS, harmony HarmonyOS NEXT, the others Android. */
+/** The platform a vendor's devices run: apns iOS, webpush a browser, harmony HarmonyOS NEXT, the others Android. */
 export function platformOfVendor(v: PushVendor): PushPlatform {
-  return v === 'apns' ? 'ios' : v === 'harmony' ? 'harmonyos' : 'android';
+  return v === 'apns' ? 'ios' : v === 'webpush' ? 'web' : v === 'harmony' ? 'harmonyos' : 'android';
 }
 
 /** The APNs environment of a build. */
@@ -90,7 +90,7 @@ export interface PushSourceListener {
 export interface PushTokenSource {
   readonly platform: PushPlatform;
   readonly vendors: readonly PushVendor[];
-  /** The iOS bundle ID or the Android package name (the push topic). */
+  /** The iOS bundle ID or the Android package name (the push topic); a page's origin for web. */
   readonly bundleID: string;
   getToken(req: PushTokenRequest): Promise<PushTokens>;
   apnsEnvironment?(): APNsEnvironment | undefined | Promise<APNsEnvironment | undefined>;

@@ -21,6 +21,8 @@ export enum ZPNsPushSourceType {
    * none for HarmonyOS.
    */
   HarmonyOS = 11,
+  /** Web Push (browsers): Herald's own, not in the seed. */
+  WebPush = 12,
 }
 
 /**

@@ -45,12 +45,14 @@ export function pushSourceTypeOf(vendor: PushVendor): ZPNsPushSourceType {
       return ZPNsPushSourceType.HarmonyOS;
     case 'honor':
       return ZPNsPushSourceType.Honor;
+    case 'webpush':
+      return ZPNsPushSourceType.WebPush;
   }
 }
 
-// The setPushConfig switch of each Android vendor; APNs and HarmonyOS
-// (one channel per device, nothing to choose) have none.
-type SwitchedVendor = Exclude<PushVendor, 'apns' | 'harmony'>;
+// The setPushConfig switch of each Android vendor; APNs, HarmonyOS and
+// Web Push (one channel per device, nothing to choose) have none.
+type SwitchedVendor = Exclude<PushVendor, 'apns' | 'harmony' | 'webpush'>;
 const switchOf: Record<SwitchedVendor, keyof ZPNsConfig> = {
   fcm: 'enableFCMPush',
   huawei: 'enableHWPush',
@@ -90,8 +92,8 @@ function checkBooleans(what: string, obj: unknown, keys: readonly string[]): voi
 
 function checkSource(source: PushTokenSource): void {
   if (!isObject(source)) throw invalid('the token source must be an object');
-  if (source.platform !== 'ios' && source.platform !== 'android' && source.platform !== 'harmonyos') {
-    throw invalid(`token source platform ${JSON.stringify(source.platform)}: want "ios", "android" or "harmonyos"`);
+  if (source.platform !== 'ios' && source.platform !== 'android' && source.platform !== 'harmonyos' && source.platform !== 'web') {
+    throw invalid(`token source platform ${JSON.stringify(source.platform)}: want "ios", "android", "harmonyos" or "web"`);
   }
   if (!Array.isArray(source.vendors) || source.vendors.length === 0) {
     throw invalid('token source vendors must be a non-empty array');
@@ -440,7 +442,7 @@ export class ZPNs {
   }
 
   private enabled(vendor: PushVendor): boolean {
-    return vendor === 'apns' || vendor === 'harmony' || ZPNs.config[switchOf[vendor]] === true;
+    return vendor === 'apns' || vendor === 'harmony' || vendor === 'webpush' || ZPNs.config[switchOf[vendor]] === true;
   }
 
   // bindNow sends cur's registration (logged in).
