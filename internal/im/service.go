@@ -93,6 +93,10 @@ type Config struct {
 	// written (its cached snapshot replaced), so that the other nodes of
 	// a cluster drop their copy (ForgetGroup). It must not block.
 	GroupChanged func(appID, groupID string)
+	// PushRuleChanged, if set, is called after a user's offline push rule
+	// was written, so that the other nodes of a cluster drop their copy
+	// (ForgetPushRule). It must not block.
+	PushRuleChanged func(appID, userID string)
 	// Hooks, if set, moderates client sends before they are stored and
 	// records message.sent webhook events with their commit (nil: off).
 	Hooks SendHooks
@@ -189,6 +193,8 @@ type Service struct {
 
 	// revoked caches the users' token revocation cutoffs (users.go).
 	revoked revocations
+	// rules caches the users' offline push rules (pushrule.go).
+	rules pushRules
 }
 
 const maxRecorded = 1 << 20

@@ -236,6 +236,7 @@ type Store interface {
 	UnknownUsers(ctx context.Context, appID string, users []string) ([]string, error)
 
 	GroupStore
+	PushRuleStore
 
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error

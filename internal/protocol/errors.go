@@ -84,6 +84,10 @@ const (
 	// Tenants.
 	CodeAppDisabled          Code = 40106 // the app was disabled by the operator (login, admin API)
 	CodeOperatorUnauthorized Code = 40107 // operator key missing or wrong (REST /v1/admin)
+
+	// The user offline push rule (pushrule.go).
+	CodeInvalidPushPlatform  Code = 40035 // a push rule names a platform that is not a ZIMPlatformType number
+	CodeTooManyPushPlatforms Code = 40036 // a push rule's platform list is over MaxPushRulePlatforms
 )
 
 type codeInfo struct {
@@ -160,6 +164,9 @@ var catalogue = map[Code]codeInfo{
 
 	CodeAppDisabled:          {"app_disabled", 401, "this app is disabled"},
 	CodeOperatorUnauthorized: {"operator_unauthorized", 401, "operator key missing or wrong"},
+
+	CodeInvalidPushPlatform:  {"invalid_push_platform", 400, "unknown platform in the push rule"},
+	CodeTooManyPushPlatforms: {"too_many_push_platforms", 400, "too many platforms in the push rule"},
 }
 
 // Name returns the code's stable snake_case name.

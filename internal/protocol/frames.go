@@ -71,6 +71,9 @@ var knownTypes = func() map[string]bool {
 	for _, t := range userTypes {
 		m[t] = true
 	}
+	for _, t := range pushRuleTypes {
+		m[t] = true
+	}
 	return m
 }()
 
