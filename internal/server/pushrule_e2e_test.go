@@ -62,7 +62,9 @@ func TestPushRuleSilencesPhoneWhileDesktopOnline(t *testing.T) {
 	tok := offlinePhone(t, s, em)
 	alice := s.LoginAs(t, "alice", "server", "script")
 	alice.SyncDone(wait)
-	pc := func(content string) *protocol.PushConfig { return &protocol.PushConfig{Title: "Alice", Content: content} }
+	pc := func(content string) *protocol.PushConfig {
+		return &protocol.PushConfig{Title: "Alice", Content: content}
+	}
 
 	// Bob is online on another iPhone, which registered its own device.
 	other, otherTok := phone(t, s, em, "bob", "other-phone")
@@ -165,7 +167,9 @@ func TestClusterPushRule(t *testing.T) {
 	tok := offlinePhone(t, a, em)
 	alice := a.LoginAs(t, "alice", "server", "script")
 	alice.SyncDone(wait)
-	pc := func(content string) *protocol.PushConfig { return &protocol.PushConfig{Title: "Alice", Content: content} }
+	pc := func(content string) *protocol.PushConfig {
+		return &protocol.PushConfig{Title: "Alice", Content: content}
+	}
 
 	// Node a reads (and caches) bob's default rule while another iPhone
 	// of his is live on b.
@@ -206,7 +210,9 @@ func TestWeakNetworkPush(t *testing.T) {
 	alice.SyncDone(wait)
 	bob, tok := phone(t, s, em, "bob", "phone")
 	bob.SyncDone(wait)
-	pc := func(content string) *protocol.PushConfig { return &protocol.PushConfig{Title: "Alice", Content: content} }
+	pc := func(content string) *protocol.PushConfig {
+		return &protocol.PushConfig{Title: "Alice", Content: content}
+	}
 
 	sendWithPush(t, alice, "bob", "m1", pc("one"))
 	nextMessage(t, bob) // delivered, never acknowledged

@@ -69,6 +69,10 @@ type EventHandler struct {
 	// GroupJoinModeUpdated tells the members of a group that its join mode
 	// changed.
 	GroupJoinModeUpdated func(info GroupJoinModeUpdatedInfo)
+
+	// UserRuleUpdated tells every session of the user that its offline
+	// push rule changed (UpdateUserOfflinePushRule on any device).
+	UserRuleUpdated func(rule UserRule)
 }
 
 type eventKind int
