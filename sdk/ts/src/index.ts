@@ -3,6 +3,15 @@ export type { ZIMEventHandler, ZIMEventName } from './zim/events.js';
 export * from './zim/types.js';
 export * from './zim/groupTypes.js';
 export * from './zim/callTypes.js';
+export { ZIMPlatformType } from './zim/pushRules.js';
+export type {
+  ZIMUserOfflinePushRule,
+  ZIMUserRule,
+  ZIMUserOfflinePushRuleUpdatedResult,
+  ZIMSelfUserInfo,
+  ZIMSelfUserInfoQueriedResult,
+  ZIMEventOfUserRuleUpdatedResult,
+} from './zim/pushRules.js';
 export { ZPNs } from './zpns/zpns.js';
 export * from './zpns/types.js';
 export * from './zpns/source.js';

@@ -127,6 +127,7 @@ const EVENTS: EventName[] = [
   'callInvitationTimeout',
   'callInvitationEnded',
   'callUserStateChanged',
+  'userRuleUpdated',
 ];
 
 export interface Client {

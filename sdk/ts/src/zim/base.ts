@@ -1,6 +1,6 @@
 // The ZIM class is built in layers so that each feature lives in its own
 // file: ZIMBase (the connection, below) ← ZIMGroups (groups.ts) ←
-// ZIMCalls (calls.ts) ← ZIM (zim.ts: login, messages, conversations,
+// ZIMCalls (calls.ts) ← ZIMPushRules (pushRules.ts) ← ZIM (zim.ts: login, messages, conversations,
 // events).
 import type { Core } from './core.js';
 

@@ -3,12 +3,14 @@
 import type { ConnectionEventHandler, MessageEventHandler } from './types.js';
 import type { GroupEventHandler } from './groupTypes.js';
 import type { CallEventHandler } from './callTypes.js';
+import type { PushRuleEventHandler } from './pushRules.js';
 
 export interface ZIMEventHandler
   extends ConnectionEventHandler,
     MessageEventHandler,
     GroupEventHandler,
-    CallEventHandler {}
+    CallEventHandler,
+    PushRuleEventHandler {}
 
 /** The name of a ZIM event. */
 export type ZIMEventName = keyof ZIMEventHandler;
