@@ -63,6 +63,7 @@ func Run(t *testing.T, open Opener) {
 		{"GroupConvIDChecked", testGroupConvIDChecked},
 		{"UnreadTotal", testUnreadTotal},
 		{"GroupJoinRequests", testGroupJoinRequests},
+		{"PushRules", testPushRules},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
