@@ -50,6 +50,14 @@ import (
 //     covers the messages committed while the dead node still counted as
 //     live. PlanPushOnce skips what was pushed already.
 //
+// A user with an offline push rule (pushrule.go) is checked by its rule
+// instead of "no other live session": while it is live elsewhere, the
+// ended session's messages go to the devices the rule leaves (never one
+// with a live session), with Store.PlanPushOnceTo; the same holds for
+// recheckPush, which then also queues a message whose recipient was live
+// at the commit (or whose rule the cache does not know yet). Weak-network
+// pushes (weak.go) run on the same worker.
+//
 // Every end but a logout counts: a dropped connection, the heartbeat
 // timeout, a slow consumer, an expired token, a server restart (checked
 // before the store closes), a kick (which leaves the session that

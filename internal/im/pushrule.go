@@ -94,6 +94,18 @@ func (c *pushRules) forget(appID, userID string) {
 	delete(c.rules, cursorKey{app: appID, user: userID})
 }
 
+// forgetApp drops the cached rules of an app (deleted).
+func (c *pushRules) forgetApp(appID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for k := range c.rules {
+		if k.app == appID {
+			delete(c.rules, k)
+		}
+	}
+}
+
 // pushRule returns the user's rule (nil: the default), from the cache or
 // the store.
 func (s *Service) pushRule(ctx context.Context, appID, userID string) (*OfflinePushRule, error) {

@@ -248,3 +248,43 @@ func TestWeakNetworkPush(t *testing.T) {
 	ends.wait(1, wait)
 	wantPushes(t, s, em, tok, "bob", 2)
 }
+
+// TestPushRuleInGroups: a group message's push follows the rule as a peer
+// message's does: bob's offline iPhone is silenced while his desktop is
+// online and pushed while he is online only on another iPhone.
+func TestPushRuleInGroups(t *testing.T) {
+	s := testkit.Start(t, noWeakPush)
+	em := startAPNs(t, s)
+	tok := offlinePhone(t, s, em)
+	alice := s.LoginAs(t, "alice", "macos", "desktop-alice")
+	alice.SyncDone(wait)
+	desk := s.LoginAs(t, "bob", "macos", "desk")
+	desk.SyncDone(wait)
+	if err := desk.Call(protocol.TypeUpdateUserOfflinePushRule, protocol.UpdateUserOfflinePushRuleRequest{OfflinePushRule: deskSilencesPhones}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ruleEvent(t, desk)
+	mustOK(t, "create", alice.Call(protocol.TypeGroupCreate, protocol.GroupCreateRequest{GroupID: "team", Name: "Team", Members: []string{"bob"}}, nil))
+	event[protocol.GroupStateChanged](t, desk, protocol.EventGroupStateChanged)
+	pc := func(content string) *protocol.PushConfig { return &protocol.PushConfig{Title: "Team", Content: content} }
+
+	_, err := sendGroup(t, alice, "team", "g1", "one", pc("one"))
+	mustOK(t, "send", err)
+	m := nextMessage(t, desk)
+	other, otherTok := phone(t, s, em, "bob", "other-phone")
+	other.SyncDone(wait)
+	ends := watchEnds(t, s)
+	ack(t, desk, "team", protocol.ConversationGroup, m.ConversationSeq)
+	desk.Close()
+	ends.wait(1, wait)
+
+	_, err = sendGroup(t, alice, "team", "g2", "two", pc("two"))
+	mustOK(t, "send", err)
+	ds := wantPushes(t, s, em, tok, "bob", 1)
+	if _, body := alertOf(t, ds[0]); body != "two" {
+		t.Fatalf("the offline iPhone got %q, want only the push sent while the desktop was away", body)
+	}
+	if n := len(em.Deliveries(otherTok)); n != 0 {
+		t.Fatalf("the live iPhone got %d pushes", n)
+	}
+}
