@@ -419,7 +419,9 @@ func (s *Session) writeMessage(m *im.Message, offline bool) error {
 	s.wbuf = appendMessageFrame(s.wbuf[:0], &w)
 	if s.owesPush(m) {
 		s.hand(m.ConvID, m.Seq-1, m.Seq)
-		s.weakHanded(m)
+		if !offline {
+			s.weakHanded(m)
+		}
 	}
 	s.g.metrics.delivered.Inc()
 	return s.writeBuf()

@@ -10,7 +10,9 @@ import (
 
 // Weak-network push (im/weak.go): a session that registered a push device
 // keeps, for each conversation, the messages with a push config from
-// others that it was handed and has not acknowledged, and the deadline of
+// others that it was handed live (not by a sync: a login that syncs a
+// backlog must not turn it into a burst of notifications; the session's
+// end still owes those, late.go) and has not acknowledged, and the deadline of
 // the oldest: handed at t, due at t + Config.WeakPushAfter. The reaper's
 // once-a-second tick (Gateway.reap) loads each session's earliest
 // deadline (one atomic read) and, once it passed, reports the overdue

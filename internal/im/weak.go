@@ -8,7 +8,7 @@ import (
 	"github.com/heraldim/herald/internal/protocol"
 )
 
-// Weak-network push: a message with a push config handed to a live
+// Weak-network push: a message with a push config handed live to a
 // session that does not acknowledge it within the gateway's window
 // (gateway.Config.WeakPushAfter) is pushed to that session's device, the
 // one it registered for push, once. The gateway keeps, per session, the

@@ -266,7 +266,9 @@ func TestPushRuleInGroups(t *testing.T) {
 	ruleEvent(t, desk)
 	mustOK(t, "create", alice.Call(protocol.TypeGroupCreate, protocol.GroupCreateRequest{GroupID: "team", Name: "Team", Members: []string{"bob"}}, nil))
 	event[protocol.GroupStateChanged](t, desk, protocol.EventGroupStateChanged)
-	pc := func(content string) *protocol.PushConfig { return &protocol.PushConfig{Title: "Team", Content: content} }
+	pc := func(content string) *protocol.PushConfig {
+		return &protocol.PushConfig{Title: "Team", Content: content}
+	}
 
 	_, err := sendGroup(t, alice, "team", "g1", "one", pc("one"))
 	mustOK(t, "send", err)
