@@ -290,3 +290,31 @@ func TestPushRuleInGroups(t *testing.T) {
 		t.Fatalf("the live iPhone got %d pushes", n)
 	}
 }
+
+// TestWeakNetworkPushSkipsTheSync: a message a phone got by its login
+// sync and leaves unacknowledged is not pushed by the weak-network check
+// (only live deliveries are); a live one is.
+func TestWeakNetworkPushSkipsTheSync(t *testing.T) {
+	s, clk := testkit.StartFake(t, func(c *config.Config) { c.WeakPushAfter = 5 * time.Second })
+	em := startAPNs(t, s)
+	alice := s.LoginAs(t, "alice", "server", "script")
+	alice.SyncDone(wait)
+	desk := s.LoginAs(t, "bob", "macos", "desk")
+	desk.SyncDone(wait)
+	pc := func(content string) *protocol.PushConfig { return &protocol.PushConfig{Title: "Alice", Content: content} }
+	// Sent while the desktop is live: no push at the commit.
+	sendWithPush(t, alice, "bob", "m1", pc("one"))
+	nextMessage(t, desk)
+
+	bob, tok := phone(t, s, em, "bob", "phone")
+	if ms, _ := bob.SyncDone(wait); len(ms) != 1 {
+		t.Fatalf("the phone's sync: %+v", ms)
+	}
+	sendWithPush(t, alice, "bob", "m2", pc("two"))
+	nextMessage(t, bob)
+	clk.Advance(6 * time.Second)
+	ds := wantPushes(t, s, em, tok, "bob", 1)
+	if _, body := alertOf(t, ds[0]); body != "two" {
+		t.Fatalf("push %q, want only the live delivery's", body)
+	}
+}
