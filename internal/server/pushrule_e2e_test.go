@@ -301,7 +301,9 @@ func TestWeakNetworkPushSkipsTheSync(t *testing.T) {
 	alice.SyncDone(wait)
 	desk := s.LoginAs(t, "bob", "macos", "desk")
 	desk.SyncDone(wait)
-	pc := func(content string) *protocol.PushConfig { return &protocol.PushConfig{Title: "Alice", Content: content} }
+	pc := func(content string) *protocol.PushConfig {
+		return &protocol.PushConfig{Title: "Alice", Content: content}
+	}
 	// Sent while the desktop is live: no push at the commit.
 	sendWithPush(t, alice, "bob", "m1", pc("one"))
 	nextMessage(t, desk)
