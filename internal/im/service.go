@@ -400,6 +400,11 @@ func (s *Service) Authenticate(ctx context.Context, appID, userID, tok string) (
 // LoggedIn records that a user logged in: from then on it is a user of the
 // app that groups and calls may name.
 func (s *Service) LoggedIn(ctx context.Context, appID, userID string) error {
+	// The live user's push rule is cached from its login on (pushrule.go):
+	// its messages' commits on this node then know whether it has one.
+	if _, err := s.pushRule(ctx, appID, userID); err != nil {
+		return err
+	}
 	k := cursorKey{app: appID, user: userID}
 	s.recordedMu.Lock()
 	_, done := s.recorded[k]
