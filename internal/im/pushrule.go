@@ -20,9 +20,14 @@ import (
 //
 //   - A user without a rule keeps the default: a recipient with any live
 //     session gets no push on any device (the session has the message;
-//     late.go pushes what it leaves unacknowledged). ZIM documents no
-//     default rule of its own; this one is Herald's behaviour before
-//     rules existed, and every existing test relies on it.
+//     late.go pushes what it leaves unacknowledged). ZIM's rule starts
+//     with both lists empty (pub.dev zego_zim,
+//     ZIMUserOfflinePushRule.onlinePlatforms = []), which silences
+//     nothing by itself, and its documentation does not say what a user
+//     live on several devices gets without a rule; so the default stays
+//     Herald's behaviour before rules existed, on which every existing
+//     test relies. (ZIM 3.3.0's offlinePushEnabled switches are not
+//     implemented.)
 //   - A user with a rule has its push decided per device while it has a
 //     live session: a device gets the push unless it has a live session
 //     itself (by its PushID, from presence: route.SessionInfo.PushID) or
