@@ -320,3 +320,32 @@ func TestWeakNetworkPushSkipsTheSync(t *testing.T) {
 		t.Fatalf("push %q, want only the live delivery's", body)
 	}
 }
+
+// TestClusterPresenceCarriesPushID: a device registered after login
+// (registerPush) reaches the other node's presence at once, so that its
+// rule decisions skip the live device; unregistering clears it.
+func TestClusterPresenceCarriesPushID(t *testing.T) {
+	nodes := startNodes(t, 2, noWeakPush)
+	a, b := nodes[0], nodes[1]
+	em, key := startAPNsWith(t, a, apnsemu.Config{})
+	installAPNs(t, b, em, key)
+	bob := b.LoginAs(t, "bob", "ios", "phone")
+	bob.SyncDone(wait)
+	pushIDOnA := func() string {
+		for _, ss := range a.Srv.UserSessions(a.App.AppID, "bob") {
+			return ss.PushID
+		}
+		return "-"
+	}
+	waitUntil(t, "node a sees bob's session", func() bool { return pushIDOnA() == "" })
+	var r protocol.RegisterPushReply
+	tok := em.RegisterDevice(bundle, apnsemu.Development, false)
+	if err := bob.Call(protocol.TypeRegisterPush, protocol.RegisterPushRequest{Vendor: "apns", Token: tok, Environment: "development", BundleID: bundle}, &r); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "node a sees the session's PushID", func() bool { return pushIDOnA() == r.PushID })
+	if err := bob.Call(protocol.TypeUnregisterPush, protocol.UnregisterPushRequest{PushID: r.PushID}, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "node a sees the PushID gone", func() bool { return pushIDOnA() == "" })
+}
