@@ -147,6 +147,7 @@ func (s *Service) ForgetAll() {
 	s.revoked.gen++
 	clear(s.revoked.after)
 	s.revoked.mu.Unlock()
+	s.rules.forgetAll() // and push rules (pushrule.go)
 }
 
 // groupChanged tells Config.GroupChanged that a group's change was

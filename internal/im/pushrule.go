@@ -111,6 +111,14 @@ func (c *pushRules) forgetApp(appID string) {
 	}
 }
 
+// forgetAll drops every cached rule (ForgetAll).
+func (c *pushRules) forgetAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.rules)
+}
+
 // pushRule returns the user's rule (nil: the default), from the cache or
 // the store.
 func (s *Service) pushRule(ctx context.Context, appID, userID string) (*OfflinePushRule, error) {
