@@ -344,7 +344,7 @@ func TestClusterPresenceCarriesPushID(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, "node a sees the session's PushID", func() bool { return pushIDOnA() == r.PushID })
-	if err := bob.Call(protocol.TypeUnregisterPush, protocol.UnregisterPushRequest{PushID: r.PushID}, nil); err != nil {
+	if err := bob.Call(protocol.TypeUnregisterPush, protocol.UnregisterPushRequest(r), nil); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, "node a sees the PushID gone", func() bool { return pushIDOnA() == "" })
