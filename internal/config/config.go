@@ -56,6 +56,12 @@ type Config struct {
 	// and a slow network do not drop a live client, while a frozen or killed
 	// app is offline (and gets pushes) within about half a minute.
 	OfflineAfter time.Duration
+	// WeakPushAfter pushes a message with a push config to the device of a
+	// live session that has not acknowledged it after this long (the
+	// weak-network push). Default 5 s: a healthy client acknowledges
+	// within a round trip, and a user on a failing network sees the
+	// notification a few seconds after the message; zero disables it.
+	WeakPushAfter time.Duration
 	// LoginTimeout closes a connection that has not logged in by then.
 	// Default 10 s.
 	LoginTimeout time.Duration
@@ -263,6 +269,7 @@ func Default() Config {
 		Durability:        "process",
 		HeartbeatInterval: 10 * time.Second,
 		OfflineAfter:      35 * time.Second,
+		WeakPushAfter:     5 * time.Second,
 		LoginTimeout:      10 * time.Second,
 		TokenWarnBefore:   30 * time.Second,
 		TokenLeeway:       30 * time.Second,
@@ -307,6 +314,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Durability, "durability", c.Durability, `"process": commits survive a killed process; "power": also power loss (fsync per group commit)`)
 	fs.DurationVar(&c.HeartbeatInterval, "heartbeat-interval", c.HeartbeatInterval, "client heartbeat interval")
 	fs.DurationVar(&c.OfflineAfter, "offline-after", c.OfflineAfter, "end a session silent for this long")
+	fs.DurationVar(&c.WeakPushAfter, "weak-push-after", c.WeakPushAfter, "push a message a live session has not acknowledged for this long to its device (0: never)")
 	fs.DurationVar(&c.LoginTimeout, "login-timeout", c.LoginTimeout, "close connections that do not log in within this")
 	fs.DurationVar(&c.TokenWarnBefore, "token-warn-before", c.TokenWarnBefore, "send tokenWillExpire this long before expiry")
 	fs.DurationVar(&c.TokenLeeway, "token-leeway", c.TokenLeeway, "clock skew tolerated on token times")
@@ -555,6 +563,9 @@ func (c *Config) Validate() error {
 	}
 	if c.OfflineAfter < 2*c.HeartbeatInterval {
 		bad("offline-after (%s) must be at least twice heartbeat-interval (%s)", c.OfflineAfter, c.HeartbeatInterval)
+	}
+	if c.WeakPushAfter < 0 {
+		bad("weak-push-after must not be negative")
 	}
 	if c.LoginTimeout <= 0 {
 		bad("login-timeout must be positive")

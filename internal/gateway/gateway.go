@@ -70,6 +70,12 @@ type Service interface {
 	// RevokeMessage revokes a message of the user's (revokeMessage).
 	RevokeMessage(ctx context.Context, appID, userID string, req protocol.RevokeMessageRequest) (im.RevokeOutcome, error)
 	SetConversationNotificationStatus(ctx context.Context, appID, userID string, req im.NotifyStatusRequest) (im.NotifyStatusResult, error)
+	// UpdateUserOfflinePushRule and UserOfflinePushRule set and read the
+	// user's offline push rule; WeakNetwork reports a session's messages
+	// left unacknowledged past WeakPushAfter (it must not block).
+	UpdateUserOfflinePushRule(ctx context.Context, appID, userID string, r protocol.OfflinePushRule) (protocol.OfflinePushRule, error)
+	UserOfflinePushRule(ctx context.Context, appID, userID string) (protocol.OfflinePushRule, error)
+	WeakNetwork(w im.WeakPush)
 }
 
 // Devices registers push devices and binds them to users (push.Registry).
@@ -129,6 +135,10 @@ type Config struct {
 	// of the ticker that checks them (the socket write deadlines and the
 	// close handshake's bound stay on real time). Nil: the real clock.
 	Clock clockwork.Clock
+	// WeakPushAfter is how long a message with a push config handed to a
+	// session may stay unacknowledged before it is pushed to the
+	// session's device (weak.go). Zero: never.
+	WeakPushAfter time.Duration
 }
 
 // Presence is told when sessions log in and end. Its methods must not
@@ -483,6 +493,7 @@ func (g *Gateway) reap(now time.Time) {
 		}
 		if s.loggedIn.Load() {
 			g.checkToken(s, now)
+			g.checkWeak(s, now)
 		}
 	}
 }

@@ -71,7 +71,7 @@ func (s *Session) handle(f protocol.Frame) {
 		s.replyErr(f.ID, protocol.Errorf(protocol.CodeNotLoggedIn, ""))
 		return
 	}
-	if s.handleGroup(f) || s.handleCall(f) || s.handleUser(f) || s.handleRevoke(f) || s.handleConversation(f) {
+	if s.handleGroup(f) || s.handleCall(f) || s.handleUser(f) || s.handleRevoke(f) || s.handleConversation(f) || s.handlePushRule(f) {
 		return
 	}
 	switch f.Type {
@@ -138,7 +138,7 @@ func (s *Session) handle(f protocol.Frame) {
 		if req.PushID == s.pushID {
 			// The session's own device is gone: nothing to unbind at
 			// logout, and no claim to hold against other users' logins.
-			s.pushID = ""
+			s.setPushID("")
 			s.g.claims.release(s)
 		}
 		s.reply(f.ID, struct{}{})
@@ -167,7 +167,7 @@ func (s *Session) handleRegisterPush(f protocol.Frame) {
 			s.g.log.Error("unbinding the device a registerPush replaced", "session", s.id, "pushID", old, "err", err)
 		}
 	}
-	s.pushID = id
+	s.setPushID(id)
 	s.reply(f.ID, protocol.RegisterPushReply{PushID: id})
 }
 
@@ -291,7 +291,7 @@ func (s *Session) handleLogin(f protocol.Frame) {
 			s.replyErr(f.ID, err)
 			return
 		}
-		s.pushID = id
+		s.setPushID(id)
 	}
 	s.appID, s.userID, s.deviceID, s.platform = req.AppID, req.UserID, req.DeviceID, req.Platform
 	s.tokenExp.Store(claims.Expires.UnixMilli())
@@ -424,6 +424,7 @@ func (s *Session) noteAcks(acks []protocol.AckPosition) {
 			conv = im.PeerConvID(s.userID, a.ConversationID)
 		}
 		s.acked[conv] = max(s.acked[conv], a.Seq)
+		s.weakAcked(conv, a.Seq)
 	}
 }
 

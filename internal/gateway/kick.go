@@ -17,7 +17,8 @@ func (h *Hub) UserSessions(appID, userID string) []route.SessionInfo {
 	defer sh.mu.RUnlock()
 	out := make([]route.SessionInfo, 0, len(sh.users[k]))
 	for _, s := range sh.users[k] {
-		out = append(out, route.SessionInfo{ID: route.SessionID(s.id), Platform: s.platform, DeviceID: s.deviceID, Since: s.since})
+		out = append(out, route.SessionInfo{ID: route.SessionID(s.id), Platform: s.platform, DeviceID: s.deviceID, Since: s.since,
+			PushID: s.currentPushID()})
 	}
 	return out
 }

@@ -47,6 +47,11 @@ type Session struct {
 	// or by registerPush; "" for none), unbound at logout. Owned by the
 	// reader goroutine.
 	pushID string
+	// sharedPushID is pushID for the other goroutines (presence, the
+	// weak-network check): set with it (setPushID).
+	sharedPushID atomic.Pointer[string]
+	// weak tracks what the session leaves unacknowledged (weak.go).
+	weak weakState
 
 	endCode   atomic.Int32 // the first close code the server gave; 0: none
 	lastSeen  atomic.Int64 // unix nanoseconds of the last frame or pong
@@ -414,6 +419,9 @@ func (s *Session) writeMessage(m *im.Message, offline bool) error {
 	s.wbuf = appendMessageFrame(s.wbuf[:0], &w)
 	if s.owesPush(m) {
 		s.hand(m.ConvID, m.Seq-1, m.Seq)
+		if !offline {
+			s.weakHanded(m)
+		}
 	}
 	s.g.metrics.delivered.Inc()
 	return s.writeBuf()

@@ -8,6 +8,7 @@ package im
 func (s *Service) DropApp(appID string) {
 	s.ForgetApp(appID)
 	s.rate.drop(appID)
+	s.rules.forgetApp(appID)
 	s.ackMu.Lock()
 	for k := range s.acks {
 		if k.app == appID {

@@ -147,6 +147,7 @@ func (s *Service) ForgetAll() {
 	s.revoked.gen++
 	clear(s.revoked.after)
 	s.revoked.mu.Unlock()
+	s.rules.forgetAll() // and push rules (pushrule.go)
 }
 
 // groupChanged tells Config.GroupChanged that a group's change was
@@ -1187,9 +1188,16 @@ func (s *Service) planGroupPush(ctx context.Context, f GroupFanout) error {
 			return err
 		}
 		users := make([]string, 0, len(ms))
+		var ruled []string // live members whose rule decides (pushrule.go)
 		for _, m := range ms {
-			if m.UserID != f.Sender && m.JoinedSeq < f.Seq && !s.router.Online(f.AppID, m.UserID) {
+			if m.UserID == f.Sender || m.JoinedSeq >= f.Seq {
+				continue
+			}
+			switch {
+			case !s.router.Online(f.AppID, m.UserID):
 				users = append(users, m.UserID)
+			case s.mayHaveRule(f.AppID, m.UserID):
+				ruled = append(ruled, m.UserID)
 			}
 		}
 		next := ""
@@ -1201,6 +1209,12 @@ func (s *Service) planGroupPush(ctx context.Context, f GroupFanout) error {
 		}
 		if len(users) > 0 && s.cfg.PushPlanned != nil {
 			s.cfg.PushPlanned()
+		}
+		for _, u := range ruled {
+			pl := []PushPlan{{MessageID: f.MessageID, PushConfig: f.PushConfig, ExpiresAt: f.ExpiresAt}}
+			if err := s.planRuled(ctx, f.AppID, u, pl, s.cfg.Now()); err != nil {
+				return err
+			}
 		}
 		if next == "" {
 			s.metrics.groupPushSeconds.Observe(time.Since(start).Seconds())

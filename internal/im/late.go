@@ -50,6 +50,14 @@ import (
 //     covers the messages committed while the dead node still counted as
 //     live. PlanPushOnce skips what was pushed already.
 //
+// A user with an offline push rule (pushrule.go) is checked by its rule
+// instead of "no other live session": while it is live elsewhere, the
+// ended session's messages go to the devices the rule leaves (never one
+// with a live session), with Store.PlanPushOnceTo; the same holds for
+// recheckPush, which then also queues a message whose recipient was live
+// at the commit (or whose rule the cache does not know yet). Weak-network
+// pushes (weak.go) run on the same worker.
+//
 // Every end but a logout counts: a dropped connection, the heartbeat
 // timeout, a slow consumer, an expired token, a server restart (checked
 // before the store closes), a kick (which leaves the session that
@@ -85,8 +93,9 @@ type SessionEnd struct {
 // lateWork is one check for the late planner: a session's end, or one
 // committed message whose recipient left during its commit.
 type lateWork struct {
-	end *SessionEnd
-	msg *Message
+	end  *SessionEnd
+	msg  *Message
+	weak *WeakPush // weak.go
 }
 
 // SessionEnded queues the check of a session that ended without logging
@@ -119,8 +128,11 @@ func (s *Service) SessionsLost(appID, userID string, devices []string) {
 // message may have been routed to nobody, and its push is planned late.
 // It is cheap (one registry lookup) and never blocks.
 func (s *Service) recheckPush(m *Message) {
-	if m.PushConfig == nil || m.ConvType == protocol.ConversationGroup || len(m.PushUsers) > 0 || s.router.Online(m.AppID, m.Recipient) {
+	if m.PushConfig == nil || m.ConvType == protocol.ConversationGroup || len(m.PushUsers) > 0 {
 		return
+	}
+	if s.router.Online(m.AppID, m.Recipient) && !s.mayHaveRule(m.AppID, m.Recipient) {
+		return // live, default rule: the session has it
 	}
 	s.queueLate(lateWork{msg: m})
 }
@@ -161,6 +173,8 @@ func (s *Service) lateLoop(ctx context.Context) {
 		case w.end != nil:
 			err = s.checkSessionEnd(ctx, w.end)
 			s.lateChecked()
+		case w.weak != nil:
+			err = s.checkWeak(ctx, w.weak)
 		default:
 			err = s.checkRouted(ctx, w.msg)
 		}
@@ -172,7 +186,11 @@ func (s *Service) lateLoop(ctx context.Context) {
 
 // checkSessionEnd plans the pushes e's session leaves owed.
 func (s *Service) checkSessionEnd(ctx context.Context, e *SessionEnd) error {
-	if s.router.Online(e.AppID, e.UserID) {
+	all, to, err := s.pushTargets(ctx, e.AppID, e.UserID)
+	if err != nil {
+		return fmt.Errorf("im: session end: %w", err)
+	}
+	if !all && len(to) == 0 {
 		return nil // the live session has the messages
 	}
 	ps, err := s.Pending(ctx, e.AppID, e.UserID, e.DeviceID)
@@ -217,6 +235,9 @@ func (s *Service) checkSessionEnd(ctx context.Context, e *SessionEnd) error {
 			}
 		}
 	}
+	if !all {
+		return s.planLateTo(ctx, e.AppID, e.UserID, to, plans, now)
+	}
 	return s.planLate(ctx, e.AppID, e.UserID, plans, now)
 }
 
@@ -225,17 +246,15 @@ func (s *Service) checkSessionEnd(ctx context.Context, e *SessionEnd) error {
 const lateReadPage = 500
 
 // checkRouted plans the push of m, committed while its recipient counted
-// live, if the recipient is (still) offline.
+// live, if the recipient is (still) offline, or to the devices its push
+// rule leaves (pushrule.go).
 func (s *Service) checkRouted(ctx context.Context, m *Message) error {
-	if s.router.Online(m.AppID, m.Recipient) {
-		return nil
-	}
 	now := s.cfg.Now()
 	pl, ok := s.pushPlanFor(m, m.Recipient, now)
 	if !ok {
 		return nil
 	}
-	return s.planLate(ctx, m.AppID, m.Recipient, []PushPlan{pl}, now)
+	return s.planRuled(ctx, m.AppID, m.Recipient, []PushPlan{pl}, now)
 }
 
 func (s *Service) planLate(ctx context.Context, appID, userID string, plans []PushPlan, now time.Time) error {

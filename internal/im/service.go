@@ -96,6 +96,10 @@ type Config struct {
 	// RevokeWindow is how long after sending a message its sender may
 	// revoke it (revoke.go). Default (zero) DefaultRevokeWindow.
 	RevokeWindow time.Duration
+	// PushRuleChanged, if set, is called after a user's offline push rule
+	// was written, so that the other nodes of a cluster drop their copy
+	// (ForgetPushRule). It must not block.
+	PushRuleChanged func(appID, userID string)
 	// Hooks, if set, moderates client sends before they are stored and
 	// records message.sent webhook events with their commit (nil: off).
 	Hooks SendHooks
@@ -192,6 +196,8 @@ type Service struct {
 
 	// revoked caches the users' token revocation cutoffs (users.go).
 	revoked revocations
+	// rules caches the users' offline push rules (pushrule.go).
+	rules pushRules
 }
 
 const maxRecorded = 1 << 20
@@ -400,6 +406,11 @@ func (s *Service) Authenticate(ctx context.Context, appID, userID, tok string) (
 // LoggedIn records that a user logged in: from then on it is a user of the
 // app that groups and calls may name.
 func (s *Service) LoggedIn(ctx context.Context, appID, userID string) error {
+	// The live user's push rule is cached from its login on (pushrule.go):
+	// its messages' commits on this node then know whether it has one.
+	if _, err := s.pushRule(ctx, appID, userID); err != nil {
+		return err
+	}
 	k := cursorKey{app: appID, user: userID}
 	s.recordedMu.Lock()
 	_, done := s.recorded[k]

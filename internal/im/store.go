@@ -249,6 +249,7 @@ type Store interface {
 
 	GroupStore
 	NotifyStore
+	PushRuleStore
 
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error

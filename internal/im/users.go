@@ -113,6 +113,7 @@ func (s *Service) ForgetUser(appID, userID string) {
 	s.recordedMu.Lock()
 	delete(s.recorded, k)
 	s.recordedMu.Unlock()
+	s.rules.forget(appID, userID) // a deleted user's rule went with it
 }
 
 // UserInfoQuery names the users whose profiles a client asks for.

@@ -97,6 +97,9 @@ const (
 	CodeReceiptUnsupported Code = 40046 // the push's vendor raises no such callback (notificationArrived)
 	CodeInvalidStatsQuery  Code = 40047 // push statistics: from, to, bucket or vendor invalid (REST)
 	CodePushNotFound       Code = 40445 // no push of this app sent to this user has that pushJobID
+	// The user offline push rule (pushrule.go).
+	CodeInvalidPushPlatform  Code = 40035 // a push rule names a platform that is not a ZIMPlatformType number
+	CodeTooManyPushPlatforms Code = 40036 // a push rule's platform list is over MaxPushRulePlatforms
 )
 
 type codeInfo struct {
@@ -184,6 +187,8 @@ var catalogue = map[Code]codeInfo{
 	CodeReceiptUnsupported:    {"receipt_unsupported", 400, "this push's vendor raises no such callback"},
 	CodeInvalidStatsQuery:     {"invalid_stats_query", 400, "invalid push statistics query"},
 	CodePushNotFound:          {"push_not_found", 404, "no such push"},
+	CodeInvalidPushPlatform:   {"invalid_push_platform", 400, "unknown platform in the push rule"},
+	CodeTooManyPushPlatforms:  {"too_many_push_platforms", 400, "too many platforms in the push rule"},
 }
 
 // Name returns the code's stable snake_case name.

@@ -78,6 +78,9 @@ var knownTypes = func() map[string]bool {
 	for _, t := range conversationTypes {
 		m[t] = true
 	}
+	for _, t := range pushRuleTypes {
+		m[t] = true
+	}
 	return m
 }()
 

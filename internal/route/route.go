@@ -28,6 +28,9 @@ const NoSession SessionID = ""
 type SessionInfo struct {
 	ID                 SessionID
 	Platform, DeviceID string
+	// PushID is the push device the session registered ("" for none):
+	// offline push rules skip a device that has a live session.
+	PushID string `json:",omitempty"`
 	// Since is when the session logged in.
 	Since time.Time
 }

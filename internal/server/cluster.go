@@ -29,6 +29,7 @@ const (
 	opForgetUser  = "forgetUser"  // the user changed through the server API: drop what is cached
 	opWebhooks    = "webhooks"    // an app's webhook configuration changed: read it again
 	opGroup       = "group"       // a group changed: drop its cached snapshot
+	opPushRule    = "pushRule"    // a user's offline push rule changed: drop its cached copy
 	opCredentials = "credentials" // an app's push credentials changed: install them again
 	// opWakeWorkers (workers.go): work written for the leader-only loops
 )
@@ -150,6 +151,7 @@ func (s *Server) handleControl() {
 		s.svc.WakeGroupPushes()
 	})
 	b.Handle(opGroup, func(c bus.Control) { s.svc.ForgetGroup(c.AppID, c.UserID) })
+	b.Handle(opPushRule, func(c bus.Control) { s.svc.ForgetPushRule(c.AppID, c.UserID) })
 	b.Handle(opCredentials, func(c bus.Control) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -245,6 +247,20 @@ func (p presenceHooks) LoggedIn(e gateway.PresenceEvent) {
 	if p.bus != nil {
 		p.bus.UserChanged(e.AppID, e.UserID)
 	}
+}
+
+// SessionChanged implements gateway.SessionChanged: a session's PushID
+// changed, which presence carries.
+func (p presenceHooks) SessionChanged(appID, userID string) {
+	if p.bus != nil {
+		p.bus.UserChanged(appID, userID)
+	}
+}
+
+// pushRuleChanged is the messaging core's PushRuleChanged hook: the other
+// nodes drop their cached copy of the user's rule.
+func (s *Server) pushRuleChanged(appID, userID string) {
+	s.broadcast(bus.Control{Op: opPushRule, AppID: appID, UserID: userID})
 }
 
 func (p presenceHooks) LoggedOut(e gateway.PresenceEvent) {

@@ -196,7 +196,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	// The messaging core comes before the admin API, whose user, group
 	// and message endpoints use it.
-	s.svc, err = im.New(st, s.router, im.Config{GroupChanged: s.groupChanged, CommitBatch: cfg.CommitBatch, MaxGroupMembers: cfg.MaxGroupMembers, NodeID: cfg.NodeNumber,
+	s.svc, err = im.New(st, s.router, im.Config{GroupChanged: s.groupChanged, PushRuleChanged: s.pushRuleChanged, CommitBatch: cfg.CommitBatch, MaxGroupMembers: cfg.MaxGroupMembers, NodeID: cfg.NodeNumber,
 		TokenLeeway: cfg.TokenLeeway, RevokeWindow: cfg.RevokeWindow, PushPlanned: s.disp.Wake, Hooks: s.webhooks, Now: cfg.Clock.Now,
 		GroupPushLeader: leadership(s.workers.groupPushes), GroupPushQueued: func() { s.wakeWorkers(s.workers.groupPushes) }}, log, s.reg)
 	if err != nil {
@@ -251,6 +251,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		Clock:              cfg.Clock,
 		HeartbeatInterval:  cfg.HeartbeatInterval,
 		OfflineAfter:       cfg.OfflineAfter,
+		WeakPushAfter:      cfg.WeakPushAfter,
 		LoginTimeout:       cfg.LoginTimeout,
 		TokenWarnBefore:    cfg.TokenWarnBefore,
 		TokenLeeway:        cfg.TokenLeeway,

@@ -78,6 +78,9 @@ type EventHandler struct {
 	// conversations changed (ZIM conversationChanged), e.g. a notification
 	// status set on another device.
 	ConversationChanged func(infoList []ConversationChangeInfo)
+	// UserRuleUpdated tells every session of the user that its offline
+	// push rule changed (UpdateUserOfflinePushRule on any device).
+	UserRuleUpdated func(rule UserRule)
 }
 
 type eventKind int

@@ -265,7 +265,7 @@ func (s *session) handle(f protocol.Frame) {
 		s.end.kicked = &d
 		s.emu.Unlock()
 	default:
-		if c.groupEvent(f) || c.callEvent(f) || c.revokeEvent(f) {
+		if c.groupEvent(f) || c.callEvent(f) || c.revokeEvent(f) || c.pushRuleEvent(f) {
 			return
 		}
 		c.log.Debug("herald: unknown frame type ignored", "type", f.Type)

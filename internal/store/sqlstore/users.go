@@ -218,6 +218,9 @@ func (s *Store) DeleteUser(ctx context.Context, appID, userID string) error {
 		if _, err := tx.ExecContext(ctx, qDropUserJobs, appID, userID, ReasonUserDeleted, now.UnixMilli()); err != nil {
 			return err
 		}
+		if err := deletePushRule(ctx, tx, appID, userID); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, qDeleteUser, appID, userID)
 		return err
 	})

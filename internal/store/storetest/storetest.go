@@ -64,6 +64,7 @@ func Run(t *testing.T, open Opener) {
 		{"UnreadTotal", testUnreadTotal},
 		{"GroupJoinRequests", testGroupJoinRequests},
 		{"NotifyStatus", testNotifyStatus},
+		{"PushRules", testPushRules},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

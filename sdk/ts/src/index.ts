@@ -5,6 +5,15 @@ export * from './zim/groupTypes.js';
 export * from './zim/callTypes.js';
 export type { ZIMMessageRevokeConfig, ZIMMessageRevokedResult, ZIMEventOfMessageRevokeReceivedResult } from './zim/revoke.js';
 export * from './zim/conversationTypes.js';
+export { ZIMPlatformType } from './zim/pushRules.js';
+export type {
+  ZIMUserOfflinePushRule,
+  ZIMUserRule,
+  ZIMUserOfflinePushRuleUpdatedResult,
+  ZIMSelfUserInfo,
+  ZIMSelfUserInfoQueriedResult,
+  ZIMEventOfUserRuleUpdatedResult,
+} from './zim/pushRules.js';
 export { ZPNs } from './zpns/zpns.js';
 export * from './zpns/types.js';
 export * from './zpns/source.js';

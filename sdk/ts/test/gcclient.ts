@@ -128,6 +128,7 @@ const EVENTS: EventName[] = [
   'callInvitationEnded',
   'callUserStateChanged',
   'conversationChanged',
+  'userRuleUpdated',
 ];
 
 export interface Client {

@@ -1,7 +1,8 @@
 // The ZIM class is built in layers so that each feature lives in its own
 // file: ZIMBase (the connection, below) ← ZIMConversations
 // (conversations.ts: notification status) ← ZIMGroups (groups.ts) ←
-// ZIMCalls (calls.ts) ← ZIM (zim.ts: login, messages, conversations,
+// ZIMCalls (calls.ts) ← ZIMRevoke (revoke.ts) ← ZIMPushRules
+// (pushRules.ts) ← ZIM (zim.ts: login, messages, conversations,
 // events).
 import type { Core } from './core.js';
 

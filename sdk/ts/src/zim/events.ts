@@ -5,6 +5,7 @@ import type { GroupEventHandler } from './groupTypes.js';
 import type { CallEventHandler } from './callTypes.js';
 import type { RevokeEventHandler } from './revoke.js';
 import type { ConversationEventHandler } from './conversationTypes.js';
+import type { PushRuleEventHandler } from './pushRules.js';
 
 export interface ZIMEventHandler
   extends ConnectionEventHandler,
@@ -12,7 +13,8 @@ export interface ZIMEventHandler
     GroupEventHandler,
     CallEventHandler,
     RevokeEventHandler,
-    ConversationEventHandler {}
+    ConversationEventHandler,
+    PushRuleEventHandler {}
 
 /** The name of a ZIM event. */
 export type ZIMEventName = keyof ZIMEventHandler;

@@ -1,6 +1,6 @@
 import { ZIMClientErrorCode, ZIMError } from '../errors.js';
 import { getPushSide, setZIMSide, type PushRegistration, type ZIMSide } from '../internal/pushlink.js';
-import { ZIMRevoke } from './revoke.js';
+import { ZIMPushRules } from './pushRules.js';
 import { randomHex } from './codec.js';
 import { Connection } from './connection.js';
 import type { ZIMEventHandler } from './events.js';
@@ -76,7 +76,7 @@ const silentLogger: ZIMLogger = {
 };
 
 /** The IM client (the seed's ZIM). */
-export class ZIM extends ZIMRevoke {
+export class ZIM extends ZIMPushRules {
   protected readonly core: Connection;
   /** The device ID logins use (config.deviceID, or the one generated for this instance). */
   readonly deviceID: string;
