@@ -143,6 +143,9 @@ func DecodeData(f Frame, v any) *Error {
 	if len(f.Data) == 0 || string(f.Data) == "null" {
 		return nil
 	}
+	if r, ok := v.(*SendRequest); ok && decodeSend(f.Data, r) {
+		return nil // the common payload, without reflection (sendreq.go)
+	}
 	if err := json.Unmarshal(f.Data, v); err != nil {
 		return Errorf(CodeBadFrame, "%s data does not match the documented shape", f.Type)
 	}

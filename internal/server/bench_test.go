@@ -66,6 +66,26 @@ func BenchmarkSendDeliver(b *testing.B) {
 	}
 }
 
+// BenchmarkLatency offers a fixed rate, open loop, over 100 pairs for b.N
+// seconds and reports the delivery latency from each send's scheduled time
+// (p50, p99, p99.9 in ms), checking every message was delivered once and in
+// order: the `herald bench --mode latency` of docs/benchmarks.md in process,
+// so that a CPU profile (-cpuprofile, -tagignore herald=loadgen) shows what
+// the server does at that rate. Use -benchtime 5x (5 s).
+func BenchmarkLatency(b *testing.B) {
+	for _, rate := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("rate=%d", rate), func(b *testing.B) {
+			s := testkit.Start(b, nil)
+			cfg := benchConfig(s, loadgen.ModeLatency)
+			cfg.Pairs, cfg.Rate, cfg.Duration = 100, rate, time.Duration(b.N)*time.Second
+			l := runLoad(b, cfg).Latency
+			b.ReportMetric(l.Latency.P50Ms, "p50-ms")
+			b.ReportMetric(l.Latency.P99Ms, "p99-ms")
+			b.ReportMetric(l.Latency.P999Ms, "p99.9-ms")
+		})
+	}
+}
+
 // BenchmarkSync10k times, b.N times with fresh users, the login of a user
 // for whom 10,000 messages wait until its syncDone, and reports the median.
 // Filling the queue takes about a second per iteration and is not counted:
