@@ -10,8 +10,9 @@ import (
 // it takes on. ok is false, and r is left as it was, for any other: invalid
 // JSON, a key with an escape or a non-ASCII byte, a string value with an
 // escape or invalid UTF-8, a number that is not a plain integer of int's
-// range, a value of the wrong kind, or a non-null data or pushConfig
-// member (base64 and the nested object stay with encoding/json). The
+// range, a value of the wrong kind, or a non-null data, pushConfig or
+// mentionedUserIDs member (base64, the nested object and the list stay
+// with encoding/json). The
 // caller then decodes b with encoding/json, which gives the verdict; so,
 // as with scanEnvelope, the fast path needs to be exact only on what it
 // accepts, and FuzzDecodeSend checks that it is.
@@ -74,6 +75,13 @@ func decodeSend(b []byte, r *SendRequest) bool {
 			if ok = s.lit("null"); ok {
 				out.PushConfig = nil
 			}
+		case foldEq(key, "mentioneduserids"):
+			// null sets the slice to nil; a list stays with encoding/json.
+			if ok = s.lit("null"); ok {
+				out.MentionedUserIDs = nil
+			}
+		case foldEq(key, "ismentionall"):
+			ok = s.boolValue(&out.IsMentionAll)
 		default:
 			ok = s.value(0)
 		}
@@ -101,6 +109,26 @@ func (s *scanner) end(r, out *SendRequest) bool {
 	}
 	*r = *out
 	return true
+}
+
+// boolValue reads true or false into *dst (null leaves it): false for
+// any other value.
+func (s *scanner) boolValue(dst *bool) bool {
+	switch s.peek() {
+	case 'n':
+		return s.lit("null")
+	case 't':
+		if s.lit("true") {
+			*dst = true
+			return true
+		}
+	case 'f':
+		if s.lit("false") {
+			*dst = false
+			return true
+		}
+	}
+	return false
 }
 
 // strValue reads a string value into *dst (null leaves it): false for any

@@ -73,12 +73,25 @@ func TestDecodeSend(t *testing.T) {
 		{"leading zero", `{"type":01}`, false},
 		{"control char", "{\"text\":\"a\x01\"}", false},
 		{"bad unknown member", `{"x":tru}`, false},
+		{"mention all", `{"isMentionAll":true,"mentionedUserIDs":null}`, true},
+		{"mention all false", `{"isMentionAll":false}`, true},
+		{"mention list", `{"mentionedUserIDs":["bob"],"isMentionAll":true}`, false},
+		{"int for bool", `{"isMentionAll":1}`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if fast := checkSendSameAsStd(t, []byte(tc.in)); fast != tc.fast {
 				t.Fatalf("fast path %v, want %v", fast, tc.fast)
 			}
 		})
+	}
+}
+
+// TestSendRequestFields: decodeSend reads every field of SendRequest (or
+// leaves it to encoding/json): a field added there must be added to
+// decodeSend too, or the fast path would silently skip it as unknown.
+func TestSendRequestFields(t *testing.T) {
+	if n := reflect.TypeFor[SendRequest]().NumField(); n != 13 {
+		t.Fatalf("SendRequest has %d fields; decodeSend knows 13: add the new one to it, to TestDecodeSend, and here", n)
 	}
 }
 
