@@ -194,6 +194,7 @@ func TestCredentialsHarmonyAndWebPush(t *testing.T) {
 		t.Fatalf("stored public key %q, want the uploaded %q", got, pub)
 	}
 	c.WaitJS(`!document.body.textContent.includes(`+consoletest.JS(priv)+`)`, "the private key not shown", "")
+	c.Screenshot("credentials-harmony-webpush")
 
 	// Replaced without a key (a new subject): the key pair stays.
 	c.Click(`[data-action="edit-webpush"]`)
@@ -228,4 +229,40 @@ func webPushKey(t *testing.T, c *consoletest.Console) string {
 	}
 	t.Fatalf("no webpush credential stored: %+v", list)
 	return ""
+}
+
+// The simulated phones of the two vendors, made on the debug page against
+// the emulators: each is registered with its own platform (harmonyos,
+// web), and a test push to its PushID is delivered and raises the
+// phone's callback with the push's text.
+func TestDebugHarmonyAndWebPushPhones(t *testing.T) {
+	c, _ := consoletest.StartEmulated(t, nil)
+	app := c.Server.App
+	c.SignIn(app.AppID, app.AdminKey)
+	c.Go("debug", "Push debugging")
+	c.WaitText(`#debug-phone`, "Simulated phone")
+	for i, tc := range []struct{ vendor, platform string }{{"harmony", "harmonyos"}, {"webpush", "web"}} {
+		c.Eval(`(() => { const s = document.querySelector('form[aria-label="Create a simulated phone"] select[name="vendor"]');
+			s.value = ` + consoletest.JS(tc.vendor) + `; s.dispatchEvent(new Event("change", {bubbles: true})); })()`)
+		c.Click(`form[aria-label="Create a simulated phone"] button[type="submit"]`)
+		phoneID := fmt.Sprintf("phone-%d", i+1)
+		c.WaitText(`[data-testid="phone-id"]`, phoneID)
+		c.WaitText(`[data-testid="phone"]`, tc.vendor+", "+tc.platform)
+		c.WaitJS(`!!document.querySelector('[data-testid="phone-pushid"]')`, "the phone's PushID", "")
+		pushID := c.Text(`[data-testid="phone-pushid"]`)
+		dev, err := c.Server.Srv.PushDevice(t.Context(), app.AppID, pushID)
+		if err != nil || string(dev.Vendor) != tc.vendor || dev.Platform != tc.platform || dev.Token == "" {
+			t.Fatalf("%s phone registered as %+v (%v), want vendor %s, platform %s", tc.vendor, dev, err, tc.vendor, tc.platform)
+		}
+		c.WaitJS(`document.querySelector('form[aria-label="Send a test push"] input[name="pushID"]').value === `+consoletest.JS(pushID),
+			"the phone's PushID in the form", "")
+		content := "Hello " + tc.vendor
+		c.Eval(`(() => { const i = document.querySelector('form[aria-label="Send a test push"] input[name="content"]');
+			i.value = ` + consoletest.JS(content) + `; i.dispatchEvent(new Event("input", {bubbles: true})); })()`)
+		c.Click(`form[aria-label="Send a test push"] button[type="submit"]`)
+		c.WaitText(`[data-testid="debug-answer"]`, tc.vendor+" (")
+		c.WaitText(`[data-testid="debug-outcome"]`, "delivered")
+		c.WaitText(`[data-testid="phone-events"] table`, content)
+		c.WaitText(`[data-testid="phone-events"] table`, "notification")
+	}
 }

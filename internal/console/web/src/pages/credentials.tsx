@@ -232,9 +232,10 @@ function CheckAnswer({ r }: { r: CheckResult }): JSX.Element {
 /** What identifies a credential (never its secrets). */
 function Details({ c }: { c?: CredentialView }): JSX.Element {
   if (!c) return <span class="muted">not set</span>;
-  const items: [string, string][] = [];
-  const add = (k: string, v?: string | number | boolean) => {
-    if (v !== undefined && v !== "" && v !== false) items.push([k, String(v)]);
+  // [label, value, a long key shown in mono]
+  const items: [string, string, boolean?][] = [];
+  const add = (k: string, v?: string | number | boolean, mono?: boolean) => {
+    if (v !== undefined && v !== "" && v !== false) items.push([k, String(v), mono]);
   };
   add("auth", c.auth);
   add("key ID", c.keyID);
@@ -256,25 +257,20 @@ function Details({ c }: { c?: CredentialView }): JSX.Element {
   add("badge class", c.badgeClass);
   add("check topic", c.checkTopic);
   add("subject", c.subject);
+  add("public key", c.publicKey, true);
   add("endpoint", c.baseURL || c.productionURL);
   add("custom CA", c.customCA ? "yes" : undefined);
   add("updated", when(c.updatedAt));
   return (
     <dl class="kv compact">
-      {items.map(([k, v]) => (
+      {items.map(([k, v, mono]) => (
         <Fragment key={k}>
           <dt>{k}</dt>
-          <dd>{v}</dd>
+          <dd class={mono ? "mono" : undefined} data-testid={mono ? `${c.vendor}-${k.replace(/ /g, "-")}` : undefined}>
+            {v}
+          </dd>
         </Fragment>
       ))}
-      {c.publicKey ? (
-        <>
-          <dt>public key</dt>
-          <dd class="mono" data-testid={`${c.vendor}-public-key`}>
-            {c.publicKey}
-          </dd>
-        </>
-      ) : null}
     </dl>
   );
 }
