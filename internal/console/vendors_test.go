@@ -74,7 +74,8 @@ func lastPUT(t *testing.T, c *consoletest.Console) map[string]any {
 
 // The two vendors' forms store what the admin API takes: a HarmonyOS NEXT
 // credential from its service account key file, with a category and the
-// call entitlement, checked ok by the harmony emulator; a Web Push
+// call entitlement, checked ok by the harmony emulator, then replaced
+// from a credential file (its key file an object) and checked; a Web Push
 // credential with a subject only, whose generated public key the row
 // shows; one with a public key but no private key refused with 40013,
 // nothing changed; an uploaded key pair stored and shown, and kept when
@@ -139,6 +140,33 @@ func TestCredentialsHarmonyAndWebPush(t *testing.T) {
 	c.Click(`[data-action="check-harmony"]`)
 	c.WaitText(`[data-testid="check-result"]`, "HarmonyOS NEXT Push Kit accepted the credential")
 	c.WaitJS(`!document.body.textContent.includes("PRIVATE KEY")`, "the private key not shown", "")
+
+	// Replaced from a credential file as herald serve --emulate writes
+	// one (the key file as an object, the endpoint and CA beside it).
+	sa2, err := em.NewServiceAccount(project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sa2IDs struct {
+		KeyID string `json:"key_id"`
+	}
+	if err := json.Unmarshal(sa2, &sa2IDs); err != nil {
+		t.Fatal(err)
+	}
+	doc, _ := json.Marshal(map[string]any{"serviceAccountJSON": json.RawMessage(sa2), "baseURL": em.URL(),
+		"caPEM": string(em.CACertPEM()), "category": "IM"})
+	credFile := writeFile(t, "harmony-credential.json", doc)
+	c.Click(`[data-action="edit-harmony"]`)
+	c.WaitText("#cred-editor", "Replace the HarmonyOS NEXT Push Kit credential")
+	editorFocused(c, "cred-editor")
+	c.Run(chromedp.SetUploadFiles(chromedp.CSS(`input[name="credentialFile"]`), []string{credFile}))
+	c.WaitText(`form[data-vendor="harmony"]`, "Loaded harmony-credential.json (service account)")
+	c.WaitText(`form[data-vendor="harmony"]`, "Loaded harmony-credential.json (CA)")
+	c.Click(`form[data-vendor="harmony"] button[type="submit"]`)
+	c.WaitJS(`!document.querySelector("#cred-editor")`, "the editor closed", "")
+	c.WaitText("table", sa2IDs.KeyID)
+	c.Click(`[data-action="check-harmony"]`)
+	c.WaitText(`[data-testid="check-result"]`, "HarmonyOS NEXT Push Kit accepted the credential")
 
 	// Web Push: a public key without its private key is refused.
 	c.Click(`[data-action="edit-webpush"]`)
