@@ -85,7 +85,7 @@ func TestCredentialsFCMAddCheckReplaceDelete(t *testing.T) {
 
 	c.SignIn(c.Server.App.AppID, c.Server.App.AdminKey)
 	c.Go("credentials", "Push credentials")
-	c.WaitText("table", "0 of 6 vendors set")
+	c.WaitText("table", vendorsSet(0))
 
 	// Add, with a file that is no service account: refused, nothing stored.
 	c.Click(`[data-action="edit-fcm"]`)
@@ -109,7 +109,7 @@ func TestCredentialsFCMAddCheckReplaceDelete(t *testing.T) {
 	c.Run(chromedp.SetUploadFiles(chromedp.CSS(`input[name="caPEM"]`), []string{caFile}))
 	c.WaitText(`form[data-vendor="fcm"]`, "Loaded fcm-ca.pem")
 	c.Click(`form[data-vendor="fcm"] button[type="submit"]`)
-	c.WaitText("table", "1 of 6 vendors set")
+	c.WaitText("table", vendorsSet(1))
 	c.WaitText("table", "herald-test")
 	c.WaitText("[data-testid=live]", "FCM (Google) credential saved")
 	if n := c.Count("#cred-editor"); n != 0 {
@@ -170,7 +170,7 @@ func TestCredentialsFCMAddCheckReplaceDelete(t *testing.T) {
 		t.Fatalf("asking for the confirmation deleted the credential: %d %+v", st, list)
 	}
 	c.Click(`[data-testid="confirm-delete"]`)
-	c.WaitText("table", "0 of 6 vendors set")
+	c.WaitText("table", vendorsSet(0))
 	c.WaitText("[data-testid=live]", "FCM (Google) credential deleted")
 	if st := adminGet(t, c, "/push/credentials", &list); st != 200 || len(list.Credentials) != 0 {
 		t.Fatalf("after delete: %d %+v, want none", st, list)
@@ -200,7 +200,7 @@ func TestCredentialsHuaweiFieldsRefusedThenStored(t *testing.T) {
 	c.Eval(`(() => { const e = document.querySelector('input[name="badgeClass"]'); e.value = ""; e.dispatchEvent(new Event("input", {bubbles: true})); })()`)
 	c.Type(`input[name="badgeClass"]`, "com.example.chat.MainActivity")
 	c.Click(`form[data-vendor="huawei"] button[type="submit"]`)
-	c.WaitText("table", "1 of 6 vendors set")
+	c.WaitText("table", vendorsSet(1))
 	c.WaitText("table", "com.example.chat.MainActivity")
 	c.WaitJS(`!document.body.textContent.includes("hw-secret-value")`, "the secret not shown", "")
 }

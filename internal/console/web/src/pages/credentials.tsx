@@ -3,23 +3,9 @@ import { Fragment } from "preact";
 import { useState } from "preact/hooks";
 import type { ApiClient, PageProps } from "../api";
 import { Button, Checkbox, ErrorBox, Field, FileField, Table, announce, useFocusWhen, useLoad } from "../ui";
+import { type Vendor, vendorName, vendors } from "../vendors";
 
-type Vendor = "apns" | "fcm" | "huawei" | "xiaomi" | "oppo" | "vivo" | "honor";
 type Env = "development" | "production";
-
-const vendors: { id: Vendor; name: string }[] = [
-  { id: "apns", name: "APNs (Apple)" },
-  { id: "fcm", name: "FCM (Google)" },
-  { id: "huawei", name: "Huawei Push Kit" },
-  { id: "xiaomi", name: "Xiaomi MiPush" },
-  { id: "oppo", name: "OPPO PUSH" },
-  { id: "vivo", name: "vivo push" },
-  { id: "honor", name: "Honor Push" },
-];
-
-function vendorName(v: string): string {
-  return vendors.find((x) => x.id === v)?.name ?? v;
-}
 
 /** A credential as GET /push/credentials shows it: identifiers, never key
  * material (credentialView in internal/admin/credentials.go). */
@@ -50,6 +36,8 @@ type CredentialView = {
   tokenURL?: string;
   customCA?: boolean;
   checkTopic?: string;
+  publicKey?: string;
+  subject?: string;
   createdAt: string;
   updatedAt: string;
   active: boolean;
@@ -244,9 +232,10 @@ function CheckAnswer({ r }: { r: CheckResult }): JSX.Element {
 /** What identifies a credential (never its secrets). */
 function Details({ c }: { c?: CredentialView }): JSX.Element {
   if (!c) return <span class="muted">not set</span>;
-  const items: [string, string][] = [];
-  const add = (k: string, v?: string | number | boolean) => {
-    if (v !== undefined && v !== "" && v !== false) items.push([k, String(v)]);
+  // [label, value, a long key shown in mono]
+  const items: [string, string, boolean?][] = [];
+  const add = (k: string, v?: string | number | boolean, mono?: boolean) => {
+    if (v !== undefined && v !== "" && v !== false) items.push([k, String(v), mono]);
   };
   add("auth", c.auth);
   add("key ID", c.keyID);
@@ -255,6 +244,7 @@ function Details({ c }: { c?: CredentialView }): JSX.Element {
   add("expires", c.certExpiresAt ? when(c.certExpiresAt) : undefined);
   add("project", c.projectID);
   add("client email", c.clientEmail);
+  add("private key ID", c.privateKeyID);
   add("app ID", c.appID);
   add("app key", c.appKey);
   add("client ID", c.clientID);
@@ -266,15 +256,19 @@ function Details({ c }: { c?: CredentialView }): JSX.Element {
   add("self-classified", c.selfClassified ? "yes" : undefined);
   add("badge class", c.badgeClass);
   add("check topic", c.checkTopic);
+  add("subject", c.subject);
+  add("public key", c.publicKey, true);
   add("endpoint", c.baseURL || c.productionURL);
   add("custom CA", c.customCA ? "yes" : undefined);
   add("updated", when(c.updatedAt));
   return (
     <dl class="kv compact">
-      {items.map(([k, v]) => (
+      {items.map(([k, v, mono]) => (
         <Fragment key={k}>
           <dt>{k}</dt>
-          <dd>{v}</dd>
+          <dd class={mono ? "mono" : undefined} data-testid={mono ? `${c.vendor}-${k.replace(/ /g, "-")}` : undefined}>
+            {v}
+          </dd>
         </Fragment>
       ))}
     </dl>
@@ -357,6 +351,8 @@ function CredentialEditor({ api, vendor, current, onCancel, onSaved }: {
     packageName: current?.packageName ?? "",
     channelID: current?.channelID ?? "",
     defaultChannelID: current?.defaultChannelID ?? "",
+    // OPPO's view shows its default category; harmony's too, which sent
+    // again is the same.
     category: vendor === "oppo" ? "" : current?.category ?? "",
     notifyLevel: "",
     badgeClass: current?.badgeClass ?? "",
@@ -364,11 +360,16 @@ function CredentialEditor({ api, vendor, current, onCancel, onSaved }: {
     developmentURL: current?.developmentURL ?? "",
     baseURL: current?.baseURL ?? "",
     tokenURL: current?.tokenURL ?? "",
+    subject: current?.subject ?? "",
+    privateKey: "",
+    publicKey: "",
     clientSecret: "",
     appSecret: "",
     masterSecret: "",
   });
   const [selfClassified, setSelfClassified] = useState(!!current?.selfClassified);
+  // Not in the view: ticked again when a harmony credential is replaced.
+  const [callRight, setCallRight] = useState(false);
   // Files read in the browser: {name, text}.
   const [files, setFiles] = useState<Record<string, { name: string; text: string }>>({});
   const [busy, setBusy] = useState(false);
@@ -408,6 +409,13 @@ function CredentialEditor({ api, vendor, current, onCancel, onSaved }: {
       return y;
     });
     if (typeof doc.selfClassified === "boolean") setSelfClassified(doc.selfClassified);
+    if (typeof doc.callRight === "boolean") setCallRight(doc.callRight);
+    // harmony's key file, as a string or the object itself.
+    const sa = doc.serviceAccountJSON;
+    if (typeof sa === "string" || (sa && typeof sa === "object")) {
+      const t = typeof sa === "string" ? sa : JSON.stringify(sa);
+      setFiles((x) => ({ ...x, serviceAccountJSON: { name: `${fileName} (service account)`, text: t } }));
+    }
     if (typeof doc.caPEM === "string") setFiles((x) => ({ ...x, caPEM: { name: `${fileName} (CA)`, text: doc.caPEM as string } }));
     announce(`${fileName} loaded into the form`);
   }
@@ -472,6 +480,17 @@ function CredentialEditor({ api, vendor, current, onCancel, onSaved }: {
         put("category", f.category);
         put("baseURL", f.baseURL);
         break;
+      case "harmony":
+        b.serviceAccountJSON = text("serviceAccountJSON");
+        put("category", f.category);
+        if (callRight) b.callRight = true;
+        put("baseURL", f.baseURL);
+        break;
+      case "webpush":
+        b.subject = f.subject.trim();
+        put("privateKey", f.privateKey);
+        put("publicKey", f.publicKey);
+        break;
       case "honor":
         b.appID = f.appID.trim();
         b.clientID = f.clientID.trim();
@@ -490,7 +509,7 @@ function CredentialEditor({ api, vendor, current, onCancel, onSaved }: {
     if (!envs.development && !envs.production) return "Pick at least one environment.";
     if (vendor === "apns" && f.apnsAuth === "token" && !text("keyPEM")) return "Choose the .p8 signing key file.";
     if (vendor === "apns" && f.apnsAuth === "certificate" && !text("certPEM")) return "Choose the certificate (PEM) file.";
-    if (vendor === "fcm" && !text("serviceAccountJSON")) return "Choose the service account key file (JSON).";
+    if ((vendor === "fcm" || vendor === "harmony") && !text("serviceAccountJSON")) return "Choose the service account key file (JSON).";
     if (vendor === "oppo" && f.notifyLevel.trim() && !/^[0-9]+$/.test(f.notifyLevel.trim())) return "The notify level is a number (1, 2 or 16).";
     return null;
   }
@@ -612,6 +631,42 @@ function CredentialEditor({ api, vendor, current, onCancel, onSaved }: {
             <Field label="Category" name="category" value={f.category} onInput={set("category")} mono hint="Optional: IM, the category vivo's classification expects." />
           </fieldset>
         ) : null}
+        {vendor === "harmony" ? (
+          <fieldset>
+            <legend>Push Kit project (REST v3)</legend>
+            <FileField label="Service account key (JSON)" name="serviceAccountJSON" accept=".json,application/json" required hint="Huawei's API Console: the project's service account key (Herald signs its JWTs with it)." {...file("serviceAccountJSON")} />
+            <Field
+              label="Category"
+              name="category"
+              value={f.category}
+              onInput={set("category")}
+              mono
+              hint="Optional: the notification category of alerts, IM by default (it needs Huawei's self-classification; without it Push Kit treats every notification as MARKETING). One of docs/openapi.yaml's HarmonyCredentialInput."
+            />
+            <Checkbox
+              label="In-app call message entitlement (call right)"
+              name="callRight"
+              checked={callRight}
+              onChange={setCallRight}
+              hint={`VoIP pushes go as in-app call messages; without it as VOIP notifications.${current ? " Not shown back: tick it again when replacing." : ""}`}
+            />
+          </fieldset>
+        ) : null}
+        {vendor === "webpush" ? (
+          <fieldset>
+            <legend>VAPID</legend>
+            <Field label="Subject" name="subject" value={f.subject} onInput={set("subject")} mono required hint="A mailto: address or https: URL where push services reach the operator (mailto:ops@example.com)." />
+            <div class="row">
+              <Field label="Private key" name="privateKey" type="password" value={f.privateKey} onInput={set("privateKey")} mono autoComplete="new-password" hint="Optional: the 32-byte P-256 key in base64url, as the web-push libraries print it." />
+              <Field label="Public key" name="publicKey" value={f.publicKey} onInput={set("publicKey")} mono hint="Optional: checked against the private key." />
+            </div>
+            <p class="hint">
+              {current
+                ? "Without a private key the stored key pair is kept: a new one would orphan every browser subscription made with the old one."
+                : "Without a private key the server generates the key pair; its public key is shown here once saved (the pages' applicationServerKey)."}
+            </p>
+          </fieldset>
+        ) : null}
         {vendor === "honor" ? (
           <fieldset>
             <legend>Honor Push app</legend>
@@ -632,8 +687,10 @@ function CredentialEditor({ api, vendor, current, onCancel, onSaved }: {
                 <Field label="Production URL" name="productionURL" type="url" value={f.productionURL} onInput={set("productionURL")} mono />
                 <Field label="Development URL" name="developmentURL" type="url" value={f.developmentURL} onInput={set("developmentURL")} mono />
               </>
-            ) : (
+            ) : vendor !== "webpush" ? (
               <Field label="Base URL" name="baseURL" type="url" value={f.baseURL} onInput={set("baseURL")} mono hint="Empty: the vendor's own." />
+            ) : (
+              <p class="hint">A browser's subscription names its push service: there is no endpoint to set.</p>
             )}
             {vendor === "fcm" || vendor === "huawei" || vendor === "honor" ? (
               <Field label="Token URL" name="tokenURL" type="url" value={f.tokenURL} onInput={set("tokenURL")} mono />

@@ -2,6 +2,7 @@ import type { JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, type ApiClient, type PageProps } from "../api";
 import { Button, ErrorBox, Field, Table, announce, useId, useLoad } from "../ui";
+import { vendors } from "../vendors";
 
 /** POST /push/test's request. */
 type TestPushRequest = { pushID: string; title: string; content: string; payload: string; resourcesID: string };
@@ -61,7 +62,6 @@ type PhoneEvent = {
   heraldTruncated?: string;
 };
 
-const vendors = ["apns", "fcm", "huawei", "xiaomi", "oppo", "vivo", "honor"];
 const states = ["background", "foreground", "killed"];
 
 /** One test push sent and what came back. */
@@ -363,7 +363,7 @@ function SimulatedPhone({ api, phonesPath, phone, onPhone, onPushID }: {
   onPhone: (p: Phone | null) => void;
   onPushID: (id: string) => void;
 }): JSX.Element {
-  const [vendor, setVendor] = useState("apns");
+  const [vendor, setVendor] = useState<string>(vendors[0].id);
   const [debug, setDebug] = useState(true);
   const [state, setState] = useState("background");
   const [voip, setVoip] = useState(false);
@@ -387,7 +387,13 @@ function SimulatedPhone({ api, phonesPath, phone, onPhone, onPushID }: {
     // phone would register it (unbound: a login binds it to its user); the
     // server answers the PushID.
     let live = true;
-    const reg: Record<string, unknown> = { vendor: phone.vendor, token: phone.token, environment: phone.environment, bundleID: phone.bundleID };
+    const reg: Record<string, unknown> = {
+      vendor: phone.vendor,
+      token: phone.token,
+      environment: phone.environment,
+      bundleID: phone.bundleID,
+      platform: phone.platform,
+    };
     if (phone.voipToken) reg.voipToken = phone.voipToken;
     api
       .post<{ pushID: string }>(api.appPath("/push/devices"), reg)
@@ -448,8 +454,8 @@ function SimulatedPhone({ api, phonesPath, phone, onPhone, onPushID }: {
           <label for={vendorID}>Vendor</label>
           <select id={vendorID} name="vendor" value={vendor} onChange={(e) => setVendor((e.currentTarget as HTMLSelectElement).value)}>
             {vendors.map((v) => (
-              <option key={v} value={v}>
-                {v}
+              <option key={v.id} value={v.id}>
+                {v.name}
               </option>
             ))}
           </select>

@@ -3,13 +3,15 @@ import { useState } from "preact/hooks";
 import { ApiError } from "../api";
 import type { ApiClient, PageProps } from "../api";
 import { Button, Checkbox, ErrorBox, Field, Select, Table, announce, useFocusWhen, useLoad } from "../ui";
+import type { Vendor } from "../vendors";
 
 type APNsOptions = { sound?: string; category?: string; pushType?: string };
 type FCMOptions = { channelID?: string; priority?: string; kind?: string };
 type AndroidOptions = { channelID?: string; kind?: string };
-type AndroidVendor = "huawei" | "xiaomi" | "oppo" | "vivo" | "honor";
+type AndroidVendor = Extract<Vendor, "huawei" | "xiaomi" | "oppo" | "vivo" | "honor">;
 
-/** push.ResourceSpec: a key per vendor beside the vendor-neutral badge. */
+/** push.ResourceSpec: a key per vendor beside the vendor-neutral badge
+ * (harmony and webpush have no resource options). */
 type ResourceSpec = {
   apns?: APNsOptions;
   fcm?: FCMOptions;
@@ -24,13 +26,17 @@ type ResourceSpec = {
 /** A stored resource (resourceView in internal/admin/resources.go). */
 type ResourceView = ResourceSpec & { id: string; createdAt: string; updatedAt: string };
 
-const androidVendors: { id: AndroidVendor; name: string; channels: boolean; data: boolean }[] = [
+// noChannel: why a vendor without notification channels has none.
+const androidVendors: { id: AndroidVendor; name: string; channels: boolean; data: boolean; noChannel?: string }[] = [
   { id: "huawei", name: "Huawei", channels: true, data: true },
   { id: "xiaomi", name: "Xiaomi", channels: true, data: false },
   { id: "oppo", name: "OPPO", channels: true, data: false },
-  { id: "vivo", name: "vivo", channels: false, data: false },
-  { id: "honor", name: "Honor", channels: false, data: true },
+  { id: "vivo", name: "vivo", channels: false, data: false, noChannel: "vivo has no notification channels: its classification and category are set on the credential." },
+  { id: "honor", name: "Honor", channels: false, data: true, noChannel: "Honor's API takes no notification channel." },
 ];
+
+// The keys of a resource that hold a vendor's options.
+const optionKeys = ["apns", "fcm", ...androidVendors.map((v) => v.id)];
 
 // The server's rules (internal/push/resource.go), repeated as hints only:
 // the server decides, and its 40015 is shown when it refuses.
@@ -249,7 +255,7 @@ function ResourceEditor({ api, current, onCancel, onSaved }: {
 
   // The vendor a refusal names ("fcm.channelID must be ..."): its
   // fieldset repeats the server's message.
-  const refused = error instanceof ApiError ? /\b(apns|fcm|huawei|xiaomi|oppo|vivo)\.[A-Za-z]+/.exec(error.message)?.[1] ?? "" : "";
+  const refused = error instanceof ApiError ? new RegExp(`\\b(${optionKeys.join("|")})\\.[A-Za-z]+`).exec(error.message)?.[1] ?? "" : "";
   const serverSays = (vendor: string) =>
     refused === vendor && error instanceof ApiError ? (
       <p class="hint field-error" data-testid="server-error">
@@ -362,7 +368,7 @@ function ResourceEditor({ api, current, onCancel, onSaved }: {
                       <FieldHint text={channelHint(o.channelID)} />
                     </>
                   ) : (
-                    <p class="hint">vivo has no notification channels: its classification and category are set on the credential.</p>
+                    <p class="hint">{v.noChannel}</p>
                   )}
                   <Select label="Kind" name={`${v.id}.kind`} value={o.kind ?? ""} onChange={setAnd(v.id, "kind")} options={kinds} />
                   <FieldHint text={o.kind === "data" && !v.data ? `${v.name} has no pass-through messages the app receives: the server refuses data.` : null} />
