@@ -106,7 +106,8 @@ type Notification struct {
 	// replaces the notification). Each vendor maps it to its replace key:
 	// APNs apns-collapse-id, FCM collapse_key and notification tag, Huawei
 	// tag and notify_id, Xiaomi, OPPO and vivo their integer notify id
-	// (NumericCollapseID). At most 64 bytes (APNs' limit).
+	// (NumericCollapseID), HarmonyOS notifyId, Honor notifyId and tag,
+	// Web Push Topic and tag. At most 64 bytes (APNs' limit).
 	CollapseID string
 	// Expiration is when the push becomes worthless: the vendor must not
 	// deliver it later (APNs apns-expiration, FCM ttl, ...). Zero: the

@@ -15,8 +15,9 @@ import (
 //
 // Every push carries the ID of its job under ReceiptExtraKey in the custom
 // data the app gets (Notification.Extra; FCM, Huawei and OPPO carried it
-// already as their push_id). The app reports what the device did with the
-// push, a Receipt, naming that ID; the server ties it to the job, and so
+// already as their push_id; HarmonyOS, Honor and Web Push put it there
+// themselves, from Notification.ID). The app reports what the device did
+// with the push, a Receipt, naming that ID; the server ties it to the job, and so
 // to the app, the user and the vendor, and counts it once per job and
 // kind. The store keeps the counts in a rollup (ReceiptStore, StatsStore)
 // written in the transactions that record what they count.
@@ -33,7 +34,7 @@ type ReceiptKind string
 const (
 	// ReceiptArrived: the SDK raised notificationArrived (the system
 	// showed the notification). Only vendors whose SDK raises it in some
-	// app state (CapabilityOf) take it: APNs and Xiaomi.
+	// app state (CapabilityOf) take it: APNs, Xiaomi and Web Push.
 	ReceiptArrived ReceiptKind = "notificationArrived"
 	// ReceiptClicked: the user tapped the notification
 	// (notificationClicked); every vendor.

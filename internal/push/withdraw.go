@@ -11,7 +11,8 @@ import "strconv"
 // provider maps the collapse ID to its vendor's replace key
 // (Notification.CollapseID): APNs apns-collapse-id, FCM collapse_key and
 // notification tag, Huawei notify_id and tag, Xiaomi, OPPO and vivo their
-// notify id. docs/protocol.md ("Message revoke") has the table of what
+// notify id, HarmonyOS notifyId, Honor notifyId and tag, Web Push the
+// Topic header and the message's tag. docs/protocol.md ("Message revoke") has the table of what
 // each vendor does with it.
 
 // MessageExtraKey is the key of the message ID in a message push's and

@@ -273,9 +273,10 @@ func TestRevokeDropsPendingPush(t *testing.T) {
 	}
 }
 
-// TestRevokeWithdrawsShownNotification: on each vendor's phone the
-// message's notification is shown, then after the revoke it is gone from
-// the tray, replaced by the withdraw (the revoke's pushConfig).
+// TestRevokeWithdrawsShownNotification: on each vendor's phone (and a
+// browser for Web Push) the message's notification is shown, then after
+// the revoke it is gone from the tray, replaced by the withdraw (the
+// revoke's pushConfig).
 func TestRevokeWithdrawsShownNotification(t *testing.T) {
 	type phone struct {
 		name  string
@@ -305,6 +306,29 @@ func TestRevokeWithdrawsShownNotification(t *testing.T) {
 			}
 		}},
 	}
+	phones = append(phones, phone{"harmony", func(t *testing.T, s *testkit.Server) func() []string {
+		em, sa := startHarmony(t, s)
+		cred := map[string]any{"serviceAccountJSON": string(sa), "baseURL": em.URL(), "caPEM": string(em.CACertPEM())}
+		if st, b := adminCall(t, s, "PUT", "/push/credentials/harmony", cred); st != 200 {
+			t.Fatalf("PUT credential: %d %v", st, b)
+		}
+		tok := em.RegisterDevice(harmonyProject)
+		goOffline(t, s, "bob", protocol.PushRegistration{Vendor: "harmony", Token: tok, Environment: "production", BundleID: pkg})
+		return func() (out []string) {
+			for _, it := range em.Tray(tok) {
+				out = append(out, it.Title+"|"+it.Body)
+			}
+			return out
+		}
+	}}, phone{"webpush", func(t *testing.T, s *testkit.Server) func() []string {
+		browser := webPushBrowser(t, s, "bob")
+		return func() (out []string) {
+			for _, n := range browser.Tray() {
+				out = append(out, n.Title+"|"+n.Content)
+			}
+			return out
+		}
+	}})
 	for _, v := range androidVendors {
 		phones = append(phones, phone{v.name, func(t *testing.T, s *testkit.Server) func() []string {
 			rig := v.setup(t, s)

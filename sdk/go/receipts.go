@@ -21,8 +21,8 @@ type PushReceiptKind string
 // The receipt kinds.
 const (
 	// PushReceiptArrived: notificationArrived, the system showed the
-	// notification. Only APNs and Xiaomi devices raise it (the seed's
-	// table); the server refuses it for the others with
+	// notification. Only APNs and Xiaomi devices (the seed's table) and
+	// browsers (Web Push) raise it; the server refuses it for the others with
 	// CodeReceiptUnsupported.
 	PushReceiptArrived PushReceiptKind = PushReceiptKind(push.ReceiptArrived)
 	// PushReceiptClicked: notificationClicked, the user tapped it.

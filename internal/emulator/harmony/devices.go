@@ -225,3 +225,24 @@ func randomString(n int) string {
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)[:n]
 }
+
+// Badge returns the number the app icon of the phone holding token shows,
+// and whether any notification set one: each notification message's
+// notification.badge, in order, sets it to setNum or raises it by addNum;
+// "setNum优先级高于addNum" (HarmonyOS SDK, "多样化消息通知样式", the Push
+// Kit guide push-send-alert, section 通知角标).
+func (e *Emulator) Badge(token string) (int, bool) {
+	n, set := 0, false
+	for _, d := range e.Deliveries(token) {
+		if d.Notification == nil || d.Notification.Badge == nil {
+			continue
+		}
+		switch b := d.Notification.Badge; {
+		case b.SetNum != nil:
+			n, set = *b.SetNum, true
+		case b.AddNum != nil:
+			n, set = n+*b.AddNum, true
+		}
+	}
+	return n, set
+}

@@ -448,3 +448,37 @@ func TestControlAPI(t *testing.T) {
 		t.Fatalf("after uninstall: %d %+v", st, a)
 	}
 }
+
+// TestBadgeOnTheIcon: the icon's badge follows each notification's
+// badge: setNum sets it, addNum adds to it, setNum wins over addNum; a
+// notification without a badge leaves it, and a phone never given one
+// has none.
+func TestBadgeOnTheIcon(t *testing.T) {
+	f := setup(t)
+	tok := f.e.RegisterDevice(project)
+	jwt := "Bearer " + f.goodJWT(t)
+	if _, set := f.e.Badge(tok); set {
+		t.Fatal("a badge before any push")
+	}
+	for i, c := range []struct {
+		badge map[string]any
+		want  int
+	}{
+		{map[string]any{"setNum": 4}, 4},
+		{map[string]any{"addNum": 2}, 6},
+		{nil, 6},
+		{map[string]any{"addNum": 1, "setNum": 1}, 1},
+		{map[string]any{"setNum": 0}, 0},
+	} {
+		b := alert(tok)
+		if c.badge != nil {
+			b["payload"].(map[string]any)["notification"].(map[string]any)["badge"] = c.badge
+		}
+		if st, a, _ := f.send(t, project, jwt, "0", b); st != 200 {
+			t.Fatalf("send %d: %d %+v", i, st, a)
+		}
+		if n, set := f.e.Badge(tok); !set || n != c.want {
+			t.Fatalf("after push %d (badge %v): %d (set %v), want %d", i, c.badge, n, set, c.want)
+		}
+	}
+}

@@ -287,3 +287,35 @@ func TestFaultsPlayed(t *testing.T) {
 		t.Errorf("after the faults: %d, %d deliveries", st, len(r.e.Deliveries(dev)))
 	}
 }
+
+// TestBadgeOnTheIcon: the icon's badge follows each notification's
+// badge (with its launcher Activity): setNum sets it, addNum adds to it,
+// setNum wins over addNum; a notification without a badge leaves it.
+func TestBadgeOnTheIcon(t *testing.T) {
+	r := start(t)
+	tok := r.accessToken(t)
+	dev := r.e.RegisterDevice(testApp.AppID)
+	if _, set := r.e.Badge(dev); set {
+		t.Fatal("a badge before any push")
+	}
+	for i, c := range []struct {
+		badge map[string]any
+		want  int
+	}{
+		{map[string]any{"setNum": 4, "badgeClass": "a.Main"}, 4},
+		{map[string]any{"addNum": 2, "badgeClass": "a.Main"}, 6},
+		{nil, 6},
+		{map[string]any{"addNum": 1, "setNum": 1, "badgeClass": "a.Main"}, 1},
+	} {
+		b := notification(dev)
+		if c.badge != nil {
+			b["android"].(map[string]any)["notification"].(map[string]any)["badge"] = c.badge
+		}
+		if st, m := r.send(t, testApp.AppID, tok, b, nil); st != 200 || m["code"] != float64(200) {
+			t.Fatalf("send %d: %d %v", i, st, m)
+		}
+		if n, set := r.e.Badge(dev); !set || n != c.want {
+			t.Fatalf("after push %d (badge %v): %d (set %v), want %d", i, c.badge, n, set, c.want)
+		}
+	}
+}

@@ -28,8 +28,9 @@ import (
 // the browser holds, and its notification tray. It decrypts each push
 // (RFC 8291) and shows it as the site's service worker does
 // (registration.showNotification with the message's title, content and
-// tag: a notification with the tag of one shown replaces it). Its
-// methods are safe for concurrent use.
+// tag: a notification with the tag of one shown replaces it; a message
+// with a badge sets the app's badge, navigator.setAppBadge). Its methods
+// are safe for concurrent use.
 type Browser struct {
 	// ID and Endpoint are the subscription's.
 	ID       string
@@ -40,8 +41,9 @@ type Browser struct {
 	key     *ecdh.PrivateKey
 	auth    []byte
 
-	mu   sync.Mutex
-	tray []WebNotification
+	mu    sync.Mutex
+	tray  []WebNotification
+	badge *int
 }
 
 // WebNotification is a push as the browser decrypted and showed it: the
@@ -134,6 +136,18 @@ func (b *Browser) Tray() []WebNotification {
 	return slices.Clone(b.tray)
 }
 
+// Badge returns the app badge the service worker set (the last shown
+// message's badge, as navigator.setAppBadge of the W3C Badging API sets
+// it), and whether one was set.
+func (b *Browser) Badge() (int, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.badge == nil {
+		return 0, false
+	}
+	return *b.badge, true
+}
+
 // Receive connects the browser to the push service and waits up to
 // pollWait for pushes after the first after: each is decrypted and
 // shown. It returns them and the count to pass as the next call's after.
@@ -176,6 +190,10 @@ func (b *Browser) Receive(ctx context.Context, after int) ([]WebNotification, in
 		n.Seq, n.MessageID = m.Seq, m.ID
 		b.mu.Lock()
 		b.tray = tray.Show(b.tray, n, func(old WebNotification) bool { return n.Tag != "" && old.Tag == n.Tag })
+		if n.Badge != nil {
+			v := *n.Badge
+			b.badge = &v
+		}
 		b.mu.Unlock()
 		out = append(out, n)
 		after = m.Seq

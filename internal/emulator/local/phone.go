@@ -57,7 +57,8 @@ type Event struct {
 	// Extras is every custom-data key/value the push handed the app, as
 	// the vendor's SDK does (APNs: the payload's top-level keys but aps;
 	// FCM, Huawei: the data object; Xiaomi: extra.* but channel_id; OPPO:
-	// action_parameters; vivo: clientCustomMap), payload, callID and
+	// action_parameters; vivo: clientCustomMap; HarmonyOS: clickAction.data
+	// or extraData; Honor: data; Web Push: the message's extras), payload, callID and
 	// heraldTruncated included, and push_id (the push job's ID, which receipts name).
 	// A value that is not a JSON string is given as its JSON text.
 	Extras map[string]string `json:"extras,omitempty"`

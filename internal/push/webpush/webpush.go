@@ -36,11 +36,17 @@
 // The message JSON, which Herald's service worker (sdk/ts) reads:
 //
 //	{"id": ID, "title": Title, "content": Content, "payload": Payload,
-//	 "tag": CollapseID, "badge": Badge, "extras": Extra}
+//	 "tag": CollapseID, "badge": Badge, "extras": Extra + {"push_id": ID}}
 //
-// (empty fields omitted). The service worker shows title and content with
-// tag as the notification's tag, so a newer notification with the same
-// CollapseID replaces the one shown.
+// (empty fields omitted). extras is the custom data the service worker
+// hands the pages (ZPNsMessage.extras), as the other vendors' data
+// objects: it holds ID under push.ReceiptExtraKey, which receipts name,
+// so Extra may not use that key (push.ErrInvalidNotification). The
+// service worker shows title and content with tag as the notification's
+// tag, so a newer notification with the same CollapseID (a message's
+// withdraw, a call's cancel) replaces the one shown. Web Push has no
+// badge of its own: badge is for the service worker's
+// navigator.setAppBadge (the W3C Badging API), where the browser has it.
 //
 // Web Push carries what the service worker must show: KindData and
 // KindVoIP are refused with push.ErrInvalidNotification before anything is
@@ -291,8 +297,21 @@ func plaintext(n push.Notification) ([]byte, error) {
 	if n.Kind != push.KindAlert && n.Kind != "" {
 		return nil, fmt.Errorf("webpush: %s pushes: browsers show every push: %w", n.Kind, push.ErrInvalidNotification)
 	}
+	var extras map[string]string
+	if len(n.Extra) > 0 || n.ID != "" {
+		extras = make(map[string]string, len(n.Extra)+1)
+		for k, v := range n.Extra {
+			if k == push.ReceiptExtraKey {
+				return nil, fmt.Errorf("webpush: extra key %q is Herald's: %w", k, push.ErrInvalidNotification)
+			}
+			extras[k] = v
+		}
+		if n.ID != "" {
+			extras[push.ReceiptExtraKey] = n.ID
+		}
+	}
 	b, err := json.Marshal(message{ID: n.ID, Title: n.Title, Content: n.Content, Payload: n.Payload,
-		Tag: n.CollapseID, Badge: n.Badge, Extras: n.Extra})
+		Tag: n.CollapseID, Badge: n.Badge, Extras: extras})
 	if err != nil {
 		return nil, fmt.Errorf("webpush: encoding: %w", err)
 	}

@@ -75,7 +75,8 @@ func TestProviderDeliversToTheBrowser(t *testing.T) {
 	}
 	w := got[0]
 	if w.Title != "Alice" || w.Content != "hi from alice" || w.Payload != n.Payload || w.Tag != "call-42" || w.Topic != "call-42" ||
-		w.Urgency != "high" || w.Extras["callID"] != "42" || w.ID != "job-1" {
+		w.Urgency != "high" || w.Extras["callID"] != "42" || w.ID != "job-1" ||
+		w.Extras[push.ReceiptExtraKey] != "job-1" {
 		t.Fatalf("shown %+v", w)
 	}
 	if tray := r.browser.Tray(); len(tray) != 1 {
@@ -113,6 +114,7 @@ func TestProviderOutcomes(t *testing.T) {
 		"data":      {Token: tok, Kind: push.KindData, Payload: "p"},
 		"voip":      {Token: tok, Kind: push.KindVoIP},
 		"bad token": {Token: `{"endpoint":"http://push.example.com/x"}`, Kind: push.KindAlert, Title: "t"},
+		"extra key": {ID: "j", Token: tok, Kind: push.KindAlert, Title: "t", Extra: map[string]string{push.ReceiptExtraKey: "forged"}},
 	} {
 		if _, err := r.p.Send(ctx(t), n); !errors.Is(err, push.ErrInvalidNotification) {
 			t.Errorf("%s: %v, want ErrInvalidNotification", name, err)

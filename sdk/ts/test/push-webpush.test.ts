@@ -93,6 +93,8 @@ class PlayedBrowser {
     };
   }
 
+  /** The numbers the service worker set the app badge to (navigator.setAppBadge). */
+  badges: Array<number | undefined> = [];
   /** The service worker's global scope; pageOpen false plays a browser with no page of the site open. */
   pageOpen = true;
   private scope(): WorkerScopeLike {
@@ -103,6 +105,7 @@ class PlayedBrowser {
         if (type === 'notificationclick') this.clickHandler = l;
       }) as WorkerScopeLike['addEventListener'],
       registration: { showNotification: async (title, options) => void this.shown.push({ title, ...options }) },
+      navigator: { setAppBadge: async (n?: number) => void this.badges.push(n) },
       clients: { matchAll: async () => (this.pageOpen ? [client] : []) },
     };
   }
@@ -176,13 +179,18 @@ test('a page registers with Web Push; an offline push is shown by the service wo
   zim.destroy();
   await settled(srv, 1);
   const payload = uniq('p');
-  await send(alice, bob, payload, 'Alice', 'hi from alice');
+  const messageID = await send(alice, bob, payload, 'Alice', 'hi from alice');
   const at = rec.mark();
   await browser.receive(0);
   expect(browser.shown).toHaveLength(1);
   expect(browser.shown[0]).toMatchObject({ title: 'Alice', body: 'hi from alice' });
   const arrived = await rec.until('notificationArrived', (r) => r.event === 'notificationArrived', at);
   expect(arrived.data).toMatchObject({ title: 'Alice', content: 'hi from alice', payload });
+  // The custom data holds the push's ID (receipts name it) and the message's.
+  const extras = (arrived.data as { extras: Record<string, string> }).extras;
+  expect(extras.push_id).toMatch(/^00000000-0000-4000-8000-[0-9a-f]{12}$/);
+  expect(extras.messageID).toBe(messageID);
+  expect(browser.badges).toEqual([]);
 
   await browser.click();
   const clicked = await rec.until('notificationClicked', (r) => r.event === 'notificationClicked', at);
@@ -201,6 +209,19 @@ test('the service worker shows a push with no page open and raises nothing', asy
   await Promise.all(waits);
   expect(browser.shown).toEqual([{ title: 'T', body: 'C', tag: 'call-1', data: { title: 'T', content: 'C', tag: 'call-1' } }]);
   expect(seen).toEqual([]);
+});
+
+test("the service worker sets the app badge to a push's badge", async () => {
+  const browser = new PlayedBrowser('http://127.0.0.1:1');
+  const c = browser.container();
+  await c.register('/sw.js');
+  for (const m of [{ title: 'T', content: 'one', badge: 3 }, { title: 'T', content: 'two' }, { title: 'T', content: 'read', badge: 0 }]) {
+    const waits: Promise<unknown>[] = [];
+    (browser as any).pushHandler({ data: { json: () => m }, waitUntil: (p: Promise<unknown>) => waits.push(p) });
+    await Promise.all(waits);
+  }
+  expect(browser.shown.map((n) => n.body)).toEqual(['one', 'two', 'read']);
+  expect(browser.badges).toEqual([3, 0]);
 });
 
 test('webPushSource without a key reports TokenUnavailable; a web source must use vendor webpush', async () => {

@@ -29,6 +29,8 @@ export interface WorkerScopeLike {
     l: (e: { notification: { data: unknown; close(): void }; waitUntil(p: Promise<unknown>): void }) => void,
   ): void;
   registration: { showNotification(title: string, options: { body?: string; tag?: string; data?: unknown }): Promise<void> };
+  /** WorkerNavigator: setAppBadge where the browser has the Badging API. */
+  navigator?: { setAppBadge?(contents?: number): Promise<void> };
   clients: {
     matchAll(o: { type: 'window'; includeUncontrolled: boolean }): Promise<readonly WorkerClientLike[]>;
     openWindow?(url: string): Promise<unknown>;
@@ -58,8 +60,11 @@ function readMessage(data: { json(): unknown } | null): WebPushMessage {
  * is shown (registration.showNotification with its title, content as
  * body and tag, so a newer notification with the push's collapse ID
  * replaces the shown one) and then posted to every open page of the site
- * as notificationArrived; a click posts notificationClicked and focuses a
- * page (or opens the site's root when none is open).
+ * as notificationArrived; a push with a badge (the push config's
+ * enableBadge) sets the app's badge with navigator.setAppBadge (the W3C
+ * Badging API; 0 clears it) where the browser has it; a click posts
+ * notificationClicked and focuses a page (or opens the site's root when
+ * none is open).
  */
 export function installHeraldServiceWorker(scope: WorkerScopeLike): void {
   const tell = async (event: 'notificationArrived' | 'notificationClicked', m: WebPushMessage) => {
@@ -72,7 +77,14 @@ export function installHeraldServiceWorker(scope: WorkerScopeLike): void {
     const opts: { body?: string; tag?: string; data?: unknown } = { data: m };
     if (m.content !== undefined) opts.body = m.content;
     if (m.tag) opts.tag = m.tag;
-    e.waitUntil(scope.registration.showNotification(m.title ?? '', opts).then(() => tell('notificationArrived', m)));
+    const shown = scope.registration.showNotification(m.title ?? '', opts);
+    // A browser without the Badging API, or one refusing it, still
+    // shows the notification.
+    const badge =
+      typeof m.badge === 'number' && Number.isInteger(m.badge) && m.badge >= 0 && scope.navigator?.setAppBadge
+        ? scope.navigator.setAppBadge(m.badge).catch(() => {})
+        : Promise.resolve();
+    e.waitUntil(Promise.all([shown, badge]).then(() => tell('notificationArrived', m)));
   });
   scope.addEventListener('notificationclick', (e) => {
     e.notification.close();
