@@ -44,109 +44,100 @@ func waitLine(t *testing.T, out *syncBuffer, errc <-chan error, parts ...string)
 }
 
 // TestCLIServeEmulateDevice: serve --emulate in its own process, a device
-// for bob on APNs in the background, alice sends with a push config, and
-// the device shows the notification and raises notificationArrived (Apple
-// supports it), not throughMessageReceived (Apple does not).
+// of each vendor for bob in the background (herald device --vendor V),
+// alice sends with a push config, and the device shows the notification
+// and raises the callbacks its vendor has, and only those:
+//   - apns: notificationArrived (Apple supports it), not
+//     throughMessageReceived (Apple does not);
+//   - xiaomi: notificationArrived (Xiaomi supports it in the background),
+//     not throughMessageReceived;
+//   - harmony (HarmonyOS NEXT): neither notificationArrived nor
+//     throughMessageReceived (Push Kit has no arrival callback; background
+//     messages only in the foreground);
+//   - honor: no notificationArrived;
+//   - webpush (a browser, which subscribes at the Web Push emulator and
+//     registers the subscription): the push decrypted and shown, and
+//     notificationArrived (the service worker tells an open page).
 func TestCLIServeEmulateDevice(t *testing.T) {
-	dir := t.TempDir()
-	_, addr := startProcess(t, dir, "--emulate")
-	if _, err := local.LoadManifest(dir); err != nil {
-		t.Fatal(err)
-	}
-	common := []string{"--server", "ws://" + addr, "--data", dir}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	var dout syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		stderr, err := runCLI(ctx, &dout, append([]string{"device", "--vendor", "apns", "--user", "bob", "--state", "background"}, common...)...)
-		if err != nil {
-			t.Logf("device stderr: %s", stderr)
-		}
-		done <- err
-	}()
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("device: %v", err)
+	for _, tt := range []struct {
+		vendor     string
+		registered []string // parts of the registered line beyond pushID and errorCode
+		displayed  []string // parts of the notificationDisplayed line beyond title, content, payload
+		arrived    []string // parts of the notificationArrived line; nil: none awaited
+		absent     []string // events the device must not raise
+		kind       string   // the kind of every displayed and arrived line; "": not checked
+	}{
+		{vendor: "apns",
+			arrived: []string{`"title":"T"`, `"content":"C"`},
+			absent:  []string{"throughMessageReceived"}, kind: "alert"},
+		{vendor: "xiaomi", registered: []string{`"vendor":"xiaomi"`},
+			arrived: []string{`"title":"T"`, `"content":"C"`, `"payload":"P1"`},
+			absent:  []string{"throughMessageReceived"}, kind: "notification"},
+		{vendor: "harmony", registered: []string{`"vendor":"harmony"`}, displayed: []string{`"vendor":"harmony"`},
+			absent: []string{"notificationArrived", "throughMessageReceived"}},
+		{vendor: "honor", registered: []string{`"vendor":"honor"`}, displayed: []string{`"vendor":"honor"`},
+			absent: []string{"notificationArrived"}},
+		{vendor: "webpush", registered: []string{`"vendor":"webpush"`, `"token":"{`},
+			arrived: []string{`"title":"T"`, `"content":"C"`, `"payload":"P1"`},
+			absent:  []string{"throughMessageReceived"}, kind: "notification"},
+	} {
+		t.Run(tt.vendor, func(t *testing.T) {
+			dir := t.TempDir()
+			_, addr := startProcess(t, dir, "--emulate")
+			if _, err := local.LoadManifest(dir); err != nil {
+				t.Fatal(err)
 			}
-		case <-time.After(10 * time.Second):
-			t.Error("device did not stop when interrupted")
-		}
-	}()
-	waitLine(t, &dout, done, `"event":"registered"`, `"pushID":"P`, `"errorCode":0`)
-	waitLine(t, &dout, done, `"event":"appStateChanged"`, `"state":"background"`)
+			common := []string{"--server", "ws://" + addr, "--data", dir}
 
-	var sout syncBuffer
-	if stderr, err := runCLI(context.Background(), &sout, append([]string{"send", "--as", "alice", "--to", "bob",
-		"--title", "T", "--content", "C", "--payload", "P1", "hello"}, common...)...); err != nil {
-		t.Fatalf("send: %v\n%s", err, stderr)
-	}
-	waitLine(t, &dout, done, `"event":"notificationDisplayed"`, `"title":"T"`, `"content":"C"`, `"payload":"P1"`)
-	out := waitLine(t, &dout, done, `"event":"notificationArrived"`, `"title":"T"`, `"content":"C"`)
-	if strings.Contains(out, "throughMessageReceived") {
-		t.Errorf("APNs device raised throughMessageReceived:\n%s", out)
-	}
-	for _, l := range jsonLinesOf(t, out) {
-		if l["event"] == "notificationDisplayed" || l["event"] == "notificationArrived" {
-			if l["vendor"] != "apns" || l["kind"] != "alert" {
-				t.Errorf("line %v", l)
+			ctx, cancel := context.WithCancel(context.Background())
+			var dout syncBuffer
+			done := make(chan error, 1)
+			go func() {
+				stderr, err := runCLI(ctx, &dout, append([]string{"device", "--vendor", tt.vendor, "--user", "bob", "--state", "background"}, common...)...)
+				if err != nil {
+					t.Logf("device stderr: %s", stderr)
+				}
+				done <- err
+			}()
+			defer func() {
+				cancel()
+				select {
+				case err := <-done:
+					if err != nil {
+						t.Errorf("device: %v", err)
+					}
+				case <-time.After(10 * time.Second):
+					t.Error("device did not stop when interrupted")
+				}
+			}()
+			waitLine(t, &dout, done, append([]string{`"event":"registered"`, `"pushID":"P`, `"errorCode":0`}, tt.registered...)...)
+			waitLine(t, &dout, done, `"event":"appStateChanged"`, `"state":"background"`)
+
+			var sout syncBuffer
+			if stderr, err := runCLI(context.Background(), &sout, append([]string{"send", "--as", "alice", "--to", "bob",
+				"--title", "T", "--content", "C", "--payload", "P1", "hello"}, common...)...); err != nil {
+				t.Fatalf("send: %v\n%s", err, stderr)
 			}
-		}
-	}
-}
-
-// TestCLIServeEmulateDeviceXiaomi: as TestCLIServeEmulateDevice with a
-// Xiaomi phone in the background: the system shows the notification and
-// the SDK raises notificationArrived (Xiaomi supports it in the
-// background), not throughMessageReceived.
-func TestCLIServeEmulateDeviceXiaomi(t *testing.T) {
-	dir := t.TempDir()
-	_, addr := startProcess(t, dir, "--emulate")
-	common := []string{"--server", "ws://" + addr, "--data", dir}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	var dout syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		stderr, err := runCLI(ctx, &dout, append([]string{"device", "--vendor", "xiaomi", "--user", "bob", "--state", "background"}, common...)...)
-		if err != nil {
-			t.Logf("device stderr: %s", stderr)
-		}
-		done <- err
-	}()
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("device: %v", err)
+			out := waitLine(t, &dout, done, append([]string{`"event":"notificationDisplayed"`, `"title":"T"`, `"content":"C"`, `"payload":"P1"`}, tt.displayed...)...)
+			if tt.arrived != nil {
+				out = waitLine(t, &dout, done, append([]string{`"event":"notificationArrived"`}, tt.arrived...)...)
 			}
-		case <-time.After(10 * time.Second):
-			t.Error("device did not stop when interrupted")
-		}
-	}()
-	waitLine(t, &dout, done, `"event":"registered"`, `"pushID":"P`, `"errorCode":0`, `"vendor":"xiaomi"`)
-	waitLine(t, &dout, done, `"event":"appStateChanged"`, `"state":"background"`)
-
-	var sout syncBuffer
-	if stderr, err := runCLI(context.Background(), &sout, append([]string{"send", "--as", "alice", "--to", "bob",
-		"--title", "T", "--content", "C", "--payload", "P1", "hello"}, common...)...); err != nil {
-		t.Fatalf("send: %v\n%s", err, stderr)
-	}
-	waitLine(t, &dout, done, `"event":"notificationDisplayed"`, `"title":"T"`, `"content":"C"`, `"payload":"P1"`)
-	out := waitLine(t, &dout, done, `"event":"notificationArrived"`, `"title":"T"`, `"content":"C"`, `"payload":"P1"`)
-	if strings.Contains(out, "throughMessageReceived") {
-		t.Errorf("Xiaomi device raised throughMessageReceived:\n%s", out)
-	}
-	for _, l := range jsonLinesOf(t, out) {
-		if l["event"] == "notificationDisplayed" || l["event"] == "notificationArrived" {
-			if l["vendor"] != "xiaomi" || l["kind"] != "notification" {
-				t.Errorf("line %v", l)
+			for _, ev := range tt.absent {
+				if strings.Contains(out, ev) {
+					t.Errorf("%s device raised %s:\n%s", tt.vendor, ev, out)
+				}
 			}
-		}
+			if tt.kind == "" {
+				return
+			}
+			for _, l := range jsonLinesOf(t, out) {
+				if l["event"] == "notificationDisplayed" || l["event"] == "notificationArrived" {
+					if l["vendor"] != tt.vendor || l["kind"] != tt.kind {
+						t.Errorf("line %v", l)
+					}
+				}
+			}
+		})
 	}
 }
 

@@ -364,8 +364,11 @@ func decodeStored(w http.ResponseWriter, r *http.Request, c environmental) ([]by
 	return json.Marshal(c)
 }
 
-// buildAndroid builds the provider of one of the Android vendors' configs:
-// decode into c, check its environments and CA, then construct.
+// buildAndroid builds the provider of one of the Android vendors' configs
+// (and HarmonyOS's): decode into c, check its environments and CA, then
+// construct. A construct error that is already the catalogue's (a field
+// construct checks itself) is returned as it is; others go through
+// providerError.
 func buildAndroid(config []byte, c any, name string, envsOf func() []push.Environment, caOf func() string,
 	construct func(*x509.CertPool) (push.Provider, error)) (push.Provider, []push.Environment, error) {
 	if err := json.Unmarshal(config, c); err != nil {
@@ -381,6 +384,9 @@ func buildAndroid(config []byte, c any, name string, envsOf func() []push.Enviro
 	}
 	p, err := construct(roots)
 	if err != nil {
+		if pe := (*protocol.Error)(nil); errors.As(err, &pe) {
+			return nil, nil, err
+		}
 		return nil, nil, providerError(err)
 	}
 	return p, envs, nil

@@ -1,10 +1,10 @@
 package admin
 
 import (
+	"crypto/x509"
 	"encoding/json"
 	"net/http"
 
-	"github.com/heraldim/herald/internal/protocol"
 	"github.com/heraldim/herald/internal/push"
 	"github.com/heraldim/herald/internal/push/harmony"
 )
@@ -47,27 +47,15 @@ func decodeHarmony(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 // buildHarmony makes the provider of a stored harmony config.
 func (h *Handler) buildHarmony(config []byte) (push.Provider, []push.Environment, error) {
 	var c harmonyConfig
-	if err := json.Unmarshal(config, &c); err != nil {
-		return nil, nil, protocol.Errorf(protocol.CodeInvalidArgument, "unreadable HarmonyOS config")
-	}
-	envs, err := environments(c.Environments)
-	if err != nil {
-		return nil, nil, err
-	}
-	roots, err := caPool(c.CAPEM)
-	if err != nil {
-		return nil, nil, err
-	}
-	sa, err := serviceAccount(c.ServiceAccountJSON)
-	if err != nil {
-		return nil, nil, err
-	}
-	p, err := harmony.New(harmony.Config{ServiceAccountJSON: sa, BaseURL: c.BaseURL, Category: c.Category,
-		CallRight: c.CallRight, RootCAs: roots, Now: h.cfg.Now})
-	if err != nil {
-		return nil, nil, providerError(err)
-	}
-	return p, envs, nil
+	return buildAndroid(config, &c, "HarmonyOS", func() []push.Environment { return c.Environments }, func() string { return c.CAPEM },
+		func(roots *x509.CertPool) (push.Provider, error) {
+			sa, err := serviceAccount(c.ServiceAccountJSON)
+			if err != nil {
+				return nil, err
+			}
+			return harmony.New(harmony.Config{ServiceAccountJSON: sa, BaseURL: c.BaseURL, Category: c.Category,
+				CallRight: c.CallRight, RootCAs: roots, Now: h.cfg.Now})
+		})
 }
 
 // viewHarmony fills v with what may be shown of a harmony config: the

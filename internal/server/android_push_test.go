@@ -48,6 +48,19 @@ type vendorRig struct {
 	selfClassify func()
 }
 
+// pushKitShown is what a Push Kit-shaped message (Huawei's, Honor's)
+// shows: android.notification's title and body, and the payload and
+// truncation marker of message.data, a JSON object as a string.
+func pushKitShown(title, body string, data *string) (shown, error) {
+	var m map[string]string
+	if data != nil {
+		if err := json.Unmarshal([]byte(*data), &m); err != nil {
+			return shown{}, err
+		}
+	}
+	return shown{title, body, m["payload"], m[push.TruncatedKey]}, nil
+}
+
 // androidVendor sets up one Android vendor's emulator.
 type androidVendor struct {
 	name  string
@@ -73,14 +86,7 @@ var androidVendors = []androidVendor{
 				if err != nil || d.Message.Android == nil || d.Message.Android.Notification == nil {
 					return shown{}, err
 				}
-				var data map[string]string
-				if d.Message.Data != nil {
-					if err := json.Unmarshal([]byte(*d.Message.Data), &data); err != nil {
-						return shown{}, err
-					}
-				}
-				n := d.Message.Android.Notification
-				return shown{n.Title, n.Body, data["payload"], data[push.TruncatedKey]}, nil
+				return pushKitShown(d.Message.Android.Notification.Title, d.Message.Android.Notification.Body, d.Message.Data)
 			},
 			tray: func() (out []string) {
 				for _, it := range em.Tray(tok) {

@@ -50,14 +50,7 @@ func honorRig(t testing.TB, s *testkit.Server) vendorRig {
 			if err != nil || d.Message.Android == nil || d.Message.Android.Notification == nil {
 				return shown{}, err
 			}
-			var data map[string]string
-			if d.Message.Data != nil {
-				if err := json.Unmarshal([]byte(*d.Message.Data), &data); err != nil {
-					return shown{}, err
-				}
-			}
-			n := d.Message.Android.Notification
-			return shown{n.Title, n.Body, data["payload"], data[push.TruncatedKey]}, nil
+			return pushKitShown(d.Message.Android.Notification.Title, d.Message.Android.Notification.Body, d.Message.Data)
 		},
 		tray: func() (out []string) {
 			for _, it := range em.Tray(tok) {

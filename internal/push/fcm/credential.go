@@ -133,74 +133,27 @@ func (e *oauthError) result() push.Result {
 // assertion for one when there is none, it is about to expire, or fresh
 // is set (Check).
 func (p *Provider) accessToken(ctx context.Context, fresh bool) (string, error) {
-	if !fresh {
-		if tok := p.cached(); tok != "" {
-			return tok, nil
-		}
-	}
-	select {
-	case p.sem <- struct{}{}:
-	case <-ctx.Done():
-		return "", fmt.Errorf("fcm: access token: %w", ctx.Err())
-	}
-	defer func() { <-p.sem }()
-	if !fresh {
-		// Another Send may have fetched one while this one waited.
-		if tok := p.cached(); tok != "" {
-			return tok, nil
-		}
-	}
-	p.mu.Lock()
-	refused := p.refused
-	p.mu.Unlock()
-	if !fresh {
-		// Another node may have fetched one.
-		if t, ok := p.shared.Load(ctx, p.now(), tokenRefreshMargin, refused); ok {
-			p.mu.Lock()
-			p.token, p.refreshAt = t.Token, t.Expires.Add(-tokenRefreshMargin)
-			p.mu.Unlock()
-			return t.Token, nil
-		}
-	}
-	tok, life, err := p.exchange(ctx)
+	tok, err := p.tokens.Token(ctx, fresh, p.exchange)
 	if err != nil {
-		return "", err
+		var oe *oauthError
+		if errors.As(err, &oe) {
+			return "", err
+		}
+		return "", fmt.Errorf("fcm: access token: %w", err)
 	}
-	now := p.now()
-	margin := min(tokenRefreshMargin, life/2)
-	p.mu.Lock()
-	p.token, p.refreshAt = tok, now.Add(life-margin)
-	p.mu.Unlock()
-	p.shared.Save(ctx, push.AccessToken{Token: tok, Expires: now.Add(life)})
 	return tok, nil
-}
-
-func (p *Provider) cached() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.token != "" && p.now().Before(p.refreshAt) {
-		return p.token
-	}
-	return ""
 }
 
 // forget drops tok from the cache after FCM refused it, unless another
 // Send already replaced it with a newer one.
-func (p *Provider) forget(tok string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.refused = tok
-	if p.token == tok {
-		p.token = ""
-	}
-}
+func (p *Provider) forget(tok string) { p.tokens.Forget(tok) }
 
 // exchange runs one JWT-bearer grant with golang.org/x/oauth2/jwt and
-// returns the access token and its lifetime. The jwt package posts with no
-// context of its own, so the HTTP client it is handed binds every request
-// to ctx (with the Provider's timeout): a shutdown does not wait for a
-// stalled token endpoint.
-func (p *Provider) exchange(ctx context.Context) (string, time.Duration, error) {
+// returns the access token and its lifetime, counted from the answer. The
+// jwt package posts with no context of its own, so the HTTP client it is
+// handed binds every request to ctx (with the Provider's timeout): a
+// shutdown does not wait for a stalled token endpoint.
+func (p *Provider) exchange(ctx context.Context) (push.Grant, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	base := p.client.Transport
@@ -213,18 +166,18 @@ func (p *Provider) exchange(ctx context.Context) (string, time.Duration, error) 
 		if ctx.Err() != nil {
 			// The jwt package flattens transport errors into text; report
 			// the context's error so that errors.Is works for callers.
-			return "", 0, fmt.Errorf("fcm: access token: %w", ctx.Err())
+			return push.Grant{}, ctx.Err()
 		}
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) && re.Response != nil {
-			return "", 0, newOAuthError(re, p.now())
+			return push.Grant{}, newOAuthError(re, p.now())
 		}
-		return "", 0, fmt.Errorf("fcm: access token: %w", err)
+		return push.Grant{}, err
 	}
 	if tok.AccessToken == "" {
-		return "", 0, errors.New("fcm: access token: the token endpoint answered without access_token")
+		return push.Grant{}, errors.New("the token endpoint answered without access_token")
 	}
-	return tok.AccessToken, tokenLifetime(tok), nil
+	return push.Grant{Token: tok.AccessToken, At: p.now(), Life: tokenLifetime(tok)}, nil
 }
 
 func newOAuthError(re *oauth2.RetrieveError, now time.Time) *oauthError {

@@ -121,7 +121,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/oauth2/jwt"
@@ -224,17 +223,9 @@ type Provider struct {
 	now       func() time.Time
 	channel   string // Config.DefaultChannelID
 
-	// sem lets one token exchange run at a time, so that Sends that find
-	// no valid token cost one grant, not one each; a channel rather than a
-	// mutex so that waiting honours the caller's context.
-	sem chan struct{}
-
-	shared push.SharedToken // Config.Tokens
-
-	mu        sync.Mutex
-	token     string    // cached access token, "" when none
-	refreshAt time.Time // when the cached token stops being used
-	refused   string    // the last token FCM refused: never taken back from shared
+	// tokens caches the access token: one exchange for Sends that find
+	// none valid, shared with the other nodes (Config.Tokens).
+	tokens *push.TokenCache
 }
 
 var (
@@ -282,10 +273,7 @@ func New(cfg Config) (*Provider, error) {
 		client:  cfg.HTTPClient,
 		timeout: cfg.Timeout,
 		now:     cfg.Now,
-		sem:     make(chan struct{}, 1),
 		channel: cfg.DefaultChannelID,
-		shared: push.SharedToken{Store: cfg.Tokens, Log: cfg.Log,
-			Key: push.TokenKey{Vendor: push.VendorFCM, Account: sa.ClientEmail, Secret: push.SecretHash(sa.PrivateKey)}},
 	}
 	if p.client == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
@@ -300,6 +288,9 @@ func New(cfg Config) (*Provider, error) {
 	if p.now == nil {
 		p.now = time.Now
 	}
+	p.tokens = push.NewTokenCache(push.SharedToken{Store: cfg.Tokens, Log: cfg.Log,
+		Key: push.TokenKey{Vendor: push.VendorFCM, Account: sa.ClientEmail, Secret: push.SecretHash(sa.PrivateKey)}},
+		tokenRefreshMargin, p.now)
 	return p, nil
 }
 

@@ -86,7 +86,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -95,10 +94,10 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/heraldim/herald/internal/push"
+	"github.com/heraldim/herald/internal/push/oauthtoken"
 )
 
 // Endpoints and limits of Honor Push.
@@ -184,10 +183,7 @@ type Config struct {
 // concurrent use.
 type Provider struct {
 	appID      string
-	clientID   string
-	secret     string
 	sendURL    string
-	tokenURL   string
 	client     *http.Client
 	ownClient  bool
 	timeout    time.Duration
@@ -195,16 +191,7 @@ type Provider struct {
 	badgeClass string
 	quota      map[int]bool
 
-	// sem lets one token exchange run at a time; a channel so that waiting
-	// honours the caller's context.
-	sem chan struct{}
-
-	shared push.SharedToken // Config.Tokens
-
-	mu        sync.Mutex
-	token     string
-	refreshAt time.Time
-	refused   string // the last token Honor refused: never taken back from shared
+	tokens *oauthtoken.Client // the access token: cached, shared, fetched
 }
 
 var (
@@ -236,18 +223,12 @@ func New(cfg Config) (*Provider, error) {
 	}
 	p := &Provider{
 		appID:      cfg.AppID,
-		clientID:   cfg.ClientID,
-		secret:     cfg.ClientSecret,
 		sendURL:    base + "/api/v1/" + url.PathEscape(cfg.AppID) + "/sendMessage",
-		tokenURL:   tokenURL,
 		client:     cfg.HTTPClient,
 		timeout:    cfg.Timeout,
 		now:        cfg.Now,
 		badgeClass: cfg.BadgeClass,
 		quota:      make(map[int]bool),
-		sem:        make(chan struct{}, 1),
-		shared: push.SharedToken{Store: cfg.Tokens, Log: cfg.Log,
-			Key: push.TokenKey{Vendor: push.VendorHonor, Account: cfg.ClientID, Secret: push.SecretHash(cfg.ClientSecret)}},
 	}
 	codes := cfg.QuotaCodes
 	if len(codes) == 0 {
@@ -268,6 +249,18 @@ func New(cfg Config) (*Provider, error) {
 	if p.now == nil {
 		p.now = time.Now
 	}
+	p.tokens = oauthtoken.New(oauthtoken.Config{
+		Name:         "honor",
+		URL:          tokenURL,
+		ClientID:     cfg.ClientID,
+		ClientSecret: cfg.ClientSecret,
+		HTTPClient:   p.client,
+		Timeout:      p.timeout,
+		Now:          p.now,
+		Margin:       tokenRefreshMargin,
+		Shared: push.SharedToken{Store: cfg.Tokens, Log: cfg.Log,
+			Key: push.TokenKey{Vendor: push.VendorHonor, Account: cfg.ClientID, Secret: push.SecretHash(cfg.ClientSecret)}},
+	})
 	return p, nil
 }
 
@@ -325,11 +318,11 @@ func (p *Provider) Send(ctx context.Context, n push.Notification) (push.Result, 
 	if _, err := p.buildBody(n, p.now()); err != nil {
 		return push.Result{}, err
 	}
-	tok, err := p.accessToken(ctx, false)
+	tok, err := p.tokens.Token(ctx, false)
 	if err != nil {
-		var oe *oauthError
+		var oe *oauthtoken.Error
 		if errors.As(err, &oe) {
-			return oe.result(), nil
+			return oe.Result(), nil
 		}
 		return push.Result{}, err
 	}
@@ -359,9 +352,9 @@ func (p *Provider) Send(ctx context.Context, n push.Notification) (push.Result, 
 // bypassed, then refilled) and sends nothing. A refusal of the credential
 // wraps push.ErrCredential; other failures are plain errors.
 func (p *Provider) Check(ctx context.Context) error {
-	if _, err := p.accessToken(ctx, true); err != nil {
-		var oe *oauthError
-		if errors.As(err, &oe) && oe.result().Outcome == push.AuthFailed {
+	if _, err := p.tokens.Token(ctx, true); err != nil {
+		var oe *oauthtoken.Error
+		if errors.As(err, &oe) && oe.Result().Outcome == push.AuthFailed {
 			return fmt.Errorf("honor: check: %w: %w", push.ErrCredential, err)
 		}
 		return fmt.Errorf("honor: check: %w", err)
@@ -393,125 +386,11 @@ func (p *Provider) post(ctx context.Context, u string, hdr http.Header, body []b
 	return resp.StatusCode, resp.Header, raw, nil
 }
 
-// tokenAnswer is the token endpoint's answer, success or error.
-type tokenAnswer struct {
-	AccessToken      string `json:"access_token"`
-	ExpiresIn        int64  `json:"expires_in"`
-	TokenType        string `json:"token_type"`
-	Error            string `json:"error"`
-	ErrorDescription string `json:"error_description"`
-}
+func (p *Provider) cached() string { return p.tokens.Cached() }
 
-// oauthError is a refusal by the token endpoint.
-type oauthError struct {
-	status int
-	header http.Header
-	reason string
-	now    time.Time
-}
-
-func (e *oauthError) Error() string {
-	return fmt.Sprintf("token endpoint answered %d: %s", e.status, e.reason)
-}
-
-func (e *oauthError) result() push.Result {
-	res := push.Result{Status: e.status, Reason: e.reason}
-	switch {
-	case e.status == http.StatusTooManyRequests || e.status >= 500:
-		res.Outcome = push.Retry
-		res.RetryAfter = push.ParseRetryAfter(e.header.Get("Retry-After"), e.now)
-	default:
-		res.Outcome = push.AuthFailed
-	}
-	return res
-}
-
-// accessToken returns the cached token or fetches one; fresh bypasses the
-// cache.
-func (p *Provider) accessToken(ctx context.Context, fresh bool) (string, error) {
-	if !fresh {
-		if tok := p.cached(); tok != "" {
-			return tok, nil
-		}
-	}
-	select {
-	case p.sem <- struct{}{}:
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-	defer func() { <-p.sem }()
-	if !fresh {
-		if tok := p.cached(); tok != "" {
-			return tok, nil // another Send fetched it while we waited
-		}
-		p.mu.Lock()
-		refused := p.refused
-		p.mu.Unlock()
-		// Another node may have fetched one.
-		if t, ok := p.shared.Load(ctx, p.now(), tokenRefreshMargin, refused); ok {
-			p.mu.Lock()
-			p.token, p.refreshAt = t.Token, t.Expires.Add(-tokenRefreshMargin)
-			p.mu.Unlock()
-			return t.Token, nil
-		}
-	}
-	form := url.Values{
-		"grant_type":    {"client_credentials"},
-		"client_id":     {p.clientID},
-		"client_secret": {p.secret},
-	}
-	start := p.now()
-	status, header, raw, err := p.post(ctx, p.tokenURL,
-		http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, []byte(form.Encode()))
-	if err != nil {
-		return "", fmt.Errorf("honor: token exchange: %w", err)
-	}
-	var ans tokenAnswer
-	jerr := json.Unmarshal(raw, &ans)
-	if status != http.StatusOK || jerr != nil || ans.AccessToken == "" {
-		reason := fmt.Sprintf("HTTP %d", status)
-		if ans.Error != "" {
-			reason = "oauth2 " + ans.Error
-			if ans.ErrorDescription != "" {
-				reason += ": " + ans.ErrorDescription
-			}
-		}
-		if status == http.StatusOK {
-			status = http.StatusBadGateway // an answer without a token: treat as a server fault
-			reason += " (no access_token)"
-		}
-		return "", &oauthError{status: status, header: header, reason: clip(reason), now: p.now()}
-	}
-	life := time.Duration(ans.ExpiresIn) * time.Second
-	if life <= 0 {
-		life = time.Hour
-	}
-	margin := min(tokenRefreshMargin, life/2)
-	p.mu.Lock()
-	p.token, p.refreshAt = ans.AccessToken, start.Add(life-margin)
-	p.mu.Unlock()
-	p.shared.Save(ctx, push.AccessToken{Token: ans.AccessToken, Expires: start.Add(life)})
-	return ans.AccessToken, nil
-}
-
-func (p *Provider) cached() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.token != "" && p.now().Before(p.refreshAt) {
-		return p.token
-	}
-	return ""
-}
-
-// forget drops tok from the cache if it is still the cached one.
-func (p *Provider) forget(tok string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.refused = tok
-	if p.token == tok {
-		p.token = ""
-	}
-}
+// forget drops tok, which Honor refused, from the cache unless it
+// was replaced.
+func (p *Provider) forget(tok string) { p.tokens.Forget(tok) }
 
 // clip keeps a vendor's text to a size fit for a trace.
 func clip(s string) string {

@@ -99,7 +99,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -107,10 +106,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/heraldim/herald/internal/push"
+	"github.com/heraldim/herald/internal/push/oauthtoken"
 )
 
 // Endpoints and limits of Push Kit.
@@ -196,9 +195,7 @@ type Config struct {
 // concurrent use.
 type Provider struct {
 	appID      string
-	secret     string
 	sendURL    string
-	tokenURL   string
 	client     *http.Client
 	ownClient  bool
 	timeout    time.Duration
@@ -207,16 +204,7 @@ type Provider struct {
 	badgeClass string
 	quota      map[string]bool
 
-	// sem lets one token exchange run at a time; a channel so that waiting
-	// honours the caller's context.
-	sem chan struct{}
-
-	shared push.SharedToken // Config.Tokens
-
-	mu        sync.Mutex
-	token     string
-	refreshAt time.Time
-	refused   string // the last token Huawei refused: never taken back from shared
+	tokens *oauthtoken.Client // the access token: cached, shared, fetched
 }
 
 var (
@@ -248,18 +236,13 @@ func New(cfg Config) (*Provider, error) {
 	}
 	p := &Provider{
 		appID:      cfg.AppID,
-		secret:     cfg.ClientSecret,
 		sendURL:    base + "/v1/" + url.PathEscape(cfg.AppID) + "/messages:send",
-		tokenURL:   tokenURL,
 		client:     cfg.HTTPClient,
 		timeout:    cfg.Timeout,
 		now:        cfg.Now,
 		classified: cfg.SelfClassified,
 		badgeClass: cfg.BadgeClass,
 		quota:      make(map[string]bool),
-		sem:        make(chan struct{}, 1),
-		shared: push.SharedToken{Store: cfg.Tokens, Log: cfg.Log,
-			Key: push.TokenKey{Vendor: push.VendorHuawei, Account: cfg.AppID, Secret: push.SecretHash(cfg.ClientSecret)}},
 	}
 	codes := cfg.QuotaCodes
 	if len(codes) == 0 {
@@ -280,6 +263,19 @@ func New(cfg Config) (*Provider, error) {
 	if p.now == nil {
 		p.now = time.Now
 	}
+	p.tokens = oauthtoken.New(oauthtoken.Config{
+		Name:         "huawei",
+		URL:          tokenURL,
+		ClientID:     cfg.AppID,
+		ClientSecret: cfg.ClientSecret,
+		HTTPClient:   p.client,
+		Timeout:      p.timeout,
+		Now:          p.now,
+		Margin:       tokenRefreshMargin,
+		Reason:       oauthReason,
+		Shared: push.SharedToken{Store: cfg.Tokens, Log: cfg.Log,
+			Key: push.TokenKey{Vendor: push.VendorHuawei, Account: cfg.AppID, Secret: push.SecretHash(cfg.ClientSecret)}},
+	})
 	return p, nil
 }
 
@@ -334,11 +330,11 @@ func (p *Provider) Send(ctx context.Context, n push.Notification) (push.Result, 
 	if _, err := p.buildBody(n, p.now()); err != nil {
 		return push.Result{}, err
 	}
-	tok, err := p.accessToken(ctx, false)
+	tok, err := p.tokens.Token(ctx, false)
 	if err != nil {
-		var oe *oauthError
+		var oe *oauthtoken.Error
 		if errors.As(err, &oe) {
-			return oe.result(), nil
+			return oe.Result(), nil
 		}
 		return push.Result{}, err
 	}
@@ -362,9 +358,9 @@ func (p *Provider) Send(ctx context.Context, n push.Notification) (push.Result, 
 // bypassed, then refilled) and sends nothing. A refusal of the credential
 // wraps push.ErrCredential; other failures are plain errors.
 func (p *Provider) Check(ctx context.Context) error {
-	if _, err := p.accessToken(ctx, true); err != nil {
-		var oe *oauthError
-		if errors.As(err, &oe) && oe.result().Outcome == push.AuthFailed {
+	if _, err := p.tokens.Token(ctx, true); err != nil {
+		var oe *oauthtoken.Error
+		if errors.As(err, &oe) && oe.Result().Outcome == push.AuthFailed {
 			return fmt.Errorf("huawei: check: %w: %w", push.ErrCredential, err)
 		}
 		return fmt.Errorf("huawei: check: %w", err)
@@ -397,128 +393,28 @@ func (p *Provider) post(ctx context.Context, u, contentType, token string, body 
 	return resp.StatusCode, resp.Header, raw, nil
 }
 
-// tokenAnswer is the token endpoint's answer, success or error.
-type tokenAnswer struct {
-	AccessToken      string          `json:"access_token"`
-	ExpiresIn        int64           `json:"expires_in"`
-	TokenType        string          `json:"token_type"`
-	Error            json.RawMessage `json:"error"`
-	SubError         json.RawMessage `json:"sub_error"`
-	ErrorDescription string          `json:"error_description"`
+// oauthReason is the Reason of a refusal by Huawei's token endpoint:
+// "oauth2 <error>/<sub_error>: <description>", error and sub_error being
+// strings or numbers; "" when the answer holds no error.
+func oauthReason(a oauthtoken.Answer) string {
+	if len(a.Error) == 0 {
+		return ""
+	}
+	r := "oauth2 " + strings.Trim(string(a.Error), `"`)
+	if len(a.SubError) > 0 {
+		r += "/" + strings.Trim(string(a.SubError), `"`)
+	}
+	if a.ErrorDescription != "" {
+		r += ": " + a.ErrorDescription
+	}
+	return r
 }
 
-// oauthError is a refusal by the token endpoint.
-type oauthError struct {
-	status int
-	header http.Header
-	reason string
-	now    time.Time
-}
+func (p *Provider) cached() string { return p.tokens.Cached() }
 
-func (e *oauthError) Error() string {
-	return fmt.Sprintf("token endpoint answered %d: %s", e.status, e.reason)
-}
-
-func (e *oauthError) result() push.Result {
-	res := push.Result{Status: e.status, Reason: e.reason}
-	switch {
-	case e.status == http.StatusTooManyRequests || e.status >= 500:
-		res.Outcome = push.Retry
-		res.RetryAfter = push.ParseRetryAfter(e.header.Get("Retry-After"), e.now)
-	default:
-		res.Outcome = push.AuthFailed
-	}
-	return res
-}
-
-// accessToken returns the cached token or fetches one; fresh bypasses the
-// cache.
-func (p *Provider) accessToken(ctx context.Context, fresh bool) (string, error) {
-	if !fresh {
-		if tok := p.cached(); tok != "" {
-			return tok, nil
-		}
-	}
-	select {
-	case p.sem <- struct{}{}:
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-	defer func() { <-p.sem }()
-	if !fresh {
-		if tok := p.cached(); tok != "" {
-			return tok, nil // another Send fetched it while we waited
-		}
-		p.mu.Lock()
-		refused := p.refused
-		p.mu.Unlock()
-		// Another node may have fetched one.
-		if t, ok := p.shared.Load(ctx, p.now(), tokenRefreshMargin, refused); ok {
-			p.mu.Lock()
-			p.token, p.refreshAt = t.Token, t.Expires.Add(-tokenRefreshMargin)
-			p.mu.Unlock()
-			return t.Token, nil
-		}
-	}
-	form := url.Values{
-		"grant_type":    {"client_credentials"},
-		"client_id":     {p.appID},
-		"client_secret": {p.secret},
-	}
-	start := p.now()
-	status, header, raw, err := p.post(ctx, p.tokenURL, "application/x-www-form-urlencoded", "", []byte(form.Encode()))
-	if err != nil {
-		return "", fmt.Errorf("huawei: token exchange: %w", err)
-	}
-	var ans tokenAnswer
-	jerr := json.Unmarshal(raw, &ans)
-	if status != http.StatusOK || jerr != nil || ans.AccessToken == "" {
-		reason := fmt.Sprintf("HTTP %d", status)
-		if len(ans.Error) > 0 {
-			reason = "oauth2 " + strings.Trim(string(ans.Error), `"`)
-			if len(ans.SubError) > 0 {
-				reason += "/" + strings.Trim(string(ans.SubError), `"`)
-			}
-			if ans.ErrorDescription != "" {
-				reason += ": " + ans.ErrorDescription
-			}
-		}
-		if status == http.StatusOK {
-			status = http.StatusBadGateway // an answer without a token: treat as a server fault
-			reason += " (no access_token)"
-		}
-		return "", &oauthError{status: status, header: header, reason: clip(reason), now: p.now()}
-	}
-	life := time.Duration(ans.ExpiresIn) * time.Second
-	if life <= 0 {
-		life = time.Hour // Huawei documents 3600 s
-	}
-	margin := min(tokenRefreshMargin, life/2)
-	p.mu.Lock()
-	p.token, p.refreshAt = ans.AccessToken, start.Add(life-margin)
-	p.mu.Unlock()
-	p.shared.Save(ctx, push.AccessToken{Token: ans.AccessToken, Expires: start.Add(life)})
-	return ans.AccessToken, nil
-}
-
-func (p *Provider) cached() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.token != "" && p.now().Before(p.refreshAt) {
-		return p.token
-	}
-	return ""
-}
-
-// forget drops tok from the cache if it is still the cached one.
-func (p *Provider) forget(tok string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.refused = tok
-	if p.token == tok {
-		p.token = ""
-	}
-}
+// forget drops tok, which Huawei refused, from the cache unless it
+// was replaced.
+func (p *Provider) forget(tok string) { p.tokens.Forget(tok) }
 
 // clip keeps a vendor's text to a size fit for a trace.
 func clip(s string) string {

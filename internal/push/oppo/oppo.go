@@ -102,7 +102,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/heraldim/herald/internal/push"
@@ -235,16 +234,9 @@ type Provider struct {
 	timeout      time.Duration
 	now          func() time.Time
 
-	// sem lets one auth call run at a time; a channel rather than a mutex
-	// so that waiting honours the caller's context.
-	sem chan struct{}
-
-	shared push.SharedToken // Config.Tokens
-
-	mu        sync.Mutex
-	token     string    // cached auth_token, "" when none
-	refreshAt time.Time // when the cached token stops being used
-	refused   string    // the last token OPPO refused: never taken back from shared
+	// tokens caches the auth_token: one auth call for Sends that find
+	// none valid, shared with the other nodes (Config.Tokens).
+	tokens *push.TokenCache
 }
 
 var (
@@ -292,9 +284,6 @@ func New(cfg Config) (*Provider, error) {
 		client:       cfg.HTTPClient,
 		timeout:      cfg.Timeout,
 		now:          cfg.Now,
-		sem:          make(chan struct{}, 1),
-		shared: push.SharedToken{Store: cfg.Tokens, Log: cfg.Log,
-			Key: push.TokenKey{Vendor: push.VendorOPPO, Account: cfg.AppKey, Secret: push.SecretHash(cfg.MasterSecret)}},
 	}
 	if p.client == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
@@ -308,6 +297,9 @@ func New(cfg Config) (*Provider, error) {
 	if p.now == nil {
 		p.now = time.Now
 	}
+	p.tokens = push.NewTokenCache(push.SharedToken{Store: cfg.Tokens, Log: cfg.Log,
+		Key: push.TokenKey{Vendor: push.VendorOPPO, Account: cfg.AppKey, Secret: push.SecretHash(cfg.MasterSecret)}},
+		TokenRefreshMargin, p.now)
 	return p, nil
 }
 
@@ -476,40 +468,22 @@ func (p *Provider) post(ctx context.Context, u string, form url.Values) (*answer
 // fresh is set). A refusal by OPPO is a Result (AuthFailed, Retry or
 // Rejected) rather than an error.
 func (p *Provider) authToken(ctx context.Context, fresh bool) (string, *push.Result, error) {
-	if !fresh {
-		if tok := p.cached(); tok != "" {
-			return tok, nil, nil
-		}
+	tok, err := p.tokens.Token(ctx, fresh, p.auth)
+	if r := (*push.TokenRefusal)(nil); errors.As(err, &r) {
+		return "", &r.Result, nil
 	}
-	select {
-	case p.sem <- struct{}{}:
-	case <-ctx.Done():
-		return "", nil, ctx.Err()
-	}
-	defer func() { <-p.sem }()
-	if !fresh {
-		// Another Send may have authenticated while this one waited.
-		if tok := p.cached(); tok != "" {
-			return tok, nil, nil
-		}
-		p.mu.Lock()
-		refused := p.refused
-		p.mu.Unlock()
-		// Another node may have obtained one.
-		if t, ok := p.shared.Load(ctx, p.now(), TokenRefreshMargin, refused); ok {
-			p.mu.Lock()
-			p.token, p.refreshAt = t.Token, t.Expires.Add(-TokenRefreshMargin)
-			p.mu.Unlock()
-			return t.Token, nil, nil
-		}
-	}
+	return tok, nil, err
+}
+
+// auth makes one auth call; OPPO's refusal is a *push.TokenRefusal.
+func (p *Provider) auth(ctx context.Context) (push.Grant, error) {
 	obtained := p.now()
 	ts := strconv.FormatInt(obtained.UnixMilli(), 10)
 	sum := sha256.Sum256([]byte(p.appKey + ts + p.masterSecret))
 	form := url.Values{"app_key": {p.appKey}, "timestamp": {ts}, "sign": {hex.EncodeToString(sum[:])}}
 	ans, err := p.post(ctx, p.authURL, form)
 	if err != nil {
-		return "", nil, fmt.Errorf("oppo: auth: %w", err)
+		return push.Grant{}, fmt.Errorf("oppo: auth: %w", err)
 	}
 	if !ans.readable || *ans.Code != codeSuccess {
 		r := ans.result(p.now())
@@ -519,41 +493,20 @@ func (p *Provider) authToken(ctx context.Context, fresh bool) (string, *push.Res
 		} else if r.Outcome != push.Retry {
 			r.Outcome = push.Rejected
 		}
-		return "", &r, nil
+		return push.Grant{}, &push.TokenRefusal{Result: r}
 	}
 	var d struct {
 		AuthToken string `json:"auth_token"`
 	}
 	if err := json.Unmarshal(ans.Data, &d); err != nil || d.AuthToken == "" {
 		r := push.Result{Outcome: push.Retry, Status: ans.status, Reason: "auth answer without data.auth_token"}
-		return "", &r, nil
+		return push.Grant{}, &push.TokenRefusal{Result: r}
 	}
-	p.mu.Lock()
-	p.token = d.AuthToken
-	p.refreshAt = obtained.Add(AuthTokenLifetime - TokenRefreshMargin)
-	p.mu.Unlock()
-	p.shared.Save(ctx, push.AccessToken{Token: d.AuthToken, Expires: obtained.Add(AuthTokenLifetime)})
-	return d.AuthToken, nil, nil
-}
-
-func (p *Provider) cached() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.token != "" && p.now().Before(p.refreshAt) {
-		return p.token
-	}
-	return ""
+	return push.Grant{Token: d.AuthToken, At: obtained, Life: AuthTokenLifetime}, nil
 }
 
 // forget drops tok from the cache unless another Send replaced it.
-func (p *Provider) forget(tok string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.refused = tok
-	if p.token == tok {
-		p.token = ""
-	}
-}
+func (p *Provider) forget(tok string) { p.tokens.Forget(tok) }
 
 // errDataKind explains why data and VoIP notifications are refused.
 var errDataKind = errors.New("OPPO PUSH has no pass-through (data) message; only notifications")

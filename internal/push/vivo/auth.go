@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -39,33 +40,16 @@ func sign(appID, appKey string, ts int64, appSecret string) string {
 // it is due for refresh, or force is set. A refusal by /message/auth comes
 // back as a Result (AuthFailed, Retry or Rejected); no answer as an error.
 func (p *Provider) authToken(ctx context.Context, force bool) (string, *push.Result, error) {
-	if !force {
-		if tok := p.cached(); tok != "" {
-			return tok, nil, nil
-		}
+	tok, err := p.tokens.Token(ctx, force, p.auth)
+	if r := (*push.TokenRefusal)(nil); errors.As(err, &r) {
+		return "", &r.Result, nil
 	}
-	select {
-	case p.sem <- struct{}{}:
-	case <-ctx.Done():
-		return "", nil, ctx.Err()
-	}
-	defer func() { <-p.sem }()
-	if !force {
-		// Another Send may have fetched one while this one waited.
-		if tok := p.cached(); tok != "" {
-			return tok, nil, nil
-		}
-		p.mu.Lock()
-		refused := p.refused
-		p.mu.Unlock()
-		// Another node may have obtained one.
-		if t, ok := p.shared.Load(ctx, p.now(), 0, refused); ok {
-			p.mu.Lock()
-			p.token, p.refreshAt = t.Token, t.Expires.Add(-0)
-			p.mu.Unlock()
-			return t.Token, nil, nil
-		}
-	}
+	return tok, nil, err
+}
+
+// auth makes one /message/auth call; vivo's refusal is a
+// *push.TokenRefusal.
+func (p *Provider) auth(ctx context.Context) (push.Grant, error) {
 	now := p.now()
 	ts := now.UnixMilli()
 	body, err := json.Marshal(authRequest{
@@ -75,56 +59,41 @@ func (p *Provider) authToken(ctx context.Context, force bool) (string, *push.Res
 		Sign:      sign(p.cfg.AppID, p.cfg.AppKey, ts, p.cfg.AppSecret),
 	})
 	if err != nil {
-		return "", nil, fmt.Errorf("vivo: auth: %w", err)
+		return push.Grant{}, fmt.Errorf("vivo: auth: %w", err)
 	}
 	status, header, raw, err := p.post(ctx, p.authURL, "", body)
 	if err != nil {
-		return "", nil, fmt.Errorf("vivo: auth: %w", err)
+		return push.Grant{}, fmt.Errorf("vivo: auth: %w", err)
 	}
 	if status >= 500 {
-		return "", &push.Result{Outcome: push.Retry, Status: status, Reason: "auth: HTTP " + strconv.Itoa(status),
-			RetryAfter: push.ParseRetryAfter(header.Get("Retry-After"), p.now())}, nil
+		return refusal(push.Result{Outcome: push.Retry, Status: status, Reason: "auth: HTTP " + strconv.Itoa(status),
+			RetryAfter: push.ParseRetryAfter(header.Get("Retry-After"), p.now())})
 	}
 	var a authAnswer
 	if status != http.StatusOK || json.Unmarshal(raw, &a) != nil || a.Result == nil {
-		return "", &push.Result{Outcome: push.Retry, Status: status,
-			Reason: fmt.Sprintf("auth: unreadable answer (HTTP %d)", status)}, nil
+		return refusal(push.Result{Outcome: push.Retry, Status: status,
+			Reason: fmt.Sprintf("auth: unreadable answer (HTTP %d)", status)})
 	}
 	switch {
 	case *a.Result == CodeOK && a.AuthToken != "":
 	case *a.Result == CodeOK:
-		return "", &push.Result{Outcome: push.Retry, Status: status, Reason: "auth: answer without authToken"}, nil
+		return refusal(push.Result{Outcome: push.Retry, Status: status, Reason: "auth: answer without authToken"})
 	case *a.Result == CodeAuthTooFrequent:
-		return "", &push.Result{Outcome: push.Retry, Status: status, RetryAfter: time.Second,
-			Reason: fmt.Sprintf("auth %d: %s", *a.Result, a.Desc)}, nil
+		return refusal(push.Result{Outcome: push.Retry, Status: status, RetryAfter: time.Second,
+			Reason: fmt.Sprintf("auth %d: %s", *a.Result, a.Desc)})
 	default:
-		return "", &push.Result{Outcome: push.AuthFailed, Status: status,
-			Reason: fmt.Sprintf("auth %d: %s", *a.Result, a.Desc)}, nil
+		return refusal(push.Result{Outcome: push.AuthFailed, Status: status,
+			Reason: fmt.Sprintf("auth %d: %s", *a.Result, a.Desc)})
 	}
-	p.mu.Lock()
-	p.token, p.refreshAt = a.AuthToken, now.Add(p.cfg.TokenRefresh)
-	p.mu.Unlock()
-	// Stored with the time it stops being used (TokenRefresh), not vivo's
-	// 24 h: no node uses it longer than the one that obtained it.
-	p.shared.Save(ctx, push.AccessToken{Token: a.AuthToken, Expires: now.Add(p.cfg.TokenRefresh)})
-	return a.AuthToken, nil, nil
+	// Used, and stored, for TokenRefresh, not vivo's 24 h: no node uses it
+	// longer than the one that obtained it.
+	return push.Grant{Token: a.AuthToken, At: now, Life: p.cfg.TokenRefresh}, nil
 }
 
-func (p *Provider) cached() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.token != "" && p.now().Before(p.refreshAt) {
-		return p.token
-	}
-	return ""
+// refusal is vivo's refusal of an auth call, r being what a Send returns.
+func refusal(r push.Result) (push.Grant, error) {
+	return push.Grant{}, &push.TokenRefusal{Result: r}
 }
 
 // forget drops tok from the cache if it is still the cached token.
-func (p *Provider) forget(tok string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.refused = tok
-	if p.token == tok {
-		p.token = ""
-	}
-}
+func (p *Provider) forget(tok string) { p.tokens.Forget(tok) }

@@ -114,7 +114,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/heraldim/herald/internal/push"
@@ -242,16 +241,9 @@ type Provider struct {
 	authFail  map[int]bool
 	retry     map[int]bool
 
-	// sem lets one auth call run at a time; a channel rather than a mutex
-	// so that waiting honours the caller's context.
-	sem chan struct{}
-
-	shared push.SharedToken // Config.Tokens
-
-	mu        sync.Mutex
-	token     string
-	refreshAt time.Time
-	refused   string // the last token vivo refused: never taken back from shared
+	// tokens caches the authToken: one auth call for Sends that find none
+	// valid, shared with the other nodes (Config.Tokens).
+	tokens *push.TokenCache
 }
 
 var (
@@ -327,9 +319,6 @@ func New(cfg Config) (*Provider, error) {
 		now:      cfg.Now,
 		authFail: setOf(cfg.AuthFailureCodes),
 		retry:    setOf(cfg.RetryCodes),
-		sem:      make(chan struct{}, 1),
-		shared: push.SharedToken{Store: cfg.Tokens, Log: cfg.Log,
-			Key: push.TokenKey{Vendor: push.VendorVivo, Account: cfg.AppID, Secret: push.SecretHash(cfg.AppKey + "\x00" + cfg.AppSecret)}},
 	}
 	if p.client == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
@@ -340,6 +329,11 @@ func New(cfg Config) (*Provider, error) {
 	if p.now == nil {
 		p.now = time.Now
 	}
+	// No refresh margin: a token is used for TokenRefresh, far within
+	// vivo's 24 h, and stored as expiring then.
+	p.tokens = push.NewTokenCache(push.SharedToken{Store: cfg.Tokens, Log: cfg.Log,
+		Key: push.TokenKey{Vendor: push.VendorVivo, Account: cfg.AppID, Secret: push.SecretHash(cfg.AppKey + "\x00" + cfg.AppSecret)}},
+		0, p.now)
 	return p, nil
 }
 
