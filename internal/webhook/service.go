@@ -84,6 +84,13 @@ type Service struct {
 	inMu     sync.Mutex
 	inflight map[int64]bool
 	perApp   map[string]int
+	// freed holds the rows released since the current read of due rows
+	// began (deliverLoop reads one at a time). That read may return
+	// such a row as it was before its outcome was written: its snapshot
+	// can be taken while the row is in flight and returned after the
+	// release. take refuses those rows; the next read, which the release
+	// wakes, sees their outcomes.
+	freed map[int64]bool
 }
 
 // New returns a service; it starts nothing.
@@ -134,7 +141,7 @@ func New(store Store, opt Options, log *slog.Logger, reg prometheus.Registerer) 
 	}
 	return &Service{store: store, log: log, opt: opt, client: client, metrics: m, cfgs: map[string]Config{},
 		flush: make(chan struct{}, 1), wake: make(chan struct{}, 1),
-		inflight: map[int64]bool{}, perApp: map[string]int{}}, nil
+		inflight: map[int64]bool{}, perApp: map[string]int{}, freed: map[int64]bool{}}, nil
 }
 
 // Load reads every app's configuration, replacing what was cached (at
@@ -306,6 +313,7 @@ func (s *Service) deliverLoop(ctx context.Context, wg *sync.WaitGroup, results c
 	var lastTrim, lastGauge time.Time
 	for {
 		now := s.opt.Now()
+		s.beginRead()
 		rows, err := s.store.DueEvents(ctx, now, 256, s.fullApps())
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("reading due webhook events", "err", err)
@@ -364,11 +372,21 @@ func (s *Service) fullApps() []string {
 	return full
 }
 
-// take marks r in flight if it is not and its app has room.
+// beginRead is called as a read of due rows begins: the rows released
+// before it have their outcomes written, which this read sees.
+func (s *Service) beginRead() {
+	s.inMu.Lock()
+	defer s.inMu.Unlock()
+	clear(s.freed)
+}
+
+// take marks r, read since the last beginRead, in flight if it is not
+// in flight, was not released during the read (r may be stale: see
+// freed), and its app has room.
 func (s *Service) take(r Row) bool {
 	s.inMu.Lock()
 	defer s.inMu.Unlock()
-	if s.inflight[r.ID] || s.perApp[r.AppID] >= s.opt.PerApp {
+	if s.inflight[r.ID] || s.freed[r.ID] || s.perApp[r.AppID] >= s.opt.PerApp {
 		return false
 	}
 	s.inflight[r.ID] = true
@@ -377,7 +395,8 @@ func (s *Service) take(r Row) bool {
 }
 
 // record writes outcomes in batches, then releases their rows: a row is
-// read as due again only once its outcome is written.
+// taken again only from a read that began once its outcome was written
+// (see freed).
 func (s *Service) record(results <-chan Outcome) {
 	batch := make([]Outcome, 0, 64)
 	for {
@@ -412,6 +431,7 @@ func (s *Service) record(results <-chan Outcome) {
 		s.inMu.Lock()
 		for _, o := range batch {
 			delete(s.inflight, o.ID)
+			s.freed[o.ID] = true
 			if s.perApp[o.appID]--; s.perApp[o.appID] <= 0 {
 				delete(s.perApp, o.appID)
 			}
