@@ -18,6 +18,11 @@ type harmonyConfig struct {
 	// Category is the notification category of alerts (harmony.Categories;
 	// zero: IM, which needs Huawei's self-classification entitlement).
 	Category string `json:"category,omitempty"`
+	// ClientID is the app's Client ID: with it a message revoke without a
+	// pushConfig removes the shown notification with Push Kit's
+	// messages:revoke (push/harmony revoke.go); without it the withdraw
+	// replaces it.
+	ClientID string `json:"clientID,omitempty"`
 	// CallRight says the app holds the in-app call message entitlement.
 	CallRight bool   `json:"callRight,omitempty"`
 	BaseURL   string `json:"baseURL,omitempty"`
@@ -63,7 +68,7 @@ func (h *Handler) buildHarmony(config []byte) (push.Provider, []push.Environment
 		return nil, nil, err
 	}
 	p, err := harmony.New(harmony.Config{ServiceAccountJSON: sa, BaseURL: c.BaseURL, Category: c.Category,
-		CallRight: c.CallRight, RootCAs: roots, Now: h.cfg.Now})
+		ClientID: c.ClientID, CallRight: c.CallRight, RootCAs: roots, Now: h.cfg.Now})
 	if err != nil {
 		return nil, nil, providerError(err)
 	}

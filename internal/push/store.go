@@ -96,6 +96,8 @@ type Job struct {
 	// fails such a job).
 	PushConfig Content
 	ConfigErr  error
+	// Remove is the stored config's "remove" member (DecodeRemove).
+	Remove bool
 	Status     JobStatus
 	Attempts   int
 	NotBefore  time.Time
