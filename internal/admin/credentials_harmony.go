@@ -76,12 +76,12 @@ func (h *Handler) buildHarmony(config []byte) (push.Provider, []push.Environment
 }
 
 // viewHarmony fills v with what may be shown of a harmony config: the
-// project and key IDs, never the key.
+// project and key IDs and the client ID, never the key.
 func viewHarmony(v *credentialView, config []byte) {
 	var c harmonyConfig
 	_ = json.Unmarshal(config, &c)
 	v.Auth, v.BaseURL, v.CustomCA = "serviceAccount", c.BaseURL, c.CAPEM != ""
-	v.Category = c.Category
+	v.Category, v.ClientID = c.Category, c.ClientID
 	if v.Category == "" {
 		v.Category = harmony.DefaultCategory
 	}

@@ -38,8 +38,8 @@ import (
 
 // revokeBody is the revoke request.
 type revokeBody struct {
-	NotifyID *json.Number `json:"notifyId"`
-	Token    []string     `json:"token"`
+	NotifyID *int64   `json:"notifyId"` // an Integer: "7" and 7.5 are refused
+	Token    []string `json:"token"`
 }
 
 // revocation is one accepted revoke for a token: the notifyId, and how many
@@ -104,12 +104,8 @@ func (e *Emulator) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		writeCode(w, http.StatusBadRequest, codeStructure, "Illegal message structure: "+err.Error(), 0)
 		return
 	}
-	var id int64
-	if b.NotifyID != nil {
-		id, err = b.NotifyID.Int64()
-	}
 	switch {
-	case b.NotifyID == nil || err != nil || id < 0 || id > 1<<31-1:
+	case b.NotifyID == nil || *b.NotifyID < 0 || *b.NotifyID > 1<<31-1:
 		writeCode(w, http.StatusBadRequest, codeStructure, "Illegal payload, notifyId is required and must be an Integer", 0)
 		return
 	case b.Token == nil:
@@ -131,7 +127,7 @@ func (e *Emulator) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	good, illegal, unknown := e.classify(b.Token, project, pushTypeAlert, "")
 	for _, t := range good {
-		e.revokes[t] = append(e.revokes[t], revocation{notifyID: int(id), before: len(e.logs[t])})
+		e.revokes[t] = append(e.revokes[t], revocation{notifyID: int(*b.NotifyID), before: len(e.logs[t])})
 	}
 	if len(good) > 0 {
 		e.stats.Revoked++
