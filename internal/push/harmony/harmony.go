@@ -84,16 +84,16 @@
 //	HTTP 401 without a code                       AuthFailed
 //	no answer (network, timeout, cancel)          error, no Result
 //
+// noRight ("the app that made the token is not of the URL's project")
+// is read as a configuration error rather than a dead token: a wrong
+// project ID yields it for every device, and dropping them all would be
+// worse than an alert.
+//
 // # Revoke
 //
 // With Config.ClientID the Provider is a push.Revoker: Revoke calls Push
 // Kit's v1 messages:revoke with a notification's notifyId to remove it
 // from the phone (revoke.go).
-//
-// noRight ("the app that made the token is not of the URL's project")
-// is read as a configuration error rather than a dead token: a wrong
-// project ID yields it for every device, and dropping them all would be
-// worse than an alert.
 package harmony
 
 import (
