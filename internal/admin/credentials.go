@@ -121,7 +121,7 @@ type credentialView struct {
 	// Android vendors' credentials (their secrets are never shown).
 	AppID       string `json:"appID,omitempty"`
 	AppKey      string `json:"appKey,omitempty"`
-	ClientID    string `json:"clientID,omitempty"` // Honor's OAuth client
+	ClientID    string `json:"clientID,omitempty"` // Honor's OAuth client; HarmonyOS's app (revoke)
 	PackageName string `json:"packageName,omitempty"`
 	ChannelID   string `json:"channelID,omitempty"`
 	Category    string `json:"category,omitempty"`

@@ -18,6 +18,11 @@ type harmonyConfig struct {
 	// Category is the notification category of alerts (harmony.Categories;
 	// zero: IM, which needs Huawei's self-classification entitlement).
 	Category string `json:"category,omitempty"`
+	// ClientID is the app's Client ID: with it a message revoke without a
+	// pushConfig removes the shown notification with Push Kit's
+	// messages:revoke (push/harmony revoke.go); without it the withdraw
+	// replaces it.
+	ClientID string `json:"clientID,omitempty"`
 	// CallRight says the app holds the in-app call message entitlement.
 	CallRight bool   `json:"callRight,omitempty"`
 	BaseURL   string `json:"baseURL,omitempty"`
@@ -54,17 +59,17 @@ func (h *Handler) buildHarmony(config []byte) (push.Provider, []push.Environment
 				return nil, err
 			}
 			return harmony.New(harmony.Config{ServiceAccountJSON: sa, BaseURL: c.BaseURL, Category: c.Category,
-				CallRight: c.CallRight, RootCAs: roots, Now: h.cfg.Now})
+				ClientID: c.ClientID, CallRight: c.CallRight, RootCAs: roots, Now: h.cfg.Now})
 		})
 }
 
 // viewHarmony fills v with what may be shown of a harmony config: the
-// project and key IDs, never the key.
+// project and key IDs and the client ID, never the key.
 func viewHarmony(v *credentialView, config []byte) {
 	var c harmonyConfig
 	_ = json.Unmarshal(config, &c)
 	v.Auth, v.BaseURL, v.CustomCA = "serviceAccount", c.BaseURL, c.CAPEM != ""
-	v.Category = c.Category
+	v.Category, v.ClientID = c.Category, c.ClientID
 	if v.Category == "" {
 		v.Category = harmony.DefaultCategory
 	}

@@ -756,7 +756,10 @@ func (d *Dispatcher) handle(ctx context.Context, j Job) {
 		}
 	}
 	start := time.Now()
-	res, err := p.Send(ctx, n)
+	res, revoked, err := sendOrRevoke(ctx, p, j, n)
+	if revoked {
+		note = strings.TrimPrefix(note+"; removed with the vendor's revoke API", "; ")
+	}
 	sent = true
 	attempt.Latency = time.Since(start)
 	// Retries are timed from the end of the call: one that timed out after

@@ -96,13 +96,15 @@ type Job struct {
 	// fails such a job).
 	PushConfig Content
 	ConfigErr  error
-	Status     JobStatus
-	Attempts   int
-	NotBefore  time.Time
-	ExpiresAt  time.Time // zero: no expiry of its own
-	Reason     string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// Remove is the stored config's "remove" member (DecodeRemove).
+	Remove    bool
+	Status    JobStatus
+	Attempts  int
+	NotBefore time.Time
+	ExpiresAt time.Time // zero: no expiry of its own
+	Reason    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 	// Device is the job's device as ClaimJobs (or the stores' DueJobs) read it with the job; nil when
 	// the device is gone. Other reads leave it nil.
 	Device *Device

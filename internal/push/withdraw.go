@@ -1,6 +1,10 @@
 package push
 
-import "strconv"
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+)
 
 // Withdrawing a revoked message's notifications. A message's push and the
 // push that withdraws it (JobMessageWithdraw, planned when the message is
@@ -43,4 +47,39 @@ func messageKey(n *Notification, j Job) {
 		n.Extra[RevokedExtraKey] = "1"
 	}
 	n.CollapseID = MessageCollapseID(j.MessageID)
+}
+
+// DecodeRemove reads the "remove" member of a stored push config: set on
+// the withdraw of a revoke without a pushConfig whose message was pushed
+// as a notification (a title or a content), it asks that the shown
+// notification be removed where the vendor can (Revoker). It is kept out
+// of Content, which mirrors protocol.PushConfig.
+func DecodeRemove(b []byte) bool {
+	var m struct {
+		Remove bool `json:"remove"`
+	}
+	return json.Unmarshal(b, &m) == nil && m.Remove
+}
+
+// Revoker is a Provider whose vendor can remove a shown notification
+// without showing another (HarmonyOS Push Kit's messages:revoke). A
+// message withdraw whose push config says remove (the revoke had no
+// pushConfig of its own, Job.Remove) goes to Revoke instead of Send when Revokes is
+// true; a revoke with a pushConfig is always sent as the replacement that
+// says what the app asked. Revoke's Result means what Send's does.
+type Revoker interface {
+	Revokes() bool
+	Revoke(ctx context.Context, n Notification) (Result, error)
+}
+
+// sendOrRevoke makes the vendor call of job j: Revoke for a message
+// withdraw to remove (Job.Remove) on a Provider that revokes, else Send.
+// revoked says which.
+func sendOrRevoke(ctx context.Context, p Provider, j Job, n Notification) (res Result, revoked bool, err error) {
+	if r, ok := p.(Revoker); ok && j.Kind == JobMessageWithdraw && j.Remove && n.CollapseID != "" && r.Revokes() {
+		res, err = r.Revoke(ctx, n)
+		return res, true, err
+	}
+	res, err = p.Send(ctx, n)
+	return res, false, err
 }

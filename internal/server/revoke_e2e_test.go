@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -276,39 +277,22 @@ func TestRevokeDropsPendingPush(t *testing.T) {
 // TestRevokeWithdrawsShownNotification: on each vendor's phone (and a
 // browser for Web Push) the message's notification is shown, then after
 // the revoke it is gone from the tray, replaced by the withdraw (the
-// revoke's pushConfig).
+// revoke's pushConfig). On HarmonyOS with the app's client ID a revoke
+// without a pushConfig removes it with Push Kit's messages:revoke,
+// leaving nothing in its place ("harmony-revoke-api"); with a pushConfig
+// the replacement still says what the app asked ("harmony").
 func TestRevokeWithdrawsShownNotification(t *testing.T) {
 	type phone struct {
 		name  string
 		setup func(t *testing.T, s *testkit.Server) func() []string
+		// removes: revoked without a pushConfig, the notification is
+		// removed with the vendor's revoke API.
+		removes bool
 	}
-	phones := []phone{
-		{"apns", func(t *testing.T, s *testkit.Server) func() []string {
-			em := startAPNs(t, s)
-			tok := em.RegisterDevice(bundle, apnsemu.Development, false)
-			goOffline(t, s, "bob", protocol.PushRegistration{Vendor: "apns", Token: tok, Environment: "development", BundleID: bundle})
-			return func() (out []string) {
-				for _, it := range em.Tray(tok) {
-					out = append(out, it.Title+"|"+it.Body)
-				}
-				return out
-			}
-		}},
-		{"fcm", func(t *testing.T, s *testkit.Server) func() []string {
-			em := startFCM(t, s)
-			tok := em.RegisterDevice("herald-test", bundle)
-			goOffline(t, s, "bob", protocol.PushRegistration{Vendor: "fcm", Token: tok, Environment: "production", BundleID: bundle})
-			return func() (out []string) {
-				for _, it := range em.Tray(tok) {
-					out = append(out, it.Title+"|"+it.Body)
-				}
-				return out
-			}
-		}},
-	}
-	phones = append(phones, phone{"harmony", func(t *testing.T, s *testkit.Server) func() []string {
+	harmonyPhone := func(t *testing.T, s *testkit.Server) func() []string {
 		em, sa := startHarmony(t, s)
-		cred := map[string]any{"serviceAccountJSON": string(sa), "baseURL": em.URL(), "caPEM": string(em.CACertPEM())}
+		cred := map[string]any{"serviceAccountJSON": string(sa), "clientID": em.ClientID(harmonyProject),
+			"baseURL": em.URL(), "caPEM": string(em.CACertPEM())}
 		if st, b := adminCall(t, s, "PUT", "/push/credentials/harmony", cred); st != 200 {
 			t.Fatalf("PUT credential: %d %v", st, b)
 		}
@@ -320,17 +304,43 @@ func TestRevokeWithdrawsShownNotification(t *testing.T) {
 			}
 			return out
 		}
-	}}, phone{"webpush", func(t *testing.T, s *testkit.Server) func() []string {
-		browser := webPushBrowser(t, s, "bob")
-		return func() (out []string) {
-			for _, n := range browser.Tray() {
-				out = append(out, n.Title+"|"+n.Content)
+	}
+	phones := []phone{
+		{name: "apns", setup: func(t *testing.T, s *testkit.Server) func() []string {
+			em := startAPNs(t, s)
+			tok := em.RegisterDevice(bundle, apnsemu.Development, false)
+			goOffline(t, s, "bob", protocol.PushRegistration{Vendor: "apns", Token: tok, Environment: "development", BundleID: bundle})
+			return func() (out []string) {
+				for _, it := range em.Tray(tok) {
+					out = append(out, it.Title+"|"+it.Body)
+				}
+				return out
 			}
-			return out
-		}
-	}})
+		}},
+		{name: "fcm", setup: func(t *testing.T, s *testkit.Server) func() []string {
+			em := startFCM(t, s)
+			tok := em.RegisterDevice("herald-test", bundle)
+			goOffline(t, s, "bob", protocol.PushRegistration{Vendor: "fcm", Token: tok, Environment: "production", BundleID: bundle})
+			return func() (out []string) {
+				for _, it := range em.Tray(tok) {
+					out = append(out, it.Title+"|"+it.Body)
+				}
+				return out
+			}
+		}},
+	}
+	phones = append(phones, phone{name: "harmony", setup: harmonyPhone},
+		phone{name: "harmony-revoke-api", setup: harmonyPhone, removes: true}, phone{name: "webpush", setup: func(t *testing.T, s *testkit.Server) func() []string {
+			browser := webPushBrowser(t, s, "bob")
+			return func() (out []string) {
+				for _, n := range browser.Tray() {
+					out = append(out, n.Title+"|"+n.Content)
+				}
+				return out
+			}
+		}})
 	for _, v := range androidVendors {
-		phones = append(phones, phone{v.name, func(t *testing.T, s *testkit.Server) func() []string {
+		phones = append(phones, phone{name: v.name, setup: func(t *testing.T, s *testkit.Server) func() []string {
 			rig := v.setup(t, s)
 			if st, b := adminCall(t, s, "PUT", "/push/credentials/"+v.name, rig.cred); st != 200 {
 				t.Fatalf("PUT credential: %d %v", st, b)
@@ -362,6 +372,26 @@ func TestRevokeWithdrawsShownNotification(t *testing.T) {
 				js, _, err := s.Srv.PushTrace(context.Background(), push.TraceFilter{AppID: s.App.AppID, MessageID: mustID(t, r.MessageID)})
 				return err == nil && len(js) == 1 && js[0].Status == push.JobDelivered
 			})
+			if p.removes {
+				if _, err := revoke(alice, "bob", 0, r.MessageID, protocol.MessageRevokeConfig{}); err != nil {
+					t.Fatal(err)
+				}
+				id := mustID(t, r.MessageID)
+				waitFor(t, "the withdraw recorded", func() bool {
+					js, _, err := s.Srv.PushTrace(context.Background(), push.TraceFilter{AppID: s.App.AppID, MessageID: id})
+					return err == nil && len(js) == 2 && js[0].Status == push.JobDelivered && js[1].Status == push.JobDelivered
+				})
+				js, _, _ := s.Srv.PushTrace(context.Background(), push.TraceFilter{AppID: s.App.AppID, MessageID: id})
+				for _, j := range js {
+					if j.Kind == push.JobMessageWithdraw && !strings.Contains(j.Reason, "revoke API") {
+						t.Fatalf("withdraw job %+v: not removed with the revoke API", j)
+					}
+				}
+				if got := tray(); !slices.Equal(got, []string{"Alice|keep"}) {
+					t.Fatalf("tray after the revoke %q, want the revoked notification removed", got)
+				}
+				return
+			}
 			if _, err := revoke(alice, "bob", 0, r.MessageID, protocol.MessageRevokeConfig{PushConfig: &protocol.PushConfig{Title: "Alice", Content: "message revoked"}}); err != nil {
 				t.Fatal(err)
 			}

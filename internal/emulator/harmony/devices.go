@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/heraldim/herald/internal/emulator/tray"
@@ -120,11 +121,24 @@ type TrayItem struct {
 
 // Tray returns what the phone holding token shows, oldest first: every
 // notification message (push-type 0); one with the notifyId of a shown
-// one replaces it ("不同的通知消息可以拥有相同的notifyId，实现新消息覆盖旧消息功能").
-// Background and call messages go to the app and show nothing.
+// one replaces it ("不同的通知消息可以拥有相同的notifyId，实现新消息覆盖旧消息功能"),
+// and an accepted revoke of a notifyId (revoke.go) removes the ones shown
+// before it. Background and call messages go to the app and show nothing.
 func (e *Emulator) Tray(token string) []TrayItem {
+	e.mu.Lock()
+	ds := append([]Delivery(nil), e.logs[token]...)
+	rs := append([]revocation(nil), e.revokes[token]...)
+	e.mu.Unlock()
 	var shown []TrayItem
-	for _, d := range e.Deliveries(token) {
+	revoke := func(i int) {
+		for len(rs) > 0 && rs[0].before <= i {
+			id := rs[0].notifyID
+			shown = slices.DeleteFunc(shown, func(it TrayItem) bool { return it.NotifyID != nil && *it.NotifyID == id })
+			rs = rs[1:]
+		}
+	}
+	for i, d := range ds {
+		revoke(i)
 		n := d.Notification
 		if n == nil {
 			continue
@@ -141,6 +155,7 @@ func (e *Emulator) Tray(token string) []TrayItem {
 			return item.NotifyID != nil && old.NotifyID != nil && *item.NotifyID == *old.NotifyID
 		})
 	}
+	revoke(len(ds))
 	return shown
 }
 

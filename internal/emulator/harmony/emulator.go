@@ -18,6 +18,9 @@
 //
 // # POST /v3/{projectId}/messages:send
 //
+// POST /v1/{clientId}/messages:revoke, the message revoke, is described in
+// revoke.go.
+//
 // Checks, in this order, answering {"code","msg","requestId"} with a
 // string code:
 //
@@ -133,6 +136,10 @@ type Stats struct {
 	SendRequests int // requests that reached messages:send
 	AuthRefusals int // requests refused for their JWT
 	Accepted     int // sends answered 80000000 or 80100000
+	// RevokeRequests counts requests that reached messages:revoke,
+	// Revoked those accepted for a token at least (revoke.go).
+	RevokeRequests int
+	Revoked        int
 }
 
 // Emulator is a Push Kit v3 emulator. Its methods are safe for concurrent
@@ -152,6 +159,8 @@ type Emulator struct {
 	devices    map[string]*device
 	faults     map[string]*faultState
 	logs       map[string][]Delivery
+	clients    map[string]string       // client ID → project (revoke.go)
+	revokes    map[string][]revocation // token → accepted revokes
 	taken      map[string]int
 	changed    chan struct{}
 	stats      Stats
@@ -189,6 +198,8 @@ func New(cfg Config) (*Emulator, error) {
 		devices:    make(map[string]*device),
 		faults:     make(map[string]*faultState),
 		logs:       make(map[string][]Delivery),
+		clients:    make(map[string]string),
+		revokes:    make(map[string][]revocation),
 		taken:      make(map[string]int),
 		changed:    make(chan struct{}),
 	}
@@ -206,6 +217,7 @@ func New(cfg Config) (*Emulator, error) {
 func (e *Emulator) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v3/{projectId}/messages:send", e.handleSend)
+	mux.HandleFunc("/v1/{clientId}/messages:revoke", e.handleRevoke)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "404 page not found", http.StatusNotFound)
 	})

@@ -105,7 +105,6 @@ func (e *Emulator) handleSend(w http.ResponseWriter, r *http.Request) {
 
 	// 6. The tokens.
 	e.mu.Lock()
-	callRight := e.callRight[project]
 	category := ""
 	if p.notification != nil {
 		category = p.notification.Category
@@ -113,24 +112,7 @@ func (e *Emulator) handleSend(w http.ResponseWriter, r *http.Request) {
 			category = "MARKETING"
 		}
 	}
-	illegal := map[string][]string{}
-	unknown := 0
-	var good []string
-	for _, t := range tokens {
-		d := e.devices[t]
-		switch {
-		case !tokenPattern.MatchString(t):
-			illegal[reasonFormat] = append(illegal[reasonFormat], t)
-		case t == invalidFault || d == nil || d.uninstalled:
-			unknown++
-		case d.projectID != project:
-			illegal[reasonNoRight] = append(illegal[reasonNoRight], t)
-		case pushType == pushTypeCall && !callRight:
-			illegal[reasonNoPushType] = append(illegal[reasonNoPushType], t)
-		default:
-			good = append(good, t)
-		}
-	}
+	good, illegal, unknown := e.classify(tokens, project, pushType, invalidFault)
 	id := requestID()
 	for _, t := range good {
 		e.record(Delivery{RequestID: id, ProjectID: project, Token: t, PushType: pushType,
@@ -142,27 +124,7 @@ func (e *Emulator) handleSend(w http.ResponseWriter, r *http.Request) {
 	}
 	e.mu.Unlock()
 
-	failure := len(tokens) - len(good)
-	msg := "All the tokens are invalid"
-	if len(illegal) > 0 {
-		detail := map[string]any{"failure": failure, "illegalTokens": illegal}
-		if len(good) > 0 {
-			detail["success"] = len(good)
-		}
-		b, _ := json.Marshal(detail)
-		msg = string(b)
-	} else if len(good) > 0 && unknown > 0 {
-		b, _ := json.Marshal(map[string]any{"success": len(good), "failure": failure})
-		msg = string(b)
-	}
-	switch {
-	case len(good) == 0:
-		writeCode(w, http.StatusBadRequest, codeInvalidTokens, msg, 0)
-	case failure > 0:
-		writeCode(w, http.StatusOK, codePartial, msg, 0)
-	default:
-		writeCode(w, http.StatusOK, codeSuccess, "Success", 0)
-	}
+	answerTokens(w, len(tokens), good, illegal, unknown)
 }
 
 // play waits the fault's delay and answers its error; it reports whether
@@ -190,4 +152,54 @@ func (e *Emulator) play(w http.ResponseWriter, r *http.Request, f *Fault) bool {
 		return false
 	}
 	return true
+}
+
+// classify sorts a request's tokens: the valid ones, the refused ones by
+// illegalTokens reason, and how many are merely unknown (uninstalled, never
+// registered, or invalidFault). Called with e.mu held.
+func (e *Emulator) classify(tokens []string, project, pushType, invalidFault string) (good []string, illegal map[string][]string, unknown int) {
+	callRight := e.callRight[project]
+	illegal = map[string][]string{}
+	for _, t := range tokens {
+		d := e.devices[t]
+		switch {
+		case !tokenPattern.MatchString(t):
+			illegal[reasonFormat] = append(illegal[reasonFormat], t)
+		case t == invalidFault || d == nil || d.uninstalled:
+			unknown++
+		case d.projectID != project:
+			illegal[reasonNoRight] = append(illegal[reasonNoRight], t)
+		case pushType == pushTypeCall && !callRight:
+			illegal[reasonNoPushType] = append(illegal[reasonNoPushType], t)
+		default:
+			good = append(good, t)
+		}
+	}
+	return good, illegal, unknown
+}
+
+// answerTokens answers a request of n tokens by what classify made of
+// them: 80000000, 80100000 or 80300007 with the reasons.
+func answerTokens(w http.ResponseWriter, n int, good []string, illegal map[string][]string, unknown int) {
+	failure := n - len(good)
+	msg := "All the tokens are invalid"
+	if len(illegal) > 0 {
+		detail := map[string]any{"failure": failure, "illegalTokens": illegal}
+		if len(good) > 0 {
+			detail["success"] = len(good)
+		}
+		b, _ := json.Marshal(detail)
+		msg = string(b)
+	} else if len(good) > 0 && unknown > 0 {
+		b, _ := json.Marshal(map[string]any{"success": len(good), "failure": failure})
+		msg = string(b)
+	}
+	switch {
+	case len(good) == 0:
+		writeCode(w, http.StatusBadRequest, codeInvalidTokens, msg, 0)
+	case failure > 0:
+		writeCode(w, http.StatusOK, codePartial, msg, 0)
+	default:
+		writeCode(w, http.StatusOK, codeSuccess, "Success", 0)
+	}
 }

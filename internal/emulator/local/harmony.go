@@ -34,6 +34,7 @@ type HarmonyInfo struct {
 // field names).
 type harmonyCredential struct {
 	ServiceAccountJSON string `json:"serviceAccountJSON"`
+	ClientID           string `json:"clientID"`
 	BaseURL            string `json:"baseURL"`
 	CAPEM              string `json:"caPEM"`
 }
@@ -60,7 +61,8 @@ func (e *Emulators) startHarmony(cfg Config, dir string) (HarmonyInfo, []file, e
 	if err != nil {
 		return info, nil, fmt.Errorf("local: harmony control: %w", err)
 	}
-	cred, err := json.MarshalIndent(harmonyCredential{ServiceAccountJSON: string(sa), BaseURL: e.Harmony.URL(),
+	cred, err := json.MarshalIndent(harmonyCredential{ServiceAccountJSON: string(sa),
+		ClientID: e.Harmony.ClientID(defaultHarmonyProjectID), BaseURL: e.Harmony.URL(),
 		CAPEM: string(e.Harmony.CACertPEM())}, "", "  ")
 	if err != nil {
 		return info, nil, fmt.Errorf("local: %w", err)
@@ -78,7 +80,7 @@ func (m Manifest) harmonyProvider() (*harmony.Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := harmony.New(harmony.Config{ServiceAccountJSON: []byte(c.ServiceAccountJSON), BaseURL: c.BaseURL, RootCAs: roots})
+	p, err := harmony.New(harmony.Config{ServiceAccountJSON: []byte(c.ServiceAccountJSON), ClientID: c.ClientID, BaseURL: c.BaseURL, RootCAs: roots})
 	if err != nil {
 		return nil, fmt.Errorf("local: %w", err)
 	}

@@ -88,6 +88,12 @@
 // is read as a configuration error rather than a dead token: a wrong
 // project ID yields it for every device, and dropping them all would be
 // worse than an alert.
+//
+// # Revoke
+//
+// With Config.ClientID the Provider is a push.Revoker: Revoke calls Push
+// Kit's v1 messages:revoke with a notification's notifyId to remove it
+// from the phone (revoke.go).
 package harmony
 
 import (
@@ -157,6 +163,10 @@ type Config struct {
 	// Category is the notification category of alerts. Zero:
 	// DefaultCategory.
 	Category string
+	// ClientID is the app's Client ID (AppGallery Connect), the path of
+	// Push Kit's message revoke (revoke.go). Zero: the Provider does not
+	// revoke (Revokes is false).
+	ClientID string
 	// CallRight says the app holds the in-app call message entitlement:
 	// VoIP pushes go as push-type 10. Zero: as VOIP notifications.
 	CallRight bool
@@ -177,6 +187,7 @@ type Config struct {
 type Provider struct {
 	sa        *serviceAccount
 	sendURL   string
+	revokeURL string
 	category  string
 	callRight bool
 	client    *http.Client
@@ -219,6 +230,7 @@ func New(cfg Config) (*Provider, error) {
 	p := &Provider{
 		sa:        sa,
 		sendURL:   base + "/v3/" + url.PathEscape(sa.ProjectID) + "/messages:send",
+		revokeURL: revokeURLOf(base, cfg.ClientID),
 		category:  category,
 		callRight: cfg.CallRight,
 		client:    cfg.HTTPClient,
@@ -315,9 +327,14 @@ func (p *Provider) Check(ctx context.Context) error {
 
 // post sends body with the JWT and push-type and returns the answer.
 func (p *Provider) post(ctx context.Context, jwt, pushType string, body []byte) (int, http.Header, []byte, error) {
+	return p.postTo(ctx, p.sendURL, jwt, pushType, body)
+}
+
+// postTo posts body to target with the JWT and push-type.
+func (p *Provider) postTo(ctx context.Context, target, jwt, pushType string, body []byte) (int, http.Header, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.sendURL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, nil, err
 	}

@@ -38,6 +38,10 @@ type dialect struct {
 	// %[1]s (a JSON document) with its "content" member set to the string
 	// parameter given as %[2]s.
 	contentSet string
+	// removeSet is the SQL expression for a push config column given as
+	// %[1]s with its "remove" member set to whether it has a title or a
+	// content (push.DecodeRemove: the push was a notification).
+	removeSet string
 	// secureDeleteOn and Off, on a connection, make deleted and
 	// overwritten values be zeroed in the database file while secrets are
 	// sealed; empty where the database offers no such setting.
@@ -62,11 +66,13 @@ var sqliteDialect = dialect{
 WHERE m.type = 'table' AND c.name = 'app_id' AND m.name <> 'apps' ORDER BY m.name`,
 	deferForeignKeys: `PRAGMA defer_foreign_keys = ON`,
 	contentSet:       `CAST(json_set(CAST(%[1]s AS TEXT), '$.content', %[2]s) AS BLOB)`,
-	secureDeleteOn:   "PRAGMA secure_delete = ON",
-	secureDeleteOff:  "PRAGMA secure_delete = OFF",
-	bodyText:         func(v string) any { return v },
-	blob:             "BLOB",
-	nowMillis:        `CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`,
+	removeSet: `CAST(json_set(CAST(%[1]s AS TEXT), '$.remove', json(CASE WHEN coalesce(json_extract(CAST(%[1]s AS TEXT), '$.title'), '') <> ''
+	OR coalesce(json_extract(CAST(%[1]s AS TEXT), '$.content'), '') <> '' THEN 'true' ELSE 'false' END)) AS BLOB)`,
+	secureDeleteOn:  "PRAGMA secure_delete = ON",
+	secureDeleteOff: "PRAGMA secure_delete = OFF",
+	bodyText:        func(v string) any { return v },
+	blob:            "BLOB",
+	nowMillis:       `CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`,
 }
 
 // postgresDialect is PostgreSQL's.
@@ -85,6 +91,8 @@ WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'
 	blob:             "BYTEA",
 	nowMillis:        `CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)`,
 	contentSet:       `convert_to(jsonb_set(convert_from(%[1]s, 'UTF8')::jsonb, '{content}', to_jsonb(CAST(%[2]s AS TEXT)))::text, 'UTF8')`,
+	removeSet: `convert_to(jsonb_set(convert_from(%[1]s, 'UTF8')::jsonb, '{remove}', to_jsonb(coalesce(convert_from(%[1]s, 'UTF8')::jsonb->>'title', '') <> ''
+	OR coalesce(convert_from(%[1]s, 'UTF8')::jsonb->>'content', '') <> ''))::text, 'UTF8')`,
 }
 
 // migrate applies the embedded migrations of d that the database lacks.

@@ -472,6 +472,7 @@ func (col jobConfigColumn) Scan(v any) error {
 		return err
 	}
 	col.j.PushConfig, col.j.ConfigErr = push.DecodeContent(b)
+	col.j.Remove = push.DecodeRemove(b)
 	return nil
 }
 

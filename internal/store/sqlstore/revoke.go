@@ -70,7 +70,9 @@ func (p *txPlanner) planMessageWithdraw(ctx context.Context, in push.Intent, now
 	cfgSQL := "$3"
 	var cfg any = in.Content.Content
 	if in.Replaces.RingConfig {
-		cfgSQL = fmt.Sprintf(p.s.d.contentSet, "r.push_config", "$3")
+		// The original's config with the revoked content, marked Remove
+		// when the original was a notification (push.Revoker).
+		cfgSQL = fmt.Sprintf(p.s.d.contentSet, fmt.Sprintf(p.s.d.removeSet, "r.push_config"), "$3")
 	} else {
 		b, err := in.StoredConfig()
 		if err != nil {

@@ -92,6 +92,9 @@ func testPushRevoke(t *testing.T, e *pushEnv) {
 	if c := wd.PushConfig; c.Title != "Alice" || c.Content != "revoked" {
 		t.Errorf("withdraw config %+v, want the push's title with the revoke's content", c)
 	}
+	if !wd.Remove || !wf.Remove {
+		t.Errorf("withdraws of a notification's push not marked remove: %v %v", wd.Remove, wf.Remove)
+	}
 	got, err := rs.MessageByID(ctx, "a1", m.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -111,5 +114,58 @@ func testPushRevoke(t *testing.T, e *pushEnv) {
 	rev.MessageID = 99
 	if _, err := rs.RevokeMessage(ctx, rev); !errors.Is(err, im.ErrNotFound) {
 		t.Fatalf("revoke of no message: %v, want ErrNotFound", err)
+	}
+	testRevokeDataPush(t, e, rs, at.Add(2*time.Minute))
+}
+
+// testRevokeDataPush: the withdraw of a message pushed as a data push (no
+// title, no content) is not marked remove: a vendor's revoke could not
+// reach what the app showed itself, so the replacement goes.
+func testRevokeDataPush(t *testing.T, e *pushEnv, rs revokeStore, at time.Time) {
+	ctx := t.Context()
+	m := &im.Message{AppID: "a1", ID: 7_000_002, ConvID: im.PeerConvID("alice", "bob"), Sender: "alice", Recipient: "bob",
+		Type: 1, Text: "quiet", Priority: 2, CreatedAt: at,
+		PushConfig: &push.Content{Payload: "p"}, PushUsers: []string{"bob"}}
+	if _, err := e.s.AppendMessages(ctx, []*im.Message{m}); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := e.s.ClaimJobs(ctx, push.VendorFCM, at, 100, "a", at.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fin []push.Finish
+	for _, j := range claimed {
+		if j.MessageID == m.ID && j.Kind == "" {
+			fin = append(fin, push.Finish{Attempt: push.Attempt{JobID: j.ID, At: at, Outcome: "delivered", Status: 200},
+				Attempts: 1, Status: push.JobDelivered, NotBefore: at, Reason: "v", Owner: "a"})
+		}
+	}
+	if len(fin) == 0 {
+		t.Fatalf("no push of the data message claimed among %d", len(claimed))
+	}
+	if err := e.s.FinishAttempts(ctx, fin); err != nil {
+		t.Fatal(err)
+	}
+	w := push.Intent{AppID: "a1", Source: push.Source{Kind: push.SourceMessageWithdraw, MessageID: m.ID},
+		Content: push.Content{Content: "revoked"}, ExpiresAt: at.Add(time.Hour), Replaces: &push.Replaced{RingConfig: true}}
+	if _, err := rs.RevokeMessage(ctx, im.Revoke{AppID: "a1", MessageID: m.ID, Rev: im.Revocation{At: at, By: "alice"}, Withdraw: w}); err != nil {
+		t.Fatal(err)
+	}
+	jobs, _, err := e.s.Trace(ctx, push.TraceFilter{AppID: "a1", MessageID: m.ID, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, j := range jobs {
+		if j.Kind != push.JobMessageWithdraw {
+			continue
+		}
+		n++
+		if j.Remove || j.PushConfig.Content != "revoked" || j.PushConfig.Payload != "p" {
+			t.Errorf("withdraw of a data push %+v (remove %v), want the replacement, not marked remove", j.PushConfig, j.Remove)
+		}
+	}
+	if n != len(fin) {
+		t.Errorf("%d withdraws, want %d", n, len(fin))
 	}
 }
