@@ -121,9 +121,21 @@ export function Debug({ api, query }: PageProps): JSX.Element {
     }
   }
 
+  // Whether the simulated phone's card (or the hint without the
+  // emulators) goes above the test push form is known only once the
+  // emulator view is loaded. Until then the form is hidden: the card
+  // arriving would push it down some 200 px, under a pointer aimed at
+  // "Send test push" (the click lands on the payload, nothing is sent).
+  const settled = emulator.data !== undefined || emulator.error != null;
+
   return (
     <>
       <PickDevice api={api} onPick={setPushID} />
+      {settled ? null : (
+        <p class="muted" data-testid="debug-loading">
+          Loading…
+        </p>
+      )}
       {emulator.data?.emulating ? (
         <SimulatedPhone
           api={api}
@@ -142,7 +154,7 @@ export function Debug({ api, query }: PageProps): JSX.Element {
         </p>
       ) : null}
       <ErrorBox error={emulator.error} />
-      <section aria-labelledby="debug-send" class="card">
+      <section aria-labelledby="debug-send" class="card" hidden={!settled}>
         <h2 id="debug-send">Send a test push</h2>
         <form onSubmit={send} aria-label="Send a test push">
           <Field
