@@ -384,7 +384,11 @@ function SimulatedPhone({ api, phonesPath, phone, onPhone, onPushID }: {
   const ptID = useId("pt");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
-  const [phonePushID, setPhonePushID] = useState<string | null>(null);
+  // The PushID the server gave a phone, with the phone it is of: another
+  // phone made since shows none ("registering…") until its own comes, not
+  // the last phone's.
+  const [registered, setRegistered] = useState<{ phoneID: string; pushID: string } | null>(null);
+  const phonePushID = phone && registered?.phoneID === phone.phoneID ? registered.pushID : null;
   const vendorID = useId("vendor");
   const stateID = useId("state");
   const debugID = useId("debug");
@@ -392,7 +396,7 @@ function SimulatedPhone({ api, phonesPath, phone, onPhone, onPushID }: {
 
   useEffect(() => {
     if (!phone || api.session.mode !== "app") {
-      setPhonePushID(null);
+      setRegistered(null);
       return;
     }
     // The phone's token becomes a device of the app, as the app on the
@@ -411,7 +415,7 @@ function SimulatedPhone({ api, phonesPath, phone, onPhone, onPushID }: {
       .post<{ pushID: string }>(api.appPath("/push/devices"), reg)
       .then((r) => {
         if (!live || !r) return;
-        setPhonePushID(r.pushID);
+        setRegistered({ phoneID: phone.phoneID, pushID: r.pushID });
         onPushID(r.pushID);
       })
       .catch((err) => {
