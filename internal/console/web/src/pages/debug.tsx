@@ -121,9 +121,21 @@ export function Debug({ api, query }: PageProps): JSX.Element {
     }
   }
 
+  // Whether the simulated phone's card (or the hint without the
+  // emulators) goes above the test push form is known only once the
+  // emulator view is loaded. Until then the form is hidden: the card
+  // arriving would push it down some 200 px, under a pointer aimed at
+  // "Send test push" (the click lands on the payload, nothing is sent).
+  const settled = emulator.data !== undefined || emulator.error != null;
+
   return (
     <>
       <PickDevice api={api} onPick={setPushID} />
+      {settled ? null : (
+        <p class="muted" data-testid="debug-loading">
+          Loading…
+        </p>
+      )}
       {emulator.data?.emulating ? (
         <SimulatedPhone
           api={api}
@@ -142,7 +154,7 @@ export function Debug({ api, query }: PageProps): JSX.Element {
         </p>
       ) : null}
       <ErrorBox error={emulator.error} />
-      <section aria-labelledby="debug-send" class="card">
+      <section aria-labelledby="debug-send" class="card" hidden={!settled}>
         <h2 id="debug-send">Send a test push</h2>
         <form onSubmit={send} aria-label="Send a test push">
           <Field
@@ -372,7 +384,11 @@ function SimulatedPhone({ api, phonesPath, phone, onPhone, onPushID }: {
   const ptID = useId("pt");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
-  const [phonePushID, setPhonePushID] = useState<string | null>(null);
+  // The PushID the server gave a phone, with the phone it is of: another
+  // phone made since shows none ("registering…") until its own comes, not
+  // the last phone's.
+  const [registered, setRegistered] = useState<{ phoneID: string; pushID: string } | null>(null);
+  const phonePushID = phone && registered?.phoneID === phone.phoneID ? registered.pushID : null;
   const vendorID = useId("vendor");
   const stateID = useId("state");
   const debugID = useId("debug");
@@ -380,7 +396,7 @@ function SimulatedPhone({ api, phonesPath, phone, onPhone, onPushID }: {
 
   useEffect(() => {
     if (!phone || api.session.mode !== "app") {
-      setPhonePushID(null);
+      setRegistered(null);
       return;
     }
     // The phone's token becomes a device of the app, as the app on the
@@ -399,7 +415,7 @@ function SimulatedPhone({ api, phonesPath, phone, onPhone, onPushID }: {
       .post<{ pushID: string }>(api.appPath("/push/devices"), reg)
       .then((r) => {
         if (!live || !r) return;
-        setPhonePushID(r.pushID);
+        setRegistered({ phoneID: phone.phoneID, pushID: r.pushID });
         onPushID(r.pushID);
       })
       .catch((err) => {
