@@ -84,6 +84,11 @@ class FakeZIM implements ZIMSide {
   drop() {
     this.online = false;
   }
+  receipts: Array<[string, string]> = [];
+  async reportPushReceipt(kind: 'notificationArrived' | 'notificationClicked', pushJobID: string) {
+    this.receipts.push([kind, pushJobID]);
+    return false;
+  }
 }
 
 function pushIDOf(reg: PushRegistration): string {
