@@ -273,6 +273,12 @@ func TestPushRuleInGroups(t *testing.T) {
 	_, err := sendGroup(t, alice, "team", "g1", "one", pc("one"))
 	mustOK(t, "send", err)
 	m := nextMessage(t, desk)
+	// A group's push is planned after its commit (groupPushLoop): the
+	// rule is read then, so wait for that planning to finish while the
+	// desktop is still live.
+	waitFor(t, "the group push of \"one\" planned", func() bool {
+		return s.Metric(t, "herald_group_push_plan_seconds_count") >= 1
+	})
 	other, otherTok := phone(t, s, em, "bob", "other-phone")
 	other.SyncDone(wait)
 	ends := watchEnds(t, s)
