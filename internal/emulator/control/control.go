@@ -111,3 +111,17 @@ func LongPoll[T any](w http.ResponseWriter, r *http.Request, done <-chan struct{
 		return
 	}
 }
+
+// Uninstall returns the handler of DELETE /devices/{token}: 404 when
+// known reports the token unknown, else uninstall and 204.
+func Uninstall(known func(token string) bool, uninstall func(token string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok := r.PathValue("token")
+		if !known(tok) {
+			Error(w, http.StatusNotFound, "unknown token")
+			return
+		}
+		uninstall(tok)
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
