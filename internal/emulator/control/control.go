@@ -112,16 +112,35 @@ func LongPoll[T any](w http.ResponseWriter, r *http.Request, done <-chan struct{
 	}
 }
 
-// Uninstall returns the handler of DELETE /devices/{token}: 404 when
-// known reports the token unknown, else uninstall and 204.
-func Uninstall(known func(token string) bool, uninstall func(token string)) http.HandlerFunc {
+// Devices is an emulator's device set as its control API's
+// /devices/{Param} routes see it.
+type Devices struct {
+	// Param is the path value naming the device ("token", "regId").
+	Param string
+	// Unknown is the 404 error for a device Known refuses.
+	Unknown string
+	// Known tells whether the device was registered (even if since
+	// uninstalled).
+	Known func(id string) bool
+}
+
+// ID returns the request's device, or answers 404 Unknown and false.
+func (d Devices) ID(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id := r.PathValue(d.Param)
+	if !d.Known(id) {
+		Error(w, http.StatusNotFound, "%s", d.Unknown)
+		return "", false
+	}
+	return id, true
+}
+
+// Uninstall returns the handler of DELETE /devices/{Param}: 404 for an
+// unknown device, else uninstall and 204.
+func (d Devices) Uninstall(uninstall func(id string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok := r.PathValue("token")
-		if !known(tok) {
-			Error(w, http.StatusNotFound, "unknown token")
-			return
+		if id, ok := d.ID(w, r); ok {
+			uninstall(id)
+			w.WriteHeader(http.StatusNoContent)
 		}
-		uninstall(tok)
-		w.WriteHeader(http.StatusNoContent)
 	}
 }

@@ -24,8 +24,9 @@ import (
 func (e *Emulator) ControlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /devices", e.ctlRegister)
-	mux.HandleFunc("DELETE /devices/{token}", control.Uninstall(e.knownDevice, e.Uninstall))
-	mux.HandleFunc("GET /devices/{token}/deliveries", e.ctlDeliveries)
+	devs := control.Devices{Param: "token", Unknown: "unknown token", Known: e.knownDevice}
+	mux.HandleFunc("DELETE /devices/{token}", devs.Uninstall(e.Uninstall))
+	mux.HandleFunc("GET /devices/{token}/deliveries", inbox.Handler(devs, e.log, controlDelivery))
 	mux.HandleFunc("POST /faults", e.ctlFault)
 	mux.HandleFunc("DELETE /faults", func(w http.ResponseWriter, _ *http.Request) {
 		e.ClearFaults()
@@ -66,16 +67,11 @@ func (e *Emulator) ctlRegister(w http.ResponseWriter, r *http.Request) {
 	control.JSON(w, http.StatusCreated, map[string]string{"token": e.RegisterDevice(req.ProjectID)})
 }
 
-func (e *Emulator) ctlDeliveries(w http.ResponseWriter, r *http.Request) {
-	token := r.PathValue("token")
-	if !e.knownDevice(token) {
-		control.Error(w, http.StatusNotFound, "unknown token")
-		return
-	}
-	inbox.Serve(w, r, e.log, token, func(seq int, d Delivery) ControlDelivery {
-		return ControlDelivery{Seq: seq, RequestID: d.RequestID, Received: d.Received,
-			PushType: d.PushType, Category: d.Category, Body: d.Raw}
-	})
+// controlDelivery is the seq-th delivery of its token as the control API
+// reports it.
+func controlDelivery(seq int, d Delivery) ControlDelivery {
+	return ControlDelivery{Seq: seq, RequestID: d.RequestID, Received: d.Received,
+		PushType: d.PushType, Category: d.Category, Body: d.Raw}
 }
 
 func (e *Emulator) ctlFault(w http.ResponseWriter, r *http.Request) {

@@ -108,6 +108,17 @@ func after[D, C any](l *Log[D], key string, n int, conv func(seq int, d D) C) ([
 	return out, max(n, len(ds)), l.changed
 }
 
+// Handler returns the handler of a control API's
+// GET /devices/{id}/deliveries: 404 for a device devs does not know, else
+// Serve for it.
+func Handler[D, C any](devs control.Devices, l *Log[D], conv func(seq int, d D) C) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if id, ok := devs.ID(w, r); ok {
+			Serve(w, r, l, id, conv)
+		}
+	}
+}
+
 // Serve answers a control API's GET /devices/{token}/deliveries for key:
 // the poll parameters of control.PollParams (400 when malformed), then
 // control.LongPoll over key's deliveries as conv reports them.
