@@ -1,8 +1,8 @@
 // Package control holds what the emulators' control APIs share: JSON
-// answers and errors, strict request decoding, the long-poll parameters
-// and optional durations. The control APIs let another process (herald
-// device, a test in another language) play a phone; they are never served
-// on a vendor listener.
+// answers and errors, strict request decoding, the long-poll parameters,
+// optional durations and the /devices/{id} routes' device lookup. The
+// control APIs let another process (herald device, a test in another
+// language) play a phone; they are never served on a vendor listener.
 package control
 
 import (

@@ -17,7 +17,7 @@ import (
 // oldest first. It is guarded by its owner's mutex, given to NewLog, so
 // that a delivery is recorded in the same critical section as the
 // owner's other state changes: Record, Wake, Len and Snapshot are called
-// with that mutex held; Deliveries, Next and Serve take it themselves.
+// with that mutex held; Deliveries, Next and Handler take it themselves.
 type Log[D any] struct {
 	mu     sync.Locker
 	done   <-chan struct{}
@@ -28,8 +28,9 @@ type Log[D any] struct {
 	changed chan struct{}  // closed and replaced at each record
 }
 
-// NewLog returns an empty log guarded by mu. Next and Serve stop waiting
-// when done is closed (the emulator shuts down); Next then returns closed.
+// NewLog returns an empty log guarded by mu. Next and Handler stop
+// waiting when done is closed (the emulator shuts down); Next then
+// returns closed.
 func NewLog[D any](mu sync.Locker, done <-chan struct{}, closed error) *Log[D] {
 	return &Log[D]{mu: mu, done: done, closed: closed,
 		logs: make(map[string][]D), taken: make(map[string]int), changed: make(chan struct{})}
@@ -110,19 +111,19 @@ func after[D, C any](l *Log[D], key string, n int, conv func(seq int, d D) C) ([
 
 // Handler returns the handler of a control API's
 // GET /devices/{id}/deliveries: 404 for a device devs does not know, else
-// Serve for it.
+// serveLog for it.
 func Handler[D, C any](devs control.Devices, l *Log[D], conv func(seq int, d D) C) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if id, ok := devs.ID(w, r); ok {
-			Serve(w, r, l, id, conv)
+			serveLog(w, r, l, id, conv)
 		}
 	}
 }
 
-// Serve answers a control API's GET /devices/{token}/deliveries for key:
+// serveLog answers a control API's GET /devices/{token}/deliveries for key:
 // the poll parameters of control.PollParams (400 when malformed), then
 // control.LongPoll over key's deliveries as conv reports them.
-func Serve[D, C any](w http.ResponseWriter, r *http.Request, l *Log[D], key string, conv func(seq int, d D) C) {
+func serveLog[D, C any](w http.ResponseWriter, r *http.Request, l *Log[D], key string, conv func(seq int, d D) C) {
 	n, wait, err := control.PollParams(r)
 	if err != nil {
 		control.Error(w, http.StatusBadRequest, "%v", err)
