@@ -1,8 +1,8 @@
 // Package control holds what the emulators' control APIs share: JSON
-// answers and errors, strict request decoding, the long-poll parameters
-// and optional durations. The control APIs let another process (herald
-// device, a test in another language) play a phone; they are never served
-// on a vendor listener.
+// answers and errors, strict request decoding, the long-poll parameters,
+// optional durations and the /devices/{id} routes' device lookup. The
+// control APIs let another process (herald device, a test in another
+// language) play a phone; they are never served on a vendor listener.
 package control
 
 import (
@@ -109,5 +109,38 @@ func LongPoll[T any](w http.ResponseWriter, r *http.Request, done <-chan struct{
 		}
 		JSON(w, http.StatusOK, Page[T]{Deliveries: []T{}, Next: next})
 		return
+	}
+}
+
+// Devices is an emulator's device set as its control API's
+// /devices/{Param} routes see it.
+type Devices struct {
+	// Param is the path value naming the device ("token", "regId").
+	Param string
+	// Unknown is the 404 error for a device Known refuses.
+	Unknown string
+	// Known tells whether the device was registered (even if since
+	// uninstalled).
+	Known func(id string) bool
+}
+
+// ID returns the request's device, or answers 404 Unknown and false.
+func (d Devices) ID(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id := r.PathValue(d.Param)
+	if !d.Known(id) {
+		Error(w, http.StatusNotFound, "%s", d.Unknown)
+		return "", false
+	}
+	return id, true
+}
+
+// Uninstall returns the handler of DELETE /devices/{Param}: 404 for an
+// unknown device, else uninstall and 204.
+func (d Devices) Uninstall(uninstall func(id string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if id, ok := d.ID(w, r); ok {
+			uninstall(id)
+			w.WriteHeader(http.StatusNoContent)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/heraldim/herald/internal/emulator/control"
+	"github.com/heraldim/herald/internal/emulator/inbox"
 )
 
 // MaxControlWait bounds a deliveries long-poll's wait parameter.
@@ -31,8 +32,9 @@ const MaxControlWait = control.MaxWait
 func (e *Emulator) ControlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /devices", e.ctlRegister)
-	mux.HandleFunc("DELETE /devices/{token}", e.ctlUnregister)
-	mux.HandleFunc("GET /devices/{token}/deliveries", e.ctlDeliveries)
+	devs := control.Devices{Param: "token", Unknown: "unknown registration token", Known: e.knownDevice}
+	mux.HandleFunc("DELETE /devices/{token}", devs.Uninstall(e.Unregister))
+	mux.HandleFunc("GET /devices/{token}/deliveries", inbox.Handler(devs, e.log, controlDelivery))
 	mux.HandleFunc("POST /faults", e.ctlFault)
 	mux.HandleFunc("DELETE /faults", func(w http.ResponseWriter, _ *http.Request) {
 		e.ClearFaults()
@@ -89,48 +91,11 @@ func (e *Emulator) ctlRegister(w http.ResponseWriter, r *http.Request) {
 	control.JSON(w, http.StatusCreated, map[string]string{"token": e.RegisterDevice(req.ProjectID, req.PackageName)})
 }
 
-func (e *Emulator) ctlUnregister(w http.ResponseWriter, r *http.Request) {
-	tok := r.PathValue("token")
-	if !e.knownDevice(tok) {
-		control.Error(w, http.StatusNotFound, "unknown registration token")
-		return
-	}
-	e.Unregister(tok)
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func (e *Emulator) ctlDeliveries(w http.ResponseWriter, r *http.Request) {
-	token := r.PathValue("token")
-	if !e.knownDevice(token) {
-		control.Error(w, http.StatusNotFound, "unknown registration token")
-		return
-	}
-	after, wait, err := control.PollParams(r)
-	if err != nil {
-		control.Error(w, http.StatusBadRequest, "%v", err)
-		return
-	}
-	control.LongPoll(w, r, e.life.Done(), after, wait, func(after int) ([]ControlDelivery, int, <-chan struct{}) {
-		return e.recordsAfter(token, after)
-	})
-}
-
-// recordsAfter returns token's records beyond the first after, the count
-// to resume from, and the channel closed at the next record.
-func (e *Emulator) recordsAfter(token string, after int) ([]ControlDelivery, int, chan struct{}) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	out := []ControlDelivery{}
-	l := e.logs[token]
-	if l == nil {
-		return out, after, e.changed
-	}
-	for i := after; i < len(l.records); i++ {
-		d := l.records[i]
-		out = append(out, ControlDelivery{Seq: i + 1, Name: d.Name, Received: d.Received, Delivered: d.Delivered,
-			Message: d.Raw, Dropped: d.Dropped, DropReason: d.DropReason})
-	}
-	return out, max(after, len(l.records)), e.changed
+// controlDelivery is the seq-th delivery of its device as the control
+// API reports it.
+func controlDelivery(seq int, d Delivery) ControlDelivery {
+	return ControlDelivery{Seq: seq, Name: d.Name, Received: d.Received, Delivered: d.Delivered,
+		Message: d.Raw, Dropped: d.Dropped, DropReason: d.DropReason}
 }
 
 func (e *Emulator) ctlFault(w http.ResponseWriter, r *http.Request) {

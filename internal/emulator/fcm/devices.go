@@ -44,12 +44,6 @@ type Delivery struct {
 	DropReason string
 }
 
-// deliveryLog is the record of one token's (or topic's) deliveries.
-type deliveryLog struct {
-	records []Delivery
-	next    int // the first record Next has not returned
-}
-
 // RegisterDevice plays an app's first start: it returns a new token for
 // packageName's instance in projectID (which then exists), shaped like
 // FCM's ("<instance id>:APA91b<...>"). The device is online.
@@ -74,7 +68,7 @@ func (e *Emulator) Unregister(token string) {
 	d.unregistered = true
 	for _, h := range d.held {
 		h.Dropped, h.DropReason = true, "token unregistered"
-		e.record(token, h)
+		e.log.Record(token, h)
 	}
 	d.held = nil
 }
@@ -104,7 +98,7 @@ func (e *Emulator) SetOnline(token string, online bool) error {
 		} else {
 			h.Dropped, h.DropReason = true, "ttl ran out while the device was offline"
 		}
-		e.record(token, h)
+		e.log.Record(token, h)
 	}
 	d.held = nil
 	return nil
@@ -116,12 +110,12 @@ func (e *Emulator) SetOnline(token string, online bool) error {
 func (e *Emulator) accept(key string, dev *device, dl Delivery) {
 	if dev == nil || !dev.offline {
 		dl.Delivered = dl.Received
-		e.record(key, dl)
+		e.log.Record(key, dl)
 		return
 	}
 	if ttl, ok := dl.Message.TTL(); ok && ttl == 0 {
 		dl.Dropped, dl.DropReason = true, "ttl 0s and the device is offline"
-		e.record(key, dl)
+		e.log.Record(key, dl)
 		return
 	}
 	if a := dl.Message.Android; a != nil && a.CollapseKey != "" {
@@ -129,7 +123,7 @@ func (e *Emulator) accept(key string, dev *device, dl Delivery) {
 		for _, h := range dev.held {
 			if h.Message.Android != nil && h.Message.Android.CollapseKey == a.CollapseKey {
 				h.Dropped, h.DropReason = true, "replaced by a newer message with collapse_key "+a.CollapseKey
-				e.record(key, h)
+				e.log.Record(key, h)
 				continue
 			}
 			kept = append(kept, h)
@@ -139,28 +133,11 @@ func (e *Emulator) accept(key string, dev *device, dl Delivery) {
 	dev.held = append(dev.held, dl)
 }
 
-// record appends to key's log and wakes Next. Called with e.mu held.
-func (e *Emulator) record(key string, dl Delivery) {
-	l := e.logs[key]
-	if l == nil {
-		l = &deliveryLog{}
-		e.logs[key] = l
-	}
-	l.records = append(l.records, dl)
-	close(e.changed)
-	e.changed = make(chan struct{})
-}
-
 // Deliveries returns every delivered or dropped message of token (or
 // "/topics/<name>", "condition:<expr>"), oldest first. Messages held for
 // an offline device appear when it comes online.
 func (e *Emulator) Deliveries(token string) []Delivery {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if l := e.logs[token]; l != nil {
-		return append([]Delivery(nil), l.records...)
-	}
-	return nil
+	return e.log.Deliveries(token)
 }
 
 // Held returns the messages held for an offline device, oldest first.
@@ -176,24 +153,7 @@ func (e *Emulator) Held(token string) []Delivery {
 // Next returns token's oldest record that Next has not returned yet,
 // waiting for one until ctx ends or the emulator shuts down (ErrClosed).
 func (e *Emulator) Next(ctx context.Context, token string) (Delivery, error) {
-	for {
-		e.mu.Lock()
-		if l := e.logs[token]; l != nil && l.next < len(l.records) {
-			dl := l.records[l.next]
-			l.next++
-			e.mu.Unlock()
-			return dl, nil
-		}
-		changed := e.changed
-		e.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return Delivery{}, ctx.Err()
-		case <-e.life.Done():
-			return Delivery{}, ErrClosed
-		}
-	}
+	return e.log.Next(ctx, token)
 }
 
 // Fault is a failure to play on sends, for a token or for all of them.
@@ -210,11 +170,6 @@ type Fault struct {
 	Times int
 }
 
-type faultState struct {
-	Fault
-	left int // sends left when Times > 0
-}
-
 // SetFault plays f on sends to token, or on every send when token is ""
 // (checked before the body is read, as a front end would). It replaces
 // the token's previous fault.
@@ -229,7 +184,7 @@ func (e *Emulator) SetFault(token string, f Fault) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.faults[token] = &faultState{Fault: f, left: f.Times}
+	e.faults.Set(token, f, f.Times)
 	return nil
 }
 
@@ -237,24 +192,14 @@ func (e *Emulator) SetFault(token string, f Fault) error {
 func (e *Emulator) ClearFaults() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	clear(e.faults)
+	e.faults.Clear()
 }
 
 // takeFault returns the fault for key and counts one use of it.
 func (e *Emulator) takeFault(key string) *Fault {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	fs := e.faults[key]
-	if fs == nil {
-		return nil
-	}
-	f := fs.Fault
-	if fs.Times > 0 {
-		if fs.left--; fs.left <= 0 {
-			delete(e.faults, key)
-		}
-	}
-	return &f
+	return e.faults.Take(key)
 }
 
 // playFault waits the fault's delay and returns its error, if any; nil

@@ -76,6 +76,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/heraldim/herald/internal/emulator/inbox"
 	"github.com/heraldim/herald/internal/emulator/pki"
 	"github.com/heraldim/herald/internal/emulator/serve"
 )
@@ -141,9 +142,8 @@ type Emulator struct {
 	accounts     map[string]*account // by client_email
 	accessTokens map[string]*accessToken
 	devices      map[string]*device
-	faults       map[string]*faultState // by token, "" for all sends
-	logs         map[string]*deliveryLog
-	changed      chan struct{} // closed and replaced when a record is added
+	faults       inbox.Faults[Fault]  // by token, "" for all sends
+	log          *inbox.Log[Delivery] // guarded by mu
 	stats        Stats
 }
 
@@ -170,13 +170,11 @@ func New(cfg Config) (*Emulator, error) {
 		accounts:     make(map[string]*account),
 		accessTokens: make(map[string]*accessToken),
 		devices:      make(map[string]*device),
-		faults:       make(map[string]*faultState),
-		logs:         make(map[string]*deliveryLog),
-		changed:      make(chan struct{}),
 	}
 	if e.now == nil {
 		e.now = time.Now
 	}
+	e.log = inbox.NewLog[Delivery](&e.mu, e.life.Done(), ErrClosed)
 	var err error
 	if e.caPEM, e.pool, e.tlsCert, err = pki.New("FCM", cfg.Hosts); err != nil {
 		return nil, err

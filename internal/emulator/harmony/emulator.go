@@ -85,6 +85,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/heraldim/herald/internal/emulator/inbox"
 	"github.com/heraldim/herald/internal/emulator/pki"
 	"github.com/heraldim/herald/internal/emulator/serve"
 )
@@ -157,12 +158,10 @@ type Emulator struct {
 	classified map[string]bool        // projects with self-classification
 	callRight  map[string]bool        // projects with the in-app call entitlement
 	devices    map[string]*device
-	faults     map[string]*faultState
-	logs       map[string][]Delivery
+	faults     inbox.Faults[Fault]     // by token, "" for every send; guarded by mu
+	log        *inbox.Log[Delivery]    // guarded by mu
 	clients    map[string]string       // client ID → project (revoke.go)
 	revokes    map[string][]revocation // token → accepted revokes
-	taken      map[string]int
-	changed    chan struct{}
 	stats      Stats
 }
 
@@ -196,13 +195,10 @@ func New(cfg Config) (*Emulator, error) {
 		classified: make(map[string]bool),
 		callRight:  make(map[string]bool),
 		devices:    make(map[string]*device),
-		faults:     make(map[string]*faultState),
-		logs:       make(map[string][]Delivery),
 		clients:    make(map[string]string),
 		revokes:    make(map[string][]revocation),
-		taken:      make(map[string]int),
-		changed:    make(chan struct{}),
 	}
+	e.log = inbox.NewLog[Delivery](&e.mu, e.life.Done(), ErrClosed)
 	if e.now == nil {
 		e.now = time.Now
 	}

@@ -127,12 +127,11 @@ func (e *Emulator) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	good, illegal, unknown := e.classify(b.Token, project, pushTypeAlert, "")
 	for _, t := range good {
-		e.revokes[t] = append(e.revokes[t], revocation{notifyID: int(*b.NotifyID), before: len(e.logs[t])})
+		e.revokes[t] = append(e.revokes[t], revocation{notifyID: int(*b.NotifyID), before: e.log.Len(t)})
 	}
 	if len(good) > 0 {
 		e.stats.Revoked++
-		close(e.changed)
-		e.changed = make(chan struct{})
+		e.log.Wake()
 	}
 	e.mu.Unlock()
 	answerTokens(w, len(b.Token), good, illegal, unknown)

@@ -71,7 +71,7 @@ func (e *Emulator) handleSend(w http.ResponseWriter, r *http.Request) {
 
 	// 3. Global faults.
 	e.mu.Lock()
-	f := e.takeFault("")
+	f := e.faults.Take("")
 	e.mu.Unlock()
 	if f != nil && e.play(w, r, f) {
 		return
@@ -92,7 +92,7 @@ func (e *Emulator) handleSend(w http.ResponseWriter, r *http.Request) {
 
 	// 5. Faults of the first token.
 	e.mu.Lock()
-	f = e.takeFault(tokens[0])
+	f = e.faults.Take(tokens[0])
 	e.mu.Unlock()
 	invalidFault := ""
 	if f != nil {
@@ -115,7 +115,7 @@ func (e *Emulator) handleSend(w http.ResponseWriter, r *http.Request) {
 	good, illegal, unknown := e.classify(tokens, project, pushType, invalidFault)
 	id := requestID()
 	for _, t := range good {
-		e.record(Delivery{RequestID: id, ProjectID: project, Token: t, PushType: pushType,
+		e.log.Record(t, Delivery{RequestID: id, ProjectID: project, Token: t, PushType: pushType,
 			Notification: p.notification, Category: category, ExtraData: p.extraData,
 			Options: p.body.PushOptions, Raw: append(json.RawMessage(nil), raw...), Received: now})
 	}

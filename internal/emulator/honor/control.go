@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/heraldim/herald/internal/emulator/control"
+	"github.com/heraldim/herald/internal/emulator/inbox"
 )
 
 // ControlHandler returns the emulator's control API, so that another
@@ -30,8 +31,9 @@ func (e *Emulator) ControlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /apps", e.ctlApp)
 	mux.HandleFunc("POST /devices", e.ctlRegister)
-	mux.HandleFunc("DELETE /devices/{token}", e.ctlUnregister)
-	mux.HandleFunc("GET /devices/{token}/deliveries", e.ctlDeliveries)
+	devs := control.Devices{Param: "token", Unknown: "unknown token", Known: e.knownDevice}
+	mux.HandleFunc("DELETE /devices/{token}", devs.Uninstall(e.Unregister))
+	mux.HandleFunc("GET /devices/{token}/deliveries", inbox.Handler(devs, e.log, controlDelivery))
 	mux.HandleFunc("POST /faults", e.ctlFault)
 	mux.HandleFunc("DELETE /faults", func(w http.ResponseWriter, _ *http.Request) {
 		e.ClearFaults()
@@ -91,45 +93,11 @@ func (e *Emulator) ctlRegister(w http.ResponseWriter, r *http.Request) {
 	control.JSON(w, http.StatusCreated, map[string]string{"token": e.RegisterDevice(req.AppID)})
 }
 
-func (e *Emulator) ctlUnregister(w http.ResponseWriter, r *http.Request) {
-	tok := r.PathValue("token")
-	if !e.knownDevice(tok) {
-		control.Error(w, http.StatusNotFound, "unknown token")
-		return
-	}
-	e.Unregister(tok)
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func (e *Emulator) ctlDeliveries(w http.ResponseWriter, r *http.Request) {
-	token := r.PathValue("token")
-	if !e.knownDevice(token) {
-		control.Error(w, http.StatusNotFound, "unknown token")
-		return
-	}
-	after, wait, err := control.PollParams(r)
-	if err != nil {
-		control.Error(w, http.StatusBadRequest, "%v", err)
-		return
-	}
-	control.LongPoll(w, r, e.life.Done(), after, wait, func(after int) ([]ControlDelivery, int, <-chan struct{}) {
-		return e.deliveriesAfter(token, after)
-	})
-}
-
-// deliveriesAfter returns token's deliveries beyond the first after, the
-// count to resume from, and the channel closed at the next delivery.
-func (e *Emulator) deliveriesAfter(token string, after int) ([]ControlDelivery, int, chan struct{}) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	out := []ControlDelivery{}
-	l := e.logs[token]
-	for i := after; i < len(l); i++ {
-		d := l[i]
-		out = append(out, ControlDelivery{Seq: i + 1, RequestID: d.RequestID, Received: d.Received,
-			PassThrough: d.Pass(), Message: d.Raw})
-	}
-	return out, max(after, len(l)), e.changed
+// controlDelivery is the seq-th delivery of its token as the control API
+// reports it.
+func controlDelivery(seq int, d Delivery) ControlDelivery {
+	return ControlDelivery{Seq: seq, RequestID: d.RequestID, Received: d.Received,
+		PassThrough: d.Pass(), Message: d.Raw}
 }
 
 func (e *Emulator) ctlFault(w http.ResponseWriter, r *http.Request) {

@@ -57,6 +57,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/heraldim/herald/internal/emulator/inbox"
 	"github.com/heraldim/herald/internal/emulator/pki"
 	"github.com/heraldim/herald/internal/emulator/serve"
 )
@@ -131,10 +132,8 @@ type Emulator struct {
 	clients      map[string]App // client ID → app
 	accessTokens map[string]issued
 	devices      map[string]*device
-	faults       map[string]*faultState
-	logs         map[string][]Delivery
-	taken        map[string]int // per token: records Next returned
-	changed      chan struct{}
+	faults       inbox.Faults[Fault]  // by token, "" for every send; guarded by mu
+	log          *inbox.Log[Delivery] // guarded by mu
 	stats        Stats
 }
 
@@ -169,11 +168,8 @@ func New(cfg Config) (*Emulator, error) {
 		clients:      make(map[string]App),
 		accessTokens: make(map[string]issued),
 		devices:      make(map[string]*device),
-		faults:       make(map[string]*faultState),
-		logs:         make(map[string][]Delivery),
-		taken:        make(map[string]int),
-		changed:      make(chan struct{}),
 	}
+	e.log = inbox.NewLog[Delivery](&e.mu, e.life.Done(), ErrClosed)
 	if e.now == nil {
 		e.now = time.Now
 	}

@@ -134,7 +134,7 @@ func (e *Emulator) handleSend(w http.ResponseWriter, r *http.Request) {
 
 	// 3. Global faults.
 	e.mu.Lock()
-	f := e.takeFault("")
+	f := e.faults.Take("")
 	e.mu.Unlock()
 	if f != nil && e.play(w, r, f) {
 		return
@@ -165,7 +165,7 @@ func (e *Emulator) handleSend(w http.ResponseWriter, r *http.Request) {
 
 	// 5. Faults of the first token.
 	e.mu.Lock()
-	f = e.takeFault(msg.Token[0])
+	f = e.faults.Take(msg.Token[0])
 	e.mu.Unlock()
 	invalidFault := ""
 	if f != nil {
@@ -198,7 +198,7 @@ func (e *Emulator) handleSend(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, t := range good {
-		e.record(Delivery{RequestID: data.RequestID, AppID: appID, Token: t, Message: msg, Raw: raw, Received: now})
+		e.log.Record(t, Delivery{RequestID: data.RequestID, AppID: appID, Token: t, Message: msg, Raw: raw, Received: now})
 	}
 	if len(good) > 0 {
 		e.stats.Accepted++

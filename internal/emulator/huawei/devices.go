@@ -64,41 +64,13 @@ func (e *Emulator) knownDevice(token string) bool {
 	return e.devices[token] != nil
 }
 
-// record appends to token's log and wakes waiters. Called with e.mu held.
-func (e *Emulator) record(d Delivery) {
-	e.logs[d.Token] = append(e.logs[d.Token], d)
-	close(e.changed)
-	e.changed = make(chan struct{})
-}
-
 // Deliveries returns the messages accepted for token, oldest first.
-func (e *Emulator) Deliveries(token string) []Delivery {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]Delivery(nil), e.logs[token]...)
-}
+func (e *Emulator) Deliveries(token string) []Delivery { return e.log.Deliveries(token) }
 
 // Next returns token's oldest delivery Next has not returned yet, waiting
 // until ctx ends or the emulator shuts down (ErrClosed).
 func (e *Emulator) Next(ctx context.Context, token string) (Delivery, error) {
-	for {
-		e.mu.Lock()
-		if n := e.taken[token]; n < len(e.logs[token]) {
-			d := e.logs[token][n]
-			e.taken[token] = n + 1
-			e.mu.Unlock()
-			return d, nil
-		}
-		changed := e.changed
-		e.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return Delivery{}, ctx.Err()
-		case <-e.life.Done():
-			return Delivery{}, ErrClosed
-		}
-	}
+	return e.log.Next(ctx, token)
 }
 
 // FaultKind names a failure the emulator plays.
@@ -133,11 +105,6 @@ type Fault struct {
 	Times int
 }
 
-type faultState struct {
-	Fault
-	left int
-}
-
 // SetFault plays f on sends to token, or on every send when token is "".
 // It replaces the token's previous fault.
 func (e *Emulator) SetFault(token string, f Fault) error {
@@ -154,7 +121,7 @@ func (e *Emulator) SetFault(token string, f Fault) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.faults[token] = &faultState{Fault: f, left: f.Times}
+	e.faults.Set(token, f, f.Times)
 	return nil
 }
 
@@ -162,22 +129,7 @@ func (e *Emulator) SetFault(token string, f Fault) error {
 func (e *Emulator) ClearFaults() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	clear(e.faults)
-}
-
-// takeFault returns the fault for key and counts one use. Called with e.mu held.
-func (e *Emulator) takeFault(key string) *Fault {
-	fs := e.faults[key]
-	if fs == nil {
-		return nil
-	}
-	f := fs.Fault
-	if fs.Times > 0 {
-		if fs.left--; fs.left <= 0 {
-			delete(e.faults, key)
-		}
-	}
-	return &f
+	e.faults.Clear()
 }
 
 func randomString(n int) string {

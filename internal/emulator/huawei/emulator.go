@@ -58,6 +58,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/heraldim/herald/internal/emulator/inbox"
 	"github.com/heraldim/herald/internal/emulator/pki"
 	"github.com/heraldim/herald/internal/emulator/serve"
 )
@@ -127,10 +128,8 @@ type Emulator struct {
 	classified   map[string]bool
 	accessTokens map[string]issued
 	devices      map[string]*device
-	faults       map[string]*faultState
-	logs         map[string][]Delivery
-	taken        map[string]int // per token: records Next returned
-	changed      chan struct{}
+	faults       inbox.Faults[Fault]  // by token, "" for every send; guarded by mu
+	log          *inbox.Log[Delivery] // guarded by mu
 	stats        Stats
 }
 
@@ -165,11 +164,8 @@ func New(cfg Config) (*Emulator, error) {
 		classified:   make(map[string]bool),
 		accessTokens: make(map[string]issued),
 		devices:      make(map[string]*device),
-		faults:       make(map[string]*faultState),
-		logs:         make(map[string][]Delivery),
-		taken:        make(map[string]int),
-		changed:      make(chan struct{}),
 	}
+	e.log = inbox.NewLog[Delivery](&e.mu, e.life.Done(), ErrClosed)
 	if e.now == nil {
 		e.now = time.Now
 	}

@@ -128,7 +128,7 @@ func (e *Emulator) handleSend(w http.ResponseWriter, r *http.Request) {
 
 	// 2. Global faults.
 	e.mu.Lock()
-	f := e.takeFault("")
+	f := e.faults.Take("")
 	e.mu.Unlock()
 	if f != nil && e.play(w, r, f) {
 		return
@@ -180,7 +180,7 @@ func (e *Emulator) handleSend(w http.ResponseWriter, r *http.Request) {
 
 	// 4. Faults of the first token.
 	e.mu.Lock()
-	f = e.takeFault(body.Message.Token[0])
+	f = e.faults.Take(body.Message.Token[0])
 	e.mu.Unlock()
 	invalidFault := ""
 	if f != nil {
@@ -209,7 +209,7 @@ func (e *Emulator) handleSend(w http.ResponseWriter, r *http.Request) {
 	id := requestID()
 	if len(good) > 0 && !body.ValidateOnly {
 		for _, t := range good {
-			e.record(Delivery{RequestID: id, AppID: appID, Token: t, Message: *body.Message,
+			e.log.Record(t, Delivery{RequestID: id, AppID: appID, Token: t, Message: *body.Message,
 				Raw: rawMsg.Message, Received: now})
 		}
 	}

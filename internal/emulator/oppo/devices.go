@@ -78,12 +78,6 @@ type Notification struct {
 	OffLineTTL int `json:"off_line_ttl,omitempty"`
 }
 
-// deliveryLog is the record of one registration ID's deliveries.
-type deliveryLog struct {
-	records []Delivery
-	next    int // the first record Next has not returned
-}
-
 func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
@@ -149,49 +143,15 @@ func (e *Emulator) Unregister(regID string) {
 	}
 }
 
-// record appends to regID's log and wakes Next. Called with e.mu held.
-func (e *Emulator) record(dl Delivery) {
-	l := e.logs[dl.RegID]
-	if l == nil {
-		l = &deliveryLog{}
-		e.logs[dl.RegID] = l
-	}
-	l.records = append(l.records, dl)
-	close(e.changed)
-	e.changed = make(chan struct{})
-}
-
 // Deliveries returns every message accepted for regID, oldest first.
 func (e *Emulator) Deliveries(regID string) []Delivery {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if l := e.logs[regID]; l != nil {
-		return append([]Delivery(nil), l.records...)
-	}
-	return nil
+	return e.log.Deliveries(regID)
 }
 
 // Next returns regID's oldest record that Next has not returned yet,
 // waiting for one until ctx ends or the emulator shuts down (ErrClosed).
 func (e *Emulator) Next(ctx context.Context, regID string) (Delivery, error) {
-	for {
-		e.mu.Lock()
-		if l := e.logs[regID]; l != nil && l.next < len(l.records) {
-			dl := l.records[l.next]
-			l.next++
-			e.mu.Unlock()
-			return dl, nil
-		}
-		changed := e.changed
-		e.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return Delivery{}, ctx.Err()
-		case <-e.life.Done():
-			return Delivery{}, ErrClosed
-		}
-	}
+	return e.log.Next(ctx, regID)
 }
 
 // Fault is a failure to play on unicasts, for a registration ID or for
@@ -209,11 +169,6 @@ type Fault struct {
 	Delay time.Duration
 	// Times is how many unicasts the fault applies to; 0: until cleared.
 	Times int
-}
-
-type faultState struct {
-	Fault
-	left int
 }
 
 // faultCodes are the codes SetFault plays.
@@ -245,7 +200,7 @@ func (e *Emulator) SetFault(regID string, f Fault) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.faults[regID] = &faultState{Fault: f, left: f.Times}
+	e.faults.Set(regID, f, f.Times)
 	return nil
 }
 
@@ -253,24 +208,14 @@ func (e *Emulator) SetFault(regID string, f Fault) error {
 func (e *Emulator) ClearFaults() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	clear(e.faults)
+	e.faults.Clear()
 }
 
 // takeFault returns the fault for key and counts one use of it.
 func (e *Emulator) takeFault(key string) *Fault {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	fs := e.faults[key]
-	if fs == nil {
-		return nil
-	}
-	f := fs.Fault
-	if fs.Times > 0 {
-		if fs.left--; fs.left <= 0 {
-			delete(e.faults, key)
-		}
-	}
-	return &f
+	return e.faults.Take(key)
 }
 
 // playFault waits the fault's delay and answers its failure; false means

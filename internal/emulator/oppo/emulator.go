@@ -64,6 +64,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/heraldim/herald/internal/emulator/inbox"
 	"github.com/heraldim/herald/internal/emulator/pki"
 	"github.com/heraldim/herald/internal/emulator/serve"
 )
@@ -141,12 +142,11 @@ type Emulator struct {
 	mu   sync.Mutex
 	life *serve.Server // the server's lifecycle; life.Done() ends delays and waits
 
-	apps    map[string]*App        // by app key
-	tokens  map[string]*authToken  // by auth_token
-	devices map[string]*device     // by registration ID
-	faults  map[string]*faultState // by registration ID, "" for all sends
-	logs    map[string]*deliveryLog
-	changed chan struct{} // closed and replaced when a record is added
+	apps    map[string]*App       // by app key
+	tokens  map[string]*authToken // by auth_token
+	devices map[string]*device    // by registration ID
+	faults  inbox.Faults[Fault]   // by registration ID, "" for all sends
+	log     *inbox.Log[Delivery]  // guarded by mu
 	stats   Stats
 	// publicDay is the China-time date publicSent counts, by app key.
 	publicDay  string
@@ -179,13 +179,11 @@ func New(cfg Config) (*Emulator, error) {
 		apps:       make(map[string]*App),
 		tokens:     make(map[string]*authToken),
 		devices:    make(map[string]*device),
-		faults:     make(map[string]*faultState),
-		logs:       make(map[string]*deliveryLog),
-		changed:    make(chan struct{}),
 	}
 	for _, c := range cfg.Categories {
 		e.categories[c] = true
 	}
+	e.log = inbox.NewLog[Delivery](&e.mu, e.life.Done(), ErrClosed)
 	if e.now == nil {
 		e.now = time.Now
 	}

@@ -201,7 +201,7 @@ func (e *Emulator) handleUnicast(w http.ResponseWriter, r *http.Request) {
 	}
 	id := app.AppID + "-1-1-" + randomHex(12)
 	e.stats.Accepted++
-	e.record(Delivery{MessageID: id, AppKey: app.AppKey, RegID: regID, Notification: n,
+	e.log.Record(regID, Delivery{MessageID: id, AppKey: app.AppKey, RegID: regID, Notification: n,
 		Raw: json.RawMessage(raw), Received: e.now()})
 	writeAnswer(w, codeSuccess, "Success", map[string]string{"messageId": id})
 }

@@ -30,11 +30,6 @@ type Delivery struct {
 	Received time.Time
 }
 
-type deliveryLog struct {
-	records []Delivery
-	next    int // the first record Next has not returned
-}
-
 const regIDChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 // RegisterDevice plays the vivo SDK's first registration of appID's app on
@@ -82,49 +77,15 @@ func (e *Emulator) knownDevice(regID string) bool {
 	return e.devices[regID] != nil
 }
 
-// record appends to the regId's log and wakes Next. Called with e.mu held.
-func (e *Emulator) record(dl Delivery) {
-	l := e.logs[dl.RegID]
-	if l == nil {
-		l = &deliveryLog{}
-		e.logs[dl.RegID] = l
-	}
-	l.records = append(l.records, dl)
-	close(e.changed)
-	e.changed = make(chan struct{})
-}
-
 // Deliveries returns regID's accepted pushes, oldest first.
 func (e *Emulator) Deliveries(regID string) []Delivery {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if l := e.logs[regID]; l != nil {
-		return append([]Delivery(nil), l.records...)
-	}
-	return nil
+	return e.log.Deliveries(regID)
 }
 
 // Next returns regID's oldest push that Next has not returned yet, waiting
 // for one until ctx ends or the emulator shuts down (ErrClosed).
 func (e *Emulator) Next(ctx context.Context, regID string) (Delivery, error) {
-	for {
-		e.mu.Lock()
-		if l := e.logs[regID]; l != nil && l.next < len(l.records) {
-			dl := l.records[l.next]
-			l.next++
-			e.mu.Unlock()
-			return dl, nil
-		}
-		changed := e.changed
-		e.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return Delivery{}, ctx.Err()
-		case <-e.life.Done():
-			return Delivery{}, ErrClosed
-		}
-	}
+	return e.log.Next(ctx, regID)
 }
 
 // FaultKind is what a Fault answers.
@@ -159,11 +120,6 @@ type Fault struct {
 	Times int
 }
 
-type faultState struct {
-	Fault
-	left int
-}
-
 // SetFault plays f on sends to regID, or on every send when regID is "".
 // A global slow, server-error or auth fault plays before the authToken is
 // checked, as vivo's front end would; the other global faults, and every
@@ -187,7 +143,7 @@ func (e *Emulator) SetFault(regID string, f Fault) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.faults[regID] = &faultState{Fault: f, left: f.Times}
+	e.faults.Set(regID, f, f.Times)
 	return nil
 }
 
@@ -195,7 +151,7 @@ func (e *Emulator) SetFault(regID string, f Fault) error {
 func (e *Emulator) ClearFaults() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	clear(e.faults)
+	e.faults.Clear()
 }
 
 // front reports whether a global f plays before the body is read.
@@ -207,17 +163,7 @@ func (f *Fault) front() bool {
 func (e *Emulator) takeFault(key string) *Fault {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	fs := e.faults[key]
-	if fs == nil {
-		return nil
-	}
-	f := fs.Fault
-	if fs.Times > 0 {
-		if fs.left--; fs.left <= 0 {
-			delete(e.faults, key)
-		}
-	}
-	return &f
+	return e.faults.Take(key)
 }
 
 // playFault waits the fault's delay and writes its answer; false means

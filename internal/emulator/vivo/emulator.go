@@ -79,6 +79,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/heraldim/herald/internal/emulator/inbox"
 	"github.com/heraldim/herald/internal/emulator/pki"
 	"github.com/heraldim/herald/internal/emulator/serve"
 )
@@ -181,9 +182,8 @@ type Emulator struct {
 	apps    map[string]*app
 	tokens  map[string]*authToken
 	devices map[string]*device
-	faults  map[string]*faultState // by regId, "" for all sends
-	logs    map[string]*deliveryLog
-	changed chan struct{}
+	faults  inbox.Faults[Fault]  // by regId, "" for all sends
+	log     *inbox.Log[Delivery] // guarded by mu
 	taskSeq int
 	stats   Stats
 }
@@ -230,13 +230,11 @@ func New(cfg Config) (*Emulator, error) {
 		apps:    make(map[string]*app),
 		tokens:  make(map[string]*authToken),
 		devices: make(map[string]*device),
-		faults:  make(map[string]*faultState),
-		logs:    make(map[string]*deliveryLog),
-		changed: make(chan struct{}),
 	}
 	if e.now == nil {
 		e.now = time.Now
 	}
+	e.log = inbox.NewLog[Delivery](&e.mu, e.life.Done(), ErrClosed)
 	var err error
 	if e.caPEM, e.pool, e.tlsCert, err = pki.New("vivo Push", cfg.Hosts); err != nil {
 		return nil, err

@@ -481,7 +481,7 @@ func (e *Emulator) judge(a *app, msg *Message, raw json.RawMessage) answer {
 	ans := answer{Result: CodeOK, Desc: "请求成功", TaskID: strconv.Itoa(121397328 + e.taskSeq)}
 	a.requests[msg.RequestID] = ans
 	e.stats.Accepted++
-	e.record(Delivery{AppID: a.ID, RegID: msg.RegID, TaskID: ans.TaskID, RequestID: msg.RequestID,
+	e.log.Record(msg.RegID, Delivery{AppID: a.ID, RegID: msg.RegID, TaskID: ans.TaskID, RequestID: msg.RequestID,
 		Message: *msg, Raw: raw, Received: now})
 	return ans
 }

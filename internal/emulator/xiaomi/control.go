@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/heraldim/herald/internal/emulator/control"
+	"github.com/heraldim/herald/internal/emulator/inbox"
 )
 
 // ControlHandler returns the emulator's control API, so that another
@@ -30,8 +31,9 @@ import (
 func (e *Emulator) ControlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /devices", e.ctlRegister)
-	mux.HandleFunc("DELETE /devices/{token}", e.ctlUnregister)
-	mux.HandleFunc("GET /devices/{token}/deliveries", e.ctlDeliveries)
+	devs := control.Devices{Param: "token", Unknown: "unknown regid", Known: e.knownDevice}
+	mux.HandleFunc("DELETE /devices/{token}", devs.Uninstall(e.Unregister))
+	mux.HandleFunc("GET /devices/{token}/deliveries", inbox.Handler(devs, e.log, controlDelivery))
 	mux.HandleFunc("POST /faults", e.ctlFault)
 	mux.HandleFunc("DELETE /faults", func(w http.ResponseWriter, _ *http.Request) {
 		e.ClearFaults()
@@ -76,49 +78,12 @@ func (e *Emulator) ctlRegister(w http.ResponseWriter, r *http.Request) {
 	control.JSON(w, http.StatusCreated, map[string]string{"regid": e.RegisterDevice(req.PackageName)})
 }
 
-func (e *Emulator) ctlUnregister(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("token")
-	if !e.knownDevice(id) {
-		control.Error(w, http.StatusNotFound, "unknown regid")
-		return
-	}
-	e.Unregister(id)
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func (e *Emulator) ctlDeliveries(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("token")
-	if !e.knownDevice(id) {
-		control.Error(w, http.StatusNotFound, "unknown regid")
-		return
-	}
-	after, wait, err := control.PollParams(r)
-	if err != nil {
-		control.Error(w, http.StatusBadRequest, "%v", err)
-		return
-	}
-	control.LongPoll(w, r, e.life.Done(), after, wait, func(after int) ([]ControlDelivery, int, <-chan struct{}) {
-		return e.recordsAfter(id, after)
-	})
-}
-
-// recordsAfter returns regID's deliveries beyond the first after, the
-// count to resume from, and the channel closed at the next record.
-func (e *Emulator) recordsAfter(regID string, after int) ([]ControlDelivery, int, chan struct{}) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	out := []ControlDelivery{}
-	l := e.logs[regID]
-	if l == nil {
-		return out, after, e.changed
-	}
-	for i := after; i < len(l.records); i++ {
-		d := l.records[i]
-		out = append(out, ControlDelivery{Seq: i + 1, MsgID: d.MsgID, PackageName: d.PackageName,
-			PassThrough: d.PassThrough, Title: d.Title, Description: d.Description, Payload: d.Payload,
-			NotifyID: d.NotifyID, ChannelID: d.ChannelID, Extra: d.Extra, Form: d.Form, Received: d.Received})
-	}
-	return out, max(after, len(l.records)), e.changed
+// controlDelivery is the seq-th delivery of its device as the control
+// API reports it.
+func controlDelivery(seq int, d Delivery) ControlDelivery {
+	return ControlDelivery{Seq: seq, MsgID: d.MsgID, PackageName: d.PackageName,
+		PassThrough: d.PassThrough, Title: d.Title, Description: d.Description, Payload: d.Payload,
+		NotifyID: d.NotifyID, ChannelID: d.ChannelID, Extra: d.Extra, Form: d.Form, Received: d.Received}
 }
 
 func (e *Emulator) ctlFault(w http.ResponseWriter, r *http.Request) {

@@ -43,12 +43,6 @@ type Delivery struct {
 	Received time.Time
 }
 
-// deliveryLog is one regId's record of deliveries.
-type deliveryLog struct {
-	records []Delivery
-	next    int // the first record Next has not returned
-}
-
 // RegisterDevice plays the MiPush SDK's registration in an app: it returns
 // a new regId for packageName, shaped like MiPush's (base64, 88 chars;
 // the real format is UNCONFIRMED).
@@ -80,49 +74,15 @@ func (e *Emulator) knownDevice(regID string) bool {
 	return e.devices[regID] != nil
 }
 
-// record appends to regID's log and wakes Next. Called with e.mu held.
-func (e *Emulator) record(dl Delivery) {
-	l := e.logs[dl.RegID]
-	if l == nil {
-		l = &deliveryLog{}
-		e.logs[dl.RegID] = l
-	}
-	l.records = append(l.records, dl)
-	close(e.changed)
-	e.changed = make(chan struct{})
-}
-
 // Deliveries returns every message accepted for regID, oldest first.
 func (e *Emulator) Deliveries(regID string) []Delivery {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if l := e.logs[regID]; l != nil {
-		return append([]Delivery(nil), l.records...)
-	}
-	return nil
+	return e.log.Deliveries(regID)
 }
 
 // Next returns regID's oldest record that Next has not returned yet,
 // waiting for one until ctx ends or the emulator shuts down (ErrClosed).
 func (e *Emulator) Next(ctx context.Context, regID string) (Delivery, error) {
-	for {
-		e.mu.Lock()
-		if l := e.logs[regID]; l != nil && l.next < len(l.records) {
-			dl := l.records[l.next]
-			l.next++
-			e.mu.Unlock()
-			return dl, nil
-		}
-		changed := e.changed
-		e.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return Delivery{}, ctx.Err()
-		case <-e.life.Done():
-			return Delivery{}, ErrClosed
-		}
-	}
+	return e.log.Next(ctx, regID)
 }
 
 // FaultKind is a failure the emulator plays on demand.
@@ -154,11 +114,6 @@ type Fault struct {
 	Times int
 }
 
-type faultState struct {
-	Fault
-	left int
-}
-
 // SetFault plays f on sends to regID, or on every send when regID is ""
 // (checked right after authentication). It replaces regID's previous
 // fault.
@@ -177,7 +132,7 @@ func (e *Emulator) SetFault(regID string, f Fault) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.faults[regID] = &faultState{Fault: f, left: f.Times}
+	e.faults.Set(regID, f, f.Times)
 	return nil
 }
 
@@ -185,22 +140,12 @@ func (e *Emulator) SetFault(regID string, f Fault) error {
 func (e *Emulator) ClearFaults() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	clear(e.faults)
+	e.faults.Clear()
 }
 
 // takeFault returns the fault for key and counts one use of it.
 func (e *Emulator) takeFault(key string) *Fault {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	fs := e.faults[key]
-	if fs == nil {
-		return nil
-	}
-	f := fs.Fault
-	if fs.Times > 0 {
-		if fs.left--; fs.left <= 0 {
-			delete(e.faults, key)
-		}
-	}
-	return &f
+	return e.faults.Take(key)
 }

@@ -71,6 +71,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/heraldim/herald/internal/emulator/inbox"
 	"github.com/heraldim/herald/internal/emulator/pki"
 	"github.com/heraldim/herald/internal/emulator/serve"
 )
@@ -132,9 +133,8 @@ type Emulator struct {
 
 	apps    map[string]*app // by secret
 	devices map[string]*device
-	faults  map[string]*faultState // by regid, "" for all sends
-	logs    map[string]*deliveryLog
-	changed chan struct{} // closed and replaced when a record is added
+	faults  inbox.Faults[Fault]  // by regid, "" for all sends
+	log     *inbox.Log[Delivery] // guarded by mu
 	seq     int
 }
 
@@ -159,13 +159,11 @@ func New(cfg Config) (*Emulator, error) {
 		life:    serve.New("xiaomi"),
 		apps:    make(map[string]*app),
 		devices: make(map[string]*device),
-		faults:  make(map[string]*faultState),
-		logs:    make(map[string]*deliveryLog),
-		changed: make(chan struct{}),
 	}
 	if e.now == nil {
 		e.now = time.Now
 	}
+	e.log = inbox.NewLog[Delivery](&e.mu, e.life.Done(), ErrClosed)
 	var err error
 	if e.caPEM, e.pool, e.tlsCert, err = pki.New("Xiaomi MiPush", cfg.Hosts); err != nil {
 		return nil, err

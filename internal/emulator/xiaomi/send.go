@@ -272,7 +272,7 @@ func (e *Emulator) accept(targets []string, f url.Values) string {
 	id := "scm01" + strconv.Itoa(e.seq) + traceID()[3:15]
 	now := e.now()
 	for _, t := range targets {
-		e.record(Delivery{
+		e.log.Record(t, Delivery{
 			MsgID: id, RegID: t, PackageName: e.devices[t].packageName,
 			PassThrough: f.Get("pass_through") == "1",
 			Title:       f.Get("title"), Description: f.Get("description"), Payload: f.Get("payload"),
