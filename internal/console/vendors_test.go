@@ -48,6 +48,7 @@ type credViews struct {
 		ProjectID    string `json:"projectID"`
 		PrivateKeyID string `json:"privateKeyID"`
 		Category     string `json:"category"`
+		ClientID     string `json:"clientID"`
 		PublicKey    string `json:"publicKey"`
 		Subject      string `json:"subject"`
 	} `json:"credentials"`
@@ -117,6 +118,7 @@ func TestCredentialsHarmonyAndWebPush(t *testing.T) {
 	c.Run(chromedp.SetUploadFiles(chromedp.CSS(`input[name="serviceAccountJSON"]`), []string{saFile}))
 	c.WaitText(`form[data-vendor="harmony"]`, "Loaded harmony-service-account.json")
 	c.Type(`form[data-vendor="harmony"] input[name="category"]`, "WORK")
+	c.Type(`form[data-vendor="harmony"] input[name="clientID"]`, "112233")
 	c.Click(`form[data-vendor="harmony"] input[name="callRight"]`)
 	c.Click(`details.advanced > summary`)
 	c.Type(`input[name="baseURL"]`, em.URL())
@@ -129,13 +131,13 @@ func TestCredentialsHarmonyAndWebPush(t *testing.T) {
 	c.WaitText("table", saIDs.KeyID)
 	c.WaitText("table", "WORK")
 	sent := lastPUT(t, c)
-	if sent["callRight"] != true || sent["category"] != "WORK" || sent["baseURL"] != em.URL() || sent["serviceAccountJSON"] != string(sa) {
-		t.Fatalf("the harmony form sent %v, want the key file, category WORK, callRight and the emulator's URL", sent)
+	if sent["callRight"] != true || sent["category"] != "WORK" || sent["clientID"] != "112233" || sent["baseURL"] != em.URL() || sent["serviceAccountJSON"] != string(sa) {
+		t.Fatalf("the harmony form sent %v, want the key file, category WORK, client ID 112233, callRight and the emulator's URL", sent)
 	}
 	var list credViews
 	if st := adminGet(t, c, "/push/credentials", &list); st != 200 || len(list.Credentials) != 1 ||
-		list.Credentials[0].Vendor != "harmony" || list.Credentials[0].ProjectID != project || list.Credentials[0].Category != "WORK" {
-		t.Fatalf("stored credentials %d %+v, want harmony of %s, category WORK", st, list, project)
+		list.Credentials[0].Vendor != "harmony" || list.Credentials[0].ProjectID != project || list.Credentials[0].Category != "WORK" || list.Credentials[0].ClientID != "112233" {
+		t.Fatalf("stored credentials %d %+v, want harmony of %s, category WORK, client ID 112233", st, list, project)
 	}
 	c.Click(`[data-action="check-harmony"]`)
 	c.WaitText(`[data-testid="check-result"]`, "HarmonyOS NEXT Push Kit accepted the credential")

@@ -483,6 +483,7 @@ function CredentialEditor({ api, vendor, current, onCancel, onSaved }: {
       case "harmony":
         b.serviceAccountJSON = text("serviceAccountJSON");
         put("category", f.category);
+        put("clientID", f.clientID);
         if (callRight) b.callRight = true;
         put("baseURL", f.baseURL);
         break;
@@ -642,6 +643,14 @@ function CredentialEditor({ api, vendor, current, onCancel, onSaved }: {
               onInput={set("category")}
               mono
               hint="Optional: the notification category of alerts, IM by default (it needs Huawei's self-classification; without it Push Kit treats every notification as MARKETING). One of docs/openapi.yaml's HarmonyCredentialInput."
+            />
+            <Field
+              label="Client ID"
+              name="clientID"
+              value={f.clientID}
+              onInput={set("clientID")}
+              mono
+              hint="Optional: the app's Client ID (AppGallery Connect). With it a revoked message's notification is removed with Push Kit's revoke API instead of replaced."
             />
             <Checkbox
               label="In-app call message entitlement (call right)"
