@@ -112,7 +112,6 @@ package fcm
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -247,7 +246,7 @@ func New(cfg Config) (*Provider, error) {
 	if base == "" {
 		base = DefaultBaseURL
 	}
-	if err := checkURL(base); err != nil {
+	if err := push.CheckURL(base); err != nil {
 		return nil, fmt.Errorf("fcm: base URL: %w", err)
 	}
 	tokenURL := cfg.TokenURL
@@ -257,7 +256,7 @@ func New(cfg Config) (*Provider, error) {
 	if tokenURL == "" {
 		tokenURL = DefaultTokenURL
 	}
-	if err := checkURL(tokenURL); err != nil {
+	if err := push.CheckURL(tokenURL); err != nil {
 		return nil, fmt.Errorf("fcm: token URL: %w", err)
 	}
 	p := &Provider{
@@ -276,10 +275,7 @@ func New(cfg Config) (*Provider, error) {
 		channel: cfg.DefaultChannelID,
 	}
 	if p.client == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.TLSClientConfig = &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}
-		t.ForceAttemptHTTP2 = true
-		p.client = &http.Client{Transport: t}
+		p.client = push.HTTPClient(cfg.RootCAs)
 		p.ownClient = true
 	}
 	if p.timeout <= 0 {
@@ -292,17 +288,6 @@ func New(cfg Config) (*Provider, error) {
 		Key: push.TokenKey{Vendor: push.VendorFCM, Account: sa.ClientEmail, Secret: push.SecretHash(sa.PrivateKey)}},
 		tokenRefreshMargin, p.now)
 	return p, nil
-}
-
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return err
-	}
-	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute http(s) URL", s)
-	}
-	return nil
 }
 
 // ProjectID returns the Firebase project the Provider sends for.

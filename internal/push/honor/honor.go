@@ -84,7 +84,6 @@ package honor
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -211,14 +210,14 @@ func New(cfg Config) (*Provider, error) {
 	if base == "" {
 		base = DefaultBaseURL
 	}
-	if err := checkURL(base); err != nil {
+	if err := push.CheckURL(base); err != nil {
 		return nil, fmt.Errorf("honor: base URL: %w", err)
 	}
 	tokenURL := cfg.TokenURL
 	if tokenURL == "" {
 		tokenURL = DefaultTokenURL
 	}
-	if err := checkURL(tokenURL); err != nil {
+	if err := push.CheckURL(tokenURL); err != nil {
 		return nil, fmt.Errorf("honor: token URL: %w", err)
 	}
 	p := &Provider{
@@ -238,9 +237,7 @@ func New(cfg Config) (*Provider, error) {
 		p.quota[c] = true
 	}
 	if p.client == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.TLSClientConfig = &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}
-		p.client = &http.Client{Transport: t}
+		p.client = push.HTTPClient(cfg.RootCAs)
 		p.ownClient = true
 	}
 	if p.timeout <= 0 {
@@ -283,17 +280,6 @@ func checkCredential(appID, clientID, secret string) error {
 	}
 	if strings.ContainsAny(secret, " \t\r\n") {
 		return fmt.Errorf("honor: client secret holds blanks (copied with a line break?): %w", push.ErrCredential)
-	}
-	return nil
-}
-
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return err
-	}
-	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute http(s) URL", s)
 	}
 	return nil
 }

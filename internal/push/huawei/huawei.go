@@ -97,7 +97,6 @@ package huawei
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -224,14 +223,14 @@ func New(cfg Config) (*Provider, error) {
 	if base == "" {
 		base = DefaultBaseURL
 	}
-	if err := checkURL(base); err != nil {
+	if err := push.CheckURL(base); err != nil {
 		return nil, fmt.Errorf("huawei: base URL: %w", err)
 	}
 	tokenURL := cfg.TokenURL
 	if tokenURL == "" {
 		tokenURL = DefaultTokenURL
 	}
-	if err := checkURL(tokenURL); err != nil {
+	if err := push.CheckURL(tokenURL); err != nil {
 		return nil, fmt.Errorf("huawei: token URL: %w", err)
 	}
 	p := &Provider{
@@ -252,9 +251,7 @@ func New(cfg Config) (*Provider, error) {
 		p.quota[c] = true
 	}
 	if p.client == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.TLSClientConfig = &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}
-		p.client = &http.Client{Transport: t}
+		p.client = push.HTTPClient(cfg.RootCAs)
 		p.ownClient = true
 	}
 	if p.timeout <= 0 {
@@ -295,17 +292,6 @@ func checkCredential(appID, secret string) error {
 	}
 	if strings.ContainsAny(secret, " \t\r\n") {
 		return fmt.Errorf("huawei: client secret holds blanks (copied with a line break?): %w", push.ErrCredential)
-	}
-	return nil
-}
-
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return err
-	}
-	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute http(s) URL", s)
 	}
 	return nil
 }

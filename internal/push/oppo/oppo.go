@@ -90,7 +90,6 @@ package oppo
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
@@ -286,9 +285,7 @@ func New(cfg Config) (*Provider, error) {
 		now:          cfg.Now,
 	}
 	if p.client == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.TLSClientConfig = &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}
-		p.client = &http.Client{Transport: t}
+		p.client = push.HTTPClient(cfg.RootCAs)
 		p.ownClient = true
 	}
 	if p.timeout <= 0 {

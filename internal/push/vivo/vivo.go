@@ -106,7 +106,6 @@ package vivo
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
@@ -321,9 +320,7 @@ func New(cfg Config) (*Provider, error) {
 		retry:    setOf(cfg.RetryCodes),
 	}
 	if p.client == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.TLSClientConfig = &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}
-		p.client = &http.Client{Transport: t}
+		p.client = push.HTTPClient(cfg.RootCAs)
 		p.ownClient = true
 	}
 	if p.now == nil {

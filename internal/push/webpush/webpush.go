@@ -86,7 +86,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -258,9 +257,7 @@ func New(cfg Config) (*Provider, error) {
 	p := &Provider{cfg: cfg, key: k, publicKey: base64.RawURLEncoding.EncodeToString(pub),
 		client: cfg.HTTPClient, now: cfg.Now, jwts: map[string]cachedJWT{}}
 	if p.client == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.TLSClientConfig = &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}
-		p.client = &http.Client{Transport: t}
+		p.client = push.HTTPClient(cfg.RootCAs)
 		p.ownClient = true
 	}
 	if p.now == nil {

@@ -81,7 +81,6 @@ package xiaomi
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
@@ -214,9 +213,7 @@ func New(cfg Config) (*Provider, error) {
 	}
 	p := &Provider{cfg: cfg, sendURL: base + SendPath, statsURL: base + StatsPath, client: cfg.HTTPClient}
 	if p.client == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.TLSClientConfig = &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12}
-		p.client = &http.Client{Transport: t}
+		p.client = push.HTTPClient(cfg.RootCAs)
 		p.ownClient = true
 	}
 	return p, nil
