@@ -510,6 +510,31 @@ func (d *Dispatcher) read(ctx, sendCtx context.Context, v Vendor, attempts *sync
 	least := max(1, min(d.cfg.Batch, cap(sem)/8))
 	t := time.NewTicker(d.cfg.Poll)
 	defer t.Stop()
+	// Attempts run on workers that stay for the next job: a goroutine per
+	// attempt grew its stack anew for every push (the HTTP/2 client and
+	// the provider need several kilobytes), which cost a tenth of the
+	// pipeline's CPU. work hands a job to an idle worker; a worker idle
+	// for workerIdle, or whose reader has returned, ends.
+	work, quit := make(chan Job), make(chan struct{})
+	defer close(quit)
+	worker := func(j Job) {
+		defer attempts.Done()
+		idle := time.NewTimer(workerIdle)
+		defer idle.Stop()
+		for {
+			d.handle(sendCtx, j)
+			<-sem
+			d.wakeVendor(v) // a slot is free
+			idle.Reset(workerIdle)
+			select {
+			case j = <-work:
+			case <-quit:
+				return
+			case <-idle.C:
+				return
+			}
+		}
+	}
 	polled := true
 	for {
 		if ctx.Err() != nil || d.isStopping() {
@@ -545,15 +570,12 @@ func (d *Dispatcher) read(ctx, sendCtx context.Context, v Vendor, attempts *sync
 			}
 			sem <- struct{}{}
 			dispatched++
-			attempts.Add(1)
-			go func(j Job) {
-				defer attempts.Done()
-				defer func() {
-					<-sem
-					d.wakeVendor(v) // a slot is free
-				}()
-				d.handle(sendCtx, j)
-			}(j)
+			select {
+			case work <- j: // an idle worker takes it
+			default:
+				attempts.Add(1)
+				go worker(j)
+			}
 		}
 		if dispatched > 0 && len(jobs) == free && cap(sem)-len(sem) >= least {
 			// A full claim and slots left: more is probably due now.
@@ -571,6 +593,10 @@ func (d *Dispatcher) read(ctx, sendCtx context.Context, v Vendor, attempts *sync
 		}
 	}
 }
+
+// workerIdle is how long an attempt's worker waits for the next job
+// before it ends.
+const workerIdle = 10 * time.Second
 
 // release hands claimed jobs that will not be attempted back to the queue
 // (their state as claimed, their leases ended) through the recorder, so

@@ -134,6 +134,78 @@ func TestDeadDispatcherLeaseExpires(t *testing.T) {
 	}
 }
 
+// cutOffStore is the store of a node that loses its way to the database
+// after its first claim that took a job: it claims nothing more (its
+// outcomes still reach the database, late).
+type cutOffStore struct {
+	*sqlstore.Store
+	mu  sync.Mutex
+	cut bool
+}
+
+func (s *cutOffStore) ClaimJobs(ctx context.Context, v push.Vendor, now time.Time, limit int, owner string, until time.Time) ([]push.Job, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cut {
+		return nil, nil
+	}
+	js, err := s.Store.ClaimJobs(ctx, v, now, limit, owner, until)
+	s.cut = len(js) > 0
+	return js, err
+}
+
+// reclaimStore counts the claims that took a job already in flight on
+// the node: the job's ID appears in taken again.
+type reclaimStore struct {
+	*sqlstore.Store
+	mu     sync.Mutex
+	taken  map[int64]int
+	again  chan struct{}
+	signal sync.Once
+}
+
+func (s *reclaimStore) ClaimJobs(ctx context.Context, v push.Vendor, now time.Time, limit int, owner string, until time.Time) ([]push.Job, error) {
+	js, err := s.Store.ClaimJobs(ctx, v, now, limit, owner, until)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, j := range js {
+		if s.taken[j.ID]++; s.taken[j.ID] > 1 {
+			s.signal.Do(func() { close(s.again) })
+		}
+	}
+	return js, err
+}
+
+// TestInFlightJobKeepsItsLease: an attempt that outlasts its lease on a
+// node that still claims keeps the job: the node's next claim takes it
+// again (renewing the lease) and skips it as in flight, so no other node
+// sends it meanwhile; it is sent once, and its outcome recorded.
+func TestInFlightJobKeepsItsLease(t *testing.T) {
+	f := newFixture(t, true)
+	f.plan(t, time.Hour)
+	gate := newGate()
+	lease := time.Minute
+	st := &reclaimStore{Store: f.store, taken: map[int64]int{}, again: make(chan struct{})}
+	_, stopA := f.node(t, st, "node-a", gate, push.DispatcherConfig{Lease: lease})
+	defer stopA()
+	<-gate.entered
+	f.advance(lease + time.Second)
+	select {
+	case <-st.again:
+	case <-time.After(10 * time.Second):
+		t.Fatal("node a never claimed its job in flight again")
+	}
+	now := *f.clock.Load()
+	if js, err := f.store.ClaimJobs(t.Context(), push.VendorAPNs, now, 10, "node-b", now.Add(lease)); err != nil || len(js) != 0 {
+		t.Fatalf("another node claimed a job in flight on a live node: %v %+v", err, js)
+	}
+	close(gate.release)
+	j, attempts := f.waitJob(t, push.JobDelivered)
+	if len(attempts) != 1 || strings.Contains(attempts[0].Reason, "lease lost") {
+		t.Fatalf("job %+v attempts %+v", j, attempts)
+	}
+}
+
 // TestStaleFinisherDoesNotOverwrite: a node whose vendor call outlasted
 // its lease, while another node claimed the job and recorded a retry,
 // finishes late: the job keeps the new owner's state, and the late call
@@ -143,7 +215,10 @@ func TestStaleFinisherDoesNotOverwrite(t *testing.T) {
 	f.plan(t, time.Hour)
 	gate := newGate()
 	lease := time.Minute
-	_, stopA := f.node(t, f.store, "node-a", gate, push.DispatcherConfig{Lease: lease})
+	// Node a is cut off from the store after its claim: otherwise its next
+	// claim would take the job again and renew the lease
+	// (TestInFlightJobKeepsItsLease).
+	_, stopA := f.node(t, &cutOffStore{Store: f.store}, "node-a", gate, push.DispatcherConfig{Lease: lease})
 	defer stopA()
 	<-gate.entered
 

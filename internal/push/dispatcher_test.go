@@ -210,6 +210,13 @@ func TestDispatchRetriesHonouringRetryAfter(t *testing.T) {
 	}
 	f.advance(31 * time.Second)
 	<-f.prov.sentNow // second attempt: 503 without Retry-After -> backoff (30-60 s from a 1 min base)
+	// The jump below is the attempt's whole lease (2 min): made before the
+	// second outcome is stored, it would let the next claim take the job
+	// with the first outcome's state while that write is on its way, and
+	// send it twice (as for any attempt that outlasts its lease).
+	for j.Attempts != 2 {
+		j, _ = f.waitJob(t, push.JobPending)
+	}
 	f.advance(2 * time.Minute)
 	j, attempts := f.waitJob(t, push.JobDelivered)
 	if len(attempts) != 3 || j.Attempts != 3 {
