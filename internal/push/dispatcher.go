@@ -94,10 +94,15 @@ type DispatcherConfig struct {
 	// outlast one attempt, from the claim to its recorded outcome. The
 	// longest vendor call is an FCM, Huawei, OPPO or vivo send that first
 	// fetches an access token (one exchange of up to 15 s, then the send
-	// of up to 15 s), the record's write is bounded by 10 s, and a job
-	// is claimed only when a slot is free for it, so it waits for nothing
-	// else. Default 2 min: twice that sum and more. It is also how long
+	// of up to 15 s), the record's write is bounded by 10 s. A job
+	// claimed ahead of a free slot (up to half the slots' worth) starts
+	// only while at least half its lease is left, and is handed back
+	// otherwise. Default 2 min: the 40 s an attempt takes at most fits
+	// in the half a started job has left, with room. It is also how long
 	// the jobs of a node that died wait before another node sends them.
+	// A live node's claim that finds its own job still in flight past the
+	// lease takes it again, renewing the lease, and leaves the attempt
+	// alone.
 	Lease time.Duration
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
@@ -497,17 +502,22 @@ func (d *Dispatcher) isStopping() bool {
 	}
 }
 
-// read is vendor v's reader: it claims v's due jobs, as many as v has
-// free slots, and starts an attempt for each (on sendCtx), until ctx ends
-// or Shutdown. Claiming only what can start at once keeps a lease from
-// running out while its job waits for a slot: the lease covers one
-// attempt (DispatcherConfig.Lease).
+// read is vendor v's reader: it claims v's due jobs and starts an
+// attempt for each (on sendCtx) as slots free, until ctx ends or
+// Shutdown. It claims up to half the slots ahead, so that a freed slot
+// starts the next job at once instead of after a claim's round trip to
+// the store (a third of a vendor's pushes per second at a 20 ms round
+// trip). A job claimed ahead waits at most for one attempt in flight to
+// end, and one whose lease is half gone before a slot frees is handed
+// back instead of started, so that the lease still covers its attempt
+// (DispatcherConfig.Lease).
 func (d *Dispatcher) read(ctx, sendCtx context.Context, v Vendor, attempts *sync.WaitGroup) {
 	sem, wake := d.sems[v], d.wakes[v]
-	// The fewest free slots worth a claim on a wake while attempts run: a
-	// claim per freed slot would cost a write per push. A poll claims for
-	// any free slot, so that the last few slots are filled too.
+	// The fewest jobs worth a claim on a wake while attempts run: a claim
+	// per freed slot would cost a write per push. A poll claims for any
+	// room, so that the last few slots are filled too.
 	least := max(1, min(d.cfg.Batch, cap(sem)/8))
+	ahead := cap(sem) / 2
 	t := time.NewTicker(d.cfg.Poll)
 	defer t.Stop()
 	// Attempts run on workers that stay for the next job: a goroutine per
@@ -535,50 +545,79 @@ func (d *Dispatcher) read(ctx, sendCtx context.Context, v Vendor, attempts *sync
 			}
 		}
 	}
+	// ready holds the jobs claimed and not started, oldest claim first,
+	// with their leases' ends.
+	type claimed struct {
+		job   Job
+		until time.Time
+	}
+	var ready []claimed
+	defer func() {
+		for _, c := range ready {
+			d.release([]Job{c.job}) // stopping: back to the queue, unleased
+		}
+	}()
+	// start starts ready jobs while slots are free (only this reader takes
+	// v's slots) and reports how many started.
+	start := func() int {
+		n := 0
+		for len(ready) > 0 && len(sem) < cap(sem) {
+			c := ready[0]
+			ready = ready[1:]
+			if d.cfg.Now().After(c.until.Add(-d.cfg.Lease / 2)) {
+				d.release([]Job{c.job})
+				continue
+			}
+			sem <- struct{}{}
+			n++
+			select {
+			case work <- c.job: // an idle worker takes it
+			default:
+				attempts.Add(1)
+				go worker(c.job)
+			}
+		}
+		if len(ready) == 0 {
+			ready = nil // let the array go
+		}
+		return n
+	}
 	polled := true
 	for {
 		if ctx.Err() != nil || d.isStopping() {
 			return
 		}
+		start()
+		room := min(d.cfg.Batch, cap(sem)+ahead-len(sem)-len(ready))
 		var jobs []Job
-		free := min(d.cfg.Batch, cap(sem)-len(sem))
-		if free >= least || (free > 0 && (polled || len(sem) == 0)) {
+		var until time.Time
+		if room >= least || (room > 0 && (polled || len(sem) == 0)) {
 			now := d.cfg.Now()
+			until = now.Add(d.cfg.Lease)
 			var err error
-			jobs, err = d.store.ClaimJobs(ctx, v, now, free, d.cfg.Owner, now.Add(d.cfg.Lease))
+			jobs, err = d.store.ClaimJobs(ctx, v, now, room, d.cfg.Owner, until)
 			if err != nil && ctx.Err() == nil {
 				d.log.Warn("claiming due push jobs", "vendor", v, "err", err)
 			}
 		}
-		dispatched := 0
-		for i, j := range jobs {
+		for _, j := range jobs {
 			d.mu.Lock()
 			busy := d.inflight[j.ID]
 			if !busy {
 				d.inflight[j.ID] = true
 			}
 			d.mu.Unlock()
-			if busy {
-				continue
-			}
-			// A slot is free for each claimed job: only this reader takes
-			// v's slots. Once stopping, no new attempt starts and the jobs
-			// left go back unleased.
-			if d.isStopping() || ctx.Err() != nil {
-				d.release(jobs[i:])
-				return
-			}
-			sem <- struct{}{}
-			dispatched++
-			select {
-			case work <- j: // an idle worker takes it
-			default:
-				attempts.Add(1)
-				go worker(j)
+			if !busy {
+				ready = append(ready, claimed{j, until})
 			}
 		}
-		if dispatched > 0 && len(jobs) == free && cap(sem)-len(sem) >= least {
-			// A full claim and slots left: more is probably due now.
+		if ctx.Err() != nil || d.isStopping() {
+			return // no new attempt once stopping; the deferred release hands them back
+		}
+		started := start()
+		left := cap(sem) + ahead - len(sem) - len(ready)
+		if started > 0 && len(jobs) == room && left >= least {
+			// A full claim and room left: more is probably due now.
 			continue
 		}
 		polled = false

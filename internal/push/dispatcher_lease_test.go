@@ -246,3 +246,56 @@ func TestStaleFinisherDoesNotOverwrite(t *testing.T) {
 		t.Fatalf("node a's late call traced as %+v", late)
 	}
 }
+
+// TestClaimedAheadKeepsItsLease: with every slot taken, the reader claims
+// jobs ahead (half the slots), which no other node can then take; one
+// whose lease is half gone when a slot frees is handed back and claimed
+// anew rather than started on a lease that may not cover its attempt.
+// Every job is sent once.
+func TestClaimedAheadKeepsItsLease(t *testing.T) {
+	f := newFixture(t, true)
+	for range 3 {
+		f.plan(t, time.Hour)
+	}
+	gate := newGate()
+	lease := time.Minute
+	st := &reclaimStore{Store: f.store, taken: map[int64]int{}, again: make(chan struct{})}
+	_, stop := f.node(t, st, "node-a", gate, push.DispatcherConfig{Lease: lease, Concurrency: 2})
+	defer stop()
+	first := map[string]bool{}
+	for range 2 {
+		first[(<-gate.entered).ID] = true
+	}
+	waitFor(t, "the third job claimed ahead", func() bool {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return len(st.taken) == 3
+	})
+	now := *f.clock.Load()
+	if js, err := f.store.ClaimJobs(t.Context(), push.VendorAPNs, now, 10, "node-b", now.Add(lease)); err != nil || len(js) != 0 {
+		t.Fatalf("another node claimed a job claimed ahead: %v %+v", err, js)
+	}
+	f.advance(lease/2 + time.Second)
+	close(gate.release)
+	select {
+	case <-st.again:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the job claimed ahead was not handed back and claimed anew")
+	}
+	n := <-gate.entered
+	if first[n.ID] {
+		t.Fatalf("job %s sent twice", n.ID)
+	}
+	waitFor(t, "all three delivered, once each", func() bool {
+		jobs, attempts := f.jobsOf(t, f.dev.PushID)
+		for i, j := range jobs {
+			if j.Status != push.JobDelivered || len(attempts[i]) != 1 {
+				return false
+			}
+		}
+		return len(jobs) == 3
+	})
+	if len(gate.entered) != 0 {
+		t.Fatalf("%d more sends", len(gate.entered))
+	}
+}

@@ -33,6 +33,12 @@ import (
 // per second: set it to half of what BenchmarkPushPipeline measured.
 var pushLatencyRate = flag.Int("push.rate", 2000, "BenchmarkPushLatency: messages per second, open loop")
 
+// pushRTT is the vendor's round trip the push benchmarks' APNs emulator
+// adds to every answer (a FaultSlow for every token): 0 measures the
+// machine's CPU, a real vendor's 10-100 ms what the pushes in flight
+// allow.
+var pushRTT = flag.Duration("push.rtt", 0, "push benchmarks: the APNs emulator answers after this delay (a vendor's round trip)")
+
 const (
 	// pushRecipients is the number of offline users the benchmarks push
 	// to, round robin, each with one APNs device.
@@ -90,6 +96,9 @@ func newBenchAPNs(b *testing.B) (*apnsemu.Emulator, []byte, []string) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { em.Close() })
+	if *pushRTT > 0 {
+		em.InjectFault("", apnsemu.Fault{Kind: apnsemu.FaultSlow, Delay: *pushRTT})
+	}
 	em.AddApp("TEAM123456", bundle)
 	key, err := em.NewKey("TEAM123456", "KEY1234567")
 	if err != nil {
