@@ -506,8 +506,7 @@ func (d *Dispatcher) isStopping() bool {
 // attempt for each (on sendCtx) as slots free, until ctx ends or
 // Shutdown. It claims up to half the slots ahead, so that a freed slot
 // starts the next job at once instead of after a claim's round trip to
-// the store (a third of a vendor's pushes per second at a 20 ms round
-// trip). A job claimed ahead waits at most for one attempt in flight to
+// the store (docs/benchmarks.md has what it measured). A job claimed ahead waits at most for one attempt in flight to
 // end, and one whose lease is half gone before a slot frees is handed
 // back instead of started, so that the lease still covers its attempt
 // (DispatcherConfig.Lease).
