@@ -328,3 +328,27 @@ func migratedTo(t *testing.T, path string, version int64) *sql.DB {
 	}
 	return db
 }
+
+// TestCheckpointIntervalFollowsDurability checks that Open gives the
+// background checkpoints the period measured for its durability: short
+// without an fsync per commit, longer with one.
+func TestCheckpointIntervalFollowsDurability(t *testing.T) {
+	for _, tc := range []struct {
+		d    Durability
+		want time.Duration
+	}{
+		{DurabilityProcess, checkpointIntervalProcess},
+		{DurabilityPower, checkpointIntervalPower},
+	} {
+		t.Run(tc.d.String(), func(t *testing.T) {
+			s := openTest(t, Config{Path: filepath.Join(t.TempDir(), "herald.db"), Durability: tc.d})
+			defer s.Close()
+			if s.ckInterval != tc.want {
+				t.Errorf("checkpoint interval %v, want %v", s.ckInterval, tc.want)
+			}
+		})
+	}
+	if checkpointIntervalProcess >= checkpointIntervalPower {
+		t.Errorf("process interval %v should be shorter than power's %v", checkpointIntervalProcess, checkpointIntervalPower)
+	}
+}

@@ -64,10 +64,9 @@ func OpenPostgres(ctx context.Context, cfg PostgresConfig, log *slog.Logger) (*S
 		// Appends run in parallel up to the pool's size: seqs need no
 		// process-wide lock here (seqalloc.go), and a conversation's
 		// batches still follow each other under its lock.
-		writeSem:   make(chan struct{}, cfg.MaxConns),
-		sealer:     cfg.Sealer,
-		log:        log,
-		ckInterval: CheckpointInterval,
+		writeSem: make(chan struct{}, cfg.MaxConns),
+		sealer:   cfg.Sealer,
+		log:      log,
 	}
 	ok := false
 	defer func() {
